@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+# autoprof-bpf: one entry point. make, make test, make demo, make bench, make install.
+ARCH ?= x86
+OUT := build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS := libbpf libelf libdw libcjson zlib
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I$(OUT) -Ibpf -Isrc \
+	-DAP_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -ldw -lcjson -lz)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
+HDRS := $(wildcard src/*.h src/*/*.h) bpf/shared.h
+
+.PHONY: all clean test unit integration demo bench install deps
+.DELETE_ON_ERROR:
+
+all: $(OUT)/autoprof-bpf
+
+deps:
+	$(Q)tools/install-deps.sh
+
+$(OUT) $(OUT)/bpf $(OUT)/obj:
+	$(Q)mkdir -p $@
+
+$(OUT)/bpf/%.bpf.o: bpf/%.bpf.c bpf/shared.h $(wildcard bpf/*.bpf.h) | $(OUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# maps.bpf.h maps are __weak; bpftool 7.1 links extern maps only when the
+# defining object comes first, so the order here is the wildcard's (cpu first)
+$(OUT)/autoprof.bpf.o: $(BPF_OBJS)
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+	$(Q)llvm-objdump -h $@ | while read -r idx name size rest; do \
+		case "$$name" in perf_event*|tp_btf*|tracepoint*|uprobe*|raw_tp*) \
+		printf '  %-8s %s: %d insns\n' INSNS "$$name" $$((0x$$size / 8));; esac; done
+
+$(OUT)/autoprof.skel.h: $(OUT)/autoprof.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name autoprof_bpf > $@
+
+$(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/libautoprof.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+include tests/tests.mk
+
+demo: deps all
+	$(Q)tools/demo.sh
+
+bench: deps all $(TEST_WORKLOADS)
+	$(Q)tools/bench.sh
+
+install: all
+	install -D -m 0755 $(OUT)/autoprof-bpf $(DESTDIR)$(PREFIX)/bin/autoprof-bpf
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Artifacts on disk: schema-versioned JSON written atomically, and loaders
+ * that reject an unknown major version with a clear message. */
+#ifndef AP_ARTIFACT_H
+#define AP_ARTIFACT_H
+
+#include <cjson/cJSON.h>
+#include "profile/profile.h"
+
+#define AP_SCHEMA_CPU "autoprof.cpu/1"
+#define AP_SCHEMA_RUN "autoprof.run/1"
+
+/* serialize root and write dir/name atomically; 0 or -errno */
+int json_write_atomic(const char *dir, const char *name, const cJSON *root);
+/* parse path and check that "schema" is "<name>/<major>[.minor]"; NULL with
+ * errno set and a message logged on failure */
+cJSON *json_load_checked(const char *path, const char *schema);
+
+/* artifacts/cpu.json of a profile */
+cJSON *cpu_json__build(const struct profile *p);
+int cpu_json__write(const struct profile *p, const char *outdir);
+/* load into an initialized, empty profile; 0 or -errno (message logged) */
+int cpu_json__load(struct profile *p, const char *path);
+
+/* u64 values that may exceed 2^53 (addresses) are written as "0x..." */
+uint64_t json_u64(const cJSON *obj, const char *key);
+
+#endif

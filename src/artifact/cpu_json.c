@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+/* artifacts/cpu.json: the on-CPU profile (schema autoprof.cpu/1), its writer
+ * and loader. Field reference: docs/ARTIFACTS.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "artifact/artifact.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const kind_names[AP_FRAME__COUNT] = { "user", "kernel" };
+
+int json_write_atomic(const char *dir, const char *name, const cJSON *root)
+{
+	char *s = cJSON_PrintUnformatted(root);
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	err = write_file_atomic(dir, name, s, strlen(s));
+	free(s);
+	return err;
+}
+
+cJSON *json_load_checked(const char *path, const char *schema)
+{
+	const char *slash = strchr(schema, '/'), *got;
+	cJSON *root, *sc;
+	size_t len;
+	char *text = read_file(path, &len);
+	int err;
+
+	if (!text) {
+		err = errno;
+		ap_err("%s: cannot read: %s", path, ap_errstr(-err));
+		errno = err;
+		return NULL;
+	}
+	root = cJSON_ParseWithLength(text, len);
+	if (!root) {
+		ap_err("%s: not valid JSON near byte %td", path, cJSON_GetErrorPtr() - text);
+		free(text);
+		errno = EINVAL;
+		return NULL;
+	}
+	free(text);
+	sc = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	got = cJSON_GetStringValue(sc);
+	if (!got || strncmp(got, schema, slash - schema + 1)) {
+		ap_err("%s: not a %.*s artifact (schema %s)", path, (int)(slash - schema), schema,
+		       got ? got : "missing");
+		cJSON_Delete(root);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* same major version; a minor suffix (".2") only adds fields */
+	if (strtol(got + (slash - schema) + 1, NULL, 10) != strtol(slash + 1, NULL, 10)) {
+		ap_err("%s: schema %s is not supported (this version reads %s)", path, got, schema);
+		cJSON_Delete(root);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	return root;
+}
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	if (v < (1ull << 53)) {
+		cJSON_AddNumberToObject(o, key, (double)v);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+uint64_t json_u64(const cJSON *obj, const char *key)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (cJSON_IsNumber(it))
+		return it->valuedouble < 0 ? 0 : (uint64_t)it->valuedouble;
+	if (cJSON_IsString(it))
+		return strtoull(it->valuestring, NULL, 0);
+	return 0;
+}
+
+cJSON *cpu_json__build(const struct profile *p)
+{
+	cJSON *root = cJSON_CreateObject(), *arr, *o, *st;
+	struct ap_completeness c;
+	size_t i;
+
+	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_CPU);
+	cJSON_AddNumberToObject(root, "frequency_hz", p->frequency_hz);
+	cJSON_AddNumberToObject(root, "duration_s", p->duration_s);
+
+	arr = cJSON_AddArrayToObject(root, "strings");
+	for (i = 0; i < p->nr_strs; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(p->strs[i]));
+
+	arr = cJSON_AddArrayToObject(root, "modules");
+	for (i = 0; i < p->nr_modules; i++) {
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "path", p->modules[i].path);
+		cJSON_AddNumberToObject(o, "build_id", p->modules[i].build_id);
+	}
+
+	arr = cJSON_AddArrayToObject(root, "frames");
+	for (i = 0; i < p->nr_frames; i++) {
+		const struct ap_frame *f = &p->frames[i];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "name", f->name);
+		cJSON_AddNumberToObject(o, "module", f->module == AP_NONE ? -1 : (double)f->module);
+		cJSON_AddStringToObject(o, "kind", kind_names[f->kind]);
+		add_u64(o, "addr", f->addr);
+	}
+
+	arr = cJSON_AddArrayToObject(root, "stacks");
+	for (i = 0; i < p->nr_stacks; i++) {
+		const struct ap_stack *s = &p->stacks[i];
+		uint32_t j;
+
+		cJSON_AddItemToArray(arr, st = cJSON_CreateArray());
+		for (j = 0; j < s->len; j++)
+			cJSON_AddItemToArray(st, cJSON_CreateNumber(p->stack_frames[s->off + j]));
+	}
+
+	arr = cJSON_AddArrayToObject(root, "samples");
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_count *k = &p->counts[i];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", k->pid);
+		cJSON_AddNumberToObject(o, "tid", k->tid);
+		cJSON_AddNumberToObject(o, "stack", k->stack);
+		cJSON_AddNumberToObject(o, "count", k->count);
+	}
+
+	arr = cJSON_AddArrayToObject(root, "threads");
+	for (i = 0; i < p->nr_threads; i++) {
+		const struct ap_thread *t = &p->threads[i];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", t->pid);
+		cJSON_AddNumberToObject(o, "tid", t->tid);
+		cJSON_AddStringToObject(o, "comm", profile__s(p, t->comm));
+		cJSON_AddNumberToObject(o, "samples", t->samples);
+	}
+
+	arr = cJSON_AddArrayToObject(root, "processes");
+	for (i = 0; i < p->nr_procs; i++) {
+		const struct ap_process *pr = &p->procs[i];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", pr->pid);
+		cJSON_AddNumberToObject(o, "ppid", pr->ppid);
+		cJSON_AddStringToObject(o, "comm", profile__s(p, pr->comm));
+		cJSON_AddStringToObject(o, "exe", profile__s(p, pr->exe));
+		cJSON_AddStringToObject(o, "cmdline", profile__s(p, pr->cmdline));
+		cJSON_AddNumberToObject(o, "samples", pr->samples);
+		cJSON_AddBoolToObject(o, "exited", pr->exited);
+	}
+
+	profile__completeness(p, &c);
+	o = cJSON_AddObjectToObject(root, "totals");
+	cJSON_AddNumberToObject(o, "samples", p->total_samples);
+	cJSON_AddNumberToObject(o, "user_stack_samples", c.user_samples);
+	cJSON_AddNumberToObject(o, "complete_user_stacks", c.complete);
+	cJSON_AddNumberToObject(o, "kernel_only_samples", c.kernel_only);
+	cJSON_AddNumberToObject(o, "user_stack_completeness",
+				c.user_samples ? (double)c.complete / c.user_samples : 0);
+
+	o = cJSON_AddObjectToObject(root, "counters");
+	for (i = 0; i < p->nr_counters; i++)
+		add_u64(o, p->counters[i].name, p->counters[i].value);
+	return root;
+}
+
+int cpu_json__write(const struct profile *p, const char *outdir)
+{
+	char *dir = xasprintf("%s/artifacts", outdir);
+	cJSON *root = cpu_json__build(p);
+	int err = mkdir_p(dir, 0755);
+
+	if (!err)
+		err = json_write_atomic(dir, "cpu.json", root);
+	cJSON_Delete(root);
+	free(dir);
+	return err;
+}
+
+/* index field of o, checked against the size of the table it refers to */
+static int get_index(const cJSON *o, const char *key, size_t limit, bool allow_none,
+		     uint32_t *out)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!cJSON_IsNumber(it))
+		return -EINVAL;
+	if (allow_none && it->valuedouble == -1) {
+		*out = AP_NONE;
+		return 0;
+	}
+	if (it->valuedouble < 0 || it->valuedouble >= (double)limit ||
+	    it->valuedouble != (uint32_t)it->valuedouble)
+		return -EINVAL;
+	*out = (uint32_t)it->valuedouble;
+	return 0;
+}
+
+static int load_tables(struct profile *p, const cJSON *root, const char **what)
+{
+	const cJSON *it, *o;
+	uint32_t a, b, *fr = NULL;
+	size_t cap = 0, i = 0;
+	int err = 0;
+
+	*what = "strings";
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "strings")) {
+		/* ids are positions: the writer emits unique strings, "" first */
+		if (!cJSON_IsString(it) || profile__str(p, it->valuestring) != i++)
+			return -EINVAL;
+	}
+	*what = "modules";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "modules")) {
+		if (get_index(o, "path", p->nr_strs, false, &a) ||
+		    get_index(o, "build_id", p->nr_strs, false, &b))
+			return -EINVAL;
+		profile__module(p, p->strs[a], p->strs[b]);
+	}
+	*what = "frames";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "frames")) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
+		int k;
+
+		if (get_index(o, "name", p->nr_strs, false, &a) ||
+		    get_index(o, "module", p->nr_modules, true, &b) || !kind)
+			return -EINVAL;
+		for (k = 0; k < AP_FRAME__COUNT && strcmp(kind, kind_names[k]); k++)
+			;
+		if (k == AP_FRAME__COUNT)
+			return -EINVAL;
+		profile__frame(p, k, p->strs[a], b, json_u64(o, "addr"));
+	}
+	*what = "stacks";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "stacks")) {
+		uint32_t n = 0;
+
+		cJSON_ArrayForEach(it, o) {
+			if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
+			    it->valuedouble >= (double)p->nr_frames) {
+				err = -EINVAL;
+				goto out;
+			}
+			GROW(fr, cap, n + 1);
+			fr[n++] = (uint32_t)it->valuedouble;
+		}
+		profile__stack(p, fr, n);
+	}
+out:
+	free(fr);
+	return err;
+}
+
+int cpu_json__load(struct profile *p, const char *path)
+{
+	cJSON *root = json_load_checked(path, AP_SCHEMA_CPU), *o;
+	const char *what = "file";
+	uint32_t stack;
+	int err;
+
+	if (!root)
+		return -errno;
+	p->frequency_hz = json_u64(root, "frequency_hz");
+	o = cJSON_GetObjectItemCaseSensitive(root, "duration_s");
+	p->duration_s = cJSON_IsNumber(o) ? o->valuedouble : 0;
+	err = load_tables(p, root, &what);
+	if (err)
+		goto out;
+	what = "threads";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "threads")) {
+		/* registered with zero samples to keep thread names; counts follow */
+		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "comm"));
+		uint32_t key[2] = { json_u64(o, "pid"), json_u64(o, "tid") };
+		bool is_new;
+		uint64_t *id = hmap_upsert(&p->thread_ids, key, sizeof(key), p->nr_threads, &is_new);
+
+		if (is_new) {
+			GROW(p->threads, p->cap_threads, p->nr_threads + 1);
+			p->threads[p->nr_threads++] = (struct ap_thread){ key[0], key[1], 0, 0 };
+		}
+		p->threads[*id].comm = profile__str(p, comm);
+	}
+	what = "processes";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "processes")) {
+		struct ap_process *pr = profile__process(p, json_u64(o, "pid"));
+
+		pr->ppid = json_u64(o, "ppid");
+		pr->comm = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "comm")));
+		pr->exe = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "exe")));
+		pr->cmdline = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "cmdline")));
+		pr->exited = cJSON_IsTrue(cJSON_GetObjectItem(o, "exited"));
+	}
+	what = "samples";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "samples")) {
+		if (get_index(o, "stack", p->nr_stacks, false, &stack)) {
+			err = -EINVAL;
+			goto out;
+		}
+		profile__add(p, json_u64(o, "pid"), json_u64(o, "tid"), NULL, stack,
+			     json_u64(o, "count"));
+	}
+	what = "counters";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "counters"))
+		profile__set_counter(p, o->string,
+				     cJSON_IsNumber(o) ? (uint64_t)o->valuedouble :
+				     cJSON_IsString(o) ? strtoull(o->valuestring, NULL, 0) : 0);
+out:
+	if (err)
+		ap_err("%s: malformed %s table", path, what);
+	cJSON_Delete(root);
+	return err;
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/* run.json (schema autoprof.run/1): what was run, how, for how long, on
+ * which host, and the status and loss counters of every collector. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "artifact/artifact.h"
+#include "artifact/run_json.h"
+#include "collect/cpu.h"
+#include "util.h"
+
+static void add_time(cJSON *o, const char *key, uint64_t real_ns)
+{
+	char buf[40];
+
+	format_utc(real_ns, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void add_target(cJSON *root, const struct ap_session *ses)
+{
+	cJSON *t = cJSON_AddObjectToObject(root, "target"), *arr;
+	int i;
+
+	cJSON_AddStringToObject(t, "mode", ses->child ? "launch" : "attach");
+	if (ses->opts.argv) {
+		arr = cJSON_AddArrayToObject(t, "command");
+		for (i = 0; i < ses->opts.argc; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(ses->opts.argv[i]));
+		cJSON_AddNumberToObject(t, "pid", ses->child);
+		cJSON_AddBoolToObject(t, "exited", ses->target_exited);
+		if (ses->target_exited && WIFEXITED(ses->wait_status))
+			cJSON_AddNumberToObject(t, "exit_status", WEXITSTATUS(ses->wait_status));
+		else
+			cJSON_AddNullToObject(t, "exit_status");
+		if (ses->target_exited && WIFSIGNALED(ses->wait_status))
+			cJSON_AddNumberToObject(t, "exit_signal", WTERMSIG(ses->wait_status));
+		else
+			cJSON_AddNullToObject(t, "exit_signal");
+	} else {
+		arr = cJSON_AddArrayToObject(t, "pids");
+		for (i = 0; i < ses->opts.nr_pids; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateNumber(ses->opts.pids[i]));
+	}
+}
+
+static void add_host(cJSON *root, const struct ap_session *ses)
+{
+	cJSON *h = cJSON_AddObjectToObject(root, "host");
+	struct utsname u;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	cJSON_AddStringToObject(h, "hostname", host);
+	if (!uname(&u)) {
+		cJSON_AddStringToObject(h, "kernel", u.release);
+		cJSON_AddStringToObject(h, "machine", u.machine);
+	}
+	cJSON_AddNumberToObject(h, "nr_cpus", ses->nr_cpus);
+}
+
+static void add_options(cJSON *root, const struct ap_session *ses)
+{
+	cJSON *o = cJSON_AddObjectToObject(root, "options");
+
+	cJSON_AddNumberToObject(o, "frequency_hz", ses->opts.freq);
+	cJSON_AddNumberToObject(o, "duration_limit_s", ses->opts.duration_ns / 1e9);
+	cJSON_AddNumberToObject(o, "stack_size", ses->opts.stack_size);
+	cJSON_AddNumberToObject(o, "ringbuf_mb", ses->opts.ringbuf_mb);
+	cJSON_AddBoolToObject(o, "follow_children", !ses->opts.no_children);
+}
+
+static void add_collectors(cJSON *root, const struct ap_session *ses)
+{
+	cJSON *c = cJSON_AddObjectToObject(root, "collectors"), *cpu, *cnt;
+	const struct profile *p = &ses->prof;
+	struct ap_completeness comp;
+	size_t i;
+
+	cpu = cJSON_AddObjectToObject(c, "cpu");
+	cJSON_AddStringToObject(cpu, "status", ses->cpu ? "ok" : "failed");
+	cJSON_AddStringToObject(cpu, "artifact", "artifacts/cpu.json");
+	cJSON_AddNumberToObject(cpu, "samples", p->total_samples);
+	profile__completeness(p, &comp);
+	cJSON_AddNumberToObject(cpu, "user_stack_samples", comp.user_samples);
+	cJSON_AddNumberToObject(cpu, "complete_user_stacks", comp.complete);
+	cJSON_AddNumberToObject(cpu, "user_stack_completeness",
+				comp.user_samples ? (double)comp.complete / comp.user_samples : 0);
+	cnt = cJSON_AddObjectToObject(cpu, "counters");
+	for (i = 0; i < p->nr_counters; i++)
+		cJSON_AddNumberToObject(cnt, p->counters[i].name, p->counters[i].value);
+}
+
+int run_json__write(const struct ap_session *ses, bool interrupted)
+{
+	cJSON *root = cJSON_CreateObject(), *tool, *arr, *o;
+	const struct profile *p = &ses->prof;
+	size_t i;
+	int err;
+
+	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_RUN);
+	tool = cJSON_AddObjectToObject(root, "tool");
+	cJSON_AddStringToObject(tool, "name", "autoprof-bpf");
+	cJSON_AddStringToObject(tool, "version", AP_VERSION);
+	add_target(root, ses);
+	add_time(root, "start_time", ses->start_real);
+	add_time(root, "end_time", ses->end_real);
+	cJSON_AddNumberToObject(root, "wall_s", (ses->end_mono - ses->start_mono) / 1e9);
+	cJSON_AddBoolToObject(root, "interrupted", interrupted);
+	cJSON_AddBoolToObject(root, "stopped_before_target_exit", ses->stopped_early);
+	add_host(root, ses);
+	add_options(root, ses);
+	add_collectors(root, ses);
+	arr = cJSON_AddArrayToObject(root, "processes");
+	for (i = 0; i < p->nr_procs; i++) {
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", p->procs[i].pid);
+		cJSON_AddNumberToObject(o, "ppid", p->procs[i].ppid);
+		cJSON_AddStringToObject(o, "comm", profile__s(p, p->procs[i].comm));
+		cJSON_AddStringToObject(o, "exe", profile__s(p, p->procs[i].exe));
+		cJSON_AddStringToObject(o, "cmdline", profile__s(p, p->procs[i].cmdline));
+		cJSON_AddNumberToObject(o, "samples", p->procs[i].samples);
+	}
+	err = json_write_atomic(ses->outdir, "run.json", root);
+	cJSON_Delete(root);
+	return err;
+}

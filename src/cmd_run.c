@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: MIT
+/* `autoprof-bpf [run] [options] -- CMD` and `-p PID`: parse, check the
+ * environment, load, launch or attach, collect, write artifacts, summarize. */
+#include <errno.h>
+#include <getopt.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "shared.h"
+#include "artifact/artifact.h"
+#include "artifact/run_json.h"
+#include "cmds.h"
+#include "collect/cpu.h"
+#include "log.h"
+#include "report/report.h"
+#include "runner.h"
+#include "unwind/unwind.h"
+#include "util.h"
+
+static volatile sig_atomic_t sig_count;
+static volatile pid_t sig_child;
+
+static const char usage_text[] =
+"USAGE: autoprof-bpf [OPTIONS] -- CMD [ARGS...]\n"
+"       autoprof-bpf [OPTIONS] -p PID[,PID...] [-d SEC]\n"
+"\n"
+"Profile a command from its first instruction, or running processes, with\n"
+"eBPF: on-CPU samples with kernel and complete native user stacks.\n"
+"\n"
+"  -p, --pid PID[,PID...]   attach to running processes\n"
+"  -d, --duration SEC       stop after SEC seconds (attach mode; an upper\n"
+"                           bound on profiling in launch mode)\n"
+"  -F, --frequency HZ       samples per second per CPU (default 99, 1-10000)\n"
+"  -o, --output DIR         output directory (default ./autoprof-out/<UTC time>-<comm>)\n"
+"      --no-children        do not follow processes the target forks\n"
+"      --stack-size BYTES   user stack bytes copied per sample (default 32768,\n"
+"                           512-65536): deeper native stacks need more\n"
+"      --ringbuf-mb MB      sample ring buffer size (default 16)\n"
+"  -q, --quiet              no status line and no summary\n"
+"  -v, --verbose            more messages (-vv: debug and the BPF verifier log)\n"
+"      --version            print the version and exit\n"
+"  -h, --help               this help\n"
+"\n"
+"EXAMPLES:\n"
+"  sudo autoprof-bpf -- python3 app.py        # profile a script from start to end\n"
+"  sudo autoprof-bpf -p 1234 -d 30            # attach to pid 1234 for 30 seconds\n"
+"  sudo autoprof-bpf -F 999 -o out -- ./a.out # higher rate, chosen output directory\n"
+"\n"
+"EXIT STATUS: the target's (128+N if signal N killed it) in launch mode, else 0;\n"
+"2 usage error, 125 profiling failed, 126 command not executable, 127 command not found.\n";
+
+enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION };
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("autoprof-bpf: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (see --help)\n", stderr);
+	return -AP_EXIT_USAGE;
+}
+
+static int parse_pids(struct ap_options *o, const char *arg)
+{
+	char *dup = xstrdup(arg), *tok, *save = NULL;
+	long v;
+	int err = 0;
+
+	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (parse_long(tok, 1, 0x7fffffff, &v)) {
+			err = usage_error("-p: '%s' is not a process id", tok);
+			break;
+		}
+		o->pids = xrealloc(o->pids, (o->nr_pids + 1) * sizeof(*o->pids));
+		o->pids[o->nr_pids++] = v;
+	}
+	if (!err && !o->nr_pids)
+		err = usage_error("-p: no process id in '%s'", arg);
+	free(dup);
+	return err;
+}
+
+/* 0 to run, 1 when --help/--version was handled, or -exit_code */
+static int parse_options(int argc, char **argv, struct ap_options *o)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "no-children", no_argument, NULL, OPT_NO_CHILDREN },
+		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{},
+	};
+	long v;
+	int c, err;
+
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at the first non-option, the target's command */
+	while ((c = getopt_long(argc, argv, "+p:d:F:o:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			err = parse_pids(o, optarg);
+			if (err)
+				return err;
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->duration_ns))
+				return usage_error("-d: '%s' is not a positive number of seconds", optarg);
+			break;
+		case 'F':
+			if (parse_long(optarg, 1, 10000, &o->freq))
+				return usage_error("-F: frequency '%s' must be an integer from 1 to 10000 Hz",
+						   optarg);
+			break;
+		case 'o':
+			o->outdir = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case OPT_NO_CHILDREN:
+			o->no_children = true;
+			break;
+		case OPT_STACK_SIZE:
+			if (parse_long(optarg, 512, AP_USTACK_MAX, &o->stack_size) || o->stack_size % 8)
+				return usage_error("--stack-size: '%s' must be a multiple of 8 from 512 to 65536",
+						   optarg);
+			break;
+		case OPT_RINGBUF_MB:
+			if (parse_long(optarg, 1, 1024, &v) || (v & (v - 1)))
+				return usage_error("--ringbuf-mb: '%s' must be a power of 2 from 1 to 1024",
+						   optarg);
+			o->ringbuf_mb = v;
+			break;
+		case OPT_VERSION:
+			printf("autoprof-bpf %s\n", AP_VERSION);
+			return 1;
+		case '?':
+		default:
+			if (optopt && optopt < 256)
+				return usage_error("unknown or incomplete option '-%s'",
+						   (char[]){ (char)optopt, 0 });
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		o->argv = argv + optind;
+		o->argc = argc - optind;
+	}
+	if (o->argv && o->nr_pids)
+		return usage_error("%s", "give either a command or -p PID, not both");
+	if (!o->argv && !o->nr_pids)
+		return usage_error("%s", "nothing to profile: give a command after -- or -p PID");
+	return 0;
+}
+
+static bool has_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word */
+	return (d[1].effective & (1u << (39 - 32))) && (d[1].effective & (1u << (38 - 32)));
+}
+
+/* environment checks that need no BPF: one clear line each */
+static int preflight(struct ap_session *ses)
+{
+	if (!has_caps()) {
+		ap_err("needs root, or CAP_BPF and CAP_PERFMON (try: sudo autoprof-bpf ...)");
+		return -AP_EXIT_FAILED;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		ap_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y");
+		return -AP_EXIT_FAILED;
+	}
+	ses->ks = kallsyms__load("/proc/kallsyms");
+	if (!ses->ks)
+		ap_warn("kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay [unknown]",
+			ap_errstr(-errno));
+	return 0;
+}
+
+static char *default_outdir(const struct ap_session *ses)
+{
+	char t[40], comm[64] = "", path[64], *s;
+	const char *base;
+	FILE *f;
+
+	format_utc(now_real_ns(), t, sizeof(t));
+	/* 2026-11-24T05:49:24.123Z -> 20261124T054924Z */
+	snprintf(path, sizeof(path), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", t, t + 5, t + 8, t + 11, t + 14,
+		 t + 17);
+	if (ses->opts.argv) {
+		base = strrchr(ses->opts.argv[0], '/');
+		snprintf(comm, sizeof(comm), "%s", base ? base + 1 : ses->opts.argv[0]);
+	} else {
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/%u/comm", ses->opts.pids[0]);
+		f = fopen(p, "re");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = 0;
+			fclose(f);
+		}
+	}
+	for (s = comm; *s; s++)
+		if (*s == '/' || *s == '\n' || *s == ' ')
+			*s = *s == '\n' ? 0 : '_';
+	return xasprintf("autoprof-out/%s-%s", path, comm[0] ? comm : "target");
+}
+
+/* create the output directory now, so a bad path fails before profiling */
+static int prepare_outdir(struct ap_session *ses)
+{
+	int err;
+
+	ses->outdir = ses->opts.outdir ? xstrdup(ses->opts.outdir) : default_outdir(ses);
+	err = mkdir_p(ses->outdir, 0755);
+	if (!err)
+		err = write_file_atomic(ses->outdir, ".autoprof-write-test", "", 0);
+	if (err) {
+		ap_err("output directory %s is not writable: %s", ses->outdir, ap_errstr(err));
+		return -AP_EXIT_FAILED;
+	}
+	char *t = xasprintf("%s/.autoprof-write-test", ses->outdir);
+	unlink(t);
+	free(t);
+	return 0;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	sig_count++;
+	/* a terminal's Ctrl-C already reached the target (same process group);
+	 * forward only what was sent to us alone (kill, a supervisor) */
+	if (sig_child > 0 && si->si_code != SI_KERNEL)
+		kill(sig_child, sig);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int start_target(struct ap_session *ses)
+{
+	int gate, errfd, err;
+	char *path = NULL;
+	pid_t pid;
+
+	err = runner_resolve(ses->opts.argv[0], &path);
+	free(path);
+	if (err == -ENOENT) {
+		ap_err("%s: command not found", ses->opts.argv[0]);
+		return -AP_EXIT_NOTFOUND;
+	}
+	if (err) {
+		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
+		return -AP_EXIT_NOEXEC;
+	}
+	pid = runner_spawn_gated(ses->opts.argv, &gate, &errfd);
+	if (pid < 0) {
+		ap_err("runner: fork: %s", ap_errstr(pid));
+		return -AP_EXIT_FAILED;
+	}
+	ses->child = pid;
+	sig_child = pid;
+	err = cpu_collector__track(ses->cpu, pid);
+	if (!err)
+		err = cpu_collector__attach(ses->cpu);
+	if (err) {
+		close(gate); /* the child sees EOF and exits without running */
+		close(errfd);
+		waitpid(pid, NULL, 0);
+		ses->child = 0;
+		return -AP_EXIT_FAILED;
+	}
+	ses->start_mono = now_mono_ns();
+	ses->start_real = now_real_ns();
+	err = runner_release(gate, errfd);
+	if (err) {
+		waitpid(pid, &ses->wait_status, 0);
+		ses->target_exited = true;
+		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
+		return err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
+	}
+	return 0;
+}
+
+static int attach_targets(struct ap_session *ses)
+{
+	int i, err;
+
+	for (i = 0; i < ses->opts.nr_pids; i++) {
+		err = runner_check_pid(ses->opts.pids[i]);
+		if (err) {
+			ap_err("pid %u: %s", ses->opts.pids[i],
+			       err == -ESRCH ? "no such process" : ap_errstr(err));
+			return -AP_EXIT_USAGE;
+		}
+	}
+	for (i = 0; i < ses->opts.nr_pids; i++)
+		if (cpu_collector__track(ses->cpu, ses->opts.pids[i]))
+			return -AP_EXIT_FAILED;
+	if (cpu_collector__attach(ses->cpu))
+		return -AP_EXIT_FAILED;
+	ses->start_mono = now_mono_ns();
+	ses->start_real = now_real_ns();
+	return 0;
+}
+
+static bool attach_targets_alive(const struct ap_session *ses)
+{
+	int i;
+
+	for (i = 0; i < ses->opts.nr_pids; i++)
+		if (runner_check_pid(ses->opts.pids[i]) == 0)
+			return true;
+	return false;
+}
+
+static void status_line(struct ap_session *ses, bool final)
+{
+	fprintf(stderr, "\r\033[Kautoprof-bpf: %.1fs  %llu samples  %zu processes  %llu dropped%s",
+		(now_mono_ns() - ses->start_mono) / 1e9,
+		(unsigned long long)cpu_collector__samples(ses->cpu), ses->tracked.len,
+		(unsigned long long)cpu_collector__drops(ses->cpu), final ? "\r\033[K" : "");
+}
+
+/* collect until the target exits, -d elapses or the user insists */
+static int collect(struct ap_session *ses)
+{
+	bool tty = isatty(STDERR_FILENO) && !ses->opts.quiet;
+	uint64_t last_status = 0, now;
+	int handled_sigs = 0, err;
+	pid_t r;
+
+	for (;;) {
+		err = cpu_collector__poll(ses->cpu, 100);
+		if (err) {
+			ap_err("cpu: polling samples: %s", ap_errstr(err));
+			return err;
+		}
+		if (ses->child) {
+			r = waitpid(ses->child, &ses->wait_status, WNOHANG);
+			if (r == ses->child) {
+				ses->target_exited = true;
+				break;
+			}
+		} else if (!attach_targets_alive(ses)) {
+			ap_info("every target process has exited");
+			break;
+		}
+		now = now_mono_ns();
+		if (ses->opts.duration_ns && now - ses->start_mono >= ses->opts.duration_ns) {
+			ses->stopped_early = ses->child != 0;
+			break;
+		}
+		if (sig_count > handled_sigs) {
+			handled_sigs = sig_count;
+			/* attach mode: the first signal ends the run; launch mode:
+			 * the target got it too, wait for it, unless asked twice */
+			if (!ses->child || handled_sigs >= 2) {
+				ses->stopped_early = ses->child != 0;
+				return 1;
+			}
+		}
+		if (tty && now - last_status >= 500000000ull) {
+			status_line(ses, false);
+			last_status = now;
+		}
+	}
+	if (tty)
+		status_line(ses, true);
+	return 0;
+}
+
+static void fill_processes(struct ap_session *ses)
+{
+	size_t i;
+
+	for (i = 0; i < ses->pm.nr_procs; i++) {
+		const struct ap_proc *pp = ses->pm.procs[i];
+		struct ap_process *pr;
+		uint64_t v;
+
+		if (!hmap_get(&ses->tracked, &pp->pid, sizeof(pp->pid), &v))
+			continue;
+		pr = profile__process(&ses->prof, pp->pid);
+		pr->ppid = pp->ppid;
+		pr->comm = profile__str(&ses->prof, pp->comm);
+		pr->exe = profile__str(&ses->prof, pp->exe);
+		pr->cmdline = profile__str(&ses->prof, pp->cmdline);
+		pr->exited = pp->exited || (runner_check_pid(pp->pid) != 0);
+	}
+}
+
+static int write_outputs(struct ap_session *ses, bool interrupted)
+{
+	int err;
+
+	err = cpu_json__write(&ses->prof, ses->outdir);
+	if (!err)
+		err = folded_write(&ses->prof, ses->outdir, "stacks.folded");
+	if (!err)
+		err = run_json__write(ses, interrupted);
+	if (err)
+		ap_err("writing results to %s: %s", ses->outdir, ap_errstr(err));
+	return err;
+}
+
+static char *describe_target(const struct ap_session *ses)
+{
+	struct strbuf sb = { 0 };
+	int i;
+
+	if (ses->opts.argv) {
+		for (i = 0; i < ses->opts.argc; i++)
+			sb_printf(&sb, "%s%s", i ? " " : "", ses->opts.argv[i]);
+		if (ses->child)
+			sb_printf(&sb, " (pid %d)", ses->child);
+	} else {
+		sb_puts(&sb, ses->opts.nr_pids > 1 ? "pids " : "pid ");
+		for (i = 0; i < ses->opts.nr_pids; i++)
+			sb_printf(&sb, "%s%u", i ? "," : "", ses->opts.pids[i]);
+	}
+	return sb.buf;
+}
+
+static void session_free(struct ap_session *ses)
+{
+	cpu_collector__free(ses->cpu);
+	procmaps__free(&ses->pm);
+	kallsyms__free(ses->ks);
+	hmap_free(&ses->tracked);
+	profile__free(&ses->prof);
+	free(ses->outdir);
+	free(ses->target_desc);
+	free(ses->opts.pids);
+}
+
+/* after the report: pass the target's status on, like time(1) */
+static int finish_target(struct ap_session *ses)
+{
+	if (!ses->child)
+		return 0;
+	while (!ses->target_exited) {
+		if (waitpid(ses->child, &ses->wait_status, 0) == ses->child)
+			ses->target_exited = true;
+		else if (errno != EINTR || sig_count >= 3)
+			return 128 + SIGINT;
+	}
+	return session__target_exit_code(ses);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct ap_session ses = {
+		.opts = {
+			.freq = 99,
+			.stack_size = AP_USTACK_DEFAULT,
+			.ringbuf_mb = 16,
+		},
+	};
+	int ret, err;
+	bool interrupted;
+
+	ret = parse_options(argc, argv, &ses.opts);
+	if (ret)
+		return ret > 0 ? 0 : -ret;
+	ap_log_set_verbosity(ses.opts.verbose);
+	ap_log_setup_libbpf();
+	profile__init(&ses.prof);
+	ses.pm.unwind_free = unwind_image_free;
+	ses.nr_cpus = libbpf_num_possible_cpus();
+	ses.prof.frequency_hz = ses.opts.freq;
+
+	ret = preflight(&ses);
+	if (!ret && ses.opts.argv) { /* fail fast on a missing command, before loading */
+		char *path = NULL;
+
+		err = runner_resolve(ses.opts.argv[0], &path);
+		free(path);
+		if (err) {
+			ap_err("%s: %s", ses.opts.argv[0],
+			       err == -ENOENT ? "command not found" : "cannot execute: permission denied");
+			ret = err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
+		}
+	}
+	if (!ret && !ses.opts.argv)
+		for (int i = 0; i < ses.opts.nr_pids && !ret; i++)
+			if (runner_check_pid(ses.opts.pids[i]) == -ESRCH) {
+				ap_err("pid %u: no such process", ses.opts.pids[i]);
+				ret = -AP_EXIT_USAGE;
+			}
+	if (!ret)
+		ret = prepare_outdir(&ses);
+	if (!ret) {
+		ses.cpu = cpu_collector__open(&ses);
+		if (!ses.cpu)
+			ret = -AP_EXIT_FAILED;
+	}
+	if (ret)
+		goto out;
+	install_signals();
+	ret = ses.opts.argv ? start_target(&ses) : attach_targets(&ses);
+	if (ret)
+		goto out;
+
+	interrupted = collect(&ses) != 0;
+	ses.end_mono = now_mono_ns();
+	ses.end_real = now_real_ns();
+	cpu_collector__stop(ses.cpu);
+	cpu_collector__counters(ses.cpu);
+	ses.prof.duration_s = (ses.end_mono - ses.start_mono) / 1e9;
+	fill_processes(&ses);
+	ses.target_desc = describe_target(&ses);
+	if (write_outputs(&ses, interrupted)) {
+		ret = -AP_EXIT_FAILED;
+		goto out;
+	}
+	if (!ses.opts.quiet) {
+		struct summary_info si = {
+			.target = ses.target_desc,
+			.wall_s = ses.prof.duration_s,
+			.exit_code = session__target_exit_code(&ses),
+			.outdir = ses.outdir,
+			.top_functions = 15,
+			.top_stacks = 5,
+		};
+		/* stderr: in launch mode stdout belongs to the target */
+		summary_print(&ses.prof, &si, stderr);
+	}
+	if (ses.stopped_early && ses.child && !ses.opts.quiet)
+		ap_log(AP_LOG_WARN, "profiling stopped; waiting for pid %d to exit (Ctrl-C again to leave it)",
+		       ses.child);
+	ret = finish_target(&ses);
+	session_free(&ses);
+	return ret;
+
+out:
+	if (ses.child && !ses.target_exited) { /* we could not profile it: do not leave it gated */
+		kill(ses.child, SIGKILL);
+		waitpid(ses.child, NULL, 0);
+	}
+	session_free(&ses);
+	return -ret;
+}

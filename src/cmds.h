@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* Subcommands: each parses its own options and returns the exit code. */
+#ifndef AP_CMDS_H
+#define AP_CMDS_H
+
+int cmd_run(int argc, char **argv);
+
+#endif

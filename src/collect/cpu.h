@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* The on-CPU collector: loads the BPF object, samples with cpu-clock perf
+ * events on every CPU, and turns each ring-buffer record into an unwound,
+ * symbolized stack in ses->prof. */
+#ifndef AP_CPU_H
+#define AP_CPU_H
+
+#include "session.h"
+
+/* open, size and load the BPF programs; NULL with errno set (message logged) */
+struct cpu_collector *cpu_collector__open(struct ap_session *ses);
+/* start following pid: BPF filter, and its current mappings; 0 or -errno */
+int cpu_collector__track(struct cpu_collector *cc, uint32_t pid);
+/* perf events on every CPU and the fork tracepoint; 0 or -errno */
+int cpu_collector__attach(struct cpu_collector *cc);
+/* handle what arrived within timeout_ms; 0 or -errno */
+int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms);
+/* stop sampling and handle everything still buffered */
+void cpu_collector__stop(struct cpu_collector *cc);
+/* copy BPF and userspace loss counters into ses->prof */
+void cpu_collector__counters(struct cpu_collector *cc);
+uint64_t cpu_collector__samples(const struct cpu_collector *cc);
+uint64_t cpu_collector__drops(struct cpu_collector *cc);
+void cpu_collector__free(struct cpu_collector *cc);
+
+extern const char *const ap_counter_names[];
+
+#endif

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+/* Per-process executable mappings over time; see procmaps.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "collect/procmaps.h"
+#include "log.h"
+#include "util.h"
+
+struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino)
+{
+	char key[PATH_MAX + 32];
+	struct symfile *sf;
+	uint64_t *slot;
+	bool is_new;
+	int n = snprintf(key, sizeof(key), "%s%c%" PRIu64, path, 0, ino);
+
+	slot = hmap_upsert(&sc->by_path, key, n, 0, &is_new);
+	if (!is_new)
+		return *slot ? sc->files[*slot - 1] : NULL;
+	sf = symfile__open(path);
+	if (!sf) {
+		ap_debug("symbolize: %s: %s", path, ap_errstr(-errno));
+		return NULL;
+	}
+	GROW(sc->files, sc->cap, sc->nr_files + 1);
+	sc->files[sc->nr_files++] = sf;
+	*hmap_upsert(&sc->by_path, key, n, 0, NULL) = sc->nr_files;
+	return sf;
+}
+
+struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid)
+{
+	uint64_t idx;
+
+	return hmap_get(&pm->by_pid, &pid, sizeof(pid), &idx) ? pm->procs[idx] : NULL;
+}
+
+struct ap_proc *procmaps__get(struct procmaps *pm, uint32_t pid)
+{
+	struct ap_proc *p = procmaps__find(pm, pid);
+
+	if (p)
+		return p;
+	p = xcalloc(1, sizeof(*p));
+	p->pid = pid;
+	GROW(pm->procs, pm->cap, pm->nr_procs + 1);
+	hmap_put(&pm->by_pid, &pid, sizeof(pid), pm->nr_procs);
+	pm->procs[pm->nr_procs++] = p;
+	return p;
+}
+
+static struct ap_image *new_image(struct ap_proc *p, uint64_t time)
+{
+	struct ap_image *img = xcalloc(1, sizeof(*img));
+	size_t i = p->nr_images;
+
+	/* records reach us per CPU, not in time order: keep images sorted */
+	img->start_time = time;
+	p->images = xrealloc(p->images, (p->nr_images + 1) * sizeof(*p->images));
+	while (i > 0 && p->images[i - 1]->start_time > time) {
+		p->images[i] = p->images[i - 1];
+		i--;
+	}
+	p->images[i] = img;
+	p->nr_images++;
+	return img;
+}
+
+static void add_map(struct symcache *sc, struct ap_image *img, uint64_t start, uint64_t end,
+		    uint64_t pgoff, uint64_t ino, const char *path)
+{
+	struct ap_mapping *m;
+
+	GROW(img->maps, img->cap, img->nr_maps + 1);
+	m = &img->maps[img->nr_maps++];
+	*m = (struct ap_mapping){ .start = start, .end = end, .pgoff = pgoff, .ino = ino };
+	img->gen++;
+	if (!path || !*path)
+		return;
+	m->path = xstrdup(path);
+	if (path[0] == '[') {
+		m->special = true;
+		return;
+	}
+	if (path[0] != '/')
+		return;
+	m->sf = symcache__get(sc, path, ino);
+	if (m->sf && symfile__bias(m->sf, start, pgoff, &m->bias))
+		m->sf = NULL;
+}
+
+static void read_small(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (!f)
+		return;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+}
+
+static void read_proc_identity(struct ap_proc *p)
+{
+	char path[64], buf[4096], exe[PATH_MAX];
+	size_t i, n;
+	ssize_t k;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", p->pid);
+	read_small(path, p->comm, sizeof(p->comm));
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", p->pid);
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (i = 0; i + 1 < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = 0;
+		free(p->cmdline);
+		p->cmdline = xstrdup(buf);
+	}
+	snprintf(path, sizeof(path), "/proc/%u/exe", p->pid);
+	k = readlink(path, exe, sizeof(exe) - 1);
+	if (k > 0) {
+		exe[k] = 0;
+		free(p->exe);
+		p->exe = xstrdup(exe);
+	}
+	snprintf(path, sizeof(path), "/proc/%u/stat", p->pid);
+	read_small(path, buf, sizeof(buf));
+	{
+		char *rp = strrchr(buf, ')');
+		unsigned ppid;
+
+		if (rp && sscanf(rp + 1, " %*c %u", &ppid) == 1)
+			p->ppid = ppid;
+	}
+}
+
+int procmaps__load_proc(struct procmaps *pm, uint32_t pid, uint64_t time)
+{
+	char path[64], line[PATH_MAX + 128], perms[8], name[PATH_MAX];
+	struct ap_proc *p;
+	struct ap_image *img;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	p = procmaps__get(pm, pid);
+	img = new_image(p, time);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, ino;
+		int n;
+
+		name[0] = 0;
+		n = sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %4095[^\n]", &start, &end, perms,
+			   &off, &ino, name);
+		if (n < 5 || perms[2] != 'x')
+			continue;
+		n = strlen(name);
+		if (n > 10 && !strcmp(name + n - 10, " (deleted)"))
+			name[n - 10] = 0;
+		add_map(&pm->sc, img, start, end, off, ino, name[0] ? name : NULL);
+	}
+	fclose(f);
+	read_proc_identity(p);
+	return 0;
+}
+
+void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char *comm)
+{
+	struct ap_proc *p = procmaps__get(pm, pid);
+
+	new_image(p, time);
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	/* the new program's path: from /proc while it lives, else from its first mapping */
+	read_proc_identity(p);
+}
+
+void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t time)
+{
+	struct ap_proc *parent = procmaps__find(pm, ppid), *p;
+	struct ap_image *src, *img;
+	size_t i;
+
+	if (!parent || !parent->nr_images)
+		return;
+	p = procmaps__get(pm, pid);
+	p->ppid = ppid;
+	memcpy(p->comm, parent->comm, sizeof(p->comm));
+	if (parent->cmdline && !p->cmdline)
+		p->cmdline = xstrdup(parent->cmdline);
+	if (parent->exe && !p->exe)
+		p->exe = xstrdup(parent->exe);
+	src = proc__image_at(parent, time);
+	img = new_image(p, time);
+	for (i = 0; i < src->nr_maps; i++) {
+		const struct ap_mapping *m = &src->maps[i];
+
+		add_map(&pm->sc, img, m->start, m->end, m->pgoff, m->ino, m->path);
+	}
+}
+
+void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t start,
+		    uint64_t len, uint64_t pgoff, uint64_t ino, const char *path)
+{
+	struct ap_proc *p = procmaps__get(pm, pid);
+	struct ap_image *img = proc__image_at(p, time);
+
+	pm->nr_mmap_events++;
+	if (!img)
+		img = new_image(p, time);
+	add_map(&pm->sc, img, start, start + len, pgoff, ino, path);
+	if (!p->exe && path && path[0] == '/')
+		p->exe = xstrdup(path);
+}
+
+struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time)
+{
+	size_t i;
+
+	for (i = p->nr_images; i > 0; i--) {
+		if (p->images[i - 1]->start_time <= time)
+			return p->images[i - 1];
+	}
+	return p->nr_images ? p->images[0] : NULL;
+}
+
+const struct ap_mapping *image__find(const struct ap_image *img, uint64_t addr)
+{
+	size_t i;
+
+	for (i = img->nr_maps; i > 0; i--) {
+		const struct ap_mapping *m = &img->maps[i - 1];
+
+		if (addr >= m->start && addr < m->end)
+			return m;
+	}
+	return NULL;
+}
+
+void procmaps__free(struct procmaps *pm)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < pm->nr_procs; i++) {
+		struct ap_proc *p = pm->procs[i];
+
+		for (j = 0; j < p->nr_images; j++) {
+			struct ap_image *img = p->images[j];
+
+			for (k = 0; k < img->nr_maps; k++)
+				free(img->maps[k].path);
+			if (img->unwind && pm->unwind_free)
+				pm->unwind_free(img->unwind);
+			free(img->maps);
+			free(img);
+		}
+		free(p->images);
+		free(p->cmdline);
+		free(p->exe);
+		free(p);
+	}
+	free(pm->procs);
+	hmap_free(&pm->by_pid);
+	for (i = 0; i < pm->sc.nr_files; i++)
+		symfile__free(pm->sc.files[i]);
+	free(pm->sc.files);
+	hmap_free(&pm->sc.by_path);
+	memset(pm, 0, sizeof(*pm));
+}

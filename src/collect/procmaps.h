@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* What each tracked process had mapped and when: one image per exec, each a
+ * list of executable mappings learned from /proc/PID/maps (attach) and from
+ * perf mmap/comm/fork records (everything after), so samples are unwound and
+ * symbolized with the mappings of their own time even after the process has
+ * exited or exec'd. */
+#ifndef AP_PROCMAPS_H
+#define AP_PROCMAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "hashmap.h"
+#include "symbolize/elfsym.h"
+
+struct ap_mapping {
+	uint64_t start, end, pgoff;
+	uint64_t ino;
+	char *path;             /* NULL for anonymous memory */
+	struct symfile *sf;     /* owned by the symcache; NULL if not a readable ELF */
+	uint64_t bias;          /* runtime = file vaddr + bias, valid if sf */
+	bool special;           /* [vdso], [vsyscall], ... */
+};
+
+struct ap_image {
+	uint64_t start_time;    /* exec (or first sight) time, CLOCK_MONOTONIC ns */
+	struct ap_mapping *maps;
+	size_t nr_maps, cap;
+	unsigned gen;           /* bumped on every change, for the unwinder's cache */
+	void *unwind;           /* unwinder state, freed through procmaps.unwind_free */
+};
+
+struct ap_proc {
+	uint32_t pid, ppid;
+	char comm[16];
+	char *cmdline;          /* spaces between args; NULL if never read */
+	char *exe;
+	struct ap_image **images;
+	size_t nr_images;
+	bool exited;
+	uint64_t nr_samples;
+};
+
+struct symcache {
+	struct hmap by_path;    /* "path\0ino" -> index + 1 in files (0: not an ELF) */
+	struct symfile **files;
+	size_t nr_files, cap;
+};
+
+struct procmaps {
+	struct hmap by_pid;     /* pid -> index in procs */
+	struct ap_proc **procs;
+	size_t nr_procs, cap;
+	struct symcache sc;
+	void (*unwind_free)(void *);
+	uint64_t nr_mmap_events, nr_lost_events;
+};
+
+/* file at path (inode ino, 0 if unknown) through the cache; NULL if not ELF */
+struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino);
+
+struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid);
+struct ap_proc *procmaps__get(struct procmaps *pm, uint32_t pid);
+/* read /proc/PID/{maps,comm,cmdline,exe} into a new image; 0 or -errno */
+int procmaps__load_proc(struct procmaps *pm, uint32_t pid, uint64_t time);
+void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char *comm);
+void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t time);
+void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t start,
+		    uint64_t len, uint64_t pgoff, uint64_t ino, const char *path);
+/* the image in force at time, NULL if none */
+struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
+/* the mapping containing addr (newest wins where mappings overlap) */
+const struct ap_mapping *image__find(const struct ap_image *img, uint64_t addr);
+void procmaps__free(struct procmaps *pm);
+
+#endif

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+/* Message sink: every diagnostic of the tool and of libbpf passes here. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+
+static int verbosity;
+
+void ap_log_set_verbosity(int v)
+{
+	verbosity = v;
+}
+
+int ap_log_verbosity(void)
+{
+	return verbosity;
+}
+
+static void vlog(enum ap_log_level lvl, const char *fmt, va_list ap)
+{
+	if ((lvl == AP_LOG_INFO && verbosity < 1) ||
+	    ((lvl == AP_LOG_DEBUG || lvl == AP_LOG_LIBBPF) && verbosity < 2))
+		return;
+	if (lvl != AP_LOG_LIBBPF)
+		fputs("autoprof-bpf: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (lvl != AP_LOG_LIBBPF)
+		fputc('\n', stderr);
+}
+
+void ap_log(enum ap_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf warnings are shown at -v: most are followed by our own message */
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	if (level != LIBBPF_DEBUG && verbosity < 1)
+		return 0;
+	vlog(AP_LOG_LIBBPF, fmt, ap);
+	return 0;
+}
+
+void ap_log_setup_libbpf(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
+const char *ap_errstr(int err)
+{
+	static __thread char buf[64];
+
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 524:
+		return "-ENOTSUPP (operation not supported by this kernel)";
+	case 523:
+		return "-EBADCOOKIE";
+	default:
+		snprintf(buf, sizeof(buf), "-%s (%s)", strerrorname_np(err) ?: "E?", strerror(err));
+		return buf;
+	}
+}

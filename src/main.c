@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+/* autoprof-bpf: the command table. `run` is also the default, so
+ * `autoprof-bpf -- CMD` and `autoprof-bpf -p PID` work without naming it. */
+#include <stdio.h>
+#include <string.h>
+#include "cmds.h"
+
+struct ap_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct ap_cmd cmds[] = {
+	{ "run", cmd_run },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (!strcmp(argv[1], cmds[i].name))
+				return cmds[i].fn(argc - 1, argv + 1);
+	}
+	/* `autoprof-bpf python3 app.py` is a run of that command too */
+	return cmd_run(argc, argv);
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: MIT
+/* Interning tables of the profile; see profile.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "profile/profile.h"
+#include "util.h"
+
+void profile__init(struct profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	profile__str(p, ""); /* id 0 is the empty string */
+}
+
+void profile__free(struct profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_strs; i++)
+		free(p->strs[i]);
+	for (i = 0; i < p->nr_counters; i++)
+		free(p->counters[i].name);
+	free(p->strs);
+	free(p->modules);
+	free(p->frames);
+	free(p->stack_frames);
+	free(p->stacks);
+	free(p->counts);
+	free(p->threads);
+	free(p->procs);
+	free(p->counters);
+	hmap_free(&p->str_ids);
+	hmap_free(&p->module_ids);
+	hmap_free(&p->frame_ids);
+	hmap_free(&p->stack_ids);
+	hmap_free(&p->count_ids);
+	hmap_free(&p->thread_ids);
+	memset(p, 0, sizeof(*p));
+}
+
+uint32_t profile__str(struct profile *p, const char *s)
+{
+	bool is_new;
+	uint64_t *id;
+
+	if (!s)
+		s = "";
+	id = hmap_upsert(&p->str_ids, s, strlen(s), p->nr_strs, &is_new);
+	if (is_new) {
+		GROW(p->strs, p->cap_strs, p->nr_strs + 1);
+		p->strs[p->nr_strs++] = xstrdup(s);
+	}
+	return *id;
+}
+
+uint32_t profile__module(struct profile *p, const char *path, const char *build_id)
+{
+	uint32_t key[2] = { profile__str(p, path), profile__str(p, build_id) };
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->module_ids, key, sizeof(key), p->nr_modules, &is_new);
+
+	if (is_new) {
+		GROW(p->modules, p->cap_modules, p->nr_modules + 1);
+		p->modules[p->nr_modules++] = (struct ap_module){ key[0], key[1] };
+	}
+	return *id;
+}
+
+uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *name,
+			uint32_t module, uint64_t addr)
+{
+	struct ap_frame f;
+	bool is_new;
+	uint64_t *id;
+
+	memset(&f, 0, sizeof(f)); /* the struct is a hash key: no stray padding */
+	f.name = profile__str(p, name);
+	f.module = module;
+	f.kind = kind;
+	f.addr = addr;
+	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
+
+	if (is_new) {
+		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
+		p->frames[p->nr_frames++] = f;
+	}
+	return *id;
+}
+
+uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
+{
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->stack_ids, frames, n * sizeof(*frames), p->nr_stacks, &is_new);
+
+	if (is_new) {
+		GROW(p->stack_frames, p->cap_stack_frames, p->nr_stack_frames + n);
+		memcpy(p->stack_frames + p->nr_stack_frames, frames, n * sizeof(*frames));
+		GROW(p->stacks, p->cap_stacks, p->nr_stacks + 1);
+		p->stacks[p->nr_stacks++] = (struct ap_stack){ p->nr_stack_frames, n };
+		p->nr_stack_frames += n;
+	}
+	return *id;
+}
+
+struct ap_process *profile__process(struct profile *p, uint32_t pid)
+{
+	size_t i;
+
+	for (i = p->nr_procs; i > 0; i--)
+		if (p->procs[i - 1].pid == pid)
+			return &p->procs[i - 1];
+	GROW(p->procs, p->cap_procs, p->nr_procs + 1);
+	p->procs[p->nr_procs] = (struct ap_process){ .pid = pid };
+	return &p->procs[p->nr_procs++];
+}
+
+void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
+		  uint32_t stack, uint64_t count)
+{
+	uint32_t ckey[3] = { pid, tid, stack }, tkey[2] = { pid, tid };
+	bool is_new;
+	uint64_t *id;
+
+	id = hmap_upsert(&p->count_ids, ckey, sizeof(ckey), p->nr_counts, &is_new);
+	if (is_new) {
+		GROW(p->counts, p->cap_counts, p->nr_counts + 1);
+		p->counts[p->nr_counts++] = (struct ap_count){ pid, tid, stack, 0 };
+	}
+	p->counts[*id].count += count;
+
+	id = hmap_upsert(&p->thread_ids, tkey, sizeof(tkey), p->nr_threads, &is_new);
+	if (is_new) {
+		GROW(p->threads, p->cap_threads, p->nr_threads + 1);
+		p->threads[p->nr_threads++] = (struct ap_thread){ .pid = pid, .tid = tid };
+	}
+	if (comm) /* the thread may rename itself; keep the latest name */
+		p->threads[*id].comm = profile__str(p, comm);
+	p->threads[*id].samples += count;
+	profile__process(p, pid)->samples += count;
+	p->total_samples += count;
+}
+
+void profile__set_counter(struct profile *p, const char *name, uint64_t value)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_counters; i++) {
+		if (!strcmp(p->counters[i].name, name)) {
+			p->counters[i].value = value;
+			return;
+		}
+	}
+	GROW(p->counters, p->cap_counters, p->nr_counters + 1);
+	p->counters[p->nr_counters++] = (struct ap_counter_val){ xstrdup(name), value };
+}
+
+uint64_t profile__counter(const struct profile *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_counters; i++)
+		if (!strcmp(p->counters[i].name, name))
+			return p->counters[i].value;
+	return 0;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+const char *profile__frame_label(const struct profile *p, uint32_t frame, bool annotate,
+				 char *buf, size_t len)
+{
+	const struct ap_frame *f = &p->frames[frame];
+	const char *name = profile__s(p, f->name);
+
+	if (!strcmp(name, "[unknown]") && f->module != AP_NONE)
+		snprintf(buf, len, "[%s]", basename_of(profile__s(p, p->modules[f->module].path)));
+	else if (f->kind == AP_FRAME_KERNEL && annotate)
+		snprintf(buf, len, "%s_[k]", name);
+	else
+		snprintf(buf, len, "%s", name);
+	return buf;
+}
+
+bool profile__is_entry_frame(const struct profile *p, uint32_t frame)
+{
+	/* glibc: main thread _start -> __libc_start_main -> __libc_start_call_main,
+	 * other threads clone3/clone -> start_thread; musl: _start_c, __clone */
+	static const char *const entries[] = {
+		"_start", "__libc_start_main", "__libc_start_call_main", "__libc_start_main_impl",
+		"clone", "clone3", "__clone", "__clone3", "start_thread", "_start_c",
+	};
+	const char *name = profile__s(p, p->frames[frame].name);
+	size_t i;
+
+	for (i = 0; i < AP_ARRAY_SIZE(entries); i++)
+		if (!strcmp(name, entries[i]))
+			return true;
+	return false;
+}
+
+void profile__completeness(const struct profile *p, struct ap_completeness *c)
+{
+	size_t i, j;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_stack *s = &p->stacks[p->counts[i].stack];
+		const uint32_t *fr = p->stack_frames + s->off;
+		uint64_t n = p->counts[i].count;
+
+		for (j = 0; j < s->len && p->frames[fr[j]].kind != AP_FRAME_USER; j++)
+			;
+		if (j == s->len) {
+			c->kernel_only += n;
+			continue;
+		}
+		c->user_samples += n;
+		if (profile__is_entry_frame(p, fr[j]))
+			c->complete += n;
+	}
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* The on-CPU profile: interned strings, modules, frames and stacks, sample
+ * counts per (pid, tid, stack), threads, processes and loss counters. Built
+ * live by the CPU collector or loaded from artifacts/cpu.json; everything
+ * downstream (folded, summary, analyzers) reads only this. */
+#ifndef AP_PROFILE_H
+#define AP_PROFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "hashmap.h"
+
+#define AP_NONE UINT32_MAX
+
+enum ap_frame_kind {
+	AP_FRAME_USER,      /* native user code */
+	AP_FRAME_KERNEL,
+	AP_FRAME__COUNT,
+};
+
+struct ap_module {
+	uint32_t path;      /* string ids */
+	uint32_t build_id;
+};
+
+struct ap_frame {
+	uint32_t name;      /* string id: symbol, or "[unknown]" / "[anon]" */
+	uint32_t module;    /* module index or AP_NONE */
+	uint32_t kind;      /* enum ap_frame_kind */
+	uint64_t addr;      /* symbol start (file vaddr, or kernel address); 0 if unknown */
+};
+
+struct ap_stack {
+	uint32_t off, len;  /* frame ids in profile.stack_frames, root first */
+};
+
+struct ap_count {
+	uint32_t pid, tid, stack;
+	uint64_t count;
+};
+
+struct ap_thread {
+	uint32_t pid, tid;
+	uint32_t comm;      /* string id */
+	uint64_t samples;
+};
+
+struct ap_process {
+	uint32_t pid, ppid;
+	uint32_t comm, exe, cmdline; /* string ids */
+	uint64_t samples;
+	bool exited;
+};
+
+struct ap_counter_val {
+	char *name;
+	uint64_t value;
+};
+
+struct profile {
+	char **strs;
+	size_t nr_strs, cap_strs;
+	struct hmap str_ids;
+
+	struct ap_module *modules;
+	size_t nr_modules, cap_modules;
+	struct hmap module_ids;
+
+	struct ap_frame *frames;
+	size_t nr_frames, cap_frames;
+	struct hmap frame_ids;
+
+	uint32_t *stack_frames;
+	size_t nr_stack_frames, cap_stack_frames;
+	struct ap_stack *stacks;
+	size_t nr_stacks, cap_stacks;
+	struct hmap stack_ids;
+
+	struct ap_count *counts;
+	size_t nr_counts, cap_counts;
+	struct hmap count_ids;
+
+	struct ap_thread *threads;
+	size_t nr_threads, cap_threads;
+	struct hmap thread_ids;
+
+	struct ap_process *procs;
+	size_t nr_procs, cap_procs;
+
+	struct ap_counter_val *counters;
+	size_t nr_counters, cap_counters;
+
+	uint64_t total_samples;
+	uint32_t frequency_hz;
+	double duration_s;
+};
+
+void profile__init(struct profile *p);
+void profile__free(struct profile *p);
+
+uint32_t profile__str(struct profile *p, const char *s);
+static inline const char *profile__s(const struct profile *p, uint32_t id)
+{
+	return id < p->nr_strs ? p->strs[id] : "";
+}
+uint32_t profile__module(struct profile *p, const char *path, const char *build_id);
+uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *name,
+			uint32_t module, uint64_t addr);
+/* frames root first */
+uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n);
+void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
+		  uint32_t stack, uint64_t count);
+struct ap_process *profile__process(struct profile *p, uint32_t pid);
+void profile__set_counter(struct profile *p, const char *name, uint64_t value);
+uint64_t profile__counter(const struct profile *p, const char *name);
+
+/* Text of a frame as shown in folded stacks and summaries: the symbol,
+ * "[module]" for an unsymbolized address inside a known file, "[unknown]",
+ * "[anon]"; kernel frames get "_[k]" when annotate is set. buf >= 512. */
+const char *profile__frame_label(const struct profile *p, uint32_t frame, bool annotate,
+				 char *buf, size_t len);
+
+/* is this frame a thread's first user frame (_start, clone, ...)? */
+bool profile__is_entry_frame(const struct profile *p, uint32_t frame);
+
+struct ap_completeness {
+	uint64_t user_samples;      /* samples with at least one user frame */
+	uint64_t complete;          /* ... whose outermost user frame is an entry */
+	uint64_t kernel_only;       /* samples of kernel threads / no user context */
+};
+void profile__completeness(const struct profile *p, struct ap_completeness *c);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Reporters over a profile: folded stacks and the terminal summary. They
+ * render what the profile holds and compute nothing new beyond ranking. */
+#ifndef AP_REPORT_H
+#define AP_REPORT_H
+
+#include <stdio.h>
+#include "profile/profile.h"
+#include "util.h"
+
+/* "comm;root;...;leaf count" lines, one per distinct stack and process name,
+ * sorted; kernel frames end in "_[k]" */
+void folded_render(const struct profile *p, struct strbuf *out);
+int folded_write(const struct profile *p, const char *outdir, const char *name);
+
+struct summary_info {
+	const char *target;       /* command or pids */
+	double wall_s;
+	int exit_code;            /* -1: still running / attach mode */
+	const char *outdir;
+	int top_functions;        /* rows per table (15) */
+	int top_stacks;           /* 5 */
+};
+void summary_print(const struct profile *p, const struct summary_info *si, FILE *f);
+
+#endif

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+/* The terminal summary printed at the end of every run: totals, stack
+ * completeness, losses, top functions by self and total time, top stacks. */
+#include <stdlib.h>
+#include <string.h>
+#include "hashmap.h"
+#include "report/report.h"
+
+struct fn_row {
+	char *label;
+	uint64_t self, total;
+	uint64_t seen;   /* last count entry that added to total (no double counting) */
+};
+
+struct fn_table {
+	struct fn_row *rows;
+	size_t nr, cap;
+	struct hmap idx;
+};
+
+static struct fn_row *fn_get(struct fn_table *t, const char *label)
+{
+	bool is_new;
+	uint64_t *slot = hmap_upsert(&t->idx, label, strlen(label), t->nr, &is_new);
+
+	if (is_new) {
+		GROW(t->rows, t->cap, t->nr + 1);
+		t->rows[t->nr++] = (struct fn_row){ .label = xstrdup(label), .seen = UINT64_MAX };
+	}
+	return &t->rows[*slot];
+}
+
+static const char *module_of(const struct profile *p, uint32_t frame)
+{
+	const struct ap_frame *f = &p->frames[frame];
+	const char *path, *s;
+
+	if (f->module == AP_NONE)
+		return NULL;
+	path = profile__s(p, p->modules[f->module].path);
+	s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static void function_label(const struct profile *p, uint32_t frame, char *buf, size_t len)
+{
+	char name[512];
+	const char *mod = module_of(p, frame);
+
+	profile__frame_label(p, frame, false, name, sizeof(name));
+	if (mod && name[0] != '[')
+		snprintf(buf, len, "%s (%s)", name, mod);
+	else
+		snprintf(buf, len, "%s", name);
+}
+
+static void build_functions(const struct profile *p, struct fn_table *t)
+{
+	char label[1024];
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_count *c = &p->counts[i];
+		const struct ap_stack *s = &p->stacks[c->stack];
+
+		for (j = 0; j < s->len; j++) {
+			struct fn_row *r;
+
+			function_label(p, p->stack_frames[s->off + j], label, sizeof(label));
+			r = fn_get(t, label);
+			if (r->seen != i) { /* recursion: count a stack once per function */
+				r->total += c->count;
+				r->seen = i;
+			}
+			if (j == s->len - 1)
+				r->self += c->count;
+		}
+	}
+}
+
+static int by_self(const void *a, const void *b)
+{
+	const struct fn_row *x = a, *y = b;
+
+	if (x->self != y->self)
+		return x->self < y->self ? 1 : -1;
+	return strcmp(x->label, y->label);
+}
+
+static int by_total(const void *a, const void *b)
+{
+	const struct fn_row *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return strcmp(x->label, y->label);
+}
+
+static double pct(uint64_t n, uint64_t total)
+{
+	return total ? 100.0 * n / total : 0;
+}
+
+static void print_table(FILE *f, struct fn_table *t, uint64_t total, int rows, bool self)
+{
+	size_t i;
+
+	qsort(t->rows, t->nr, sizeof(*t->rows), self ? by_self : by_total);
+	fprintf(f, "  %7s %7s %8s  %s\n", "self%", "total%", "samples", "function (module)");
+	for (i = 0; i < t->nr && (int)i < rows; i++) {
+		const struct fn_row *r = &t->rows[i];
+
+		if (self && !r->self)
+			break;
+		fprintf(f, "  %6.1f%% %6.1f%% %8llu  %s\n", pct(r->self, total), pct(r->total, total),
+			(unsigned long long)(self ? r->self : r->total), r->label);
+	}
+}
+
+struct stack_row {
+	uint32_t stack;
+	uint64_t count;
+};
+
+static int by_count(const void *a, const void *b)
+{
+	const struct stack_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static void print_stacks(FILE *f, const struct profile *p, int rows)
+{
+	struct stack_row *sr = calloc(p->nr_stacks ? p->nr_stacks : 1, sizeof(*sr));
+	char label[512];
+	size_t i;
+	int k;
+
+	if (!sr)
+		return;
+	for (i = 0; i < p->nr_stacks; i++)
+		sr[i].stack = i;
+	for (i = 0; i < p->nr_counts; i++)
+		sr[p->counts[i].stack].count += p->counts[i].count;
+	qsort(sr, p->nr_stacks, sizeof(*sr), by_count);
+	for (k = 0; k < rows && (size_t)k < p->nr_stacks && sr[k].count; k++) {
+		const struct ap_stack *s = &p->stacks[sr[k].stack];
+		uint32_t j, first = s->len > 12 ? s->len - 12 : 0;
+
+		fprintf(f, "  %d. %5.1f%% (%llu samples)\n     ", k + 1,
+			pct(sr[k].count, p->total_samples), (unsigned long long)sr[k].count);
+		if (first)
+			fprintf(f, "... %u frames ... ", first);
+		for (j = first; j < s->len; j++)
+			fprintf(f, "%s%s", j > first ? " > " : "",
+				profile__frame_label(p, p->stack_frames[s->off + j], true, label,
+						     sizeof(label)));
+		fputc('\n', f);
+	}
+	free(sr);
+}
+
+static void print_losses(FILE *f, const struct profile *p)
+{
+	static const char *const loss[] = {
+		"ringbuf_full", "kernel_stack_errors", "user_stack_read_errors",
+		"user_stack_truncated", "malformed_records", "samples_without_mappings",
+		"sideband_lost",
+	};
+	size_t i;
+	bool any = false;
+
+	fprintf(f, "  losses:");
+	for (i = 0; i < sizeof(loss) / sizeof(loss[0]); i++) {
+		uint64_t v = profile__counter(p, loss[i]);
+
+		if (v) {
+			fprintf(f, " %s %llu", loss[i], (unsigned long long)v);
+			any = true;
+		}
+	}
+	fprintf(f, "%s\n", any ? "" : " none");
+}
+
+void summary_print(const struct profile *p, const struct summary_info *si, FILE *f)
+{
+	struct fn_table t = { 0 };
+	struct ap_completeness c;
+	size_t i;
+
+	fprintf(f, "\n== autoprof-bpf: %s ==\n", si->target);
+	fprintf(f, "  %.2f s wall, %llu on-CPU samples at %u Hz (%.2f CPU-seconds)", si->wall_s,
+		(unsigned long long)p->total_samples, p->frequency_hz,
+		p->frequency_hz ? (double)p->total_samples / p->frequency_hz : 0.0);
+	if (si->exit_code >= 0)
+		fprintf(f, ", exit status %d", si->exit_code);
+	fputc('\n', f);
+	profile__completeness(p, &c);
+	if (c.user_samples)
+		fprintf(f, "  stack completeness: %.1f%% of user stacks reach the thread entry (%llu of %llu)\n",
+			pct(c.complete, c.user_samples), (unsigned long long)c.complete,
+			(unsigned long long)c.user_samples);
+	print_losses(f, p);
+	if (p->nr_procs > 1) {
+		fprintf(f, "  processes:\n");
+		for (i = 0; i < p->nr_procs; i++)
+			fprintf(f, "    %7u %-16s %6.1f%%  %s\n", p->procs[i].pid,
+				profile__s(p, p->procs[i].comm), pct(p->procs[i].samples, p->total_samples),
+				profile__s(p, p->procs[i].cmdline));
+	}
+	if (!p->total_samples) {
+		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
+			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);
+	} else {
+		build_functions(p, &t);
+		fprintf(f, "\nTop functions by self time:\n");
+		print_table(f, &t, p->total_samples, si->top_functions, true);
+		fprintf(f, "\nTop functions by total time:\n");
+		print_table(f, &t, p->total_samples, si->top_functions, false);
+		fprintf(f, "\nTop stacks (leaf last):\n");
+		print_stacks(f, p, si->top_stacks);
+	}
+	if (si->outdir)
+		fprintf(f, "\nFiles: %s/ (run.json, artifacts/cpu.json, stacks.folded)\n", si->outdir);
+	for (i = 0; i < t.nr; i++)
+		free(t.rows[i].label);
+	free(t.rows);
+	hmap_free(&t.idx);
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* One profiling session: options, target, collectors' state and results.
+ * Passed explicitly to every stage; there is no global session. */
+#ifndef AP_SESSION_H
+#define AP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "collect/procmaps.h"
+#include "hashmap.h"
+#include "profile/profile.h"
+#include "symbolize/kallsyms.h"
+
+/* exit codes of the tool itself (see README "Exit status") */
+#define AP_EXIT_USAGE 2
+#define AP_EXIT_FAILED 125  /* autoprof-bpf could not profile */
+#define AP_EXIT_NOEXEC 126  /* the command exists but cannot be run */
+#define AP_EXIT_NOTFOUND 127
+
+struct ap_options {
+	uint32_t *pids;
+	int nr_pids;
+	char **argv;            /* target command, NULL in attach mode */
+	int argc;
+	uint64_t duration_ns;   /* 0: until the target exits or Ctrl-C */
+	long freq;
+	const char *outdir;     /* NULL: ./autoprof-out/<time>-<comm> */
+	long stack_size;        /* bytes of user stack copied per sample */
+	long ringbuf_mb;
+	bool quiet;
+	bool no_children;
+	int verbose;
+};
+
+struct cpu_collector;
+
+struct ap_session {
+	struct ap_options opts;
+	int nr_cpus;
+	char *outdir;
+	char *target_desc;      /* the command line or "pid 1,2" for the summary */
+	/* target */
+	pid_t child;            /* launch mode: our child, else 0 */
+	int wait_status;
+	bool target_exited;
+	bool stopped_early;     /* stopped by -d or a second Ctrl-C while the target ran */
+	uint64_t start_mono, end_mono, start_real, end_real;
+	/* collectors */
+	struct cpu_collector *cpu;
+	struct procmaps pm;
+	struct kallsyms *ks;
+	struct hmap tracked;    /* userspace mirror of the BPF tracked set */
+	struct profile prof;
+};
+
+/* target exit code as a shell reports it (128+N for signal N), or -1 */
+int session__target_exit_code(const struct ap_session *ses);
+/* is pid one of the processes we profile (tracking descendants)? */
+bool session__is_tracked(struct ap_session *ses, uint32_t pid, uint32_t ppid);
+void session__track(struct ap_session *ses, uint32_t pid);
+
+#endif

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+/* ELF symbol tables through libelf. A stripped distro binary keeps .dynsym
+ * only; its .symtab may live in a debug file found by build id
+ * (/usr/lib/debug/.build-id/ab/cdef....debug) or by .gnu_debuglink. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsym.h"
+#include "util.h"
+
+#define AP_PAGE 4096
+
+static const char *debug_root = "/usr/lib/debug";
+
+void symfile_set_debug_root(const char *dir)
+{
+	debug_root = dir;
+}
+
+static Elf *elf_open(const char *path, int *fdp)
+{
+	Elf *elf;
+	int fd;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		errno = ENOEXEC;
+		return NULL;
+	}
+	*fdp = fd;
+	return elf;
+}
+
+static void hexify(const unsigned char *p, size_t n, char *out, size_t len)
+{
+	size_t i;
+
+	out[0] = 0;
+	for (i = 0; i < n && 2 * i + 2 < len; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+/* the NT_GNU_BUILD_ID note from any SHT_NOTE section or PT_NOTE segment */
+static void read_build_id(Elf *elf, char *hex, size_t len)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	hex[0] = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+			    !memcmp((char *)d->d_buf + noff, "GNU", 4)) {
+				hexify((unsigned char *)d->d_buf + doff, nh.n_descsz, hex, len);
+				return;
+			}
+		}
+	}
+}
+
+int elf_read_build_id(const char *path, char *hex, size_t len)
+{
+	int fd;
+	Elf *elf = elf_open(path, &fd);
+
+	if (!elf)
+		return -errno;
+	read_build_id(elf, hex, len);
+	elf_end(elf);
+	close(fd);
+	return 0;
+}
+
+static uint32_t add_name(struct symfile *sf, const char *name)
+{
+	size_t n = strlen(name) + 1;
+	uint32_t off = sf->names_len;
+
+	GROW(sf->names, sf->names_cap, sf->names_len + n);
+	memcpy(sf->names + off, name, n);
+	sf->names_len += n;
+	return off;
+}
+
+/* append every defined function symbol of the symbol table section scn */
+static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *cap)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	GElf_Shdr sh;
+	size_t i, n, added = 0;
+
+	if (!d || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
+		return 0;
+	n = sh.sh_size / sh.sh_entsize;
+	for (i = 0; i < n; i++) {
+		GElf_Sym s;
+		const char *name;
+		int type;
+
+		if (!gelf_getsym(d, i, &s))
+			continue;
+		type = GELF_ST_TYPE(s.st_info);
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF ||
+		    !s.st_value)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, s.st_name);
+		if (!name || !*name)
+			continue;
+		GROW(sf->syms, *cap, sf->nr_syms + 1);
+		sf->syms[sf->nr_syms++] = (struct ap_sym){
+			.addr = s.st_value, .size = s.st_size,
+			.name = add_name(sf, name), .bind = GELF_ST_BIND(s.st_info),
+		};
+		added++;
+	}
+	return added;
+}
+
+/* .symtab and .dynsym of elf; returns whether a .symtab was present */
+static bool read_symbols(struct symfile *sf, Elf *elf, size_t *cap)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	bool symtab = false;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		/* a debug file's .symtab is NOBITS-free; a stub section has size 0 */
+		if (sh.sh_type == SHT_SYMTAB && read_symtab(sf, elf, scn, cap))
+			symtab = true;
+		else if (sh.sh_type == SHT_DYNSYM)
+			read_symtab(sf, elf, scn, cap);
+	}
+	return symtab;
+}
+
+static const char *debuglink(Elf *elf)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, ".gnu_debuglink")) {
+			d = elf_getdata(scn, NULL);
+			if (d && d->d_size > 4 && memchr(d->d_buf, 0, d->d_size))
+				return d->d_buf;
+		}
+	}
+	return NULL;
+}
+
+/* candidate debug files, most specific first; the caller checks build ids */
+static bool try_debug_file(struct symfile *sf, const char *cand, size_t *cap)
+{
+	char bid[sizeof(sf->build_id)];
+	bool ok = false;
+	Elf *elf;
+	int fd;
+
+	if (access(cand, R_OK))
+		return false;
+	elf = elf_open(cand, &fd);
+	if (!elf)
+		return false;
+	read_build_id(elf, bid, sizeof(bid));
+	/* a debuglink match without a matching build id would misname frames */
+	if (!sf->build_id[0] || !strcmp(bid, sf->build_id))
+		ok = read_symbols(sf, elf, cap);
+	elf_end(elf);
+	close(fd);
+	if (ok)
+		sf->debug_path = xstrdup(cand);
+	return ok;
+}
+
+static void find_debug_file(struct symfile *sf, Elf *elf, size_t *cap)
+{
+	char cand[PATH_MAX + 256], dir[PATH_MAX];
+	const char *link = debuglink(elf), *slash;
+
+	if (sf->build_id[0] && strlen(sf->build_id) > 2) {
+		snprintf(cand, sizeof(cand), "%s/.build-id/%.2s/%s.debug", debug_root,
+			 sf->build_id, sf->build_id + 2);
+		if (try_debug_file(sf, cand, cap))
+			return;
+	}
+	if (!link)
+		return;
+	slash = strrchr(sf->path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - sf->path) : 1,
+		 slash ? sf->path : ".");
+	snprintf(cand, sizeof(cand), "%s%s/%s", debug_root, dir, link);
+	if (try_debug_file(sf, cand, cap))
+		return;
+	snprintf(cand, sizeof(cand), "%s/.debug/%s", dir, link);
+	try_debug_file(sf, cand, cap);
+}
+
+static int cmp_sym(const void *a, const void *b)
+{
+	const struct ap_sym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* among aliases prefer GLOBAL, then WEAK, then LOCAL */
+	static const int rank[] = { [STB_LOCAL] = 2, [STB_GLOBAL] = 0, [STB_WEAK] = 1 };
+	int rx = x->bind <= STB_WEAK ? rank[x->bind] : 3, ry = y->bind <= STB_WEAK ? rank[y->bind] : 3;
+
+	if (rx != ry)
+		return rx - ry;
+	return (x->size < y->size) - (x->size > y->size); /* larger size first */
+}
+
+static void sort_symbols(struct symfile *sf)
+{
+	size_t i, j = 0;
+
+	qsort(sf->syms, sf->nr_syms, sizeof(*sf->syms), cmp_sym);
+	for (i = 0; i < sf->nr_syms; i++) {
+		if (j && sf->syms[j - 1].addr == sf->syms[i].addr)
+			continue;
+		sf->syms[j++] = sf->syms[i];
+	}
+	sf->nr_syms = j;
+}
+
+static int read_loads(struct symfile *sf, Elf *elf)
+{
+	size_t i, n;
+	GElf_Ehdr eh;
+
+	if (!gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &n))
+		return -ENOEXEC;
+	sf->e_type = eh.e_type;
+	sf->loads = xcalloc(n, sizeof(*sf->loads));
+	for (i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		sf->loads[sf->nr_loads++] = (struct ap_load_seg){
+			.vaddr = ph.p_vaddr, .memsz = ph.p_memsz, .offset = ph.p_offset,
+			.filesz = ph.p_filesz, .flags = ph.p_flags,
+		};
+	}
+	return 0;
+}
+
+struct symfile *symfile__open(const char *path)
+{
+	struct symfile *sf;
+	size_t cap = 0;
+	int fd, err;
+	Elf *elf = elf_open(path, &fd);
+
+	if (!elf)
+		return NULL;
+	sf = xcalloc(1, sizeof(*sf));
+	sf->path = xstrdup(path);
+	err = read_loads(sf, elf);
+	if (err) {
+		elf_end(elf);
+		close(fd);
+		symfile__free(sf);
+		errno = -err;
+		return NULL;
+	}
+	read_build_id(elf, sf->build_id, sizeof(sf->build_id));
+	sf->has_symtab = read_symbols(sf, elf, &cap);
+	if (!sf->has_symtab) {
+		find_debug_file(sf, elf, &cap);
+		sf->has_symtab = sf->debug_path != NULL;
+	}
+	elf_end(elf);
+	close(fd);
+	sort_symbols(sf);
+	return sf;
+}
+
+void symfile__free(struct symfile *sf)
+{
+	if (!sf)
+		return;
+	free(sf->path);
+	free(sf->debug_path);
+	free(sf->loads);
+	free(sf->syms);
+	free(sf->names);
+	free(sf);
+}
+
+const char *symfile__lookup(const struct symfile *sf, uint64_t vaddr, uint64_t *off)
+{
+	size_t lo = 0, hi = sf->nr_syms;
+	const struct ap_sym *s;
+	uint64_t end;
+
+	while (lo < hi) { /* first symbol with addr > vaddr */
+		size_t mid = (lo + hi) / 2;
+
+		if (sf->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	s = &sf->syms[lo - 1];
+	/* a zero-size symbol (hand-written assembly) runs to the next one */
+	end = s->size ? s->addr + s->size : (lo < sf->nr_syms ? sf->syms[lo].addr : s->addr + 1);
+	if (vaddr >= end)
+		return NULL;
+	if (off)
+		*off = vaddr - s->addr;
+	return sf->names + s->name;
+}
+
+int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t *vaddr)
+{
+	int i;
+
+	for (i = 0; i < sf->nr_loads; i++) {
+		const struct ap_load_seg *l = &sf->loads[i];
+
+		if (offset >= l->offset && offset < l->offset + l->filesz) {
+			*vaddr = l->vaddr + (offset - l->offset);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int symfile__bias(const struct symfile *sf, uint64_t map_start, uint64_t pgoff, uint64_t *bias)
+{
+	uint64_t vaddr;
+	int i;
+
+	/* pgoff is page aligned and may precede the segment's p_offset */
+	for (i = 0; i < sf->nr_loads; i++) {
+		const struct ap_load_seg *l = &sf->loads[i];
+		uint64_t seg_off = l->offset & ~(uint64_t)(AP_PAGE - 1);
+
+		if (pgoff >= seg_off && pgoff < l->offset + l->filesz) {
+			vaddr = (l->vaddr & ~(uint64_t)(AP_PAGE - 1)) + (pgoff - seg_off);
+			*bias = map_start - vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

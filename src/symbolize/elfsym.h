@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* ELF symbol tables for user-space symbolization: .symtab and .dynsym of a
+ * file (and of its build-id or debuglink debug file when one exists),
+ * PT_LOAD segments for address translation, and the GNU build id. */
+#ifndef AP_ELFSYM_H
+#define AP_ELFSYM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ap_sym {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t name;  /* offset into symfile.names */
+	uint8_t bind;   /* STB_* (for picking among aliases) */
+};
+
+struct ap_load_seg {
+	uint64_t vaddr, memsz, offset, filesz;
+	uint32_t flags; /* PF_* */
+};
+
+struct symfile {
+	char *path;            /* as opened */
+	char *debug_path;      /* debug file that supplied .symtab, or NULL */
+	char build_id[129];    /* lower-case hex, "" if none */
+	int e_type;            /* ET_EXEC, ET_DYN, ... */
+	struct ap_load_seg *loads;
+	int nr_loads;
+	struct ap_sym *syms;   /* sorted by addr, aliases removed */
+	size_t nr_syms;
+	char *names;
+	size_t names_len, names_cap;
+	bool has_symtab;       /* a full .symtab was found (file or debug file) */
+};
+
+/* Where build-id and debuglink debug files are looked up; default
+ * /usr/lib/debug. Tests point this at fixture trees. */
+void symfile_set_debug_root(const char *dir);
+
+/* Open path and read its symbols. NULL with errno set on failure
+ * (ENOENT, ENOEXEC for a non-ELF file). Free with symfile__free(). */
+struct symfile *symfile__open(const char *path);
+void symfile__free(struct symfile *sf);
+
+/* Name of the function containing vaddr and the offset into it; NULL if no
+ * symbol covers vaddr. The string lives as long as sf. */
+const char *symfile__lookup(const struct symfile *sf, uint64_t vaddr, uint64_t *off);
+/* Translate a file offset to a virtual address through the PT_LOAD that
+ * contains it. 0 or -ENOENT. */
+int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t *vaddr);
+/* Load bias of a mapping of this file that starts at map_start with file
+ * offset pgoff: runtime address = vaddr + bias. 0 or -ENOENT. */
+int symfile__bias(const struct symfile *sf, uint64_t map_start, uint64_t pgoff, uint64_t *bias);
+
+/* read just the build id of an ELF file; 0 or -errno */
+int elf_read_build_id(const char *path, char *hex, size_t len);
+
+#endif
