@@ -167,7 +167,7 @@ static void print_losses(FILE *f, const struct profile *p)
 {
 	static const char *const loss[] = {
 		"ringbuf_full", "kernel_stack_errors", "user_stack_read_errors",
-		"user_stack_truncated", "malformed_records", "samples_without_mappings",
+		"malformed_records", "samples_without_mappings",
 		"sideband_lost",
 	};
 	size_t i;
@@ -183,6 +183,37 @@ static void print_losses(FILE *f, const struct profile *p)
 		}
 	}
 	fprintf(f, "%s\n", any ? "" : " none");
+}
+
+static int by_samples(const void *a, const void *b)
+{
+	const struct ap_process *x = *(const struct ap_process *const *)a;
+	const struct ap_process *y = *(const struct ap_process *const *)b;
+
+	if (x->samples != y->samples)
+		return x->samples < y->samples ? 1 : -1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* the processes that used the CPU, busiest first */
+static void print_processes(FILE *f, const struct profile *p)
+{
+	const struct ap_process **v = calloc(p->nr_procs, sizeof(*v));
+	size_t i, shown = 0;
+
+	if (!v)
+		return;
+	for (i = 0; i < p->nr_procs; i++)
+		v[i] = &p->procs[i];
+	qsort(v, p->nr_procs, sizeof(*v), by_samples);
+	fprintf(f, "  processes: %zu followed\n", p->nr_procs);
+	for (i = 0; i < p->nr_procs && shown < 10 && v[i]->samples; i++, shown++)
+		fprintf(f, "    %7u %-16s %6.1f%%  %.60s\n", v[i]->pid, profile__s(p, v[i]->comm),
+			pct(v[i]->samples, p->total_samples), profile__s(p, v[i]->cmdline));
+	if (p->nr_procs > shown)
+		fprintf(f, "    ... %zu more with fewer samples (run.json lists all)\n",
+			p->nr_procs - shown);
+	free(v);
 }
 
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f)
@@ -203,14 +234,13 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		fprintf(f, "  stack completeness: %.1f%% of user stacks reach the thread entry (%llu of %llu)\n",
 			pct(c.complete, c.user_samples), (unsigned long long)c.complete,
 			(unsigned long long)c.user_samples);
+	if (c.user_samples && c.complete < c.user_samples * 0.95 &&
+	    profile__counter(p, "user_stack_truncated"))
+		fprintf(f, "    %llu stack copies hit the --stack-size limit: a larger one may help\n",
+			(unsigned long long)profile__counter(p, "user_stack_truncated"));
 	print_losses(f, p);
-	if (p->nr_procs > 1) {
-		fprintf(f, "  processes:\n");
-		for (i = 0; i < p->nr_procs; i++)
-			fprintf(f, "    %7u %-16s %6.1f%%  %s\n", p->procs[i].pid,
-				profile__s(p, p->procs[i].comm), pct(p->procs[i].samples, p->total_samples),
-				profile__s(p, p->procs[i].cmdline));
-	}
+	if (p->nr_procs > 1)
+		print_processes(f, p);
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
 			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);

@@ -265,6 +265,7 @@ static int read_loads(struct symfile *sf, Elf *elf)
 	if (!gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &n))
 		return -ENOEXEC;
 	sf->e_type = eh.e_type;
+	sf->entry = eh.e_entry;
 	sf->loads = xcalloc(n, sizeof(*sf->loads));
 	for (i = 0; i < n; i++) {
 		GElf_Phdr ph;
@@ -337,15 +338,24 @@ const char *symfile__lookup(const struct symfile *sf, uint64_t vaddr, uint64_t *
 			hi = mid;
 	}
 	if (!lo)
-		return NULL;
+		goto entry;
 	s = &sf->syms[lo - 1];
 	/* a zero-size symbol (hand-written assembly) runs to the next one */
 	end = s->size ? s->addr + s->size : (lo < sf->nr_syms ? sf->syms[lo].addr : s->addr + 1);
 	if (vaddr >= end)
-		return NULL;
+		goto entry;
 	if (off)
 		*off = vaddr - s->addr;
 	return sf->names + s->name;
+
+entry:
+	/* _start: a few instructions, then the call into libc or _dl_start */
+	if (sf->entry && vaddr >= sf->entry && vaddr < sf->entry + 64) {
+		if (off)
+			*off = vaddr - sf->entry;
+		return "_start";
+	}
+	return NULL;
 }
 
 int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t *vaddr)

@@ -25,6 +25,7 @@ struct symfile {
 	char *debug_path;      /* debug file that supplied .symtab, or NULL */
 	char build_id[129];    /* lower-case hex, "" if none */
 	int e_type;            /* ET_EXEC, ET_DYN, ... */
+	uint64_t entry;        /* e_entry: where _start is, named or not */
 	struct ap_load_seg *loads;
 	int nr_loads;
 	struct ap_sym *syms;   /* sorted by addr, aliases removed */
@@ -44,7 +45,9 @@ struct symfile *symfile__open(const char *path);
 void symfile__free(struct symfile *sf);
 
 /* Name of the function containing vaddr and the offset into it; NULL if no
- * symbol covers vaddr. The string lives as long as sf. */
+ * symbol covers vaddr. Code just after the ELF entry point is "_start" even
+ * when the symbol was stripped (ld.so, stripped executables), so stacks that
+ * begin there count as complete. The string lives as long as sf. */
 const char *symfile__lookup(const struct symfile *sf, uint64_t vaddr, uint64_t *off);
 /* Translate a file offset to a virtual address through the PT_LOAD that
  * contains it. 0 or -ENOENT. */
