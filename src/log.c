@@ -21,7 +21,7 @@ int ap_log_verbosity(void)
 
 static void vlog(enum ap_log_level lvl, const char *fmt, va_list ap)
 {
-	if ((lvl == AP_LOG_INFO && verbosity < 1) ||
+	if (verbosity < 0 || (lvl == AP_LOG_INFO && verbosity < 1) ||
 	    ((lvl == AP_LOG_DEBUG || lvl == AP_LOG_LIBBPF) && verbosity < 2))
 		return;
 	if (lvl != AP_LOG_LIBBPF)

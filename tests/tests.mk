@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: MIT
+# Test builds: the unit test binary (library sources rebuilt with ASan and
+# UBSan), ELF fixtures for the symbolizer, and the integration workloads.
+TOUT := $(OUT)/tests
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
+FIXTURES := $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
+	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
+TEST_WORKLOADS := $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
+
+$(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(TOUT)/unit: $(UNIT_SRCS) tests/unit/unit.h $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit $(UNIT_SRCS) $(SAN_OBJS) $(LDLIBS) -o $@
+
+$(TOUT)/fixture_fp: tests/unit/fixture.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -rdynamic $< -o $@
+$(TOUT)/fixture_nofp: tests/unit/fixture.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -rdynamic $< -o $@
+$(TOUT)/fixture_fp.nm: $(TOUT)/fixture_fp
+	$(Q)nm $< > $@
+# stripped: .dynsym only (fixture_exported via -rdynamic, fixture_static gone)
+$(TOUT)/fixture_stripped: $(TOUT)/fixture_nofp
+	$(Q)strip --strip-all -o $@ $<
+# the same stripped binary's .symtab in a build-id debug tree
+$(TOUT)/debugroot/.stamp: $(TOUT)/fixture_nofp
+	$(Q)id=$$(readelf -n $< | awk '/Build ID/ {print $$3}'); \
+		mkdir -p $(TOUT)/debugroot/.build-id/$${id%$${id#??}} && \
+		objcopy --only-keep-debug $< $(TOUT)/debugroot/.build-id/$${id%$${id#??}}/$${id#??}.debug
+	$(Q)touch $@
+
+$(TOUT)/cwork: tests/workloads/cwork.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+$(TOUT)/sysheavy: tests/workloads/sysheavy.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+$(TOUT)/threads: tests/workloads/threads.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
+$(OUT)/demo: examples/demo.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -lz -o $@
+
+unit: $(TOUT)/unit $(FIXTURES)
+	$(Q)AP_FIXTURES=$(TOUT) $(TOUT)/unit
+
+integration: all $(TEST_WORKLOADS)
+	$(Q)tests/integration/run.sh
+
+test: deps all $(TOUT)/unit $(FIXTURES) $(TEST_WORKLOADS)
+	$(Q)tests/run-all.sh

@@ -375,18 +375,23 @@ int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t
 
 int symfile__bias(const struct symfile *sf, uint64_t map_start, uint64_t pgoff, uint64_t *bias)
 {
-	uint64_t vaddr;
-	int i;
+	int i, pass;
 
-	/* pgoff is page aligned and may precede the segment's p_offset */
-	for (i = 0; i < sf->nr_loads; i++) {
-		const struct ap_load_seg *l = &sf->loads[i];
-		uint64_t seg_off = l->offset & ~(uint64_t)(AP_PAGE - 1);
+	/* pgoff is page aligned and may precede the segment's p_offset. A file
+	 * page can belong to two segments (end of .rodata, start of .data);
+	 * we only track executable mappings, so PF_X segments win */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < sf->nr_loads; i++) {
+			const struct ap_load_seg *l = &sf->loads[i];
+			uint64_t seg_off = l->offset & ~(uint64_t)(AP_PAGE - 1);
 
-		if (pgoff >= seg_off && pgoff < l->offset + l->filesz) {
-			vaddr = (l->vaddr & ~(uint64_t)(AP_PAGE - 1)) + (pgoff - seg_off);
-			*bias = map_start - vaddr;
-			return 0;
+			if (pass == 0 && !(l->flags & PF_X))
+				continue;
+			if (pgoff >= seg_off && pgoff < l->offset + l->filesz) {
+				*bias = map_start - ((l->vaddr & ~(uint64_t)(AP_PAGE - 1)) +
+						     (pgoff - seg_off));
+				return 0;
+			}
 		}
 	}
 	return -ENOENT;

@@ -1,0 +1,309 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Integration tests: load the real BPF programs as root and profile real
+# processes with known truth. Thresholds, not exact counts. A machine where
+# BPF cannot be loaded fails these tests with the reason; nothing is skipped.
+# Usage: tests/integration/run.sh [TEST_NAME...]   (from the repository root)
+set -u
+cd "$(dirname "$0")/../.."
+AP=${AP:-build/autoprof-bpf}
+W=build/tests
+O=build/tests/out
+rm -rf "$O" && mkdir -p "$O"
+PASSED=0
+FAILED=0
+ONLY="$*"
+
+pass() { PASSED=$((PASSED + 1)); echo "ok   integration/$1"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL integration/$1: $2"; }
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+
+# samples of folded lines matching an extended regex (optionally only lines
+# of one process name, the first field)
+samples() { # FILE REGEX
+	awk -v re="$2" '{ c = $NF; sub(/ [0-9]+$/, "") } $0 ~ re { n += c } END { print n + 0 }' "$1"
+}
+# a > b for decimal numbers
+gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b ? a / b : 0 }'; }
+# every artifact present, parseable, with its schema
+artifacts_ok() { # DIR
+	jq -e '.schema == "autoprof.run/1"' "$1/run.json" >/dev/null 2>&1 &&
+		jq -e '.schema == "autoprof.cpu/1"' "$1/artifacts/cpu.json" >/dev/null 2>&1 &&
+		[ -f "$1/stacks.folded" ] &&
+		[ -z "$(find "$1" -name '.*tmp*')" ]
+}
+
+t_bpf_loads() {
+	local d=$O/load
+	if ! $AP -q -o $d -- true 2>$d.err; then
+		fail bpf_loads "BPF programs could not be loaded and attached: $(tail -1 $d.err)"
+		return
+	fi
+	artifacts_ok $d && pass bpf_loads || fail bpf_loads "artifacts missing after a run of true"
+}
+
+t_c_split_and_chain() {
+	local d=$O/cwork n a b chain
+	$AP -q -F 999 -o $d -- $W/cwork 3 2>$d.err || { fail c_split_and_chain "exit $? $(tail -1 $d.err)"; return; }
+	n=$(samples $d/stacks.folded '^cwork;')
+	a=$(samples $d/stacks.folded '^cwork;.*;leaf_a$')
+	b=$(samples $d/stacks.folded '^cwork;.*;leaf_b$')
+	chain=$(samples $d/stacks.folded '^cwork;_start;__libc_start_main;__libc_start_call_main;main;run_workload;compute;leaf_[ab]$')
+	if ! gt $n 1000; then
+		fail c_split_and_chain "only $n samples at 999 Hz over 3 s"
+	elif ! ge $(ratio $chain $n) 0.90; then
+		fail c_split_and_chain "full main->leaf chain in $chain of $n samples (< 90%)"
+	elif ! awk -v a=$a -v b=$b 'BEGIN { p = 100 * a / (a + b); exit !(p >= 70 && p <= 80) }'; then
+		fail c_split_and_chain "leaf_a/leaf_b split $a/$b, want 75/25 +-5"
+	else
+		pass c_split_and_chain
+		echo "     $n samples, full chain $(ratio $chain $n), leaf_a share $(ratio $a $((a + b)))"
+	fi
+}
+
+t_artifacts_consistent() {
+	local d=$O/cwork
+	[ -f $d/run.json ] || { fail artifacts_consistent "no run from c_split_and_chain"; return; }
+	# totals agree between cpu.json tables, run.json and stacks.folded
+	if ! jq -e '(.samples | map(.count) | add) == .totals.samples and
+		(.threads | map(.samples) | add) == .totals.samples and
+		(.stacks | length) > 0 and .totals.user_stack_completeness >= 0.9' \
+		$d/artifacts/cpu.json >/dev/null; then
+		fail artifacts_consistent "cpu.json totals disagree or completeness < 0.9"
+	elif [ "$(jq .collectors.cpu.samples $d/run.json)" != "$(samples $d/stacks.folded .)" ]; then
+		fail artifacts_consistent "run.json samples != stacks.folded total"
+	elif ! jq -e '.target.exit_status == 0 and .target.mode == "launch" and .wall_s > 2.5' \
+		$d/run.json >/dev/null; then
+		fail artifacts_consistent "run.json target fields wrong"
+	else
+		pass artifacts_consistent
+	fi
+}
+
+t_kernel_frames() {
+	local d=$O/sys n k kmain
+	$AP -q -F 499 -o $d -- $W/sysheavy 2 2>$d.err || { fail kernel_frames "exit $?"; return; }
+	n=$(samples $d/stacks.folded '^sysheavy;')
+	k=$(samples $d/stacks.folded '^sysheavy;.*_\[k\]')
+	kmain=$(samples $d/stacks.folded '^sysheavy;_start;.*;main;.*(ksys_read|ksys_write|vfs_read|vfs_write)_\[k\]')
+	if ! ge $(ratio $k $n) 0.5; then
+		fail kernel_frames "kernel frames in $k of $n samples (< 50%)"
+	elif ! ge $(ratio $kmain $k) 0.6; then
+		fail kernel_frames "only $kmain of $k kernel samples show _start..main..vfs_read/write"
+	else
+		pass kernel_frames
+	fi
+}
+
+t_threads() {
+	local d=$O/threads one two mixed
+	$AP -q -F 499 -o $d -- $W/threads 1.5 2>$d.err || { fail threads "exit $?"; return; }
+	one=$(samples $d/stacks.folded '^threads;(__clone3|clone);start_thread;worker_one;spin_one')
+	two=$(samples $d/stacks.folded '^threads;(__clone3|clone);start_thread;worker_two;spin_two')
+	# no thread has samples of both spin functions
+	mixed=$(jq '.strings as $s | .frames as $f | .stacks as $st |
+		[.samples[] | {tid, fn: ([$st[.stack][] | $s[$f[.].name]] |
+			map(select(. == "spin_one" or . == "spin_two")) | first)}] |
+		group_by(.tid) | map(map(.fn) | unique | map(select(. != null)) | length) | max' \
+		$d/artifacts/cpu.json)
+	if ! gt $one 200 || ! gt $two 200; then
+		fail threads "spin_one $one, spin_two $two samples via start_thread (want > 200 each)"
+	elif [ "$mixed" != 1 ]; then
+		fail threads "a thread has samples of both functions"
+	else
+		pass threads
+	fi
+}
+
+t_attach() {
+	local d=$O/attach pid n rc
+	$W/cwork 20 & pid=$!
+	sleep 0.3
+	$AP -q -p $pid -d 2 -o $d 2>$d.err; rc=$?
+	n=$(samples $d/stacks.folded '^cwork;.*;leaf_[ab]$')
+	if [ $rc != 0 ]; then
+		fail attach "exit $rc: $(tail -1 $d.err)"
+	elif ! kill -0 $pid 2>/dev/null; then
+		fail attach "the target did not survive the attach"
+	elif ! gt $n 120; then
+		fail attach "$n leaf samples in 2 s at 99 Hz"
+	elif ! jq -e '.target.mode == "attach" and .target.pids == ['$pid'] and (.wall_s | . > 1.8 and . < 3)' \
+		$d/run.json >/dev/null; then
+		fail attach "run.json does not describe a 2 s attach to $pid"
+	else
+		pass attach
+	fi
+	kill $pid 2>/dev/null; wait $pid 2>/dev/null
+}
+
+t_attach_target_exit() {
+	local d=$O/attach-exit pid rc start
+	$W/cwork 1 & pid=$!
+	sleep 0.2
+	start=$(date +%s)
+	$AP -q -p $pid -o $d 2>$d.err; rc=$?
+	wait $pid 2>/dev/null
+	if [ $rc != 0 ] || [ $(($(date +%s) - start)) -gt 4 ]; then
+		fail attach_target_exit "did not stop when the target exited (exit $rc)"
+	elif ! artifacts_ok $d; then
+		fail attach_target_exit "artifacts incomplete"
+	else
+		pass attach_target_exit
+	fi
+}
+
+t_exit_status() {
+	local rc err=""
+	$AP -q -o $O/e1 -- sh -c 'exit 7' 2>/dev/null; rc=$?
+	[ $rc = 7 ] || err="$err exit-7->$rc"
+	$AP -q -o $O/e2 -- sh -c 'kill -TERM $$' 2>/dev/null; rc=$?
+	[ $rc = 143 ] || err="$err SIGTERM->$rc"
+	$AP -q -o $O/e3 -- $W/cwork 0.2 42 2>/dev/null; rc=$?
+	[ $rc = 42 ] || err="$err cwork-42->$rc"
+	jq -e '.target.exit_status == 42' $O/e3/run.json >/dev/null 2>&1 || err="$err run.json-exit"
+	$AP -q -o $O/e4 -- no-such-command-xyz 2>$O/e4.err; rc=$?
+	[ $rc = 127 ] && grep -q "command not found" $O/e4.err || err="$err not-found->$rc"
+	$AP -q -o $O/e5 -- /etc/passwd 2>/dev/null; rc=$?
+	[ $rc = 126 ] || err="$err not-executable->$rc"
+	[ -z "$err" ] && pass exit_status || fail exit_status "$err"
+}
+
+t_sigint_launch() {
+	local d=$O/sigint apid rc n
+	$AP -q -o $d -- $W/cwork 30 2>$d.err & apid=$!
+	sleep 2
+	kill -INT $apid
+	wait $apid; rc=$?
+	n=$(samples $d/stacks.folded '^cwork;')
+	if [ $rc != 130 ]; then
+		fail sigint_launch "exit $rc, want 130 (target killed by the forwarded SIGINT)"
+	elif ! artifacts_ok $d || ! gt $n 100; then
+		fail sigint_launch "artifacts incomplete after SIGINT ($n samples)"
+	elif ! jq -e '.target.exit_signal == 2' $d/run.json >/dev/null; then
+		fail sigint_launch "run.json does not record the signal"
+	else
+		pass sigint_launch
+	fi
+}
+
+t_sigint_attach() {
+	local d=$O/sigint-attach pid apid rc
+	$W/cwork 20 & pid=$!
+	$AP -q -p $pid -o $d 2>$d.err & apid=$!
+	sleep 1.5
+	kill -INT $apid
+	wait $apid; rc=$?
+	if [ $rc != 0 ] || ! artifacts_ok $d; then
+		fail sigint_attach "exit $rc or artifacts incomplete"
+	elif ! kill -0 $pid 2>/dev/null; then
+		fail sigint_attach "Ctrl-C of the profiler killed the attached target"
+	elif ! jq -e '.interrupted == true and .collectors.cpu.samples > 50' $d/run.json >/dev/null; then
+		fail sigint_attach "run.json not marked interrupted or too few samples"
+	else
+		pass sigint_attach
+	fi
+	kill $pid 2>/dev/null; wait $pid 2>/dev/null
+}
+
+# each bad input: the expected exit code and exactly one line on stderr
+t_usage_errors() {
+	local err="" rc lines args
+	while IFS='|' read -r want args; do
+		# shellcheck disable=SC2086
+		$AP $args >/dev/null 2>$O/usage.err; rc=$?
+		lines=$(wc -l <$O/usage.err)
+		[ "$rc" = "$want" ] && [ "$lines" = 1 ] || err="$err [$args: exit $rc, $lines lines]"
+	done <<-LIST
+	2|-F 0 -- true
+	2|-F 20000 -- true
+	2|-F abc -- true
+	2|-d -3 -- true
+	2|--stack-size 100 -- true
+	2|--bogus -- true
+	2|
+	2|-p 1 -- true
+	2|-p abc
+	2|-p 999999999
+	125|-o /proc/autoprof-test -- true
+	125|-o /etc/passwd -- true
+	LIST
+	[ -z "$err" ] && pass usage_errors || fail usage_errors "$err"
+}
+
+t_not_root() {
+	local rc
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+		$AP -q -o /tmp -- true 2>$O/noroot.err; rc=$?
+	if [ $rc = 125 ] && grep -q "root" $O/noroot.err && [ $(wc -l <$O/noroot.err) = 1 ]; then
+		pass not_root
+	else
+		fail not_root "exit $rc: $(cat $O/noroot.err)"
+	fi
+}
+
+t_short_lived() {
+	local d=$O/short n named
+	$AP -q -F 999 -o $d -- $W/cwork 0.3 2>$d.err || { fail short_lived "exit $?"; return; }
+	n=$(samples $d/stacks.folded '^cwork;')
+	named=$(samples $d/stacks.folded '^cwork;_start;__libc_start_main;__libc_start_call_main;main;run_workload;compute;leaf_[ab]$')
+	if ! gt $n 150; then
+		fail short_lived "$n samples from a 0.3 s run at 999 Hz"
+	elif ! ge $(ratio $named $n) 0.9; then
+		fail short_lived "fully named in $named of $n samples"
+	else
+		pass short_lived
+	fi
+}
+
+t_children() {
+	local d=$O/children d2=$O/nochildren n
+	$AP -q -o $d -- sh -c "$W/cwork 1 & $W/cwork 1; wait" 2>$d.err || { fail children "exit $?"; return; }
+	n=$(jq '[.processes[] | select(.comm == "cwork" and .samples > 50)] | length' $d/run.json)
+	$AP -q --no-children -o $d2 -- sh -c "$W/cwork 1 & $W/cwork 1; wait" 2>/dev/null
+	if [ "$n" != 2 ]; then
+		fail children "$n cwork children with samples, want 2"
+	elif [ "$(samples $d2/stacks.folded '^cwork;')" != 0 ]; then
+		fail children "--no-children still sampled the children"
+	else
+		pass children
+	fi
+}
+
+# every CPython on the machine: native stacks of the interpreter complete
+t_python_native() {
+	local py d n ok=0 err="" tested=""
+	for py in /usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
+		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9]; do
+		[ -x "$py" ] || continue
+		d=$O/py-$(echo $py | tr / _)
+		$AP -q -F 499 -o $d -- $py -c 'sum(i * i for i in range(3000000))' 2>$d.err ||
+			{ err="$err $py:exit"; continue; }
+		n=$(jq .totals.user_stack_completeness $d/artifacts/cpu.json)
+		tested="$tested $($py -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+		if ! ge $n 0.9; then
+			err="$err $py:completeness=$n"
+		elif [ "$(samples $d/stacks.folded '_PyEval_EvalFrameDefault|PyEval_EvalFrameEx')" = 0 ]; then
+			err="$err $py:no-eval-loop-frame"
+		else
+			ok=$((ok + 1))
+		fi
+	done
+	echo "     interpreters tested:$tested"
+	if [ $ok = 0 ] && [ -z "$err" ]; then
+		fail python_native "no CPython found"
+	elif [ -n "$err" ]; then
+		fail python_native "$err"
+	else
+		pass python_native
+	fi
+}
+
+for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
+	attach_target_exit exit_status sigint_launch sigint_attach usage_errors not_root \
+	short_lived children python_native; do
+	want $t && t_$t
+done
+echo "$PASSED passed, $FAILED failed"
+[ $FAILED = 0 ]

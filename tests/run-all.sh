@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Every test, cheapest first: unit tests (ASan/UBSan) then integration tests
+# (real BPF, real processes). Ends with the combined "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+total_p=0
+total_f=0
+run() { # NAME COMMAND...
+	local name=$1 out rc p f
+	shift
+	echo "== $name"
+	out=$("$@" 2>&1 | tee /dev/stderr | tail -1)
+	p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	if [ -z "$p" ]; then # the runner itself crashed: count it as a failure
+		echo "FAIL $name: runner ended without a result line"
+		p=0 f=1
+	fi
+	total_p=$((total_p + p))
+	total_f=$((total_f + f))
+}
+if [ "$(id -u)" != 0 ]; then
+	echo "tests must run as root (they load BPF programs): sudo make test" >&2
+fi
+run unit env AP_FIXTURES=build/tests build/tests/unit
+run integration tests/integration/run.sh
+echo "$total_p passed, $total_f failed"
+[ $total_f = 0 ]

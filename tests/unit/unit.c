@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+/* Unit test runner: runs every registered test (or those named on the
+ * command line) and ends with "N passed, N failed". */
+#include <stdlib.h>
+#include "log.h"
+#include "unit.h"
+
+int unit_failed_checks;
+static struct unit_test *head, **tail = &head;
+
+void unit_register(struct unit_test *t)
+{
+	*tail = t;
+	tail = &t->next;
+}
+
+const char *unit_fixtures(void)
+{
+	const char *d = getenv("AP_FIXTURES");
+
+	return d ? d : "build/tests";
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0, i;
+	struct unit_test *t;
+
+	ap_log_set_verbosity(-1);
+	for (t = head; t; t = t->next) {
+		int before = unit_failed_checks, pick = argc < 2;
+
+		for (i = 1; i < argc; i++)
+			pick |= !strcmp(argv[i], t->name);
+		if (!pick)
+			continue;
+		t->fn();
+		if (unit_failed_checks == before) {
+			passed++;
+			printf("ok   unit/%s\n", t->name);
+		} else {
+			failed++;
+			printf("FAIL unit/%s\n", t->name);
+		}
+		fflush(stdout);
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

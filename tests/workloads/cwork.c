@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+/* Known-truth CPU workload: main -> run_workload -> compute -> leaf_a/leaf_b,
+ * leaf_a called three times for each leaf_b call, both leaves the same cost,
+ * so 75% / 25% by design. Built -O2 -fomit-frame-pointer: unwinding it needs
+ * CFI. Usage: cwork SECONDS [EXIT_CODE] */
+#include <stdlib.h>
+#include <time.h>
+
+volatile unsigned long sink;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* distinct constants keep identical-code folding from merging the leaves */
+__attribute__((noinline, noclone)) unsigned long leaf_a(unsigned long n)
+{
+	unsigned long x = 1;
+
+	for (unsigned long i = 0; i < n; i++)
+		x = x * 6364136223846793005ul + 1442695040888963407ul;
+	return x;
+}
+
+__attribute__((noinline, noclone)) unsigned long leaf_b(unsigned long n)
+{
+	unsigned long x = 3;
+
+	for (unsigned long i = 0; i < n; i++)
+		x = x * 2862933555777941757ul + 3037000493ul;
+	return x;
+}
+
+/* results are used after each call so none of them becomes a tail call */
+__attribute__((noinline, noclone)) unsigned long compute(int k)
+{
+	unsigned long r = (k % 4 == 3) ? leaf_b(200000) : leaf_a(200000);
+
+	sink += r;
+	return r ^ k;
+}
+
+__attribute__((noinline, noclone)) unsigned long run_workload(double seconds)
+{
+	double end = now() + seconds;
+	unsigned long acc = 0;
+	int k = 0;
+
+	do {
+		for (int j = 0; j < 4; j++)
+			acc += compute(k++);
+	} while (now() < end);
+	sink += acc;
+	return acc;
+}
+
+int main(int argc, char **argv)
+{
+	double secs = argc > 1 ? atof(argv[1]) : 2.0;
+
+	run_workload(secs);
+	return argc > 2 ? atoi(argv[2]) : 0;
+}
