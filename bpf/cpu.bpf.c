@@ -13,6 +13,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 ustack_limit = AP_USTACK_DEFAULT; /* --stack-size */
 const volatile bool trace_all = false;                  /* every process */
+/* Wake the reader only once this much is buffered; it drains on a timer
+ * otherwise. A wakeup per sample would put the profiler on a CPU exactly
+ * when the (aligned) timers of the other CPUs fire, so it would displace
+ * the target at sample instants and bias the profile toward itself. */
+const volatile __u64 wakeup_bytes = 4 << 20;
 
 /* one record under construction per CPU; too big for a per-CPU array
  * (32 KiB value limit), so a plain array indexed by CPU: perf_event programs
@@ -38,7 +43,8 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	struct ap_cpu_sample *s;
 	struct pt_regs *uregs;
 	long n;
-	__u32 size, limit;
+	__u64 flags, size;
+	__u32 limit;
 
 	if (tgid == 0 || (!trace_all && !is_tracked(tgid)))
 		return 0;
@@ -84,10 +90,14 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		}
 	}
 
-	size = AP_CPU_SAMPLE_HDR + s->ustack_size;
+	flags = bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	/* 64-bit: a 32-bit size is checked in one register and passed
+	 * zero-extended in another, which the verifier sees as unbounded */
+	size = AP_CPU_SAMPLE_HDR + (__u64)s->ustack_size;
 	if (size > sizeof(*s)) /* never true; bounds size for the verifier */
 		return 0;
-	if (bpf_ringbuf_output(&samples, s, size, 0))
+	if (bpf_ringbuf_output(&samples, s, size, flags))
 		cnt_inc(AP_CNT_RINGBUF_FULL);
 	return 0;
 }

@@ -72,6 +72,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	cc->skel->rodata->follow_children = !ses->opts.no_children;
 	bpf_map__set_max_entries(cc->skel->maps.scratch, ses->nr_cpus);
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
+	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
 	err = autoprof_bpf__load(cc->skel);
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
@@ -263,10 +264,14 @@ static int handle_sample(void *ctx, void *data, size_t size)
 
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 {
+	/* the BPF side wakes us only when the buffer fills up (see
+	 * wakeup_bytes); otherwise the timeout is the drain interval */
 	int n = ring_buffer__poll(cc->rb, timeout_ms);
 
 	if (n == -EINTR)
-		return 0;
+		n = 0;
+	if (n >= 0)
+		n = ring_buffer__consume(cc->rb);
 	mmaptrack__consume(cc->mt);
 	return n < 0 ? n : 0;
 }
