@@ -261,14 +261,22 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		kill(sig_child, sig);
 }
 
+static void on_sigchld(int sig)
+{
+	/* nothing: delivery interrupts the poll, so a target's exit is seen at once */
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	struct sigaction sc = { .sa_handler = on_sigchld, .sa_flags = SA_NOCLDSTOP };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&sc.sa_mask);
+	sigaction(SIGCHLD, &sc, NULL);
 }
 
 static int start_target(struct ap_session *ses)

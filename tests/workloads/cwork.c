@@ -2,8 +2,10 @@
 /* Known-truth CPU workload: main -> run_workload -> compute -> leaf_a/leaf_b,
  * leaf_a called three times for each leaf_b call, both leaves the same cost,
  * so 75% / 25% by design. Built -O2 -fomit-frame-pointer: unwinding it needs
- * CFI. Usage: cwork SECONDS [EXIT_CODE] */
+ * CFI. Usage: cwork SECONDS [EXIT_CODE]   (runs for SECONDS of wall time)
+ *        cwork -n ROUNDS                (fixed work, for benchmarks) */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 volatile unsigned long sink;
@@ -44,7 +46,7 @@ __attribute__((noinline, noclone)) unsigned long compute(int k)
 	return r ^ k;
 }
 
-__attribute__((noinline, noclone)) unsigned long run_workload(double seconds)
+__attribute__((noinline, noclone)) unsigned long run_workload(double seconds, long rounds)
 {
 	double end = now() + seconds;
 	unsigned long acc = 0;
@@ -53,15 +55,17 @@ __attribute__((noinline, noclone)) unsigned long run_workload(double seconds)
 	do {
 		for (int j = 0; j < 4; j++)
 			acc += compute(k++);
-	} while (now() < end);
+	} while (rounds ? --rounds > 0 : now() < end);
 	sink += acc;
 	return acc;
 }
 
 int main(int argc, char **argv)
 {
-	double secs = argc > 1 ? atof(argv[1]) : 2.0;
-
-	run_workload(secs);
+	if (argc > 2 && !strcmp(argv[1], "-n")) {
+		run_workload(0, atol(argv[2]));
+		return 0;
+	}
+	run_workload(argc > 1 ? atof(argv[1]) : 2.0, 0);
 	return argc > 2 ? atoi(argv[2]) : 0;
 }

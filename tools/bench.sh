@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# `make bench`: overhead of profiling, measured side by side in one run.
+# For each workload (fixed work, so wall time reflects overhead) it runs, in
+# rotating order, the bare target, the target under autoprof-bpf at 99 Hz
+# and under `perf record -F 99 --call-graph dwarf`, RUNS times each. The
+# target's own wall time is taken inside the profiler (bash's `time` around
+# the target), so profiler start-up and report writing are not counted as
+# overhead on the target; they are shown separately ("ours-total"). Printed:
+# medians, ratios profiled/bare, and autoprof-bpf's own CPU time and peak
+# RSS (from run.json). Timing here is noisy (5-15%): read ratios with that.
+set -eu
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-7}
+AP=build/autoprof-bpf
+OUT=build/bench
+rm -rf $OUT && mkdir -p $OUT
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root: sudo make bench" >&2
+	exit 1
+fi
+PY=/usr/bin/python3.11
+[ -x $PY ] || PY=$(command -v python3)
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+timeit() { # FILE CMD... : append the wall time of CMD to FILE
+	local f=$1 t0 t1
+	shift
+	t0=$(now)
+	"$@" >/dev/null 2>&1 || true
+	t1=$(now)
+	echo "$t1 $t0" | awk '{ printf "%.4f\n", $1 - $2 }' >>"$f"
+}
+# run CMD under a profiler, appending the target's own wall time to FILE
+inner() { # FILE CMD...
+	local f=$1
+	shift
+	bash -c 'TIMEFORMAT=%3R; { time "$@" >/dev/null 2>&1; } 2>>"$0"' "$f" "$@"
+}
+
+bench() { # NAME CMD...
+	local name=$1 i
+	shift
+	for ((i = 0; i < RUNS; i++)); do
+		# rotate the order so drift in machine speed hits every variant alike
+		case $((i % 3)) in
+		0) order="bare ours perf" ;;
+		1) order="ours perf bare" ;;
+		2) order="perf bare ours" ;;
+		esac
+		for v in $order; do
+			case $v in
+			bare) inner $OUT/$name.bare "$@" ;;
+			ours) timeit $OUT/$name.total $AP -q -F 99 -o $OUT/$name-ours-$i -- \
+				bash -c "$(declare -f inner); inner $OUT/$name.ours \"\$@\"" _ "$@" ;;
+			perf) perf record -q -F 99 --call-graph dwarf -o $OUT/$name.perf.data -- \
+				bash -c "$(declare -f inner); inner $OUT/$name.perf \"\$@\"" _ "$@" \
+				>/dev/null 2>&1 ;;
+			esac
+		done
+	done
+	local b o p t cpu rss
+	t=$(median <$OUT/$name.total)
+	b=$(median <$OUT/$name.bare)
+	o=$(median <$OUT/$name.ours)
+	p=$(median <$OUT/$name.perf)
+	cpu=$(for f in $OUT/$name-ours-*/run.json; do jq '.self.user_s + .self.sys_s' $f; done | median)
+	rss=$(for f in $OUT/$name-ours-*/run.json; do jq '.self.max_rss_kb' $f; done | median)
+	printf "%-14s %8.3f %8.3f %8.3f   %6.3f   %6.3f   %8.3f  %7.3f %8d\n" "$name" "$b" "$o" "$p" \
+		"$(echo "$o $b" | awk '{ print $1 / $2 }')" "$(echo "$p $b" | awk '{ print $1 / $2 }')" \
+		"$t" "$cpu" "$rss"
+}
+
+echo "autoprof-bpf overhead, medians of $RUNS runs (wall seconds; ratio = profiled / bare)"
+printf "%-14s %8s %8s %8s   %6s   %6s   %8s  %7s %8s\n" workload bare ours perf ours/b perf/b \
+	ours-total ours-cpu rss-KB
+bench c-cwork build/tests/cwork -n 2500
+bench python-cpu $PY -c 'sum(i * i for i in range(12000000))'
