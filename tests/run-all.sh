@@ -25,5 +25,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run integration tests/integration/run.sh
+# the same profiler built with ASan/UBSan (leaks fail the run) on the paths
+# that exercise unwinding, symbolization, forks, signals and short targets
+run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 \
+	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
+	short_lived children python_native
+run fuzz-smoke tests/fuzz/run.sh 10
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]

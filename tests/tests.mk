@@ -7,6 +7,7 @@ SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
+FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf
 TEST_WORKLOADS := $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
@@ -17,6 +18,11 @@ $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 $(TOUT)/unit: $(UNIT_SRCS) tests/unit/unit.h $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit $(UNIT_SRCS) $(SAN_OBJS) $(LDLIBS) -o $@
+
+# the whole profiler under ASan/UBSan, for integration runs that check it
+$(TOUT)/autoprof-bpf-asan: $(TOUT)/san/main.o $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 $(TOUT)/fixture_fp: tests/unit/fixture.c
 	$(Q)mkdir -p $(dir $@)
@@ -56,5 +62,17 @@ unit: $(TOUT)/unit $(FIXTURES)
 integration: all $(TEST_WORKLOADS)
 	$(Q)tests/integration/run.sh
 
-test: deps all $(TOUT)/unit $(FIXTURES) $(TEST_WORKLOADS)
+test: deps all $(TOUT)/unit $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) $(FUZZERS)
 	$(Q)tests/run-all.sh
+
+# libFuzzer targets (clang) over the parsers of untrusted input; `make fuzz`
+# runs each for FUZZ_SECONDS, and `make test` runs a short smoke round
+FUZZ_SECONDS ?= 60
+$(TOUT)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(HDRS) $(OUT)/autoprof.skel.h
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined $(filter-out -O2,$(CFLAGS)) \
+		$< $(LIB_SRCS) $(LDLIBS) -o $@
+
+fuzz: $(FUZZERS) $(TOUT)/fixture_nofp
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)

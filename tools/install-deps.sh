@@ -5,7 +5,8 @@
 # and `make test` so that a fresh machine needs nothing else.
 set -eu
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
-libcjson-dev pkg-config jq python3 linux-perf strace"
+libcjson-dev pkg-config jq python3 python3.11 linux-perf strace libclang-rt-14-dev
+valgrind util-linux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -12,6 +12,9 @@
 
 /* serialize root and write dir/name atomically; 0 or -errno */
 int json_write_atomic(const char *dir, const char *name, const cJSON *root);
+/* parse text (named name in messages) and check that "schema" is
+ * "<name>/<major>[.minor]"; NULL with errno set and a message logged */
+cJSON *json_parse_checked(const char *text, size_t len, const char *name, const char *schema);
 /* parse path and check that "schema" is "<name>/<major>[.minor]"; NULL with
  * errno set and a message logged on failure */
 cJSON *json_load_checked(const char *path, const char *schema);
@@ -21,6 +24,7 @@ cJSON *cpu_json__build(const struct profile *p);
 int cpu_json__write(const struct profile *p, const char *outdir);
 /* load into an initialized, empty profile; 0 or -errno (message logged) */
 int cpu_json__load(struct profile *p, const char *path);
+int cpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);
 
 /* u64 values that may exceed 2^53 (addresses) are written as "0x..." */
 uint64_t json_u64(const cJSON *obj, const char *key);

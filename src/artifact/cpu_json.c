@@ -24,12 +24,41 @@ int json_write_atomic(const char *dir, const char *name, const cJSON *root)
 	return err;
 }
 
-cJSON *json_load_checked(const char *path, const char *schema)
+cJSON *json_parse_checked(const char *text, size_t len, const char *name, const char *schema)
 {
 	const char *slash = strchr(schema, '/'), *got;
 	cJSON *root, *sc;
+
+	root = cJSON_ParseWithLength(text, len);
+	if (!root) {
+		ap_err("%s: not valid JSON", name);
+		errno = EINVAL;
+		return NULL;
+	}
+	sc = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	got = cJSON_GetStringValue(sc);
+	if (!got || strncmp(got, schema, slash - schema + 1)) {
+		ap_err("%s: not a %.*s artifact (schema %s)", name, (int)(slash - schema), schema,
+		       got ? got : "missing");
+		cJSON_Delete(root);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* same major version; a minor suffix (".2") only adds fields */
+	if (strtol(got + (slash - schema) + 1, NULL, 10) != strtol(slash + 1, NULL, 10)) {
+		ap_err("%s: schema %s is not supported (this version reads %s)", name, got, schema);
+		cJSON_Delete(root);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	return root;
+}
+
+cJSON *json_load_checked(const char *path, const char *schema)
+{
 	size_t len;
 	char *text = read_file(path, &len);
+	cJSON *root;
 	int err;
 
 	if (!text) {
@@ -38,30 +67,10 @@ cJSON *json_load_checked(const char *path, const char *schema)
 		errno = err;
 		return NULL;
 	}
-	root = cJSON_ParseWithLength(text, len);
-	if (!root) {
-		ap_err("%s: not valid JSON near byte %td", path, cJSON_GetErrorPtr() - text);
-		free(text);
-		errno = EINVAL;
-		return NULL;
-	}
+	root = json_parse_checked(text, len, path, schema);
+	err = errno;
 	free(text);
-	sc = cJSON_GetObjectItemCaseSensitive(root, "schema");
-	got = cJSON_GetStringValue(sc);
-	if (!got || strncmp(got, schema, slash - schema + 1)) {
-		ap_err("%s: not a %.*s artifact (schema %s)", path, (int)(slash - schema), schema,
-		       got ? got : "missing");
-		cJSON_Delete(root);
-		errno = EINVAL;
-		return NULL;
-	}
-	/* same major version; a minor suffix (".2") only adds fields */
-	if (strtol(got + (slash - schema) + 1, NULL, 10) != strtol(slash + 1, NULL, 10)) {
-		ap_err("%s: schema %s is not supported (this version reads %s)", path, got, schema);
-		cJSON_Delete(root);
-		errno = ENOTSUP;
-		return NULL;
-	}
+	errno = err;
 	return root;
 }
 
@@ -267,15 +276,30 @@ out:
 	return err;
 }
 
+static int load_root(struct profile *p, cJSON *root, const char *path);
+
 int cpu_json__load(struct profile *p, const char *path)
 {
-	cJSON *root = json_load_checked(path, AP_SCHEMA_CPU), *o;
+	cJSON *root = json_load_checked(path, AP_SCHEMA_CPU);
+
+	return root ? load_root(p, root, path) : -errno;
+}
+
+int cpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name)
+{
+	cJSON *root = json_parse_checked(text, len, name, AP_SCHEMA_CPU);
+
+	return root ? load_root(p, root, name) : -errno;
+}
+
+/* fill p from a parsed cpu.json; frees root */
+static int load_root(struct profile *p, cJSON *root, const char *path)
+{
 	const char *what = "file";
 	uint32_t stack;
+	cJSON *o, *ctr;
 	int err;
 
-	if (!root)
-		return -errno;
 	p->frequency_hz = json_u64(root, "frequency_hz");
 	o = cJSON_GetObjectItemCaseSensitive(root, "duration_s");
 	p->duration_s = cJSON_IsNumber(o) ? o->valuedouble : 0;
@@ -316,7 +340,12 @@ int cpu_json__load(struct profile *p, const char *path)
 			     json_u64(o, "count"));
 	}
 	what = "counters";
-	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "counters"))
+	ctr = cJSON_GetObjectItemCaseSensitive(root, "counters");
+	if (ctr && !cJSON_IsObject(ctr)) { /* members need names (found by fuzzing) */
+		err = -EINVAL;
+		goto out;
+	}
+	cJSON_ArrayForEach(o, ctr)
 		profile__set_counter(p, o->string,
 				     cJSON_IsNumber(o) ? (uint64_t)o->valuedouble :
 				     cJSON_IsString(o) ? strtoull(o->valuestring, NULL, 0) : 0);

@@ -302,6 +302,8 @@ static uint64_t bpf_counter(struct cpu_collector *cc, enum ap_counter c)
 	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
 	uint32_t key = c;
 
+	/* zeroed: the kernel fills it, but checkers such as valgrind cannot see that */
+	memset(vals, 0, sizeof(vals));
 	if (ncpu <= 0 || bpf_map__lookup_elem(cc->skel->maps.counters, &key, sizeof(key), vals,
 					      sizeof(vals), 0))
 		return 0;

@@ -61,7 +61,8 @@ void folded_render(const struct profile *p, struct strbuf *out)
 		}
 		lines[*slot].count += c->count;
 	}
-	qsort(lines, nr, sizeof(*lines), cmp_line);
+	if (nr)
+		qsort(lines, nr, sizeof(*lines), cmp_line);
 	for (i = 0; i < nr; i++) {
 		sb_printf(out, "%s %llu\n", lines[i].text, (unsigned long long)lines[i].count);
 		free(lines[i].text);

@@ -106,7 +106,8 @@ static void print_table(FILE *f, struct fn_table *t, uint64_t total, int rows, b
 {
 	size_t i;
 
-	qsort(t->rows, t->nr, sizeof(*t->rows), self ? by_self : by_total);
+	if (t->nr)
+		qsort(t->rows, t->nr, sizeof(*t->rows), self ? by_self : by_total);
 	fprintf(f, "  %7s %7s %8s  %s\n", "self%", "total%", "samples", "function (module)");
 	for (i = 0; i < t->nr && (int)i < rows; i++) {
 		const struct fn_row *r = &t->rows[i];
@@ -145,7 +146,8 @@ static void print_stacks(FILE *f, const struct profile *p, int rows)
 		sr[i].stack = i;
 	for (i = 0; i < p->nr_counts; i++)
 		sr[p->counts[i].stack].count += p->counts[i].count;
-	qsort(sr, p->nr_stacks, sizeof(*sr), by_count);
+	if (p->nr_stacks)
+		qsort(sr, p->nr_stacks, sizeof(*sr), by_count);
 	for (k = 0; k < rows && (size_t)k < p->nr_stacks && sr[k].count; k++) {
 		const struct ap_stack *s = &p->stacks[sr[k].stack];
 		uint32_t j, first = s->len > 12 ? s->len - 12 : 0;

@@ -71,7 +71,7 @@ static void read_build_id(Elf *elf, char *hex, size_t len)
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
 			continue;
 		d = elf_getdata(scn, NULL);
-		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+		while (d && d->d_buf && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
 			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
 			    !memcmp((char *)d->d_buf + noff, "GNU", 4)) {
 				hexify((unsigned char *)d->d_buf + doff, nh.n_descsz, hex, len);
@@ -112,7 +112,7 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 	GElf_Shdr sh;
 	size_t i, n, added = 0;
 
-	if (!d || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
+	if (!d || !d->d_buf || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
 		return 0;
 	n = sh.sh_size / sh.sh_entsize;
 	for (i = 0; i < n; i++) {
@@ -173,9 +173,10 @@ static const char *debuglink(Elf *elf)
 		if (!gelf_getshdr(scn, &sh))
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && !strcmp(name, ".gnu_debuglink")) {
+		if (name && !strcmp(name, ".gnu_debuglink") && sh.sh_type != SHT_NOBITS) {
 			d = elf_getdata(scn, NULL);
-			if (d && d->d_size > 4 && memchr(d->d_buf, 0, d->d_size))
+			/* NOBITS-like data has d_buf NULL (found by fuzzing) */
+			if (d && d->d_buf && d->d_size > 4 && memchr(d->d_buf, 0, d->d_size))
 				return d->d_buf;
 		}
 	}
@@ -248,6 +249,8 @@ static void sort_symbols(struct symfile *sf)
 {
 	size_t i, j = 0;
 
+	if (!sf->nr_syms) /* qsort(NULL, 0) is undefined */
+		return;
 	qsort(sf->syms, sf->nr_syms, sizeof(*sf->syms), cmp_sym);
 	for (i = 0; i < sf->nr_syms; i++) {
 		if (j && sf->syms[j - 1].addr == sf->syms[i].addr)

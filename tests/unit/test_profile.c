@@ -138,6 +138,10 @@ TEST(cpu_json_round_trip)
 	ASSERT_TRUE(cpu_json__load(&q, path) < 0, "dangling frame index rejected");
 	profile__free(&q);
 	profile__init(&q);
+	ASSERT_TRUE(cpu_json__load_buf(&q, "{\"schema\":\"autoprof.cpu/1\",\"counters\":[1]}", 41,
+				       "t") < 0, "counters must be an object (fuzzer crash)");
+	profile__free(&q);
+	profile__init(&q);
 	ASSERT_TRUE(cpu_json__load(&q, "/nonexistent.json") < 0, "missing file");
 	profile__free(&q);
 	cmd = xasprintf("rm -rf %s", dir);

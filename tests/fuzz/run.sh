@@ -1,0 +1,23 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Run each fuzz target for SECONDS from its seed corpus; a crash fails.
+# Ends with "N passed, N failed". Usage: tests/fuzz/run.sh SECONDS
+set -u
+cd "$(dirname "$0")/../.."
+secs=${1:-10}
+T=build/tests
+passed=0 failed=0
+mkdir -p $T/fuzz-cpu $T/fuzz-elf $T/fuzz-artifacts
+cp tests/fuzz/corpus-cpu/* $T/fuzz-cpu/
+cp $T/fixture_nofp $T/fuzz-elf/ 2>/dev/null
+for t in cpu_json:fuzz-cpu elf:fuzz-elf; do
+	name=${t%%:*} corpus=$T/${t#*:}
+	if $T/fuzz_$name -max_total_time=$secs -rss_limit_mb=2048 -artifact_prefix=$T/fuzz-artifacts/ \
+		$corpus >$T/fuzz_$name.log 2>&1; then
+		passed=$((passed + 1)); echo "ok   fuzz/$name ($(grep -c . $T/fuzz_$name.log) log lines, ${secs}s)"
+	else
+		failed=$((failed + 1)); echo "FAIL fuzz/$name: see $T/fuzz_$name.log"; tail -20 $T/fuzz_$name.log
+	fi
+done
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
