@@ -154,6 +154,20 @@ t_attach_target_exit() {
 	fi
 }
 
+# -d in launch mode bounds profiling; the target runs on and its status is kept
+t_duration_launch() {
+	local d=$O/dur rc
+	$AP -q -d 1 -o $d -- $W/cwork 2.5 9 2>$d.err; rc=$?
+	if [ $rc != 9 ]; then
+		fail duration_launch "exit $rc, want the target's 9"
+	elif ! jq -e '.stopped_before_target_exit == true and (.wall_s | . > 0.9 and . < 1.6)' \
+		$d/run.json >/dev/null; then
+		fail duration_launch "run.json: $(jq -c '{wall_s, stopped_before_target_exit}' $d/run.json)"
+	else
+		pass duration_launch
+	fi
+}
+
 t_exit_status() {
 	local rc err=""
 	$AP -q -o $O/e1 -- sh -c 'exit 7' 2>/dev/null; rc=$?
@@ -301,7 +315,7 @@ t_python_native() {
 }
 
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
-	attach_target_exit exit_status sigint_launch sigint_attach usage_errors not_root \
+	attach_target_exit duration_launch exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native; do
 	want $t && t_$t
 done
