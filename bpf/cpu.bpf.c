@@ -34,6 +34,8 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by --ringbuf-mb */
 } samples SEC(".maps");
 
+#include "python.bpf.h"
+
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
@@ -52,6 +54,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	s = bpf_map_lookup_elem(&scratch, &key);
 	if (!s) /* only if max_entries < nr_cpus */
 		return 0;
+	s->type = AP_REC_SAMPLE;
 	s->tgid = tgid;
 	s->tid = (__u32)pid_tgid;
 	s->time_ns = bpf_ktime_get_ns();
@@ -59,6 +62,8 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	s->flags = 0;
 	s->ustack_size = 0;
 	s->pad = 0;
+	s->nr_py = 0;
+	s->py_flags = 0;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	/* user_mode() reads regs.cs, a 2-byte ctx access the verifier refuses;
 	 * on x86_64 kernel text lives in the upper half instead */
@@ -78,6 +83,7 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		__builtin_memset(s->regs, 0, sizeof(s->regs));
 		cnt_inc(AP_CNT_NO_REGS);
 	} else {
+		py_sample(s, task);
 		uregs = (struct pt_regs *)bpf_task_pt_regs(task);
 		regs_to_dwarf(uregs, s->regs);
 		limit = ustack_limit;

@@ -29,7 +29,107 @@ enum ap_counter {
 	AP_CNT_USTACK_TRUNC,       /* user stack copy hit the size limit */
 	AP_CNT_NO_REGS,            /* no user registers (kernel thread or exiting) */
 	AP_CNT_FORKS_FOLLOWED,     /* child processes added to the tracked set */
+	AP_CNT_PY_SAMPLES,         /* samples of a Python process */
+	AP_CNT_PY_NO_TSTATE,       /* ... whose thread had no thread state (not a Python thread) */
+	AP_CNT_PY_READ_ERR,        /* a frame or code object could not be read */
+	AP_CNT_PY_BAD_CODE,        /* a frame's code object failed validation (racy read) */
+	AP_CNT_PY_TRUNCATED,       /* stacks deeper than the frame limit */
+	AP_CNT_PY_CODE_SENT,       /* code objects copied to userspace */
+	AP_CNT_PY_CODE_DEFERRED,   /* new code objects left for a later sample (per-sample cap) */
 	AP_CNT__COUNT,
+};
+
+/* record types: the first __u32 of every ring buffer record */
+enum ap_rec_type {
+	AP_REC_SAMPLE = 1,
+	AP_REC_PY_CODE = 2,
+};
+
+#define AP_MAX_PY_FRAMES 128       /* compile-time cap; --py-depth sets the real limit */
+
+/* how a CPython version lays out its frames (src/python/offsets.c) */
+enum ap_py_model {
+	AP_PY_FRAMEOBJ = 1,        /* 3.8-3.10: PyFrameObject chain from tstate->frame */
+	AP_PY_CFRAME = 2,          /* 3.11-3.12: tstate->cframe->current_frame */
+	AP_PY_CURFRAME = 3,        /* 3.13+: tstate->current_frame */
+};
+
+#define AP_PY_OFF_NONE 0xffff
+
+/* Offsets the BPF walker needs for one interpreter, filled by userspace
+ * from the per-version table or _Py_DebugOffsets (3.13+). Every field names
+ * its CPython struct and field in src/python/offsets.c. */
+struct ap_py_offsets {
+	__u16 model;               /* enum ap_py_model */
+	__u16 minor;               /* 8 for 3.8 ... 14 for 3.14 */
+	__u16 runtime_tss;         /* _PyRuntime: Py_tss_t autoTSSkey (key at +4) */
+	__u16 runtime_gil;         /* _PyRuntime: embedded gil struct (<=3.11) or NONE */
+	__u16 tstate_interp;       /* PyThreadState.interp */
+	__u16 tstate_frame;        /* .frame / .cframe / .current_frame */
+	__u16 cframe_current;      /* _PyCFrame.current_frame (3.11/3.12) */
+	__u16 interp_gil_ptr;      /* PyInterpreterState.ceval.gil (3.12+) or NONE */
+	__u16 frame_back;          /* f_back / previous */
+	__u16 frame_code;          /* f_code / f_executable */
+	__u16 frame_instr;         /* f_lasti (int) / prev_instr / instr_ptr */
+	__u16 frame_owner;         /* owner (3.12+), is_entry (3.11), NONE before */
+	__u16 code_firstlineno;    /* PyCodeObject.co_firstlineno (int) */
+	__u16 code_filename;
+	__u16 code_name;
+	__u16 code_qualname;       /* NONE before 3.11 */
+	__u16 code_linetable;      /* co_lnotab (<=3.9) / co_linetable */
+	__u16 code_adaptive;       /* co_code_adaptive (3.11+) */
+	__u16 str_ascii_data;      /* sizeof(PyASCIIObject) */
+	__u16 str_compact_data;    /* sizeof(PyCompactUnicodeObject) */
+	__u16 tsd_base;            /* glibc struct pthread specific_1stblock (0x310) */
+	__u16 pad[3];
+};
+_Static_assert(sizeof(struct ap_py_offsets) == 48, "ap_py_offsets layout changed");
+
+/* per Python process: where its runtime is and how to read it */
+struct ap_py_proc {
+	__u64 runtime;             /* address of _PyRuntime in the process */
+	__u64 code_type;           /* address of PyCode_Type, to validate code objects */
+	struct ap_py_offsets off;
+};
+
+/* frame flags */
+#define AP_PYF_ENTRY (1u << 0)     /* 3.11: first frame run by a C-level eval activation */
+#define AP_PYF_SHIM  (1u << 1)     /* 3.12+: entry shim (owner CSTACK/INTERPRETER): ends a group */
+
+struct ap_py_frame {
+	__u64 code;                /* PyCodeObject *, 0 for a shim */
+	__u32 sig;                 /* guards against a freed and reused address */
+	__s32 instr;               /* byte offset (<=3.9), code units (3.10+); -1 unknown */
+	__u32 flags;               /* AP_PYF_* */
+	__u32 pad;
+};
+
+/* sample-level Python flags */
+#define AP_SPY_PYTHON   (1u << 0)  /* the process runs a known CPython */
+#define AP_SPY_GIL      (1u << 1)  /* the thread held the GIL */
+#define AP_SPY_TRUNC    (1u << 2)  /* more frames than the limit */
+#define AP_SPY_ERROR    (1u << 3)  /* the walk stopped on a read or validation error */
+
+#define AP_PY_NAME_MAX 128
+#define AP_PY_FILE_MAX 256
+#define AP_PY_LINETABLE_MAX 4096
+
+/* A code object seen for the first time (per process, address and sig):
+ * names and line table copied while the process lives. Strings are raw
+ * CPython data: kind 1 (latin-1/ascii), 2 (UCS-2) or 4 (UCS-4). */
+struct ap_py_code {
+	__u32 type;                /* AP_REC_PY_CODE */
+	__u32 tgid;
+	__u64 code;
+	__u32 sig;
+	__s32 firstlineno;
+	__u16 name_len, qualname_len, filename_len, linetable_len;  /* bytes copied */
+	__u32 linetable_size;      /* full size; > linetable_len when cut */
+	__u8 name_kind, qualname_kind, filename_kind, pad;
+	char name[AP_PY_NAME_MAX];
+	char qualname[AP_PY_NAME_MAX];
+	char filename[AP_PY_FILE_MAX];
+	__u8 linetable[AP_PY_LINETABLE_MAX];
 };
 
 /* sample flags */
@@ -42,21 +142,26 @@ enum ap_counter {
  * (rsp). Only the used part of ustack is sent. Changing this layout means
  * changing src/collect/cpu.c (sample parsing). */
 struct ap_cpu_sample {
+	__u32 type;                /* AP_REC_SAMPLE */
 	__u32 tgid;
 	__u32 tid;
-	__u64 time_ns;             /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u32 cpu;
+	__u64 time_ns;             /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u16 nr_kframes;
 	__u16 flags;               /* AP_SF_* */
 	__u32 ustack_size;         /* bytes valid in ustack[] */
+	__u16 nr_py;               /* Python frames, innermost first */
+	__u16 py_flags;            /* AP_SPY_* */
 	__u32 pad;
 	__u64 regs[AP_NR_REGS];    /* user registers in DWARF order */
 	char comm[AP_COMM_LEN];    /* thread name */
 	__u64 kstack[AP_KSTACK_MAX];
+	struct ap_py_frame py[AP_MAX_PY_FRAMES];
 	__u8 ustack[AP_USTACK_MAX + AP_USTACK_SLACK];
 };
-#define AP_CPU_SAMPLE_HDR (32 + 8 * AP_NR_REGS + AP_COMM_LEN + 8 * AP_KSTACK_MAX)
-_Static_assert(AP_CPU_SAMPLE_HDR == 1200, "ap_cpu_sample header layout changed");
+#define AP_CPU_SAMPLE_HDR (40 + 8 * AP_NR_REGS + AP_COMM_LEN + 8 * AP_KSTACK_MAX + \
+			   24 * AP_MAX_PY_FRAMES)
+_Static_assert(AP_CPU_SAMPLE_HDR == 4280, "ap_cpu_sample header layout changed");
 _Static_assert(__builtin_offsetof(struct ap_cpu_sample, ustack) == AP_CPU_SAMPLE_HDR,
 	       "ap_cpu_sample: ustack must follow the header");
 

@@ -42,6 +42,13 @@ static const char usage_text[] =
 "      --stack-size BYTES   user stack bytes copied per sample (default 32768,\n"
 "                           512-65536): deeper native stacks need more\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 16)\n"
+"      --py-depth N         Python frames walked per sample (default and max 128;\n"
+"                           deeper stacks are marked truncated)\n"
+"      --python-only        stacks.folded and summary: Python frames only\n"
+"      --native-only        ... native and kernel frames only\n"
+"      --full-stacks        ... everything, interpreter internals included\n"
+"                           (default: Python frames spliced into native stacks,\n"
+"                           interpreter internals hidden)\n"
 "  -q, --quiet              no status line and no summary\n"
 "  -v, --verbose            more messages (-vv: debug and the BPF verifier log)\n"
 "      --version            print the version and exit\n"
@@ -55,7 +62,8 @@ static const char usage_text[] =
 "EXIT STATUS: the target's (128+N if signal N killed it) in launch mode, else 0;\n"
 "2 usage error, 125 profiling failed, 126 command not executable, 127 command not found.\n";
 
-enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION };
+enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
+       OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -100,6 +108,10 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "py-depth", required_argument, NULL, OPT_PY_DEPTH },
+		{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY },
+		{ "native-only", no_argument, NULL, OPT_NATIVE_ONLY },
+		{ "full-stacks", no_argument, NULL, OPT_FULL_STACKS },
 		{},
 	};
 	long v;
@@ -149,6 +161,20 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 				return usage_error("--ringbuf-mb: '%s' must be a power of 2 from 1 to 1024",
 						   optarg);
 			o->ringbuf_mb = v;
+			break;
+		case OPT_PY_DEPTH:
+			if (parse_long(optarg, 1, AP_MAX_PY_FRAMES, &o->py_depth))
+				return usage_error("--py-depth: '%s' must be an integer from 1 to 128",
+						   optarg);
+			break;
+		case OPT_PYTHON_ONLY:
+			o->view = AP_VIEW_PYTHON;
+			break;
+		case OPT_NATIVE_ONLY:
+			o->view = AP_VIEW_NATIVE;
+			break;
+		case OPT_FULL_STACKS:
+			o->view = AP_VIEW_FULL;
 			break;
 		case OPT_VERSION:
 			printf("autoprof-bpf %s\n", AP_VERSION);
@@ -438,7 +464,7 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 
 	err = cpu_json__write(&ses->prof, ses->outdir);
 	if (!err)
-		err = folded_write(&ses->prof, ses->outdir, "stacks.folded");
+		err = folded_write(&ses->prof, ses->opts.view, ses->outdir, "stacks.folded");
 	if (!err)
 		err = run_json__write(ses, interrupted);
 	if (err)
@@ -497,6 +523,8 @@ int cmd_run(int argc, char **argv)
 			.freq = 99,
 			.stack_size = AP_USTACK_DEFAULT,
 			.ringbuf_mb = 16,
+			.py_depth = AP_MAX_PY_FRAMES,
+			.view = AP_VIEW_MIXED,
 		},
 	};
 	int ret, err;
@@ -564,6 +592,7 @@ int cmd_run(int argc, char **argv)
 			.outdir = ses.outdir,
 			.top_functions = 15,
 			.top_stacks = 5,
+			.view = ses.opts.view,
 		};
 		/* stderr: in launch mode stdout belongs to the target */
 		summary_print(&ses.prof, &si, stderr);

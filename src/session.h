@@ -28,6 +28,8 @@ struct ap_options {
 	const char *outdir;     /* NULL: ./autoprof-out/<time>-<comm> */
 	long stack_size;        /* bytes of user stack copied per sample */
 	long ringbuf_mb;
+	long py_depth;          /* Python frames walked per sample */
+	enum ap_view view;      /* folded stacks and summary */
 	bool quiet;
 	bool no_children;
 	int verbose;

@@ -5,7 +5,7 @@ TOUT := $(OUT)/tests
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
-FIXTURES := $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
+FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf
 TEST_WORKLOADS := $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
@@ -23,6 +23,10 @@ $(TOUT)/unit: $(UNIT_SRCS) tests/unit/unit.h $(SAN_OBJS)
 $(TOUT)/autoprof-bpf-asan: $(TOUT)/san/main.o $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+$(TOUT)/linetable_check: tests/unit/linetable_check.c src/python/linetable.c src/python/linetable.h
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< src/python/linetable.c -o $@
 
 $(TOUT)/fixture_fp: tests/unit/fixture.c
 	$(Q)mkdir -p $(dir $@)

@@ -10,7 +10,7 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const kind_names[AP_FRAME__COUNT] = { "user", "kernel" };
+static const char *const kind_names[AP_FRAME__COUNT] = { "user", "kernel", "python" };
 
 int json_write_atomic(const char *dir, const char *name, const cJSON *root)
 {
@@ -116,6 +116,8 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
 		cJSON_AddNumberToObject(o, "path", p->modules[i].path);
 		cJSON_AddNumberToObject(o, "build_id", p->modules[i].build_id);
+		if (p->modules[i].flags & AP_MOD_PY_RUNTIME)
+			cJSON_AddStringToObject(o, "runtime", "cpython");
 	}
 
 	arr = cJSON_AddArrayToObject(root, "frames");
@@ -126,7 +128,10 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "name", f->name);
 		cJSON_AddNumberToObject(o, "module", f->module == AP_NONE ? -1 : (double)f->module);
 		cJSON_AddStringToObject(o, "kind", kind_names[f->kind]);
-		add_u64(o, "addr", f->addr);
+		if (f->kind == AP_FRAME_PYTHON)
+			cJSON_AddNumberToObject(o, "line", f->line);
+		else
+			add_u64(o, "addr", f->addr);
 	}
 
 	arr = cJSON_AddArrayToObject(root, "stacks");
@@ -159,6 +164,8 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "tid", t->tid);
 		cJSON_AddStringToObject(o, "comm", profile__s(p, t->comm));
 		cJSON_AddNumberToObject(o, "samples", t->samples);
+		cJSON_AddNumberToObject(o, "python_samples", t->python_samples);
+		cJSON_AddNumberToObject(o, "gil_samples", t->gil_samples);
 	}
 
 	arr = cJSON_AddArrayToObject(root, "processes");
@@ -240,7 +247,11 @@ static int load_tables(struct profile *p, const cJSON *root, const char **what)
 		if (get_index(o, "path", p->nr_strs, false, &a) ||
 		    get_index(o, "build_id", p->nr_strs, false, &b))
 			return -EINVAL;
-		profile__module(p, p->strs[a], p->strs[b]);
+		uint32_t m = profile__module(p, p->strs[a], p->strs[b]);
+		const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "runtime"));
+
+		if (rt && !strcmp(rt, "cpython"))
+			p->modules[m].flags |= AP_MOD_PY_RUNTIME;
 	}
 	*what = "frames";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "frames")) {
@@ -254,7 +265,10 @@ static int load_tables(struct profile *p, const cJSON *root, const char **what)
 			;
 		if (k == AP_FRAME__COUNT)
 			return -EINVAL;
-		profile__frame(p, k, p->strs[a], b, json_u64(o, "addr"));
+		if (k == AP_FRAME_PYTHON)
+			profile__py_frame(p, p->strs[a], b, json_u64(o, "line"));
+		else
+			profile__frame(p, k, p->strs[a], b, json_u64(o, "addr"));
 	}
 	*what = "stacks";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "stacks")) {
@@ -316,9 +330,11 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 
 		if (is_new) {
 			GROW(p->threads, p->cap_threads, p->nr_threads + 1);
-			p->threads[p->nr_threads++] = (struct ap_thread){ key[0], key[1], 0, 0 };
+			p->threads[p->nr_threads++] = (struct ap_thread){ .pid = key[0], .tid = key[1] };
 		}
 		p->threads[*id].comm = profile__str(p, comm);
+		p->threads[*id].python_samples = json_u64(o, "python_samples");
+		p->threads[*id].gil_samples = json_u64(o, "gil_samples");
 	}
 	what = "processes";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "processes")) {

@@ -6,6 +6,7 @@
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -15,6 +16,7 @@
 #include "collect/cpu.h"
 #include "collect/mmaptrack.h"
 #include "log.h"
+#include "python/pyproc.h"
 #include "unwind/unwind.h"
 #include "util.h"
 
@@ -33,8 +35,22 @@ struct cpu_collector {
 	uint64_t bad_records;
 	uint64_t unwind_frames;
 	uint64_t no_image;          /* samples of a process whose mappings we never saw */
+	uint64_t py_unknown_code;   /* Python frames whose code object never arrived */
 	uint32_t *frames;           /* scratch: one stack */
+	struct pycode_cache pyc;
+	struct hmap pyframes;       /* (tgid, sig, code, instr) -> frame id */
+	struct hmap py_warned;      /* paths already warned about */
+	struct py_pending {         /* placeholder frames awaiting their code record */
+		uint32_t frame;
+		uint32_t tgid, sig;
+		uint64_t code;
+		int32_t instr;
+	} *pending;
+	size_t nr_pending, cap_pending;
+	int epfd;
 };
+
+#define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
 
 static int perf_event_open_cpu_clock(int cpu, long freq)
 {
@@ -55,13 +71,55 @@ static bool mt_filter(uint32_t pid, uint32_t ppid, void *ctx)
 	return session__is_tracked(ctx, pid, ppid);
 }
 
+/* a mapping of a tracked process: is it a CPython runtime to configure? */
+static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m)
+{
+	struct cpu_collector *cc = ctx;
+	struct ap_py_proc pp;
+	char why[512];
+	int minor, err;
+
+	if (img->py_minor || !m->sf->py_runtime || !cc->skel)
+		return;
+	err = pyproc__detect(m, &pp, &minor, why, sizeof(why));
+	if (err) {
+		img->py_minor = -1;
+		if (err == -ENOTSUP && !hmap_get(&cc->py_warned, m->path, strlen(m->path), &(uint64_t){ 0 })) {
+			hmap_put(&cc->py_warned, m->path, strlen(m->path), 1);
+			ap_warn("python: %s; native stacks only", why);
+		}
+		return;
+	}
+	if (bpf_map__update_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), &pp, sizeof(pp),
+				 BPF_ANY)) {
+		ap_warn("python: pid %u: configuring the frame walker: %s", pid, ap_errstr(-errno));
+		return;
+	}
+	img->py_minor = minor;
+	img->py_sf = m->sf;
+	ap_info("python: pid %u runs CPython 3.%d from %s", pid, minor, m->path);
+}
+
+static void on_exec(void *ctx, uint32_t pid)
+{
+	struct cpu_collector *cc = ctx;
+
+	/* the new program maps its own interpreter, if any */
+	if (cc->skel)
+		bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+}
+
 struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 {
 	struct cpu_collector *cc = xcalloc(1, sizeof(*cc));
 	int err;
 
 	cc->ses = ses;
-	cc->frames = xcalloc(AP_KSTACK_MAX + AP_MAX_UFRAMES, sizeof(*cc->frames));
+	cc->frames = xcalloc(CC_MAX_FRAMES, sizeof(*cc->frames));
+	cc->epfd = -1;
+	ses->pm.on_map = on_map;
+	ses->pm.on_exec = on_exec;
+	ses->pm.hook_ctx = cc;
 	cc->skel = autoprof_bpf__open();
 	if (!cc->skel) {
 		err = -errno;
@@ -70,6 +128,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	}
 	cc->skel->rodata->ustack_limit = ses->opts.stack_size;
 	cc->skel->rodata->follow_children = !ses->opts.no_children;
+	cc->skel->rodata->py_depth = ses->opts.py_depth;
 	bpf_map__set_max_entries(cc->skel->maps.scratch, ses->nr_cpus);
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
@@ -104,7 +163,7 @@ int cpu_collector__track(struct cpu_collector *cc, uint32_t pid)
 	return 0;
 }
 
-static int handle_sample(void *ctx, void *data, size_t size);
+static int handle_record(void *ctx, void *data, size_t size);
 
 int cpu_collector__attach(struct cpu_collector *cc)
 {
@@ -118,10 +177,20 @@ int cpu_collector__attach(struct cpu_collector *cc)
 		ap_err("cpu: cannot track process mappings: %s", ap_errstr(err));
 		return err;
 	}
-	cc->rb = ring_buffer__new(bpf_map__fd(cc->skel->maps.samples), handle_sample, cc, NULL);
+	cc->rb = ring_buffer__new(bpf_map__fd(cc->skel->maps.samples), handle_record, cc, NULL);
 	if (!cc->rb) {
 		err = -errno;
 		ap_err("cpu: ring buffer: %s", ap_errstr(err));
+		return err;
+	}
+	cc->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (cc->epfd < 0 ||
+	    epoll_ctl(cc->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(cc->rb),
+		      &(struct epoll_event){ .events = EPOLLIN }) ||
+	    epoll_ctl(cc->epfd, EPOLL_CTL_ADD, mmaptrack__epoll_fd(cc->mt),
+		      &(struct epoll_event){ .events = EPOLLIN })) {
+		err = -errno;
+		ap_err("cpu: epoll: %s", ap_errstr(err));
 		return err;
 	}
 	cc->fork_link = bpf_program__attach(cc->skel->progs.on_fork);
@@ -203,17 +272,160 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	if (!is_new)
 		return *slot;
 	mod = profile__module(p, m->sf->path, m->sf->build_id);
+	if (m->sf == img->py_sf)
+		p->modules[mod].flags |= AP_MOD_PY_RUNTIME;
 	name = symfile__lookup(m->sf, vaddr, &off);
 	*slot = profile__frame(p, AP_FRAME_USER, name ? name : "[unknown]", mod, name ? vaddr - off : 0);
 	return *slot;
 }
 
-static int handle_sample(void *ctx, void *data, size_t size)
+static uint32_t python_frame(struct cpu_collector *cc, uint32_t tgid, const struct ap_py_frame *f)
 {
-	struct cpu_collector *cc = ctx;
+	struct profile *p = &cc->ses->prof;
+	struct {
+		uint64_t code;
+		uint32_t tgid, sig;
+		int32_t instr, pad;
+	} key = { f->code, tgid, f->sig, f->instr, 0 };
+	const struct py_code *pc;
+	uint64_t id;
+	int line;
+
+	if (hmap_get(&cc->pyframes, &key, sizeof(key), &id))
+		return id;
+	pc = pycode__find(&cc->pyc, tgid, f->code, f->sig);
+	if (!pc) {
+		/* its code record was deferred to a later sample (BPF copies a
+		 * few per sample) or could not be read: a placeholder, unique
+		 * per key, named by py_fixup() if the record arrives */
+		char name[64];
+
+		snprintf(name, sizeof(name), "[unknown code %#llx:%u:%d]",
+			 (unsigned long long)f->code, f->sig, f->instr);
+		id = profile__py_frame(p, name, AP_NONE, 0);
+		hmap_put(&cc->pyframes, &key, sizeof(key), id);
+		GROW(cc->pending, cc->cap_pending, cc->nr_pending + 1);
+		cc->pending[cc->nr_pending++] = (struct py_pending){
+			id, tgid, f->sig, f->code, f->instr };
+		return id;
+	}
+	line = pycode__line(pc, f->instr);
+	id = profile__py_frame(p, pc->qualname, profile__module(p, pc->filename, ""),
+			       line > 0 ? line : 0);
+	hmap_put(&cc->pyframes, &key, sizeof(key), id);
+	return id;
+}
+
+/* name the placeholder frames whose code record has arrived since */
+static void py_fixup(struct cpu_collector *cc, bool final)
+{
+	struct profile *p = &cc->ses->prof;
+	size_t i, keep = 0;
+
+	for (i = 0; i < cc->nr_pending; i++) {
+		struct py_pending *pd = &cc->pending[i];
+		const struct py_code *pc = pycode__find(&cc->pyc, pd->tgid, pd->code, pd->sig);
+		struct ap_frame *f = &p->frames[pd->frame];
+		int line;
+
+		if (pc) {
+			line = pycode__line(pc, pd->instr);
+			f->name = profile__str(p, pc->qualname);
+			f->module = profile__module(p, pc->filename, "");
+			f->line = line > 0 ? line : 0;
+		} else if (final) {
+			f->name = profile__str(p, "[unknown code]");
+			cc->py_unknown_code++;
+		} else {
+			cc->pending[keep++] = *pd;
+		}
+	}
+	cc->nr_pending = keep;
+}
+
+/* stands where the frames beyond --py-depth were: a cut stack is visible */
+static uint32_t trunc_frame(struct profile *p)
+{
+	return profile__py_frame(p, "[truncated]", AP_NONE, 0);
+}
+
+static bool is_eval_frame(const struct profile *p, uint32_t frame)
+{
+	/* includes GCC's split-off "_PyEval_EvalFrameDefault.cold" */
+	return !strncmp(profile__s(p, p->frames[frame].name), "_PyEval_EvalFrameDefault", 24);
+}
+
+/*
+ * Splice Python frames into the native stack. BPF gives frames innermost
+ * first; they fall into groups, one per C-level activation of the eval loop:
+ * one frame each up to 3.10, up to the is_entry frame on 3.11, between shim
+ * frames on 3.12+. Native eval activations are paired with groups from the
+ * innermost outwards, so a native stack cut short at its root, or a Python
+ * stack cut at its depth limit, still line up at the leaf where it matters.
+ * Outer groups without an activation go before the outermost one.
+ */
+static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, int minor,
+		       const uint32_t *native, int nu, uint32_t *out)
+{
+	struct profile *p = &cc->ses->prof;
+	uint16_t gstart[AP_MAX_PY_FRAMES], gend[AP_MAX_PY_FRAMES];
+	int ng = 0, cur = -1, nact = 0, act, i, g, j;
+	uint32_t n = 0;
+
+	for (i = 0; i < s->nr_py && i < AP_MAX_PY_FRAMES; i++) {
+		const struct ap_py_frame *f = &s->py[i];
+
+		if (f->flags & AP_PYF_SHIM) {
+			if (cur >= 0)
+				ng++;
+			cur = -1;
+			continue;
+		}
+		if (cur < 0) {
+			cur = ng;
+			gstart[cur] = i;
+		}
+		gend[cur] = i;
+		if (minor <= 10 || (minor == 11 && (f->flags & AP_PYF_ENTRY))) {
+			ng++;
+			cur = -1;
+		}
+	}
+	if (cur >= 0)
+		ng++;
+	for (i = 0; i < nu; i++)
+		nact += is_eval_frame(p, native[i]);
+
+	act = nact; /* activations still to meet, counted from the innermost */
+	for (i = nu - 1; i >= 0; i--) {
+		out[n++] = native[i];
+		if (!is_eval_frame(p, native[i]))
+			continue;
+		act--;
+		/* the outermost activation also takes the groups beyond nact */
+		for (g = act == nact - 1 ? ng - 1 : act; g >= act; g--) {
+			if (g >= ng)
+				continue;
+			if (g == ng - 1 && (s->py_flags & AP_SPY_TRUNC))
+				out[n++] = trunc_frame(p);
+			for (j = gend[g]; j >= gstart[g]; j--)
+				out[n++] = python_frame(cc, s->tgid, &s->py[j]);
+		}
+	}
+	if (!nact && ng && (s->py_flags & AP_SPY_TRUNC))
+		out[n++] = trunc_frame(p);
+	if (!nact) /* no eval loop found natively: Python frames at the leaf */
+		for (g = ng - 1; g >= 0; g--)
+			for (j = gend[g]; j >= gstart[g]; j--)
+				out[n++] = python_frame(cc, s->tgid, &s->py[j]);
+	return n;
+}
+
+static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
+{
 	struct ap_session *ses = cc->ses;
-	const struct ap_cpu_sample *s = data;
 	uint64_t pcs[AP_MAX_UFRAMES];
+	uint32_t native[AP_MAX_UFRAMES];
 	struct ap_image *img = NULL;
 	struct ap_proc *proc;
 	char comm[AP_COMM_LEN + 1];
@@ -221,13 +433,11 @@ static int handle_sample(void *ctx, void *data, size_t size)
 	int i, nu = 0;
 
 	if (size < AP_CPU_SAMPLE_HDR || s->ustack_size > size - AP_CPU_SAMPLE_HDR ||
-	    s->nr_kframes > AP_KSTACK_MAX) {
+	    s->nr_kframes > AP_KSTACK_MAX || s->nr_py > AP_MAX_PY_FRAMES) {
 		cc->bad_records++;
 		return 0;
 	}
 	cc->received++;
-	/* mappings, execs and forks that happened before this sample */
-	mmaptrack__consume(cc->mt);
 	proc = procmaps__find(&ses->pm, s->tgid);
 	if (!proc || !proc->nr_images) {
 		/* a process we never saw start (e.g. forked before side-band
@@ -250,29 +460,64 @@ static int handle_sample(void *ctx, void *data, size_t size)
 		nu = img ? unwind_user(img, &uc, pcs, AP_MAX_UFRAMES) : (pcs[0] = s->regs[16], 1);
 		cc->unwind_frames += nu;
 	}
-	/* root first: user frames outermost..innermost, then kernel frames */
-	for (i = nu - 1; i >= 0; i--)
-		cc->frames[n++] = user_frame(cc, img, i ? pcs[i] - 1 : pcs[i]);
+	/* leaf first; callers are looked up inside their call instruction */
+	for (i = 0; i < nu; i++)
+		native[i] = user_frame(cc, img, i ? pcs[i] - 1 : pcs[i]);
+	if (s->nr_py && img && img->py_minor > 0) {
+		n = splice(cc, s, img->py_minor, native, nu, cc->frames);
+	} else {
+		for (i = nu - 1; i >= 0; i--)
+			cc->frames[n++] = native[i];
+	}
 	for (i = s->nr_kframes - 1; i >= 0; i--)
 		cc->frames[n++] = kernel_frame(cc, s->kstack[i]);
 	stack = profile__stack(&ses->prof, cc->frames, n);
 	memcpy(comm, s->comm, AP_COMM_LEN);
 	comm[AP_COMM_LEN] = 0;
 	profile__add(&ses->prof, s->tgid, s->tid, comm, stack, 1);
+	profile__thread_py(&ses->prof, s->tgid, s->tid, s->nr_py > 0, s->py_flags & AP_SPY_GIL, 1);
+	return 0;
+}
+
+static void handle_py_code(struct cpu_collector *cc, const struct ap_py_code *r)
+{
+	struct ap_proc *proc = procmaps__find(&cc->ses->pm, r->tgid);
+	struct ap_image *img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+
+	if (img && img->py_minor > 0)
+		pycode__add(&cc->pyc, r, img->py_minor);
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct cpu_collector *cc = ctx;
+	uint32_t type = size >= 4 ? *(uint32_t *)data : 0;
+
+	/* mappings, execs and forks that happened before this record */
+	mmaptrack__consume(cc->mt);
+	if (type == AP_REC_SAMPLE)
+		return handle_sample(cc, data, size);
+	if (type == AP_REC_PY_CODE && size >= sizeof(struct ap_py_code))
+		handle_py_code(cc, data);
+	else
+		cc->bad_records++;
 	return 0;
 }
 
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 {
-	/* the BPF side wakes us only when the buffer fills up (see
-	 * wakeup_bytes); otherwise the timeout is the drain interval */
-	int n = ring_buffer__poll(cc->rb, timeout_ms);
+	/* The BPF side wakes us only when the sample buffer fills up (see
+	 * wakeup_bytes), so the timeout is the drain interval; side-band
+	 * records (execs, mmaps) wake us at once */
+	struct epoll_event ev[2];
+	int n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
 
-	if (n == -EINTR)
-		n = 0;
-	if (n >= 0)
-		n = ring_buffer__consume(cc->rb);
+	if (n < 0 && errno != EINTR)
+		return -errno;
 	mmaptrack__consume(cc->mt);
+	n = ring_buffer__consume(cc->rb);
+	if (cc->nr_pending)
+		py_fixup(cc, false);
 	return n < 0 ? n : 0;
 }
 
@@ -294,6 +539,7 @@ void cpu_collector__stop(struct cpu_collector *cc)
 		ring_buffer__consume(cc->rb);
 	if (cc->mt)
 		mmaptrack__consume(cc->mt);
+	py_fixup(cc, true);
 }
 
 static uint64_t bpf_counter(struct cpu_collector *cc, enum ap_counter c)
@@ -332,6 +578,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "samples_received", cc->received);
 	profile__set_counter(p, "malformed_records", cc->bad_records);
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
+	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
 }
@@ -346,6 +593,12 @@ void cpu_collector__free(struct cpu_collector *cc)
 	autoprof_bpf__destroy(cc->skel);
 	hmap_free(&cc->ucache);
 	hmap_free(&cc->kcache);
+	hmap_free(&cc->pyframes);
+	hmap_free(&cc->py_warned);
+	pycode__free(&cc->pyc);
+	free(cc->pending);
+	if (cc->epfd >= 0)
+		close(cc->epfd);
 	free(cc->links);
 	free(cc->pfds);
 	free(cc->frames);

@@ -158,6 +158,10 @@ struct mmaptrack *mmaptrack__new(struct procmaps *pm, mmaptrack_filter_fn filter
 		/* timestamps on the clock of bpf_ktime_get_ns() */
 		.use_clockid = 1,
 		.clockid = CLOCK_MONOTONIC,
+		/* wake the reader at every record: a new interpreter must be
+		 * configured in BPF before it runs its first Python code */
+		.watermark = 1,
+		.wakeup_watermark = 1,
 	};
 	struct mmaptrack *mt = xcalloc(1, sizeof(*mt));
 	int err, ncpu = libbpf_num_possible_cpus();
@@ -187,6 +191,11 @@ err_out:
 	mmaptrack__free(mt);
 	errno = -err;
 	return NULL;
+}
+
+int mmaptrack__epoll_fd(const struct mmaptrack *mt)
+{
+	return perf_buffer__epoll_fd(mt->pb);
 }
 
 void mmaptrack__free(struct mmaptrack *mt)

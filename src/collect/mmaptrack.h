@@ -20,5 +20,7 @@ struct mmaptrack *mmaptrack__new(struct procmaps *pm, mmaptrack_filter_fn filter
 /* apply every record written so far, in time order; no syscalls */
 void mmaptrack__consume(struct mmaptrack *mt);
 void mmaptrack__free(struct mmaptrack *mt);
+/* readable when records are waiting (every record wakes it) */
+int mmaptrack__epoll_fd(const struct mmaptrack *mt);
 
 #endif

@@ -71,9 +71,10 @@ static struct ap_image *new_image(struct ap_proc *p, uint64_t time)
 	return img;
 }
 
-static void add_map(struct symcache *sc, struct ap_image *img, uint64_t start, uint64_t end,
-		    uint64_t pgoff, uint64_t ino, const char *path)
+static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uint64_t start,
+		    uint64_t end, uint64_t pgoff, uint64_t ino, const char *path)
 {
+	struct symcache *sc = &pm->sc;
 	struct ap_mapping *m;
 
 	GROW(img->maps, img->cap, img->nr_maps + 1);
@@ -92,6 +93,8 @@ static void add_map(struct symcache *sc, struct ap_image *img, uint64_t start, u
 	m->sf = symcache__get(sc, path, ino);
 	if (m->sf && symfile__bias(m->sf, start, pgoff, &m->bias))
 		m->sf = NULL;
+	if (m->sf && pm->on_map)
+		pm->on_map(pm->hook_ctx, pid, img, m);
 }
 
 static void read_small(const char *path, char *buf, size_t len)
@@ -173,7 +176,7 @@ int procmaps__load_proc(struct procmaps *pm, uint32_t pid, uint64_t time)
 		n = strlen(name);
 		if (n > 10 && !strcmp(name + n - 10, " (deleted)"))
 			name[n - 10] = 0;
-		add_map(&pm->sc, img, start, end, off, ino, name[0] ? name : NULL);
+		add_map(pm, pid, img, start, end, off, ino, name[0] ? name : NULL);
 	}
 	fclose(f);
 	read_proc_identity(p);
@@ -184,6 +187,8 @@ void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char
 {
 	struct ap_proc *p = procmaps__get(pm, pid);
 
+	if (pm->on_exec)
+		pm->on_exec(pm->hook_ctx, pid);
 	new_image(p, time);
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
 	/* the new program's path: from /proc while it lives, else from its first mapping */
@@ -210,7 +215,7 @@ void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t t
 	for (i = 0; i < src->nr_maps; i++) {
 		const struct ap_mapping *m = &src->maps[i];
 
-		add_map(&pm->sc, img, m->start, m->end, m->pgoff, m->ino, m->path);
+		add_map(pm, pid, img, m->start, m->end, m->pgoff, m->ino, m->path);
 	}
 }
 
@@ -223,7 +228,7 @@ void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t s
 	pm->nr_mmap_events++;
 	if (!img)
 		img = new_image(p, time);
-	add_map(&pm->sc, img, start, start + len, pgoff, ino, path);
+	add_map(pm, pid, img, start, start + len, pgoff, ino, path);
 	if (!p->exe && path && path[0] == '/')
 		p->exe = xstrdup(path);
 }

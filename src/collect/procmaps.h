@@ -27,6 +27,8 @@ struct ap_image {
 	size_t nr_maps, cap;
 	unsigned gen;           /* bumped on every change, for the unwinder's cache */
 	void *unwind;           /* unwinder state, freed through procmaps.unwind_free */
+	int py_minor;           /* CPython 3.<minor> runs in this image; 0 if none */
+	const struct symfile *py_sf; /* the file holding that interpreter */
 };
 
 struct ap_proc {
@@ -52,6 +54,10 @@ struct procmaps {
 	size_t nr_procs, cap;
 	struct symcache sc;
 	void (*unwind_free)(void *);
+	/* hooks: a mapping was added to pid's image; pid exec'd */
+	void (*on_map)(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m);
+	void (*on_exec)(void *ctx, uint32_t pid);
+	void *hook_ctx;
 	uint64_t nr_mmap_events, nr_lost_events;
 };
 

@@ -61,7 +61,7 @@ uint32_t profile__module(struct profile *p, const char *path, const char *build_
 
 	if (is_new) {
 		GROW(p->modules, p->cap_modules, p->nr_modules + 1);
-		p->modules[p->nr_modules++] = (struct ap_module){ key[0], key[1] };
+		p->modules[p->nr_modules++] = (struct ap_module){ key[0], key[1], 0 };
 	}
 	return *id;
 }
@@ -80,6 +80,25 @@ uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *
 	f.addr = addr;
 	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
 
+	if (is_new) {
+		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
+		p->frames[p->nr_frames++] = f;
+	}
+	return *id;
+}
+
+uint32_t profile__py_frame(struct profile *p, const char *qualname, uint32_t module, uint32_t line)
+{
+	struct ap_frame f;
+	bool is_new;
+	uint64_t *id;
+
+	memset(&f, 0, sizeof(f));
+	f.name = profile__str(p, qualname);
+	f.module = module;
+	f.kind = AP_FRAME_PYTHON;
+	f.line = line;
+	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
 	if (is_new) {
 		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
 		p->frames[p->nr_frames++] = f;
@@ -140,6 +159,20 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 	p->total_samples += count;
 }
 
+void profile__thread_py(struct profile *p, uint32_t pid, uint32_t tid, bool python, bool gil,
+			uint64_t count)
+{
+	uint32_t key[2] = { pid, tid };
+	uint64_t i;
+
+	if (!hmap_get(&p->thread_ids, key, sizeof(key), &i))
+		return;
+	if (python)
+		p->threads[i].python_samples += count;
+	if (gil)
+		p->threads[i].gil_samples += count;
+}
+
 void profile__set_counter(struct profile *p, const char *name, uint64_t value)
 {
 	size_t i;
@@ -177,13 +210,67 @@ const char *profile__frame_label(const struct profile *p, uint32_t frame, bool a
 	const struct ap_frame *f = &p->frames[frame];
 	const char *name = profile__s(p, f->name);
 
-	if (!strcmp(name, "[unknown]") && f->module != AP_NONE)
+	if (f->kind == AP_FRAME_PYTHON) {
+		const char *file = f->module != AP_NONE ? profile__s(p, p->modules[f->module].path) : NULL;
+
+		if (!file) /* "[truncated]", "[unknown code]" */
+			snprintf(buf, len, "%s", name);
+		else if (f->line)
+			snprintf(buf, len, "%s (%s:%u)", name, basename_of(file), f->line);
+		else
+			snprintf(buf, len, "%s (%s)", name, basename_of(file));
+	} else if (!strcmp(name, "[unknown]") && f->module != AP_NONE)
 		snprintf(buf, len, "[%s]", basename_of(profile__s(p, p->modules[f->module].path)));
 	else if (f->kind == AP_FRAME_KERNEL && annotate)
 		snprintf(buf, len, "%s_[k]", name);
 	else
 		snprintf(buf, len, "%s", name);
 	return buf;
+}
+
+static bool is_interp(const struct profile *p, uint32_t frame)
+{
+	const struct ap_frame *f = &p->frames[frame];
+
+	return f->kind == AP_FRAME_USER && f->module != AP_NONE &&
+	       (p->modules[f->module].flags & AP_MOD_PY_RUNTIME);
+}
+
+uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum ap_view view,
+		       uint32_t *out)
+{
+	const uint32_t *fr = p->stack_frames + s->off;
+	uint32_t i, n = 0, first_py = UINT32_MAX;
+
+	for (i = 0; i < s->len && first_py == UINT32_MAX; i++)
+		if (p->frames[fr[i]].kind == AP_FRAME_PYTHON)
+			first_py = i;
+	for (i = 0; i < s->len; i++) {
+		const struct ap_frame *f = &p->frames[fr[i]];
+
+		switch (view) {
+		case AP_VIEW_FULL:
+			break;
+		case AP_VIEW_NATIVE:
+			if (f->kind == AP_FRAME_PYTHON)
+				continue;
+			break;
+		case AP_VIEW_PYTHON:
+			if (first_py != UINT32_MAX && f->kind != AP_FRAME_PYTHON)
+				continue;
+			break;
+		case AP_VIEW_MIXED:
+			/* hide the interpreter: its bootstrap above the first
+			 * Python frame and its internals between Python frames;
+			 * keep C extensions, libraries and the kernel */
+			if (first_py != UINT32_MAX && f->kind != AP_FRAME_PYTHON &&
+			    (i < first_py || is_interp(p, fr[i])))
+				continue;
+			break;
+		}
+		out[n++] = fr[i];
+	}
+	return n;
 }
 
 bool profile__is_entry_frame(const struct profile *p, uint32_t frame)

@@ -15,19 +15,32 @@
 enum ap_frame_kind {
 	AP_FRAME_USER,      /* native user code */
 	AP_FRAME_KERNEL,
+	AP_FRAME_PYTHON,    /* a CPython frame: name = qualname, module = source file */
 	AP_FRAME__COUNT,
 };
+
+#define AP_MOD_PY_RUNTIME (1u << 0) /* the file holding a CPython interpreter */
 
 struct ap_module {
 	uint32_t path;      /* string ids */
 	uint32_t build_id;
+	uint32_t flags;     /* AP_MOD_* */
 };
 
 struct ap_frame {
 	uint32_t name;      /* string id: symbol, or "[unknown]" / "[anon]" */
 	uint32_t module;    /* module index or AP_NONE */
 	uint32_t kind;      /* enum ap_frame_kind */
+	uint32_t line;      /* Python: source line (0 unknown); native: 0 */
 	uint64_t addr;      /* symbol start (file vaddr, or kernel address); 0 if unknown */
+};
+
+/* what folded stacks and the summary show */
+enum ap_view {
+	AP_VIEW_MIXED,      /* Python frames spliced in, interpreter internals hidden */
+	AP_VIEW_PYTHON,     /* Python frames only (native when a stack has none) */
+	AP_VIEW_NATIVE,     /* native and kernel frames only */
+	AP_VIEW_FULL,       /* everything, interpreter internals included */
 };
 
 struct ap_stack {
@@ -43,6 +56,8 @@ struct ap_thread {
 	uint32_t pid, tid;
 	uint32_t comm;      /* string id */
 	uint64_t samples;
+	uint64_t python_samples; /* samples with Python frames */
+	uint64_t gil_samples;    /* samples where the thread held the GIL */
 };
 
 struct ap_process {
@@ -106,6 +121,10 @@ static inline const char *profile__s(const struct profile *p, uint32_t id)
 uint32_t profile__module(struct profile *p, const char *path, const char *build_id);
 uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *name,
 			uint32_t module, uint64_t addr);
+uint32_t profile__py_frame(struct profile *p, const char *qualname, uint32_t module, uint32_t line);
+/* count a sample's Python and GIL flags for its thread (after profile__add) */
+void profile__thread_py(struct profile *p, uint32_t pid, uint32_t tid, bool python, bool gil,
+			uint64_t count);
 /* frames root first */
 uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n);
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
@@ -116,9 +135,15 @@ uint64_t profile__counter(const struct profile *p, const char *name);
 
 /* Text of a frame as shown in folded stacks and summaries: the symbol,
  * "[module]" for an unsymbolized address inside a known file, "[unknown]",
- * "[anon]"; kernel frames get "_[k]" when annotate is set. buf >= 512. */
+ * "[anon]"; Python frames as "qualname (file.py:LINE)"; kernel frames get
+ * "_[k]" when annotate is set. buf >= 512. */
 const char *profile__frame_label(const struct profile *p, uint32_t frame, bool annotate,
 				 char *buf, size_t len);
+
+/* The frames of stack s that view shows, root first, into out (>= s->len);
+ * returns how many. */
+uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum ap_view view,
+		       uint32_t *out);
 
 /* is this frame a thread's first user frame (_start, clone, ...)? */
 bool profile__is_entry_frame(const struct profile *p, uint32_t frame);

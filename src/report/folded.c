@@ -24,12 +24,13 @@ static void put_frame(struct strbuf *sb, const char *s)
 		sb_append(sb, (*s == ';' || *s == '\n' || *s == '\r') ? ":" : s, 1);
 }
 
-void folded_render(const struct profile *p, struct strbuf *out)
+void folded_render(const struct profile *p, enum ap_view view, struct strbuf *out)
 {
 	struct hmap idx = { 0 };
 	struct line *lines = NULL;
 	size_t nr = 0, cap = 0, i;
 	struct strbuf sb = { 0 };
+	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
 	char buf[512];
 
 	for (i = 0; i < p->nr_counts; i++) {
@@ -39,7 +40,7 @@ void folded_render(const struct profile *p, struct strbuf *out)
 		const char *comm = "";
 		uint64_t *slot;
 		bool is_new;
-		uint32_t j;
+		uint32_t j, nv = profile__view(p, s, view, vf);
 		size_t k;
 
 		for (k = 0; k < p->nr_procs; k++)
@@ -49,10 +50,9 @@ void folded_render(const struct profile *p, struct strbuf *out)
 			comm = profile__s(p, pr->comm);
 		sb.len = 0;
 		put_frame(&sb, *comm ? comm : "[unknown]");
-		for (j = 0; j < s->len; j++) {
+		for (j = 0; j < nv; j++) {
 			sb_puts(&sb, ";");
-			put_frame(&sb, profile__frame_label(p, p->stack_frames[s->off + j], true,
-							    buf, sizeof(buf)));
+			put_frame(&sb, profile__frame_label(p, vf[j], true, buf, sizeof(buf)));
 		}
 		slot = hmap_upsert(&idx, sb.buf, sb.len, nr, &is_new);
 		if (is_new) {
@@ -68,16 +68,17 @@ void folded_render(const struct profile *p, struct strbuf *out)
 		free(lines[i].text);
 	}
 	free(lines);
+	free(vf);
 	sb_free(&sb);
 	hmap_free(&idx);
 }
 
-int folded_write(const struct profile *p, const char *outdir, const char *name)
+int folded_write(const struct profile *p, enum ap_view view, const char *outdir, const char *name)
 {
 	struct strbuf sb = { 0 };
 	int err;
 
-	folded_render(p, &sb);
+	folded_render(p, view, &sb);
 	err = write_file_atomic(outdir, name, sb.buf ? sb.buf : "", sb.len);
 	sb_free(&sb);
 	return err;

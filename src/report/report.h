@@ -10,8 +10,8 @@
 
 /* "comm;root;...;leaf count" lines, one per distinct stack and process name,
  * sorted; kernel frames end in "_[k]" */
-void folded_render(const struct profile *p, struct strbuf *out);
-int folded_write(const struct profile *p, const char *outdir, const char *name);
+void folded_render(const struct profile *p, enum ap_view view, struct strbuf *out);
+int folded_write(const struct profile *p, enum ap_view view, const char *outdir, const char *name);
 
 struct summary_info {
 	const char *target;       /* command or pids */
@@ -20,6 +20,7 @@ struct summary_info {
 	const char *outdir;
 	int top_functions;        /* rows per table (15) */
 	int top_stacks;           /* 5 */
+	enum ap_view view;
 };
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f);
 

@@ -42,11 +42,16 @@ static const char *module_of(const struct profile *p, uint32_t frame)
 	return s ? s + 1 : path;
 }
 
+/* functions, not lines: a Python frame counts as "qualname (file.py)" */
 static void function_label(const struct profile *p, uint32_t frame, char *buf, size_t len)
 {
 	char name[512];
 	const char *mod = module_of(p, frame);
 
+	if (p->frames[frame].kind == AP_FRAME_PYTHON) {
+		snprintf(buf, len, "%s (%s)", profile__s(p, p->frames[frame].name), mod ? mod : "?");
+		return;
+	}
 	profile__frame_label(p, frame, false, name, sizeof(name));
 	if (mod && name[0] != '[')
 		snprintf(buf, len, "%s (%s)", name, mod);
@@ -54,29 +59,32 @@ static void function_label(const struct profile *p, uint32_t frame, char *buf, s
 		snprintf(buf, len, "%s", name);
 }
 
-static void build_functions(const struct profile *p, struct fn_table *t)
+static void build_functions(const struct profile *p, enum ap_view view, struct fn_table *t)
 {
+	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
 	char label[1024];
 	size_t i;
-	uint32_t j;
+	uint32_t j, nv;
 
 	for (i = 0; i < p->nr_counts; i++) {
 		const struct ap_count *c = &p->counts[i];
 		const struct ap_stack *s = &p->stacks[c->stack];
 
-		for (j = 0; j < s->len; j++) {
+		nv = profile__view(p, s, view, vf);
+		for (j = 0; j < nv; j++) {
 			struct fn_row *r;
 
-			function_label(p, p->stack_frames[s->off + j], label, sizeof(label));
+			function_label(p, vf[j], label, sizeof(label));
 			r = fn_get(t, label);
 			if (r->seen != i) { /* recursion: count a stack once per function */
 				r->total += c->count;
 				r->seen = i;
 			}
-			if (j == s->len - 1)
+			if (j == nv - 1)
 				r->self += c->count;
 		}
 	}
+	free(vf);
 }
 
 static int by_self(const void *a, const void *b)
@@ -120,7 +128,7 @@ static void print_table(FILE *f, struct fn_table *t, uint64_t total, int rows, b
 }
 
 struct stack_row {
-	uint32_t stack;
+	char *text;
 	uint64_t count;
 };
 
@@ -130,39 +138,53 @@ static int by_count(const void *a, const void *b)
 
 	if (x->count != y->count)
 		return x->count < y->count ? 1 : -1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
+	return strcmp(x->text, y->text);
 }
 
-static void print_stacks(FILE *f, const struct profile *p, int rows)
+/* the heaviest stacks as the view shows them (distinct native stacks can
+ * look the same once interpreter frames are hidden: they are merged) */
+static void print_stacks(FILE *f, const struct profile *p, enum ap_view view, int rows)
 {
-	struct stack_row *sr = calloc(p->nr_stacks ? p->nr_stacks : 1, sizeof(*sr));
+	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf)), nv, j, first;
+	struct stack_row *sr = NULL;
+	struct hmap idx = { 0 };
+	struct strbuf sb = { 0 };
+	size_t nr = 0, cap = 0, i;
 	char label[512];
-	size_t i;
-	int k;
+	bool is_new;
 
-	if (!sr)
-		return;
-	for (i = 0; i < p->nr_stacks; i++)
-		sr[i].stack = i;
-	for (i = 0; i < p->nr_counts; i++)
-		sr[p->counts[i].stack].count += p->counts[i].count;
-	if (p->nr_stacks)
-		qsort(sr, p->nr_stacks, sizeof(*sr), by_count);
-	for (k = 0; k < rows && (size_t)k < p->nr_stacks && sr[k].count; k++) {
-		const struct ap_stack *s = &p->stacks[sr[k].stack];
-		uint32_t j, first = s->len > 12 ? s->len - 12 : 0;
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_stack *s = &p->stacks[p->counts[i].stack];
+		uint64_t *slot;
 
-		fprintf(f, "  %d. %5.1f%% (%llu samples)\n     ", k + 1,
-			pct(sr[k].count, p->total_samples), (unsigned long long)sr[k].count);
+		nv = profile__view(p, s, view, vf);
+		first = nv > 12 ? nv - 12 : 0;
+		sb.len = 0;
+		sb_puts(&sb, "");
 		if (first)
-			fprintf(f, "... %u frames ... ", first);
-		for (j = first; j < s->len; j++)
-			fprintf(f, "%s%s", j > first ? " > " : "",
-				profile__frame_label(p, p->stack_frames[s->off + j], true, label,
-						     sizeof(label)));
-		fputc('\n', f);
+			sb_printf(&sb, "... %u frames ... ", first);
+		for (j = first; j < nv; j++)
+			sb_printf(&sb, "%s%s", j > first ? " > " : "",
+				  profile__frame_label(p, vf[j], true, label, sizeof(label)));
+		slot = hmap_upsert(&idx, sb.buf, sb.len, nr, &is_new);
+		if (is_new) {
+			GROW(sr, cap, nr + 1);
+			sr[nr++] = (struct stack_row){ xstrdup(sb.buf), 0 };
+		}
+		sr[*slot].count += p->counts[i].count;
 	}
+	if (nr)
+		qsort(sr, nr, sizeof(*sr), by_count);
+	for (i = 0; i < nr && (int)i < rows; i++)
+		fprintf(f, "  %zu. %5.1f%% (%llu samples)\n     %s\n", i + 1,
+			pct(sr[i].count, p->total_samples), (unsigned long long)sr[i].count,
+			sr[i].text);
+	for (i = 0; i < nr; i++)
+		free(sr[i].text);
 	free(sr);
+	free(vf);
+	sb_free(&sb);
+	hmap_free(&idx);
 }
 
 static void print_losses(FILE *f, const struct profile *p)
@@ -218,6 +240,45 @@ static void print_processes(FILE *f, const struct profile *p)
 	free(v);
 }
 
+static int thread_by_samples(const void *a, const void *b)
+{
+	const struct ap_thread *x = *(const struct ap_thread *const *)a;
+	const struct ap_thread *y = *(const struct ap_thread *const *)b;
+
+	if (x->samples != y->samples)
+		return x->samples < y->samples ? 1 : -1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* busiest threads with their names and, for Python, how often they held the GIL */
+static void print_threads(FILE *f, const struct profile *p)
+{
+	const struct ap_thread **v = calloc(p->nr_threads, sizeof(*v));
+	bool py = false;
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < p->nr_threads; i++) {
+		v[i] = &p->threads[i];
+		py |= v[i]->python_samples > 0;
+	}
+	qsort(v, p->nr_threads, sizeof(*v), thread_by_samples);
+	fprintf(f, "\nThreads (%zu):\n  %7s %7s %-16s %7s%s\n", p->nr_threads, "pid", "tid", "name",
+		"cpu%", py ? "  python%  holds-GIL%" : "");
+	for (i = 0; i < p->nr_threads && i < 10; i++) {
+		fprintf(f, "  %7u %7u %-16s %6.1f%%", v[i]->pid, v[i]->tid, profile__s(p, v[i]->comm),
+			pct(v[i]->samples, p->total_samples));
+		if (py)
+			fprintf(f, "  %6.1f%%  %9.1f%%", pct(v[i]->python_samples, v[i]->samples),
+				pct(v[i]->gil_samples, v[i]->samples));
+		fputc('\n', f);
+	}
+	if (p->nr_threads > 10)
+		fprintf(f, "  ... %zu more (artifacts/cpu.json lists all)\n", p->nr_threads - 10);
+	free(v);
+}
+
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f)
 {
 	struct fn_table t = { 0 };
@@ -247,13 +308,15 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
 			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);
 	} else {
-		build_functions(p, &t);
+		build_functions(p, si->view, &t);
 		fprintf(f, "\nTop functions by self time:\n");
 		print_table(f, &t, p->total_samples, si->top_functions, true);
 		fprintf(f, "\nTop functions by total time:\n");
 		print_table(f, &t, p->total_samples, si->top_functions, false);
 		fprintf(f, "\nTop stacks (leaf last):\n");
-		print_stacks(f, p, si->top_stacks);
+		print_stacks(f, p, si->view, si->top_stacks);
+		if (p->nr_threads > 1 || (p->nr_threads && p->threads[0].python_samples))
+			print_threads(f, p);
 	}
 	if (si->outdir)
 		fprintf(f, "\nFiles: %s/ (run.json, artifacts/cpu.json, stacks.folded)\n", si->outdir);

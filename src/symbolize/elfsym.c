@@ -105,6 +105,22 @@ static uint32_t add_name(struct symfile *sf, const char *name)
 	return off;
 }
 
+/* the few data symbols the Python support needs (defined ones only:
+ * extension modules import _PyRuntime undefined) */
+static void note_object(struct symfile *sf, const char *name, const GElf_Sym *s)
+{
+	if (!name || (name[0] != '_' && name[0] != 'P'))
+		return;
+	if (!strcmp(name, "_PyRuntime")) {
+		sf->py_runtime = s->st_value;
+		sf->py_runtime_size = s->st_size;
+	} else if (!strcmp(name, "Py_Version")) {
+		sf->py_version = s->st_value;
+	} else if (!strcmp(name, "PyCode_Type")) {
+		sf->py_code_type = s->st_value;
+	}
+}
+
 /* append every defined function symbol of the symbol table section scn */
 static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *cap)
 {
@@ -123,6 +139,8 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 		if (!gelf_getsym(d, i, &s))
 			continue;
 		type = GELF_ST_TYPE(s.st_info);
+		if (type == STT_OBJECT && s.st_shndx != SHN_UNDEF)
+			note_object(sf, elf_strptr(elf, sh.sh_link, s.st_name), &s);
 		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || s.st_shndx == SHN_UNDEF ||
 		    !s.st_value)
 			continue;
@@ -359,6 +377,27 @@ entry:
 		return "_start";
 	}
 	return NULL;
+}
+
+int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len)
+{
+	ssize_t n;
+	int i, fd, err;
+
+	for (i = 0; i < sf->nr_loads; i++) {
+		const struct ap_load_seg *l = &sf->loads[i];
+
+		if (vaddr < l->vaddr || vaddr + len > l->vaddr + l->filesz)
+			continue;
+		fd = open(sf->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		n = pread(fd, buf, len, l->offset + (vaddr - l->vaddr));
+		err = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+		close(fd);
+		return err;
+	}
+	return -ENOENT; /* .bss or outside the file */
 }
 
 int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t *vaddr)

@@ -33,6 +33,8 @@ struct symfile {
 	char *names;
 	size_t names_len, names_cap;
 	bool has_symtab;       /* a full .symtab was found (file or debug file) */
+	/* CPython's runtime, when this file defines it (0 otherwise): file vaddrs */
+	uint64_t py_runtime, py_runtime_size, py_version, py_code_type;
 };
 
 /* Where build-id and debuglink debug files are looked up; default
@@ -55,6 +57,9 @@ int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t
 /* Load bias of a mapping of this file that starts at map_start with file
  * offset pgoff: runtime address = vaddr + bias. 0 or -ENOENT. */
 int symfile__bias(const struct symfile *sf, uint64_t map_start, uint64_t pgoff, uint64_t *bias);
+
+/* copy len bytes of the file's initialized data at vaddr; 0 or -errno */
+int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len);
 
 /* read just the build id of an ELF file; 0 or -errno */
 int elf_read_build_id(const char *path, char *hex, size_t len);

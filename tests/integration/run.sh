@@ -292,7 +292,7 @@ t_python_native() {
 		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9]; do
 		[ -x "$py" ] || continue
 		d=$O/py-$(echo $py | tr / _)
-		$AP -q -F 499 -o $d -- $py -c 'sum(i * i for i in range(3000000))' 2>$d.err ||
+		$AP -q -F 499 --full-stacks -o $d -- $py -c 'sum(i * i for i in range(3000000))' 2>$d.err ||
 			{ err="$err $py:exit"; continue; }
 		n=$(jq .totals.user_stack_completeness $d/artifacts/cpu.json)
 		tested="$tested $($py -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
@@ -314,10 +314,135 @@ t_python_native() {
 	fi
 }
 
+# ---- Python (issue 3): every supported CPython on the machine --------------
+PYW=tests/workloads/py
+# a check prints a reason when it fails; a jq error is a failure too
+JQ=jqcheck
+jqcheck() { jq -L tests/integration -r "$@" 2>&1 || echo "jq failed"; }
+pythons() {
+	local py
+	for py in /usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
+		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9]; do
+		[ -x "$py" ] || continue
+		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && echo "$py"
+	done
+}
+pyver() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
+PYMATRIX=""
+# run one check for every interpreter: t_py NAME FUNCTION
+t_py() {
+	local name=$1 fn=$2 py v err="" r ok=""
+	for py in $(pythons); do
+		v=$(pyver $py)
+		r=$($fn $py "$O/$name-$v")
+		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v"; fi
+	done
+	PYMATRIX="$PYMATRIX\n     $name:$ok"
+	if [ -z "$(pythons)" ]; then
+		fail $name "no CPython 3.8+ found"
+	elif [ -n "$err" ]; then
+		fail $name "$err"
+	else
+		pass $name
+	fi
+}
+
+# 70/30 split within 5 points; >= 99% of samples under the script's
+# <module>; the marked hot line is each function's hottest; GIL held
+py_split() { # PY DIR -> prints a reason on failure
+	local d=$2 hot_a hot_b
+	# 5 s: interpreter start-up and shutdown (~30 ms of CPU outside the
+	# script's <module>) stay well under the 1% the check allows
+	$AP -q -F 499 -o $d -- $1 $PYW/split.py 5 2>$d.err || { echo "exit $?"; return; }
+	hot_a=$(grep -n '# HOT: hot_a' $PYW/split.py | cut -d: -f1)
+	hot_b=$(grep -n '# HOT: hot_b' $PYW/split.py | cut -d: -f1)
+	$JQ --argjson la $hot_a --argjson lb $hot_b 'include "lib"; pystacks as $p |
+	  ($p | total) as $t |
+	  ($p | map(select(.py[0].name == "<module>" and (.py[0].file | endswith("split.py")))) | total) as $mod |
+	  ($p | map(select(.py[-1].name == "hot_a")) | total) as $a |
+	  ($p | map(select(.py[-1].name == "hot_b")) | total) as $b |
+	  def hotline(f): [$p[] | select(.py[-1].name == f) | {l: .py[-1].line, c: .count}] |
+	    group_by(.l) | map({l: .[0].l, c: (map(.c) | add)}) | max_by(.c) | .l;
+	  (.threads | map(select(.tid == .pid)) | .[0]) as $main |
+	  if $t < 2000 then "only \($t) samples"
+	  elif $mod / $t < 0.99 then "<module> outermost in \($mod) of \($t)"
+	  elif ($a / ($a + $b) * 100 | . < 65 or . > 75) then "split \($a)/\($b), want 70/30"
+	  elif hotline("hot_a") != $la or hotline("hot_b") != $lb then
+	    "hot lines \(hotline("hot_a")),\(hotline("hot_b")), want \($la),\($lb)"
+	  elif $main.gil_samples / $main.python_samples < 0.9 then
+	    "main thread held the GIL in \($main.gil_samples) of \($main.python_samples)"
+	  else empty end' $d/artifacts/cpu.json
+}
+
+# recursion 500 deep: cut at the frame limit, marked, innermost frames kept
+py_deep() {
+	local d=$2
+	$AP -q -F 499 -o $d -- $1 $PYW/deep.py 1.5 2>$d.err || { echo "exit $?"; return; }
+	$JQ 'include "lib"; pystacks | map(select(.py[-1].name == "down")) as $leaf |
+	  ($leaf | total) as $n |
+	  ($leaf | map(select(.py[0].name == "[truncated]" and (.py | length) >= 100 and
+	    ([.py[1:][] | .name] | unique) == ["down"])) | total) as $cut |
+	  if $n < 300 then "only \($n) samples in down()"
+	  elif $cut / $n < 0.95 then "marked truncation in \($cut) of \($n)"
+	  else empty end' $d/artifacts/cpu.json
+}
+
+# four threads: each thread's samples name its own function only
+py_threads() {
+	local d=$2
+	$AP -q -F 499 -o $d -- $1 $PYW/threads.py 2 2>$d.err || { echo "exit $?"; return; }
+	$JQ 'include "lib"; pystacks | map(select(.py | length > 0)) |
+	  map({tid, count, fn: ([.py[].name] | map(select(. == "alpha" or . == "beta" or
+	    . == "gamma" or . == "delta")))}) as $r |
+	  ($r | group_by(.tid) | map([.[].fn[]] | unique | length) | max) as $mix |
+	  ($r | map(select(.fn | length == 1)) | group_by(.fn[0]) |
+	    map({key: .[0].fn[0], value: (map(.count) | add)}) | from_entries) as $per |
+	  if $mix > 1 then "a thread has samples of two functions"
+	  elif ($per | length) != 4 or ($per | to_entries | map(.value) | min) < 50 then
+	    "per-function samples \($per)"
+	  else empty end' $d/artifacts/cpu.json
+}
+
+# a C extension: libcrypto/_hashlib frames below the Python caller
+py_cext() {
+	local d=$2 n under
+	$AP -q -F 499 -o $d -- $1 $PYW/cext.py 2 2>$d.err || { echo "exit $?"; return; }
+	n=$(samples $d/stacks.folded .)
+	under=$(samples $d/stacks.folded ';hash_buffer \(cext.py:[0-9]+\);.*(libcrypto|_hashlib|sha256|SHA256)')
+	ge $(ratio $under $n) 0.5 || echo "native frames under hash_buffer in $under of $n samples"
+}
+
+# a 0.3 s script: named frames
+py_short() {
+	local d=$2 n named
+	$AP -q -F 999 -o $d -- $1 $PYW/short.py 2>$d.err || { echo "exit $?"; return; }
+	n=$(samples $d/stacks.folded '\(short.py')
+	named=$(samples $d/stacks.folded ';<module> \(short.py:[0-9]+\);brief \(short.py:[0-9]+\)')
+	if ! gt $n 150; then echo "$n samples in short.py"
+	elif ! ge $(ratio $named $n) 0.9; then echo "named <module>;brief in $named of $n"
+	elif grep -q 'unknown code' $d/stacks.folded; then echo "unnamed code objects"
+	fi
+}
+
+# line tables: our decoders against the interpreter's own co_positions/co_lines
+py_linetable() {
+	$1 $PYW/linetable_dump.py | build/tests/linetable_check >$2.out 2>&1 ||
+		echo "$(tail -3 $2.out | tr '\n' ' ')"
+}
+
+t_py_split() { t_py py_split py_split; }
+t_py_deep() { t_py py_deep py_deep; }
+t_py_threads() { t_py py_threads py_threads; }
+t_py_cext() { t_py py_cext py_cext; }
+t_py_short() { t_py py_short py_short; }
+t_py_linetable() { t_py py_linetable py_linetable; }
+
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
 	attach_target_exit duration_launch exit_status sigint_launch sigint_attach usage_errors not_root \
-	short_lived children python_native; do
+	short_lived children python_native py_split py_deep py_threads py_cext py_short \
+	py_linetable; do
 	want $t && t_$t
 done
+[ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
 echo "$PASSED passed, $FAILED failed"
 [ $FAILED = 0 ]

@@ -72,7 +72,7 @@ TEST(folded_output)
 	struct strbuf sb = { 0 };
 
 	build(&p);
-	folded_render(&p, &sb);
+	folded_render(&p, AP_VIEW_MIXED, &sb);
 	/* sorted, merged across threads, ';' in names escaped, _[k] on kernel frames */
 	ASSERT_STREQ(sb.buf,
 		     "app;[libc.so.6];a:b;hot 5\n"
@@ -88,8 +88,8 @@ static bool same_profile(const struct profile *a, const struct profile *b)
 	struct strbuf x = { 0 }, y = { 0 };
 	bool same;
 
-	folded_render(a, &x);
-	folded_render(b, &y);
+	folded_render(a, AP_VIEW_FULL, &x);
+	folded_render(b, AP_VIEW_FULL, &y);
 	same = x.buf && y.buf && !strcmp(x.buf, y.buf);
 	sb_free(&x);
 	sb_free(&y);

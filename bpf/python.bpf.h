@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/* CPython stacks at sample time: find the thread's PyThreadState through
+ * the pthread TSS key (works for every thread, GIL held or not, on 3.8+),
+ * walk its frames innermost first recording (code object, instruction),
+ * and copy each code object's names and line table to userspace the first
+ * time it is seen, so frames are named even after the process has exited.
+ * Facts: ../shared/ref/cpython-internals.md; offsets: src/python/offsets.c. */
+#ifndef AP_PYTHON_BPF_H
+#define AP_PYTHON_BPF_H
+
+#include "shared.h"
+
+#define PY_FRAME_READ 112  /* covers f_lasti (<=3.10) and owner (3.14: @74) */
+#define PY_CODE_READ 160   /* covers every header field we use, in every version */
+#define PY_FRAME_BUF 128   /* buffers are powers of 2 so masks bound offsets */
+#define PY_CODE_BUF 256
+#define PY_CODE_SEND_MAX 32 /* new code objects copied per sample at most */
+
+const volatile __u32 py_depth = AP_MAX_PY_FRAMES; /* --py-depth */
+
+/* tgid -> how to read its interpreter; written by userspace on exec/mmap */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ap_py_proc);
+} py_procs SEC(".maps");
+
+struct py_seen_key {
+	__u64 code;
+	__u32 tgid;
+	__u32 sig;
+};
+
+/* code objects already sent to userspace */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct py_seen_key);
+	__type(value, __u8);
+} py_seen SEC(".maps");
+
+struct py_scratch {
+	__u8 frame[PY_FRAME_BUF];
+	__u8 code[PY_CODE_BUF];
+	__u8 str[48];
+	struct ap_py_code rec;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_scratch);
+} py_scratch SEC(".maps");
+
+/* glibc pthread_getspecific(key) for key < 32, read from the thread's TCB */
+static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_struct *task)
+{
+	struct {
+		__s32 initialized;
+		__u32 key;
+	} tss;
+	__u64 fsbase, tstate = 0;
+	__u32 key;
+
+	if (bpf_probe_read_user(&tss, sizeof(tss), (void *)(pp->runtime + pp->off.runtime_tss)))
+		return 0;
+	key = tss.key;
+	if (!tss.initialized || key >= 32)
+		return 0;
+	fsbase = BPF_CORE_READ(task, thread.fsbase);
+	if (bpf_probe_read_user(&tstate, sizeof(tstate),
+				(void *)(fsbase + pp->off.tsd_base + 16 * key + 8)))
+		return 0;
+	return tstate;
+}
+
+/* the GIL struct {interval; last_holder @8; locked @16} is held by tstate */
+static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tstate)
+{
+	struct {
+		__u64 interval;
+		__u64 last_holder;
+		__s32 locked;
+	} gil;
+	__u64 addr, interp;
+	__u16 off = pp->off.runtime_gil, ptr = pp->off.interp_gil_ptr;
+
+	if (off != AP_PY_OFF_NONE) {
+		addr = pp->runtime + off;
+	} else {
+		if (bpf_probe_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp)) ||
+		    bpf_probe_read_user(&addr, 8, (void *)(interp + ptr)))
+			return false;
+	}
+	if (bpf_probe_read_user(&gil, sizeof(gil), (void *)addr))
+		return false;
+	return gil.locked && gil.last_holder == tstate;
+}
+
+static __always_inline __u64 py_first_frame(const struct ap_py_proc *pp, __u64 tstate)
+{
+	__u64 frame = 0, cframe = 0;
+
+	if (pp->off.model == AP_PY_CFRAME) {
+		if (bpf_probe_read_user(&cframe, 8, (void *)(tstate + pp->off.tstate_frame)) ||
+		    !cframe ||
+		    bpf_probe_read_user(&frame, 8, (void *)(cframe + pp->off.cframe_current)))
+			return 0;
+		return frame;
+	}
+	if (bpf_probe_read_user(&frame, 8, (void *)(tstate + pp->off.tstate_frame)))
+		return 0;
+	return frame;
+}
+
+/* Fields of a copied struct. Offsets were range-checked on entry; the masks
+ * (size a power of 2, fields naturally aligned) make that visible to the
+ * verifier without changing a valid offset. */
+static __always_inline __u64 rd64(const __u8 *buf, __u32 off, __u32 size)
+{
+	return *(const __u64 *)(buf + (off & (size - 8)));
+}
+
+static __always_inline __s32 rd32(const __u8 *buf, __u32 off, __u32 size)
+{
+	return *(const __s32 *)(buf + (off & (size - 4)));
+}
+
+struct py_walk_ctx {
+	struct ap_cpu_sample *s;
+	struct py_scratch *sc;
+	const struct ap_py_proc *pp;
+	__u64 frame;
+	__u32 n, limit;
+};
+
+/* one frame: bpf_loop() callback, so the verifier checks it once rather
+ * than once per unrolled iteration (that exceeded its 1M-insn budget) */
+static int py_walk_step(__u32 i, struct py_walk_ctx *c)
+{
+	struct ap_cpu_sample *s = c->s;
+	struct py_scratch *sc = c->sc;
+	const struct ap_py_proc *pp = c->pp;
+	__u16 back = pp->off.frame_back, codeo = pp->off.frame_code, instr = pp->off.frame_instr;
+	__u16 owner = pp->off.frame_owner, fl = pp->off.code_firstlineno;
+	__u16 name = pp->off.code_name, file = pp->off.code_filename, minor = pp->off.minor;
+	__u16 adaptive = pp->off.code_adaptive;
+	__u64 code, ptr, nameptr, fileptr;
+	struct ap_py_frame *f;
+	__u32 flags = 0, n = c->n;
+	__s32 first;
+	__s64 d;
+
+	if (!c->frame)
+		return 1;
+	if (n >= c->limit || n >= AP_MAX_PY_FRAMES) {
+		s->py_flags |= AP_SPY_TRUNC;
+		cnt_inc(AP_CNT_PY_TRUNCATED);
+		return 1;
+	}
+	if (bpf_probe_read_user(sc->frame, PY_FRAME_READ, (void *)c->frame)) {
+		s->py_flags |= AP_SPY_ERROR;
+		cnt_inc(AP_CNT_PY_READ_ERR);
+		return 1;
+	}
+	asm volatile("" : "+r"(n)); /* keep the mask below (see py_send_step) */
+	f = &s->py[n & (AP_MAX_PY_FRAMES - 1)];
+	code = rd64(sc->frame, codeo, PY_FRAME_BUF);
+	if (owner != AP_PY_OFF_NONE) {
+		__u8 ov = sc->frame[owner & (PY_FRAME_BUF - 1)];
+
+		if (minor == 11)
+			flags = ov ? AP_PYF_ENTRY : 0;            /* is_entry */
+		else if (minor >= 14 ? ov >= 3 : ov == 3)
+			flags = AP_PYF_SHIM;                      /* owned by the C stack */
+	}
+	if (minor >= 14)
+		code &= ~3ull;                                    /* _PyStackRef tag bits */
+	f->flags = flags;
+	f->pad = 0;
+	if (flags & AP_PYF_SHIM) {
+		f->code = 0;
+		f->sig = 0;
+		f->instr = -1;
+	} else {
+		if (bpf_probe_read_user(sc->code, PY_CODE_READ, (void *)code)) {
+			s->py_flags |= AP_SPY_ERROR;
+			cnt_inc(AP_CNT_PY_READ_ERR);
+			return 1;
+		}
+		if (*(__u64 *)(sc->code + 8) != pp->code_type) { /* ob_type */
+			s->py_flags |= AP_SPY_ERROR;
+			cnt_inc(AP_CNT_PY_BAD_CODE);
+			return 1;
+		}
+		first = rd32(sc->code, fl, PY_CODE_BUF);
+		nameptr = rd64(sc->code, name, PY_CODE_BUF);
+		fileptr = rd64(sc->code, file, PY_CODE_BUF);
+		f->code = code;
+		f->sig = (__u32)(nameptr >> 4) ^ ((__u32)(fileptr >> 4) * 31) ^ (__u32)first;
+		if (pp->off.model == AP_PY_FRAMEOBJ) {
+			f->instr = rd32(sc->frame, instr, PY_FRAME_BUF); /* f_lasti */
+		} else {
+			ptr = rd64(sc->frame, instr, PY_FRAME_BUF);
+			d = (__s64)(ptr - code) - adaptive;
+			f->instr = d < 0 ? -1 : (__s32)((__u64)d >> 1); /* no sdiv in BPF */
+		}
+	}
+	c->n = n + 1;
+	c->frame = rd64(sc->frame, back, PY_FRAME_BUF);
+	return 0;
+}
+
+/* Walk the frames of tstate into s->py (innermost first). */
+static __always_inline void py_walk(struct ap_cpu_sample *s, struct py_scratch *sc,
+				    const struct ap_py_proc *pp, __u64 tstate)
+{
+	struct py_walk_ctx c = { .s = s, .sc = sc, .pp = pp, .limit = py_depth };
+	const struct ap_py_offsets *o = &pp->off;
+
+	/* bound what userspace gave us before any use */
+	if (o->frame_back > PY_FRAME_READ - 8 || o->frame_code > PY_FRAME_READ - 8 ||
+	    o->frame_instr > PY_FRAME_READ - 8 ||
+	    (o->frame_owner != AP_PY_OFF_NONE && o->frame_owner >= PY_FRAME_READ) ||
+	    o->code_firstlineno > PY_CODE_READ - 8 || o->code_name > PY_CODE_READ - 8 ||
+	    o->code_filename > PY_CODE_READ - 8) {
+		s->py_flags |= AP_SPY_ERROR;
+		return;
+	}
+	c.frame = py_first_frame(pp, tstate);
+	bpf_loop(AP_MAX_PY_FRAMES + 1, py_walk_step, &c, 0);
+	s->nr_py = c.n;
+}
+
+/* copy a compact str object's data; returns bytes copied (0 if unknown) */
+static __always_inline __u16 py_read_str(struct py_scratch *sc, const struct ap_py_proc *pp,
+					 __u64 str, char *dst, __u32 max, __u8 *kind)
+{
+	__u64 len, data;
+	__u32 state, k, n;
+
+	*kind = 0;
+	if (!str || bpf_probe_read_user(sc->str, sizeof(sc->str), (void *)str))
+		return 0;
+	len = *(__u64 *)(sc->str + 16);
+	state = *(__u32 *)(sc->str + 32);
+	if (!(state & 0x20)) /* not compact: legacy strings are left unnamed */
+		return 0;
+	k = (state >> 2) & 7;
+	if (k != 1 && k != 2 && k != 4)
+		return 0;
+	data = str + ((state & 0x40) ? pp->off.str_ascii_data : pp->off.str_compact_data);
+	n = len * k > max - 1 ? max - 1 : len * k;
+	n &= max - 1; /* max is a power of 2: the verifier sees n < max */
+	if (n && bpf_probe_read_user(dst, n, (void *)data))
+		return 0;
+	*kind = k;
+	return n;
+}
+
+static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_py_proc *pp,
+					__u32 tgid, const struct ap_py_frame *f)
+{
+	struct ap_py_code *r = &sc->rec;
+	__u16 fl = pp->off.code_firstlineno, name = pp->off.code_name, qual = pp->off.code_qualname;
+	__u16 file = pp->off.code_filename, lt = pp->off.code_linetable;
+	__u64 bytes, size;
+	__u32 n;
+
+	if (fl > PY_CODE_READ - 8 || name > PY_CODE_READ - 8 || file > PY_CODE_READ - 8 ||
+	    lt > PY_CODE_READ - 8 || (qual != AP_PY_OFF_NONE && qual > PY_CODE_READ - 8))
+		return -1;
+	if (bpf_probe_read_user(sc->code, PY_CODE_READ, (void *)f->code))
+		return -1;
+	r->type = AP_REC_PY_CODE;
+	r->tgid = tgid;
+	r->code = f->code;
+	r->sig = f->sig;
+	r->firstlineno = rd32(sc->code, fl, PY_CODE_BUF);
+	r->pad = 0;
+	r->name_len = py_read_str(sc, pp, rd64(sc->code, name, PY_CODE_BUF), r->name, AP_PY_NAME_MAX,
+				  &r->name_kind);
+	r->qualname_len = 0;
+	r->qualname_kind = 0;
+	if (qual != AP_PY_OFF_NONE)
+		r->qualname_len = py_read_str(sc, pp, rd64(sc->code, qual, PY_CODE_BUF), r->qualname,
+					      AP_PY_NAME_MAX, &r->qualname_kind);
+	r->filename_len = py_read_str(sc, pp, rd64(sc->code, file, PY_CODE_BUF), r->filename,
+				      AP_PY_FILE_MAX, &r->filename_kind);
+	r->linetable_len = 0;
+	r->linetable_size = 0;
+	bytes = rd64(sc->code, lt, PY_CODE_BUF);
+	if (bytes && !bpf_probe_read_user(&size, 8, (void *)(bytes + 16))) { /* ob_size */
+		r->linetable_size = size > 0xffffffff ? 0xffffffff : size;
+		n = size > AP_PY_LINETABLE_MAX - 1 ? AP_PY_LINETABLE_MAX - 1 : size;
+		n &= AP_PY_LINETABLE_MAX - 1;
+		if (n && !bpf_probe_read_user(r->linetable, n, (void *)(bytes + 32))) /* ob_sval */
+			r->linetable_len = n;
+	}
+	return bpf_ringbuf_output(&samples, r, sizeof(*r), 0) ? -1 : 0;
+}
+
+struct py_send_ctx {
+	struct ap_cpu_sample *s;
+	struct py_scratch *sc;
+	const struct ap_py_proc *pp;
+	__u32 sent;
+};
+
+/* send frame i's code object unless userspace has it already */
+static int py_send_step(__u32 i, struct py_send_ctx *c)
+{
+	struct ap_cpu_sample *s = c->s;
+	const struct ap_py_frame *f;
+	struct py_seen_key key;
+	__u8 one = 1;
+
+	if (i >= s->nr_py)
+		return 1;
+	/* clang drops a mask it can prove redundant; the verifier needs it */
+	asm volatile("" : "+r"(i));
+	f = &s->py[i & (AP_MAX_PY_FRAMES - 1)];
+	if (!f->code)
+		return 0;
+	key.code = f->code;
+	key.tgid = s->tgid;
+	key.sig = f->sig;
+	if (bpf_map_lookup_elem(&py_seen, &key))
+		return 0;
+	if (c->sent >= PY_CODE_SEND_MAX) {
+		cnt_inc(AP_CNT_PY_CODE_DEFERRED);
+		return 1;
+	}
+	if (py_send_code(c->sc, c->pp, s->tgid, f) == 0) {
+		bpf_map_update_elem(&py_seen, &key, &one, BPF_ANY);
+		cnt_inc(AP_CNT_PY_CODE_SENT);
+		c->sent++;
+	}
+	return 0;
+}
+
+/* Python frames of the current thread, if its process runs CPython */
+static __always_inline void py_sample(struct ap_cpu_sample *s, struct task_struct *task)
+{
+	struct py_send_ctx sctx;
+	struct ap_py_proc *pp;
+	struct py_scratch *sc;
+	__u32 zero = 0;
+	__u64 tstate;
+
+	s->nr_py = 0;
+	s->py_flags = 0;
+	pp = bpf_map_lookup_elem(&py_procs, &s->tgid);
+	if (!pp)
+		return;
+	s->py_flags |= AP_SPY_PYTHON;
+	cnt_inc(AP_CNT_PY_SAMPLES);
+	sc = bpf_map_lookup_elem(&py_scratch, &zero);
+	if (!sc) /* never: one entry per CPU */
+		return;
+	tstate = py_tstate(pp, task);
+	if (!tstate) {
+		cnt_inc(AP_CNT_PY_NO_TSTATE);
+		return;
+	}
+	if (py_holds_gil(pp, tstate))
+		s->py_flags |= AP_SPY_GIL;
+	py_walk(s, sc, pp, tstate);
+
+	sctx.s = s;
+	sctx.sc = sc;
+	sctx.pp = pp;
+	sctx.sent = 0;
+	bpf_loop(AP_MAX_PY_FRAMES, py_send_step, &sctx, 0);
+}
+
+#endif /* AP_PYTHON_BPF_H */

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/* Per-version offsets of CPython release (GIL) builds on x86_64, checked
+ * against headers and live processes (ref sheet §6, tags H/L/D) and, here,
+ * by tests/integration on 3.8.18, 3.9.18, 3.10.13, 3.11.2, 3.11.7, 3.12.1
+ * and 3.13.0. 3.14 comes from the sheet only (no interpreter here). */
+#include <errno.h>
+#include <string.h>
+#include "python/offsets.h"
+
+#define NONE AP_PY_OFF_NONE
+
+static const struct ap_py_offsets table[] = {
+	/* 3.8: PyFrameObject chain; f_lasti is a byte offset */
+	[8] = {
+		.model = AP_PY_FRAMEOBJ, .minor = 8,
+		.runtime_tss = 1392,      /* _PyRuntimeState.gilstate.autoTSSkey */
+		.runtime_gil = 1152,      /* _PyRuntimeState.ceval.gil (embedded) */
+		.tstate_interp = 16,      /* PyThreadState.interp */
+		.tstate_frame = 24,       /* PyThreadState.frame */
+		.cframe_current = NONE, .interp_gil_ptr = NONE,
+		.frame_back = 24,         /* PyFrameObject.f_back */
+		.frame_code = 32,         /* PyFrameObject.f_code */
+		.frame_instr = 104,       /* PyFrameObject.f_lasti (int) */
+		.frame_owner = NONE,
+		.code_firstlineno = 40,   /* PyCodeObject.co_firstlineno */
+		.code_filename = 104, .code_name = 112, .code_qualname = NONE,
+		.code_linetable = 120,    /* PyCodeObject.co_lnotab */
+		.code_adaptive = NONE,
+		.str_ascii_data = 48,     /* sizeof(PyASCIIObject) */
+		.str_compact_data = 72,   /* sizeof(PyCompactUnicodeObject) */
+	},
+	/* 3.9: as 3.8 with a smaller _PyRuntimeState */
+	[9] = {
+		.model = AP_PY_FRAMEOBJ, .minor = 9,
+		.runtime_tss = 584, .runtime_gil = 352,
+		.tstate_interp = 16, .tstate_frame = 24,
+		.cframe_current = NONE, .interp_gil_ptr = NONE,
+		.frame_back = 24, .frame_code = 32, .frame_instr = 104, .frame_owner = NONE,
+		.code_firstlineno = 40, .code_filename = 104, .code_name = 112,
+		.code_qualname = NONE, .code_linetable = 120, .code_adaptive = NONE,
+		.str_ascii_data = 48, .str_compact_data = 72,
+	},
+	/* 3.10: f_lasti counts code units; co_linetable replaces co_lnotab */
+	[10] = {
+		.model = AP_PY_FRAMEOBJ, .minor = 10,
+		.runtime_tss = 584, .runtime_gil = 352,
+		.tstate_interp = 16, .tstate_frame = 24,
+		.cframe_current = NONE, .interp_gil_ptr = NONE,
+		.frame_back = 24, .frame_code = 32, .frame_instr = 96, .frame_owner = NONE,
+		.code_firstlineno = 40, .code_filename = 104, .code_name = 112,
+		.code_qualname = NONE, .code_linetable = 120, .code_adaptive = NONE,
+		.str_ascii_data = 48, .str_compact_data = 72,
+	},
+	/* 3.11: _PyInterpreterFrame via tstate->cframe; is_entry marks groups */
+	[11] = {
+		.model = AP_PY_CFRAME, .minor = 11,
+		.runtime_tss = 592, .runtime_gil = 360,
+		.tstate_interp = 16,
+		.tstate_frame = 56,       /* PyThreadState.cframe */
+		.cframe_current = 8,      /* _PyCFrame.current_frame */
+		.interp_gil_ptr = NONE,
+		.frame_back = 48,         /* _PyInterpreterFrame.previous */
+		.frame_code = 32,         /* _PyInterpreterFrame.f_code */
+		.frame_instr = 56,        /* _PyInterpreterFrame.prev_instr */
+		.frame_owner = 68,        /* _PyInterpreterFrame.is_entry */
+		.code_firstlineno = 72, .code_filename = 112, .code_name = 120,
+		.code_qualname = 128, .code_linetable = 136,
+		.code_adaptive = 184,     /* PyCodeObject.co_code_adaptive */
+		.str_ascii_data = 48, .str_compact_data = 72,
+	},
+	/* 3.12: shim frames (owner == 3); the GIL moved behind interp->ceval.gil */
+	[12] = {
+		.model = AP_PY_CFRAME, .minor = 12,
+		.runtime_tss = 1544, .runtime_gil = NONE,
+		.tstate_interp = 16, .tstate_frame = 56, .cframe_current = 0,
+		.interp_gil_ptr = 384,    /* PyInterpreterState.ceval.gil */
+		.frame_back = 8, .frame_code = 0, .frame_instr = 56,
+		.frame_owner = 70,        /* _PyInterpreterFrame.owner */
+		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
+		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 192,
+		.str_ascii_data = 40, .str_compact_data = 56,
+	},
+	/* 3.13: tstate->current_frame; f_executable; instr_ptr */
+	[13] = {
+		.model = AP_PY_CURFRAME, .minor = 13,
+		.runtime_tss = 2160, .runtime_gil = NONE,
+		.tstate_interp = 16, .tstate_frame = 72, .cframe_current = NONE,
+		.interp_gil_ptr = 16,
+		.frame_back = 8, .frame_code = 0, .frame_instr = 56, .frame_owner = 70,
+		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
+		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 200,
+		.str_ascii_data = 40, .str_compact_data = 56,
+	},
+	/* 3.14: f_executable is a tagged _PyStackRef; owner >= 3 is not Python.
+	 * From the reference sheet only: no 3.14 interpreter on the test machine */
+	[14] = {
+		.model = AP_PY_CURFRAME, .minor = 14,
+		.runtime_tss = 2336, .runtime_gil = NONE,
+		.tstate_interp = 16, .tstate_frame = 72, .cframe_current = NONE,
+		.interp_gil_ptr = 16,
+		.frame_back = 8, .frame_code = 0, .frame_instr = 56, .frame_owner = 74,
+		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
+		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 208,
+		.str_ascii_data = 40, .str_compact_data = 56,
+	},
+};
+
+int pyoffsets__for_version(int minor, struct ap_py_offsets *o)
+{
+	if (minor < AP_PY_MINOR_MIN || minor > AP_PY_MINOR_MAX || !table[minor].model)
+		return -ENOTSUP;
+	*o = table[minor];
+	o->tsd_base = 0x310; /* glibc 2.36-2.43: struct pthread.specific_1stblock */
+	return 0;
+}
+
+/* Byte positions of the fields we take inside _Py_DebugOffsets. The debug
+ * struct's own layout changes per minor version (ref sheet §2.6). */
+struct dbg_pos {
+	uint16_t current_frame, interp, previous, executable, instr_ptr, owner;
+	uint16_t filename, name, qualname, linetable, firstlineno, code_adaptive;
+	uint16_t ascii_size;
+};
+
+static const struct dbg_pos dbg_pos[] = {
+	[13] = { .current_frame = 184, .interp = 176, .previous = 232, .executable = 240,
+		 .instr_ptr = 248, .owner = 264, .filename = 280, .name = 288, .qualname = 296,
+		 .linetable = 304, .firstlineno = 312, .code_adaptive = 344, .ascii_size = 560 },
+	[14] = { .current_frame = 208, .interp = 200, .previous = 256, .executable = 264,
+		 .instr_ptr = 272, .owner = 288, .filename = 320, .name = 328, .qualname = 336,
+		 .linetable = 344, .firstlineno = 352, .code_adaptive = 384, .ascii_size = 640 },
+};
+
+static uint16_t dbg_get(const uint8_t *dbg, size_t len, uint16_t pos, int *bad)
+{
+	uint64_t v;
+
+	if ((size_t)pos + 8 > len) {
+		*bad = 1;
+		return 0;
+	}
+	memcpy(&v, dbg + pos, 8);
+	if (v >= AP_PY_OFF_NONE)
+		*bad = 1;
+	return v;
+}
+
+int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_py_offsets *o)
+{
+	const struct dbg_pos *p;
+	struct ap_py_offsets n = *o;
+	uint64_t version, ft;
+	int bad = 0;
+
+	if (minor < 13 || minor > 14 || len < 24 || memcmp(dbg, "xdebugpy", 8))
+		return -EINVAL;
+	memcpy(&version, dbg + 8, 8);
+	memcpy(&ft, dbg + 16, 8);
+	if (((version >> 24) & 0xff) != 3 || (int)((version >> 16) & 0xff) != minor)
+		return -EINVAL;
+	if (ft)
+		return -ENOTSUP; /* free-threaded: object header and GIL differ */
+	p = &dbg_pos[minor];
+	n.tstate_frame = dbg_get(dbg, len, p->current_frame, &bad);
+	n.tstate_interp = dbg_get(dbg, len, p->interp, &bad);
+	n.frame_back = dbg_get(dbg, len, p->previous, &bad);
+	n.frame_code = dbg_get(dbg, len, p->executable, &bad);
+	n.frame_instr = dbg_get(dbg, len, p->instr_ptr, &bad);
+	n.frame_owner = dbg_get(dbg, len, p->owner, &bad);
+	n.code_filename = dbg_get(dbg, len, p->filename, &bad);
+	n.code_name = dbg_get(dbg, len, p->name, &bad);
+	n.code_qualname = dbg_get(dbg, len, p->qualname, &bad);
+	n.code_linetable = dbg_get(dbg, len, p->linetable, &bad);
+	n.code_firstlineno = dbg_get(dbg, len, p->firstlineno, &bad);
+	n.code_adaptive = dbg_get(dbg, len, p->code_adaptive, &bad);
+	n.str_ascii_data = dbg_get(dbg, len, p->ascii_size, &bad);
+	if (bad)
+		return -EINVAL;
+	*o = n;
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Recognize a CPython runtime in a mapped file and describe it for BPF;
+ * cache the code objects BPF copies out, and name Python frames. */
+#ifndef AP_PYPROC_H
+#define AP_PYPROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "collect/procmaps.h"
+#include "hashmap.h"
+#include "shared.h"
+
+/* Does m map a file that defines _PyRuntime? If so fill *pp and *minor.
+ * 0; -ENOENT (not an interpreter); -ENOTSUP with a reason in why (version
+ * or build not supported), -errno otherwise. */
+int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor, char *why,
+		   size_t whylen);
+
+struct py_code {
+	uint64_t code;
+	uint32_t tgid, sig;
+	int minor, firstlineno;
+	char *qualname;        /* UTF-8; co_qualname, or co_name before 3.11 */
+	char *filename;
+	uint8_t *linetable;
+	size_t linetable_len;
+};
+
+struct pycode_cache {
+	struct hmap idx;       /* (tgid, sig, code) -> index */
+	struct py_code *v;
+	size_t n, cap;
+};
+
+void pycode__add(struct pycode_cache *c, const struct ap_py_code *rec, int minor);
+const struct py_code *pycode__find(const struct pycode_cache *c, uint32_t tgid, uint64_t code,
+				   uint32_t sig);
+/* line of instr in code (see py_line_for) */
+int pycode__line(const struct py_code *pc, int instr);
+void pycode__free(struct pycode_cache *c);
+
+/* CPython str data of kind 1/2/4 (len bytes) to UTF-8; caller frees */
+char *py_str_utf8(const void *data, size_t len, int kind);
+
+#endif
