@@ -79,7 +79,7 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 	char why[512];
 	int minor, err;
 
-	if (img->py_minor || !m->sf->py_runtime || !cc->skel)
+	if (img->py_minor || (!m->sf->py_runtime && !m->sf->py_code_type) || !cc->skel)
 		return;
 	err = pyproc__detect(m, &pp, &minor, why, sizeof(why));
 	if (err) {

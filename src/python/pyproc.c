@@ -39,9 +39,14 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 	char suffix;
 	int major = 3, err;
 
-	if (!sf || !sf->py_runtime)
+	if (!sf || (!sf->py_runtime && !sf->py_code_type))
 		return -ENOENT;
 	*minor = minor_from_name(sf->path, &suffix);
+	if (!sf->py_runtime) { /* before 3.7 there is no _PyRuntime */
+		snprintf(why, whylen, "%s: CPython 3.%d is not supported (3.8 to 3.14 are)", sf->path,
+			 *minor);
+		return -ENOTSUP;
+	}
 	if (sf->py_version && !symfile__read_vaddr(sf, sf->py_version, &ver, sizeof(ver))) {
 		major = (ver >> 24) & 0xff;
 		*minor = (ver >> 16) & 0xff;

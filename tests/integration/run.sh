@@ -430,6 +430,28 @@ py_linetable() {
 		echo "$(tail -3 $2.out | tr '\n' ' ')"
 }
 
+# an interpreter we do not walk: one warning line, native stacks, no failure
+t_py_unsupported() {
+	local py d=$O/py-old found=0 err=""
+	for py in /root/.pyenv/versions/3.[67].*/bin/python3.[67]; do
+		[ -x "$py" ] || continue
+		found=1
+		$AP -q -o $d -- $py -c 'sum(range(3000000))' 2>$d.err || err="$err $py:exit"
+		grep -q "CPython 3.[67] is not supported" $d.err || err="$err $py:no-warning"
+		[ "$(grep -c . $d.err)" = 1 ] || err="$err $py:not-one-line"
+		[ "$(samples $d/stacks.folded '_PyEval_EvalFrameDefault|PyEval_EvalFrameEx')" = 0 ] &&
+			[ "$(jq '.totals.samples' $d/artifacts/cpu.json)" -lt 10 ] && err="$err $py:no-samples"
+	done
+	if [ $found = 0 ]; then
+		pass py_unsupported
+		echo "     (no CPython older than 3.8 here to check the warning with)"
+	elif [ -n "$err" ]; then
+		fail py_unsupported "$err"
+	else
+		pass py_unsupported
+	fi
+}
+
 t_py_split() { t_py py_split py_split; }
 t_py_deep() { t_py py_deep py_deep; }
 t_py_threads() { t_py py_threads py_threads; }
@@ -440,7 +462,7 @@ t_py_linetable() { t_py py_linetable py_linetable; }
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
 	attach_target_exit duration_launch exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
-	py_linetable; do
+	py_linetable py_unsupported; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
