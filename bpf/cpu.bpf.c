@@ -35,6 +35,7 @@ struct {
 } samples SEC(".maps");
 
 #include "python.bpf.h"
+#include "pycalls.bpf.h"
 
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
@@ -106,4 +107,11 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	if (bpf_ringbuf_output(&samples, s, size, flags))
 		cnt_inc(AP_CNT_RINGBUF_FULL);
 	return 0;
+}
+
+/* attached per process by userspace with --py-calls */
+SEC("uprobe")
+int BPF_KPROBE(on_py_eval_entry)
+{
+	return py_on_eval_entry(ctx);
 }

@@ -26,6 +26,15 @@ struct {
 	__type(value, struct ap_py_proc);
 } py_procs SEC(".maps");
 
+/* tid -> PyThreadState *, captured by the --py-calls uprobe; the sampler's
+ * fallback when the TSS lookup finds nothing (e.g. a non-glibc libc) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstates SEC(".maps");
+
 struct py_seen_key {
 	__u64 code;
 	__u32 tgid;
@@ -361,6 +370,11 @@ static __always_inline void py_sample(struct ap_cpu_sample *s, struct task_struc
 	if (!sc) /* never: one entry per CPU */
 		return;
 	tstate = py_tstate(pp, task);
+	if (!tstate) {
+		__u64 *t = bpf_map_lookup_elem(&py_tstates, &s->tid);
+
+		tstate = t ? *t : 0;
+	}
 	if (!tstate) {
 		cnt_inc(AP_CNT_PY_NO_TSTATE);
 		return;

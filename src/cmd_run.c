@@ -49,6 +49,9 @@ static const char usage_text[] =
 "      --full-stacks        ... everything, interpreter internals included\n"
 "                           (default: Python frames spliced into native stacks,\n"
 "                           interpreter internals hidden)\n"
+"      --py-calls           count entries into Python from C per code object with\n"
+"                           a uprobe (artifacts/python_calls.json); costs ~1 us per\n"
+"                           entry, so callback-heavy code slows down\n"
 "  -q, --quiet              no status line and no summary\n"
 "  -v, --verbose            more messages (-vv: debug and the BPF verifier log)\n"
 "      --version            print the version and exit\n"
@@ -63,7 +66,7 @@ static const char usage_text[] =
 "2 usage error, 125 profiling failed, 126 command not executable, 127 command not found.\n";
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
-       OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS };
+       OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -112,6 +115,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY },
 		{ "native-only", no_argument, NULL, OPT_NATIVE_ONLY },
 		{ "full-stacks", no_argument, NULL, OPT_FULL_STACKS },
+		{ "py-calls", no_argument, NULL, OPT_PY_CALLS },
 		{},
 	};
 	long v;
@@ -175,6 +179,9 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			break;
 		case OPT_FULL_STACKS:
 			o->view = AP_VIEW_FULL;
+			break;
+		case OPT_PY_CALLS:
+			o->py_calls = true;
 			break;
 		case OPT_VERSION:
 			printf("autoprof-bpf %s\n", AP_VERSION);
@@ -312,7 +319,6 @@ static int start_target(struct ap_session *ses)
 	pid_t pid;
 
 	err = runner_resolve(ses->opts.argv[0], &path);
-	free(path);
 	if (err == -ENOENT) {
 		ap_err("%s: command not found", ses->opts.argv[0]);
 		return -AP_EXIT_NOTFOUND;
@@ -322,6 +328,9 @@ static int start_target(struct ap_session *ses)
 		return -AP_EXIT_NOEXEC;
 	}
 	pid = runner_spawn_gated(ses->opts.argv, &gate, &errfd);
+	if (pid > 0 && ses->opts.py_calls)
+		cpu_collector__preattach_py_calls(ses->cpu, pid, path);
+	free(path);
 	if (pid < 0) {
 		ap_err("runner: fork: %s", ap_errstr(pid));
 		return -AP_EXIT_FAILED;
@@ -463,6 +472,8 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 	int err;
 
 	err = cpu_json__write(&ses->prof, ses->outdir);
+	if (!err && ses->opts.py_calls)
+		err = cpu_collector__write_py_calls(ses->cpu, ses->outdir);
 	if (!err)
 		err = folded_write(&ses->prof, ses->opts.view, ses->outdir, "stacks.folded");
 	if (!err)

@@ -32,6 +32,7 @@ struct ap_options {
 	enum ap_view view;      /* folded stacks and summary */
 	bool quiet;
 	bool no_children;
+	bool py_calls;          /* uprobe on the eval loop: C->Python entry counts */
 	int verbose;
 };
 

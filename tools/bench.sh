@@ -76,4 +76,23 @@ echo "autoprof-bpf overhead, medians of $RUNS runs (wall seconds; ratio = profil
 printf "%-14s %8s %8s %8s   %6s   %6s   %8s  %7s %8s\n" workload bare ours perf ours/b perf/b \
 	ours-total ours-cpu rss-KB
 bench c-cwork build/tests/cwork -n 2500
-bench python-cpu $PY -c 'sum(i * i for i in range(12000000))'
+bench python-cpu $PY -c 'sum(i * i for i in range(40000000))'
+bench python-fib $PY -c 'exec("def f(n):\n return n if n < 2 else f(n - 1) + f(n - 2)\nf(30)")'
+
+# the --py-calls uprobe on a callback-heavy workload (a key function called
+# from C 1.5M times): target wall time with sampling only vs with the uprobe
+echo
+echo "--py-calls uprobe on sorted(key=lambda), medians of $RUNS runs (target wall seconds)"
+CB='import random; d = [(random.random(), i) for i in range(300000)]
+for _ in range(5): sorted(d, key=lambda r: r[0])'
+for ((i = 0; i < RUNS; i++)); do
+	inner $OUT/cb.bare $PY -c "$CB"
+	$AP -q -o $OUT/cb-s -- bash -c "$(declare -f inner); inner $OUT/cb.sampling \"\$@\"" _ $PY -c "$CB"
+	$AP -q --py-calls -o $OUT/cb-u -- bash -c "$(declare -f inner); inner $OUT/cb.uprobe \"\$@\"" _ $PY -c "$CB"
+done
+b=$(median <$OUT/cb.bare)
+s=$(median <$OUT/cb.sampling)
+u=$(median <$OUT/cb.uprobe)
+printf "bare %.3f  sampling %.3f (x%.3f)  sampling+uprobe %.3f (x%.3f), %s entries counted\n" \
+	$b $s $(echo "$s $b" | awk '{ print $1 / $2 }') $u $(echo "$u $b" | awk '{ print $1 / $2 }') \
+	"$(jq .total_entries $OUT/cb-u/artifacts/python_calls.json)"

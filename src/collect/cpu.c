@@ -3,6 +3,7 @@
  * perf events per CPU, and the sample path: ring buffer record -> mappings
  * of the sample's time -> libdw unwind -> symbols -> interned stack. */
 #include <errno.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "shared.h"
 #include "autoprof.skel.h"
+#include "artifact/artifact.h"
 #include "collect/cpu.h"
 #include "collect/mmaptrack.h"
 #include "log.h"
@@ -40,6 +42,10 @@ struct cpu_collector {
 	struct pycode_cache pyc;
 	struct hmap pyframes;       /* (tgid, sig, code, instr) -> frame id */
 	struct hmap py_warned;      /* paths already warned about */
+	struct bpf_link **py_links; /* --py-calls uprobes, one per (pid, interpreter) */
+	struct hmap py_probed;      /* (pid, path) already probed */
+	size_t nr_py_links, cap_py_links;
+	uint64_t py_calls_attach_errors;
 	struct py_pending {         /* placeholder frames awaiting their code record */
 		uint32_t frame;
 		uint32_t tgid, sig;
@@ -71,6 +77,55 @@ static bool mt_filter(uint32_t pid, uint32_t ppid, void *ctx)
 	return session__is_tracked(ctx, pid, ppid);
 }
 
+/* uprobe on this process's eval loop; per pid, so other users of the same
+ * interpreter binary are not trapped */
+static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct symfile *sf)
+{
+	const char *path = sf->path;
+	struct bpf_link *l;
+	uint64_t off, v;
+	char key[PATH_MAX + 16];
+	int kl = snprintf(key, sizeof(key), "%u:%s", pid, path);
+
+	if (hmap_get(&cc->py_probed, key, kl, &v))
+		return;
+	hmap_put(&cc->py_probed, key, kl, 1);
+
+	/* our own symbol table: asking libbpf to resolve the name re-parses
+	 * the ELF, slow enough for a short script to run past the probe */
+	if (symfile__func_offset(sf, "_PyEval_EvalFrameDefault", &off)) {
+		if (!cc->py_calls_attach_errors++)
+			ap_warn("python: --py-calls: %s has no _PyEval_EvalFrameDefault symbol", path);
+		return;
+	}
+	uint64_t t0 = now_mono_ns();
+
+	l = bpf_program__attach_uprobe(cc->skel->progs.on_py_eval_entry, false, pid, path, off);
+	ap_debug("python: pid %u: uprobe attached in %.2f ms", pid, (now_mono_ns() - t0) / 1e6);
+	if (!l) {
+		if (!cc->py_calls_attach_errors++)
+			ap_warn("python: --py-calls: uprobe on %s:_PyEval_EvalFrameDefault: %s", path,
+				ap_errstr(-errno));
+		return;
+	}
+	GROW(cc->py_links, cc->cap_py_links, cc->nr_py_links + 1);
+	cc->py_links[cc->nr_py_links++] = l;
+}
+
+void cpu_collector__preattach_py_calls(struct cpu_collector *cc, uint32_t pid, const char *exe)
+{
+	struct symfile *sf = symcache__get(&cc->ses->pm.sc, exe, 0);
+	char *lib = NULL;
+
+	if (sf && !sf->py_runtime) {
+		lib = elf_find_needed(exe, "libpython3");
+		sf = lib ? symcache__get(&cc->ses->pm.sc, lib, 0) : NULL;
+	}
+	if (sf && sf->py_runtime)
+		attach_py_calls(cc, pid, sf);
+	free(lib);
+}
+
 /* a mapping of a tracked process: is it a CPython runtime to configure? */
 static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m)
 {
@@ -97,7 +152,10 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 	}
 	img->py_minor = minor;
 	img->py_sf = m->sf;
-	ap_info("python: pid %u runs CPython 3.%d from %s", pid, minor, m->path);
+	ap_info("python: pid %u runs CPython 3.%d from %s (configured %.1f ms after its exec)", pid,
+		minor, m->path, (now_mono_ns() - img->start_time) / 1e6);
+	if (cc->ses->opts.py_calls)
+		attach_py_calls(cc, pid, m->sf);
 }
 
 static void on_exec(void *ctx, uint32_t pid)
@@ -130,6 +188,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	cc->skel->rodata->follow_children = !ses->opts.no_children;
 	cc->skel->rodata->py_depth = ses->opts.py_depth;
 	bpf_map__set_max_entries(cc->skel->maps.scratch, ses->nr_cpus);
+	bpf_program__set_autoload(cc->skel->progs.on_py_eval_entry, ses->opts.py_calls);
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
 	err = autoprof_bpf__load(cc->skel);
@@ -535,6 +594,9 @@ void cpu_collector__stop(struct cpu_collector *cc)
 	cc->nr_links = 0;
 	bpf_link__destroy(cc->fork_link);
 	cc->fork_link = NULL;
+	for (i = 0; i < (int)cc->nr_py_links; i++)
+		bpf_link__destroy(cc->py_links[i]);
+	cc->nr_py_links = 0;
 	if (cc->rb)
 		ring_buffer__consume(cc->rb);
 	if (cc->mt)
@@ -583,6 +645,107 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
 }
 
+struct call_row {
+	uint32_t tgid;
+	const struct py_code *pc;
+	uint64_t count;
+};
+
+static int by_calls(const void *a, const void *b)
+{
+	const struct call_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->pc && y->pc ? strcmp(x->pc->qualname, y->pc->qualname) : 0;
+}
+
+static bool same_function(const struct call_row *x, const struct call_row *y)
+{
+	return x->tgid == y->tgid && x->pc && y->pc && x->pc->firstlineno == y->pc->firstlineno &&
+	       !strcmp(x->pc->qualname, y->pc->qualname) && !strcmp(x->pc->filename, y->pc->filename);
+}
+
+static int by_identity(const void *a, const void *b)
+{
+	const struct call_row *x = a, *y = b;
+	int c;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	if (!x->pc || !y->pc)
+		return !x->pc - !y->pc;
+	c = strcmp(x->pc->filename, y->pc->filename);
+	if (!c)
+		c = strcmp(x->pc->qualname, y->pc->qualname);
+	return c ? c : x->pc->firstlineno - y->pc->firstlineno;
+}
+
+int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir)
+{
+	struct {
+		uint64_t code;
+		uint32_t tgid, sig;
+	} key, next, *prev = NULL;
+	struct call_row *rows = NULL;
+	size_t nr = 0, cap = 0, i, j;
+	uint64_t total = 0, unnamed = 0;
+	cJSON *root = cJSON_CreateObject(), *arr, *o;
+	char *dir;
+	int fd = bpf_map__fd(cc->skel->maps.py_calls), err;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		uint64_t count = 0;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &count))
+			continue;
+		GROW(rows, cap, nr + 1);
+		rows[nr++] = (struct call_row){ key.tgid, pycode__find(&cc->pyc, key.tgid, key.code,
+								       key.sig), count };
+		total += count;
+	}
+	/* one row per function: a code object can show two signatures when
+	 * CPython swaps an interned name right after its first call */
+	if (nr)
+		qsort(rows, nr, sizeof(*rows), by_identity);
+	for (i = 0, j = 0; i < nr; i++) {
+		if (j && same_function(&rows[j - 1], &rows[i]))
+			rows[j - 1].count += rows[i].count;
+		else
+			rows[j++] = rows[i];
+	}
+	nr = j;
+	if (nr)
+		qsort(rows, nr, sizeof(*rows), by_calls);
+	cJSON_AddStringToObject(root, "schema", "autoprof.python_calls/1");
+	cJSON_AddStringToObject(root, "probe", "uprobe:_PyEval_EvalFrameDefault");
+	cJSON_AddNumberToObject(root, "total_entries", total);
+	cJSON_AddNumberToObject(root, "attach_errors", cc->py_calls_attach_errors);
+	arr = cJSON_AddArrayToObject(root, "code_objects");
+	for (i = 0; i < nr; i++) {
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", rows[i].tgid);
+		cJSON_AddStringToObject(o, "qualname", rows[i].pc ? rows[i].pc->qualname : "[unknown code]");
+		cJSON_AddStringToObject(o, "file", rows[i].pc ? rows[i].pc->filename : "");
+		cJSON_AddNumberToObject(o, "firstlineno", rows[i].pc ? rows[i].pc->firstlineno : 0);
+		cJSON_AddNumberToObject(o, "entries", rows[i].count);
+		unnamed += !rows[i].pc;
+	}
+	cJSON_AddNumberToObject(root, "unnamed_code_objects", unnamed);
+	dir = xasprintf("%s/artifacts", outdir);
+	err = mkdir_p(dir, 0755);
+	if (!err)
+		err = json_write_atomic(dir, "python_calls.json", root);
+	free(dir);
+	free(rows);
+	cJSON_Delete(root);
+	return err;
+}
+
 void cpu_collector__free(struct cpu_collector *cc)
 {
 	if (!cc)
@@ -595,8 +758,10 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->kcache);
 	hmap_free(&cc->pyframes);
 	hmap_free(&cc->py_warned);
+	hmap_free(&cc->py_probed);
 	pycode__free(&cc->pyc);
 	free(cc->pending);
+	free(cc->py_links);
 	if (cc->epfd >= 0)
 		close(cc->epfd);
 	free(cc->links);

@@ -11,6 +11,10 @@
 struct cpu_collector *cpu_collector__open(struct ap_session *ses);
 /* start following pid: BPF filter, and its current mappings; 0 or -errno */
 int cpu_collector__track(struct cpu_collector *cc, uint32_t pid);
+/* --py-calls in launch mode: attach the uprobe to the interpreter the
+ * command will run (exe itself, or its DT_NEEDED libpython) before it
+ * starts, since registering a uprobe takes the kernel ~20 ms */
+void cpu_collector__preattach_py_calls(struct cpu_collector *cc, uint32_t pid, const char *exe);
 /* perf events on every CPU and the fork tracepoint; 0 or -errno */
 int cpu_collector__attach(struct cpu_collector *cc);
 /* handle what arrived within timeout_ms; 0 or -errno */
@@ -22,6 +26,8 @@ void cpu_collector__counters(struct cpu_collector *cc);
 uint64_t cpu_collector__samples(const struct cpu_collector *cc);
 uint64_t cpu_collector__drops(struct cpu_collector *cc);
 void cpu_collector__free(struct cpu_collector *cc);
+/* artifacts/python_calls.json from the --py-calls uprobe counts; 0 or -errno */
+int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir);
 
 extern const char *const ap_counter_names[];
 

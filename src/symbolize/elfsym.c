@@ -379,6 +379,28 @@ entry:
 	return NULL;
 }
 
+int symfile__func_offset(const struct symfile *sf, const char *name, uint64_t *offset)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < sf->nr_syms; i++) {
+		uint64_t a = sf->syms[i].addr;
+
+		if (strcmp(sf->names + sf->syms[i].name, name))
+			continue;
+		for (j = 0; j < sf->nr_loads; j++) {
+			const struct ap_load_seg *l = &sf->loads[j];
+
+			if (a >= l->vaddr && a < l->vaddr + l->filesz) {
+				*offset = a - l->vaddr + l->offset;
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
 int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len)
 {
 	ssize_t n;
@@ -437,4 +459,75 @@ int symfile__bias(const struct symfile *sf, uint64_t map_start, uint64_t pgoff, 
 		}
 	}
 	return -ENOENT;
+}
+
+static char *search_dirs(const char *dirs, const char *origin, const char *lib)
+{
+	char *d = xstrdup(dirs), *tok, *save = NULL, cand[PATH_MAX], *found = NULL;
+
+	for (tok = strtok_r(d, ":", &save); tok && !found; tok = strtok_r(NULL, ":", &save)) {
+		if (!strncmp(tok, "$ORIGIN", 7))
+			snprintf(cand, sizeof(cand), "%s%s/%s", origin, tok + 7, lib);
+		else
+			snprintf(cand, sizeof(cand), "%s/%s", tok, lib);
+		if (!access(cand, R_OK))
+			found = xstrdup(cand);
+	}
+	free(d);
+	return found;
+}
+
+char *elf_find_needed(const char *path, const char *prefix)
+{
+	char origin[PATH_MAX], *found = NULL;
+	const char *needed = NULL, *runpath = NULL, *env;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	int fd;
+	Elf *elf = elf_open(path, &fd);
+
+	if (!elf)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		GElf_Dyn dyn;
+		size_t i;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (i = 0; d && d->d_buf && i < sh.sh_size / sh.sh_entsize; i++) {
+			const char *v;
+
+			if (!gelf_getdyn(d, i, &dyn))
+				break;
+			if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_RUNPATH && dyn.d_tag != DT_RPATH)
+				continue;
+			v = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+			if (!v)
+				continue;
+			if (dyn.d_tag == DT_NEEDED && !needed && !strncmp(v, prefix, strlen(prefix)))
+				needed = v;
+			else if (dyn.d_tag != DT_NEEDED && !runpath)
+				runpath = v;
+		}
+	}
+	if (needed) {
+		const char *slash = strrchr(path, '/');
+
+		snprintf(origin, sizeof(origin), "%.*s", slash ? (int)(slash - path) : 1,
+			 slash ? path : ".");
+		if (runpath)
+			found = search_dirs(runpath, origin, needed);
+		env = getenv("LD_LIBRARY_PATH");
+		if (!found && env)
+			found = search_dirs(env, origin, needed);
+		if (!found)
+			found = search_dirs("/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:"
+					    "/usr/local/lib:/lib64:/usr/lib64:/lib:/usr/lib",
+					    origin, needed);
+	}
+	elf_end(elf);
+	close(fd);
+	return found;
 }

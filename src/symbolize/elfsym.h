@@ -58,8 +58,17 @@ int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t
  * offset pgoff: runtime address = vaddr + bias. 0 or -ENOENT. */
 int symfile__bias(const struct symfile *sf, uint64_t map_start, uint64_t pgoff, uint64_t *bias);
 
+/* file offset of the function named name (for uprobes); 0 or -ENOENT */
+int symfile__func_offset(const struct symfile *sf, const char *name, uint64_t *offset);
+
 /* copy len bytes of the file's initialized data at vaddr; 0 or -errno */
 int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len);
+
+/* the DT_NEEDED entry of path that starts with prefix, resolved the way
+ * ld.so would for the common cases (DT_RUNPATH/DT_RPATH with $ORIGIN,
+ * LD_LIBRARY_PATH, the multiarch and standard directories); caller frees.
+ * NULL if none. */
+char *elf_find_needed(const char *path, const char *prefix);
 
 /* read just the build id of an ELF file; 0 or -errno */
 int elf_read_build_id(const char *path, char *hex, size_t len);

@@ -452,7 +452,19 @@ t_py_unsupported() {
 	fi
 }
 
+# --py-calls: a key function called from C exactly 100000 times
+py_calls() {
+	local d=$2
+	$AP -q --py-calls -o $d -- $1 -c 'sorted(range(100000), key=lambda x: -x)' 2>$d.err ||
+		{ echo "exit $?"; return; }
+	$JQ '[.code_objects[] | select(.qualname == "<lambda>" and .file == "<string>")] as $l |
+	  if ($l | length) != 1 or $l[0].entries != 100000 then "lambda entries: \($l)"
+	  elif .attach_errors != 0 then "\(.attach_errors) attach errors" else empty end' \
+		$d/artifacts/python_calls.json
+}
+
 t_py_split() { t_py py_split py_split; }
+t_py_calls() { t_py py_calls py_calls; }
 t_py_deep() { t_py py_deep py_deep; }
 t_py_threads() { t_py py_threads py_threads; }
 t_py_cext() { t_py py_cext py_cext; }
@@ -462,7 +474,7 @@ t_py_linetable() { t_py py_linetable py_linetable; }
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
 	attach_target_exit duration_launch exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
-	py_linetable py_unsupported; do
+	py_linetable py_unsupported py_calls; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
