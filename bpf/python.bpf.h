@@ -70,7 +70,7 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 		__s32 initialized;
 		__u32 key;
 	} tss;
-	__u64 fsbase, tstate = 0;
+	__u64 fsbase, tstate = 0, self = 0;
 	__u32 key;
 
 	if (bpf_probe_read_user(&tss, sizeof(tss), (void *)(pp->runtime + pp->off.runtime_tss)))
@@ -80,8 +80,15 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 		return 0;
 	fsbase = BPF_CORE_READ(task, thread.fsbase);
 	if (bpf_probe_read_user(&tstate, sizeof(tstate),
-				(void *)(fsbase + pp->off.tsd_base + 16 * key + 8)))
+				(void *)(fsbase + pp->off.tsd_base + 16 * key + 8)) || !tstate)
 		return 0;
+	/* validate: the thread state names this thread (thread_id is its
+	 * pthread_t, which glibc makes the TCB address, i.e. fsbase) */
+	if (bpf_probe_read_user(&self, sizeof(self), (void *)(tstate + pp->off.tstate_thread_id)) ||
+	    self != fsbase) {
+		cnt_inc(AP_CNT_PY_BAD_TSTATE);
+		return 0;
+	}
 	return tstate;
 }
 

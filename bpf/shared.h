@@ -31,6 +31,7 @@ enum ap_counter {
 	AP_CNT_FORKS_FOLLOWED,     /* child processes added to the tracked set */
 	AP_CNT_PY_SAMPLES,         /* samples of a Python process */
 	AP_CNT_PY_NO_TSTATE,       /* ... whose thread had no thread state (not a Python thread) */
+	AP_CNT_PY_BAD_TSTATE,      /* ... whose thread state belongs to another thread (racy read) */
 	AP_CNT_PY_READ_ERR,        /* a frame or code object could not be read */
 	AP_CNT_PY_BAD_CODE,        /* a frame's code object failed validation (racy read) */
 	AP_CNT_PY_TRUNCATED,       /* stacks deeper than the frame limit */
@@ -81,7 +82,8 @@ struct ap_py_offsets {
 	__u16 str_ascii_data;      /* sizeof(PyASCIIObject) */
 	__u16 str_compact_data;    /* sizeof(PyCompactUnicodeObject) */
 	__u16 tsd_base;            /* glibc struct pthread specific_1stblock (0x310) */
-	__u16 pad[3];
+	__u16 tstate_thread_id;    /* PyThreadState.thread_id (pthread_self = fsbase) */
+	__u16 pad[2];
 };
 _Static_assert(sizeof(struct ap_py_offsets) == 48, "ap_py_offsets layout changed");
 

@@ -13,6 +13,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_FORKS_FOLLOWED] = "forks_followed",
 	[AP_CNT_PY_SAMPLES] = "python_samples",
 	[AP_CNT_PY_NO_TSTATE] = "python_no_thread_state",
+	[AP_CNT_PY_BAD_TSTATE] = "python_bad_thread_state",
 	[AP_CNT_PY_READ_ERR] = "python_read_errors",
 	[AP_CNT_PY_BAD_CODE] = "python_bad_code_objects",
 	[AP_CNT_PY_TRUNCATED] = "python_truncated_stacks",

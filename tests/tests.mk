@@ -8,7 +8,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf
-TEST_WORKLOADS := $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
+TEST_WORKLOADS := $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -50,6 +50,11 @@ $(TOUT)/cwork: tests/workloads/cwork.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+# static, so it runs alone in a chroot (the container-path test)
+$(TOUT)/ctr/app/cwork: tests/workloads/cwork.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -static $< -o $@
+
 $(TOUT)/sysheavy: tests/workloads/sysheavy.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "collect/procmaps.h"
 #include "log.h"
@@ -71,11 +72,28 @@ static struct ap_image *new_image(struct ap_proc *p, uint64_t time)
 	return img;
 }
 
+/* A process in another mount namespace (a container) names files by its
+ * own root: when the host's file at that path is not the mapped inode, look
+ * through /proc/PID/root (while the process lives). */
+static const char *resolve_path(uint32_t pid, const char *path, uint64_t ino, char *buf,
+				size_t len)
+{
+	struct stat st;
+
+	if (!ino || (stat(path, &st) == 0 && st.st_ino == ino))
+		return path;
+	snprintf(buf, len, "/proc/%u/root%s", pid, path);
+	if (stat(buf, &st) == 0 && st.st_ino == ino)
+		return buf;
+	return path;
+}
+
 static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uint64_t start,
 		    uint64_t end, uint64_t pgoff, uint64_t ino, const char *path)
 {
 	struct symcache *sc = &pm->sc;
 	struct ap_mapping *m;
+	char buf[PATH_MAX + 32];
 
 	GROW(img->maps, img->cap, img->nr_maps + 1);
 	m = &img->maps[img->nr_maps++];
@@ -90,7 +108,7 @@ static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uin
 	}
 	if (path[0] != '/')
 		return;
-	m->sf = symcache__get(sc, path, ino);
+	m->sf = symcache__get(sc, resolve_path(pid, path, ino, buf, sizeof(buf)), ino);
 	if (m->sf && symfile__bias(m->sf, start, pgoff, &m->bias))
 		m->sf = NULL;
 	if (m->sf && pm->on_map)

@@ -12,6 +12,7 @@
 static const struct ap_py_offsets table[] = {
 	/* 3.8: PyFrameObject chain; f_lasti is a byte offset */
 	[8] = {
+		.tstate_thread_id = 176,  /* PyThreadState.thread_id */
 		.model = AP_PY_FRAMEOBJ, .minor = 8,
 		.runtime_tss = 1392,      /* _PyRuntimeState.gilstate.autoTSSkey */
 		.runtime_gil = 1152,      /* _PyRuntimeState.ceval.gil (embedded) */
@@ -31,6 +32,7 @@ static const struct ap_py_offsets table[] = {
 	},
 	/* 3.9: as 3.8 with a smaller _PyRuntimeState */
 	[9] = {
+		.tstate_thread_id = 176,  /* PyThreadState.thread_id */
 		.model = AP_PY_FRAMEOBJ, .minor = 9,
 		.runtime_tss = 584, .runtime_gil = 352,
 		.tstate_interp = 16, .tstate_frame = 24,
@@ -42,6 +44,7 @@ static const struct ap_py_offsets table[] = {
 	},
 	/* 3.10: f_lasti counts code units; co_linetable replaces co_lnotab */
 	[10] = {
+		.tstate_thread_id = 176,  /* PyThreadState.thread_id */
 		.model = AP_PY_FRAMEOBJ, .minor = 10,
 		.runtime_tss = 584, .runtime_gil = 352,
 		.tstate_interp = 16, .tstate_frame = 24,
@@ -53,6 +56,7 @@ static const struct ap_py_offsets table[] = {
 	},
 	/* 3.11: _PyInterpreterFrame via tstate->cframe; is_entry marks groups */
 	[11] = {
+		.tstate_thread_id = 152,  /* PyThreadState.thread_id */
 		.model = AP_PY_CFRAME, .minor = 11,
 		.runtime_tss = 592, .runtime_gil = 360,
 		.tstate_interp = 16,
@@ -70,6 +74,7 @@ static const struct ap_py_offsets table[] = {
 	},
 	/* 3.12: shim frames (owner == 3); the GIL moved behind interp->ceval.gil */
 	[12] = {
+		.tstate_thread_id = 136,  /* PyThreadState.thread_id */
 		.model = AP_PY_CFRAME, .minor = 12,
 		.runtime_tss = 1544, .runtime_gil = NONE,
 		.tstate_interp = 16, .tstate_frame = 56, .cframe_current = 0,
@@ -82,6 +87,7 @@ static const struct ap_py_offsets table[] = {
 	},
 	/* 3.13: tstate->current_frame; f_executable; instr_ptr */
 	[13] = {
+		.tstate_thread_id = 152,  /* PyThreadState.thread_id */
 		.model = AP_PY_CURFRAME, .minor = 13,
 		.runtime_tss = 2160, .runtime_gil = NONE,
 		.tstate_interp = 16, .tstate_frame = 72, .cframe_current = NONE,
@@ -94,6 +100,7 @@ static const struct ap_py_offsets table[] = {
 	/* 3.14: f_executable is a tagged _PyStackRef; owner >= 3 is not Python.
 	 * From the reference sheet only: no 3.14 interpreter on the test machine */
 	[14] = {
+		.tstate_thread_id = 152,  /* PyThreadState.thread_id */
 		.model = AP_PY_CURFRAME, .minor = 14,
 		.runtime_tss = 2336, .runtime_gil = NONE,
 		.tstate_interp = 16, .tstate_frame = 72, .cframe_current = NONE,
@@ -117,16 +124,16 @@ int pyoffsets__for_version(int minor, struct ap_py_offsets *o)
 /* Byte positions of the fields we take inside _Py_DebugOffsets. The debug
  * struct's own layout changes per minor version (ref sheet §2.6). */
 struct dbg_pos {
-	uint16_t current_frame, interp, previous, executable, instr_ptr, owner;
+	uint16_t current_frame, interp, thread_id, previous, executable, instr_ptr, owner;
 	uint16_t filename, name, qualname, linetable, firstlineno, code_adaptive;
 	uint16_t ascii_size;
 };
 
 static const struct dbg_pos dbg_pos[] = {
-	[13] = { .current_frame = 184, .interp = 176, .previous = 232, .executable = 240,
+	[13] = { .current_frame = 184, .interp = 176, .thread_id = 192, .previous = 232, .executable = 240,
 		 .instr_ptr = 248, .owner = 264, .filename = 280, .name = 288, .qualname = 296,
 		 .linetable = 304, .firstlineno = 312, .code_adaptive = 344, .ascii_size = 560 },
-	[14] = { .current_frame = 208, .interp = 200, .previous = 256, .executable = 264,
+	[14] = { .current_frame = 208, .interp = 200, .thread_id = 216, .previous = 256, .executable = 264,
 		 .instr_ptr = 272, .owner = 288, .filename = 320, .name = 328, .qualname = 336,
 		 .linetable = 344, .firstlineno = 352, .code_adaptive = 384, .ascii_size = 640 },
 };
@@ -163,6 +170,7 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	p = &dbg_pos[minor];
 	n.tstate_frame = dbg_get(dbg, len, p->current_frame, &bad);
 	n.tstate_interp = dbg_get(dbg, len, p->interp, &bad);
+	n.tstate_thread_id = dbg_get(dbg, len, p->thread_id, &bad);
 	n.frame_back = dbg_get(dbg, len, p->previous, &bad);
 	n.frame_code = dbg_get(dbg, len, p->executable, &bad);
 	n.frame_instr = dbg_get(dbg, len, p->instr_ptr, &bad);

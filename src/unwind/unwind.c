@@ -98,7 +98,8 @@ static int build_dwfl(struct uw_state *st, struct ap_image *img, uint32_t pid)
 			dup = img->maps[j].sf == m->sf;
 		if (dup)
 			continue;
-		if (!dwfl_report_elf(st->dwfl, m->path, m->path, -1, m->bias, false))
+		/* the file as opened (it may be under /proc/PID/root) */
+		if (!dwfl_report_elf(st->dwfl, m->path, m->sf->path, -1, m->bias, false))
 			ap_debug("unwind: pid %u: %s: %s", pid, m->path, dwfl_errmsg(-1));
 	}
 	dwfl_report_end(st->dwfl, NULL, NULL);

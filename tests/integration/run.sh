@@ -168,6 +168,20 @@ t_duration_launch() {
 	fi
 }
 
+# a process that sees another root (chroot, a container): its files are
+# found through /proc/PID/root and its frames named
+t_container_path() {
+	local d=$O/ctr n named
+	$AP -q -F 499 -o $d -- chroot $W/ctr /app/cwork 1 2>$d.err || { fail container_path "exit $?"; return; }
+	n=$(samples $d/stacks.folded '^cwork;')
+	named=$(samples $d/stacks.folded '^cwork;.*main;run_workload;compute;leaf_[ab]$')
+	if ! gt $n 300 || ! ge $(ratio $named $n) 0.9; then
+		fail container_path "named main..leaf in $named of $n samples"
+	else
+		pass container_path
+	fi
+}
+
 t_exit_status() {
 	local rc err=""
 	$AP -q -o $O/e1 -- sh -c 'exit 7' 2>/dev/null; rc=$?
@@ -472,7 +486,7 @@ t_py_short() { t_py py_short py_short; }
 t_py_linetable() { t_py py_linetable py_linetable; }
 
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
-	attach_target_exit duration_launch exit_status sigint_launch sigint_attach usage_errors not_root \
+	attach_target_exit duration_launch container_path exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
 	py_linetable py_unsupported py_calls; do
 	want $t && t_$t
