@@ -72,7 +72,7 @@ $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
 
 include tests/tests.mk
 
-demo: deps all $(OUT)/demo
+demo: deps all
 	$(Q)tools/demo.sh
 
 bench: deps all $(TEST_WORKLOADS)

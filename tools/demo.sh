@@ -1,10 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# `make demo`: profile the bundled demo (examples/demo.c) and show the summary.
+# `make demo`: profile the bundled Python demo (examples/demo.py) with
+# Debian's python3.11, and show the summary.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: loading BPF programs needs root: sudo make demo" >&2
 	exit 1
 fi
-exec build/autoprof-bpf -o autoprof-out/demo -- build/demo 3
+PY=/usr/bin/python3.11
+[ -x $PY ] || PY=$(command -v python3)
+exec build/autoprof-bpf -o autoprof-out/demo -- $PY examples/demo.py 3

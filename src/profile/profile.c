@@ -240,11 +240,15 @@ uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum a
 		       uint32_t *out)
 {
 	const uint32_t *fr = p->stack_frames + s->off;
-	uint32_t i, n = 0, first_py = UINT32_MAX;
+	uint32_t i, n = 0, first_py = UINT32_MAX, last_py = 0;
 
-	for (i = 0; i < s->len && first_py == UINT32_MAX; i++)
-		if (p->frames[fr[i]].kind == AP_FRAME_PYTHON)
+	for (i = 0; i < s->len; i++) {
+		if (p->frames[fr[i]].kind != AP_FRAME_PYTHON)
+			continue;
+		if (first_py == UINT32_MAX)
 			first_py = i;
+		last_py = i;
+	}
 	for (i = 0; i < s->len; i++) {
 		const struct ap_frame *f = &p->frames[fr[i]];
 
@@ -260,11 +264,13 @@ uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum a
 				continue;
 			break;
 		case AP_VIEW_MIXED:
-			/* hide the interpreter: its bootstrap above the first
-			 * Python frame and its internals between Python frames;
-			 * keep C extensions, libraries and the kernel */
+			/* hide the interpreter's bootstrap above the first Python
+			 * frame and its call plumbing between Python frames; keep
+			 * C extensions and libraries anywhere, and everything the
+			 * innermost Python frame calls (builtins compiled into the
+			 * interpreter, such as _sre, are real work) */
 			if (first_py != UINT32_MAX && f->kind != AP_FRAME_PYTHON &&
-			    (i < first_py || is_interp(p, fr[i])))
+			    (i < first_py || (is_interp(p, fr[i]) && i < last_py)))
 				continue;
 			break;
 		}

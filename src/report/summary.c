@@ -127,6 +127,26 @@ static void print_table(FILE *f, struct fn_table *t, uint64_t total, int rows, b
 	}
 }
 
+/* "[module]" rows are code of a file without symbols for it: say how much
+ * and what would name it */
+static void print_symbol_hint(FILE *f, const struct fn_table *t, uint64_t total)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr; i++) {
+		const char *l = t->rows[i].label;
+
+		if (l[0] != '[' || !strcmp(l, "[unknown]") || !strcmp(l, "[anon]") ||
+		    !strncmp(l, "[unknown code", 13) || !strcmp(l, "[truncated]") ||
+		    pct(t->rows[i].self, total) < 10)
+			continue;
+		fprintf(f, "  note: %.1f%% of samples are in %s code with no symbol for it; its debug\n"
+			   "        symbols (a build-id file under /usr/lib/debug, e.g. Debian's -dbg or\n"
+			   "        -dbgsym package) would name those functions\n",
+			pct(t->rows[i].self, total), l);
+	}
+}
+
 struct stack_row {
 	char *text;
 	uint64_t count;
@@ -311,6 +331,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		build_functions(p, si->view, &t);
 		fprintf(f, "\nTop functions by self time:\n");
 		print_table(f, &t, p->total_samples, si->top_functions, true);
+		print_symbol_hint(f, &t, p->total_samples);
 		fprintf(f, "\nTop functions by total time:\n");
 		print_table(f, &t, p->total_samples, si->top_functions, false);
 		fprintf(f, "\nTop stacks (leaf last):\n");
