@@ -66,44 +66,42 @@ uint32_t profile__module(struct profile *p, const char *path, const char *build_
 	return *id;
 }
 
+/* frames are hash keys: built in zeroed memory, so no stray padding */
+static uint32_t intern_frame(struct profile *p, const struct ap_frame *f)
+{
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->frame_ids, f, sizeof(*f), p->nr_frames, &is_new);
+
+	if (is_new) {
+		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
+		p->frames[p->nr_frames++] = *f;
+	}
+	return *id;
+}
+
 uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *name,
 			uint32_t module, uint64_t addr)
 {
 	struct ap_frame f;
-	bool is_new;
-	uint64_t *id;
 
-	memset(&f, 0, sizeof(f)); /* the struct is a hash key: no stray padding */
+	memset(&f, 0, sizeof(f));
 	f.name = profile__str(p, name);
 	f.module = module;
 	f.kind = kind;
 	f.addr = addr;
-	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
-
-	if (is_new) {
-		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
-		p->frames[p->nr_frames++] = f;
-	}
-	return *id;
+	return intern_frame(p, &f);
 }
 
 uint32_t profile__py_frame(struct profile *p, const char *qualname, uint32_t module, uint32_t line)
 {
 	struct ap_frame f;
-	bool is_new;
-	uint64_t *id;
 
 	memset(&f, 0, sizeof(f));
 	f.name = profile__str(p, qualname);
 	f.module = module;
 	f.kind = AP_FRAME_PYTHON;
 	f.line = line;
-	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
-	if (is_new) {
-		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
-		p->frames[p->nr_frames++] = f;
-	}
-	return *id;
+	return intern_frame(p, &f);
 }
 
 uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
