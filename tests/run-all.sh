@@ -25,6 +25,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests must run as root (they load BPF programs): sudo make test" >&2
 fi
 run unit env AP_FIXTURES=build/tests build/tests/unit
+run bpf build/tests/test_pywalk
 run integration tests/integration/run.sh
 # the same profiler built with ASan/UBSan (leaks fail the run) on the paths
 # that exercise unwinding, symbolization, forks, signals and short targets

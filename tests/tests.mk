@@ -19,6 +19,18 @@ $(TOUT)/unit: $(UNIT_SRCS) tests/unit/unit.h $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests/unit $(UNIT_SRCS) $(SAN_OBJS) $(LDLIBS) -o $@
 
+# BPF logic tests: the production walker on fake CPython structures
+$(TOUT)/bpf/pywalk.bpf.o: tests/bpf/pywalk.bpf.c bpf/shared.h $(wildcard bpf/*.bpf.h)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(TOUT)/pywalk.skel.h: $(TOUT)/bpf/pywalk.bpf.o
+	$(Q)$(BPFTOOL) gen skeleton $< name pywalk_bpf > $@
+$(TOUT)/test_pywalk: tests/bpf/test_pywalk.c $(TOUT)/pywalk.skel.h src/python/offsets.c src/python/pyproc.c \
+		src/python/linetable.c $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -I$(TOUT) $< $(SAN_OBJS) $(LDLIBS) -o $@
+
 # the whole profiler under ASan/UBSan, for integration runs that check it
 $(TOUT)/autoprof-bpf-asan: $(TOUT)/san/main.o $(SAN_OBJS)
 	$(call msg,LINK,$@)
@@ -71,7 +83,7 @@ unit: $(TOUT)/unit $(FIXTURES)
 integration: all $(TEST_WORKLOADS)
 	$(Q)tests/integration/run.sh
 
-test: deps all $(TOUT)/unit $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) $(FUZZERS)
+test: deps all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) $(FUZZERS)
 	$(Q)tests/run-all.sh
 
 # libFuzzer targets (clang) over the parsers of untrusted input; `make fuzz`
