@@ -152,6 +152,8 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "pid", k->pid);
 		cJSON_AddNumberToObject(o, "tid", k->tid);
 		cJSON_AddNumberToObject(o, "stack", k->stack);
+		if (k->flags & AP_COUNT_GIL)
+			cJSON_AddBoolToObject(o, "gil", true);
 		cJSON_AddNumberToObject(o, "count", k->count);
 	}
 
@@ -353,6 +355,7 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 			goto out;
 		}
 		profile__add(p, json_u64(o, "pid"), json_u64(o, "tid"), NULL, stack,
+			     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "gil")) ? AP_COUNT_GIL : 0,
 			     json_u64(o, "count"));
 	}
 	what = "counters";

@@ -132,16 +132,16 @@ struct ap_process *profile__process(struct profile *p, uint32_t pid)
 }
 
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
-		  uint32_t stack, uint64_t count)
+		  uint32_t stack, uint32_t flags, uint64_t count)
 {
-	uint32_t ckey[3] = { pid, tid, stack }, tkey[2] = { pid, tid };
+	uint32_t ckey[4] = { pid, tid, stack, flags }, tkey[2] = { pid, tid };
 	bool is_new;
 	uint64_t *id;
 
 	id = hmap_upsert(&p->count_ids, ckey, sizeof(ckey), p->nr_counts, &is_new);
 	if (is_new) {
 		GROW(p->counts, p->cap_counts, p->nr_counts + 1);
-		p->counts[p->nr_counts++] = (struct ap_count){ pid, tid, stack, 0 };
+		p->counts[p->nr_counts++] = (struct ap_count){ pid, tid, stack, flags, 0 };
 	}
 	p->counts[*id].count += count;
 

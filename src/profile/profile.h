@@ -47,8 +47,11 @@ struct ap_stack {
 	uint32_t off, len;  /* frame ids in profile.stack_frames, root first */
 };
 
+#define AP_COUNT_GIL (1u << 0) /* the thread held the GIL in these samples */
+
 struct ap_count {
 	uint32_t pid, tid, stack;
+	uint32_t flags;     /* AP_COUNT_*: rows are split by these per-sample flags */
 	uint64_t count;
 };
 
@@ -128,7 +131,7 @@ void profile__thread_py(struct profile *p, uint32_t pid, uint32_t tid, bool pyth
 /* frames root first */
 uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n);
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
-		  uint32_t stack, uint64_t count);
+		  uint32_t stack, uint32_t flags, uint64_t count);
 struct ap_process *profile__process(struct profile *p, uint32_t pid);
 void profile__set_counter(struct profile *p, const char *name, uint64_t value);
 uint64_t profile__counter(const struct profile *p, const char *name);

@@ -385,6 +385,8 @@ py_split() { # PY DIR -> prints a reason on failure
 	    "hot lines \(hotline("hot_a")),\(hotline("hot_b")), want \($la),\($lb)"
 	  elif $main.gil_samples / $main.python_samples < 0.9 then
 	    "main thread held the GIL in \($main.gil_samples) of \($main.python_samples)"
+	  elif ([.samples[] | select(.gil) | .count] | add) != ([.threads[].gil_samples] | add) then
+	    "per-sample GIL rows disagree with the per-thread counts"
 	  else empty end' $d/artifacts/cpu.json
 }
 

@@ -34,10 +34,10 @@ static void build(struct profile *p)
 	memcpy(s3, (uint32_t[]){ f_unk, f_semi, f_hot }, sizeof(s3));
 	uint32_t a = profile__stack(p, s1, 5), b = profile__stack(p, s2, 4), c = profile__stack(p, s3, 3);
 
-	profile__add(p, 10, 10, "app", a, 60);
-	profile__add(p, 10, 11, "worker", a, 15);
-	profile__add(p, 10, 11, "worker", b, 20);
-	profile__add(p, 10, 10, "app", c, 5);
+	profile__add(p, 10, 10, "app", a, AP_COUNT_GIL, 60);
+	profile__add(p, 10, 11, "worker", a, 0, 15);
+	profile__add(p, 10, 11, "worker", b, 0, 20);
+	profile__add(p, 10, 10, "app", c, 0, 5);
 	struct ap_process *pr = profile__process(p, 10);
 	pr->comm = profile__str(p, "app");
 	pr->exe = profile__str(p, "/usr/bin/app");
@@ -118,6 +118,7 @@ TEST(cpu_json_round_trip)
 	ASSERT_STREQ(profile__s(&q, q.threads[1].comm), "worker", "thread name");
 	ASSERT_EQ(profile__counter(&q, "big"), 1ull << 60, "64-bit counter");
 	ASSERT_EQ(q.frequency_hz, 99, "frequency");
+	ASSERT_EQ(q.counts[0].flags, AP_COUNT_GIL, "per-sample GIL flag survives");
 	ASSERT_TRUE(same_profile(&p, &q), "same folded output after the round trip");
 	profile__free(&q);
 
