@@ -479,7 +479,23 @@ py_calls() {
 		$d/artifacts/python_calls.json
 }
 
+# -p PID on a Python process that is already running
+py_attach() {
+	local d=$2 pid
+	$1 $PYW/split.py 8 >/dev/null 2>&1 & pid=$!
+	sleep 0.7
+	$AP -q -F 499 -p $pid -d 1.5 -o $d 2>$d.err || { echo "exit $?"; kill $pid; return; }
+	kill $pid 2>/dev/null; wait $pid 2>/dev/null
+	$JQ 'include "lib"; pystacks as $p | ($p | total) as $t |
+	  ($p | map(select((.py | map(.name)) as $n | $n[0] == "<module>" and $n[1] == "main" and
+	    ($n[2] == "hot_a" or $n[2] == "hot_b"))) | total) as $ok |
+	  if $t < 500 then "only \($t) samples"
+	  elif $ok / $t < 0.95 then "<module>;main;hot_* in \($ok) of \($t)"
+	  else empty end' $d/artifacts/cpu.json
+}
+
 t_py_split() { t_py py_split py_split; }
+t_py_attach() { t_py py_attach py_attach; }
 t_py_calls() { t_py py_calls py_calls; }
 t_py_deep() { t_py py_deep py_deep; }
 t_py_threads() { t_py py_threads py_threads; }
@@ -490,7 +506,7 @@ t_py_linetable() { t_py py_linetable py_linetable; }
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
 	attach_target_exit duration_launch container_path exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
-	py_linetable py_unsupported py_calls; do
+	py_linetable py_unsupported py_calls py_attach; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
