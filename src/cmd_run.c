@@ -328,8 +328,8 @@ static int start_target(struct ap_session *ses)
 		return -AP_EXIT_NOEXEC;
 	}
 	pid = runner_spawn_gated(ses->opts.argv, &gate, &errfd);
-	if (pid > 0 && ses->opts.py_calls)
-		cpu_collector__preattach_py_calls(ses->cpu, pid, path);
+	if (pid > 0)
+		cpu_collector__prepare_exec(ses->cpu, pid, path);
 	free(path);
 	if (pid < 0) {
 		ap_err("runner: fork: %s", ap_errstr(pid));

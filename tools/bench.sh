@@ -77,7 +77,7 @@ printf "%-14s %8s %8s %8s   %6s   %6s   %8s  %7s %8s\n" workload bare ours perf 
 	ours-total ours-cpu rss-KB
 bench c-cwork build/tests/cwork -n 2500
 bench python-cpu $PY -c 'sum(i * i for i in range(40000000))'
-bench python-fib $PY -c 'exec("def f(n):\n return n if n < 2 else f(n - 1) + f(n - 2)\nf(30)")'
+bench python-fib $PY -c 'exec("def f(n):\n return n if n < 2 else f(n - 1) + f(n - 2)\nf(32)")'
 
 # the --py-calls uprobe on a callback-heavy workload (a key function called
 # from C 1.5M times): target wall time with sampling only vs with the uprobe

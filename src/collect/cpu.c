@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -112,16 +113,27 @@ static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct
 	cc->py_links[cc->nr_py_links++] = l;
 }
 
-void cpu_collector__preattach_py_calls(struct cpu_collector *cc, uint32_t pid, const char *exe)
+/* through the cache under the key a mapping of it will use (path, inode) */
+static struct symfile *warm_symfile(struct cpu_collector *cc, const char *path)
 {
-	struct symfile *sf = symcache__get(&cc->ses->pm.sc, exe, 0);
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (!realpath(path, real) || stat(real, &st))
+		return NULL;
+	return symcache__get(&cc->ses->pm.sc, real, st.st_ino);
+}
+
+void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe)
+{
+	struct symfile *sf = warm_symfile(cc, exe);
 	char *lib = NULL;
 
 	if (sf && !sf->py_runtime) {
 		lib = elf_find_needed(exe, "libpython3");
-		sf = lib ? symcache__get(&cc->ses->pm.sc, lib, 0) : NULL;
+		sf = lib ? warm_symfile(cc, lib) : NULL;
 	}
-	if (sf && sf->py_runtime)
+	if (sf && sf->py_runtime && cc->ses->opts.py_calls)
 		attach_py_calls(cc, pid, sf);
 	free(lib);
 }

@@ -11,10 +11,11 @@
 struct cpu_collector *cpu_collector__open(struct ap_session *ses);
 /* start following pid: BPF filter, and its current mappings; 0 or -errno */
 int cpu_collector__track(struct cpu_collector *cc, uint32_t pid);
-/* --py-calls in launch mode: attach the uprobe to the interpreter the
- * command will run (exe itself, or its DT_NEEDED libpython) before it
- * starts, since registering a uprobe takes the kernel ~20 ms */
-void cpu_collector__preattach_py_calls(struct cpu_collector *cc, uint32_t pid, const char *exe);
+/* Launch mode, before the gate opens: read the symbols of the interpreter
+ * the command will run (exe itself, or its DT_NEEDED libpython), so it is
+ * configured the moment it is mapped; with --py-calls also attach the
+ * uprobe now, since registering one takes the kernel ~20 ms */
+void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe);
 /* perf events on every CPU and the fork tracepoint; 0 or -errno */
 int cpu_collector__attach(struct cpu_collector *cc);
 /* handle what arrived within timeout_ms; 0 or -errno */
