@@ -4,7 +4,7 @@
 # Idempotent and quiet when everything is present; called by `make demo`
 # and `make test` so that a fresh machine needs nothing else.
 set -eu
-PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 libcjson-dev pkg-config jq python3 python3.11 linux-perf strace libclang-rt-14-dev
 valgrind util-linux"
 missing=""

@@ -57,6 +57,10 @@ struct cpu_collector {
 	int epfd;
 };
 
+/* C++ names: the demangler of libstdc++ (the Itanium ABI's own), rather
+ * than a hand-written one; returns malloc'ed text or NULL */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
 
 static int perf_event_open_cpu_clock(int cpu, long freq)
@@ -321,9 +325,11 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 		uint64_t vaddr;
 	} key;
 	const char *name;
+	char *dem;
 	uint64_t *slot, off, vaddr;
 	bool is_new;
 	uint32_t mod;
+	int st;
 
 	if (!m)
 		return profile__frame(p, AP_FRAME_USER, "[unknown]", AP_NONE, 0);
@@ -346,7 +352,10 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	if (m->sf == img->py_sf)
 		p->modules[mod].flags |= AP_MOD_PY_RUNTIME;
 	name = symfile__lookup(m->sf, vaddr, &off);
-	*slot = profile__frame(p, AP_FRAME_USER, name ? name : "[unknown]", mod, name ? vaddr - off : 0);
+	dem = name && name[0] == '_' && name[1] == 'Z' ? __cxa_demangle(name, NULL, NULL, &st) : NULL;
+	*slot = profile__frame(p, AP_FRAME_USER, dem ? dem : name ? name : "[unknown]", mod,
+			       name ? vaddr - off : 0);
+	free(dem);
 	return *slot;
 }
 

@@ -182,6 +182,15 @@ t_container_path() {
 	fi
 }
 
+t_cxx_demangle() {
+	local d=$O/cxx n dem
+	$AP -q -F 499 -o $d -- $W/cxxwork 1 2>$d.err || { fail cxx_demangle "exit $?"; return; }
+	n=$(samples $d/stacks.folded '^cxxwork;')
+	dem=$(samples $d/stacks.folded ';main;shop::Widget::spin\(int\)$')
+	ge $(ratio $dem $n) 0.8 && pass cxx_demangle ||
+		fail cxx_demangle "main;shop::Widget::spin(int) in $dem of $n samples"
+}
+
 t_exit_status() {
 	local rc err=""
 	$AP -q -o $O/e1 -- sh -c 'exit 7' 2>/dev/null; rc=$?
@@ -504,7 +513,7 @@ t_py_short() { t_py py_short py_short; }
 t_py_linetable() { t_py py_linetable py_linetable; }
 
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
-	attach_target_exit duration_launch container_path exit_status sigint_launch sigint_attach usage_errors not_root \
+	attach_target_exit duration_launch container_path cxx_demangle exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
 	py_linetable py_unsupported py_calls py_attach; do
 	want $t && t_$t
