@@ -348,7 +348,8 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	slot = hmap_upsert(&cc->ucache, &key, sizeof(key), 0, &is_new);
 	if (!is_new)
 		return *slot;
-	mod = profile__module(p, m->sf->path, m->sf->build_id);
+	/* the vDSO's file is our memfd copy; name it as the process does */
+	mod = profile__module(p, m->special ? m->path : m->sf->path, m->sf->build_id);
 	if (m->sf == img->py_sf)
 		p->modules[mod].flags |= AP_MOD_PY_RUNTIME;
 	name = symfile__lookup(m->sf, vaddr, &off);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "collect/procmaps.h"
@@ -88,6 +90,41 @@ static const char *resolve_path(uint32_t pid, const char *path, uint64_t ino, ch
 	return path;
 }
 
+/* Our own vDSO, copied to a memfd: every process of this kernel maps the
+ * same image, so its symbols and CFI name and unwind frames in theirs. */
+static struct symfile *vdso_symfile(struct symcache *sc)
+{
+	unsigned long base = getauxval(AT_SYSINFO_EHDR);
+	char line[256], path[64];
+	unsigned long long start, end;
+	FILE *f;
+
+	if (sc->vdso_tried)
+		return sc->vdso;
+	sc->vdso_tried = true;
+	sc->vdso_fd = -1;
+	f = fopen("/proc/self/maps", "re");
+	if (!base || !f) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "[vdso]") || sscanf(line, "%llx-%llx", &start, &end) != 2 ||
+		    start != base)
+			continue;
+		sc->vdso_fd = memfd_create("autoprof-vdso", MFD_CLOEXEC);
+		if (sc->vdso_fd >= 0 &&
+		    write(sc->vdso_fd, (void *)base, end - start) == (ssize_t)(end - start)) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", sc->vdso_fd);
+			sc->vdso = symfile__open(path);
+		}
+		break;
+	}
+	fclose(f);
+	return sc->vdso;
+}
+
 static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uint64_t start,
 		    uint64_t end, uint64_t pgoff, uint64_t ino, const char *path)
 {
@@ -104,6 +141,9 @@ static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uin
 	m->path = xstrdup(path);
 	if (path[0] == '[') {
 		m->special = true;
+		if (!strcmp(path, "[vdso]") && (m->sf = vdso_symfile(sc)) &&
+		    symfile__bias(m->sf, start, 0, &m->bias))
+			m->sf = NULL;
 		return;
 	}
 	if (path[0] != '/')
@@ -301,6 +341,9 @@ void procmaps__free(struct procmaps *pm)
 	hmap_free(&pm->by_pid);
 	for (i = 0; i < pm->sc.nr_files; i++)
 		symfile__free(pm->sc.files[i]);
+	symfile__free(pm->sc.vdso);
+	if (pm->sc.vdso_tried && pm->sc.vdso_fd >= 0)
+		close(pm->sc.vdso_fd);
 	free(pm->sc.files);
 	hmap_free(&pm->sc.by_path);
 	memset(pm, 0, sizeof(*pm));

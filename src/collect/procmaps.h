@@ -46,6 +46,9 @@ struct symcache {
 	struct hmap by_path;    /* "path\0ino" -> index + 1 in files (0: not an ELF) */
 	struct symfile **files;
 	size_t nr_files, cap;
+	struct symfile *vdso;   /* this kernel's vDSO, the same image in every process */
+	int vdso_fd;            /* memfd holding it (libdw opens it by path) */
+	bool vdso_tried;
 };
 
 struct procmaps {

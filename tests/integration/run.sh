@@ -426,6 +426,9 @@ py_threads() {
 	  elif ($per | length) != 4 or ($per | to_entries | map(.value) | min) < 50 then
 	    "per-function samples \($per)"
 	  else empty end' $d/artifacts/cpu.json
+	# time.monotonic() runs in the vDSO: named from our own copy of it
+	grep -q ';__vdso_clock_gettime' $d/stacks.folded && ! grep -q ';\[vdso\]' $d/stacks.folded ||
+		echo "vDSO frames not named"
 }
 
 # a C extension: libcrypto/_hashlib frames below the Python caller
