@@ -20,5 +20,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	if (bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY) == 0)
 		cnt_inc(AP_CNT_FORKS_FOLLOWED);
+	else
+		cnt_inc(AP_CNT_TRACKED_FULL);
 	return 0;
 }

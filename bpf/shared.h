@@ -29,6 +29,7 @@ enum ap_counter {
 	AP_CNT_USTACK_TRUNC,       /* user stack copy hit the size limit */
 	AP_CNT_NO_REGS,            /* no user registers (kernel thread or exiting) */
 	AP_CNT_FORKS_FOLLOWED,     /* child processes added to the tracked set */
+	AP_CNT_TRACKED_FULL,       /* children not followed: the tracked map is full */
 	AP_CNT_PY_SAMPLES,         /* samples of a Python process */
 	AP_CNT_PY_NO_TSTATE,       /* ... whose thread had no thread state (not a Python thread) */
 	AP_CNT_PY_BAD_TSTATE,      /* ... whose thread state belongs to another thread (racy read) */

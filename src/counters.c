@@ -11,6 +11,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_USTACK_TRUNC] = "user_stack_truncated",
 	[AP_CNT_NO_REGS] = "no_user_context",
 	[AP_CNT_FORKS_FOLLOWED] = "forks_followed",
+	[AP_CNT_TRACKED_FULL] = "children_not_followed",
 	[AP_CNT_PY_SAMPLES] = "python_samples",
 	[AP_CNT_PY_NO_TSTATE] = "python_no_thread_state",
 	[AP_CNT_PY_BAD_TSTATE] = "python_bad_thread_state",
