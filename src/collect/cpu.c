@@ -643,6 +643,19 @@ static uint64_t bpf_counter(struct cpu_collector *cc, enum ap_counter c)
 	return sum;
 }
 
+/* samples the kernel did not run the program for, because another BPF
+ * program was running on that CPU (bpf_prog_active; e.g. the --py-calls
+ * uprobe) */
+static uint64_t prog_misses(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
 uint64_t cpu_collector__samples(const struct cpu_collector *cc)
 {
 	return cc ? cc->received : 0;
@@ -661,6 +674,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	for (c = 0; c < AP_CNT__COUNT; c++)
 		profile__set_counter(p, ap_counter_names[c], bpf_counter(cc, c));
 	profile__set_counter(p, "samples_received", cc->received);
+	profile__set_counter(p, "samples_missed_in_kernel", prog_misses(cc->skel->progs.on_cpu_sample));
 	profile__set_counter(p, "malformed_records", cc->bad_records);
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);

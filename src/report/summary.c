@@ -210,7 +210,7 @@ static void print_stacks(FILE *f, const struct profile *p, enum ap_view view, in
 static void print_losses(FILE *f, const struct profile *p)
 {
 	static const char *const loss[] = {
-		"ringbuf_full", "kernel_stack_errors", "user_stack_read_errors",
+		"ringbuf_full", "samples_missed_in_kernel", "kernel_stack_errors", "user_stack_read_errors",
 		"malformed_records", "samples_without_mappings",
 		"sideband_lost", "children_not_followed", "python_read_errors",
 		"python_truncated_stacks", "python_unknown_code_frames",
