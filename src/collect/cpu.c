@@ -325,8 +325,8 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 		uint64_t vaddr;
 	} key;
 	const char *name;
-	char *dem;
-	uint64_t *slot, off, vaddr;
+	char *dem, fn[300];
+	uint64_t *slot, off, vaddr, start;
 	bool is_new;
 	uint32_t mod;
 	int st;
@@ -353,6 +353,16 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	if (m->sf == img->py_sf)
 		p->modules[mod].flags |= AP_MOD_PY_RUNTIME;
 	name = symfile__lookup(m->sf, vaddr, &off);
+	if (!name && !symfile__fde_start(m->sf, vaddr, &start)) {
+		/* no symbol, but .eh_frame knows the function: one frame per
+		 * function ("libz.so.1+0x3a10"), not one per module */
+		const char *base = strrchr(m->path, '/');
+
+		snprintf(fn, sizeof(fn), "%s+%#llx", base ? base + 1 : m->path,
+			 (unsigned long long)start);
+		*slot = profile__frame(p, AP_FRAME_USER, fn, mod, start);
+		return *slot;
+	}
 	dem = name && name[0] == '_' && name[1] == 'Z' ? __cxa_demangle(name, NULL, NULL, &st) : NULL;
 	*slot = profile__frame(p, AP_FRAME_USER, dem ? dem : name ? name : "[unknown]", mod,
 			       name ? vaddr - off : 0);

@@ -53,7 +53,9 @@ static void function_label(const struct profile *p, uint32_t frame, char *buf, s
 		return;
 	}
 	profile__frame_label(p, frame, false, name, sizeof(name));
-	if (mod && name[0] != '[')
+	/* "libz.so.1+0x3a10" (a function without a symbol) names its module */
+	if (mod && name[0] != '[' && !(strncmp(name, mod, strlen(mod)) == 0 &&
+				       name[strlen(mod)] == '+'))
 		snprintf(buf, len, "%s (%s)", name, mod);
 	else
 		snprintf(buf, len, "%s", name);
@@ -127,23 +129,44 @@ static void print_table(FILE *f, struct fn_table *t, uint64_t total, int rows, b
 	}
 }
 
-/* "[module]" rows are code of a file without symbols for it: say how much
- * and what would name it */
+/* "[module]" and "module+0x..." rows are code of a file without symbols for
+ * it: say how much, per module, and what would name it */
 static void print_symbol_hint(FILE *f, const struct fn_table *t, uint64_t total)
 {
-	size_t i;
+	struct {
+		char mod[128];
+		uint64_t self;
+	} m[16];
+	size_t i, j, nm = 0;
 
 	for (i = 0; i < t->nr; i++) {
-		const char *l = t->rows[i].label;
+		const char *l = t->rows[i].label, *plus = strstr(l, "+0x");
+		char mod[128];
 
-		if (l[0] != '[' || !strcmp(l, "[unknown]") || !strcmp(l, "[anon]") ||
-		    !strncmp(l, "[unknown code", 13) || !strcmp(l, "[truncated]") ||
-		    pct(t->rows[i].self, total) < 10)
+		if (l[0] == '[' && strcmp(l, "[unknown]") && strcmp(l, "[anon]") &&
+		    strncmp(l, "[unknown code", 13) && strcmp(l, "[truncated]") && !strchr(l, ' '))
+			snprintf(mod, sizeof(mod), "%.*s", (int)strlen(l) - 2, l + 1);
+		else if (plus && !strchr(l, ' '))
+			snprintf(mod, sizeof(mod), "%.*s", (int)(plus - l), l);
+		else
 			continue;
-		fprintf(f, "  note: %.1f%% of samples are in %s code with no symbol for it; its debug\n"
-			   "        symbols (a build-id file under /usr/lib/debug, e.g. Debian's -dbg or\n"
-			   "        -dbgsym package) would name those functions\n",
-			pct(t->rows[i].self, total), l);
+		for (j = 0; j < nm && strcmp(m[j].mod, mod); j++)
+			;
+		if (j == nm) {
+			if (nm == 16)
+				continue;
+			snprintf(m[nm].mod, sizeof(m[nm].mod), "%s", mod);
+			m[nm++].self = 0;
+		}
+		m[j].self += t->rows[i].self;
+	}
+	for (j = 0; j < nm; j++) {
+		if (pct(m[j].self, total) < 10)
+			continue;
+		fprintf(f, "  note: %.1f%% of samples are in functions of %s that have no symbol (shown\n"
+			   "        as %s+0xADDR); its debug symbols (a build-id file under /usr/lib/debug,\n"
+			   "        e.g. Debian's -dbg or -dbgsym package) would name them\n",
+			pct(m[j].self, total), m[j].mod, m[j].mod);
 	}
 }
 

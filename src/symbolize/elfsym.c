@@ -4,6 +4,7 @@
  * (/usr/lib/debug/.build-id/ab/cdef....debug) or by .gnu_debuglink. */
 #include <errno.h>
 #include <fcntl.h>
+#include <elfutils/libdw.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
@@ -336,6 +337,12 @@ void symfile__free(struct symfile *sf)
 {
 	if (!sf)
 		return;
+	if (sf->cfi)
+		dwarf_cfi_end(sf->cfi); /* a CFI from dwarf_getcfi_elf is not freed with the Elf */
+	if (sf->cfi_elf)
+		elf_end(sf->cfi_elf);
+	if (sf->cfi_tried && sf->cfi_fd >= 0)
+		close(sf->cfi_fd);
 	free(sf->path);
 	free(sf->debug_path);
 	free(sf->loads);
@@ -399,6 +406,30 @@ int symfile__func_offset(const struct symfile *sf, const char *name, uint64_t *o
 		}
 	}
 	return -ENOENT;
+}
+
+int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
+{
+	Dwarf_Frame *frame = NULL;
+	Dwarf_Addr lo, hi;
+
+	if (!sf->cfi_tried) {
+		sf->cfi_tried = true;
+		sf->cfi_elf = elf_open(sf->path, &sf->cfi_fd);
+		if (!sf->cfi_elf)
+			sf->cfi_fd = -1;
+		else
+			sf->cfi = dwarf_getcfi_elf(sf->cfi_elf);
+	}
+	if (!sf->cfi || dwarf_cfi_addrframe(sf->cfi, vaddr, &frame) || !frame)
+		return -ENOENT;
+	if (dwarf_frame_info(frame, &lo, &hi, NULL) < 0 || vaddr < lo || vaddr >= hi) {
+		free(frame);
+		return -ENOENT;
+	}
+	free(frame);
+	*start = lo;
+	return 0;
 }
 
 int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len)

@@ -33,6 +33,10 @@ struct symfile {
 	char *names;
 	size_t names_len, names_cap;
 	bool has_symtab;       /* a full .symtab was found (file or debug file) */
+	void *cfi_elf;         /* Elf * kept open for .eh_frame lookups, lazily */
+	void *cfi;             /* Dwarf_CFI * of it */
+	int cfi_fd;
+	bool cfi_tried;
 	/* CPython's runtime, when this file defines it (0 otherwise): file vaddrs */
 	uint64_t py_runtime, py_runtime_size, py_version, py_code_type;
 };
@@ -51,6 +55,9 @@ void symfile__free(struct symfile *sf);
  * when the symbol was stripped (ld.so, stripped executables), so stacks that
  * begin there count as complete. The string lives as long as sf. */
 const char *symfile__lookup(const struct symfile *sf, uint64_t vaddr, uint64_t *off);
+/* Start of the function containing vaddr according to the file's .eh_frame
+ * (a stripped file still has one per function); 0 or -ENOENT. */
+int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start);
 /* Translate a file offset to a virtual address through the PT_LOAD that
  * contains it. 0 or -ENOENT. */
 int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t *vaddr);

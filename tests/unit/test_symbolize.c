@@ -90,6 +90,16 @@ TEST(elfsym_stripped_and_debug_file)
 	ASSERT_STREQ(symfile__lookup(sf, a, NULL), "fixture_exported", "exported via .dynsym");
 	name = symfile__lookup(sf, full->entry, NULL);
 	ASSERT_STREQ(name, "_start", "stripped _start found by e_entry");
+	/* a static function has no symbol left, but .eh_frame still bounds it */
+	for (i = 0; i < full->nr_syms; i++) {
+		uint64_t st = 0, fs = full->syms[i].addr;
+
+		if (strncmp(full->names + full->syms[i].name, "fixture_static", 14))
+			continue;
+		ASSERT_TRUE(symfile__lookup(sf, fs + 2, NULL) == NULL, "static: no symbol");
+		ASSERT_EQ(symfile__fde_start(sf, fs + 2, &st), 0, "static: FDE found");
+		ASSERT_EQ(st, fs, "FDE starts at the function");
+	}
 	symfile__free(sf);
 
 	symfile_set_debug_root(root);
