@@ -324,19 +324,22 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 		goto out;
 	what = "threads";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "threads")) {
-		/* registered with zero samples to keep thread names; counts follow */
+		/* only the names: every count is rebuilt from the sample rows */
 		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "comm"));
-		uint32_t key[2] = { json_u64(o, "pid"), json_u64(o, "tid") };
+		uint32_t pid = json_u64(o, "pid"), key[2] = { pid, json_u64(o, "tid") };
 		bool is_new;
 		uint64_t *id = hmap_upsert(&p->thread_ids, key, sizeof(key), p->nr_threads, &is_new);
 
 		if (is_new) {
+			/* two steps: the call may move p->procs */
+			struct ap_process *pr = profile__process(p, pid);
+			uint32_t proc = pr - p->procs;
+
 			GROW(p->threads, p->cap_threads, p->nr_threads + 1);
-			p->threads[p->nr_threads++] = (struct ap_thread){ .pid = key[0], .tid = key[1] };
+			p->threads[p->nr_threads++] = (struct ap_thread){
+				.pid = key[0], .tid = key[1], .proc = proc };
 		}
 		p->threads[*id].comm = profile__str(p, comm);
-		p->threads[*id].python_samples = json_u64(o, "python_samples");
-		p->threads[*id].gil_samples = json_u64(o, "gil_samples");
 	}
 	what = "processes";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "processes")) {

@@ -567,7 +567,6 @@ static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s
 	comm[AP_COMM_LEN] = 0;
 	profile__add(&ses->prof, s->tgid, s->tid, comm, stack,
 		     (s->py_flags & AP_SPY_GIL) ? AP_COUNT_GIL : 0, 1);
-	profile__thread_py(&ses->prof, s->tgid, s->tid, s->nr_py > 0, s->py_flags & AP_SPY_GIL, 1);
 	return 0;
 }
 

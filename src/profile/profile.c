@@ -35,6 +35,7 @@ void profile__free(struct profile *p)
 	hmap_free(&p->stack_ids);
 	hmap_free(&p->count_ids);
 	hmap_free(&p->thread_ids);
+	hmap_free(&p->proc_ids);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -67,14 +68,23 @@ uint32_t profile__module(struct profile *p, const char *path, const char *build_
 }
 
 /* frames are hash keys: built in zeroed memory, so no stray padding */
-static uint32_t intern_frame(struct profile *p, const struct ap_frame *f)
+static uint32_t make_frame(struct profile *p, enum ap_frame_kind kind, const char *name,
+			   uint32_t module, uint64_t addr, uint32_t line)
 {
+	struct ap_frame f;
 	bool is_new;
-	uint64_t *id = hmap_upsert(&p->frame_ids, f, sizeof(*f), p->nr_frames, &is_new);
+	uint64_t *id;
 
+	memset(&f, 0, sizeof(f));
+	f.name = profile__str(p, name);
+	f.module = module;
+	f.kind = kind;
+	f.addr = addr;
+	f.line = line;
+	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
 	if (is_new) {
 		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
-		p->frames[p->nr_frames++] = *f;
+		p->frames[p->nr_frames++] = f;
 	}
 	return *id;
 }
@@ -82,26 +92,12 @@ static uint32_t intern_frame(struct profile *p, const struct ap_frame *f)
 uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *name,
 			uint32_t module, uint64_t addr)
 {
-	struct ap_frame f;
-
-	memset(&f, 0, sizeof(f));
-	f.name = profile__str(p, name);
-	f.module = module;
-	f.kind = kind;
-	f.addr = addr;
-	return intern_frame(p, &f);
+	return make_frame(p, kind, name, module, addr, 0);
 }
 
 uint32_t profile__py_frame(struct profile *p, const char *qualname, uint32_t module, uint32_t line)
 {
-	struct ap_frame f;
-
-	memset(&f, 0, sizeof(f));
-	f.name = profile__str(p, qualname);
-	f.module = module;
-	f.kind = AP_FRAME_PYTHON;
-	f.line = line;
-	return intern_frame(p, &f);
+	return make_frame(p, AP_FRAME_PYTHON, qualname, module, 0, line);
 }
 
 uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
@@ -110,31 +106,51 @@ uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
 	uint64_t *id = hmap_upsert(&p->stack_ids, frames, n * sizeof(*frames), p->nr_stacks, &is_new);
 
 	if (is_new) {
+		struct ap_stack st = { p->nr_stack_frames, n, false };
+		uint32_t i;
+
+		for (i = 0; i < n && !st.python; i++)
+			st.python = p->frames[frames[i]].kind == AP_FRAME_PYTHON;
 		GROW(p->stack_frames, p->cap_stack_frames, p->nr_stack_frames + n);
 		memcpy(p->stack_frames + p->nr_stack_frames, frames, n * sizeof(*frames));
 		GROW(p->stacks, p->cap_stacks, p->nr_stacks + 1);
-		p->stacks[p->nr_stacks++] = (struct ap_stack){ p->nr_stack_frames, n };
+		p->stacks[p->nr_stacks++] = st;
 		p->nr_stack_frames += n;
+	}
+	return *id;
+}
+
+static uint32_t process_index(struct profile *p, uint32_t pid)
+{
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->proc_ids, &pid, sizeof(pid), p->nr_procs, &is_new);
+
+	if (is_new) {
+		GROW(p->procs, p->cap_procs, p->nr_procs + 1);
+		p->procs[p->nr_procs++] = (struct ap_process){ .pid = pid };
 	}
 	return *id;
 }
 
 struct ap_process *profile__process(struct profile *p, uint32_t pid)
 {
-	size_t i;
+	uint32_t i = process_index(p, pid); /* first: it may move p->procs */
 
-	for (i = p->nr_procs; i > 0; i--)
-		if (p->procs[i - 1].pid == pid)
-			return &p->procs[i - 1];
-	GROW(p->procs, p->cap_procs, p->nr_procs + 1);
-	p->procs[p->nr_procs] = (struct ap_process){ .pid = pid };
-	return &p->procs[p->nr_procs++];
+	return &p->procs[i];
+}
+
+const struct ap_process *profile__find_process(const struct profile *p, uint32_t pid)
+{
+	uint64_t i;
+
+	return hmap_get(&p->proc_ids, &pid, sizeof(pid), &i) ? &p->procs[i] : NULL;
 }
 
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
 		  uint32_t stack, uint32_t flags, uint64_t count)
 {
 	uint32_t ckey[4] = { pid, tid, stack, flags }, tkey[2] = { pid, tid };
+	struct ap_thread *t;
 	bool is_new;
 	uint64_t *id;
 
@@ -147,28 +163,21 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 
 	id = hmap_upsert(&p->thread_ids, tkey, sizeof(tkey), p->nr_threads, &is_new);
 	if (is_new) {
+		uint32_t proc = process_index(p, pid); /* may grow procs, not threads */
+
 		GROW(p->threads, p->cap_threads, p->nr_threads + 1);
-		p->threads[p->nr_threads++] = (struct ap_thread){ .pid = pid, .tid = tid };
+		p->threads[p->nr_threads++] = (struct ap_thread){ .pid = pid, .tid = tid, .proc = proc };
 	}
+	t = &p->threads[*id];
 	if (comm) /* the thread may rename itself; keep the latest name */
-		p->threads[*id].comm = profile__str(p, comm);
-	p->threads[*id].samples += count;
-	profile__process(p, pid)->samples += count;
+		t->comm = profile__str(p, comm);
+	t->samples += count;
+	if (p->stacks[stack].python)
+		t->python_samples += count;
+	if (flags & AP_COUNT_GIL)
+		t->gil_samples += count;
+	p->procs[t->proc].samples += count;
 	p->total_samples += count;
-}
-
-void profile__thread_py(struct profile *p, uint32_t pid, uint32_t tid, bool python, bool gil,
-			uint64_t count)
-{
-	uint32_t key[2] = { pid, tid };
-	uint64_t i;
-
-	if (!hmap_get(&p->thread_ids, key, sizeof(key), &i))
-		return;
-	if (python)
-		p->threads[i].python_samples += count;
-	if (gil)
-		p->threads[i].gil_samples += count;
 }
 
 void profile__set_counter(struct profile *p, const char *name, uint64_t value)

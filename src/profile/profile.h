@@ -45,6 +45,7 @@ enum ap_view {
 
 struct ap_stack {
 	uint32_t off, len;  /* frame ids in profile.stack_frames, root first */
+	bool python;        /* has Python frames (set when interned) */
 };
 
 #define AP_COUNT_GIL (1u << 0) /* the thread held the GIL in these samples */
@@ -59,8 +60,9 @@ struct ap_thread {
 	uint32_t pid, tid;
 	uint32_t comm;      /* string id */
 	uint64_t samples;
-	uint64_t python_samples; /* samples with Python frames */
-	uint64_t gil_samples;    /* samples where the thread held the GIL */
+	uint64_t python_samples; /* samples with Python frames (from their stacks) */
+	uint64_t gil_samples;    /* samples where the thread held the GIL (AP_COUNT_GIL) */
+	uint32_t proc;           /* index in profile.procs */
 };
 
 struct ap_process {
@@ -104,6 +106,7 @@ struct profile {
 
 	struct ap_process *procs;
 	size_t nr_procs, cap_procs;
+	struct hmap proc_ids;
 
 	struct ap_counter_val *counters;
 	size_t nr_counters, cap_counters;
@@ -125,14 +128,16 @@ uint32_t profile__module(struct profile *p, const char *path, const char *build_
 uint32_t profile__frame(struct profile *p, enum ap_frame_kind kind, const char *name,
 			uint32_t module, uint64_t addr);
 uint32_t profile__py_frame(struct profile *p, const char *qualname, uint32_t module, uint32_t line);
-/* count a sample's Python and GIL flags for its thread (after profile__add) */
-void profile__thread_py(struct profile *p, uint32_t pid, uint32_t tid, bool python, bool gil,
-			uint64_t count);
 /* frames root first */
 uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n);
+/* count samples of (pid, tid, stack) with AP_COUNT_* flags; per-thread and
+ * per-process totals, Python and GIL counts follow from the arguments */
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
 		  uint32_t stack, uint32_t flags, uint64_t count);
+/* the process entry of pid, created if absent */
 struct ap_process *profile__process(struct profile *p, uint32_t pid);
+/* the process entry of pid, or NULL */
+const struct ap_process *profile__find_process(const struct profile *p, uint32_t pid);
 void profile__set_counter(struct profile *p, const char *name, uint64_t value);
 uint64_t profile__counter(const struct profile *p, const char *name);
 

@@ -36,16 +36,12 @@ void folded_render(const struct profile *p, enum ap_view view, struct strbuf *ou
 	for (i = 0; i < p->nr_counts; i++) {
 		const struct ap_count *c = &p->counts[i];
 		const struct ap_stack *s = &p->stacks[c->stack];
-		const struct ap_process *pr = NULL;
+		const struct ap_process *pr = profile__find_process(p, c->pid);
 		const char *comm = "";
 		uint64_t *slot;
 		bool is_new;
 		uint32_t j, nv = profile__view(p, s, view, vf);
-		size_t k;
 
-		for (k = 0; k < p->nr_procs; k++)
-			if (p->procs[k].pid == c->pid)
-				pr = &p->procs[k];
 		if (pr)
 			comm = profile__s(p, pr->comm);
 		sb.len = 0;
