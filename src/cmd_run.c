@@ -458,6 +458,7 @@ static void fill_processes(struct ap_session *ses)
 
 		if (!hmap_get(&ses->tracked, &pp->pid, sizeof(pp->pid), &v))
 			continue;
+		procmaps__refresh(ses->pm.procs[i]); /* still alive and never sampled */
 		pr = profile__process(&ses->prof, pp->pid);
 		pr->ppid = pp->ppid;
 		pr->comm = profile__str(&ses->prof, pp->comm);

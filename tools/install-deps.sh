@@ -6,7 +6,7 @@
 set -eu
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 libcjson-dev pkg-config jq python3 python3.11 linux-perf strace libclang-rt-14-dev
-valgrind util-linux"
+valgrind util-linux time"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -540,7 +540,8 @@ static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s
 	}
 	if (proc) {
 		img = proc__image_at(proc, s->time_ns);
-		proc->nr_samples++;
+		if (!proc->nr_samples++)
+			procmaps__refresh(proc);
 	}
 	if (!(s->flags & AP_SF_KERNEL_THREAD) && s->regs[16]) {
 		struct ap_uctx uc = {

@@ -249,8 +249,18 @@ void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char
 		pm->on_exec(pm->hook_ctx, pid);
 	new_image(p, time);
 	snprintf(p->comm, sizeof(p->comm), "%s", comm);
-	/* the new program's path: from /proc while it lives, else from its first mapping */
-	read_proc_identity(p);
+	/* the exec record comes before the kernel has set up the new argv,
+	 * so /proc/PID/cmdline is still empty: read it later (procmaps__refresh) */
+	free(p->cmdline);
+	p->cmdline = NULL;
+	free(p->exe);
+	p->exe = NULL;
+}
+
+void procmaps__refresh(struct ap_proc *p)
+{
+	if (!p->cmdline || !*p->cmdline)
+		read_proc_identity(p);
 }
 
 void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t time)
@@ -261,6 +271,7 @@ void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t t
 
 	if (!parent || !parent->nr_images)
 		return;
+	procmaps__refresh(parent);
 	p = procmaps__get(pm, pid);
 	p->ppid = ppid;
 	memcpy(p->comm, parent->comm, sizeof(p->comm));

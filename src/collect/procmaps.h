@@ -75,6 +75,9 @@ void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char
 void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t time);
 void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t start,
 		    uint64_t len, uint64_t pgoff, uint64_t ino, const char *path);
+/* read pid's comm, cmdline, exe and parent from /proc if the cmdline is
+ * not known yet (best effort: the process may be gone) */
+void procmaps__refresh(struct ap_proc *p);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */
