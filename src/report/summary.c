@@ -188,7 +188,7 @@ static int by_count(const void *a, const void *b)
  * look the same once interpreter frames are hidden: they are merged) */
 static void print_stacks(FILE *f, const struct profile *p, enum ap_view view, int rows)
 {
-	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf)), nv, j, first;
+	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf)), nv, j, first, py;
 	struct stack_row *sr = NULL;
 	struct hmap idx = { 0 };
 	struct strbuf sb = { 0 };
@@ -204,8 +204,22 @@ static void print_stacks(FILE *f, const struct profile *p, enum ap_view view, in
 		first = nv > 12 ? nv - 12 : 0;
 		sb.len = 0;
 		sb_puts(&sb, "");
-		if (first)
+		/* the last 12 frames; when they are all native (a syscall deep in
+		 * the kernel), keep the innermost Python frame too: it says where
+		 * in the program that time was spent */
+		for (py = first; py > 0 && p->frames[vf[py - 1]].kind != AP_FRAME_PYTHON; py--)
+			;
+		for (j = first; j < nv && p->frames[vf[j]].kind != AP_FRAME_PYTHON; j++)
+			;
+		if (first && py > 0 && j == nv) {
+			sb_printf(&sb, "... %u frames ... %s", py - 1,
+				  profile__frame_label(p, vf[py - 1], true, label, sizeof(label)));
+			if (first > py)
+				sb_printf(&sb, " > ... %u frames ...", first - py);
+			sb_puts(&sb, " > ");
+		} else if (first) {
 			sb_printf(&sb, "... %u frames ... ", first);
+		}
 		for (j = first; j < nv; j++)
 			sb_printf(&sb, "%s%s", j > first ? " > " : "",
 				  profile__frame_label(p, vf[j], true, label, sizeof(label)));

@@ -177,3 +177,37 @@ TEST(summary_text)
 	free(buf);
 	profile__free(&p);
 }
+
+/* a stack whose last 12 frames are all kernel keeps its innermost Python
+ * frame in the summary, so the time is tied to the program */
+TEST(summary_keeps_python_frame)
+{
+	struct summary_info si = { .target = "t", .exit_code = -1, .top_functions = 5,
+				   .top_stacks = 1 };
+	uint32_t fr[20], n = 0, src, k, i;
+	struct profile p;
+	char *buf = NULL, name[16];
+	size_t len = 0;
+	FILE *f;
+
+	profile__init(&p);
+	p.frequency_hz = 99;
+	src = profile__module(&p, "/app/io.py", "");
+	k = profile__module(&p, "[kernel.kallsyms]", "");
+	fr[n++] = profile__py_frame(&p, "<module>", src, 1);
+	fr[n++] = profile__py_frame(&p, "load", src, 7);
+	for (i = 0; i < 15; i++) {
+		snprintf(name, sizeof(name), "kfn%u", i);
+		fr[n++] = profile__frame(&p, AP_FRAME_KERNEL, name, k, 0xffffffff81000000ull + i);
+	}
+	profile__add(&p, 1, 1, "io", profile__stack(&p, fr, n), 0, 10);
+	f = open_memstream(&buf, &len);
+	summary_print(&p, &si, f);
+	fclose(f);
+	ASSERT_TRUE(strstr(buf, "... 1 frames ... load (io.py:7) > ... 3 frames ... > kfn3_[k] > ") != NULL,
+		    "innermost Python frame kept before the kernel tail");
+	if (unit_failed_checks)
+		fputs(buf, stderr);
+	free(buf);
+	profile__free(&p);
+}
