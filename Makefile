@@ -57,7 +57,16 @@ $(OUT)/autoprof.skel.h: $(OUT)/autoprof.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name autoprof_bpf > $@
 
-$(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
+# syscall names of this architecture, from the kernel's UAPI header
+# (linux-libc-dev): [nr] = "name",
+SYSCALL_H := $(firstword $(wildcard /usr/include/$(shell $(CC) -dumpmachine)/asm/unistd_64.h \
+	/usr/include/asm/unistd_64.h))
+$(OUT)/syscall_names.h: $(SYSCALL_H) | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)awk '$$1 == "#define" && $$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ \
+		{ printf "[%d] = \"%s\",\n", $$3, substr($$2, 6) }' $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h $(OUT)/syscall_names.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

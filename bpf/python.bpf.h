@@ -15,6 +15,10 @@
 #define PY_FRAME_BUF 128   /* buffers are powers of 2 so masks bound offsets */
 #define PY_CODE_BUF 256
 #define PY_CODE_SEND_MAX 32 /* new code objects copied per sample at most */
+/* struct _gil_runtime_state: interval, last_holder, locked, switch_number,
+ * then cond, mutex, switch_cond, switch_mutex (pthread types): 208 bytes
+ * on x86_64 glibc, 3.8-3.14 */
+#define AP_PY_GIL_SIZE 208
 
 const volatile __u32 py_depth = AP_MAX_PY_FRAMES; /* --py-depth */
 
@@ -56,9 +60,12 @@ struct py_scratch {
 	struct ap_py_code rec;
 };
 
+/* per CPU, one per program context that can interrupt another
+ * (AP_SLOT_*: the sampler and sched_switch run with interrupts off, the
+ * syscall exit does not) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, AP_NR_SLOTS);
 	__type(key, __u32);
 	__type(value, struct py_scratch);
 } py_scratch SEC(".maps");
@@ -149,6 +156,7 @@ struct py_walk_ctx {
 	struct py_scratch *sc;
 	const struct ap_py_proc *pp;
 	__u64 frame;
+	__u64 hash;                /* of (code, instr) of every frame walked */
 	__u32 n, limit;
 };
 
@@ -224,13 +232,14 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 			f->instr = d < 0 ? -1 : (__s32)((__u64)d >> 1); /* no sdiv in BPF */
 		}
 	}
+	c->hash = (c->hash ^ f->code ^ ((__u64)(__u32)f->instr << 40) ^ flags) * 0x100000001b3ull;
 	c->n = n + 1;
 	c->frame = rd64(sc->frame, back, PY_FRAME_BUF);
 	return 0;
 }
 
-/* Walk the frames of tstate into s->py (innermost first). */
-static __always_inline void py_walk(struct ap_cpu_sample *s, struct py_scratch *sc,
+/* Walk the frames of tstate into s->py (innermost first); returns a hash of them. */
+static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch *sc,
 				    const struct ap_py_proc *pp, __u64 tstate)
 {
 	struct py_walk_ctx c = { .s = s, .sc = sc, .pp = pp, .limit = py_depth };
@@ -243,11 +252,13 @@ static __always_inline void py_walk(struct ap_cpu_sample *s, struct py_scratch *
 	    o->code_firstlineno > PY_CODE_READ - 8 || o->code_name > PY_CODE_READ - 8 ||
 	    o->code_filename > PY_CODE_READ - 8) {
 		s->py_flags |= AP_SPY_ERROR;
-		return;
+		return 0;
 	}
+	c.hash = 0xcbf29ce484222325ull;
 	c.frame = py_first_frame(pp, tstate);
 	bpf_loop(AP_MAX_PY_FRAMES + 1, py_walk_step, &c, 0);
 	s->nr_py = c.n;
+	return c.hash;
 }
 
 /* copy a compact str object's data; returns bytes copied (0 if unknown) */
@@ -357,25 +368,25 @@ static int py_send_step(__u32 i, struct py_send_ctx *c)
 	return 0;
 }
 
-/* Python frames of the current thread, if its process runs CPython */
-static __always_inline void py_sample(struct ap_cpu_sample *s, struct task_struct *task)
+/* Python frames of the current thread into s, if its process runs CPython;
+ * returns a hash of them (0 if none). Scratch slot: AP_SLOT_*. */
+static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_struct *task,
+				       __u32 slot)
 {
-	struct py_send_ctx sctx;
 	struct ap_py_proc *pp;
 	struct py_scratch *sc;
-	__u32 zero = 0;
 	__u64 tstate;
 
 	s->nr_py = 0;
 	s->py_flags = 0;
 	pp = bpf_map_lookup_elem(&py_procs, &s->tgid);
 	if (!pp)
-		return;
+		return 0;
 	s->py_flags |= AP_SPY_PYTHON;
 	cnt_inc(AP_CNT_PY_SAMPLES);
-	sc = bpf_map_lookup_elem(&py_scratch, &zero);
-	if (!sc) /* never: one entry per CPU */
-		return;
+	sc = bpf_map_lookup_elem(&py_scratch, &slot);
+	if (!sc) /* never: one entry per slot */
+		return 0;
 	tstate = py_tstate(pp, task);
 	if (!tstate) {
 		__u64 *t = bpf_map_lookup_elem(&py_tstates, &s->tid);
@@ -384,17 +395,56 @@ static __always_inline void py_sample(struct ap_cpu_sample *s, struct task_struc
 	}
 	if (!tstate) {
 		cnt_inc(AP_CNT_PY_NO_TSTATE);
-		return;
+		return 0;
 	}
 	if (py_holds_gil(pp, tstate))
 		s->py_flags |= AP_SPY_GIL;
-	py_walk(s, sc, pp, tstate);
+	return py_walk(s, sc, pp, tstate);
+}
 
+/* copy to userspace the code objects of s's frames it has not seen yet */
+static __always_inline void py_send_codes(struct ap_cpu_sample *s, __u32 slot)
+{
+	struct py_send_ctx sctx;
+	struct ap_py_proc *pp;
+	struct py_scratch *sc;
+
+	if (!s->nr_py)
+		return;
+	pp = bpf_map_lookup_elem(&py_procs, &s->tgid);
+	sc = bpf_map_lookup_elem(&py_scratch, &slot);
+	if (!pp || !sc)
+		return;
 	sctx.s = s;
 	sctx.sc = sc;
 	sctx.pp = pp;
 	sctx.sent = 0;
 	bpf_loop(AP_MAX_PY_FRAMES, py_send_step, &sctx, 0);
+}
+
+/* Is the thread blocked on this process's GIL? futex_addr is the futex
+ * word it waits on; the GIL's mutex and condition variables lie inside
+ * struct _gil_runtime_state, so an address inside it means a GIL wait. */
+static __always_inline bool py_gil_wait(__u32 tgid, struct task_struct *task, __u64 futex_addr)
+{
+	struct ap_py_proc *pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	__u16 off, ptr;
+	__u64 tstate, interp, addr;
+
+	if (!pp)
+		return false;
+	off = pp->off.runtime_gil;
+	ptr = pp->off.interp_gil_ptr;
+	if (off != AP_PY_OFF_NONE) {
+		addr = pp->runtime + off;
+	} else {
+		tstate = py_tstate(pp, task);
+		if (!tstate ||
+		    bpf_probe_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp)) ||
+		    bpf_probe_read_user(&addr, 8, (void *)(interp + ptr)))
+			return false;
+	}
+	return futex_addr >= addr && futex_addr < addr + AP_PY_GIL_SIZE;
 }
 
 #endif /* AP_PYTHON_BPF_H */

@@ -19,6 +19,14 @@
 #define AP_USTACK_SLACK (2 * AP_PAGE_SIZE) /* see copy_user_stack() */
 #define AP_NR_REGS 17              /* x86_64 DWARF registers 0..16 (rax..r15, rip) */
 
+/* Scratch slots: BPF programs that may interrupt one another on a CPU use
+ * different per-CPU scratch buffers. The sampler runs in hard interrupt and
+ * sched_switch with interrupts off, so they never overlap; the syscall exit
+ * runs with interrupts on and can be interrupted by the sampler. */
+#define AP_SLOT_IRQOFF 0
+#define AP_SLOT_SYSCALL 1
+#define AP_NR_SLOTS 2
+
 /* Counters kept per CPU by the BPF side. Names live in src/counters.c;
  * adding one means adding its name there (a _Static_assert checks the count). */
 enum ap_counter {
@@ -38,6 +46,13 @@ enum ap_counter {
 	AP_CNT_PY_TRUNCATED,       /* stacks deeper than the frame limit */
 	AP_CNT_PY_CODE_SENT,       /* code objects copied to userspace */
 	AP_CNT_PY_CODE_DEFERRED,   /* new code objects left for a later sample (per-sample cap) */
+	AP_CNT_THREADS_FULL,       /* threads not accounted: the thread map is full */
+	AP_CNT_OFF_KSTACK_ERR,     /* off-CPU kernel stacks lost (stack map full or collision) */
+	AP_CNT_OFF_AGG_FULL,       /* off-CPU intervals not aggregated: the map is full */
+	AP_CNT_OFF_RECORD_LOST,    /* off-CPU stack records lost (ring buffer full) */
+	AP_CNT_SYS_AGG_FULL,       /* syscalls not counted: the map is full */
+	AP_CNT_SYS_SLOW_LOST,      /* slow-syscall records lost (ring buffer full) */
+	AP_CNT_THREAD_REC_LOST,    /* thread exit records lost (ring buffer full) */
 	AP_CNT__COUNT,
 };
 
@@ -45,6 +60,106 @@ enum ap_counter {
 enum ap_rec_type {
 	AP_REC_SAMPLE = 1,
 	AP_REC_PY_CODE = 2,
+	AP_REC_OFF_STACK = 3,      /* struct ap_cpu_sample: first sight of an off-CPU stack */
+	AP_REC_SLOW_SYSCALL = 4,   /* struct ap_cpu_sample: a syscall over the threshold */
+	AP_REC_THREAD = 5,         /* struct ap_thread_rec: a thread exited */
+};
+
+/* Why a thread was off CPU (bpf/offcpu.bpf.h classifies; names in
+ * src/collect/offcpu.c) */
+enum ap_off_reason {
+	AP_OFF_PREEMPTED,          /* involuntary: runnable, the CPU was taken away */
+	AP_OFF_RUNQUEUE,           /* woken up, waiting for a CPU */
+	AP_OFF_GIL,                /* a CPython thread waiting to take the GIL */
+	AP_OFF_LOCK,               /* futex wait (mutex, condition, semaphore) */
+	AP_OFF_SLEEP,              /* nanosleep family; select/poll with no fds */
+	AP_OFF_IO_DISK,            /* file I/O, fsync, page faults (uninterruptible) */
+	AP_OFF_IO_NET,             /* socket I/O */
+	AP_OFF_IO_PIPE,            /* pipe, FIFO or terminal I/O */
+	AP_OFF_POLL,               /* epoll/poll/select waiting on fds */
+	AP_OFF_CHILD,              /* wait4/waitid: waiting for a child process */
+	AP_OFF_OTHER,              /* any other blocking */
+	AP_OFF_UNKNOWN,            /* blocked since before profiling started */
+	AP_OFF__COUNT,
+};
+
+/* fd kinds, from the inode mode of the fd's file */
+enum ap_fd_kind {
+	AP_FD_NONE,                /* the syscall takes no fd */
+	AP_FD_FILE,                /* regular file or block device */
+	AP_FD_SOCKET,
+	AP_FD_PIPE,                /* pipe or FIFO */
+	AP_FD_TTY,                 /* character device (terminal, /dev/null, ...) */
+	AP_FD_OTHER,               /* eventfd, epoll, timerfd, ... */
+	AP_FD_BAD,                 /* not an open fd */
+	AP_FD__COUNT,
+};
+
+/* Per thread: time on and off CPU, kept by bpf/offcpu.bpf.h from
+ * sched_switch/sched_wakeup. Sent as AP_REC_THREAD when the thread exits;
+ * live threads are read from the map at the end. */
+struct ap_thread_stat {
+	__u32 tgid, tid;
+	__u64 start_ns;            /* task start (CLOCK_MONOTONIC) */
+	__u64 end_ns;              /* exit, 0 while alive */
+	__u64 oncpu_ns;
+	__u64 off_ns[AP_OFF__COUNT];
+	__u64 nr_vol, nr_invol;    /* voluntary / involuntary switches */
+	__s32 exit_code;           /* wait status of the exit (thread records) */
+	__u32 group_dead;          /* the last thread of its process */
+	char comm[AP_COMM_LEN];
+	/* live state */
+	__u64 ts_in;               /* last switch-in, 0 when off CPU */
+	__u64 ts_out;              /* last switch-out, 0 when on CPU */
+	__u64 ts_wake;             /* wakeup after ts_out, 0 if none yet */
+	__u64 out_sid;             /* stack of the current off interval (0: deferred) */
+	__u32 out_reason;          /* enum ap_off_reason of it */
+	__s32 out_kstack;          /* kernel stack id of it (-1 none) */
+	__u64 pend_block, pend_runq; /* off time inside the current syscall */
+	__u32 pend_reason;
+	__s32 pend_kstack;
+	__u64 sys_ts;              /* current syscall's entry, 0 outside */
+	__u32 sys_nr;
+	__u32 sys_fd;              /* enum ap_fd_kind of its fd argument */
+};
+
+struct ap_thread_rec {
+	__u32 type;                /* AP_REC_THREAD */
+	__u32 pad;
+	struct ap_thread_stat st;
+};
+
+/* off-CPU time aggregated in the kernel per (thread, stack, reason) */
+struct ap_off_key {
+	__u32 tgid, tid;
+	__u64 sid;                 /* stack identity; its AP_REC_OFF_STACK record names it */
+	__u32 reason;
+	__s32 kstack;              /* kernel stack id (for intervals never captured in user) */
+};
+
+struct ap_off_val {
+	__u64 ns;
+	__u64 count;
+};
+
+#define AP_SYS_HIST 32             /* log2 µs buckets: [0] < 1 µs, [i] < 2^i µs (a power of 2) */
+
+struct ap_sys_key {
+	__u32 tgid;
+	__u16 nr;
+	__u8 fd_kind;              /* enum ap_fd_kind */
+	__u8 pad;
+};
+
+struct ap_sys_val {
+	__u64 count, errors, total_ns, max_ns, bytes;
+	__u64 hist[AP_SYS_HIST];
+};
+
+struct ap_sys_err_key {
+	__u32 tgid;
+	__u16 nr;
+	__u16 err;                 /* errno */
 };
 
 #define AP_MAX_PY_FRAMES 128       /* compile-time cap; --py-depth sets the real limit */
@@ -155,16 +270,17 @@ struct ap_cpu_sample {
 	__u32 ustack_size;         /* bytes valid in ustack[] */
 	__u16 nr_py;               /* Python frames, innermost first */
 	__u16 py_flags;            /* AP_SPY_* */
-	__u32 pad;
+	__s32 kstack_id;           /* off-CPU/slow syscall: kernel stack id of the block, or -1 */
 	__u64 regs[AP_NR_REGS];    /* user registers in DWARF order */
 	char comm[AP_COMM_LEN];    /* thread name */
+	__u64 aux[3];              /* off-CPU: sid; slow syscall: nr, duration ns, return value */
 	__u64 kstack[AP_KSTACK_MAX];
 	struct ap_py_frame py[AP_MAX_PY_FRAMES];
 	__u8 ustack[AP_USTACK_MAX + AP_USTACK_SLACK];
 };
-#define AP_CPU_SAMPLE_HDR (40 + 8 * AP_NR_REGS + AP_COMM_LEN + 8 * AP_KSTACK_MAX + \
+#define AP_CPU_SAMPLE_HDR (40 + 8 * AP_NR_REGS + AP_COMM_LEN + 24 + 8 * AP_KSTACK_MAX + \
 			   24 * AP_MAX_PY_FRAMES)
-_Static_assert(AP_CPU_SAMPLE_HDR == 4280, "ap_cpu_sample header layout changed");
+_Static_assert(AP_CPU_SAMPLE_HDR == 4304, "ap_cpu_sample header layout changed");
 _Static_assert(__builtin_offsetof(struct ap_cpu_sample, ustack) == AP_CPU_SAMPLE_HDR,
 	       "ap_cpu_sample: ustack must follow the header");
 

@@ -31,7 +31,8 @@ static const char usage_text[] =
 "       autoprof-bpf [OPTIONS] -p PID[,PID...] [-d SEC]\n"
 "\n"
 "Profile a command from its first instruction, or running processes, with\n"
-"eBPF: on-CPU samples with kernel and complete native user stacks.\n"
+"eBPF: on-CPU samples with kernel and complete native user stacks, off-CPU\n"
+"time by stack and reason, syscall statistics and a /proc metrics timeline.\n"
 "\n"
 "  -p, --pid PID[,PID...]   attach to running processes\n"
 "  -d, --duration SEC       stop after SEC seconds (attach mode; an upper\n"
@@ -39,6 +40,13 @@ static const char usage_text[] =
 "  -F, --frequency HZ       samples per second per CPU (default 99, 1-10000)\n"
 "  -o, --output DIR         output directory (default ./autoprof-out/<UTC time>-<comm>)\n"
 "      --no-children        do not follow processes the target forks\n"
+"      --no-offcpu          no off-CPU collector (sched_switch)\n"
+"      --no-syscalls        no syscall statistics\n"
+"      --min-block US       off-CPU stacks: only blocks of at least US\n"
+"                           microseconds (default 0: all); per-thread totals\n"
+"                           always count every block\n"
+"      --slow-syscall MS    keep syscalls of at least MS milliseconds with their\n"
+"                           stacks (default 10)\n"
 "      --stack-size BYTES   user stack bytes copied per sample (default 32768,\n"
 "                           512-65536): deeper native stacks need more\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 16)\n"
@@ -66,7 +74,8 @@ static const char usage_text[] =
 "2 usage error, 125 profiling failed, 126 command not executable, 127 command not found.\n";
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
-       OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS };
+       OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
+       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -116,6 +125,10 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "native-only", no_argument, NULL, OPT_NATIVE_ONLY },
 		{ "full-stacks", no_argument, NULL, OPT_FULL_STACKS },
 		{ "py-calls", no_argument, NULL, OPT_PY_CALLS },
+		{ "no-offcpu", no_argument, NULL, OPT_NO_OFFCPU },
+		{ "no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS },
+		{ "min-block", required_argument, NULL, OPT_MIN_BLOCK },
+		{ "slow-syscall", required_argument, NULL, OPT_SLOW_SYSCALL },
 		{},
 	};
 	long v;
@@ -182,6 +195,24 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			break;
 		case OPT_PY_CALLS:
 			o->py_calls = true;
+			break;
+		case OPT_NO_OFFCPU:
+			o->no_offcpu = true;
+			break;
+		case OPT_NO_SYSCALLS:
+			o->no_syscalls = true;
+			break;
+		case OPT_MIN_BLOCK:
+			if (parse_long(optarg, 0, 60000000, &v))
+				return usage_error("--min-block: '%s' is not a number of microseconds (0-60000000)",
+						   optarg);
+			o->min_block_ns = v * 1000ull;
+			break;
+		case OPT_SLOW_SYSCALL:
+			if (parse_long(optarg, 0, 3600000, &v))
+				return usage_error("--slow-syscall: '%s' is not a number of milliseconds (0-3600000)",
+						   optarg);
+			o->slow_ns = v * 1000000ull;
 			break;
 		case OPT_VERSION:
 			printf("autoprof-bpf %s\n", AP_VERSION);
@@ -465,6 +496,8 @@ static void fill_processes(struct ap_session *ses)
 		pr->exe = profile__str(&ses->prof, pp->exe);
 		pr->cmdline = profile__str(&ses->prof, pp->cmdline);
 		pr->exited = pp->exited || (runner_check_pid(pp->pid) != 0);
+		if (ses->child && pp->pid == (uint32_t)ses->child && ses->target_exited)
+			pr->exit_status = ses->wait_status;
 	}
 }
 
@@ -476,7 +509,13 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 	if (!err && ses->opts.py_calls)
 		err = cpu_collector__write_py_calls(ses->cpu, ses->outdir);
 	if (!err)
-		err = folded_write(&ses->prof, ses->opts.view, ses->outdir, "stacks.folded");
+		err = folded_write(&ses->prof, ses->opts.view, false, ses->outdir, "stacks.folded");
+	if (!err && ses->prof.has_offcpu)
+		err = folded_write(&ses->prof, ses->opts.view, true, ses->outdir, "offcpu.folded");
+	if (!err && ses->prof.has_offcpu)
+		err = offcpu_json__write(&ses->prof, ses->outdir);
+	if (!err && ses->prof.has_syscalls)
+		err = syscalls_json__write(&ses->prof, ses->outdir);
 	if (!err)
 		err = run_json__write(ses, interrupted);
 	if (err)
@@ -537,6 +576,7 @@ int cmd_run(int argc, char **argv)
 			.ringbuf_mb = 16,
 			.py_depth = AP_MAX_PY_FRAMES,
 			.view = AP_VIEW_MIXED,
+			.slow_ns = 10000000,
 		},
 	};
 	int ret, err;
@@ -588,8 +628,10 @@ int cmd_run(int argc, char **argv)
 	ses.end_mono = now_mono_ns();
 	ses.end_real = now_real_ns();
 	cpu_collector__stop(ses.cpu);
+	cpu_collector__drain(ses.cpu, ses.end_mono);
 	cpu_collector__counters(ses.cpu);
 	ses.prof.duration_s = (ses.end_mono - ses.start_mono) / 1e9;
+	ses.prof.start_mono_ns = ses.start_mono;
 	fill_processes(&ses);
 	ses.target_desc = describe_target(&ses);
 	if (write_outputs(&ses, interrupted)) {

@@ -2,6 +2,7 @@
 /* Names of the BPF counters (enum ap_counter in bpf/shared.h), as they
  * appear in run.json and artifacts/cpu.json. */
 #include "shared.h"
+#include "profile/profile.h"
 
 const char *const ap_counter_names[] = {
 	[AP_CNT_SAMPLES] = "bpf_samples",
@@ -20,6 +21,65 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_PY_TRUNCATED] = "python_truncated_stacks",
 	[AP_CNT_PY_CODE_SENT] = "python_code_objects_sent",
 	[AP_CNT_PY_CODE_DEFERRED] = "python_code_objects_deferred",
+	[AP_CNT_THREADS_FULL] = "threads_not_accounted",
+	[AP_CNT_OFF_KSTACK_ERR] = "offcpu_kernel_stack_errors",
+	[AP_CNT_OFF_AGG_FULL] = "offcpu_aggregation_full",
+	[AP_CNT_OFF_RECORD_LOST] = "offcpu_stack_records_lost",
+	[AP_CNT_SYS_AGG_FULL] = "syscall_aggregation_full",
+	[AP_CNT_SYS_SLOW_LOST] = "slow_syscall_records_lost",
+	[AP_CNT_THREAD_REC_LOST] = "thread_records_lost",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");
+
+const char *const ap_off_reason_names[AP_OFF__COUNT] = {
+	[AP_OFF_PREEMPTED] = "preempted",
+	[AP_OFF_RUNQUEUE] = "runqueue",
+	[AP_OFF_GIL] = "gil",
+	[AP_OFF_LOCK] = "lock",
+	[AP_OFF_SLEEP] = "sleep",
+	[AP_OFF_IO_DISK] = "io_disk",
+	[AP_OFF_IO_NET] = "io_net",
+	[AP_OFF_IO_PIPE] = "io_pipe",
+	[AP_OFF_POLL] = "poll",
+	[AP_OFF_CHILD] = "wait_child",
+	[AP_OFF_OTHER] = "other",
+	[AP_OFF_UNKNOWN] = "unknown",
+};
+
+const char *ap_off_category(uint32_t reason)
+{
+	switch (reason) {
+	case AP_OFF_PREEMPTED:
+	case AP_OFF_RUNQUEUE:
+		return "runnable";
+	case AP_OFF_GIL:
+		return "gil";
+	case AP_OFF_LOCK:
+		return "lock";
+	case AP_OFF_SLEEP:
+		return "sleep";
+	case AP_OFF_IO_DISK:
+	case AP_OFF_IO_NET:
+	case AP_OFF_IO_PIPE:
+	case AP_OFF_POLL:
+		return "io";
+	default:
+		return "other";
+	}
+}
+
+const char *const ap_fd_kind_names[AP_FD__COUNT] = {
+	[AP_FD_NONE] = "", [AP_FD_FILE] = "file", [AP_FD_SOCKET] = "socket", [AP_FD_PIPE] = "pipe",
+	[AP_FD_TTY] = "tty", [AP_FD_OTHER] = "other", [AP_FD_BAD] = "bad_fd",
+};
+
+/* generated from <asm/unistd_64.h> by the Makefile */
+static const char *const syscall_names[] = {
+#include "syscall_names.h"
+};
+
+const char *ap_syscall_name(uint32_t nr)
+{
+	return nr < sizeof(syscall_names) / sizeof(syscall_names[0]) ? syscall_names[nr] : NULL;
+}

@@ -33,6 +33,10 @@ struct ap_options {
 	bool quiet;
 	bool no_children;
 	bool py_calls;          /* uprobe on the eval loop: C->Python entry counts */
+	bool no_offcpu;         /* no sched_switch collector */
+	bool no_syscalls;       /* no syscall statistics */
+	uint64_t min_block_ns;  /* off-CPU stacks: shortest block aggregated */
+	uint64_t slow_ns;       /* syscalls at least this slow are kept with stacks */
 	int verbose;
 };
 

@@ -19,6 +19,19 @@ cJSON *json_parse_checked(const char *text, size_t len, const char *name, const 
  * errno set and a message logged on failure */
 cJSON *json_load_checked(const char *path, const char *schema);
 
+#define AP_SCHEMA_OFFCPU "autoprof.offcpu/1"
+#define AP_SCHEMA_SYSCALLS "autoprof.syscalls/1"
+#define AP_SCHEMA_PROC "autoprof.proc/1"
+
+/* the profile's strings, modules, frames and stacks tables (as in cpu.json) */
+void json_add_tables(cJSON *root, const struct profile *p);
+
+/* artifacts/offcpu.json and artifacts/syscalls.json */
+cJSON *offcpu_json__build(const struct profile *p);
+int offcpu_json__write(const struct profile *p, const char *outdir);
+cJSON *syscalls_json__build(const struct profile *p);
+int syscalls_json__write(const struct profile *p, const char *outdir);
+
 /* artifacts/cpu.json of a profile */
 cJSON *cpu_json__build(const struct profile *p);
 int cpu_json__write(const struct profile *p, const char *outdir);

@@ -97,15 +97,10 @@ uint64_t json_u64(const cJSON *obj, const char *key)
 	return 0;
 }
 
-cJSON *cpu_json__build(const struct profile *p)
+void json_add_tables(cJSON *root, const struct profile *p)
 {
-	cJSON *root = cJSON_CreateObject(), *arr, *o, *st;
-	struct ap_completeness c;
+	cJSON *arr, *o, *st;
 	size_t i;
-
-	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_CPU);
-	cJSON_AddNumberToObject(root, "frequency_hz", p->frequency_hz);
-	cJSON_AddNumberToObject(root, "duration_s", p->duration_s);
 
 	arr = cJSON_AddArrayToObject(root, "strings");
 	for (i = 0; i < p->nr_strs; i++)
@@ -143,6 +138,18 @@ cJSON *cpu_json__build(const struct profile *p)
 		for (j = 0; j < s->len; j++)
 			cJSON_AddItemToArray(st, cJSON_CreateNumber(p->stack_frames[s->off + j]));
 	}
+}
+
+cJSON *cpu_json__build(const struct profile *p)
+{
+	cJSON *root = cJSON_CreateObject(), *arr, *o;
+	struct ap_completeness c;
+	size_t i;
+
+	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_CPU);
+	cJSON_AddNumberToObject(root, "frequency_hz", p->frequency_hz);
+	cJSON_AddNumberToObject(root, "duration_s", p->duration_s);
+	json_add_tables(root, p);
 
 	arr = cJSON_AddArrayToObject(root, "samples");
 	for (i = 0; i < p->nr_counts; i++) {
@@ -182,6 +189,8 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddStringToObject(o, "cmdline", profile__s(p, pr->cmdline));
 		cJSON_AddNumberToObject(o, "samples", pr->samples);
 		cJSON_AddBoolToObject(o, "exited", pr->exited);
+		if (pr->exit_status >= 0)
+			cJSON_AddNumberToObject(o, "exit_status", pr->exit_status);
 	}
 
 	profile__completeness(p, &c);
@@ -350,6 +359,8 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 		pr->exe = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "exe")));
 		pr->cmdline = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "cmdline")));
 		pr->exited = cJSON_IsTrue(cJSON_GetObjectItem(o, "exited"));
+		if (cJSON_IsNumber(cJSON_GetObjectItem(o, "exit_status")))
+			pr->exit_status = json_u64(o, "exit_status");
 	}
 	what = "samples";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "samples")) {

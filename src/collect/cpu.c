@@ -32,6 +32,11 @@ struct cpu_collector {
 	int *pfds;
 	int nr_links;
 	struct bpf_link *fork_link;
+	struct bpf_link *tp_links[8];  /* sched and syscall tracepoints */
+	int nr_tp_links;
+	struct hmap off_stacks;     /* (tgid, sid) -> stack id of an AP_REC_OFF_STACK */
+	struct hmap kstacks;        /* off-CPU kernel stack id -> stack id (kernel frames only) */
+	uint64_t t0_ns;             /* when tracking began (BPF's t0_ns) */
 	struct hmap ucache;         /* (symfile *, vaddr) -> frame id */
 	struct hmap kcache;         /* kernel pc -> frame id */
 	uint64_t received;          /* samples handled */
@@ -203,8 +208,23 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	cc->skel->rodata->ustack_limit = ses->opts.stack_size;
 	cc->skel->rodata->follow_children = !ses->opts.no_children;
 	cc->skel->rodata->py_depth = ses->opts.py_depth;
-	bpf_map__set_max_entries(cc->skel->maps.scratch, ses->nr_cpus);
+	cc->skel->rodata->nr_cpus = ses->nr_cpus;
+	bpf_map__set_max_entries(cc->skel->maps.scratch, AP_NR_SLOTS * ses->nr_cpus);
 	bpf_program__set_autoload(cc->skel->progs.on_py_eval_entry, ses->opts.py_calls);
+	cc->skel->rodata->syscalls_on = !ses->opts.no_syscalls;
+	cc->skel->rodata->offcpu_stacks = !ses->opts.no_offcpu;
+	cc->skel->rodata->min_block_ns = ses->opts.min_block_ns;
+	cc->skel->rodata->slow_ns = ses->opts.slow_ns;
+	bpf_program__set_autoload(cc->skel->progs.on_switch, !ses->opts.no_offcpu);
+	bpf_program__set_autoload(cc->skel->progs.on_wakeup, !ses->opts.no_offcpu);
+	bpf_program__set_autoload(cc->skel->progs.on_sys_enter,
+				  !ses->opts.no_offcpu || !ses->opts.no_syscalls);
+	bpf_program__set_autoload(cc->skel->progs.on_sys_exit,
+				  !ses->opts.no_offcpu || !ses->opts.no_syscalls);
+	ses->prof.has_offcpu = !ses->opts.no_offcpu;
+	ses->prof.min_block_ns = ses->opts.min_block_ns;
+	ses->prof.has_syscalls = !ses->opts.no_syscalls;
+	ses->prof.slow_ns = ses->opts.slow_ns;
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
 	err = autoprof_bpf__load(cc->skel);
@@ -273,6 +293,30 @@ int cpu_collector__attach(struct cpu_collector *cc)
 		err = -errno;
 		ap_warn("proc: cannot attach sched_process_fork (%s): child processes will not be followed",
 			ap_errstr(err));
+	}
+	{
+		struct bpf_program *tps[] = {
+			cc->skel->progs.on_thread_exit, cc->skel->progs.on_switch,
+			cc->skel->progs.on_wakeup, cc->skel->progs.on_sys_enter,
+			cc->skel->progs.on_sys_exit,
+		};
+		size_t i;
+
+		/* the moment accounting begins: time before it is "unknown" */
+		cc->t0_ns = now_mono_ns();
+		cc->skel->bss->t0_ns = cc->t0_ns;
+		for (i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+			if (!bpf_program__autoload(tps[i]))
+				continue;
+			cc->tp_links[cc->nr_tp_links] = bpf_program__attach(tps[i]);
+			if (!cc->tp_links[cc->nr_tp_links]) {
+				err = -errno;
+				ap_err("bpf: attaching %s: %s", bpf_program__section_name(tps[i]),
+				       ap_errstr(err));
+				return err;
+			}
+			cc->nr_tp_links++;
+		}
 	}
 	cc->links = xcalloc(ses->nr_cpus, sizeof(*cc->links));
 	cc->pfds = xcalloc(ses->nr_cpus, sizeof(*cc->pfds));
@@ -512,23 +556,24 @@ static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, 
 	return n;
 }
 
-static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
+/* Unwind, symbolize and intern the stack of a sample-shaped record; kernel
+ * frames kf[0..nk) innermost first. AP_NONE for a malformed record. */
+static uint32_t record_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size,
+			     const uint64_t *kf, int nk)
 {
 	struct ap_session *ses = cc->ses;
 	uint64_t pcs[AP_MAX_UFRAMES];
 	uint32_t native[AP_MAX_UFRAMES];
 	struct ap_image *img = NULL;
 	struct ap_proc *proc;
-	char comm[AP_COMM_LEN + 1];
-	uint32_t n = 0, stack;
+	uint32_t n = 0;
 	int i, nu = 0;
 
 	if (size < AP_CPU_SAMPLE_HDR || s->ustack_size > size - AP_CPU_SAMPLE_HDR ||
 	    s->nr_kframes > AP_KSTACK_MAX || s->nr_py > AP_MAX_PY_FRAMES) {
 		cc->bad_records++;
-		return 0;
+		return AP_NONE;
 	}
-	cc->received++;
 	proc = procmaps__find(&ses->pm, s->tgid);
 	if (!proc || !proc->nr_images) {
 		/* a process we never saw start (e.g. forked before side-band
@@ -561,14 +606,102 @@ static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s
 		for (i = nu - 1; i >= 0; i--)
 			cc->frames[n++] = native[i];
 	}
-	for (i = s->nr_kframes - 1; i >= 0; i--)
-		cc->frames[n++] = kernel_frame(cc, s->kstack[i]);
-	stack = profile__stack(&ses->prof, cc->frames, n);
+	for (i = nk - 1; i >= 0; i--)
+		cc->frames[n++] = kernel_frame(cc, kf[i]);
+	return profile__stack(&ses->prof, cc->frames, n);
+}
+
+/* kernel frames of an off-CPU stack id (innermost first); how many */
+static int off_kstack(struct cpu_collector *cc, int32_t id, uint64_t *kf)
+{
+	int n;
+
+	if (id < 0 || bpf_map__lookup_elem(cc->skel->maps.off_kstacks, &id, sizeof(id), kf,
+					   AP_KSTACK_MAX * sizeof(*kf), 0))
+		return 0;
+	for (n = 0; n < AP_KSTACK_MAX && kf[n]; n++)
+		;
+	return n;
+}
+
+static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
+{
+	char comm[AP_COMM_LEN + 1];
+	uint32_t stack = record_stack(cc, s, size, (const uint64_t *)s->kstack, s->nr_kframes);
+
+	if (stack == AP_NONE)
+		return 0;
+	cc->received++;
 	memcpy(comm, s->comm, AP_COMM_LEN);
 	comm[AP_COMM_LEN] = 0;
-	profile__add(&ses->prof, s->tgid, s->tid, comm, stack,
+	profile__add(&cc->ses->prof, s->tgid, s->tid, comm, stack,
 		     (s->py_flags & AP_SPY_GIL) ? AP_COUNT_GIL : 0, 1);
 	return 0;
+}
+
+/* the first sight of an off-CPU stack: name it for the kernel's aggregates */
+static void handle_off_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
+{
+	uint64_t kf[AP_KSTACK_MAX];
+	int nk = off_kstack(cc, s->kstack_id, kf);
+	uint32_t stack = record_stack(cc, s, size, kf, nk);
+	struct {
+		uint32_t tgid, pad;
+		uint64_t sid;
+	} key = { s->tgid, 0, s->aux[0] };
+
+	if (stack != AP_NONE)
+		hmap_put(&cc->off_stacks, &key, sizeof(key), stack);
+}
+
+static void handle_slow_syscall(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
+{
+	struct profile *p = &cc->ses->prof;
+	uint64_t kf[AP_KSTACK_MAX];
+	int nk = off_kstack(cc, s->kstack_id, kf);
+	uint32_t stack = record_stack(cc, s, size, kf, nk);
+
+	if (stack == AP_NONE)
+		return;
+	GROW(p->slow, p->cap_slow, p->nr_slow + 1);
+	p->slow[p->nr_slow++] = (struct ap_slow_call){
+		.pid = s->tgid, .tid = s->tid, .nr = s->aux[0], .stack = stack,
+		.ret = (int64_t)s->aux[2], .start_ns = s->time_ns, .dur_ns = s->aux[1],
+	};
+}
+
+/* scheduler accounting of one thread, at its exit or the end of the run */
+static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat *st)
+{
+	struct profile *p = &cc->ses->prof;
+	char comm[AP_COMM_LEN + 1];
+	struct ap_thread *t;
+	int r;
+
+	memcpy(comm, st->comm, AP_COMM_LEN);
+	comm[AP_COMM_LEN] = 0;
+	t = profile__thread(p, st->tgid, st->tid, comm);
+	if (!t->accounted || st->start_ns < t->start_ns)
+		t->start_ns = st->start_ns > cc->t0_ns ? st->start_ns : cc->t0_ns;
+	t->accounted = true;
+	if (st->end_ns > t->end_ns)
+		t->end_ns = st->end_ns;
+	t->oncpu_ns += st->oncpu_ns;
+	for (r = 0; r < AP_OFF__COUNT; r++)
+		t->off_ns[r] += st->off_ns[r];
+	t->nr_vol += st->nr_vol;
+	t->nr_invol += st->nr_invol;
+}
+
+static void handle_thread(struct cpu_collector *cc, const struct ap_thread_rec *r)
+{
+	thread_account(cc, &r->st);
+	if (r->st.group_dead) {
+		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
+
+		pr->exit_status = r->st.exit_code;
+		pr->exited = true;
+	}
 }
 
 static void handle_py_code(struct cpu_collector *cc, const struct ap_py_code *r)
@@ -591,6 +724,12 @@ static int handle_record(void *ctx, void *data, size_t size)
 		return handle_sample(cc, data, size);
 	if (type == AP_REC_PY_CODE && size >= sizeof(struct ap_py_code))
 		handle_py_code(cc, data);
+	else if (type == AP_REC_OFF_STACK)
+		handle_off_stack(cc, data, size);
+	else if (type == AP_REC_SLOW_SYSCALL)
+		handle_slow_syscall(cc, data, size);
+	else if (type == AP_REC_THREAD && size >= sizeof(struct ap_thread_rec))
+		handle_thread(cc, data);
 	else
 		cc->bad_records++;
 	return 0;
@@ -627,6 +766,9 @@ void cpu_collector__stop(struct cpu_collector *cc)
 	cc->nr_links = 0;
 	bpf_link__destroy(cc->fork_link);
 	cc->fork_link = NULL;
+	for (i = 0; i < cc->nr_tp_links; i++)
+		bpf_link__destroy(cc->tp_links[i]);
+	cc->nr_tp_links = 0;
 	for (i = 0; i < (int)cc->nr_py_links; i++)
 		bpf_link__destroy(cc->py_links[i]);
 	cc->nr_py_links = 0;
@@ -635,6 +777,151 @@ void cpu_collector__stop(struct cpu_collector *cc)
 	if (cc->mt)
 		mmaptrack__consume(cc->mt);
 	py_fixup(cc, true);
+}
+
+/* A stack for off-CPU time whose user part was never captured: the
+ * kernel frames of the block under a marker frame saying why */
+static uint32_t kernel_only_stack(struct cpu_collector *cc, int32_t kstack, const char *why)
+{
+	struct profile *p = &cc->ses->prof;
+	uint64_t kf[AP_KSTACK_MAX];
+	int nk = off_kstack(cc, kstack, kf), i;
+	uint32_t n = 0;
+
+	cc->frames[n++] = profile__frame(p, AP_FRAME_USER, why, AP_NONE, 0);
+	for (i = nk - 1; i >= 0; i--)
+		cc->frames[n++] = kernel_frame(cc, kf[i]);
+	return profile__stack(p, cc->frames, n);
+}
+
+static uint32_t off_stack_of(struct cpu_collector *cc, uint32_t tgid, uint64_t sid, int32_t kstack)
+{
+	struct {
+		uint32_t tgid, pad;
+		uint64_t sid;
+	} key = { tgid, 0, sid };
+	uint64_t stack;
+
+	if (sid && hmap_get(&cc->off_stacks, &key, sizeof(key), &stack))
+		return stack;
+	return kernel_only_stack(cc, kstack, sid ? "[user stack lost]" : "[user stack not captured]");
+}
+
+/* threads still alive at the end: close their open interval at end_ns */
+static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
+{
+	struct profile *p = &cc->ses->prof;
+	int fd = bpf_map__fd(cc->skel->maps.threads);
+	uint32_t key, next, *prev = NULL;
+	struct ap_thread_stat st;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &st))
+			continue;
+		if (!st.end_ns) {
+			st.end_ns = end_ns;
+			if (st.ts_in && end_ns > st.ts_in)
+				st.oncpu_ns += end_ns - st.ts_in;
+			if (st.ts_out && end_ns > st.ts_out && st.out_reason < AP_OFF__COUNT) {
+				uint64_t block = end_ns - st.ts_out, runq = 0;
+				uint32_t stack;
+
+				if (st.ts_wake >= st.ts_out && st.ts_wake <= end_ns) {
+					block = st.ts_wake - st.ts_out;
+					runq = end_ns - st.ts_wake;
+				}
+				st.off_ns[st.out_reason] += block;
+				st.off_ns[AP_OFF_RUNQUEUE] += runq;
+				if (p->has_offcpu) {
+					stack = st.out_sid ? off_stack_of(cc, st.tgid, st.out_sid, st.out_kstack)
+						: kernel_only_stack(cc, st.out_kstack,
+								    "[still blocked at the end]");
+					profile__add_off(p, st.tgid, st.tid, stack, st.out_reason, block, 1);
+					if (runq)
+						profile__add_off(p, st.tgid, st.tid, stack, AP_OFF_RUNQUEUE, runq, 0);
+				}
+			}
+			if (p->has_offcpu && st.pend_block + st.pend_runq) {
+				uint32_t stack = kernel_only_stack(cc, st.pend_kstack, "[still blocked at the end]");
+
+				profile__add_off(p, st.tgid, st.tid, stack, st.pend_reason, st.pend_block, 1);
+				profile__add_off(p, st.tgid, st.tid, stack, AP_OFF_RUNQUEUE, st.pend_runq, 0);
+			}
+		}
+		thread_account(cc, &st);
+	}
+}
+
+static void drain_offcpu(struct cpu_collector *cc)
+{
+	struct profile *p = &cc->ses->prof;
+	int fd = bpf_map__fd(cc->skel->maps.off_time);
+	struct ap_off_key key, next, *prev = NULL;
+	struct ap_off_val v;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v) || key.reason >= AP_OFF__COUNT)
+			continue;
+		profile__add_off(p, key.tgid, key.tid, off_stack_of(cc, key.tgid, key.sid, key.kstack),
+				 key.reason, v.ns, key.reason == AP_OFF_RUNQUEUE ? 0 : v.count);
+	}
+}
+
+static void drain_syscalls(struct cpu_collector *cc)
+{
+	struct profile *p = &cc->ses->prof;
+	int fd = bpf_map__fd(cc->skel->maps.sys_stats), ncpu = libbpf_num_possible_cpus(), c, b;
+	struct ap_sys_key key, next, *prev = NULL;
+	struct ap_sys_err_key ekey, enext, *eprev = NULL;
+	struct ap_sys_val *vals = xcalloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	uint64_t count;
+
+	while (ncpu > 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct ap_sys_row row = { 0 };
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		row.pid = key.tgid;
+		row.nr = key.nr;
+		row.fd_kind = key.fd_kind;
+		for (c = 0; c < ncpu; c++) {
+			row.count += vals[c].count;
+			row.errors += vals[c].errors;
+			row.total_ns += vals[c].total_ns;
+			row.bytes += vals[c].bytes;
+			if (vals[c].max_ns > row.max_ns)
+				row.max_ns = vals[c].max_ns;
+			for (b = 0; b < AP_SYS_HIST; b++)
+				row.hist[b] += vals[c].hist[b];
+		}
+		GROW(p->sys, p->cap_sys, p->nr_sys + 1);
+		p->sys[p->nr_sys++] = row;
+	}
+	free(vals);
+	fd = bpf_map__fd(cc->skel->maps.sys_errs);
+	while (bpf_map_get_next_key(fd, eprev, &enext) == 0) {
+		ekey = enext;
+		eprev = &ekey;
+		if (bpf_map_lookup_elem(fd, &ekey, &count))
+			continue;
+		GROW(p->sys_errs, p->cap_sys_errs, p->nr_sys_errs + 1);
+		p->sys_errs[p->nr_sys_errs++] = (struct ap_sys_err){ ekey.tgid, ekey.nr, ekey.err, count };
+	}
+}
+
+void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
+{
+	drain_threads(cc, end_ns);
+	if (cc->ses->prof.has_offcpu)
+		drain_offcpu(cc);
+	if (cc->ses->prof.has_syscalls)
+		drain_syscalls(cc);
 }
 
 static uint64_t bpf_counter(struct cpu_collector *cc, enum ap_counter c)
@@ -806,6 +1093,8 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->pyframes);
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->py_probed);
+	hmap_free(&cc->off_stacks);
+	hmap_free(&cc->kstacks);
 	pycode__free(&cc->pyc);
 	free(cc->pending);
 	free(cc->py_links);

@@ -22,6 +22,9 @@ int cpu_collector__attach(struct cpu_collector *cc);
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms);
 /* stop sampling and handle everything still buffered */
 void cpu_collector__stop(struct cpu_collector *cc);
+/* after stop: per-thread on/off-CPU accounting (threads alive are closed at
+ * end_ns), off-CPU time per stack and syscall statistics into ses->prof */
+void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns);
 /* copy BPF and userspace loss counters into ses->prof */
 void cpu_collector__counters(struct cpu_collector *cc);
 uint64_t cpu_collector__samples(const struct cpu_collector *cc);

@@ -27,6 +27,11 @@ void profile__free(struct profile *p)
 	free(p->stacks);
 	free(p->counts);
 	free(p->threads);
+	free(p->off);
+	hmap_free(&p->off_ids);
+	free(p->sys);
+	free(p->sys_errs);
+	free(p->slow);
 	free(p->procs);
 	free(p->counters);
 	hmap_free(&p->str_ids);
@@ -127,7 +132,7 @@ static uint32_t process_index(struct profile *p, uint32_t pid)
 
 	if (is_new) {
 		GROW(p->procs, p->cap_procs, p->nr_procs + 1);
-		p->procs[p->nr_procs++] = (struct ap_process){ .pid = pid };
+		p->procs[p->nr_procs++] = (struct ap_process){ .pid = pid, .exit_status = -1 };
 	}
 	return *id;
 }
@@ -146,10 +151,45 @@ const struct ap_process *profile__find_process(const struct profile *p, uint32_t
 	return hmap_get(&p->proc_ids, &pid, sizeof(pid), &i) ? &p->procs[i] : NULL;
 }
 
+struct ap_thread *profile__thread(struct profile *p, uint32_t pid, uint32_t tid, const char *comm)
+{
+	uint32_t tkey[2] = { pid, tid };
+	struct ap_thread *t;
+	bool is_new;
+	uint64_t *id;
+
+	id = hmap_upsert(&p->thread_ids, tkey, sizeof(tkey), p->nr_threads, &is_new);
+	if (is_new) {
+		uint32_t proc = process_index(p, pid); /* may grow procs, not threads */
+
+		GROW(p->threads, p->cap_threads, p->nr_threads + 1);
+		p->threads[p->nr_threads++] = (struct ap_thread){ .pid = pid, .tid = tid, .proc = proc };
+	}
+	t = &p->threads[*id];
+	if (comm && *comm) /* the thread may rename itself; keep the latest name */
+		t->comm = profile__str(p, comm);
+	return t;
+}
+
+void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
+		      uint32_t reason, uint64_t ns, uint64_t count)
+{
+	uint32_t key[4] = { pid, tid, stack, reason };
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->off_ids, key, sizeof(key), p->nr_off, &is_new);
+
+	if (is_new) {
+		GROW(p->off, p->cap_off, p->nr_off + 1);
+		p->off[p->nr_off++] = (struct ap_off_row){ pid, tid, stack, reason, 0, 0 };
+	}
+	p->off[*id].ns += ns;
+	p->off[*id].count += count;
+}
+
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
 		  uint32_t stack, uint32_t flags, uint64_t count)
 {
-	uint32_t ckey[4] = { pid, tid, stack, flags }, tkey[2] = { pid, tid };
+	uint32_t ckey[4] = { pid, tid, stack, flags };
 	struct ap_thread *t;
 	bool is_new;
 	uint64_t *id;
@@ -161,16 +201,7 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 	}
 	p->counts[*id].count += count;
 
-	id = hmap_upsert(&p->thread_ids, tkey, sizeof(tkey), p->nr_threads, &is_new);
-	if (is_new) {
-		uint32_t proc = process_index(p, pid); /* may grow procs, not threads */
-
-		GROW(p->threads, p->cap_threads, p->nr_threads + 1);
-		p->threads[p->nr_threads++] = (struct ap_thread){ .pid = pid, .tid = tid, .proc = proc };
-	}
-	t = &p->threads[*id];
-	if (comm) /* the thread may rename itself; keep the latest name */
-		t->comm = profile__str(p, comm);
+	t = profile__thread(p, pid, tid, comm);
 	t->samples += count;
 	if (p->stacks[stack].python)
 		t->python_samples += count;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "hashmap.h"
+#include "shared.h"
 
 #define AP_NONE UINT32_MAX
 
@@ -63,6 +64,12 @@ struct ap_thread {
 	uint64_t python_samples; /* samples with Python frames (from their stacks) */
 	uint64_t gil_samples;    /* samples where the thread held the GIL (AP_COUNT_GIL) */
 	uint32_t proc;           /* index in profile.procs */
+	/* scheduler accounting (off-CPU collector); CLOCK_MONOTONIC ns */
+	bool accounted;          /* the fields below are set */
+	uint64_t start_ns, end_ns;   /* observed span: from start or profiling start, to exit or end */
+	uint64_t oncpu_ns;
+	uint64_t off_ns[AP_OFF__COUNT];
+	uint64_t nr_vol, nr_invol;   /* voluntary / involuntary context switches */
 };
 
 struct ap_process {
@@ -70,6 +77,32 @@ struct ap_process {
 	uint32_t comm, exe, cmdline; /* string ids */
 	uint64_t samples;
 	bool exited;
+	int exit_status;    /* wait status (exit code << 8 | signal), -1 unknown */
+};
+
+/* off-CPU time of (pid, tid, stack, reason) */
+struct ap_off_row {
+	uint32_t pid, tid, stack, reason;   /* reason: enum ap_off_reason */
+	uint64_t ns, count;                 /* total time and number of intervals */
+};
+
+/* syscalls of (pid, nr, fd kind) */
+struct ap_sys_row {
+	uint32_t pid, nr, fd_kind;
+	uint64_t count, errors, total_ns, max_ns, bytes;
+	uint64_t hist[AP_SYS_HIST];         /* log2 µs buckets */
+};
+
+struct ap_sys_err {
+	uint32_t pid, nr, err;
+	uint64_t count;
+};
+
+/* one syscall slower than the threshold */
+struct ap_slow_call {
+	uint32_t pid, tid, nr, stack;
+	int64_t ret;
+	uint64_t start_ns, dur_ns;
 };
 
 struct ap_counter_val {
@@ -108,13 +141,37 @@ struct profile {
 	size_t nr_procs, cap_procs;
 	struct hmap proc_ids;
 
+	struct ap_off_row *off;
+	size_t nr_off, cap_off;
+	struct hmap off_ids;
+	bool has_offcpu;        /* the off-CPU collector ran */
+	uint64_t min_block_ns;
+
+	struct ap_sys_row *sys;
+	size_t nr_sys, cap_sys;
+	struct ap_sys_err *sys_errs;
+	size_t nr_sys_errs, cap_sys_errs;
+	struct ap_slow_call *slow;
+	size_t nr_slow, cap_slow;
+	bool has_syscalls;      /* the syscall collector ran */
+	uint64_t slow_ns;
+
 	struct ap_counter_val *counters;
 	size_t nr_counters, cap_counters;
 
+	uint64_t start_mono_ns; /* profiling start (CLOCK_MONOTONIC) */
 	uint64_t total_samples;
 	uint32_t frequency_hz;
 	double duration_s;
 };
+
+/* names of enum ap_off_reason and enum ap_fd_kind ("lock", "socket", ...) */
+extern const char *const ap_off_reason_names[AP_OFF__COUNT];
+extern const char *const ap_fd_kind_names[AP_FD__COUNT];
+/* summary category of a reason: "io", "lock", "gil", "sleep", "runnable", "other" */
+const char *ap_off_category(uint32_t reason);
+/* x86_64 syscall name, or NULL */
+const char *ap_syscall_name(uint32_t nr);
 
 void profile__init(struct profile *p);
 void profile__free(struct profile *p);
@@ -134,6 +191,13 @@ uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n);
  * per-process totals, Python and GIL counts follow from the arguments */
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,
 		  uint32_t stack, uint32_t flags, uint64_t count);
+/* the thread entry of (pid, tid), created if absent; comm updates its name */
+struct ap_thread *profile__thread(struct profile *p, uint32_t pid, uint32_t tid, const char *comm);
+/* the span a thread was observed (end - start), 0 if unknown */
+uint64_t profile__thread_wall_ns(const struct ap_thread *t);
+/* add off-CPU time to (pid, tid, stack, reason) */
+void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
+		      uint32_t reason, uint64_t ns, uint64_t count);
 /* the process entry of pid, created if absent */
 struct ap_process *profile__process(struct profile *p, uint32_t pid);
 /* the process entry of pid, or NULL */

@@ -2,6 +2,7 @@
 /* Folded stacks (Brendan Gregg's format, read by flamegraph.pl, inferno and
  * speedscope): one line per distinct stack, frames root first, ';'
  * separated, then a space and the sample count. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hashmap.h"
@@ -24,57 +25,98 @@ static void put_frame(struct strbuf *sb, const char *s)
 		sb_append(sb, (*s == ';' || *s == '\n' || *s == '\r') ? ":" : s, 1);
 }
 
-void folded_render(const struct profile *p, enum ap_view view, struct strbuf *out)
+struct folder {
+	const struct profile *p;
+	enum ap_view view;
+	struct hmap idx;
+	struct line *lines;
+	size_t nr, cap;
+	struct strbuf sb;
+	uint32_t *vf;
+};
+
+/* weight on the line "comm;stack frames[;leaf]" */
+static void fold(struct folder *fo, uint32_t pid, uint32_t stack, const char *leaf, uint64_t weight)
 {
-	struct hmap idx = { 0 };
-	struct line *lines = NULL;
-	size_t nr = 0, cap = 0, i;
-	struct strbuf sb = { 0 };
-	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
+	const struct profile *p = fo->p;
+	const struct ap_process *pr = profile__find_process(p, pid);
+	const char *comm = pr ? profile__s(p, pr->comm) : "";
+	uint32_t j, nv = profile__view(p, &p->stacks[stack], fo->view, fo->vf);
+	uint64_t *slot;
+	bool is_new;
 	char buf[512];
 
-	for (i = 0; i < p->nr_counts; i++) {
-		const struct ap_count *c = &p->counts[i];
-		const struct ap_stack *s = &p->stacks[c->stack];
-		const struct ap_process *pr = profile__find_process(p, c->pid);
-		const char *comm = "";
-		uint64_t *slot;
-		bool is_new;
-		uint32_t j, nv = profile__view(p, s, view, vf);
-
-		if (pr)
-			comm = profile__s(p, pr->comm);
-		sb.len = 0;
-		put_frame(&sb, *comm ? comm : "[unknown]");
-		for (j = 0; j < nv; j++) {
-			sb_puts(&sb, ";");
-			put_frame(&sb, profile__frame_label(p, vf[j], true, buf, sizeof(buf)));
-		}
-		slot = hmap_upsert(&idx, sb.buf, sb.len, nr, &is_new);
-		if (is_new) {
-			GROW(lines, cap, nr + 1);
-			lines[nr++] = (struct line){ xstrdup(sb.buf), 0 };
-		}
-		lines[*slot].count += c->count;
+	fo->sb.len = 0;
+	put_frame(&fo->sb, *comm ? comm : "[unknown]");
+	for (j = 0; j < nv; j++) {
+		sb_puts(&fo->sb, ";");
+		put_frame(&fo->sb, profile__frame_label(p, fo->vf[j], true, buf, sizeof(buf)));
 	}
-	if (nr)
-		qsort(lines, nr, sizeof(*lines), cmp_line);
-	for (i = 0; i < nr; i++) {
-		sb_printf(out, "%s %llu\n", lines[i].text, (unsigned long long)lines[i].count);
-		free(lines[i].text);
+	if (leaf) {
+		sb_puts(&fo->sb, ";");
+		put_frame(&fo->sb, leaf);
 	}
-	free(lines);
-	free(vf);
-	sb_free(&sb);
-	hmap_free(&idx);
+	slot = hmap_upsert(&fo->idx, fo->sb.buf, fo->sb.len, fo->nr, &is_new);
+	if (is_new) {
+		GROW(fo->lines, fo->cap, fo->nr + 1);
+		fo->lines[fo->nr++] = (struct line){ xstrdup(fo->sb.buf), 0 };
+	}
+	fo->lines[*slot].count += weight;
 }
 
-int folded_write(const struct profile *p, enum ap_view view, const char *outdir, const char *name)
+static void fold_finish(struct folder *fo, struct strbuf *out)
+{
+	size_t i;
+
+	if (fo->nr)
+		qsort(fo->lines, fo->nr, sizeof(*fo->lines), cmp_line);
+	for (i = 0; i < fo->nr; i++) {
+		if (fo->lines[i].count) /* off-CPU time under 1 us rounds to nothing */
+			sb_printf(out, "%s %llu\n", fo->lines[i].text,
+				  (unsigned long long)fo->lines[i].count);
+		free(fo->lines[i].text);
+	}
+	free(fo->lines);
+	free(fo->vf);
+	sb_free(&fo->sb);
+	hmap_free(&fo->idx);
+}
+
+void folded_render(const struct profile *p, enum ap_view view, struct strbuf *out)
+{
+	struct folder fo = { .p = p, .view = view };
+	size_t i;
+
+	fo.vf = xcalloc(p->nr_stack_frames + 1, sizeof(*fo.vf));
+	for (i = 0; i < p->nr_counts; i++)
+		fold(&fo, p->counts[i].pid, p->counts[i].stack, NULL, p->counts[i].count);
+	fold_finish(&fo, out);
+}
+
+void folded_render_off(const struct profile *p, enum ap_view view, struct strbuf *out)
+{
+	struct folder fo = { .p = p, .view = view };
+	char leaf[64];
+	size_t i;
+
+	fo.vf = xcalloc(p->nr_stack_frames + 1, sizeof(*fo.vf));
+	for (i = 0; i < p->nr_off; i++) {
+		snprintf(leaf, sizeof(leaf), "[%s]", ap_off_reason_names[p->off[i].reason]);
+		fold(&fo, p->off[i].pid, p->off[i].stack, leaf, p->off[i].ns / 1000);
+	}
+	fold_finish(&fo, out);
+}
+
+int folded_write(const struct profile *p, enum ap_view view, bool offcpu, const char *outdir,
+		 const char *name)
 {
 	struct strbuf sb = { 0 };
 	int err;
 
-	folded_render(p, view, &sb);
+	if (offcpu)
+		folded_render_off(p, view, &sb);
+	else
+		folded_render(p, view, &sb);
 	err = write_file_atomic(outdir, name, sb.buf ? sb.buf : "", sb.len);
 	sb_free(&sb);
 	return err;

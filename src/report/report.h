@@ -11,7 +11,10 @@
 /* "comm;root;...;leaf count" lines, one per distinct stack and process name,
  * sorted; kernel frames end in "_[k]" */
 void folded_render(const struct profile *p, enum ap_view view, struct strbuf *out);
-int folded_write(const struct profile *p, enum ap_view view, const char *outdir, const char *name);
+/* off-CPU: weights in microseconds, the reason as a leaf frame "[lock]" */
+void folded_render_off(const struct profile *p, enum ap_view view, struct strbuf *out);
+int folded_write(const struct profile *p, enum ap_view view, bool offcpu, const char *outdir,
+		 const char *name);
 
 struct summary_info {
 	const char *target;       /* command or pids */

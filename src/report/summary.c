@@ -184,64 +184,260 @@ static int by_count(const void *a, const void *b)
 	return strcmp(x->text, y->text);
 }
 
+/* Text of a stack as the view shows it: the last 12 frames; when they are
+ * all native (a syscall deep in the kernel), the innermost Python frame
+ * too: it says where in the program that time was spent */
+static void stack_text(const struct profile *p, enum ap_view view, uint32_t stack, uint32_t *vf,
+		       struct strbuf *sb)
+{
+	uint32_t nv = profile__view(p, &p->stacks[stack], view, vf), j, first, py;
+	char label[512];
+
+	first = nv > 12 ? nv - 12 : 0;
+	sb->len = 0;
+	sb_puts(sb, "");
+	for (py = first; py > 0 && p->frames[vf[py - 1]].kind != AP_FRAME_PYTHON; py--)
+		;
+	for (j = first; j < nv && p->frames[vf[j]].kind != AP_FRAME_PYTHON; j++)
+		;
+	if (first && py > 0 && j == nv) {
+		sb_printf(sb, "... %u frames ... %s", py - 1,
+			  profile__frame_label(p, vf[py - 1], true, label, sizeof(label)));
+		if (first > py)
+			sb_printf(sb, " > ... %u frames ...", first - py);
+		sb_puts(sb, " > ");
+	} else if (first) {
+		sb_printf(sb, "... %u frames ... ", first);
+	}
+	for (j = first; j < nv; j++)
+		sb_printf(sb, "%s%s", j > first ? " > " : "",
+			  profile__frame_label(p, vf[j], true, label, sizeof(label)));
+}
+
+struct stack_rank {
+	struct stack_row *rows;
+	size_t nr, cap;
+	struct hmap idx;
+};
+
+static void rank_add(struct stack_rank *r, const char *text, uint64_t weight)
+{
+	bool is_new;
+	uint64_t *slot = hmap_upsert(&r->idx, text, strlen(text), r->nr, &is_new);
+
+	if (is_new) {
+		GROW(r->rows, r->cap, r->nr + 1);
+		r->rows[r->nr++] = (struct stack_row){ xstrdup(text), 0 };
+	}
+	r->rows[*slot].count += weight;
+}
+
+static void rank_free(struct stack_rank *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr; i++)
+		free(r->rows[i].text);
+	free(r->rows);
+	hmap_free(&r->idx);
+}
+
 /* the heaviest stacks as the view shows them (distinct native stacks can
  * look the same once interpreter frames are hidden: they are merged) */
 static void print_stacks(FILE *f, const struct profile *p, enum ap_view view, int rows)
 {
-	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf)), nv, j, first, py;
-	struct stack_row *sr = NULL;
-	struct hmap idx = { 0 };
+	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
+	struct stack_rank r = { 0 };
 	struct strbuf sb = { 0 };
-	size_t nr = 0, cap = 0, i;
-	char label[512];
-	bool is_new;
+	size_t i;
 
 	for (i = 0; i < p->nr_counts; i++) {
-		const struct ap_stack *s = &p->stacks[p->counts[i].stack];
-		uint64_t *slot;
-
-		nv = profile__view(p, s, view, vf);
-		first = nv > 12 ? nv - 12 : 0;
-		sb.len = 0;
-		sb_puts(&sb, "");
-		/* the last 12 frames; when they are all native (a syscall deep in
-		 * the kernel), keep the innermost Python frame too: it says where
-		 * in the program that time was spent */
-		for (py = first; py > 0 && p->frames[vf[py - 1]].kind != AP_FRAME_PYTHON; py--)
-			;
-		for (j = first; j < nv && p->frames[vf[j]].kind != AP_FRAME_PYTHON; j++)
-			;
-		if (first && py > 0 && j == nv) {
-			sb_printf(&sb, "... %u frames ... %s", py - 1,
-				  profile__frame_label(p, vf[py - 1], true, label, sizeof(label)));
-			if (first > py)
-				sb_printf(&sb, " > ... %u frames ...", first - py);
-			sb_puts(&sb, " > ");
-		} else if (first) {
-			sb_printf(&sb, "... %u frames ... ", first);
-		}
-		for (j = first; j < nv; j++)
-			sb_printf(&sb, "%s%s", j > first ? " > " : "",
-				  profile__frame_label(p, vf[j], true, label, sizeof(label)));
-		slot = hmap_upsert(&idx, sb.buf, sb.len, nr, &is_new);
-		if (is_new) {
-			GROW(sr, cap, nr + 1);
-			sr[nr++] = (struct stack_row){ xstrdup(sb.buf), 0 };
-		}
-		sr[*slot].count += p->counts[i].count;
+		stack_text(p, view, p->counts[i].stack, vf, &sb);
+		rank_add(&r, sb.buf, p->counts[i].count);
 	}
-	if (nr)
-		qsort(sr, nr, sizeof(*sr), by_count);
-	for (i = 0; i < nr && (int)i < rows; i++)
+	if (r.nr)
+		qsort(r.rows, r.nr, sizeof(*r.rows), by_count);
+	for (i = 0; i < r.nr && (int)i < rows; i++)
 		fprintf(f, "  %zu. %5.1f%% (%llu samples)\n     %s\n", i + 1,
-			pct(sr[i].count, p->total_samples), (unsigned long long)sr[i].count,
-			sr[i].text);
-	for (i = 0; i < nr; i++)
-		free(sr[i].text);
-	free(sr);
+			pct(r.rows[i].count, p->total_samples), (unsigned long long)r.rows[i].count,
+			r.rows[i].text);
+	rank_free(&r);
 	free(vf);
 	sb_free(&sb);
-	hmap_free(&idx);
+}
+
+/* where threads waited: the heaviest off-CPU stacks with their reason */
+static void print_off_stacks(FILE *f, const struct profile *p, enum ap_view view, int rows)
+{
+	uint32_t *vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
+	struct stack_rank r = { 0 };
+	struct strbuf sb = { 0 }, line = { 0 };
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < p->nr_off; i++) {
+		stack_text(p, view, p->off[i].stack, vf, &sb);
+		line.len = 0;
+		sb_printf(&line, "%s|%s", ap_off_reason_names[p->off[i].reason], sb.buf);
+		rank_add(&r, line.buf, p->off[i].ns);
+		total += p->off[i].ns;
+	}
+	if (r.nr)
+		qsort(r.rows, r.nr, sizeof(*r.rows), by_count);
+	fprintf(f, "\nTop off-CPU stacks (%.2f thread-seconds off CPU in stacks):\n", total / 1e9);
+	for (i = 0; i < r.nr && (int)i < rows; i++) {
+		char *bar = strchr(r.rows[i].text, '|');
+
+		*bar = 0;
+		fprintf(f, "  %zu. %9.1f ms %5.1f%%  %s\n     %s\n", i + 1, r.rows[i].count / 1e6,
+			pct(r.rows[i].count, total), r.rows[i].text, bar + 1);
+	}
+	if (!r.nr)
+		fprintf(f, "  none\n");
+	rank_free(&r);
+	free(vf);
+	sb_free(&sb);
+	sb_free(&line);
+}
+
+#define NR_CATS 6
+static const char *const cat_names[NR_CATS] = { "io", "lock", "gil", "sleep", "runnable", "other" };
+
+static void categories(const uint64_t *off_ns, uint64_t *cats)
+{
+	int r, c;
+
+	memset(cats, 0, NR_CATS * sizeof(*cats));
+	for (r = 0; r < AP_OFF__COUNT; r++)
+		for (c = 0; c < NR_CATS; c++)
+			if (!strcmp(ap_off_category(r), cat_names[c]))
+				cats[c] += off_ns[r];
+}
+
+static int thread_by_wall(const void *a, const void *b)
+{
+	const struct ap_thread *x = *(const struct ap_thread *const *)a;
+	const struct ap_thread *y = *(const struct ap_thread *const *)b;
+	uint64_t wx = profile__thread_wall_ns(x), wy = profile__thread_wall_ns(y);
+
+	if (wx != wy)
+		return wx < wy ? 1 : -1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static void print_wall_row(FILE *f, const char *who, const char *name, uint64_t wall,
+			   uint64_t oncpu, const uint64_t *off_ns)
+{
+	uint64_t cats[NR_CATS];
+	int c;
+
+	categories(off_ns, cats);
+	fprintf(f, "  %-15s %-16.16s %8.2f %6.1f%%", who, name, wall / 1e9, pct(oncpu, wall));
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, " %6.1f%%", pct(cats[c], wall));
+	fputc('\n', f);
+}
+
+/* Where each process's and thread's wall-clock time went: on CPU, or off
+ * it for which reason. Measured from the scheduler, not sampled. */
+static void print_wall(FILE *f, const struct profile *p)
+{
+	const struct ap_thread **v = calloc(p->nr_threads + 1, sizeof(*v));
+	size_t i, j, n = 0, shown = 0;
+	char who[32];
+	int c;
+
+	if (!v)
+		return;
+	for (i = 0; i < p->nr_threads; i++)
+		if (p->threads[i].accounted)
+			v[n++] = &p->threads[i];
+	if (!n) {
+		free(v);
+		return;
+	}
+	qsort(v, n, sizeof(*v), thread_by_wall);
+	fprintf(f, "\nWall clock (scheduler-measured; %% of each row's wall time):\n");
+	fprintf(f, "  %-15s %-16s %8s %7s", "pid/tid", "name", "wall s", "cpu");
+	for (c = 0; c < NR_CATS; c++)
+		fprintf(f, " %7s", cat_names[c]);
+	fputc('\n', f);
+	if (p->nr_procs > 1) { /* per process: thread-seconds summed */
+		for (i = 0; i < p->nr_procs && i < 10; i++) {
+			uint64_t wall = 0, oncpu = 0, off[AP_OFF__COUNT] = { 0 };
+			int nt = 0, r;
+
+			for (j = 0; j < n; j++) {
+				if (v[j]->pid != p->procs[i].pid)
+					continue;
+				nt++;
+				wall += profile__thread_wall_ns(v[j]);
+				oncpu += v[j]->oncpu_ns;
+				for (r = 0; r < AP_OFF__COUNT; r++)
+					off[r] += v[j]->off_ns[r];
+			}
+			if (!nt)
+				continue;
+			snprintf(who, sizeof(who), "%u (%d thr)", p->procs[i].pid, nt);
+			print_wall_row(f, who, profile__s(p, p->procs[i].comm), wall, oncpu, off);
+		}
+		if (p->nr_procs > 10)
+			fprintf(f, "  ... %zu more processes (artifacts/offcpu.json lists all threads)\n",
+				p->nr_procs - 10);
+		fprintf(f, "  threads:\n");
+	}
+	for (i = 0; i < n && shown < 10; i++, shown++) {
+		snprintf(who, sizeof(who), "%u/%u", v[i]->pid, v[i]->tid);
+		print_wall_row(f, who, profile__s(p, v[i]->comm), profile__thread_wall_ns(v[i]),
+			       v[i]->oncpu_ns, v[i]->off_ns);
+	}
+	if (n > shown)
+		fprintf(f, "  ... %zu more threads (artifacts/offcpu.json lists all)\n", n - shown);
+	free(v);
+}
+
+static int sys_by_total(const void *a, const void *b)
+{
+	const struct ap_sys_row *x = *(const struct ap_sys_row *const *)a;
+	const struct ap_sys_row *y = *(const struct ap_sys_row *const *)b;
+
+	if (x->total_ns != y->total_ns)
+		return x->total_ns < y->total_ns ? 1 : -1;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static void print_syscalls(FILE *f, const struct profile *p, int rows)
+{
+	const struct ap_sys_row **v = calloc(p->nr_sys + 1, sizeof(*v));
+	uint64_t count = 0, total = 0;
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < p->nr_sys; i++) {
+		v[i] = &p->sys[i];
+		count += p->sys[i].count;
+		total += p->sys[i].total_ns;
+	}
+	if (p->nr_sys)
+		qsort(v, p->nr_sys, sizeof(*v), sys_by_total);
+	fprintf(f, "\nTop syscalls by time (%llu calls, %.3f s in total):\n", (unsigned long long)count,
+		total / 1e9);
+	fprintf(f, "  %7s %-18s %-6s %9s %7s %10s %10s %12s\n", "pid", "syscall", "fd", "calls",
+		"errors", "total ms", "mean us", "bytes");
+	for (i = 0; i < p->nr_sys && (int)i < rows; i++) {
+		const char *name = ap_syscall_name(v[i]->nr);
+
+		fprintf(f, "  %7u %-18s %-6s %9llu %7llu %10.1f %10.1f %12llu\n", v[i]->pid,
+			name ? name : "?", v[i]->fd_kind < AP_FD__COUNT ? ap_fd_kind_names[v[i]->fd_kind] : "",
+			(unsigned long long)v[i]->count, (unsigned long long)v[i]->errors,
+			v[i]->total_ns / 1e6, v[i]->count ? v[i]->total_ns / 1e3 / v[i]->count : 0.0,
+			(unsigned long long)v[i]->bytes);
+	}
+	if (p->nr_slow)
+		fprintf(f, "  %zu calls took %.0f ms or more (artifacts/syscalls.json has their stacks)\n",
+			p->nr_slow, p->slow_ns / 1e6);
+	free(v);
 }
 
 static void print_losses(FILE *f, const struct profile *p)
@@ -377,8 +573,15 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		if (p->nr_threads > 1 || (p->nr_threads && p->threads[0].python_samples))
 			print_threads(f, p);
 	}
+	if (p->has_offcpu) {
+		print_wall(f, p);
+		print_off_stacks(f, p, si->view, si->top_stacks);
+	}
+	if (p->has_syscalls)
+		print_syscalls(f, p, 8);
 	if (si->outdir)
-		fprintf(f, "\nFiles: %s/ (run.json, artifacts/cpu.json, stacks.folded)\n", si->outdir);
+		fprintf(f, "\nFiles: %s/ (run.json, artifacts/, stacks.folded%s)\n", si->outdir,
+			p->has_offcpu ? ", offcpu.folded" : "");
 	for (i = 0; i < t.nr; i++)
 		free(t.rows[i].label);
 	free(t.rows);

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/* Off-CPU time from the scheduler: sched_switch opens and closes each
+ * thread's off-CPU intervals, sched_wakeup splits an interval into blocked
+ * and waiting-for-a-CPU, and every interval is classified (enum
+ * ap_off_reason) from the switch's state and the syscall the thread is in.
+ * Per thread: exact on-CPU and off-CPU time by reason. Per (thread, stack,
+ * reason): time aggregated here in the kernel.
+ *
+ * Stacks cost a user stack copy and a Python walk, so they are taken
+ * where it is cheapest: a thread blocked inside a syscall still has the
+ * same user and Python stack when the syscall returns, so the capture is
+ * deferred to sys_exit and done only for blocks of --min-block or more;
+ * blocks outside syscalls (preemption in user mode, page faults) are
+ * captured at the switch. A stack is identified by a hash (sid) of its
+ * kernel stack id, user pc and sp and Python frames; its full record goes
+ * to userspace once, the first time the sid is seen. Included by cpu.bpf.c. */
+#ifndef AP_OFFCPU_BPF_H
+#define AP_OFFCPU_BPF_H
+
+#include "shared.h"
+
+#define TASK_UNINTERRUPTIBLE 0x2
+#define TASK_DEAD_BITS 0xb0          /* EXIT_DEAD | EXIT_ZOMBIE | TASK_DEAD */
+#define PF_EXITING 0x4
+
+const volatile __u64 min_block_ns = 0;   /* --min-block */
+const volatile bool offcpu_stacks = true; /* aggregate off-CPU time per stack */
+__u64 t0_ns = 0;                          /* when tracking began (set by userspace) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);                 /* tid */
+	__type(value, struct ap_thread_stat);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ap_thread_stat);
+} thread_tmpl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__uint(value_size, AP_KSTACK_MAX * sizeof(__u64));
+} off_kstacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ap_off_key);
+	__type(value, struct ap_off_val);
+} off_time SEC(".maps");
+
+struct off_seen_key {
+	__u32 tgid, pad;
+	__u64 sid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct off_seen_key);
+	__type(value, __u8);
+} off_seen SEC(".maps");
+
+/* the accounting entry of thread t; created for a tracked process */
+static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
+{
+	__u32 tid = t->pid, tgid = t->tgid, zero = 0;
+	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+
+	if (st || !tid || (t->flags & PF_EXITING) || !is_tracked(tgid))
+		return st;
+	st = bpf_map_lookup_elem(&thread_tmpl, &zero);
+	if (!st)
+		return NULL;
+	__builtin_memset(st, 0, sizeof(*st));
+	st->tgid = tgid;
+	st->tid = tid;
+	st->start_ns = t->start_time;
+	st->out_kstack = -1;
+	st->pend_kstack = -1;
+	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), t->comm);
+	if (bpf_map_update_elem(&threads, &tid, st, BPF_NOEXIST) && !bpf_map_lookup_elem(&threads, &tid)) {
+		cnt_inc(AP_CNT_THREADS_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, __u32 reason,
+				    __s32 kstack, __u64 ns)
+{
+	struct ap_off_key k = { .tgid = st->tgid, .tid = st->tid, .sid = sid, .reason = reason,
+				.kstack = kstack };
+	struct ap_off_val *v, init = { ns, 1 };
+
+	if (!ns)
+		return;
+	v = bpf_map_lookup_elem(&off_time, &k);
+	if (v) { /* only this thread updates its keys: no atomics needed */
+		v->ns += ns;
+		v->count++;
+		return;
+	}
+	if (bpf_map_update_elem(&off_time, &k, &init, BPF_NOEXIST))
+		cnt_inc(AP_CNT_OFF_AGG_FULL);
+}
+
+/* the kind of file behind fd in task's table */
+static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
+{
+	struct file **fds, *f;
+	unsigned int max;
+	umode_t mode;
+
+	if (fd > 0x7fffffff)
+		return AP_FD_BAD;
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max)
+		return AP_FD_BAD;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), fds + fd) || !f)
+		return AP_FD_BAD;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	switch (mode & 0170000) {
+	case 0100000: /* S_IFREG */
+	case 0040000: /* S_IFDIR */
+	case 0060000: /* S_IFBLK */
+		return AP_FD_FILE;
+	case 0140000:
+		return AP_FD_SOCKET;
+	case 0010000:
+		return AP_FD_PIPE;
+	case 0020000:
+		return AP_FD_TTY;
+	default:
+		return AP_FD_OTHER;
+	}
+}
+
+/* syscalls whose first argument is the fd they work on */
+static __always_inline bool sys_takes_fd(long nr)
+{
+	switch (nr) {
+	case 0: case 1: case 3: case 5: case 8: case 16: case 17: case 18: case 19: case 20:
+	case 40: case 42: case 43: case 44: case 45: case 46: case 47: case 74: case 75:
+	case 217: case 275: case 288: case 295: case 296: case 299: case 307: case 327: case 328:
+		return true;
+	}
+	return false;
+}
+
+static __always_inline __u32 io_reason(__u32 kind)
+{
+	switch (kind) {
+	case AP_FD_SOCKET:
+		return AP_OFF_IO_NET;
+	case AP_FD_PIPE:
+	case AP_FD_TTY:
+		return AP_OFF_IO_PIPE;
+	case AP_FD_FILE:
+		return AP_OFF_IO_DISK;
+	}
+	return AP_OFF_OTHER;
+}
+
+/* why the current thread (task) leaves the CPU; *in_sys: inside a syscall */
+static __always_inline __u32 off_reason(struct task_struct *task, bool preempt, __u32 state,
+					bool *in_sys)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
+	long nr = BPF_CORE_READ(r, orig_ax);
+	__u64 a0 = BPF_CORE_READ(r, di), a1 = BPF_CORE_READ(r, si);
+
+	*in_sys = nr >= 0;
+	if (preempt || !state)
+		return AP_OFF_PREEMPTED;
+	if (nr < 0) /* a fault (uninterruptible: reading a page in) or a signal stop */
+		return state & TASK_UNINTERRUPTIBLE ? AP_OFF_IO_DISK : AP_OFF_OTHER;
+	switch (nr) {
+	case 202: /* futex */
+		return py_gil_wait(task->tgid, task, a0) ? AP_OFF_GIL : AP_OFF_LOCK;
+	case 449: /* futex_waitv */
+		return AP_OFF_LOCK;
+	case 34: case 35: case 230: /* pause, nanosleep, clock_nanosleep */
+		return AP_OFF_SLEEP;
+	case 23: case 270: /* select, pselect6 (nfds) */
+		return a0 ? AP_OFF_POLL : AP_OFF_SLEEP;
+	case 7: case 271: /* poll, ppoll (nfds) */
+		return a1 ? AP_OFF_POLL : AP_OFF_SLEEP;
+	case 232: case 281: case 441: /* epoll_wait, epoll_pwait, epoll_pwait2 */
+		return AP_OFF_POLL;
+	case 61: case 247: /* wait4, waitid */
+		return AP_OFF_CHILD;
+	case 74: case 75: case 162: case 306: case 277: /* fsync, fdatasync, sync, syncfs, sync_file_range */
+	case 206: case 208: case 209: case 426: /* io_setup, io_getevents, io_submit, io_uring_enter */
+		return AP_OFF_IO_DISK;
+	}
+	if (sys_takes_fd(nr)) {
+		__u32 r = io_reason(fd_kind(task, a0));
+
+		if (r != AP_OFF_OTHER)
+			return r;
+	}
+	return state & TASK_UNINTERRUPTIBLE ? AP_OFF_IO_DISK : AP_OFF_OTHER;
+}
+
+static __always_inline __u64 sid_of(__u64 pyhash, __s32 kstack, const struct ap_cpu_sample *s)
+{
+	__u64 h = pyhash ^ 0x9e3779b97f4a7c15ull;
+
+	h = (h ^ (__u32)kstack) * 0x100000001b3ull;
+	h = (h ^ s->regs[16]) * 0x100000001b3ull;
+	h = (h ^ s->regs[7]) * 0x100000001b3ull;
+	return h | 1; /* 0 means "no stack" */
+}
+
+/* The stack identity of the current thread, whose header and Python frames
+ * s holds; on first sight its full record is sent. */
+static __always_inline __u64 off_stack(struct ap_cpu_sample *s, __u64 pyhash, __s32 kstack,
+				       __u32 slot, bool *ustack_done)
+{
+	struct off_seen_key k = { .tgid = s->tgid };
+	__u64 sid = sid_of(pyhash, kstack, s);
+	__u8 one = 1;
+
+	k.sid = sid;
+	if (bpf_map_lookup_elem(&off_seen, &k))
+		return sid;
+	if (!*ustack_done) {
+		capture_ustack(s);
+		*ustack_done = true;
+	}
+	s->type = AP_REC_OFF_STACK;
+	s->kstack_id = kstack;
+	s->aux[0] = sid;
+	if (record_send(s, slot))
+		cnt_inc(AP_CNT_OFF_RECORD_LOST);
+	else
+		bpf_map_update_elem(&off_seen, &k, &one, BPF_ANY);
+	return sid;
+}
+
+static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, struct task_struct *prev,
+				       bool preempt, __u32 state, __u64 now)
+{
+	struct ap_cpu_sample *s;
+	bool in_sys, done = false;
+	__u64 from, h;
+
+	if (st->ts_in) {
+		st->oncpu_ns += now - st->ts_in;
+	} else if (!st->ts_out) { /* first event: running since it started or we began */
+		from = st->start_ns > t0_ns ? st->start_ns : t0_ns;
+		if (now > from)
+			st->oncpu_ns += now - from;
+	}
+	st->ts_in = 0;
+	if (state & TASK_DEAD_BITS) /* its last switch: accounted at exit */
+		return;
+	st->ts_out = now;
+	st->ts_wake = 0;
+	st->out_sid = 0;
+	st->out_reason = off_reason(prev, preempt, state, &in_sys);
+	if (st->out_reason == AP_OFF_PREEMPTED)
+		st->nr_invol++;
+	else
+		st->nr_vol++;
+	st->out_kstack = -1;
+	if (!offcpu_stacks)
+		return;
+	/* skip this program and bpf_trace_run*() */
+	st->out_kstack = bpf_get_stackid(ctx, &off_kstacks, 2);
+	if (st->out_kstack < 0)
+		cnt_inc(AP_CNT_OFF_KSTACK_ERR);
+	if (in_sys) /* deferred to sys_exit */
+		return;
+	s = scratch_get(AP_SLOT_IRQOFF);
+	if (!s)
+		return;
+	h = capture_head(s, prev, AP_REC_OFF_STACK, AP_SLOT_IRQOFF);
+	st->out_sid = off_stack(s, h, st->out_kstack, AP_SLOT_IRQOFF, &done);
+}
+
+static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
+{
+	__u64 block, runq = 0;
+	__u32 reason = st->out_reason;
+
+	if (st->ts_out) {
+		block = now - st->ts_out;
+		if (st->ts_wake >= st->ts_out && st->ts_wake <= now) {
+			block = st->ts_wake - st->ts_out;
+			runq = now - st->ts_wake;
+		}
+		if (reason >= AP_OFF__COUNT)
+			reason = AP_OFF_OTHER;
+		st->off_ns[reason] += block;
+		st->off_ns[AP_OFF_RUNQUEUE] += runq;
+		if (offcpu_stacks && !st->out_sid) { /* in a syscall: its exit takes the stack */
+			if (block >= st->pend_block) {
+				st->pend_reason = reason;
+				st->pend_kstack = st->out_kstack;
+			}
+			st->pend_block += block;
+			st->pend_runq += runq;
+		} else if (offcpu_stacks && block + runq >= min_block_ns) {
+			off_add(st, st->out_sid, reason, st->out_kstack, block);
+			off_add(st, st->out_sid, AP_OFF_RUNQUEUE, st->out_kstack, runq);
+		}
+	} else if (!st->ts_in) { /* first event: off CPU since it started or we began */
+		if (st->start_ns >= t0_ns)
+			st->off_ns[AP_OFF_RUNQUEUE] += now - st->start_ns;
+		else if (now > t0_ns)
+			st->off_ns[AP_OFF_UNKNOWN] += now - t0_ns;
+	}
+	st->ts_out = 0;
+	st->ts_wake = 0;
+	st->ts_in = now;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct ap_thread_stat *st;
+
+	st = thread_get(prev);
+	if (st)
+		switch_out(ctx, st, prev, preempt, prev_state, now);
+	st = thread_get(next);
+	if (st)
+		switch_in(st, now);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_wakeup, struct task_struct *p)
+{
+	__u32 tid = p->pid;
+	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+
+	if (st && st->ts_out && !st->ts_wake)
+		st->ts_wake = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* every exiting thread: final accounting to userspace, entry removed */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
+{
+	__u32 tid = p->pid;
+	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+	struct ap_thread_rec *r;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!st)
+		return 0;
+	if (st->ts_in)
+		st->oncpu_ns += now - st->ts_in;
+	st->ts_in = 0;
+	if (st->pend_block + st->pend_runq) { /* a syscall that never returned */
+		off_add(st, 0, st->pend_reason, st->pend_kstack, st->pend_block);
+		off_add(st, 0, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
+		st->pend_block = st->pend_runq = 0;
+	}
+	st->end_ns = now;
+	st->exit_code = p->exit_code;
+	st->group_dead = group_dead;
+	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), p->comm);
+	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
+	if (!r) { /* left in the map, where userspace reads it at the end */
+		cnt_inc(AP_CNT_THREAD_REC_LOST);
+		return 0;
+	}
+	r->type = AP_REC_THREAD;
+	r->pad = 0;
+	__builtin_memcpy(&r->st, st, sizeof(*st));
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	bpf_map_delete_elem(&threads, &tid);
+	return 0;
+}
+
+#endif /* AP_OFFCPU_BPF_H */

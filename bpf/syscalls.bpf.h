@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Syscalls of tracked processes from raw_syscalls: per (process, syscall,
+ * fd kind) counts, errors, total and max time, a log2 latency histogram and
+ * bytes moved, aggregated here; errors by errno; calls slower than
+ * --slow-syscall sent with their stacks. sys_exit is also where off-CPU
+ * stacks of blocks inside a syscall are taken (bpf/offcpu.bpf.h).
+ * Included by cpu.bpf.c after offcpu.bpf.h. */
+#ifndef AP_SYSCALLS_BPF_H
+#define AP_SYSCALLS_BPF_H
+
+#include "shared.h"
+
+const volatile bool syscalls_on = true;      /* --no-syscalls turns it off */
+const volatile __u64 slow_ns = 10000000;     /* --slow-syscall */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct ap_sys_key);
+	__type(value, struct ap_sys_val);
+} sys_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ap_sys_err_key);
+	__type(value, __u64);
+} sys_errs SEC(".maps");
+
+struct ap_sys_val sys_zero; /* never written: the initial value of new entries */
+
+/* syscalls whose positive return value is bytes moved */
+static __always_inline bool sys_moves_bytes(__u32 nr)
+{
+	switch (nr) {
+	case 0: case 1: case 17: case 18: case 19: case 20: /* read write pread64 pwrite64 readv writev */
+	case 40: case 44: case 45: case 46: case 47:      /* sendfile sendto recvfrom sendmsg recvmsg */
+	case 275: case 276: case 295: case 296: case 326: case 327: case 328:
+		/* splice tee preadv pwritev copy_file_range preadv2 pwritev2 */
+		return true;
+	}
+	return false;
+}
+
+/* log2 bucket of a duration: [0] < 1 µs, [i] in [2^(i-1), 2^i) µs */
+static __always_inline __u32 sys_bucket(__u64 ns)
+{
+	__u64 us = ns / 1000;
+	__u32 b = 0;
+
+	if (us >> 32) { b += 32; us >>= 32; }
+	if (us >> 16) { b += 16; us >>= 16; }
+	if (us >> 8) { b += 8; us >>= 8; }
+	if (us >> 4) { b += 4; us >>= 4; }
+	if (us >> 2) { b += 2; us >>= 2; }
+	if (us >> 1) { b += 1; us >>= 1; }
+	b += us; /* us is now 0 or 1: b <= 33 */
+	if (b >= AP_SYS_HIST)
+		b = AP_SYS_HIST - 1;
+	return b;
+}
+
+static __always_inline void sys_account(const struct ap_thread_stat *st, __u32 nr, long ret,
+					__u64 dur)
+{
+	struct ap_sys_key k = { .tgid = st->tgid, .nr = nr, .fd_kind = st->sys_fd };
+	struct ap_sys_val *v = bpf_map_lookup_elem(&sys_stats, &k);
+
+	if (!v) {
+		bpf_map_update_elem(&sys_stats, &k, &sys_zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&sys_stats, &k);
+		if (!v) {
+			cnt_inc(AP_CNT_SYS_AGG_FULL);
+			return;
+		}
+	}
+	v->count++;
+	v->total_ns += dur;
+	if (dur > v->max_ns)
+		v->max_ns = dur;
+	v->hist[sys_bucket(dur) & (AP_SYS_HIST - 1)]++;
+	if (ret < 0 && ret >= -4095) {
+		struct ap_sys_err_key ek = { .tgid = st->tgid, .nr = nr, .err = -ret };
+		__u64 one = 1, *e;
+
+		v->errors++;
+		e = bpf_map_lookup_elem(&sys_errs, &ek);
+		if (e)
+			__sync_fetch_and_add(e, 1);
+		else if (bpf_map_update_elem(&sys_errs, &ek, &one, BPF_NOEXIST))
+			cnt_inc(AP_CNT_SYS_AGG_FULL);
+	} else if (ret > 0 && sys_moves_bytes(nr)) {
+		v->bytes += ret;
+	}
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct ap_thread_stat *st = thread_get(t);
+
+	if (!st)
+		return 0;
+	st->sys_ts = bpf_ktime_get_ns();
+	st->sys_nr = id;
+	st->sys_fd = syscalls_on && sys_takes_fd(id) ? fd_kind(t, BPF_CORE_READ(regs, di)) : AP_FD_NONE;
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid, start;
+	struct ap_cpu_sample *s;
+	bool want_off, slow, done = false;
+	__u32 nr;
+
+	if (!st || !st->sys_ts)
+		return 0;
+	start = st->sys_ts;
+	dur = now - start;
+	nr = st->sys_nr;
+	st->sys_ts = 0;
+	if (syscalls_on)
+		sys_account(st, nr, ret, dur);
+	pend = st->pend_block + st->pend_runq;
+	want_off = pend && pend >= min_block_ns;
+	slow = syscalls_on && dur >= slow_ns;
+	if (want_off || slow) {
+		s = scratch_get(AP_SLOT_SYSCALL);
+		if (!s)
+			goto out;
+		h = capture_head(s, bpf_get_current_task_btf(), AP_REC_OFF_STACK, AP_SLOT_SYSCALL);
+		if (want_off) {
+			sid = off_stack(s, h, st->pend_kstack, AP_SLOT_SYSCALL, &done);
+			off_add(st, sid, st->pend_reason, st->pend_kstack, st->pend_block);
+			off_add(st, sid, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
+		}
+		if (slow) {
+			if (!done)
+				capture_ustack(s);
+			s->type = AP_REC_SLOW_SYSCALL;
+			s->time_ns = start;
+			s->kstack_id = st->pend_kstack;
+			s->aux[0] = nr;
+			s->aux[1] = dur;
+			s->aux[2] = ret;
+			if (record_send(s, AP_SLOT_SYSCALL))
+				cnt_inc(AP_CNT_SYS_SLOW_LOST);
+		}
+	}
+out:
+	st->pend_block = st->pend_runq = 0;
+	st->pend_kstack = -1;
+	return 0;
+}
+
+#endif /* AP_SYSCALLS_BPF_H */
