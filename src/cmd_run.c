@@ -17,6 +17,7 @@
 #include "artifact/run_json.h"
 #include "cmds.h"
 #include "collect/cpu.h"
+#include "collect/procstat.h"
 #include "log.h"
 #include "report/report.h"
 #include "runner.h"
@@ -434,21 +435,35 @@ static void status_line(struct ap_session *ses, bool final)
 static int collect(struct ap_session *ses)
 {
 	bool tty = isatty(STDERR_FILENO) && !ses->opts.quiet;
-	uint64_t last_status = 0, now;
-	int handled_sigs = 0, err;
+	uint64_t last_status = 0, now, next_ps = now_mono_ns();
+	int handled_sigs = 0, err, timeout;
+	siginfo_t si;
 	pid_t r;
 
 	for (;;) {
-		err = cpu_collector__poll(ses->cpu, 100);
+		now = now_mono_ns();
+		if (now >= next_ps) {
+			procstat__sample(ses->ps, &ses->tracked, now);
+			next_ps += AP_PROCSTAT_INTERVAL_NS;
+			if (next_ps <= now) /* we fell behind: skip, do not burst */
+				next_ps = now + AP_PROCSTAT_INTERVAL_NS;
+		}
+		timeout = (next_ps - now) / 1000000 + 1;
+		err = cpu_collector__poll(ses->cpu, timeout > 100 ? 100 : timeout);
 		if (err) {
 			ap_err("cpu: polling samples: %s", ap_errstr(err));
 			return err;
 		}
 		if (ses->child) {
-			r = waitpid(ses->child, &ses->wait_status, WNOHANG);
-			if (r == ses->child) {
-				ses->target_exited = true;
-				break;
+			/* exited? a last metrics sample before reaping removes its /proc */
+			si.si_pid = 0;
+			if (!waitid(P_PID, ses->child, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid) {
+				procstat__sample(ses->ps, &ses->tracked, now_mono_ns());
+				r = waitpid(ses->child, &ses->wait_status, WNOHANG);
+				if (r == ses->child) {
+					ses->target_exited = true;
+					break;
+				}
 			}
 		} else if (!attach_targets_alive(ses)) {
 			ap_info("every target process has exited");
@@ -517,6 +532,8 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 	if (!err && ses->prof.has_syscalls)
 		err = syscalls_json__write(&ses->prof, ses->outdir);
 	if (!err)
+		err = procstat__write(ses->ps, ses->outdir);
+	if (!err)
 		err = run_json__write(ses, interrupted);
 	if (err)
 		ap_err("writing results to %s: %s", ses->outdir, ap_errstr(err));
@@ -544,6 +561,7 @@ static char *describe_target(const struct ap_session *ses)
 static void session_free(struct ap_session *ses)
 {
 	cpu_collector__free(ses->cpu);
+	procstat__free(ses->ps);
 	procmaps__free(&ses->pm);
 	kallsyms__free(ses->ks);
 	hmap_free(&ses->tracked);
@@ -624,6 +642,7 @@ int cmd_run(int argc, char **argv)
 	if (ret)
 		goto out;
 
+	ses.ps = procstat__new(ses.start_mono);
 	interrupted = collect(&ses) != 0;
 	ses.end_mono = now_mono_ns();
 	ses.end_real = now_real_ns();

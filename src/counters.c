@@ -64,6 +64,8 @@ const char *ap_off_category(uint32_t reason)
 	case AP_OFF_IO_PIPE:
 	case AP_OFF_POLL:
 		return "io";
+	case AP_OFF_CHILD:
+		return "child";
 	default:
 		return "other";
 	}

@@ -55,6 +55,7 @@ struct ap_session {
 	uint64_t start_mono, end_mono, start_real, end_real;
 	/* collectors */
 	struct cpu_collector *cpu;
+	struct procstat *ps;    /* /proc metrics timeline */
 	struct procmaps pm;
 	struct kallsyms *ks;
 	struct hmap tracked;    /* userspace mirror of the BPF tracked set */

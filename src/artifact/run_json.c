@@ -73,9 +73,32 @@ static void add_options(cJSON *root, const struct ap_session *ses)
 	cJSON_AddBoolToObject(o, "follow_children", !ses->opts.no_children);
 }
 
+static const char *const offcpu_losses[] = {
+	"offcpu_kernel_stack_errors", "offcpu_aggregation_full", "offcpu_stack_records_lost",
+	"threads_not_accounted", "thread_records_lost", "offcpu_missed_in_kernel", NULL,
+};
+static const char *const syscall_losses[] = {
+	"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel", NULL,
+};
+
+/* a collector's status and its own loss counters */
+static void add_collector(cJSON *c, const struct profile *p, const char *name, bool enabled,
+			  const char *artifact, const char *const *losses)
+{
+	cJSON *o = cJSON_AddObjectToObject(c, name), *l;
+
+	cJSON_AddBoolToObject(o, "enabled", enabled);
+	if (!enabled)
+		return;
+	cJSON_AddStringToObject(o, "artifact", artifact);
+	l = cJSON_AddObjectToObject(o, "losses");
+	for (; *losses; losses++)
+		cJSON_AddNumberToObject(l, *losses, profile__counter(p, *losses));
+}
+
 static void add_collectors(cJSON *root, const struct ap_session *ses)
 {
-	cJSON *c = cJSON_AddObjectToObject(root, "collectors"), *cpu, *cnt;
+	cJSON *c = cJSON_AddObjectToObject(root, "collectors"), *cpu, *cnt, *o;
 	const struct profile *p = &ses->prof;
 	struct ap_completeness comp;
 	size_t i;
@@ -92,6 +115,30 @@ static void add_collectors(cJSON *root, const struct ap_session *ses)
 	cnt = cJSON_AddObjectToObject(cpu, "counters");
 	for (i = 0; i < p->nr_counters; i++)
 		cJSON_AddNumberToObject(cnt, p->counters[i].name, p->counters[i].value);
+	add_collector(c, p, "offcpu", p->has_offcpu, "artifacts/offcpu.json", offcpu_losses);
+	if (p->has_offcpu) {
+		uint64_t n = 0;
+
+		for (i = 0; i < p->nr_threads; i++)
+			n += p->threads[i].accounted;
+		o = cJSON_GetObjectItem(c, "offcpu");
+		cJSON_AddNumberToObject(o, "threads_accounted", n);
+		cJSON_AddNumberToObject(o, "min_block_us", p->min_block_ns / 1e3);
+	}
+	add_collector(c, p, "syscalls", p->has_syscalls, "artifacts/syscalls.json", syscall_losses);
+	if (p->has_syscalls) {
+		uint64_t n = 0;
+
+		for (i = 0; i < p->nr_sys; i++)
+			n += p->sys[i].count;
+		o = cJSON_GetObjectItem(c, "syscalls");
+		cJSON_AddNumberToObject(o, "calls", n);
+		cJSON_AddNumberToObject(o, "slow_calls", p->nr_slow);
+		cJSON_AddNumberToObject(o, "slow_threshold_ms", p->slow_ns / 1e6);
+	}
+	o = cJSON_AddObjectToObject(c, "proc");
+	cJSON_AddBoolToObject(o, "enabled", true);
+	cJSON_AddStringToObject(o, "artifact", "artifacts/proc.json");
 }
 
 /* the profiler's own cost, for overhead reports */
@@ -137,6 +184,8 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 		cJSON_AddStringToObject(o, "exe", profile__s(p, p->procs[i].exe));
 		cJSON_AddStringToObject(o, "cmdline", profile__s(p, p->procs[i].cmdline));
 		cJSON_AddNumberToObject(o, "samples", p->procs[i].samples);
+		if (p->procs[i].exit_status >= 0)
+			cJSON_AddNumberToObject(o, "exit_status", p->procs[i].exit_status);
 	}
 	err = json_write_atomic(ses->outdir, "run.json", root);
 	cJSON_Delete(root);

@@ -972,6 +972,11 @@ void cpu_collector__counters(struct cpu_collector *cc)
 		profile__set_counter(p, ap_counter_names[c], bpf_counter(cc, c));
 	profile__set_counter(p, "samples_received", cc->received);
 	profile__set_counter(p, "samples_missed_in_kernel", prog_misses(cc->skel->progs.on_cpu_sample));
+	profile__set_counter(p, "offcpu_missed_in_kernel",
+			     prog_misses(cc->skel->progs.on_switch) + prog_misses(cc->skel->progs.on_wakeup));
+	profile__set_counter(p, "syscalls_missed_in_kernel",
+			     prog_misses(cc->skel->progs.on_sys_enter) +
+			     prog_misses(cc->skel->progs.on_sys_exit));
 	profile__set_counter(p, "malformed_records", cc->bad_records);
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);

@@ -168,7 +168,7 @@ struct profile {
 /* names of enum ap_off_reason and enum ap_fd_kind ("lock", "socket", ...) */
 extern const char *const ap_off_reason_names[AP_OFF__COUNT];
 extern const char *const ap_fd_kind_names[AP_FD__COUNT];
-/* summary category of a reason: "io", "lock", "gil", "sleep", "runnable", "other" */
+/* summary category of a reason: "io", "lock", "gil", "sleep", "child", "runnable", "other" */
 const char *ap_off_category(uint32_t reason);
 /* x86_64 syscall name, or NULL */
 const char *ap_syscall_name(uint32_t nr);

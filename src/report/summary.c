@@ -300,8 +300,9 @@ static void print_off_stacks(FILE *f, const struct profile *p, enum ap_view view
 	sb_free(&line);
 }
 
-#define NR_CATS 6
-static const char *const cat_names[NR_CATS] = { "io", "lock", "gil", "sleep", "runnable", "other" };
+#define NR_CATS 7
+static const char *const cat_names[NR_CATS] = { "io", "lock", "gil", "sleep", "child", "runnable",
+						"other" };
 
 static void categories(const uint64_t *off_ns, uint64_t *cats)
 {

@@ -524,6 +524,208 @@ py_attach() {
 	  else empty end' $d/artifacts/cpu.json
 }
 
+# ---- Off-CPU, syscalls, process tree, metrics (issue 4) --------------------
+
+# time.sleep loop: >= 90% of the thread's wall time off CPU as sleep, under
+# the Python frame that sleeps; on + off covers the wall time
+py_off_sleep() {
+	local d=$2
+	$AP -q -o $d -- $1 $PYW/offcpu.py sleep 2 2>$d.err || { echo "exit $?"; return; }
+	$JQ 'include "lib"; (.threads | map(select(.tid == .pid)) | .[0]) as $m |
+	  (offstacks | map(select(.tid == $m.tid and .reason == "sleep" and
+	    (.py | .[-2:] == ["sleeper", "nap"]))) | map(.ns) | add // 0) as $nap |
+	  if $m == null then "no accounting for the main thread"
+	  elif $nap / $m.wall_ns < 0.9 then
+	    "sleep under sleeper;nap: \($nap / 1e6) ms of \($m.wall_ns / 1e6) ms wall"
+	  elif (uncovered(0.95) | length) > 0 then "on+off < 95% of wall: \(uncovered(0.95))"
+	  else empty end' $d/artifacts/offcpu.json
+	[ -s $d/offcpu.folded ] && grep -q ';nap (offcpu.py:[0-9]*);.*;\[sleep\] [0-9]*$' $d/offcpu.folded ||
+		echo "offcpu.folded has no sleep line under nap"
+}
+
+# three threads taking turns on a threading.Lock: two wait at any time
+py_off_lock() {
+	local d=$2
+	$AP -q -o $d -- $1 $PYW/offcpu.py lock 1.5 2>$d.err || { echo "exit $?"; return; }
+	$JQ 'include "lib"; (.threads | map(select(.tid != .pid))) as $w |
+	  (offstacks | map(select(.reason == "lock" and .tid != .pid))) as $l |
+	  ($l | map(.ns) | add // 0) as $lock |
+	  ($l | map(select(.py[-1] == "contend")) | map(.ns) | add // 0) as $under |
+	  ($w | map(.off_ns.lock // 0) | add // 0) as $tlock |
+	  ($w | map(.wall_ns) | add // 1) as $wall |
+	  if ($w | length) != 3 then "\($w | length) worker threads accounted, want 3"
+	  elif $tlock / $wall < 0.4 then "lock wait \($tlock / $wall * 100 | floor)% of the workers wall, want >= 40%"
+	  elif $under / $lock < 0.9 then "lock wait under contend: \($under) of \($lock) ns"
+	  elif (uncovered(0.95) | length) > 0 then "on+off < 95% of wall: \(uncovered(0.95))"
+	  else empty end' $d/artifacts/offcpu.json
+}
+
+# four CPU-bound threads on two CPUs: they wait for the GIL, not a lock
+py_off_gil() {
+	local d=$2
+	$AP -q -o $d -- $1 $PYW/offcpu.py gil 1.5 2>$d.err || { echo "exit $?"; return; }
+	$JQ 'include "lib"; (.threads | map(select(.tid != .pid))) as $w |
+	  ($w | map(.off_ns.gil // 0) | add // 0) as $gil |
+	  ($w | map(.off_ns.lock // 0) | add // 0) as $lock |
+	  ($w | map(.wall_ns) | add // 1) as $wall |
+	  (offstacks | map(select(.reason == "gil" and .tid != .pid))) as $g |
+	  (($g | map(select(.py[-1] == "spin")) | map(.ns) | add // 0) / (($g | map(.ns) | add) // 1)) as $under |
+	  if ($w | length) != 4 then "\($w | length) spinning threads accounted, want 4"
+	  elif $gil / $wall < 0.4 then "GIL wait \($gil / $wall * 100 | floor)% of the threads wall, want >= 40% (lock: \($lock / $wall * 100 | floor)%)"
+	  elif $lock > $gil / 10 then "lock \($lock) ns vs GIL \($gil) ns: GIL waits misclassified"
+	  elif $under < 0.9 then "GIL wait under spin in \($under * 100 | floor)%"
+	  elif (uncovered(0.95) | length) > 0 then "on+off < 95% of wall: \(uncovered(0.95))"
+	  else empty end' $d/artifacts/offcpu.json
+}
+
+t_off_sleep() { t_py off_sleep py_off_sleep; }
+t_off_lock() { t_py off_lock py_off_lock; }
+t_off_gil() { t_py off_gil py_off_gil; }
+
+# N os.write calls of known size: count within 1% of N and of strace -c -f,
+# bytes exact
+t_syscall_writes() {
+	local d=$O/writes n=20000 size=137 ours file bytes st
+	$AP -q -o $d -- /usr/bin/python3.11 $PYW/offcpu.py writes $n $size $d.dat 2>$d.err ||
+		{ fail syscall_writes "exit $?: $(tail -1 $d.err)"; return; }
+	ours=$(jq '[.processes[].syscalls[] | select(.name == "write") | .count] | add' $d/artifacts/syscalls.json)
+	file=$(jq '[.processes[].syscalls[] | select(.name == "write" and .fd_kind == "file") | .count] | add' \
+		$d/artifacts/syscalls.json)
+	bytes=$(jq '[.processes[].syscalls[] | select(.name == "write" and .fd_kind == "file") | .bytes] | add' \
+		$d/artifacts/syscalls.json)
+	strace -f -c -e trace=write -o $d.strace /usr/bin/python3.11 $PYW/offcpu.py writes $n $size $d.dat2 ||
+		{ fail syscall_writes "strace failed"; return; }
+	st=$(awk '$NF == "write" { print $4 }' $d.strace)
+	if ! awk -v a="$file" -v n=$n 'BEGIN { exit !(a >= n * 0.99 && a <= n * 1.01) }'; then
+		fail syscall_writes "$file writes to the file counted, want $n"
+	elif [ "$bytes" != $((n * size)) ]; then
+		fail syscall_writes "$bytes bytes written counted, want $((n * size))"
+	elif ! awk -v a="$ours" -v b="$st" 'BEGIN { exit !(b > 0 && a >= b * 0.99 && a <= b * 1.01) }'; then
+		fail syscall_writes "$ours writes counted, strace -c -f counted $st"
+	else
+		pass syscall_writes
+		echo "     writes: ours $ours, strace $st, to the file $file of $n, bytes $bytes"
+	fi
+}
+
+# a file read with os.preadv (glibc issues preadv2): the bytes counted are
+# the file's size
+t_syscall_read_bytes() {
+	local d=$O/pread size=3000017 got
+	head -c $size /dev/urandom >$d.dat
+	$AP -q -o $d -- /usr/bin/python3.11 $PYW/offcpu.py pread $d.dat >/dev/null 2>$d.err ||
+		{ fail syscall_read_bytes "exit $?: $(tail -1 $d.err)"; return; }
+	got=$(jq '[.processes[].syscalls[] | select(.name | test("^preadv2?$")) | .bytes] | add' $d/artifacts/syscalls.json)
+	if [ "$got" != $size ]; then
+		fail syscall_read_bytes "preadv bytes $got, file size $size"
+	elif ! jq -e '[.processes[].syscalls[] | select(.name | test("^preadv2?$"))][0] |
+		.fd_kind == "file" and (.hist_log2_us | add) == .count and .errors == 0' \
+		$d/artifacts/syscalls.json >/dev/null; then
+		fail syscall_read_bytes "preadv row: fd kind, histogram or errors wrong"
+	else
+		pass syscall_read_bytes
+	fi
+}
+
+# errors by errno; a slow call kept with its Python stack
+t_syscall_errors_slow() {
+	local d=$O/syserr
+	$AP -q -o $d -- /usr/bin/python3.11 -c '
+import os, time
+def missing():
+    for i in range(50):
+        try: os.stat("/nonexistent/%d" % i)
+        except FileNotFoundError: pass
+def slow():
+    time.sleep(0.05)
+missing(); slow()' 2>$d.err || { fail syscall_errors_slow "exit $?"; return; }
+	if ! jq -e '[.processes[].syscalls[] | select(.name == "newfstatat") | .errnos.ENOENT // 0] | add >= 50' \
+		$d/artifacts/syscalls.json >/dev/null; then
+		fail syscall_errors_slow "50 ENOENT from newfstatat not counted"
+	elif ! jq -e '[.slow_calls[] | select(.syscall == "clock_nanosleep" and .duration_us >= 49000 and
+		any(.stack[]; startswith("slow (<string>:")))] | length == 1' $d/artifacts/syscalls.json >/dev/null; then
+		fail syscall_errors_slow "the 50 ms sleep is not a slow call under slow(): $(jq -c '.slow_calls' $d/artifacts/syscalls.json | head -c 300)"
+	else
+		pass syscall_errors_slow
+	fi
+}
+
+# subprocess.run and multiprocessing.Pool(2): every process with its parent,
+# command line, exit status and own stacks; the metrics timeline has them
+t_process_tree() {
+	local d=$O/tree main
+	$AP -q -o $d -- /usr/bin/python3.11 $PYW/offcpu.py children 0.5 2>$d.err ||
+		{ fail process_tree "exit $?: $(tail -1 $d.err)"; return; }
+	main=$(jq '.target.pids[0] // .target.pid' $d/run.json)
+	r=$(jq -L tests/integration -r --argjson m "$main" 'include "lib";
+	  pystacks as $p | .processes as $ps |
+	  def under($pid; $fn): [$p[] | select(.pid == $pid and any(.py[]; .name == $fn))] | total;
+	  ($ps | map(select(.ppid == $m))) as $kids |
+	  ($kids | map(select(under(.pid; "child_burn") > 20))) as $child |
+	  ($kids | map(select(under(.pid; "burn") > 5))) as $workers |
+	  if ($kids | length) < 3 then "\($kids | length) children of \($m), want >= 3"
+	  elif ($child | length) != 1 then "the subprocess child has no child_burn samples"
+	  elif ($workers | length) != 2 then "\($workers | length) pool workers with burn samples, want 2"
+	  elif $child[0].exit_status != 0 or ($kids | map(select(.exit_status == null)) | length) > 0 then
+	    "exit statuses \($kids | map(.exit_status))"
+	  elif ($child[0].cmdline | startswith("/usr/bin/python3.11 -c")) | not then "child cmdline \($child[0].cmdline)"
+	  else empty end' $d/artifacts/cpu.json 2>&1)
+	if [ -n "$r" ]; then
+		fail process_tree "$r"
+	elif ! jq -e --argjson m "$main" '(.processes | map(.pid) | index($m)) != null and
+		(.processes | length) >= 4 and
+		all(.processes[]; (.series.t_s | length) == (.series.cpu_pct | length)) and
+		([.processes[] | select(.pid == '"$main"')][0].samples >= 8)' $d/artifacts/proc.json >/dev/null; then
+		fail process_tree "proc.json lacks the processes or their series"
+	elif ! jq -e --argjson m "$main" '[.offcpu[] | select(.pid == $m and .reason == "wait_child")] | length > 0' \
+		$d/artifacts/offcpu.json >/dev/null; then
+		fail process_tree "the parent waiting for its child is not wait_child"
+	else
+		pass process_tree
+	fi
+}
+
+# the /proc timeline of an attached process; -p PID accounting starts at attach
+t_proc_metrics_attach() {
+	local d=$O/procattach pid
+	/usr/bin/python3.11 -c '
+import time
+x = []
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    x.append(bytearray(1 << 20)) if len(x) < 200 else None
+    time.sleep(0.005)' & pid=$!
+	sleep 0.3
+	$AP -q -p $pid -d 1.5 -o $d 2>$d.err || { fail proc_metrics_attach "exit $?"; kill $pid; return; }
+	kill $pid; wait $pid 2>/dev/null
+	if ! jq -e '.processes[0] as $p | ($p.series.t_s | length) >= 12 and
+		($p.series.rss_kb[-1] > $p.series.rss_kb[0] + 50000) and
+		($p.series.voluntary_switches[-1] > $p.series.voluntary_switches[0] + 100)' \
+		$d/artifacts/proc.json >/dev/null; then
+		fail proc_metrics_attach "timeline: $(jq -c '.processes[0] | {samples, rss: .series.rss_kb[0:3]}' $d/artifacts/proc.json)"
+	elif ! jq -L tests/integration -e 'include "lib"; (uncovered(0.95) | length) == 0 and
+		(.threads | length) == 1 and (.threads[0].wall_ns > 1.4e9)' $d/artifacts/offcpu.json >/dev/null; then
+		fail proc_metrics_attach "attach-mode accounting: $(jq -c '.threads' $d/artifacts/offcpu.json)"
+	else
+		pass proc_metrics_attach
+	fi
+}
+
+# --no-offcpu / --no-syscalls: those collectors and artifacts are off
+t_collectors_off() {
+	local d=$O/off
+	$AP -q --no-offcpu --no-syscalls -o $d -- /usr/bin/python3.11 $PYW/offcpu.py sleep 0.3 2>$d.err ||
+		{ fail collectors_off "exit $?"; return; }
+	if [ -e $d/artifacts/offcpu.json ] || [ -e $d/artifacts/syscalls.json ] || [ -e $d/offcpu.folded ]; then
+		fail collectors_off "off-CPU or syscall artifacts written although switched off"
+	elif ! jq -e '.collectors.offcpu.enabled == false and .collectors.syscalls.enabled == false' \
+		$d/run.json >/dev/null; then
+		fail collectors_off "run.json does not say the collectors were off"
+	else
+		pass collectors_off
+	fi
+}
+
 t_py_split() { t_py py_split py_split; }
 t_py_attach() { t_py py_attach py_attach; }
 t_py_calls() { t_py py_calls py_calls; }
@@ -536,7 +738,8 @@ t_py_linetable() { t_py py_linetable py_linetable; }
 for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
 	attach_target_exit duration_launch exec_cmdline container_path cxx_demangle exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
-	py_linetable py_unsupported py_calls py_attach; do
+	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes \
+	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach collectors_off; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"

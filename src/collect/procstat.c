@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/* Process metrics timeline from /proc/PID/{stat,io} and the status of each
+ * thread (context switches are per thread in the kernel). Counters are
+ * cumulative as the kernel reports them; CPU % is computed per interval. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "artifact/artifact.h"
+#include "collect/procstat.h"
+#include "util.h"
+
+struct pt {                     /* one sample */
+	double t;               /* seconds since the start */
+	double cpu_pct;         /* of one CPU over the interval before it */
+	uint64_t rss_kb, threads, vol_cs, invol_cs, minflt, majflt;
+	uint64_t rchar, wchar, read_bytes, write_bytes;
+	uint64_t cpu_ticks;     /* utime + stime */
+};
+
+struct series {
+	uint32_t pid;
+	char comm[64];
+	struct pt *pts;
+	size_t nr, cap;
+	bool gone;              /* /proc entry disappeared */
+};
+
+struct procstat {
+	uint64_t start_ns;
+	long tck, page_kb;
+	struct series *s;
+	size_t nr, cap;
+	struct hmap idx;        /* pid -> index */
+	uint64_t samples;
+};
+
+struct procstat *procstat__new(uint64_t start_ns)
+{
+	struct procstat *ps = xcalloc(1, sizeof(*ps));
+
+	ps->start_ns = start_ns;
+	ps->tck = sysconf(_SC_CLK_TCK);
+	ps->page_kb = sysconf(_SC_PAGESIZE) / 1024;
+	if (ps->tck <= 0)
+		ps->tck = 100;
+	return ps;
+}
+
+/* /proc/PID/stat after the ")" that ends comm (comm may hold spaces) */
+static int read_stat(uint32_t pid, struct pt *pt, char *comm, size_t comm_len)
+{
+	char path[64], *text, *open, *close;
+	unsigned long long v[50];
+	int n = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	text = read_file(path, &len);
+	if (!text)
+		return -errno;
+	open = strchr(text, '(');
+	close = strrchr(text, ')');
+	if (!open || !close || close < open) {
+		free(text);
+		return -EINVAL;
+	}
+	snprintf(comm, comm_len, "%.*s", (int)(close - open - 1), open + 1);
+	/* fields from 3 (state) on; state is a letter, skip it */
+	for (char *p = close + 2, *tok; n < 50 && (tok = strsep(&p, " ")); n++)
+		v[n] = n ? strtoull(tok, NULL, 10) : 0;
+	free(text);
+	if (n < 22)
+		return -EINVAL;
+	/* v[i] is field i + 3 (1-based, proc(5)) */
+	pt->minflt = v[10 - 3];
+	pt->majflt = v[12 - 3];
+	pt->cpu_ticks = v[14 - 3] + v[15 - 3];
+	pt->threads = v[20 - 3];
+	pt->rss_kb = v[24 - 3];
+	return 0;
+}
+
+static void read_io(uint32_t pid, struct pt *pt)
+{
+	char path[64], *text, *line, *p;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%u/io", pid);
+	text = read_file(path, &len);
+	if (!text)
+		return;
+	for (p = text; (line = strsep(&p, "\n"));) {
+		unsigned long long v;
+
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			pt->rchar = v;
+		else if (sscanf(line, "wchar: %llu", &v) == 1)
+			pt->wchar = v;
+		else if (sscanf(line, "read_bytes: %llu", &v) == 1)
+			pt->read_bytes = v;
+		else if (sscanf(line, "write_bytes: %llu", &v) == 1)
+			pt->write_bytes = v;
+	}
+	free(text);
+}
+
+/* voluntary and involuntary switches summed over the live threads */
+static void read_switches(uint32_t pid, struct pt *pt)
+{
+	char path[300], *text, *line, *p;
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%s/status", pid, de->d_name);
+		text = read_file(path, &len);
+		if (!text)
+			continue;
+		for (p = text; (line = strsep(&p, "\n"));) {
+			unsigned long long v;
+
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+				pt->vol_cs += v;
+			else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+				pt->invol_cs += v;
+		}
+		free(text);
+	}
+	closedir(d);
+}
+
+void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < tracked->cap; i++) {
+		const struct hmap_ent *e = &tracked->ents[i];
+		struct series *s;
+		struct pt pt = { 0 };
+		char comm[64];
+		uint32_t pid;
+		uint64_t *slot;
+		bool is_new;
+
+		if (!e->key || e->klen != sizeof(pid))
+			continue;
+		memcpy(&pid, e->key, sizeof(pid));
+		slot = hmap_get(&ps->idx, &pid, sizeof(pid), &(uint64_t){ 0 }) ?
+			hmap_upsert(&ps->idx, &pid, sizeof(pid), 0, &is_new) : NULL;
+		if (slot && ps->s[*slot].gone)
+			continue;
+		if (read_stat(pid, &pt, comm, sizeof(comm))) {
+			if (slot)
+				ps->s[*slot].gone = true;
+			continue;
+		}
+		read_io(pid, &pt);
+		read_switches(pid, &pt);
+		if (!slot) {
+			slot = hmap_upsert(&ps->idx, &pid, sizeof(pid), ps->nr, &is_new);
+			GROW(ps->s, ps->cap, ps->nr + 1);
+			ps->s[ps->nr++] = (struct series){ .pid = pid };
+		}
+		s = &ps->s[*slot];
+		snprintf(s->comm, sizeof(s->comm), "%s", comm);
+		pt.t = now_ns > ps->start_ns ? (now_ns - ps->start_ns) / 1e9 : 0;
+		pt.rss_kb *= ps->page_kb;
+		if (s->nr && pt.t > s->pts[s->nr - 1].t)
+			pt.cpu_pct = 100.0 * (pt.cpu_ticks - s->pts[s->nr - 1].cpu_ticks) / ps->tck /
+				     (pt.t - s->pts[s->nr - 1].t);
+		GROW(s->pts, s->cap, s->nr + 1);
+		s->pts[s->nr++] = pt;
+		ps->samples++;
+	}
+}
+
+#define COLUMN(name, expr)                                                        \
+	do {                                                                      \
+		cJSON *a_ = cJSON_AddArrayToObject(cols, name);                   \
+		for (j = 0; j < s->nr; j++) {                                     \
+			const struct pt *pt = &s->pts[j];                         \
+			cJSON_AddItemToArray(a_, cJSON_CreateNumber(expr));       \
+		}                                                                 \
+	} while (0)
+
+int procstat__write(const struct procstat *ps, const char *outdir)
+{
+	cJSON *root = cJSON_CreateObject(), *arr, *o, *cols;
+	char *dir;
+	size_t i, j;
+	int err;
+
+	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_PROC);
+	cJSON_AddNumberToObject(root, "interval_ms", AP_PROCSTAT_INTERVAL_NS / 1e6);
+	cJSON_AddStringToObject(root, "note", "counters are cumulative since each process started; "
+				"cpu_pct is of one CPU over the interval before each sample");
+	arr = cJSON_AddArrayToObject(root, "processes");
+	for (i = 0; i < ps->nr; i++) {
+		const struct series *s = &ps->s[i];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", s->pid);
+		cJSON_AddStringToObject(o, "comm", s->comm);
+		cJSON_AddNumberToObject(o, "samples", s->nr);
+		cols = cJSON_AddObjectToObject(o, "series");
+		COLUMN("t_s", pt->t);
+		COLUMN("cpu_pct", pt->cpu_pct);
+		COLUMN("rss_kb", pt->rss_kb);
+		COLUMN("threads", pt->threads);
+		COLUMN("voluntary_switches", pt->vol_cs);
+		COLUMN("involuntary_switches", pt->invol_cs);
+		COLUMN("minor_faults", pt->minflt);
+		COLUMN("major_faults", pt->majflt);
+		COLUMN("rchar", pt->rchar);
+		COLUMN("wchar", pt->wchar);
+		COLUMN("read_bytes", pt->read_bytes);
+		COLUMN("write_bytes", pt->write_bytes);
+	}
+	dir = xasprintf("%s/artifacts", outdir);
+	err = mkdir_p(dir, 0755);
+	if (!err)
+		err = json_write_atomic(dir, "proc.json", root);
+	free(dir);
+	cJSON_Delete(root);
+	return err;
+}
+
+void procstat__free(struct procstat *ps)
+{
+	size_t i;
+
+	if (!ps)
+		return;
+	for (i = 0; i < ps->nr; i++)
+		free(ps->s[i].pts);
+	free(ps->s);
+	hmap_free(&ps->idx);
+	free(ps);
+}
