@@ -50,7 +50,7 @@ $(OUT)/autoprof.bpf.o: $(BPF_OBJS)
 	$(call msg,GEN-OBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $^
 	$(Q)llvm-objdump -h $@ | while read -r idx name size rest; do \
-		case "$$name" in perf_event*|tp_btf*|tracepoint*|uprobe*|raw_tp*) \
+		case "$$name" in perf_event*|tp_btf*|tracepoint*|uprobe*|raw_tp*|iter*) \
 		printf '  %-8s %s: %d insns\n' INSNS "$$name" $$((0x$$size / 8));; esac; done
 
 $(OUT)/autoprof.skel.h: $(OUT)/autoprof.bpf.o

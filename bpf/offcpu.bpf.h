@@ -27,10 +27,13 @@ const volatile __u64 min_block_ns = 0;   /* --min-block */
 const volatile bool offcpu_stacks = true; /* aggregate off-CPU time per stack */
 __u64 t0_ns = 0;                          /* when tracking began (set by userspace) */
 
+/* per-thread accounting in the task itself: found from the task pointer
+ * without hashing, on the path of every syscall and switch; userspace
+ * reads the live ones through the dump_threads iterator */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);                 /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ap_thread_stat);
 } threads SEC(".maps");
 
@@ -71,7 +74,7 @@ struct {
 static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 {
 	__u32 tid = t->pid, tgid = t->tgid, zero = 0;
-	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+	struct ap_thread_stat *st = bpf_task_storage_get(&threads, t, NULL, 0);
 
 	if (st || !tid || (t->flags & PF_EXITING) || !is_tracked(tgid))
 		return st;
@@ -85,11 +88,10 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 	st->out_kstack = -1;
 	st->pend_kstack = -1;
 	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), t->comm);
-	if (bpf_map_update_elem(&threads, &tid, st, BPF_NOEXIST) && !bpf_map_lookup_elem(&threads, &tid)) {
+	st = bpf_task_storage_get(&threads, t, st, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
 		cnt_inc(AP_CNT_THREADS_FULL);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&threads, &tid);
+	return st;
 }
 
 static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, __u32 reason,
@@ -111,22 +113,26 @@ static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, 
 		cnt_inc(AP_CNT_OFF_AGG_FULL);
 }
 
-/* the kind of file behind fd in task's table */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* The kind of file behind fd in task's table. On the path of every
+ * syscall: direct BTF loads (no helper calls) except for the one array
+ * slot, and a read-only cast to load from the file it points to. */
 static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 {
-	struct file **fds, *f;
-	unsigned int max;
+	struct fdtable *fdt;
+	struct file *f, *fp;
 	umode_t mode;
 
 	if (fd > 0x7fffffff)
 		return AP_FD_BAD;
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (fd >= max)
+	fdt = task->files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
 		return AP_FD_BAD;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), fds + fd) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
 		return AP_FD_BAD;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	fp = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	mode = fp->f_inode->i_mode;
 	switch (mode & 0170000) {
 	case 0100000: /* S_IFREG */
 	case 0040000: /* S_IFDIR */
@@ -343,8 +349,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(on_wakeup, struct task_struct *p)
 {
-	__u32 tid = p->pid;
-	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+	struct ap_thread_stat *st = bpf_task_storage_get(&threads, p, NULL, 0);
 
 	if (st && st->ts_out && !st->ts_wake)
 		st->ts_wake = bpf_ktime_get_ns();
@@ -355,8 +360,7 @@ int BPF_PROG(on_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 {
-	__u32 tid = p->pid;
-	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+	struct ap_thread_stat *st = bpf_task_storage_get(&threads, p, NULL, 0);
 	struct ap_thread_rec *r;
 	__u64 now = bpf_ktime_get_ns();
 
@@ -375,7 +379,7 @@ int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 	st->group_dead = group_dead;
 	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), p->comm);
 	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
-	if (!r) { /* left in the map, where userspace reads it at the end */
+	if (!r) { /* left with the task, where the iterator may still find it */
 		cnt_inc(AP_CNT_THREAD_REC_LOST);
 		return 0;
 	}
@@ -383,7 +387,22 @@ int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 	r->pad = 0;
 	__builtin_memcpy(&r->st, st, sizeof(*st));
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	bpf_map_delete_elem(&threads, &tid);
+	bpf_task_storage_delete(&threads, p);
+	return 0;
+}
+
+/* userspace reads the threads still alive at the end through this */
+SEC("iter/task")
+int dump_threads(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct ap_thread_stat *st;
+
+	if (!task)
+		return 0;
+	st = bpf_task_storage_get(&threads, task, NULL, 0);
+	if (st)
+		bpf_seq_write(ctx->meta->seq, st, sizeof(*st));
 	return 0;
 }
 

@@ -111,8 +111,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ap_thread_stat *st = bpf_map_lookup_elem(&threads, &tid);
+	struct ap_thread_stat *st = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), NULL, 0);
 	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid, start;
 	struct ap_cpu_sample *s;
 	bool want_off, slow, done = false;

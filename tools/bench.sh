@@ -78,6 +78,20 @@ printf "%-14s %8s %8s %8s   %6s   %6s   %8s  %7s %8s\n" workload bare ours perf 
 bench c-cwork build/tests/cwork -n 2500
 bench python-cpu $PY -c 'sum(i * i for i in range(40000000))'
 bench python-fib $PY -c 'exec("def f(n):\n return n if n < 2 else f(n - 1) + f(n - 2)\nf(32)")'
+# a "normal" program: JSON encoding, buffered file writes, a thread pool
+# that sleeps and waits on locks, a subprocess: every collector has work
+bench python-mixed $PY -c 'import json, os, subprocess, tempfile, threading, time
+from concurrent.futures import ThreadPoolExecutor
+def io_task(k):
+    with tempfile.TemporaryFile() as f:
+        for i in range(20000):
+            f.write((json.dumps({"k": k, "i": i, "s": str(i) * 3}) + "\n").encode())
+        f.flush(); os.fsync(f.fileno())
+    time.sleep(0.01)
+with ThreadPoolExecutor(4) as ex:
+    list(ex.map(io_task, range(16)))
+subprocess.run(["true"])'
+echo "(ours: every collector on: on-CPU sampling at 99 Hz, off-CPU, syscalls, /proc metrics)"
 
 # the --py-calls uprobe on a callback-heavy workload (a key function called
 # from C 1.5M times): target wall time with sampling only vs with the uprobe
@@ -96,3 +110,26 @@ u=$(median <$OUT/cb.uprobe)
 printf "bare %.3f  sampling %.3f (x%.3f)  sampling+uprobe %.3f (x%.3f), %s entries counted\n" \
 	$b $s $(echo "$s $b" | awk '{ print $1 / $2 }') $u $(echo "$u $b" | awk '{ print $1 / $2 }') \
 	"$(jq .total_entries $OUT/cb-u/artifacts/python_calls.json)"
+
+# a syscall storm: dd copying one byte at a time, 600k read+write syscalls
+# (~2M syscalls/s bare here). Target wall time bare, under autoprof-bpf with
+# every collector, with sampling only, and under strace -c -f and perf trace
+# -s (those two tools are far slower per syscall: fewer runs)
+echo
+STORM="dd if=/dev/zero of=/dev/null bs=1 count=300000"
+echo "syscall storm: $STORM, medians (target wall seconds)"
+for ((i = 0; i < RUNS; i++)); do
+	inner $OUT/storm.bare $STORM
+	$AP -q -o $OUT/storm-all -- bash -c "$(declare -f inner); inner $OUT/storm.all \"\$@\"" _ $STORM
+	$AP -q --no-offcpu --no-syscalls -o $OUT/storm-cpu -- \
+		bash -c "$(declare -f inner); inner $OUT/storm.cpu \"\$@\"" _ $STORM
+done
+for ((i = 0; i < 3; i++)); do
+	strace -f -c -o $OUT/storm.strace.txt bash -c "$(declare -f inner); inner $OUT/storm.strace \"\$@\"" _ $STORM
+	perf trace -s -o $OUT/storm.ptrace.txt -- bash -c "$(declare -f inner); inner $OUT/storm.ptrace \"\$@\"" _ $STORM
+done
+b=$(median <$OUT/storm.bare)
+r() { printf "%.3f (x%.3f)" $(median <$OUT/storm.$1) $(echo "$(median <$OUT/storm.$1) $b" | awk '{ print $1 / $2 }'); }
+echo "bare $b  autoprof-bpf $(r all)  sampling only $(r cpu)  strace -c -f $(r strace)  perf trace -s $(r ptrace)"
+echo "syscalls counted by autoprof-bpf in the last run: $(jq '.collectors.syscalls.calls' $OUT/storm-all/run.json)," \
+	"losses: $(jq -c '.collectors.syscalls.losses' $OUT/storm-all/run.json)"

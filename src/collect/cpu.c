@@ -811,15 +811,18 @@ static uint32_t off_stack_of(struct cpu_collector *cc, uint32_t tgid, uint64_t s
 static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
 {
 	struct profile *p = &cc->ses->prof;
-	int fd = bpf_map__fd(cc->skel->maps.threads);
-	uint32_t key, next, *prev = NULL;
+	struct bpf_link *link = bpf_program__attach_iter(cc->skel->progs.dump_threads, NULL);
 	struct ap_thread_stat st;
+	int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	ssize_t n;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &st))
-			continue;
+	if (fd < 0) {
+		ap_warn("offcpu: cannot read the accounting of live threads: %s", ap_errstr(-errno));
+		bpf_link__destroy(link);
+		return;
+	}
+	/* the iterator writes whole records; a read returns one or more */
+	while ((n = read(fd, &st, sizeof(st))) == sizeof(st)) {
 		if (!st.end_ns) {
 			st.end_ns = end_ns;
 			if (st.ts_in && end_ns > st.ts_in)
@@ -852,6 +855,10 @@ static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
 		}
 		thread_account(cc, &st);
 	}
+	if (n < 0)
+		ap_warn("offcpu: reading live threads: %s", ap_errstr(-errno));
+	close(fd);
+	bpf_link__destroy(link);
 }
 
 static void drain_offcpu(struct cpu_collector *cc)

@@ -464,6 +464,36 @@ static void print_losses(FILE *f, const struct profile *p)
 	fprintf(f, "%s\n", any ? "" : " none");
 }
 
+/* Samples taken while one of our tracepoint programs ran in the target
+ * (its syscalls or context switches): the observer effect, measured */
+static void print_observer(FILE *f, const struct profile *p)
+{
+	uint8_t *ours = xcalloc(p->nr_stacks + 1, 1);
+	uint64_t n = 0;
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < p->nr_stacks; i++)
+		for (j = 0; j < p->stacks[i].len; j++) {
+			const struct ap_frame *fr = &p->frames[p->stack_frames[p->stacks[i].off + j]];
+			const char *name = profile__s(p, fr->name);
+
+			if (fr->kind == AP_FRAME_KERNEL && (!strncmp(name, "bpf_trace_run", 13) ||
+							    !strncmp(name, "__bpf_trace_", 12))) {
+				ours[i] = 1;
+				break;
+			}
+		}
+	for (i = 0; i < p->nr_counts; i++)
+		if (ours[p->counts[i].stack])
+			n += p->counts[i].count;
+	free(ours);
+	if (n && n * 100 >= p->total_samples) /* 1% or more: say so */
+		fprintf(f, "  observer effect: %.1f%% of samples ran autoprof-bpf's tracepoint programs in the "
+			"target (its syscalls and context switches); --no-syscalls / --no-offcpu remove them\n",
+			pct(n, p->total_samples));
+}
+
 static int by_samples(const void *a, const void *b)
 {
 	const struct ap_process *x = *(const struct ap_process *const *)a;
@@ -474,21 +504,44 @@ static int by_samples(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/* the processes that used the CPU, busiest first */
+/* the command line on one line, at most max characters */
+static void print_cmdline(FILE *f, const char *s, int max)
+{
+	for (; *s && max > 0; s++, max--)
+		fputc(*s == '\n' || *s == '\t' ? ' ' : *s, f);
+}
+
+static void exit_text(int status, char *buf, size_t len)
+{
+	if (status < 0)
+		snprintf(buf, len, "-");
+	else if (status & 0x7f)
+		snprintf(buf, len, "sig %d", status & 0x7f);
+	else
+		snprintf(buf, len, "%d", (status >> 8) & 0xff);
+}
+
+/* the processes followed, busiest first, with parent and exit status */
 static void print_processes(FILE *f, const struct profile *p)
 {
 	const struct ap_process **v = calloc(p->nr_procs, sizeof(*v));
 	size_t i, shown = 0;
+	char ex[16];
 
 	if (!v)
 		return;
 	for (i = 0; i < p->nr_procs; i++)
 		v[i] = &p->procs[i];
 	qsort(v, p->nr_procs, sizeof(*v), by_samples);
-	fprintf(f, "  processes: %zu followed\n", p->nr_procs);
-	for (i = 0; i < p->nr_procs && shown < 10 && v[i]->samples; i++, shown++)
-		fprintf(f, "    %7u %-16s %6.1f%%  %.60s\n", v[i]->pid, profile__s(p, v[i]->comm),
-			pct(v[i]->samples, p->total_samples), profile__s(p, v[i]->cmdline));
+	fprintf(f, "  processes: %zu followed\n    %7s %7s %-16s %6s %6s  %s\n", p->nr_procs, "pid",
+		"ppid", "name", "cpu", "exit", "command");
+	for (i = 0; i < p->nr_procs && shown < 10; i++, shown++) {
+		exit_text(v[i]->exit_status, ex, sizeof(ex));
+		fprintf(f, "    %7u %7u %-16s %5.1f%% %6s  ", v[i]->pid, v[i]->ppid,
+			profile__s(p, v[i]->comm), pct(v[i]->samples, p->total_samples), ex);
+		print_cmdline(f, profile__s(p, v[i]->cmdline), 60);
+		fputc('\n', f);
+	}
 	if (p->nr_procs > shown)
 		fprintf(f, "    ... %zu more with fewer samples (run.json lists all)\n",
 			p->nr_procs - shown);
@@ -557,6 +610,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		fprintf(f, "    %llu stack copies hit the --stack-size limit: a larger one may help\n",
 			(unsigned long long)profile__counter(p, "user_stack_truncated"));
 	print_losses(f, p);
+	print_observer(f, p);
 	if (p->nr_procs > 1)
 		print_processes(f, p);
 	if (!p->total_samples) {
