@@ -12,7 +12,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
-AP=build/autoprof-bpf
+AP=${AP:-build/autoprof-bpf}
 OUT=build/bench
 rm -rf $OUT && mkdir -p $OUT
 if [ "$(id -u)" -ne 0 ]; then

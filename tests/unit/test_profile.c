@@ -211,3 +211,79 @@ TEST(summary_keeps_python_frame)
 	free(buf);
 	profile__free(&p);
 }
+
+/* off-CPU rows, thread accounting and syscalls: offcpu.folded weights in
+ * microseconds with the reason as leaf, the wall-clock table, the artifacts */
+TEST(offcpu_and_syscalls)
+{
+	struct summary_info si = { .target = "t", .exit_code = 0, .top_functions = 5, .top_stacks = 3 };
+	struct strbuf sb = { 0 };
+	struct profile p;
+	struct ap_thread *t;
+	char *buf = NULL, *json;
+	size_t len = 0;
+	uint32_t src, fr[2], st;
+	cJSON *o;
+	FILE *f;
+
+	build(&p);
+	p.has_offcpu = p.has_syscalls = true;
+	p.slow_ns = 10000000;
+	src = profile__module(&p, "/app/sl.py", "");
+	fr[0] = profile__py_frame(&p, "<module>", src, 5);
+	fr[1] = profile__py_frame(&p, "nap", src, 2);
+	st = profile__stack(&p, fr, 2);
+	profile__add_off(&p, 10, 10, st, AP_OFF_SLEEP, 900000000, 90);
+	profile__add_off(&p, 10, 10, st, AP_OFF_SLEEP, 50000000, 5);  /* merged */
+	profile__add_off(&p, 10, 10, st, AP_OFF_RUNQUEUE, 1500, 0);
+	profile__add_off(&p, 10, 11, st, AP_OFF_GIL, 400, 1);          /* < 1 us: no line */
+	t = profile__thread(&p, 10, 10, NULL);
+	t->accounted = true;
+	t->start_ns = 1000000000;
+	t->end_ns = 2000000000;
+	t->oncpu_ns = 40000000;
+	t->off_ns[AP_OFF_SLEEP] = 950000000;
+	t->off_ns[AP_OFF_RUNQUEUE] = 10000000;
+	GROW(p.sys, p.cap_sys, 1);
+	p.sys[p.nr_sys++] = (struct ap_sys_row){ .pid = 10, .nr = 1, .fd_kind = AP_FD_FILE, .count = 4,
+						 .errors = 1, .total_ns = 8000, .max_ns = 5000,
+						 .bytes = 300, .hist = { 1, 0, 2, 1 } };
+	GROW(p.sys_errs, p.cap_sys_errs, 1);
+	p.sys_errs[p.nr_sys_errs++] = (struct ap_sys_err){ 10, 1, 9 /* EBADF */, 1 };
+
+	folded_render_off(&p, AP_VIEW_MIXED, &sb);
+	ASSERT_TRUE(strstr(sb.buf, "app;<module> (sl.py:5);nap (sl.py:2);[sleep] 950000\n") != NULL,
+		    "sleep rows merged, in us, reason leaf");
+	ASSERT_TRUE(strstr(sb.buf, "app;<module> (sl.py:5);nap (sl.py:2);[runqueue] 1\n") != NULL,
+		    "runqueue row");
+	ASSERT_TRUE(strstr(sb.buf, "[gil]") == NULL, "sub-microsecond rows left out");
+
+	f = open_memstream(&buf, &len);
+	summary_print(&p, &si, f);
+	fclose(f);
+	ASSERT_TRUE(strstr(buf, "  10/10           app                  1.00    4.0%    0.0%    0.0%    0.0%"
+			       "   95.0%    0.0%    1.0%    0.0%") != NULL, "wall-clock row");
+	ASSERT_TRUE(strstr(buf, "950.0 ms") != NULL && strstr(buf, "sleep\n     <module> (sl.py:5) > nap (sl.py:2)"),
+		    "top off-CPU stack");
+	ASSERT_TRUE(strstr(buf, "write              file           4       1") != NULL, "syscall row");
+
+	o = offcpu_json__build(&p);
+	json = cJSON_PrintUnformatted(o);
+	ASSERT_TRUE(strstr(json, "\"off_ns\":{\"runqueue\":10000000,\"sleep\":950000000}") != NULL,
+		    "thread off_ns by reason");
+	ASSERT_TRUE(strstr(json, "\"offcpu_ns\":960000000") != NULL, "thread total");
+	free(json);
+	cJSON_Delete(o);
+	o = syscalls_json__build(&p);
+	json = cJSON_PrintUnformatted(o);
+	ASSERT_TRUE(strstr(json, "\"name\":\"write\",\"nr\":1,\"fd_kind\":\"file\",\"count\":4,\"errors\":1,"
+			       "\"errnos\":{\"EBADF\":1}") != NULL, "syscall row with errno names");
+	ASSERT_TRUE(strstr(json, "\"hist_log2_us\":[1,0,2,1]") != NULL, "histogram trimmed");
+	free(json);
+	cJSON_Delete(o);
+	if (unit_failed_checks)
+		fprintf(stderr, "%s\n%s", sb.buf, buf);
+	sb_free(&sb);
+	free(buf);
+	profile__free(&p);
+}
