@@ -87,6 +87,7 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 	st->start_ns = t->start_time;
 	st->out_kstack = -1;
 	st->pend_kstack = -1;
+	st->kc_kstack = -1;
 	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), t->comm);
 	st = bpf_task_storage_get(&threads, t, st, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
@@ -175,15 +176,15 @@ static __always_inline __u32 io_reason(__u32 kind)
 	return AP_OFF_OTHER;
 }
 
-/* why the current thread (task) leaves the CPU; *in_sys: inside a syscall */
+/* why the current thread (task) leaves the CPU; *nrp: the syscall it is in, or -1 */
 static __always_inline __u32 off_reason(struct task_struct *task, bool preempt, __u32 state,
-					bool *in_sys)
+					long *nrp)
 {
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
 	long nr = BPF_CORE_READ(r, orig_ax);
 	__u64 a0 = BPF_CORE_READ(r, di), a1 = BPF_CORE_READ(r, si);
 
-	*in_sys = nr >= 0;
+	*nrp = nr;
 	if (preempt || !state)
 		return AP_OFF_PREEMPTED;
 	if (nr < 0) /* a fault (uninterruptible: reading a page in) or a signal stop */
@@ -255,9 +256,11 @@ static __always_inline __u64 off_stack(struct ap_cpu_sample *s, __u64 pyhash, __
 static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, struct task_struct *prev,
 				       bool preempt, __u32 state, __u64 now)
 {
+	struct pt_regs *r;
 	struct ap_cpu_sample *s;
-	bool in_sys, done = false;
-	__u64 from, h;
+	bool done = false;
+	__u64 from, h, ip, sp;
+	long nr;
 
 	if (st->ts_in) {
 		st->oncpu_ns += now - st->ts_in;
@@ -272,7 +275,7 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 	st->ts_out = now;
 	st->ts_wake = 0;
 	st->out_sid = 0;
-	st->out_reason = off_reason(prev, preempt, state, &in_sys);
+	st->out_reason = off_reason(prev, preempt, state, &nr);
 	if (st->out_reason == AP_OFF_PREEMPTED)
 		st->nr_invol++;
 	else
@@ -280,11 +283,29 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 	st->out_kstack = -1;
 	if (!offcpu_stacks)
 		return;
-	/* skip this program and bpf_trace_run*() */
-	st->out_kstack = bpf_get_stackid(ctx, &off_kstacks, 2);
-	if (st->out_kstack < 0)
-		cnt_inc(AP_CNT_OFF_KSTACK_ERR);
-	if (in_sys) /* deferred to sys_exit */
+	/* The kernel stack: unwinding it costs microseconds, on every switch.
+	 * A thread blocking again from the same call site (syscall, user pc
+	 * and sp) for the same reason takes the same kernel path: reuse the
+	 * last id. Preemption outside a syscall is the interrupt-return path
+	 * whatever the user pc, so only the reason is compared there. */
+	r = (struct pt_regs *)bpf_task_pt_regs(prev);
+	ip = nr >= 0 || st->out_reason != AP_OFF_PREEMPTED ? BPF_CORE_READ(r, ip) : 0;
+	sp = ip ? BPF_CORE_READ(r, sp) : 0;
+	if (st->kc_kstack >= 0 && st->kc_nr == nr && st->kc_reason == st->out_reason &&
+	    st->kc_ip == ip && st->kc_sp == sp) {
+		st->out_kstack = st->kc_kstack;
+	} else {
+		/* skip this program and bpf_trace_run*() */
+		st->out_kstack = bpf_get_stackid(ctx, &off_kstacks, 2);
+		if (st->out_kstack < 0)
+			cnt_inc(AP_CNT_OFF_KSTACK_ERR);
+		st->kc_kstack = st->out_kstack;
+		st->kc_nr = nr;
+		st->kc_reason = st->out_reason;
+		st->kc_ip = ip;
+		st->kc_sp = sp;
+	}
+	if (nr >= 0) /* in a syscall: deferred to sys_exit */
 		return;
 	s = scratch_get(AP_SLOT_IRQOFF);
 	if (!s)

@@ -118,6 +118,11 @@ struct ap_thread_stat {
 	__u64 pend_block, pend_runq; /* off time inside the current syscall */
 	__u32 pend_reason;
 	__s32 pend_kstack;
+	__u64 kc_ip, kc_sp;        /* kernel stack cache: the call site of the last */
+	__s32 kc_nr;               /* switch-out (user pc and sp, syscall or -1, */
+	__u32 kc_reason;           /* reason) and its kernel stack id */
+	__s32 kc_kstack;
+	__u32 kc_pad;
 	__u64 sys_ts;              /* current syscall's entry, 0 outside */
 	__u32 sys_nr;
 	__u32 sys_fd;              /* enum ap_fd_kind of its fd argument */

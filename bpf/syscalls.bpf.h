@@ -102,6 +102,11 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (!st)
 		return 0;
+	if (st->pend_block + st->pend_runq) { /* a block whose syscall never returned */
+		off_add(st, 0, st->pend_reason, st->pend_kstack, st->pend_block);
+		off_add(st, 0, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
+		st->pend_block = st->pend_runq = 0;
+	}
 	st->sys_ts = bpf_ktime_get_ns();
 	st->sys_nr = id;
 	st->sys_fd = syscalls_on && sys_takes_fd(id) ? fd_kind(t, BPF_CORE_READ(regs, di)) : AP_FD_NONE;
@@ -117,17 +122,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	bool want_off, slow, done = false;
 	__u32 nr;
 
-	if (!st || !st->sys_ts)
+	if (!st)
 		return 0;
+	/* a syscall entered before profiling began has no entry time, but the
+	 * blocks inside it still take their stack here */
 	start = st->sys_ts;
-	dur = now - start;
+	dur = start ? now - start : 0;
 	nr = st->sys_nr;
 	st->sys_ts = 0;
-	if (syscalls_on)
+	if (syscalls_on && start)
 		sys_account(st, nr, ret, dur);
 	pend = st->pend_block + st->pend_runq;
+	if (!start && !pend)
+		return 0;
 	want_off = pend && pend >= min_block_ns;
-	slow = syscalls_on && dur >= slow_ns;
+	slow = syscalls_on && start && dur >= slow_ns;
 	if (want_off || slow) {
 		s = scratch_get(AP_SLOT_SYSCALL);
 		if (!s)

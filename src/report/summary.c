@@ -448,6 +448,9 @@ static void print_losses(FILE *f, const struct profile *p)
 		"malformed_records", "samples_without_mappings",
 		"sideband_lost", "children_not_followed", "python_read_errors",
 		"python_truncated_stacks", "python_unknown_code_frames",
+		"threads_not_accounted", "offcpu_kernel_stack_errors", "offcpu_aggregation_full",
+		"offcpu_stack_records_lost", "thread_records_lost", "offcpu_missed_in_kernel",
+		"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
 	};
 	size_t i;
 	bool any = false;
