@@ -305,7 +305,10 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 		st->kc_ip = ip;
 		st->kc_sp = sp;
 	}
-	if (nr >= 0) /* in a syscall: deferred to sys_exit */
+	/* in a syscall whose exit is still to come: deferred to sys_exit (not
+	 * when preempted on the way out, after sys_exit, or in a syscall
+	 * entered before profiling began) */
+	if (nr >= 0 && st->sys_ts)
 		return;
 	s = scratch_get(AP_SLOT_IRQOFF);
 	if (!s)
@@ -329,7 +332,7 @@ static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 			reason = AP_OFF_OTHER;
 		st->off_ns[reason] += block;
 		st->off_ns[AP_OFF_RUNQUEUE] += runq;
-		if (offcpu_stacks && !st->out_sid) { /* in a syscall: its exit takes the stack */
+		if (offcpu_stacks && !st->out_sid && st->sys_ts) { /* its syscall's exit takes the stack */
 			if (block >= st->pend_block) {
 				st->pend_reason = reason;
 				st->pend_kstack = st->out_kstack;

@@ -124,8 +124,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!st)
 		return 0;
-	/* a syscall entered before profiling began has no entry time, but the
-	 * blocks inside it still take their stack here */
+	/* a syscall entered before profiling began has no entry time (its
+	 * blocks took their stacks at the switch) */
 	start = st->sys_ts;
 	dur = start ? now - start : 0;
 	nr = st->sys_nr;

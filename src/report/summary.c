@@ -366,6 +366,7 @@ static void print_wall(FILE *f, const struct profile *p)
 	if (p->nr_procs > 1) { /* per process: thread-seconds summed */
 		for (i = 0; i < p->nr_procs && i < 10; i++) {
 			uint64_t wall = 0, oncpu = 0, off[AP_OFF__COUNT] = { 0 };
+			const char *name = profile__s(p, p->procs[i].comm);
 			int nt = 0, r;
 
 			for (j = 0; j < n; j++) {
@@ -380,7 +381,10 @@ static void print_wall(FILE *f, const struct profile *p)
 			if (!nt)
 				continue;
 			snprintf(who, sizeof(who), "%u (%d thr)", p->procs[i].pid, nt);
-			print_wall_row(f, who, profile__s(p, p->procs[i].comm), wall, oncpu, off);
+			for (j = 0; j < n && !*name; j++) /* a process never sampled: its threads' name */
+				if (v[j]->pid == p->procs[i].pid)
+					name = profile__s(p, v[j]->comm);
+			print_wall_row(f, who, name, wall, oncpu, off);
 		}
 		if (p->nr_procs > 10)
 			fprintf(f, "  ... %zu more processes (artifacts/offcpu.json lists all threads)\n",
