@@ -2,6 +2,7 @@
 /* On-CPU collector: BPF lifecycle (open, size, load, attach), cpu-clock
  * perf events per CPU, and the sample path: ring buffer record -> mappings
  * of the sample's time -> libdw unwind -> symbols -> interned stack. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/perf_event.h>
@@ -922,9 +923,70 @@ static void drain_syscalls(struct cpu_collector *cc)
 	}
 }
 
+/* Threads of a process attached to that never ran while we watched (idle
+ * workers blocked since before the attach) have no scheduler event and so
+ * no accounting: off CPU the whole time, reason unknown; /proc says which
+ * syscall they sit in */
+static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
+{
+	struct ap_session *ses = cc->ses;
+	struct profile *p = &ses->prof;
+	char path[64], why[96], *text, comm[AP_COMM_LEN + 1];
+	struct ap_thread_stat st;
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < ses->opts.nr_pids; i++) {
+		uint32_t pid = ses->opts.pids[i];
+
+		snprintf(path, sizeof(path), "/proc/%u/task", pid);
+		d = opendir(path);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			uint32_t tid = strtoul(de->d_name, NULL, 10);
+			uint32_t key[2] = { pid, tid };
+			uint64_t idx, stack;
+			long nr = -1;
+
+			if (!tid || (hmap_get(&p->thread_ids, key, sizeof(key), &idx) &&
+				     p->threads[idx].accounted))
+				continue;
+			memset(&st, 0, sizeof(st));
+			st.tgid = pid;
+			st.tid = tid;
+			st.start_ns = cc->t0_ns;
+			st.end_ns = end_ns;
+			st.off_ns[AP_OFF_UNKNOWN] = end_ns - cc->t0_ns;
+			snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+			text = read_file(path, &len);
+			snprintf(comm, sizeof(comm), "%s", text ? text : "");
+			comm[strcspn(comm, "\n")] = 0;
+			free(text);
+			memcpy(st.comm, comm, AP_COMM_LEN);
+			thread_account(cc, &st);
+			snprintf(path, sizeof(path), "/proc/%u/task/%u/syscall", pid, tid);
+			text = read_file(path, &len);
+			if (text)
+				nr = strtol(text, NULL, 10);
+			free(text);
+			snprintf(why, sizeof(why), "[blocked in %s since before profiling]",
+				 nr >= 0 && ap_syscall_name(nr) ? ap_syscall_name(nr) : "the kernel");
+			stack = kernel_only_stack(cc, -1, why);
+			if (p->has_offcpu)
+				profile__add_off(p, pid, tid, stack, AP_OFF_UNKNOWN, st.off_ns[AP_OFF_UNKNOWN], 1);
+		}
+		closedir(d);
+	}
+}
+
 void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
 {
 	drain_threads(cc, end_ns);
+	if (cc->ses->prof.has_offcpu && !cc->ses->opts.argv)
+		idle_threads(cc, end_ns);
 	if (cc->ses->prof.has_offcpu)
 		drain_offcpu(cc);
 	if (cc->ses->prof.has_syscalls)

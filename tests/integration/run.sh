@@ -690,11 +690,13 @@ t_process_tree() {
 	fi
 }
 
-# the /proc timeline of an attached process; -p PID accounting starts at attach
+# the /proc timeline of an attached process; -p PID accounting starts at
+# attach, and a thread blocked all along is accounted too (reason unknown)
 t_proc_metrics_attach() {
 	local d=$O/procattach pid
 	/usr/bin/python3.11 -c '
-import time
+import threading, time
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # idle all along
 x = []
 end = time.monotonic() + 20
 while time.monotonic() < end:
@@ -709,7 +711,9 @@ while time.monotonic() < end:
 		$d/artifacts/proc.json >/dev/null; then
 		fail proc_metrics_attach "timeline: $(jq -c '.processes[0] | {samples, rss: .series.rss_kb[0:3]}' $d/artifacts/proc.json)"
 	elif ! jq -L tests/integration -e 'include "lib"; (uncovered(0.95) | length) == 0 and
-		(.threads | length) == 1 and (.threads[0].wall_ns > 1.4e9)' $d/artifacts/offcpu.json >/dev/null; then
+		(.threads | length) == 2 and all(.threads[]; .wall_ns > 1.4e9) and
+		([.threads[] | select(.tid != .pid)][0].off_ns.unknown > 1.4e9)' \
+		$d/artifacts/offcpu.json >/dev/null; then
 		fail proc_metrics_attach "attach-mode accounting: $(jq -c '.threads' $d/artifacts/offcpu.json)"
 	else
 		pass proc_metrics_attach
