@@ -66,7 +66,7 @@ static __always_inline __u64 capture_head(struct ap_cpu_sample *s, struct task_s
 	s->kstack_id = -1;
 	s->nr_py = 0;
 	s->py_flags = 0;
-	s->aux[0] = s->aux[1] = s->aux[2] = 0;
+	s->aux[0] = s->aux[1] = s->aux[2] = s->aux[3] = 0;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	if (task->flags & 0x00200000 /* PF_KTHREAD */ || !task->mm) {
 		s->flags |= AP_SF_KERNEL_THREAD;

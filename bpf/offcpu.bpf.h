@@ -176,15 +176,16 @@ static __always_inline __u32 io_reason(__u32 kind)
 	return AP_OFF_OTHER;
 }
 
-/* why the current thread (task) leaves the CPU; *nrp: the syscall it is in, or -1 */
+/* why the current thread (task) leaves the CPU; st->out_nr: the syscall it
+ * is in, or -1 */
 static __always_inline __u32 off_reason(struct task_struct *task, bool preempt, __u32 state,
-					long *nrp)
+					struct ap_thread_stat *st)
 {
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
 	long nr = BPF_CORE_READ(r, orig_ax);
 	__u64 a0 = BPF_CORE_READ(r, di), a1 = BPF_CORE_READ(r, si);
 
-	*nrp = nr;
+	st->out_nr = nr;
 	if (preempt || !state)
 		return AP_OFF_PREEMPTED;
 	if (nr < 0) /* a fault (uninterruptible: reading a page in) or a signal stop */
@@ -227,29 +228,39 @@ static __always_inline __u64 sid_of(__u64 pyhash, __s32 kstack, const struct ap_
 	return h | 1; /* 0 means "no stack" */
 }
 
+/* has userspace been sent the record of this stack identity? */
+static __always_inline bool off_seen_get(__u32 tgid, __u64 sid)
+{
+	struct off_seen_key k = { .tgid = tgid, .sid = sid };
+
+	return bpf_map_lookup_elem(&off_seen, &k) != NULL;
+}
+
+static __always_inline void off_seen_set(__u32 tgid, __u64 sid)
+{
+	struct off_seen_key k = { .tgid = tgid, .sid = sid };
+	__u8 one = 1;
+
+	bpf_map_update_elem(&off_seen, &k, &one, BPF_ANY);
+}
+
 /* The stack identity of the current thread, whose header and Python frames
  * s holds; on first sight its full record is sent. */
 static __always_inline __u64 off_stack(struct ap_cpu_sample *s, __u64 pyhash, __s32 kstack,
-				       __u32 slot, bool *ustack_done)
+				       __u32 slot)
 {
-	struct off_seen_key k = { .tgid = s->tgid };
 	__u64 sid = sid_of(pyhash, kstack, s);
-	__u8 one = 1;
 
-	k.sid = sid;
-	if (bpf_map_lookup_elem(&off_seen, &k))
+	if (off_seen_get(s->tgid, sid))
 		return sid;
-	if (!*ustack_done) {
-		capture_ustack(s);
-		*ustack_done = true;
-	}
+	capture_ustack(s);
 	s->type = AP_REC_OFF_STACK;
 	s->kstack_id = kstack;
-	s->aux[0] = sid;
+	s->aux[3] = sid;
 	if (record_send(s, slot))
 		cnt_inc(AP_CNT_OFF_RECORD_LOST);
 	else
-		bpf_map_update_elem(&off_seen, &k, &one, BPF_ANY);
+		off_seen_set(s->tgid, sid);
 	return sid;
 }
 
@@ -258,7 +269,6 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 {
 	struct pt_regs *r;
 	struct ap_cpu_sample *s;
-	bool done = false;
 	__u64 from, h, ip, sp;
 	long nr;
 
@@ -275,8 +285,14 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 	st->ts_out = now;
 	st->ts_wake = 0;
 	st->out_sid = 0;
-	st->out_reason = off_reason(prev, preempt, state, &nr);
-	if (st->out_reason == AP_OFF_PREEMPTED)
+	st->out_reason = off_reason(prev, preempt, state, st);
+	/* Read both back from the map: every case of the classification
+	 * leaves a different constant in a register, and the verifier would
+	 * walk the rest of the program once per constant; a value read from a
+	 * map is one unknown */
+	barrier();
+	nr = *(volatile __s64 *)&st->out_nr;
+	if (*(volatile __u32 *)&st->out_reason == AP_OFF_PREEMPTED)
 		st->nr_invol++;
 	else
 		st->nr_vol++;
@@ -314,7 +330,7 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 	if (!s)
 		return;
 	h = capture_head(s, prev, AP_REC_OFF_STACK, AP_SLOT_IRQOFF);
-	st->out_sid = off_stack(s, h, st->out_kstack, AP_SLOT_IRQOFF, &done);
+	st->out_sid = off_stack(s, h, st->out_kstack, AP_SLOT_IRQOFF);
 }
 
 static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)

@@ -54,6 +54,11 @@ struct {
 } py_seen SEC(".maps");
 
 struct py_scratch {
+	/* loop counters live here, not in the callbacks' context on the
+	 * stack: the verifier tracks a stack counter's exact value and checks
+	 * a bpf_loop callback once per value; read from a map it is just a
+	 * bounded unknown, checked once */
+	__u32 walk_n, sent;
 	__u8 frame[PY_FRAME_BUF];
 	__u8 code[PY_CODE_BUF];
 	__u8 str[48];
@@ -157,7 +162,7 @@ struct py_walk_ctx {
 	const struct ap_py_proc *pp;
 	__u64 frame;
 	__u64 hash;                /* of (code, instr) of every frame walked */
-	__u32 n, limit;
+	__u32 limit;
 };
 
 /* one frame: bpf_loop() callback, so the verifier checks it once rather
@@ -173,7 +178,7 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 	__u16 adaptive = pp->off.code_adaptive;
 	__u64 code, ptr, nameptr, fileptr;
 	struct ap_py_frame *f;
-	__u32 flags = 0, n = c->n;
+	__u32 flags = 0, n = sc->walk_n;
 	__s32 first;
 	__s64 d;
 
@@ -233,7 +238,7 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 		}
 	}
 	c->hash = (c->hash ^ f->code ^ ((__u64)(__u32)f->instr << 40) ^ flags) * 0x100000001b3ull;
-	c->n = n + 1;
+	sc->walk_n = n + 1;
 	c->frame = rd64(sc->frame, back, PY_FRAME_BUF);
 	return 0;
 }
@@ -256,8 +261,9 @@ static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch 
 	}
 	c.hash = 0xcbf29ce484222325ull;
 	c.frame = py_first_frame(pp, tstate);
+	sc->walk_n = 0;
 	bpf_loop(AP_MAX_PY_FRAMES + 1, py_walk_step, &c, 0);
-	s->nr_py = c.n;
+	s->nr_py = sc->walk_n > AP_MAX_PY_FRAMES ? AP_MAX_PY_FRAMES : sc->walk_n;
 	return c.hash;
 }
 
@@ -287,10 +293,36 @@ static __always_inline __u16 py_read_str(struct py_scratch *sc, const struct ap_
 	return n;
 }
 
+struct py_str_ctx {
+	struct py_scratch *sc;
+	const struct ap_py_proc *pp;
+	__u64 str[3];              /* name, qualname, filename objects */
+};
+
+/* one of a code object's three strings: a bpf_loop() callback, so the
+ * verifier checks the string reader once instead of three times in a row
+ * (the paths of three sequential copies multiply) */
+static int py_str_step(__u32 i, struct py_str_ctx *c)
+{
+	struct ap_py_code *r = &c->sc->rec;
+
+	if (i == 0)
+		r->name_len = py_read_str(c->sc, c->pp, c->str[0], r->name, AP_PY_NAME_MAX,
+					  &r->name_kind);
+	else if (i == 1)
+		r->qualname_len = py_read_str(c->sc, c->pp, c->str[1], r->qualname, AP_PY_NAME_MAX,
+					      &r->qualname_kind);
+	else
+		r->filename_len = py_read_str(c->sc, c->pp, c->str[2], r->filename, AP_PY_FILE_MAX,
+					      &r->filename_kind);
+	return 0;
+}
+
 static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_py_proc *pp,
 					__u32 tgid, const struct ap_py_frame *f)
 {
 	struct ap_py_code *r = &sc->rec;
+	struct py_str_ctx sctx;
 	__u16 fl = pp->off.code_firstlineno, name = pp->off.code_name, qual = pp->off.code_qualname;
 	__u16 file = pp->off.code_filename, lt = pp->off.code_linetable;
 	__u64 bytes, size;
@@ -307,15 +339,12 @@ static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_p
 	r->sig = f->sig;
 	r->firstlineno = rd32(sc->code, fl, PY_CODE_BUF);
 	r->pad = 0;
-	r->name_len = py_read_str(sc, pp, rd64(sc->code, name, PY_CODE_BUF), r->name, AP_PY_NAME_MAX,
-				  &r->name_kind);
-	r->qualname_len = 0;
-	r->qualname_kind = 0;
-	if (qual != AP_PY_OFF_NONE)
-		r->qualname_len = py_read_str(sc, pp, rd64(sc->code, qual, PY_CODE_BUF), r->qualname,
-					      AP_PY_NAME_MAX, &r->qualname_kind);
-	r->filename_len = py_read_str(sc, pp, rd64(sc->code, file, PY_CODE_BUF), r->filename,
-				      AP_PY_FILE_MAX, &r->filename_kind);
+	sctx.sc = sc;
+	sctx.pp = pp;
+	sctx.str[0] = rd64(sc->code, name, PY_CODE_BUF);
+	sctx.str[1] = qual != AP_PY_OFF_NONE ? rd64(sc->code, qual, PY_CODE_BUF) : 0;
+	sctx.str[2] = rd64(sc->code, file, PY_CODE_BUF);
+	bpf_loop(3, py_str_step, &sctx, 0);
 	r->linetable_len = 0;
 	r->linetable_size = 0;
 	bytes = rd64(sc->code, lt, PY_CODE_BUF);
@@ -333,7 +362,6 @@ struct py_send_ctx {
 	struct ap_cpu_sample *s;
 	struct py_scratch *sc;
 	const struct ap_py_proc *pp;
-	__u32 sent;
 };
 
 /* send frame i's code object unless userspace has it already */
@@ -356,14 +384,14 @@ static int py_send_step(__u32 i, struct py_send_ctx *c)
 	key.sig = f->sig;
 	if (bpf_map_lookup_elem(&py_seen, &key))
 		return 0;
-	if (c->sent >= PY_CODE_SEND_MAX) {
+	if (c->sc->sent >= PY_CODE_SEND_MAX) {
 		cnt_inc(AP_CNT_PY_CODE_DEFERRED);
 		return 1;
 	}
 	if (py_send_code(c->sc, c->pp, s->tgid, f) == 0) {
 		bpf_map_update_elem(&py_seen, &key, &one, BPF_ANY);
 		cnt_inc(AP_CNT_PY_CODE_SENT);
-		c->sent++;
+		c->sc->sent++;
 	}
 	return 0;
 }
@@ -418,7 +446,7 @@ static __always_inline void py_send_codes(struct ap_cpu_sample *s, __u32 slot)
 	sctx.s = s;
 	sctx.sc = sc;
 	sctx.pp = pp;
-	sctx.sent = 0;
+	sc->sent = 0;
 	bpf_loop(AP_MAX_PY_FRAMES, py_send_step, &sctx, 0);
 }
 

@@ -113,6 +113,7 @@ struct ap_thread_stat {
 	__u64 ts_out;              /* last switch-out, 0 when on CPU */
 	__u64 ts_wake;             /* wakeup after ts_out, 0 if none yet */
 	__u64 out_sid;             /* stack of the current off interval (0: deferred) */
+	__s64 out_nr;              /* the syscall it is in, or -1 */
 	__u32 out_reason;          /* enum ap_off_reason of it */
 	__s32 out_kstack;          /* kernel stack id of it (-1 none) */
 	__u64 pend_block, pend_runq; /* off time inside the current syscall */
@@ -278,14 +279,15 @@ struct ap_cpu_sample {
 	__s32 kstack_id;           /* off-CPU/slow syscall: kernel stack id of the block, or -1 */
 	__u64 regs[AP_NR_REGS];    /* user registers in DWARF order */
 	char comm[AP_COMM_LEN];    /* thread name */
-	__u64 aux[3];              /* off-CPU: sid; slow syscall: nr, duration ns, return value */
+	__u64 aux[4];              /* slow syscall: nr, duration ns, return value; [3]: the
+	                            * off-CPU stack identity (sid) this record names, or 0 */
 	__u64 kstack[AP_KSTACK_MAX];
 	struct ap_py_frame py[AP_MAX_PY_FRAMES];
 	__u8 ustack[AP_USTACK_MAX + AP_USTACK_SLACK];
 };
-#define AP_CPU_SAMPLE_HDR (40 + 8 * AP_NR_REGS + AP_COMM_LEN + 24 + 8 * AP_KSTACK_MAX + \
+#define AP_CPU_SAMPLE_HDR (40 + 8 * AP_NR_REGS + AP_COMM_LEN + 32 + 8 * AP_KSTACK_MAX + \
 			   24 * AP_MAX_PY_FRAMES)
-_Static_assert(AP_CPU_SAMPLE_HDR == 4304, "ap_cpu_sample header layout changed");
+_Static_assert(AP_CPU_SAMPLE_HDR == 4312, "ap_cpu_sample header layout changed");
 _Static_assert(__builtin_offsetof(struct ap_cpu_sample, ustack) == AP_CPU_SAMPLE_HDR,
 	       "ap_cpu_sample: ustack must follow the header");
 

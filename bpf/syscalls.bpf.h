@@ -117,9 +117,9 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct ap_thread_stat *st = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), NULL, 0);
-	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid, start;
+	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid = 0, start;
 	struct ap_cpu_sample *s;
-	bool want_off, slow, done = false;
+	bool want_off, slow, new_sid = false;
 	__u32 nr;
 
 	if (!st)
@@ -143,21 +143,27 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			goto out;
 		h = capture_head(s, bpf_get_current_task_btf(), AP_REC_OFF_STACK, AP_SLOT_SYSCALL);
 		if (want_off) {
-			sid = off_stack(s, h, st->pend_kstack, AP_SLOT_SYSCALL, &done);
+			sid = sid_of(h, st->pend_kstack, s);
+			new_sid = !off_seen_get(s->tgid, sid);
 			off_add(st, sid, st->pend_reason, st->pend_kstack, st->pend_block);
 			off_add(st, sid, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
 		}
-		if (slow) {
-			if (!done)
-				capture_ustack(s);
-			s->type = AP_REC_SLOW_SYSCALL;
-			s->time_ns = start;
+		/* one record, sent once: a slow call also names a new stack */
+		if (new_sid || slow) {
+			capture_ustack(s);
 			s->kstack_id = st->pend_kstack;
-			s->aux[0] = nr;
-			s->aux[1] = dur;
-			s->aux[2] = ret;
+			s->aux[3] = new_sid ? sid : 0;
+			if (slow) {
+				s->type = AP_REC_SLOW_SYSCALL;
+				s->time_ns = start;
+				s->aux[0] = nr;
+				s->aux[1] = dur;
+				s->aux[2] = ret;
+			}
 			if (record_send(s, AP_SLOT_SYSCALL))
-				cnt_inc(AP_CNT_SYS_SLOW_LOST);
+				cnt_inc(slow ? AP_CNT_SYS_SLOW_LOST : AP_CNT_OFF_RECORD_LOST);
+			else if (new_sid)
+				off_seen_set(s->tgid, sid);
 		}
 	}
 out:

@@ -111,25 +111,34 @@ printf "bare %.3f  sampling %.3f (x%.3f)  sampling+uprobe %.3f (x%.3f), %s entri
 	$b $s $(echo "$s $b" | awk '{ print $1 / $2 }') $u $(echo "$u $b" | awk '{ print $1 / $2 }') \
 	"$(jq .total_entries $OUT/cb-u/artifacts/python_calls.json)"
 
-# a syscall storm: dd copying one byte at a time, 600k read+write syscalls
-# (~2M syscalls/s bare here). Target wall time bare, under autoprof-bpf with
-# every collector, with sampling only, and under strace -c -f and perf trace
-# -s (those two tools are far slower per syscall: fewer runs)
+# Syscall storms, fixed work: dd copying 4 KiB blocks of /dev/urandom
+# (~170k syscalls/s bare here: each read does real work) and dd copying one
+# byte at a time from /dev/zero (~4M syscalls/s: nothing but syscall entry
+# and exit, the worst case for any syscall tracer). Target wall time bare,
+# under autoprof-bpf with every collector, with sampling only, and under
+# strace -c -f and perf trace -s (far slower per syscall: 3 runs each)
+storm() { # NAME CMD...
+	local name=$1 i b
+	shift
+	for ((i = 0; i < RUNS; i++)); do
+		inner $OUT/$name.bare "$@"
+		$AP -q -o $OUT/$name-all -- bash -c "$(declare -f inner); inner $OUT/$name.all \"\$@\"" _ "$@"
+		$AP -q --no-offcpu --no-syscalls -o $OUT/$name-cpu -- \
+			bash -c "$(declare -f inner); inner $OUT/$name.cpu \"\$@\"" _ "$@"
+	done
+	for ((i = 0; i < 3; i++)); do
+		strace -f -c -o $OUT/$name.strace.txt bash -c "$(declare -f inner); inner $OUT/$name.strace \"\$@\"" _ "$@"
+		perf trace -s -o $OUT/$name.ptrace.txt -- bash -c "$(declare -f inner); inner $OUT/$name.ptrace \"\$@\"" _ "$@"
+	done
+	b=$(median <$OUT/$name.bare)
+	r() { printf "%.3f (x%.3f)" $(median <$OUT/$name.$1) $(echo "$(median <$OUT/$name.$1) $b" | awk '{ print $1 / $2 }'); }
+	echo "$*:"
+	echo "  bare $b  autoprof-bpf $(r all)  sampling only $(r cpu)  strace -c -f $(r strace)  perf trace -s $(r ptrace)"
+	echo "  syscalls counted by autoprof-bpf: $(jq '.collectors.syscalls.calls' $OUT/$name-all/run.json)" \
+		"($(jq '.collectors.syscalls.calls' $OUT/$name-all/run.json | awk -v b=$b '{ printf "%.0f", $1 / b }')/s bare)," \
+		"losses: $(jq -c '.collectors.syscalls.losses' $OUT/$name-all/run.json)"
+}
 echo
-STORM="dd if=/dev/zero of=/dev/null bs=1 count=300000"
-echo "syscall storm: $STORM, medians (target wall seconds)"
-for ((i = 0; i < RUNS; i++)); do
-	inner $OUT/storm.bare $STORM
-	$AP -q -o $OUT/storm-all -- bash -c "$(declare -f inner); inner $OUT/storm.all \"\$@\"" _ $STORM
-	$AP -q --no-offcpu --no-syscalls -o $OUT/storm-cpu -- \
-		bash -c "$(declare -f inner); inner $OUT/storm.cpu \"\$@\"" _ $STORM
-done
-for ((i = 0; i < 3; i++)); do
-	strace -f -c -o $OUT/storm.strace.txt bash -c "$(declare -f inner); inner $OUT/storm.strace \"\$@\"" _ $STORM
-	perf trace -s -o $OUT/storm.ptrace.txt -- bash -c "$(declare -f inner); inner $OUT/storm.ptrace \"\$@\"" _ $STORM
-done
-b=$(median <$OUT/storm.bare)
-r() { printf "%.3f (x%.3f)" $(median <$OUT/storm.$1) $(echo "$(median <$OUT/storm.$1) $b" | awk '{ print $1 / $2 }'); }
-echo "bare $b  autoprof-bpf $(r all)  sampling only $(r cpu)  strace -c -f $(r strace)  perf trace -s $(r ptrace)"
-echo "syscalls counted by autoprof-bpf in the last run: $(jq '.collectors.syscalls.calls' $OUT/storm-all/run.json)," \
-	"losses: $(jq -c '.collectors.syscalls.losses' $OUT/storm-all/run.json)"
+echo "syscall storms, medians (target wall seconds; strace and perf trace: 3 runs)"
+storm storm-urandom dd if=/dev/urandom of=/dev/null bs=4096 count=100000
+storm storm-zero dd if=/dev/zero of=/dev/null bs=1 count=300000

@@ -12,6 +12,9 @@
 
 /* serialize root and write dir/name atomically; 0 or -errno */
 int json_write_atomic(const char *dir, const char *name, const cJSON *root);
+/* write root to outdir/artifacts/name atomically (creating the folder) and
+ * free it; 0 or -errno */
+int json_write_artifact(const char *outdir, const char *name, cJSON *root);
 /* parse text (named name in messages) and check that "schema" is
  * "<name>/<major>[.minor]"; NULL with errno set and a message logged */
 cJSON *json_parse_checked(const char *text, size_t len, const char *name, const char *schema);

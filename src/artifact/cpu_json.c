@@ -208,17 +208,21 @@ cJSON *cpu_json__build(const struct profile *p)
 	return root;
 }
 
-int cpu_json__write(const struct profile *p, const char *outdir)
+int json_write_artifact(const char *outdir, const char *name, cJSON *root)
 {
 	char *dir = xasprintf("%s/artifacts", outdir);
-	cJSON *root = cpu_json__build(p);
 	int err = mkdir_p(dir, 0755);
 
 	if (!err)
-		err = json_write_atomic(dir, "cpu.json", root);
-	cJSON_Delete(root);
+		err = json_write_atomic(dir, name, root);
 	free(dir);
+	cJSON_Delete(root);
 	return err;
+}
+
+int cpu_json__write(const struct profile *p, const char *outdir)
+{
+	return json_write_artifact(outdir, "cpu.json", cpu_json__build(p));
 }
 
 /* index field of o, checked against the size of the table it refers to */

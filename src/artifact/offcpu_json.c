@@ -10,18 +10,6 @@
 #include "artifact/artifact.h"
 #include "util.h"
 
-static int write_artifact(const char *outdir, const char *name, cJSON *root)
-{
-	char *dir = xasprintf("%s/artifacts", outdir);
-	int err = mkdir_p(dir, 0755);
-
-	if (!err)
-		err = json_write_atomic(dir, name, root);
-	free(dir);
-	cJSON_Delete(root);
-	return err;
-}
-
 uint64_t profile__thread_wall_ns(const struct ap_thread *t)
 {
 	return t->end_ns > t->start_ns ? t->end_ns - t->start_ns : 0;
@@ -89,7 +77,7 @@ cJSON *offcpu_json__build(const struct profile *p)
 
 int offcpu_json__write(const struct profile *p, const char *outdir)
 {
-	return write_artifact(outdir, "offcpu.json", offcpu_json__build(p));
+	return json_write_artifact(outdir, "offcpu.json", offcpu_json__build(p));
 }
 
 static int by_total(const void *a, const void *b)
@@ -211,5 +199,5 @@ cJSON *syscalls_json__build(const struct profile *p)
 
 int syscalls_json__write(const struct profile *p, const char *outdir)
 {
-	return write_artifact(outdir, "syscalls.json", syscalls_json__build(p));
+	return json_write_artifact(outdir, "syscalls.json", syscalls_json__build(p));
 }

@@ -649,7 +649,7 @@ static void handle_off_stack(struct cpu_collector *cc, const struct ap_cpu_sampl
 	struct {
 		uint32_t tgid, pad;
 		uint64_t sid;
-	} key = { s->tgid, 0, s->aux[0] };
+	} key = { s->tgid, 0, s->aux[3] };
 
 	if (stack != AP_NONE)
 		hmap_put(&cc->off_stacks, &key, sizeof(key), stack);
@@ -664,6 +664,14 @@ static void handle_slow_syscall(struct cpu_collector *cc, const struct ap_cpu_sa
 
 	if (stack == AP_NONE)
 		return;
+	if (s->aux[3]) { /* it also names a new off-CPU stack */
+		struct {
+			uint32_t tgid, pad;
+			uint64_t sid;
+		} key = { s->tgid, 0, s->aux[3] };
+
+		hmap_put(&cc->off_stacks, &key, sizeof(key), stack);
+	}
 	GROW(p->slow, p->cap_slow, p->nr_slow + 1);
 	p->slow[p->nr_slow++] = (struct ap_slow_call){
 		.pid = s->tgid, .tid = s->tid, .nr = s->aux[0], .stack = stack,
@@ -1101,8 +1109,7 @@ int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir)
 	size_t nr = 0, cap = 0, i, j;
 	uint64_t total = 0, unnamed = 0;
 	cJSON *root = cJSON_CreateObject(), *arr, *o;
-	char *dir;
-	int fd = bpf_map__fd(cc->skel->maps.py_calls), err;
+	int fd = bpf_map__fd(cc->skel->maps.py_calls);
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		uint64_t count = 0;
@@ -1144,14 +1151,8 @@ int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir)
 		unnamed += !rows[i].pc;
 	}
 	cJSON_AddNumberToObject(root, "unnamed_code_objects", unnamed);
-	dir = xasprintf("%s/artifacts", outdir);
-	err = mkdir_p(dir, 0755);
-	if (!err)
-		err = json_write_atomic(dir, "python_calls.json", root);
-	free(dir);
 	free(rows);
-	cJSON_Delete(root);
-	return err;
+	return json_write_artifact(outdir, "python_calls.json", root);
 }
 
 void cpu_collector__free(struct cpu_collector *cc)

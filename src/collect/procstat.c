@@ -84,36 +84,50 @@ static int read_stat(uint32_t pid, struct pt *pt, char *comm, size_t comm_len)
 	return 0;
 }
 
-static void read_io(uint32_t pid, struct pt *pt)
-{
-	char path[64], *text, *line, *p;
-	size_t len;
+struct field {
+	const char *key;        /* "rchar:" */
+	uint64_t *dst;
+};
 
-	snprintf(path, sizeof(path), "/proc/%u/io", pid);
-	text = read_file(path, &len);
+/* add the value of each "key: value" line of path to its field */
+static void add_fields(const char *path, const struct field *f, int n)
+{
+	size_t len, kl;
+	char *text = read_file(path, &len), *line, *p;
+	int i;
+
 	if (!text)
 		return;
-	for (p = text; (line = strsep(&p, "\n"));) {
-		unsigned long long v;
-
-		if (sscanf(line, "rchar: %llu", &v) == 1)
-			pt->rchar = v;
-		else if (sscanf(line, "wchar: %llu", &v) == 1)
-			pt->wchar = v;
-		else if (sscanf(line, "read_bytes: %llu", &v) == 1)
-			pt->read_bytes = v;
-		else if (sscanf(line, "write_bytes: %llu", &v) == 1)
-			pt->write_bytes = v;
-	}
+	for (p = text; (line = strsep(&p, "\n"));)
+		for (i = 0; i < n; i++)
+			if (!strncmp(line, f[i].key, kl = strlen(f[i].key))) {
+				*f[i].dst += strtoull(line + kl, NULL, 10);
+				break;
+			}
 	free(text);
+}
+
+static void read_io(uint32_t pid, struct pt *pt)
+{
+	const struct field f[] = {
+		{ "rchar:", &pt->rchar }, { "wchar:", &pt->wchar },
+		{ "read_bytes:", &pt->read_bytes }, { "write_bytes:", &pt->write_bytes },
+	};
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/io", pid);
+	add_fields(path, f, 4);
 }
 
 /* voluntary and involuntary switches summed over the live threads */
 static void read_switches(uint32_t pid, struct pt *pt)
 {
-	char path[300], *text, *line, *p;
+	const struct field f[] = {
+		{ "voluntary_ctxt_switches:", &pt->vol_cs },
+		{ "nonvoluntary_ctxt_switches:", &pt->invol_cs },
+	};
+	char path[300];
 	struct dirent *de;
-	size_t len;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%u/task", pid);
@@ -124,18 +138,7 @@ static void read_switches(uint32_t pid, struct pt *pt)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%u/task/%s/status", pid, de->d_name);
-		text = read_file(path, &len);
-		if (!text)
-			continue;
-		for (p = text; (line = strsep(&p, "\n"));) {
-			unsigned long long v;
-
-			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
-				pt->vol_cs += v;
-			else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
-				pt->invol_cs += v;
-		}
-		free(text);
+		add_fields(path, f, 2);
 	}
 	closedir(d);
 }
@@ -197,9 +200,7 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 int procstat__write(const struct procstat *ps, const char *outdir)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o, *cols;
-	char *dir;
 	size_t i, j;
-	int err;
 
 	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_PROC);
 	cJSON_AddNumberToObject(root, "interval_ms", AP_PROCSTAT_INTERVAL_NS / 1e6);
@@ -227,13 +228,7 @@ int procstat__write(const struct procstat *ps, const char *outdir)
 		COLUMN("read_bytes", pt->read_bytes);
 		COLUMN("write_bytes", pt->write_bytes);
 	}
-	dir = xasprintf("%s/artifacts", outdir);
-	err = mkdir_p(dir, 0755);
-	if (!err)
-		err = json_write_atomic(dir, "proc.json", root);
-	free(dir);
-	cJSON_Delete(root);
-	return err;
+	return json_write_artifact(outdir, "proc.json", root);
 }
 
 void procstat__free(struct procstat *ps)

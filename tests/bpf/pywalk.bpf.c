@@ -56,7 +56,7 @@ int test_py_walk(void *ctx)
 	sctx.s = s;
 	sctx.sc = sc;
 	sctx.pp = &test_proc;
-	sctx.sent = 0;
+	sc->sent = 0;
 	bpf_loop(AP_MAX_PY_FRAMES, py_send_step, &sctx, 0);
 	return 0;
 }
