@@ -24,3 +24,39 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		cnt_inc(AP_CNT_TRACKED_FULL);
 	return 0;
 }
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} samples SEC(".maps") __weak;
+
+/* the command line of a tracked process, from its memory, as it execs */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct ap_exec_rec *r;
+	struct mm_struct *mm;
+	__u64 len;
+
+	if (!is_tracked(p->tgid))
+		return 0;
+	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
+	if (!r)
+		return 0;
+	r->type = AP_REC_EXEC;
+	r->tgid = p->tgid;
+	r->time_ns = bpf_ktime_get_ns();
+	r->pad = 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	mm = p->mm;
+	len = mm ? mm->arg_end - mm->arg_start : 0;
+	if (len > AP_ARGS_MAX)
+		len = AP_ARGS_MAX;
+	len &= AP_ARGS_MAX * 2 - 1;
+	if (!len || len > AP_ARGS_MAX ||
+	    bpf_probe_read_user(r->args, len, (void *)mm->arg_start))
+		len = 0;
+	r->args_len = len;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}

@@ -63,6 +63,22 @@ enum ap_rec_type {
 	AP_REC_OFF_STACK = 3,      /* struct ap_cpu_sample: first sight of an off-CPU stack */
 	AP_REC_SLOW_SYSCALL = 4,   /* struct ap_cpu_sample: a syscall over the threshold */
 	AP_REC_THREAD = 5,         /* struct ap_thread_rec: a thread exited */
+	AP_REC_EXEC = 6,           /* struct ap_exec_rec: a tracked process exec'd */
+};
+
+#define AP_ARGS_MAX 4096           /* command line bytes sent per exec; a power of 2 */
+
+/* A tracked process's new command line, read from its own memory at exec
+ * (mm->arg_start..arg_end: /proc/PID/cmdline read from userspace races
+ * with the exec and the exit) */
+struct ap_exec_rec {
+	__u32 type;                /* AP_REC_EXEC */
+	__u32 tgid;
+	__u64 time_ns;
+	__u32 args_len;            /* bytes in args (NUL-separated) */
+	__u32 pad;
+	char comm[AP_COMM_LEN];
+	char args[AP_ARGS_MAX];
 };
 
 /* Why a thread was off CPU (bpf/offcpu.bpf.h classifies; names in

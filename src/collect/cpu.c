@@ -33,7 +33,7 @@ struct cpu_collector {
 	int *pfds;
 	int nr_links;
 	struct bpf_link *fork_link;
-	struct bpf_link *tp_links[8];  /* sched and syscall tracepoints */
+	struct bpf_link *tp_links[8];  /* sched, exec and syscall tracepoints */
 	int nr_tp_links;
 	struct hmap off_stacks;     /* (tgid, sid) -> stack id of an AP_REC_OFF_STACK */
 	struct hmap kstacks;        /* off-CPU kernel stack id -> stack id (kernel frames only) */
@@ -297,7 +297,7 @@ int cpu_collector__attach(struct cpu_collector *cc)
 	}
 	{
 		struct bpf_program *tps[] = {
-			cc->skel->progs.on_thread_exit, cc->skel->progs.on_switch,
+			cc->skel->progs.on_thread_exit, cc->skel->progs.on_exec, cc->skel->progs.on_switch,
 			cc->skel->progs.on_wakeup, cc->skel->progs.on_sys_enter,
 			cc->skel->progs.on_sys_exit,
 		};
@@ -739,6 +739,15 @@ static int handle_record(void *ctx, void *data, size_t size)
 		handle_slow_syscall(cc, data, size);
 	else if (type == AP_REC_THREAD && size >= sizeof(struct ap_thread_rec))
 		handle_thread(cc, data);
+	else if (type == AP_REC_EXEC && size >= sizeof(struct ap_exec_rec)) {
+		const struct ap_exec_rec *r = data;
+		char comm[AP_COMM_LEN + 1];
+
+		memcpy(comm, r->comm, AP_COMM_LEN);
+		comm[AP_COMM_LEN] = 0;
+		procmaps__set_cmdline(&cc->ses->pm, r->tgid, r->time_ns, comm, r->args,
+				      r->args_len < AP_ARGS_MAX ? r->args_len : AP_ARGS_MAX);
+	}
 	else
 		cc->bad_records++;
 	return 0;

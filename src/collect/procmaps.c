@@ -178,7 +178,9 @@ static void read_proc_identity(struct ap_proc *p)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%u/comm", p->pid);
-	read_small(path, p->comm, sizeof(p->comm));
+	read_small(path, buf, sizeof(p->comm));
+	if (buf[0]) /* gone: keep what we knew */
+		memcpy(p->comm, buf, sizeof(p->comm));
 	snprintf(path, sizeof(path), "/proc/%u/cmdline", p->pid);
 	f = fopen(path, "re");
 	if (f) {
@@ -248,13 +250,37 @@ void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char
 	if (pm->on_exec)
 		pm->on_exec(pm->hook_ctx, pid);
 	new_image(p, time);
-	snprintf(p->comm, sizeof(p->comm), "%s", comm);
-	/* the exec record comes before the kernel has set up the new argv,
-	 * so /proc/PID/cmdline is still empty: read it later (procmaps__refresh) */
-	free(p->cmdline);
-	p->cmdline = NULL;
 	free(p->exe);
 	p->exe = NULL;
+	if (p->cmdline_time >= time) /* the BPF exec record of this exec came first */
+		return;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	/* the exec record comes before the kernel has set up the new argv,
+	 * so /proc/PID/cmdline is still empty: the BPF exec record brings it,
+	 * or it is read later (procmaps__refresh) */
+	free(p->cmdline);
+	p->cmdline = NULL;
+}
+
+void procmaps__set_cmdline(struct procmaps *pm, uint32_t pid, uint64_t time, const char *comm,
+			   const char *args, size_t len)
+{
+	struct ap_proc *p = procmaps__get(pm, pid);
+	char *s = xcalloc(1, len + 1);
+	size_t i;
+
+	memcpy(s, args, len);
+	while (len && !s[len - 1]) /* the terminating NUL(s) */
+		len--;
+	for (i = 0; i < len; i++)
+		if (!s[i])
+			s[i] = ' ';
+	s[len] = 0;
+	free(p->cmdline);
+	p->cmdline = s;
+	p->cmdline_time = time;
+	if (comm[0])
+		snprintf(p->comm, sizeof(p->comm), "%.15s", comm);
 }
 
 void procmaps__refresh(struct ap_proc *p)

@@ -35,6 +35,7 @@ struct ap_proc {
 	uint32_t pid, ppid;
 	char comm[16];
 	char *cmdline;          /* spaces between args; NULL if never read */
+	uint64_t cmdline_time;  /* when the exec that set it happened (0: read from /proc) */
 	char *exe;
 	struct ap_image **images;
 	size_t nr_images;
@@ -75,6 +76,11 @@ void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char
 void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t time);
 void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t start,
 		    uint64_t len, uint64_t pgoff, uint64_t ino, const char *path);
+/* the command line the BPF exec record read from the process at its exec
+ * (NUL-separated args); an earlier exec record of the side band does not
+ * clear it */
+void procmaps__set_cmdline(struct procmaps *pm, uint32_t pid, uint64_t time, const char *comm,
+			   const char *args, size_t len);
 /* read pid's comm, cmdline, exe and parent from /proc if the cmdline is
  * not known yet (best effort: the process may be gone) */
 void procmaps__refresh(struct ap_proc *p);
