@@ -3,12 +3,18 @@
 #   - pure-Python scoring (the interpreter itself),
 #   - json decoding (the _json C accelerator),
 #   - sha256 and zlib (C extensions calling libcrypto and libz),
-#   - a worker thread matching regular expressions.
+#   - a worker thread matching regular expressions (the two threads
+#     take turns on the GIL),
+#   - waiting: an fsync'ed archive file after each few batches, and a
+#     "price service" child process it waits for.
 # Usage: python3 demo.py [SECONDS]
 import hashlib
 import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -49,14 +55,32 @@ def audit_log(end):
     return hits
 
 
+def archive(f, packed_len):
+    f.write(b"x" * packed_len)
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def fetch_prices():
+    # a slow backend: a child process that answers after 150 ms
+    out = subprocess.run([sys.executable, "-c", "import time; time.sleep(0.15); print(42)"],
+                         capture_output=True, check=True)
+    return int(out.stdout)
+
+
 def main():
     end = time.monotonic() + SECONDS
     auditor = threading.Thread(target=audit_log, args=(end,), name="auditor")
     auditor.start()
     batches = 0
-    while time.monotonic() < end:
-        process_batch(make_orders(2000, batches))
-        batches += 1
+    with tempfile.TemporaryFile() as f:
+        while time.monotonic() < end:
+            _, _, packed_len = process_batch(make_orders(2000, batches))
+            batches += 1
+            if batches % 4 == 0:
+                archive(f, packed_len)
+            if batches % 10 == 0:
+                fetch_prices()
     auditor.join()
     print("demo: %d batches processed" % batches)
 

@@ -201,8 +201,9 @@ static void stack_text(const struct profile *p, enum ap_view view, uint32_t stac
 	for (j = first; j < nv && p->frames[vf[j]].kind != AP_FRAME_PYTHON; j++)
 		;
 	if (first && py > 0 && j == nv) {
-		sb_printf(sb, "... %u frames ... %s", py - 1,
-			  profile__frame_label(p, vf[py - 1], true, label, sizeof(label)));
+		if (py > 1)
+			sb_printf(sb, "... %u frames ... ", py - 1);
+		sb_puts(sb, profile__frame_label(p, vf[py - 1], true, label, sizeof(label)));
 		if (first > py)
 			sb_printf(sb, " > ... %u frames ...", first - py);
 		sb_puts(sb, " > ");
