@@ -29,11 +29,28 @@ cJSON *json_load_checked(const char *path, const char *schema);
 /* the profile's strings, modules, frames and stacks tables (as in cpu.json) */
 void json_add_tables(cJSON *root, const struct profile *p);
 
+/* a file's table ids mapped to the ids they got in the profile */
+struct json_tables {
+	uint32_t *str, *mod, *frame, *stack;
+	size_t nr_str, nr_mod, nr_frame, nr_stack;
+};
+/* intern root's tables into p (which may hold others already); 0 or
+ * -EINVAL with *what naming the bad table; free t either way */
+int json_load_tables(struct profile *p, const cJSON *root, struct json_tables *t, const char **what);
+void json_tables_free(struct json_tables *t);
+/* index field key of o, in [0, limit) (or -1 -> AP_NONE when allow_none); 0 or -EINVAL */
+int json_get_index(const cJSON *o, const char *key, size_t limit, bool allow_none, uint32_t *out);
+
 /* artifacts/offcpu.json and artifacts/syscalls.json */
 cJSON *offcpu_json__build(const struct profile *p);
 int offcpu_json__write(const struct profile *p, const char *outdir);
 cJSON *syscalls_json__build(const struct profile *p);
 int syscalls_json__write(const struct profile *p, const char *outdir);
+/* load into p (empty, or holding cpu.json already); 0 or -errno, message logged */
+int offcpu_json__load(struct profile *p, const char *path);
+int offcpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);
+int syscalls_json__load(struct profile *p, const char *path);
+int syscalls_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);
 
 /* artifacts/cpu.json of a profile */
 cJSON *cpu_json__build(const struct profile *p);

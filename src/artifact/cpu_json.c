@@ -226,7 +226,7 @@ int cpu_json__write(const struct profile *p, const char *outdir)
 }
 
 /* index field of o, checked against the size of the table it refers to */
-static int get_index(const cJSON *o, const char *key, size_t limit, bool allow_none,
+int json_get_index(const cJSON *o, const char *key, size_t limit, bool allow_none,
 		     uint32_t *out)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -244,61 +244,85 @@ static int get_index(const cJSON *o, const char *key, size_t limit, bool allow_n
 	return 0;
 }
 
-static int load_tables(struct profile *p, const cJSON *root, const char **what)
+void json_tables_free(struct json_tables *t)
+{
+	free(t->str);
+	free(t->mod);
+	free(t->frame);
+	free(t->stack);
+	memset(t, 0, sizeof(*t));
+}
+
+/* table ids of the file -> ids in p: a profile may already hold tables
+ * (cpu.json, then offcpu.json), so everything is interned anew */
+int json_load_tables(struct profile *p, const cJSON *root, struct json_tables *t, const char **what)
 {
 	const cJSON *it, *o;
 	uint32_t a, b, *fr = NULL;
-	size_t cap = 0, i = 0;
+	size_t cap = 0;
 	int err = 0;
 
+	memset(t, 0, sizeof(*t));
 	*what = "strings";
+	t->str = xcalloc(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "strings")) + 1,
+			 sizeof(*t->str));
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "strings")) {
-		/* ids are positions: the writer emits unique strings, "" first */
-		if (!cJSON_IsString(it) || profile__str(p, it->valuestring) != i++)
+		if (!cJSON_IsString(it))
 			return -EINVAL;
+		t->str[t->nr_str++] = profile__str(p, it->valuestring);
 	}
 	*what = "modules";
+	t->mod = xcalloc(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "modules")) + 1,
+			 sizeof(*t->mod));
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "modules")) {
-		if (get_index(o, "path", p->nr_strs, false, &a) ||
-		    get_index(o, "build_id", p->nr_strs, false, &b))
+		if (json_get_index(o, "path", t->nr_str, false, &a) ||
+		    json_get_index(o, "build_id", t->nr_str, false, &b))
 			return -EINVAL;
-		uint32_t m = profile__module(p, p->strs[a], p->strs[b]);
+		uint32_t m = profile__module(p, profile__s(p, t->str[a]), profile__s(p, t->str[b]));
 		const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "runtime"));
 
 		if (rt && !strcmp(rt, "cpython"))
 			p->modules[m].flags |= AP_MOD_PY_RUNTIME;
+		t->mod[t->nr_mod++] = m;
 	}
 	*what = "frames";
+	t->frame = xcalloc(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "frames")) + 1,
+			   sizeof(*t->frame));
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "frames")) {
 		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind"));
+		const char *name;
+		uint32_t mod;
 		int k;
 
-		if (get_index(o, "name", p->nr_strs, false, &a) ||
-		    get_index(o, "module", p->nr_modules, true, &b) || !kind)
+		if (json_get_index(o, "name", t->nr_str, false, &a) ||
+		    json_get_index(o, "module", t->nr_mod, true, &b) || !kind)
 			return -EINVAL;
 		for (k = 0; k < AP_FRAME__COUNT && strcmp(kind, kind_names[k]); k++)
 			;
 		if (k == AP_FRAME__COUNT)
 			return -EINVAL;
-		if (k == AP_FRAME_PYTHON)
-			profile__py_frame(p, p->strs[a], b, json_u64(o, "line"));
-		else
-			profile__frame(p, k, p->strs[a], b, json_u64(o, "addr"));
+		name = profile__s(p, t->str[a]);
+		mod = b == AP_NONE ? AP_NONE : t->mod[b];
+		t->frame[t->nr_frame++] = k == AP_FRAME_PYTHON ?
+			profile__py_frame(p, name, mod, json_u64(o, "line")) :
+			profile__frame(p, k, name, mod, json_u64(o, "addr"));
 	}
 	*what = "stacks";
+	t->stack = xcalloc(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "stacks")) + 1,
+			   sizeof(*t->stack));
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "stacks")) {
 		uint32_t n = 0;
 
 		cJSON_ArrayForEach(it, o) {
 			if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
-			    it->valuedouble >= (double)p->nr_frames) {
+			    it->valuedouble >= (double)t->nr_frame) {
 				err = -EINVAL;
 				goto out;
 			}
 			GROW(fr, cap, n + 1);
-			fr[n++] = (uint32_t)it->valuedouble;
+			fr[n++] = t->frame[(uint32_t)it->valuedouble];
 		}
-		profile__stack(p, fr, n);
+		t->stack[t->nr_stack++] = profile__stack(p, fr, n);
 	}
 out:
 	free(fr);
@@ -325,6 +349,7 @@ int cpu_json__load_buf(struct profile *p, const char *text, size_t len, const ch
 static int load_root(struct profile *p, cJSON *root, const char *path)
 {
 	const char *what = "file";
+	struct json_tables t;
 	uint32_t stack;
 	cJSON *o, *ctr;
 	int err;
@@ -332,7 +357,7 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 	p->frequency_hz = json_u64(root, "frequency_hz");
 	o = cJSON_GetObjectItemCaseSensitive(root, "duration_s");
 	p->duration_s = cJSON_IsNumber(o) ? o->valuedouble : 0;
-	err = load_tables(p, root, &what);
+	err = json_load_tables(p, root, &t, &what);
 	if (err)
 		goto out;
 	what = "threads";
@@ -368,11 +393,11 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 	}
 	what = "samples";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "samples")) {
-		if (get_index(o, "stack", p->nr_stacks, false, &stack)) {
+		if (json_get_index(o, "stack", t.nr_stack, false, &stack)) {
 			err = -EINVAL;
 			goto out;
 		}
-		profile__add(p, json_u64(o, "pid"), json_u64(o, "tid"), NULL, stack,
+		profile__add(p, json_u64(o, "pid"), json_u64(o, "tid"), NULL, t.stack[stack],
 			     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "gil")) ? AP_COUNT_GIL : 0,
 			     json_u64(o, "count"));
 	}
@@ -389,6 +414,7 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 out:
 	if (err)
 		ap_err("%s: malformed %s table", path, what);
+	json_tables_free(&t);
 	cJSON_Delete(root);
 	return err;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "artifact/artifact.h"
+#include "log.h"
 #include "util.h"
 
 uint64_t profile__thread_wall_ns(const struct ap_thread *t)
@@ -116,6 +117,31 @@ static cJSON *stack_labels(const struct profile *p, uint32_t stack)
 	return arr;
 }
 
+static const char *const kind_names[AP_FRAME__COUNT] = { "user", "kernel", "python" };
+
+/* the whole stack, root first, each frame self-contained (the loader's input) */
+static cJSON *stack_frames(const struct profile *p, uint32_t stack)
+{
+	const struct ap_stack *st = &p->stacks[stack];
+	cJSON *arr = cJSON_CreateArray(), *o;
+	uint32_t j;
+
+	for (j = 0; j < st->len; j++) {
+		const struct ap_frame *f = &p->frames[p->stack_frames[st->off + j]];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddStringToObject(o, "kind", kind_names[f->kind]);
+		cJSON_AddStringToObject(o, "name", profile__s(p, f->name));
+		cJSON_AddStringToObject(o, "module", f->module == AP_NONE ? "" :
+					profile__s(p, p->modules[f->module].path));
+		if (f->kind == AP_FRAME_PYTHON)
+			cJSON_AddNumberToObject(o, "line", f->line);
+		else
+			cJSON_AddNumberToObject(o, "addr", (double)f->addr);
+	}
+	return arr;
+}
+
 cJSON *syscalls_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *procs, *arr = NULL, *o, *e, *h;
@@ -193,6 +219,7 @@ cJSON *syscalls_json__build(const struct profile *p)
 		if (sc->ret < 0 && sc->ret >= -4095 && strerrorname_np(-sc->ret))
 			cJSON_AddStringToObject(o, "errno", strerrorname_np(-sc->ret));
 		cJSON_AddItemToObject(o, "stack", stack_labels(p, sc->stack));
+		cJSON_AddItemToObject(o, "frames", stack_frames(p, sc->stack));
 	}
 	return root;
 }
@@ -200,4 +227,208 @@ cJSON *syscalls_json__build(const struct profile *p)
 int syscalls_json__write(const struct profile *p, const char *outdir)
 {
 	return json_write_artifact(outdir, "syscalls.json", syscalls_json__build(p));
+}
+
+/* ---- loaders ---- */
+
+static int name_index(const char *name, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; name && i < n; i++)
+		if (names[i] && !strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+static uint64_t num_ns(const cJSON *o, const char *key, double scale)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(it) && it->valuedouble > 0 ? (uint64_t)(it->valuedouble * scale + 0.5) : 0;
+}
+
+static int offcpu_load_root(struct profile *p, cJSON *root, const char *path)
+{
+	const char *what = "file";
+	struct json_tables t;
+	const cJSON *o, *r;
+	uint32_t stack;
+	int err, k;
+
+	p->has_offcpu = true;
+	p->min_block_ns = num_ns(root, "min_block_us", 1e3);
+	if (!p->duration_s)
+		p->duration_s = num_ns(root, "duration_s", 1e9) / 1e9;
+	err = json_load_tables(p, root, &t, &what);
+	if (err)
+		goto out;
+	what = "threads";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "threads")) {
+		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "comm"));
+		struct ap_thread *th = profile__thread(p, json_u64(o, "pid"), json_u64(o, "tid"), comm);
+
+		th->accounted = true;
+		th->start_ns = num_ns(o, "start_s", 1e9);
+		th->end_ns = th->start_ns + json_u64(o, "wall_ns");
+		th->oncpu_ns = json_u64(o, "oncpu_ns");
+		th->nr_vol = json_u64(o, "voluntary_switches");
+		th->nr_invol = json_u64(o, "involuntary_switches");
+		r = cJSON_GetObjectItemCaseSensitive(o, "off_ns");
+		for (k = 0; k < AP_OFF__COUNT; k++)
+			th->off_ns[k] = json_u64(r, ap_off_reason_names[k]);
+	}
+	what = "offcpu";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "offcpu")) {
+		k = name_index(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "reason")),
+			       ap_off_reason_names, AP_OFF__COUNT);
+		if (k < 0 || json_get_index(o, "stack", t.nr_stack, false, &stack)) {
+			err = -EINVAL;
+			goto out;
+		}
+		profile__add_off(p, json_u64(o, "pid"), json_u64(o, "tid"), t.stack[stack], k,
+				 json_u64(o, "ns"), json_u64(o, "count"));
+	}
+out:
+	if (err)
+		ap_err("%s: malformed %s table", path, what);
+	json_tables_free(&t);
+	cJSON_Delete(root);
+	return err;
+}
+
+int offcpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name)
+{
+	cJSON *root = json_parse_checked(text, len, name, AP_SCHEMA_OFFCPU);
+
+	return root ? offcpu_load_root(p, root, name) : -errno;
+}
+
+int offcpu_json__load(struct profile *p, const char *path)
+{
+	cJSON *root = json_load_checked(path, AP_SCHEMA_OFFCPU);
+
+	return root ? offcpu_load_root(p, root, path) : -errno;
+}
+
+/* a slow call's stack from its self-contained frames */
+static int load_frames(struct profile *p, const cJSON *arr, uint32_t *stack)
+{
+	const cJSON *o;
+	uint32_t *fr = NULL, n = 0;
+	size_t cap = 0;
+
+	cJSON_ArrayForEach(o, arr) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
+		const char *mod = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "module"));
+		int k = name_index(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind")),
+				   kind_names, AP_FRAME__COUNT);
+		uint32_t m;
+
+		if (k < 0 || !name || !mod) {
+			free(fr);
+			return -EINVAL;
+		}
+		m = *mod ? profile__module(p, mod, "") : AP_NONE;
+		GROW(fr, cap, n + 1);
+		fr[n++] = k == AP_FRAME_PYTHON ? profile__py_frame(p, name, m, json_u64(o, "line")) :
+			profile__frame(p, k, name, m, json_u64(o, "addr"));
+	}
+	*stack = profile__stack(p, fr, n);
+	free(fr);
+	return 0;
+}
+
+static int syscalls_load_root(struct profile *p, cJSON *root, const char *path)
+{
+	const char *what = "processes";
+	const cJSON *pr, *o, *e, *h;
+	int err = 0, b, n;
+
+	p->has_syscalls = true;
+	p->slow_ns = num_ns(root, "slow_threshold_ms", 1e6);
+	if (!p->duration_s)
+		p->duration_s = num_ns(root, "duration_s", 1e9) / 1e9;
+	cJSON_ArrayForEach(pr, cJSON_GetObjectItemCaseSensitive(root, "processes")) {
+		uint32_t pid = json_u64(pr, "pid");
+		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pr, "comm"));
+		struct ap_process *proc = profile__process(p, pid);
+
+		if (comm && !*profile__s(p, proc->comm))
+			proc->comm = profile__str(p, comm);
+
+		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(pr, "syscalls")) {
+			struct ap_sys_row row = { .pid = pid, .nr = json_u64(o, "nr") };
+			const char *fk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "fd_kind"));
+
+			n = fk ? name_index(fk, ap_fd_kind_names, AP_FD__COUNT) : AP_FD_NONE;
+			if (n < 0) {
+				err = -EINVAL;
+				goto out;
+			}
+			row.fd_kind = n;
+			row.count = json_u64(o, "count");
+			row.errors = json_u64(o, "errors");
+			row.total_ns = num_ns(o, "total_us", 1e3);
+			row.max_ns = num_ns(o, "max_us", 1e3);
+			row.bytes = json_u64(o, "bytes");
+			b = 0;
+			h = cJSON_GetObjectItemCaseSensitive(o, "hist_log2_us");
+			cJSON_ArrayForEach(e, h)
+				if (b < AP_SYS_HIST)
+					row.hist[b++] = cJSON_IsNumber(e) && e->valuedouble > 0 ? e->valuedouble : 0;
+			GROW(p->sys, p->cap_sys, p->nr_sys + 1);
+			p->sys[p->nr_sys++] = row;
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(o, "errnos")) {
+				int en;
+
+				for (en = 1; en < 4096; en++)
+					if (strerrorname_np(en) && e->string && !strcmp(strerrorname_np(en), e->string))
+						break;
+				if (en == 4096)
+					en = e->string ? atoi(e->string) : 0;
+				GROW(p->sys_errs, p->cap_sys_errs, p->nr_sys_errs + 1);
+				p->sys_errs[p->nr_sys_errs++] = (struct ap_sys_err){
+					pid, row.nr, en, cJSON_IsNumber(e) && e->valuedouble > 0 ? e->valuedouble : 0 };
+			}
+		}
+	}
+	what = "slow_calls";
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "slow_calls")) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "syscall"));
+		struct ap_slow_call sc = { .pid = json_u64(o, "pid"), .tid = json_u64(o, "tid") };
+		const cJSON *ret = cJSON_GetObjectItemCaseSensitive(o, "ret");
+
+		for (n = 0; n < 1024 && !(ap_syscall_name(n) && name && !strcmp(ap_syscall_name(n), name)); n++)
+			;
+		if (!name || load_frames(p, cJSON_GetObjectItemCaseSensitive(o, "frames"), &sc.stack)) {
+			err = -EINVAL;
+			goto out;
+		}
+		sc.nr = n < 1024 ? (uint32_t)n : (uint32_t)strtoul(name + strcspn(name, "0123456789"), NULL, 10);
+		sc.ret = cJSON_IsNumber(ret) ? (int64_t)ret->valuedouble : 0;
+		sc.start_ns = num_ns(o, "start_s", 1e9);
+		sc.dur_ns = num_ns(o, "duration_us", 1e3);
+		GROW(p->slow, p->cap_slow, p->nr_slow + 1);
+		p->slow[p->nr_slow++] = sc;
+	}
+out:
+	if (err)
+		ap_err("%s: malformed %s table", path, what);
+	cJSON_Delete(root);
+	return err;
+}
+
+int syscalls_json__load_buf(struct profile *p, const char *text, size_t len, const char *name)
+{
+	cJSON *root = json_parse_checked(text, len, name, AP_SCHEMA_SYSCALLS);
+
+	return root ? syscalls_load_root(p, root, name) : -errno;
+}
+
+int syscalls_json__load(struct profile *p, const char *path)
+{
+	cJSON *root = json_load_checked(path, AP_SCHEMA_SYSCALLS);
+
+	return root ? syscalls_load_root(p, root, path) : -errno;
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* libFuzzer target: the cpu.json loader on arbitrary bytes. */
+/* libFuzzer target: the artifact loaders (cpu.json, offcpu.json,
+ * syscalls.json) on arbitrary bytes, one after the other into one profile
+ * as `analyze` would load them. The schema field picks which accepts it. */
 #include "artifact/artifact.h"
 #include "log.h"
 
@@ -10,6 +12,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	ap_log_set_verbosity(-1);
 	profile__init(&p);
 	cpu_json__load_buf(&p, (const char *)data, size, "fuzz");
+	offcpu_json__load_buf(&p, (const char *)data, size, "fuzz");
+	syscalls_json__load_buf(&p, (const char *)data, size, "fuzz");
 	profile__free(&p);
 	return 0;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The profile model, its folded rendering, the cpu.json round trip and the
  * terminal summary, on a profile built by hand. */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "artifact/artifact.h"
@@ -251,6 +252,10 @@ TEST(offcpu_and_syscalls)
 	GROW(p.sys_errs, p.cap_sys_errs, 1);
 	p.sys_errs[p.nr_sys_errs++] = (struct ap_sys_err){ 10, 1, 9 /* EBADF */, 1 };
 
+	GROW(p.slow, p.cap_slow, 1);
+	p.slow[p.nr_slow++] = (struct ap_slow_call){ .pid = 10, .tid = 10, .nr = 230, .stack = st,
+						     .ret = 0, .start_ns = 1500000, .dur_ns = 50000000 };
+
 	folded_render_off(&p, AP_VIEW_MIXED, &sb);
 	ASSERT_TRUE(strstr(sb.buf, "app;<module> (sl.py:5);nap (sl.py:2);[sleep] 950000\n") != NULL,
 		    "sleep rows merged, in us, reason leaf");
@@ -279,8 +284,41 @@ TEST(offcpu_and_syscalls)
 	ASSERT_TRUE(strstr(json, "\"name\":\"write\",\"nr\":1,\"fd_kind\":\"file\",\"count\":4,\"errors\":1,"
 			       "\"errnos\":{\"EBADF\":1}") != NULL, "syscall row with errno names");
 	ASSERT_TRUE(strstr(json, "\"hist_log2_us\":[1,0,2,1]") != NULL, "histogram trimmed");
+	ASSERT_TRUE(strstr(json, "\"syscall\":\"clock_nanosleep\"") != NULL &&
+		    strstr(json, "\"stack\":[\"<module> (sl.py:5)\",\"nap (sl.py:2)\"]") != NULL,
+		    "slow call named, with its stack");
 	free(json);
 	cJSON_Delete(o);
+
+	/* the loaders give back what was written, byte for byte */
+	{
+		struct profile q;
+		char *a, *b;
+
+		profile__init(&q);
+		a = cJSON_PrintUnformatted(o = offcpu_json__build(&p));
+		cJSON_Delete(o);
+		ASSERT_EQ(offcpu_json__load_buf(&q, a, strlen(a), "offcpu.json"), 0, "offcpu.json loads");
+		b = cJSON_PrintUnformatted(o = offcpu_json__build(&q));
+		cJSON_Delete(o);
+		CHECK(!strcmp(a, b), "offcpu.json round trip", "%s\n  vs %s", a, b);
+		free(a);
+		free(b);
+		a = cJSON_PrintUnformatted(o = syscalls_json__build(&p));
+		cJSON_Delete(o);
+		ASSERT_EQ(syscalls_json__load_buf(&q, a, strlen(a), "syscalls.json"), 0, "syscalls.json loads");
+		b = cJSON_PrintUnformatted(o = syscalls_json__build(&q));
+		cJSON_Delete(o);
+		CHECK(!strcmp(a, b), "syscalls.json round trip", "%s\n  vs %s", a, b);
+		free(a);
+		free(b);
+		ASSERT_TRUE(syscalls_json__load_buf(&q, "{\"schema\":\"autoprof.syscalls/2\"}", 33, "x") ==
+			    -ENOTSUP, "another major version is refused");
+		ASSERT_TRUE(offcpu_json__load_buf(&q, "{\"schema\":\"autoprof.offcpu/1\",\"offcpu\":"
+						  "[{\"reason\":\"nap\",\"stack\":0}]}", 66, "x") == -EINVAL,
+			    "an unknown reason is refused");
+		profile__free(&q);
+	}
 	if (unit_failed_checks)
 		fprintf(stderr, "%s\n%s", sb.buf, buf);
 	sb_free(&sb);
