@@ -720,6 +720,25 @@ while time.monotonic() < end:
 	fi
 }
 
+# --min-block and --slow-syscall: 10 ms naps are below a 50 ms block and a
+# 50 ms slow-call threshold (no stacks, no slow calls) while the thread's
+# totals still count every block
+t_offcpu_options() {
+	local d=$O/offopts
+	$AP -q --min-block 50000 --slow-syscall 50 -o $d -- /usr/bin/python3.11 $PYW/offcpu.py sleep 0.5 \
+		2>$d.err || { fail offcpu_options "exit $?"; return; }
+	if ! jq -e '[.offcpu[] | select(.reason == "sleep")] | length == 0' $d/artifacts/offcpu.json >/dev/null; then
+		fail offcpu_options "sleep stacks kept below --min-block"
+	elif ! jq -e '[.threads[] | select(.tid == .pid)][0].off_ns.sleep > 4e8 and .min_block_us == 50000' \
+		$d/artifacts/offcpu.json >/dev/null; then
+		fail offcpu_options "thread totals lost the short blocks"
+	elif ! jq -e '(.slow_calls | length) == 0 and .slow_threshold_ms == 50' $d/artifacts/syscalls.json >/dev/null; then
+		fail offcpu_options "slow calls below --slow-syscall kept"
+	else
+		pass offcpu_options
+	fi
+}
+
 # --no-offcpu / --no-syscalls: those collectors and artifacts are off
 t_collectors_off() {
 	local d=$O/off
@@ -748,7 +767,8 @@ for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads 
 	attach_target_exit duration_launch exec_cmdline container_path cxx_demangle exit_status sigint_launch sigint_attach usage_errors not_root \
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
 	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes \
-	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach collectors_off; do
+	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options \
+	collectors_off; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
