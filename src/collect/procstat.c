@@ -169,7 +169,14 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 			continue;
 		}
 		read_io(pid, &pt);
-		read_switches(pid, &pt);
+		/* context switches cost a file read per thread: for a process
+		 * with many threads, read them every few samples (about 256
+		 * threads' worth per sample) and leave the others unknown */
+		if (pt.threads <= AP_PROCSTAT_THREADS ||
+		    (slot ? ps->s[*slot].nr : 0) % (pt.threads / AP_PROCSTAT_THREADS + 1) == 0)
+			read_switches(pid, &pt);
+		else
+			pt.vol_cs = pt.invol_cs = UINT64_MAX;
 		if (!slot) {
 			slot = hmap_upsert(&ps->idx, &pid, sizeof(pid), ps->nr, &is_new);
 			GROW(ps->s, ps->cap, ps->nr + 1);
@@ -188,12 +195,15 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 	}
 }
 
+/* a column of the series; UINT64_MAX (not read) is written as null */
 #define COLUMN(name, expr)                                                        \
 	do {                                                                      \
 		cJSON *a_ = cJSON_AddArrayToObject(cols, name);                   \
 		for (j = 0; j < s->nr; j++) {                                     \
 			const struct pt *pt = &s->pts[j];                         \
-			cJSON_AddItemToArray(a_, cJSON_CreateNumber(expr));       \
+			double v_ = (expr);                                       \
+			cJSON_AddItemToArray(a_, v_ == (double)UINT64_MAX ?       \
+					     cJSON_CreateNull() : cJSON_CreateNumber(v_)); \
 		}                                                                 \
 	} while (0)
 

@@ -9,6 +9,7 @@
 #include "hashmap.h"
 
 #define AP_PROCSTAT_INTERVAL_NS 100000000ull
+#define AP_PROCSTAT_THREADS 256    /* thread status files read per process and sample, about */
 
 struct procstat;
 
