@@ -181,9 +181,10 @@ static __always_inline __u32 io_reason(__u32 kind)
 static __always_inline __u32 off_reason(struct task_struct *task, bool preempt, __u32 state,
 					struct ap_thread_stat *st)
 {
+	/* a BTF pointer: direct loads, no helper call per field */
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
-	long nr = BPF_CORE_READ(r, orig_ax);
-	__u64 a0 = BPF_CORE_READ(r, di), a1 = BPF_CORE_READ(r, si);
+	long nr = r->orig_ax;
+	__u64 a0 = r->di, a1 = r->si;
 
 	st->out_nr = nr;
 	if (preempt || !state)
@@ -305,8 +306,8 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 	 * last id. Preemption outside a syscall is the interrupt-return path
 	 * whatever the user pc, so only the reason is compared there. */
 	r = (struct pt_regs *)bpf_task_pt_regs(prev);
-	ip = nr >= 0 || st->out_reason != AP_OFF_PREEMPTED ? BPF_CORE_READ(r, ip) : 0;
-	sp = ip ? BPF_CORE_READ(r, sp) : 0;
+	ip = nr >= 0 || st->out_reason != AP_OFF_PREEMPTED ? r->ip : 0;
+	sp = ip ? r->sp : 0;
 	if (st->kc_kstack >= 0 && st->kc_nr == nr && st->kc_reason == st->out_reason &&
 	    st->kc_ip == ip && st->kc_sp == sp) {
 		st->out_kstack = st->kc_kstack;

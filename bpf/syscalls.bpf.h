@@ -109,7 +109,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	}
 	st->sys_ts = bpf_ktime_get_ns();
 	st->sys_nr = id;
-	st->sys_fd = syscalls_on && sys_takes_fd(id) ? fd_kind(t, BPF_CORE_READ(regs, di)) : AP_FD_NONE;
+	st->sys_fd = syscalls_on && sys_takes_fd(id) ? fd_kind(t, regs->di) : AP_FD_NONE;
 	return 0;
 }
 
