@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Names of the BPF counters (enum ap_counter in bpf/shared.h), as they
- * appear in run.json and artifacts/cpu.json. */
+/* Names as they appear in the artifacts: the BPF counters (enum ap_counter
+ * in bpf/shared.h), frame kinds, off-CPU reasons, fd kinds, syscalls. */
 #include "shared.h"
 #include "profile/profile.h"
 
@@ -31,6 +31,8 @@ const char *const ap_counter_names[] = {
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");
+
+const char *const ap_frame_kind_names[AP_FRAME__COUNT] = { "user", "kernel", "python" };
 
 const char *const ap_off_reason_names[AP_OFF__COUNT] = {
 	[AP_OFF_PREEMPTED] = "preempted",

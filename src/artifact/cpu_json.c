@@ -10,8 +10,6 @@
 #include "log.h"
 #include "util.h"
 
-static const char *const kind_names[AP_FRAME__COUNT] = { "user", "kernel", "python" };
-
 int json_write_atomic(const char *dir, const char *name, const cJSON *root)
 {
 	char *s = cJSON_PrintUnformatted(root);
@@ -122,7 +120,7 @@ void json_add_tables(cJSON *root, const struct profile *p)
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
 		cJSON_AddNumberToObject(o, "name", f->name);
 		cJSON_AddNumberToObject(o, "module", f->module == AP_NONE ? -1 : (double)f->module);
-		cJSON_AddStringToObject(o, "kind", kind_names[f->kind]);
+		cJSON_AddStringToObject(o, "kind", ap_frame_kind_names[f->kind]);
 		if (f->kind == AP_FRAME_PYTHON)
 			cJSON_AddNumberToObject(o, "line", f->line);
 		else
@@ -297,7 +295,7 @@ int json_load_tables(struct profile *p, const cJSON *root, struct json_tables *t
 		if (json_get_index(o, "name", t->nr_str, false, &a) ||
 		    json_get_index(o, "module", t->nr_mod, true, &b) || !kind)
 			return -EINVAL;
-		for (k = 0; k < AP_FRAME__COUNT && strcmp(kind, kind_names[k]); k++)
+		for (k = 0; k < AP_FRAME__COUNT && strcmp(kind, ap_frame_kind_names[k]); k++)
 			;
 		if (k == AP_FRAME__COUNT)
 			return -EINVAL;

@@ -117,8 +117,6 @@ static cJSON *stack_labels(const struct profile *p, uint32_t stack)
 	return arr;
 }
 
-static const char *const kind_names[AP_FRAME__COUNT] = { "user", "kernel", "python" };
-
 /* the whole stack, root first, each frame self-contained (the loader's input) */
 static cJSON *stack_frames(const struct profile *p, uint32_t stack)
 {
@@ -130,7 +128,7 @@ static cJSON *stack_frames(const struct profile *p, uint32_t stack)
 		const struct ap_frame *f = &p->frames[p->stack_frames[st->off + j]];
 
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
-		cJSON_AddStringToObject(o, "kind", kind_names[f->kind]);
+		cJSON_AddStringToObject(o, "kind", ap_frame_kind_names[f->kind]);
 		cJSON_AddStringToObject(o, "name", profile__s(p, f->name));
 		cJSON_AddStringToObject(o, "module", f->module == AP_NONE ? "" :
 					profile__s(p, p->modules[f->module].path));
@@ -322,7 +320,7 @@ static int load_frames(struct profile *p, const cJSON *arr, uint32_t *stack)
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
 		const char *mod = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "module"));
 		int k = name_index(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "kind")),
-				   kind_names, AP_FRAME__COUNT);
+				   ap_frame_kind_names, AP_FRAME__COUNT);
 		uint32_t m;
 
 		if (k < 0 || !name || !mod) {

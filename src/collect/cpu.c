@@ -640,38 +640,34 @@ static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s
 	return 0;
 }
 
-/* the first sight of an off-CPU stack: name it for the kernel's aggregates */
-static void handle_off_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
+/* key of cc->off_stacks: an off-CPU stack identity of the BPF side */
+struct off_key {
+	uint32_t tgid, pad;
+	uint64_t sid;
+};
+
+/* An off-CPU or slow-syscall record: its stack, with the kernel frames of
+ * the block; a record carrying a stack identity (aux[3]) names it for the
+ * kernel's off-CPU aggregates. AP_NONE if malformed. */
+static uint32_t blocked_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
 {
 	uint64_t kf[AP_KSTACK_MAX];
 	int nk = off_kstack(cc, s->kstack_id, kf);
 	uint32_t stack = record_stack(cc, s, size, kf, nk);
-	struct {
-		uint32_t tgid, pad;
-		uint64_t sid;
-	} key = { s->tgid, 0, s->aux[3] };
+	struct off_key key = { s->tgid, 0, s->aux[3] };
 
-	if (stack != AP_NONE)
+	if (stack != AP_NONE && key.sid)
 		hmap_put(&cc->off_stacks, &key, sizeof(key), stack);
+	return stack;
 }
 
 static void handle_slow_syscall(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
 {
 	struct profile *p = &cc->ses->prof;
-	uint64_t kf[AP_KSTACK_MAX];
-	int nk = off_kstack(cc, s->kstack_id, kf);
-	uint32_t stack = record_stack(cc, s, size, kf, nk);
+	uint32_t stack = blocked_stack(cc, s, size);
 
 	if (stack == AP_NONE)
 		return;
-	if (s->aux[3]) { /* it also names a new off-CPU stack */
-		struct {
-			uint32_t tgid, pad;
-			uint64_t sid;
-		} key = { s->tgid, 0, s->aux[3] };
-
-		hmap_put(&cc->off_stacks, &key, sizeof(key), stack);
-	}
 	GROW(p->slow, p->cap_slow, p->nr_slow + 1);
 	p->slow[p->nr_slow++] = (struct ap_slow_call){
 		.pid = s->tgid, .tid = s->tid, .nr = s->aux[0], .stack = stack,
@@ -734,7 +730,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	if (type == AP_REC_PY_CODE && size >= sizeof(struct ap_py_code))
 		handle_py_code(cc, data);
 	else if (type == AP_REC_OFF_STACK)
-		handle_off_stack(cc, data, size);
+		blocked_stack(cc, data, size);
 	else if (type == AP_REC_SLOW_SYSCALL)
 		handle_slow_syscall(cc, data, size);
 	else if (type == AP_REC_THREAD && size >= sizeof(struct ap_thread_rec))
@@ -814,10 +810,7 @@ static uint32_t kernel_only_stack(struct cpu_collector *cc, int32_t kstack, cons
 
 static uint32_t off_stack_of(struct cpu_collector *cc, uint32_t tgid, uint64_t sid, int32_t kstack)
 {
-	struct {
-		uint32_t tgid, pad;
-		uint64_t sid;
-	} key = { tgid, 0, sid };
+	struct off_key key = { tgid, 0, sid };
 	uint64_t stack;
 
 	if (sid && hmap_get(&cc->off_stacks, &key, sizeof(key), &stack))

@@ -165,7 +165,8 @@ struct profile {
 	double duration_s;
 };
 
-/* names of enum ap_off_reason and enum ap_fd_kind ("lock", "socket", ...) */
+/* names of enum ap_frame_kind, ap_off_reason and ap_fd_kind ("python", "lock", "socket") */
+extern const char *const ap_frame_kind_names[AP_FRAME__COUNT];
 extern const char *const ap_off_reason_names[AP_OFF__COUNT];
 extern const char *const ap_fd_kind_names[AP_FD__COUNT];
 /* summary category of a reason: "io", "lock", "gil", "sleep", "child", "runnable", "other" */
