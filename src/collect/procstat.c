@@ -153,19 +153,18 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 		struct pt pt = { 0 };
 		char comm[64];
 		uint32_t pid;
-		uint64_t *slot;
-		bool is_new;
+		uint64_t idx;
+		bool known;
 
 		if (!e->key || e->klen != sizeof(pid))
 			continue;
 		memcpy(&pid, e->key, sizeof(pid));
-		slot = hmap_get(&ps->idx, &pid, sizeof(pid), &(uint64_t){ 0 }) ?
-			hmap_upsert(&ps->idx, &pid, sizeof(pid), 0, &is_new) : NULL;
-		if (slot && ps->s[*slot].gone)
+		known = hmap_get(&ps->idx, &pid, sizeof(pid), &idx);
+		if (known && ps->s[idx].gone)
 			continue;
 		if (read_stat(pid, &pt, comm, sizeof(comm))) {
-			if (slot)
-				ps->s[*slot].gone = true;
+			if (known)
+				ps->s[idx].gone = true;
 			continue;
 		}
 		read_io(pid, &pt);
@@ -173,16 +172,17 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 		 * with many threads, read them every few samples (about 256
 		 * threads' worth per sample) and leave the others unknown */
 		if (pt.threads <= AP_PROCSTAT_THREADS ||
-		    (slot ? ps->s[*slot].nr : 0) % (pt.threads / AP_PROCSTAT_THREADS + 1) == 0)
+		    (known ? ps->s[idx].nr : 0) % (pt.threads / AP_PROCSTAT_THREADS + 1) == 0)
 			read_switches(pid, &pt);
 		else
 			pt.vol_cs = pt.invol_cs = UINT64_MAX;
-		if (!slot) {
-			slot = hmap_upsert(&ps->idx, &pid, sizeof(pid), ps->nr, &is_new);
+		if (!known) {
+			idx = ps->nr;
+			hmap_put(&ps->idx, &pid, sizeof(pid), idx);
 			GROW(ps->s, ps->cap, ps->nr + 1);
 			ps->s[ps->nr++] = (struct series){ .pid = pid };
 		}
-		s = &ps->s[*slot];
+		s = &ps->s[idx];
 		snprintf(s->comm, sizeof(s->comm), "%s", comm);
 		pt.t = now_ns > ps->start_ns ? (now_ns - ps->start_ns) / 1e9 : 0;
 		pt.rss_kb *= ps->page_kb;
