@@ -21,13 +21,14 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ivmlinux
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I$(OUT) -Ibpf -Isrc \
 	-DAP_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -ldw -lcjson -lz) -lstdc++
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -ldw -lcjson -lz) -lstdc++ -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
-LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS))
-HDRS := $(wildcard src/*.h src/*/*.h) bpf/shared.h
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_builtin.o
+HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
+PATTERNS := $(sort $(wildcard patterns/*.json))
 
 .PHONY: all clean test unit integration demo bench install deps
 .DELETE_ON_ERROR:
@@ -69,6 +70,15 @@ $(OUT)/syscall_names.h: $(SYSCALL_H) | $(OUT)
 $(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h $(OUT)/syscall_names.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# the built-in patterns, compiled in so the binary stands alone
+$(OUT)/patterns_builtin.c: $(PATTERNS) tools/embed-patterns.sh | $(OUT)
+	$(call msg,GEN,$@)
+	$(Q)tools/embed-patterns.sh $@ $(PATTERNS)
+
+$(OUT)/obj/patterns_builtin.o: $(OUT)/patterns_builtin.c | $(OUT)/obj
+	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/libautoprof.a: $(LIB_OBJS)

@@ -4,5 +4,6 @@
 #define AP_CMDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ struct ap_cmd {
 
 static const struct ap_cmd cmds[] = {
 	{ "run", cmd_run },
+	{ "analyze", cmd_analyze },
 };
 
 int main(int argc, char **argv)

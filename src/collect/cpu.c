@@ -1150,6 +1150,8 @@ int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir)
 		cJSON_AddStringToObject(o, "file", rows[i].pc ? rows[i].pc->filename : "");
 		cJSON_AddNumberToObject(o, "firstlineno", rows[i].pc ? rows[i].pc->firstlineno : 0);
 		cJSON_AddNumberToObject(o, "entries", rows[i].count);
+		if (rows[i].pc)
+			cJSON_AddNumberToObject(o, "python_minor", rows[i].pc->minor);
 		unnamed += !rows[i].pc;
 	}
 	cJSON_AddNumberToObject(root, "unnamed_code_objects", unnamed);

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/* The analyzer: reads a run's artifacts (never BPF), computes the metrics of
+ * metrics.def per scope, evaluates the declarative patterns (patterns/NAME.json,
+ * docs/PATTERNS.md) and produces ranked, de-duplicated findings, written as
+ * findings.json and report.md. Identical artifacts give identical output. */
+#ifndef AP_ANALYZE_H
+#define AP_ANALYZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+#include "profile/profile.h"
+
+#define AP_SCHEMA_FINDINGS "autoprof.findings/1"
+
+enum ap_scope {
+	AP_SCOPE_RUN,
+	AP_SCOPE_PROCESS,
+	AP_SCOPE_THREAD,
+	AP_SCOPE_FUNCTION,
+	AP_SCOPE_STACK,
+	AP_SCOPE_MODULE,
+	AP_SCOPE_SYSCALL,
+	AP_SCOPE_PYCALL,
+	AP_SCOPE_MATCH, /* computed per pattern from its "frames" */
+	AP_SCOPE__COUNT,
+};
+extern const char *const ap_scope_names[AP_SCOPE__COUNT];
+
+enum ap_metric_id {
+#define M(id, scope, name, unit, basis, source, meaning) AP_M_##id,
+#include "analyze/metrics.def"
+#undef M
+	AP_M__COUNT,
+};
+
+struct ap_metric_def {
+	const char *name;       /* "self_pct"; ap_metric_name() gives "function.self_pct" */
+	const char *unit;       /* "text" for strings */
+	const char *basis;      /* "samples", "exact", "fit" */
+	const char *source, *meaning;
+	enum ap_scope scope;
+};
+extern const struct ap_metric_def ap_metrics[AP_M__COUNT];
+/* "scope.name" of metric id */
+const char *ap_metric_name(int id);
+/* id of a full metric name, or -1 */
+int ap_metric_find(const char *name);
+/* index of metric id among its scope's metrics, and how many a scope has */
+uint32_t ap_metric_slot(int id);
+uint32_t ap_scope_nr_metrics(enum ap_scope scope);
+/* docs/METRICS.md */
+void ap_metrics_markdown(FILE *f);
+
+/* a metric's value for one subject: v is NAN when the data is missing; text
+ * metrics use s; shares of sampled counts carry k of n for the confidence */
+struct ap_value {
+	double v;
+	const char *s;
+	uint64_t k, n;
+};
+
+struct ap_subject {
+	enum ap_scope scope;
+	char *location;                  /* "pid 12 (python3)", "app.py:score:42", ... */
+	const struct ap_subject *parent; /* the process of a thread, syscall or pycall */
+	uint32_t pid, tid;               /* AP_NONE when not applicable */
+	struct ap_value *v;              /* by ap_metric_slot() */
+};
+
+/* the proc.json timeline of one process */
+struct ap_series {
+	uint32_t pid;
+	size_t n;
+	double *t, *rss_kb, *threads, *minflt, *majflt, *rchar, *wchar;
+};
+
+struct ap_pycall {
+	uint32_t pid;
+	char *qualname, *file;
+	uint64_t entries;
+	int minor;
+};
+
+/* what analyze reads from a run directory */
+struct ap_input {
+	struct profile prof;
+	double wall_s;
+	int nr_cpus;
+	char *target;          /* command line or "pid N" */
+	bool interrupted;
+	bool has_proc, has_pycalls;
+	struct ap_series *series;
+	size_t nr_series;
+	struct ap_pycall *pycalls;
+	size_t nr_pycalls;
+	double lost_pct;
+};
+
+struct ap_pattern;
+
+struct ap_finding {
+	char id[96];
+	const struct ap_pattern *pat;
+	const struct ap_subject *subj;
+	struct ap_value *match;     /* the pattern's match metrics, or NULL */
+	double impact_s, confidence;
+	char *explanation, *basis, *verify, **suggestions;
+	size_t nr_suggestions;
+	char *dedup_key;
+	char **related;             /* ids of findings merged into this one */
+	size_t nr_related;
+	bool dropped;
+};
+
+struct ap_skipped {
+	char *pattern, *reason;
+};
+
+struct ap_analysis {
+	struct ap_input in;
+	struct ap_subject *subj[AP_SCOPE__COUNT];
+	size_t nr_subj[AP_SCOPE__COUNT];
+	struct ap_pattern *pats;
+	size_t nr_pats;
+	struct ap_finding *findings;
+	size_t nr_findings;
+	struct ap_skipped *skipped;
+	size_t nr_skipped;
+	char **owned;               /* strings the values point into */
+	size_t nr_owned, cap_owned;
+	/* per-stack facts shared by the metric builders */
+	uint8_t *stack_idle;        /* the stack is an idle wait (see process.idle_s) */
+	bool rejected_patterns;     /* a --patterns file was rejected */
+};
+
+/* load dir/{run.json,artifacts/...}; 0 or -errno with a message logged */
+int ap_input__load(struct ap_input *in, const char *dir);
+void ap_input__free(struct ap_input *in);
+
+/* metrics of every scope from in (moved into an) */
+void ap_metrics__compute(struct ap_analysis *an);
+/* the value of metric id for s (its process or the run for outer scopes), or NULL */
+const struct ap_value *ap_analysis__value(const struct ap_analysis *an, const struct ap_subject *s,
+					  const struct ap_value *match, int id);
+
+/* Patterns. ap_patterns__load_builtin() reads the ones compiled in;
+ * ap_patterns__load_dir() adds every *.json of dir (a pattern with the id of
+ * an earlier one replaces it). 0, or -EINVAL with "file:line:col: reason" /
+ * "file: pattern X: field: reason" logged for each bad file; the good
+ * files of dir are kept. */
+int ap_patterns__load_builtin(struct ap_analysis *an);
+int ap_patterns__load_dir(struct ap_analysis *an, const char *dir);
+/* parse one file's text into an (for tests); 0 or -EINVAL, err filled */
+int ap_patterns__load_text(struct ap_analysis *an, const char *text, size_t len, const char *name,
+			   char *err, size_t errlen);
+void ap_patterns__free(struct ap_analysis *an);
+
+/* evaluate every pattern over every subject, rank and de-duplicate */
+void ap_analysis__evaluate(struct ap_analysis *an);
+void ap_analysis__free(struct ap_analysis *an);
+
+/* one-sided score-test confidence that a share of k in n lies beyond
+ * threshold (a fraction); above: the condition is "greater than" */
+double ap_binomial_confidence(uint64_t k, uint64_t n, double threshold, bool above);
+/* 95% Wilson score interval of k in n, as fractions */
+void ap_wilson95(uint64_t k, uint64_t n, double *lo, double *hi);
+
+/* outputs */
+cJSON *ap_findings_json(const struct ap_analysis *an);
+void ap_report_md(const struct ap_analysis *an, FILE *f);
+/* the terminal's "Top findings" block */
+void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f);
+
+/* everything `analyze DIR` does: load, compute, evaluate with the built-in
+ * patterns and those of patterns_dir (may be NULL), write findings.json and
+ * report.md into dir. Returns 0 or -errno; *out (if not NULL) keeps the
+ * analysis for the caller to print from and free. */
+int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis **out);
+
+#endif

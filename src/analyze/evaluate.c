@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: MIT
+/* Evaluating patterns: conditions over metrics per subject, confidence from
+ * sample counts, ranking by the time at stake and de-duplication. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fnmatch.h>
+#include "analyze/pattern.h"
+#include "util.h"
+
+/* ---- confidence ---- */
+
+static double phi(double z)
+{
+	return 0.5 * erfc(-z / M_SQRT2);
+}
+
+double ap_binomial_confidence(uint64_t k, uint64_t n, double threshold, bool above)
+{
+	double ph, z;
+
+	if (!n)
+		return 0;
+	ph = (double)k / n;
+	if (threshold <= 0 || threshold >= 1) /* nothing to test: the share is what it is */
+		return (above ? ph > threshold : ph < threshold) ? 1 : 0;
+	z = (ph - threshold) / sqrt(threshold * (1 - threshold) / n);
+	return phi(above ? z : -z);
+}
+
+void ap_wilson95(uint64_t k, uint64_t n, double *lo, double *hi)
+{
+	const double z = 1.959963984540054;
+	double ph, d, c, h;
+
+	if (!n) {
+		*lo = 0, *hi = 1;
+		return;
+	}
+	ph = (double)k / n;
+	d = 1 + z * z / n;
+	c = (ph + z * z / (2.0 * n)) / d;
+	h = z * sqrt(ph * (1 - ph) / n + z * z / (4.0 * n * n)) / d;
+	*lo = c - h > 0 ? c - h : 0;
+	*hi = c + h < 1 ? c + h : 1;
+}
+
+/* ---- frames matchers ---- */
+
+static bool stack_matches(const struct profile *p, const struct ap_matcher *m, uint32_t stack,
+			  uint32_t *hit)
+{
+	const struct ap_stack *s = &p->stacks[stack];
+	uint32_t i, k, py_leaf = AP_NONE;
+	bool found = false;
+
+	for (i = 0; i < s->len; i++) {
+		uint32_t fr = p->stack_frames[s->off + i];
+
+		for (k = 0; k < m->nr_none; k++)
+			if (ap_rule_match(p, &m->none[k], fr))
+				return false;
+		if (p->frames[fr].kind == AP_FRAME_PYTHON)
+			py_leaf = fr;
+	}
+	if (m->innermost_python) {
+		if (py_leaf == AP_NONE)
+			return false;
+		for (k = 0; k < m->nr_any; k++)
+			if (ap_rule_match(p, &m->any[k], py_leaf)) {
+				*hit = py_leaf;
+				return true;
+			}
+		return false;
+	}
+	/* the innermost matching frame names the match */
+	for (i = 0; i < s->len; i++) {
+		uint32_t fr = p->stack_frames[s->off + i];
+
+		for (k = 0; k < m->nr_any; k++)
+			if (ap_rule_match(p, &m->any[k], fr)) {
+				*hit = fr;
+				found = true;
+				break;
+			}
+	}
+	return found;
+}
+
+static void set_match(struct ap_value *mv, int id, double v)
+{
+	mv[ap_metric_slot(id)].v = v;
+}
+
+/* the match metrics of one subject (run, process or thread) */
+static struct ap_value *match_values(struct ap_analysis *an, const uint32_t *hit,
+				     const struct ap_subject *s)
+{
+	const struct profile *p = &an->in.prof;
+	uint32_t nm = ap_scope_nr_metrics(AP_SCOPE_MATCH), i;
+	struct ap_value *mv = xcalloc(nm, sizeof(*mv));
+	uint64_t samples = 0, all = 0, best = 0;
+	double off = 0, thread_s = NAN, hz = p->frequency_hz ? p->frequency_hz : 1;
+	struct hmap names = { 0 };
+	const char *top = NULL;
+	size_t j;
+
+	for (i = 0; i < nm; i++)
+		mv[i].v = NAN;
+	for (j = 0; j < p->nr_counts; j++) {
+		const struct ap_count *c = &p->counts[j];
+
+		if ((s->pid != AP_NONE && c->pid != s->pid) || (s->tid != AP_NONE && c->tid != s->tid))
+			continue;
+		all += c->count;
+		if (hit[c->stack] != AP_NONE) {
+			bool is_new;
+
+			samples += c->count;
+			*hmap_upsert(&names, &p->frames[hit[c->stack]].name, sizeof(uint32_t), 0,
+				     &is_new) += c->count;
+		}
+	}
+	for (j = 0; j < names.cap; j++) {
+		uint32_t name;
+
+		if (!names.ents[j].key)
+			continue;
+		memcpy(&name, names.ents[j].key, sizeof(name));
+		if (names.ents[j].val > best ||
+		    (names.ents[j].val == best && strcmp(profile__s(p, name), top) < 0)) {
+			best = names.ents[j].val;
+			top = profile__s(p, name);
+		}
+	}
+	hmap_free(&names);
+	set_match(mv, AP_M_MA_SAMPLES, samples);
+	mv[ap_metric_slot(AP_M_MA_PCT)] = (struct ap_value){ all ? 100.0 * samples / all : NAN, NULL,
+							      samples, all };
+	set_match(mv, AP_M_MA_CPU_S, samples / hz);
+	mv[ap_metric_slot(AP_M_MA_TOP)].s = top ? top : "";
+	mv[ap_metric_slot(AP_M_MA_TOP)].v = 0;
+	if (p->has_offcpu) {
+		for (j = 0; j < p->nr_off; j++) {
+			const struct ap_off_row *r = &p->off[j];
+
+			if ((s->pid != AP_NONE && r->pid != s->pid) ||
+			    (s->tid != AP_NONE && r->tid != s->tid) || hit[r->stack] == AP_NONE ||
+			    r->reason == AP_OFF_RUNQUEUE || r->reason == AP_OFF_PREEMPTED)
+				continue;
+			off += r->ns / 1e9;
+		}
+		thread_s = s->scope == AP_SCOPE_THREAD ?
+				   s->v[ap_metric_slot(AP_M_T_WALL_S)].v :
+			   s->scope == AP_SCOPE_PROCESS ? s->v[ap_metric_slot(AP_M_P_THREAD_S)].v :
+							  s->v[ap_metric_slot(AP_M_RUN_THREAD_S)].v;
+		set_match(mv, AP_M_MA_OFF_S, off);
+		set_match(mv, AP_M_MA_OFF_PCT, thread_s > 0 ? 100 * off / thread_s : NAN);
+	}
+	return mv;
+}
+
+/* ---- conditions ---- */
+
+enum tri { T_FALSE, T_TRUE, T_UNKNOWN };
+
+struct eval_ctx {
+	struct ap_analysis *an;
+	const struct ap_subject *s;
+	const struct ap_value *match;
+	int missing;                /* a metric without a value, for the skip note */
+	struct strbuf *basis;
+};
+
+static const char *op_text(enum ap_op op)
+{
+	static const char *const t[] = { ">", ">=", "<", "<=", "==", "!=", "in", "not in", "matches" };
+
+	return t[op];
+}
+
+static enum tri eval(struct eval_ctx *x, const struct ap_cond *c, double *conf)
+{
+	const struct ap_value *v, *r;
+	double rhs, lhs;
+	bool ok = false, text;
+	size_t i;
+
+	if (c->kind != AP_COND_METRIC) {
+		bool all = c->kind == AP_COND_ALL, unknown = false;
+		double best = all ? 1 : 0, kc;
+
+		for (i = 0; i < c->nr_kids; i++) {
+			enum tri t = eval(x, &c->kids[i], &kc);
+
+			if (t == T_UNKNOWN) {
+				unknown = true;
+			} else if (all && t == T_FALSE) {
+				*conf = 0;
+				return T_FALSE;
+			} else if (!all && t == T_TRUE) {
+				best = kc > best ? kc : best;
+			} else if (all) {
+				best = kc < best ? kc : best;
+			}
+		}
+		if (!all && best > 0) {
+			*conf = best;
+			return T_TRUE;
+		}
+		if (unknown)
+			return T_UNKNOWN;
+		if (!all) {
+			*conf = 0;
+			return T_FALSE;
+		}
+		*conf = best;
+		return T_TRUE;
+	}
+	*conf = 0;
+	v = ap_analysis__value(x->an, x->s, x->match, c->metric);
+	text = !strcmp(ap_metrics[c->metric].unit, "text");
+	if (!v || (!text && isnan(v->v)) || (text && !v->s)) {
+		if (x->missing < 0)
+			x->missing = c->metric;
+		return T_UNKNOWN;
+	}
+	if (text) {
+		const char *s = v->s;
+
+		switch (c->op) {
+		case AP_OP_EQ: ok = !strcmp(s, c->str); break;
+		case AP_OP_NE: ok = strcmp(s, c->str) != 0; break;
+		case AP_OP_MATCHES: ok = !fnmatch(c->str, s, 0); break;
+		case AP_OP_IN:
+		case AP_OP_NOT_IN:
+			for (i = 0; i < c->nr_list && strcmp(s, c->list[i]); i++)
+				;
+			ok = (i < c->nr_list) == (c->op == AP_OP_IN);
+			break;
+		default: break;
+		}
+		*conf = ok ? 1 : 0;
+		return ok ? T_TRUE : T_FALSE;
+	}
+	lhs = v->v;
+	rhs = c->value;
+	if (c->rhs_metric >= 0) {
+		r = ap_analysis__value(x->an, x->s, x->match, c->rhs_metric);
+		if (!r || isnan(r->v)) {
+			if (x->missing < 0)
+				x->missing = c->rhs_metric;
+			return T_UNKNOWN;
+		}
+		rhs = r->v * c->times;
+	}
+	switch (c->op) {
+	case AP_OP_GT: ok = lhs > rhs; break;
+	case AP_OP_GE: ok = lhs >= rhs; break;
+	case AP_OP_LT: ok = lhs < rhs; break;
+	case AP_OP_LE: ok = lhs <= rhs; break;
+	case AP_OP_EQ: ok = lhs == rhs; break;
+	case AP_OP_NE: ok = lhs != rhs; break;
+	default: break;
+	}
+	if (!ok)
+		return T_FALSE;
+	*conf = 1;
+	/* a share of samples: how sure is it to lie beyond the threshold? */
+	if (v->n && !strcmp(ap_metrics[c->metric].basis, "samples") &&
+	    c->op >= AP_OP_GT && c->op <= AP_OP_LE) {
+		bool above = c->op == AP_OP_GT || c->op == AP_OP_GE;
+
+		/* samples never make anything certain */
+		*conf = fmin(ap_binomial_confidence(v->k, v->n, rhs / 100, above), 0.999);
+		if (x->basis)
+			sb_printf(x->basis, "%s%s = %.1f%% (%llu of %llu) %s %g%% with probability %.3f "
+				  "(one-sided binomial score test)",
+				  x->basis->len ? "; " : "", ap_metric_name(c->metric), lhs,
+				  (unsigned long long)v->k, (unsigned long long)v->n, op_text(c->op), rhs,
+				  *conf);
+	}
+	return T_TRUE;
+}
+
+/* ---- findings ---- */
+
+static const char *const missing_source[AP_SCOPE__COUNT] = {
+	[AP_SCOPE_SYSCALL] = "artifacts/syscalls.json (syscall collector off)",
+	[AP_SCOPE_PYCALL] = "artifacts/python_calls.json (run with --py-calls)",
+};
+
+static void skip(struct ap_analysis *an, const struct ap_pattern *pt, const char *reason)
+{
+	an->skipped = xrealloc(an->skipped, (an->nr_skipped + 1) * sizeof(*an->skipped));
+	an->skipped[an->nr_skipped++] = (struct ap_skipped){ xstrdup(pt->id), xstrdup(reason) };
+}
+
+/* where a metric's data comes from, for "not evaluated" notes */
+static const char *needs(int metric)
+{
+	const char *src = ap_metrics[metric].source;
+
+	if (strstr(src, "offcpu.json") || strstr(src, "off_ns"))
+		return "artifacts/offcpu.json (off-CPU collector off)";
+	if (strstr(src, "syscalls.json"))
+		return "artifacts/syscalls.json (syscall collector off)";
+	if (strstr(src, "proc.json"))
+		return "artifacts/proc.json";
+	if (strstr(src, "python_calls.json"))
+		return "artifacts/python_calls.json (run with --py-calls)";
+	return "data this run does not have";
+}
+
+static void add_finding(struct ap_analysis *an, const struct ap_pattern *pt,
+			const struct ap_subject *s, struct ap_value *match, double conf,
+			char *basis)
+{
+	struct ap_finding *f;
+	const struct ap_value *iv = ap_analysis__value(an, s, match, pt->impact_metric);
+	size_t i;
+
+	an->findings = xrealloc(an->findings, (an->nr_findings + 1) * sizeof(*an->findings));
+	f = &an->findings[an->nr_findings++];
+	memset(f, 0, sizeof(*f));
+	f->pat = pt;
+	f->subj = s;
+	f->match = match;
+	f->impact_s = iv && !isnan(iv->v) ? iv->v : 0;
+	/* lost sample records make every sampled share less certain */
+	f->confidence = conf * (1 - an->in.lost_pct / 100);
+	f->confidence = round(f->confidence * 1000) / 1000;
+	f->basis = basis;
+	f->explanation = ap_template_render(an, pt->explanation, s, match, f->confidence);
+	f->verify = ap_template_render(an, pt->verify, s, match, f->confidence);
+	f->nr_suggestions = pt->nr_suggestions;
+	f->suggestions = xcalloc(pt->nr_suggestions, sizeof(char *));
+	for (i = 0; i < pt->nr_suggestions; i++)
+		f->suggestions[i] = ap_template_render(an, pt->suggestions[i], s, match, f->confidence);
+	if (pt->dedup)
+		f->dedup_key = ap_template_render(an, pt->dedup, s, match, f->confidence);
+}
+
+static void evaluate_pattern(struct ap_analysis *an, const struct ap_pattern *pt)
+{
+	const struct profile *p = &an->in.prof;
+	uint32_t *hit = NULL;
+	size_t i, known = 0;
+	int missing = -1;
+
+	if (!an->nr_subj[pt->scope]) {
+		if (missing_source[pt->scope]) {
+			char *r = xasprintf("needs %s", missing_source[pt->scope]);
+
+			skip(an, pt, r);
+			free(r);
+		}
+		return;
+	}
+	if (pt->frames.present) {
+		hit = xmalloc((p->nr_stacks + 1) * sizeof(*hit));
+		for (i = 0; i < p->nr_stacks; i++) {
+			hit[i] = AP_NONE;
+			stack_matches(p, &pt->frames, i, &hit[i]);
+		}
+	}
+	for (i = 0; i < an->nr_subj[pt->scope]; i++) {
+		const struct ap_subject *s = &an->subj[pt->scope][i];
+		struct ap_value *match = hit ? match_values(an, hit, s) : NULL;
+		struct strbuf basis = { 0 };
+		struct eval_ctx x = { an, s, match, -1, &basis };
+		double conf;
+		enum tri t;
+
+		if (pt->samples_metric >= 0) {
+			const struct ap_value *sv = ap_analysis__value(an, s, match, pt->samples_metric);
+
+			if (!sv || isnan(sv->v) || sv->v < pt->min_samples) {
+				free(match);
+				known++; /* evaluated: too little data to say anything */
+				continue;
+			}
+		}
+		t = eval(&x, &pt->when, &conf);
+		if (t == T_UNKNOWN && missing < 0)
+			missing = x.missing;
+		known += t != T_UNKNOWN;
+		if (t != T_TRUE) {
+			free(match);
+			sb_free(&basis);
+			continue;
+		}
+		if (!basis.len)
+			sb_puts(&basis, "exact measurements (scheduler, syscall and /proc accounting)");
+		add_finding(an, pt, s, match, conf, basis.buf);
+	}
+	free(hit);
+	if (!known && missing >= 0) {
+		char *r = xasprintf("needs %s (no value for %s)", needs(missing), ap_metric_name(missing));
+
+		skip(an, pt, r);
+		free(r);
+	}
+}
+
+static int sev_rank(const struct ap_finding *f)
+{
+	return (int)f->pat->severity;
+}
+
+static int finding_cmp(const void *a, const void *b)
+{
+	const struct ap_finding *x = a, *y = b;
+	int c;
+
+	if (x->impact_s != y->impact_s)
+		return x->impact_s < y->impact_s ? 1 : -1;
+	if (sev_rank(x) != sev_rank(y))
+		return sev_rank(x) < sev_rank(y) ? 1 : -1;
+	if (x->confidence != y->confidence)
+		return x->confidence < y->confidence ? 1 : -1;
+	c = strcmp(x->pat->id, y->pat->id);
+	return c ? c : strcmp(x->subj->location, y->subj->location);
+}
+
+void ap_analysis__evaluate(struct ap_analysis *an)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < an->nr_pats; i++)
+		evaluate_pattern(an, &an->pats[i]);
+	qsort(an->findings, an->nr_findings, sizeof(*an->findings), finding_cmp);
+	/* ids in rank order within each pattern; the pattern's cap applies */
+	for (i = 0; i < an->nr_findings; i++) {
+		struct ap_finding *f = &an->findings[i];
+
+		for (j = 0, k = 1; j < i; j++)
+			k += an->findings[j].pat == f->pat;
+		snprintf(f->id, sizeof(f->id), "%s#%zu", f->pat->id, k);
+		if (k > f->pat->max_findings)
+			f->dropped = true;
+	}
+	/* the same problem seen by two patterns: keep the larger, cite the other */
+	for (i = 0; i < an->nr_findings; i++) {
+		struct ap_finding *f = &an->findings[i];
+
+		if (!f->dedup_key || f->dropped)
+			continue;
+		for (j = 0; j < i; j++) {
+			struct ap_finding *g = &an->findings[j];
+
+			if (g->dropped || !g->dedup_key || strcmp(g->dedup_key, f->dedup_key))
+				continue;
+			f->dropped = true;
+			g->related = xrealloc(g->related, (g->nr_related + 1) * sizeof(char *));
+			g->related[g->nr_related++] = xstrdup(f->id);
+			break;
+		}
+	}
+}
+
+void ap_analysis__free(struct ap_analysis *an)
+{
+	size_t i, j;
+
+	for (i = 0; i < an->nr_findings; i++) {
+		struct ap_finding *f = &an->findings[i];
+
+		free(f->match), free(f->explanation), free(f->basis), free(f->verify);
+		free(f->dedup_key);
+		for (j = 0; j < f->nr_suggestions; j++)
+			free(f->suggestions[j]);
+		free(f->suggestions);
+		for (j = 0; j < f->nr_related; j++)
+			free(f->related[j]);
+		free(f->related);
+	}
+	free(an->findings);
+	for (i = 0; i < an->nr_skipped; i++)
+		free(an->skipped[i].pattern), free(an->skipped[i].reason);
+	free(an->skipped);
+	for (i = 0; i < AP_SCOPE__COUNT; i++) {
+		for (j = 0; j < an->nr_subj[i]; j++)
+			free(an->subj[i][j].location), free(an->subj[i][j].v);
+		free(an->subj[i]);
+	}
+	for (i = 0; i < an->nr_owned; i++)
+		free(an->owned[i]);
+	free(an->owned);
+	free(an->stack_idle);
+	ap_patterns__free(an);
+	ap_input__free(&an->in);
+}

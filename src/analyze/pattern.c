@@ -1,0 +1,706 @@
+// SPDX-License-Identifier: MIT
+/* Loading and checking patterns (docs/PATTERNS.md). A pattern that cannot be
+ * evaluated exactly as written is rejected with its file, the position (line
+ * and column for JSON syntax, the field's path otherwise) and the reason. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analyze/pattern.h"
+#include "log.h"
+#include "util.h"
+
+const char *const ap_severity_names[4] = { "info", "low", "medium", "high" };
+
+/* generated from patterns/NAME.json by tools/embed-patterns.sh */
+struct ap_builtin_pattern {
+	const char *name, *text;
+};
+extern const struct ap_builtin_pattern ap_builtin_patterns[];
+extern const size_t ap_nr_builtin_patterns;
+
+struct perr {
+	char *buf;
+	size_t len;
+	bool failed;
+};
+
+static bool fail(struct perr *e, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool fail(struct perr *e, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (e->failed)
+		return false;
+	e->failed = true;
+	n = snprintf(e->buf, e->len, "%s: ", where);
+	if (n < 0 || (size_t)n >= e->len)
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(e->buf + n, e->len - n, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static const char *const op_names[] = {
+	[AP_OP_GT] = ">",  [AP_OP_GE] = ">=", [AP_OP_LT] = "<",      [AP_OP_LE] = "<=",
+	[AP_OP_EQ] = "==", [AP_OP_NE] = "!=", [AP_OP_IN] = "in", [AP_OP_NOT_IN] = "not_in",
+	[AP_OP_MATCHES] = "matches",
+};
+
+static void cite(struct ap_pattern *pt, int metric)
+{
+	size_t i;
+
+	for (i = 0; i < pt->nr_cited; i++)
+		if (pt->cited[i] == metric)
+			return;
+	pt->cited = xrealloc(pt->cited, (pt->nr_cited + 1) * sizeof(*pt->cited));
+	pt->cited[pt->nr_cited++] = metric;
+}
+
+/* may scope `from` see metrics of scope `to`? its own, its process's, the run's */
+static bool visible(enum ap_scope from, enum ap_scope to, bool has_frames)
+{
+	if (to == from || to == AP_SCOPE_RUN)
+		return true;
+	if (to == AP_SCOPE_MATCH)
+		return has_frames;
+	if (to == AP_SCOPE_PROCESS)
+		return from == AP_SCOPE_THREAD || from == AP_SCOPE_SYSCALL || from == AP_SCOPE_PYCALL;
+	return false;
+}
+
+static bool check_metric(struct perr *e, const char *where, struct ap_pattern *pt, const char *name,
+			 int *out)
+{
+	int id = ap_metric_find(name);
+
+	if (id < 0)
+		return fail(e, where, "unknown metric \"%s\" (docs/METRICS.md lists them)", name);
+	if (!visible(pt->scope, ap_metrics[id].scope, pt->frames.present))
+		return fail(e, where, "metric \"%s\" is not visible from scope \"%s\"%s", name,
+			    ap_scope_names[pt->scope],
+			    ap_metrics[id].scope == AP_SCOPE_MATCH ? " (match metrics need \"frames\")" :
+				    " (a scope sees its own metrics, its process's and the run's)");
+	*out = id;
+	cite(pt, id);
+	return true;
+}
+
+static bool parse_cond(struct perr *e, const cJSON *j, const char *where, struct ap_pattern *pt,
+		       struct ap_cond *c, int depth)
+{
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "all");
+	const cJSON *any = cJSON_GetObjectItemCaseSensitive(j, "any");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "metric");
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "value");
+	char w[256];
+	size_t i;
+	bool numeric;
+
+	memset(c, 0, sizeof(*c));
+	c->rhs_metric = -1;
+	if (!cJSON_IsObject(j))
+		return fail(e, where, "expected an object");
+	if (depth > 8)
+		return fail(e, where, "conditions nested too deep");
+	if (all || any) {
+		const cJSON *arr = all ? all : any, *k;
+
+		if ((all && any) || m)
+			return fail(e, where, "give one of \"all\", \"any\" or \"metric\"");
+		if (!cJSON_IsArray(arr) || !cJSON_GetArraySize(arr))
+			return fail(e, where, "\"%s\" must be a non-empty array", all ? "all" : "any");
+		c->kind = all ? AP_COND_ALL : AP_COND_ANY;
+		c->nr_kids = cJSON_GetArraySize(arr);
+		c->kids = xcalloc(c->nr_kids, sizeof(*c->kids));
+		i = 0;
+		cJSON_ArrayForEach(k, arr)
+		{
+			snprintf(w, sizeof(w), "%s.%s[%zu]", where, all ? "all" : "any", i);
+			if (!parse_cond(e, k, w, pt, &c->kids[i++], depth + 1))
+				return false;
+		}
+		return true;
+	}
+	c->kind = AP_COND_METRIC;
+	snprintf(w, sizeof(w), "%s.metric", where);
+	if (!cJSON_IsString(m))
+		return fail(e, w, "missing: a condition needs \"metric\", \"op\" and \"value\" (or \"all\"/\"any\")");
+	if (!check_metric(e, w, pt, m->valuestring, &c->metric))
+		return false;
+	snprintf(w, sizeof(w), "%s.op", where);
+	if (!cJSON_IsString(op))
+		return fail(e, w, "missing operator");
+	for (i = 0; i < AP_ARRAY_SIZE(op_names); i++)
+		if (!strcmp(op->valuestring, op_names[i]))
+			break;
+	if (i == AP_ARRAY_SIZE(op_names))
+		return fail(e, w, "unknown operator \"%s\" (>, >=, <, <=, ==, !=, in, not_in, matches)",
+			    op->valuestring);
+	c->op = i;
+	numeric = strcmp(ap_metrics[c->metric].unit, "text") != 0;
+	snprintf(w, sizeof(w), "%s.value", where);
+	if (!v)
+		return fail(e, w, "missing");
+	if (c->op == AP_OP_IN || c->op == AP_OP_NOT_IN) {
+		const cJSON *k;
+
+		if (numeric)
+			return fail(e, w, "\"%s\" applies to text metrics", op_names[c->op]);
+		if (!cJSON_IsArray(v) || !cJSON_GetArraySize(v))
+			return fail(e, w, "\"%s\" needs a non-empty array of strings", op_names[c->op]);
+		c->nr_list = cJSON_GetArraySize(v);
+		c->list = xcalloc(c->nr_list, sizeof(*c->list));
+		i = 0;
+		cJSON_ArrayForEach(k, v)
+		{
+			if (!cJSON_IsString(k))
+				return fail(e, w, "element %zu is not a string", i);
+			c->list[i++] = xstrdup(k->valuestring);
+		}
+		return true;
+	}
+	if (c->op == AP_OP_MATCHES && numeric)
+		return fail(e, w, "\"matches\" applies to text metrics");
+	if (!numeric) {
+		if (c->op != AP_OP_EQ && c->op != AP_OP_NE && c->op != AP_OP_MATCHES)
+			return fail(e, w, "text metric \"%s\" takes ==, !=, in, not_in or matches",
+				    ap_metric_name(c->metric));
+		if (!cJSON_IsString(v))
+			return fail(e, w, "expected a string for text metric \"%s\"",
+				    ap_metric_name(c->metric));
+		c->str = xstrdup(v->valuestring);
+		return true;
+	}
+	if (cJSON_IsNumber(v)) {
+		c->value = v->valuedouble;
+		return true;
+	}
+	if (cJSON_IsObject(v)) {
+		const cJSON *rm = cJSON_GetObjectItemCaseSensitive(v, "metric");
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "times");
+		char w2[300];
+
+		snprintf(w2, sizeof(w2), "%s.metric", w);
+		if (!cJSON_IsString(rm))
+			return fail(e, w2, "missing: an object value is {\"metric\": NAME, \"times\": N}");
+		if (!check_metric(e, w2, pt, rm->valuestring, &c->rhs_metric))
+			return false;
+		if (!strcmp(ap_metrics[c->rhs_metric].unit, "text"))
+			return fail(e, w2, "\"%s\" is a text metric", rm->valuestring);
+		if (t && !cJSON_IsNumber(t))
+			return fail(e, w, "\"times\" must be a number");
+		c->times = t ? t->valuedouble : 1;
+		return true;
+	}
+	return fail(e, w, "expected a number for metric \"%s\"", ap_metric_name(c->metric));
+}
+
+static bool parse_rules(struct perr *e, const cJSON *arr, const char *where,
+			struct ap_frame_rule **out, size_t *nr)
+{
+	const cJSON *r;
+	char w[256];
+	size_t i = 0;
+
+	if (!cJSON_IsArray(arr) || !cJSON_GetArraySize(arr))
+		return fail(e, where, "must be a non-empty array of {kind, module, function}");
+	*nr = cJSON_GetArraySize(arr);
+	*out = xcalloc(*nr, sizeof(**out));
+	cJSON_ArrayForEach(r, arr)
+	{
+		struct ap_frame_rule *fr = &(*out)[i];
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "kind");
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "module");
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, "function");
+		const cJSON *x;
+
+		snprintf(w, sizeof(w), "%s[%zu]", where, i++);
+		fr->kind = -1;
+		if (!cJSON_IsObject(r))
+			return fail(e, w, "expected an object");
+		cJSON_ArrayForEach(x, r)
+			if (strcmp(x->string, "kind") && strcmp(x->string, "module") &&
+			    strcmp(x->string, "function"))
+				return fail(e, w, "unknown field \"%s\" (kind, module, function)", x->string);
+		if (!k && !m && !f)
+			return fail(e, w, "a rule needs at least one of kind, module, function");
+		if (k) {
+			if (!cJSON_IsString(k))
+				return fail(e, w, "\"kind\" must be python, native or kernel");
+			if (!strcmp(k->valuestring, "python"))
+				fr->kind = AP_FRAME_PYTHON;
+			else if (!strcmp(k->valuestring, "native"))
+				fr->kind = AP_FRAME_USER;
+			else if (!strcmp(k->valuestring, "kernel"))
+				fr->kind = AP_FRAME_KERNEL;
+			else
+				return fail(e, w, "\"kind\" must be python, native or kernel, not \"%s\"",
+					    k->valuestring);
+		}
+		if (m && !cJSON_IsString(m))
+			return fail(e, w, "\"module\" must be a glob string");
+		if (f && !cJSON_IsString(f))
+			return fail(e, w, "\"function\" must be a glob string");
+		fr->module = m ? xstrdup(m->valuestring) : NULL;
+		fr->function = f ? xstrdup(f->valuestring) : NULL;
+	}
+	return true;
+}
+
+static bool parse_frames(struct perr *e, const cJSON *j, struct ap_pattern *pt)
+{
+	const cJSON *x;
+
+	if (!cJSON_IsObject(j))
+		return fail(e, "frames", "expected an object {\"any\": [...], \"none\": [...], \"where\": ...}");
+	cJSON_ArrayForEach(x, j)
+		if (strcmp(x->string, "any") && strcmp(x->string, "none") && strcmp(x->string, "where"))
+			return fail(e, "frames", "unknown field \"%s\" (any, none, where)", x->string);
+	if (pt->scope != AP_SCOPE_RUN && pt->scope != AP_SCOPE_PROCESS && pt->scope != AP_SCOPE_THREAD)
+		return fail(e, "frames", "only scopes run, process and thread take \"frames\"");
+	pt->frames.present = true;
+	x = cJSON_GetObjectItemCaseSensitive(j, "where");
+	if (x) {
+		if (!cJSON_IsString(x) ||
+		    (strcmp(x->valuestring, "any") && strcmp(x->valuestring, "innermost_python")))
+			return fail(e, "frames.where", "must be \"any\" or \"innermost_python\"");
+		pt->frames.innermost_python = !strcmp(x->valuestring, "innermost_python");
+	}
+	if (!parse_rules(e, cJSON_GetObjectItemCaseSensitive(j, "any"), "frames.any", &pt->frames.any,
+			 &pt->frames.nr_any))
+		return false;
+	x = cJSON_GetObjectItemCaseSensitive(j, "none");
+	return !x || parse_rules(e, x, "frames.none", &pt->frames.none, &pt->frames.nr_none);
+}
+
+/* {name} or {name:.Nf}; names are metrics, "location" or "confidence" */
+static bool check_template(struct perr *e, const char *where, struct ap_pattern *pt, const char *t)
+{
+	const char *p = t;
+
+	while ((p = strchr(p, '{'))) {
+		const char *end = strchr(p, '}'), *colon;
+		char name[128];
+		size_t n;
+		int id;
+
+		if (!end)
+			return fail(e, where, "unclosed '{' at offset %zu", (size_t)(p - t));
+		colon = memchr(p, ':', end - p);
+		n = (colon ? colon : end) - p - 1;
+		if (n >= sizeof(name) || !n)
+			return fail(e, where, "bad placeholder at offset %zu", (size_t)(p - t));
+		memcpy(name, p + 1, n);
+		name[n] = 0;
+		if (colon) {
+			char *q;
+			long prec;
+
+			if (colon[1] != '.' || (prec = strtol(colon + 2, &q, 10)) < 0 || prec > 6 ||
+			    q[0] != 'f' || q + 1 != end)
+				return fail(e, where, "bad format in {%s%.*s}: use {name:.Nf}, N in 0..6",
+					    name, (int)(end - colon), colon);
+		}
+		if (strcmp(name, "location") && strcmp(name, "confidence") &&
+		    !check_metric(e, where, pt, name, &id))
+			return false;
+		p = end + 1;
+	}
+	return true;
+}
+
+static const char *str_field(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static const char *const known_fields[] = {
+	"id", "title", "description", "scope", "severity", "when", "min_samples", "samples_metric",
+	"impact", "explanation", "suggestions", "verify", "dedup", "frames", "max_findings",
+};
+
+/* default sample support of each scope */
+static const char *const support_metric[AP_SCOPE__COUNT] = {
+	[AP_SCOPE_RUN] = "run.samples",          [AP_SCOPE_PROCESS] = "process.samples",
+	[AP_SCOPE_THREAD] = "thread.samples",    [AP_SCOPE_FUNCTION] = "function.total_samples",
+	[AP_SCOPE_STACK] = "stack.samples",      [AP_SCOPE_MODULE] = "module.self_samples",
+	[AP_SCOPE_SYSCALL] = "syscall.count",    [AP_SCOPE_PYCALL] = "pycall.entries",
+};
+
+static bool parse_pattern(struct perr *e, const cJSON *j, struct ap_pattern *pt)
+{
+	const cJSON *x, *sug;
+	const char *s;
+	size_t i;
+
+	if (!cJSON_IsObject(j))
+		return fail(e, "(top level)", "a pattern file holds one JSON object");
+	cJSON_ArrayForEach(x, j)
+	{
+		for (i = 0; i < AP_ARRAY_SIZE(known_fields); i++)
+			if (!strcmp(x->string, known_fields[i]))
+				break;
+		if (i == AP_ARRAY_SIZE(known_fields))
+			return fail(e, x->string, "unknown field");
+	}
+	if (!(s = str_field(j, "id")) || !*s)
+		return fail(e, "id", "missing or not a string");
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return fail(e, "id", "\"%s\": use lower-case letters, digits and '_'", s);
+	pt->id = xstrdup(s);
+	if (!(s = str_field(j, "title")))
+		return fail(e, "title", "missing or not a string");
+	pt->title = xstrdup(s);
+	s = str_field(j, "description");
+	pt->description = s ? xstrdup(s) : NULL;
+	if (!(s = str_field(j, "scope")))
+		return fail(e, "scope", "missing or not a string");
+	for (i = 0; i < AP_SCOPE_MATCH; i++)
+		if (!strcmp(s, ap_scope_names[i]))
+			break;
+	if (i == AP_SCOPE_MATCH)
+		return fail(e, "scope", "unknown scope \"%s\" (run, process, thread, function, stack, module, syscall, pycall)", s);
+	pt->scope = i;
+	if (!(s = str_field(j, "severity")))
+		return fail(e, "severity", "missing or not a string");
+	for (i = 0; i < 4; i++)
+		if (!strcmp(s, ap_severity_names[i]))
+			break;
+	if (i == 4)
+		return fail(e, "severity", "\"%s\": use info, low, medium or high", s);
+	pt->severity = i;
+	/* frames first: they decide whether match metrics may be named */
+	x = cJSON_GetObjectItemCaseSensitive(j, "frames");
+	if (x && !parse_frames(e, x, pt))
+		return false;
+	x = cJSON_GetObjectItemCaseSensitive(j, "when");
+	if (!x)
+		return fail(e, "when", "missing: the conditions, {\"all\": [...]} or {\"any\": [...]}");
+	if (!parse_cond(e, x, "when", pt, &pt->when, 0))
+		return false;
+	x = cJSON_GetObjectItemCaseSensitive(j, "min_samples");
+	pt->samples_metric = -1;
+	if (x) {
+		if (!cJSON_IsNumber(x) || x->valuedouble < 0)
+			return fail(e, "min_samples", "must be a number >= 0");
+		pt->min_samples = x->valuedouble;
+		s = str_field(j, "samples_metric");
+		if (!s)
+			s = support_metric[pt->scope];
+		if (!check_metric(e, "samples_metric", pt, s, &pt->samples_metric))
+			return false;
+	} else if (cJSON_GetObjectItemCaseSensitive(j, "samples_metric")) {
+		return fail(e, "samples_metric", "given without min_samples");
+	}
+	if (!(s = str_field(j, "impact")))
+		return fail(e, "impact", "missing: the metric, in seconds, that estimates the time at stake");
+	if (!check_metric(e, "impact", pt, s, &pt->impact_metric))
+		return false;
+	if (strcmp(ap_metrics[pt->impact_metric].unit, "s"))
+		return fail(e, "impact", "\"%s\" is in %s, not seconds", s, ap_metrics[pt->impact_metric].unit);
+	if (!(s = str_field(j, "explanation")))
+		return fail(e, "explanation", "missing or not a string");
+	if (!check_template(e, "explanation", pt, s))
+		return false;
+	pt->explanation = xstrdup(s);
+	sug = cJSON_GetObjectItemCaseSensitive(j, "suggestions");
+	if (!cJSON_IsArray(sug) || !cJSON_GetArraySize(sug))
+		return fail(e, "suggestions", "missing: a non-empty array of strings");
+	pt->nr_suggestions = cJSON_GetArraySize(sug);
+	pt->suggestions = xcalloc(pt->nr_suggestions, sizeof(char *));
+	i = 0;
+	cJSON_ArrayForEach(x, sug)
+	{
+		char w[64];
+
+		snprintf(w, sizeof(w), "suggestions[%zu]", i);
+		if (!cJSON_IsString(x))
+			return fail(e, w, "not a string");
+		if (!check_template(e, w, pt, x->valuestring))
+			return false;
+		pt->suggestions[i++] = xstrdup(x->valuestring);
+	}
+	if (!(s = str_field(j, "verify")))
+		return fail(e, "verify", "missing: how to check that a change helped");
+	if (!check_template(e, "verify", pt, s))
+		return false;
+	pt->verify = xstrdup(s);
+	if ((x = cJSON_GetObjectItemCaseSensitive(j, "dedup"))) {
+		if (!cJSON_IsString(x) || !check_template(e, "dedup", pt, x->valuestring))
+			return fail(e, "dedup", "must be a template string");
+		pt->dedup = xstrdup(x->valuestring);
+	}
+	pt->max_findings = 10;
+	if ((x = cJSON_GetObjectItemCaseSensitive(j, "max_findings"))) {
+		if (!cJSON_IsNumber(x) || x->valuedouble < 1 || x->valuedouble != floor(x->valuedouble))
+			return fail(e, "max_findings", "must be an integer >= 1");
+		pt->max_findings = x->valuedouble;
+	}
+	return true;
+}
+
+static void free_cond(struct ap_cond *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_kids; i++)
+		free_cond(&c->kids[i]);
+	free(c->kids);
+	for (i = 0; i < c->nr_list; i++)
+		free(c->list[i]);
+	free(c->list);
+	free(c->str);
+}
+
+static void free_rules(struct ap_frame_rule *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(r[i].module), free(r[i].function);
+	free(r);
+}
+
+static void free_pattern(struct ap_pattern *pt)
+{
+	size_t i;
+
+	free(pt->id), free(pt->title), free(pt->file), free(pt->description);
+	free_cond(&pt->when);
+	free(pt->explanation), free(pt->verify), free(pt->dedup);
+	for (i = 0; i < pt->nr_suggestions; i++)
+		free(pt->suggestions[i]);
+	free(pt->suggestions);
+	free_rules(pt->frames.any, pt->frames.nr_any);
+	free_rules(pt->frames.none, pt->frames.nr_none);
+	free(pt->cited);
+}
+
+/* line and column of offset off in text */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+	size_t i;
+
+	*line = 1, *col = 1;
+	for (i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n')
+			(*line)++, *col = 1;
+		else
+			(*col)++;
+	}
+}
+
+int ap_patterns__load_text(struct ap_analysis *an, const char *text, size_t len, const char *name,
+			   char *err, size_t errlen)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	struct ap_pattern pt = { 0 };
+	char buf[512];
+	struct perr e = { buf, sizeof(buf), false };
+	size_t i;
+
+	if (j && end) { /* one value, then only white space */
+		const char *q = end;
+
+		while (q < text + len && (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r'))
+			q++;
+		if (q < text + len) {
+			cJSON_Delete(j);
+			j = NULL;
+			end = q;
+		}
+	}
+	if (!j) {
+		int line, col;
+		size_t off = end && end >= text ? (size_t)(end - text) : 0;
+
+		line_col(text, off, &line, &col);
+		snprintf(err, errlen, "%s:%d:%d: invalid JSON%s", name, line, col,
+			 off >= len ? " (ended early)" : "");
+		return -EINVAL;
+	}
+	if (!parse_pattern(&e, j, &pt)) {
+		snprintf(err, errlen, "%s: %s%s%s: %s", name, pt.id ? "pattern " : "", pt.id ? pt.id : "",
+			 pt.id ? ", field" : "field", buf);
+		free_pattern(&pt);
+		cJSON_Delete(j);
+		return -EINVAL;
+	}
+	cJSON_Delete(j);
+	pt.file = xstrdup(name);
+	for (i = 0; i < an->nr_pats; i++)
+		if (!strcmp(an->pats[i].id, pt.id)) {
+			if (!an->pats[i].builtin) {
+				snprintf(err, errlen, "%s: pattern %s: id already defined in %s", name, pt.id,
+					 an->pats[i].file);
+				free_pattern(&pt);
+				return -EINVAL;
+			}
+			ap_info("patterns: %s replaces the built-in pattern %s", name, pt.id);
+			free_pattern(&an->pats[i]);
+			an->pats[i] = pt;
+			return 0;
+		}
+	an->pats = xrealloc(an->pats, (an->nr_pats + 1) * sizeof(*an->pats));
+	an->pats[an->nr_pats++] = pt;
+	return 0;
+}
+
+int ap_patterns__load_builtin(struct ap_analysis *an)
+{
+	char err[768];
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < ap_nr_builtin_patterns; i++) {
+		const struct ap_builtin_pattern *b = &ap_builtin_patterns[i];
+
+		if (ap_patterns__load_text(an, b->text, strlen(b->text), b->name, err, sizeof(err))) {
+			ap_err("built-in %s", err);
+			ret = -EINVAL;
+			continue;
+		}
+		an->pats[an->nr_pats - 1].builtin = true;
+	}
+	return ret;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, err[768];
+	size_t nr = 0, i;
+	int ret = 0;
+
+	if (!d) {
+		ap_err("--patterns %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n > 5 && !strcmp(de->d_name + n - 5, ".json") && de->d_name[0] != '.') {
+			names = xrealloc(names, (nr + 1) * sizeof(*names));
+			names[nr++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	if (!nr)
+		ap_warn("--patterns %s: no *.json files", dir);
+	qsort(names, nr, sizeof(*names), name_cmp); /* a fixed order: same input, same output */
+	for (i = 0; i < nr; i++) {
+		char path[PATH_MAX];
+		size_t len;
+		char *text;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		text = read_file(path, &len);
+		if (!text) {
+			ap_err("%s: %s", path, strerror(errno));
+			ret = -EINVAL;
+		} else if (ap_patterns__load_text(an, text, len, path, err, sizeof(err))) {
+			ap_err("%s", err);
+			ret = -EINVAL;
+		}
+		free(text);
+		free(names[i]);
+	}
+	free(names);
+	return ret;
+}
+
+void ap_patterns__free(struct ap_analysis *an)
+{
+	size_t i;
+
+	for (i = 0; i < an->nr_pats; i++)
+		free_pattern(&an->pats[i]);
+	free(an->pats);
+	an->pats = NULL;
+	an->nr_pats = 0;
+}
+
+bool ap_rule_match(const struct profile *p, const struct ap_frame_rule *r, uint32_t frame)
+{
+	const struct ap_frame *f = &p->frames[frame];
+
+	if (r->kind >= 0 && (uint32_t)r->kind != f->kind)
+		return false;
+	if (r->module && fnmatch(r->module, f->module == AP_NONE ? "" :
+				 profile__s(p, p->modules[f->module].path), 0))
+		return false;
+	return !r->function || !fnmatch(r->function, profile__s(p, f->name), 0);
+}
+
+/* numbers as a reader wants them: integers plain, others to 1 or 2 decimals */
+static void fmt_num(struct strbuf *sb, double v, int prec)
+{
+	if (isnan(v))
+		sb_puts(sb, "n/a");
+	else if (prec >= 0)
+		sb_printf(sb, "%.*f", prec, v);
+	else if (v == floor(v) && fabs(v) < 1e15)
+		sb_printf(sb, "%.0f", v);
+	else
+		sb_printf(sb, fabs(v) >= 10 ? "%.1f" : "%.2f", v);
+}
+
+char *ap_template_render(const struct ap_analysis *an, const char *tpl, const struct ap_subject *s,
+			 const struct ap_value *match, double confidence)
+{
+	struct strbuf sb = { 0 };
+	const char *p = tpl, *q;
+
+	while ((q = strchr(p, '{'))) {
+		const char *end = strchr(q, '}'), *colon;
+		char name[128];
+		int prec = -1, id;
+		size_t n;
+
+		sb_append(&sb, p, q - p);
+		if (!end)
+			break; /* checked at load */
+		colon = memchr(q, ':', end - q);
+		n = (colon ? colon : end) - q - 1;
+		snprintf(name, sizeof(name), "%.*s", (int)n, q + 1);
+		if (colon)
+			prec = atoi(colon + 2);
+		if (!strcmp(name, "location")) {
+			sb_puts(&sb, s->location);
+		} else if (!strcmp(name, "confidence")) {
+			fmt_num(&sb, confidence, 2);
+		} else if ((id = ap_metric_find(name)) >= 0) {
+			const struct ap_value *v = ap_analysis__value(an, s, match, id);
+
+			if (!v)
+				sb_puts(&sb, "n/a");
+			else if (!strcmp(ap_metrics[id].unit, "text"))
+				sb_puts(&sb, v->s ? v->s : "");
+			else
+				fmt_num(&sb, v->v, prec);
+		}
+		p = end + 1;
+	}
+	sb_puts(&sb, p);
+	return sb.buf ? sb.buf : xstrdup("");
+}

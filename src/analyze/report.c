@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: MIT
+/* The analyzer's outputs: findings.json, report.md and the terminal's top
+ * findings; and `analyze DIR`, which produces them from saved artifacts. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analyze/pattern.h"
+#include "artifact/artifact.h"
+#include "log.h"
+#include "util.h"
+
+/* short and stable: integers exact, others to 4 decimals */
+static double tidy(double v)
+{
+	if (v == floor(v) || fabs(v) >= 1e12)
+		return v;
+	return round(v * 1e4) / 1e4;
+}
+
+static const struct ap_value *val(const struct ap_analysis *an, const struct ap_finding *f, int id)
+{
+	return ap_analysis__value(an, f->subj, f->match, id);
+}
+
+static bool is_text(int id)
+{
+	return !strcmp(ap_metrics[id].unit, "text");
+}
+
+static cJSON *finding_json(const struct ap_analysis *an, const struct ap_finding *f)
+{
+	const struct ap_pattern *pt = f->pat;
+	cJSON *o = cJSON_CreateObject(), *ev, *ci = NULL, *a;
+	size_t i;
+
+	cJSON_AddStringToObject(o, "id", f->id);
+	cJSON_AddStringToObject(o, "pattern_id", pt->id);
+	cJSON_AddStringToObject(o, "title", pt->title);
+	cJSON_AddStringToObject(o, "severity", ap_severity_names[pt->severity]);
+	cJSON_AddStringToObject(o, "scope", ap_scope_names[pt->scope]);
+	cJSON_AddStringToObject(o, "location", f->subj->location);
+	cJSON_AddNumberToObject(o, "impact_s", tidy(f->impact_s));
+	cJSON_AddNumberToObject(o, "confidence", f->confidence);
+	cJSON_AddStringToObject(o, "confidence_basis", f->basis);
+	ev = cJSON_AddObjectToObject(o, "evidence");
+	for (i = 0; i < pt->nr_cited; i++) {
+		int id = pt->cited[i];
+		const struct ap_value *v = val(an, f, id);
+
+		if (!v || (is_text(id) ? !v->s : isnan(v->v))) {
+			cJSON_AddNullToObject(ev, ap_metric_name(id));
+			continue;
+		}
+		if (is_text(id)) {
+			cJSON_AddStringToObject(ev, ap_metric_name(id), v->s);
+			continue;
+		}
+		cJSON_AddNumberToObject(ev, ap_metric_name(id), tidy(v->v));
+		if (v->n) {
+			double lo, hi;
+
+			if (!ci)
+				ci = cJSON_CreateObject();
+			ap_wilson95(v->k, v->n, &lo, &hi);
+			cJSON_AddItemToObject(ci, ap_metric_name(id), a = cJSON_CreateArray());
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(tidy(100 * lo)));
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(tidy(100 * hi)));
+		}
+	}
+	if (ci)
+		cJSON_AddItemToObject(o, "ci95_pct", ci);
+	cJSON_AddStringToObject(o, "explanation", f->explanation);
+	a = cJSON_AddArrayToObject(o, "suggestions");
+	for (i = 0; i < f->nr_suggestions; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(f->suggestions[i]));
+	cJSON_AddStringToObject(o, "verify", f->verify);
+	a = cJSON_AddArrayToObject(o, "related");
+	for (i = 0; i < f->nr_related; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(f->related[i]));
+	return o;
+}
+
+static const struct ap_value *run_v(const struct ap_analysis *an, int id)
+{
+	return ap_analysis__value(an, NULL, NULL, id);
+}
+
+cJSON *ap_findings_json(const struct ap_analysis *an)
+{
+	cJSON *root = cJSON_CreateObject(), *o, *arr;
+	size_t i, builtin = 0, capped = 0;
+
+	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_FINDINGS);
+	cJSON_AddStringToObject(root, "target", an->in.target);
+	cJSON_AddNumberToObject(root, "wall_s", tidy(an->in.wall_s));
+	cJSON_AddNumberToObject(root, "samples", an->in.prof.total_samples);
+	o = cJSON_AddObjectToObject(root, "patterns");
+	for (i = 0; i < an->nr_pats; i++)
+		builtin += an->pats[i].builtin;
+	cJSON_AddNumberToObject(o, "evaluated", an->nr_pats);
+	cJSON_AddNumberToObject(o, "builtin", builtin);
+	arr = cJSON_AddArrayToObject(o, "user_files");
+	for (i = 0; i < an->nr_pats; i++)
+		if (!an->pats[i].builtin)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(an->pats[i].file));
+	arr = cJSON_AddArrayToObject(root, "findings");
+	for (i = 0; i < an->nr_findings; i++)
+		if (!an->findings[i].dropped)
+			cJSON_AddItemToArray(arr, finding_json(an, &an->findings[i]));
+		else if (!an->findings[i].dedup_key)
+			capped++;
+	/* a pattern's findings beyond its max_findings */
+	cJSON_AddNumberToObject(root, "findings_over_cap", capped);
+	arr = cJSON_AddArrayToObject(root, "not_evaluated");
+	for (i = 0; i < an->nr_skipped; i++) {
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddStringToObject(o, "pattern_id", an->skipped[i].pattern);
+		cJSON_AddStringToObject(o, "reason", an->skipped[i].reason);
+	}
+	return root;
+}
+
+/* ---- report.md ---- */
+
+static double pv(const struct ap_subject *s, int id)
+{
+	return s->v[ap_metric_slot(id)].v;
+}
+
+static void md_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|' || *s == '*' || *s == '_' || *s == '`' || *s == '<' || *s == '>')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
+static void fmt_value(FILE *f, const struct ap_value *v, int id)
+{
+	if (!v || (is_text(id) ? !v->s : isnan(v->v))) {
+		fputs("n/a", f);
+		return;
+	}
+	if (is_text(id)) {
+		fputc('`', f);
+		fputs(v->s, f);
+		fputc('`', f);
+	} else if (v->v == floor(v->v) && fabs(v->v) < 1e15) {
+		fprintf(f, "%.0f", v->v);
+	} else {
+		fprintf(f, fabs(v->v) >= 10 ? "%.1f" : "%.3g", v->v);
+	}
+	if (!is_text(id) && strcmp(ap_metrics[id].unit, "count"))
+		fprintf(f, " %s", ap_metrics[id].unit);
+}
+
+static void md_behaviour(const struct ap_analysis *an, FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "## What the run did\n\n");
+	for (i = 0; i < an->nr_subj[AP_SCOPE_PROCESS]; i++) {
+		const struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
+
+		fprintf(f, "- **");
+		md_escape(f, s->location);
+		fprintf(f, "**: %.2f CPU-s sampled over %.2f s", pv(s, AP_M_P_CPU_S), pv(s, AP_M_P_WALL_S));
+		if (!isnan(pv(s, AP_M_P_ACTIVE_S)) && pv(s, AP_M_P_ACTIVE_S) > 0)
+			fprintf(f, "; of its active thread time (%.2f s): on CPU %.0f%%, waiting for a CPU %.0f%%, "
+				"I/O %.0f%%, locks %.0f%%, GIL %.0f%%, sleep %.0f%%, other %.0f%%",
+				pv(s, AP_M_P_ACTIVE_S), pv(s, AP_M_P_ONCPU_PCT), pv(s, AP_M_P_RUNNABLE_PCT),
+				pv(s, AP_M_P_IO_PCT), pv(s, AP_M_P_LOCK_PCT), pv(s, AP_M_P_GIL_PCT),
+				pv(s, AP_M_P_SLEEP_PCT), pv(s, AP_M_P_OTHER_PCT));
+		if (!isnan(pv(s, AP_M_P_IDLE_PCT)) &&
+		    (pv(s, AP_M_P_IDLE_PCT) >= 1 || pv(s, AP_M_P_CHILD_PCT) >= 1))
+			fprintf(f, "; idle waits %.0f%% and child waits %.0f%% of all thread time",
+				pv(s, AP_M_P_IDLE_PCT), pv(s, AP_M_P_CHILD_PCT));
+		if (!isnan(pv(s, AP_M_P_RSS_PEAK_MB)))
+			fprintf(f, "; peak RSS %.0f MB", pv(s, AP_M_P_RSS_PEAK_MB));
+		fprintf(f, ".\n");
+	}
+	fputc('\n', f);
+}
+
+static void md_finding(const struct ap_analysis *an, const struct ap_finding *x, int n, FILE *f)
+{
+	const struct ap_pattern *pt = x->pat;
+	size_t i;
+
+	fprintf(f, "### %d. ", n);
+	md_escape(f, pt->title);
+	fprintf(f, " (`%s`)\n\n", x->id);
+	fprintf(f, "- **Where:** `%s`\n", x->subj->location);
+	fprintf(f, "- **Severity:** %s; **time at stake:** %.2f s; **confidence:** %.2f\n\n",
+		ap_severity_names[pt->severity], x->impact_s, x->confidence);
+	fprintf(f, "%s\n\n", x->explanation);
+	fprintf(f, "| evidence | value | 95%% interval |\n|---|---|---|\n");
+	for (i = 0; i < pt->nr_cited; i++) {
+		int id = pt->cited[i];
+		const struct ap_value *v = val(an, x, id);
+
+		fprintf(f, "| `%s` | ", ap_metric_name(id));
+		fmt_value(f, v, id);
+		if (v && v->n && !isnan(v->v)) {
+			double lo, hi;
+
+			ap_wilson95(v->k, v->n, &lo, &hi);
+			fprintf(f, " | %.1f–%.1f %% (%llu of %llu) |\n", 100 * lo, 100 * hi,
+				(unsigned long long)v->k, (unsigned long long)v->n);
+		} else {
+			fprintf(f, " | |\n");
+		}
+	}
+	fprintf(f, "\n**Confidence basis:** %s.\n\n**Suggested actions:**\n\n", x->basis);
+	for (i = 0; i < x->nr_suggestions; i++)
+		fprintf(f, "- %s\n", x->suggestions[i]);
+	fprintf(f, "\n**How to verify:** %s\n", x->verify);
+	if (x->nr_related) {
+		fprintf(f, "\n*Also seen as:*");
+		for (i = 0; i < x->nr_related; i++)
+			fprintf(f, " `%s`", x->related[i]);
+		fputc('\n', f);
+	}
+	fputc('\n', f);
+}
+
+/* subjects of a scope, best first by metric id (descending); at most n */
+static size_t top_subjects(const struct ap_analysis *an, enum ap_scope sc, int id, size_t n,
+			   const struct ap_subject **out)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < an->nr_subj[sc]; i++) {
+		const struct ap_subject *s = &an->subj[sc][i];
+		double v = pv(s, id);
+
+		if (isnan(v) || v <= 0)
+			continue;
+		for (j = k; j > 0 && pv(out[j - 1], id) < v; j--)
+			if (j < n)
+				out[j] = out[j - 1];
+		if (j < n) {
+			out[j] = s;
+			if (k < n)
+				k++;
+		}
+	}
+	return k;
+}
+
+static void md_facts(const struct ap_analysis *an, FILE *f)
+{
+	const struct profile *p = &an->in.prof;
+	const struct ap_subject *top[15];
+	size_t i, n;
+
+	fprintf(f, "## Raw facts\n\n### Top functions by self time\n\n"
+		   "| function | self %% | total %% | self samples |\n|---|---|---|---|\n");
+	n = top_subjects(an, AP_SCOPE_FUNCTION, AP_M_F_SELF_SAMPLES, 15, top);
+	for (i = 0; i < n; i++) {
+		fprintf(f, "| `%s` | %.1f | %.1f | %.0f |\n", top[i]->location, pv(top[i], AP_M_F_SELF_PCT),
+			pv(top[i], AP_M_F_TOTAL_PCT), pv(top[i], AP_M_F_SELF_SAMPLES));
+	}
+	fprintf(f, "\n### Top call paths (functions, Python view)\n\n| samples | %% | path |\n|---|---|---|\n");
+	n = top_subjects(an, AP_SCOPE_STACK, AP_M_S_SAMPLES, 8, top);
+	for (i = 0; i < n; i++) {
+		fprintf(f, "| %.0f | %.1f | ", pv(top[i], AP_M_S_SAMPLES), pv(top[i], AP_M_S_PCT));
+		md_escape(f, top[i]->location);
+		fprintf(f, " |\n");
+	}
+	if (p->has_offcpu) {
+		fprintf(f, "\n### Threads (wall-time breakdown, %% of each thread's time)\n\n"
+			   "| thread | wall s | cpu | runnable | io | lock | gil | sleep | idle wait |\n"
+			   "|---|---|---|---|---|---|---|---|---|\n");
+		n = top_subjects(an, AP_SCOPE_THREAD, AP_M_T_WALL_S, 15, top);
+		for (i = 0; i < n; i++) {
+			const struct ap_subject *s = top[i];
+
+			fprintf(f, "| ");
+			md_escape(f, s->location);
+			fprintf(f, " | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
+				pv(s, AP_M_T_WALL_S), pv(s, AP_M_T_ONCPU_PCT), pv(s, AP_M_T_RUNNABLE_PCT),
+				pv(s, AP_M_T_IO_PCT), pv(s, AP_M_T_LOCK_PCT), pv(s, AP_M_T_GIL_PCT),
+				pv(s, AP_M_T_SLEEP_PCT), pv(s, AP_M_T_IDLE_PCT));
+		}
+	}
+	if (p->has_syscalls) {
+		fprintf(f, "\n### System calls by time inside\n\n"
+			   "| call | count | errors | total s | avg µs | p99 µs ≤ | bytes |\n"
+			   "|---|---|---|---|---|---|---|\n");
+		n = top_subjects(an, AP_SCOPE_SYSCALL, AP_M_SC_TOTAL_S, 12, top);
+		for (i = 0; i < n; i++) {
+			const struct ap_subject *s = top[i];
+
+			fprintf(f, "| `%s` | %.0f | %.0f | %.3f | %.1f | %.0f | %.0f |\n", s->location,
+				pv(s, AP_M_SC_COUNT), pv(s, AP_M_SC_ERRORS), pv(s, AP_M_SC_TOTAL_S),
+				pv(s, AP_M_SC_AVG_US), pv(s, AP_M_SC_P99_US), pv(s, AP_M_SC_BYTES));
+		}
+	}
+	fprintf(f, "\n### Data quality\n\n");
+	fprintf(f, "- sample records lost: %.2f%%; user stacks complete: ", an->in.lost_pct);
+	fmt_value(f, run_v(an, AP_M_RUN_COMPLETENESS_PCT), AP_M_RUN_COMPLETENESS_PCT);
+	fputc('\n', f);
+	for (i = 0; i < p->nr_counters; i++)
+		if (p->counters[i].value && (strstr(p->counters[i].name, "lost") ||
+					     strstr(p->counters[i].name, "full") ||
+					     strstr(p->counters[i].name, "error") ||
+					     strstr(p->counters[i].name, "truncated")))
+			fprintf(f, "- %s: %llu\n", p->counters[i].name,
+				(unsigned long long)p->counters[i].value);
+	if (an->nr_skipped) {
+		fprintf(f, "\n### Patterns not evaluated\n\n");
+		for (i = 0; i < an->nr_skipped; i++)
+			fprintf(f, "- `%s`: %s\n", an->skipped[i].pattern, an->skipped[i].reason);
+	}
+}
+
+void ap_report_md(const struct ap_analysis *an, FILE *f)
+{
+	const struct profile *p = &an->in.prof;
+	size_t i, shown = 0, n = 0;
+
+	fprintf(f, "# autoprof-bpf report: `%s`\n\n", an->in.target);
+	fprintf(f, "%.2f s wall; %llu on-CPU samples at %u Hz (%.2f CPU-s)", an->in.wall_s,
+		(unsigned long long)p->total_samples, p->frequency_hz,
+		p->frequency_hz ? (double)p->total_samples / p->frequency_hz : 0.0);
+	if (an->in.nr_cpus > 0)
+		fprintf(f, " on %d CPUs", an->in.nr_cpus);
+	fprintf(f, "; %zu process%s, %zu thread%s.%s\n\n", p->nr_procs, p->nr_procs == 1 ? "" : "es",
+		p->nr_threads, p->nr_threads == 1 ? "" : "s",
+		an->in.interrupted ? " The run was interrupted; this is what was collected." : "");
+	md_behaviour(an, f);
+	fprintf(f, "## Key bottlenecks\n\n");
+	for (i = 0; i < an->nr_findings; i++) {
+		const struct ap_finding *x = &an->findings[i];
+
+		if (x->dropped)
+			continue;
+		n++;
+		fprintf(f, "%zu. **%s** (%s): `%s`, %.2f s at stake, confidence %.2f\n", n,
+			x->pat->title, ap_severity_names[x->pat->severity], x->subj->location,
+			x->impact_s, x->confidence);
+	}
+	if (!n)
+		fprintf(f, "No pattern matched: nothing in this run crossed a threshold of the %zu "
+			   "patterns evaluated. The raw facts below still show where time went.\n",
+			an->nr_pats);
+	fprintf(f, "\n## Findings\n\n");
+	for (i = 0; i < an->nr_findings; i++)
+		if (!an->findings[i].dropped)
+			md_finding(an, &an->findings[i], (int)++shown, f);
+	md_facts(an, f);
+}
+
+void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
+{
+	size_t i;
+	int n = 0, total = 0;
+
+	for (i = 0; i < an->nr_findings; i++)
+		total += !an->findings[i].dropped;
+	fprintf(f, "\nTop findings (%d of %d; report.md explains each):\n", total < top ? total : top,
+		total);
+	if (!total)
+		fprintf(f, "  none: no pattern matched this run\n");
+	for (i = 0; i < an->nr_findings && n < top; i++) {
+		const struct ap_finding *x = &an->findings[i];
+
+		if (x->dropped)
+			continue;
+		fprintf(f, "  %d. [%s] %s: %s (%.2f s at stake, confidence %.2f)\n     %s\n", ++n,
+			ap_severity_names[x->pat->severity], x->pat->title, x->subj->location,
+			x->impact_s, x->confidence, x->explanation);
+		if (x->nr_suggestions)
+			fprintf(f, "     try: %s\n", x->suggestions[0]);
+	}
+}
+
+int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis **out)
+{
+	struct ap_analysis *an = xcalloc(1, sizeof(*an));
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	err = ap_input__load(&an->in, dir);
+	if (!err)
+		err = ap_patterns__load_builtin(an);
+	/* a bad user pattern is reported; the others still run */
+	if (!err && patterns_dir && ap_patterns__load_dir(an, patterns_dir)) {
+		ap_warn("patterns: the files above were skipped; the others were evaluated");
+		an->rejected_patterns = true;
+	}
+	if (err)
+		goto out;
+	ap_metrics__compute(an);
+	ap_analysis__evaluate(an);
+	{
+		cJSON *j = ap_findings_json(an);
+
+		err = json_write_atomic(dir, "findings.json", j);
+		cJSON_Delete(j);
+	}
+	if (!err) {
+		f = open_memstream(&buf, &len);
+		if (!f) {
+			err = -errno;
+			goto out;
+		}
+		ap_report_md(an, f);
+		fclose(f);
+		err = write_file_atomic(dir, "report.md", buf, len);
+		free(buf);
+	}
+	if (err)
+		ap_err("writing the analysis to %s: %s", dir, strerror(-err));
+out:
+	if (err || !out) {
+		ap_analysis__free(an);
+		free(an);
+		an = NULL;
+	}
+	if (out)
+		*out = an;
+	return err;
+}
