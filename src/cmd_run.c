@@ -14,6 +14,8 @@
 #include <bpf/libbpf.h>
 #include "shared.h"
 #include "artifact/artifact.h"
+#include <sys/stat.h>
+#include "analyze/analyze.h"
 #include "artifact/run_json.h"
 #include "cmds.h"
 #include "collect/cpu.h"
@@ -33,7 +35,10 @@ static const char usage_text[] =
 "\n"
 "Profile a command from its first instruction, or running processes, with\n"
 "eBPF: on-CPU samples with kernel and complete native user stacks, off-CPU\n"
-"time by stack and reason, syscall statistics and a /proc metrics timeline.\n"
+"time by stack and reason, syscall statistics and a /proc metrics timeline;\n"
+"then diagnose the run: findings.json and report.md name what dominated,\n"
+"where, how sure we are and what to try. `autoprof-bpf analyze DIR` redoes\n"
+"the diagnosis from a saved run.\n"
 "\n"
 "  -p, --pid PID[,PID...]   attach to running processes\n"
 "  -d, --duration SEC       stop after SEC seconds (attach mode; an upper\n"
@@ -58,6 +63,8 @@ static const char usage_text[] =
 "      --full-stacks        ... everything, interpreter internals included\n"
 "                           (default: Python frames spliced into native stacks,\n"
 "                           interpreter internals hidden)\n"
+"      --patterns DIR       also evaluate the patterns in DIR/*.json (see\n"
+"                           docs/PATTERNS.md); a bad file is reported and skipped\n"
 "      --py-calls           count entries into Python from C per code object with\n"
 "                           a uprobe (artifacts/python_calls.json); costs ~1 us per\n"
 "                           entry, so callback-heavy code slows down\n"
@@ -76,7 +83,7 @@ static const char usage_text[] =
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
-       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL };
+       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -130,6 +137,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "no-syscalls", no_argument, NULL, OPT_NO_SYSCALLS },
 		{ "min-block", required_argument, NULL, OPT_MIN_BLOCK },
 		{ "slow-syscall", required_argument, NULL, OPT_SLOW_SYSCALL },
+		{ "patterns", required_argument, NULL, OPT_PATTERNS },
 		{},
 	};
 	long v;
@@ -215,6 +223,14 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 						   optarg);
 			o->slow_ns = v * 1000000ull;
 			break;
+		case OPT_PATTERNS: {
+			struct stat st;
+
+			if (stat(optarg, &st) || !S_ISDIR(st.st_mode))
+				return usage_error("--patterns: '%s' is not a directory", optarg);
+			o->patterns_dir = optarg;
+			break;
+		}
 		case OPT_VERSION:
 			printf("autoprof-bpf %s\n", AP_VERSION);
 			return 1;
@@ -597,6 +613,7 @@ int cmd_run(int argc, char **argv)
 			.slow_ns = 10000000,
 		},
 	};
+	struct ap_analysis *an = NULL;
 	int ret, err;
 	bool interrupted;
 
@@ -657,6 +674,10 @@ int cmd_run(int argc, char **argv)
 		ret = -AP_EXIT_FAILED;
 		goto out;
 	}
+	/* the diagnosis reads back only what was written */
+	if (ap_analyze_dir(ses.outdir, ses.opts.patterns_dir, &an))
+		ap_warn("no findings: the analysis of %s failed (the profile is complete; "
+			"`autoprof-bpf analyze %s` retries)", ses.outdir, ses.outdir);
 	if (!ses.opts.quiet) {
 		struct summary_info si = {
 			.target = ses.target_desc,
@@ -669,6 +690,12 @@ int cmd_run(int argc, char **argv)
 		};
 		/* stderr: in launch mode stdout belongs to the target */
 		summary_print(&ses.prof, &si, stderr);
+		if (an)
+			ap_findings_print_top(an, 3, stderr);
+	}
+	if (an) {
+		ap_analysis__free(an);
+		free(an);
 	}
 	if (ses.stopped_early && ses.child && !ses.opts.quiet)
 		ap_log(AP_LOG_WARN, "profiling stopped; waiting for pid %d to exit (Ctrl-C again to leave it)",

@@ -37,6 +37,7 @@ struct ap_options {
 	bool no_syscalls;       /* no syscall statistics */
 	uint64_t min_block_ns;  /* off-CPU stacks: shortest block aggregated */
 	uint64_t slow_ns;       /* syscalls at least this slow are kept with stacks */
+	const char *patterns_dir; /* --patterns: user patterns for the analysis */
 	int verbose;
 };
 

@@ -318,7 +318,8 @@ static void add_finding(struct ap_analysis *an, const struct ap_pattern *pt,
 			char *basis)
 {
 	struct ap_finding *f;
-	const struct ap_value *iv = ap_analysis__value(an, s, match, pt->impact_metric);
+	const struct ap_value *iv = pt->impact_metric < 0 ? NULL :
+				    ap_analysis__value(an, s, match, pt->impact_metric);
 	size_t i;
 
 	an->findings = xrealloc(an->findings, (an->nr_findings + 1) * sizeof(*an->findings));

@@ -236,7 +236,7 @@ static void mark_idle_stacks(struct ap_analysis *an)
 /* ---- thread time ---- */
 
 struct ttime {
-	double wall, oncpu, runnable, io, lock, gil, sleep, child, other, idle;
+	double wall, oncpu, runnable, io, disk, lock, gil, sleep, child, other, idle;
 	uint64_t sleeps, switches;
 	bool accounted;
 };
@@ -254,6 +254,7 @@ static void thread_time(const struct ap_analysis *an, const struct ap_thread *t,
 	tt->runnable = (t->off_ns[AP_OFF_PREEMPTED] + t->off_ns[AP_OFF_RUNQUEUE]) / 1e9;
 	tt->io = (t->off_ns[AP_OFF_IO_DISK] + t->off_ns[AP_OFF_IO_NET] + t->off_ns[AP_OFF_IO_PIPE] +
 		  t->off_ns[AP_OFF_POLL]) / 1e9;
+	tt->disk = t->off_ns[AP_OFF_IO_DISK] / 1e9;
 	tt->gil = t->off_ns[AP_OFF_GIL] / 1e9;
 	tt->sleep = t->off_ns[AP_OFF_SLEEP] / 1e9;
 	tt->child = t->off_ns[AP_OFF_CHILD] / 1e9;
@@ -277,6 +278,7 @@ static void thread_time(const struct ap_analysis *an, const struct ap_thread *t,
 static void add_ttime(struct ttime *a, const struct ttime *b)
 {
 	a->wall += b->wall, a->oncpu += b->oncpu, a->runnable += b->runnable, a->io += b->io;
+	a->disk += b->disk;
 	a->lock += b->lock, a->gil += b->gil, a->sleep += b->sleep, a->child += b->child;
 	a->other += b->other, a->idle += b->idle, a->sleeps += b->sleeps;
 	a->switches += b->switches;
@@ -418,7 +420,8 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 
 		if (!isnan(sr->threads[i]) && sr->threads[i] > tpeak)
 			tpeak = sr->threads[i];
-		if (isnan(mb) || isnan(t))
+		/* 0: the last sample of an exiting process, its memory already gone */
+		if (isnan(mb) || isnan(t) || mb <= 0)
 			continue;
 		if (isnan(first))
 			first = mb;
@@ -464,6 +467,8 @@ static void set_time_shares(struct ap_subject *s, const struct ttime *tt, bool p
 		setv(s, AP_M_P_ONCPU_S, tt->oncpu);
 		setv(s, AP_M_P_RUNNABLE_S, tt->runnable);
 		setv(s, AP_M_P_IO_S, tt->io);
+		setv(s, AP_M_P_DISK_S, tt->disk);
+		setv(s, AP_M_P_DISK_PCT, 100 * ratio(tt->disk, base));
 		setv(s, AP_M_P_LOCK_S, tt->lock);
 		setv(s, AP_M_P_GIL_S, tt->gil);
 		setv(s, AP_M_P_SLEEP_S, tt->sleep);
@@ -799,7 +804,9 @@ static void compute_code(struct ap_analysis *an)
 			}
 			si->path = *slot;
 		}
-		si->module = sf.user_leaf != AP_NONE ? p->frames[sf.user_leaf].module : AP_NONE;
+		/* user code running in a file: the leaf itself is a user frame */
+		si->module = sf.user_leaf != AP_NONE && sf.kern_leaf == AP_NONE ?
+				     p->frames[sf.user_leaf].module : AP_NONE;
 	}
 
 	for (i = 0; i < p->nr_counts; i++) {
@@ -1027,6 +1034,8 @@ static void compute_syscalls(struct ap_analysis *an)
 		setv(s, AP_M_SC_P99_US, hist_quantile(r->hist, r->count, 0.99));
 		setv(s, AP_M_SC_MAX_US, r->max_ns / 1e3);
 		setv(s, AP_M_SC_BYTES, r->bytes);
+		if (r->bytes)
+			setv(s, AP_M_SC_MB_PER_S, ratio(r->bytes / 1048576.0, r->total_ns / 1e9));
 		setv(s, AP_M_SC_AVG_BYTES, ratio(r->bytes, r->count - r->errors));
 	}
 	free(rows);

@@ -405,11 +405,14 @@ static bool parse_pattern(struct perr *e, const cJSON *j, struct ap_pattern *pt)
 	} else if (cJSON_GetObjectItemCaseSensitive(j, "samples_metric")) {
 		return fail(e, "samples_metric", "given without min_samples");
 	}
-	if (!(s = str_field(j, "impact")))
-		return fail(e, "impact", "missing: the metric, in seconds, that estimates the time at stake");
-	if (!check_metric(e, "impact", pt, s, &pt->impact_metric))
+	/* optional: a problem that costs no time directly (memory) ranks by severity after those that do */
+	pt->impact_metric = -1;
+	x = cJSON_GetObjectItemCaseSensitive(j, "impact");
+	if (x && !cJSON_IsString(x))
+		return fail(e, "impact", "must be the name of a metric in seconds");
+	if (x && !check_metric(e, "impact", pt, (s = x->valuestring), &pt->impact_metric))
 		return false;
-	if (strcmp(ap_metrics[pt->impact_metric].unit, "s"))
+	if (x && strcmp(ap_metrics[pt->impact_metric].unit, "s"))
 		return fail(e, "impact", "\"%s\" is in %s, not seconds", s, ap_metrics[pt->impact_metric].unit);
 	if (!(s = str_field(j, "explanation")))
 		return fail(e, "explanation", "missing or not a string");
@@ -534,8 +537,8 @@ int ap_patterns__load_text(struct ap_analysis *an, const char *text, size_t len,
 		return -EINVAL;
 	}
 	if (!parse_pattern(&e, j, &pt)) {
-		snprintf(err, errlen, "%s: %s%s%s: %s", name, pt.id ? "pattern " : "", pt.id ? pt.id : "",
-			 pt.id ? ", field" : "field", buf);
+		snprintf(err, errlen, "%s: %s%s%sfield %s", name, pt.id ? "pattern " : "",
+			 pt.id ? pt.id : "", pt.id ? ", " : "", buf);
 		free_pattern(&pt);
 		cJSON_Delete(j);
 		return -EINVAL;

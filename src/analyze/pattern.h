@@ -49,7 +49,7 @@ struct ap_pattern {
 	struct ap_cond when;
 	int samples_metric;         /* -1: no minimum */
 	double min_samples;
-	int impact_metric;
+	int impact_metric;          /* seconds at stake, or -1 */
 	char *explanation, *verify, *dedup;
 	char **suggestions;
 	size_t nr_suggestions;

@@ -40,7 +40,10 @@ static cJSON *finding_json(const struct ap_analysis *an, const struct ap_finding
 	cJSON_AddStringToObject(o, "severity", ap_severity_names[pt->severity]);
 	cJSON_AddStringToObject(o, "scope", ap_scope_names[pt->scope]);
 	cJSON_AddStringToObject(o, "location", f->subj->location);
-	cJSON_AddNumberToObject(o, "impact_s", tidy(f->impact_s));
+	if (pt->impact_metric >= 0)
+		cJSON_AddNumberToObject(o, "impact_s", tidy(f->impact_s));
+	else /* not a time cost of its own (memory, a classification) */
+		cJSON_AddNullToObject(o, "impact_s");
 	cJSON_AddNumberToObject(o, "confidence", f->confidence);
 	cJSON_AddStringToObject(o, "confidence_basis", f->basis);
 	ev = cJSON_AddObjectToObject(o, "evidence");
@@ -184,17 +187,27 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 	fputc('\n', f);
 }
 
+/* "1.23 s" or "no direct time cost" */
+static const char *stake(const struct ap_finding *x, char *buf, size_t len)
+{
+	if (x->pat->impact_metric < 0)
+		return "no direct time cost";
+	snprintf(buf, len, "%.2f s", x->impact_s);
+	return buf;
+}
+
 static void md_finding(const struct ap_analysis *an, const struct ap_finding *x, int n, FILE *f)
 {
 	const struct ap_pattern *pt = x->pat;
+	char buf[64];
 	size_t i;
 
 	fprintf(f, "### %d. ", n);
 	md_escape(f, pt->title);
 	fprintf(f, " (`%s`)\n\n", x->id);
 	fprintf(f, "- **Where:** `%s`\n", x->subj->location);
-	fprintf(f, "- **Severity:** %s; **time at stake:** %.2f s; **confidence:** %.2f\n\n",
-		ap_severity_names[pt->severity], x->impact_s, x->confidence);
+	fprintf(f, "- **Severity:** %s; **time at stake:** %s; **confidence:** %.3g\n\n",
+		ap_severity_names[pt->severity], stake(x, buf, sizeof(buf)), x->confidence);
 	fprintf(f, "%s\n\n", x->explanation);
 	fprintf(f, "| evidence | value | 95%% interval |\n|---|---|---|\n");
 	for (i = 0; i < pt->nr_cited; i++) {
@@ -321,6 +334,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 {
 	const struct profile *p = &an->in.prof;
 	size_t i, shown = 0, n = 0;
+	char buf[64];
 
 	fprintf(f, "# autoprof-bpf report: `%s`\n\n", an->in.target);
 	fprintf(f, "%.2f s wall; %llu on-CPU samples at %u Hz (%.2f CPU-s)", an->in.wall_s,
@@ -339,9 +353,9 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		if (x->dropped)
 			continue;
 		n++;
-		fprintf(f, "%zu. **%s** (%s): `%s`, %.2f s at stake, confidence %.2f\n", n,
-			x->pat->title, ap_severity_names[x->pat->severity], x->subj->location,
-			x->impact_s, x->confidence);
+		fprintf(f, "%zu. **%s** (%s): `%s`, %s%s, confidence %.3g\n", n, x->pat->title,
+			ap_severity_names[x->pat->severity], x->subj->location, stake(x, buf, sizeof(buf)),
+			x->pat->impact_metric < 0 ? "" : " at stake", x->confidence);
 	}
 	if (!n)
 		fprintf(f, "No pattern matched: nothing in this run crossed a threshold of the %zu "
@@ -356,6 +370,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 
 void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 {
+	char buf[64];
 	size_t i;
 	int n = 0, total = 0;
 
@@ -370,9 +385,10 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 
 		if (x->dropped)
 			continue;
-		fprintf(f, "  %d. [%s] %s: %s (%.2f s at stake, confidence %.2f)\n     %s\n", ++n,
+		fprintf(f, "  %d. [%s] %s: %s (%s%s, confidence %.3g)\n     %s\n", ++n,
 			ap_severity_names[x->pat->severity], x->pat->title, x->subj->location,
-			x->impact_s, x->confidence, x->explanation);
+			stake(x, buf, sizeof(buf)), x->pat->impact_metric < 0 ? "" : " at stake",
+			x->confidence, x->explanation);
 		if (x->nr_suggestions)
 			fprintf(f, "     try: %s\n", x->suggestions[0]);
 	}

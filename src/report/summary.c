@@ -643,7 +643,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	if (p->has_syscalls)
 		print_syscalls(f, p, 8);
 	if (si->outdir)
-		fprintf(f, "\nFiles: %s/ (run.json, artifacts/, stacks.folded%s)\n", si->outdir,
+		fprintf(f, "\nFiles: %s/ (report.md, findings.json, run.json, artifacts/, stacks.folded%s)\n", si->outdir,
 			p->has_offcpu ? ", offcpu.folded" : "");
 	for (i = 0; i < t.nr; i++)
 		free(t.rows[i].label);

@@ -754,6 +754,158 @@ t_collectors_off() {
 	fi
 }
 
+# ---- diagnosis: the pattern table ----
+# Each pattern, a workload that shows the problem by its physics and a
+# control that must not be called it. A row: PATTERN TRIGGER CONTROL, where a
+# workload is NAME[@PYTHON][+FLAG] (tests/workloads/py/patterns.py NAME).
+# "Fired" counts a finding merged into another (its id under "related").
+PATTERN_TABLE="
+hot_function         cpu                 spread
+hot_path             cpu                 spread
+cpu_bound            cpu                 sleep
+io_bound             io_pipe             cpu
+sleep_bound          sleep               cpu
+lock_bound           lock                pool_idle
+gil_contention       gil                 lock
+lock_contention      lock                pool_idle
+small_io             small_writes        buffered_writes
+slow_io              direct_reads        cached_reads
+fsync_heavy          fsync               buffered_writes
+short_sleep_polling  poll_sleep          sleep
+busy_poll_syscalls   busy_select         io_pipe
+memory_growth        grow                faults
+page_fault_heavy     faults              cpu
+gc_pressure          gc_heavy@3.12       cpu@3.12
+import_dominated     imports             cpu
+regex_compile        regex               regex_cached
+serialization_heavy  serialize           cpu
+logging_overhead     log                 cpu
+subprocess_spawning  spawn               io_pipe
+cpu_oversubscription oversub             gil
+deep_recursion       deep                cpu
+callback_storm       callbacks+--py-calls calls+--py-calls
+native_library_dominated hashing         cpu
+failing_syscalls     enoent              cpu
+"
+PATW=$PYW/patterns.py
+# run a workload once; echo its output directory
+pattern_run() { # NAME[@VER][+FLAG]
+	local spec=$1 name py=/usr/bin/python3.11 flag= d
+	name=${spec%%[@+]*}
+	[[ $spec == *@* ]] && { local v=${spec#*@}; v=${v%%+*}; py=$(ls -d /root/.pyenv/versions/$v.*/bin/python$v | tail -1); }
+	[[ $spec == *+* ]] && flag=${spec#*+}
+	d=$O/pat/$(echo "$spec" | tr '@+' '__')
+	if [ ! -e $d/findings.json ] && [ ! -e $d.failed ]; then
+		mkdir -p $O/pat/scratch
+		$AP -q $flag -o $d -- $py $PATW $name $O/pat/scratch 2>$d.err || touch $d.failed
+	fi
+	echo $d
+}
+fired() { # DIR PATTERN
+	jq -e --arg p "$2" '[.findings[] | .pattern_id, (.related[] | sub("#[0-9]+$"; ""))] | index($p) != null' \
+		$1/findings.json >/dev/null 2>&1
+}
+
+t_patterns() {
+	local ids row p trig ctl dt dc
+	# every pattern needs a row here
+	for f in patterns/*.json; do
+		p=$(jq -r .id "$f")
+		grep -q "^$p " <<<"$PATTERN_TABLE" || fail pattern_$p "no trigger/control row in PATTERN_TABLE"
+	done
+	while read -r p trig ctl; do
+		[ -z "$p" ] && continue
+		dt=$(pattern_run $trig)
+		dc=$(pattern_run $ctl)
+		if [ -e $dt.failed ] || [ -e $dc.failed ]; then
+			fail pattern_$p "profiling $trig or $ctl failed: $(tail -1 $dt.err $dc.err 2>/dev/null | tr '\n' ' ')"
+		elif ! fired $dt $p; then
+			fail pattern_$p "not found in $trig: $(jq -c '[.findings[].id]' $dt/findings.json)"
+		elif fired $dc $p; then
+			fail pattern_$p "found in the control $ctl: $(jq -c --arg p $p '.findings[] | select(.pattern_id == $p) | .explanation' $dc/findings.json)"
+		elif ! jq -e --arg p $p '[.findings[] | select(.pattern_id == $p)] | all(.confidence > 0.5 and .confidence <= 1 and (.explanation | length) > 20 and (.suggestions | length) >= 1 and (.verify | length) > 10 and (.evidence | length) >= 1)' \
+			$dt/findings.json >/dev/null; then
+			fail pattern_$p "finding incomplete: $(jq -c --arg p $p '.findings[] | select(.pattern_id == $p)' $dt/findings.json)"
+		else
+			pass pattern_$p
+		fi
+	done <<<"$PATTERN_TABLE"
+}
+
+# analyze DIR redoes the diagnosis from the artifacts: byte for byte the same
+t_analyze_reproduces() {
+	local d=$(pattern_run lock) r=$O/reanalyze
+	rm -rf $r && cp -r $d $r && rm -f $r/findings.json $r/report.md
+	if ! $AP analyze -q $r 2>$r.err; then
+		fail analyze_reproduces "analyze exit $?: $(tail -1 $r.err)"
+	elif ! cmp -s $d/findings.json $r/findings.json || ! cmp -s $d/report.md $r/report.md; then
+		fail analyze_reproduces "findings.json or report.md differ from the run's"
+	elif ! jq -e '.schema == "autoprof.findings/1" and (.findings | length) >= 1' $r/findings.json >/dev/null; then
+		fail analyze_reproduces "no findings"
+	elif ! $AP analyze $r >$r.out 2>&1 || ! grep -q "Top findings" $r.out; then
+		fail analyze_reproduces "analyze printed no top findings"
+	else
+		pass analyze_reproduces
+	fi
+}
+
+# the terminal summary of a run ends with the top findings
+t_findings_terminal() {
+	local d=$O/fterm
+	$AP -o $d -- /usr/bin/python3.11 $PATW cpu 2>$d.err >/dev/null || { fail findings_terminal "exit $?"; return; }
+	if ! tail -8 $d.err | grep -q "^Top findings" && ! tail -8 $d.err | grep -q "^  1\. \[high\] One function dominates CPU time"; then
+		fail findings_terminal "summary does not end with the top findings: $(tail -3 $d.err)"
+	elif ! grep -q "^## Key bottlenecks" $d/report.md || ! grep -q "^## Raw facts" $d/report.md; then
+		fail findings_terminal "report.md lacks its sections"
+	else
+		pass findings_terminal
+	fi
+}
+
+# --patterns: a good user pattern is evaluated; a malformed one is rejected
+# with file, position and reason, and the run still writes its profile
+t_user_patterns() {
+	local d=$O/upat u=$O/upat.p
+	rm -rf $u && mkdir -p $u
+	cat >$u/mine.json <<'PEOF'
+{"id": "mine", "title": "Any Python CPU", "scope": "process", "severity": "low",
+ "when": {"all": [{"metric": "process.python_pct", "op": ">=", "value": 50}]},
+ "min_samples": 10, "impact": "process.cpu_s",
+ "explanation": "{location}: {process.python_pct:.0f}% Python", "suggestions": ["none"], "verify": "re-run"}
+PEOF
+	printf '{"id": "broken",\n  "title": "x" "scope": "run"}\n' >$u/syntax.json
+	sed 's/process.python_pct"/process.no_such_metric"/' $u/mine.json | sed 's/"mine"/"typo"/' >$u/typo.json
+	$AP -q --patterns $u -o $d -- /usr/bin/python3.11 $PATW cpu 2>$d.err
+	if [ ! -s $d/artifacts/cpu.json ] || ! fired $d mine; then
+		fail user_patterns "the run or the good user pattern is missing: $(jq -c '[.findings[].id]' $d/findings.json 2>&1)"
+	elif ! grep -q "syntax.json:2:16: invalid JSON" $d.err; then
+		fail user_patterns "syntax error not located: $(cat $d.err)"
+	elif ! grep -q 'typo.json: pattern typo, field when.all\[0\].metric: unknown metric "process.no_such_metric"' $d.err; then
+		fail user_patterns "unknown metric not reported with its place: $(cat $d.err)"
+	elif $AP analyze -q --patterns $u $d 2>/dev/null; then
+		fail user_patterns "analyze exits 0 with rejected pattern files"
+	elif $AP analyze -q --patterns /nonexistent $d 2>$d.err2 || ! grep -q "not a directory" $d.err2; then
+		fail user_patterns "a missing --patterns directory is not a usage error"
+	else
+		pass user_patterns
+	fi
+}
+
+# without the off-CPU and syscall collectors the patterns that need them say so
+t_findings_degrade() {
+	local d=$O/fdeg
+	$AP -q --no-offcpu --no-syscalls -o $d -- /usr/bin/python3.11 $PATW cpu 2>$d.err ||
+		{ fail findings_degrade "exit $?"; return; }
+	if ! jq -e '[.not_evaluated[].pattern_id] | index("gil_contention") != null and index("small_io") != null' \
+		$d/findings.json >/dev/null; then
+		fail findings_degrade "not_evaluated does not list the off-CPU / syscall patterns: $(jq -c .not_evaluated $d/findings.json)"
+	elif ! fired $d hot_function; then
+		fail findings_degrade "CPU findings lost without the other collectors"
+	else
+		pass findings_degrade
+	fi
+}
+
 t_py_split() { t_py py_split py_split; }
 t_py_attach() { t_py py_attach py_attach; }
 t_py_calls() { t_py py_calls py_calls; }
@@ -768,7 +920,7 @@ for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads 
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
 	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes \
 	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options \
-	collectors_off; do
+	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"

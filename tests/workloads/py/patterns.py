@@ -1,0 +1,350 @@
+# Workloads for the pattern table (tests/integration/run.sh, t_patterns):
+# each one shows a single performance problem, by its physics, for about a
+# second. usage: patterns.py NAME [DIR]   (DIR: scratch space on a real disk)
+import gc
+import hashlib
+import json
+import logging
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+
+SECS = 1.0
+
+
+def until(secs=SECS):
+    return time.monotonic() + secs
+
+
+def cpu():
+    """pure Python arithmetic in one function"""
+    def work(n):
+        s = 0
+        for i in range(n):
+            s += i * i % 7
+        return s
+
+    end = until()
+    while time.monotonic() < end:
+        work(20000)
+
+
+def spread():
+    """the same work spread evenly over eight functions"""
+    ns = {}
+    for k in range(8):  # eight distinct code objects, part0 ... part7
+        exec(f"def part{k}(n):\n    s = 0\n    for i in range(n):\n        s += (i ^ {k}) % 11\n"
+             f"    return s\n", ns)
+    parts = [ns[f"part{k}"] for k in range(8)]
+    end = until()
+    while time.monotonic() < end:
+        for f in parts:
+            f(3000)
+
+
+def sleep():
+    """a few long sleeps"""
+    for _ in range(4):
+        time.sleep(0.25)
+
+
+def poll_sleep():
+    """check a flag, sleep 1 ms, again"""
+    flag = []
+    end = until()
+    while time.monotonic() < end and not flag:
+        time.sleep(0.001)
+
+
+def io_pipe():
+    """wait for lines a child writes slowly into a pipe"""
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\nfor i in range(10):\n    time.sleep(0.1)\n    print(i, flush=True)"],
+        stdout=subprocess.PIPE)
+    for _ in child.stdout:
+        pass
+    child.wait()
+
+
+def small_writes(d):
+    """unbuffered 16-byte writes"""
+    fd = os.open(os.path.join(d, "small"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    end = until(0.8)
+    while time.monotonic() < end:
+        for _ in range(1000):
+            os.write(fd, b"0123456789abcdef")
+    os.close(fd)
+
+
+def buffered_writes(d):
+    """the same 16-byte records through a buffered file"""
+    with open(os.path.join(d, "small"), "wb") as f:
+        end = until(0.8)
+        while time.monotonic() < end:
+            for _ in range(1000):
+                f.write(b"0123456789abcdef")
+
+
+def fsync(d):
+    """a 4 KiB record, then fsync, many times"""
+    fd = os.open(os.path.join(d, "journal"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    end = until(0.8)
+    while time.monotonic() < end:
+        os.write(fd, b"r" * 4096)
+        os.fsync(fd)
+    os.close(fd)
+
+
+def direct_reads(d):
+    """1 MiB reads that bypass the page cache (O_DIRECT): each waits for the disk"""
+    import mmap
+    path = os.path.join(d, "data")
+    with open(path, "wb") as f:
+        f.write(os.urandom(16 << 20))
+    buf = mmap.mmap(-1, 1 << 20)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    end = until()
+    while time.monotonic() < end:
+        for i in range(16):
+            os.preadv(fd, [buf], i << 20)
+    os.close(fd)
+
+
+def cached_reads(d):
+    """the same reads from the page cache"""
+    import mmap
+    path = os.path.join(d, "data")
+    with open(path, "wb") as f:
+        f.write(os.urandom(16 << 20))
+    buf = mmap.mmap(-1, 1 << 20)
+    fd = os.open(path, os.O_RDONLY)
+    end = until()
+    while time.monotonic() < end:
+        for i in range(16):
+            os.preadv(fd, [buf], i << 20)
+    os.close(fd)
+
+
+def busy_select():
+    """select() with a zero timeout in a loop"""
+    r, w = os.pipe()
+    end = until()
+    while time.monotonic() < end:
+        select.select([r], [], [], 0)
+
+
+def lock():
+    """three threads taking turns on one lock, holding it 10 ms"""
+    lk = threading.Lock()
+    end = until()
+
+    def contend():
+        while time.monotonic() < end:
+            with lk:
+                time.sleep(0.01)
+
+    ts = [threading.Thread(target=contend) for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def gil():
+    """four CPU-bound Python threads"""
+    end = until()
+
+    def spin():
+        s = 0
+        while time.monotonic() < end:
+            s += 1
+
+    ts = [threading.Thread(target=spin) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def pool_idle():
+    """workers idle on a queue while the main thread computes"""
+    import queue
+    q = queue.Queue()
+
+    def worker():
+        while q.get() is not None:
+            pass
+
+    ts = [threading.Thread(target=worker) for _ in range(3)]
+    for t in ts:
+        t.start()
+    cpu()
+    for t in ts:
+        q.put(None)
+    for t in ts:
+        t.join()
+
+
+def grow():
+    """keep 1 MiB more every 8 ms"""
+    keep = []
+    end = until(1.2)
+    while time.monotonic() < end:
+        keep.append(bytearray(1 << 20))
+        time.sleep(0.008)
+
+
+def faults():
+    """fresh 32 MiB buffers, touched and freed, over and over"""
+    end = until()
+    while time.monotonic() < end:
+        b = bytearray(32 << 20)
+        b[::4096] = b"x" * len(b[::4096])
+        del b
+
+
+def gc_heavy():
+    """short-lived reference cycles: only the cyclic GC can free them"""
+    end = until()
+    while time.monotonic() < end:
+        for _ in range(1000):
+            a = {}
+            a["self"] = a
+
+
+def imports(d):
+    """import 300 fresh modules (compiled each time: no .pyc written)"""
+    sys.dont_write_bytecode = True
+    pkg = os.path.join(d, "mods")
+    os.makedirs(pkg, exist_ok=True)
+    body = "".join(f"def f{j}(x):\n    y = x + {j}\n    return [y * k for k in range(10)]\n"
+                   for j in range(60))
+    for i in range(300):
+        with open(os.path.join(pkg, f"m{i}.py"), "w") as f:
+            f.write(body)
+    sys.path.insert(0, pkg)
+    for i in range(300):
+        __import__(f"m{i}")
+
+
+def regex():
+    """a new pattern for every record"""
+    end = until()
+    i = 0
+    while time.monotonic() < end:
+        re.compile(rf"(?P<id>{i})-[a-z]+\d{{2,{i % 7 + 3}}}").match(f"{i}-abc123")
+        i += 1
+
+
+def regex_cached():
+    """one compiled pattern, many matches"""
+    pat = re.compile(r"(?P<id>\d+)-[a-z]+\d{2,9}")
+    end = until()
+    i = 0
+    while time.monotonic() < end:
+        pat.match(f"{i}-abc123")
+        i += 1
+
+
+def serialize():
+    """JSON round trips of a medium document"""
+    doc = {"items": [{"id": i, "name": f"item{i}", "tags": ["a", "b"], "price": i * 1.5}
+                     for i in range(200)]}
+    end = until()
+    while time.monotonic() < end:
+        json.loads(json.dumps(doc))
+
+
+def log(d):
+    """a debug record per loop iteration, written to a file"""
+    logger = logging.getLogger("w")
+    h = logging.FileHandler(os.path.join(d, "log.txt"))
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(funcName)s %(message)s"))
+    logger.addHandler(h)
+    logger.setLevel(logging.DEBUG)
+    end = until()
+    i = 0
+    while time.monotonic() < end:
+        logger.debug("processed record %d of batch %s", i, "b1")
+        i += 1
+
+
+def spawn():
+    """one `true` per item"""
+    end = until()
+    while time.monotonic() < end:
+        subprocess.run(["true"])
+
+
+def oversub():
+    """six CPU-bound processes at once"""
+    code = "import time\nend = time.monotonic() + 1.0\nwhile time.monotonic() < end: pass"
+    ps = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(6)]
+    for p in ps:
+        p.wait()
+
+
+def deep():
+    """recursion 300 deep, then work at the bottom"""
+    sys.setrecursionlimit(2000)
+
+    def down(n, end):
+        if n == 0:
+            s = 0
+            while time.monotonic() < end:
+                s += 1
+            return s
+        return down(n - 1, end) + 1
+
+    down(300, until())
+
+
+def callbacks():
+    """sort with a Python key function: C calls back into Python per element"""
+    data = [(i * 7919) % 10007 for i in range(50000)]
+    end = until()
+    while time.monotonic() < end:
+        sorted(data, key=lambda x: -x)
+
+
+def calls():
+    """the same number of Python calls, from Python"""
+    data = [(i * 7919) % 10007 for i in range(50000)]
+    key = lambda x: -x  # noqa: E731
+    end = until()
+    while time.monotonic() < end:
+        [key(x) for x in data]
+
+
+def hashing():
+    """SHA-256 of large buffers: the time is in the crypto library"""
+    buf = b"x" * (8 << 20)
+    end = until()
+    while time.monotonic() < end:
+        hashlib.sha256(buf).hexdigest()
+
+
+def enoent():
+    """probe for files that are not there"""
+    end = until(0.8)
+    while time.monotonic() < end:
+        for i in range(100):
+            try:
+                os.stat(f"/nonexistent/dir/file{i}.conf")
+            except FileNotFoundError:
+                pass
+
+
+if __name__ == "__main__":
+    gc.collect()
+    name = sys.argv[1]
+    fn = globals()[name]
+    if fn.__code__.co_argcount:
+        fn(sys.argv[2])
+    else:
+        fn()
