@@ -30,7 +30,7 @@ LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_b
 HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
-.PHONY: all clean test unit integration demo bench install deps
+.PHONY: all clean test unit integration demo bench install deps docs
 .DELETE_ON_ERROR:
 
 all: $(OUT)/autoprof-bpf
@@ -96,6 +96,10 @@ demo: deps all
 
 bench: deps all $(TEST_WORKLOADS)
 	$(Q)tools/bench.sh
+
+# docs/METRICS.md is generated from src/analyze/metrics.def (a test compares)
+docs: all
+	$(Q)$(OUT)/autoprof-bpf analyze --list-metrics > docs/METRICS.md
 
 install: all
 	install -D -m 0755 $(OUT)/autoprof-bpf $(DESTDIR)$(PREFIX)/bin/autoprof-bpf

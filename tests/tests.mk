@@ -3,15 +3,19 @@
 # UBSan), ELF fixtures for the symbolizer, and the integration workloads.
 TOUT := $(OUT)/tests
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS))
+SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS)) $(TOUT)/san/patterns_builtin.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
-FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable
+FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(TOUT)/san/patterns_builtin.o: $(OUT)/patterns_builtin.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -92,11 +96,11 @@ test: deps all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXT
 # libFuzzer targets (clang) over the parsers of untrusted input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` runs a short smoke round
 FUZZ_SECONDS ?= 60
-$(TOUT)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(HDRS) $(OUT)/autoprof.skel.h
+$(TOUT)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(HDRS) $(OUT)/autoprof.skel.h $(OUT)/patterns_builtin.c
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined $(filter-out -O2,$(CFLAGS)) \
-		$< $(LIB_SRCS) $(LDLIBS) -o $@
+		$< $(LIB_SRCS) $(OUT)/patterns_builtin.c $(LDLIBS) -o $@
 
 fuzz: $(FUZZERS) $(TOUT)/fixture_nofp
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)

@@ -13,6 +13,8 @@
 #include "profile/profile.h"
 
 #define AP_SCHEMA_FINDINGS "autoprof.findings/1"
+/* findings less sure than this are listed apart, as uncertain */
+#define AP_MIN_CONFIDENCE 0.8
 
 enum ap_scope {
 	AP_SCOPE_RUN,
@@ -111,7 +113,8 @@ struct ap_finding {
 	char *dedup_key;
 	char **related;             /* ids of findings merged into this one */
 	size_t nr_related;
-	bool dropped;
+	bool dropped;               /* over its pattern's cap, or merged into another */
+	bool uncertain;             /* confidence under AP_MIN_CONFIDENCE */
 };
 
 struct ap_skipped {

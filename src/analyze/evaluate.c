@@ -441,17 +441,18 @@ void ap_analysis__evaluate(struct ap_analysis *an)
 		snprintf(f->id, sizeof(f->id), "%s#%zu", f->pat->id, k);
 		if (k > f->pat->max_findings)
 			f->dropped = true;
+		f->uncertain = f->confidence < AP_MIN_CONFIDENCE;
 	}
 	/* the same problem seen by two patterns: keep the larger, cite the other */
 	for (i = 0; i < an->nr_findings; i++) {
 		struct ap_finding *f = &an->findings[i];
 
-		if (!f->dedup_key || f->dropped)
+		if (!f->dedup_key || f->dropped || f->uncertain)
 			continue;
 		for (j = 0; j < i; j++) {
 			struct ap_finding *g = &an->findings[j];
 
-			if (g->dropped || !g->dedup_key || strcmp(g->dedup_key, f->dedup_key))
+			if (g->dropped || g->uncertain || !g->dedup_key || strcmp(g->dedup_key, f->dedup_key))
 				continue;
 			f->dropped = true;
 			g->related = xrealloc(g->related, (g->nr_related + 1) * sizeof(char *));

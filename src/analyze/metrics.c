@@ -868,7 +868,7 @@ static void compute_code(struct ap_analysis *an)
 
 		if (!f->total && !f->self)
 			continue;
-		if (f->kind != AP_FRAME_PYTHON)
+		if (f->kind != AP_FRAME_PYTHON || line == UINT64_MAX) /* no self samples: no hot line */
 			line = 0;
 		s = new_subject(an, AP_SCOPE_FUNCTION, fn_location(p, f, line), AP_NONE, AP_NONE);
 		sets(an, s, AP_M_F_NAME, profile__s(p, f->name));
@@ -882,7 +882,7 @@ static void compute_code(struct ap_analysis *an)
 		setp(s, AP_M_F_TOTAL_PCT, f->total, total);
 		setv(s, AP_M_F_SELF_S, f->self / hz);
 		setv(s, AP_M_F_TOTAL_S, f->total / hz);
-		if (f->kind == AP_FRAME_PYTHON && line != UINT64_MAX) {
+		if (f->kind == AP_FRAME_PYTHON && f->self) {
 			setv(s, AP_M_F_HOT_LINE, line);
 			setp(s, AP_M_F_HOT_LINE_PCT, best, f->self);
 		}

@@ -84,6 +84,11 @@ static cJSON *finding_json(const struct ap_analysis *an, const struct ap_finding
 	return o;
 }
 
+static bool shown(const struct ap_finding *f)
+{
+	return !f->dropped && !f->uncertain;
+}
+
 static const struct ap_value *run_v(const struct ap_analysis *an, int id)
 {
 	return ap_analysis__value(an, NULL, NULL, id);
@@ -109,10 +114,24 @@ cJSON *ap_findings_json(const struct ap_analysis *an)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(an->pats[i].file));
 	arr = cJSON_AddArrayToObject(root, "findings");
 	for (i = 0; i < an->nr_findings; i++)
-		if (!an->findings[i].dropped)
+		if (shown(&an->findings[i]))
 			cJSON_AddItemToArray(arr, finding_json(an, &an->findings[i]));
-		else if (!an->findings[i].dedup_key)
+		else if (an->findings[i].dropped && !an->findings[i].dedup_key)
 			capped++;
+	/* conditions met, but too close to a threshold for the samples taken */
+	cJSON_AddNumberToObject(root, "min_confidence", AP_MIN_CONFIDENCE);
+	arr = cJSON_AddArrayToObject(root, "uncertain");
+	for (i = 0; i < an->nr_findings; i++) {
+		const struct ap_finding *f = &an->findings[i];
+
+		if (f->dropped || !f->uncertain)
+			continue;
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddStringToObject(o, "id", f->id);
+		cJSON_AddStringToObject(o, "location", f->subj->location);
+		cJSON_AddNumberToObject(o, "confidence", f->confidence);
+		cJSON_AddStringToObject(o, "confidence_basis", f->basis);
+	}
 	/* a pattern's findings beyond its max_findings */
 	cJSON_AddNumberToObject(root, "findings_over_cap", capped);
 	arr = cJSON_AddArrayToObject(root, "not_evaluated");
@@ -333,7 +352,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 void ap_report_md(const struct ap_analysis *an, FILE *f)
 {
 	const struct profile *p = &an->in.prof;
-	size_t i, shown = 0, n = 0;
+	size_t i, nr_shown = 0, n = 0;
 	char buf[64];
 
 	fprintf(f, "# autoprof-bpf report: `%s`\n\n", an->in.target);
@@ -350,12 +369,20 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 	for (i = 0; i < an->nr_findings; i++) {
 		const struct ap_finding *x = &an->findings[i];
 
-		if (x->dropped)
+		if (!shown(x))
 			continue;
 		n++;
 		fprintf(f, "%zu. **%s** (%s): `%s`, %s%s, confidence %.3g\n", n, x->pat->title,
 			ap_severity_names[x->pat->severity], x->subj->location, stake(x, buf, sizeof(buf)),
 			x->pat->impact_metric < 0 ? "" : " at stake", x->confidence);
+	}
+	for (i = 0; i < an->nr_findings; i++) {
+		const struct ap_finding *x = &an->findings[i];
+
+		if (x->dropped || !x->uncertain)
+			continue;
+		fprintf(f, "- *uncertain* (confidence %.2f, under %.1f): %s at `%s`\n", x->confidence,
+			AP_MIN_CONFIDENCE, x->pat->title, x->subj->location);
 	}
 	if (!n)
 		fprintf(f, "No pattern matched: nothing in this run crossed a threshold of the %zu "
@@ -363,8 +390,8 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 			an->nr_pats);
 	fprintf(f, "\n## Findings\n\n");
 	for (i = 0; i < an->nr_findings; i++)
-		if (!an->findings[i].dropped)
-			md_finding(an, &an->findings[i], (int)++shown, f);
+		if (shown(&an->findings[i]))
+			md_finding(an, &an->findings[i], (int)++nr_shown, f);
 	md_facts(an, f);
 }
 
@@ -375,7 +402,7 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 	int n = 0, total = 0;
 
 	for (i = 0; i < an->nr_findings; i++)
-		total += !an->findings[i].dropped;
+		total += shown(&an->findings[i]);
 	fprintf(f, "\nTop findings (%d of %d; report.md explains each):\n", total < top ? total : top,
 		total);
 	if (!total)
@@ -383,7 +410,7 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 	for (i = 0; i < an->nr_findings && n < top; i++) {
 		const struct ap_finding *x = &an->findings[i];
 
-		if (x->dropped)
+		if (!shown(x))
 			continue;
 		fprintf(f, "  %d. [%s] %s: %s (%s%s, confidence %.3g)\n     %s\n", ++n,
 			ap_severity_names[x->pat->severity], x->pat->title, x->subj->location,

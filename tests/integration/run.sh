@@ -849,6 +849,15 @@ t_analyze_reproduces() {
 	fi
 }
 
+# docs/METRICS.md lists exactly the metrics the analyzer computes
+t_metrics_doc() {
+	if ! $AP analyze --list-metrics | cmp -s - docs/METRICS.md; then
+		fail metrics_doc "docs/METRICS.md is stale: run make docs"
+	else
+		pass metrics_doc
+	fi
+}
+
 # the terminal summary of a run ends with the top findings
 t_findings_terminal() {
 	local d=$O/fterm
@@ -920,7 +929,7 @@ for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads 
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
 	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes \
 	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options \
-	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade; do
+	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade metrics_doc; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
