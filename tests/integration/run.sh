@@ -849,10 +849,17 @@ t_analyze_reproduces() {
 	fi
 }
 
-# docs/METRICS.md lists exactly the metrics the analyzer computes
+# docs/METRICS.md lists exactly the metrics the analyzer computes, and
+# docs/PATTERNS.md describes every built-in pattern
 t_metrics_doc() {
+	local f missing=
+	for f in patterns/*.json; do
+		grep -q "^### \`$(jq -r .id $f)\`" docs/PATTERNS.md || missing="$missing $(jq -r .id $f)"
+	done
 	if ! $AP analyze --list-metrics | cmp -s - docs/METRICS.md; then
 		fail metrics_doc "docs/METRICS.md is stale: run make docs"
+	elif [ -n "$missing" ]; then
+		fail metrics_doc "docs/PATTERNS.md does not describe:$missing"
 	else
 		pass metrics_doc
 	fi
