@@ -431,7 +431,8 @@ void ap_analysis__evaluate(struct ap_analysis *an)
 
 	for (i = 0; i < an->nr_pats; i++)
 		evaluate_pattern(an, &an->pats[i]);
-	qsort(an->findings, an->nr_findings, sizeof(*an->findings), finding_cmp);
+	if (an->nr_findings)
+		qsort(an->findings, an->nr_findings, sizeof(*an->findings), finding_cmp);
 	/* ids in rank order within each pattern; the pattern's cap applies */
 	for (i = 0; i < an->nr_findings; i++) {
 		struct ap_finding *f = &an->findings[i];

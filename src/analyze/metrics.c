@@ -524,7 +524,8 @@ static void compute_processes_threads(struct ap_analysis *an)
 	const struct ap_thread **th = xmalloc((p->nr_threads + 1) * sizeof(*th));
 	size_t i, j, k, first_thread;
 
-	memcpy(procs, p->procs, p->nr_procs * sizeof(*procs));
+	if (p->nr_procs)
+		memcpy(procs, p->procs, p->nr_procs * sizeof(*procs));
 	qsort(procs, p->nr_procs, sizeof(*procs), by_pid);
 	for (i = 0; i < p->nr_threads; i++)
 		th[i] = &p->threads[i];
@@ -858,7 +859,8 @@ static void compute_code(struct ap_analysis *an)
 	for (i = 0; i < nf; i++)
 		fns[i].seen = i;
 	sort_prof = p;
-	qsort(fns, nf, sizeof(*fns), fn_cmp);
+	if (nf)
+		qsort(fns, nf, sizeof(*fns), fn_cmp);
 	for (i = 0; i < nf; i++)
 		remap[fns[i].seen] = i;
 	for (i = 0; i < nf; i++) {

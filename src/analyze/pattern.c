@@ -610,7 +610,8 @@ int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
 	closedir(d);
 	if (!nr)
 		ap_warn("--patterns %s: no *.json files", dir);
-	qsort(names, nr, sizeof(*names), name_cmp); /* a fixed order: same input, same output */
+	if (nr) /* a fixed order: same input, same output */
+		qsort(names, nr, sizeof(*names), name_cmp);
 	for (i = 0; i < nr; i++) {
 		char path[PATH_MAX];
 		size_t len;

@@ -193,7 +193,7 @@ def pool_idle():
 def grow():
     """keep 1 MiB more every 8 ms"""
     keep = []
-    end = until(1.2)
+    end = until(1.5)
     while time.monotonic() < end:
         keep.append(bytearray(1 << 20))
         time.sleep(0.008)
