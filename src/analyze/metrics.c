@@ -179,6 +179,7 @@ static const char *const idle_files[] = {
 
 struct stack_facts {
 	uint32_t py_leaf;   /* frame id of the innermost Python frame, or AP_NONE */
+	uint32_t app_leaf;  /* ... outside libraries (py_library_file) */
 	uint32_t user_leaf; /* innermost native user frame */
 	uint32_t kern_leaf;
 	bool python;
@@ -191,18 +192,28 @@ static const char *frame_file(const struct profile *p, uint32_t frame)
 	return f->module == AP_NONE ? "" : profile__s(p, p->modules[f->module].path);
 }
 
+/* Python code that is not the application's: the standard library, installed
+ * packages, frozen modules */
+static bool py_library_file(const char *file)
+{
+	return !strncmp(file, "<frozen ", 8) || !fnmatch("*/lib/python*/*", file, 0) ||
+	       !fnmatch("*/site-packages/*", file, 0) || !fnmatch("*/dist-packages/*", file, 0);
+}
+
 static void stack_facts(const struct profile *p, uint32_t stack, struct stack_facts *sf)
 {
 	const struct ap_stack *s = &p->stacks[stack];
 	uint32_t i;
 
-	*sf = (struct stack_facts){ AP_NONE, AP_NONE, AP_NONE, false };
+	*sf = (struct stack_facts){ AP_NONE, AP_NONE, AP_NONE, AP_NONE, false };
 	for (i = 0; i < s->len; i++) {
 		uint32_t fr = p->stack_frames[s->off + i];
 
 		switch (p->frames[fr].kind) {
 		case AP_FRAME_PYTHON:
 			sf->py_leaf = fr, sf->python = true;
+			if (!py_library_file(frame_file(p, fr)))
+				sf->app_leaf = fr;
 			break;
 		case AP_FRAME_USER:
 			sf->user_leaf = fr;
@@ -614,6 +625,7 @@ struct fn_acc {
 	uint64_t self, total, under_py, max_rec;
 	uint64_t seen;               /* its index before sorting */
 	struct hmap lines;           /* line -> self samples */
+	struct hmap callers;         /* application function -> self samples */
 };
 
 struct path_acc {
@@ -624,6 +636,7 @@ struct path_acc {
 struct stack_info {
 	uint32_t *fn, *rep, n;      /* distinct functions and how often each appears */
 	uint32_t self_py, self_user, self_k, py_line, path, module;
+	uint32_t app;               /* function of the innermost application Python frame */
 	bool python;
 };
 
@@ -765,7 +778,7 @@ static void compute_code(struct ap_analysis *an)
 
 		stack_facts(p, i, &sf);
 		si->python = sf.python;
-		si->self_py = si->self_user = si->self_k = AP_NONE;
+		si->self_py = si->self_user = si->self_k = si->app = AP_NONE;
 		for (k = 0; k < st->len; k++) {
 			uint32_t fr = p->stack_frames[st->off + k];
 
@@ -776,6 +789,8 @@ static void compute_code(struct ap_analysis *an)
 				si->self_user = ids[k];
 			if (fr == sf.kern_leaf)
 				si->self_k = ids[k];
+			if (fr == sf.app_leaf)
+				si->app = ids[k];
 		}
 		qsort(ids, st->len, sizeof(*ids), u32_cmp);
 		si->fn = xmalloc((st->len + 1) * sizeof(*si->fn));
@@ -833,6 +848,12 @@ static void compute_code(struct ap_analysis *an)
 			fns[si->self_user].self += c->count;
 		if (si->self_k != AP_NONE)
 			fns[si->self_k].self += c->count;
+		for (k = 0; k < 3 && si->app != AP_NONE; k++) {
+			uint32_t self = k == 0 ? si->self_py : k == 1 ? si->self_user : si->self_k;
+
+			if (self != AP_NONE)
+				bump(&fns[self].callers, si->app, c->count);
+		}
 		if (si->path != UINT32_MAX)
 			paths[si->path].samples += c->count;
 		/* the native file doing the work */
@@ -876,6 +897,14 @@ static void compute_code(struct ap_analysis *an)
 		sets(an, s, AP_M_F_NAME, profile__s(p, f->name));
 		sets(an, s, AP_M_F_FILE, f->module == AP_NONE ? "" : profile__s(p, p->modules[f->module].path));
 		sets(an, s, AP_M_F_KIND, ap_frame_kind_names[f->kind]);
+		setv(s, AP_M_F_LIBRARY, f->kind == AP_FRAME_PYTHON && f->module != AP_NONE &&
+					py_library_file(profile__s(p, p->modules[f->module].path)));
+		{
+			uint64_t cbest, caller = argmax(&f->callers, &cbest);
+
+			sets(an, s, AP_M_F_CALLER, caller == UINT64_MAX ? "(none: only library code)" :
+				 profile__s(p, fns[remap[caller]].name));
+		}
 		setv(s, AP_M_F_RUNTIME, f->kind == AP_FRAME_USER && f->module != AP_NONE &&
 					(p->modules[f->module].flags & AP_MOD_PY_RUNTIME));
 		setv(s, AP_M_F_SELF_SAMPLES, f->self);
@@ -934,7 +963,7 @@ static void compute_code(struct ap_analysis *an)
 		hmap_free(&m->callers);
 	}
 	for (i = 0; i < nf; i++)
-		hmap_free(&fns[i].lines);
+		hmap_free(&fns[i].lines), hmap_free(&fns[i].callers);
 	free(remap);
 	free(fns);
 	free(paths);

@@ -762,6 +762,7 @@ t_collectors_off() {
 PATTERN_TABLE="
 hot_function         cpu                 spread
 hot_path             cpu                 spread
+hot_library_function serialize           cpu
 cpu_bound            cpu                 sleep
 io_bound             io_pipe             cpu
 sleep_bound          sleep               cpu
