@@ -97,9 +97,11 @@ demo: deps all
 bench: deps all $(TEST_WORKLOADS)
 	$(Q)tools/bench.sh
 
-# docs/METRICS.md is generated from src/analyze/metrics.def (a test compares)
+# docs/METRICS.md from src/analyze/metrics.def and the pattern catalogue of
+# docs/PATTERNS.md from patterns/*.json (a test compares both)
 docs: all
 	$(Q)$(OUT)/autoprof-bpf analyze --list-metrics > docs/METRICS.md
+	$(Q)tools/pattern-docs.py > docs/PATTERNS.md.tmp && mv docs/PATTERNS.md.tmp docs/PATTERNS.md
 
 install: all
 	install -D -m 0755 $(OUT)/autoprof-bpf $(DESTDIR)$(PREFIX)/bin/autoprof-bpf

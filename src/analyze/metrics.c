@@ -785,7 +785,8 @@ static void compute_code(struct ap_analysis *an)
 			ids[k] = fn_index(&fidx, &fns, &nf, &cf, &p->frames[fr]);
 			if (fr == sf.py_leaf)
 				si->self_py = ids[k], si->py_line = p->frames[fr].line;
-			if (fr == sf.user_leaf)
+			/* native self time: user code running, not the kernel below it */
+			if (fr == sf.user_leaf && sf.kern_leaf == AP_NONE)
 				si->self_user = ids[k];
 			if (fr == sf.kern_leaf)
 				si->self_k = ids[k];
