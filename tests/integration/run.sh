@@ -757,7 +757,8 @@ t_collectors_off() {
 # ---- diagnosis: the pattern table ----
 # Each pattern, a workload that shows the problem by its physics and a
 # control that must not be called it. A row: PATTERN TRIGGER CONTROL, where a
-# workload is NAME[@PYTHON][+FLAG] (tests/workloads/py/patterns.py NAME).
+# workload is NAME[@PYTHON][+FLAG] (tests/workloads/py/patterns.py NAME;
+# Debian's python3.11 unless @3.X or PATTERN_PY=/path/to/python says otherwise).
 # "Fired" counts a finding merged into another (its id under "related").
 PATTERN_TABLE="
 hot_function         cpu                 spread
@@ -792,7 +793,7 @@ failing_syscalls     enoent              cpu
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory
 pattern_run() { # NAME[@VER][+FLAG]
-	local spec=$1 name py=/usr/bin/python3.11 flag= d cmd
+	local spec=$1 name py=${PATTERN_PY:-/usr/bin/python3.11} flag= d cmd
 	name=${spec%%[@+]*}
 	[[ $spec == *@* ]] && { local v=${spec#*@}; v=${v%%+*}; py=$(ls -d /root/.pyenv/versions/$v.*/bin/python$v | tail -1); }
 	[[ $spec == *+* ]] && flag=${spec#*+}
