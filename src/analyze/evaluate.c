@@ -48,44 +48,47 @@ void ap_wilson95(uint64_t k, uint64_t n, double *lo, double *hi)
 
 /* ---- frames matchers ---- */
 
-static bool stack_matches(const struct profile *p, const struct ap_matcher *m, uint32_t stack,
-			  uint32_t *hit)
+#define FM_ANY 1  /* the frame matches a rule of "any" */
+#define FM_NONE 2 /* ... of "none" */
+
+/* each distinct frame is tested against the rules once */
+static uint8_t *match_frames(const struct profile *p, const struct ap_matcher *m)
+{
+	uint8_t *fm = xcalloc(p->nr_frames + 1, 1);
+	size_t f, k;
+
+	for (f = 0; f < p->nr_frames; f++) {
+		for (k = 0; k < m->nr_any && !(fm[f] & FM_ANY); k++)
+			if (ap_rule_match(p, &m->any[k], f))
+				fm[f] |= FM_ANY;
+		for (k = 0; k < m->nr_none && !(fm[f] & FM_NONE); k++)
+			if (ap_rule_match(p, &m->none[k], f))
+				fm[f] |= FM_NONE;
+	}
+	return fm;
+}
+
+/* AP_NONE, or the frame that makes the stack match: the innermost matching
+ * one (or the innermost Python frame with "where": "innermost_python") */
+static uint32_t stack_match(const struct profile *p, const struct ap_matcher *m, const uint8_t *fm,
+			    uint32_t stack)
 {
 	const struct ap_stack *s = &p->stacks[stack];
-	uint32_t i, k, py_leaf = AP_NONE;
-	bool found = false;
+	uint32_t i, py_leaf = AP_NONE, hit = AP_NONE;
 
 	for (i = 0; i < s->len; i++) {
 		uint32_t fr = p->stack_frames[s->off + i];
 
-		for (k = 0; k < m->nr_none; k++)
-			if (ap_rule_match(p, &m->none[k], fr))
-				return false;
+		if (fm[fr] & FM_NONE)
+			return AP_NONE;
 		if (p->frames[fr].kind == AP_FRAME_PYTHON)
 			py_leaf = fr;
+		if (fm[fr] & FM_ANY)
+			hit = fr;
 	}
-	if (m->innermost_python) {
-		if (py_leaf == AP_NONE)
-			return false;
-		for (k = 0; k < m->nr_any; k++)
-			if (ap_rule_match(p, &m->any[k], py_leaf)) {
-				*hit = py_leaf;
-				return true;
-			}
-		return false;
-	}
-	/* the innermost matching frame names the match */
-	for (i = 0; i < s->len; i++) {
-		uint32_t fr = p->stack_frames[s->off + i];
-
-		for (k = 0; k < m->nr_any; k++)
-			if (ap_rule_match(p, &m->any[k], fr)) {
-				*hit = fr;
-				found = true;
-				break;
-			}
-	}
-	return found;
+	if (m->innermost_python)
+		return py_leaf != AP_NONE && (fm[py_leaf] & FM_ANY) ? py_leaf : AP_NONE;
+	return hit;
 }
 
 static void set_match(struct ap_value *mv, int id, double v)
@@ -360,11 +363,12 @@ static void evaluate_pattern(struct ap_analysis *an, const struct ap_pattern *pt
 		return;
 	}
 	if (pt->frames.present) {
+		uint8_t *fm = match_frames(p, &pt->frames);
+
 		hit = xmalloc((p->nr_stacks + 1) * sizeof(*hit));
-		for (i = 0; i < p->nr_stacks; i++) {
-			hit[i] = AP_NONE;
-			stack_matches(p, &pt->frames, i, &hit[i]);
-		}
+		for (i = 0; i < p->nr_stacks; i++)
+			hit[i] = stack_match(p, &pt->frames, fm, i);
+		free(fm);
 	}
 	for (i = 0; i < an->nr_subj[pt->scope]; i++) {
 		const struct ap_subject *s = &an->subj[pt->scope][i];
