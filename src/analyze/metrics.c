@@ -4,6 +4,7 @@
  * findings come out the same for the same input. */
 #include <fnmatch.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyze/analyze.h"
@@ -389,33 +390,36 @@ static const struct ap_series *series_of(const struct ap_input *in, uint32_t pid
 	return NULL;
 }
 
+/* the first and last known (not null) values of a column; false if none */
+static bool known_ends(const struct ap_series *sr, const double *col, size_t *a, size_t *b)
+{
+	size_t i;
+
+	*a = *b = SIZE_MAX;
+	for (i = 0; i < sr->n; i++)
+		if (!isnan(col[i])) {
+			if (*a == SIZE_MAX)
+				*a = i;
+			*b = i;
+		}
+	return *a != SIZE_MAX;
+}
+
 /* per second over the first and last known values of a cumulative column */
 static double rate_of(const struct ap_series *sr, const double *col)
 {
-	size_t i, a = SIZE_MAX, b = SIZE_MAX;
+	size_t a, b;
 
-	for (i = 0; i < sr->n; i++)
-		if (!isnan(col[i])) {
-			if (a == SIZE_MAX)
-				a = i;
-			b = i;
-		}
-	if (a == SIZE_MAX || b == a || sr->t[b] <= sr->t[a])
+	if (!known_ends(sr, col, &a, &b) || b == a || sr->t[b] <= sr->t[a])
 		return NAN;
 	return (col[b] - col[a]) / (sr->t[b] - sr->t[a]);
 }
 
 static double delta_of(const struct ap_series *sr, const double *col)
 {
-	size_t i, a = SIZE_MAX, b = SIZE_MAX;
+	size_t a, b;
 
-	for (i = 0; i < sr->n; i++)
-		if (!isnan(col[i])) {
-			if (a == SIZE_MAX)
-				a = i;
-			b = i;
-		}
-	return a == SIZE_MAX ? NAN : col[b] - col[a];
+	return known_ends(sr, col, &a, &b) ? col[b] - col[a] : NAN;
 }
 
 static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
@@ -468,50 +472,49 @@ static int by_pid(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* thread time by category: seconds, and the share of the base (a process's
+ * active thread time, a thread's wall time); -1 where a scope has no such metric */
+static const struct time_metric {
+	size_t field;
+	int p_s, p_pct, t_s, t_pct;
+} time_metrics[] = {
+	{ offsetof(struct ttime, oncpu), AP_M_P_ONCPU_S, AP_M_P_ONCPU_PCT, AP_M_T_ONCPU_S, AP_M_T_ONCPU_PCT },
+	{ offsetof(struct ttime, runnable), AP_M_P_RUNNABLE_S, AP_M_P_RUNNABLE_PCT, AP_M_T_RUNNABLE_S,
+	  AP_M_T_RUNNABLE_PCT },
+	{ offsetof(struct ttime, io), AP_M_P_IO_S, AP_M_P_IO_PCT, AP_M_T_IO_S, AP_M_T_IO_PCT },
+	{ offsetof(struct ttime, disk), AP_M_P_DISK_S, AP_M_P_DISK_PCT, -1, -1 },
+	{ offsetof(struct ttime, lock), AP_M_P_LOCK_S, AP_M_P_LOCK_PCT, AP_M_T_LOCK_S, AP_M_T_LOCK_PCT },
+	{ offsetof(struct ttime, gil), AP_M_P_GIL_S, AP_M_P_GIL_PCT, AP_M_T_GIL_S, AP_M_T_GIL_PCT },
+	{ offsetof(struct ttime, sleep), AP_M_P_SLEEP_S, AP_M_P_SLEEP_PCT, AP_M_T_SLEEP_S, AP_M_T_SLEEP_PCT },
+	{ offsetof(struct ttime, other), AP_M_P_OTHER_S, AP_M_P_OTHER_PCT, -1, -1 },
+	{ offsetof(struct ttime, child), AP_M_P_CHILD_S, -1, -1, -1 },
+	{ offsetof(struct ttime, idle), AP_M_P_IDLE_S, -1, AP_M_T_IDLE_S, AP_M_T_IDLE_PCT },
+};
+
 static void set_time_shares(struct ap_subject *s, const struct ttime *tt, bool process)
 {
 	double active = tt->wall - tt->idle - tt->child, base = process ? active : tt->wall;
+	size_t i;
 
+	for (i = 0; i < AP_ARRAY_SIZE(time_metrics); i++) {
+		const struct time_metric *m = &time_metrics[i];
+		double v = *(const double *)((const char *)tt + m->field);
+		int sec = process ? m->p_s : m->t_s, pct = process ? m->p_pct : m->t_pct;
+
+		if (sec >= 0)
+			setv(s, sec, v);
+		if (pct >= 0)
+			setv(s, pct, 100 * ratio(v, base));
+	}
 	if (process) {
 		setv(s, AP_M_P_THREAD_S, tt->wall);
 		setv(s, AP_M_P_ACTIVE_S, active);
-		setv(s, AP_M_P_ONCPU_S, tt->oncpu);
-		setv(s, AP_M_P_RUNNABLE_S, tt->runnable);
-		setv(s, AP_M_P_IO_S, tt->io);
-		setv(s, AP_M_P_DISK_S, tt->disk);
-		setv(s, AP_M_P_DISK_PCT, 100 * ratio(tt->disk, base));
-		setv(s, AP_M_P_LOCK_S, tt->lock);
-		setv(s, AP_M_P_GIL_S, tt->gil);
-		setv(s, AP_M_P_SLEEP_S, tt->sleep);
-		setv(s, AP_M_P_CHILD_S, tt->child);
-		setv(s, AP_M_P_OTHER_S, tt->other);
-		setv(s, AP_M_P_IDLE_S, tt->idle);
-		setv(s, AP_M_P_ONCPU_PCT, 100 * ratio(tt->oncpu, base));
-		setv(s, AP_M_P_RUNNABLE_PCT, 100 * ratio(tt->runnable, base));
-		setv(s, AP_M_P_IO_PCT, 100 * ratio(tt->io, base));
-		setv(s, AP_M_P_LOCK_PCT, 100 * ratio(tt->lock, base));
-		setv(s, AP_M_P_GIL_PCT, 100 * ratio(tt->gil, base));
-		setv(s, AP_M_P_SLEEP_PCT, 100 * ratio(tt->sleep, base));
-		setv(s, AP_M_P_OTHER_PCT, 100 * ratio(tt->other, base));
+		/* waits taken out of the active time, as shares of all thread time */
 		setv(s, AP_M_P_IDLE_PCT, 100 * ratio(tt->idle, tt->wall));
 		setv(s, AP_M_P_CHILD_PCT, 100 * ratio(tt->child, tt->wall));
 		return;
 	}
 	setv(s, AP_M_T_WALL_S, tt->wall);
-	setv(s, AP_M_T_ONCPU_S, tt->oncpu);
-	setv(s, AP_M_T_RUNNABLE_S, tt->runnable);
-	setv(s, AP_M_T_IO_S, tt->io);
-	setv(s, AP_M_T_LOCK_S, tt->lock);
-	setv(s, AP_M_T_GIL_S, tt->gil);
-	setv(s, AP_M_T_SLEEP_S, tt->sleep);
-	setv(s, AP_M_T_IDLE_S, tt->idle);
-	setv(s, AP_M_T_ONCPU_PCT, 100 * ratio(tt->oncpu, base));
-	setv(s, AP_M_T_RUNNABLE_PCT, 100 * ratio(tt->runnable, base));
-	setv(s, AP_M_T_IO_PCT, 100 * ratio(tt->io, base));
-	setv(s, AP_M_T_LOCK_PCT, 100 * ratio(tt->lock, base));
-	setv(s, AP_M_T_GIL_PCT, 100 * ratio(tt->gil, base));
-	setv(s, AP_M_T_SLEEP_PCT, 100 * ratio(tt->sleep, base));
-	setv(s, AP_M_T_IDLE_PCT, 100 * ratio(tt->idle, base));
 	setv(s, AP_M_T_SLEEPS_PER_S, ratio(tt->sleeps, tt->wall));
 	setv(s, AP_M_T_SLEEP_AVG_MS, 1000 * ratio(tt->sleep, tt->sleeps));
 	setv(s, AP_M_T_SWITCHES_PER_S, ratio(tt->switches, tt->wall));

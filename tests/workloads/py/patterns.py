@@ -100,34 +100,29 @@ def fsync(d):
     os.close(fd)
 
 
-def direct_reads(d):
-    """1 MiB reads that bypass the page cache (O_DIRECT): each waits for the disk"""
+def reads(d, flags):
+    """1 MiB reads of a 16 MiB file over and over"""
     import mmap
     path = os.path.join(d, "data")
     with open(path, "wb") as f:
         f.write(os.urandom(16 << 20))
-    buf = mmap.mmap(-1, 1 << 20)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT wants
+    fd = os.open(path, os.O_RDONLY | flags)
     end = until()
     while time.monotonic() < end:
         for i in range(16):
             os.preadv(fd, [buf], i << 20)
     os.close(fd)
+
+
+def direct_reads(d):
+    """reads that bypass the page cache (O_DIRECT): each waits for the disk"""
+    reads(d, os.O_DIRECT)
 
 
 def cached_reads(d):
     """the same reads from the page cache"""
-    import mmap
-    path = os.path.join(d, "data")
-    with open(path, "wb") as f:
-        f.write(os.urandom(16 << 20))
-    buf = mmap.mmap(-1, 1 << 20)
-    fd = os.open(path, os.O_RDONLY)
-    end = until()
-    while time.monotonic() < end:
-        for i in range(16):
-            os.preadv(fd, [buf], i << 20)
-    os.close(fd)
+    reads(d, 0)
 
 
 def busy_select():
