@@ -168,6 +168,9 @@ const struct ap_value *ap_analysis__value(const struct ap_analysis *an, const st
 	return s ? &s->v[ap_metric_slot(id)] : NULL;
 }
 
+static void bump(struct hmap *m, uint64_t key, uint64_t n);
+static uint64_t argmax(const struct hmap *m, uint64_t *best);
+
 /* ---- per-stack facts ---- */
 
 /* lock waits in these files are a thread waiting for work or for another
@@ -285,6 +288,69 @@ static void thread_time(const struct ap_analysis *an, const struct ap_thread *t,
 			tt->sleeps += r->count;
 	}
 	tt->lock = tt->lock > tt->idle ? tt->lock - tt->idle : 0;
+}
+
+/* the blocking site of a stack: its innermost Python frame, else its
+ * innermost user frame; AP_NONE if neither */
+static uint32_t site_frame(const struct profile *p, uint32_t stack)
+{
+	struct stack_facts sf;
+
+	stack_facts(p, stack, &sf);
+	return sf.py_leaf != AP_NONE ? sf.py_leaf : sf.user_leaf;
+}
+
+enum site_kind { SITE_LOCK, SITE_IO, SITE_DISK, SITE_SLEEP, SITE_GIL, SITE__COUNT };
+
+/* the site with the most off-CPU time of each kind, over the rows of pid
+ * (and tid, unless AP_NONE), as text into out[] (empty: none) */
+static void off_sites(const struct ap_analysis *an, uint32_t pid, uint32_t tid,
+		      char out[SITE__COUNT][512])
+{
+	const struct profile *p = &an->in.prof;
+	struct hmap m[SITE__COUNT] = { 0 };
+	size_t i, k;
+
+	for (i = 0; i < p->nr_off; i++) {
+		const struct ap_off_row *r = &p->off[i];
+		uint32_t fr;
+		int kinds[2], n = 0;
+
+		if (r->pid != pid || (tid != AP_NONE && r->tid != tid))
+			continue;
+		switch (r->reason) {
+		case AP_OFF_LOCK:
+			if (!an->stack_idle[r->stack])
+				kinds[n++] = SITE_LOCK;
+			break;
+		case AP_OFF_IO_DISK:
+			kinds[n++] = SITE_DISK;
+			/* fall through */
+		case AP_OFF_IO_NET:
+		case AP_OFF_IO_PIPE:
+		case AP_OFF_POLL:
+			kinds[n++] = SITE_IO;
+			break;
+		case AP_OFF_SLEEP:
+			kinds[n++] = SITE_SLEEP;
+			break;
+		case AP_OFF_GIL:
+			kinds[n++] = SITE_GIL;
+			break;
+		}
+		if (!n || (fr = site_frame(p, r->stack)) == AP_NONE)
+			continue;
+		while (n--)
+			bump(&m[kinds[n]], fr, r->ns);
+	}
+	for (k = 0; k < SITE__COUNT; k++) {
+		uint64_t best, fr = argmax(&m[k], &best);
+
+		snprintf(out[k], sizeof(out[k]), "an unknown place (no stack)");
+		if (fr != UINT64_MAX)
+			profile__frame_label(p, fr, false, out[k], sizeof(out[k]));
+		hmap_free(&m[k]);
+	}
 }
 
 static void add_ttime(struct ttime *a, const struct ttime *b)
@@ -549,6 +615,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		const struct ap_process *pr = &procs[i];
 		struct ap_subject *s;
 		struct ttime all = { 0 };
+		char sites[SITE__COUNT][512];
 		uint64_t calls = 0, children = 0, nthreads = 0, gil_threads = 0, lock_threads = 0;
 		double sys_s = 0, wall = process_wall(p, pr->pid, an->in.wall_s);
 		const struct ap_series *sr = series_of(&an->in, pr->pid);
@@ -591,8 +658,13 @@ static void compute_processes_threads(struct ap_analysis *an)
 			setv(ts, AP_M_T_SAMPLES, t->samples);
 			setv(ts, AP_M_T_CPU_S, t->samples / hz);
 			setp(ts, AP_M_T_GIL_HELD_PCT, t->gil_samples, t->python_samples ? t->samples : 0);
-			if (tt.accounted)
+			if (tt.accounted) {
 				set_time_shares(ts, &tt, false);
+				if (tt.sleep > 0) {
+					off_sites(an, t->pid, t->tid, sites);
+					sets(an, ts, AP_M_T_SLEEP_SITE, sites[SITE_SLEEP]);
+				}
+			}
 		}
 		/* parents are set once the array stops moving */
 		for (k = first_thread; k < an->nr_subj[AP_SCOPE_THREAD]; k++)
@@ -600,6 +672,12 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_THREADS, nthreads);
 		if (all.accounted) {
 			set_time_shares(s, &all, true);
+			off_sites(an, pr->pid, AP_NONE, sites);
+			sets(an, s, AP_M_P_LOCK_SITE, sites[SITE_LOCK]);
+			sets(an, s, AP_M_P_IO_SITE, sites[SITE_IO]);
+			sets(an, s, AP_M_P_DISK_SITE, sites[SITE_DISK]);
+			sets(an, s, AP_M_P_SLEEP_SITE, sites[SITE_SLEEP]);
+			sets(an, s, AP_M_P_GIL_SITE, sites[SITE_GIL]);
 			setv(s, AP_M_P_GIL_THREADS, gil_threads);
 			setv(s, AP_M_P_LOCK_THREADS, lock_threads);
 			setv(s, AP_M_P_SWITCHES_PER_S, ratio(all.switches, wall));

@@ -150,13 +150,16 @@ static double pv(const struct ap_subject *s, int id)
 	return s->v[ap_metric_slot(id)].v;
 }
 
-static void md_escape(FILE *f, const char *s)
+/* s as a code span, safe inside a table cell */
+static void md_code(FILE *f, const char *s)
 {
+	fputc('`', f);
 	for (; *s; s++) {
-		if (*s == '|' || *s == '*' || *s == '_' || *s == '`' || *s == '<' || *s == '>')
+		if (*s == '|')
 			fputc('\\', f);
-		fputc(*s, f);
+		fputc(*s == '`' ? '\'' : *s, f);
 	}
+	fputc('`', f);
 }
 
 static void fmt_value(FILE *f, const struct ap_value *v, int id)
@@ -186,9 +189,9 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 	for (i = 0; i < an->nr_subj[AP_SCOPE_PROCESS]; i++) {
 		const struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
 
-		fprintf(f, "- **");
-		md_escape(f, s->location);
-		fprintf(f, "**: %.2f CPU-s sampled over %.2f s", pv(s, AP_M_P_CPU_S), pv(s, AP_M_P_WALL_S));
+		fprintf(f, "- ");
+		md_code(f, s->location);
+		fprintf(f, ": %.2f CPU-s sampled over %.2f s", pv(s, AP_M_P_CPU_S), pv(s, AP_M_P_WALL_S));
 		if (!isnan(pv(s, AP_M_P_ACTIVE_S)) && pv(s, AP_M_P_ACTIVE_S) > 0)
 			fprintf(f, "; of its active thread time (%.2f s): on CPU %.0f%%, waiting for a CPU %.0f%%, "
 				"I/O %.0f%%, locks %.0f%%, GIL %.0f%%, sleep %.0f%%, other %.0f%%",
@@ -222,7 +225,7 @@ static void md_finding(const struct ap_analysis *an, const struct ap_finding *x,
 	size_t i;
 
 	fprintf(f, "### %d. ", n);
-	md_escape(f, pt->title);
+	fputs(pt->title, f);
 	fprintf(f, " (`%s`)\n\n", x->id);
 	fprintf(f, "- **Where:** `%s`\n", x->subj->location);
 	fprintf(f, "- **Severity:** %s; **time at stake:** %s; **confidence:** %.3g\n\n",
@@ -292,14 +295,16 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 		   "| function | self %% | total %% | self samples |\n|---|---|---|---|\n");
 	n = top_subjects(an, AP_SCOPE_FUNCTION, AP_M_F_SELF_SAMPLES, 15, top);
 	for (i = 0; i < n; i++) {
-		fprintf(f, "| `%s` | %.1f | %.1f | %.0f |\n", top[i]->location, pv(top[i], AP_M_F_SELF_PCT),
+		fputs("| ", f);
+		md_code(f, top[i]->location);
+		fprintf(f, " | %.1f | %.1f | %.0f |\n", pv(top[i], AP_M_F_SELF_PCT),
 			pv(top[i], AP_M_F_TOTAL_PCT), pv(top[i], AP_M_F_SELF_SAMPLES));
 	}
 	fprintf(f, "\n### Top call paths (functions, Python view)\n\n| samples | %% | path |\n|---|---|---|\n");
 	n = top_subjects(an, AP_SCOPE_STACK, AP_M_S_SAMPLES, 8, top);
 	for (i = 0; i < n; i++) {
 		fprintf(f, "| %.0f | %.1f | ", pv(top[i], AP_M_S_SAMPLES), pv(top[i], AP_M_S_PCT));
-		md_escape(f, top[i]->location);
+		md_code(f, top[i]->location);
 		fprintf(f, " |\n");
 	}
 	if (p->has_offcpu) {
@@ -311,7 +316,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 			const struct ap_subject *s = top[i];
 
 			fprintf(f, "| ");
-			md_escape(f, s->location);
+			md_code(f, s->location);
 			fprintf(f, " | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
 				pv(s, AP_M_T_WALL_S), pv(s, AP_M_T_ONCPU_PCT), pv(s, AP_M_T_RUNNABLE_PCT),
 				pv(s, AP_M_T_IO_PCT), pv(s, AP_M_T_LOCK_PCT), pv(s, AP_M_T_GIL_PCT),
@@ -326,8 +331,9 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 		for (i = 0; i < n; i++) {
 			const struct ap_subject *s = top[i];
 
-			fprintf(f, "| `%s` | %.0f | %.0f | %.3f | %.1f | %.0f | %.0f |\n", s->location,
-				pv(s, AP_M_SC_COUNT), pv(s, AP_M_SC_ERRORS), pv(s, AP_M_SC_TOTAL_S),
+			fputs("| ", f);
+			md_code(f, s->location);
+			fprintf(f, " | %.0f | %.0f | %.3f | %.1f | %.0f | %.0f |\n", pv(s, AP_M_SC_COUNT), pv(s, AP_M_SC_ERRORS), pv(s, AP_M_SC_TOTAL_S),
 				pv(s, AP_M_SC_AVG_US), pv(s, AP_M_SC_P99_US), pv(s, AP_M_SC_BYTES));
 		}
 	}
