@@ -778,7 +778,8 @@ short_sleep_polling  poll_sleep          sleep
 busy_poll_syscalls   busy_select         io_pipe
 memory_growth        grow                faults
 page_fault_heavy     faults              cpu
-gc_pressure          gc_heavy@3.12       cpu@3.12
+gc_pressure          gc_heavy@3.12       explicit_gc@3.12
+explicit_gc_collect  explicit_gc@3.12    gc_heavy@3.12
 import_dominated     imports             cpu
 regex_compile        regex               regex_cached
 serialization_heavy  serialize           cpu

@@ -212,6 +212,16 @@ def gc_heavy():
             a["self"] = a
 
 
+def explicit_gc():
+    """gc.collect() after every small batch, with 200k objects alive"""
+    keep = [[i] for i in range(200000)]
+    end = until()
+    while time.monotonic() < end:
+        [str(i) for i in range(100)]
+        gc.collect()
+    return keep
+
+
 def imports(d):
     """import 300 fresh modules (compiled each time: no .pyc written)"""
     sys.dont_write_bytecode = True
