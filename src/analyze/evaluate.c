@@ -275,8 +275,10 @@ static enum tri eval(struct eval_ctx *x, const struct ap_cond *c, double *conf)
 	    c->op >= AP_OP_GT && c->op <= AP_OP_LE) {
 		bool above = c->op == AP_OP_GT || c->op == AP_OP_GE;
 
-		/* samples never make anything certain */
-		*conf = fmin(ap_binomial_confidence(v->k, v->n, rhs / 100, above), 0.999);
+		/* a threshold of 0% or 100% leaves nothing to test: the condition
+		 * held on the counts themselves; samples never make anything certain */
+		*conf = rhs <= 0 || rhs >= 100 ? 0.999 :
+			fmin(ap_binomial_confidence(v->k, v->n, rhs / 100, above), 0.999);
 		if (x->basis)
 			sb_printf(x->basis, "%s%s = %.1f%% (%llu of %llu) %s %g%% with probability %.3f "
 				  "(one-sided binomial score test)",
