@@ -181,13 +181,19 @@ static void fmt_value(FILE *f, const struct ap_value *v, int id)
 		fprintf(f, " %s", ap_metrics[id].unit);
 }
 
+static size_t top_subjects(const struct ap_analysis *an, enum ap_scope sc, int id, size_t n,
+			   const struct ap_subject **out);
+
+/* the longest-lived processes first: a run that spawns hundreds of short
+ * children lists ten */
 static void md_behaviour(const struct ap_analysis *an, FILE *f)
 {
-	size_t i;
+	const struct ap_subject *top[10];
+	size_t i, n = top_subjects(an, AP_SCOPE_PROCESS, AP_M_P_WALL_S, 10, top);
 
 	fprintf(f, "## What the run did\n\n");
-	for (i = 0; i < an->nr_subj[AP_SCOPE_PROCESS]; i++) {
-		const struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
+	for (i = 0; i < n; i++) {
+		const struct ap_subject *s = top[i];
 
 		fprintf(f, "- ");
 		md_code(f, s->location);
@@ -206,6 +212,9 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 			fprintf(f, "; peak RSS %.0f MB", pv(s, AP_M_P_RSS_PEAK_MB));
 		fprintf(f, ".\n");
 	}
+	if (an->nr_subj[AP_SCOPE_PROCESS] > n)
+		fprintf(f, "- ... and %zu more processes (run.json lists all).\n",
+			an->nr_subj[AP_SCOPE_PROCESS] - n);
 	fputc('\n', f);
 }
 
