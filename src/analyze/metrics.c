@@ -256,7 +256,34 @@ struct ttime {
 	bool accounted;
 };
 
-static void thread_time(const struct ap_analysis *an, const struct ap_thread *t, struct ttime *tt)
+/* the off-CPU rows of one thread (indices into profile.off) */
+struct thread_rows {
+	uint32_t *rows;
+	size_t n, cap;
+};
+
+/* every thread's rows, by its index in profile.threads, in one pass */
+static struct thread_rows *index_rows(const struct profile *p)
+{
+	struct thread_rows *tr = xcalloc(p->nr_threads + 1, sizeof(*tr));
+	struct hmap idx = { 0 };
+	uint64_t t;
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++)
+		hmap_put(&idx, (uint32_t[]){ p->threads[i].pid, p->threads[i].tid }, 8, i);
+	for (i = 0; i < p->nr_off; i++) {
+		if (!hmap_get(&idx, (uint32_t[]){ p->off[i].pid, p->off[i].tid }, 8, &t))
+			continue;
+		GROW(tr[t].rows, tr[t].cap, tr[t].n + 1);
+		tr[t].rows[tr[t].n++] = i;
+	}
+	hmap_free(&idx);
+	return tr;
+}
+
+static void thread_time(const struct ap_analysis *an, const struct ap_thread *t,
+			const struct thread_rows *tr, struct ttime *tt)
 {
 	const struct profile *p = &an->in.prof;
 
@@ -277,11 +304,9 @@ static void thread_time(const struct ap_analysis *an, const struct ap_thread *t,
 	tt->lock = t->off_ns[AP_OFF_LOCK] / 1e9;
 	tt->switches = t->nr_vol + t->nr_invol;
 	/* split lock time by the stacks it was spent in */
-	for (size_t i = 0; i < p->nr_off; i++) {
-		const struct ap_off_row *r = &p->off[i];
+	for (size_t i = 0; i < tr->n; i++) {
+		const struct ap_off_row *r = &p->off[tr->rows[i]];
 
-		if (r->pid != t->pid || r->tid != t->tid)
-			continue;
 		if (r->reason == AP_OFF_LOCK && an->stack_idle[r->stack])
 			tt->idle += r->ns / 1e9;
 		if (r->reason == AP_OFF_SLEEP)
@@ -302,22 +327,18 @@ static uint32_t site_frame(const struct profile *p, uint32_t stack)
 
 enum site_kind { SITE_LOCK, SITE_IO, SITE_DISK, SITE_SLEEP, SITE_GIL, SITE__COUNT };
 
-/* the site with the most off-CPU time of each kind, over the rows of pid
- * (and tid, unless AP_NONE), as text into out[] (empty: none) */
-static void off_sites(const struct ap_analysis *an, uint32_t pid, uint32_t tid,
-		      char out[SITE__COUNT][512])
+/* add a thread's off-CPU time, by kind, to the sites of m[] */
+static void add_sites(const struct ap_analysis *an, const struct thread_rows *tr,
+		      struct hmap m[SITE__COUNT])
 {
 	const struct profile *p = &an->in.prof;
-	struct hmap m[SITE__COUNT] = { 0 };
-	size_t i, k;
+	size_t i;
 
-	for (i = 0; i < p->nr_off; i++) {
-		const struct ap_off_row *r = &p->off[i];
+	for (i = 0; i < tr->n; i++) {
+		const struct ap_off_row *r = &p->off[tr->rows[i]];
 		uint32_t fr;
 		int kinds[2], n = 0;
 
-		if (r->pid != pid || (tid != AP_NONE && r->tid != tid))
-			continue;
 		switch (r->reason) {
 		case AP_OFF_LOCK:
 			if (!an->stack_idle[r->stack])
@@ -343,6 +364,14 @@ static void off_sites(const struct ap_analysis *an, uint32_t pid, uint32_t tid,
 		while (n--)
 			bump(&m[kinds[n]], fr, r->ns);
 	}
+}
+
+/* the site with the most time of each kind as text into out[], and m[] freed */
+static void site_texts(const struct profile *p, struct hmap m[SITE__COUNT],
+		       char out[SITE__COUNT][512])
+{
+	size_t k;
+
 	for (k = 0; k < SITE__COUNT; k++) {
 		uint64_t best, fr = argmax(&m[k], &best);
 
@@ -399,7 +428,6 @@ static void compute_run(struct ap_analysis *an)
 	struct ap_subject *s = new_subject(an, AP_SCOPE_RUN, xstrdup("run"), AP_NONE, AP_NONE);
 	double hz = p->frequency_hz ? p->frequency_hz : 1, wall = an->in.wall_s, life = 0;
 	struct ap_completeness c;
-	struct ttime all = { 0 }, tt;
 	uint64_t calls = 0, children = 0;
 	size_t i;
 
@@ -422,17 +450,6 @@ static void compute_run(struct ap_analysis *an)
 	setv(s, AP_M_RUN_SPAWN_RATE, ratio(children, wall));
 	if (children && p->has_offcpu)
 		setv(s, AP_M_RUN_CHILD_LIFE_AVG_S, life / children);
-	if (p->has_offcpu) {
-		for (i = 0; i < p->nr_threads; i++) {
-			thread_time(an, &p->threads[i], &tt);
-			add_ttime(&all, &tt);
-		}
-		setv(s, AP_M_RUN_THREAD_S, all.wall);
-		setv(s, AP_M_RUN_ONCPU_S, all.oncpu);
-		setv(s, AP_M_RUN_RUNNABLE_S, all.runnable);
-		setv(s, AP_M_RUN_DEMAND_CORES, ratio(all.oncpu + all.runnable, wall));
-		setv(s, AP_M_RUN_RUNNABLE_PCT, 100 * ratio(all.runnable, all.oncpu + all.runnable));
-	}
 	if (p->has_syscalls) {
 		for (i = 0; i < p->nr_sys; i++)
 			calls += p->sys[i].count;
@@ -596,12 +613,27 @@ static int thread_order(const void *a, const void *b)
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+/* the run's scheduler totals, summed over the processes' threads */
+static void set_run_time(struct ap_analysis *an, const struct ttime *all)
+{
+	struct ap_subject *s = &an->subj[AP_SCOPE_RUN][0];
+	double wall = an->in.wall_s;
+
+	setv(s, AP_M_RUN_THREAD_S, all->wall);
+	setv(s, AP_M_RUN_ONCPU_S, all->oncpu);
+	setv(s, AP_M_RUN_RUNNABLE_S, all->runnable);
+	setv(s, AP_M_RUN_DEMAND_CORES, ratio(all->oncpu + all->runnable, wall));
+	setv(s, AP_M_RUN_RUNNABLE_PCT, 100 * ratio(all->runnable, all->oncpu + all->runnable));
+}
+
 static void compute_processes_threads(struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
 	double hz = p->frequency_hz ? p->frequency_hz : 1;
 	struct ap_process *procs = xmalloc((p->nr_procs + 1) * sizeof(*procs));
 	const struct ap_thread **th = xmalloc((p->nr_threads + 1) * sizeof(*th));
+	struct thread_rows *rows = index_rows(p);
+	struct ttime run_all = { 0 };
 	size_t i, j, k, first_thread;
 
 	if (p->nr_procs)
@@ -615,6 +647,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		const struct ap_process *pr = &procs[i];
 		struct ap_subject *s;
 		struct ttime all = { 0 };
+		struct hmap psites[SITE__COUNT] = { 0 };
 		char sites[SITE__COUNT][512];
 		uint64_t calls = 0, children = 0, nthreads = 0, gil_threads = 0, lock_threads = 0;
 		double sys_s = 0, wall = process_wall(p, pr->pid, an->in.wall_s);
@@ -644,9 +677,12 @@ static void compute_processes_threads(struct ap_analysis *an)
 
 			if (t->pid != pr->pid)
 				continue;
+			const struct thread_rows *tr = &rows[t - p->threads];
+
 			nthreads++;
-			thread_time(an, t, &tt);
+			thread_time(an, t, tr, &tt);
 			add_ttime(&all, &tt);
+			add_sites(an, tr, psites);
 			gil_threads += tt.accounted && tt.gil >= 0.1 * tt.wall && tt.gil > 0;
 			lock_threads += tt.accounted && tt.lock >= 0.1 * tt.wall && tt.lock > 0;
 			ts = new_subject(an, AP_SCOPE_THREAD,
@@ -661,7 +697,10 @@ static void compute_processes_threads(struct ap_analysis *an)
 			if (tt.accounted) {
 				set_time_shares(ts, &tt, false);
 				if (tt.sleep > 0) {
-					off_sites(an, t->pid, t->tid, sites);
+					struct hmap tsites[SITE__COUNT] = { 0 };
+
+					add_sites(an, tr, tsites);
+					site_texts(p, tsites, sites);
 					sets(an, ts, AP_M_T_SLEEP_SITE, sites[SITE_SLEEP]);
 				}
 			}
@@ -672,7 +711,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_THREADS, nthreads);
 		if (all.accounted) {
 			set_time_shares(s, &all, true);
-			off_sites(an, pr->pid, AP_NONE, sites);
+			site_texts(p, psites, sites);
 			sets(an, s, AP_M_P_LOCK_SITE, sites[SITE_LOCK]);
 			sets(an, s, AP_M_P_IO_SITE, sites[SITE_IO]);
 			sets(an, s, AP_M_P_DISK_SITE, sites[SITE_DISK]);
@@ -682,6 +721,9 @@ static void compute_processes_threads(struct ap_analysis *an)
 			setv(s, AP_M_P_LOCK_THREADS, lock_threads);
 			setv(s, AP_M_P_SWITCHES_PER_S, ratio(all.switches, wall));
 		}
+		for (k = 0; k < SITE__COUNT; k++) /* site_texts() freed them, unless unaccounted */
+			hmap_free(&psites[k]);
+		add_ttime(&run_all, &all);
 		if (sr)
 			timeline_metrics(s, sr);
 		if (p->has_syscalls) {
@@ -695,6 +737,11 @@ static void compute_processes_threads(struct ap_analysis *an)
 			setv(s, AP_M_P_SYSCALL_S, sys_s);
 		}
 	}
+	if (p->has_offcpu)
+		set_run_time(an, &run_all);
+	for (i = 0; i < p->nr_threads; i++)
+		free(rows[i].rows);
+	free(rows);
 	free(procs);
 	free(th);
 }
