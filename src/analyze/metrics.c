@@ -1031,7 +1031,7 @@ static void compute_code(struct ap_analysis *an)
 		{
 			uint64_t cbest, caller = argmax(&f->callers, &cbest);
 
-			sets(an, s, AP_M_F_CALLER, caller == UINT64_MAX ? "(none: only library code)" :
+			sets(an, s, AP_M_F_CALLER, caller == UINT64_MAX ? "none (only library code on these stacks)" :
 				 profile__s(p, fns[remap[caller]].name));
 		}
 		setv(s, AP_M_F_RUNTIME, f->kind == AP_FRAME_USER && f->module != AP_NONE &&

@@ -198,12 +198,16 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 		fprintf(f, "- ");
 		md_code(f, s->location);
 		fprintf(f, ": %.2f CPU-s sampled over %.2f s", pv(s, AP_M_P_CPU_S), pv(s, AP_M_P_WALL_S));
-		if (!isnan(pv(s, AP_M_P_ACTIVE_S)) && pv(s, AP_M_P_ACTIVE_S) > 0)
+		/* shares of a few milliseconds say nothing */
+		if (!isnan(pv(s, AP_M_P_ACTIVE_S)) && pv(s, AP_M_P_ACTIVE_S) >= 0.01) {
 			fprintf(f, "; of its active thread time (%.2f s): on CPU %.0f%%, waiting for a CPU %.0f%%, "
-				"I/O %.0f%%, locks %.0f%%, GIL %.0f%%, sleep %.0f%%, other %.0f%%",
-				pv(s, AP_M_P_ACTIVE_S), pv(s, AP_M_P_ONCPU_PCT), pv(s, AP_M_P_RUNNABLE_PCT),
-				pv(s, AP_M_P_IO_PCT), pv(s, AP_M_P_LOCK_PCT), pv(s, AP_M_P_GIL_PCT),
-				pv(s, AP_M_P_SLEEP_PCT), pv(s, AP_M_P_OTHER_PCT));
+				"I/O %.0f%%, locks %.0f%%", pv(s, AP_M_P_ACTIVE_S), pv(s, AP_M_P_ONCPU_PCT),
+				pv(s, AP_M_P_RUNNABLE_PCT), pv(s, AP_M_P_IO_PCT), pv(s, AP_M_P_LOCK_PCT));
+			if (pv(s, AP_M_P_GIL_S) > 0 || pv(s, AP_M_P_PYTHON_PCT) > 0)
+				fprintf(f, ", GIL %.0f%%", pv(s, AP_M_P_GIL_PCT));
+			fprintf(f, ", sleep %.0f%%, other %.0f%%", pv(s, AP_M_P_SLEEP_PCT),
+				pv(s, AP_M_P_OTHER_PCT));
+		}
 		if (!isnan(pv(s, AP_M_P_IDLE_PCT)) &&
 		    (pv(s, AP_M_P_IDLE_PCT) >= 1 || pv(s, AP_M_P_CHILD_PCT) >= 1))
 			fprintf(f, "; idle waits %.0f%% and child waits %.0f%% of all thread time",

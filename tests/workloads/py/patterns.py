@@ -186,12 +186,12 @@ def pool_idle():
 
 
 def grow():
-    """keep 1 MiB more every 8 ms"""
+    """keep 1 MiB more every 20 ms, for 3.5 s"""
     keep = []
-    end = until(1.5)
+    end = until(3.5)
     while time.monotonic() < end:
         keep.append(bytearray(1 << 20))
-        time.sleep(0.008)
+        time.sleep(0.02)
 
 
 def faults():
