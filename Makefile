@@ -30,13 +30,16 @@ LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_b
 HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
-.PHONY: all clean test unit integration demo bench install deps docs
+.PHONY: all clean test unit integration demo bench install deps deps-test docs
 .DELETE_ON_ERROR:
 
 all: $(OUT)/autoprof-bpf
 
 deps:
 	$(Q)tools/install-deps.sh
+
+deps-test:
+	$(Q)tools/install-deps.sh --test
 
 $(OUT) $(OUT)/bpf $(OUT)/obj:
 	$(Q)mkdir -p $@
@@ -88,6 +91,9 @@ $(OUT)/libautoprof.a: $(LIB_OBJS)
 $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# the report.html template is compiled in (.incbin)
+$(OUT)/obj/report/html.o: src/report/report.html
 
 include tests/tests.mk
 

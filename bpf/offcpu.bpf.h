@@ -25,6 +25,7 @@
 
 const volatile __u64 min_block_ns = 0;   /* --min-block */
 const volatile bool offcpu_stacks = true; /* aggregate off-CPU time per stack */
+const volatile __u64 interval_min_ns = 1000000; /* --trace-min-block; 0: no interval records */
 __u64 t0_ns = 0;                          /* when tracking began (set by userspace) */
 
 /* per-thread accounting in the task itself: found from the task pointer
@@ -334,6 +335,29 @@ static __always_inline void switch_out(void *ctx, struct ap_thread_stat *st, str
 	st->out_sid = off_stack(s, h, st->out_kstack, AP_SLOT_IRQOFF);
 }
 
+/* one interval of the timeline; sid 0 while its syscall's exit is to come */
+static __always_inline void interval_send(struct ap_thread_stat *st, __u32 reason, __u64 block,
+					  __u64 runq, bool deferred)
+{
+	struct ap_off_interval *r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
+
+	if (!r) {
+		cnt_inc(AP_CNT_OFF_INTERVAL_LOST);
+		return;
+	}
+	r->type = AP_REC_OFF_INTERVAL;
+	r->tgid = st->tgid;
+	r->tid = st->tid;
+	r->reason = reason;
+	r->start_ns = st->ts_out;
+	r->block_ns = block;
+	r->runq_ns = runq;
+	r->sid = deferred ? 0 : st->out_sid;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	if (deferred)
+		st->tl_pending = 1;
+}
+
 static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 {
 	__u64 block, runq = 0;
@@ -349,6 +373,8 @@ static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 			reason = AP_OFF_OTHER;
 		st->off_ns[reason] += block;
 		st->off_ns[AP_OFF_RUNQUEUE] += runq;
+		if (interval_min_ns && block + runq >= interval_min_ns)
+			interval_send(st, reason, block, runq, offcpu_stacks && !st->out_sid && st->sys_ts);
 		if (offcpu_stacks && !st->out_sid && st->sys_ts) { /* its syscall's exit takes the stack */
 			if (block >= st->pend_block) {
 				st->pend_reason = reason;

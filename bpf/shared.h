@@ -53,6 +53,7 @@ enum ap_counter {
 	AP_CNT_SYS_AGG_FULL,       /* syscalls not counted: the map is full */
 	AP_CNT_SYS_SLOW_LOST,      /* slow-syscall records lost (ring buffer full) */
 	AP_CNT_THREAD_REC_LOST,    /* thread exit records lost (ring buffer full) */
+	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
 	AP_CNT__COUNT,
 };
 
@@ -64,6 +65,27 @@ enum ap_rec_type {
 	AP_REC_SLOW_SYSCALL = 4,   /* struct ap_cpu_sample: a syscall over the threshold */
 	AP_REC_THREAD = 5,         /* struct ap_thread_rec: a thread exited */
 	AP_REC_EXEC = 6,           /* struct ap_exec_rec: a tracked process exec'd */
+	AP_REC_OFF_INTERVAL = 7,   /* struct ap_off_interval: one long off-CPU interval */
+	AP_REC_OFF_LINK = 8,       /* struct ap_off_link: the stack of a syscall's intervals */
+};
+
+/* One off-CPU interval of at least --trace-min-block, for the timeline
+ * (trace.json). sid names its stack; 0 when the stack is taken at the exit
+ * of the syscall the thread is in: an ap_off_link then names it for every
+ * such interval of the thread since the last link. */
+struct ap_off_interval {
+	__u32 type;                /* AP_REC_OFF_INTERVAL */
+	__u32 tgid, tid;
+	__u32 reason;              /* enum ap_off_reason of the blocked part */
+	__u64 start_ns;            /* switch-out, CLOCK_MONOTONIC */
+	__u64 block_ns, runq_ns;   /* blocked, then runnable until switch-in */
+	__u64 sid;
+};
+
+struct ap_off_link {
+	__u32 type;                /* AP_REC_OFF_LINK */
+	__u32 tgid, tid, pad;
+	__u64 sid;
 };
 
 #define AP_ARGS_MAX 4096           /* command line bytes sent per exec; a power of 2 */
@@ -143,6 +165,8 @@ struct ap_thread_stat {
 	__u64 sys_ts;              /* current syscall's entry, 0 outside */
 	__u32 sys_nr;
 	__u32 sys_fd;              /* enum ap_fd_kind of its fd argument */
+	__u32 tl_pending;          /* intervals sent with sid 0 in the current syscall */
+	__u32 tl_pad;
 };
 
 struct ap_thread_rec {

@@ -107,6 +107,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		off_add(st, 0, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
 		st->pend_block = st->pend_runq = 0;
 	}
+	st->tl_pending = 0;
 	st->sys_ts = bpf_ktime_get_ns();
 	st->sys_nr = id;
 	st->sys_fd = syscalls_on && sys_takes_fd(id) ? fd_kind(t, regs->di) : AP_FD_NONE;
@@ -167,6 +168,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		}
 	}
 out:
+	if (st->tl_pending) {
+		struct ap_off_link *l = sid ? bpf_ringbuf_reserve(&samples, sizeof(*l), 0) : NULL;
+
+		if (l) {
+			l->type = AP_REC_OFF_LINK;
+			l->tgid = st->tgid;
+			l->tid = st->tid;
+			l->pad = 0;
+			l->sid = sid;
+			bpf_ringbuf_submit(l, BPF_RB_NO_WAKEUP);
+		} else if (sid) {
+			cnt_inc(AP_CNT_OFF_INTERVAL_LOST);
+		}
+		st->tl_pending = 0;
+	}
 	st->pend_block = st->pend_runq = 0;
 	st->pend_kstack = -1;
 	return 0;

@@ -21,6 +21,7 @@
 #include "collect/cpu.h"
 #include "collect/procstat.h"
 #include "log.h"
+#include "report/formats.h"
 #include "report/report.h"
 #include "runner.h"
 #include "unwind/unwind.h"
@@ -53,6 +54,11 @@ static const char usage_text[] =
 "                           always count every block\n"
 "      --slow-syscall MS    keep syscalls of at least MS milliseconds with their\n"
 "                           stacks (default 10)\n"
+"      --trace-min-block US keep each off-CPU interval of at least US\n"
+"                           microseconds for trace.json (default 1000; 0: none)\n"
+"  -f, --format LIST        files to write besides the report, comma-separated:\n"
+"                           html, svg, pprof, speedscope, trace, all, none\n"
+"                           (default: all)\n"
 "      --stack-size BYTES   user stack bytes copied per sample (default 32768,\n"
 "                           512-65536): deeper native stacks need more\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 16)\n"
@@ -83,7 +89,7 @@ static const char usage_text[] =
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
-       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS };
+       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -138,6 +144,8 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "min-block", required_argument, NULL, OPT_MIN_BLOCK },
 		{ "slow-syscall", required_argument, NULL, OPT_SLOW_SYSCALL },
 		{ "patterns", required_argument, NULL, OPT_PATTERNS },
+		{ "trace-min-block", required_argument, NULL, OPT_TRACE_MIN_BLOCK },
+		{ "format", required_argument, NULL, 'f' },
 		{},
 	};
 	long v;
@@ -146,7 +154,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at the first non-option, the target's command */
-	while ((c = getopt_long(argc, argv, "+p:d:F:o:qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:d:F:o:f:qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			err = parse_pids(o, optarg);
@@ -216,6 +224,17 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 				return usage_error("--min-block: '%s' is not a number of microseconds (0-60000000)",
 						   optarg);
 			o->min_block_ns = v * 1000ull;
+			break;
+		case OPT_TRACE_MIN_BLOCK:
+			if (parse_long(optarg, 0, 60000000, &v))
+				return usage_error("--trace-min-block: '%s' is not a number of microseconds (0-60000000)",
+						   optarg);
+			o->interval_min_ns = v * 1000ull;
+			break;
+		case 'f':
+			if (ap_formats_parse(optarg, &o->formats))
+				return usage_error("-f: '%s' is not a list of html, svg, pprof, speedscope, trace, all, none",
+						   optarg);
 			break;
 		case OPT_SLOW_SYSCALL:
 			if (parse_long(optarg, 0, 3600000, &v))
@@ -611,6 +630,8 @@ int cmd_run(int argc, char **argv)
 			.py_depth = AP_MAX_PY_FRAMES,
 			.view = AP_VIEW_MIXED,
 			.slow_ns = 10000000,
+			.interval_min_ns = 1000000,
+			.formats = AP_FMT_DEFAULT,
 		},
 	};
 	struct ap_analysis *an = NULL;
@@ -678,6 +699,11 @@ int cmd_run(int argc, char **argv)
 	if (ap_analyze_dir(ses.outdir, ses.opts.patterns_dir, &an))
 		ap_warn("no findings: the analysis of %s failed (the profile is complete; "
 			"`autoprof-bpf analyze %s` retries)", ses.outdir, ses.outdir);
+	/* the pictures, from the same artifacts (and findings) */
+	if (ap_formats_write_dir(ses.outdir, ses.opts.formats, an ? &an->in : NULL, ses.opts.view,
+				 NULL))
+		ap_warn("the pictures of %s are incomplete (`autoprof-bpf report %s` retries)",
+			ses.outdir, ses.outdir);
 	if (!ses.opts.quiet) {
 		struct summary_info si = {
 			.target = ses.target_desc,

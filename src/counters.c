@@ -28,6 +28,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_SYS_AGG_FULL] = "syscall_aggregation_full",
 	[AP_CNT_SYS_SLOW_LOST] = "slow_syscall_records_lost",
 	[AP_CNT_THREAD_REC_LOST] = "thread_records_lost",
+	[AP_CNT_OFF_INTERVAL_LOST] = "offcpu_interval_records_lost",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");

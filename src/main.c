@@ -13,6 +13,7 @@ struct ap_cmd {
 static const struct ap_cmd cmds[] = {
 	{ "run", cmd_run },
 	{ "analyze", cmd_analyze },
+	{ "report", cmd_report },
 };
 
 int main(int argc, char **argv)

@@ -37,6 +37,8 @@ struct ap_options {
 	bool no_syscalls;       /* no syscall statistics */
 	uint64_t min_block_ns;  /* off-CPU stacks: shortest block aggregated */
 	uint64_t slow_ns;       /* syscalls at least this slow are kept with stacks */
+	uint64_t interval_min_ns; /* off-CPU intervals this long are kept one by one (trace.json) */
+	unsigned formats;       /* AP_FMT_*: the pictures and interchange files written */
 	const char *patterns_dir; /* --patterns: user patterns for the analysis */
 	int verbose;
 };

@@ -25,6 +25,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests must run as root (they load BPF programs): sudo make test" >&2
 fi
 run unit env AP_FIXTURES=build/tests build/tests/unit
+run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
 run integration tests/integration/run.sh
 # the same profiler built with ASan/UBSan (leaks fail the run) on the paths
@@ -32,7 +33,7 @@ run integration tests/integration/run.sh
 run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
-	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces
+	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats
 run fuzz-smoke tests/fuzz/run.sh 10
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]

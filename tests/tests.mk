@@ -15,6 +15,8 @@ $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
+$(TOUT)/san/report/html.o: src/report/report.html
+
 $(TOUT)/san/patterns_builtin.o: $(OUT)/patterns_builtin.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
@@ -90,7 +92,7 @@ unit: $(TOUT)/unit $(FIXTURES)
 integration: all $(TEST_WORKLOADS)
 	$(Q)tests/integration/run.sh
 
-test: deps all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) $(FUZZERS)
+test: deps-test all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) $(FUZZERS)
 	$(Q)tests/run-all.sh
 
 # libFuzzer targets (clang) over the parsers of untrusted input; `make fuzz`

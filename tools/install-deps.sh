@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: MIT
 # Install the Debian packages autoprof-bpf needs to build, run and test.
 # Idempotent and quiet when everything is present; called by `make demo`
-# and `make test` so that a fresh machine needs nothing else.
+# and `make test` (with --test) so that a fresh machine needs nothing else.
 set -eu
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 libcjson-dev pkg-config jq python3 python3.11 linux-perf strace libclang-rt-14-dev
 valgrind util-linux time"
+# what only the tests need: protoc decodes profile.pb.gz, headless Chromium
+# opens report.html
+[ "${1:-}" = --test ] && PKGS="$PKGS protobuf-compiler chromium chromium-driver"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

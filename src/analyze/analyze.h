@@ -75,7 +75,7 @@ struct ap_subject {
 struct ap_series {
 	uint32_t pid;
 	size_t n;
-	double *t, *rss_kb, *threads, *minflt, *majflt, *rchar, *wchar;
+	double *t, *rss_kb, *cpu_pct, *threads, *minflt, *majflt, *rchar, *wchar;
 };
 
 struct ap_pycall {

@@ -96,6 +96,7 @@ static int load_proc(struct ap_input *in, const char *path)
 		sr->n = n;
 		sr->t = column(s, "t_s", n);
 		sr->rss_kb = column(s, "rss_kb", n);
+		sr->cpu_pct = column(s, "cpu_pct", n);
 		sr->threads = column(s, "threads", n);
 		sr->minflt = column(s, "minor_faults", n);
 		sr->majflt = column(s, "major_faults", n);
@@ -184,7 +185,7 @@ void ap_input__free(struct ap_input *in)
 	for (i = 0; i < in->nr_series; i++) {
 		struct ap_series *s = &in->series[i];
 
-		free(s->t), free(s->rss_kb), free(s->threads), free(s->minflt);
+		free(s->t), free(s->rss_kb), free(s->cpu_pct), free(s->threads), free(s->minflt);
 		free(s->majflt), free(s->rchar), free(s->wchar);
 	}
 	free(in->series);

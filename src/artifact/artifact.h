@@ -59,6 +59,18 @@ int cpu_json__write(const struct profile *p, const char *outdir);
 int cpu_json__load(struct profile *p, const char *path);
 int cpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);
 
+/* columns: an object of equal-length number arrays (the timelines) */
+cJSON *json_add_column(cJSON *obj, const char *name);
+void json_push(cJSON *col, double v);
+/* the named columns of obj, all arrays of one length n; 0 or -EINVAL */
+int json_get_columns(const cJSON *obj, const char *const *names, const cJSON **cols, size_t nr,
+		     size_t *n);
+
+/* offcpu.json's "intervals" (reason_map: the file's reason index -> ours, or -1) */
+void json_add_intervals(cJSON *root, const struct profile *p);
+int json_load_intervals(struct profile *p, const cJSON *o, const struct json_tables *t,
+			const int *reason_map, size_t nr_reasons);
+
 /* u64 values that may exceed 2^53 (addresses) are written as "0x..." */
 uint64_t json_u64(const cJSON *obj, const char *key);
 

@@ -138,6 +138,149 @@ void json_add_tables(cJSON *root, const struct profile *p)
 	}
 }
 
+cJSON *json_add_column(cJSON *obj, const char *name)
+{
+	return cJSON_AddArrayToObject(obj, name);
+}
+
+void json_push(cJSON *col, double v)
+{
+	cJSON_AddItemToArray(col, cJSON_CreateNumber(v));
+}
+
+int json_get_columns(const cJSON *obj, const char *const *names, const cJSON **cols, size_t nr,
+		     size_t *n)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		cols[i] = cJSON_GetObjectItemCaseSensitive(obj, names[i]);
+		if (!cJSON_IsArray(cols[i]))
+			return -EINVAL;
+		if (!i)
+			*n = cJSON_GetArraySize(cols[i]);
+		else if ((size_t)cJSON_GetArraySize(cols[i]) != *n)
+			return -EINVAL;
+		cols[i] = cols[i]->child; /* walked in step by the caller */
+	}
+	return 0;
+}
+
+/* µs since profiling start */
+static double rel_us(const struct profile *p, uint64_t t_ns)
+{
+	return t_ns > p->start_mono_ns ? (double)((t_ns - p->start_mono_ns) / 1000) : 0;
+}
+
+static const char *const timeline_cols[] = { "t_us", "pid", "tid", "stack" };
+
+static void add_timeline(cJSON *root, const struct profile *p)
+{
+	cJSON *o = cJSON_AddObjectToObject(root, "timeline"), *c[4];
+	size_t i, k;
+
+	for (k = 0; k < 4; k++)
+		c[k] = json_add_column(o, timeline_cols[k]);
+	for (i = 0; i < p->nr_times; i++) {
+		const struct ap_sample_time *t = &p->times[i];
+
+		json_push(c[0], rel_us(p, t->t_ns));
+		json_push(c[1], t->pid);
+		json_push(c[2], t->tid);
+		json_push(c[3], t->stack);
+	}
+}
+
+static const char *const interval_cols[] = {
+	"start_us", "pid", "tid", "reason", "block_us", "runq_us", "stack",
+};
+
+void json_add_intervals(cJSON *root, const struct profile *p)
+{
+	cJSON *o = cJSON_AddObjectToObject(root, "intervals"), *c[7];
+	size_t i, k;
+
+	cJSON_AddNumberToObject(o, "min_us", p->interval_min_ns / 1000.0);
+	for (k = 0; k < 7; k++)
+		c[k] = json_add_column(o, interval_cols[k]);
+	for (i = 0; i < p->nr_ivals; i++) {
+		const struct ap_interval *iv = &p->ivals[i];
+
+		json_push(c[0], rel_us(p, iv->start_ns));
+		json_push(c[1], iv->pid);
+		json_push(c[2], iv->tid);
+		json_push(c[3], iv->reason);
+		json_push(c[4], iv->block_ns / 1000);
+		json_push(c[5], iv->runq_ns / 1000);
+		json_push(c[6], iv->stack);
+	}
+}
+
+/* an index cell of a column, in [0, limit) */
+static int cell_index(const cJSON *c, size_t limit, uint32_t *out)
+{
+	if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble >= (double)limit)
+		return -EINVAL;
+	*out = (uint32_t)c->valuedouble;
+	return 0;
+}
+
+static uint64_t cell_u64(const cJSON *c)
+{
+	return cJSON_IsNumber(c) && c->valuedouble > 0 ? (uint64_t)c->valuedouble : 0;
+}
+
+static int load_timeline(struct profile *p, const cJSON *o, const struct json_tables *t)
+{
+	const cJSON *c[4];
+	uint32_t stack;
+	size_t i, n = 0, k;
+
+	if (!o)
+		return 0;
+	if (json_get_columns(o, timeline_cols, c, 4, &n))
+		return -EINVAL;
+	p->has_timeline = true;
+	for (i = 0; i < n; i++) {
+		if (cell_index(c[3], t->nr_stack, &stack))
+			return -EINVAL;
+		profile__add_time(p, cell_u64(c[1]), cell_u64(c[2]), t->stack[stack],
+				  cell_u64(c[0]) * 1000);
+		for (k = 0; k < 4; k++)
+			c[k] = c[k]->next;
+	}
+	return 0;
+}
+
+int json_load_intervals(struct profile *p, const cJSON *o, const struct json_tables *t,
+			const int *reason_map, size_t nr_reasons)
+{
+	const cJSON *c[7];
+	struct ap_interval iv;
+	uint32_t stack, r;
+	size_t i, n = 0, k;
+
+	if (!o)
+		return 0;
+	if (json_get_columns(o, interval_cols, c, 7, &n))
+		return -EINVAL;
+	p->interval_min_ns = cell_u64(cJSON_GetObjectItemCaseSensitive(o, "min_us")) * 1000;
+	for (i = 0; i < n; i++) {
+		if (cell_index(c[6], t->nr_stack, &stack) || cell_index(c[3], nr_reasons, &r) ||
+		    reason_map[r] < 0)
+			return -EINVAL;
+		iv = (struct ap_interval){
+			.start_ns = cell_u64(c[0]) * 1000, .pid = cell_u64(c[1]), .tid = cell_u64(c[2]),
+			.reason = reason_map[r], .block_ns = cell_u64(c[4]) * 1000,
+			.runq_ns = cell_u64(c[5]) * 1000, .stack = t->stack[stack],
+		};
+		profile__add_interval(p, &iv);
+		for (k = 0; k < 7; k++)
+			c[k] = c[k]->next;
+	}
+	return 0;
+}
+
 cJSON *cpu_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o;
@@ -203,6 +346,8 @@ cJSON *cpu_json__build(const struct profile *p)
 	o = cJSON_AddObjectToObject(root, "counters");
 	for (i = 0; i < p->nr_counters; i++)
 		add_u64(o, p->counters[i].name, p->counters[i].value);
+	if (p->has_timeline)
+		add_timeline(root, p);
 	return root;
 }
 
@@ -399,6 +544,10 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 			     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "gil")) ? AP_COUNT_GIL : 0,
 			     json_u64(o, "count"));
 	}
+	what = "timeline";
+	err = load_timeline(p, cJSON_GetObjectItemCaseSensitive(root, "timeline"), &t);
+	if (err)
+		goto out;
 	what = "counters";
 	ctr = cJSON_GetObjectItemCaseSensitive(root, "counters");
 	if (ctr && !cJSON_IsObject(ctr)) { /* members need names (found by fuzzing) */

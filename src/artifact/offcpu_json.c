@@ -73,6 +73,8 @@ cJSON *offcpu_json__build(const struct profile *p)
 	o = cJSON_AddObjectToObject(root, "totals_ns");
 	for (k = 0; k < AP_OFF__COUNT; k++)
 		cJSON_AddNumberToObject(o, ap_off_reason_names[k], by_reason[k]);
+	if (p->interval_min_ns)
+		json_add_intervals(root, p);
 	return root;
 }
 
@@ -286,6 +288,23 @@ static int offcpu_load_root(struct profile *p, cJSON *root, const char *path)
 		}
 		profile__add_off(p, json_u64(o, "pid"), json_u64(o, "tid"), t.stack[stack], k,
 				 json_u64(o, "ns"), json_u64(o, "count"));
+	}
+	what = "intervals";
+	{
+		const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "reasons");
+		size_t nr = 0;
+		int map[64];
+
+		cJSON_ArrayForEach(o, rs) {
+			if (nr == 64)
+				break;
+			map[nr++] = name_index(cJSON_GetStringValue(o), ap_off_reason_names, AP_OFF__COUNT);
+		}
+		if (!rs) /* no table: this version's order */
+			for (nr = 0; nr < AP_OFF__COUNT; nr++)
+				map[nr] = nr;
+		err = json_load_intervals(p, cJSON_GetObjectItemCaseSensitive(root, "intervals"), &t,
+					  map, nr);
 	}
 out:
 	if (err)

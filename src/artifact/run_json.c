@@ -71,11 +71,15 @@ static void add_options(cJSON *root, const struct ap_session *ses)
 	cJSON_AddNumberToObject(o, "stack_size", ses->opts.stack_size);
 	cJSON_AddNumberToObject(o, "ringbuf_mb", ses->opts.ringbuf_mb);
 	cJSON_AddBoolToObject(o, "follow_children", !ses->opts.no_children);
+	cJSON_AddStringToObject(o, "view", (const char *const[]){ "mixed", "python", "native",
+								"full" }[ses->opts.view]);
+	cJSON_AddNumberToObject(o, "trace_min_block_us", ses->opts.interval_min_ns / 1000.0);
 }
 
 static const char *const offcpu_losses[] = {
 	"offcpu_kernel_stack_errors", "offcpu_aggregation_full", "offcpu_stack_records_lost",
-	"threads_not_accounted", "thread_records_lost", "offcpu_missed_in_kernel", NULL,
+	"threads_not_accounted", "thread_records_lost", "offcpu_missed_in_kernel",
+	"offcpu_interval_records_lost", "offcpu_intervals_dropped", NULL,
 };
 static const char *const syscall_losses[] = {
 	"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel", NULL,

@@ -60,6 +60,8 @@ struct cpu_collector {
 		int32_t instr;
 	} *pending;
 	size_t nr_pending, cap_pending;
+	size_t *iv_pending;         /* intervals whose stack a syscall exit will name */
+	size_t nr_iv_pending, cap_iv_pending;
 	int epfd;
 };
 
@@ -215,6 +217,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	cc->skel->rodata->syscalls_on = !ses->opts.no_syscalls;
 	cc->skel->rodata->offcpu_stacks = !ses->opts.no_offcpu;
 	cc->skel->rodata->min_block_ns = ses->opts.min_block_ns;
+	cc->skel->rodata->interval_min_ns = ses->opts.no_offcpu ? 0 : ses->opts.interval_min_ns;
 	cc->skel->rodata->slow_ns = ses->opts.slow_ns;
 	bpf_program__set_autoload(cc->skel->progs.on_switch, !ses->opts.no_offcpu);
 	bpf_program__set_autoload(cc->skel->progs.on_wakeup, !ses->opts.no_offcpu);
@@ -224,6 +227,8 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 				  !ses->opts.no_offcpu || !ses->opts.no_syscalls);
 	ses->prof.has_offcpu = !ses->opts.no_offcpu;
 	ses->prof.min_block_ns = ses->opts.min_block_ns;
+	ses->prof.interval_min_ns = ses->opts.no_offcpu ? 0 : ses->opts.interval_min_ns;
+	ses->prof.has_timeline = true;
 	ses->prof.has_syscalls = !ses->opts.no_syscalls;
 	ses->prof.slow_ns = ses->opts.slow_ns;
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
@@ -637,6 +642,7 @@ static int handle_sample(struct cpu_collector *cc, const struct ap_cpu_sample *s
 	comm[AP_COMM_LEN] = 0;
 	profile__add(&cc->ses->prof, s->tgid, s->tid, comm, stack,
 		     (s->py_flags & AP_SPY_GIL) ? AP_COUNT_GIL : 0, 1);
+	profile__add_time(&cc->ses->prof, s->tgid, s->tid, stack, s->time_ns);
 	return 0;
 }
 
@@ -718,6 +724,9 @@ static void handle_py_code(struct cpu_collector *cc, const struct ap_py_code *r)
 		pycode__add(&cc->pyc, r, img->py_minor);
 }
 
+static void handle_interval(struct cpu_collector *cc, const struct ap_off_interval *r);
+static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t tgid, uint64_t sid);
+
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct cpu_collector *cc = ctx;
@@ -735,6 +744,14 @@ static int handle_record(void *ctx, void *data, size_t size)
 		handle_slow_syscall(cc, data, size);
 	else if (type == AP_REC_THREAD && size >= sizeof(struct ap_thread_rec))
 		handle_thread(cc, data);
+	else if (type == AP_REC_OFF_INTERVAL && size >= sizeof(struct ap_off_interval))
+		handle_interval(cc, data);
+	else if (type == AP_REC_OFF_LINK && size >= sizeof(struct ap_off_link)) {
+		const struct ap_off_link *l = data;
+
+		if (l->sid)
+			resolve_intervals(cc, l->tid, l->tgid, l->sid);
+	}
 	else if (type == AP_REC_EXEC && size >= sizeof(struct ap_exec_rec)) {
 		const struct ap_exec_rec *r = data;
 		char comm[AP_COMM_LEN + 1];
@@ -816,6 +833,43 @@ static uint32_t off_stack_of(struct cpu_collector *cc, uint32_t tgid, uint64_t s
 	if (sid && hmap_get(&cc->off_stacks, &key, sizeof(key), &stack))
 		return stack;
 	return kernel_only_stack(cc, kstack, sid ? "[user stack lost]" : "[user stack not captured]");
+}
+
+/* one off-CPU interval of the timeline; its stack is known now, or named
+ * by the AP_REC_OFF_LINK its syscall's exit sends */
+static void handle_interval(struct cpu_collector *cc, const struct ap_off_interval *r)
+{
+	struct profile *p = &cc->ses->prof;
+	struct ap_interval iv = {
+		.start_ns = r->start_ns, .block_ns = r->block_ns, .runq_ns = r->runq_ns,
+		.pid = r->tgid, .tid = r->tid,
+		.reason = r->reason < AP_OFF__COUNT ? r->reason : AP_OFF_OTHER,
+		.stack = r->sid ? off_stack_of(cc, r->tgid, r->sid, -1) : AP_NONE,
+	};
+
+	if (!profile__add_interval(p, &iv) || iv.stack != AP_NONE)
+		return;
+	GROW(cc->iv_pending, cc->cap_iv_pending, cc->nr_iv_pending + 1);
+	cc->iv_pending[cc->nr_iv_pending++] = p->nr_ivals - 1;
+}
+
+/* the stack of a thread's pending intervals (sid 0: never named) */
+static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t tgid, uint64_t sid)
+{
+	struct profile *p = &cc->ses->prof;
+	size_t i, n = 0;
+
+	for (i = 0; i < cc->nr_iv_pending; i++) {
+		struct ap_interval *iv = &p->ivals[cc->iv_pending[i]];
+
+		if (sid && iv->tid != tid) {
+			cc->iv_pending[n++] = cc->iv_pending[i];
+			continue;
+		}
+		iv->stack = sid ? off_stack_of(cc, tgid, sid, -1)
+			: kernel_only_stack(cc, -1, "[user stack not captured]");
+	}
+	cc->nr_iv_pending = n;
 }
 
 /* threads still alive at the end: close their open interval at end_ns */
@@ -999,6 +1053,7 @@ void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
 		idle_threads(cc, end_ns);
 	if (cc->ses->prof.has_offcpu)
 		drain_offcpu(cc);
+	resolve_intervals(cc, 0, 0, 0); /* syscalls that never returned */
 	if (cc->ses->prof.has_syscalls)
 		drain_syscalls(cc);
 }
@@ -1176,6 +1231,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->kstacks);
 	pycode__free(&cc->pyc);
 	free(cc->pending);
+	free(cc->iv_pending);
 	free(cc->py_links);
 	if (cc->epfd >= 0)
 		close(cc->epfd);

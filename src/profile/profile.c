@@ -32,6 +32,8 @@ void profile__free(struct profile *p)
 	free(p->sys);
 	free(p->sys_errs);
 	free(p->slow);
+	free(p->times);
+	free(p->ivals);
 	free(p->procs);
 	free(p->counters);
 	hmap_free(&p->str_ids);
@@ -149,6 +151,14 @@ const struct ap_process *profile__find_process(const struct profile *p, uint32_t
 	uint64_t i;
 
 	return hmap_get(&p->proc_ids, &pid, sizeof(pid), &i) ? &p->procs[i] : NULL;
+}
+
+const struct ap_thread *profile__find_thread(const struct profile *p, uint32_t pid, uint32_t tid)
+{
+	uint32_t tkey[2] = { pid, tid };
+	uint64_t i;
+
+	return hmap_get(&p->thread_ids, tkey, sizeof(tkey), &i) ? &p->threads[i] : NULL;
 }
 
 struct ap_thread *profile__thread(struct profile *p, uint32_t pid, uint32_t tid, const char *comm)
@@ -354,4 +364,30 @@ void profile__completeness(const struct profile *p, struct ap_completeness *c)
 		if (profile__is_entry_frame(p, fr[j]))
 			c->complete += n;
 	}
+}
+
+static void count_dropped(struct profile *p, const char *name)
+{
+	profile__set_counter(p, name, profile__counter(p, name) + 1);
+}
+
+void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack, uint64_t t_ns)
+{
+	if (p->nr_times >= AP_TIMELINE_MAX) {
+		count_dropped(p, "timeline_samples_dropped");
+		return;
+	}
+	GROW(p->times, p->cap_times, p->nr_times + 1);
+	p->times[p->nr_times++] = (struct ap_sample_time){ t_ns, pid, tid, stack };
+}
+
+struct ap_interval *profile__add_interval(struct profile *p, const struct ap_interval *iv)
+{
+	if (p->nr_ivals >= AP_INTERVALS_MAX) {
+		count_dropped(p, "offcpu_intervals_dropped");
+		return NULL;
+	}
+	GROW(p->ivals, p->cap_ivals, p->nr_ivals + 1);
+	p->ivals[p->nr_ivals] = *iv;
+	return &p->ivals[p->nr_ivals++];
 }

@@ -105,6 +105,23 @@ struct ap_slow_call {
 	uint64_t start_ns, dur_ns;
 };
 
+/* one on-CPU sample in time (trace.json); CLOCK_MONOTONIC ns */
+struct ap_sample_time {
+	uint64_t t_ns;
+	uint32_t pid, tid, stack;
+};
+
+/* one off-CPU interval of at least --trace-min-block: blocked for block_ns
+ * (for reason), then runnable for runq_ns */
+struct ap_interval {
+	uint64_t start_ns, block_ns, runq_ns;
+	uint32_t pid, tid, reason, stack;  /* stack: AP_NONE until known */
+};
+
+/* caps of the timeline: beyond these, entries are counted, not kept */
+#define AP_TIMELINE_MAX 2000000
+#define AP_INTERVALS_MAX 1000000
+
 struct ap_counter_val {
 	char *name;
 	uint64_t value;
@@ -156,6 +173,13 @@ struct profile {
 	bool has_syscalls;      /* the syscall collector ran */
 	uint64_t slow_ns;
 
+	struct ap_sample_time *times;   /* every sample, in arrival order */
+	size_t nr_times, cap_times;
+	bool has_timeline;      /* the artifacts carry one (cpu.json "timeline") */
+	struct ap_interval *ivals;      /* off-CPU intervals of >= interval_min_ns */
+	size_t nr_ivals, cap_ivals;
+	uint64_t interval_min_ns;       /* 0: none recorded */
+
 	struct ap_counter_val *counters;
 	size_t nr_counters, cap_counters;
 
@@ -194,11 +218,17 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 		  uint32_t stack, uint32_t flags, uint64_t count);
 /* the thread entry of (pid, tid), created if absent; comm updates its name */
 struct ap_thread *profile__thread(struct profile *p, uint32_t pid, uint32_t tid, const char *comm);
+/* the thread entry of (pid, tid), or NULL */
+const struct ap_thread *profile__find_thread(const struct profile *p, uint32_t pid, uint32_t tid);
 /* the span a thread was observed (end - start), 0 if unknown */
 uint64_t profile__thread_wall_ns(const struct ap_thread *t);
 /* add off-CPU time to (pid, tid, stack, reason) */
 void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
 		      uint32_t reason, uint64_t ns, uint64_t count);
+/* the sample and interval timelines (capped; the excess is counted in
+ * the timeline_samples_dropped / offcpu_intervals_dropped counters) */
+void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack, uint64_t t_ns);
+struct ap_interval *profile__add_interval(struct profile *p, const struct ap_interval *iv);
 /* the process entry of pid, created if absent */
 struct ap_process *profile__process(struct profile *p, uint32_t pid);
 /* the process entry of pid, or NULL */

@@ -455,6 +455,7 @@ static void print_losses(FILE *f, const struct profile *p)
 		"python_truncated_stacks", "python_unknown_code_frames",
 		"threads_not_accounted", "offcpu_kernel_stack_errors", "offcpu_aggregation_full",
 		"offcpu_stack_records_lost", "thread_records_lost", "offcpu_missed_in_kernel",
+		"offcpu_interval_records_lost", "timeline_samples_dropped", "offcpu_intervals_dropped",
 		"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
 	};
 	size_t i;

@@ -924,6 +924,47 @@ t_findings_degrade() {
 	fi
 }
 
+# the pictures of a real run: every format by default, read back by the
+# formats checker; off-CPU intervals carry their stacks; -f none writes none
+t_formats() {
+	local d=$(pattern_run lock) e=$O/formats_none n bad
+	if [ ! -e $d/findings.json ]; then
+		fail formats "the run failed: $(tail -1 $d.err)"
+		return
+	fi
+	for f in report.html flame.svg profile.pb.gz speedscope.json trace.json; do
+		[ -s $d/$f ] || { fail formats "$f not written by the run"; return; }
+	done
+	n=$(jq '.intervals.stack | length' $d/artifacts/offcpu.json)
+	bad=$(jq '[.strings as $s | .frames as $f | .stacks as $st | .intervals.stack[] |
+		$s[$f[$st[.][0]].name] | select(startswith("[user stack"))] | length' $d/artifacts/offcpu.json)
+	if ! python3 tests/unit/test_formats.py --ap $AP $d >$O/formats.log 2>&1; then
+		fail formats "$(grep -m3 FAIL $O/formats.log | tr '\n' ' ')$(tail -1 $O/formats.log)"
+	elif ! gt "$n" 10; then
+		fail formats "only $n off-CPU intervals of >= 1 ms in a lock-contended run"
+	elif gt "$bad" $((n / 10)); then
+		fail formats "$bad of $n off-CPU intervals without their user stack"
+	elif ! $AP -q -f none -o $e -- true 2>$e.err || ls $e | grep -Eq 'html|svg|pb.gz|speedscope|trace'; then
+		fail formats "-f none: exit or files $(ls $e | tr '\n' ' ')"
+	elif $AP -f html,gif -- true 2>$e.err2 || ! grep -q "gif" $e.err2; then
+		fail formats "-f html,gif was accepted"
+	else
+		pass formats
+		echo "     $n off-CPU intervals ($bad without user stack); $(tail -1 $O/formats.log)"
+	fi
+}
+
+# report.html in headless Chromium (tests/browser/browser_test.py)
+t_html_browser() {
+	local d=$(pattern_run lock)
+	if python3 tests/browser/browser_test.py $d $O/report-screenshot.png >$O/browser.log 2>&1; then
+		pass html_browser
+		grep -E "rendered in|screenshot:" $O/browser.log
+	else
+		fail html_browser "$(grep -m3 FAIL $O/browser.log | tr '\n' ' ')$(tail -1 $O/browser.log)"
+	fi
+}
+
 t_py_split() { t_py py_split py_split; }
 t_py_attach() { t_py py_attach py_attach; }
 t_py_calls() { t_py py_calls py_calls; }
@@ -938,7 +979,8 @@ for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads 
 	short_lived children python_native py_split py_deep py_threads py_cext py_short \
 	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes \
 	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options \
-	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade metrics_doc; do
+	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade metrics_doc \
+	formats html_browser; do
 	want $t && t_$t
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"

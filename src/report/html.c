@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+/* report.html: the template src/report/report.html (compiled in with
+ * .incbin) with the run's data as one JSON document in place of
+ * @@AP_DATA@@. The data is written by hand rather than through cJSON: a
+ * 50k-stack profile is a few million numbers, and a cJSON node per number
+ * would cost ~100 MB. Only the frames and stacks that rows use are kept. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analyze/analyze.h"
+#include "report/formats.h"
+
+__asm__(".section .rodata\n"
+	".global ap_report_html\n"
+	"ap_report_html:\n"
+	".incbin \"src/report/report.html\"\n"
+	".byte 0\n"
+	".previous\n");
+extern const char ap_report_html[];
+
+static const char *const view_names[] = { "mixed", "python", "native", "full" };
+
+/* a JSON string; "<" escaped too, so no "</script>" can end the block */
+static void jstr(struct strbuf *sb, const char *s)
+{
+	sb_puts(sb, "\"");
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			sb_printf(sb, "\\%c", c);
+		else if (c < 0x20 || c == '<')
+			sb_printf(sb, "\\u%04x", c);
+		else
+			sb_append(sb, (const char *)&c, 1);
+	}
+	sb_puts(sb, "\"");
+}
+
+/* cJSON text with "</" made safe inside a script element */
+static void jraw(struct strbuf *sb, const cJSON *j)
+{
+	char *t = cJSON_PrintUnformatted(j), *s;
+
+	for (s = t; s && *s; s++) {
+		if (s[0] == '<' && s[1] == '/')
+			sb_puts(sb, "<\\");
+		else
+			sb_append(sb, s, 1);
+	}
+	if (!t)
+		sb_puts(sb, "null");
+	free(t);
+}
+
+static void series(struct strbuf *sb, const struct ap_pics *x)
+{
+	const struct ap_input *in = x->in;
+	size_t i, j;
+
+	sb_puts(sb, ",\"series\":[");
+	for (i = 0; i < in->nr_series; i++) {
+		const struct ap_series *s = &in->series[i];
+		const struct ap_process *pr = profile__find_process(x->p, s->pid);
+
+		sb_printf(sb, "%s{\"pid\":%u,\"comm\":", i ? "," : "", s->pid);
+		jstr(sb, pr ? profile__s(x->p, pr->comm) : "");
+		sb_puts(sb, ",\"t\":[");
+		for (j = 0; j < s->n; j++)
+			sb_printf(sb, "%s%.2f", j ? "," : "", s->t[j]);
+		sb_puts(sb, "],\"cpu\":[");
+		for (j = 0; j < s->n; j++)
+			sb_printf(sb, s->cpu_pct[j] == s->cpu_pct[j] ? "%s%.1f" : "%snull", j ? "," : "",
+				  s->cpu_pct[j]);
+		sb_puts(sb, "],\"rss\":[");
+		for (j = 0; j < s->n; j++)
+			sb_printf(sb, s->rss_kb[j] == s->rss_kb[j] ? "%s%.0f" : "%snull", j ? "," : "",
+				  s->rss_kb[j]);
+		sb_puts(sb, "]}");
+	}
+	sb_puts(sb, "]");
+}
+
+static void data(struct strbuf *sb, const struct ap_pics *x)
+{
+	const struct profile *p = x->p;
+	int32_t *fmap = xmalloc((p->nr_frames + 1) * sizeof(*fmap));
+	int32_t *smap = xmalloc((p->nr_stacks + 1) * sizeof(*smap));
+	uint32_t *frames = xcalloc(p->nr_frames + 1, sizeof(*frames));
+	uint32_t nf = 0, ns = 0, n, j;
+	size_t i;
+	const char *sep = "";
+
+	memset(fmap, 0xff, (p->nr_frames + 1) * sizeof(*fmap));
+	memset(smap, 0xff, (p->nr_stacks + 1) * sizeof(*smap));
+	/* the stacks rows use, numbered in first use; their frames likewise */
+	for (i = 0; i < p->nr_counts + p->nr_off; i++) {
+		uint32_t st = i < p->nr_counts ? p->counts[i].stack : p->off[i - p->nr_counts].stack;
+		const uint32_t *fr;
+
+		if (smap[st] >= 0)
+			continue;
+		smap[st] = ns++;
+		fr = ap_pics_stack(x, st, &n);
+		for (j = 0; j < n; j++)
+			if (fmap[fr[j]] < 0) {
+				fmap[fr[j]] = nf;
+				frames[nf++] = fr[j];
+			}
+	}
+	sb_puts(sb, "{\"target\":");
+	jstr(sb, x->in->target);
+	sb_printf(sb, ",\"tool\":\"autoprof-bpf %s\",\"wall_s\":%.3f,\"freq\":%u,\"samples\":%llu,"
+		  "\"view\":\"%s\",\"offcpu\":%s", AP_VERSION, x->in->wall_s, p->frequency_hz,
+		  (unsigned long long)p->total_samples, view_names[x->view],
+		  p->has_offcpu ? "true" : "false");
+	sb_puts(sb, ",\"frames\":[");
+	for (j = 0; j < nf; j++) {
+		sb_puts(sb, j ? "," : "");
+		jstr(sb, x->labels[frames[j]]);
+	}
+	sb_puts(sb, "],\"fcls\":[");
+	for (j = 0; j < nf; j++)
+		sb_printf(sb, "%s%d", j ? "," : "", ap_frame_class(p, frames[j]));
+	/* in smap order: a stack's number is its place in this array */
+	sb_puts(sb, "],\"stacks\":[");
+	{
+		uint32_t *order = xcalloc(ns + 1, sizeof(*order));
+
+		for (i = 0; i < p->nr_stacks; i++)
+			if (smap[i] >= 0)
+				order[smap[i]] = i;
+		for (j = 0; j < ns; j++) {
+			const uint32_t *fr = ap_pics_stack(x, order[j], &n);
+			uint32_t k;
+
+			sb_puts(sb, j ? ",[" : "[");
+			for (k = 0; k < n; k++)
+				sb_printf(sb, "%s%d", k ? "," : "", fmap[fr[k]]);
+			sb_puts(sb, "]");
+		}
+		free(order);
+	}
+	sb_puts(sb, "],\"procs\":[");
+	for (i = 0; i < p->nr_procs; i++) {
+		sb_printf(sb, "%s[%u,", i ? "," : "", p->procs[i].pid);
+		jstr(sb, profile__s(p, p->procs[i].comm));
+		sb_puts(sb, ",");
+		jstr(sb, profile__s(p, p->procs[i].cmdline));
+		sb_puts(sb, "]");
+	}
+	sb_puts(sb, "],\"threads\":[");
+	for (i = 0; i < p->nr_threads; i++) {
+		sb_printf(sb, "%s[%u,%u,", i ? "," : "", p->threads[i].pid, p->threads[i].tid);
+		jstr(sb, profile__s(p, p->threads[i].comm));
+		sb_puts(sb, "]");
+	}
+	/* rows: [thread, stack, count] and [thread, stack, reason, µs] */
+	sb_puts(sb, "],\"on\":[");
+	for (i = 0, sep = ""; i < p->nr_counts; i++) {
+		const struct ap_count *c = &p->counts[i];
+		const struct ap_thread *t = profile__find_thread(p, c->pid, c->tid);
+
+		sb_printf(sb, "%s%zu,%d,%llu", sep, t ? (size_t)(t - p->threads) : 0, smap[c->stack],
+			  (unsigned long long)c->count);
+		sep = ",";
+	}
+	sb_puts(sb, "],\"reasons\":[");
+	for (j = 0; j < AP_OFF__COUNT; j++)
+		sb_printf(sb, "%s\"%s\"", j ? "," : "", ap_off_reason_names[j]);
+	sb_puts(sb, "],\"off\":[");
+	for (i = 0, sep = ""; i < p->nr_off; i++) {
+		const struct ap_off_row *r = &p->off[i];
+		const struct ap_thread *t = profile__find_thread(p, r->pid, r->tid);
+
+		if (r->ns < 1000)
+			continue;
+		sb_printf(sb, "%s%zu,%d,%u,%llu", sep, t ? (size_t)(t - p->threads) : 0, smap[r->stack],
+			  r->reason, (unsigned long long)(r->ns / 1000));
+		sep = ",";
+	}
+	sb_puts(sb, "],\"findings\":");
+	if (x->findings)
+		jraw(sb, cJSON_GetObjectItemCaseSensitive(x->findings, "findings"));
+	else
+		sb_puts(sb, "null");
+	series(sb, x);
+	sb_puts(sb, "}");
+	free(fmap);
+	free(smap);
+	free(frames);
+}
+
+void html_render(const struct ap_pics *x, struct strbuf *out)
+{
+	const char *mark = "@@AP_DATA@@", *at = strstr(ap_report_html, mark);
+
+	if (!at) { /* the template is part of the build: cannot happen */
+		sb_puts(out, ap_report_html);
+		return;
+	}
+	sb_append(out, ap_report_html, at - ap_report_html);
+	data(out, x);
+	sb_puts(out, at + strlen(mark));
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MIT
+/* trace.json: the run as Chrome trace events (JSON object format), for
+ * Perfetto and chrome://tracing. Per thread, on one track:
+ *  - the sampled stacks as nested B/E slices: consecutive samples that
+ *    share a prefix keep those slices open; a slice closes one sample
+ *    period after its last sample, or where the thread blocks;
+ *  - each off-CPU interval of at least --trace-min-block as an X slice
+ *    "off-CPU: <reason>" with its blocked and runnable parts and stack.
+ * Slow syscalls are async slices (b/e) on their process; RSS and CPU % of
+ * each process are counters. Timestamps are µs since profiling start. */
+#include <stdlib.h>
+#include <string.h>
+#include "analyze/analyze.h"
+#include "report/formats.h"
+
+static const char *const class_names[AP_FC__COUNT] = { "python", "native", "kernel", "interpreter" };
+
+struct tr {
+	const struct ap_pics *x;
+	cJSON *ev;
+	uint64_t t0;
+	double floor_us;            /* no event of the current thread before this */
+};
+
+static double us(const struct tr *t, uint64_t ns)
+{
+	return ns > t->t0 ? (ns - t->t0) / 1000.0 : 0;
+}
+
+static cJSON *event(struct tr *t, const char *ph, uint32_t pid, uint32_t tid, double ts)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "ph", ph);
+	cJSON_AddNumberToObject(o, "pid", pid);
+	cJSON_AddNumberToObject(o, "tid", tid);
+	cJSON_AddNumberToObject(o, "ts", ts);
+	cJSON_AddItemToArray(t->ev, o);
+	return o;
+}
+
+static void metadata(struct tr *t, const char *what, uint32_t pid, uint32_t tid, const char *name)
+{
+	cJSON *o = event(t, "M", pid, tid, 0);
+
+	cJSON_AddStringToObject(o, "name", what);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "args"), "name", name);
+}
+
+/* "a > b > c", root first, at most the innermost 24 frames */
+static char *stack_text(const struct ap_pics *x, uint32_t stack)
+{
+	struct strbuf sb = { 0 };
+	uint32_t n, i;
+	const uint32_t *fr = ap_pics_stack(x, stack, &n);
+
+	for (i = n > 24 ? n - 24 : 0; i < n; i++)
+		sb_printf(&sb, "%s%s", sb.len ? " > " : (n > 24 ? "... > " : ""), x->labels[fr[i]]);
+	if (!sb.buf)
+		sb_puts(&sb, "");
+	return sb.buf;
+}
+
+static const struct profile *sort_p;
+
+static int by_thread_time(const void *a, const void *b)
+{
+	const struct ap_sample_time *x = &sort_p->times[*(const size_t *)a];
+	const struct ap_sample_time *y = &sort_p->times[*(const size_t *)b];
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+}
+
+static int by_thread_start(const void *a, const void *b)
+{
+	const struct ap_interval *x = &sort_p->ivals[*(const size_t *)a];
+	const struct ap_interval *y = &sort_p->ivals[*(const size_t *)b];
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+}
+
+/* the open slices of one thread */
+struct track {
+	uint32_t pid, tid;
+	uint32_t *open;
+	uint32_t nr_open;
+	double last_us;             /* the last sample */
+};
+
+static void close_to(struct tr *t, struct track *k, uint32_t depth, double ts)
+{
+	if (ts < t->floor_us)
+		ts = t->floor_us;
+	while (k->nr_open > depth) {
+		k->nr_open--;
+		event(t, "E", k->pid, k->tid, ts);
+	}
+	t->floor_us = ts;
+}
+
+static void on_sample(struct tr *t, struct track *k, const struct ap_sample_time *s, double period_us)
+{
+	const struct profile *p = t->x->p;
+	double ts = us(t, s->t_ns);
+	uint32_t n, i, c = 0;
+	const uint32_t *fr = ap_pics_stack(t->x, s->stack, &n);
+	cJSON *o;
+
+	if (k->nr_open && ts > k->last_us + 2 * period_us)
+		close_to(t, k, 0, k->last_us + period_us);
+	if (ts < t->floor_us)
+		ts = t->floor_us;
+	while (c < k->nr_open && c < n && k->open[c] == fr[c])
+		c++;
+	close_to(t, k, c, ts);
+	for (i = c; i < n; i++) {
+		o = event(t, "B", k->pid, k->tid, ts);
+
+		cJSON_AddStringToObject(o, "name", t->x->labels[fr[i]]);
+		cJSON_AddStringToObject(o, "cat", class_names[ap_frame_class(p, fr[i])]);
+		k->open[k->nr_open++] = fr[i];
+	}
+	/* the sample itself, a tick on the thread's track */
+	o = event(t, "i", k->pid, k->tid, ts);
+	cJSON_AddStringToObject(o, "name", "sample");
+	cJSON_AddStringToObject(o, "s", "t");
+	k->last_us = ts;
+}
+
+static void on_interval(struct tr *t, struct track *k, const struct ap_interval *iv, double period_us)
+{
+	double start = us(t, iv->start_ns), end = start + (iv->block_ns + iv->runq_ns) / 1000.0;
+	char name[64], *st;
+	cJSON *o, *a;
+
+	if (k->nr_open)
+		close_to(t, k, 0, k->last_us + period_us < start ? k->last_us + period_us : start);
+	if (start < t->floor_us)
+		start = t->floor_us;
+	if (end < start)
+		end = start;
+	snprintf(name, sizeof(name), "off-CPU: %s", ap_off_reason_names[iv->reason]);
+	o = event(t, "X", k->pid, k->tid, start);
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddStringToObject(o, "cat", "offcpu");
+	cJSON_AddNumberToObject(o, "dur", end - start);
+	a = cJSON_AddObjectToObject(o, "args");
+	cJSON_AddStringToObject(a, "reason", ap_off_reason_names[iv->reason]);
+	cJSON_AddNumberToObject(a, "blocked_ms", iv->block_ns / 1e6);
+	cJSON_AddNumberToObject(a, "runnable_ms", iv->runq_ns / 1e6);
+	if (iv->stack != AP_NONE) {
+		st = stack_text(t->x, iv->stack);
+		cJSON_AddStringToObject(a, "stack", st);
+		free(st);
+	}
+	t->floor_us = end;
+}
+
+static void threads(struct tr *t)
+{
+	const struct profile *p = t->x->p;
+	double period_us = p->frequency_hz ? 1e6 / p->frequency_hz : 10000;
+	size_t *ts = xcalloc(p->nr_times + 1, sizeof(*ts)), *is = xcalloc(p->nr_ivals + 1, sizeof(*is));
+	size_t i = 0, j = 0, n;
+	uint32_t maxlen = 1;
+	struct track k = { 0 };
+
+	for (n = 0; n < p->nr_times; n++)
+		ts[n] = n;
+	for (n = 0; n < p->nr_ivals; n++)
+		is[n] = n;
+	sort_p = p;
+	qsort(ts, p->nr_times, sizeof(*ts), by_thread_time);
+	qsort(is, p->nr_ivals, sizeof(*is), by_thread_start);
+	for (n = 0; n < p->nr_stacks; n++)
+		if (t->x->vlen[n] > maxlen)
+			maxlen = t->x->vlen[n];
+	k.open = xcalloc(maxlen, sizeof(*k.open));
+	/* thread by thread, in (pid, tid) order: samples and intervals merged by time */
+	while (i < p->nr_times || j < p->nr_ivals) {
+		const struct ap_sample_time *s = i < p->nr_times ? &p->times[ts[i]] : NULL;
+		const struct ap_interval *v = j < p->nr_ivals ? &p->ivals[is[j]] : NULL;
+		bool take_s;
+
+		if (s && v && (s->pid != v->pid || s->tid != v->tid))
+			take_s = s->pid < v->pid || (s->pid == v->pid && s->tid < v->tid);
+		else
+			take_s = s && (!v || s->t_ns <= v->start_ns);
+		if ((take_s && (s->pid != k.pid || s->tid != k.tid)) ||
+		    (!take_s && (v->pid != k.pid || v->tid != k.tid))) {
+			close_to(t, &k, 0, k.last_us + period_us);
+			k.pid = take_s ? s->pid : v->pid;
+			k.tid = take_s ? s->tid : v->tid;
+			k.nr_open = 0;
+			k.last_us = 0;
+			t->floor_us = 0;
+		}
+		if (take_s) {
+			on_sample(t, &k, s, period_us);
+			i++;
+		} else {
+			on_interval(t, &k, v, period_us);
+			j++;
+		}
+	}
+	close_to(t, &k, 0, k.last_us + period_us);
+	free(k.open);
+	free(ts);
+	free(is);
+}
+
+static void slow_calls(struct tr *t)
+{
+	const struct profile *p = t->x->p;
+	size_t i;
+
+	for (i = 0; i < p->nr_slow; i++) {
+		const struct ap_slow_call *sc = &p->slow[i];
+		const char *name = ap_syscall_name(sc->nr);
+		cJSON *b = event(t, "b", sc->pid, sc->tid, us(t, sc->start_ns));
+		cJSON *e = event(t, "e", sc->pid, sc->tid, us(t, sc->start_ns + sc->dur_ns));
+		cJSON *a = cJSON_AddObjectToObject(b, "args");
+		char *st = stack_text(t->x, sc->stack);
+
+		cJSON_AddStringToObject(b, "name", name ? name : "syscall");
+		cJSON_AddStringToObject(e, "name", name ? name : "syscall");
+		cJSON_AddStringToObject(b, "cat", "slow_syscall");
+		cJSON_AddStringToObject(e, "cat", "slow_syscall");
+		cJSON_AddNumberToObject(b, "id", i + 1);
+		cJSON_AddNumberToObject(e, "id", i + 1);
+		cJSON_AddNumberToObject(a, "tid", sc->tid);
+		cJSON_AddNumberToObject(a, "duration_ms", sc->dur_ns / 1e6);
+		cJSON_AddNumberToObject(a, "ret", (double)sc->ret);
+		cJSON_AddStringToObject(a, "stack", st);
+		free(st);
+	}
+}
+
+static void counters(struct tr *t)
+{
+	const struct ap_input *in = t->x->in;
+	size_t i, j;
+
+	for (i = 0; i < in->nr_series; i++) {
+		const struct ap_series *s = &in->series[i];
+
+		for (j = 0; j < s->n; j++) {
+			cJSON *o, *a;
+
+			if (s->rss_kb[j] == s->rss_kb[j]) {
+				o = event(t, "C", s->pid, s->pid, s->t[j] * 1e6);
+				cJSON_AddStringToObject(o, "name", "RSS (MB)");
+				a = cJSON_AddObjectToObject(o, "args");
+				cJSON_AddNumberToObject(a, "rss_mb", s->rss_kb[j] / 1024);
+			}
+			if (s->cpu_pct[j] == s->cpu_pct[j]) {
+				o = event(t, "C", s->pid, s->pid, s->t[j] * 1e6);
+				cJSON_AddStringToObject(o, "name", "CPU (%)");
+				a = cJSON_AddObjectToObject(o, "args");
+				cJSON_AddNumberToObject(a, "cpu_pct", s->cpu_pct[j]);
+			}
+		}
+	}
+}
+
+void trace_render(const struct ap_pics *x, struct strbuf *out)
+{
+	const struct profile *p = x->p;
+	struct tr t = { .x = x, .t0 = p->start_mono_ns };
+	cJSON *root = cJSON_CreateObject(), *meta;
+	char name[512], *text;
+	size_t i;
+
+	t.ev = cJSON_AddArrayToObject(root, "traceEvents");
+	for (i = 0; i < p->nr_procs; i++) {
+		const struct ap_process *pr = &p->procs[i];
+
+		snprintf(name, sizeof(name), "%s (%u)", profile__s(p, pr->comm), pr->pid);
+		metadata(&t, "process_name", pr->pid, pr->pid, name);
+	}
+	for (i = 0; i < p->nr_threads; i++) {
+		const struct ap_thread *th = &p->threads[i];
+
+		snprintf(name, sizeof(name), "%s %u", profile__s(p, th->comm), th->tid);
+		metadata(&t, "thread_name", th->pid, th->tid, name);
+	}
+	threads(&t);
+	slow_calls(&t);
+	counters(&t);
+	cJSON_AddStringToObject(root, "displayTimeUnit", "ms");
+	meta = cJSON_AddObjectToObject(root, "otherData");
+	cJSON_AddStringToObject(meta, "exporter", "autoprof-bpf " AP_VERSION);
+	cJSON_AddStringToObject(meta, "target", x->in->target);
+	cJSON_AddNumberToObject(meta, "frequency_hz", p->frequency_hz);
+	cJSON_AddNumberToObject(meta, "samples", (double)p->nr_times);
+	cJSON_AddNumberToObject(meta, "offcpu_intervals", (double)p->nr_ivals);
+	cJSON_AddNumberToObject(meta, "offcpu_interval_min_us", p->interval_min_ns / 1000.0);
+	cJSON_AddBoolToObject(meta, "timeline", p->has_timeline);
+	text = cJSON_PrintUnformatted(root);
+	sb_puts(out, text);
+	free(text);
+	cJSON_Delete(root);
+}
