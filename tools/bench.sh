@@ -142,3 +142,20 @@ echo
 echo "syscall storms, medians (target wall seconds; strace and perf trace: 3 runs)"
 storm storm-urandom dd if=/dev/urandom of=/dev/null bs=4096 count=100000
 storm storm-zero dd if=/dev/zero of=/dev/null bs=1 count=300000
+
+# The pictures at scale: a synthetic run of 50k distinct stacks (1.5M frames
+# in the merged tree, the worst case: long unshared tails). Time to write
+# each file with `autoprof-bpf report`, then report.html in headless Chromium
+# (tests/browser/render_time.py): medians of RUNS loads.
+echo
+echo "pictures of a 50k-stack profile (tools/synth-profile.py), medians of $RUNS"
+python3 tools/synth-profile.py $OUT/big 50000
+for f in html svg pprof speedscope; do
+	for ((i = 0; i < RUNS; i++)); do
+		timeit $OUT/big.$f $AP report -q -f $f $OUT/big
+	done
+	printf "  report -f %-11s %.3f s (load + write), %s bytes\n" $f "$(median <$OUT/big.$f)" \
+		"$(stat -c %s $OUT/big/$(case $f in html) echo report.html ;; svg) echo flame.svg ;;
+			pprof) echo profile.pb.gz ;; speedscope) echo speedscope.json ;; esac))"
+done
+echo "  report.html in Chromium: $(python3 tests/browser/render_time.py $OUT/big/report.html $RUNS)"

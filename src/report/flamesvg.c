@@ -22,56 +22,173 @@
 #define YPAD2 (FONT_SIZE * 2 + 10) /* details line and legend */
 #define MIN_W 0.1
 
-struct node {
-	uint32_t name;              /* index into names */
+/* The on-CPU rows as paths of label ids (process name, then the view's
+ * frames), sorted by the labels' alphabetical ranks: each frame of the
+ * merged flame graph is then a run of consecutive rows sharing a prefix, and
+ * one pass lays out the graph without building the tree (a 50k-stack
+ * profile has over a million frames, of which a few thousand are drawn). */
+struct label {
+	char *text;
 	uint32_t cls;               /* enum ap_frame_class, AP_FC__COUNT for "all" / process */
-	uint64_t value;
-	uint32_t child, next;       /* first child, next sibling (0: none) */
+	uint32_t rank;              /* alphabetical */
 };
 
-struct tree {
-	struct node *n;
-	size_t nr, cap;
-	struct hmap edges;          /* (parent, name, cls) -> node */
-	char **names;
-	size_t nr_names, cap_names;
-	struct hmap name_ids;
+struct rows {
+	struct label *lab;
+	size_t nr_lab, cap_lab;
+	struct hmap lab_ids;        /* (cls, text) -> label */
+	uint32_t *path;             /* all rows' label ids */
+	size_t nr_path, cap_path;
+	size_t *off;                /* row i: path[off[i] .. off[i + 1]) */
+	uint64_t *w;
+	size_t n;
+	uint32_t *order;
 };
 
-static uint32_t name_id(struct tree *t, const char *s)
+static uint32_t label_id(struct rows *r, const char *text, uint32_t cls)
 {
+	size_t len = strlen(text);
+	char *key = xmalloc(len + 4);
 	bool is_new;
-	uint64_t *id = hmap_upsert(&t->name_ids, s, strlen(s), t->nr_names, &is_new);
+	uint64_t *id;
 
+	memcpy(key, &cls, 4);
+	memcpy(key + 4, text, len);
+	id = hmap_upsert(&r->lab_ids, key, len + 4, r->nr_lab, &is_new);
+	free(key);
 	if (is_new) {
-		GROW(t->names, t->cap_names, t->nr_names + 1);
-		t->names[t->nr_names++] = xstrdup(s);
+		GROW(r->lab, r->cap_lab, r->nr_lab + 1);
+		r->lab[r->nr_lab++] = (struct label){ .text = xstrdup(text), .cls = cls };
 	}
 	return *id;
 }
 
-static uint32_t child(struct tree *t, uint32_t parent, uint32_t name, uint32_t cls)
+static const struct rows *sort_r;
+
+static int by_text(const void *a, const void *b)
 {
-	uint32_t key[3] = { parent, name, cls };
-	bool is_new;
-	uint64_t *id = hmap_upsert(&t->edges, key, sizeof(key), t->nr, &is_new);
-
-	if (is_new) {
-		GROW(t->n, t->cap, t->nr + 1);
-		t->n[t->nr] = (struct node){ .name = name, .cls = cls, .next = t->n[parent].child };
-		t->n[parent].child = t->nr++;
-	}
-	return *id;
-}
-
-static const struct tree *sort_t;
-
-static int by_name(const void *a, const void *b)
-{
-	const struct node *x = &sort_t->n[*(const uint32_t *)a], *y = &sort_t->n[*(const uint32_t *)b];
-	int c = strcmp(sort_t->names[x->name], sort_t->names[y->name]);
+	const struct label *x = &sort_r->lab[*(const uint32_t *)a], *y = &sort_r->lab[*(const uint32_t *)b];
+	int c = strcmp(x->text, y->text);
 
 	return c ? c : (int)x->cls - (int)y->cls;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	size_t x = sort_r->off[i], y = sort_r->off[j], ex = sort_r->off[i + 1], ey = sort_r->off[j + 1];
+
+	for (; x < ex && y < ey; x++, y++)
+		if (sort_r->path[x] != sort_r->path[y])
+			return sort_r->lab[sort_r->path[x]].rank < sort_r->lab[sort_r->path[y]].rank ? -1 : 1;
+	return (ex - x > ey - y) - (ex - x < ey - y);
+}
+
+static void rows_build(struct rows *r, const struct ap_pics *x)
+{
+	const struct profile *p = x->p;
+	uint32_t n, j, *idx;
+	size_t i;
+
+	r->off = xcalloc(p->nr_counts + 1, sizeof(*r->off));
+	r->w = xcalloc(p->nr_counts + 1, sizeof(*r->w));
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_count *c = &p->counts[i];
+		const struct ap_process *pr = profile__find_process(p, c->pid);
+		const char *comm = pr ? profile__s(p, pr->comm) : "";
+		const uint32_t *fr = ap_pics_stack(x, c->stack, &n);
+
+		GROW(r->path, r->cap_path, r->nr_path + n + 1);
+		r->path[r->nr_path++] = label_id(r, *comm ? comm : "[unknown]", AP_FC__COUNT);
+		for (j = 0; j < n; j++)
+			r->path[r->nr_path++] = label_id(r, x->labels[fr[j]], ap_frame_class(p, fr[j]));
+		r->w[i] = c->count;
+		r->off[i + 1] = r->nr_path;
+	}
+	r->n = p->nr_counts;
+	idx = xcalloc(r->nr_lab + 1, sizeof(*idx));
+	for (i = 0; i < r->nr_lab; i++)
+		idx[i] = i;
+	sort_r = r;
+	qsort(idx, r->nr_lab, sizeof(*idx), by_text);
+	for (i = 0; i < r->nr_lab; i++)
+		r->lab[idx[i]].rank = i;
+	free(idx);
+	r->order = xcalloc(r->n + 1, sizeof(*r->order));
+	for (i = 0; i < r->n; i++)
+		r->order[i] = i;
+	qsort(r->order, r->n, sizeof(*r->order), by_path);
+}
+
+static void rows_free(struct rows *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_lab; i++)
+		free(r->lab[i].text);
+	free(r->lab);
+	hmap_free(&r->lab_ids);
+	free(r->path);
+	free(r->off);
+	free(r->w);
+	free(r->order);
+}
+
+/* a frame to draw */
+struct item {
+	uint32_t label, depth;
+	uint64_t x, value;          /* in samples */
+};
+
+struct layout {
+	struct item *it;
+	size_t nr, cap;
+	uint32_t max_depth;
+};
+
+static void item_add(struct layout *l, uint32_t label, uint32_t depth, uint64_t x, uint64_t value)
+{
+	GROW(l->it, l->cap, l->nr + 1);
+	l->it[l->nr++] = (struct item){ label, depth, x, value };
+	if (depth > l->max_depth)
+		l->max_depth = depth;
+}
+
+/* every frame at least min_w samples wide, "all" at depth 0 */
+static void lay_out(const struct rows *r, uint32_t all, uint64_t total, double min_w, struct layout *l)
+{
+	uint32_t *ol = NULL;
+	uint64_t *ox = NULL, x = 0;
+	size_t depth = 0, cap = 0, k, c, len, prev = SIZE_MAX;
+
+	item_add(l, all, 0, 0, total);
+	for (k = 0; k < r->n; k++) {
+		size_t q = r->order[k], b = r->off[q];
+
+		len = r->off[q + 1] - b;
+		c = 0;
+		if (prev != SIZE_MAX)
+			while (c < len && c < r->off[prev + 1] - r->off[prev] &&
+			       r->path[b + c] == r->path[r->off[prev] + c])
+				c++;
+		for (; depth > c; depth--)
+			if (x - ox[depth] >= min_w)
+				item_add(l, ol[depth], depth, ox[depth], x - ox[depth]);
+		GROW(ol, cap, len + 1);
+		ox = xrealloc(ox, cap * sizeof(*ox));
+		for (depth = c + 1; depth <= len; depth++) {
+			ol[depth] = r->path[b + depth - 1];
+			ox[depth] = x;
+		}
+		depth = len;
+		x += r->w[q];
+		prev = q;
+	}
+	for (; depth > 0; depth--)
+		if (x - ox[depth] >= min_w)
+			item_add(l, ol[depth], depth, ox[depth], x - ox[depth]);
+	free(ol);
+	free(ox);
 }
 
 static void xml_text(struct strbuf *sb, const char *s, size_t max)
@@ -112,144 +229,85 @@ static void colour(uint32_t cls, const char *name, int rgb[3])
 	}
 }
 
-struct draw {
-	struct tree *t;
-	struct strbuf *sb;
-	double scale;               /* px per sample */
-	uint64_t total;
-	double height;
-};
-
 static const char *const class_words[] = { "Python", "native", "kernel", "interpreter" };
 
-static void draw(struct draw *d, uint32_t id, double x, uint32_t depth)
+static void draw(struct strbuf *sb, const struct label *lab, const struct item *it, double scale,
+		 uint64_t total, double height)
 {
-	const struct node *nd = &d->t->n[id];
-	const char *name = d->t->names[nd->name];
-	double w = nd->value * d->scale, y = d->height - YPAD2 - (depth + 1) * FRAME_H, cx;
-	size_t fit, len = strlen(name), nr = 0, i;
-	uint32_t *kids;
+	double w = it->value * scale, x = XPAD + it->x * scale;
+	double y = height - YPAD2 - (it->depth + 1) * FRAME_H;
+	size_t fit, len = strlen(lab->text);
 	int rgb[3];
-	uint32_t c;
 
-	if (w < MIN_W)
-		return;
-	colour(nd->cls, name, rgb);
-	sb_puts(d->sb, "<g><title>");
-	xml_text(d->sb, name, SIZE_MAX);
-	sb_printf(d->sb, " (%llu samples, %.2f%%%s%s)</title>", (unsigned long long)nd->value,
-		  100.0 * nd->value / d->total, nd->cls < AP_FC__COUNT ? ", " : "",
-		  nd->cls < AP_FC__COUNT ? class_words[nd->cls] : "");
-	sb_printf(d->sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+	colour(lab->cls, lab->text, rgb);
+	sb_puts(sb, "<g><title>");
+	xml_text(sb, lab->text, SIZE_MAX);
+	sb_printf(sb, " (%llu samples, %.2f%%%s%s)</title>", (unsigned long long)it->value,
+		  100.0 * it->value / total, lab->cls < AP_FC__COUNT ? ", " : "",
+		  lab->cls < AP_FC__COUNT ? class_words[lab->cls] : "");
+	sb_printf(sb, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
 		  "fill=\"rgb(%d,%d,%d)\" rx=\"2\" ry=\"2\"/>", x, y, w, FRAME_H - 1, rgb[0], rgb[1],
 		  rgb[2]);
 	fit = (size_t)(w / (FONT_SIZE * FONT_W));
 	if (fit >= 3) {
-		sb_printf(d->sb, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + 10.5);
+		sb_printf(sb, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + 10.5);
 		if (len <= fit) {
-			xml_text(d->sb, name, len);
+			xml_text(sb, lab->text, len);
 		} else {
-			xml_text(d->sb, name, fit - 2);
-			sb_puts(d->sb, "..");
+			xml_text(sb, lab->text, fit - 2);
+			sb_puts(sb, "..");
 		}
-		sb_puts(d->sb, "</text>");
+		sb_puts(sb, "</text>");
 	}
-	sb_puts(d->sb, "</g>\n");
-	/* children, alphabetically, left to right */
-	for (c = nd->child; c; c = d->t->n[c].next)
-		nr++;
-	if (!nr)
-		return;
-	kids = xmalloc(nr * sizeof(*kids));
-	for (c = nd->child, i = 0; c; c = d->t->n[c].next)
-		kids[i++] = c;
-	sort_t = d->t;
-	qsort(kids, nr, sizeof(*kids), by_name);
-	cx = x;
-	for (i = 0; i < nr; i++) {
-		draw(d, kids[i], cx, depth + 1);
-		cx += d->t->n[kids[i]].value * d->scale;
-	}
-	free(kids);
-}
-
-static uint32_t max_depth(const struct tree *t, uint32_t id, double scale)
-{
-	uint32_t c, m = 0, d;
-
-	if (t->n[id].value * scale < MIN_W)
-		return 0;
-	for (c = t->n[id].child; c; c = t->n[c].next) {
-		d = max_depth(t, c, scale) + 1;
-		if (d > m)
-			m = d;
-	}
-	return m;
+	sb_puts(sb, "</g>\n");
 }
 
 void flamesvg_render(const struct ap_pics *x, struct strbuf *sb)
 {
 	const struct profile *p = x->p;
-	struct tree t = { 0 };
-	struct draw d = { .t = &t, .sb = sb };
-	uint32_t depth, n, j, at, cls;
+	struct rows r = { 0 };
+	struct layout l = { 0 };
+	uint64_t total = 0;
+	double scale, height;
+	uint32_t all, j;
 	size_t i;
 	int rgb[3];
 
-	GROW(t.n, t.cap, 1);
-	t.n[0] = (struct node){ .name = name_id(&t, "all"), .cls = AP_FC__COUNT };
-	t.nr = 1;
-	for (i = 0; i < p->nr_counts; i++) {
-		const struct ap_count *c = &p->counts[i];
-		const struct ap_process *pr = profile__find_process(p, c->pid);
-		const char *comm = pr ? profile__s(p, pr->comm) : "";
-		const uint32_t *fr = ap_pics_stack(x, c->stack, &n);
-
-		t.n[0].value += c->count;
-		at = child(&t, 0, name_id(&t, *comm ? comm : "[unknown]"), AP_FC__COUNT);
-		t.n[at].value += c->count;
-		for (j = 0; j < n; j++) {
-			cls = ap_frame_class(p, fr[j]);
-			at = child(&t, at, name_id(&t, x->labels[fr[j]]), cls);
-			t.n[at].value += c->count;
-		}
-	}
-	d.total = t.n[0].value ? t.n[0].value : 1;
-	d.scale = (IMG_W - 2 * XPAD) / d.total;
-	depth = max_depth(&t, 0, d.scale);
-	d.height = (depth + 1) * FRAME_H + YPAD1 + YPAD2;
+	all = label_id(&r, "all", AP_FC__COUNT);
+	rows_build(&r, x);
+	for (i = 0; i < r.n; i++)
+		total += r.w[i];
+	scale = total ? (IMG_W - 2 * XPAD) / total : 0;
+	lay_out(&r, all, total, scale ? MIN_W / scale : 1, &l);
+	height = (l.max_depth + 1) * FRAME_H + YPAD1 + YPAD2;
 	sb_printf(sb, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		  "<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
 		  "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n"
 		  "<svg version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-		  "xmlns=\"http://www.w3.org/2000/svg\">\n", IMG_W, d.height, IMG_W, d.height);
+		  "xmlns=\"http://www.w3.org/2000/svg\">\n", IMG_W, height, IMG_W, height);
 	sb_printf(sb, "<defs><linearGradient id=\"background\" y1=\"0\" y2=\"1\" x1=\"0\" x2=\"0\">"
 		  "<stop stop-color=\"#eeeeee\" offset=\"5%%\"/><stop stop-color=\"#eeeeb0\" "
 		  "offset=\"95%%\"/></linearGradient></defs>\n"
 		  "<style type=\"text/css\">text { font-family: Verdana, sans-serif; font-size: %.0fpx; "
 		  "fill: rgb(0,0,0); } #title { text-anchor: middle; font-size: 17px; }</style>\n"
 		  "<rect x=\"0\" y=\"0\" width=\"%.0f\" height=\"%.0f\" fill=\"url(#background)\"/>\n",
-		  FONT_SIZE, IMG_W, d.height);
+		  FONT_SIZE, IMG_W, height);
 	sb_puts(sb, "<text id=\"title\" x=\"600\" y=\"24\">Flame Graph: on-CPU, ");
 	xml_text(sb, x->in->target, 120);
 	sb_printf(sb, "</text>\n<text x=\"%.0f\" y=\"%.0f\">%llu samples at %u Hz; hover for "
-		  "details</text>\n", XPAD, d.height - 17, (unsigned long long)t.n[0].value,
-		  p->frequency_hz);
+		  "details</text>\n", XPAD, height - 17, (unsigned long long)total, p->frequency_hz);
 	for (j = 0; j < AP_FC__COUNT; j++) { /* legend */
 		colour(j, "legend", rgb);
 		sb_printf(sb, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" "
 			  "fill=\"rgb(%d,%d,%d)\"/><text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
-			  IMG_W - 400 + j * 100.0, d.height - 27, rgb[0], rgb[1], rgb[2],
-			  IMG_W - 384 + j * 100.0, d.height - 17, class_words[j]);
+			  IMG_W - 400 + j * 100.0, height - 27, rgb[0], rgb[1], rgb[2],
+			  IMG_W - 384 + j * 100.0, height - 17, class_words[j]);
 	}
 	sb_puts(sb, "<g id=\"frames\">\n");
-	if (t.n[0].value)
-		draw(&d, 0, XPAD, 0);
+	/* root first, then in the order the pass closed them */
+	for (i = 0; total && i < l.nr; i++)
+		draw(sb, &r.lab[l.it[i].label], &l.it[i], scale, total, height);
 	sb_puts(sb, "</g>\n</svg>\n");
-	for (i = 0; i < t.nr_names; i++)
-		free(t.names[i]);
-	free(t.names);
-	free(t.n);
-	hmap_free(&t.edges);
-	hmap_free(&t.name_ids);
+	free(l.it);
+	rows_free(&r);
 }

@@ -16,16 +16,12 @@ A screenshot is saved as SHOT. A missing browser or driver is a failure.
 usage: browser_test.py RUN_DIR SHOT       ends with "N passed, N failed"
 """
 import base64
-import json
 import os
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
+
+from webdriver import Chromium
 
 PASSED = FAILED = 0
 MINPX = 0.5
@@ -40,34 +36,6 @@ def check(name, cond, why=""):
         FAILED += 1
         print(f"FAIL browser/{name}: {why}")
     return cond
-
-
-class Driver:
-    def __init__(self, port):
-        self.base = f"http://127.0.0.1:{port}"
-        self.sid = None
-
-    def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return json.loads(r.read() or b"{}").get("value")
-        except urllib.error.HTTPError as e:
-            raise RuntimeError(f"{method} {path}: {e.read().decode()[:300]}") from None
-
-    def s(self, method, path, body=None):
-        return self.call(method, f"/session/{self.sid}{path}", body)
-
-    def js(self, script, *args):
-        return self.s("POST", "/execute/sync", {"script": script, "args": list(args)})
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def folded_tree(path):
@@ -90,42 +58,19 @@ def main():
     run, shot = sys.argv[1], sys.argv[2]
     html = os.path.abspath(os.path.join(run, "report.html"))
     tree, total = folded_tree(os.path.join(run, "stacks.folded"))
-    drv_bin = shutil.which("chromedriver")
-    browser = shutil.which("chromium")
-    if not check("browser_installed", drv_bin and browser,
-                 "chromium or chromedriver missing (Debian packages chromium, chromium-driver; tools/install-deps.sh)"):
+    t0 = time.time()
+    try:
+        br = Chromium()
+    except Exception as e:  # noqa: BLE001 - reported as the failure
+        check("browser_starts", False, str(e))
         print(f"{PASSED} passed, {FAILED} failed")
         return 1
-    port = free_port()
-    profile = tempfile.mkdtemp(prefix="ap-chromium-")
-    proc = subprocess.Popen([drv_bin, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    d = Driver(port)
+    d = br.d
     try:
-        for _ in range(100):
-            try:
-                if d.call("GET", "/status").get("ready"):
-                    break
-            except (OSError, RuntimeError):
-                pass
-            time.sleep(0.1)
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": browser,
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1100",
-                     f"--user-data-dir={profile}", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--disable-default-apps",
-                     # no network at all: every request would go to a dead proxy
-                     "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]}}}}
-        d.sid = d.call("POST", "/session", caps)["sessionId"]
-        t0 = time.time()
-        d.s("POST", "/url", {"url": "file://" + html})
-        for _ in range(200):
-            if d.js("return !!(window.AP && window.AP.ready)"):
-                break
-            time.sleep(0.05)
-        ap = d.js("return window.AP")
+        ap = br.open(html)
         if not check("page_ready", ap and ap.get("ready"), "window.AP.ready never set (a script error?)"):
             raise RuntimeError("page did not render")
-        print(f"     rendered in {ap['renderMs']:.0f} ms in the page ({time.time() - t0:.2f} s with loading)")
+        print(f"     rendered in {ap['renderMs']:.0f} ms in the page ({time.time() - t0:.2f} s with the browser's start)")
         reqs = d.js("return performance.getEntriesByType('resource').map(e => e.name)")
         check("no_requests", reqs == [], f"the page fetched {reqs[:3]}")
         check("tree_frames", ap["nodes"] == len(tree) + 1, f"{ap['nodes']} frames in the page, "
@@ -152,6 +97,10 @@ def main():
             check("zoom", z["zoomed"] == label and abs(z["widest"] - z["width"]) < 2 and z["anc"] == 3,
                   f"after the click: zoomed {z['zoomed']!r} (want {label!r}), widest {z['widest']:.0f} of "
                   f"{z['width']} px, {z['anc']} ancestors shown (want 3)")
+            # an ancestor bar zooms out to it: the process, one ancestor ("all") left
+            d.js("[...document.querySelectorAll('#flame .fr.anc')].find(e => window.AP.path(+e.dataset.i).length === 2).click()")
+            z = d.js("return {zoomed: window.AP.zoomed, anc: document.querySelectorAll('#flame .fr.anc').length}")
+            check("zoom_out", z["zoomed"] == path[1] and z["anc"] == 1, f"after clicking the process bar: {z}")
             d.js("document.getElementById('reset').click()")
             check("zoom_reset", d.js("return window.AP.zoomed") == "all", "reset did not return to all")
         # search: the innermost frame of the heaviest stack
@@ -190,14 +139,7 @@ def main():
     except Exception as e:  # noqa: BLE001 - reported as the failure
         check("browser_session", False, str(e))
     finally:
-        try:
-            if d.sid:
-                d.call("DELETE", f"/session/{d.sid}")
-        except Exception:  # noqa: BLE001
-            pass
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+        br.close()
     print(f"{PASSED} passed, {FAILED} failed")
     return 1 if FAILED else 0
 

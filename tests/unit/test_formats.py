@@ -223,6 +223,18 @@ def test_svg(d, cpu):
     check("svg_root", m and int(m.group(1)) == cpu["totals"]["samples"], f"first frame {titles[:1]}")
     check("svg_tooltips", len(titles) > 1 and all(re.search(r"\(\d+ samples, [\d.]+%", x) for x in titles),
           "frames without a sample tooltip")
+    folded = os.path.join(d, "stacks.folded")
+    if os.path.exists(folded):  # a real run: the frames flamegraph.pl would draw from it
+        tree, tot = {}, 0
+        with open(folded) as f:
+            for line in f:
+                st, c = line.rstrip("\n").rsplit(" ", 1)
+                tot += int(c)
+                parts = st.split(";")
+                for i in range(1, len(parts) + 1):
+                    tree[tuple(parts[:i])] = tree.get(tuple(parts[:i]), 0) + int(c)
+        want = 1 + sum(1 for v in tree.values() if v * 1180 / tot >= 0.1)
+        check("svg_frames", len(titles) == want, f"{len(titles)} frames, {want} in stacks.folded at >= 0.1 px")
     rects = [r for g in root.iter(ns + "g") for r in g.findall(ns + "rect")]
     check("svg_widths", all(0 < float(r.get("width")) <= 1180.001 for r in rects), "a frame is wider than the graph")
 
