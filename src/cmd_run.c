@@ -713,6 +713,7 @@ int cmd_run(int argc, char **argv)
 			.top_functions = 15,
 			.top_stacks = 5,
 			.view = ses.opts.view,
+			.formats = ses.opts.formats,
 		};
 		/* stderr: in launch mode stdout belongs to the target */
 		summary_print(&ses.prof, &si, stderr);

@@ -51,6 +51,15 @@ int ap_formats_parse(const char *list, unsigned *out)
 	return err;
 }
 
+void ap_formats_files(unsigned mask, struct strbuf *out)
+{
+	size_t i;
+
+	for (i = 0; i < AP_ARRAY_SIZE(formats); i++)
+		if (mask & formats[i].bit)
+			sb_printf(out, ", %s", formats[i].file);
+}
+
 enum ap_frame_class ap_frame_class(const struct profile *p, uint32_t frame)
 {
 	const struct ap_frame *f = &p->frames[frame];

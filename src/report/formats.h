@@ -27,6 +27,9 @@ enum ap_format {
 /* "html,svg" -> mask; "all", "none"; 0 or -EINVAL */
 int ap_formats_parse(const char *list, unsigned *out);
 
+/* ", report.html, flame.svg" for the files of mask */
+void ap_formats_files(unsigned mask, struct strbuf *out);
+
 struct ap_input;
 
 /* what every writer reads: the run and the frames each stack shows */

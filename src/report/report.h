@@ -24,6 +24,7 @@ struct summary_info {
 	int top_functions;        /* rows per table (15) */
 	int top_stacks;           /* 5 */
 	enum ap_view view;
+	unsigned formats;         /* AP_FMT_* written besides the report */
 };
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hashmap.h"
+#include "report/formats.h"
 #include "report/report.h"
 
 struct fn_row {
@@ -643,9 +644,17 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	}
 	if (p->has_syscalls)
 		print_syscalls(f, p, 8);
-	if (si->outdir)
-		fprintf(f, "\nFiles: %s/ (report.md, findings.json, run.json, artifacts/, stacks.folded%s)\n", si->outdir,
-			p->has_offcpu ? ", offcpu.folded" : "");
+	if (si->outdir) {
+		struct strbuf more = { 0 };
+
+		ap_formats_files(si->formats, &more);
+		fprintf(f, "\nFiles: %s/ (report.md, findings.json, run.json, artifacts/, stacks.folded%s%s)\n",
+			si->outdir, p->has_offcpu ? ", offcpu.folded" : "", more.buf ? more.buf : "");
+		if (si->formats & AP_FMT_HTML)
+			fprintf(f, "Open %s/report.html in a browser for the interactive flame graph.\n",
+				si->outdir);
+		sb_free(&more);
+	}
 	for (i = 0; i < t.nr; i++)
 		free(t.rows[i].label);
 	free(t.rows);
