@@ -122,6 +122,22 @@ static uint64_t mapping_of(struct pprof *pp, const struct profile *p, uint32_t m
 	return pp->nr_maps;
 }
 
+/* pprof takes the first mapping for the main binary: the busiest process's */
+static void main_mapping_first(struct pprof *pp, const struct profile *p)
+{
+	const struct ap_process *best = NULL;
+	size_t i;
+
+	for (i = 0; i < p->nr_procs; i++)
+		if (!best || p->procs[i].samples > best->samples)
+			best = &p->procs[i];
+	for (i = 0; best && i < p->nr_modules; i++)
+		if (p->modules[i].path == best->exe && best->exe) {
+			mapping_of(pp, p, i);
+			return;
+		}
+}
+
 static uint64_t function_of(struct pprof *pp, const char *name, const char *file)
 {
 	uint64_t key[2] = { str_id(pp, name), str_id(pp, file) };
@@ -131,8 +147,10 @@ static uint64_t function_of(struct pprof *pp, const char *name, const char *file
 	if (is_new) {
 		pp->nr_funcs++;
 		pb_int(&pp->sub, 1, *id);
+		/* no system_name: pprof then takes the name as final (it
+		 * "demangles" names equal to it, dropping "<module>" as a C++
+		 * template argument list); ours are demangled already */
 		pb_int(&pp->sub, 2, key[0]);
-		pb_int(&pp->sub, 3, key[0]);
 		pb_int(&pp->sub, 4, key[1]);
 		pb_msg(&pp->fns, 5, &pp->sub);
 	}
@@ -234,6 +252,7 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	pp.loc_of_frame = xcalloc(p->nr_frames + 1, sizeof(uint64_t));
 	pp.map_of_module = xcalloc(p->nr_modules + 1, sizeof(uint64_t));
 	str_id(&pp, "");
+	main_mapping_first(&pp, p);
 	value_type(&pp, 1, "samples", "count");
 	value_type(&pp, 1, "cpu", "nanoseconds");
 	if (p->has_offcpu)

@@ -104,6 +104,9 @@ def test_pprof(d, cpu, off):
     check("pprof_references", ok, "a sample, location or line refers to a missing id")
     ok = all(i < len(st) for f in funcs.values() for k in ("name", "filename") for i in f[k])
     check("pprof_string_refs", ok, "a function refers past the string table")
+    # named, and no system_name: pprof would "demangle" names equal to it ("<module>" -> "")
+    check("pprof_function_names", all(f["name"] and st[f["name"][0]] and not f["system_name"] for f in funcs.values()),
+          "a function without a name, or with a system_name")
     # per-thread samples and the thread-name label
     names = {(t["pid"], t["tid"]): cpu["strings"][t["comm"]] if isinstance(t["comm"], int) else t["comm"]
              for t in cpu["threads"]}
