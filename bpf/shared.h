@@ -86,6 +86,7 @@ struct ap_off_link {
 	__u32 type;                /* AP_REC_OFF_LINK */
 	__u32 tgid, tid, pad;
 	__u64 sid;
+	__u64 since_ns;            /* the syscall's entry: older pending intervals are not its */
 };
 
 #define AP_ARGS_MAX 4096           /* command line bytes sent per exec; a power of 2 */

@@ -177,6 +177,7 @@ out:
 			l->tid = st->tid;
 			l->pad = 0;
 			l->sid = sid;
+			l->since_ns = start;
 			bpf_ringbuf_submit(l, BPF_RB_NO_WAKEUP);
 		} else if (sid) {
 			cnt_inc(AP_CNT_OFF_INTERVAL_LOST);

@@ -725,7 +725,8 @@ static void handle_py_code(struct cpu_collector *cc, const struct ap_py_code *r)
 }
 
 static void handle_interval(struct cpu_collector *cc, const struct ap_off_interval *r);
-static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t tgid, uint64_t sid);
+static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t tgid, uint64_t sid,
+			      uint64_t since_ns);
 
 static int handle_record(void *ctx, void *data, size_t size)
 {
@@ -750,7 +751,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		const struct ap_off_link *l = data;
 
 		if (l->sid)
-			resolve_intervals(cc, l->tid, l->tgid, l->sid);
+			resolve_intervals(cc, l->tid, l->tgid, l->sid, l->since_ns);
 	}
 	else if (type == AP_REC_EXEC && size >= sizeof(struct ap_exec_rec)) {
 		const struct ap_exec_rec *r = data;
@@ -853,8 +854,11 @@ static void handle_interval(struct cpu_collector *cc, const struct ap_off_interv
 	cc->iv_pending[cc->nr_iv_pending++] = p->nr_ivals - 1;
 }
 
-/* the stack of a thread's pending intervals (sid 0: never named) */
-static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t tgid, uint64_t sid)
+/* The stack of thread tid's pending intervals: sid for those since its
+ * syscall's entry; older ones belong to a syscall whose stack was not
+ * taken. sid 0: every pending interval is left without its stack (the end). */
+static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t tgid, uint64_t sid,
+			      uint64_t since_ns)
 {
 	struct profile *p = &cc->ses->prof;
 	size_t i, n = 0;
@@ -866,7 +870,7 @@ static void resolve_intervals(struct cpu_collector *cc, uint32_t tid, uint32_t t
 			cc->iv_pending[n++] = cc->iv_pending[i];
 			continue;
 		}
-		iv->stack = sid ? off_stack_of(cc, tgid, sid, -1)
+		iv->stack = sid && iv->start_ns >= since_ns ? off_stack_of(cc, tgid, sid, -1)
 			: kernel_only_stack(cc, -1, "[user stack not captured]");
 	}
 	cc->nr_iv_pending = n;
@@ -1053,7 +1057,7 @@ void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
 		idle_threads(cc, end_ns);
 	if (cc->ses->prof.has_offcpu)
 		drain_offcpu(cc);
-	resolve_intervals(cc, 0, 0, 0); /* syscalls that never returned */
+	resolve_intervals(cc, 0, 0, 0, 0); /* syscalls that never returned */
 	if (cc->ses->prof.has_syscalls)
 		drain_syscalls(cc);
 }
