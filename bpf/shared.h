@@ -71,8 +71,8 @@ enum ap_rec_type {
 
 /* One off-CPU interval of at least --trace-min-block, for the timeline
  * (trace.json). sid names its stack; 0 when the stack is taken at the exit
- * of the syscall the thread is in: an ap_off_link then names it for every
- * such interval of the thread since the last link. */
+ * of the syscall the thread is in: an ap_off_link then names it for the
+ * thread's such intervals since that syscall's entry. */
 struct ap_off_interval {
 	__u32 type;                /* AP_REC_OFF_INTERVAL */
 	__u32 tgid, tid;

@@ -39,7 +39,6 @@ enum { OPT_PYTHON_ONLY = 256, OPT_NATIVE_ONLY, OPT_FULL_STACKS };
 /* the view recorded in DIR/run.json ("mixed" if none) */
 static enum ap_view run_view(const char *dir)
 {
-	static const char *const names[] = { "mixed", "python", "native", "full" };
 	char *path = xasprintf("%s/run.json", dir);
 	cJSON *run = access(path, R_OK) ? NULL : json_load_checked(path, AP_SCHEMA_RUN);
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -47,8 +46,8 @@ static enum ap_view run_view(const char *dir)
 	enum ap_view view = AP_VIEW_MIXED;
 	size_t i;
 
-	for (i = 0; v && i < AP_ARRAY_SIZE(names); i++)
-		if (!strcmp(v, names[i]))
+	for (i = 0; v && i < AP_ARRAY_SIZE(ap_view_names); i++)
+		if (!strcmp(v, ap_view_names[i]))
 			view = i;
 	cJSON_Delete(run);
 	free(path);

@@ -35,6 +35,11 @@ _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT_
 
 const char *const ap_frame_kind_names[AP_FRAME__COUNT] = { "user", "kernel", "python" };
 
+const char *const ap_view_names[4] = {
+	[AP_VIEW_MIXED] = "mixed", [AP_VIEW_PYTHON] = "python", [AP_VIEW_NATIVE] = "native",
+	[AP_VIEW_FULL] = "full",
+};
+
 const char *const ap_off_reason_names[AP_OFF__COUNT] = {
 	[AP_OFF_PREEMPTED] = "preempted",
 	[AP_OFF_RUNQUEUE] = "runqueue",

@@ -71,8 +71,7 @@ static void add_options(cJSON *root, const struct ap_session *ses)
 	cJSON_AddNumberToObject(o, "stack_size", ses->opts.stack_size);
 	cJSON_AddNumberToObject(o, "ringbuf_mb", ses->opts.ringbuf_mb);
 	cJSON_AddBoolToObject(o, "follow_children", !ses->opts.no_children);
-	cJSON_AddStringToObject(o, "view", (const char *const[]){ "mixed", "python", "native",
-								"full" }[ses->opts.view]);
+	cJSON_AddStringToObject(o, "view", ap_view_names[ses->opts.view]);
 	cJSON_AddNumberToObject(o, "trace_min_block_us", ses->opts.interval_min_ns / 1000.0);
 }
 

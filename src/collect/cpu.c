@@ -1015,12 +1015,11 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 			continue;
 		while ((de = readdir(d))) {
 			uint32_t tid = strtoul(de->d_name, NULL, 10);
-			uint32_t key[2] = { pid, tid };
-			uint64_t idx, stack;
+			const struct ap_thread *known = profile__find_thread(p, pid, tid);
+			uint64_t stack;
 			long nr = -1;
 
-			if (!tid || (hmap_get(&p->thread_ids, key, sizeof(key), &idx) &&
-				     p->threads[idx].accounted))
+			if (!tid || (known && known->accounted))
 				continue;
 			memset(&st, 0, sizeof(st));
 			st.tgid = pid;
@@ -1119,6 +1118,8 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
+	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
+	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
 }
 

@@ -366,15 +366,10 @@ void profile__completeness(const struct profile *p, struct ap_completeness *c)
 	}
 }
 
-static void count_dropped(struct profile *p, const char *name)
-{
-	profile__set_counter(p, name, profile__counter(p, name) + 1);
-}
-
 void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack, uint64_t t_ns)
 {
 	if (p->nr_times >= AP_TIMELINE_MAX) {
-		count_dropped(p, "timeline_samples_dropped");
+		p->times_dropped++;
 		return;
 	}
 	GROW(p->times, p->cap_times, p->nr_times + 1);
@@ -384,7 +379,7 @@ void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t s
 struct ap_interval *profile__add_interval(struct profile *p, const struct ap_interval *iv)
 {
 	if (p->nr_ivals >= AP_INTERVALS_MAX) {
-		count_dropped(p, "offcpu_intervals_dropped");
+		p->ivals_dropped++;
 		return NULL;
 	}
 	GROW(p->ivals, p->cap_ivals, p->nr_ivals + 1);

@@ -176,6 +176,7 @@ struct profile {
 	struct ap_sample_time *times;   /* every sample, in arrival order */
 	size_t nr_times, cap_times;
 	bool has_timeline;      /* the artifacts carry one (cpu.json "timeline") */
+	uint64_t times_dropped, ivals_dropped; /* beyond the caps (counters at the end) */
 	struct ap_interval *ivals;      /* off-CPU intervals of >= interval_min_ns */
 	size_t nr_ivals, cap_ivals;
 	uint64_t interval_min_ns;       /* 0: none recorded */
@@ -189,8 +190,10 @@ struct profile {
 	double duration_s;
 };
 
-/* names of enum ap_frame_kind, ap_off_reason and ap_fd_kind ("python", "lock", "socket") */
+/* names of enum ap_frame_kind, ap_off_reason, ap_fd_kind and ap_view ("python", "lock",
+ * "socket", "mixed") */
 extern const char *const ap_frame_kind_names[AP_FRAME__COUNT];
+extern const char *const ap_view_names[4];
 extern const char *const ap_off_reason_names[AP_OFF__COUNT];
 extern const char *const ap_fd_kind_names[AP_FD__COUNT];
 /* summary category of a reason: "io", "lock", "gil", "sleep", "child", "runnable", "other" */
@@ -226,7 +229,8 @@ uint64_t profile__thread_wall_ns(const struct ap_thread *t);
 void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
 		      uint32_t reason, uint64_t ns, uint64_t count);
 /* the sample and interval timelines (capped; the excess is counted in
- * the timeline_samples_dropped / offcpu_intervals_dropped counters) */
+ * times_dropped / ivals_dropped, which the collector reports as the
+ * timeline_samples_dropped / offcpu_intervals_dropped counters) */
 void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack, uint64_t t_ns);
 struct ap_interval *profile__add_interval(struct profile *p, const struct ap_interval *iv);
 /* the process entry of pid, created if absent */

@@ -18,8 +18,6 @@ __asm__(".section .rodata\n"
 	".previous\n");
 extern const char ap_report_html[];
 
-static const char *const view_names[] = { "mixed", "python", "native", "full" };
-
 /* a JSON string; "<" escaped too, so no "</script>" can end the block */
 static void jstr(struct strbuf *sb, const char *s)
 {
@@ -112,7 +110,7 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 	jstr(sb, x->in->target);
 	sb_printf(sb, ",\"tool\":\"autoprof-bpf %s\",\"wall_s\":%.3f,\"freq\":%u,\"samples\":%llu,"
 		  "\"view\":\"%s\",\"offcpu\":%s", AP_VERSION, x->in->wall_s, p->frequency_hz,
-		  (unsigned long long)p->total_samples, view_names[x->view],
+		  (unsigned long long)p->total_samples, ap_view_names[x->view],
 		  p->has_offcpu ? "true" : "false");
 	sb_puts(sb, ",\"frames\":[");
 	for (j = 0; j < nf; j++) {

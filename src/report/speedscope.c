@@ -62,6 +62,48 @@ static cJSON *ss_stack(struct ss *s, uint32_t stack, int leaf)
 	return a;
 }
 
+/* the rows of each thread, in their own order: idx[first[t] .. first[t + 1])
+ * for thread index t; one counting pass instead of a scan per thread */
+struct groups {
+	size_t *first, *idx;
+};
+
+static void group(const struct profile *p, size_t n, uint32_t (*pid_of)(const struct profile *, size_t),
+		  uint32_t (*tid_of)(const struct profile *, size_t), struct groups *g)
+{
+	uint32_t *th = xcalloc(n + 1, sizeof(*th));
+	size_t i, *fill;
+
+	g->first = xcalloc(p->nr_threads + 2, sizeof(*g->first));
+	g->idx = xcalloc(n + 1, sizeof(*g->idx));
+	for (i = 0; i < n; i++) {
+		const struct ap_thread *t = profile__find_thread(p, pid_of(p, i), tid_of(p, i));
+
+		th[i] = t ? (uint32_t)(t - p->threads) : p->nr_threads; /* no thread entry: not shown */
+		g->first[th[i] + 1]++;
+	}
+	for (i = 0; i <= p->nr_threads; i++)
+		g->first[i + 1] += g->first[i];
+	fill = xcalloc(p->nr_threads + 1, sizeof(*fill));
+	for (i = 0; i < n; i++)
+		g->idx[g->first[th[i]] + fill[th[i]]++] = i;
+	free(fill);
+	free(th);
+}
+
+static void groups_free(struct groups *g)
+{
+	free(g->first);
+	free(g->idx);
+}
+
+static uint32_t time_pid(const struct profile *p, size_t i) { return p->times[i].pid; }
+static uint32_t time_tid(const struct profile *p, size_t i) { return p->times[i].tid; }
+static uint32_t count_pid(const struct profile *p, size_t i) { return p->counts[i].pid; }
+static uint32_t count_tid(const struct profile *p, size_t i) { return p->counts[i].tid; }
+static uint32_t off_pid(const struct profile *p, size_t i) { return p->off[i].pid; }
+static uint32_t off_tid(const struct profile *p, size_t i) { return p->off[i].tid; }
+
 static cJSON *new_profile(cJSON *profiles, const struct profile *p, const struct ap_thread *t,
 			  const char *what, const char *unit, cJSON **samples, cJSON **weights)
 {
@@ -79,60 +121,48 @@ static cJSON *new_profile(cJSON *profiles, const struct profile *p, const struct
 	return o;
 }
 
-/* the on-CPU profile of thread t: the timeline's samples in order, or the
- * sample rows when the run has no timeline */
-static void thread_oncpu(struct ss *s, cJSON *profiles, const struct ap_thread *t)
+/* the on-CPU profile of thread t (its rows in g: the timeline's samples
+ * in order, or the sample rows when the run has no timeline) */
+static void thread_oncpu(struct ss *s, cJSON *profiles, size_t t, const struct groups *g)
 {
 	const struct profile *p = s->x->p;
 	cJSON *prof, *samples, *weights, *last_w = NULL;
 	uint32_t last = AP_NONE;
 	double total = 0;
-	size_t i;
+	size_t k;
 
-	prof = new_profile(profiles, p, t, "on-CPU", "none", &samples, &weights);
-	if (p->has_timeline) {
-		for (i = 0; i < p->nr_times; i++) {
-			const struct ap_sample_time *st = &p->times[i];
+	prof = new_profile(profiles, p, &p->threads[t], "on-CPU", "none", &samples, &weights);
+	for (k = g->first[t]; k < g->first[t + 1]; k++) {
+		uint32_t stack = p->has_timeline ? p->times[g->idx[k]].stack : p->counts[g->idx[k]].stack;
+		uint64_t n = p->has_timeline ? 1 : p->counts[g->idx[k]].count;
 
-			if (st->tid != t->tid || st->pid != t->pid)
-				continue;
-			total++;
-			if (st->stack == last && last_w) {
-				cJSON_SetNumberValue(last_w, last_w->valuedouble + 1);
-				continue;
-			}
-			cJSON_AddItemToArray(samples, ss_stack(s, st->stack, -1));
-			cJSON_AddItemToArray(weights, last_w = cJSON_CreateNumber(1));
-			last = st->stack;
+		total += n;
+		if (p->has_timeline && stack == last && last_w) {
+			cJSON_SetNumberValue(last_w, last_w->valuedouble + 1);
+			continue;
 		}
-	} else {
-		for (i = 0; i < p->nr_counts; i++) {
-			const struct ap_count *c = &p->counts[i];
-
-			if (c->tid != t->tid || c->pid != t->pid)
-				continue;
-			total += c->count;
-			cJSON_AddItemToArray(samples, ss_stack(s, c->stack, -1));
-			cJSON_AddItemToArray(weights, cJSON_CreateNumber(c->count));
-		}
+		cJSON_AddItemToArray(samples, ss_stack(s, stack, -1));
+		cJSON_AddItemToArray(weights, last_w = cJSON_CreateNumber(n));
+		last = stack;
 	}
 	cJSON_AddNumberToObject(prof, "endValue", total);
 }
 
-static void thread_offcpu(struct ss *s, cJSON *profiles, const struct ap_thread *t)
+static void thread_offcpu(struct ss *s, cJSON *profiles, size_t t, const struct groups *g)
 {
 	const struct profile *p = s->x->p;
 	cJSON *prof = NULL, *samples = NULL, *weights = NULL;
 	double total = 0;
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < p->nr_off; i++) {
-		const struct ap_off_row *r = &p->off[i];
+	for (k = g->first[t]; k < g->first[t + 1]; k++) {
+		const struct ap_off_row *r = &p->off[g->idx[k]];
 
-		if (r->tid != t->tid || r->pid != t->pid || !r->ns)
+		if (!r->ns)
 			continue;
 		if (!prof)
-			prof = new_profile(profiles, p, t, "off-CPU", "nanoseconds", &samples, &weights);
+			prof = new_profile(profiles, p, &p->threads[t], "off-CPU", "nanoseconds", &samples,
+					   &weights);
 		total += r->ns;
 		cJSON_AddItemToArray(samples, ss_stack(s, r->stack, ss_reason(s, r->reason)));
 		cJSON_AddItemToArray(weights, cJSON_CreateNumber(r->ns));
@@ -159,6 +189,7 @@ void speedscope_render(const struct ap_pics *x, struct strbuf *out)
 	struct ss s = { .x = x };
 	cJSON *root = cJSON_CreateObject(), *profiles;
 	size_t i, *order = xcalloc(p->nr_threads + 1, sizeof(*order));
+	struct groups on, off;
 	char *text;
 
 	for (i = 0; i < p->nr_threads; i++)
@@ -173,11 +204,18 @@ void speedscope_render(const struct ap_pics *x, struct strbuf *out)
 	s.frames = cJSON_AddArrayToObject(s.frames, "frames");
 	profiles = cJSON_AddArrayToObject(root, "profiles");
 	/* threads with samples first, busiest first, as speedscope opens the first */
+	if (p->has_timeline)
+		group(p, p->nr_times, time_pid, time_tid, &on);
+	else
+		group(p, p->nr_counts, count_pid, count_tid, &on);
+	group(p, p->nr_off, off_pid, off_tid, &off);
 	for (i = 0; i < p->nr_threads; i++)
 		if (p->threads[order[i]].samples)
-			thread_oncpu(&s, profiles, &p->threads[order[i]]);
+			thread_oncpu(&s, profiles, order[i], &on);
 	for (i = 0; p->has_offcpu && i < p->nr_threads; i++)
-		thread_offcpu(&s, profiles, &p->threads[order[i]]);
+		thread_offcpu(&s, profiles, order[i], &off);
+	groups_free(&on);
+	groups_free(&off);
 	cJSON_AddStringToObject(root, "name", x->in->target);
 	cJSON_AddNumberToObject(root, "activeProfileIndex", 0);
 	cJSON_AddStringToObject(root, "exporter", "autoprof-bpf " AP_VERSION);

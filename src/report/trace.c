@@ -63,16 +63,22 @@ static char *stack_text(const struct ap_pics *x, uint32_t stack)
 
 static const struct profile *sort_p;
 
+/* (pid, tid, time) order */
+static int thread_time_cmp(uint32_t pa, uint32_t ta, uint64_t a, uint32_t pb, uint32_t tb, uint64_t b)
+{
+	if (pa != pb)
+		return pa < pb ? -1 : 1;
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
 static int by_thread_time(const void *a, const void *b)
 {
 	const struct ap_sample_time *x = &sort_p->times[*(const size_t *)a];
 	const struct ap_sample_time *y = &sort_p->times[*(const size_t *)b];
 
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+	return thread_time_cmp(x->pid, x->tid, x->t_ns, y->pid, y->tid, y->t_ns);
 }
 
 static int by_thread_start(const void *a, const void *b)
@@ -80,11 +86,7 @@ static int by_thread_start(const void *a, const void *b)
 	const struct ap_interval *x = &sort_p->ivals[*(const size_t *)a];
 	const struct ap_interval *y = &sort_p->ivals[*(const size_t *)b];
 
-	if (x->pid != y->pid)
-		return x->pid < y->pid ? -1 : 1;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
+	return thread_time_cmp(x->pid, x->tid, x->start_ns, y->pid, y->tid, y->start_ns);
 }
 
 /* the open slices of one thread */
