@@ -789,6 +789,7 @@ cpu_oversubscription oversub             gil
 deep_recursion       deep                cpu
 callback_storm       callbacks+--py-calls calls+--py-calls
 native_library_dominated hashing         cpu
+compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 "
 PATW=$PYW/patterns.py

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 SECS = 1.0
 
@@ -332,6 +333,14 @@ def hashing():
     end = until()
     while time.monotonic() < end:
         hashlib.sha256(buf).hexdigest()
+
+
+def compress():
+    """zlib at level 9 (gzip's and tarfile's default) over text"""
+    data = "\n".join(f"record {i}: value={i * 7919 % 10007} name=item{i % 97}" for i in range(60000)).encode()
+    end = until()
+    while time.monotonic() < end:
+        zlib.compress(data, 9)
 
 
 def enoent():
