@@ -8,6 +8,7 @@
  *    "off-CPU: <reason>" with its blocked and runnable parts and stack.
  * Slow syscalls are async slices (b/e) on their process; RSS and CPU % of
  * each process are counters. Timestamps are µs since profiling start. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyze/analyze.h"
@@ -273,6 +274,33 @@ static void counters(struct tr *t)
 	}
 }
 
+/* per reason: [ms in the intervals shown, ms in all], so a reader knows what
+ * blocks shorter than --trace-min-block left off the timeline (fast disk
+ * reads are often all under 1 ms) */
+static void coverage(cJSON *o, const struct profile *p)
+{
+	uint64_t in[AP_OFF__COUNT] = { 0 }, all[AP_OFF__COUNT] = { 0 };
+	size_t i;
+	int r;
+
+	for (i = 0; i < p->nr_ivals; i++) {
+		in[p->ivals[i].reason] += p->ivals[i].block_ns;
+		in[AP_OFF_RUNQUEUE] += p->ivals[i].runq_ns;
+	}
+	for (i = 0; i < p->nr_threads; i++)
+		for (r = 0; r < AP_OFF__COUNT; r++)
+			all[r] += p->threads[i].off_ns[r];
+	for (r = 0; r < AP_OFF__COUNT; r++) {
+		cJSON *a;
+
+		if (!all[r])
+			continue;
+		a = cJSON_AddArrayToObject(o, ap_off_reason_names[r]);
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(round(in[r] / 1e3) / 1e3));
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(round(all[r] / 1e3) / 1e3));
+	}
+}
+
 void trace_render(const struct ap_pics *x, struct strbuf *out)
 {
 	const struct profile *p = x->p;
@@ -306,6 +334,7 @@ void trace_render(const struct ap_pics *x, struct strbuf *out)
 	cJSON_AddNumberToObject(meta, "offcpu_intervals", (double)p->nr_ivals);
 	cJSON_AddNumberToObject(meta, "offcpu_interval_min_us", p->interval_min_ns / 1000.0);
 	cJSON_AddBoolToObject(meta, "timeline", p->has_timeline);
+	coverage(cJSON_AddObjectToObject(meta, "offcpu_ms_on_timeline"), p);
 	text = cJSON_PrintUnformatted(root);
 	sb_puts(out, text);
 	free(text);

@@ -211,6 +211,14 @@ def test_trace(d, cpu, off):
                  for e, r in zip(sorted(xs, key=lambda e: (e["pid"], e["tid"], e["ts"])),
                                  [r for _, _, _, r in sorted(zip(iv["pid"], iv["tid"], iv["start_us"], iv["reason"]))]))
         check("trace_interval_reasons", ok, "an off-CPU slice has another reason than its interval")
+        # what the timeline shows of each reason, against the threads' totals
+        cov = t["otherData"].get("offcpu_ms_on_timeline", {})
+        blocked = {}
+        for e in xs:
+            blocked[e["args"]["reason"]] = blocked.get(e["args"]["reason"], 0) + e["args"]["blocked_ms"]
+        ok = all(r in cov and abs(cov[r][0] - ms - (sum(e["args"]["runnable_ms"] for e in xs) if r == "runqueue" else 0)) < 0.01 * ms + 0.01
+                 for r, ms in blocked.items()) and all(v[0] <= v[1] + 0.001 for v in cov.values())
+        check("trace_offcpu_coverage", ok, f"offcpu_ms_on_timeline {cov} vs slices {blocked}")
 
 
 def test_svg(d, cpu):
