@@ -984,6 +984,17 @@ for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads 
 	formats html_browser; do
 	want $t && t_$t
 done
+# more tests, one file per topic: each defines t_NAME functions and lists
+# its names in SUITE_TESTS (helpers above are shared)
+for f in tests/integration/suite-*.sh; do
+	[ -e "$f" ] || continue
+	SUITE_TESTS=()
+	# shellcheck disable=SC1090
+	. "$f"
+	for t in "${SUITE_TESTS[@]}"; do
+		want $t && t_$t
+	done
+done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
 echo "$PASSED passed, $FAILED failed"
 [ $FAILED = 0 ]
