@@ -40,6 +40,8 @@ struct ap_options {
 	uint64_t interval_min_ns; /* off-CPU intervals this long are kept one by one (trace.json) */
 	unsigned formats;       /* AP_FMT_*: the pictures and interchange files written */
 	const char *patterns_dir; /* --patterns: user patterns for the analysis */
+	const char *user;       /* --user NAME: run the target as NAME */
+	bool as_root;           /* --as-root: run the target as root, keeping today's behaviour */
 	int verbose;
 };
 
@@ -50,6 +52,10 @@ struct ap_session {
 	int nr_cpus;
 	char *outdir;
 	char *target_desc;      /* the command line or "pid 1,2" for the summary */
+	/* who owns the output tree (ap_invoking_user) and who the launched
+	 * target runs as (the invoking user, --user NAME, or root with --as-root) */
+	unsigned owner_uid, owner_gid;
+	unsigned target_uid, target_gid;
 	/* target */
 	pid_t child;            /* launch mode: our child, else 0 */
 	int wait_status;

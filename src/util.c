@@ -31,6 +31,20 @@ int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+void ap_invoking_user(unsigned *uid, unsigned *gid)
+{
+	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+	long u, g;
+
+	*uid = getuid();
+	*gid = getgid();
+	/* only root can have been made so by sudo; a user's own SUDO_UID means nothing */
+	if (*uid != 0 || parse_long(su, 0, 0x7ffffffe, &u) || parse_long(sg, 0, 0x7ffffffe, &g))
+		return;
+	*uid = u;
+	*gid = g;
+}
+
 int parse_seconds(const char *s, uint64_t *ns)
 {
 	char *end;

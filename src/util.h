@@ -39,6 +39,11 @@ uint64_t hash_bytes(const void *p, size_t n);
 int write_file_atomic(const char *dir, const char *name, const void *buf, size_t len);
 /* read a whole file (NUL-terminated); NULL and errno set on failure */
 char *read_file(const char *path, size_t *len);
+/* The user who asked for this run: SUDO_UID/SUDO_GID when root got them
+ * from sudo (strictly parsed, ignored unless we are root), else our own
+ * real uid and gid. Outputs belong to this user; a launched target runs as
+ * this user unless told otherwise. Always succeeds. */
+void ap_invoking_user(unsigned *uid, unsigned *gid);
 /* mkdir -p; 0 or -errno */
 int mkdir_p(const char *path, unsigned mode);
 
