@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "analyze/analyze.h"
 #include "cmds.h"
 #include "log.h"
+#include "outdir.h"
 #include "report/report.h"
 #include "session.h"
 
@@ -42,8 +44,9 @@ int cmd_analyze(int argc, char **argv)
 	const char *pdir = NULL, *dir;
 	struct ap_analysis *an = NULL;
 	bool quiet = false;
+	unsigned uid, gid;
 	struct stat st;
-	int c, err, bad;
+	int c, err, bad, fd;
 
 	optind = 1;
 	opterr = 0;
@@ -76,7 +79,14 @@ int cmd_analyze(int argc, char **argv)
 		fprintf(stderr, "autoprof-bpf analyze: --patterns %s: not a directory\n", pdir);
 		return AP_EXIT_USAGE;
 	}
-	err = ap_analyze_dir(dir, pdir, &an);
+	/* as run's -o: no symlink another user could have planted; the files
+	 * written belong to the caller, with the caller's umask */
+	ap_invoking_user(&uid, &gid);
+	fd = ap_run_dir_open(dir, uid);
+	if (fd < 0)
+		return AP_EXIT_FAILED;
+	err = ap_analyze_dir(fd, dir, pdir, &an);
+	close(fd);
 	if (err)
 		return AP_EXIT_FAILED;
 	bad = an->rejected_patterns;

@@ -3,15 +3,18 @@
  * (report.html, flame.svg, profile.pb.gz, speedscope.json, trace.json)
  * again from a saved run's artifacts, without BPF or root. The same
  * artifacts give the same bytes. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "analyze/analyze.h"
 #include "artifact/artifact.h"
 #include "cmds.h"
 #include "log.h"
+#include "outdir.h"
 #include "report/formats.h"
 #include "session.h"
 
@@ -37,10 +40,12 @@ static const char usage_text[] =
 enum { OPT_PYTHON_ONLY = 256, OPT_NATIVE_ONLY, OPT_FULL_STACKS };
 
 /* the view recorded in DIR/run.json ("mixed" if none) */
-static enum ap_view run_view(const char *dir)
+static enum ap_view run_view(int dirfd, const char *dir)
 {
 	char *path = xasprintf("%s/run.json", dir);
-	cJSON *run = access(path, R_OK) ? NULL : json_load_checked(path, AP_SCHEMA_RUN);
+	struct stat st;
+	cJSON *run = fstatat(dirfd, "run.json", &st, AT_SYMLINK_NOFOLLOW) ? NULL :
+		     json_load_checked_at(dirfd, "run.json", path, AP_SCHEMA_RUN);
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 		cJSON_GetObjectItemCaseSensitive(run, "options"), "view"));
 	enum ap_view view = AP_VIEW_MIXED;
@@ -65,8 +70,8 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	unsigned formats = AP_FMT_DEFAULT;
-	int c, view = -1;
+	unsigned formats = AP_FMT_DEFAULT, uid, gid;
+	int c, view = -1, fd, err;
 	bool quiet = false;
 
 	optind = 1;
@@ -105,9 +110,15 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "autoprof-bpf report: give one run directory (see --help)\n");
 		return AP_EXIT_USAGE;
 	}
-	if (ap_formats_write_dir(argv[optind], formats, NULL,
-				 view >= 0 ? (enum ap_view)view : run_view(argv[optind]),
-				 quiet ? NULL : stdout))
+	/* as run's -o: no symlink another user could have planted; the files
+	 * written belong to the caller, with the caller's umask */
+	ap_invoking_user(&uid, &gid);
+	fd = ap_run_dir_open(argv[optind], uid);
+	if (fd < 0)
 		return AP_EXIT_FAILED;
-	return 0;
+	err = ap_formats_write_dir(fd, argv[optind], formats, NULL,
+				   view >= 0 ? (enum ap_view)view : run_view(fd, argv[optind]),
+				   quiet ? NULL : stdout);
+	close(fd);
+	return err ? AP_EXIT_FAILED : 0;
 }

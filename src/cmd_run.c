@@ -21,6 +21,7 @@
 #include "collect/cpu.h"
 #include "collect/procstat.h"
 #include "log.h"
+#include "outdir.h"
 #include "report/formats.h"
 #include "report/report.h"
 #include "runner.h"
@@ -47,7 +48,9 @@ static const char usage_text[] =
 "  -d, --duration SEC       stop after SEC seconds (attach mode; an upper\n"
 "                           bound on profiling in launch mode)\n"
 "  -F, --frequency HZ       samples per second per CPU (default 99, 1-10000)\n"
-"  -o, --output DIR         output directory (default ./autoprof-out/<UTC time>-<comm>)\n"
+"  -o, --output DIR         output directory (default ./autoprof-out/<UTC time>-<comm>);\n"
+"                           it must be new, empty, or a finished run to replace\n"
+"      --force              replace the finished run in DIR as a whole\n"
 "      --no-children        do not follow processes the target forks\n"
 "      --no-offcpu          no off-CPU collector (sched_switch)\n"
 "      --no-syscalls        no syscall statistics\n"
@@ -91,7 +94,8 @@ static const char usage_text[] =
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
-       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK };
+       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
+       OPT_FORCE };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -148,6 +152,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "patterns", required_argument, NULL, OPT_PATTERNS },
 		{ "trace-min-block", required_argument, NULL, OPT_TRACE_MIN_BLOCK },
 		{ "format", required_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{},
 	};
 	long v;
@@ -177,6 +182,9 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case OPT_FORCE:
+			o->force = true;
 			break;
 		case 'v':
 			o->verbose++;
@@ -335,22 +343,29 @@ static char *default_outdir(const struct ap_session *ses)
 	return xasprintf("autoprof-out/%s-%s", path, comm[0] ? comm : "target");
 }
 
-/* create the output directory now, so a bad path fails before profiling */
+/* Check the output directory now, so a bad path fails before anything is
+ * loaded; create it only when there is something to write (write_outputs),
+ * so a run that ends before that leaves nothing behind. */
 static int prepare_outdir(struct ap_session *ses)
 {
-	int err;
+	char *path = ses->opts.outdir ? xstrdup(ses->opts.outdir) : default_outdir(ses);
+	int ret;
 
-	ses->outdir = ses->opts.outdir ? xstrdup(ses->opts.outdir) : default_outdir(ses);
-	err = mkdir_p(ses->outdir, 0755);
-	if (!err)
-		err = write_file_atomic(ses->outdir, ".autoprof-write-test", "", 0);
-	if (err) {
-		ap_err("output directory %s is not writable: %s", ses->outdir, ap_errstr(err));
-		return -AP_EXIT_FAILED;
+	/* the invoking user: whose symlinks may be followed, who owns the files
+	 * (the runner sets these after parse_options too; same values) */
+	if (!ses->owner_uid && !ses->owner_gid)
+		ap_invoking_user(&ses->owner_uid, &ses->owner_gid);
+	ap_set_output_owner(ses->owner_uid, ses->owner_gid);
+	ret = ap_outdir__check(&path, ses->owner_uid, ses->opts.force, !ses->opts.outdir);
+	if (ret) {
+		free(path);
+		return ret;
 	}
-	char *t = xasprintf("%s/.autoprof-write-test", ses->outdir);
-	unlink(t);
-	free(t);
+	ses->out = xcalloc(1, sizeof(*ses->out));
+	ses->out->path = path;
+	ses->out->uid = ses->owner_uid;
+	ses->out->fd = -1;
+	ses->outdir = xstrdup(path);
 	return 0;
 }
 
@@ -553,27 +568,65 @@ static void fill_processes(struct ap_session *ses)
 	}
 }
 
+static void human_bytes(uint64_t n, char *buf, size_t len)
+{
+	if (n < 10240)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+	else if (n < 10ull << 20)
+		snprintf(buf, len, "%.0f KiB", n / 1024.0);
+	else
+		snprintf(buf, len, "%.1f MiB", n / 1048576.0);
+}
+
+/* one line: what could not be written, how big it was, what space was left */
+static void report_write_failure(const struct ap_session *ses, int err)
+{
+	const struct ap_write_failure *wf = ap_last_write_failure();
+	char need[32], avail[48] = "";
+
+	if (!wf) {
+		ap_err("output: writing the run to %s: %s; nothing was kept", ses->outdir,
+		       ap_errstr(err));
+		return;
+	}
+	human_bytes(wf->len, need, sizeof(need));
+	if (wf->avail != -1ull) {
+		snprintf(avail, sizeof(avail), ", ");
+		human_bytes(wf->avail, avail + 2, sizeof(avail) - 2);
+		strncat(avail, " free there", sizeof(avail) - strlen(avail) - 1);
+	}
+	ap_err("output: could not write %s/%s (%s needed%s): %s; the partial run was removed, "
+	       "nothing was kept", ses->outdir, wf->name, need, avail, ap_errstr(wf->err));
+}
+
+/* the run's files into a directory made now; on failure none are left */
 static int write_outputs(struct ap_session *ses, bool interrupted)
 {
-	int err;
+	int fd, err;
 
-	err = cpu_json__write(&ses->prof, ses->outdir);
+	err = ap_outdir__create(ses->out, ses->opts.force);
+	if (err)
+		return err;
+	fd = ses->out->fd;
+	err = cpu_json__write(&ses->prof, fd);
 	if (!err && ses->opts.py_calls)
-		err = cpu_collector__write_py_calls(ses->cpu, ses->outdir);
+		err = cpu_collector__write_py_calls(ses->cpu, fd);
 	if (!err)
-		err = folded_write(&ses->prof, ses->opts.view, false, ses->outdir, "stacks.folded");
+		err = folded_write(&ses->prof, ses->opts.view, false, fd, "stacks.folded");
 	if (!err && ses->prof.has_offcpu)
-		err = folded_write(&ses->prof, ses->opts.view, true, ses->outdir, "offcpu.folded");
+		err = folded_write(&ses->prof, ses->opts.view, true, fd, "offcpu.folded");
 	if (!err && ses->prof.has_offcpu)
-		err = offcpu_json__write(&ses->prof, ses->outdir);
+		err = offcpu_json__write(&ses->prof, fd);
 	if (!err && ses->prof.has_syscalls)
-		err = syscalls_json__write(&ses->prof, ses->outdir);
+		err = syscalls_json__write(&ses->prof, fd);
 	if (!err)
-		err = procstat__write(ses->ps, ses->outdir);
+		err = procstat__write(ses->ps, fd);
 	if (!err)
 		err = run_json__write(ses, interrupted);
-	if (err)
-		ap_err("writing results to %s: %s", ses->outdir, ap_errstr(err));
+	if (err) {
+		report_write_failure(ses, err);
+		ap_outdir__abandon(ses->out);
+	}
 	return err;
 }
 
@@ -603,6 +656,7 @@ static void session_free(struct ap_session *ses)
 	kallsyms__free(ses->ks);
 	hmap_free(&ses->tracked);
 	profile__free(&ses->prof);
+	ap_outdir__free(ses->out);
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);
@@ -638,7 +692,7 @@ int cmd_run(int argc, char **argv)
 	};
 	struct ap_analysis *an = NULL;
 	int ret, err;
-	bool interrupted;
+	bool interrupted, written;
 
 	ret = parse_options(argc, argv, &ses.opts);
 	if (ret)
@@ -693,17 +747,14 @@ int cmd_run(int argc, char **argv)
 	ses.prof.start_mono_ns = ses.start_mono;
 	fill_processes(&ses);
 	ses.target_desc = describe_target(&ses);
-	if (write_outputs(&ses, interrupted)) {
-		ret = -AP_EXIT_FAILED;
-		goto out;
-	}
+	written = write_outputs(&ses, interrupted) == 0;
 	/* the diagnosis reads back only what was written */
-	if (ap_analyze_dir(ses.outdir, ses.opts.patterns_dir, &an))
+	if (written && ap_analyze_dir(ses.out->fd, ses.outdir, ses.opts.patterns_dir, &an))
 		ap_warn("no findings: the analysis of %s failed (the profile is complete; "
 			"`autoprof-bpf analyze %s` retries)", ses.outdir, ses.outdir);
 	/* the pictures, from the same artifacts (and findings) */
-	if (ap_formats_write_dir(ses.outdir, ses.opts.formats, an ? &an->in : NULL, ses.opts.view,
-				 NULL))
+	if (written && ap_formats_write_dir(ses.out->fd, ses.outdir, ses.opts.formats,
+					    an ? &an->in : NULL, ses.opts.view, NULL))
 		ap_warn("the pictures of %s are incomplete (`autoprof-bpf report %s` retries)",
 			ses.outdir, ses.outdir);
 	if (!ses.opts.quiet) {
@@ -711,7 +762,7 @@ int cmd_run(int argc, char **argv)
 			.target = ses.target_desc,
 			.wall_s = ses.prof.duration_s,
 			.exit_code = session__target_exit_code(&ses),
-			.outdir = ses.outdir,
+			.outdir = written ? ses.outdir : NULL, /* else: from memory only */
 			.top_functions = 15,
 			.top_stacks = 5,
 			.view = ses.opts.view,
@@ -730,6 +781,10 @@ int cmd_run(int argc, char **argv)
 		ap_log(AP_LOG_WARN, "profiling stopped; waiting for pid %d to exit (Ctrl-C again to leave it)",
 		       ses.child);
 	ret = finish_target(&ses);
+	/* the target's status is passed on even when its profile could not be
+	 * written; in attach mode there is none, so say profiling failed */
+	if (!written && !ses.child)
+		ret = AP_EXIT_FAILED;
 	session_free(&ses);
 	return ret;
 

@@ -42,15 +42,18 @@ struct ap_options {
 	const char *patterns_dir; /* --patterns: user patterns for the analysis */
 	const char *user;       /* --user NAME: run the target as NAME */
 	bool as_root;           /* --as-root: run the target as root, keeping today's behaviour */
+	bool force;             /* --force: replace the finished run in -o DIR */
 	int verbose;
 };
 
 struct cpu_collector;
+struct ap_outdir;
 
 struct ap_session {
 	struct ap_options opts;
 	int nr_cpus;
 	char *outdir;
+	struct ap_outdir *out;  /* the output tree (outdir.h); its fd once created */
 	char *target_desc;      /* the command line or "pid 1,2" for the summary */
 	/* who owns the output tree (ap_invoking_user) and who the launched
 	 * target runs as (the invoking user, --user NAME, or root with --as-root) */

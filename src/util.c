@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "util.h"
@@ -162,88 +163,213 @@ uint64_t hash_bytes(const void *p, size_t n)
 	return h;
 }
 
-int write_file_atomic(const char *dir, const char *name, const void *buf, size_t len)
+static unsigned out_uid = -1u, out_gid = -1u;
+static struct ap_write_failure last_failure;
+
+void ap_set_output_owner(unsigned uid, unsigned gid)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	const char *p = buf;
-	int fd, dfd, err = 0;
+	out_uid = uid;
+	out_gid = gid;
+}
+
+/* give a file or directory we just created to the output owner; only root
+ * can, and only root needs to (anyone else creates files as themselves) */
+int ap_chown_fd(int fd)
+{
+	if (geteuid() != 0 || out_uid == -1u || (out_uid == geteuid() && out_gid == getegid()))
+		return 0;
+	return fchown(fd, out_uid, out_gid) ? -errno : 0;
+}
+
+const struct ap_write_failure *ap_last_write_failure(void)
+{
+	return last_failure.err ? &last_failure : NULL;
+}
+
+void ap_note_write_failure(int dirfd, const char *name, size_t len, int err)
+{
+	struct statvfs vfs;
+
+	snprintf(last_failure.name, sizeof(last_failure.name), "%s", name);
+	last_failure.len = len;
+	last_failure.err = err;
+	last_failure.avail = -1ull;
+	if (dirfd >= 0 && !fstatvfs(dirfd, &vfs))
+		last_failure.avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
 	ssize_t n;
 
-	if (snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.tmpXXXXXX", dir, name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
 	while (len > 0) {
 		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto err_out;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
 		p += n;
 		len -= n;
 	}
-	if (fchmod(fd, 0644) || fsync(fd)) {
-		err = -errno;
+	return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	unsigned tries;
+	int fd = -1, err;
+
+	if (strchr(name, '/') || strlen(name) > NAME_MAX - 12)
+		return -EINVAL;
+	/* a fresh name each try: O_EXCL never reuses, O_NOFOLLOW never follows */
+	for (tries = 0; fd < 0 && tries < 100; tries++) {
+		snprintf(tmp, sizeof(tmp), ".%s.tmp%06x", name,
+			 (unsigned)(hash_bytes(&(uint64_t[]){ now_mono_ns(), getpid(), tries }, 24) &
+				    0xffffff));
+		/* 0666: the kernel applies the umask, so nothing is more readable than asked */
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST) {
+			err = -errno;
+			goto err_out;
+		}
+	}
+	if (fd < 0) {
+		err = -EEXIST;
 		goto err_out;
 	}
-	if (close(fd)) {
-		fd = -1;
+	err = ap_chown_fd(fd);
+	if (!err)
+		err = write_all(fd, buf, len);
+	if (!err && fsync(fd))
 		err = -errno;
-		goto err_out;
-	}
+	if (close(fd) && !err)
+		err = -errno;
 	fd = -1;
-	if (rename(tmp, dst)) {
+	if (!err && renameat(dirfd, tmp, dirfd, name))
 		err = -errno;
+	if (err) {
+		unlinkat(dirfd, tmp, 0);
 		goto err_out;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	fsync(dirfd);
 	return 0;
 
 err_out:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	ap_note_write_failure(dirfd, name, len, err);
 	return err;
 }
 
-char *read_file(const char *path, size_t *lenp)
+int write_file_atomic(const char *dir, const char *name, const void *buf, size_t len)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (dfd < 0)
+		return -errno;
+	err = write_file_atomic_at(dfd, name, buf, len);
+	close(dfd);
+	return err;
+}
+
+int mkdir_at(int dirfd, const char *name, bool *made)
+{
+	int fd, err;
+
+	*made = false;
+	if (!mkdirat(dirfd, name, 0777)) /* the umask applies */
+		*made = true;
+	else if (errno != EEXIST)
+		return -errno;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		return err == -ENOTDIR || err == -ELOOP ? -ENOTDIR : err;
+	}
+	if (*made) {
+		err = ap_chown_fd(fd);
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
+}
+
+char *read_file_at(int dirfd, const char *name, int oflags, size_t max, size_t *lenp)
 {
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
+	struct stat st;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	int fd, err;
 
+	/* O_NONBLOCK: a FIFO or a device must not hang us before fstat says what it is */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | oflags);
 	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st)) {
+		err = errno;
+		goto err_out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto err_out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = EFBIG;
+		goto err_out;
+	}
 	for (;;) {
-		GROW(buf, cap, len + 4097);
+		/* st_size is a hint (procfs says 0); the limit holds for what is read */
+		GROW(buf, cap, len + (len < max ? 4097 : 2));
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			err = errno;
-			free(buf);
-			close(fd);
-			errno = err;
-			return NULL;
+			goto err_out;
 		}
 		if (n == 0)
 			break;
 		len += n;
+		if (len > max) {
+			err = EFBIG;
+			goto err_out;
+		}
 	}
 	close(fd);
 	buf[len] = 0;
 	if (lenp)
 		*lenp = len;
 	return buf;
+
+err_out:
+	free(buf);
+	close(fd);
+	errno = err;
+	return NULL;
+}
+
+char *read_file(const char *path, size_t *lenp)
+{
+	return read_file_at(AT_FDCWD, path, 0, AP_READ_MAX, lenp);
+}
+
+const char *ap_read_errstr(int err, size_t max)
+{
+	static __thread char buf[64];
+
+	if (err < 0)
+		err = -err;
+	if (err == EINVAL)
+		return "not a regular file";
+	if (err == ELOOP)
+		return "a symbolic link (refused here)";
+	if (err == EFBIG) {
+		snprintf(buf, sizeof(buf), "larger than the limit of %zu MiB", max >> 20);
+		return buf;
+	}
+	return strerror(err);
 }
 
 int mkdir_p(const char *path, unsigned mode)

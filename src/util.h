@@ -34,11 +34,46 @@ void grow_array(void **arr, size_t *cap, size_t need, size_t esz);
 
 uint64_t hash_bytes(const void *p, size_t n);
 
-/* Write len bytes to dir/name atomically: temp file in the same directory,
- * fsync, rename, fsync of the directory. 0 or -errno. */
+/* Files and directories we create belong to uid:gid (the invoking user);
+ * -1u: to whoever we are. Process-wide, like the umask, which every create
+ * here also obeys (files 0666 & ~umask, directories 0777 & ~umask). */
+void ap_set_output_owner(unsigned uid, unsigned gid);
+/* fchown a file we just created to the output owner (when root); 0 or -errno */
+int ap_chown_fd(int fd);
+/* Write len bytes to dirfd/name atomically: a fresh temp file beside it
+ * (O_CREAT|O_EXCL|O_NOFOLLOW), fsync, renameat, fsync of the directory.
+ * name is one component. On failure nothing is left behind and the failure
+ * is kept for ap_last_write_failure(). 0 or -errno. */
+int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len);
+/* the same for a directory path the caller trusts (opened following links) */
 int write_file_atomic(const char *dir, const char *name, const void *buf, size_t len);
-/* read a whole file (NUL-terminated); NULL and errno set on failure */
+/* the last write that failed: which file, how big, the error, and the
+ * space available to us on that file system then (-1ull: unknown) */
+struct ap_write_failure {
+	char name[256];
+	size_t len;
+	int err;
+	uint64_t avail;
+};
+const struct ap_write_failure *ap_last_write_failure(void); /* NULL if none */
+void ap_note_write_failure(int dirfd, const char *name, size_t len, int err);
+/* mkdirat(dirfd, name) unless it exists, then open it without following a
+ * symlink; a directory we made is chowned to the output owner and *made
+ * set. The new fd, or -errno (-ENOTDIR: not a directory or a symlink). */
+int mkdir_at(int dirfd, const char *name, bool *made);
+
+/* Size limits of what we read: artifacts and run files, and a pattern file. */
+#define AP_READ_MAX (1ull << 30)
+#define AP_PATTERN_MAX (1ull << 20)
+/* Read a whole regular file (NUL-terminated) of at most max bytes, opened
+ * relative to dirfd with O_NONBLOCK and oflags (O_NOFOLLOW for files we
+ * own). NULL and errno set on failure: EINVAL not a regular file (a FIFO, a
+ * device), EISDIR, EFBIG over max, ELOOP a symlink under O_NOFOLLOW. */
+char *read_file_at(int dirfd, const char *name, int oflags, size_t max, size_t *len);
+/* read_file_at(AT_FDCWD, path, 0, AP_READ_MAX, len) */
 char *read_file(const char *path, size_t *len);
+/* what a read_file_at() errno means, for a message */
+const char *ap_read_errstr(int err, size_t max);
 /* The user who asked for this run: SUDO_UID/SUDO_GID when root got them
  * from sudo (strictly parsed, ignored unless we are root), else our own
  * real uid and gid. Outputs belong to this user; a launched target runs as

@@ -138,8 +138,10 @@ struct ap_analysis {
 	bool rejected_patterns;     /* a --patterns file was rejected */
 };
 
-/* load dir/{run.json,artifacts/...}; 0 or -errno with a message logged */
-int ap_input__load(struct ap_input *in, const char *dir);
+/* load run.json and artifacts/... of the run directory dirfd (dir names it
+ * in messages; files of ours only: no symlinks, regular, at most
+ * AP_READ_MAX bytes); 0 or -errno with a message logged */
+int ap_input__load(struct ap_input *in, int dirfd, const char *dir);
 void ap_input__free(struct ap_input *in);
 
 /* metrics of every scope from in (moved into an) */
@@ -178,8 +180,8 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f);
 
 /* everything `analyze DIR` does: load, compute, evaluate with the built-in
  * patterns and those of patterns_dir (may be NULL), write findings.json and
- * report.md into dir. Returns 0 or -errno; *out (if not NULL) keeps the
+ * report.md into the run directory dirfd (named dir in messages). Returns 0 or -errno; *out (if not NULL) keeps the
  * analysis for the caller to print from and free. */
-int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis **out);
+int ap_analyze_dir(int dirfd, const char *dir, const char *patterns_dir, struct ap_analysis **out);
 
 #endif

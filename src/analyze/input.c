@@ -4,21 +4,51 @@
  * are used when present (the metrics they feed are then missing, and the
  * patterns that need them say so). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "analyze/analyze.h"
 #include "artifact/artifact.h"
 #include "log.h"
 #include "util.h"
 
-static bool exists(const char *dir, const char *name, char *path, size_t len)
+/* name is in dirfd (as anything: a symlink or FIFO is then refused by the read) */
+static bool exists(int dirfd, const char *name)
 {
-	snprintf(path, len, "%s/%s", dir, name);
-	return access(path, F_OK) == 0;
+	struct stat st;
+
+	return dirfd >= 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* dirfd/name, one of our artifacts: regular, not a symlink, at most AP_READ_MAX */
+static char *read_ours(int dirfd, const char *name, const char *label, size_t *len)
+{
+	char *text = read_file_at(dirfd, name, O_NOFOLLOW, AP_READ_MAX, len);
+
+	if (!text)
+		ap_err("%s: cannot read: %s", label, ap_read_errstr(errno, AP_READ_MAX));
+	return text;
+}
+
+typedef int (*load_buf_fn)(struct profile *p, const char *text, size_t len, const char *name);
+
+static int load_artifact(struct profile *p, int afd, const char *dir, const char *name,
+			 load_buf_fn fn)
+{
+	char *label = xasprintf("%s/artifacts/%s", dir, name), *text;
+	size_t len;
+	int err;
+
+	text = read_ours(afd, name, label, &len);
+	err = text ? fn(p, text, len, label) : -EINVAL;
+	free(text);
+	free(label);
+	return err;
 }
 
 static double num(const cJSON *o, const char *key, double dflt)
@@ -73,9 +103,9 @@ static double *column(const cJSON *series, const char *key, size_t n)
 	return v;
 }
 
-static int load_proc(struct ap_input *in, const char *path)
+static int load_proc(struct ap_input *in, int afd, const char *label)
 {
-	cJSON *root = json_load_checked(path, AP_SCHEMA_PROC), *o;
+	cJSON *root = json_load_checked_at(afd, "proc.json", label, AP_SCHEMA_PROC), *o;
 	const cJSON *arr;
 
 	if (!root)
@@ -108,9 +138,9 @@ static int load_proc(struct ap_input *in, const char *path)
 	return 0;
 }
 
-static int load_pycalls(struct ap_input *in, const char *path)
+static int load_pycalls(struct ap_input *in, int afd, const char *label)
 {
-	cJSON *root = json_load_checked(path, "autoprof.python_calls/1"), *o;
+	cJSON *root = json_load_checked_at(afd, "python_calls.json", label, "autoprof.python_calls/1"), *o;
 
 	if (!root)
 		return -errno;
@@ -133,34 +163,43 @@ static int load_pycalls(struct ap_input *in, const char *path)
 	return 0;
 }
 
-int ap_input__load(struct ap_input *in, const char *dir)
+int ap_input__load(struct ap_input *in, int dirfd, const char *dir)
 {
-	char path[PATH_MAX];
+	char label[PATH_MAX];
 	cJSON *run;
-	int err;
+	int afd, err;
 
 	memset(in, 0, sizeof(*in));
 	profile__init(&in->prof);
-	if (!exists(dir, "artifacts/cpu.json", path, sizeof(path))) {
-		ap_err("%s: not a run directory (no artifacts/cpu.json)", dir);
+	/* only our own files, relative to the run directory, never through a link */
+	afd = openat(dirfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (afd < 0 || !exists(afd, "cpu.json")) {
+		ap_err("%s: not a run directory (no artifacts/cpu.json%s)", dir,
+		       afd < 0 && errno == ELOOP ? ": artifacts is a symbolic link" : "");
+		if (afd >= 0)
+			close(afd);
 		return -ENOENT;
 	}
-	err = cpu_json__load(&in->prof, path);
-	if (!err && exists(dir, "artifacts/offcpu.json", path, sizeof(path)))
-		err = offcpu_json__load(&in->prof, path);
-	if (!err && exists(dir, "artifacts/syscalls.json", path, sizeof(path)))
-		err = syscalls_json__load(&in->prof, path);
-	if (!err && exists(dir, "artifacts/proc.json", path, sizeof(path)))
-		err = load_proc(in, path);
-	if (!err && exists(dir, "artifacts/python_calls.json", path, sizeof(path)))
-		err = load_pycalls(in, path);
+	err = load_artifact(&in->prof, afd, dir, "cpu.json", cpu_json__load_buf);
+	if (!err && exists(afd, "offcpu.json"))
+		err = load_artifact(&in->prof, afd, dir, "offcpu.json", offcpu_json__load_buf);
+	if (!err && exists(afd, "syscalls.json"))
+		err = load_artifact(&in->prof, afd, dir, "syscalls.json", syscalls_json__load_buf);
+	snprintf(label, sizeof(label), "%s/artifacts/proc.json", dir);
+	if (!err && exists(afd, "proc.json"))
+		err = load_proc(in, afd, label);
+	snprintf(label, sizeof(label), "%s/artifacts/python_calls.json", dir);
+	if (!err && exists(afd, "python_calls.json"))
+		err = load_pycalls(in, afd, label);
+	close(afd);
 	if (err)
 		return err;
 	/* run.json adds the machine and the target; without it (artifacts
 	 * copied alone) the profile's own duration stands in */
 	in->wall_s = in->prof.duration_s;
-	if (exists(dir, "run.json", path, sizeof(path))) {
-		run = json_load_checked(path, AP_SCHEMA_RUN);
+	if (exists(dirfd, "run.json")) {
+		snprintf(label, sizeof(label), "%s/run.json", dir);
+		run = json_load_checked_at(dirfd, "run.json", label, AP_SCHEMA_RUN);
 		if (!run)
 			return -errno;
 		load_run(in, run);

@@ -4,12 +4,14 @@
  * and column for JSON syntax, the field's path otherwise) and the reason. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "analyze/pattern.h"
 #include "log.h"
 #include "util.h"
@@ -589,15 +591,18 @@ static int name_cmp(const void *a, const void *b)
 
 int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
 {
-	DIR *d = opendir(dir);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+	DIR *d = dfd < 0 ? NULL : fdopendir(dup(dfd));
 	struct dirent *de;
 	char **names = NULL, err[768];
 	size_t nr = 0, i;
-	int ret = 0;
 
 	if (!d) {
-		ap_err("--patterns %s: %s", dir, strerror(errno));
-		return -errno;
+		ret = -errno;
+		ap_err("--patterns %s: %s", dir, strerror(-ret));
+		if (dfd >= 0)
+			close(dfd);
+		return ret;
 	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
@@ -618,9 +623,10 @@ int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
 		char *text;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		text = read_file(path, &len);
+		/* regular files only, never blocking on a FIFO, at most 1 MiB */
+		text = read_file_at(dfd, names[i], 0, AP_PATTERN_MAX, &len);
 		if (!text) {
-			ap_err("%s: %s", path, strerror(errno));
+			ap_err("%s: cannot read: %s", path, ap_read_errstr(errno, AP_PATTERN_MAX));
 			ret = -EINVAL;
 		} else if (ap_patterns__load_text(an, text, len, path, err, sizeof(err))) {
 			ap_err("%s", err);
@@ -630,6 +636,7 @@ int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
 		free(names[i]);
 	}
 	free(names);
+	close(dfd);
 	return ret;
 }
 

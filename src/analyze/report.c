@@ -440,7 +440,7 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 	}
 }
 
-int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis **out)
+int ap_analyze_dir(int dirfd, const char *dir, const char *patterns_dir, struct ap_analysis **out)
 {
 	struct ap_analysis *an = xcalloc(1, sizeof(*an));
 	char *buf = NULL;
@@ -448,7 +448,7 @@ int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis
 	FILE *f;
 	int err;
 
-	err = ap_input__load(&an->in, dir);
+	err = ap_input__load(&an->in, dirfd, dir);
 	if (!err)
 		err = ap_patterns__load_builtin(an);
 	/* a bad user pattern is reported; the others still run */
@@ -463,7 +463,7 @@ int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis
 	{
 		cJSON *j = ap_findings_json(an);
 
-		err = json_write_atomic(dir, "findings.json", j);
+		err = json_write_atomic(dirfd, "findings.json", j);
 		cJSON_Delete(j);
 	}
 	if (!err) {
@@ -474,7 +474,7 @@ int ap_analyze_dir(const char *dir, const char *patterns_dir, struct ap_analysis
 		}
 		ap_report_md(an, f);
 		fclose(f);
-		err = write_file_atomic(dir, "report.md", buf, len);
+		err = write_file_atomic_at(dirfd, "report.md", buf, len);
 		free(buf);
 	}
 	if (err)

@@ -10,17 +10,20 @@
 #define AP_SCHEMA_CPU "autoprof.cpu/1"
 #define AP_SCHEMA_RUN "autoprof.run/1"
 
-/* serialize root and write dir/name atomically; 0 or -errno */
-int json_write_atomic(const char *dir, const char *name, const cJSON *root);
-/* write root to outdir/artifacts/name atomically (creating the folder) and
- * free it; 0 or -errno */
-int json_write_artifact(const char *outdir, const char *name, cJSON *root);
+/* serialize root and write dirfd/name atomically; 0 or -errno */
+int json_write_atomic(int dirfd, const char *name, const cJSON *root);
+/* write root to artifacts/name under the run directory dirfd atomically
+ * (creating artifacts/, never through a symlink) and free it; 0 or -errno */
+int json_write_artifact(int dirfd, const char *name, cJSON *root);
 /* parse text (named name in messages) and check that "schema" is
  * "<name>/<major>[.minor]"; NULL with errno set and a message logged */
 cJSON *json_parse_checked(const char *text, size_t len, const char *name, const char *schema);
 /* parse path and check that "schema" is "<name>/<major>[.minor]"; NULL with
  * errno set and a message logged on failure */
 cJSON *json_load_checked(const char *path, const char *schema);
+/* the same for dirfd/name, a file of ours (O_NOFOLLOW, regular, at most
+ * AP_READ_MAX bytes); label names it in messages */
+cJSON *json_load_checked_at(int dirfd, const char *name, const char *label, const char *schema);
 
 #define AP_SCHEMA_OFFCPU "autoprof.offcpu/1"
 #define AP_SCHEMA_SYSCALLS "autoprof.syscalls/1"
@@ -43,9 +46,9 @@ int json_get_index(const cJSON *o, const char *key, size_t limit, bool allow_non
 
 /* artifacts/offcpu.json and artifacts/syscalls.json */
 cJSON *offcpu_json__build(const struct profile *p);
-int offcpu_json__write(const struct profile *p, const char *outdir);
+int offcpu_json__write(const struct profile *p, int dirfd);
 cJSON *syscalls_json__build(const struct profile *p);
-int syscalls_json__write(const struct profile *p, const char *outdir);
+int syscalls_json__write(const struct profile *p, int dirfd);
 /* load into p (empty, or holding cpu.json already); 0 or -errno, message logged */
 int offcpu_json__load(struct profile *p, const char *path);
 int offcpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);
@@ -54,7 +57,7 @@ int syscalls_json__load_buf(struct profile *p, const char *text, size_t len, con
 
 /* artifacts/cpu.json of a profile */
 cJSON *cpu_json__build(const struct profile *p);
-int cpu_json__write(const struct profile *p, const char *outdir);
+int cpu_json__write(const struct profile *p, int dirfd);
 /* load into an initialized, empty profile; 0 or -errno (message logged) */
 int cpu_json__load(struct profile *p, const char *path);
 int cpu_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);

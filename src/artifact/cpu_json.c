@@ -2,22 +2,24 @@
 /* artifacts/cpu.json: the on-CPU profile (schema autoprof.cpu/1), its writer
  * and loader. Field reference: docs/ARTIFACTS.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "artifact/artifact.h"
 #include "log.h"
 #include "util.h"
 
-int json_write_atomic(const char *dir, const char *name, const cJSON *root)
+int json_write_atomic(int dirfd, const char *name, const cJSON *root)
 {
 	char *s = cJSON_PrintUnformatted(root);
 	int err;
 
 	if (!s)
 		return -ENOMEM;
-	err = write_file_atomic(dir, name, s, strlen(s));
+	err = write_file_atomic_at(dirfd, name, s, strlen(s));
 	free(s);
 	return err;
 }
@@ -54,18 +56,23 @@ cJSON *json_parse_checked(const char *text, size_t len, const char *name, const 
 
 cJSON *json_load_checked(const char *path, const char *schema)
 {
+	return json_load_checked_at(AT_FDCWD, path, path, schema);
+}
+
+cJSON *json_load_checked_at(int dirfd, const char *name, const char *label, const char *schema)
+{
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = read_file_at(dirfd, name, dirfd == AT_FDCWD ? 0 : O_NOFOLLOW, AP_READ_MAX, &len);
 	cJSON *root;
 	int err;
 
 	if (!text) {
 		err = errno;
-		ap_err("%s: cannot read: %s", path, ap_errstr(-err));
+		ap_err("%s: cannot read: %s", label, ap_read_errstr(err, AP_READ_MAX));
 		errno = err;
 		return NULL;
 	}
-	root = json_parse_checked(text, len, path, schema);
+	root = json_parse_checked(text, len, label, schema);
 	err = errno;
 	free(text);
 	errno = err;
@@ -351,21 +358,30 @@ cJSON *cpu_json__build(const struct profile *p)
 	return root;
 }
 
-int json_write_artifact(const char *outdir, const char *name, cJSON *root)
+int json_write_artifact(int dirfd, const char *name, cJSON *root)
 {
-	char *dir = xasprintf("%s/artifacts", outdir);
-	int err = mkdir_p(dir, 0755);
+	char label[300];
+	bool made;
+	int fd = mkdir_at(dirfd, "artifacts", &made), err = fd < 0 ? fd : 0;
+	const struct ap_write_failure *wf;
 
 	if (!err)
-		err = json_write_atomic(dir, name, root);
-	free(dir);
+		err = json_write_atomic(fd, name, root);
+	snprintf(label, sizeof(label), "artifacts/%s", name);
+	wf = ap_last_write_failure();
+	if (err && wf && !strcmp(wf->name, name))
+		ap_note_write_failure(fd, label, wf->len, err);
+	else if (err) /* artifacts/ itself, or serializing */
+		ap_note_write_failure(dirfd, label, 0, err);
+	if (fd >= 0)
+		close(fd);
 	cJSON_Delete(root);
 	return err;
 }
 
-int cpu_json__write(const struct profile *p, const char *outdir)
+int cpu_json__write(const struct profile *p, int dirfd)
 {
-	return json_write_artifact(outdir, "cpu.json", cpu_json__build(p));
+	return json_write_artifact(dirfd, "cpu.json", cpu_json__build(p));
 }
 
 /* index field of o, checked against the size of the table it refers to */

@@ -78,9 +78,9 @@ cJSON *offcpu_json__build(const struct profile *p)
 	return root;
 }
 
-int offcpu_json__write(const struct profile *p, const char *outdir)
+int offcpu_json__write(const struct profile *p, int dirfd)
 {
-	return json_write_artifact(outdir, "offcpu.json", offcpu_json__build(p));
+	return json_write_artifact(dirfd, "offcpu.json", offcpu_json__build(p));
 }
 
 static int by_total(const void *a, const void *b)
@@ -224,9 +224,9 @@ cJSON *syscalls_json__build(const struct profile *p)
 	return root;
 }
 
-int syscalls_json__write(const struct profile *p, const char *outdir)
+int syscalls_json__write(const struct profile *p, int dirfd)
 {
-	return json_write_artifact(outdir, "syscalls.json", syscalls_json__build(p));
+	return json_write_artifact(dirfd, "syscalls.json", syscalls_json__build(p));
 }
 
 /* ---- loaders ---- */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "artifact/artifact.h"
 #include "artifact/run_json.h"
+#include "outdir.h"
 #include "collect/cpu.h"
 #include "util.h"
 
@@ -190,7 +191,7 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 		if (p->procs[i].exit_status >= 0)
 			cJSON_AddNumberToObject(o, "exit_status", p->procs[i].exit_status);
 	}
-	err = json_write_atomic(ses->outdir, "run.json", root);
+	err = json_write_atomic(ses->out->fd, "run.json", root);
 	cJSON_Delete(root);
 	return err;
 }

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include "session.h"
 
-/* write ses->outdir/run.json atomically; 0 or -errno */
+/* write run.json into the run directory (ses->out->fd) atomically; 0 or -errno */
 int run_json__write(const struct ap_session *ses, bool interrupted);
 
 #endif

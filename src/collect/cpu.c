@@ -1161,7 +1161,7 @@ static int by_identity(const void *a, const void *b)
 	return c ? c : x->pc->firstlineno - y->pc->firstlineno;
 }
 
-int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir)
+int cpu_collector__write_py_calls(struct cpu_collector *cc, int dirfd)
 {
 	struct {
 		uint64_t code;
@@ -1216,7 +1216,7 @@ int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir)
 	}
 	cJSON_AddNumberToObject(root, "unnamed_code_objects", unnamed);
 	free(rows);
-	return json_write_artifact(outdir, "python_calls.json", root);
+	return json_write_artifact(dirfd, "python_calls.json", root);
 }
 
 void cpu_collector__free(struct cpu_collector *cc)

@@ -31,7 +31,7 @@ uint64_t cpu_collector__samples(const struct cpu_collector *cc);
 uint64_t cpu_collector__drops(struct cpu_collector *cc);
 void cpu_collector__free(struct cpu_collector *cc);
 /* artifacts/python_calls.json from the --py-calls uprobe counts; 0 or -errno */
-int cpu_collector__write_py_calls(struct cpu_collector *cc, const char *outdir);
+int cpu_collector__write_py_calls(struct cpu_collector *cc, int dirfd);
 
 extern const char *const ap_counter_names[];
 

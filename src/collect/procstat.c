@@ -207,7 +207,7 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 		}                                                                 \
 	} while (0)
 
-int procstat__write(const struct procstat *ps, const char *outdir)
+int procstat__write(const struct procstat *ps, int dirfd)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o, *cols;
 	size_t i, j;
@@ -238,7 +238,7 @@ int procstat__write(const struct procstat *ps, const char *outdir)
 		COLUMN("read_bytes", pt->read_bytes);
 		COLUMN("write_bytes", pt->write_bytes);
 	}
-	return json_write_artifact(outdir, "proc.json", root);
+	return json_write_artifact(dirfd, "proc.json", root);
 }
 
 void procstat__free(struct procstat *ps)

@@ -17,7 +17,7 @@ struct procstat *procstat__new(uint64_t start_ns);
 /* one sample of every pid in tracked (keys are uint32_t pids) at now_ns */
 void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t now_ns);
 /* artifacts/proc.json; 0 or -errno */
-int procstat__write(const struct procstat *ps, const char *outdir);
+int procstat__write(const struct procstat *ps, int dirfd);
 void procstat__free(struct procstat *ps);
 
 #endif

@@ -107,7 +107,7 @@ void folded_render_off(const struct profile *p, enum ap_view view, struct strbuf
 	fold_finish(&fo, out);
 }
 
-int folded_write(const struct profile *p, enum ap_view view, bool offcpu, const char *outdir,
+int folded_write(const struct profile *p, enum ap_view view, bool offcpu, int dirfd,
 		 const char *name)
 {
 	struct strbuf sb = { 0 };
@@ -117,7 +117,7 @@ int folded_write(const struct profile *p, enum ap_view view, bool offcpu, const 
 		folded_render_off(p, view, &sb);
 	else
 		folded_render(p, view, &sb);
-	err = write_file_atomic(outdir, name, sb.buf ? sb.buf : "", sb.len);
+	err = write_file_atomic_at(dirfd, name, sb.buf ? sb.buf : "", sb.len);
 	sb_free(&sb);
 	return err;
 }

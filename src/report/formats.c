@@ -2,6 +2,8 @@
 /* The pictures and interchange files: format selection, the view of every
  * stack computed once for all writers, and writing them atomically. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +75,11 @@ enum ap_frame_class ap_frame_class(const struct profile *p, uint32_t frame)
 	return AP_FC_NATIVE;
 }
 
-void ap_pics_init(struct ap_pics *x, const struct ap_input *in, enum ap_view view, const char *dir)
+void ap_pics_init(struct ap_pics *x, const struct ap_input *in, enum ap_view view, int dirfd)
 {
 	const struct profile *p = &in->prof;
-	char buf[1024], *path;
+	struct stat st;
+	char buf[1024];
 	size_t i, total = 0;
 
 	memset(x, 0, sizeof(*x));
@@ -96,13 +99,12 @@ void ap_pics_init(struct ap_pics *x, const struct ap_input *in, enum ap_view vie
 	x->labels = xcalloc(p->nr_frames + 1, sizeof(*x->labels));
 	for (i = 0; i < p->nr_frames; i++)
 		x->labels[i] = xstrdup(profile__frame_label(p, i, false, buf, sizeof(buf)));
-	path = xasprintf("%s/findings.json", dir);
-	if (!access(path, R_OK)) {
-		x->findings = json_load_checked(path, AP_SCHEMA_FINDINGS);
+	if (dirfd >= 0 && !fstatat(dirfd, "findings.json", &st, AT_SYMLINK_NOFOLLOW)) {
+		x->findings = json_load_checked_at(dirfd, "findings.json", "findings.json",
+						   AP_SCHEMA_FINDINGS);
 		if (!x->findings)
-			ap_warn("%s: the pictures show no findings", path);
+			ap_warn("findings.json: the pictures show no findings");
 	}
-	free(path);
 }
 
 void ap_pics_free(struct ap_pics *x)
@@ -119,7 +121,7 @@ void ap_pics_free(struct ap_pics *x)
 	memset(x, 0, sizeof(*x));
 }
 
-int ap_formats_write_dir(const char *dir, unsigned mask, const struct ap_input *in,
+int ap_formats_write_dir(int dirfd, const char *dir, unsigned mask, const struct ap_input *in,
 			 enum ap_view view, FILE *progress)
 {
 	struct ap_input own;
@@ -130,14 +132,14 @@ int ap_formats_write_dir(const char *dir, unsigned mask, const struct ap_input *
 	if (!mask)
 		return 0;
 	if (!in) {
-		err = ap_input__load(&own, dir);
+		err = ap_input__load(&own, dirfd, dir);
 		if (err) {
 			ap_input__free(&own);
 			return err;
 		}
 		in = &own;
 	}
-	ap_pics_init(&x, in, view, dir);
+	ap_pics_init(&x, in, view, dirfd);
 	for (i = 0; i < AP_ARRAY_SIZE(formats) && !err; i++) {
 		struct strbuf sb = { 0 };
 
@@ -161,7 +163,7 @@ int ap_formats_write_dir(const char *dir, unsigned mask, const struct ap_input *
 			break;
 		}
 		if (!err)
-			err = write_file_atomic(dir, formats[i].file, sb.buf ? sb.buf : "", sb.len);
+			err = write_file_atomic_at(dirfd, formats[i].file, sb.buf ? sb.buf : "", sb.len);
 		if (err)
 			ap_err("writing %s/%s: %s", dir, formats[i].file, ap_errstr(err));
 		else if (progress)

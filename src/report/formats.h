@@ -48,7 +48,8 @@ struct ap_pics {
 enum ap_frame_class { AP_FC_PYTHON, AP_FC_NATIVE, AP_FC_KERNEL, AP_FC_INTERP, AP_FC__COUNT };
 enum ap_frame_class ap_frame_class(const struct profile *p, uint32_t frame);
 
-void ap_pics_init(struct ap_pics *x, const struct ap_input *in, enum ap_view view, const char *dir);
+/* dirfd: the run directory, for findings.json (-1: none) */
+void ap_pics_init(struct ap_pics *x, const struct ap_input *in, enum ap_view view, int dirfd);
 void ap_pics_free(struct ap_pics *x);
 static inline const uint32_t *ap_pics_stack(const struct ap_pics *x, uint32_t stack, uint32_t *n)
 {
@@ -63,10 +64,10 @@ void trace_render(const struct ap_pics *x, struct strbuf *out);
 void flamesvg_render(const struct ap_pics *x, struct strbuf *out);
 void html_render(const struct ap_pics *x, struct strbuf *out);
 
-/* write the selected files into dir from the run's artifacts (in, or
- * loaded from dir when NULL), naming each on progress unless NULL; 0 or
- * -errno, message logged */
-int ap_formats_write_dir(const char *dir, unsigned formats, const struct ap_input *in,
+/* write the selected files into the run directory dirfd (named dir in
+ * messages) from the run's artifacts (in, or loaded from dirfd when NULL),
+ * naming each on progress unless NULL; 0 or -errno, message logged */
+int ap_formats_write_dir(int dirfd, const char *dir, unsigned formats, const struct ap_input *in,
 			 enum ap_view view, FILE *progress);
 
 #endif

@@ -13,7 +13,7 @@
 void folded_render(const struct profile *p, enum ap_view view, struct strbuf *out);
 /* off-CPU: weights in microseconds, the reason as a leaf frame "[lock]" */
 void folded_render_off(const struct profile *p, enum ap_view view, struct strbuf *out);
-int folded_write(const struct profile *p, enum ap_view view, bool offcpu, const char *outdir,
+int folded_write(const struct profile *p, enum ap_view view, bool offcpu, int dirfd,
 		 const char *name);
 
 struct summary_info {

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	syscalls_json__load_buf(&in.prof, (const char *)data, size, "fuzz");
 	in.target = (char *)"fuzz";
 	for (v = AP_VIEW_MIXED; v <= AP_VIEW_FULL; v += 3) {
-		ap_pics_init(&x, &in, v, "/nonexistent");
+		ap_pics_init(&x, &in, v, -1);
 		html_render(&x, &sb);
 		flamesvg_render(&x, &sb);
 		pprof_render(&x, &sb);

@@ -2,6 +2,7 @@
 /* The profile model, its folded rendering, the cpu.json round trip and the
  * terminal summary, on a profile built by hand. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "artifact/artifact.h"
@@ -102,10 +103,13 @@ TEST(cpu_json_round_trip)
 	char dir[] = "/tmp/ap-unit-XXXXXX", *path, *cmd;
 	struct profile p, q;
 	size_t i;
+	int fd;
 
 	build(&p);
 	ASSERT_TRUE(mkdtemp(dir) != NULL, "temp dir");
-	ASSERT_EQ(cpu_json__write(&p, dir), 0, "write");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_EQ(cpu_json__write(&p, fd), 0, "write");
+	close(fd);
 	path = xasprintf("%s/artifacts/cpu.json", dir);
 	profile__init(&q);
 	ASSERT_EQ(cpu_json__load(&q, path), 0, "load");

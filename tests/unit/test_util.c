@@ -2,9 +2,14 @@
 /* Parsing, atomic writes and the hash map. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "hashmap.h"
+#include "outdir.h"
 #include "unit.h"
 #include "util.h"
 
@@ -101,4 +106,181 @@ TEST(hashmap)
 	ASSERT_TRUE(!is_new, "upsert finds");
 	ASSERT_TRUE(hmap_get(&m, "abc", 3, &v) && v == 3, "upsert updates in place");
 	hmap_free(&m);
+}
+
+static char *tmpdir(void)
+{
+	char *d = xstrdup("/tmp/ap-unit-XXXXXX");
+
+	return mkdtemp(d) ? d : NULL;
+}
+
+static void rm_rf(char *dir)
+{
+	char *cmd = xasprintf("rm -rf %s", dir);
+
+	if (system(cmd))
+		fprintf(stderr, "cleanup of %s failed\n", dir);
+	free(cmd);
+	free(dir);
+}
+
+TEST(write_file_atomic_at)
+{
+	char *dir = tmpdir(), *got;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	/* the umask decides, never a fixed 0644: run.json may hold secrets */
+	old = umask(077);
+	ASSERT_EQ(write_file_atomic_at(fd, "secret", "x", 1), 0, "write under umask 077");
+	umask(022);
+	ASSERT_EQ(write_file_atomic_at(fd, "open", "x", 1), 0, "write under umask 022");
+	umask(old);
+	ASSERT_TRUE(!fstatat(fd, "secret", &st, 0) && (st.st_mode & 0777) == 0600, "0600 under 077");
+	ASSERT_TRUE(!fstatat(fd, "open", &st, 0) && (st.st_mode & 0777) == 0644, "0644 under 022");
+	/* a symlink at the name is replaced, its target untouched */
+	ASSERT_EQ(write_file_atomic_at(fd, "victim", "keep", 4), 0, "victim");
+	ASSERT_EQ(symlinkat("victim", fd, "link"), 0, "plant a link");
+	ASSERT_EQ(write_file_atomic_at(fd, "link", "new", 3), 0, "write over the link");
+	got = read_file_at(fd, "victim", 0, 100, NULL);
+	ASSERT_STREQ(got, "keep", "the link's target is untouched");
+	free(got);
+	ASSERT_TRUE(!fstatat(fd, "link", &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode),
+		    "the name is now a regular file");
+	ASSERT_EQ(write_file_atomic_at(fd, "a/b", "x", 1), -EINVAL, "one component only");
+	ASSERT_EQ(count_entries(dir), 4, "no temp files left behind");
+	/* a failed write is named, with its size */
+	ASSERT_TRUE(write_file_atomic_at(-1, "cpu.json", "x", 1) < 0, "bad dir fd fails");
+	ASSERT_TRUE(ap_last_write_failure() && !strcmp(ap_last_write_failure()->name, "cpu.json") &&
+		    ap_last_write_failure()->len == 1, "the failure is kept for the message");
+	close(fd);
+	rm_rf(dir);
+}
+
+TEST(read_file_at_refuses_traps)
+{
+	char *dir = tmpdir(), *got;
+	size_t len = 0;
+	int fd;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(write_file_atomic_at(fd, "f", "0123456789", 10), 0, "a file");
+	got = read_file_at(fd, "f", O_NOFOLLOW, 10, &len);
+	ASSERT_TRUE(got && len == 10, "at the limit is fine");
+	free(got);
+	errno = 0;
+	ASSERT_TRUE(!read_file_at(fd, "f", 0, 9, NULL) && errno == EFBIG, "over the limit: EFBIG");
+	/* a FIFO must neither hang nor be read */
+	ASSERT_EQ(mkfifoat(fd, "fifo", 0600), 0, "mkfifo");
+	errno = 0;
+	ASSERT_TRUE(!read_file_at(fd, "fifo", 0, 100, NULL) && errno == EINVAL, "FIFO refused");
+	ASSERT_EQ(symlinkat("/dev/zero", fd, "zero"), 0, "link to /dev/zero");
+	errno = 0;
+	ASSERT_TRUE(!read_file_at(fd, "zero", 0, AP_READ_MAX, NULL) && errno == EINVAL,
+		    "a device through a link refused");
+	errno = 0;
+	ASSERT_TRUE(!read_file_at(fd, "zero", O_NOFOLLOW, AP_READ_MAX, NULL) && errno == ELOOP,
+		    "no link at all under O_NOFOLLOW");
+	ASSERT_STREQ(ap_read_errstr(EINVAL, AP_READ_MAX), "not a regular file", "message");
+	ASSERT_STREQ(ap_read_errstr(EFBIG, AP_PATTERN_MAX), "larger than the limit of 1 MiB",
+		     "limit message");
+	/* procfs files say size 0 and still read */
+	got = read_file("/proc/self/stat", &len);
+	ASSERT_TRUE(got && len > 0, "procfs reads");
+	free(got);
+	close(fd);
+	rm_rf(dir);
+}
+
+TEST(dir_walk_symlinks)
+{
+	char *dir = tmpdir(), *p;
+	unsigned other = geteuid() == 0 ? 54321 : geteuid() + 1;
+	struct ap_walk w;
+	int fd, dfd;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	/* without create: the deepest existing directory and what is missing */
+	p = xasprintf("%s/a/b", dir);
+	fd = ap_dir_walk(p, geteuid(), false, &w);
+	ASSERT_TRUE(fd >= 0 && !strcmp(w.rest, "a/b"), "missing tail reported");
+	ASSERT_TRUE(faccessat(dfd, "a", F_OK, 0) != 0, "nothing created");
+	close(fd);
+	ap_walk_free(&w);
+	/* with create: made, then undone */
+	fd = ap_dir_walk(p, geteuid(), true, &w);
+	ASSERT_TRUE(fd >= 0 && w.nr_made == 2 && w.made_last, "two directories made");
+	close(fd);
+	ap_walk_undo(&w);
+	ap_walk_free(&w);
+	ASSERT_TRUE(faccessat(dfd, "a", F_OK, 0) != 0, "undo removed them");
+	free(p);
+	/* a link of ours (or root's) is followed */
+	ASSERT_EQ(mkdirat(dfd, "real", 0700), 0, "target dir");
+	ASSERT_EQ(symlinkat("real", dfd, "mine"), 0, "our link");
+	p = xasprintf("%s/mine/out", dir);
+	fd = ap_dir_walk(p, geteuid(), true, &w);
+	ASSERT_TRUE(fd >= 0 && faccessat(dfd, "real/out", F_OK, 0) == 0, "own link followed");
+	close(fd);
+	ap_walk_free(&w);
+	free(p);
+	/* another user's link is not: someone could have planted it */
+	ASSERT_EQ(symlinkat("real", dfd, "planted"), 0, "planted link");
+	if (geteuid() == 0) {
+		ASSERT_EQ(fchownat(dfd, "planted", other, other, AT_SYMLINK_NOFOLLOW), 0, "give it away");
+		p = xasprintf("%s/planted/out2", dir);
+		fd = ap_dir_walk(p, 0, true, &w);
+	} else {
+		p = xasprintf("%s/planted/out2", dir);
+		fd = ap_dir_walk(p, other, true, &w); /* as if other had invoked us */
+	}
+	ASSERT_EQ(fd, -EPERM, "another user's link refused");
+	ASSERT_TRUE(w.link && strstr(w.link, "/planted"), "the refused link is named");
+	ASSERT_TRUE(faccessat(dfd, "real/out2", F_OK, 0) != 0, "nothing made through it");
+	ap_walk_free(&w);
+	free(p);
+	/* a file in the way */
+	ASSERT_EQ(write_file_atomic_at(dfd, "file", "", 0), 0, "a file");
+	p = xasprintf("%s/file/x", dir);
+	ASSERT_EQ(ap_dir_walk(p, geteuid(), true, &w), -ENOTDIR, "a file is not a directory");
+	ap_walk_free(&w);
+	free(p);
+	close(dfd);
+	rm_rf(dir);
+}
+
+TEST(dir_classify_and_clear)
+{
+	char *dir = tmpdir(), what[300];
+	int fd, afd;
+	bool made;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_dir_classify(fd, what, sizeof(what)), AP_DIR_EMPTY, "empty");
+	afd = mkdir_at(fd, "artifacts", &made);
+	ASSERT_TRUE(afd >= 0 && made, "artifacts made");
+	ASSERT_EQ(write_file_atomic_at(afd, "cpu.json", "{}", 2), 0, "cpu.json");
+	ASSERT_EQ(write_file_atomic_at(fd, "stacks.folded", "", 0), 0, "stacks.folded");
+	ASSERT_EQ(ap_dir_classify(fd, what, sizeof(what)), AP_DIR_OURS, "ours, no run.json");
+	ASSERT_EQ(write_file_atomic_at(fd, "run.json", "{\"schema\":\"autoprof.run/1\"}", 27), 0,
+		  "run.json");
+	ASSERT_EQ(ap_dir_classify(fd, what, sizeof(what)), AP_DIR_RUN, "a finished run");
+	ASSERT_EQ(write_file_atomic_at(afd, "notes.txt", "", 0), 0, "a foreign file");
+	ASSERT_EQ(ap_dir_classify(fd, what, sizeof(what)), AP_DIR_FOREIGN, "foreign");
+	ASSERT_TRUE(strstr(what, "notes.txt") != NULL, "the foreign file is named");
+	/* clear removes our files and nothing else */
+	ap_dir_clear(fd);
+	ASSERT_TRUE(faccessat(fd, "run.json", F_OK, 0) && faccessat(afd, "cpu.json", F_OK, 0),
+		    "our files removed");
+	ASSERT_EQ(faccessat(afd, "notes.txt", F_OK, 0), 0, "the foreign file is kept");
+	close(afd);
+	close(fd);
+	rm_rf(dir);
 }

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: MIT
+/* The output tree, safe beside other users: path walks that refuse planted
+ * symlinks, the "empty or a finished run of ours" rule for reuse (--force
+ * replaces a run as a whole), late creation and removal of what we made. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "log.h"
+#include "outdir.h"
+#include "session.h"
+#include "util.h"
+
+/* Every file a run, `analyze` and `report` write. Keep in step with
+ * write_outputs() (cmd_run.c), ap_analyze_dir() and formats[] (formats.c). */
+static const char *const run_files[] = {
+	"run.json", "findings.json", "report.md", "stacks.folded", "offcpu.folded",
+	"report.html", "flame.svg", "profile.pb.gz", "speedscope.json", "trace.json",
+};
+static const char *const artifact_files[] = {
+	"cpu.json", "offcpu.json", "syscalls.json", "proc.json", "python_calls.json",
+};
+
+static bool in_list(const char *name, const char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(name, list[i]))
+			return true;
+	return false;
+}
+
+/* a temp file of write_file_atomic_at(), left by a crash: ".NAME.tmpXXXXXX" */
+static bool is_our_temp(const char *name, const char *const *list, size_t n)
+{
+	const char *t = strstr(name, ".tmp");
+	char base[NAME_MAX + 1];
+
+	if (name[0] != '.' || !t || strlen(t) != 10 || (size_t)(t - name - 1) >= sizeof(base))
+		return false;
+	snprintf(base, sizeof(base), "%.*s", (int)(t - name - 1), name + 1);
+	return in_list(base, list, n);
+}
+
+/* next component of *todo (a malloc'd string consumed from the front) */
+static char *next_comp(char **cur)
+{
+	char *s = *cur, *e;
+
+	while (*s == '/')
+		s++;
+	if (!*s)
+		return NULL;
+	e = strchr(s, '/');
+	if (e) {
+		*e = 0;
+		*cur = e + 1;
+	} else {
+		*cur = s + strlen(s);
+	}
+	return s;
+}
+
+int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
+{
+	char *todo, *cur, *c, shown[PATH_MAX] = "", target[PATH_MAX];
+	int fd, nfd, links = 0, err;
+	struct stat st;
+	ssize_t n;
+	bool made;
+
+	memset(w, 0, sizeof(*w));
+	if (!*path)
+		return -ENOENT;
+	todo = xstrdup(path);
+	cur = todo;
+	fd = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (path[0] == '/')
+		strcpy(shown, "/");
+	while ((c = next_comp(&cur))) {
+		if (!strcmp(c, "."))
+			continue;
+		nfd = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd >= 0) {
+			w->made_last = false;
+			goto next;
+		}
+		err = -errno;
+		if (err == -ENOENT && !create) {
+			/* the rest, unconsumed, from c on */
+			w->rest = *cur ? xasprintf("%s/%s", c, cur) : xstrdup(c);
+			goto done;
+		}
+		if (err == -ENOENT) {
+			if (w->nr_made == AP_WALK_MAX_MADE) {
+				err = -ENAMETOOLONG;
+				goto fail;
+			}
+			nfd = mkdir_at(fd, c, &made);
+			if (nfd >= 0) {
+				if (made) {
+					w->made_parent[w->nr_made] = dup(fd);
+					w->made_name[w->nr_made++] = xstrdup(c);
+				}
+				w->made_last = made;
+				goto next;
+			}
+			if (nfd != -ENOTDIR) {
+				err = nfd;
+				goto fail;
+			}
+			/* something appeared there meanwhile: judge it as if found */
+			err = -ELOOP;
+		}
+		if (err != -ELOOP && err != -ENOTDIR)
+			goto fail;
+		if (fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW)) {
+			err = -errno;
+			goto fail;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			err = -ENOTDIR;
+			snprintf(target, sizeof(target), "%s%s%s", shown,
+				 *shown && shown[strlen(shown) - 1] != '/' ? "/" : "", c);
+			free(w->link);
+			w->link = xstrdup(target);
+			goto fail;
+		}
+		if (st.st_uid != 0 && st.st_uid != uid) {
+			err = -EPERM;
+			snprintf(target, sizeof(target), "%s%s%s", shown,
+				 *shown && shown[strlen(shown) - 1] != '/' ? "/" : "", c);
+			w->link = xstrdup(target);
+			w->link_uid = st.st_uid;
+			goto fail;
+		}
+		n = readlinkat(fd, c, target, sizeof(target) - 1);
+		if (n < 0 || ++links > 40) {
+			err = n < 0 ? -errno : -ELOOP;
+			goto fail;
+		}
+		target[n] = 0;
+		{
+			char *rest = xasprintf("%s/%s", target, cur);
+
+			free(todo);
+			todo = cur = rest;
+		}
+		if (target[0] == '/') {
+			close(fd);
+			fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0) {
+				err = -errno;
+				goto out;
+			}
+			strcpy(shown, "/");
+		}
+		w->made_last = false;
+		continue;
+next:
+		close(fd);
+		fd = nfd;
+		snprintf(target, sizeof(target), "%s", shown);
+		snprintf(shown, sizeof(shown), "%s%s%s", target,
+			 *target && target[strlen(target) - 1] != '/' ? "/" : "", c);
+	}
+	if (!w->rest)
+		w->rest = xstrdup("");
+done:
+	err = fd;
+	fd = -1;
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+out:
+	free(todo);
+	return err;
+}
+
+void ap_walk_undo(struct ap_walk *w)
+{
+	while (w->nr_made > 0) {
+		w->nr_made--;
+		unlinkat(w->made_parent[w->nr_made], w->made_name[w->nr_made], AT_REMOVEDIR);
+		close(w->made_parent[w->nr_made]);
+		free(w->made_name[w->nr_made]);
+	}
+}
+
+void ap_walk_free(struct ap_walk *w)
+{
+	int i;
+
+	for (i = 0; i < w->nr_made; i++) {
+		close(w->made_parent[i]);
+		free(w->made_name[i]);
+	}
+	free(w->rest);
+	free(w->link);
+	memset(w, 0, sizeof(*w));
+}
+
+/* run.json of our schema (quietly: this only classifies) */
+static bool has_run_json(int fd)
+{
+	char *text = read_file_at(fd, "run.json", O_NOFOLLOW, AP_READ_MAX, NULL);
+	cJSON *root = text ? cJSON_Parse(text) : NULL;
+	const char *schema = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "schema"));
+	bool ok = schema && !strncmp(schema, "autoprof.run/", 13);
+
+	cJSON_Delete(root);
+	free(text);
+	return ok;
+}
+
+/* 1 all entries are ours (*nr counts them), 0 one is not (*what) , -errno */
+static int scan_dir(int fd, const char *const *list, size_t n, bool top, char *what, size_t len,
+		    int *nr)
+{
+	int dfd = dup(fd), ret = 1;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d); /* the dup shares the offset of an earlier listing */
+	while (ret == 1 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		++*nr;
+		if (top && !strcmp(de->d_name, "artifacts")) {
+			int afd = openat(fd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = 0;
+
+			if (afd < 0) {
+				snprintf(what, len, "artifacts (not a directory)");
+				ret = 0;
+				continue;
+			}
+			ret = scan_dir(afd, artifact_files, AP_ARRAY_SIZE(artifact_files), false,
+				       what, len, &sub);
+			close(afd);
+			if (!ret)
+				snprintf(what + strlen(what), len - strlen(what), " in artifacts/");
+			continue;
+		}
+		if ((!in_list(de->d_name, list, n) && !is_our_temp(de->d_name, list, n)) ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) {
+			snprintf(what, len, "%s", de->d_name);
+			ret = 0;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int ap_dir_classify(int fd, char *what, size_t len)
+{
+	int nr = 0, ret, afd;
+	struct stat st;
+
+	*what = 0;
+	ret = scan_dir(fd, run_files, AP_ARRAY_SIZE(run_files), true, what, len, &nr);
+	if (ret < 0)
+		return ret;
+	if (!ret)
+		return AP_DIR_FOREIGN;
+	if (!nr)
+		return AP_DIR_EMPTY;
+	afd = openat(fd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	ret = afd >= 0 && !fstatat(afd, "cpu.json", &st, AT_SYMLINK_NOFOLLOW) &&
+	      S_ISREG(st.st_mode) && has_run_json(fd);
+	if (afd >= 0)
+		close(afd);
+	return ret ? AP_DIR_RUN : AP_DIR_OURS;
+}
+
+/* unlink our names (and their temp leftovers) in fd */
+static int clear_names(int fd, const char *const *list, size_t n)
+{
+	int dfd = dup(fd), err = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d); /* the dup shares the offset of an earlier listing */
+	while ((de = readdir(d)))
+		if ((in_list(de->d_name, list, n) || is_our_temp(de->d_name, list, n)) &&
+		    unlinkat(fd, de->d_name, 0) && errno != ENOENT && !err)
+			err = -errno;
+	closedir(d);
+	return err;
+}
+
+int ap_dir_clear(int fd)
+{
+	int afd = openat(fd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err = 0, e;
+
+	if (afd >= 0) {
+		err = clear_names(afd, artifact_files, AP_ARRAY_SIZE(artifact_files));
+		close(afd);
+		if (unlinkat(fd, "artifacts", AT_REMOVEDIR) && errno != ENOENT && !err)
+			err = -errno;
+	}
+	e = clear_names(fd, run_files, AP_ARRAY_SIZE(run_files));
+	return err ? err : e;
+}
+
+static void walk_error(const char *path, const struct ap_walk *w, int err)
+{
+	if (err == -EPERM && w->link)
+		ap_err("output: %s is a symbolic link owned by uid %u, not by you or root: "
+		       "refusing to follow it (choose another -o)", w->link, w->link_uid);
+	else if (err == -ENOTDIR && w->link)
+		ap_err("output: %s is not a directory", w->link);
+	else
+		ap_err("output: %s: %s", path, ap_errstr(err));
+}
+
+/* 0 usable, 1 taken (a run, or anything else), or -exit code with a line printed */
+static int check_one(const char *path, unsigned uid, bool force, bool quiet_taken)
+{
+	struct ap_walk w;
+	char what[NAME_MAX + 32];
+	int fd, kind, ret = 0;
+
+	fd = ap_dir_walk(path, uid, false, &w);
+	if (fd < 0) {
+		walk_error(path, &w, fd);
+		ap_walk_free(&w);
+		return -AP_EXIT_FAILED;
+	}
+	/* root passes every permission check but a read-only file system's */
+	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS)) {
+		ap_err("output: %s is not writable: %s", path, ap_errstr(-errno));
+		ret = -AP_EXIT_FAILED;
+	} else if (!*w.rest) {
+		kind = ap_dir_classify(fd, what, sizeof(what));
+		if (kind < 0) {
+			ap_err("output: %s: cannot list it: %s", path, ap_errstr(kind));
+			ret = -AP_EXIT_FAILED;
+		} else if (kind != AP_DIR_EMPTY && quiet_taken) {
+			ret = 1;
+		} else if (kind == AP_DIR_FOREIGN) {
+			ap_err("output: %s holds files that are not from autoprof-bpf (%s): "
+			       "choose an empty or new directory", path, what);
+			ret = -AP_EXIT_USAGE;
+		} else if (kind != AP_DIR_EMPTY && !force) {
+			ap_err("output: %s already holds %s: add --force to replace it, or choose "
+			       "another -o", path, kind == AP_DIR_RUN ? "a run" : "an unfinished run");
+			ret = -AP_EXIT_USAGE;
+		}
+	}
+	close(fd);
+	ap_walk_free(&w);
+	return ret;
+}
+
+int ap_outdir__check(char **pathp, unsigned uid, bool force, bool pick_free)
+{
+	char *alt;
+	int i, ret;
+
+	ret = check_one(*pathp, uid, force, pick_free);
+	/* two runs of one command in the same second: a fresh name, never a merge */
+	for (i = 2; ret == 1 && i < 100; i++) {
+		alt = xasprintf("%s-%d", *pathp, i);
+		ret = check_one(alt, uid, force, true);
+		if (ret) {
+			free(alt);
+			continue;
+		}
+		free(*pathp);
+		*pathp = alt;
+	}
+	if (ret == 1) {
+		ap_err("output: %s and 98 variants are taken: choose -o", *pathp);
+		ret = -AP_EXIT_FAILED;
+	}
+	return ret;
+}
+
+int ap_outdir__create(struct ap_outdir *out, bool force)
+{
+	char what[NAME_MAX + 32];
+	int fd, kind, err;
+
+	fd = ap_dir_walk(out->path, out->uid, true, &out->made);
+	if (fd < 0) {
+		walk_error(out->path, &out->made, fd);
+		ap_walk_undo(&out->made);
+		return fd;
+	}
+	out->existed = !out->made.made_last;
+	if (out->existed) {
+		/* checked at the start; checked again, as it may have changed since */
+		kind = ap_dir_classify(fd, what, sizeof(what));
+		err = kind < 0 ? kind : 0;
+		if (!err && kind == AP_DIR_FOREIGN)
+			err = -ENOTEMPTY;
+		if (!err && kind != AP_DIR_EMPTY && !force)
+			err = -EEXIST;
+		/* replace as a whole: nothing of the old run can be read back */
+		if (!err && kind != AP_DIR_EMPTY)
+			err = ap_dir_clear(fd);
+		if (err) {
+			ap_err("output: %s changed since the start and is no longer empty: %s",
+			       out->path, ap_errstr(err));
+			close(fd);
+			return err;
+		}
+	}
+	out->fd = fd;
+	return 0;
+}
+
+void ap_outdir__abandon(struct ap_outdir *out)
+{
+	if (out->fd < 0)
+		return;
+	ap_dir_clear(out->fd);
+	ap_walk_undo(&out->made);
+	close(out->fd);
+	out->fd = -1;
+}
+
+void ap_outdir__free(struct ap_outdir *out)
+{
+	if (!out)
+		return;
+	if (out->fd >= 0)
+		close(out->fd);
+	ap_walk_free(&out->made);
+	free(out->path);
+	free(out);
+}
+
+int ap_run_dir_open(const char *path, unsigned uid)
+{
+	struct ap_walk w;
+	int fd;
+
+	fd = ap_dir_walk(path, uid, false, &w);
+	if (fd < 0) {
+		walk_error(path, &w, fd);
+	} else if (*w.rest) {
+		close(fd);
+		fd = -ENOENT;
+		ap_err("%s: no such directory", path);
+	}
+	ap_walk_free(&w);
+	return fd;
+}
