@@ -582,7 +582,7 @@ static void human_bytes(uint64_t n, char *buf, size_t len)
 static void report_write_failure(const struct ap_session *ses, int err)
 {
 	const struct ap_write_failure *wf = ap_last_write_failure();
-	char need[32], avail[48] = "";
+	char need[32], total[32], avail[48] = "";
 
 	if (!wf) {
 		ap_err("output: writing the run to %s: %s; nothing was kept", ses->outdir,
@@ -590,13 +590,14 @@ static void report_write_failure(const struct ap_session *ses, int err)
 		return;
 	}
 	human_bytes(wf->len, need, sizeof(need));
+	human_bytes(wf->written + wf->len, total, sizeof(total));
 	if (wf->avail != -1ull) {
 		snprintf(avail, sizeof(avail), ", ");
 		human_bytes(wf->avail, avail + 2, sizeof(avail) - 2);
 		strncat(avail, " free there", sizeof(avail) - strlen(avail) - 1);
 	}
-	ap_err("output: could not write %s/%s (%s needed%s): %s; the partial run was removed, "
-	       "nothing was kept", ses->outdir, wf->name, need, avail, ap_errstr(wf->err));
+	ap_err("output: could not write %s/%s (%s; the run needs at least %s%s): %s; the partial "
+	       "run was removed", ses->outdir, wf->name, need, total, avail, ap_errstr(wf->err));
 }
 
 /* the run's files into a directory made now; on failure none are left */

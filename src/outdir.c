@@ -297,22 +297,35 @@ int ap_dir_classify(int fd, char *what, size_t len)
 static int clear_names(int fd, const char *const *list, size_t n)
 {
 	int dfd = dup(fd), err = 0;
+	char **tmps = NULL;
+	size_t i, nr = 0;
 	struct dirent *de;
 	DIR *d;
 
+	for (i = 0; i < n; i++)
+		if (unlinkat(fd, list[i], 0) && errno != ENOENT && !err)
+			err = -errno;
 	if (dfd < 0)
-		return -errno;
+		return err ? err : -errno;
 	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
-		return -errno;
+		return err ? err : -errno;
 	}
 	rewinddir(d); /* the dup shares the offset of an earlier listing */
+	/* collected first: unlinking while reading a directory may skip entries */
 	while ((de = readdir(d)))
-		if ((in_list(de->d_name, list, n) || is_our_temp(de->d_name, list, n)) &&
-		    unlinkat(fd, de->d_name, 0) && errno != ENOENT && !err)
-			err = -errno;
+		if (is_our_temp(de->d_name, list, n)) {
+			tmps = xrealloc(tmps, (nr + 1) * sizeof(*tmps));
+			tmps[nr++] = xstrdup(de->d_name);
+		}
 	closedir(d);
+	for (i = 0; i < nr; i++) {
+		if (unlinkat(fd, tmps[i], 0) && errno != ENOENT && !err)
+			err = -errno;
+		free(tmps[i]);
+	}
+	free(tmps);
 	return err;
 }
 

@@ -165,6 +165,7 @@ uint64_t hash_bytes(const void *p, size_t n)
 
 static unsigned out_uid = -1u, out_gid = -1u;
 static struct ap_write_failure last_failure;
+static uint64_t bytes_written;
 
 void ap_set_output_owner(unsigned uid, unsigned gid)
 {
@@ -193,6 +194,7 @@ void ap_note_write_failure(int dirfd, const char *name, size_t len, int err)
 	snprintf(last_failure.name, sizeof(last_failure.name), "%s", name);
 	last_failure.len = len;
 	last_failure.err = err;
+	last_failure.written = bytes_written;
 	last_failure.avail = -1ull;
 	if (dirfd >= 0 && !fstatvfs(dirfd, &vfs))
 		last_failure.avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
@@ -253,6 +255,7 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 		goto err_out;
 	}
 	fsync(dirfd);
+	bytes_written += len;
 	return 0;
 
 err_out:

@@ -54,6 +54,7 @@ struct ap_write_failure {
 	size_t len;
 	int err;
 	uint64_t avail;
+	uint64_t written;       /* bytes this process wrote successfully before it */
 };
 const struct ap_write_failure *ap_last_write_failure(void); /* NULL if none */
 void ap_note_write_failure(int dirfd, const char *name, size_t len, int err);

@@ -174,8 +174,12 @@ int ap_input__load(struct ap_input *in, int dirfd, const char *dir)
 	/* only our own files, relative to the run directory, never through a link */
 	afd = openat(dirfd, "artifacts", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (afd < 0 || !exists(afd, "cpu.json")) {
+		struct stat st;
+		bool link = !fstatat(dirfd, "artifacts", &st, AT_SYMLINK_NOFOLLOW) &&
+			    S_ISLNK(st.st_mode);
+
 		ap_err("%s: not a run directory (no artifacts/cpu.json%s)", dir,
-		       afd < 0 && errno == ELOOP ? ": artifacts is a symbolic link" : "");
+		       link ? ": artifacts is a symbolic link, refused" : "");
 		if (afd >= 0)
 			close(afd);
 		return -ENOENT;

@@ -1,0 +1,229 @@
+# SPDX-License-Identifier: MIT
+# The output tree (issue 12): who owns it, symlinks another user planted,
+# reuse of a directory, a full disk, files that are traps for analyze, report
+# and --patterns, and runs that fail leave nothing behind. Sourced by run.sh.
+# Another user is `nobody`; sudo is simulated with SUDO_UID/SUDO_GID.
+
+SUITE_TESTS=(outdir_owner outdir_symlinks outdir_reuse outdir_enospc outdir_read_traps
+	outdir_nothing_left)
+
+OD_AP=$(readlink -f "$AP")
+OD_O=$(readlink -f "$O")
+OD_W=$(readlink -f "$W")
+OD_NOBODY=$(id -u nobody 2>/dev/null)
+OD_NOGROUP=$(id -g nobody 2>/dev/null)
+
+# a fresh sticky, world-writable directory like /tmp (echoed)
+od_tmp() {
+	local t
+	t=$(mktemp -d /tmp/ap-outdir.XXXXXX) && chmod 1777 "$t" && echo "$t"
+}
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+# every line of stderr file $1 on one line, for a failure message
+od_err() { tr '\n' ' ' <"$1" | cut -c1-300; }
+
+od_need_nobody() { # TEST
+	if [ -z "$OD_NOBODY" ] || ! command -v setpriv >/dev/null; then
+		fail $1 "needs the user nobody and setpriv (util-linux) to act as another user"
+		return 1
+	fi
+}
+
+t_outdir_owner() {
+	local t e bad
+	od_need_nobody outdir_owner || return
+	t=$(od_tmp) e=$OD_O/owner.err
+	# sudo by nobody, umask 027: everything made is nobody's, nothing world-readable
+	if ! (umask 027; SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q -o $t/a/b/run -- true) 2>$e; then
+		fail outdir_owner "run as if by sudo failed: $(od_err $e)"
+	elif bad=$(find $t/a \( ! -user nobody -o ! -group $OD_NOGROUP \) -printf '%p ') && [ -n "$bad" ]; then
+		fail outdir_owner "not owned by the invoking user: $bad"
+	elif bad=$(find $t/a -perm /007 -printf '%p ') && [ -n "$bad" ]; then
+		fail outdir_owner "more readable than umask 027 allows: $bad"
+	elif ! artifacts_ok $t/a/b/run; then
+		fail outdir_owner "incomplete run"
+	elif ! as_nobody rm -rf $t/a 2>$e || [ -e $t/a ]; then
+		fail outdir_owner "the user cannot delete their own run: $(od_err $e)"
+	# no sudo: our own umask decides (run.json may hold secrets)
+	elif ! (umask 077; $OD_AP -q -o $t/own -- true) 2>$e; then
+		fail outdir_owner "run with umask 077 failed: $(od_err $e)"
+	elif [ "$(stat -c %a $t/own/run.json)" != 600 ] || [ "$(stat -c %a $t/own)" != 700 ]; then
+		fail outdir_owner "umask 077 gave run.json $(stat -c %a $t/own/run.json), dir $(stat -c %a $t/own)"
+	else
+		pass outdir_owner
+	fi
+	rm -rf $t
+}
+
+t_outdir_symlinks() {
+	local t v e rc
+	od_need_nobody outdir_symlinks || return
+	t=$(od_tmp) v=$(mktemp -d /tmp/ap-victim.XXXXXX) e=$OD_O/symlinks.err
+	echo victim >$v/run.json
+	as_nobody ln -s $v $t/x
+	as_nobody mkdir $t/evil
+	as_nobody ln -s $v $t/evil/artifacts
+	as_nobody ln -s $v $t/autoprof-out
+	as_nobody mkdir $t/mine
+	as_nobody ln -s $t/mine $t/ok
+	# -o through another user's link
+	$OD_AP -q -o $t/x -- true 2>$e; rc=$?
+	if [ $rc != 125 ] || ! grep -q "symbolic link owned by uid $OD_NOBODY" $e || [ "$(wc -l <$e)" != 1 ]; then
+		fail outdir_symlinks "-o via a planted link: exit $rc, want 125 and one line: $(od_err $e)"
+	elif [ "$(cat $v/run.json)" != victim ] || [ "$(ls -A $v | wc -l)" != 1 ]; then
+		fail outdir_symlinks "files written through the planted link"
+	# the default ./autoprof-out in a world-writable directory
+	elif (cd $t && $OD_AP -q -- true) 2>$e; rc=$?; [ $rc != 125 ] || [ "$(ls -A $v | wc -l)" != 1 ]; then
+		fail outdir_symlinks "default ./autoprof-out via a planted link: exit $rc: $(od_err $e)"
+	# an artifacts link inside another user's directory
+	elif $OD_AP -q -o $t/evil -- true 2>$e; rc=$?; [ $rc = 0 ] || [ "$(ls -A $v | wc -l)" != 1 ]; then
+		fail outdir_symlinks "-o DIR with a planted artifacts link: exit $rc: $(od_err $e)"
+	# analyze and report refuse it too, and write nothing there
+	elif $OD_AP analyze -q $t/evil 2>$e; rc=$?; [ $rc != 125 ] || [ -e $t/evil/findings.json ] ||
+		! grep -q "artifacts is a symbolic link" $e; then
+		fail outdir_symlinks "analyze via a planted artifacts link: exit $rc: $(od_err $e)"
+	elif $OD_AP report -q $t/evil 2>$e; rc=$?; [ $rc != 125 ] || [ -e $t/evil/report.html ]; then
+		fail outdir_symlinks "report via a planted artifacts link: exit $rc: $(od_err $e)"
+	# the invoking user's own link is followed
+	elif ! SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q -o $t/ok/run -- true 2>$e ||
+		! artifacts_ok $t/mine/run; then
+		fail outdir_symlinks "the invoking user's own link was not followed: $(od_err $e)"
+	else
+		pass outdir_symlinks
+	fi
+	rm -rf $t $v
+}
+
+t_outdir_reuse() {
+	local t e rc sum
+	t=$(od_tmp) e=$OD_O/reuse.err
+	# a run with off-CPU data (sleeps), then one without: nothing of the first may remain
+	if ! $OD_AP -q -o $t/run -- sh -c 'sleep 0.2; sleep 0.2' 2>$e || [ ! -f $t/run/artifacts/offcpu.json ]; then
+		fail outdir_reuse "first run failed or wrote no offcpu.json: $(od_err $e)"
+		rm -rf $t
+		return
+	fi
+	sum=$(md5sum <$t/run/run.json)
+	$OD_AP -q --no-offcpu -o $t/run -- true 2>$e; rc=$?
+	if [ $rc != 2 ] || ! grep -q "already holds a run: add --force" $e || [ "$(md5sum <$t/run/run.json)" != "$sum" ]; then
+		fail outdir_reuse "reuse without --force: exit $rc, want 2 and the old run kept: $(od_err $e)"
+	elif ! $OD_AP -q --force --no-offcpu -o $t/run -- true 2>$e; then
+		fail outdir_reuse "--force failed: $(od_err $e)"
+	elif [ -e $t/run/artifacts/offcpu.json ] || [ -e $t/run/offcpu.folded ] || ! artifacts_ok $t/run ||
+		jq -e '.findings[]? | select(.location // "" | test("sleep"))' $t/run/findings.json >/dev/null 2>&1; then
+		fail outdir_reuse "--force kept files of the old run: $(ls $t/run $t/run/artifacts | tr '\n' ' ')"
+	elif mkdir $t/foreign && echo keep >$t/foreign/notes.txt &&
+		$OD_AP -q --force -o $t/foreign -- true 2>$e; rc=$?; [ $rc != 2 ] || [ "$(ls -A $t/foreign)" != notes.txt ]; then
+		fail outdir_reuse "a directory of other files: exit $rc, want 2 and untouched: $(od_err $e)"
+	elif mkdir $t/empty && ! $OD_AP -q -o $t/empty -- true 2>$e || ! artifacts_ok $t/empty; then
+		fail outdir_reuse "an empty directory was not used: $(od_err $e)"
+	# default names: two runs in one second get two directories
+	elif ! (cd $t && $OD_AP -q -- true && $OD_AP -q -- true) 2>$e || [ "$(ls $t/autoprof-out | wc -l)" != 2 ]; then
+		fail outdir_reuse "two default runs: $(ls $t/autoprof-out | tr '\n' ' ') $(od_err $e)"
+	else
+		pass outdir_reuse
+	fi
+	rm -rf $t
+}
+
+t_outdir_enospc() {
+	local m e rc
+	m=$(mktemp -d /tmp/ap-full.XXXXXX) e=$OD_O/enospc.err
+	if ! mount -t tmpfs -o size=64k tmpfs $m 2>$e; then
+		fail outdir_enospc "cannot mount a 64k tmpfs to fill: $(od_err $e)"
+		rmdir $m
+		return
+	fi
+	# enough samples and stacks not to fit in 64 KiB; the target's status is 3
+	$OD_AP -F 999 -o $m/a/b/run -- sh -c "$OD_W/cwork 1 >/dev/null; exit 3" 2>$e; rc=$?
+	if [ $rc != 3 ]; then
+		fail outdir_enospc "exit $rc, want the target's 3: $(od_err $e)"
+	elif ! grep -q "could not write .*the run needs at least .*No space left on device" $e; then
+		fail outdir_enospc "no line naming the file and the space needed: $(od_err $e)"
+	elif ! grep -q "cwork" $e; then
+		fail outdir_enospc "no summary from memory: $(od_err $e)"
+	elif [ -n "$(ls -A $m)" ]; then
+		fail outdir_enospc "left behind: $(find $m | tr '\n' ' ')"
+	else
+		pass outdir_enospc
+		echo "     $(grep 'could not write' $e | cut -c1-200)"
+	fi
+	umount $m && rmdir $m
+}
+
+t_outdir_read_traps() {
+	local t r e rc
+	t=$(od_tmp) e=$OD_O/traps.err
+	r=$t/run
+	if ! $OD_AP -q -o $r -- true 2>$e; then
+		fail outdir_read_traps "a run to play with failed: $(od_err $e)"
+		rm -rf $t
+		return
+	fi
+	mkdir $t/p
+	cp -a $r $t/zero && rm $t/zero/artifacts/cpu.json && ln -s /dev/zero $t/zero/artifacts/cpu.json
+	cp -a $r $t/fifo && rm $t/fifo/run.json && mkfifo $t/fifo/run.json
+	ln -s /dev/zero $t/p/zero.json
+	mkfifo $t/p/fifo.json
+	head -c 2M /dev/zero | tr '\0' ' ' >$t/p/big.json
+	timeout 20 $OD_AP analyze -q $t/zero 2>$e; rc=$?
+	if [ $rc != 125 ] || ! grep -q "cpu.json: cannot read: a symbolic link" $e; then
+		fail outdir_read_traps "artifacts/cpu.json -> /dev/zero: exit $rc, want 125: $(od_err $e)"
+	elif timeout 20 $OD_AP analyze -q $t/fifo 2>$e; rc=$?; [ $rc != 125 ] || ! grep -q "run.json: cannot read: not a regular file" $e; then
+		fail outdir_read_traps "run.json a FIFO: exit $rc, want 125: $(od_err $e)"
+	elif timeout 20 $OD_AP report -q $t/fifo 2>$e; rc=$?; [ $rc != 125 ]; then
+		fail outdir_read_traps "report with run.json a FIFO: exit $rc, want 125: $(od_err $e)"
+	elif timeout 20 $OD_AP analyze -q --patterns $t/p $r 2>$e; rc=$?; [ $rc != 1 ] ||
+		! grep -q "zero.json: cannot read: not a regular file" $e ||
+		! grep -q "fifo.json: cannot read: not a regular file" $e ||
+		! grep -q "big.json: cannot read: larger than the limit of 1 MiB" $e; then
+		fail outdir_read_traps "--patterns with traps: exit $rc, want 1 and a line each: $(od_err $e)"
+	else
+		pass outdir_read_traps
+	fi
+	rm -rf $t
+}
+
+t_outdir_nothing_left() {
+	local t e rc d n=0 m=0 bad=""
+	t=$(od_tmp) e=$OD_O/nothing.err
+	# failures before collection: no directory at all
+	(cd $t && $OD_AP -q -p 2147483646 2>$e); rc=$?
+	[ $rc = 2 ] && [ -z "$(ls -A $t)" ] || bad="$bad -p of no process: exit $rc, left $(ls -A $t);"
+	(cd $t && $OD_AP -q -- /nonexistent/cmd 2>$e); rc=$?
+	[ $rc = 127 ] && [ -z "$(ls -A $t)" ] || bad="$bad command not found: exit $rc, left $(ls -A $t);"
+	$OD_AP -q -o /proc/self/x -- true 2>$e; rc=$?
+	[ $rc = 125 ] || bad="$bad -o under /proc: exit $rc;"
+	# Ctrl-C at any moment of start-up: nothing, or a complete run
+	for delay in 0.01 0.05 0.1 0.2 0.4 0.8; do
+		d=$t/int$delay
+		# a background job of a script ignores SIGINT: restore it, as a terminal has it
+		env --default-signal=INT $OD_AP -q -o $d -- sleep 3 2>$e &
+		sleep $delay
+		kill -INT $! 2>/dev/null
+		wait $!
+		if [ -e $d ]; then
+			n=$((n + 1))
+			artifacts_ok $d || bad="$bad Ctrl-C after ${delay}s left an incomplete $(ls -A $d | tr '\n' ' ');"
+		fi
+	done
+	# a PID that exits during start-up: nothing, or a complete run
+	for delay in 0.05 0.2 0.5; do
+		d=$t/pid$delay
+		sleep $delay &
+		$OD_AP -q -o $d -p $! 2>$e; rc=$?
+		wait
+		if [ -e $d ]; then
+			m=$((m + 1))
+			artifacts_ok $d || bad="$bad pid gone after ${delay}s: exit $rc, left an incomplete $(ls -A $d | tr '\n' ' ');"
+		fi
+	done
+	if [ -n "$bad" ]; then
+		fail outdir_nothing_left "$bad"
+	else
+		pass outdir_nothing_left
+		echo "     Ctrl-C at 6 moments of start-up: $n complete runs, $((6 - n)) left nothing;" \
+			"a pid exiting at 3: $m complete, $((3 - m)) nothing"
+	fi
+	rm -rf $t
+}
