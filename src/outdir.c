@@ -359,7 +359,7 @@ static void walk_error(const char *path, const struct ap_walk *w, int err)
 static int check_one(const char *path, unsigned uid, bool force, bool quiet_taken)
 {
 	struct ap_walk w;
-	char what[NAME_MAX + 32];
+	char what[NAME_MAX + 32], *probe;
 	int fd, kind, ret = 0;
 
 	fd = ap_dir_walk(path, uid, false, &w);
@@ -368,8 +368,10 @@ static int check_one(const char *path, unsigned uid, bool force, bool quiet_take
 		ap_walk_free(&w);
 		return -AP_EXIT_FAILED;
 	}
-	/* root passes every permission check but a read-only file system's */
-	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS)) {
+	/* root passes every permission check but a read-only file system's, and
+	 * /proc or /sys refuse only the create itself: so try one, gone at once */
+	probe = xasprintf(".autoprof-probe-%d", (int)getpid());
+	if (mkdirat(fd, probe, 0700) || unlinkat(fd, probe, AT_REMOVEDIR)) {
 		ap_err("output: %s is not writable: %s", path, ap_errstr(-errno));
 		ret = -AP_EXIT_FAILED;
 	} else if (!*w.rest) {
@@ -389,6 +391,7 @@ static int check_one(const char *path, unsigned uid, bool force, bool quiet_take
 			ret = -AP_EXIT_USAGE;
 		}
 	}
+	free(probe);
 	close(fd);
 	ap_walk_free(&w);
 	return ret;

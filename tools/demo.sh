@@ -10,4 +10,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 PY=/usr/bin/python3.11
 [ -x $PY ] || PY=$(command -v python3)
-exec build/autoprof-bpf -o autoprof-out/demo -- $PY examples/demo.py 3
+exec build/autoprof-bpf --force -o autoprof-out/demo -- $PY examples/demo.py 3

@@ -477,7 +477,10 @@ int ap_analyze_dir(int dirfd, const char *dir, const char *patterns_dir, struct 
 		err = write_file_atomic_at(dirfd, "report.md", buf, len);
 		free(buf);
 	}
-	if (err)
+	if (err && ap_last_write_failure())
+		ap_err("writing the analysis to %s: %s (%zu bytes): %s", dir,
+		       ap_last_write_failure()->name, ap_last_write_failure()->len, strerror(-err));
+	else if (err)
 		ap_err("writing the analysis to %s: %s", dir, strerror(-err));
 out:
 	if (err || !out) {

@@ -165,7 +165,8 @@ int ap_formats_write_dir(int dirfd, const char *dir, unsigned mask, const struct
 		if (!err)
 			err = write_file_atomic_at(dirfd, formats[i].file, sb.buf ? sb.buf : "", sb.len);
 		if (err)
-			ap_err("writing %s/%s: %s", dir, formats[i].file, ap_errstr(err));
+			ap_err("writing %s/%s (%zu bytes): %s", dir, formats[i].file, sb.len,
+			       ap_errstr(err));
 		else if (progress)
 			fprintf(progress, "wrote %s/%s (%zu bytes)\n", dir, formats[i].file, sb.len);
 		sb_free(&sb);
