@@ -140,7 +140,7 @@ t_outdir_enospc() {
 		fail outdir_enospc "exit $rc, want the target's 3: $(od_err $e)"
 	elif ! grep -q "could not write .*the run needs at least .*No space left on device" $e; then
 		fail outdir_enospc "no line naming the file and the space needed: $(od_err $e)"
-	elif ! grep -q "cwork" $e; then
+	elif ! grep -q "Top functions by self time" $e || ! grep -q "leaf_a (cwork)" $e; then
 		fail outdir_enospc "no summary from memory: $(od_err $e)"
 	elif [ -n "$(ls -A $m)" ]; then
 		fail outdir_enospc "left behind: $(find $m | tr '\n' ' ')"
