@@ -370,7 +370,8 @@ static int check_one(const char *path, unsigned uid, bool force, bool quiet_take
 	}
 	/* root passes every permission check but a read-only file system's, and
 	 * /proc or /sys refuse only the create itself: so try one, gone at once */
-	probe = xasprintf(".autoprof-probe-%d", (int)getpid());
+	probe = xasprintf(".autoprof-probe-%d-%llx", (int)getpid(),
+			  (unsigned long long)(now_real_ns() & 0xffffffffff));
 	if (mkdirat(fd, probe, 0700) || unlinkat(fd, probe, AT_REMOVEDIR)) {
 		ap_err("output: %s is not writable: %s", path, ap_errstr(-errno));
 		ret = -AP_EXIT_FAILED;
