@@ -129,12 +129,12 @@ t_outdir_reuse() {
 t_outdir_enospc() {
 	local m e rc
 	m=$(mktemp -d /tmp/ap-full.XXXXXX) e=$OD_O/enospc.err
-	if ! mount -t tmpfs -o size=64k tmpfs $m 2>$e; then
-		fail outdir_enospc "cannot mount a 64k tmpfs to fill: $(od_err $e)"
+	if ! mount -t tmpfs -o size=16k tmpfs $m 2>$e; then
+		fail outdir_enospc "cannot mount a 16k tmpfs to fill: $(od_err $e)"
 		rmdir $m
 		return
 	fi
-	# enough samples and stacks not to fit in 64 KiB; the target's status is 3
+	# its artifacts (~50 KiB) cannot fit in 16 KiB; the target's status is 3
 	$OD_AP -F 999 -o $m/a/b/run -- sh -c "$OD_W/cwork 1 >/dev/null; exit 3" 2>$e; rc=$?
 	if [ $rc != 3 ]; then
 		fail outdir_enospc "exit $rc, want the target's 3: $(od_err $e)"
