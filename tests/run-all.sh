@@ -22,7 +22,7 @@ run() { # NAME COMMAND...
 	total_f=$((total_f + f))
 }
 if [ "$(id -u)" != 0 ]; then
-	echo "tests must run as root (they load BPF programs): sudo make test" >&2
+	echo "tests must run as root (they load BPF programs): run make test as root" >&2
 fi
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py

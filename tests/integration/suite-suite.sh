@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: MIT
+# The suite on a fresh machine (issue 12): the README's own commands work
+# as root and from another user, with or without sudo; target-controlled
+# names cannot inject Markdown, HTML, script or terminal escapes.
+# Sourced by tests/integration/run.sh (helpers and AP, W, O from there).
+
+# README's first commands are `make demo` / `make test`; from a user other
+# than root they re-run through sudo, or stop with one line when there is
+# none; .ci/run calls the same command
+t_make_needs_root() {
+	local t rc cmds
+	# outside the tree: user nobody cannot reach a clone under /root
+	t=$(mktemp -d /tmp/autoprof-mkroot.XXXXXX) && mkdir -p $t/repo $t/nosudo $t/sudo
+	cp Makefile $t/repo/
+	for d in nosudo sudo; do
+		ln -s "$(command -v make)" $t/$d/make
+		ln -s "$(command -v id)" $t/$d/id
+	done
+	printf '#!/bin/sh\necho "$*" >%s/sudo.args\n' $t >$t/sudo/sudo
+	chmod 755 $t $t/repo $t/nosudo $t/sudo $t/sudo/sudo && chmod 644 $t/repo/Makefile
+	chmod 777 $t
+	cmds=$(sed -n '/^```sh$/,/^```$/p' README.md | sed -n '2,3p' | awk '{ print $1, $2, $3 }' | tr '\n' ,)
+	runuser -u nobody -- env PATH=$t/nosudo make -C $t/repo --no-print-directory demo \
+		>$t/nosudo.out 2>&1; rc=$?
+	runuser -u nobody -- env PATH=$t/sudo make -C $t/repo --no-print-directory test V=1 \
+		>$t/sudo.out 2>&1
+	if [ "$cmds" != "make demo #,make test #," ]; then
+		fail make_needs_root "the README's first commands are not make demo / make test: $cmds"
+	elif [ $rc = 0 ] || [ "$(wc -l <$t/nosudo.out)" != 1 ] || ! grep -q "needs root.*no sudo" $t/nosudo.out; then
+		fail make_needs_root "without root and sudo: exit $rc, $(wc -l <$t/nosudo.out) lines: $(head -c 300 $t/nosudo.out)"
+	elif ! grep -q -- "-- make .*-C $t/repo test V=1" $t/sudo.args 2>/dev/null; then
+		fail make_needs_root "without root, with sudo: not re-run through sudo: $(cat $t/sudo.args $t/sudo.out 2>&1 | head -c 300)"
+	elif ! make -n demo 2>/dev/null | grep -q tools/demo.sh; then
+		fail make_needs_root "as root, make demo does not run tools/demo.sh"
+	elif ! grep -qx 'make test' .ci/run; then
+		fail make_needs_root ".ci/run does not call make test as the README gives it"
+	else
+		pass make_needs_root
+	fi
+	rm -rf $t
+}
+
+SUITE_TESTS=(make_needs_root)
