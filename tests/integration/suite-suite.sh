@@ -40,4 +40,22 @@ t_make_needs_root() {
 	rm -rf $t
 }
 
-SUITE_TESTS=(make_needs_root)
+# names the target controls (function, file, thread, command line) with
+# HTML closing a script, Markdown, pipes, backticks, ESC, U+2028 and line
+# breaks: report.md, report.html, flame.svg and the terminal summary keep
+# them as text (tests/integration/check_escaping.py)
+t_hostile_names() {
+	local d=$O/hostile s f
+	s=$(printf '%s/hostile/<img src=x onerror=alert(1)>`|\033[31m\n[x](y).py' $O)
+	mkdir -p $O/hostile && cp $PYW/hostile.py "$s"
+	$AP -o $d -- /usr/bin/python3.11 "$s" 1.5 >/dev/null 2>$d.summary ||
+		{ fail hostile_names "exit $?: $(tail -1 $d.summary)"; return; }
+	f=$(python3 tests/integration/check_escaping.py $d $d.summary 2>&1)
+	if [ -n "$f" ]; then
+		fail hostile_names "$(echo "$f" | head -5 | tr '\n' ' ')"
+	else
+		pass hostile_names
+	fi
+}
+
+SUITE_TESTS=(make_needs_root hostile_names)
