@@ -51,6 +51,12 @@ t_hostile_names() {
 	$AP -o $d -- /usr/bin/python3.11 "$s" 1.5 >/dev/null 2>$d.summary ||
 		{ fail hostile_names "exit $?: $(tail -1 $d.summary)"; return; }
 	f=$(python3 tests/integration/check_escaping.py $d $d.summary 2>&1)
+	# the same summary from `analyze` (stdout), and a diagnostic quoting a path
+	$AP analyze $d >$d.analyze 2>&1
+	$AP analyze "$(printf '/nonexistent/\033[2J\033[31mred')" 2>$d.diag
+	if [ -z "$f" ] && grep -q "$(printf '\033')" $d.analyze $d.diag; then
+		f="an escape sequence reached the terminal: $(cat -v $d.analyze $d.diag | grep -m1 '\^\[')"
+	fi
 	if [ -n "$f" ]; then
 		fail hostile_names "$(echo "$f" | head -5 | tr '\n' ' ')"
 	else
