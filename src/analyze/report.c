@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The analyzer's outputs: findings.json, report.md and the terminal's top
  * findings; and `analyze DIR`, which produces them from saved artifacts. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -231,6 +232,12 @@ static void md_text(FILE *f, const char *s)
 		if (n)
 			continue;
 		n = 1;
+		/* "_" inside a word (audit_log) is no emphasis: left as it is */
+		if (*p == '_' && p > s && isalnum((unsigned char)p[-1]) &&
+		    isalnum((unsigned char)p[1])) {
+			fputc('_', f);
+			continue;
+		}
 		if (strchr("\\`*_[]<>|~&#!", *p) ||
 		    (*p == ':' && p[1] == '/' && p[2] == '/') ||
 		    (*p == '.' && p - s >= 3 && !strncasecmp(p - 3, "www", 3)) ||
