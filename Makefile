@@ -1,5 +1,28 @@
 # SPDX-License-Identifier: MIT
 # autoprof-bpf: one entry point. make, make test, make demo, make bench, make install.
+
+# demo, test and bench load BPF programs. From a user other than root they
+# re-run themselves through sudo before anything is built, or stop with one
+# line saying root is needed when there is no sudo.
+ifneq ($(filter demo test bench,$(MAKECMDGOALS)),)
+ifneq ($(shell id -u),0)
+AS_ROOT := 1
+endif
+endif
+ifdef AS_ROOT
+ifeq ($(shell command -v sudo),)
+$(error make $(MAKECMDGOALS) needs root (it loads BPF programs) and there is no sudo here: run it as root)
+endif
+.PHONY: $(MAKECMDGOALS)
+$(firstword $(MAKECMDGOALS)):
+	@echo "make $(MAKECMDGOALS): needs root (it loads BPF programs): running it through sudo" >&2
+	@exec sudo -- $(MAKE) --no-print-directory -C $(CURDIR) $(MAKECMDGOALS) $(MAKEOVERRIDES)
+ifneq ($(words $(MAKECMDGOALS)),1)
+$(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)):
+	@:
+endif
+else # the rest of the file, as root or for goals that need no root
+
 ARCH ?= x86
 OUT := build
 CLANG ?= clang
@@ -114,3 +137,5 @@ install: all
 
 clean:
 	rm -rf $(OUT)
+
+endif # AS_ROOT

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "log.h"
@@ -24,9 +25,26 @@ static void vlog(enum ap_log_level lvl, const char *fmt, va_list ap)
 	if (verbosity < 0 || (lvl == AP_LOG_INFO && verbosity < 1) ||
 	    ((lvl == AP_LOG_DEBUG || lvl == AP_LOG_LIBBPF) && verbosity < 2))
 		return;
+	char *msg = NULL;
+	unsigned char *u;
+
 	if (lvl != AP_LOG_LIBBPF)
 		fputs("autoprof-bpf: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		fputs("(out of memory)", stderr);
+		msg = NULL;
+	}
+	/* messages quote the target's names and paths: no terminal escape
+	 * sequence (ESC, other controls, C1 as UTF-8) reaches the terminal */
+	for (u = (unsigned char *)msg; u && *u; u++) {
+		if ((*u < 0x20 && *u != '\n' && *u != '\t') || *u == 0x7f)
+			*u = '?';
+		else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			u[0] = u[1] = '?';
+	}
+	if (msg)
+		fputs(msg, stderr);
+	free(msg);
 	if (lvl != AP_LOG_LIBBPF)
 		fputc('\n', stderr);
 }

@@ -22,7 +22,7 @@ run() { # NAME COMMAND...
 	total_f=$((total_f + f))
 }
 if [ "$(id -u)" != 0 ]; then
-	echo "tests must run as root (they load BPF programs): sudo make test" >&2
+	echo "tests must run as root (they load BPF programs): run make test as root" >&2
 fi
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
@@ -33,7 +33,8 @@ run integration tests/integration/run.sh
 run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
-	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats
+	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats \
+	hostile_names
 run fuzz-smoke tests/fuzz/run.sh 10
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: loading BPF programs needs root: sudo make demo" >&2
+	echo "demo: loading BPF programs needs root: run make demo as root" >&2
 	exit 1
 fi
 PY=/usr/bin/python3.11

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* The analyzer's outputs: findings.json, report.md and the terminal's top
  * findings; and `analyze DIR`, which produces them from saved artifacts. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "analyze/pattern.h"
 #include "artifact/artifact.h"
 #include "log.h"
+#include "report/report.h"
 #include "util.h"
 
 /* short and stable: integers exact, others to 4 decimals */
@@ -150,16 +153,98 @@ static double pv(const struct ap_subject *s, int id)
 	return s->v[ap_metric_slot(id)].v;
 }
 
-/* s as a code span, safe inside a table cell */
-static void md_code(FILE *f, const char *s)
+/* Names in report.md come from the target (function, file, thread and
+ * command names) and must stay text: no HTML, link, emphasis or table cell
+ * of their own, no line break, and no terminal escape when the file is
+ * cat'ed. A C0 or C1 control character is written as "\xNN". */
+
+/* length of a C1 control character (U+0080..U+009F) at s, or 0 */
+static int c1_len(const unsigned char *s)
 {
-	fputc('`', f);
-	for (; *s; s++) {
-		if (*s == '|')
-			fputc('\\', f);
-		fputc(*s == '`' ? '\'' : *s, f);
+	return s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f ? 2 : 0;
+}
+
+/* writes a control character at s as text; returns the bytes it took, or 0 */
+static int md_ctrl(FILE *f, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (*u < 0x20 || *u == 0x7f) {
+		fprintf(f, "\\x%02x", *u);
+		return 1;
 	}
-	fputc('`', f);
+	if (c1_len(u)) {
+		fprintf(f, "\\x%02x", u[1]);
+		return 2;
+	}
+	return 0;
+}
+
+/* s as a code span: fenced by more backticks than the longest run in s
+ * (CommonMark), so nothing inside is markup; in a table cell "|" is escaped,
+ * which GFM undoes inside code spans too */
+static void md_code(FILE *f, const char *s, bool cell)
+{
+	size_t run = 0, longest = 0, i;
+	bool pad = *s == '`' || (*s && s[strlen(s) - 1] == '`');
+	const char *p;
+	int n;
+
+	for (p = s; *p; p++) {
+		run = *p == '`' ? run + 1 : 0;
+		if (run > longest)
+			longest = run;
+	}
+	for (i = 0; i <= longest; i++)
+		fputc('`', f);
+	if (pad || !*s)
+		fputc(' ', f);
+	for (p = s; *p; p += n) {
+		n = md_ctrl(f, p);
+		if (n)
+			continue;
+		n = 1;
+		if (*p == '|' && cell)
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	if (pad)
+		fputc(' ', f);
+	for (i = 0; i <= longest; i++)
+		fputc('`', f);
+}
+
+/* s as plain text in a paragraph or list item: every character that could
+ * start markup is backslash-escaped ("\<" is no HTML tag, "\[" no link),
+ * and "://" and "www." lose the shape GFM turns into links */
+static void md_text(FILE *f, const char *s)
+{
+	const char *p = s;
+	int n;
+
+	/* at the start of a line: no indented code block, no list or heading */
+	for (; *p == ' ' || *p == '\t'; p++)
+		fputs("&#32;", f);
+	if (*p == '-' || *p == '+' || *p == '=')
+		fputc('\\', f);
+	for (; *p; p += n) {
+		n = md_ctrl(f, p);
+		if (n)
+			continue;
+		n = 1;
+		/* "_" inside a word (audit_log) is no emphasis: left as it is */
+		if (*p == '_' && p > s && isalnum((unsigned char)p[-1]) &&
+		    isalnum((unsigned char)p[1])) {
+			fputc('_', f);
+			continue;
+		}
+		if (strchr("\\`*_[]<>|~&#!", *p) ||
+		    (*p == ':' && p[1] == '/' && p[2] == '/') ||
+		    (*p == '.' && p - s >= 3 && !strncasecmp(p - 3, "www", 3)) ||
+		    (p == s + strspn(s, "0123456789") && p > s && (*p == '.' || *p == ')')))
+			fputc('\\', f);
+		fputc(*p, f);
+	}
 }
 
 static void fmt_value(FILE *f, const struct ap_value *v, int id)
@@ -169,9 +254,7 @@ static void fmt_value(FILE *f, const struct ap_value *v, int id)
 		return;
 	}
 	if (is_text(id)) {
-		fputc('`', f);
-		fputs(v->s, f);
-		fputc('`', f);
+		md_code(f, v->s, true);
 	} else if (v->v == floor(v->v) && fabs(v->v) < 1e15) {
 		fprintf(f, "%.0f", v->v);
 	} else {
@@ -196,7 +279,7 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 		const struct ap_subject *s = top[i];
 
 		fprintf(f, "- ");
-		md_code(f, s->location);
+		md_code(f, s->location, false);
 		fprintf(f, ": %.2f CPU-s sampled over %.2f s", pv(s, AP_M_P_CPU_S), pv(s, AP_M_P_WALL_S));
 		/* shares of a few milliseconds say nothing */
 		if (!isnan(pv(s, AP_M_P_ACTIVE_S)) && pv(s, AP_M_P_ACTIVE_S) >= 0.01) {
@@ -238,12 +321,15 @@ static void md_finding(const struct ap_analysis *an, const struct ap_finding *x,
 	size_t i;
 
 	fprintf(f, "### %d. ", n);
-	fputs(pt->title, f);
+	md_text(f, pt->title);
 	fprintf(f, " (`%s`)\n\n", x->id);
-	fprintf(f, "- **Where:** `%s`\n", x->subj->location);
+	fprintf(f, "- **Where:** ");
+	md_code(f, x->subj->location, false);
+	fputc('\n', f);
 	fprintf(f, "- **Severity:** %s; **time at stake:** %s; **confidence:** %.3g\n\n",
 		ap_severity_names[pt->severity], stake(x, buf, sizeof(buf)), x->confidence);
-	fprintf(f, "%s\n\n", x->explanation);
+	md_text(f, x->explanation);
+	fprintf(f, "\n\n");
 	fprintf(f, "| evidence | value | 95%% interval |\n|---|---|---|\n");
 	for (i = 0; i < pt->nr_cited; i++) {
 		int id = pt->cited[i];
@@ -262,9 +348,14 @@ static void md_finding(const struct ap_analysis *an, const struct ap_finding *x,
 		}
 	}
 	fprintf(f, "\n**Confidence basis:** %s.\n\n**Suggested actions:**\n\n", x->basis);
-	for (i = 0; i < x->nr_suggestions; i++)
-		fprintf(f, "- %s\n", x->suggestions[i]);
-	fprintf(f, "\n**How to verify:** %s\n", x->verify);
+	for (i = 0; i < x->nr_suggestions; i++) {
+		fprintf(f, "- ");
+		md_text(f, x->suggestions[i]);
+		fputc('\n', f);
+	}
+	fprintf(f, "\n**How to verify:** ");
+	md_text(f, x->verify);
+	fputc('\n', f);
 	if (x->nr_related) {
 		fprintf(f, "\n*Also seen as:*");
 		for (i = 0; i < x->nr_related; i++)
@@ -309,7 +400,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 	n = top_subjects(an, AP_SCOPE_FUNCTION, AP_M_F_SELF_SAMPLES, 15, top);
 	for (i = 0; i < n; i++) {
 		fputs("| ", f);
-		md_code(f, top[i]->location);
+		md_code(f, top[i]->location, true);
 		fprintf(f, " | %.1f | %.1f | %.0f |\n", pv(top[i], AP_M_F_SELF_PCT),
 			pv(top[i], AP_M_F_TOTAL_PCT), pv(top[i], AP_M_F_SELF_SAMPLES));
 	}
@@ -317,7 +408,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 	n = top_subjects(an, AP_SCOPE_STACK, AP_M_S_SAMPLES, 8, top);
 	for (i = 0; i < n; i++) {
 		fprintf(f, "| %.0f | %.1f | ", pv(top[i], AP_M_S_SAMPLES), pv(top[i], AP_M_S_PCT));
-		md_code(f, top[i]->location);
+		md_code(f, top[i]->location, true);
 		fprintf(f, " |\n");
 	}
 	if (p->has_offcpu) {
@@ -329,7 +420,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 			const struct ap_subject *s = top[i];
 
 			fprintf(f, "| ");
-			md_code(f, s->location);
+			md_code(f, s->location, true);
 			fprintf(f, " | %.2f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
 				pv(s, AP_M_T_WALL_S), pv(s, AP_M_T_ONCPU_PCT), pv(s, AP_M_T_RUNNABLE_PCT),
 				pv(s, AP_M_T_IO_PCT), pv(s, AP_M_T_LOCK_PCT), pv(s, AP_M_T_GIL_PCT),
@@ -345,7 +436,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 			const struct ap_subject *s = top[i];
 
 			fputs("| ", f);
-			md_code(f, s->location);
+			md_code(f, s->location, true);
 			fprintf(f, " | %.0f | %.0f | %.3f | %.1f | %.0f | %.0f |\n", pv(s, AP_M_SC_COUNT), pv(s, AP_M_SC_ERRORS), pv(s, AP_M_SC_TOTAL_S),
 				pv(s, AP_M_SC_AVG_US), pv(s, AP_M_SC_P99_US), pv(s, AP_M_SC_BYTES));
 		}
@@ -374,7 +465,9 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 	size_t i, nr_shown = 0, n = 0;
 	char buf[64];
 
-	fprintf(f, "# autoprof-bpf report: `%s`\n\n", an->in.target);
+	fprintf(f, "# autoprof-bpf report: ");
+	md_code(f, an->in.target, false);
+	fprintf(f, "\n\n");
 	fprintf(f, "%.2f s wall; %llu on-CPU samples at %u Hz (%.2f CPU-s)", an->in.wall_s,
 		(unsigned long long)p->total_samples, p->frequency_hz,
 		p->frequency_hz ? (double)p->total_samples / p->frequency_hz : 0.0);
@@ -391,8 +484,11 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		if (!shown(x))
 			continue;
 		n++;
-		fprintf(f, "%zu. **%s** (%s): `%s`, %s%s, confidence %.3g\n", n, x->pat->title,
-			ap_severity_names[x->pat->severity], x->subj->location, stake(x, buf, sizeof(buf)),
+		fprintf(f, "%zu. **", n);
+		md_text(f, x->pat->title);
+		fprintf(f, "** (%s): ", ap_severity_names[x->pat->severity]);
+		md_code(f, x->subj->location, false);
+		fprintf(f, ", %s%s, confidence %.3g\n", stake(x, buf, sizeof(buf)),
 			x->pat->impact_metric < 0 ? "" : " at stake", x->confidence);
 	}
 	for (i = 0; i < an->nr_findings; i++) {
@@ -400,8 +496,12 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 
 		if (x->dropped || !x->uncertain)
 			continue;
-		fprintf(f, "- *uncertain* (confidence %.2f, under %.1f): %s at `%s`\n", x->confidence,
-			AP_MIN_CONFIDENCE, x->pat->title, x->subj->location);
+		fprintf(f, "- *uncertain* (confidence %.2f, under %.1f): ", x->confidence,
+			AP_MIN_CONFIDENCE);
+		md_text(f, x->pat->title);
+		fputs(" at ", f);
+		md_code(f, x->subj->location, false);
+		fputc('\n', f);
 	}
 	if (!n)
 		fprintf(f, "No pattern matched: nothing in this run crossed a threshold of the %zu "
@@ -428,15 +528,23 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 		fprintf(f, "  none: no pattern matched this run\n");
 	for (i = 0; i < an->nr_findings && n < top; i++) {
 		const struct ap_finding *x = &an->findings[i];
+		char *loc, *expl, *sug;
 
 		if (!shown(x))
 			continue;
+		/* names from the target: no terminal escapes, no forged lines */
+		loc = tty_dup(x->subj->location);
+		expl = tty_dup(x->explanation);
+		sug = tty_dup(x->nr_suggestions ? x->suggestions[0] : "");
 		fprintf(f, "  %d. [%s] %s: %s (%s%s, confidence %.3g)\n     %s\n", ++n,
-			ap_severity_names[x->pat->severity], x->pat->title, x->subj->location,
+			ap_severity_names[x->pat->severity], x->pat->title, loc,
 			stake(x, buf, sizeof(buf)), x->pat->impact_metric < 0 ? "" : " at stake",
-			x->confidence, x->explanation);
+			x->confidence, expl);
 		if (x->nr_suggestions)
-			fprintf(f, "     try: %s\n", x->suggestions[0]);
+			fprintf(f, "     try: %s\n", sug);
+		free(loc);
+		free(expl);
+		free(sug);
 	}
 }
 

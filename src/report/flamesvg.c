@@ -191,17 +191,55 @@ static void lay_out(const struct rows *r, uint32_t all, uint64_t total, double m
 	free(ox);
 }
 
+/* bytes of the well-formed UTF-8 character at s that XML 1.0 allows, or 0:
+ * no C0 control but tab, no DEL or C1 control, no surrogate, no U+FFFE/F */
+static int xml_char_len(const unsigned char *s)
+{
+	uint32_t c;
+	int n, i;
+
+	if (*s < 0x80)
+		return (*s >= 0x20 && *s != 0x7f) || *s == '\t' ? 1 : 0;
+	if (*s >= 0xc2 && *s <= 0xdf)
+		n = 2, c = *s & 0x1f;
+	else if (*s >= 0xe0 && *s <= 0xef)
+		n = 3, c = *s & 0x0f;
+	else if (*s >= 0xf0 && *s <= 0xf4)
+		n = 4, c = *s & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0x80 && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe || c == 0xffff)
+		return 0;
+	return n;
+}
+
+/* at most max characters of s as XML text: names come from the target, so
+ * markup is escaped and what XML cannot hold (control characters, broken
+ * UTF-8) becomes U+FFFD; a character is never cut in half */
 static void xml_text(struct strbuf *sb, const char *s, size_t max)
 {
 	size_t n;
+	int len;
 
-	for (n = 0; *s && n < max; s++, n++) {
+	for (n = 0; *s && n < max; s += len, n++) {
+		len = xml_char_len((const unsigned char *)s);
+		if (!len) {
+			sb_puts(sb, "\xef\xbf\xbd");
+			len = 1;
+			continue;
+		}
 		switch (*s) {
 		case '<': sb_puts(sb, "&lt;"); break;
 		case '>': sb_puts(sb, "&gt;"); break;
 		case '&': sb_puts(sb, "&amp;"); break;
 		case '"': sb_puts(sb, "&quot;"); break;
-		default: sb_append(sb, s, 1);
+		default: sb_append(sb, s, len);
 		}
 	}
 }

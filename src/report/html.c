@@ -18,33 +18,51 @@ __asm__(".section .rodata\n"
 	".previous\n");
 extern const char ap_report_html[];
 
-/* a JSON string; "<" escaped too, so no "</script>" can end the block */
+/* U+2028 and U+2029 (LINE / PARAGRAPH SEPARATOR) at s: JavaScript before
+ * ES2019 ends a string literal there, so the page escapes them */
+static bool js_line_sep(const char *s)
+{
+	return (unsigned char)s[0] == 0xe2 && (unsigned char)s[1] == 0x80 &&
+	       ((unsigned char)s[2] == 0xa8 || (unsigned char)s[2] == 0xa9);
+}
+
+/* a JSON string; every "<" escaped too, so neither "</script>" nor "<!--"
+ * can end or change the script block that holds the data */
 static void jstr(struct strbuf *sb, const char *s)
 {
 	sb_puts(sb, "\"");
 	for (; *s; s++) {
 		unsigned char c = *s;
 
-		if (c == '"' || c == '\\')
+		if (c == '"' || c == '\\') {
 			sb_printf(sb, "\\%c", c);
-		else if (c < 0x20 || c == '<')
+		} else if (c < 0x20 || c == '<' || c == '>' || c == 0x7f) {
 			sb_printf(sb, "\\u%04x", c);
-		else
+		} else if (js_line_sep(s)) {
+			sb_printf(sb, "\\u%04x", 0x2028 + ((unsigned char)s[2] - 0xa8));
+			s += 2;
+		} else {
 			sb_append(sb, (const char *)&c, 1);
+		}
 	}
 	sb_puts(sb, "\"");
 }
 
-/* cJSON text with "</" made safe inside a script element */
+/* cJSON text made safe inside a script element the same way: "<" and ">"
+ * occur only inside JSON strings, where "\u003c" means the same */
 static void jraw(struct strbuf *sb, const cJSON *j)
 {
 	char *t = cJSON_PrintUnformatted(j), *s;
 
 	for (s = t; s && *s; s++) {
-		if (s[0] == '<' && s[1] == '/')
-			sb_puts(sb, "<\\");
-		else
+		if (*s == '<' || *s == '>') {
+			sb_printf(sb, "\\u%04x", *s);
+		} else if (js_line_sep(s)) {
+			sb_printf(sb, "\\u%04x", 0x2028 + ((unsigned char)s[2] - 0xa8));
+			s += 2;
+		} else {
 			sb_append(sb, s, 1);
+		}
 	}
 	if (!t)
 		sb_puts(sb, "null");

@@ -27,5 +27,11 @@ struct summary_info {
 	unsigned formats;         /* AP_FMT_* written besides the report */
 };
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f);
+/* Names from the target on a terminal: every control character (C0 with
+ * ESC and newline, DEL, C1 as UTF-8) becomes "?", in place, so no escape
+ * sequence or forged line reaches the terminal. tty_dup() cleans a copy
+ * (free it). */
+void tty_clean(char *s);
+char *tty_dup(const char *s);
 
 #endif

@@ -43,6 +43,26 @@ static const char *module_of(const struct profile *p, uint32_t frame)
 	return s ? s + 1 : path;
 }
 
+void tty_clean(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	for (; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f)
+			*u = '?';
+		else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			u[0] = u[1] = '?';
+	}
+}
+
+char *tty_dup(const char *s)
+{
+	char *c = xstrdup(s ? s : "");
+
+	tty_clean(c);
+	return c;
+}
+
 /* functions, not lines: a Python frame counts as "qualname (file.py)" */
 static void function_label(const struct profile *p, uint32_t frame, char *buf, size_t len)
 {
@@ -51,6 +71,7 @@ static void function_label(const struct profile *p, uint32_t frame, char *buf, s
 
 	if (p->frames[frame].kind == AP_FRAME_PYTHON) {
 		snprintf(buf, len, "%s (%s)", profile__s(p, p->frames[frame].name), mod ? mod : "?");
+		tty_clean(buf);
 		return;
 	}
 	profile__frame_label(p, frame, false, name, sizeof(name));
@@ -60,6 +81,7 @@ static void function_label(const struct profile *p, uint32_t frame, char *buf, s
 		snprintf(buf, len, "%s (%s)", name, mod);
 	else
 		snprintf(buf, len, "%s", name);
+	tty_clean(buf);
 }
 
 static void build_functions(const struct profile *p, enum ap_view view, struct fn_table *t)
@@ -214,6 +236,7 @@ static void stack_text(const struct profile *p, enum ap_view view, uint32_t stac
 	for (j = first; j < nv; j++)
 		sb_printf(sb, "%s%s", j > first ? " > " : "",
 			  profile__frame_label(p, vf[j], true, label, sizeof(label)));
+	tty_clean(sb->buf);
 }
 
 struct stack_rank {
@@ -332,10 +355,13 @@ static void print_wall_row(FILE *f, const char *who, const char *name, uint64_t 
 			   uint64_t oncpu, const uint64_t *off_ns)
 {
 	uint64_t cats[NR_CATS];
+	char clean[64];
 	int c;
 
 	categories(off_ns, cats);
-	fprintf(f, "  %-15s %-16.16s %8.2f %6.1f%%", who, name, wall / 1e9, pct(oncpu, wall));
+	snprintf(clean, sizeof(clean), "%s", name);
+	tty_clean(clean);
+	fprintf(f, "  %-15s %-16.16s %8.2f %6.1f%%", who, clean, wall / 1e9, pct(oncpu, wall));
 	for (c = 0; c < NR_CATS; c++)
 		fprintf(f, " %6.1f%%", pct(cats[c], wall));
 	fputc('\n', f);
@@ -517,8 +543,10 @@ static int by_samples(const void *a, const void *b)
 /* the command line on one line, at most max characters */
 static void print_cmdline(FILE *f, const char *s, int max)
 {
-	for (; *s && max > 0; s++, max--)
-		fputc(*s == '\n' || *s == '\t' ? ' ' : *s, f);
+	char *c = tty_dup(s);
+
+	fprintf(f, "%.*s", max, c);
+	free(c);
 }
 
 static void exit_text(int status, char *buf, size_t len)
@@ -546,9 +574,12 @@ static void print_processes(FILE *f, const struct profile *p)
 	fprintf(f, "  processes: %zu followed\n    %7s %7s %-16s %6s %6s  %s\n", p->nr_procs, "pid",
 		"ppid", "name", "cpu", "exit", "command");
 	for (i = 0; i < p->nr_procs && shown < 10; i++, shown++) {
+		char *comm = tty_dup(profile__s(p, v[i]->comm));
+
 		exit_text(v[i]->exit_status, ex, sizeof(ex));
-		fprintf(f, "    %7u %7u %-16s %5.1f%% %6s  ", v[i]->pid, v[i]->ppid,
-			profile__s(p, v[i]->comm), pct(v[i]->samples, p->total_samples), ex);
+		fprintf(f, "    %7u %7u %-16s %5.1f%% %6s  ", v[i]->pid, v[i]->ppid, comm,
+			pct(v[i]->samples, p->total_samples), ex);
+		free(comm);
 		print_cmdline(f, profile__s(p, v[i]->cmdline), 60);
 		fputc('\n', f);
 	}
@@ -585,8 +616,11 @@ static void print_threads(FILE *f, const struct profile *p)
 	fprintf(f, "\nThreads (%zu):\n  %7s %7s %-16s %7s%s\n", p->nr_threads, "pid", "tid", "name",
 		"cpu%", py ? "  python%  holds-GIL%" : "");
 	for (i = 0; i < p->nr_threads && i < 10; i++) {
-		fprintf(f, "  %7u %7u %-16s %6.1f%%", v[i]->pid, v[i]->tid, profile__s(p, v[i]->comm),
+		char *comm = tty_dup(profile__s(p, v[i]->comm));
+
+		fprintf(f, "  %7u %7u %-16s %6.1f%%", v[i]->pid, v[i]->tid, comm,
 			pct(v[i]->samples, p->total_samples));
+		free(comm);
 		if (py)
 			fprintf(f, "  %6.1f%%  %9.1f%%", pct(v[i]->python_samples, v[i]->samples),
 				pct(v[i]->gil_samples, v[i]->samples));
@@ -601,9 +635,10 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 {
 	struct fn_table t = { 0 };
 	struct ap_completeness c;
+	char *target = tty_dup(si->target), *outdir = si->outdir ? tty_dup(si->outdir) : NULL;
 	size_t i;
 
-	fprintf(f, "\n== autoprof-bpf: %s ==\n", si->target);
+	fprintf(f, "\n== autoprof-bpf: %s ==\n", target);
 	fprintf(f, "  %.2f s wall, %llu on-CPU samples at %u Hz (%.2f CPU-seconds)", si->wall_s,
 		(unsigned long long)p->total_samples, p->frequency_hz,
 		p->frequency_hz ? (double)p->total_samples / p->frequency_hz : 0.0);
@@ -644,19 +679,21 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	}
 	if (p->has_syscalls)
 		print_syscalls(f, p, 8);
-	if (si->outdir) {
+	if (outdir) {
 		struct strbuf more = { 0 };
 
 		ap_formats_files(si->formats, &more);
 		fprintf(f, "\nFiles: %s/ (report.md, findings.json, run.json, artifacts/, stacks.folded%s%s)\n",
-			si->outdir, p->has_offcpu ? ", offcpu.folded" : "", more.buf ? more.buf : "");
+			outdir, p->has_offcpu ? ", offcpu.folded" : "", more.buf ? more.buf : "");
 		if (si->formats & AP_FMT_HTML)
 			fprintf(f, "Open %s/report.html in a browser for the interactive flame graph.\n",
-				si->outdir);
+				outdir);
 		sb_free(&more);
 	}
 	for (i = 0; i < t.nr; i++)
 		free(t.rows[i].label);
 	free(t.rows);
 	hmap_free(&t.idx);
+	free(target);
+	free(outdir);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Two threads with their own call chains plus a main thread that waits:
  * samples must name each thread's function and unwind through
- * start_thread/clone3. Usage: threads SECONDS */
+ * start_thread/clone3. Usage: threads SECONDS (of CPU time per thread, so
+ * the samples each gets do not depend on the machine's load) */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -13,7 +14,7 @@ static double now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 

@@ -82,10 +82,10 @@ def burn(n):
 
 def children(secs):
     subprocess.run([sys.executable, "-c",
-                    "import time\nend = time.monotonic() + %f\n"
+                    "import time\nend = time.process_time() + %f\n"
                     "def child_burn():\n"
                     "    s = 0\n"
-                    "    while time.monotonic() < end:\n"
+                    "    while time.process_time() < end:\n"
                     "        s += 1\n"
                     "child_burn()\n" % secs], check=True)
     with multiprocessing.Pool(2) as pool:

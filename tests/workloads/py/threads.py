@@ -1,5 +1,7 @@
 # Four threads, each running its own function: every thread's samples
-# must name its function and no other.
+# must name its function and no other. Each thread spins for SECONDS / 4 of
+# its own CPU time (so the samples each gets do not depend on the machine's
+# load), calling time.monotonic() (the vDSO) all along.
 import sys
 import threading
 import time
@@ -7,11 +9,14 @@ import time
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
 
 
-def spin(end):
+def spin(cpu_s):
     s = 0
-    while time.monotonic() < end:
-        s += 1
-    return s
+    end = time.thread_time() + cpu_s
+    while True:
+        for _ in range(1000):
+            s += time.monotonic() > 0
+        if time.thread_time() >= end:
+            return s
 
 
 def alpha(end):
@@ -30,8 +35,7 @@ def delta(end):
     return spin(end)
 
 
-end = time.monotonic() + SECONDS
-ts = [threading.Thread(target=f, args=(end,), name=f.__name__) for f in (alpha, beta, gamma, delta)]
+ts = [threading.Thread(target=f, args=(SECONDS / 4,), name=f.__name__) for f in (alpha, beta, gamma, delta)]
 for t in ts:
     t.start()
 for t in ts:
