@@ -257,6 +257,10 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 		       ap_errstr(err));
 		goto err_out;
 	}
+	/* kallsyms was read before our programs existed: name their frames
+	 * (and every other program's) by their real address ranges */
+	if (ses->ks)
+		ap_debug("kallsyms: %d BPF functions added", kallsyms__add_bpf(ses->ks));
 	return cc;
 
 err_out:

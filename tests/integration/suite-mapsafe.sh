@@ -196,4 +196,27 @@ ms_run() { # NAME symlink|fifo
 t_maps_symlink_trap() { ms_run maps_symlink_trap symlink; }
 t_maps_fifo_trap() { ms_run maps_fifo_trap fifo; }
 
-SUITE_TESTS=(fd_kinds maps_symlink_trap maps_fifo_trap)
+# Kernel frames inside our own BPF programs carry the program's own name:
+# the syscall entry tracepoint runs on_sys_enter, never a name taken from
+# the program (or symbol) loaded before it
+t_bpf_prog_names() {
+	local d=$O/bpfnames all enter wrong
+	$AP -q -F 999 -o $d -- $W/sysheavy 2 2>$d.err || { fail bpf_prog_names "exit $?: $(tail -1 $d.err)"; return; }
+	all=$(samples $d/stacks.folded '^sysheavy;.*;__bpf_trace_sys_enter_\[k\];bpf_trace_run2_\[k\];[^;]+_\[k\]')
+	enter=$(samples $d/stacks.folded '^sysheavy;.*;__bpf_trace_sys_enter_\[k\];bpf_trace_run2_\[k\];bpf_prog_[0-9a-f]+_on_sys_enter_\[k\]')
+	# what the tracepoint calls: our program, or kernel helpers (rcu, thunks);
+	# a BPF program of another name or the end of kernel text is a misnaming
+	wrong=$(grep -oE '__bpf_trace_sys_(enter|exit)_\[k\];bpf_trace_run2_\[k\];[^; ]+' $d/stacks.folded |
+		grep -E ';(bpf_prog_|_einittext|_etext)' |
+		grep -vE 'bpf_prog_[0-9a-f]{16}_on_sys_(enter|exit)_\[k\]$' | sort | uniq -c | head -3)
+	if [ -n "$wrong" ]; then
+		fail bpf_prog_names "the syscall tracepoints ran programs named otherwise: $(echo $wrong)"
+	elif ! gt "$enter" 0; then
+		fail bpf_prog_names "no sample inside on_sys_enter ($all inside whatever the sys_enter tracepoint ran; $(samples $d/stacks.folded '_\[k\]') kernel samples)"
+	else
+		pass bpf_prog_names
+		echo "     $enter samples inside bpf_prog_*_on_sys_enter"
+	fi
+}
+
+SUITE_TESTS=(fd_kinds maps_symlink_trap maps_fifo_trap bpf_prog_names)

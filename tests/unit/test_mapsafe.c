@@ -10,6 +10,7 @@
 #include "profile/profile.h"
 #include "shared.h"
 #include "symbolize/elfsym.h"
+#include "symbolize/kallsyms.h"
 #include "symbolize/safeopen.h"
 #include "unit.h"
 #include "util.h"
@@ -216,4 +217,55 @@ out:
 	free(cmd);
 	free(dbg);
 	rm_scratch(dir);
+}
+
+/* kallsyms has no sizes: an address past a symbol's end is not that
+ * symbol's. A BPF program loaded after kallsyms was read sat past the
+ * previous program (or _einittext) and took its name. */
+TEST(kallsyms_ranges)
+{
+	char path[] = "/tmp/ap-kallsyms-bpf-XXXXXX";
+	int fd = mkstemp(path);
+	const char *text = "ffffffff81000000 T _stext\n"
+			   "ffffffff81000100 T small_fn\n"
+			   "ffffffff82000000 T _etext\n"
+			   "ffffffffc0001000 t bpf_prog_1111111111111111_on_exec\t[bpf]\n";
+	const uint64_t exec_at = 0xffffffffc0001000ull, enter_at = 0xffffffffc0001800ull;
+	struct kallsyms *ks = NULL;
+	const char *mod = NULL;
+	uint64_t off = 0;
+
+	if (!ASSERT_TRUE(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text),
+			 "fixture written"))
+		goto out;
+	ks = kallsyms__load(path);
+	if (!ASSERT_TRUE(ks != NULL, "load"))
+		goto out;
+	ASSERT_STREQ(kallsyms__lookup(ks, 0xffffffff81000180ull, NULL, &off), "small_fn",
+		     "unsized symbol, near its start");
+	ASSERT_EQ(off, 0x80, "offset");
+	ASSERT_TRUE(kallsyms__lookup(ks, 0xffffffff82400000ull, NULL, NULL) == NULL,
+		    "4 MB past _etext is not _etext");
+	/* before the load of on_sys_enter it is unknown, not on_exec ... */
+	ASSERT_STREQ(kallsyms__lookup(ks, exec_at + 0x10, &mod, NULL),
+		     "bpf_prog_1111111111111111_on_exec", "a BPF program from kallsyms");
+	ASSERT_STREQ(mod, "bpf", "its module");
+	/* ... and after it, with the real ranges of both */
+	kallsyms__add(ks, exec_at, 0x200, "bpf_prog_1111111111111111_on_exec", "bpf");
+	kallsyms__add(ks, enter_at, 0x300, "bpf_prog_2222222222222222_on_sys_enter", "bpf");
+	ASSERT_STREQ(kallsyms__lookup(ks, enter_at + 0x20, NULL, &off),
+		     "bpf_prog_2222222222222222_on_sys_enter", "inside the new program");
+	ASSERT_EQ(off, 0x20, "offset in it");
+	ASSERT_TRUE(kallsyms__lookup(ks, exec_at + 0x300, NULL, NULL) == NULL,
+		    "between the two programs: neither");
+	ASSERT_TRUE(kallsyms__lookup(ks, enter_at + 0x300, NULL, NULL) == NULL,
+		    "past the last program's end");
+	ASSERT_STREQ(kallsyms__lookup(ks, exec_at + 0x1ff, NULL, NULL),
+		     "bpf_prog_1111111111111111_on_exec", "last byte of the resized one");
+	ASSERT_EQ(kallsyms__count(ks), 5, "the resized symbol is not doubled");
+out:
+	kallsyms__free(ks);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
 }
