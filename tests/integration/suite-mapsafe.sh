@@ -144,7 +144,7 @@ ms_wait() { # FILE [SECONDS]: up to 20 s
 }
 
 ms_run() { # NAME symlink|fifo
-	local t=$1 mode=$2 d=$O/$1 w off pub sec refused st tpid apid n in_trap at_d
+	local t=$1 mode=$2 d=$O/$1 w off pub sec refused st tpid apid n in_trap at_d stopped
 	ms_build || { fail $t "could not build the trap workload (cc)"; return 1; }
 	pub=$(nm -D "$MS_DIR/libpub.so" | awk '$3 == "ms_pub_spin_fn" { print $1 }')
 	sec=$(nm "$MS_DIR/secret/libsec.so" 2>/dev/null | awk '$3 == "ms_sec_spin_fn" { print $1 }')
@@ -157,7 +157,11 @@ ms_run() { # NAME symlink|fifo
 	timeout 60 $AP -q -F 499 -d 4 -o $d -- setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		"$MS_DIR/trap" "$w/libtrap.so" $mode "$MS_DIR/secret/libsec.so" 2 $off "$w" 2>$d.err &
 	tpid=$!
-	if ms_wait "$w/ready" && apid=$(pgrep -P $tpid -x autoprof-bpf) && kill -STOP $apid; then
+	stopped=0
+	# the profiler is timeout's only child
+	if ms_wait "$w/ready" && apid=$(pgrep -P $tpid | head -1) && [ -n "$apid" ] &&
+		kill -STOP $apid; then
+		stopped=1
 		touch "$w/go"
 		ms_wait "$w/mapped"
 		kill -CONT $apid
@@ -168,7 +172,10 @@ ms_run() { # NAME symlink|fifo
 	wait $tpid
 	st=$?
 	rm -rf "$w"
-	if [ $at_d = 0 ]; then
+	if [ $stopped = 0 ]; then
+		fail $t "the target never got ready, or the profiler could not be stopped: $(tail -1 $d.err)"
+		return 1
+	elif [ $at_d = 0 ]; then
 		fail $t "no report 15 s after the start with -d 4 (blocked on the planted $mode?)"
 		return 1
 	elif [ $st = 124 ]; then
