@@ -3,6 +3,7 @@
  * opening target-named files, and kernel symbols of BPF programs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -268,4 +269,48 @@ out:
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
+}
+
+/* a binary without a build id: its .gnu_debuglink file is used only if its
+ * CRC-32 is the one the link records (any file of that name was before) */
+TEST(debuglink_crc)
+{
+	char *dir = scratch(), *cmd = NULL, *bin = NULL, fix[PATH_MAX];
+	struct symfile *sf = NULL;
+
+	if (!ASSERT_TRUE(dir != NULL && realpath(unit_fixtures(), fix), "scratch directory"))
+		goto out;
+	bin = xasprintf("%s/nobid", dir);
+	/* fixture_nofp without its build id, its symbols moved to .debug/ */
+	cmd = xasprintf("cd %s && objcopy --remove-section .note.gnu.build-id %s/fixture_nofp full && "
+			"mkdir .debug && objcopy --only-keep-debug full .debug/nobid.debug && "
+			"strip --strip-all -o nobid full && "
+			"cd .debug && objcopy --add-gnu-debuglink=nobid.debug ../nobid && rm ../full",
+			dir, fix);
+	if (!ASSERT_EQ(system(cmd), 0, "objcopy/strip (binutils)"))
+		goto out;
+	sf = symfile__open(bin);
+	if (!ASSERT_TRUE(sf != NULL, "open"))
+		goto out;
+	ASSERT_STREQ(sf->build_id, "", "no build id");
+	ASSERT_TRUE(sf->has_symtab && sf->debug_path && strstr(sf->debug_path, "/.debug/nobid.debug"),
+		    "the debuglink file with the recorded CRC");
+	symfile__free(sf);
+	free(cmd);
+	/* the same name, other contents */
+	cmd = xasprintf("echo >> %s/.debug/nobid.debug", dir);
+	ASSERT_EQ(system(cmd), 0, "append");
+	sf = symfile__open(bin);
+	ASSERT_TRUE(sf && !sf->debug_path && !sf->has_symtab, "another file of that name: not used");
+out:
+	symfile__free(sf);
+	free(bin);
+	free(cmd);
+	if (dir) {
+		cmd = xasprintf("rm -rf %s", dir);
+		if (system(cmd))
+			perror("rm");
+		free(cmd);
+		free(dir);
+	}
 }
