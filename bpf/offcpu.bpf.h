@@ -125,6 +125,7 @@ static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 	struct fdtable *fdt;
 	struct file *f, *fp;
 	umode_t mode;
+	__u32 rdev, major;
 
 	if (fd > 0x7fffffff)
 		return AP_FD_BAD;
@@ -135,6 +136,7 @@ static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 		return AP_FD_BAD;
 	fp = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 	mode = fp->f_inode->i_mode;
+	rdev = fp->f_inode->i_rdev;
 	switch (mode & 0170000) {
 	case 0100000: /* S_IFREG */
 	case 0040000: /* S_IFDIR */
@@ -145,7 +147,13 @@ static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 	case 0010000:
 		return AP_FD_PIPE;
 	case 0020000:
-		return AP_FD_TTY;
+		/* the kernel's dev_t: major in the bits above 20. Terminals are
+		 * 4 (tty0-63, ttyS), 5 (/dev/tty, console, ptmx) and 136-143
+		 * (/dev/pts); /dev/null, /dev/urandom and the rest are not */
+		major = rdev >> 20;
+		if (major == 4 || major == 5 || (major >= 136 && major <= 143))
+			return AP_FD_TTY;
+		return AP_FD_CHARDEV;
 	default:
 		return AP_FD_OTHER;
 	}
@@ -170,6 +178,7 @@ static __always_inline __u32 io_reason(__u32 kind)
 		return AP_OFF_IO_NET;
 	case AP_FD_PIPE:
 	case AP_FD_TTY:
+	case AP_FD_CHARDEV: /* waiting for input, as on a terminal */
 		return AP_OFF_IO_PIPE;
 	case AP_FD_FILE:
 		return AP_OFF_IO_DISK;

@@ -128,10 +128,11 @@ enum ap_fd_kind {
 	AP_FD_FILE,                /* regular file or block device */
 	AP_FD_SOCKET,
 	AP_FD_PIPE,                /* pipe or FIFO */
-	AP_FD_TTY,                 /* character device (terminal, /dev/null, ...) */
+	AP_FD_TTY,                 /* terminal: tty or pty (char majors 4, 5, 136-143) */
 	AP_FD_OTHER,               /* eventfd, epoll, timerfd, ... */
 	AP_FD_BAD,                 /* not an open fd */
-	AP_FD__COUNT,
+	AP_FD_CHARDEV,             /* any other character device (/dev/null, /dev/urandom, ...) */
+	AP_FD__COUNT,              /* names: ap_fd_kind_names in src/counters.c, docs/ARTIFACTS.md */
 };
 
 /* Per thread: time on and off CPU, kept by bpf/offcpu.bpf.h from

@@ -82,6 +82,7 @@ const char *ap_off_category(uint32_t reason)
 const char *const ap_fd_kind_names[AP_FD__COUNT] = {
 	[AP_FD_NONE] = "", [AP_FD_FILE] = "file", [AP_FD_SOCKET] = "socket", [AP_FD_PIPE] = "pipe",
 	[AP_FD_TTY] = "tty", [AP_FD_OTHER] = "other", [AP_FD_BAD] = "bad_fd",
+	[AP_FD_CHARDEV] = "chardev",
 };
 
 /* generated from <asm/unistd_64.h> by the Makefile */

@@ -13,7 +13,7 @@ static struct hmap_ent *find(const struct hmap *m, uint64_t h, const void *key, 
 	for (;; i = (i + 1) & (m->cap - 1)) {
 		struct hmap_ent *e = &m->ents[i];
 
-		if (!e->key || (e->hash == h && e->klen == klen && !memcmp(e->key, key, klen)))
+		if (!e->key || (e->hash == h && e->klen == klen && (!klen || !memcmp(e->key, key, klen))))
 			return e;
 	}
 }
@@ -57,7 +57,8 @@ uint64_t *hmap_upsert(struct hmap *m, const void *key, size_t klen, uint64_t ini
 		*is_new = !e->key;
 	if (!e->key) {
 		e->key = xmalloc(klen ? klen : 1);
-		memcpy(e->key, key, klen);
+		if (klen) /* an empty key may come as NULL; memcpy(d, NULL, 0) is undefined */
+			memcpy(e->key, key, klen);
 		e->klen = klen;
 		e->hash = h;
 		e->val = init;

@@ -21,6 +21,7 @@
 #include "collect/mmaptrack.h"
 #include "log.h"
 #include "python/pyproc.h"
+#include "symbolize/safeopen.h"
 #include "unwind/unwind.h"
 #include "util.h"
 
@@ -97,7 +98,7 @@ static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct
 	const char *path = sf->path;
 	struct bpf_link *l;
 	uint64_t off, v;
-	char key[PATH_MAX + 16];
+	char key[PATH_MAX + 16], self[64];
 	int kl = snprintf(key, sizeof(key), "%u:%s", pid, path);
 
 	if (hmap_get(&cc->py_probed, key, kl, &v))
@@ -113,7 +114,10 @@ static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct
 	}
 	uint64_t t0 = now_mono_ns();
 
-	l = bpf_program__attach_uprobe(cc->skel->progs.on_py_eval_entry, false, pid, path, off);
+	/* the kernel resolves a uprobe's path itself: give it the file this
+	 * symfile read (its fd), not a name the target could re-point */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", sf->fd);
+	l = bpf_program__attach_uprobe(cc->skel->progs.on_py_eval_entry, false, pid, self, off);
 	ap_debug("python: pid %u: uprobe attached in %.2f ms", pid, (now_mono_ns() - t0) / 1e6);
 	if (!l) {
 		if (!cc->py_calls_attach_errors++)
@@ -125,15 +129,29 @@ static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct
 	cc->py_links[cc->nr_py_links++] = l;
 }
 
-/* through the cache under the key a mapping of it will use (path, inode) */
+/* through the cache under the key a mapping of it will use (dev, inode):
+ * the file the command's path names now (realpath: as exec will follow
+ * its symlinks), opened without blocking and only if it is a regular file */
 static struct symfile *warm_symfile(struct cpu_collector *cc, const char *path)
 {
+	struct symcache *sc = &cc->ses->pm.sc;
 	char real[PATH_MAX];
+	struct symfile *sf;
 	struct stat st;
+	bool hit;
+	int fd;
 
-	if (!realpath(path, real) || stat(real, &st))
+	if (!realpath(path, real))
 		return NULL;
-	return symcache__get(&cc->ses->pm.sc, real, st.st_ino);
+	fd = open_checked(real, 0, 0, 0, &st);
+	if (fd < 0)
+		return NULL;
+	sf = symcache__lookup(sc, st.st_dev, st.st_ino, &hit);
+	if (hit) {
+		close(fd);
+		return sf;
+	}
+	return symcache__add(sc, st.st_dev, st.st_ino, fd, real);
 }
 
 void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe)
@@ -239,6 +257,10 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 		       ap_errstr(err));
 		goto err_out;
 	}
+	/* kallsyms was read before our programs existed: name their frames
+	 * (and every other program's) by their real address ranges */
+	if (ses->ks)
+		ap_debug("kallsyms: %d BPF functions added", kallsyms__add_bpf(ses->ks));
 	return cc;
 
 err_out:
@@ -1121,6 +1143,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
+	profile__set_counter(p, "mapped_files_refused", cc->ses->pm.nr_refused);
 }
 
 struct call_row {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/sysmacros.h>
 #include "collect/mmaptrack.h"
 #include "log.h"
 #include "util.h"
@@ -103,8 +104,8 @@ static void apply(struct mmaptrack *mt, const struct perf_event_header *h, uint6
 	case PERF_RECORD_MMAP2:
 		if (!(m->prot & 4 /* PROT_EXEC */) || !mt->filter(m->pid, 0, mt->ctx))
 			return;
-		procmaps__mmap(mt->pm, m->pid, time, m->addr, m->len, m->pgoff, m->ino,
-			       m->filename);
+		procmaps__mmap(mt->pm, m->pid, time, m->addr, m->len, m->pgoff,
+			       makedev(m->maj, m->min), m->ino, m->filename);
 		break;
 	case PERF_RECORD_COMM:
 		if (!(h->misc & PERF_RECORD_MISC_COMM_EXEC) || c->pid != c->tid ||

@@ -9,30 +9,42 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "collect/procmaps.h"
 #include "log.h"
+#include "symbolize/safeopen.h"
 #include "util.h"
 
-struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino)
+struct symfile *symcache__lookup(struct symcache *sc, uint64_t dev, uint64_t ino, bool *hit)
 {
-	char key[PATH_MAX + 32];
-	struct symfile *sf;
-	uint64_t *slot;
-	bool is_new;
-	int n = snprintf(key, sizeof(key), "%s%c%" PRIu64, path, 0, ino);
+	uint64_t key[2] = { dev, ino }, v = 0;
 
-	slot = hmap_upsert(&sc->by_path, key, n, 0, &is_new);
-	if (!is_new)
-		return *slot ? sc->files[*slot - 1] : NULL;
-	sf = symfile__open(path);
+	*hit = hmap_get(&sc->by_id, key, sizeof(key), &v);
+	return v ? sc->files[v - 1] : NULL;
+}
+
+struct symfile *symcache__add(struct symcache *sc, uint64_t dev, uint64_t ino, int fd,
+			      const char *name)
+{
+	uint64_t key[2] = { dev, ino };
+	struct symfile *sf;
+	bool hit;
+
+	sf = symcache__lookup(sc, dev, ino, &hit);
+	if (hit) {
+		close(fd);
+		return sf;
+	}
+	sf = symfile__open_fd(fd, name);
 	if (!sf) {
-		ap_debug("symbolize: %s: %s", path, ap_errstr(-errno));
+		ap_debug("symbolize: %s: %s", name, ap_errstr(-errno));
+		hmap_put(&sc->by_id, key, sizeof(key), 0);
 		return NULL;
 	}
 	GROW(sc->files, sc->cap, sc->nr_files + 1);
 	sc->files[sc->nr_files++] = sf;
-	*hmap_upsert(&sc->by_path, key, n, 0, NULL) = sc->nr_files;
+	hmap_put(&sc->by_id, key, sizeof(key), sc->nr_files);
 	return sf;
 }
 
@@ -74,20 +86,39 @@ static struct ap_image *new_image(struct ap_proc *p, uint64_t time)
 	return img;
 }
 
-/* A process in another mount namespace (a container) names files by its
- * own root: when the host's file at that path is not the mapped inode, look
- * through /proc/PID/root (while the process lives). */
-static const char *resolve_path(uint32_t pid, const char *path, uint64_t ino, char *buf,
-				size_t len)
+/* The file of pid's mapping [start, end), (dev, ino), which the kernel
+ * names path. The target controls that path (it may delete the file and
+ * plant a symlink, a FIFO or another file there), so the name alone is
+ * never trusted:
+ * 1. /proc/PID/map_files/START-END is the mapped file itself, deleted or
+ *    not, in any mount namespace, while the process and that exact mapping
+ *    live. Its device is not compared: a btrfs subvolume or overlayfs
+ *    reports another st_dev than the mapping's, for the same file.
+ * 2. /proc/PID/root/PATH (a container names files by its own root), then
+ *    PATH: without following a final symlink, and only if device and inode
+ *    are the mapping's.
+ * Never blocks (open_checked). Returns an fd, or -errno; open_refused() of
+ * it when a path held something else. */
+static int open_mapped(uint32_t pid, uint64_t start, uint64_t end, const char *path,
+		       uint64_t dev, uint64_t ino)
 {
-	struct stat st;
+	char buf[PATH_MAX + 64];
+	int fd, err;
 
-	if (!ino || (stat(path, &st) == 0 && st.st_ino == ino))
-		return path;
-	snprintf(buf, len, "/proc/%u/root%s", pid, path);
-	if (stat(buf, &st) == 0 && st.st_ino == ino)
-		return buf;
-	return path;
+	if (!ino) /* nothing to check the file against */
+		return -ESTALE;
+	snprintf(buf, sizeof(buf), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, pid, start, end);
+	fd = open_checked(buf, AP_OPEN_FOLLOW, 0, ino, NULL);
+	if (fd >= 0)
+		return fd;
+	snprintf(buf, sizeof(buf), "/proc/%u/root%s", pid, path);
+	err = open_checked(buf, 0, dev, ino, NULL);
+	if (err >= 0)
+		return err;
+	fd = open_checked(path, 0, dev, ino, NULL);
+	if (fd >= 0 || open_refused(fd))
+		return fd;
+	return err;
 }
 
 /* Our own vDSO, copied to a memfd: every process of this kernel maps the
@@ -95,7 +126,7 @@ static const char *resolve_path(uint32_t pid, const char *path, uint64_t ino, ch
 static struct symfile *vdso_symfile(struct symcache *sc)
 {
 	unsigned long base = getauxval(AT_SYSINFO_EHDR);
-	char line[256], path[64];
+	char line[256];
 	unsigned long long start, end;
 	FILE *f;
 
@@ -116,8 +147,8 @@ static struct symfile *vdso_symfile(struct symcache *sc)
 		sc->vdso_fd = memfd_create("autoprof-vdso", MFD_CLOEXEC);
 		if (sc->vdso_fd >= 0 &&
 		    write(sc->vdso_fd, (void *)base, end - start) == (ssize_t)(end - start)) {
-			snprintf(path, sizeof(path), "/proc/self/fd/%d", sc->vdso_fd);
-			sc->vdso = symfile__open(path);
+			/* a dup: the symfile keeps its own fd */
+			sc->vdso = symfile__open_fd(dup(sc->vdso_fd), "[vdso]");
 		}
 		break;
 	}
@@ -126,15 +157,18 @@ static struct symfile *vdso_symfile(struct symcache *sc)
 }
 
 static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uint64_t start,
-		    uint64_t end, uint64_t pgoff, uint64_t ino, const char *path)
+		    uint64_t end, uint64_t pgoff, uint64_t dev, uint64_t ino, const char *path)
 {
 	struct symcache *sc = &pm->sc;
 	struct ap_mapping *m;
-	char buf[PATH_MAX + 32];
+	bool hit;
+	int fd;
 
 	GROW(img->maps, img->cap, img->nr_maps + 1);
 	m = &img->maps[img->nr_maps++];
-	*m = (struct ap_mapping){ .start = start, .end = end, .pgoff = pgoff, .ino = ino };
+	*m = (struct ap_mapping){
+		.start = start, .end = end, .pgoff = pgoff, .dev = dev, .ino = ino,
+	};
 	img->gen++;
 	if (!path || !*path)
 		return;
@@ -148,7 +182,18 @@ static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uin
 	}
 	if (path[0] != '/')
 		return;
-	m->sf = symcache__get(sc, resolve_path(pid, path, ino, buf, sizeof(buf)), ino);
+	m->sf = symcache__lookup(sc, dev, ino, &hit);
+	if (!hit) {
+		fd = open_mapped(pid, start, end, path, dev, ino);
+		if (fd >= 0) {
+			m->sf = symcache__add(sc, dev, ino, fd, path);
+		} else if (open_refused(fd)) {
+			/* not cached: a later mapping may reach the real file */
+			pm->nr_refused++;
+			ap_debug("symbolize: pid %u: %s is not the mapped file (%" PRIx64 ":%" PRIu64
+				 "): %s", pid, path, dev, ino, ap_errstr(fd));
+		}
+	}
 	if (m->sf && symfile__bias(m->sf, start, pgoff, &m->bias))
 		m->sf = NULL;
 	if (m->sf && pm->on_map)
@@ -226,17 +271,18 @@ int procmaps__load_proc(struct procmaps *pm, uint32_t pid, uint64_t time)
 	img = new_image(p, time);
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, end, off, ino;
+		unsigned maj, min;
 		int n;
 
 		name[0] = 0;
-		n = sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %4095[^\n]", &start, &end, perms,
-			   &off, &ino, name);
-		if (n < 5 || perms[2] != 'x')
+		n = sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095[^\n]", &start, &end, perms,
+			   &off, &maj, &min, &ino, name);
+		if (n < 7 || perms[2] != 'x')
 			continue;
 		n = strlen(name);
 		if (n > 10 && !strcmp(name + n - 10, " (deleted)"))
 			name[n - 10] = 0;
-		add_map(pm, pid, img, start, end, off, ino, name[0] ? name : NULL);
+		add_map(pm, pid, img, start, end, off, makedev(maj, min), ino, name[0] ? name : NULL);
 	}
 	fclose(f);
 	read_proc_identity(p);
@@ -310,12 +356,12 @@ void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t t
 	for (i = 0; i < src->nr_maps; i++) {
 		const struct ap_mapping *m = &src->maps[i];
 
-		add_map(pm, pid, img, m->start, m->end, m->pgoff, m->ino, m->path);
+		add_map(pm, pid, img, m->start, m->end, m->pgoff, m->dev, m->ino, m->path);
 	}
 }
 
 void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t start,
-		    uint64_t len, uint64_t pgoff, uint64_t ino, const char *path)
+		    uint64_t len, uint64_t pgoff, uint64_t dev, uint64_t ino, const char *path)
 {
 	struct ap_proc *p = procmaps__get(pm, pid);
 	struct ap_image *img = proc__image_at(p, time);
@@ -323,7 +369,7 @@ void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t s
 	pm->nr_mmap_events++;
 	if (!img)
 		img = new_image(p, time);
-	add_map(pm, pid, img, start, start + len, pgoff, ino, path);
+	add_map(pm, pid, img, start, start + len, pgoff, dev, ino, path);
 	if (!p->exe && path && path[0] == '/')
 		p->exe = xstrdup(path);
 }
@@ -382,6 +428,6 @@ void procmaps__free(struct procmaps *pm)
 	if (pm->sc.vdso_tried && pm->sc.vdso_fd >= 0)
 		close(pm->sc.vdso_fd);
 	free(pm->sc.files);
-	hmap_free(&pm->sc.by_path);
+	hmap_free(&pm->sc.by_id);
 	memset(pm, 0, sizeof(*pm));
 }

@@ -14,7 +14,7 @@
 
 struct ap_mapping {
 	uint64_t start, end, pgoff;
-	uint64_t ino;
+	uint64_t dev, ino;      /* the mapped file (st_dev encoding: makedev) */
 	char *path;             /* NULL for anonymous memory */
 	struct symfile *sf;     /* owned by the symcache; NULL if not a readable ELF */
 	uint64_t bias;          /* runtime = file vaddr + bias, valid if sf */
@@ -44,7 +44,7 @@ struct ap_proc {
 };
 
 struct symcache {
-	struct hmap by_path;    /* "path\0ino" -> index + 1 in files (0: not an ELF) */
+	struct hmap by_id;      /* (dev, ino) -> index + 1 in files (0: not an ELF) */
 	struct symfile **files;
 	size_t nr_files, cap;
 	struct symfile *vdso;   /* this kernel's vDSO, the same image in every process */
@@ -63,10 +63,18 @@ struct procmaps {
 	void (*on_exec)(void *ctx, uint32_t pid);
 	void *hook_ctx;
 	uint64_t nr_mmap_events, nr_lost_events;
+	uint64_t nr_refused;    /* mappings whose path named another file (or a
+				 * symlink, FIFO, device) and that were not opened */
 };
 
-/* file at path (inode ino, 0 if unknown) through the cache; NULL if not ELF */
-struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino);
+/* the cached file of identity (dev, ino); *hit says whether it is known
+ * at all (a known file may be NULL: not an ELF file) */
+struct symfile *symcache__lookup(struct symcache *sc, uint64_t dev, uint64_t ino, bool *hit);
+/* read the file open at fd (checked with open_checked; taken in every
+ * case) into the cache under (dev, ino), named name; NULL if it is not an
+ * ELF file, which is remembered */
+struct symfile *symcache__add(struct symcache *sc, uint64_t dev, uint64_t ino, int fd,
+			      const char *name);
 
 struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid);
 struct ap_proc *procmaps__get(struct procmaps *pm, uint32_t pid);
@@ -75,7 +83,7 @@ int procmaps__load_proc(struct procmaps *pm, uint32_t pid, uint64_t time);
 void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char *comm);
 void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t time);
 void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t start,
-		    uint64_t len, uint64_t pgoff, uint64_t ino, const char *path);
+		    uint64_t len, uint64_t pgoff, uint64_t dev, uint64_t ino, const char *path);
 /* the command line the BPF exec record read from the process at its exec
  * (NUL-separated args); an earlier exec record of the side band does not
  * clear it */

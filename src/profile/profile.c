@@ -119,7 +119,8 @@ uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
 		for (i = 0; i < n && !st.python; i++)
 			st.python = p->frames[frames[i]].kind == AP_FRAME_PYTHON;
 		GROW(p->stack_frames, p->cap_stack_frames, p->nr_stack_frames + n);
-		memcpy(p->stack_frames + p->nr_stack_frames, frames, n * sizeof(*frames));
+		if (n) /* an empty stack may come as NULL; memcpy(d, NULL, 0) is undefined */
+			memcpy(p->stack_frames + p->nr_stack_frames, frames, n * sizeof(*frames));
 		GROW(p->stacks, p->cap_stacks, p->nr_stacks + 1);
 		p->stacks[p->nr_stacks++] = st;
 		p->nr_stack_frames += n;

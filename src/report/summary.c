@@ -484,6 +484,7 @@ static void print_losses(FILE *f, const struct profile *p)
 		"offcpu_stack_records_lost", "thread_records_lost", "offcpu_missed_in_kernel",
 		"offcpu_interval_records_lost", "timeline_samples_dropped", "offcpu_intervals_dropped",
 		"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
+		"mapped_files_refused", /* frames left unnamed: the path was not the mapped file */
 	};
 	size_t i;
 	bool any = false;

@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "elfsym.h"
+#include "symbolize/safeopen.h"
 #include "util.h"
 
 #define AP_PAGE 4096
@@ -24,24 +27,39 @@ void symfile_set_debug_root(const char *dir)
 	debug_root = dir;
 }
 
-static Elf *elf_open(const char *path, int *fdp)
+/* an ELF handle on fd (which stays the caller's); NULL with errno set */
+static Elf *elf_begin_fd(int fd)
 {
 	Elf *elf;
-	int fd;
 
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		if (elf)
 			elf_end(elf);
-		close(fd);
 		errno = ENOEXEC;
+		return NULL;
+	}
+	return elf;
+}
+
+/* path as a regular file only (open_checked, no symlink unless flags say
+ * so); NULL with errno set */
+static Elf *elf_open(const char *path, unsigned flags, int *fdp)
+{
+	Elf *elf;
+	int fd = open_checked(path, flags, 0, 0, NULL);
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	elf = elf_begin_fd(fd);
+	if (!elf) {
+		close(fd);
 		return NULL;
 	}
 	*fdp = fd;
@@ -85,7 +103,7 @@ static void read_build_id(Elf *elf, char *hex, size_t len)
 int elf_read_build_id(const char *path, char *hex, size_t len)
 {
 	int fd;
-	Elf *elf = elf_open(path, &fd);
+	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd);
 
 	if (!elf)
 		return -errno;
@@ -177,7 +195,9 @@ static bool read_symbols(struct symfile *sf, Elf *elf, size_t *cap)
 	return symtab;
 }
 
-static const char *debuglink(Elf *elf)
+/* the .gnu_debuglink file name, and its CRC-32 (which follows the name,
+ * 4-byte aligned) in *crc */
+static const char *debuglink(Elf *elf, uint32_t *crc)
 {
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
@@ -195,46 +215,81 @@ static const char *debuglink(Elf *elf)
 		if (name && !strcmp(name, ".gnu_debuglink") && sh.sh_type != SHT_NOBITS) {
 			d = elf_getdata(scn, NULL);
 			/* NOBITS-like data has d_buf NULL (found by fuzzing) */
-			if (d && d->d_buf && d->d_size > 4 && memchr(d->d_buf, 0, d->d_size))
+			if (d && d->d_buf && d->d_size > 4 && memchr(d->d_buf, 0, d->d_size)) {
+				size_t at = (strlen(d->d_buf) + 4) & ~(size_t)3;
+
+				*crc = 0;
+				if (at + 4 <= d->d_size)
+					memcpy(crc, (char *)d->d_buf + at, 4);
 				return d->d_buf;
+			}
 		}
 	}
 	return NULL;
 }
 
-/* candidate debug files, most specific first; the caller checks build ids */
-static bool try_debug_file(struct symfile *sf, const char *cand, size_t *cap)
+/* CRC-32 of the whole file, as .gnu_debuglink records it (zlib's) */
+static uint32_t file_crc32(int fd)
+{
+	unsigned char buf[65536];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		crc = crc32(crc, buf, n);
+		off += n;
+	}
+	return crc;
+}
+
+/* One candidate debug file. Its path may be one the target influences (the
+ * debuglink directory is the mapped file's), so: a regular file only,
+ * owned by root or by the owner of the binary, and the same build as the
+ * binary: its build id, or for a binary without one the debuglink CRC. A
+ * debug file of another build would misname frames. */
+static bool try_debug_file(struct symfile *sf, const char *cand, unsigned flags, uint32_t crc,
+			   size_t *cap)
 {
 	char bid[sizeof(sf->build_id)];
+	struct stat st;
 	bool ok = false;
 	Elf *elf;
-	int fd;
+	int fd = open_checked(cand, flags, 0, 0, &st);
 
-	if (access(cand, R_OK))
+	if (fd < 0)
 		return false;
-	elf = elf_open(cand, &fd);
+	if (st.st_uid != 0 && st.st_uid != sf->uid)
+		goto out;
+	elf = elf_begin_fd(fd);
 	if (!elf)
-		return false;
+		goto out;
 	read_build_id(elf, bid, sizeof(bid));
-	/* a debuglink match without a matching build id would misname frames */
-	if (!sf->build_id[0] || !strcmp(bid, sf->build_id))
+	if (sf->build_id[0] ? !strcmp(bid, sf->build_id) : crc && file_crc32(fd) == crc)
 		ok = read_symbols(sf, elf, cap);
 	elf_end(elf);
-	close(fd);
-	if (ok)
+	if (ok) {
 		sf->debug_path = xstrdup(cand);
+		sf->debug_dev = st.st_dev;
+		sf->debug_ino = st.st_ino;
+	}
+out:
+	close(fd);
 	return ok;
 }
 
 static void find_debug_file(struct symfile *sf, Elf *elf, size_t *cap)
 {
 	char cand[PATH_MAX + 256], dir[PATH_MAX];
-	const char *link = debuglink(elf), *slash;
+	uint32_t crc = 0;
+	const char *link = debuglink(elf, &crc), *slash;
 
+	/* the build-id tree is the system's (some distributions link its
+	 * entries to the debug files): the link is followed there only */
 	if (sf->build_id[0] && strlen(sf->build_id) > 2) {
 		snprintf(cand, sizeof(cand), "%s/.build-id/%.2s/%s.debug", debug_root,
 			 sf->build_id, sf->build_id + 2);
-		if (try_debug_file(sf, cand, cap))
+		if (try_debug_file(sf, cand, AP_OPEN_FOLLOW, 0, cap))
 			return;
 	}
 	if (!link)
@@ -243,10 +298,10 @@ static void find_debug_file(struct symfile *sf, Elf *elf, size_t *cap)
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - sf->path) : 1,
 		 slash ? sf->path : ".");
 	snprintf(cand, sizeof(cand), "%s%s/%s", debug_root, dir, link);
-	if (try_debug_file(sf, cand, cap))
+	if (try_debug_file(sf, cand, 0, crc, cap))
 		return;
 	snprintf(cand, sizeof(cand), "%s/.debug/%s", dir, link);
-	try_debug_file(sf, cand, cap);
+	try_debug_file(sf, cand, 0, crc, cap);
 }
 
 static int cmp_sym(const void *a, const void *b)
@@ -304,19 +359,45 @@ static int read_loads(struct symfile *sf, Elf *elf)
 
 struct symfile *symfile__open(const char *path)
 {
-	struct symfile *sf;
-	size_t cap = 0;
-	int fd, err;
-	Elf *elf = elf_open(path, &fd);
+	int fd = open_checked(path, 0, 0, 0, NULL);
 
-	if (!elf)
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
+	}
+	return symfile__open_fd(fd, path);
+}
+
+struct symfile *symfile__open_fd(int fd, const char *name)
+{
+	struct symfile *sf;
+	struct stat st;
+	size_t cap = 0;
+	int err;
+	Elf *elf;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err = fstat(fd, &st) ? errno : EINVAL;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	elf = elf_begin_fd(fd);
+	if (!elf) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
 	sf = xcalloc(1, sizeof(*sf));
-	sf->path = xstrdup(path);
+	sf->fd = fd;
+	sf->dev = st.st_dev;
+	sf->ino = st.st_ino;
+	sf->uid = st.st_uid;
+	sf->path = xstrdup(name);
 	err = read_loads(sf, elf);
 	if (err) {
 		elf_end(elf);
-		close(fd);
 		symfile__free(sf);
 		errno = -err;
 		return NULL;
@@ -328,9 +409,16 @@ struct symfile *symfile__open(const char *path)
 		sf->has_symtab = sf->debug_path != NULL;
 	}
 	elf_end(elf);
-	close(fd);
 	sort_symbols(sf);
 	return sf;
+}
+
+int symfile__open_debug(const struct symfile *sf)
+{
+	if (!sf->debug_path)
+		return -ENOENT;
+	/* the file read at open, or nothing: not whatever the path names now */
+	return open_checked(sf->debug_path, AP_OPEN_FOLLOW, sf->debug_dev, sf->debug_ino, NULL);
 }
 
 void symfile__free(struct symfile *sf)
@@ -341,8 +429,8 @@ void symfile__free(struct symfile *sf)
 		dwarf_cfi_end(sf->cfi); /* a CFI from dwarf_getcfi_elf is not freed with the Elf */
 	if (sf->cfi_elf)
 		elf_end(sf->cfi_elf);
-	if (sf->cfi_tried && sf->cfi_fd >= 0)
-		close(sf->cfi_fd);
+	if (sf->fd >= 0) /* always an open fd (symfile__open_fd) */
+		close(sf->fd);
 	free(sf->path);
 	free(sf->debug_path);
 	free(sf->loads);
@@ -415,10 +503,8 @@ int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
 
 	if (!sf->cfi_tried) {
 		sf->cfi_tried = true;
-		sf->cfi_elf = elf_open(sf->path, &sf->cfi_fd);
-		if (!sf->cfi_elf)
-			sf->cfi_fd = -1;
-		else
+		sf->cfi_elf = elf_begin_fd(sf->fd);
+		if (sf->cfi_elf)
 			sf->cfi = dwarf_getcfi_elf(sf->cfi_elf);
 	}
 	if (!sf->cfi || dwarf_cfi_addrframe(sf->cfi, vaddr, &frame) || !frame)
@@ -435,20 +521,16 @@ int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
 int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len)
 {
 	ssize_t n;
-	int i, fd, err;
+	int i;
 
 	for (i = 0; i < sf->nr_loads; i++) {
 		const struct ap_load_seg *l = &sf->loads[i];
 
 		if (vaddr < l->vaddr || vaddr + len > l->vaddr + l->filesz)
 			continue;
-		fd = open(sf->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		n = pread(fd, buf, len, l->offset + (vaddr - l->vaddr));
-		err = n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
-		close(fd);
-		return err;
+		/* the file opened and checked at symfile__open, not its path */
+		n = pread(sf->fd, buf, len, l->offset + (vaddr - l->vaddr));
+		return n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
 	}
 	return -ENOENT; /* .bss or outside the file */
 }
@@ -515,7 +597,9 @@ char *elf_find_needed(const char *path, const char *prefix)
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	int fd;
-	Elf *elf = elf_open(path, &fd);
+	/* the command the user asked to run: its symlinks are followed, as
+	 * exec follows them */
+	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd);
 
 	if (!elf)
 		return NULL;

@@ -21,8 +21,13 @@ struct ap_load_seg {
 };
 
 struct symfile {
-	char *path;            /* as opened */
+	char *path;            /* its name: the mapping's path (not necessarily openable) */
+	int fd;                /* the file itself, open for the symfile's life: every
+				* later read (CFI, data, libdw, uprobes) goes through it */
+	uint64_t dev, ino;     /* st_dev, st_ino of fd: the symcache key */
+	uint32_t uid;          /* its owner, who may also own its debug file */
 	char *debug_path;      /* debug file that supplied .symtab, or NULL */
+	uint64_t debug_dev, debug_ino;
 	char build_id[129];    /* lower-case hex, "" if none */
 	int e_type;            /* ET_EXEC, ET_DYN, ... */
 	uint64_t entry;        /* e_entry: where _start is, named or not */
@@ -35,7 +40,6 @@ struct symfile {
 	bool has_symtab;       /* a full .symtab was found (file or debug file) */
 	void *cfi_elf;         /* Elf * kept open for .eh_frame lookups, lazily */
 	void *cfi;             /* Dwarf_CFI * of it */
-	int cfi_fd;
 	bool cfi_tried;
 	/* CPython's runtime, when this file defines it (0 otherwise): file vaddrs */
 	uint64_t py_runtime, py_runtime_size, py_version, py_code_type;
@@ -45,9 +49,19 @@ struct symfile {
  * /usr/lib/debug. Tests point this at fixture trees. */
 void symfile_set_debug_root(const char *dir);
 
-/* Open path and read its symbols. NULL with errno set on failure
- * (ENOENT, ENOEXEC for a non-ELF file). Free with symfile__free(). */
+/* Open path (a regular file, not through a final symlink: open_checked)
+ * and read its symbols. NULL with errno set on failure (ENOENT, ELOOP,
+ * EINVAL for a FIFO or device, ENOEXEC for a non-ELF file). Free with
+ * symfile__free(). */
 struct symfile *symfile__open(const char *path);
+/* The same for a file already opened and checked (open_checked): fd is
+ * taken in every case, and kept open until symfile__free(). name is what
+ * the file is called (a mapping's path): debuglink files are looked up
+ * next to it. */
+struct symfile *symfile__open_fd(int fd, const char *name);
+/* a new fd of the debug file that supplied the symbols, if it is still the
+ * file that was read; -errno otherwise */
+int symfile__open_debug(const struct symfile *sf);
 void symfile__free(struct symfile *sf);
 
 /* Name of the function containing vaddr and the offset into it; NULL if no

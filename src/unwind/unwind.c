@@ -5,9 +5,11 @@
  * copied stack fail, which ends the unwind there, as in perf. */
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "log.h"
 #include "unwind/unwind.h"
 #include "util.h"
@@ -21,9 +23,26 @@ struct uw_state {
 	int n, max;
 };
 
+/* .debug_frame of a module, from the debug file its symfile already found
+ * and checked (module user data: the symfile). Not libdw's standard search:
+ * that opens paths next to the mapped file, which the target controls,
+ * with a blocking open(). */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	const struct symfile *sf = *userdata;
+	int fd = sf ? symfile__open_debug(sf) : -ENOENT;
+
+	if (fd < 0)
+		return -1;
+	*debuginfo_file_name = strdup(sf->debug_path);
+	return fd;
+}
+
 static const Dwfl_Callbacks dwfl_cbs = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = dwfl_build_id_find_elf, /* unused: every module comes with its fd */
+	.find_debuginfo = find_debuginfo,
 };
 
 static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
@@ -90,7 +109,10 @@ static int build_dwfl(struct uw_state *st, struct ap_image *img, uint32_t pid)
 	dwfl_report_begin(st->dwfl);
 	for (i = 0; i < img->nr_maps; i++) {
 		const struct ap_mapping *m = &img->maps[i];
+		Dwfl_Module *mod;
 		bool dup = false;
+		void **ud;
+		int fd;
 
 		if (!m->sf)
 			continue;
@@ -98,9 +120,19 @@ static int build_dwfl(struct uw_state *st, struct ap_image *img, uint32_t pid)
 			dup = img->maps[j].sf == m->sf;
 		if (dup)
 			continue;
-		/* the file as opened (it may be under /proc/PID/root) */
-		if (!dwfl_report_elf(st->dwfl, m->path, m->sf->path, -1, m->bias, false))
+		/* the file the symfile opened and checked, by its fd (libdw
+		 * takes it on success): never re-opened by name */
+		fd = fcntl(m->sf->fd, F_DUPFD_CLOEXEC, 0);
+		mod = fd < 0 ? NULL :
+			       dwfl_report_elf(st->dwfl, m->path, m->sf->path, fd, m->bias, false);
+		if (!mod) {
+			if (fd >= 0)
+				close(fd);
 			ap_debug("unwind: pid %u: %s: %s", pid, m->path, dwfl_errmsg(-1));
+			continue;
+		}
+		if (dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL))
+			*ud = m->sf;
 	}
 	dwfl_report_end(st->dwfl, NULL, NULL);
 	if (!dwfl_attach_state(st->dwfl, NULL, pid, &thread_cbs, st)) {
