@@ -62,6 +62,11 @@ struct cpu_collector {
 	size_t nr_pending, cap_pending;
 	size_t *iv_pending;         /* intervals whose stack a syscall exit will name */
 	size_t nr_iv_pending, cap_iv_pending;
+	struct exiting {            /* processes that exited, in the order seen */
+		uint32_t pid;
+		uint64_t seen_ns;
+	} *exiting;
+	size_t nr_exiting, cap_exiting;
 	int epfd;
 };
 
@@ -581,7 +586,10 @@ static uint32_t record_stack(struct cpu_collector *cc, const struct ap_cpu_sampl
 		return AP_NONE;
 	}
 	proc = procmaps__find(&ses->pm, s->tgid);
-	if (!proc || !proc->nr_images) {
+	if (proc && proc->released) {
+		cc->no_image++; /* a record that came after its exit and release */
+		proc = NULL;
+	} else if (!proc || !proc->nr_images) {
 		/* a process we never saw start (e.g. forked before side-band
 		 * tracking began): read it now while it lives */
 		if (procmaps__load_proc(&ses->pm, s->tgid, 0) == 0)
@@ -709,10 +717,38 @@ static void handle_thread(struct cpu_collector *cc, const struct ap_thread_rec *
 	thread_account(cc, &r->st);
 	if (r->st.group_dead) {
 		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
+		uint32_t pid = r->st.tgid;
 
 		pr->exit_status = r->st.exit_code;
 		pr->exited = true;
+		/* its slot in the BPF tracked set is free for the next child
+		 * (the map has AP_MAX_TRACKED entries; a build runs more
+		 * commands than that); its mappings and unwinder are freed
+		 * once the records it left in flight are drained */
+		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+		GROW(cc->exiting, cc->cap_exiting, cc->nr_exiting + 1);
+		cc->exiting[cc->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
 	}
+}
+
+/* Free the state of processes whose exit was seen two drain intervals
+ * ago. The ring buffer hands records over in the order they were reserved,
+ * so what a process recorded before its exit record has been handled; the
+ * grace is for the few samples of its last kernel instants (exit_files,
+ * the final switch), reserved after the exit record. */
+#define CC_RELEASE_GRACE_NS 200000000ull
+
+static void release_exited(struct cpu_collector *cc)
+{
+	uint64_t now = now_mono_ns();
+	size_t i = 0;
+
+	while (i < cc->nr_exiting && now - cc->exiting[i].seen_ns >= CC_RELEASE_GRACE_NS)
+		procmaps__release(&cc->ses->pm, cc->exiting[i++].pid);
+	if (!i)
+		return;
+	memmove(cc->exiting, cc->exiting + i, (cc->nr_exiting - i) * sizeof(*cc->exiting));
+	cc->nr_exiting -= i;
 }
 
 static void handle_py_code(struct cpu_collector *cc, const struct ap_py_code *r)
@@ -781,6 +817,8 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 	n = ring_buffer__consume(cc->rb);
 	if (cc->nr_pending)
 		py_fixup(cc, false);
+	if (cc->nr_exiting)
+		release_exited(cc);
 	return n < 0 ? n : 0;
 }
 
@@ -1121,6 +1159,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
+	profile__set_counter(p, "processes_released", cc->ses->pm.nr_released);
 }
 
 struct call_row {
@@ -1237,6 +1276,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	pycode__free(&cc->pyc);
 	free(cc->pending);
 	free(cc->iv_pending);
+	free(cc->exiting);
 	free(cc->py_links);
 	if (cc->epfd >= 0)
 		close(cc->epfd);

@@ -285,6 +285,9 @@ void procmaps__set_cmdline(struct procmaps *pm, uint32_t pid, uint64_t time, con
 
 void procmaps__refresh(struct ap_proc *p)
 {
+	/* after its exit the pid may name another process */
+	if (p->released)
+		return;
 	if (!p->cmdline || !*p->cmdline)
 		read_proc_identity(p);
 }
@@ -299,6 +302,10 @@ void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t t
 		return;
 	procmaps__refresh(parent);
 	p = procmaps__get(pm, pid);
+	if (p->released) { /* the pid of an exited process, reused */
+		p->released = p->exited = false;
+		pm->nr_released--;
+	}
 	p->ppid = ppid;
 	memcpy(p->comm, parent->comm, sizeof(p->comm));
 	if (parent->cmdline && !p->cmdline)
@@ -352,24 +359,45 @@ const struct ap_mapping *image__find(const struct ap_image *img, uint64_t addr)
 	return NULL;
 }
 
+static void free_images(struct procmaps *pm, struct ap_proc *p)
+{
+	size_t j, k;
+
+	for (j = 0; j < p->nr_images; j++) {
+		struct ap_image *img = p->images[j];
+
+		for (k = 0; k < img->nr_maps; k++)
+			free(img->maps[k].path);
+		if (img->unwind && pm->unwind_free)
+			pm->unwind_free(img->unwind);
+		free(img->maps);
+		free(img);
+	}
+	free(p->images);
+	p->images = NULL;
+	p->nr_images = 0;
+}
+
+void procmaps__release(struct procmaps *pm, uint32_t pid)
+{
+	struct ap_proc *p = procmaps__find(pm, pid);
+
+	if (!p || p->released)
+		return;
+	free_images(pm, p);
+	p->exited = true;
+	p->released = true;
+	pm->nr_released++;
+}
+
 void procmaps__free(struct procmaps *pm)
 {
-	size_t i, j, k;
+	size_t i;
 
 	for (i = 0; i < pm->nr_procs; i++) {
 		struct ap_proc *p = pm->procs[i];
 
-		for (j = 0; j < p->nr_images; j++) {
-			struct ap_image *img = p->images[j];
-
-			for (k = 0; k < img->nr_maps; k++)
-				free(img->maps[k].path);
-			if (img->unwind && pm->unwind_free)
-				pm->unwind_free(img->unwind);
-			free(img->maps);
-			free(img);
-		}
-		free(p->images);
+		free_images(pm, p);
 		free(p->cmdline);
 		free(p->exe);
 		free(p);

@@ -40,6 +40,7 @@ struct ap_proc {
 	struct ap_image **images;
 	size_t nr_images;
 	bool exited;
+	bool released;          /* images freed after its exit (procmaps__release) */
 	uint64_t nr_samples;
 };
 
@@ -63,6 +64,7 @@ struct procmaps {
 	void (*on_exec)(void *ctx, uint32_t pid);
 	void *hook_ctx;
 	uint64_t nr_mmap_events, nr_lost_events;
+	uint64_t nr_released;   /* processes whose images were freed at their exit */
 };
 
 /* file at path (inode ino, 0 if unknown) through the cache; NULL if not ELF */
@@ -84,6 +86,10 @@ void procmaps__set_cmdline(struct procmaps *pm, uint32_t pid, uint64_t time, con
 /* read pid's comm, cmdline, exe and parent from /proc if the cmdline is
  * not known yet (best effort: the process may be gone) */
 void procmaps__refresh(struct ap_proc *p);
+/* pid has exited and no record of it can still arrive: free its images
+ * (mappings, unwinder state), keep what the report names it by (pid,
+ * ppid, comm, exe, cmdline, counts). Later samples of it have no image. */
+void procmaps__release(struct procmaps *pm, uint32_t pid);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */
