@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: MIT
+# Bounded memory per followed child (issue 12, item 7) and the profiler's
+# own cost (item 11). Sourced by run.sh. Peak RSS comes from the kernel
+# (getrusage of the waited-for profiler and its descendants: the profiler
+# is the largest of them), not from the product's own figure.
+
+# peak RSS in kB of a command and everything it ran, then its exit status
+peak_rss() {
+	python3 -c 'import resource, subprocess, sys
+rc = subprocess.call(sys.argv[1:])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)' "$@"
+}
+
+# N short commands from a shell: the profiler's peak grows by well under
+# 50 kB per child (it grew by 1-2 MB per child, kept to the end), and the
+# report still names every child
+bounded_loop() { # NAME N CMD
+	local name=$1 n=$2 cmd=$3 d=$O/$1 small big rc named
+	read -r small rc < <(peak_rss $AP -q -o $d.small -- bash -c "for i in \$(seq 20); do $cmd; done" 2>$d.err)
+	[ "$rc" = 0 ] || { fail $name "20 commands: exit $rc: $(head -c 300 $d.err)"; return; }
+	read -r big rc < <(peak_rss $AP -q -o $d -- bash -c "for i in \$(seq $n); do $cmd; done" 2>$d.err)
+	[ "$rc" = 0 ] || { fail $name "$n commands: exit $rc: $(head -c 300 $d.err)"; return; }
+	named=$(jq --arg c "${cmd%% *}" '[.processes[] | select(.cmdline == $c and .exit_status == 0)] | length' $d/run.json)
+	echo "     $name: profiler peak $((small / 1024)) MB with 20 commands, $((big / 1024)) MB with $n ($(( (big - small) * 1024 / n )) bytes per child)"
+	if ! ge $named $n; then
+		fail $name "run.json names $named of the $n children ('$cmd', exit 0)"
+	elif ! gt $((50 * n)) $((big - small)); then
+		fail $name "peak RSS grew $(( (big - small) / 1024 )) MB from 20 to $n commands (over 50 kB per child)"
+	elif ! gt 200000 $big; then
+		fail $name "peak RSS $((big / 1024)) MB with $n commands, over 200 MB"
+	elif [ "$(jq '.collectors.cpu.counters.processes_released' $d/run.json)" -lt $((n / 2)) ]; then
+		fail $name "only $(jq '.collectors.cpu.counters.processes_released' $d/run.json) of $n exited children released"
+	else
+		pass $name
+	fi
+}
+
+t_bounded_children() { bounded_loop bounded_children 2000 /bin/true; }
+t_bounded_py_forks() {
+	local d=$O/bounded_py_forks small big rc n=500 named
+	local prog='import os, sys
+for i in range(int(sys.argv[1])):
+    pid = os.fork()
+    if pid == 0:
+        sum(range(20000))
+        os._exit(0)
+    os.waitpid(pid, 0)'
+	read -r small rc < <(peak_rss $AP -q -o $d.small -- python3 -c "$prog" 20 2>$d.err)
+	[ "$rc" = 0 ] || { fail bounded_py_forks "20 forks: exit $rc: $(head -c 300 $d.err)"; return; }
+	read -r big rc < <(peak_rss $AP -q -o $d -- python3 -c "$prog" $n 2>$d.err)
+	[ "$rc" = 0 ] || { fail bounded_py_forks "$n forks: exit $rc: $(head -c 300 $d.err)"; return; }
+	named=$(jq '[.processes[] | select(.comm | startswith("python3"))] | length' $d/run.json)
+	echo "     bounded_py_forks: profiler peak $((small / 1024)) MB with 20 forks, $((big / 1024)) MB with $n"
+	if ! ge $named $n; then
+		fail bounded_py_forks "run.json names $named python3 processes, want $((n + 1))"
+	elif ! gt $((50 * n)) $((big - small)); then
+		fail bounded_py_forks "peak RSS grew $(( (big - small) / 1024 )) MB from 20 to $n forks (over 50 kB per child)"
+	else
+		pass bounded_py_forks
+	fi
+}
+
+SUITE_TESTS=(bounded_children bounded_py_forks)
