@@ -570,6 +570,7 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 		err = syscalls_json__write(&ses->prof, ses->outdir);
 	if (!err)
 		err = procstat__write(ses->ps, ses->outdir);
+	self_cost__mark(&ses->cost, AP_PHASE_WRITE);
 	if (!err)
 		err = run_json__write(ses, interrupted);
 	if (err)
@@ -683,6 +684,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 
 	ses.ps = procstat__new(ses.start_mono);
+	self_cost__mark(&ses.cost, AP_PHASE_START);
 	interrupted = collect(&ses) != 0;
 	ses.end_mono = now_mono_ns();
 	ses.end_real = now_real_ns();
@@ -692,6 +694,7 @@ int cmd_run(int argc, char **argv)
 	ses.prof.duration_s = (ses.end_mono - ses.start_mono) / 1e9;
 	ses.prof.start_mono_ns = ses.start_mono;
 	fill_processes(&ses);
+	self_cost__mark(&ses.cost, AP_PHASE_COLLECT);
 	ses.target_desc = describe_target(&ses);
 	if (write_outputs(&ses, interrupted)) {
 		ret = -AP_EXIT_FAILED;
@@ -701,11 +704,16 @@ int cmd_run(int argc, char **argv)
 	if (ap_analyze_dir(ses.outdir, ses.opts.patterns_dir, &an))
 		ap_warn("no findings: the analysis of %s failed (the profile is complete; "
 			"`autoprof-bpf analyze %s` retries)", ses.outdir, ses.outdir);
+	self_cost__mark(&ses.cost, AP_PHASE_ANALYZE);
 	/* the pictures, from the same artifacts (and findings) */
 	if (ap_formats_write_dir(ses.outdir, ses.opts.formats, an ? &an->in : NULL, ses.opts.view,
 				 NULL))
 		ap_warn("the pictures of %s are incomplete (`autoprof-bpf report %s` retries)",
 			ses.outdir, ses.outdir);
+	/* the whole cost is known now: run.json says it (the summary below
+	 * and freeing memory are not counted) */
+	self_cost__mark(&ses.cost, AP_PHASE_PICTURES);
+	self_cost__update_run_json(&ses.cost, ses.outdir);
 	if (!ses.opts.quiet) {
 		struct summary_info si = {
 			.target = ses.target_desc,
@@ -721,6 +729,7 @@ int cmd_run(int argc, char **argv)
 		summary_print(&ses.prof, &si, stderr);
 		if (an)
 			ap_findings_print_top(an, 3, stderr);
+		self_cost__print(&ses.cost, stderr);
 	}
 	if (an) {
 		ap_analysis__free(an);

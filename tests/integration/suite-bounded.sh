@@ -60,4 +60,26 @@ for i in range(int(sys.argv[1])):
 	fi
 }
 
-SUITE_TESTS=(bounded_children bounded_py_forks)
+# run.json's own cost covers the whole process: the kernel's peak RSS of
+# the profiler (its analysis and pictures included), phases that add up,
+# and the summary says it
+t_self_cost() {
+	local d=$O/self_cost peak rc self
+	read -r peak rc < <(peak_rss $AP -o $d -- python3 -c 'x = [str(i) for i in range(300000)]' 2>$d.err)
+	[ "$rc" = 0 ] || { fail self_cost "exit $rc: $(head -c 300 $d.err)"; return; }
+	self=$(jq -r '.self | "\(.max_rss_kb) \(.measured_until) \(.phases | length) \(.user_s + .sys_s) \([.phases[].cpu_s] | add)"' $d/run.json)
+	read -r rss until nph cpu sum <<<"$self"
+	if [ "$until" != pictures ] || [ "$nph" != 5 ]; then
+		fail self_cost "run.json self measured until '$until' in $nph phases, want pictures, 5 ('$self')"
+	elif ! ge $rss $((peak * 95 / 100)); then
+		fail self_cost "run.json self.max_rss_kb $rss, the kernel saw a peak of $peak kB"
+	elif ! ge $(ratio $sum $cpu) 0.99 || ! ge $(ratio $cpu $sum) 0.99; then
+		fail self_cost "phases add up to $sum CPU-s of $cpu"
+	elif ! grep -q '^autoprof-bpf itself: [0-9.]* CPU-s (start .*pictures [0-9.]*), peak RSS [0-9]* MB$' $d.err; then
+		fail self_cost "the summary does not state the profiler's own cost"
+	else
+		pass self_cost
+	fi
+}
+
+SUITE_TESTS=(bounded_children bounded_py_forks self_cost)
