@@ -727,9 +727,10 @@ int cmd_run(int argc, char **argv)
 		};
 		/* stderr: in launch mode stdout belongs to the target */
 		summary_print(&ses.prof, &si, stderr);
+		/* before the findings, which end the summary */
+		self_cost__print(&ses.cost, stderr);
 		if (an)
 			ap_findings_print_top(an, 3, stderr);
-		self_cost__print(&ses.cost, stderr);
 	}
 	if (an) {
 		ap_analysis__free(an);
