@@ -3,6 +3,7 @@
  * environment, load, launch or attach, collect, write artifacts, summarize. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -609,6 +610,22 @@ static void session_free(struct ap_session *ses)
 	free(ses->opts.pids);
 }
 
+/* What only collecting needed (BPF objects and their buffers, mappings,
+ * symbol files, unwinders, kernel symbols) goes before the analysis and
+ * the pictures load the artifacts back; the profile stays for the
+ * summary. The profiler's peak RSS is then one of the two, not their sum. */
+static void session_drop_collectors(struct ap_session *ses)
+{
+	cpu_collector__free(ses->cpu);
+	ses->cpu = NULL;
+	procstat__free(ses->ps);
+	ses->ps = NULL;
+	procmaps__free(&ses->pm);
+	kallsyms__free(ses->ks);
+	ses->ks = NULL;
+	malloc_trim(0); /* return the freed heap to the system */
+}
+
 /* after the report: pass the target's status on, like time(1) */
 static int finish_target(struct ap_session *ses)
 {
@@ -700,6 +717,7 @@ int cmd_run(int argc, char **argv)
 		ret = -AP_EXIT_FAILED;
 		goto out;
 	}
+	session_drop_collectors(&ses);
 	/* the diagnosis reads back only what was written */
 	if (ap_analyze_dir(ses.outdir, ses.opts.patterns_dir, &an))
 		ap_warn("no findings: the analysis of %s failed (the profile is complete; "
