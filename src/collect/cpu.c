@@ -62,6 +62,9 @@ struct cpu_collector {
 	size_t nr_pending, cap_pending;
 	size_t *iv_pending;         /* intervals whose stack a syscall exit will name */
 	size_t nr_iv_pending, cap_iv_pending;
+	struct hmap needs_libpython; /* symfile * -> 1 + (it loads libpython3*) */
+	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
+	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
 	struct exiting {            /* processes that exited, in the order seen */
 		uint32_t pid;
 		uint64_t seen_ns;
@@ -185,6 +188,58 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 		minor, m->path, (now_mono_ns() - img->start_time) / 1e6);
 	if (cc->ses->opts.py_calls)
 		attach_py_calls(cc, pid, m->sf);
+}
+
+/* Does the program pid just exec'd load a libpython3 (a --enable-shared
+ * build)? Then its interpreter is mapped by ld.so after the exec, and the
+ * side-band, which wakes us only when a quarter full, may hold the mapping
+ * for up to a drain interval: poll every millisecond until the
+ * interpreter is configured (on_map), so its first Python code is seen.
+ * An interpreter in the executable itself is configured at the exec. */
+#define CC_PY_WAIT_NS 300000000ull
+
+static void watch_exec(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_proc *proc = procmaps__find(&cc->ses->pm, pid);
+	struct ap_image *img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	const struct symfile *sf = NULL;
+	uint64_t *slot;
+	bool is_new;
+	size_t i;
+
+	if (!img || img->py_minor)
+		return;
+	for (i = 0; i < img->nr_maps && !sf; i++) /* the executable is mapped first */
+		if (!img->maps[i].special)
+			sf = img->maps[i].sf;
+	if (!sf)
+		return;
+	slot = hmap_upsert(&cc->needs_libpython, &sf, sizeof(sf), 0, &is_new);
+	if (is_new) {
+		char *lib = elf_find_needed(sf->path, "libpython3");
+
+		*slot = 1 + (lib != NULL);
+		free(lib);
+	}
+	if (*slot == 2) {
+		cc->py_wait_pid = pid;
+		cc->py_wait_until = now_mono_ns() + CC_PY_WAIT_NS;
+	}
+}
+
+/* still waiting for the interpreter of cc->py_wait_pid? */
+static bool py_waiting(struct cpu_collector *cc)
+{
+	struct ap_proc *proc;
+	struct ap_image *img;
+
+	if (!cc->py_wait_pid)
+		return false;
+	proc = procmaps__find(&cc->ses->pm, cc->py_wait_pid);
+	img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	if (!img || img->py_minor || now_mono_ns() >= cc->py_wait_until)
+		cc->py_wait_pid = 0;
+	return cc->py_wait_pid != 0;
 }
 
 static void on_exec(void *ctx, uint32_t pid)
@@ -797,6 +852,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		comm[AP_COMM_LEN] = 0;
 		procmaps__set_cmdline(&cc->ses->pm, r->tgid, r->time_ns, comm, r->args,
 				      r->args_len < AP_ARGS_MAX ? r->args_len : AP_ARGS_MAX);
+		watch_exec(cc, r->tgid);
 	}
 	else
 		cc->bad_records++;
@@ -806,10 +862,15 @@ static int handle_record(void *ctx, void *data, size_t size)
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 {
 	/* The BPF side wakes us only when the sample buffer fills up (see
-	 * wakeup_bytes), so the timeout is the drain interval; side-band
-	 * records (execs, mmaps) wake us at once */
+	 * wakeup_bytes) and at each exec, the side-band when a quarter full,
+	 * so the timeout is the drain interval (1 ms while a new
+	 * interpreter is awaited: watch_exec) */
 	struct epoll_event ev[2];
-	int n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
+	int n;
+
+	if (timeout_ms > 1 && py_waiting(cc))
+		timeout_ms = 1;
+	n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
 
 	if (n < 0 && errno != EINTR)
 		return -errno;
@@ -1271,6 +1332,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->pyframes);
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->py_probed);
+	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);
 	hmap_free(&cc->kstacks);
 	pycode__free(&cc->pyc);
