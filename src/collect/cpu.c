@@ -38,7 +38,7 @@ struct cpu_collector {
 	struct hmap off_stacks;     /* (tgid, sid) -> stack id of an AP_REC_OFF_STACK */
 	struct hmap kstacks;        /* off-CPU kernel stack id -> stack id (kernel frames only) */
 	uint64_t t0_ns;             /* when tracking began (BPF's t0_ns) */
-	struct hmap ucache;         /* (symfile *, vaddr) -> frame id */
+	struct hmap ucache;         /* (symcache id, vaddr) -> frame id */
 	struct hmap kcache;         /* kernel pc -> frame id */
 	uint64_t received;          /* samples handled */
 	uint64_t bad_records;
@@ -62,7 +62,7 @@ struct cpu_collector {
 	size_t nr_pending, cap_pending;
 	size_t *iv_pending;         /* intervals whose stack a syscall exit will name */
 	size_t nr_iv_pending, cap_iv_pending;
-	struct hmap needs_libpython; /* symfile * -> 1 + (it loads libpython3*) */
+	struct hmap needs_libpython; /* symcache id -> 1 + (it loads libpython3*) */
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
 	struct exiting {            /* processes that exited, in the order seen */
@@ -141,7 +141,7 @@ static struct symfile *warm_symfile(struct cpu_collector *cc, const char *path)
 
 	if (!realpath(path, real) || stat(real, &st))
 		return NULL;
-	return symcache__get(&cc->ses->pm.sc, real, st.st_ino);
+	return symcache__get(&cc->ses->pm.sc, real, st.st_ino, NULL);
 }
 
 void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe)
@@ -202,21 +202,21 @@ static void watch_exec(struct cpu_collector *cc, uint32_t pid)
 {
 	struct ap_proc *proc = procmaps__find(&cc->ses->pm, pid);
 	struct ap_image *img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
-	const struct symfile *sf = NULL;
+	const struct ap_mapping *m = NULL;
 	uint64_t *slot;
 	bool is_new;
 	size_t i;
 
 	if (!img || img->py_minor)
 		return;
-	for (i = 0; i < img->nr_maps && !sf; i++) /* the executable is mapped first */
-		if (!img->maps[i].special)
-			sf = img->maps[i].sf;
-	if (!sf)
+	for (i = 0; i < img->nr_maps && !m; i++) /* the executable is mapped first */
+		if (img->maps[i].sf_id)
+			m = &img->maps[i];
+	if (!m)
 		return;
-	slot = hmap_upsert(&cc->needs_libpython, &sf, sizeof(sf), 0, &is_new);
+	slot = hmap_upsert(&cc->needs_libpython, &m->sf_id, sizeof(m->sf_id), 0, &is_new);
 	if (is_new) {
-		char *lib = elf_find_needed(sf->path, "libpython3");
+		char *lib = elf_find_needed(m->sf->path, "libpython3");
 
 		*slot = 1 + (lib != NULL);
 		free(lib);
@@ -431,7 +431,7 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	struct profile *p = &cc->ses->prof;
 	const struct ap_mapping *m = img ? image__find(img, pc) : NULL;
 	struct {
-		const void *sf;
+		uint64_t sf_id; /* 0: the vDSO; ids outlive a closed symfile */
 		uint64_t vaddr;
 	} key;
 	const char *name;
@@ -453,7 +453,7 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	}
 	vaddr = pc - m->bias;
 	memset(&key, 0, sizeof(key));
-	key.sf = m->sf;
+	key.sf_id = m->sf_id;
 	key.vaddr = vaddr;
 	slot = hmap_upsert(&cc->ucache, &key, sizeof(key), 0, &is_new);
 	if (!is_new)
@@ -1221,6 +1221,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
 	profile__set_counter(p, "processes_released", cc->ses->pm.nr_released);
+	profile__set_counter(p, "symbol_files_closed", cc->ses->pm.sc.nr_evicted);
 }
 
 struct call_row {

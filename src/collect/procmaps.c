@@ -14,7 +14,7 @@
 #include "log.h"
 #include "util.h"
 
-struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino)
+struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino, uint32_t *id)
 {
 	char key[PATH_MAX + 32];
 	struct symfile *sf;
@@ -22,18 +22,59 @@ struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t in
 	bool is_new;
 	int n = snprintf(key, sizeof(key), "%s%c%" PRIu64, path, 0, ino);
 
+	if (id)
+		*id = 0;
 	slot = hmap_upsert(&sc->by_path, key, n, 0, &is_new);
-	if (!is_new)
-		return *slot ? sc->files[*slot - 1] : NULL;
+	if (!is_new && !*slot)
+		return NULL; /* not an ELF */
+	if (!is_new && sc->files[*slot - 1]) {
+		if (id)
+			*id = *slot;
+		return sc->files[*slot - 1];
+	}
 	sf = symfile__open(path);
 	if (!sf) {
 		ap_debug("symbolize: %s: %s", path, ap_errstr(-errno));
 		return NULL;
 	}
+	if (!is_new) { /* closed when no image used it: the same id again */
+		sc->files[*slot - 1] = sf;
+		if (id)
+			*id = *slot;
+		return sf;
+	}
 	GROW(sc->files, sc->cap, sc->nr_files + 1);
+	sc->refs = xrealloc(sc->refs, sc->cap * sizeof(*sc->refs));
+	sc->last_use = xrealloc(sc->last_use, sc->cap * sizeof(*sc->last_use));
+	sc->refs[sc->nr_files] = 0;
+	sc->last_use[sc->nr_files] = 0;
 	sc->files[sc->nr_files++] = sf;
 	*hmap_upsert(&sc->by_path, key, n, 0, NULL) = sc->nr_files;
+	if (id)
+		*id = sc->nr_files;
 	return sf;
+}
+
+/* Close the files no live image uses beyond the AP_SYMCACHE_IDLE_MAX used
+ * last. Called when images are released; nothing else keeps a symfile
+ * pointer across that (caches key frames by id). */
+static void symcache__trim(struct symcache *sc)
+{
+	size_t i, idle = 0, oldest;
+
+	for (i = 0; i < sc->nr_files; i++)
+		idle += sc->files[i] && !sc->refs[i];
+	while (idle > AP_SYMCACHE_IDLE_MAX) {
+		oldest = SIZE_MAX;
+		for (i = 0; i < sc->nr_files; i++)
+			if (sc->files[i] && !sc->refs[i] &&
+			    (oldest == SIZE_MAX || sc->last_use[i] < sc->last_use[oldest]))
+				oldest = i;
+		symfile__free(sc->files[oldest]);
+		sc->files[oldest] = NULL;
+		sc->nr_evicted++;
+		idle--;
+	}
 }
 
 struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid)
@@ -148,9 +189,11 @@ static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uin
 	}
 	if (path[0] != '/')
 		return;
-	m->sf = symcache__get(sc, resolve_path(pid, path, ino, buf, sizeof(buf)), ino);
+	m->sf = symcache__get(sc, resolve_path(pid, path, ino, buf, sizeof(buf)), ino, &m->sf_id);
 	if (m->sf && symfile__bias(m->sf, start, pgoff, &m->bias))
-		m->sf = NULL;
+		m->sf = NULL, m->sf_id = 0;
+	if (m->sf_id)
+		sc->refs[m->sf_id - 1]++;
 	if (m->sf && pm->on_map)
 		pm->on_map(pm->hook_ctx, pid, img, m);
 }
@@ -361,13 +404,19 @@ const struct ap_mapping *image__find(const struct ap_image *img, uint64_t addr)
 
 static void free_images(struct procmaps *pm, struct ap_proc *p)
 {
+	struct symcache *sc = &pm->sc;
 	size_t j, k;
 
 	for (j = 0; j < p->nr_images; j++) {
 		struct ap_image *img = p->images[j];
 
-		for (k = 0; k < img->nr_maps; k++)
+		for (k = 0; k < img->nr_maps; k++) {
+			uint32_t id = img->maps[k].sf_id;
+
 			free(img->maps[k].path);
+			if (id && !--sc->refs[id - 1])
+				sc->last_use[id - 1] = ++sc->clock;
+		}
 		if (img->unwind && pm->unwind_free)
 			pm->unwind_free(img->unwind);
 		free(img->maps);
@@ -388,6 +437,7 @@ void procmaps__release(struct procmaps *pm, uint32_t pid)
 	p->exited = true;
 	p->released = true;
 	pm->nr_released++;
+	symcache__trim(&pm->sc);
 }
 
 void procmaps__free(struct procmaps *pm)
@@ -410,6 +460,8 @@ void procmaps__free(struct procmaps *pm)
 	if (pm->sc.vdso_tried && pm->sc.vdso_fd >= 0)
 		close(pm->sc.vdso_fd);
 	free(pm->sc.files);
+	free(pm->sc.refs);
+	free(pm->sc.last_use);
 	hmap_free(&pm->sc.by_path);
 	memset(pm, 0, sizeof(*pm));
 }

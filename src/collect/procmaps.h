@@ -17,6 +17,7 @@ struct ap_mapping {
 	uint64_t ino;
 	char *path;             /* NULL for anonymous memory */
 	struct symfile *sf;     /* owned by the symcache; NULL if not a readable ELF */
+	uint32_t sf_id;         /* its symcache id (stable for the file; 0: none or the vDSO) */
 	uint64_t bias;          /* runtime = file vaddr + bias, valid if sf */
 	bool special;           /* [vdso], [vsyscall], ... */
 };
@@ -44,10 +45,20 @@ struct ap_proc {
 	uint64_t nr_samples;
 };
 
+/* Symbol files by (path, inode), shared by every process that maps one.
+ * A file stays open while a mapping of a live image uses it; of the files
+ * no image uses, the AP_SYMCACHE_IDLE_MAX used last stay open too, the
+ * others are closed, and opened again if mapped again (same id). */
+#define AP_SYMCACHE_IDLE_MAX 32
+
 struct symcache {
-	struct hmap by_path;    /* "path\0ino" -> index + 1 in files (0: not an ELF) */
-	struct symfile **files;
+	struct hmap by_path;    /* "path\0ino" -> id = index + 1 in files (0: not an ELF) */
+	struct symfile **files; /* NULL: closed (evicted, or failed to reopen) */
+	uint32_t *refs;         /* mappings of live images using each */
+	uint64_t *last_use;     /* when the last of them went */
 	size_t nr_files, cap;
+	uint64_t clock;
+	uint64_t nr_evicted;
 	struct symfile *vdso;   /* this kernel's vDSO, the same image in every process */
 	int vdso_fd;            /* memfd holding it (libdw opens it by path) */
 	bool vdso_tried;
@@ -67,8 +78,10 @@ struct procmaps {
 	uint64_t nr_released;   /* processes whose images were freed at their exit */
 };
 
-/* file at path (inode ino, 0 if unknown) through the cache; NULL if not ELF */
-struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino);
+/* file at path (inode ino, 0 if unknown) through the cache; NULL if not
+ * ELF; *id (if id) its id. Not counted as used: keep the pointer only
+ * until the next image is released. */
+struct symfile *symcache__get(struct symcache *sc, const char *path, uint64_t ino, uint32_t *id);
 
 struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid);
 struct ap_proc *procmaps__get(struct procmaps *pm, uint32_t pid);

@@ -82,4 +82,27 @@ t_self_cost() {
 	fi
 }
 
-SUITE_TESTS=(bounded_children bounded_py_forks self_cost)
+# 40 distinct executables, one after another, then the first again: the
+# symbol files no live process maps are closed beyond the 32 used last,
+# and the first one, closed by then, is opened again and names its frames
+t_bounded_symfiles() {
+	local d=$O/bounded_symfiles bin=$O/bounded_symfiles.bin i closed n named
+	rm -rf $bin && mkdir -p $bin
+	for i in $(seq 40); do cp $W/cwork $bin/cw$i; done
+	$AP -q -F 499 -o $d -- bash -c "for i in \$(seq 40); do $bin/cw\$i 0.05; done; $bin/cw1 0.3" 2>$d.err ||
+		{ fail bounded_symfiles "exit $?: $(head -c 300 $d.err)"; return; }
+	closed=$(jq '.collectors.cpu.counters.symbol_files_closed' $d/run.json)
+	n=$(samples $d/stacks.folded '^cw1;')
+	named=$(samples $d/stacks.folded '^cw1;_start;__libc_start_main;__libc_start_call_main;main;run_workload;compute;leaf_[ab]$')
+	if ! ge $closed 8; then
+		fail bounded_symfiles "$closed symbol files closed, want >= 8 (40 executables, 32 kept idle)"
+	elif ! gt $n 60; then
+		fail bounded_symfiles "$n samples of cw1 at 499 Hz (0.35 s of CPU)"
+	elif ! ge $(ratio $named $n) 0.9; then
+		fail bounded_symfiles "cw1, reopened, fully named in $named of $n samples"
+	else
+		pass bounded_symfiles
+	fi
+}
+
+SUITE_TESTS=(bounded_children bounded_py_forks self_cost bounded_symfiles)
