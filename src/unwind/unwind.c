@@ -43,12 +43,6 @@ struct uw_img {
 /* Dwfls in use. Short: one per distinct layout among images not yet
  * released, i.e. about one per live process. */
 static struct uw_dwfl *uw_live;
-static size_t uw_nr_live;
-
-size_t unwind_live_dwfls(void)
-{
-	return uw_nr_live;
-}
 
 /* No separate debug files: libdw falls back from .eh_frame to
  * .debug_frame at every outermost frame, and loading a debug file's DWARF
@@ -117,7 +111,6 @@ static void dwfl_put(struct uw_dwfl *d)
 	for (pp = &uw_live; *pp; pp = &(*pp)->next) {
 		if (*pp == d) {
 			*pp = d->next;
-			uw_nr_live--;
 			break;
 		}
 	}
@@ -167,7 +160,6 @@ static struct uw_dwfl *build_dwfl(const struct ap_image *img, struct uw_mod *key
 	d->refs = 1;
 	d->next = uw_live;
 	uw_live = d;
-	uw_nr_live++;
 	d->dwfl = dwfl_begin(&dwfl_cbs);
 	if (!d->dwfl)
 		return d;

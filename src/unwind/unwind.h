@@ -5,7 +5,6 @@
 #ifndef AP_UNWIND_H
 #define AP_UNWIND_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include "collect/procmaps.h"
 
@@ -26,7 +25,5 @@ int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, i
 /* destructor for ap_image.unwind (procmaps.unwind_free): the image's
  * share of its Dwfl, which is freed with its last user */
 void unwind_image_free(void *state);
-/* Dwfls alive now (one per distinct layout of the images not released) */
-size_t unwind_live_dwfls(void);
 
 #endif
