@@ -57,6 +57,11 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	    bpf_probe_read_user(r->args, len, (void *)mm->arg_start))
 		len = 0;
 	r->args_len = len;
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	/* wake userspace: the side-band records of the new program's
+	 * mappings are there to read, and an interpreter among them must be
+	 * configured before it runs Python code. One wakeup per exec: a
+	 * wakeup per side-band record cost a short command ~1 ms on a VM,
+	 * where each one is an APIC write (self-IPI) */
+	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }

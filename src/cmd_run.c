@@ -3,6 +3,7 @@
  * environment, load, launch or attach, collect, write artifacts, summarize. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -622,6 +623,7 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 		err = syscalls_json__write(&ses->prof, fd);
 	if (!err)
 		err = procstat__write(ses->ps, fd);
+	self_cost__mark(&ses->cost, AP_PHASE_WRITE);
 	if (!err)
 		err = run_json__write(ses, interrupted);
 	if (err) {
@@ -661,6 +663,22 @@ static void session_free(struct ap_session *ses)
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);
+}
+
+/* What only collecting needed (BPF objects and their buffers, mappings,
+ * symbol files, unwinders, kernel symbols) goes before the analysis and
+ * the pictures load the artifacts back; the profile stays for the
+ * summary. The profiler's peak RSS is then one of the two, not their sum. */
+static void session_drop_collectors(struct ap_session *ses)
+{
+	cpu_collector__free(ses->cpu);
+	ses->cpu = NULL;
+	procstat__free(ses->ps);
+	ses->ps = NULL;
+	procmaps__free(&ses->pm);
+	kallsyms__free(ses->ks);
+	ses->ks = NULL;
+	malloc_trim(0); /* return the freed heap to the system */
 }
 
 /* after the report: pass the target's status on, like time(1) */
@@ -738,6 +756,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 
 	ses.ps = procstat__new(ses.start_mono);
+	self_cost__mark(&ses.cost, AP_PHASE_START);
 	interrupted = collect(&ses) != 0;
 	ses.end_mono = now_mono_ns();
 	ses.end_real = now_real_ns();
@@ -747,17 +766,25 @@ int cmd_run(int argc, char **argv)
 	ses.prof.duration_s = (ses.end_mono - ses.start_mono) / 1e9;
 	ses.prof.start_mono_ns = ses.start_mono;
 	fill_processes(&ses);
+	self_cost__mark(&ses.cost, AP_PHASE_COLLECT);
 	ses.target_desc = describe_target(&ses);
 	written = write_outputs(&ses, interrupted) == 0;
+	session_drop_collectors(&ses);
 	/* the diagnosis reads back only what was written */
 	if (written && ap_analyze_dir(ses.out->fd, ses.outdir, ses.opts.patterns_dir, &an))
 		ap_warn("no findings: the analysis of %s failed (the profile is complete; "
 			"`autoprof-bpf analyze %s` retries)", ses.outdir, ses.outdir);
+	self_cost__mark(&ses.cost, AP_PHASE_ANALYZE);
 	/* the pictures, from the same artifacts (and findings) */
 	if (written && ap_formats_write_dir(ses.out->fd, ses.outdir, ses.opts.formats,
 					    an ? &an->in : NULL, ses.opts.view, NULL))
 		ap_warn("the pictures of %s are incomplete (`autoprof-bpf report %s` retries)",
 			ses.outdir, ses.outdir);
+	/* the whole cost is known now: run.json says it (the summary below
+	 * and freeing memory are not counted) */
+	self_cost__mark(&ses.cost, AP_PHASE_PICTURES);
+	if (written)
+		self_cost__update_run_json(&ses.cost, ses.out->fd);
 	if (!ses.opts.quiet) {
 		struct summary_info si = {
 			.target = ses.target_desc,
@@ -771,6 +798,8 @@ int cmd_run(int argc, char **argv)
 		};
 		/* stderr: in launch mode stdout belongs to the target */
 		summary_print(&ses.prof, &si, stderr);
+		/* before the findings, which end the summary */
+		self_cost__print(&ses.cost, stderr);
 		if (an)
 			ap_findings_print_top(an, 3, stderr);
 	}

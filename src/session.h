@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "artifact/selfcost.h"
 #include "collect/procmaps.h"
 #include "hashmap.h"
 #include "profile/profile.h"
@@ -72,6 +73,7 @@ struct ap_session {
 	struct kallsyms *ks;
 	struct hmap tracked;    /* userspace mirror of the BPF tracked set */
 	struct profile prof;
+	struct ap_self_cost cost; /* the profiler's own, by phase */
 };
 
 /* target exit code as a shell reports it (128+N for signal N), or -1 */

@@ -405,21 +405,64 @@ static uint64_t python_samples_of(const struct profile *p, uint32_t pid, bool an
 	return n;
 }
 
-/* first and last span of a process's accounted threads, in seconds */
-static double process_wall(const struct profile *p, uint32_t pid, double dflt)
+/* Per-process sums over the thread and syscall tables, by the process's
+ * index in p->procs, in one pass each: a scan of every thread and row per
+ * process made a run of 10,000 commands cost seconds of analysis. Rows
+ * are added in table order, so the sums are a per-process scan's. */
+struct pid_sums {
+	uint64_t lo, hi;        /* first start and last end of its accounted threads */
+	uint64_t py_samples;    /* samples with Python frames, all its threads */
+	uint64_t children;      /* processes whose parent it is */
+	uint64_t calls;         /* syscalls */
+	double sys_s;           /* time in them */
+};
+
+static struct pid_sums *pid_sums_of(const struct profile *p)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
+	struct pid_sums *ps = xcalloc(p->nr_procs + 1, sizeof(*ps));
+	uint64_t k;
 	size_t i;
 
+	for (i = 0; i < p->nr_procs; i++)
+		ps[i].lo = UINT64_MAX;
 	for (i = 0; i < p->nr_threads; i++) {
 		const struct ap_thread *t = &p->threads[i];
 
-		if (t->pid != pid || !t->accounted)
+		if (!hmap_get(&p->proc_ids, &t->pid, sizeof(t->pid), &k))
 			continue;
-		lo = t->start_ns < lo ? t->start_ns : lo;
-		hi = t->end_ns > hi ? t->end_ns : hi;
+		ps[k].py_samples += t->python_samples;
+		if (!t->accounted)
+			continue;
+		ps[k].lo = t->start_ns < ps[k].lo ? t->start_ns : ps[k].lo;
+		ps[k].hi = t->end_ns > ps[k].hi ? t->end_ns : ps[k].hi;
 	}
-	return hi > lo ? (hi - lo) / 1e9 : dflt;
+	for (i = 0; i < p->nr_procs; i++)
+		if (p->procs[i].ppid != p->procs[i].pid &&
+		    hmap_get(&p->proc_ids, &p->procs[i].ppid, sizeof(uint32_t), &k))
+			ps[k].children++;
+	for (i = 0; i < p->nr_sys; i++) {
+		if (!hmap_get(&p->proc_ids, &p->sys[i].pid, sizeof(uint32_t), &k))
+			continue;
+		ps[k].calls += p->sys[i].count;
+		ps[k].sys_s += p->sys[i].total_ns / 1e9;
+	}
+	return ps;
+}
+
+/* pid's entry of pid_sums_of(); a zero one (no threads) if pid is unknown */
+static const struct pid_sums *pid_sums_get(const struct profile *p, const struct pid_sums *ps,
+					   uint32_t pid)
+{
+	static const struct pid_sums none = { .lo = UINT64_MAX };
+	uint64_t k;
+
+	return hmap_get(&p->proc_ids, &pid, sizeof(pid), &k) ? &ps[k] : &none;
+}
+
+/* first and last span of a process's accounted threads, in seconds */
+static double process_wall(const struct pid_sums *s, double dflt)
+{
+	return s->hi > s->lo ? (s->hi - s->lo) / 1e9 : dflt;
 }
 
 static void compute_run(struct ap_analysis *an)
@@ -428,6 +471,7 @@ static void compute_run(struct ap_analysis *an)
 	struct ap_subject *s = new_subject(an, AP_SCOPE_RUN, xstrdup("run"), AP_NONE, AP_NONE);
 	double hz = p->frequency_hz ? p->frequency_hz : 1, wall = an->in.wall_s, life = 0;
 	struct ap_completeness c;
+	struct pid_sums *sums = pid_sums_of(p);
 	uint64_t calls = 0, children = 0;
 	size_t i;
 
@@ -444,8 +488,9 @@ static void compute_run(struct ap_analysis *an)
 	for (i = 0; i < p->nr_procs; i++)
 		if (profile__find_process(p, p->procs[i].ppid)) {
 			children++;
-			life += process_wall(p, p->procs[i].pid, NAN);
+			life += process_wall(&sums[i], NAN);
 		}
+	free(sums);
 	setv(s, AP_M_RUN_CHILD_PROCESSES, children);
 	setv(s, AP_M_RUN_SPAWN_RATE, ratio(children, wall));
 	if (children && p->has_offcpu)
@@ -461,16 +506,6 @@ static void compute_run(struct ap_analysis *an)
 	profile__completeness(p, &c);
 	if (c.user_samples)
 		setv(s, AP_M_RUN_COMPLETENESS_PCT, 100.0 * c.complete / c.user_samples);
-}
-
-static const struct ap_series *series_of(const struct ap_input *in, uint32_t pid)
-{
-	size_t i;
-
-	for (i = 0; i < in->nr_series; i++)
-		if (in->series[i].pid == pid)
-			return &in->series[i];
-	return NULL;
 }
 
 /* the first and last known (not null) values of a column; false if none */
@@ -633,8 +668,11 @@ static void compute_processes_threads(struct ap_analysis *an)
 	struct ap_process *procs = xmalloc((p->nr_procs + 1) * sizeof(*procs));
 	const struct ap_thread **th = xmalloc((p->nr_threads + 1) * sizeof(*th));
 	struct thread_rows *rows = index_rows(p);
+	struct pid_sums *sums = pid_sums_of(p);
+	struct hmap series = { 0 };
 	struct ttime run_all = { 0 };
-	size_t i, j, k, first_thread;
+	size_t i, k, first_thread, k0 = 0;
+	uint64_t v;
 
 	if (p->nr_procs)
 		memcpy(procs, p->procs, p->nr_procs * sizeof(*procs));
@@ -642,6 +680,8 @@ static void compute_processes_threads(struct ap_analysis *an)
 	for (i = 0; i < p->nr_threads; i++)
 		th[i] = &p->threads[i];
 	qsort(th, p->nr_threads, sizeof(*th), thread_order);
+	for (i = an->in.nr_series; i > 0; i--) /* the first of a pid wins, as in series_of() */
+		hmap_put(&series, &an->in.series[i - 1].pid, sizeof(uint32_t), i - 1);
 
 	for (i = 0; i < p->nr_procs; i++) {
 		const struct ap_process *pr = &procs[i];
@@ -649,9 +689,11 @@ static void compute_processes_threads(struct ap_analysis *an)
 		struct ttime all = { 0 };
 		struct hmap psites[SITE__COUNT] = { 0 };
 		char sites[SITE__COUNT][512];
-		uint64_t calls = 0, children = 0, nthreads = 0, gil_threads = 0, lock_threads = 0;
-		double sys_s = 0, wall = process_wall(p, pr->pid, an->in.wall_s);
-		const struct ap_series *sr = series_of(&an->in, pr->pid);
+		const struct pid_sums *sum = pid_sums_get(p, sums, pr->pid);
+		uint64_t children = sum->children, nthreads = 0, gil_threads = 0, lock_threads = 0;
+		double wall = process_wall(sum, an->in.wall_s);
+		const struct ap_series *sr = hmap_get(&series, &pr->pid, sizeof(uint32_t), &v) ?
+					     &an->in.series[v] : NULL;
 
 		s = new_subject(an, AP_SCOPE_PROCESS,
 				xasprintf("pid %u (%s)", pr->pid, profile__s(p, pr->comm)), pr->pid,
@@ -664,19 +706,17 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setp(s, AP_M_P_CPU_PCT, pr->samples, p->total_samples);
 		setv(s, AP_M_P_WALL_S, wall);
 		setv(s, AP_M_P_CPU_CORES, ratio(pr->samples / hz, wall));
-		setp(s, AP_M_P_PYTHON_PCT, python_samples_of(p, pr->pid, false), pr->samples);
-		for (j = 0; j < p->nr_procs; j++)
-			children += p->procs[j].ppid == pr->pid && p->procs[j].pid != pr->pid;
+		setp(s, AP_M_P_PYTHON_PCT, sum->py_samples, pr->samples);
 		setv(s, AP_M_P_CHILDREN, children);
 
 		first_thread = an->nr_subj[AP_SCOPE_THREAD];
-		for (k = 0; k < p->nr_threads; k++) {
+		/* procs and th are both sorted by pid: its threads are a run */
+		while (k0 < p->nr_threads && th[k0]->pid < pr->pid)
+			k0++;
+		for (k = k0; k < p->nr_threads && th[k]->pid == pr->pid; k++) {
 			const struct ap_thread *t = th[k];
 			struct ap_subject *ts;
 			struct ttime tt;
-
-			if (t->pid != pr->pid)
-				continue;
 			const struct thread_rows *tr = &rows[t - p->threads];
 
 			nthreads++;
@@ -727,14 +767,9 @@ static void compute_processes_threads(struct ap_analysis *an)
 		if (sr)
 			timeline_metrics(s, sr);
 		if (p->has_syscalls) {
-			for (j = 0; j < p->nr_sys; j++)
-				if (p->sys[j].pid == pr->pid) {
-					calls += p->sys[j].count;
-					sys_s += p->sys[j].total_ns / 1e9;
-				}
-			setv(s, AP_M_P_SYSCALLS, calls);
-			setv(s, AP_M_P_SYSCALL_RATE, ratio(calls, wall));
-			setv(s, AP_M_P_SYSCALL_S, sys_s);
+			setv(s, AP_M_P_SYSCALLS, sum->calls);
+			setv(s, AP_M_P_SYSCALL_RATE, ratio(sum->calls, wall));
+			setv(s, AP_M_P_SYSCALL_S, sum->sys_s);
 		}
 	}
 	if (p->has_offcpu)
@@ -742,6 +777,8 @@ static void compute_processes_threads(struct ap_analysis *an)
 	for (i = 0; i < p->nr_threads; i++)
 		free(rows[i].rows);
 	free(rows);
+	free(sums);
+	hmap_free(&series);
 	free(procs);
 	free(th);
 }

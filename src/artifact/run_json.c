@@ -3,12 +3,12 @@
  * which host, and the status and loss counters of every collector. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "artifact/artifact.h"
 #include "artifact/run_json.h"
+#include "artifact/selfcost.h"
 #include "outdir.h"
 #include "collect/cpu.h"
 #include "util.h"
@@ -145,19 +145,6 @@ static void add_collectors(cJSON *root, const struct ap_session *ses)
 	cJSON_AddStringToObject(o, "artifact", "artifacts/proc.json");
 }
 
-/* the profiler's own cost, for overhead reports */
-static void add_self_usage(cJSON *root)
-{
-	cJSON *o = cJSON_AddObjectToObject(root, "self");
-	struct rusage ru;
-
-	if (getrusage(RUSAGE_SELF, &ru))
-		return;
-	cJSON_AddNumberToObject(o, "user_s", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6);
-	cJSON_AddNumberToObject(o, "sys_s", ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	cJSON_AddNumberToObject(o, "max_rss_kb", ru.ru_maxrss);
-}
-
 int run_json__write(const struct ap_session *ses, bool interrupted)
 {
 	cJSON *root = cJSON_CreateObject(), *tool, *arr, *o;
@@ -178,7 +165,8 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 	add_host(root, ses);
 	add_options(root, ses);
 	add_collectors(root, ses);
-	add_self_usage(root);
+	/* so far; rewritten after the analysis and the pictures */
+	self_cost__add_json(&ses->cost, root);
 	arr = cJSON_AddArrayToObject(root, "processes");
 	for (i = 0; i < p->nr_procs; i++) {
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());

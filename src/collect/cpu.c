@@ -39,7 +39,7 @@ struct cpu_collector {
 	struct hmap off_stacks;     /* (tgid, sid) -> stack id of an AP_REC_OFF_STACK */
 	struct hmap kstacks;        /* off-CPU kernel stack id -> stack id (kernel frames only) */
 	uint64_t t0_ns;             /* when tracking began (BPF's t0_ns) */
-	struct hmap ucache;         /* (symfile *, vaddr) -> frame id */
+	struct hmap ucache;         /* (symcache id, vaddr) -> frame id */
 	struct hmap kcache;         /* kernel pc -> frame id */
 	uint64_t received;          /* samples handled */
 	uint64_t bad_records;
@@ -63,6 +63,14 @@ struct cpu_collector {
 	size_t nr_pending, cap_pending;
 	size_t *iv_pending;         /* intervals whose stack a syscall exit will name */
 	size_t nr_iv_pending, cap_iv_pending;
+	struct hmap needs_libpython; /* symcache id -> 1 + (it loads libpython3*) */
+	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
+	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
+	struct exiting {            /* processes that exited, in the order seen */
+		uint32_t pid;
+		uint64_t seen_ns;
+	} *exiting;
+	size_t nr_exiting, cap_exiting;
 	int epfd;
 };
 
@@ -146,12 +154,12 @@ static struct symfile *warm_symfile(struct cpu_collector *cc, const char *path)
 	fd = open_checked(real, 0, 0, 0, &st);
 	if (fd < 0)
 		return NULL;
-	sf = symcache__lookup(sc, st.st_dev, st.st_ino, &hit);
+	sf = symcache__lookup(sc, st.st_dev, st.st_ino, &hit, NULL);
 	if (hit) {
 		close(fd);
 		return sf;
 	}
-	return symcache__add(sc, st.st_dev, st.st_ino, fd, real);
+	return symcache__add(sc, st.st_dev, st.st_ino, fd, real, NULL);
 }
 
 void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe)
@@ -198,6 +206,58 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 		minor, m->path, (now_mono_ns() - img->start_time) / 1e6);
 	if (cc->ses->opts.py_calls)
 		attach_py_calls(cc, pid, m->sf);
+}
+
+/* Does the program pid just exec'd load a libpython3 (a --enable-shared
+ * build)? Then its interpreter is mapped by ld.so after the exec, and the
+ * side-band, which wakes us only when a quarter full, may hold the mapping
+ * for up to a drain interval: poll every millisecond until the
+ * interpreter is configured (on_map), so its first Python code is seen.
+ * An interpreter in the executable itself is configured at the exec. */
+#define CC_PY_WAIT_NS 300000000ull
+
+static void watch_exec(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_proc *proc = procmaps__find(&cc->ses->pm, pid);
+	struct ap_image *img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	const struct ap_mapping *m = NULL;
+	uint64_t *slot;
+	bool is_new;
+	size_t i;
+
+	if (!img || img->py_minor)
+		return;
+	for (i = 0; i < img->nr_maps && !m; i++) /* the executable is mapped first */
+		if (img->maps[i].sf_id)
+			m = &img->maps[i];
+	if (!m)
+		return;
+	slot = hmap_upsert(&cc->needs_libpython, &m->sf_id, sizeof(m->sf_id), 0, &is_new);
+	if (is_new) {
+		char *lib = elf_find_needed(m->sf->path, "libpython3");
+
+		*slot = 1 + (lib != NULL);
+		free(lib);
+	}
+	if (*slot == 2) {
+		cc->py_wait_pid = pid;
+		cc->py_wait_until = now_mono_ns() + CC_PY_WAIT_NS;
+	}
+}
+
+/* still waiting for the interpreter of cc->py_wait_pid? */
+static bool py_waiting(struct cpu_collector *cc)
+{
+	struct ap_proc *proc;
+	struct ap_image *img;
+
+	if (!cc->py_wait_pid)
+		return false;
+	proc = procmaps__find(&cc->ses->pm, cc->py_wait_pid);
+	img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	if (!img || img->py_minor || now_mono_ns() >= cc->py_wait_until)
+		cc->py_wait_pid = 0;
+	return cc->py_wait_pid != 0;
 }
 
 static void on_exec(void *ctx, uint32_t pid)
@@ -393,7 +453,7 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	struct profile *p = &cc->ses->prof;
 	const struct ap_mapping *m = img ? image__find(img, pc) : NULL;
 	struct {
-		const void *sf;
+		uint64_t sf_id; /* 0: the vDSO; ids outlive a closed symfile */
 		uint64_t vaddr;
 	} key;
 	const char *name;
@@ -415,7 +475,7 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 	}
 	vaddr = pc - m->bias;
 	memset(&key, 0, sizeof(key));
-	key.sf = m->sf;
+	key.sf_id = m->sf_id;
 	key.vaddr = vaddr;
 	slot = hmap_upsert(&cc->ucache, &key, sizeof(key), 0, &is_new);
 	if (!is_new)
@@ -603,7 +663,10 @@ static uint32_t record_stack(struct cpu_collector *cc, const struct ap_cpu_sampl
 		return AP_NONE;
 	}
 	proc = procmaps__find(&ses->pm, s->tgid);
-	if (!proc || !proc->nr_images) {
+	if (proc && proc->released) {
+		cc->no_image++; /* a record that came after its exit and release */
+		proc = NULL;
+	} else if (!proc || !proc->nr_images) {
 		/* a process we never saw start (e.g. forked before side-band
 		 * tracking began): read it now while it lives */
 		if (procmaps__load_proc(&ses->pm, s->tgid, 0) == 0)
@@ -731,10 +794,38 @@ static void handle_thread(struct cpu_collector *cc, const struct ap_thread_rec *
 	thread_account(cc, &r->st);
 	if (r->st.group_dead) {
 		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
+		uint32_t pid = r->st.tgid;
 
 		pr->exit_status = r->st.exit_code;
 		pr->exited = true;
+		/* its slot in the BPF tracked set is free for the next child
+		 * (the map has AP_MAX_TRACKED entries; a build runs more
+		 * commands than that); its mappings and unwinder are freed
+		 * once the records it left in flight are drained */
+		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+		GROW(cc->exiting, cc->cap_exiting, cc->nr_exiting + 1);
+		cc->exiting[cc->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
 	}
+}
+
+/* Free the state of processes whose exit was seen two drain intervals
+ * ago. The ring buffer hands records over in the order they were reserved,
+ * so what a process recorded before its exit record has been handled; the
+ * grace is for the few samples of its last kernel instants (exit_files,
+ * the final switch), reserved after the exit record. */
+#define CC_RELEASE_GRACE_NS 200000000ull
+
+static void release_exited(struct cpu_collector *cc)
+{
+	uint64_t now = now_mono_ns();
+	size_t i = 0;
+
+	while (i < cc->nr_exiting && now - cc->exiting[i].seen_ns >= CC_RELEASE_GRACE_NS)
+		procmaps__release(&cc->ses->pm, cc->exiting[i++].pid);
+	if (!i)
+		return;
+	memmove(cc->exiting, cc->exiting + i, (cc->nr_exiting - i) * sizeof(*cc->exiting));
+	cc->nr_exiting -= i;
 }
 
 static void handle_py_code(struct cpu_collector *cc, const struct ap_py_code *r)
@@ -783,6 +874,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		comm[AP_COMM_LEN] = 0;
 		procmaps__set_cmdline(&cc->ses->pm, r->tgid, r->time_ns, comm, r->args,
 				      r->args_len < AP_ARGS_MAX ? r->args_len : AP_ARGS_MAX);
+		watch_exec(cc, r->tgid);
 	}
 	else
 		cc->bad_records++;
@@ -792,10 +884,15 @@ static int handle_record(void *ctx, void *data, size_t size)
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 {
 	/* The BPF side wakes us only when the sample buffer fills up (see
-	 * wakeup_bytes), so the timeout is the drain interval; side-band
-	 * records (execs, mmaps) wake us at once */
+	 * wakeup_bytes) and at each exec, the side-band when a quarter full,
+	 * so the timeout is the drain interval (1 ms while a new
+	 * interpreter is awaited: watch_exec) */
 	struct epoll_event ev[2];
-	int n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
+	int n;
+
+	if (timeout_ms > 1 && py_waiting(cc))
+		timeout_ms = 1;
+	n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
 
 	if (n < 0 && errno != EINTR)
 		return -errno;
@@ -803,6 +900,8 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 	n = ring_buffer__consume(cc->rb);
 	if (cc->nr_pending)
 		py_fixup(cc, false);
+	if (cc->nr_exiting)
+		release_exited(cc);
 	return n < 0 ? n : 0;
 }
 
@@ -1144,6 +1243,8 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
 	profile__set_counter(p, "mapped_files_refused", cc->ses->pm.nr_refused);
+	profile__set_counter(p, "processes_released", cc->ses->pm.nr_released);
+	profile__set_counter(p, "symbol_files_closed", cc->ses->pm.sc.nr_evicted);
 }
 
 struct call_row {
@@ -1255,11 +1356,13 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->pyframes);
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->py_probed);
+	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);
 	hmap_free(&cc->kstacks);
 	pycode__free(&cc->pyc);
 	free(cc->pending);
 	free(cc->iv_pending);
+	free(cc->exiting);
 	free(cc->py_links);
 	if (cc->epfd >= 0)
 		close(cc->epfd);

@@ -62,6 +62,8 @@ static uint64_t rec_time(const struct perf_event_header *h)
 	return t;
 }
 
+#define MT_PAGES 128 /* per CPU */
+
 static enum bpf_perf_event_ret on_record(void *ctx, int cpu, struct perf_event_header *h)
 {
 	struct mmaptrack *mt = ctx;
@@ -159,10 +161,14 @@ struct mmaptrack *mmaptrack__new(struct procmaps *pm, mmaptrack_filter_fn filter
 		/* timestamps on the clock of bpf_ktime_get_ns() */
 		.use_clockid = 1,
 		.clockid = CLOCK_MONOTONIC,
-		/* wake the reader at every record: a new interpreter must be
-		 * configured in BPF before it runs its first Python code */
+		/* wake the reader only when a quarter of the buffer is used:
+		 * a wakeup per record (an mmap, an exec, a fork, an exit) was
+		 * an interrupt in the target's context, ~12 per short command.
+		 * The BPF exec record wakes the reader for what is urgent, a
+		 * new interpreter (cpu.c: watch_exec); records are read before
+		 * every ring buffer record in any case */
 		.watermark = 1,
-		.wakeup_watermark = 1,
+		.wakeup_watermark = MT_PAGES * 4096 / 4,
 	};
 	struct mmaptrack *mt = xcalloc(1, sizeof(*mt));
 	int err, ncpu = libbpf_num_possible_cpus();
@@ -180,7 +186,7 @@ struct mmaptrack *mmaptrack__new(struct procmaps *pm, mmaptrack_filter_fn filter
 		ap_warn("mmaptrack: perf event array: %s", ap_errstr(err));
 		goto err_out;
 	}
-	mt->pb = perf_buffer__new_raw(mt->map_fd, 128, &attr, on_record, mt, NULL);
+	mt->pb = perf_buffer__new_raw(mt->map_fd, MT_PAGES, &attr, on_record, mt, NULL);
 	if (!mt->pb) {
 		err = -errno;
 		ap_warn("mmaptrack: perf side-band events: %s", ap_errstr(err));

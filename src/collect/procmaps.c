@@ -16,36 +16,81 @@
 #include "symbolize/safeopen.h"
 #include "util.h"
 
-struct symfile *symcache__lookup(struct symcache *sc, uint64_t dev, uint64_t ino, bool *hit)
+struct symfile *symcache__lookup(struct symcache *sc, uint64_t dev, uint64_t ino, bool *hit,
+				 uint32_t *id)
 {
 	uint64_t key[2] = { dev, ino }, v = 0;
+	bool known = hmap_get(&sc->by_id, key, sizeof(key), &v);
 
-	*hit = hmap_get(&sc->by_id, key, sizeof(key), &v);
+	/* a file the trim closed is known but not a hit: symcache__add opens it
+	 * again under its id */
+	*hit = known && (!v || sc->files[v - 1]);
+	if (id)
+		*id = *hit && v ? v : 0;
 	return v ? sc->files[v - 1] : NULL;
 }
 
 struct symfile *symcache__add(struct symcache *sc, uint64_t dev, uint64_t ino, int fd,
-			      const char *name)
+			      const char *name, uint32_t *id)
 {
-	uint64_t key[2] = { dev, ino };
+	uint64_t key[2] = { dev, ino }, v = 0;
 	struct symfile *sf;
-	bool hit;
+	bool known;
 
-	sf = symcache__lookup(sc, dev, ino, &hit);
-	if (hit) {
+	if (id)
+		*id = 0;
+	known = hmap_get(&sc->by_id, key, sizeof(key), &v);
+	if (known && (!v || sc->files[v - 1])) {
 		close(fd);
-		return sf;
+		if (id)
+			*id = v;
+		return v ? sc->files[v - 1] : NULL;
 	}
 	sf = symfile__open_fd(fd, name);
 	if (!sf) {
 		ap_debug("symbolize: %s: %s", name, ap_errstr(-errno));
-		hmap_put(&sc->by_id, key, sizeof(key), 0);
+		if (!known)
+			hmap_put(&sc->by_id, key, sizeof(key), 0);
 		return NULL;
 	}
+	if (known) { /* closed when no image used it: the same id again */
+		sc->files[v - 1] = sf;
+		if (id)
+			*id = v;
+		return sf;
+	}
 	GROW(sc->files, sc->cap, sc->nr_files + 1);
+	sc->refs = xrealloc(sc->refs, sc->cap * sizeof(*sc->refs));
+	sc->last_use = xrealloc(sc->last_use, sc->cap * sizeof(*sc->last_use));
+	sc->refs[sc->nr_files] = 0;
+	sc->last_use[sc->nr_files] = 0;
 	sc->files[sc->nr_files++] = sf;
 	hmap_put(&sc->by_id, key, sizeof(key), sc->nr_files);
+	if (id)
+		*id = sc->nr_files;
 	return sf;
+}
+
+/* Close the files no live image uses beyond the AP_SYMCACHE_IDLE_MAX used
+ * last. Called when images are released; nothing else keeps a symfile
+ * pointer across that (caches key frames by id). */
+static void symcache__trim(struct symcache *sc)
+{
+	size_t i, idle = 0, oldest;
+
+	for (i = 0; i < sc->nr_files; i++)
+		idle += sc->files[i] && !sc->refs[i];
+	while (idle > AP_SYMCACHE_IDLE_MAX) {
+		oldest = SIZE_MAX;
+		for (i = 0; i < sc->nr_files; i++)
+			if (sc->files[i] && !sc->refs[i] &&
+			    (oldest == SIZE_MAX || sc->last_use[i] < sc->last_use[oldest]))
+				oldest = i;
+		symfile__free(sc->files[oldest]);
+		sc->files[oldest] = NULL;
+		sc->nr_evicted++;
+		idle--;
+	}
 }
 
 struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid)
@@ -182,11 +227,11 @@ static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uin
 	}
 	if (path[0] != '/')
 		return;
-	m->sf = symcache__lookup(sc, dev, ino, &hit);
+	m->sf = symcache__lookup(sc, dev, ino, &hit, &m->sf_id);
 	if (!hit) {
 		fd = open_mapped(pid, start, end, path, dev, ino);
 		if (fd >= 0) {
-			m->sf = symcache__add(sc, dev, ino, fd, path);
+			m->sf = symcache__add(sc, dev, ino, fd, path, &m->sf_id);
 		} else if (open_refused(fd)) {
 			/* not cached: a later mapping may reach the real file */
 			pm->nr_refused++;
@@ -195,7 +240,9 @@ static void add_map(struct procmaps *pm, uint32_t pid, struct ap_image *img, uin
 		}
 	}
 	if (m->sf && symfile__bias(m->sf, start, pgoff, &m->bias))
-		m->sf = NULL;
+		m->sf = NULL, m->sf_id = 0;
+	if (m->sf_id)
+		sc->refs[m->sf_id - 1]++;
 	if (m->sf && pm->on_map)
 		pm->on_map(pm->hook_ctx, pid, img, m);
 }
@@ -331,6 +378,9 @@ void procmaps__set_cmdline(struct procmaps *pm, uint32_t pid, uint64_t time, con
 
 void procmaps__refresh(struct ap_proc *p)
 {
+	/* after its exit the pid may name another process */
+	if (p->released)
+		return;
 	if (!p->cmdline || !*p->cmdline)
 		read_proc_identity(p);
 }
@@ -345,6 +395,10 @@ void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t t
 		return;
 	procmaps__refresh(parent);
 	p = procmaps__get(pm, pid);
+	if (p->released) { /* the pid of an exited process, reused */
+		p->released = p->exited = false;
+		pm->nr_released--;
+	}
 	p->ppid = ppid;
 	memcpy(p->comm, parent->comm, sizeof(p->comm));
 	if (parent->cmdline && !p->cmdline)
@@ -398,24 +452,52 @@ const struct ap_mapping *image__find(const struct ap_image *img, uint64_t addr)
 	return NULL;
 }
 
+static void free_images(struct procmaps *pm, struct ap_proc *p)
+{
+	struct symcache *sc = &pm->sc;
+	size_t j, k;
+
+	for (j = 0; j < p->nr_images; j++) {
+		struct ap_image *img = p->images[j];
+
+		for (k = 0; k < img->nr_maps; k++) {
+			uint32_t id = img->maps[k].sf_id;
+
+			free(img->maps[k].path);
+			if (id && !--sc->refs[id - 1])
+				sc->last_use[id - 1] = ++sc->clock;
+		}
+		if (img->unwind && pm->unwind_free)
+			pm->unwind_free(img->unwind);
+		free(img->maps);
+		free(img);
+	}
+	free(p->images);
+	p->images = NULL;
+	p->nr_images = 0;
+}
+
+void procmaps__release(struct procmaps *pm, uint32_t pid)
+{
+	struct ap_proc *p = procmaps__find(pm, pid);
+
+	if (!p || p->released)
+		return;
+	free_images(pm, p);
+	p->exited = true;
+	p->released = true;
+	pm->nr_released++;
+	symcache__trim(&pm->sc);
+}
+
 void procmaps__free(struct procmaps *pm)
 {
-	size_t i, j, k;
+	size_t i;
 
 	for (i = 0; i < pm->nr_procs; i++) {
 		struct ap_proc *p = pm->procs[i];
 
-		for (j = 0; j < p->nr_images; j++) {
-			struct ap_image *img = p->images[j];
-
-			for (k = 0; k < img->nr_maps; k++)
-				free(img->maps[k].path);
-			if (img->unwind && pm->unwind_free)
-				pm->unwind_free(img->unwind);
-			free(img->maps);
-			free(img);
-		}
-		free(p->images);
+		free_images(pm, p);
 		free(p->cmdline);
 		free(p->exe);
 		free(p);
@@ -428,6 +510,8 @@ void procmaps__free(struct procmaps *pm)
 	if (pm->sc.vdso_tried && pm->sc.vdso_fd >= 0)
 		close(pm->sc.vdso_fd);
 	free(pm->sc.files);
+	free(pm->sc.refs);
+	free(pm->sc.last_use);
 	hmap_free(&pm->sc.by_id);
 	memset(pm, 0, sizeof(*pm));
 }

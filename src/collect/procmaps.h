@@ -17,6 +17,7 @@ struct ap_mapping {
 	uint64_t dev, ino;      /* the mapped file (st_dev encoding: makedev) */
 	char *path;             /* NULL for anonymous memory */
 	struct symfile *sf;     /* owned by the symcache; NULL if not a readable ELF */
+	uint32_t sf_id;         /* its symcache id (stable for the file; 0: none or the vDSO) */
 	uint64_t bias;          /* runtime = file vaddr + bias, valid if sf */
 	bool special;           /* [vdso], [vsyscall], ... */
 };
@@ -40,13 +41,24 @@ struct ap_proc {
 	struct ap_image **images;
 	size_t nr_images;
 	bool exited;
+	bool released;          /* images freed after its exit (procmaps__release) */
 	uint64_t nr_samples;
 };
 
+/* Symbol files by (device, inode), shared by every process that maps one.
+ * A file stays open while a mapping of a live image uses it; of the files
+ * no image uses, the AP_SYMCACHE_IDLE_MAX used last stay open too, the
+ * others are closed, and opened again if mapped again (same id). */
+#define AP_SYMCACHE_IDLE_MAX 32
+
 struct symcache {
-	struct hmap by_id;      /* (dev, ino) -> index + 1 in files (0: not an ELF) */
-	struct symfile **files;
+	struct hmap by_id;      /* (dev, ino) -> id = index + 1 in files (0: not an ELF) */
+	struct symfile **files; /* NULL: closed (evicted, or failed to reopen) */
+	uint32_t *refs;         /* mappings of live images using each */
+	uint64_t *last_use;     /* when the last of them went */
 	size_t nr_files, cap;
+	uint64_t clock;
+	uint64_t nr_evicted;
 	struct symfile *vdso;   /* this kernel's vDSO, the same image in every process */
 	int vdso_fd;            /* memfd holding it (libdw opens it by path) */
 	bool vdso_tried;
@@ -65,16 +77,20 @@ struct procmaps {
 	uint64_t nr_mmap_events, nr_lost_events;
 	uint64_t nr_refused;    /* mappings whose path named another file (or a
 				 * symlink, FIFO, device) and that were not opened */
+	uint64_t nr_released;   /* processes whose images were freed at their exit */
 };
 
-/* the cached file of identity (dev, ino); *hit says whether it is known
- * at all (a known file may be NULL: not an ELF file) */
-struct symfile *symcache__lookup(struct symcache *sc, uint64_t dev, uint64_t ino, bool *hit);
+/* The cached file of identity (dev, ino), and *id (if id) its id. *hit says
+ * whether it is known and usable: a known file may be NULL (not an ELF
+ * file); one the trim closed is not a hit. Not counted as used: keep the
+ * pointer only until the next image is released. */
+struct symfile *symcache__lookup(struct symcache *sc, uint64_t dev, uint64_t ino, bool *hit,
+				 uint32_t *id);
 /* read the file open at fd (checked with open_checked; taken in every
- * case) into the cache under (dev, ino), named name; NULL if it is not an
- * ELF file, which is remembered */
+ * case) into the cache under (dev, ino), named name, reusing the id of a
+ * closed entry; NULL if it is not an ELF file, which is remembered */
 struct symfile *symcache__add(struct symcache *sc, uint64_t dev, uint64_t ino, int fd,
-			      const char *name);
+			      const char *name, uint32_t *id);
 
 struct ap_proc *procmaps__find(struct procmaps *pm, uint32_t pid);
 struct ap_proc *procmaps__get(struct procmaps *pm, uint32_t pid);
@@ -92,6 +108,10 @@ void procmaps__set_cmdline(struct procmaps *pm, uint32_t pid, uint64_t time, con
 /* read pid's comm, cmdline, exe and parent from /proc if the cmdline is
  * not known yet (best effort: the process may be gone) */
 void procmaps__refresh(struct ap_proc *p);
+/* pid has exited and no record of it can still arrive: free its images
+ * (mappings, unwinder state), keep what the report names it by (pid,
+ * ppid, comm, exe, cmdline, counts). Later samples of it have no image. */
+void procmaps__release(struct procmaps *pm, uint32_t pid);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */

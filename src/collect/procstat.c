@@ -38,6 +38,9 @@ struct procstat {
 	uint64_t samples;
 };
 
+/* ps->idx value of a pid that exited before its first sample */
+#define PS_GONE_UNSEEN UINT64_MAX
+
 struct procstat *procstat__new(uint64_t start_ns)
 {
 	struct procstat *ps = xcalloc(1, sizeof(*ps));
@@ -160,11 +163,15 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 			continue;
 		memcpy(&pid, e->key, sizeof(pid));
 		known = hmap_get(&ps->idx, &pid, sizeof(pid), &idx);
-		if (known && ps->s[idx].gone)
+		if (known && (idx == PS_GONE_UNSEEN || ps->s[idx].gone))
 			continue;
 		if (read_stat(pid, &pt, comm, sizeof(comm))) {
+			/* gone: never open its /proc files again (a build's
+			 * thousands of finished commands stay in tracked) */
 			if (known)
 				ps->s[idx].gone = true;
+			else
+				hmap_put(&ps->idx, &pid, sizeof(pid), PS_GONE_UNSEEN);
 			continue;
 		}
 		read_io(pid, &pt);

@@ -413,14 +413,6 @@ struct symfile *symfile__open_fd(int fd, const char *name)
 	return sf;
 }
 
-int symfile__open_debug(const struct symfile *sf)
-{
-	if (!sf->debug_path)
-		return -ENOENT;
-	/* the file read at open, or nothing: not whatever the path names now */
-	return open_checked(sf->debug_path, AP_OPEN_FOLLOW, sf->debug_dev, sf->debug_ino, NULL);
-}
-
 void symfile__free(struct symfile *sf)
 {
 	if (!sf)

@@ -59,9 +59,6 @@ struct symfile *symfile__open(const char *path);
  * the file is called (a mapping's path): debuglink files are looked up
  * next to it. */
 struct symfile *symfile__open_fd(int fd, const char *name);
-/* a new fd of the debug file that supplied the symbols, if it is still the
- * file that was read; -errno otherwise */
-int symfile__open_debug(const struct symfile *sf);
 void symfile__free(struct symfile *sf);
 
 /* Name of the function containing vaddr and the offset into it; NULL if no

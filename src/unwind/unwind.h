@@ -22,7 +22,8 @@ struct ap_uctx {
  * callers are stored as-is; *callers_adjusted tells nothing: callers
  * symbolize pc - 1 for every frame but the first. */
 int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, int max);
-/* destructor for ap_image.unwind (procmaps.unwind_free) */
+/* destructor for ap_image.unwind (procmaps.unwind_free): the image's
+ * share of its Dwfl, which is freed with its last user */
 void unwind_image_free(void *state);
 
 #endif
