@@ -6,7 +6,8 @@
  *    period after its last sample, or where the thread blocks;
  *  - each off-CPU interval of at least --trace-min-block as an X slice
  *    "off-CPU: <reason>" with its blocked and runnable parts and stack.
- * Slow syscalls are async slices (b/e) on their process; RSS and CPU % of
+ * Slow syscalls (the slowest few of each process, syscall and stack) are
+ * async slices (b/e) on their process; RSS and CPU % of
  * each process are counters. Timestamps are µs since profiling start. */
 #include <math.h>
 #include <stdlib.h>
@@ -220,29 +221,39 @@ static void threads(struct tr *t)
 	free(is);
 }
 
+/* each slow-call row's examples (its slowest calls) as async slices */
 static void slow_calls(struct tr *t)
 {
 	const struct profile *p = t->x->p;
-	size_t i;
+	size_t i, id = 0;
+	uint32_t j;
 
 	for (i = 0; i < p->nr_slow; i++) {
 		const struct ap_slow_call *sc = &p->slow[i];
 		const char *name = ap_syscall_name(sc->nr);
-		cJSON *b = event(t, "b", sc->pid, sc->tid, us(t, sc->start_ns));
-		cJSON *e = event(t, "e", sc->pid, sc->tid, us(t, sc->start_ns + sc->dur_ns));
-		cJSON *a = cJSON_AddObjectToObject(b, "args");
 		char *st = stack_text(t->x, sc->stack);
 
-		cJSON_AddStringToObject(b, "name", name ? name : "syscall");
-		cJSON_AddStringToObject(e, "name", name ? name : "syscall");
-		cJSON_AddStringToObject(b, "cat", "slow_syscall");
-		cJSON_AddStringToObject(e, "cat", "slow_syscall");
-		cJSON_AddNumberToObject(b, "id", i + 1);
-		cJSON_AddNumberToObject(e, "id", i + 1);
-		cJSON_AddNumberToObject(a, "tid", sc->tid);
-		cJSON_AddNumberToObject(a, "duration_ms", sc->dur_ns / 1e6);
-		cJSON_AddNumberToObject(a, "ret", (double)sc->ret);
-		cJSON_AddStringToObject(a, "stack", st);
+		for (j = 0; j < sc->nr_examples; j++) {
+			const struct ap_slow_example *ex = &sc->ex[j];
+			cJSON *b = event(t, "b", sc->pid, ex->tid, us(t, ex->start_ns));
+			cJSON *e = event(t, "e", sc->pid, ex->tid, us(t, ex->start_ns + ex->dur_ns));
+			cJSON *a = cJSON_AddObjectToObject(b, "args");
+
+			id++;
+			cJSON_AddStringToObject(b, "name", name ? name : "syscall");
+			cJSON_AddStringToObject(e, "name", name ? name : "syscall");
+			cJSON_AddStringToObject(b, "cat", "slow_syscall");
+			cJSON_AddStringToObject(e, "cat", "slow_syscall");
+			cJSON_AddNumberToObject(b, "id", id);
+			cJSON_AddNumberToObject(e, "id", id);
+			cJSON_AddNumberToObject(a, "tid", ex->tid);
+			cJSON_AddNumberToObject(a, "duration_ms", ex->dur_ns / 1e6);
+			cJSON_AddNumberToObject(a, "ret", (double)ex->ret);
+			/* the row this call stands for */
+			cJSON_AddNumberToObject(a, "calls_from_this_stack", (double)sc->count);
+			cJSON_AddNumberToObject(a, "total_ms_from_this_stack", sc->total_ns / 1e6);
+			cJSON_AddStringToObject(a, "stack", st);
+		}
 		free(st);
 	}
 }
@@ -332,6 +343,13 @@ void trace_render(const struct ap_pics *x, struct strbuf *out)
 	cJSON_AddNumberToObject(meta, "frequency_hz", p->frequency_hz);
 	cJSON_AddNumberToObject(meta, "samples", (double)p->nr_times);
 	cJSON_AddNumberToObject(meta, "offcpu_intervals", (double)p->nr_ivals);
+	/* what the caps left off (README, "Output size") */
+	cJSON_AddNumberToObject(meta, "samples_not_on_timeline",
+				(double)profile__counter(p, "timeline_samples_dropped"));
+	cJSON_AddNumberToObject(meta, "offcpu_intervals_not_on_timeline",
+				(double)profile__counter(p, "offcpu_intervals_dropped"));
+	cJSON_AddNumberToObject(meta, "slow_calls", (double)profile__slow_calls(p));
+	cJSON_AddNumberToObject(meta, "slow_call_stacks", (double)p->nr_slow);
 	cJSON_AddNumberToObject(meta, "offcpu_interval_min_us", p->interval_min_ns / 1000.0);
 	cJSON_AddBoolToObject(meta, "timeline", p->has_timeline);
 	coverage(cJSON_AddObjectToObject(meta, "offcpu_ms_on_timeline"), p);

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+/* Per-event records are capped (README, "Output size"): slow syscalls are
+ * aggregated per (pid, syscall, stack) with their slowest examples, the
+ * row table has a cap and what it drops is counted, the interval and sample
+ * timelines stop at their caps and count the rest; syscalls.json 1.0 files
+ * (one row per call) load into the aggregated form. */
+#include <stdlib.h>
+#include <string.h>
+#include "unit.h"
+#include "artifact/artifact.h"
+#include "profile/profile.h"
+#include "util.h"
+
+static uint32_t one_frame_stack(struct profile *p, const char *name)
+{
+	uint32_t f = profile__frame(p, AP_FRAME_USER, name, AP_NONE, 0x1000);
+
+	return profile__stack(p, &f, 1);
+}
+
+TEST(slow_calls_aggregated)
+{
+	struct profile p;
+	uint32_t a, b;
+	int i;
+
+	profile__init(&p);
+	a = one_frame_stack(&p, "pool_wait");
+	b = one_frame_stack(&p, "other_wait");
+	/* 50 threads x 100 timed waits at one call site: one row */
+	for (i = 0; i < 5000; i++) {
+		struct ap_slow_example ex = { .tid = 100 + i % 50, .start_ns = 1000 + i,
+					      .dur_ns = 20000000 + (i % 977) * 1000,
+					      .ret = i % 10 ? 0 : -110 };
+
+		ASSERT_TRUE(profile__add_slow(&p, 7, 35, a, &ex), "row kept");
+	}
+	profile__add_slow(&p, 7, 35, b, &(struct ap_slow_example){ .tid = 3, .dur_ns = 50000000 });
+	ASSERT_EQ(p.nr_slow, 2, "two call sites, two rows");
+	ASSERT_EQ(p.slow[0].count, 5000, "calls counted");
+	ASSERT_EQ(p.slow[0].errors, 500, "errors counted");
+	ASSERT_EQ(p.slow[0].max_ns, 20000000 + 976 * 1000, "max");
+	ASSERT_EQ(p.slow[0].nr_examples, AP_SLOW_EXAMPLES, "examples capped");
+	ASSERT_EQ(p.slow[0].ex[0].dur_ns, p.slow[0].max_ns, "slowest example first");
+	for (i = 1; i < AP_SLOW_EXAMPLES; i++)
+		ASSERT_TRUE(p.slow[0].ex[i].dur_ns <= p.slow[0].ex[i - 1].dur_ns, "examples by duration");
+	ASSERT_EQ(profile__slow_calls(&p), 5001, "calls in rows");
+
+	/* the row table is capped; the calls of rows that do not fit are counted */
+	for (i = 0; i < AP_SLOW_ROWS_MAX + 10; i++)
+		profile__add_slow(&p, 1000 + i, 35, a, &(struct ap_slow_example){ .dur_ns = 11000000 });
+	ASSERT_EQ(p.nr_slow, AP_SLOW_ROWS_MAX, "rows capped");
+	ASSERT_EQ(p.slow_dropped, 12, "calls beyond the cap counted");
+	profile__add_slow(&p, 7, 35, a, &(struct ap_slow_example){ .dur_ns = 1 });
+	ASSERT_EQ(p.slow_dropped, 12, "a known row still counts when the table is full");
+
+	/* at the end: the rows with the most time, the rest counted */
+	profile__trim_slow(&p, 3);
+	ASSERT_EQ(p.nr_slow, 3, "trimmed");
+	ASSERT_EQ(p.slow[0].stack, a, "most total time first");
+	ASSERT_EQ(p.slow[0].count, 5001, "the pool row");
+	ASSERT_EQ(p.slow[1].stack, b, "then the 50 ms one");
+	ASSERT_EQ(p.slow_dropped, 12 + AP_SLOW_ROWS_MAX - 3, "trimmed calls counted");
+	profile__add_slow(&p, 7, 35, b, &(struct ap_slow_example){ .dur_ns = 60000000 });
+	ASSERT_EQ(p.slow[1].count, 2, "rows still found after the trim");
+	profile__free(&p);
+}
+
+TEST(slow_calls_json)
+{
+	/* a 1.0 file: one row per call, the same call site twice */
+	static const char v10[] =
+		"{\"schema\":\"autoprof.syscalls/1\",\"slow_threshold_ms\":10,\"slow_calls\":["
+		"{\"pid\":10,\"tid\":11,\"syscall\":\"nanosleep\",\"start_s\":0.5,\"duration_us\":20000,"
+		"\"ret\":0,\"stack\":[\"w\"],\"frames\":[{\"kind\":\"user\",\"name\":\"w\",\"module\":\"\",\"addr\":0}]},"
+		"{\"pid\":10,\"tid\":12,\"syscall\":\"nanosleep\",\"start_s\":0.6,\"duration_us\":30000,"
+		"\"ret\":-4,\"errno\":\"EINTR\",\"stack\":[\"w\"],\"frames\":[{\"kind\":\"user\",\"name\":\"w\",\"module\":\"\",\"addr\":0}]}]}";
+	struct profile p, q;
+	char *a, *b;
+	cJSON *o;
+
+	profile__init(&p);
+	ASSERT_EQ(syscalls_json__load_buf(&p, v10, sizeof(v10) - 1, "v10"), 0, "1.0 loads");
+	ASSERT_EQ(p.nr_slow, 1, "one call site");
+	ASSERT_EQ(p.slow[0].count, 2, "two calls");
+	ASSERT_EQ(p.slow[0].errors, 1, "one error");
+	ASSERT_EQ(p.slow[0].total_ns, 50000000, "total");
+	ASSERT_EQ(p.slow[0].ex[0].tid, 12, "slowest example first");
+	p.slow_dropped = 7;
+
+	a = cJSON_PrintUnformatted(o = syscalls_json__build(&p));
+	cJSON_Delete(o);
+	ASSERT_TRUE(strstr(a, "\"schema\":\"autoprof.syscalls/1.1\"") != NULL, "minor version");
+	ASSERT_TRUE(strstr(a, "\"slow_calls_dropped\":7") != NULL, "dropped calls in the file");
+	ASSERT_TRUE(strstr(a, "\"pid\":10,\"syscall\":\"nanosleep\",\"tid\":12,\"start_s\":0.6,"
+			      "\"duration_us\":30000,\"ret\":-4,\"errno\":\"EINTR\",\"count\":2,\"errors\":1,"
+			      "\"total_us\":50000,\"max_us\":30000,\"examples\":[") != NULL,
+		    "row: the slowest call's fields, then the aggregate");
+	profile__init(&q);
+	ASSERT_EQ(syscalls_json__load_buf(&q, a, strlen(a), "a"), 0, "1.1 loads");
+	b = cJSON_PrintUnformatted(o = syscalls_json__build(&q));
+	cJSON_Delete(o);
+	ASSERT_STREQ(b, a, "written, loaded and written again: the same bytes");
+	free(a);
+	free(b);
+	profile__free(&p);
+	profile__free(&q);
+}
+
+TEST(timeline_caps)
+{
+	struct profile p;
+	struct ap_interval iv = { .block_ns = 2000000, .stack = AP_NONE };
+	size_t i;
+
+	profile__init(&p);
+	for (i = 0; i < AP_TIMELINE_MAX + 5; i++)
+		profile__add_time(&p, 1, 1, 0, i);
+	ASSERT_EQ(p.nr_times, AP_TIMELINE_MAX, "timeline capped");
+	ASSERT_EQ(p.times_dropped, 5, "samples beyond the cap counted");
+	for (i = 0; i < AP_INTERVALS_MAX + 3; i++)
+		profile__add_interval(&p, &iv);
+	ASSERT_EQ(p.nr_ivals, AP_INTERVALS_MAX, "intervals capped");
+	ASSERT_EQ(p.ivals_dropped, 3, "intervals beyond the cap counted");
+	profile__free(&p);
+}
