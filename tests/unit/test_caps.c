@@ -6,8 +6,10 @@
  * (one row per call) load into the aggregated form. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "unit.h"
 #include "artifact/artifact.h"
+#include "collect/procstat.h"
 #include "profile/profile.h"
 #include "util.h"
 
@@ -123,4 +125,44 @@ TEST(timeline_caps)
 	ASSERT_EQ(p.nr_ivals, AP_INTERVALS_MAX, "intervals capped");
 	ASSERT_EQ(p.ivals_dropped, 3, "intervals beyond the cap counted");
 	profile__free(&p);
+}
+
+/* proc.json keeps at most AP_PROCSTAT_POINTS_MAX points per process over
+ * the whole run: at the cap, every other point goes and the rate halves */
+TEST(procstat_points_capped)
+{
+	char dir[] = "/tmp/ap-unit-procstat-XXXXXX", *path, *text;
+	struct procstat *ps = procstat__new(0);
+	struct hmap tracked = { 0 };
+	uint32_t pid = getpid();
+	const cJSON *pr, *t;
+	cJSON *root;
+	size_t len, n;
+	int i;
+
+	hmap_put(&tracked, &pid, sizeof(pid), 1);
+	for (i = 1; i <= 3 * AP_PROCSTAT_POINTS_MAX; i++)
+		procstat__sample(ps, &tracked, i * AP_PROCSTAT_INTERVAL_NS);
+	ASSERT_TRUE(mkdtemp(dir) != NULL, "temp dir");
+	ASSERT_EQ(procstat__write(ps, dir), 0, "written");
+	path = xasprintf("%s/artifacts/proc.json", dir);
+	text = read_file(path, &len);
+	root = text ? cJSON_Parse(text) : NULL;
+	pr = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "processes"), 0);
+	t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pr, "series"), "t_s");
+	n = cJSON_GetArraySize(t);
+	ASSERT_TRUE(n >= AP_PROCSTAT_POINTS_MAX / 2 && n < AP_PROCSTAT_POINTS_MAX, "points capped");
+	ASSERT_NEAR(cJSON_GetArrayItem(t, 0)->valuedouble, 0.1, 1e-9, "from the start");
+	ASSERT_TRUE(cJSON_GetArrayItem(t, n - 1)->valuedouble >= 3 * AP_PROCSTAT_POINTS_MAX * 0.1 - 0.4,
+		    "to the end");
+	cJSON_Delete(root);
+	free(text);
+	unlink(path);
+	free(path);
+	path = xasprintf("%s/artifacts", dir);
+	rmdir(path);
+	free(path);
+	rmdir(dir);
+	hmap_free(&tracked);
+	procstat__free(ps);
 }
