@@ -81,6 +81,7 @@ struct ap_slow_rec {
 	__s64 ret;
 	__u64 sid;
 };
+_Static_assert(sizeof(struct ap_slow_rec) == 48, "ap_slow_rec layout changed");
 
 /* One off-CPU interval of at least --trace-min-block, for the timeline
  * (trace.json). sid names its stack; 0 when the stack is taken at the exit
