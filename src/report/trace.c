@@ -15,10 +15,7 @@
 #include "analyze/analyze.h"
 #include "report/formats.h"
 
-/* what the threads' sample and interval slices may take of trace.json */
-#ifndef AP_TRACE_TIMELINE_BYTES
-#define AP_TRACE_TIMELINE_BYTES (64u << 20)
-#endif
+size_t ap_trace_timeline_bytes = 64u << 20;
 
 static const char *const class_names[AP_FC__COUNT] = { "python", "native", "kernel", "interpreter" };
 
@@ -30,7 +27,7 @@ struct tr {
 	struct strbuf *out;
 	cJSON *ev;                  /* the event being filled in */
 	size_t nr_ev;
-	size_t samples_cut, ivals_cut; /* not drawn: over AP_TRACE_TIMELINE_BYTES */
+	size_t samples_cut, ivals_cut; /* not drawn: over ap_trace_timeline_bytes */
 	uint64_t cut_ns[AP_OFF__COUNT];    /* ... the time of those intervals */
 	uint64_t t0;
 	double floor_us;            /* no event of the current thread before this */
@@ -239,7 +236,7 @@ static struct span *spans_of(const struct profile *p, const size_t *ts, const si
 }
 
 /* Thread by thread, samples and intervals merged by time. The threads'
- * slices share AP_TRACE_TIMELINE_BYTES: smallest thread first, each may use
+ * slices share ap_trace_timeline_bytes: smallest thread first, each may use
  * an equal share of what is left, so small threads are drawn whole and the
  * busiest ones up to their share; what is cut is counted. */
 static void threads(struct tr *t)
@@ -247,7 +244,7 @@ static void threads(struct tr *t)
 	const struct profile *p = t->x->p;
 	double period_us = p->frequency_hz ? 1e6 / p->frequency_hz : 10000;
 	size_t *ts = xcalloc(p->nr_times + 1, sizeof(*ts)), *is = xcalloc(p->nr_ivals + 1, sizeof(*is));
-	size_t n, r, nr_spans, left = AP_TRACE_TIMELINE_BYTES;
+	size_t n, r, nr_spans, left = ap_trace_timeline_bytes;
 	uint32_t maxlen = 1;
 	struct track k = { 0 };
 	struct span *sp;

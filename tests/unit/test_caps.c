@@ -3,13 +3,16 @@
  * aggregated per (pid, syscall, stack) with their slowest examples, the
  * row table has a cap and what it drops is counted, the interval and sample
  * timelines stop at their caps and count the rest; syscalls.json 1.0 files
- * (one row per call) load into the aggregated form. */
+ * (one row per call) load into the aggregated form; proc.json points and
+ * trace.json's bytes are capped too. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "unit.h"
 #include "artifact/artifact.h"
+#include "analyze/analyze.h"
 #include "collect/procstat.h"
+#include "report/formats.h"
 #include "profile/profile.h"
 #include "util.h"
 
@@ -165,4 +168,51 @@ TEST(procstat_points_capped)
 	rmdir(dir);
 	hmap_free(&tracked);
 	procstat__free(ps);
+}
+
+/* trace.json: the threads' slices share a budget (64 MB; 1 MB here),
+ * smallest thread first; a thread whose every sample re-opens 60 frames is
+ * cut there, a small one is drawn whole, and what was cut is counted */
+TEST(trace_budget)
+{
+	struct ap_input in = { .target = "t" };
+	struct profile *p = &in.prof;
+	struct strbuf sb = { 0 };
+	size_t drawn = 0, notdrawn, saved = ap_trace_timeline_bytes;
+	struct ap_pics x;
+	uint32_t fa[60], fb[60], sa, sb_, i;
+	const char *c, *m;
+	char name[32];
+
+	profile__init(p);
+	p->frequency_hz = 100;
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "a%u", i);
+		fa[i] = profile__frame(p, AP_FRAME_USER, name, AP_NONE, 0x1000 + i);
+		snprintf(name, sizeof(name), "b%u", i);
+		fb[i] = profile__frame(p, AP_FRAME_USER, name, AP_NONE, 0x2000 + i);
+	}
+	sa = profile__stack(p, fa, 60);
+	sb_ = profile__stack(p, fb, 60);
+	for (i = 0; i < 2000; i++)
+		profile__add_time(p, 1, 1, i & 1 ? sa : sb_, i * 10000000ull);
+	for (i = 0; i < 10; i++)
+		profile__add_time(p, 1, 2, sa, i * 10000000ull);
+	ap_pics_init(&x, &in, AP_VIEW_FULL, "/nonexistent");
+	ap_trace_timeline_bytes = 1u << 20;
+	trace_render(&x, &sb);
+	ap_trace_timeline_bytes = saved;
+	ASSERT_TRUE(sb.len > 900000 && sb.len < 1200000, "about 1 MB");
+	ASSERT_TRUE(sb.len && sb.buf[sb.len - 1] == '}', "a whole document");
+	for (c = sb.buf; (c = strstr(c, "\"ph\":\"i\"")); c++)
+		drawn++;
+	m = strstr(sb.buf, "\"samples_not_drawn\":");
+	notdrawn = m ? strtoul(m + strlen("\"samples_not_drawn\":"), NULL, 10) : 0;
+	ASSERT_TRUE(notdrawn > 1000, "the busy thread cut");
+	ASSERT_EQ(drawn + notdrawn, 2010, "every sample drawn or counted");
+	ASSERT_TRUE(strstr(sb.buf, "{\"ph\":\"i\",\"pid\":1,\"tid\":2,\"ts\":90000,") != NULL,
+		    "the small thread drawn whole");
+	sb_free(&sb);
+	ap_pics_free(&x);
+	profile__free(p);
 }
