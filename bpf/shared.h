@@ -54,6 +54,7 @@ enum ap_counter {
 	AP_CNT_SYS_SLOW_LOST,      /* slow-syscall records lost (ring buffer full) */
 	AP_CNT_THREAD_REC_LOST,    /* thread exit records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
+	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
 	AP_CNT__COUNT,
 };
 

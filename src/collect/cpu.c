@@ -862,7 +862,13 @@ static void handle_interval(struct cpu_collector *cc, const struct ap_off_interv
 		.stack = r->sid ? off_stack_of(cc, r->tgid, r->sid, -1) : AP_NONE,
 	};
 
-	if (!profile__add_interval(p, &iv) || iv.stack != AP_NONE)
+	if (!profile__add_interval(p, &iv)) {
+		/* at the cap: the kernel can stop sending them (the rest of
+		 * what is in flight is counted as dropped here) */
+		cc->skel->bss->intervals_full = 1;
+		return;
+	}
+	if (iv.stack != AP_NONE)
 		return;
 	GROW(cc->iv_pending, cc->cap_iv_pending, cc->nr_iv_pending + 1);
 	cc->iv_pending[cc->nr_iv_pending++] = p->nr_ivals - 1;
@@ -1133,7 +1139,9 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
-	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
+	/* beyond the cap: those that reached us, and those the kernel then kept back */
+	profile__set_counter(p, "offcpu_intervals_dropped",
+			     p->ivals_dropped + bpf_counter(cc, AP_CNT_OFF_INTERVAL_CAPPED));
 	profile__trim_slow(p, AP_SLOW_ROWS_KEPT);
 	profile__set_counter(p, "slow_syscalls_dropped", p->slow_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
