@@ -669,12 +669,11 @@ static uint32_t blocked_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 
 static void handle_slow_syscall(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
 {
-	struct profile *p = &cc->ses->prof;
-	uint32_t stack = blocked_stack(cc, s, size);
-
 	struct ap_slow_example ex = {
 		.start_ns = s->time_ns, .dur_ns = s->aux[1], .ret = (int64_t)s->aux[2], .tid = s->tid,
 	};
+	struct profile *p = &cc->ses->prof;
+	uint32_t stack = blocked_stack(cc, s, size);
 
 	if (stack == AP_NONE)
 		return;

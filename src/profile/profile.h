@@ -132,8 +132,9 @@ struct ap_interval {
 
 /* Caps of the per-event records: beyond these, entries are counted, not
  * kept (README, "Output size"). The timeline costs 24 bytes a sample in
- * memory, ~25 in cpu.json and ~150 in trace.json; an interval 40 bytes in
- * memory, ~45 in offcpu.json and ~800 in trace.json (its stack as text). */
+ * memory, ~25 in cpu.json and 75 or more in trace.json; an interval 40
+ * bytes in memory, ~35 in offcpu.json and ~400 in trace.json (its stack as
+ * text); a slow-call row 176 bytes, and a few KB in syscalls.json. */
 #define AP_TIMELINE_MAX 250000     /* samples: 21 min of 2 busy CPUs at 99 Hz */
 #define AP_INTERVALS_MAX 50000     /* off-CPU intervals on the timeline */
 #define AP_SLOW_ROWS_MAX 4096      /* (pid, syscall, stack) rows while running */
