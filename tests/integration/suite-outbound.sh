@@ -90,8 +90,8 @@ t_outbound_many_threads() {
 	post=$(awk -v a=$c1 -v b=$c2 -v t=$tck 'BEGIN { printf "%.2f", (b - a) / t }')
 	size=$(du -sk $d | cut -f1)
 	nthr=$(jq '.threads | length' $d/artifacts/offcpu.json)
-	# README, "Output size": 100 MB, 3 KB per thread and 250 KB per process
-	bound=$((100 * 1024 + 3 * nthr + 250 * $(jq '.processes | length' $d/run.json)))
+	# README, "Output size": 100 MB, 3 KB per thread and 400 KB per process
+	bound=$((100 * 1024 + 3 * nthr + 400 * $(jq '.processes | length' $d/run.json)))
 	ivals=$(jq '.intervals.start_us | length' $d/artifacts/offcpu.json)
 	drop=$(jq '.collectors.offcpu.losses.offcpu_intervals_dropped' $d/run.json)
 	if ! [ "$nthr" -ge 400 ]; then
