@@ -42,7 +42,8 @@ endif
 PKGS := libbpf libelf libdw libcjson zlib
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I$(OUT) -Ibpf -Isrc \
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror=int-conversion \
+	-Werror=implicit-function-declaration -Werror=incompatible-pointer-types -I$(OUT) -Ibpf -Isrc \
 	-DAP_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -ldw -lcjson -lz) -lstdc++ -lm
 

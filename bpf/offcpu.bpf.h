@@ -27,6 +27,7 @@ const volatile __u64 min_block_ns = 0;   /* --min-block */
 const volatile bool offcpu_stacks = true; /* aggregate off-CPU time per stack */
 const volatile __u64 interval_min_ns = 1000000; /* --trace-min-block; 0: no interval records */
 __u64 t0_ns = 0;                          /* when tracking began (set by userspace) */
+__u32 intervals_full = 0;                 /* userspace holds its cap of intervals: send no more */
 
 /* per-thread accounting in the task itself: found from the task pointer
  * without hashing, on the path of every syscall and switch; userspace
@@ -382,8 +383,13 @@ static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 			reason = AP_OFF_OTHER;
 		st->off_ns[reason] += block;
 		st->off_ns[AP_OFF_RUNQUEUE] += runq;
-		if (interval_min_ns && block + runq >= interval_min_ns)
-			interval_send(st, reason, block, runq, offcpu_stacks && !st->out_sid && st->sys_ts);
+		if (interval_min_ns && block + runq >= interval_min_ns) {
+			if (intervals_full)
+				cnt_inc(AP_CNT_OFF_INTERVAL_CAPPED);
+			else
+				interval_send(st, reason, block, runq,
+					      offcpu_stacks && !st->out_sid && st->sys_ts);
+		}
 		if (offcpu_stacks && !st->out_sid && st->sys_ts) { /* its syscall's exit takes the stack */
 			if (block >= st->pend_block) {
 				st->pend_reason = reason;

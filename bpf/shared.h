@@ -54,6 +54,7 @@ enum ap_counter {
 	AP_CNT_SYS_SLOW_LOST,      /* slow-syscall records lost (ring buffer full) */
 	AP_CNT_THREAD_REC_LOST,    /* thread exit records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
+	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
 	AP_CNT__COUNT,
 };
 
@@ -67,7 +68,21 @@ enum ap_rec_type {
 	AP_REC_EXEC = 6,           /* struct ap_exec_rec: a tracked process exec'd */
 	AP_REC_OFF_INTERVAL = 7,   /* struct ap_off_interval: one long off-CPU interval */
 	AP_REC_OFF_LINK = 8,       /* struct ap_off_link: the stack of a syscall's intervals */
+	AP_REC_SLOW_KNOWN = 9,     /* struct ap_slow_rec: a slow syscall whose stack was sent */
 };
+
+/* A slow syscall whose stack identity (sid) userspace already has from an
+ * AP_REC_OFF_STACK or AP_REC_SLOW_SYSCALL record: no user stack copy, so a
+ * pool of threads in timed waits costs ~50 bytes a call, not ~10 KB */
+struct ap_slow_rec {
+	__u32 type;                /* AP_REC_SLOW_KNOWN */
+	__u32 tgid, tid;
+	__u32 nr;                  /* syscall number */
+	__u64 start_ns, dur_ns;
+	__s64 ret;
+	__u64 sid;
+};
+_Static_assert(sizeof(struct ap_slow_rec) == 48, "ap_slow_rec layout changed");
 
 /* One off-CPU interval of at least --trace-min-block, for the timeline
  * (trace.json). sid names its stack; 0 when the stack is taken at the exit

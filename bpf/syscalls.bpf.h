@@ -2,7 +2,8 @@
 /* Syscalls of tracked processes from raw_syscalls: per (process, syscall,
  * fd kind) counts, errors, total and max time, a log2 latency histogram and
  * bytes moved, aggregated here; errors by errno; calls slower than
- * --slow-syscall sent with their stacks. sys_exit is also where off-CPU
+ * --slow-syscall sent with their stacks (a stack userspace already has by
+ * its identity only). sys_exit is also where off-CPU
  * stacks of blocks inside a syscall are taken (bpf/offcpu.bpf.h).
  * Included by cpu.bpf.c after offcpu.bpf.h. */
 #ifndef AP_SYSCALLS_BPF_H
@@ -94,6 +95,27 @@ static __always_inline void sys_account(const struct ap_thread_stat *st, __u32 n
 	}
 }
 
+/* a slow call whose stack userspace has: its times and the stack's identity */
+static __always_inline void slow_known_send(const struct ap_thread_stat *st, __u32 nr, __u64 start,
+					    __u64 dur, long ret, __u64 sid)
+{
+	struct ap_slow_rec *r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
+
+	if (!r) {
+		cnt_inc(AP_CNT_SYS_SLOW_LOST);
+		return;
+	}
+	r->type = AP_REC_SLOW_KNOWN;
+	r->tgid = st->tgid;
+	r->tid = st->tid;
+	r->nr = nr;
+	r->start_ns = start;
+	r->dur_ns = dur;
+	r->ret = ret;
+	r->sid = sid;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -118,7 +140,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct ap_thread_stat *st = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), NULL, 0);
-	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid = 0, start;
+	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid = 0, start, slow_sid = 0;
 	struct ap_cpu_sample *s;
 	bool want_off, slow, new_sid = false;
 	__u32 nr;
@@ -149,11 +171,20 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			off_add(st, sid, st->pend_reason, st->pend_kstack, st->pend_block);
 			off_add(st, sid, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
 		}
+		/* A slow call has a stack identity too; when userspace has that
+		 * stack, only the call's times are sent (no user stack copy) */
+		if (slow) {
+			slow_sid = want_off ? sid : sid_of(h, st->pend_kstack, s);
+			if (!new_sid && off_seen_get(s->tgid, slow_sid)) {
+				slow_known_send(st, nr, start, dur, ret, slow_sid);
+				slow = false;
+			}
+		}
 		/* one record, sent once: a slow call also names a new stack */
 		if (new_sid || slow) {
 			capture_ustack(s);
 			s->kstack_id = st->pend_kstack;
-			s->aux[3] = new_sid ? sid : 0;
+			s->aux[3] = new_sid ? sid : slow_sid;
 			if (slow) {
 				s->type = AP_REC_SLOW_SYSCALL;
 				s->time_ns = start;
@@ -163,8 +194,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			}
 			if (record_send(s, AP_SLOT_SYSCALL))
 				cnt_inc(slow ? AP_CNT_SYS_SLOW_LOST : AP_CNT_OFF_RECORD_LOST);
-			else if (new_sid)
-				off_seen_set(s->tgid, sid);
+			else
+				off_seen_set(s->tgid, new_sid ? sid : slow_sid);
 		}
 	}
 out:

@@ -8,7 +8,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern
-TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(OUT)/demo
+TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(OUT)/demo
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -80,6 +80,9 @@ $(TOUT)/cxxwork: tests/workloads/cxxwork.cc
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CXX) -O2 -g -fomit-frame-pointer $< -o $@
 $(TOUT)/threads: tests/workloads/threads.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
+$(TOUT)/manythreads: tests/workloads/manythreads.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
 $(OUT)/demo: examples/demo.c

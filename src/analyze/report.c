@@ -449,7 +449,8 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 		if (p->counters[i].value && (strstr(p->counters[i].name, "lost") ||
 					     strstr(p->counters[i].name, "full") ||
 					     strstr(p->counters[i].name, "error") ||
-					     strstr(p->counters[i].name, "truncated")))
+					     strstr(p->counters[i].name, "truncated") ||
+					     strstr(p->counters[i].name, "dropped")))
 			fprintf(f, "- %s: %llu\n", p->counters[i].name,
 				(unsigned long long)p->counters[i].value);
 	if (an->nr_skipped) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* artifacts/offcpu.json (autoprof.offcpu/1): per-thread wall-clock
  * accounting and off-CPU time per stack and reason; artifacts/syscalls.json
- * (autoprof.syscalls/1): per-process syscall statistics and slow calls.
+ * (autoprof.syscalls/1.1): per-process syscall statistics and slow calls
+ * (aggregated per process, syscall and stack since 1.1).
  * Field reference: docs/ARTIFACTS.md. */
 #include <errno.h>
 #include <stdio.h>
@@ -142,6 +143,18 @@ static cJSON *stack_frames(const struct profile *p, uint32_t stack)
 	return arr;
 }
 
+/* one slow call: its thread, start, duration and result */
+static void slow_example_fields(cJSON *o, const struct profile *p, const struct ap_slow_example *ex)
+{
+	cJSON_AddNumberToObject(o, "tid", ex->tid);
+	cJSON_AddNumberToObject(o, "start_s", ex->start_ns > p->start_mono_ns ?
+				(ex->start_ns - p->start_mono_ns) / 1e9 : 0);
+	cJSON_AddNumberToObject(o, "duration_us", ex->dur_ns / 1e3);
+	cJSON_AddNumberToObject(o, "ret", (double)ex->ret);
+	if (ex->ret < 0 && ex->ret >= -4095 && strerrorname_np(-ex->ret))
+		cJSON_AddStringToObject(o, "errno", strerrorname_np(-ex->ret));
+}
+
 cJSON *syscalls_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *procs, *arr = NULL, *o, *e, *h;
@@ -203,21 +216,27 @@ cJSON *syscalls_json__build(const struct profile *p)
 	}
 	free(rows);
 
+	cJSON_AddNumberToObject(root, "slow_calls_dropped", (double)p->slow_dropped);
 	arr = cJSON_AddArrayToObject(root, "slow_calls");
 	for (i = 0; i < p->nr_slow; i++) {
 		const struct ap_slow_call *sc = &p->slow[i];
 
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
 		cJSON_AddNumberToObject(o, "pid", sc->pid);
-		cJSON_AddNumberToObject(o, "tid", sc->tid);
 		syscall_label(sc->nr, name, sizeof(name));
 		cJSON_AddStringToObject(o, "syscall", name);
-		cJSON_AddNumberToObject(o, "start_s", sc->start_ns > p->start_mono_ns ?
-					(sc->start_ns - p->start_mono_ns) / 1e9 : 0);
-		cJSON_AddNumberToObject(o, "duration_us", sc->dur_ns / 1e3);
-		cJSON_AddNumberToObject(o, "ret", (double)sc->ret);
-		if (sc->ret < 0 && sc->ret >= -4095 && strerrorname_np(-sc->ret))
-			cJSON_AddStringToObject(o, "errno", strerrorname_np(-sc->ret));
+		/* the slowest call's fields, as in 1.0 (one row per call) */
+		if (sc->nr_examples)
+			slow_example_fields(o, p, &sc->ex[0]);
+		cJSON_AddNumberToObject(o, "count", (double)sc->count);
+		cJSON_AddNumberToObject(o, "errors", (double)sc->errors);
+		cJSON_AddNumberToObject(o, "total_us", sc->total_ns / 1e3);
+		cJSON_AddNumberToObject(o, "max_us", sc->max_ns / 1e3);
+		e = cJSON_AddArrayToObject(o, "examples");
+		for (j = 0; j < sc->nr_examples; j++) {
+			cJSON_AddItemToArray(e, h = cJSON_CreateObject());
+			slow_example_fields(h, p, &sc->ex[j]);
+		}
 		cJSON_AddItemToObject(o, "stack", stack_labels(p, sc->stack));
 		cJSON_AddItemToObject(o, "frames", stack_frames(p, sc->stack));
 	}
@@ -356,6 +375,16 @@ static int load_frames(struct profile *p, const cJSON *arr, uint32_t *stack)
 	return 0;
 }
 
+static void load_slow_example(const cJSON *o, struct ap_slow_example *ex)
+{
+	const cJSON *ret = cJSON_GetObjectItemCaseSensitive(o, "ret");
+
+	ex->tid = json_u64(o, "tid");
+	ex->ret = cJSON_IsNumber(ret) ? (int64_t)ret->valuedouble : 0;
+	ex->start_ns = num_ns(o, "start_s", 1e9);
+	ex->dur_ns = num_ns(o, "duration_us", 1e3);
+}
+
 static int syscalls_load_root(struct profile *p, cJSON *root, const char *path)
 {
 	const char *what = "processes";
@@ -411,10 +440,11 @@ static int syscalls_load_root(struct profile *p, cJSON *root, const char *path)
 		}
 	}
 	what = "slow_calls";
+	p->slow_dropped += json_u64(root, "slow_calls_dropped");
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "slow_calls")) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "syscall"));
-		struct ap_slow_call sc = { .pid = json_u64(o, "pid"), .tid = json_u64(o, "tid") };
-		const cJSON *ret = cJSON_GetObjectItemCaseSensitive(o, "ret");
+		const cJSON *exs = cJSON_GetObjectItemCaseSensitive(o, "examples");
+		struct ap_slow_call sc = { .pid = json_u64(o, "pid") };
 
 		for (n = 0; n < 1024 && !(ap_syscall_name(n) && name && !strcmp(ap_syscall_name(n), name)); n++)
 			;
@@ -423,11 +453,20 @@ static int syscalls_load_root(struct profile *p, cJSON *root, const char *path)
 			goto out;
 		}
 		sc.nr = n < 1024 ? (uint32_t)n : (uint32_t)strtoul(name + strcspn(name, "0123456789"), NULL, 10);
-		sc.ret = cJSON_IsNumber(ret) ? (int64_t)ret->valuedouble : 0;
-		sc.start_ns = num_ns(o, "start_s", 1e9);
-		sc.dur_ns = num_ns(o, "duration_us", 1e3);
-		GROW(p->slow, p->cap_slow, p->nr_slow + 1);
-		p->slow[p->nr_slow++] = sc;
+		/* 1.1 rows aggregate calls; a 1.0 row is one call, its own example */
+		if (cJSON_IsArray(exs)) {
+			cJSON_ArrayForEach(e, exs)
+				if (sc.nr_examples < AP_SLOW_EXAMPLES)
+					load_slow_example(e, &sc.ex[sc.nr_examples++]);
+		} else {
+			load_slow_example(o, &sc.ex[sc.nr_examples++]);
+		}
+		sc.count = cJSON_HasObjectItem(o, "count") ? json_u64(o, "count") : 1;
+		sc.errors = cJSON_HasObjectItem(o, "errors") ? json_u64(o, "errors") :
+			(uint64_t)(sc.ex[0].ret < 0 && sc.ex[0].ret >= -4095);
+		sc.total_ns = cJSON_HasObjectItem(o, "total_us") ? num_ns(o, "total_us", 1e3) : sc.ex[0].dur_ns;
+		sc.max_ns = cJSON_HasObjectItem(o, "max_us") ? num_ns(o, "max_us", 1e3) : sc.ex[0].dur_ns;
+		profile__merge_slow(p, &sc);
 	}
 out:
 	if (err)

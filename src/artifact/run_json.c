@@ -82,7 +82,8 @@ static const char *const offcpu_losses[] = {
 	"offcpu_interval_records_lost", "offcpu_intervals_dropped", NULL,
 };
 static const char *const syscall_losses[] = {
-	"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel", NULL,
+	"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
+	"slow_syscalls_dropped", NULL,
 };
 
 /* a collector's status and its own loss counters */
@@ -137,7 +138,8 @@ static void add_collectors(cJSON *root, const struct ap_session *ses)
 			n += p->sys[i].count;
 		o = cJSON_GetObjectItem(c, "syscalls");
 		cJSON_AddNumberToObject(o, "calls", n);
-		cJSON_AddNumberToObject(o, "slow_calls", p->nr_slow);
+		cJSON_AddNumberToObject(o, "slow_calls", profile__slow_calls(p));
+		cJSON_AddNumberToObject(o, "slow_call_stacks", p->nr_slow);
 		cJSON_AddNumberToObject(o, "slow_threshold_ms", p->slow_ns / 1e6);
 	}
 	o = cJSON_AddObjectToObject(c, "proc");

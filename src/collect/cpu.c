@@ -754,16 +754,27 @@ static uint32_t blocked_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 
 static void handle_slow_syscall(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size)
 {
+	struct ap_slow_example ex = {
+		.start_ns = s->time_ns, .dur_ns = s->aux[1], .ret = (int64_t)s->aux[2], .tid = s->tid,
+	};
 	struct profile *p = &cc->ses->prof;
 	uint32_t stack = blocked_stack(cc, s, size);
 
 	if (stack == AP_NONE)
 		return;
-	GROW(p->slow, p->cap_slow, p->nr_slow + 1);
-	p->slow[p->nr_slow++] = (struct ap_slow_call){
-		.pid = s->tgid, .tid = s->tid, .nr = s->aux[0], .stack = stack,
-		.ret = (int64_t)s->aux[2], .start_ns = s->time_ns, .dur_ns = s->aux[1],
+	profile__add_slow(p, s->tgid, s->aux[0], stack, &ex);
+}
+
+static uint32_t off_stack_of(struct cpu_collector *cc, uint32_t tgid, uint64_t sid, int32_t kstack);
+
+/* a slow call whose stack an earlier record named */
+static void handle_slow_known(struct cpu_collector *cc, const struct ap_slow_rec *r)
+{
+	struct ap_slow_example ex = {
+		.start_ns = r->start_ns, .dur_ns = r->dur_ns, .ret = r->ret, .tid = r->tid,
 	};
+
+	profile__add_slow(&cc->ses->prof, r->tgid, r->nr, off_stack_of(cc, r->tgid, r->sid, -1), &ex);
 }
 
 /* scheduler accounting of one thread, at its exit or the end of the run */
@@ -856,6 +867,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 		blocked_stack(cc, data, size);
 	else if (type == AP_REC_SLOW_SYSCALL)
 		handle_slow_syscall(cc, data, size);
+	else if (type == AP_REC_SLOW_KNOWN && size >= sizeof(struct ap_slow_rec))
+		handle_slow_known(cc, data);
 	else if (type == AP_REC_THREAD && size >= sizeof(struct ap_thread_rec))
 		handle_thread(cc, data);
 	else if (type == AP_REC_OFF_INTERVAL && size >= sizeof(struct ap_off_interval))
@@ -969,7 +982,13 @@ static void handle_interval(struct cpu_collector *cc, const struct ap_off_interv
 		.stack = r->sid ? off_stack_of(cc, r->tgid, r->sid, -1) : AP_NONE,
 	};
 
-	if (!profile__add_interval(p, &iv) || iv.stack != AP_NONE)
+	if (!profile__add_interval(p, &iv)) {
+		/* at the cap: the kernel can stop sending them (the rest of
+		 * what is in flight is counted as dropped here) */
+		cc->skel->bss->intervals_full = 1;
+		return;
+	}
+	if (iv.stack != AP_NONE)
 		return;
 	GROW(cc->iv_pending, cc->cap_iv_pending, cc->nr_iv_pending + 1);
 	cc->iv_pending[cc->nr_iv_pending++] = p->nr_ivals - 1;
@@ -1240,7 +1259,11 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
-	profile__set_counter(p, "offcpu_intervals_dropped", p->ivals_dropped);
+	/* beyond the cap: those that reached us, and those the kernel then kept back */
+	profile__set_counter(p, "offcpu_intervals_dropped",
+			     p->ivals_dropped + bpf_counter(cc, AP_CNT_OFF_INTERVAL_CAPPED));
+	profile__trim_slow(p, AP_SLOW_ROWS_KEPT);
+	profile__set_counter(p, "slow_syscalls_dropped", p->slow_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
 	profile__set_counter(p, "mapped_files_refused", cc->ses->pm.nr_refused);
 	profile__set_counter(p, "processes_released", cc->ses->pm.nr_released);

@@ -27,6 +27,8 @@ struct series {
 	struct pt *pts;
 	size_t nr, cap;
 	bool gone;              /* /proc entry disappeared */
+	uint32_t stride, skip;  /* read every stride-th tick (AP_PROCSTAT_POINTS_MAX) */
+	long tck;
 };
 
 struct procstat {
@@ -146,6 +148,22 @@ static void read_switches(uint32_t pid, struct pt *pt)
 	closedir(d);
 }
 
+/* at the cap: keep every other point, recompute CPU % over the new
+ * intervals, and read half as often */
+static void thin(struct series *s)
+{
+	size_t j;
+
+	for (j = 0; 2 * j < s->nr; j++)
+		s->pts[j] = s->pts[2 * j];
+	s->nr = j;
+	for (j = 1; j < s->nr; j++)
+		if (s->pts[j].t > s->pts[j - 1].t)
+			s->pts[j].cpu_pct = 100.0 * (s->pts[j].cpu_ticks - s->pts[j - 1].cpu_ticks) /
+					    s->tck / (s->pts[j].t - s->pts[j - 1].t);
+	s->stride *= 2;
+}
+
 void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t now_ns)
 {
 	size_t i;
@@ -165,6 +183,10 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 		known = hmap_get(&ps->idx, &pid, sizeof(pid), &idx);
 		if (known && (idx == PS_GONE_UNSEEN || ps->s[idx].gone))
 			continue;
+		if (known && ps->s[idx].skip) {
+			ps->s[idx].skip--;
+			continue;
+		}
 		if (read_stat(pid, &pt, comm, sizeof(comm))) {
 			/* gone: never open its /proc files again (a build's
 			 * thousands of finished commands stay in tracked) */
@@ -187,7 +209,7 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 			idx = ps->nr;
 			hmap_put(&ps->idx, &pid, sizeof(pid), idx);
 			GROW(ps->s, ps->cap, ps->nr + 1);
-			ps->s[ps->nr++] = (struct series){ .pid = pid };
+			ps->s[ps->nr++] = (struct series){ .pid = pid, .stride = 1, .tck = ps->tck };
 		}
 		s = &ps->s[idx];
 		snprintf(s->comm, sizeof(s->comm), "%s", comm);
@@ -199,6 +221,9 @@ void procstat__sample(struct procstat *ps, const struct hmap *tracked, uint64_t 
 		GROW(s->pts, s->cap, s->nr + 1);
 		s->pts[s->nr++] = pt;
 		ps->samples++;
+		if (s->nr >= AP_PROCSTAT_POINTS_MAX)
+			thin(s);
+		s->skip = s->stride - 1;
 	}
 }
 

@@ -10,6 +10,10 @@
 
 #define AP_PROCSTAT_INTERVAL_NS 100000000ull
 #define AP_PROCSTAT_THREADS 256    /* thread status files read per process and sample, about */
+/* points kept per process: at the cap every other point is dropped and the
+ * process is read half as often from then on, so a long run keeps 600-1200
+ * points over its whole length (~100 KB of proc.json per process) */
+#define AP_PROCSTAT_POINTS_MAX 1200
 
 struct procstat;
 

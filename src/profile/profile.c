@@ -32,6 +32,7 @@ void profile__free(struct profile *p)
 	free(p->sys);
 	free(p->sys_errs);
 	free(p->slow);
+	hmap_free(&p->slow_ids);
 	free(p->times);
 	free(p->ivals);
 	free(p->procs);
@@ -386,4 +387,100 @@ struct ap_interval *profile__add_interval(struct profile *p, const struct ap_int
 	GROW(p->ivals, p->cap_ivals, p->nr_ivals + 1);
 	p->ivals[p->nr_ivals] = *iv;
 	return &p->ivals[p->nr_ivals++];
+}
+
+/* an example among the AP_SLOW_EXAMPLES slowest of its row, longest first */
+static void slow_example(struct ap_slow_call *r, const struct ap_slow_example *ex)
+{
+	uint32_t i;
+
+	if (r->nr_examples < AP_SLOW_EXAMPLES)
+		i = r->nr_examples++;
+	else if (r->ex[AP_SLOW_EXAMPLES - 1].dur_ns >= ex->dur_ns)
+		return; /* not slower than the fastest kept: earlier ones stay */
+	else
+		i = AP_SLOW_EXAMPLES - 1;
+	for (; i > 0 && r->ex[i - 1].dur_ns < ex->dur_ns; i--)
+		r->ex[i] = r->ex[i - 1];
+	r->ex[i] = *ex;
+}
+
+bool profile__merge_slow(struct profile *p, const struct ap_slow_call *row)
+{
+	uint32_t key[3] = { row->pid, row->nr, row->stack }, i;
+	struct ap_slow_call *r;
+	uint64_t id;
+
+	if (!hmap_get(&p->slow_ids, key, sizeof(key), &id)) {
+		if (p->nr_slow >= AP_SLOW_ROWS_MAX) {
+			p->slow_dropped += row->count;
+			return false;
+		}
+		GROW(p->slow, p->cap_slow, p->nr_slow + 1);
+		id = p->nr_slow++;
+		p->slow[id] = (struct ap_slow_call){ .pid = row->pid, .nr = row->nr, .stack = row->stack };
+		hmap_put(&p->slow_ids, key, sizeof(key), id);
+	}
+	r = &p->slow[id];
+	r->count += row->count;
+	r->errors += row->errors;
+	r->total_ns += row->total_ns;
+	if (row->max_ns > r->max_ns)
+		r->max_ns = row->max_ns;
+	for (i = 0; i < row->nr_examples && i < AP_SLOW_EXAMPLES; i++)
+		slow_example(r, &row->ex[i]);
+	return true;
+}
+
+bool profile__add_slow(struct profile *p, uint32_t pid, uint32_t nr, uint32_t stack,
+		       const struct ap_slow_example *ex)
+{
+	struct ap_slow_call row = {
+		.pid = pid, .nr = nr, .stack = stack, .nr_examples = 1, .count = 1,
+		.errors = ex->ret < 0 && ex->ret >= -4095, .total_ns = ex->dur_ns, .max_ns = ex->dur_ns,
+		.ex = { *ex },
+	};
+
+	return profile__merge_slow(p, &row);
+}
+
+static int slow_by_total(const void *a, const void *b)
+{
+	const struct ap_slow_call *x = a, *y = b;
+
+	if (x->total_ns != y->total_ns)
+		return x->total_ns < y->total_ns ? 1 : -1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->nr != y->nr)
+		return x->nr < y->nr ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+void profile__trim_slow(struct profile *p, size_t keep)
+{
+	size_t i;
+
+	if (p->nr_slow > 1)
+		qsort(p->slow, p->nr_slow, sizeof(*p->slow), slow_by_total);
+	for (i = keep; i < p->nr_slow; i++)
+		p->slow_dropped += p->slow[i].count;
+	if (p->nr_slow > keep)
+		p->nr_slow = keep;
+	hmap_free(&p->slow_ids);
+	for (i = 0; i < p->nr_slow; i++) {
+		uint32_t key[3] = { p->slow[i].pid, p->slow[i].nr, p->slow[i].stack };
+
+		hmap_put(&p->slow_ids, key, sizeof(key), i);
+	}
+}
+
+uint64_t profile__slow_calls(const struct profile *p)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < p->nr_slow; i++)
+		n += p->slow[i].count;
+	return n;
 }

@@ -98,11 +98,23 @@ struct ap_sys_err {
 	uint64_t count;
 };
 
-/* one syscall slower than the threshold */
-struct ap_slow_call {
-	uint32_t pid, tid, nr, stack;
-	int64_t ret;
+/* one slow call, an example of its row */
+struct ap_slow_example {
 	uint64_t start_ns, dur_ns;
+	int64_t ret;
+	uint32_t tid, pad;
+};
+
+#define AP_SLOW_EXAMPLES 4
+
+/* syscalls slower than the threshold, aggregated per (pid, syscall, stack):
+ * an idle pool of threads blocked in timed waits makes thousands a second,
+ * and what a person reads is where they come from, how many and how long */
+struct ap_slow_call {
+	uint32_t pid, nr, stack;
+	uint32_t nr_examples;
+	uint64_t count, errors, total_ns, max_ns;
+	struct ap_slow_example ex[AP_SLOW_EXAMPLES]; /* the slowest, longest first */
 };
 
 /* one on-CPU sample in time (trace.json); CLOCK_MONOTONIC ns */
@@ -118,9 +130,15 @@ struct ap_interval {
 	uint32_t pid, tid, reason, stack;  /* stack: AP_NONE until known */
 };
 
-/* caps of the timeline: beyond these, entries are counted, not kept */
-#define AP_TIMELINE_MAX 2000000
-#define AP_INTERVALS_MAX 1000000
+/* Caps of the per-event records: beyond these, entries are counted, not
+ * kept (README, "Output size"). The timeline costs 24 bytes a sample in
+ * memory, ~25 in cpu.json and 75 or more in trace.json; an interval 40
+ * bytes in memory, ~35 in offcpu.json and ~400 in trace.json (its stack as
+ * text); a slow-call row 176 bytes, and a few KB in syscalls.json. */
+#define AP_TIMELINE_MAX 250000     /* samples: 21 min of 2 busy CPUs at 99 Hz */
+#define AP_INTERVALS_MAX 50000     /* off-CPU intervals on the timeline */
+#define AP_SLOW_ROWS_MAX 4096      /* (pid, syscall, stack) rows while running */
+#define AP_SLOW_ROWS_KEPT 256      /* ... kept at the end, the most total time first */
 
 struct ap_counter_val {
 	char *name;
@@ -168,8 +186,10 @@ struct profile {
 	size_t nr_sys, cap_sys;
 	struct ap_sys_err *sys_errs;
 	size_t nr_sys_errs, cap_sys_errs;
-	struct ap_slow_call *slow;
+	struct ap_slow_call *slow;      /* aggregated; see AP_SLOW_ROWS_* */
 	size_t nr_slow, cap_slow;
+	struct hmap slow_ids;
+	uint64_t slow_dropped;          /* slow calls whose row did not fit (counter at the end) */
 	bool has_syscalls;      /* the syscall collector ran */
 	uint64_t slow_ns;
 
@@ -233,6 +253,17 @@ void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t st
  * timeline_samples_dropped / offcpu_intervals_dropped counters) */
 void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack, uint64_t t_ns);
 struct ap_interval *profile__add_interval(struct profile *p, const struct ap_interval *iv);
+/* count one slow call of (pid, nr, stack) in its row; false if the row
+ * table is full (counted in slow_dropped) */
+bool profile__add_slow(struct profile *p, uint32_t pid, uint32_t nr, uint32_t stack,
+		       const struct ap_slow_example *ex);
+/* add a row's counts and examples to the row of its (pid, nr, stack) */
+bool profile__merge_slow(struct profile *p, const struct ap_slow_call *row);
+/* keep the keep rows with the most total time, in that order; the calls of
+ * the others are added to slow_dropped */
+void profile__trim_slow(struct profile *p, size_t keep);
+/* slow calls counted in rows */
+uint64_t profile__slow_calls(const struct profile *p);
 /* the process entry of pid, created if absent */
 struct ap_process *profile__process(struct profile *p, uint32_t pid);
 /* the process entry of pid, or NULL */

@@ -61,6 +61,9 @@ static inline const uint32_t *ap_pics_stack(const struct ap_pics *x, uint32_t st
 int pprof_render(const struct ap_pics *x, struct strbuf *out);
 void speedscope_render(const struct ap_pics *x, struct strbuf *out);
 void trace_render(const struct ap_pics *x, struct strbuf *out);
+/* what the threads' sample and interval slices may take of trace.json (64 MB;
+ * a variable so that tests can lower it) */
+extern size_t ap_trace_timeline_bytes;
 void flamesvg_render(const struct ap_pics *x, struct strbuf *out);
 void html_render(const struct ap_pics *x, struct strbuf *out);
 

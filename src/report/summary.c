@@ -468,8 +468,8 @@ static void print_syscalls(FILE *f, const struct profile *p, int rows)
 			(unsigned long long)v[i]->bytes);
 	}
 	if (p->nr_slow)
-		fprintf(f, "  %zu calls took %.0f ms or more (artifacts/syscalls.json has their stacks)\n",
-			p->nr_slow, p->slow_ns / 1e6);
+		fprintf(f, "  %llu calls took %.0f ms or more, from %zu stacks (artifacts/syscalls.json has them)\n",
+			(unsigned long long)profile__slow_calls(p), p->slow_ns / 1e6, p->nr_slow);
 	free(v);
 }
 
@@ -485,6 +485,7 @@ static void print_losses(FILE *f, const struct profile *p)
 		"offcpu_interval_records_lost", "timeline_samples_dropped", "offcpu_intervals_dropped",
 		"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
 		"mapped_files_refused", /* frames left unnamed: the path was not the mapped file */
+		"slow_syscalls_dropped",
 	};
 	size_t i;
 	bool any = false;

@@ -6,7 +6,8 @@
  *    period after its last sample, or where the thread blocks;
  *  - each off-CPU interval of at least --trace-min-block as an X slice
  *    "off-CPU: <reason>" with its blocked and runnable parts and stack.
- * Slow syscalls are async slices (b/e) on their process; RSS and CPU % of
+ * Slow syscalls (the slowest few of each process, syscall and stack) are
+ * async slices (b/e) on their process; RSS and CPU % of
  * each process are counters. Timestamps are µs since profiling start. */
 #include <math.h>
 #include <stdlib.h>
@@ -14,11 +15,20 @@
 #include "analyze/analyze.h"
 #include "report/formats.h"
 
+size_t ap_trace_timeline_bytes = 64u << 20;
+
 static const char *const class_names[AP_FC__COUNT] = { "python", "native", "kernel", "interpreter" };
 
+/* Events are written one by one as they are made (the whole array as one
+ * cJSON tree took ~7x the file's size in memory): event() prints the
+ * previous one, which is complete by then, and returns the new one. */
 struct tr {
 	const struct ap_pics *x;
-	cJSON *ev;
+	struct strbuf *out;
+	cJSON *ev;                  /* the event being filled in */
+	size_t nr_ev;
+	size_t samples_cut, ivals_cut; /* not drawn: over ap_trace_timeline_bytes */
+	uint64_t cut_ns[AP_OFF__COUNT];    /* ... the time of those intervals */
 	uint64_t t0;
 	double floor_us;            /* no event of the current thread before this */
 };
@@ -28,15 +38,32 @@ static double us(const struct tr *t, uint64_t ns)
 	return ns > t->t0 ? (ns - t->t0) / 1000.0 : 0;
 }
 
+static void event_flush(struct tr *t)
+{
+	char *text;
+
+	if (!t->ev)
+		return;
+	text = cJSON_PrintUnformatted(t->ev);
+	if (t->nr_ev++)
+		sb_puts(t->out, ",");
+	sb_puts(t->out, text);
+	free(text);
+	cJSON_Delete(t->ev);
+	t->ev = NULL;
+}
+
+/* a new event; the previous one is written and must not be touched again */
 static cJSON *event(struct tr *t, const char *ph, uint32_t pid, uint32_t tid, double ts)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	event_flush(t);
 	cJSON_AddStringToObject(o, "ph", ph);
 	cJSON_AddNumberToObject(o, "pid", pid);
 	cJSON_AddNumberToObject(o, "tid", tid);
 	cJSON_AddNumberToObject(o, "ts", ts);
-	cJSON_AddItemToArray(t->ev, o);
+	t->ev = o;
 	return o;
 }
 
@@ -167,14 +194,60 @@ static void on_interval(struct tr *t, struct track *k, const struct ap_interval 
 	t->floor_us = end;
 }
 
+/* one thread's samples ts[i0, i1) and intervals is[j0, j1) */
+struct span {
+	uint32_t pid, tid;
+	size_t i0, i1, j0, j1;
+};
+
+static int by_size(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	size_t nx = x->i1 - x->i0 + x->j1 - x->j0, ny = y->i1 - y->i0 + y->j1 - y->j0;
+
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	return thread_time_cmp(x->pid, x->tid, 0, y->pid, y->tid, 0);
+}
+
+/* the threads' spans in the (pid, tid, time)-sorted samples and intervals */
+static struct span *spans_of(const struct profile *p, const size_t *ts, const size_t *is, size_t *nr)
+{
+	struct span *sp = NULL;
+	size_t i = 0, j = 0, n = 0, cap = 0;
+
+	while (i < p->nr_times || j < p->nr_ivals) {
+		const struct ap_sample_time *s = i < p->nr_times ? &p->times[ts[i]] : NULL;
+		const struct ap_interval *v = j < p->nr_ivals ? &p->ivals[is[j]] : NULL;
+		bool take_s = s && (!v || thread_time_cmp(s->pid, s->tid, 0, v->pid, v->tid, 0) <= 0);
+		struct span x = { take_s ? s->pid : v->pid, take_s ? s->tid : v->tid, i, i, j, j };
+
+		while (x.i1 < p->nr_times && p->times[ts[x.i1]].pid == x.pid && p->times[ts[x.i1]].tid == x.tid)
+			x.i1++;
+		while (x.j1 < p->nr_ivals && p->ivals[is[x.j1]].pid == x.pid && p->ivals[is[x.j1]].tid == x.tid)
+			x.j1++;
+		GROW(sp, cap, n + 1);
+		sp[n++] = x;
+		i = x.i1;
+		j = x.j1;
+	}
+	*nr = n;
+	return sp;
+}
+
+/* Thread by thread, samples and intervals merged by time. The threads'
+ * slices share ap_trace_timeline_bytes: smallest thread first, each may use
+ * an equal share of what is left, so small threads are drawn whole and the
+ * busiest ones up to their share; what is cut is counted. */
 static void threads(struct tr *t)
 {
 	const struct profile *p = t->x->p;
 	double period_us = p->frequency_hz ? 1e6 / p->frequency_hz : 10000;
 	size_t *ts = xcalloc(p->nr_times + 1, sizeof(*ts)), *is = xcalloc(p->nr_ivals + 1, sizeof(*is));
-	size_t i = 0, j = 0, n;
+	size_t n, r, nr_spans, left = ap_trace_timeline_bytes;
 	uint32_t maxlen = 1;
 	struct track k = { 0 };
+	struct span *sp;
 
 	for (n = 0; n < p->nr_times; n++)
 		ts[n] = n;
@@ -187,62 +260,83 @@ static void threads(struct tr *t)
 		if (t->x->vlen[n] > maxlen)
 			maxlen = t->x->vlen[n];
 	k.open = xcalloc(maxlen, sizeof(*k.open));
-	/* thread by thread, in (pid, tid) order: samples and intervals merged by time */
-	while (i < p->nr_times || j < p->nr_ivals) {
-		const struct ap_sample_time *s = i < p->nr_times ? &p->times[ts[i]] : NULL;
-		const struct ap_interval *v = j < p->nr_ivals ? &p->ivals[is[j]] : NULL;
-		bool take_s;
+	sp = spans_of(p, ts, is, &nr_spans);
+	if (nr_spans > 1)
+		qsort(sp, nr_spans, sizeof(*sp), by_size);
+	for (r = 0; r < nr_spans; r++) {
+		size_t i = sp[r].i0, j = sp[r].j0, start, budget = left / (nr_spans - r);
 
-		if (s && v && (s->pid != v->pid || s->tid != v->tid))
-			take_s = s->pid < v->pid || (s->pid == v->pid && s->tid < v->tid);
-		else
-			take_s = s && (!v || s->t_ns <= v->start_ns);
-		if ((take_s && (s->pid != k.pid || s->tid != k.tid)) ||
-		    (!take_s && (v->pid != k.pid || v->tid != k.tid))) {
-			close_to(t, &k, 0, k.last_us + period_us);
-			k.pid = take_s ? s->pid : v->pid;
-			k.tid = take_s ? s->tid : v->tid;
-			k.nr_open = 0;
-			k.last_us = 0;
-			t->floor_us = 0;
+		event_flush(t);
+		start = t->out->len;
+		k.pid = sp[r].pid;
+		k.tid = sp[r].tid;
+		k.nr_open = 0;
+		k.last_us = 0;
+		t->floor_us = 0;
+		while (i < sp[r].i1 || j < sp[r].j1) {
+			const struct ap_sample_time *s = i < sp[r].i1 ? &p->times[ts[i]] : NULL;
+			const struct ap_interval *v = j < sp[r].j1 ? &p->ivals[is[j]] : NULL;
+
+			if (t->out->len - start > budget) {
+				t->samples_cut += sp[r].i1 - i;
+				t->ivals_cut += sp[r].j1 - j;
+				for (; j < sp[r].j1; j++) {
+					t->cut_ns[p->ivals[is[j]].reason] += p->ivals[is[j]].block_ns;
+					t->cut_ns[AP_OFF_RUNQUEUE] += p->ivals[is[j]].runq_ns;
+				}
+				break;
+			}
+			if (s && (!v || s->t_ns <= v->start_ns)) {
+				on_sample(t, &k, s, period_us);
+				i++;
+			} else {
+				on_interval(t, &k, v, period_us);
+				j++;
+			}
 		}
-		if (take_s) {
-			on_sample(t, &k, s, period_us);
-			i++;
-		} else {
-			on_interval(t, &k, v, period_us);
-			j++;
-		}
+		close_to(t, &k, 0, k.last_us + period_us);
+		event_flush(t);
+		left -= t->out->len - start < left ? t->out->len - start : left;
 	}
-	close_to(t, &k, 0, k.last_us + period_us);
+	free(sp);
 	free(k.open);
 	free(ts);
 	free(is);
 }
 
+/* each slow-call row's examples (its slowest calls) as async slices */
 static void slow_calls(struct tr *t)
 {
 	const struct profile *p = t->x->p;
-	size_t i;
+	size_t i, id = 0;
+	uint32_t j;
 
 	for (i = 0; i < p->nr_slow; i++) {
 		const struct ap_slow_call *sc = &p->slow[i];
 		const char *name = ap_syscall_name(sc->nr);
-		cJSON *b = event(t, "b", sc->pid, sc->tid, us(t, sc->start_ns));
-		cJSON *e = event(t, "e", sc->pid, sc->tid, us(t, sc->start_ns + sc->dur_ns));
-		cJSON *a = cJSON_AddObjectToObject(b, "args");
 		char *st = stack_text(t->x, sc->stack);
 
-		cJSON_AddStringToObject(b, "name", name ? name : "syscall");
-		cJSON_AddStringToObject(e, "name", name ? name : "syscall");
-		cJSON_AddStringToObject(b, "cat", "slow_syscall");
-		cJSON_AddStringToObject(e, "cat", "slow_syscall");
-		cJSON_AddNumberToObject(b, "id", i + 1);
-		cJSON_AddNumberToObject(e, "id", i + 1);
-		cJSON_AddNumberToObject(a, "tid", sc->tid);
-		cJSON_AddNumberToObject(a, "duration_ms", sc->dur_ns / 1e6);
-		cJSON_AddNumberToObject(a, "ret", (double)sc->ret);
-		cJSON_AddStringToObject(a, "stack", st);
+		for (j = 0; j < sc->nr_examples; j++) {
+			const struct ap_slow_example *ex = &sc->ex[j];
+			cJSON *b = event(t, "b", sc->pid, ex->tid, us(t, ex->start_ns)), *e;
+			cJSON *a = cJSON_AddObjectToObject(b, "args");
+
+			id++;
+			cJSON_AddStringToObject(b, "name", name ? name : "syscall");
+			cJSON_AddStringToObject(b, "cat", "slow_syscall");
+			cJSON_AddNumberToObject(b, "id", id);
+			cJSON_AddNumberToObject(a, "tid", ex->tid);
+			cJSON_AddNumberToObject(a, "duration_ms", ex->dur_ns / 1e6);
+			cJSON_AddNumberToObject(a, "ret", (double)ex->ret);
+			/* the row this call stands for */
+			cJSON_AddNumberToObject(a, "calls_from_this_stack", (double)sc->count);
+			cJSON_AddNumberToObject(a, "total_ms_from_this_stack", sc->total_ns / 1e6);
+			cJSON_AddStringToObject(a, "stack", st);
+			e = event(t, "e", sc->pid, ex->tid, us(t, ex->start_ns + ex->dur_ns));
+			cJSON_AddStringToObject(e, "name", name ? name : "syscall");
+			cJSON_AddStringToObject(e, "cat", "slow_syscall");
+			cJSON_AddNumberToObject(e, "id", id);
+		}
 		free(st);
 	}
 }
@@ -277,7 +371,7 @@ static void counters(struct tr *t)
 /* per reason: [ms in the intervals shown, ms in all], so a reader knows what
  * blocks shorter than --trace-min-block left off the timeline (fast disk
  * reads are often all under 1 ms) */
-static void coverage(cJSON *o, const struct profile *p)
+static void coverage(cJSON *o, const struct profile *p, const uint64_t *cut_ns)
 {
 	uint64_t in[AP_OFF__COUNT] = { 0 }, all[AP_OFF__COUNT] = { 0 };
 	size_t i;
@@ -287,6 +381,8 @@ static void coverage(cJSON *o, const struct profile *p)
 		in[p->ivals[i].reason] += p->ivals[i].block_ns;
 		in[AP_OFF_RUNQUEUE] += p->ivals[i].runq_ns;
 	}
+	for (r = 0; r < AP_OFF__COUNT; r++)
+		in[r] -= cut_ns[r] < in[r] ? cut_ns[r] : in[r];
 	for (i = 0; i < p->nr_threads; i++)
 		for (r = 0; r < AP_OFF__COUNT; r++)
 			all[r] += p->threads[i].off_ns[r];
@@ -304,12 +400,12 @@ static void coverage(cJSON *o, const struct profile *p)
 void trace_render(const struct ap_pics *x, struct strbuf *out)
 {
 	const struct profile *p = x->p;
-	struct tr t = { .x = x, .t0 = p->start_mono_ns };
+	struct tr t = { .x = x, .out = out, .t0 = p->start_mono_ns };
 	cJSON *root = cJSON_CreateObject(), *meta;
 	char name[512], *text;
 	size_t i;
 
-	t.ev = cJSON_AddArrayToObject(root, "traceEvents");
+	sb_puts(out, "{\"traceEvents\":[");
 	for (i = 0; i < p->nr_procs; i++) {
 		const struct ap_process *pr = &p->procs[i];
 
@@ -325,6 +421,8 @@ void trace_render(const struct ap_pics *x, struct strbuf *out)
 	threads(&t);
 	slow_calls(&t);
 	counters(&t);
+	event_flush(&t);
+	sb_puts(out, "],");
 	cJSON_AddStringToObject(root, "displayTimeUnit", "ms");
 	meta = cJSON_AddObjectToObject(root, "otherData");
 	cJSON_AddStringToObject(meta, "exporter", "autoprof-bpf " AP_VERSION);
@@ -332,11 +430,20 @@ void trace_render(const struct ap_pics *x, struct strbuf *out)
 	cJSON_AddNumberToObject(meta, "frequency_hz", p->frequency_hz);
 	cJSON_AddNumberToObject(meta, "samples", (double)p->nr_times);
 	cJSON_AddNumberToObject(meta, "offcpu_intervals", (double)p->nr_ivals);
+	/* what the caps left off (README, "Output size") */
+	cJSON_AddNumberToObject(meta, "samples_not_on_timeline",
+				(double)profile__counter(p, "timeline_samples_dropped"));
+	cJSON_AddNumberToObject(meta, "offcpu_intervals_not_on_timeline",
+				(double)profile__counter(p, "offcpu_intervals_dropped"));
+	cJSON_AddNumberToObject(meta, "samples_not_drawn", (double)t.samples_cut);
+	cJSON_AddNumberToObject(meta, "offcpu_intervals_not_drawn", (double)t.ivals_cut);
+	cJSON_AddNumberToObject(meta, "slow_calls", (double)profile__slow_calls(p));
+	cJSON_AddNumberToObject(meta, "slow_call_stacks", (double)p->nr_slow);
 	cJSON_AddNumberToObject(meta, "offcpu_interval_min_us", p->interval_min_ns / 1000.0);
 	cJSON_AddBoolToObject(meta, "timeline", p->has_timeline);
-	coverage(cJSON_AddObjectToObject(meta, "offcpu_ms_on_timeline"), p);
+	coverage(cJSON_AddObjectToObject(meta, "offcpu_ms_on_timeline"), p, t.cut_ns);
 	text = cJSON_PrintUnformatted(root);
-	sb_puts(out, text);
+	sb_puts(out, text + 1); /* the rest of the object, after the events */
 	free(text);
 	cJSON_Delete(root);
 }

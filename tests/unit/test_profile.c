@@ -256,9 +256,8 @@ TEST(offcpu_and_syscalls)
 	GROW(p.sys_errs, p.cap_sys_errs, 1);
 	p.sys_errs[p.nr_sys_errs++] = (struct ap_sys_err){ 10, 1, 9 /* EBADF */, 1 };
 
-	GROW(p.slow, p.cap_slow, 1);
-	p.slow[p.nr_slow++] = (struct ap_slow_call){ .pid = 10, .tid = 10, .nr = 230, .stack = st,
-						     .ret = 0, .start_ns = 1500000, .dur_ns = 50000000 };
+	profile__add_slow(&p, 10, 230, st, &(struct ap_slow_example){ .tid = 10, .start_ns = 1500000,
+								     .dur_ns = 50000000 });
 
 	folded_render_off(&p, AP_VIEW_MIXED, &sb);
 	ASSERT_TRUE(strstr(sb.buf, "app;<module> (sl.py:5);nap (sl.py:2);[sleep] 950000\n") != NULL,
