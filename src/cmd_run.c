@@ -3,6 +3,7 @@
  * environment, load, launch or attach, collect, write artifacts, summarize. */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +74,9 @@ static const char usage_text[] =
 "                           interpreter internals hidden)\n"
 "      --patterns DIR       also evaluate the patterns in DIR/*.json (see\n"
 "                           docs/PATTERNS.md); a bad file is reported and skipped\n"
+"      --user NAME          run the command as user NAME (a name or uid)\n"
+"      --as-root            run the command as root (default: as the user who\n"
+"                           ran sudo, with that user's groups and HOME)\n"
 "      --py-calls           count entries into Python from C per code object with\n"
 "                           a uprobe (artifacts/python_calls.json); costs ~1 us per\n"
 "                           entry, so callback-heavy code slows down\n"
@@ -91,7 +95,8 @@ static const char usage_text[] =
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
-       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK };
+       OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
+       OPT_USER, OPT_AS_ROOT };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -101,22 +106,33 @@ static int usage_error(const char *fmt, const char *arg)
 	return -AP_EXIT_USAGE;
 }
 
+static bool pid_listed(const struct ap_options *o, uint32_t pid)
+{
+	int i;
+
+	for (i = 0; i < o->nr_pids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 static int parse_pids(struct ap_options *o, const char *arg)
 {
-	char *dup = xstrdup(arg), *tok, *save = NULL;
+	char *dup = xstrdup(arg), *tok, *rest = dup;
 	long v;
 	int err = 0;
 
-	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* strsep, not strtok: "1,,2" and a trailing comma are errors, not "1,2" */
+	while ((tok = strsep(&rest, ","))) {
 		if (parse_long(tok, 1, 0x7fffffff, &v)) {
 			err = usage_error("-p: '%s' is not a process id", tok);
 			break;
 		}
-		o->pids = xrealloc(o->pids, (o->nr_pids + 1) * sizeof(*o->pids));
-		o->pids[o->nr_pids++] = v;
+		if (!pid_listed(o, v)) { /* -p 1,1 is pid 1 once */
+			o->pids = xrealloc(o->pids, (o->nr_pids + 1) * sizeof(*o->pids));
+			o->pids[o->nr_pids++] = v;
+		}
 	}
-	if (!err && !o->nr_pids)
-		err = usage_error("-p: no process id in '%s'", arg);
 	free(dup);
 	return err;
 }
@@ -148,8 +164,11 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "patterns", required_argument, NULL, OPT_PATTERNS },
 		{ "trace-min-block", required_argument, NULL, OPT_TRACE_MIN_BLOCK },
 		{ "format", required_argument, NULL, 'f' },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "as-root", no_argument, NULL, OPT_AS_ROOT },
 		{},
 	};
+	unsigned views = 0; /* which view options were given: one at most */
 	long v;
 	int c, err;
 
@@ -205,12 +224,21 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			break;
 		case OPT_PYTHON_ONLY:
 			o->view = AP_VIEW_PYTHON;
+			views |= 1u << o->view;
 			break;
 		case OPT_NATIVE_ONLY:
 			o->view = AP_VIEW_NATIVE;
+			views |= 1u << o->view;
 			break;
 		case OPT_FULL_STACKS:
 			o->view = AP_VIEW_FULL;
+			views |= 1u << o->view;
+			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
+		case OPT_AS_ROOT:
+			o->as_root = true;
 			break;
 		case OPT_PY_CALLS:
 			o->py_calls = true;
@@ -271,6 +299,121 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		return usage_error("%s", "give either a command or -p PID, not both");
 	if (!o->argv && !o->nr_pids)
 		return usage_error("%s", "nothing to profile: give a command after -- or -p PID");
+	if (views & (views - 1))
+		return usage_error("%s", "--python-only, --native-only and --full-stacks exclude each other");
+	if (o->user && o->as_root)
+		return usage_error("%s", "--user and --as-root exclude each other");
+	if ((o->user || o->as_root) && o->nr_pids)
+		return usage_error("%s", o->user ? "--user applies to a launched command, not to -p"
+					       : "--as-root applies to a launched command, not to -p");
+	return 0;
+}
+
+/* who owns the output (the invoking user) and who the launched target runs
+ * as: that user, --user NAME, or root with --as-root */
+static int target_user(struct ap_session *ses)
+{
+	const char *name = ses->opts.user;
+	struct passwd *pw = NULL;
+	long v;
+	int err;
+
+	ap_invoking_user(&ses->owner_uid, &ses->owner_gid);
+	ses->target_uid = ses->opts.as_root ? 0 : ses->owner_uid;
+	ses->target_gid = ses->opts.as_root ? 0 : ses->owner_gid;
+	if (name) {
+		pw = getpwnam(name);
+		if (!pw && !parse_long(name, 0, 0x7ffffffe, &v))
+			pw = getpwuid(v);
+		if (!pw)
+			return usage_error("--user: no user '%s' on this system", name);
+		ses->target_uid = pw->pw_uid;
+		ses->target_gid = pw->pw_gid;
+	}
+	if (!ses->opts.argv)
+		return 0;
+	ses->cred = xcalloc(1, sizeof(*ses->cred));
+	err = runner_cred_init(ses->cred, ses->target_uid, ses->target_gid);
+	if (err) {
+		ap_err("runner: uid %u: reading its groups: %s", ses->target_uid, ap_errstr(err));
+		return -AP_EXIT_FAILED;
+	}
+	if (ses->cred->drop)
+		ap_info("runner: the command runs as uid %u, gid %u (--as-root: as root)",
+			ses->target_uid, ses->target_gid);
+	return 0;
+}
+
+/* find the command as its user would: 0, or -exit code after one line */
+static int check_command(struct ap_session *ses)
+{
+	const char *cmd = ses->opts.argv[0];
+	int err, step;
+
+	err = runner_resolve(cmd, ses->cred, &ses->exe, &step);
+	if (!err)
+		return 0;
+	if (step) {
+		ap_err("runner: switching to uid %u: %s: %s", ses->target_uid,
+		       runner_cred_step(step), ap_errstr(err));
+		return -AP_EXIT_FAILED;
+	}
+	if (err == -ENOENT) {
+		ap_err("%s: command not found", cmd);
+		return -AP_EXIT_NOTFOUND;
+	}
+	if (ses->cred->drop)
+		ap_err("%s: cannot execute as uid %u: %s", cmd, ses->target_uid,
+		       err == -EACCES ? "permission denied" : ap_errstr(err));
+	else
+		ap_err("%s: cannot execute: %s", cmd,
+		       err == -EACCES ? "permission denied" : ap_errstr(err));
+	return -AP_EXIT_NOEXEC;
+}
+
+/* -p: each id names a live process with a user space; a thread's id
+ * stands for its process. Duplicates go. 0, or -exit code after one line */
+static int check_pids(struct ap_session *ses)
+{
+	struct ap_options *o = &ses->opts;
+	struct runner_pid_info pi;
+	int i, j, err;
+
+	for (i = 0; i < o->nr_pids; i++) {
+		err = runner_pid_info(o->pids[i], &pi);
+		if (err) {
+			ap_err("pid %u: %s", o->pids[i],
+			       err == -ESRCH ? "no such process" : ap_errstr(err));
+			return -AP_EXIT_USAGE;
+		}
+		if (pi.kthread) {
+			ap_err("pid %u (%s) is a kernel thread: it has no user space to profile",
+			       o->pids[i], pi.comm);
+			return -AP_EXIT_USAGE;
+		}
+		if (pi.state == 'Z' && pi.threads <= 1) {
+			ap_err("pid %u (%s) is a zombie: it has exited and waits for its parent to reap it",
+			       o->pids[i], pi.comm);
+			return -AP_EXIT_USAGE;
+		}
+		if (pi.tgid != o->pids[i]) {
+			struct runner_pid_info proc;
+
+			if (runner_pid_info(pi.tgid, &proc))
+				snprintf(proc.comm, sizeof(proc.comm), "?");
+			if (!o->quiet)
+				ap_log(AP_LOG_WARN, "pid %u is a thread of process %u (%s): profiling %u",
+				       o->pids[i], pi.tgid, proc.comm, pi.tgid);
+			o->pids[i] = pi.tgid;
+		}
+		for (j = 0; j < i && o->pids[j] != o->pids[i]; j++)
+			;
+		if (j < i) { /* listed already (a thread and its process) */
+			memmove(o->pids + i, o->pids + i + 1, (o->nr_pids - i - 1) * sizeof(*o->pids));
+			o->nr_pids--;
+			i--;
+		}
+	}
 	return 0;
 }
 
@@ -383,23 +526,14 @@ static void install_signals(void)
 
 static int start_target(struct ap_session *ses)
 {
-	int gate, errfd, err;
-	char *path = NULL;
+	int gate, errfd, err, step;
 	pid_t pid;
 
-	err = runner_resolve(ses->opts.argv[0], &path);
-	if (err == -ENOENT) {
-		ap_err("%s: command not found", ses->opts.argv[0]);
-		return -AP_EXIT_NOTFOUND;
-	}
-	if (err) {
-		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
-		return -AP_EXIT_NOEXEC;
-	}
-	pid = runner_spawn_gated(ses->opts.argv, &gate, &errfd);
+	/* ses->exe was found as the target's user (check_command); the child
+	 * executes that very path, the one prepared for here */
+	pid = runner_spawn_gated(ses->opts.argv, ses->exe, ses->cred, &gate, &errfd);
 	if (pid > 0)
-		cpu_collector__prepare_exec(ses->cpu, pid, path);
-	free(path);
+		cpu_collector__prepare_exec(ses->cpu, pid, ses->exe);
 	if (pid < 0) {
 		ap_err("runner: fork: %s", ap_errstr(pid));
 		return -AP_EXIT_FAILED;
@@ -418,10 +552,15 @@ static int start_target(struct ap_session *ses)
 	}
 	ses->start_mono = now_mono_ns();
 	ses->start_real = now_real_ns();
-	err = runner_release(gate, errfd);
+	err = runner_release(gate, errfd, &step);
 	if (err) {
 		waitpid(pid, &ses->wait_status, 0);
 		ses->target_exited = true;
+		if (step) { /* the child ended without running anything */
+			ap_err("runner: switching to uid %u: %s: %s", ses->target_uid,
+			       runner_cred_step(step), ap_errstr(err));
+			return -AP_EXIT_FAILED;
+		}
 		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
 		return err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
 	}
@@ -606,6 +745,9 @@ static void session_free(struct ap_session *ses)
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);
+	free(ses->exe);
+	runner_cred_free(ses->cred);
+	free(ses->cred);
 }
 
 /* after the report: pass the target's status on, like time(1) */
@@ -637,12 +779,19 @@ int cmd_run(int argc, char **argv)
 		},
 	};
 	struct ap_analysis *an = NULL;
-	int ret, err;
+	int ret;
 	bool interrupted;
 
 	ret = parse_options(argc, argv, &ses.opts);
 	if (ret)
 		return ret > 0 ? 0 : -ret;
+	ret = target_user(&ses);
+	if (ret) {
+		runner_cred_free(ses.cred);
+		free(ses.cred);
+		free(ses.opts.pids);
+		return -ret;
+	}
 	ap_log_set_verbosity(ses.opts.verbose);
 	ap_log_setup_libbpf();
 	profile__init(&ses.prof);
@@ -651,23 +800,9 @@ int cmd_run(int argc, char **argv)
 	ses.prof.frequency_hz = ses.opts.freq;
 
 	ret = preflight(&ses);
-	if (!ret && ses.opts.argv) { /* fail fast on a missing command, before loading */
-		char *path = NULL;
-
-		err = runner_resolve(ses.opts.argv[0], &path);
-		free(path);
-		if (err) {
-			ap_err("%s: %s", ses.opts.argv[0],
-			       err == -ENOENT ? "command not found" : "cannot execute: permission denied");
-			ret = err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
-		}
-	}
-	if (!ret && !ses.opts.argv)
-		for (int i = 0; i < ses.opts.nr_pids && !ret; i++)
-			if (runner_check_pid(ses.opts.pids[i]) == -ESRCH) {
-				ap_err("pid %u: no such process", ses.opts.pids[i]);
-				ret = -AP_EXIT_USAGE;
-			}
+	/* fail fast on a missing command or a bad pid, before loading */
+	if (!ret)
+		ret = ses.opts.argv ? check_command(&ses) : check_pids(&ses);
 	if (!ret)
 		ret = prepare_outdir(&ses);
 	if (!ret) {
