@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "shared.h"
@@ -28,7 +29,8 @@
 #include "unwind/unwind.h"
 #include "util.h"
 
-static volatile sig_atomic_t sig_count;
+static volatile sig_atomic_t sig_count, sig_last;
+static int sig_count_at_stop; /* signals received when profiling stopped */
 static volatile pid_t sig_child;
 
 static const char usage_text[] =
@@ -500,6 +502,7 @@ static int prepare_outdir(struct ap_session *ses)
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	sig_count++;
+	sig_last = sig;
 	/* a terminal's Ctrl-C already reached the target (same process group);
 	 * forward only what was sent to us alone (kill, a supervisor) */
 	if (sig_child > 0 && si->si_code != SI_KERNEL)
@@ -648,6 +651,7 @@ static int collect(struct ap_session *ses)
 		now = now_mono_ns();
 		if (ses->opts.duration_ns && now - ses->start_mono >= ses->opts.duration_ns) {
 			ses->stopped_early = ses->child != 0;
+			sig_count_at_stop = sig_count;
 			break;
 		}
 		if (sig_count > handled_sigs) {
@@ -656,6 +660,7 @@ static int collect(struct ap_session *ses)
 			 * the target got it too, wait for it, unless asked twice */
 			if (!ses->child || handled_sigs >= 2) {
 				ses->stopped_early = ses->child != 0;
+				sig_count_at_stop = handled_sigs;
 				return 1;
 			}
 		}
@@ -750,16 +755,56 @@ static void session_free(struct ap_session *ses)
 	free(ses->cred);
 }
 
-/* after the report: pass the target's status on, like time(1) */
-static int finish_target(struct ap_session *ses)
+static const char *sig_name(int sig)
 {
+	static char buf[32];
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev)
+		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	else
+		snprintf(buf, sizeof(buf), "signal %d", sig);
+	return buf;
+}
+
+/* After the report: pass the target's status on, like time(1). When
+ * profiling stopped before the target ended, say why and wait for it; a
+ * signal now goes to it too (a terminal's Ctrl-C reaches both), and we stop
+ * waiting on the next one after the run was stopped by signals, or on the
+ * second one after -d, exiting 128+N for that signal N. */
+static int finish_target(struct ap_session *ses, bool interrupted)
+{
+	int give_up = interrupted ? 1 : 2, r;
+
 	if (!ses->child)
 		return 0;
+	if (ses->stopped_early && !ses->target_exited && !ses->opts.quiet) {
+		if (interrupted)
+			ap_log(AP_LOG_WARN, "profiling stopped on a second signal (%s); waiting for pid %d "
+			       "to exit (another signal stops waiting)", sig_name(sig_last), ses->child);
+		else
+			ap_log(AP_LOG_WARN, "profiling stopped after -d %g s; waiting for pid %d to exit "
+			       "(a signal is passed on to it; a second one stops waiting)",
+			       ses->opts.duration_ns / 1e9, ses->child);
+	}
 	while (!ses->target_exited) {
-		if (waitpid(ses->child, &ses->wait_status, 0) == ses->child)
+		r = waitpid(ses->child, &ses->wait_status, WNOHANG);
+		if (r == ses->child) {
 			ses->target_exited = true;
-		else if (errno != EINTR || sig_count >= 3)
-			return 128 + SIGINT;
+			break;
+		}
+		if (r < 0 && errno != EINTR) {
+			ap_err("runner: waiting for pid %d: %s", ses->child, ap_errstr(-errno));
+			return AP_EXIT_FAILED;
+		}
+		if (sig_count - sig_count_at_stop >= give_up) {
+			if (!ses->opts.quiet)
+				ap_log(AP_LOG_WARN, "stopped waiting for pid %d on %s; it still runs",
+				       ses->child, sig_name(sig_last));
+			return 128 + sig_last;
+		}
+		/* SIGCHLD or another signal cuts the sleep short */
+		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
 	}
 	return session__target_exit_code(ses);
 }
@@ -861,10 +906,7 @@ int cmd_run(int argc, char **argv)
 		ap_analysis__free(an);
 		free(an);
 	}
-	if (ses.stopped_early && ses.child && !ses.opts.quiet)
-		ap_log(AP_LOG_WARN, "profiling stopped; waiting for pid %d to exit (Ctrl-C again to leave it)",
-		       ses.child);
-	ret = finish_target(&ses);
+	ret = finish_target(&ses, interrupted);
 	session_free(&ses);
 	return ret;
 

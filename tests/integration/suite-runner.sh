@@ -173,9 +173,56 @@ t_strict_options() {
 	2|--python-only --native-only -- true
 	2|--python-only --full-stacks -- true
 	2|--native-only --full-stacks -- true
+	2|report --python-only --full-stacks /tmp
 	LIST
 	[ -z "$err" ] && pass strict_options || fail strict_options "$err"
 }
 
+# wait up to 10 s for a line matching RE in FILE
+runner_wait_line() { # FILE RE
+	local i
+	for i in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# signals sent to autoprof-bpf alone (kill, a supervisor): the messages name
+# the signal received, and giving up exits 128+N for that signal
+t_signal_words() {
+	local d=$O/sigwords apid rc tpid err=""
+	# a target that ignores SIGTERM: the 1st is passed on, the 2nd stops
+	# profiling, the 3rd stops waiting
+	$AP -o $d -- sh -c 'trap "" TERM; exec sleep 12' >/dev/null 2>$d.err & apid=$!
+	sleep 1.5
+	kill -TERM $apid; sleep 0.3; kill -TERM $apid
+	runner_wait_line $d.err "waiting for pid" || err="$err [no waiting line after two SIGTERMs]"
+	kill -TERM $apid
+	wait $apid; rc=$?
+	tpid=$(jq .target.pid $d/run.json 2>/dev/null)
+	[ -n "$tpid" ] && [ "$tpid" != 0 ] && kill -KILL $tpid 2>/dev/null
+	[ $rc = 143 ] || err="$err [exit $rc after three SIGTERMs, want 143]"
+	grep -q "profiling stopped on a second signal (SIGTERM); waiting for pid $tpid" $d.err ||
+		err="$err [stop line: $(grep -i 'stopped' $d.err | head -1)]"
+	grep -q "stopped waiting for pid $tpid on SIGTERM" $d.err || err="$err [no give-up line naming SIGTERM]"
+	grep -qi "ctrl-c" $d.err && err="$err [speaks of Ctrl-C though none was pressed]"
+	artifacts_ok $d || err="$err [artifacts incomplete]"
+	# -d in launch mode: said, and the target's status is still passed on
+	$AP -d 0.5 -o $d-dur -- sh -c 'sleep 1.5; exit 3' >/dev/null 2>$d-dur.err; rc=$?
+	[ $rc = 3 ] || err="$err [-d: exit $rc, want the target's 3]"
+	grep -q "profiling stopped after -d 0.5 s; waiting for pid [0-9]* to exit" $d-dur.err ||
+		err="$err [-d line: $(grep -i stopped $d-dur.err | head -1)]"
+	# after -d, the 1st signal is passed on (ignored here), the 2nd stops waiting
+	$AP -q -d 0.3 -o $d-hup -- sh -c 'trap "" HUP; exec sleep 12' >/dev/null 2>$d-hup.err & apid=$!
+	sleep 1.5
+	kill -HUP $apid; sleep 0.3; kill -HUP $apid
+	wait $apid; rc=$?
+	tpid=$(jq .target.pid $d-hup/run.json 2>/dev/null)
+	[ -n "$tpid" ] && [ "$tpid" != 0 ] && kill -KILL $tpid 2>/dev/null
+	[ $rc = 129 ] || err="$err [exit $rc after -d and two SIGHUPs, want 129]"
+	[ -z "$err" ] && pass signal_words || fail signal_words "$err"
+}
+
 SUITE_TESTS=(target_user target_user_exec target_user_usage pid_thread pid_dedup pid_refused
-	strict_options)
+	strict_options signal_words)
