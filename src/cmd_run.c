@@ -891,6 +891,10 @@ int cmd_run(int argc, char **argv)
 			.target = ses.target_desc,
 			.wall_s = ses.prof.duration_s,
 			.exit_code = session__target_exit_code(&ses),
+			.exit_signal = ses.target_exited && WIFSIGNALED(ses.wait_status) ?
+					       WTERMSIG(ses.wait_status) : 0,
+			.core_dumped = ses.target_exited && WIFSIGNALED(ses.wait_status) &&
+				       WCOREDUMP(ses.wait_status),
 			.outdir = ses.outdir,
 			.top_functions = 15,
 			.top_stacks = 5,

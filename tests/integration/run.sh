@@ -791,6 +791,7 @@ callback_storm       callbacks+--py-calls calls+--py-calls
 native_library_dominated hashing         cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
+killed_by_signal     crash_child         spawn
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

@@ -224,5 +224,36 @@ t_signal_words() {
 	[ -z "$err" ] && pass signal_words || fail signal_words "$err"
 }
 
+# a crashed or killed target, or followed child, is named as such: in the
+# summary, in report.md and as a killed_by_signal finding; a SIGTERM is not a crash
+runner_crash_finding() { # DIR PID
+	jq -e --argjson pid "$2" '[.findings[] | select(.pattern_id == "killed_by_signal" and
+		(.location | startswith("pid \($pid) ")))] | length == 1' "$1/findings.json" >/dev/null 2>&1
+}
+t_target_crash() {
+	local d=$O/crash rc pid err=""
+	$AP -o $d -- python3 -c 'import os; os.kill(os.getpid(), 11)' >/dev/null 2>$d.err; rc=$?
+	pid=$(jq .target.pid $d/run.json 2>/dev/null)
+	[ $rc = 139 ] || err="$err [SIGSEGV: exit $rc, want 139]"
+	grep -q "the target was killed by SIGSEGV" $d.err || err="$err [summary does not name SIGSEGV]"
+	grep -q "was killed by SIGSEGV" $d/report.md 2>/dev/null || err="$err [report.md does not name SIGSEGV]"
+	runner_crash_finding $d "$pid" || err="$err [no killed_by_signal finding for pid $pid]"
+	$AP -q -o $d-kill -- sh -c 'kill -KILL $$' 2>/dev/null; rc=$?
+	pid=$(jq .target.pid $d-kill/run.json 2>/dev/null)
+	[ $rc = 137 ] || err="$err [SIGKILL: exit $rc, want 137]"
+	runner_crash_finding $d-kill "$pid" || err="$err [no killed_by_signal finding for SIGKILL]"
+	grep -q "was killed by SIGKILL" $d-kill/report.md 2>/dev/null || err="$err [report.md does not name SIGKILL]"
+	# a followed child that aborts while the target itself exits 0
+	$AP -q -o $d-child -- sh -c 'python3 -c "import os; os.abort()"; exit 0' 2>/dev/null; rc=$?
+	pid=$(jq '[.processes[] | select(.comm == "python3")][0].pid' $d-child/run.json 2>/dev/null)
+	[ $rc = 0 ] || err="$err [child abort: exit $rc, want the target's 0]"
+	runner_crash_finding $d-child "$pid" || err="$err [no killed_by_signal finding for the aborted child $pid]"
+	# control: a target stopped by SIGTERM did not crash
+	$AP -q -o $d-term -- sh -c 'kill -TERM $$' 2>/dev/null
+	jq -e '[.findings[] | select(.pattern_id == "killed_by_signal")] | length == 0' \
+		$d-term/findings.json >/dev/null 2>&1 || err="$err [SIGTERM reported as a crash]"
+	[ -z "$err" ] && pass target_crash || fail target_crash "$err"
+}
+
 SUITE_TESTS=(target_user target_user_exec target_user_usage pid_thread pid_dedup pid_refused
-	strict_options signal_words)
+	strict_options signal_words target_crash)
