@@ -156,12 +156,14 @@ static int cred_apply(const struct runner_cred *rc)
 	return 0;
 }
 
-static int check_exec(const char *path)
+/* a directory on PATH the user may not enter holds nothing for it (as in
+ * bash); a path given with a '/' that it may not reach cannot be executed */
+static int check_exec(const char *path, bool searching)
 {
 	struct stat st;
 
 	if (stat(path, &st))
-		return errno == EACCES ? -EACCES : -ENOENT;
+		return errno == EACCES && !searching ? -EACCES : -ENOENT;
 	if (S_ISDIR(st.st_mode) || access(path, X_OK))
 		return -EACCES;
 	return 0;
@@ -178,13 +180,13 @@ static int resolve_path(const char *argv0, char *buf, size_t len)
 	if (strchr(argv0, '/')) {
 		if (snprintf(buf, len, "%s", argv0) >= (int)len)
 			return -ENAMETOOLONG;
-		return check_exec(argv0);
+		return check_exec(argv0, false);
 	}
 	for (p = env ? env : "/usr/local/bin:/usr/bin:/bin"; ; p = end + 1) {
 		end = strchrnul(p, ':');
 		snprintf(buf, len, "%.*s/%s", end == p ? 1 : (int)(end - p), end == p ? "." : p,
 			 argv0);
-		err = check_exec(buf);
+		err = check_exec(buf, true);
 		if (!err)
 			return 0;
 		if (err == -EACCES)

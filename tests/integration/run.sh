@@ -6,6 +6,9 @@
 # Usage: tests/integration/run.sh [TEST_NAME...]   (from the repository root)
 set -u
 cd "$(dirname "$0")/../.."
+# under `sudo make test` a launched target would run as the invoking user;
+# the tests run theirs as root (chroot, /root/.pyenv) unless a test sets these
+unset SUDO_UID SUDO_GID
 AP=${AP:-build/autoprof-bpf}
 W=build/tests
 O=build/tests/out

@@ -56,7 +56,9 @@ t_target_user_exec() {
 	# a PATH directory only root may enter: not searched for the user
 	mkdir -p $O/rootbin && chmod 0700 $O/rootbin && cp $x $O/rootbin/ap-only-root && chmod 0755 $O/rootbin/ap-only-root
 	PATH=$O/rootbin:$PATH SUDO_UID=65534 SUDO_GID=65534 $AP -q -o $d -- ap-only-root >$d.out 2>$d.err; rc=$?
-	[ $rc = 126 ] || [ $rc = 127 ] || err="$err [command in a root-only PATH directory: exit $rc]"
+	[ $rc = 127 ] || err="$err [command in a root-only PATH directory: exit $rc, want 127 (not found for the user)]"
+	PATH=$O/rootbin:$PATH SUDO_UID=65534 SUDO_GID=65534 $AP -q -o $d -- no-such-command-ap 2>$d.err; rc=$?
+	[ $rc = 127 ] && grep -q "command not found" $d.err || err="$err [missing command past a root-only PATH directory: exit $rc]"
 	[ -z "$err" ] && pass target_user_exec || fail target_user_exec "$err"
 }
 
