@@ -92,8 +92,12 @@ static const char usage_text[] =
 "  sudo autoprof-bpf -p 1234 -d 30            # attach to pid 1234 for 30 seconds\n"
 "  sudo autoprof-bpf -F 999 -o out -- ./a.out # higher rate, chosen output directory\n"
 "\n"
+"The command runs as the user who ran sudo (its groups and HOME, no\n"
+"capabilities) unless --user or --as-root say otherwise.\n"
+"\n"
 "EXIT STATUS: the target's (128+N if signal N killed it) in launch mode, else 0;\n"
-"2 usage error, 125 profiling failed, 126 command not executable, 127 command not found.\n";
+"2 usage error, 125 profiling failed, 126 command not executable, 127 command not found;\n"
+"128+N when signal N ended the wait for a target that still runs.\n";
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
