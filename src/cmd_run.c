@@ -30,6 +30,7 @@
 #include "util.h"
 
 static volatile sig_atomic_t sig_count, sig_last;
+static const char *sig_name(int sig);
 static int sig_count_at_stop; /* signals received when profiling stopped */
 static volatile pid_t sig_child;
 
@@ -531,6 +532,16 @@ static void install_signals(void)
 	sigaction(SIGCHLD, &sc, NULL);
 }
 
+/* a signal before profiling started (during the BPF load): stop there,
+ * as if it had come before we ran. 0, or -(128+N) after one line */
+static int early_signal(void)
+{
+	if (!sig_count)
+		return 0;
+	ap_err("interrupted by %s before profiling started", sig_name(sig_last));
+	return -(128 + sig_last);
+}
+
 static int start_target(struct ap_session *ses)
 {
 	int gate, errfd, err, step;
@@ -546,16 +557,17 @@ static int start_target(struct ap_session *ses)
 		return -AP_EXIT_FAILED;
 	}
 	ses->child = pid;
-	sig_child = pid;
 	err = cpu_collector__track(ses->cpu, pid);
 	if (!err)
 		err = cpu_collector__attach(ses->cpu);
+	if (!err)
+		err = early_signal();
 	if (err) {
 		close(gate); /* the child sees EOF and exits without running */
 		close(errfd);
 		waitpid(pid, NULL, 0);
 		ses->child = 0;
-		return -AP_EXIT_FAILED;
+		return err < -AP_EXIT_FAILED ? err : -AP_EXIT_FAILED;
 	}
 	ses->start_mono = now_mono_ns();
 	ses->start_real = now_real_ns();
@@ -571,6 +583,7 @@ static int start_target(struct ap_session *ses)
 		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
 		return err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
 	}
+	sig_child = pid; /* from now on, a signal for us alone is passed on */
 	return 0;
 }
 
@@ -591,6 +604,9 @@ static int attach_targets(struct ap_session *ses)
 			return -AP_EXIT_FAILED;
 	if (cpu_collector__attach(ses->cpu))
 		return -AP_EXIT_FAILED;
+	err = early_signal();
+	if (err)
+		return err;
 	ses->start_mono = now_mono_ns();
 	ses->start_real = now_real_ns();
 	return 0;
@@ -841,6 +857,9 @@ int cmd_run(int argc, char **argv)
 		free(ses.opts.pids);
 		return -ret;
 	}
+	/* from here a signal is counted, not fatal: the checks and the BPF
+	 * load end cleanly on it (early_signal) */
+	install_signals();
 	ap_log_set_verbosity(ses.opts.verbose);
 	ap_log_setup_libbpf();
 	profile__init(&ses.prof);
@@ -856,12 +875,13 @@ int cmd_run(int argc, char **argv)
 		ret = prepare_outdir(&ses);
 	if (!ret) {
 		ses.cpu = cpu_collector__open(&ses);
-		if (!ses.cpu)
-			ret = -AP_EXIT_FAILED;
+		if (!ses.cpu) /* a load cut short by a signal says so */
+			ret = sig_count ? early_signal() : -AP_EXIT_FAILED;
 	}
+	if (!ret)
+		ret = early_signal(); /* a Ctrl-C during the load: nothing ran */
 	if (ret)
 		goto out;
-	install_signals();
 	ret = ses.opts.argv ? start_target(&ses) : attach_targets(&ses);
 	if (ret)
 		goto out;

@@ -257,5 +257,28 @@ t_target_crash() {
 	[ -z "$err" ] && pass target_crash || fail target_crash "$err"
 }
 
+# a signal while the BPF programs load ends the run there: one line naming
+# it, exit 128+N, and the target never runs (tried a few times: the load
+# takes ~0.1 s, the signal must land inside it)
+t_signal_during_load() {
+	local d=$O/sigload apid rc i ok=0 seen=""
+	for i in 1 2 3 4 5 6; do
+		rm -f $d.ran
+		$AP -q -o $d-$i -- sh -c "touch $d.ran" 2>$d.err & apid=$!
+		sleep 0.0$((i + 2))
+		kill -INT $apid
+		wait $apid; rc=$?
+		seen="$seen [$rc$([ -e $d.ran ] && echo ' ran')]"
+		if [ $rc = 130 ] && [ ! -e $d.ran ] &&
+			grep -qx "autoprof-bpf: interrupted by SIGINT before profiling started" $d.err &&
+			[ "$(wc -l <$d.err)" = 1 ]; then
+			ok=1
+			break
+		fi
+	done
+	[ $ok = 1 ] && pass signal_during_load ||
+		fail signal_during_load "no attempt ended with the line and 130 before the target ran:$seen $(tail -1 $d.err)"
+}
+
 SUITE_TESTS=(target_user target_user_exec target_user_usage pid_thread pid_dedup pid_refused
-	strict_options signal_words target_crash)
+	strict_options signal_words target_crash signal_during_load)
