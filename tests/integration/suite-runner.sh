@@ -130,10 +130,26 @@ t_pid_refused() {
 	# a child that exits and whose parent (now `sleep`) never reaps it
 	bash -c "sleep 0.1 & echo \$! >$z; exec sleep 10" & holder=$!
 	sleep 0.6
-	kt=$(awk '{ print $1 }' /proc/2/stat 2>/dev/null) # kthreadd
-	$AP -q -p $kt -d 1 -o $O/kthread 2>$O/kthread.err; rc=$?
-	[ $rc = 2 ] && [ "$(wc -l <$O/kthread.err)" = 1 ] && grep -q "kernel thread" $O/kthread.err ||
-		err="$err [pid $kt (kthreadd): exit $rc, $(cat $O/kthread.err)]"
+	# a kernel thread: PF_KTHREAD (0x00200000) in the flags, field 9 of stat
+	# (kthreadd is pid 2 on a host, but not in every PID namespace)
+	local f st flags
+	kt=
+	for f in /proc/[0-9]*/stat; do
+		st=$(<$f) 2>/dev/null || continue
+		read -r _ _ _ _ _ _ flags _ <<<"${st##*) }"
+		if [ -n "$flags" ] && (( (flags >> 21) & 1 )); then
+			kt=${f#/proc/}
+			kt=${kt%/stat}
+			break
+		fi
+	done
+	if [ -z "$kt" ]; then
+		err="$err [no kernel thread visible in /proc (a PID namespace?): cannot test the refusal]"
+	else
+		$AP -q -p $kt -d 1 -o $O/kthread 2>$O/kthread.err; rc=$?
+		[ $rc = 2 ] && [ "$(wc -l <$O/kthread.err)" = 1 ] && grep -q "kernel thread" $O/kthread.err ||
+			err="$err [pid $kt (kernel thread): exit $rc, $(cat $O/kthread.err)]"
+	fi
 	if [ "$(awk '/^State:/ { print $2 }' /proc/$(cat $z)/status 2>/dev/null)" != Z ]; then
 		err="$err [could not make a zombie: pid $(cat $z) is $(grep State: /proc/$(cat $z)/status 2>&1)]"
 	else
