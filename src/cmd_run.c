@@ -544,7 +544,7 @@ static int early_signal(void)
 
 static int start_target(struct ap_session *ses)
 {
-	int gate, errfd, err, step;
+	int gate, errfd, err, step, ret;
 	pid_t pid;
 
 	/* ses->exe was found as the target's user (check_command); the child
@@ -560,14 +560,13 @@ static int start_target(struct ap_session *ses)
 	err = cpu_collector__track(ses->cpu, pid);
 	if (!err)
 		err = cpu_collector__attach(ses->cpu);
-	if (!err)
-		err = early_signal();
-	if (err) {
+	ret = err ? -AP_EXIT_FAILED : early_signal();
+	if (ret) {
 		close(gate); /* the child sees EOF and exits without running */
 		close(errfd);
 		waitpid(pid, NULL, 0);
 		ses->child = 0;
-		return err < -AP_EXIT_FAILED ? err : -AP_EXIT_FAILED;
+		return ret;
 	}
 	ses->start_mono = now_mono_ns();
 	ses->start_real = now_real_ns();
@@ -848,8 +847,10 @@ int cmd_run(int argc, char **argv)
 	bool interrupted;
 
 	ret = parse_options(argc, argv, &ses.opts);
-	if (ret)
+	if (ret) {
+		free(ses.opts.pids);
 		return ret > 0 ? 0 : -ret;
+	}
 	ret = target_user(&ses);
 	if (ret) {
 		runner_cred_free(ses.cred);
