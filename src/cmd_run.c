@@ -616,7 +616,7 @@ static bool attach_targets_alive(const struct ap_session *ses)
 	int i;
 
 	for (i = 0; i < ses->opts.nr_pids; i++)
-		if (runner_check_pid(ses->opts.pids[i]) == 0)
+		if (runner_pid_alive(ses->opts.pids[i]))
 			return true;
 	return false;
 }

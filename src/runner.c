@@ -420,3 +420,14 @@ int runner_check_pid(uint32_t pid)
 		return -errno;
 	return 0;
 }
+
+bool runner_pid_alive(uint32_t pid)
+{
+	struct runner_pid_info pi;
+
+	if (runner_check_pid(pid))
+		return false;
+	/* a zombie answers kill(0) and has a (now empty) maps file, but nothing
+	 * of it runs any more: its parent just has not reaped it */
+	return runner_pid_info(pid, &pi) == 0 && !(pi.state == 'Z' && pi.threads <= 1);
+}

@@ -58,5 +58,7 @@ struct runner_pid_info {
 int runner_pid_info(uint32_t pid, struct runner_pid_info *pi);
 /* 0 if pid is a live process we may trace, else -ESRCH / -errno */
 int runner_check_pid(uint32_t pid);
+/* runner_check_pid() and not a zombie: does anything of pid still run? */
+bool runner_pid_alive(uint32_t pid);
 
 #endif

@@ -296,5 +296,26 @@ t_signal_during_load() {
 		fail signal_during_load "no attempt ended with the line and 130 before the target ran:$seen $(tail -1 $d.err)"
 }
 
+# an attached process that exits but is never reaped (a zombie) has ended:
+# the run stops as for any exit, not at -d
+t_attach_zombie_end() {
+	local d=$O/attzombie holder pid rc start
+	bash -c "sleep 1 & echo \$! >$d.pid; exec sleep 15" & holder=$!
+	sleep 0.3
+	pid=$(cat $d.pid)
+	start=$(date +%s%N)
+	$AP -q -p $pid -d 10 -o $d 2>$d.err; rc=$?
+	local secs=$(( ($(date +%s%N) - start) / 1000000000 ))
+	kill $holder 2>/dev/null; wait $holder 2>/dev/null
+	if [ $rc != 0 ]; then
+		fail attach_zombie_end "exit $rc: $(tail -1 $d.err)"
+	elif [ $secs -ge 6 ]; then
+		fail attach_zombie_end "ran $secs s: did not stop when pid $pid exited (a zombie left unreaped)"
+	else
+		pass attach_zombie_end
+	fi
+}
+
 SUITE_TESTS=(target_user target_user_exec target_user_usage pid_thread pid_dedup pid_refused
-	strict_options signal_words target_crash signal_during_load)
+	strict_options signal_words target_crash signal_during_load
+	attach_zombie_end)
