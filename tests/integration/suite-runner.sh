@@ -62,6 +62,21 @@ t_target_user_exec() {
 	[ -z "$err" ] && pass target_user_exec || fail target_user_exec "$err"
 }
 
+# a switch that would leave capabilities (securebits keep them across the
+# uid change) ends the child before it runs anything: one line, exit 125
+t_target_user_drop_fails() {
+	local d=$O/tuser-keepcaps rc
+	SUDO_UID=65534 SUDO_GID=65534 setpriv --securebits +no_setuid_fixup \
+		$AP -q -o $d -- sh -c 'echo RAN' >$d.out 2>$d.err; rc=$?
+	if [ $rc != 125 ] || [ "$(wc -l <$d.err)" != 1 ] || ! grep -q "capabilities left" $d.err; then
+		fail target_user_drop_fails "exit $rc: $(cat $d.err)"
+	elif [ -s $d.out ]; then
+		fail target_user_drop_fails "the target ran: $(cat $d.out)"
+	else
+		pass target_user_drop_fails
+	fi
+}
+
 # bad --user uses: exit 2 and one line each
 t_target_user_usage() {
 	local err="" rc lines args
@@ -316,6 +331,6 @@ t_attach_zombie_end() {
 	fi
 }
 
-SUITE_TESTS=(target_user target_user_exec target_user_usage pid_thread pid_dedup pid_refused
+SUITE_TESTS=(target_user target_user_exec target_user_drop_fails target_user_usage pid_thread pid_dedup pid_refused
 	strict_options signal_words target_crash signal_during_load
 	attach_zombie_end)
