@@ -851,6 +851,7 @@ int cmd_run(int argc, char **argv)
 		free(ses.opts.pids);
 		return ret > 0 ? 0 : -ret;
 	}
+	ap_log_set_verbosity(ses.opts.verbose);
 	ret = target_user(&ses);
 	if (ret) {
 		runner_cred_free(ses.cred);
@@ -861,7 +862,6 @@ int cmd_run(int argc, char **argv)
 	/* from here a signal is counted, not fatal: the checks and the BPF
 	 * load end cleanly on it (early_signal) */
 	install_signals();
-	ap_log_set_verbosity(ses.opts.verbose);
 	ap_log_setup_libbpf();
 	profile__init(&ses.prof);
 	ses.pm.unwind_free = unwind_image_free;
