@@ -86,14 +86,19 @@ int cmd_report(int argc, char **argv)
 			}
 			break;
 		case OPT_PYTHON_ONLY:
-			view = AP_VIEW_PYTHON;
-			break;
 		case OPT_NATIVE_ONLY:
-			view = AP_VIEW_NATIVE;
+		case OPT_FULL_STACKS: {
+			int v = c == OPT_PYTHON_ONLY ? AP_VIEW_PYTHON :
+				c == OPT_NATIVE_ONLY ? AP_VIEW_NATIVE : AP_VIEW_FULL;
+
+			if (view >= 0 && view != v) {
+				fprintf(stderr, "autoprof-bpf report: --python-only, --native-only and "
+					"--full-stacks exclude each other (see --help)\n");
+				return AP_EXIT_USAGE;
+			}
+			view = v;
 			break;
-		case OPT_FULL_STACKS:
-			view = AP_VIEW_FULL;
-			break;
+		}
 		case 'q':
 			quiet = true;
 			break;

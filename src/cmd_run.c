@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <pwd.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "shared.h"
@@ -29,7 +31,9 @@
 #include "unwind/unwind.h"
 #include "util.h"
 
-static volatile sig_atomic_t sig_count;
+static volatile sig_atomic_t sig_count, sig_last;
+static const char *sig_name(int sig);
+static int sig_count_at_stop; /* signals received when profiling stopped */
 static volatile pid_t sig_child;
 
 static const char usage_text[] =
@@ -77,6 +81,9 @@ static const char usage_text[] =
 "                           interpreter internals hidden)\n"
 "      --patterns DIR       also evaluate the patterns in DIR/*.json (see\n"
 "                           docs/PATTERNS.md); a bad file is reported and skipped\n"
+"      --user NAME          run the command as user NAME (a name or uid)\n"
+"      --as-root            run the command as root (default: as the user who\n"
+"                           ran sudo, with that user's groups and HOME)\n"
 "      --py-calls           count entries into Python from C per code object with\n"
 "                           a uprobe (artifacts/python_calls.json); costs ~1 us per\n"
 "                           entry, so callback-heavy code slows down\n"
@@ -90,13 +97,17 @@ static const char usage_text[] =
 "  sudo autoprof-bpf -p 1234 -d 30            # attach to pid 1234 for 30 seconds\n"
 "  sudo autoprof-bpf -F 999 -o out -- ./a.out # higher rate, chosen output directory\n"
 "\n"
+"The command runs as the user who ran sudo (its groups and HOME, no\n"
+"capabilities) unless --user or --as-root say otherwise.\n"
+"\n"
 "EXIT STATUS: the target's (128+N if signal N killed it) in launch mode, else 0;\n"
-"2 usage error, 125 profiling failed, 126 command not executable, 127 command not found.\n";
+"2 usage error, 125 profiling failed, 126 command not executable, 127 command not found;\n"
+"128+N when signal N ended the wait for a target that still runs.\n";
 
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
        OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
-       OPT_FORCE };
+       OPT_FORCE, OPT_USER, OPT_AS_ROOT };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -106,22 +117,33 @@ static int usage_error(const char *fmt, const char *arg)
 	return -AP_EXIT_USAGE;
 }
 
+static bool pid_listed(const struct ap_options *o, uint32_t pid)
+{
+	int i;
+
+	for (i = 0; i < o->nr_pids; i++)
+		if (o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 static int parse_pids(struct ap_options *o, const char *arg)
 {
-	char *dup = xstrdup(arg), *tok, *save = NULL;
+	char *dup = xstrdup(arg), *tok, *rest = dup;
 	long v;
 	int err = 0;
 
-	for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	/* strsep, not strtok: "1,,2" and a trailing comma are errors, not "1,2" */
+	while ((tok = strsep(&rest, ","))) {
 		if (parse_long(tok, 1, 0x7fffffff, &v)) {
 			err = usage_error("-p: '%s' is not a process id", tok);
 			break;
 		}
-		o->pids = xrealloc(o->pids, (o->nr_pids + 1) * sizeof(*o->pids));
-		o->pids[o->nr_pids++] = v;
+		if (!pid_listed(o, v)) { /* -p 1,1 is pid 1 once */
+			o->pids = xrealloc(o->pids, (o->nr_pids + 1) * sizeof(*o->pids));
+			o->pids[o->nr_pids++] = v;
+		}
 	}
-	if (!err && !o->nr_pids)
-		err = usage_error("-p: no process id in '%s'", arg);
 	free(dup);
 	return err;
 }
@@ -154,8 +176,11 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "trace-min-block", required_argument, NULL, OPT_TRACE_MIN_BLOCK },
 		{ "format", required_argument, NULL, 'f' },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "user", required_argument, NULL, OPT_USER },
+		{ "as-root", no_argument, NULL, OPT_AS_ROOT },
 		{},
 	};
+	unsigned views = 0; /* which view options were given: one at most */
 	long v;
 	int c, err;
 
@@ -214,12 +239,21 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			break;
 		case OPT_PYTHON_ONLY:
 			o->view = AP_VIEW_PYTHON;
+			views |= 1u << o->view;
 			break;
 		case OPT_NATIVE_ONLY:
 			o->view = AP_VIEW_NATIVE;
+			views |= 1u << o->view;
 			break;
 		case OPT_FULL_STACKS:
 			o->view = AP_VIEW_FULL;
+			views |= 1u << o->view;
+			break;
+		case OPT_USER:
+			o->user = optarg;
+			break;
+		case OPT_AS_ROOT:
+			o->as_root = true;
 			break;
 		case OPT_PY_CALLS:
 			o->py_calls = true;
@@ -280,6 +314,121 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		return usage_error("%s", "give either a command or -p PID, not both");
 	if (!o->argv && !o->nr_pids)
 		return usage_error("%s", "nothing to profile: give a command after -- or -p PID");
+	if (views & (views - 1))
+		return usage_error("%s", "--python-only, --native-only and --full-stacks exclude each other");
+	if (o->user && o->as_root)
+		return usage_error("%s", "--user and --as-root exclude each other");
+	if ((o->user || o->as_root) && o->nr_pids)
+		return usage_error("%s", o->user ? "--user applies to a launched command, not to -p"
+					       : "--as-root applies to a launched command, not to -p");
+	return 0;
+}
+
+/* who owns the output (the invoking user) and who the launched target runs
+ * as: that user, --user NAME, or root with --as-root */
+static int target_user(struct ap_session *ses)
+{
+	const char *name = ses->opts.user;
+	struct passwd *pw = NULL;
+	long v;
+	int err;
+
+	ap_invoking_user(&ses->owner_uid, &ses->owner_gid);
+	ses->target_uid = ses->opts.as_root ? 0 : ses->owner_uid;
+	ses->target_gid = ses->opts.as_root ? 0 : ses->owner_gid;
+	if (name) {
+		pw = getpwnam(name);
+		if (!pw && !parse_long(name, 0, 0x7ffffffe, &v))
+			pw = getpwuid(v);
+		if (!pw)
+			return usage_error("--user: no user '%s' on this system", name);
+		ses->target_uid = pw->pw_uid;
+		ses->target_gid = pw->pw_gid;
+	}
+	if (!ses->opts.argv)
+		return 0;
+	ses->cred = xcalloc(1, sizeof(*ses->cred));
+	err = runner_cred_init(ses->cred, ses->target_uid, ses->target_gid);
+	if (err) {
+		ap_err("runner: uid %u: reading its groups: %s", ses->target_uid, ap_errstr(err));
+		return -AP_EXIT_FAILED;
+	}
+	if (ses->cred->drop)
+		ap_info("runner: the command runs as uid %u, gid %u (--as-root: as root)",
+			ses->target_uid, ses->target_gid);
+	return 0;
+}
+
+/* find the command as its user would: 0, or -exit code after one line */
+static int check_command(struct ap_session *ses)
+{
+	const char *cmd = ses->opts.argv[0];
+	int err, step;
+
+	err = runner_resolve(cmd, ses->cred, &ses->exe, &step);
+	if (!err)
+		return 0;
+	if (step) {
+		ap_err("runner: switching to uid %u: %s: %s", ses->target_uid,
+		       runner_cred_step(step), ap_errstr(err));
+		return -AP_EXIT_FAILED;
+	}
+	if (err == -ENOENT) {
+		ap_err("%s: command not found", cmd);
+		return -AP_EXIT_NOTFOUND;
+	}
+	if (ses->cred->drop)
+		ap_err("%s: cannot execute as uid %u: %s", cmd, ses->target_uid,
+		       err == -EACCES ? "permission denied" : ap_errstr(err));
+	else
+		ap_err("%s: cannot execute: %s", cmd,
+		       err == -EACCES ? "permission denied" : ap_errstr(err));
+	return -AP_EXIT_NOEXEC;
+}
+
+/* -p: each id names a live process with a user space; a thread's id
+ * stands for its process. Duplicates go. 0, or -exit code after one line */
+static int check_pids(struct ap_session *ses)
+{
+	struct ap_options *o = &ses->opts;
+	struct runner_pid_info pi;
+	int i, j, err;
+
+	for (i = 0; i < o->nr_pids; i++) {
+		err = runner_pid_info(o->pids[i], &pi);
+		if (err) {
+			ap_err("pid %u: %s", o->pids[i],
+			       err == -ESRCH ? "no such process" : ap_errstr(err));
+			return -AP_EXIT_USAGE;
+		}
+		if (pi.kthread) {
+			ap_err("pid %u (%s) is a kernel thread: it has no user space to profile",
+			       o->pids[i], pi.comm);
+			return -AP_EXIT_USAGE;
+		}
+		if (pi.state == 'Z' && pi.threads <= 1) {
+			ap_err("pid %u (%s) is a zombie: it has exited and waits for its parent to reap it",
+			       o->pids[i], pi.comm);
+			return -AP_EXIT_USAGE;
+		}
+		if (pi.tgid != o->pids[i]) {
+			struct runner_pid_info proc;
+
+			if (runner_pid_info(pi.tgid, &proc))
+				snprintf(proc.comm, sizeof(proc.comm), "?");
+			if (!o->quiet)
+				ap_log(AP_LOG_WARN, "pid %u is a thread of process %u (%s): profiling %u",
+				       o->pids[i], pi.tgid, proc.comm, pi.tgid);
+			o->pids[i] = pi.tgid;
+		}
+		for (j = 0; j < i && o->pids[j] != o->pids[i]; j++)
+			;
+		if (j < i) { /* listed already (a thread and its process) */
+			memmove(o->pids + i, o->pids + i + 1, (o->nr_pids - i - 1) * sizeof(*o->pids));
+			o->nr_pids--;
+			i--;
+		}
+	}
 	return 0;
 }
 
@@ -373,6 +522,7 @@ static int prepare_outdir(struct ap_session *ses)
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	sig_count++;
+	sig_last = sig;
 	/* a terminal's Ctrl-C already reached the target (same process group);
 	 * forward only what was sent to us alone (kill, a supervisor) */
 	if (sig_child > 0 && si->si_code != SI_KERNEL)
@@ -397,50 +547,57 @@ static void install_signals(void)
 	sigaction(SIGCHLD, &sc, NULL);
 }
 
+/* a signal before profiling started (during the BPF load): stop there,
+ * as if it had come before we ran. 0, or -(128+N) after one line */
+static int early_signal(void)
+{
+	if (!sig_count)
+		return 0;
+	ap_err("interrupted by %s before profiling started", sig_name(sig_last));
+	return -(128 + sig_last);
+}
+
 static int start_target(struct ap_session *ses)
 {
-	int gate, errfd, err;
-	char *path = NULL;
+	int gate, errfd, err, step, ret;
 	pid_t pid;
 
-	err = runner_resolve(ses->opts.argv[0], &path);
-	if (err == -ENOENT) {
-		ap_err("%s: command not found", ses->opts.argv[0]);
-		return -AP_EXIT_NOTFOUND;
-	}
-	if (err) {
-		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
-		return -AP_EXIT_NOEXEC;
-	}
-	pid = runner_spawn_gated(ses->opts.argv, &gate, &errfd);
+	/* ses->exe was found as the target's user (check_command); the child
+	 * executes that very path, the one prepared for here */
+	pid = runner_spawn_gated(ses->opts.argv, ses->exe, ses->cred, &gate, &errfd);
 	if (pid > 0)
-		cpu_collector__prepare_exec(ses->cpu, pid, path);
-	free(path);
+		cpu_collector__prepare_exec(ses->cpu, pid, ses->exe);
 	if (pid < 0) {
 		ap_err("runner: fork: %s", ap_errstr(pid));
 		return -AP_EXIT_FAILED;
 	}
 	ses->child = pid;
-	sig_child = pid;
 	err = cpu_collector__track(ses->cpu, pid);
 	if (!err)
 		err = cpu_collector__attach(ses->cpu);
-	if (err) {
+	ret = err ? -AP_EXIT_FAILED : early_signal();
+	if (ret) {
 		close(gate); /* the child sees EOF and exits without running */
 		close(errfd);
 		waitpid(pid, NULL, 0);
 		ses->child = 0;
-		return -AP_EXIT_FAILED;
+		return ret;
 	}
 	ses->start_mono = now_mono_ns();
 	ses->start_real = now_real_ns();
-	err = runner_release(gate, errfd);
+	err = runner_release(gate, errfd, &step);
 	if (err) {
 		waitpid(pid, &ses->wait_status, 0);
 		ses->target_exited = true;
+		if (step) { /* the child ended without running anything */
+			ap_err("runner: switching to uid %u: %s: %s", ses->target_uid,
+			       runner_cred_step(step), ap_errstr(err));
+			return -AP_EXIT_FAILED;
+		}
 		ap_err("%s: cannot execute: %s", ses->opts.argv[0], ap_errstr(err));
 		return err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
 	}
+	sig_child = pid; /* from now on, a signal for us alone is passed on */
 	return 0;
 }
 
@@ -461,6 +618,9 @@ static int attach_targets(struct ap_session *ses)
 			return -AP_EXIT_FAILED;
 	if (cpu_collector__attach(ses->cpu))
 		return -AP_EXIT_FAILED;
+	err = early_signal();
+	if (err)
+		return err;
 	ses->start_mono = now_mono_ns();
 	ses->start_real = now_real_ns();
 	return 0;
@@ -471,7 +631,7 @@ static bool attach_targets_alive(const struct ap_session *ses)
 	int i;
 
 	for (i = 0; i < ses->opts.nr_pids; i++)
-		if (runner_check_pid(ses->opts.pids[i]) == 0)
+		if (runner_pid_alive(ses->opts.pids[i]))
 			return true;
 	return false;
 }
@@ -525,6 +685,7 @@ static int collect(struct ap_session *ses)
 		now = now_mono_ns();
 		if (ses->opts.duration_ns && now - ses->start_mono >= ses->opts.duration_ns) {
 			ses->stopped_early = ses->child != 0;
+			sig_count_at_stop = sig_count;
 			break;
 		}
 		if (sig_count > handled_sigs) {
@@ -533,6 +694,7 @@ static int collect(struct ap_session *ses)
 			 * the target got it too, wait for it, unless asked twice */
 			if (!ses->child || handled_sigs >= 2) {
 				ses->stopped_early = ses->child != 0;
+				sig_count_at_stop = handled_sigs;
 				return 1;
 			}
 		}
@@ -663,6 +825,9 @@ static void session_free(struct ap_session *ses)
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);
+	free(ses->exe);
+	runner_cred_free(ses->cred);
+	free(ses->cred);
 }
 
 /* What only collecting needed (BPF objects and their buffers, mappings,
@@ -681,16 +846,56 @@ static void session_drop_collectors(struct ap_session *ses)
 	malloc_trim(0); /* return the freed heap to the system */
 }
 
-/* after the report: pass the target's status on, like time(1) */
-static int finish_target(struct ap_session *ses)
+static const char *sig_name(int sig)
 {
+	static char buf[32];
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev)
+		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+	else
+		snprintf(buf, sizeof(buf), "signal %d", sig);
+	return buf;
+}
+
+/* After the report: pass the target's status on, like time(1). When
+ * profiling stopped before the target ended, say why and wait for it; a
+ * signal now goes to it too (a terminal's Ctrl-C reaches both), and we stop
+ * waiting on the next one after the run was stopped by signals, or on the
+ * second one after -d, exiting 128+N for that signal N. */
+static int finish_target(struct ap_session *ses, bool interrupted)
+{
+	int give_up = interrupted ? 1 : 2, r;
+
 	if (!ses->child)
 		return 0;
+	if (ses->stopped_early && !ses->target_exited && !ses->opts.quiet) {
+		if (interrupted)
+			ap_log(AP_LOG_WARN, "profiling stopped on a second signal (%s); waiting for pid %d "
+			       "to exit (another signal stops waiting)", sig_name(sig_last), ses->child);
+		else
+			ap_log(AP_LOG_WARN, "profiling stopped after -d %g s; waiting for pid %d to exit "
+			       "(a signal is passed on to it; a second one stops waiting)",
+			       ses->opts.duration_ns / 1e9, ses->child);
+	}
 	while (!ses->target_exited) {
-		if (waitpid(ses->child, &ses->wait_status, 0) == ses->child)
+		r = waitpid(ses->child, &ses->wait_status, WNOHANG);
+		if (r == ses->child) {
 			ses->target_exited = true;
-		else if (errno != EINTR || sig_count >= 3)
-			return 128 + SIGINT;
+			break;
+		}
+		if (r < 0 && errno != EINTR) {
+			ap_err("runner: waiting for pid %d: %s", ses->child, ap_errstr(-errno));
+			return AP_EXIT_FAILED;
+		}
+		if (sig_count - sig_count_at_stop >= give_up) {
+			if (!ses->opts.quiet)
+				ap_log(AP_LOG_WARN, "stopped waiting for pid %d on %s; it still runs",
+				       ses->child, sig_name(sig_last));
+			return 128 + sig_last;
+		}
+		/* SIGCHLD or another signal cuts the sleep short */
+		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
 	}
 	return session__target_exit_code(ses);
 }
@@ -710,13 +915,25 @@ int cmd_run(int argc, char **argv)
 		},
 	};
 	struct ap_analysis *an = NULL;
-	int ret, err;
+	int ret;
 	bool interrupted, written;
 
 	ret = parse_options(argc, argv, &ses.opts);
-	if (ret)
+	if (ret) {
+		free(ses.opts.pids);
 		return ret > 0 ? 0 : -ret;
+	}
 	ap_log_set_verbosity(ses.opts.verbose);
+	ret = target_user(&ses);
+	if (ret) {
+		runner_cred_free(ses.cred);
+		free(ses.cred);
+		free(ses.opts.pids);
+		return -ret;
+	}
+	/* from here a signal is counted, not fatal: the checks and the BPF
+	 * load end cleanly on it (early_signal) */
+	install_signals();
 	ap_log_setup_libbpf();
 	profile__init(&ses.prof);
 	ses.pm.unwind_free = unwind_image_free;
@@ -724,33 +941,20 @@ int cmd_run(int argc, char **argv)
 	ses.prof.frequency_hz = ses.opts.freq;
 
 	ret = preflight(&ses);
-	if (!ret && ses.opts.argv) { /* fail fast on a missing command, before loading */
-		char *path = NULL;
-
-		err = runner_resolve(ses.opts.argv[0], &path);
-		free(path);
-		if (err) {
-			ap_err("%s: %s", ses.opts.argv[0],
-			       err == -ENOENT ? "command not found" : "cannot execute: permission denied");
-			ret = err == -ENOENT ? -AP_EXIT_NOTFOUND : -AP_EXIT_NOEXEC;
-		}
-	}
-	if (!ret && !ses.opts.argv)
-		for (int i = 0; i < ses.opts.nr_pids && !ret; i++)
-			if (runner_check_pid(ses.opts.pids[i]) == -ESRCH) {
-				ap_err("pid %u: no such process", ses.opts.pids[i]);
-				ret = -AP_EXIT_USAGE;
-			}
+	/* fail fast on a missing command or a bad pid, before loading */
+	if (!ret)
+		ret = ses.opts.argv ? check_command(&ses) : check_pids(&ses);
 	if (!ret)
 		ret = prepare_outdir(&ses);
 	if (!ret) {
 		ses.cpu = cpu_collector__open(&ses);
-		if (!ses.cpu)
-			ret = -AP_EXIT_FAILED;
+		if (!ses.cpu) /* a load cut short by a signal says so */
+			ret = sig_count ? early_signal() : -AP_EXIT_FAILED;
 	}
+	if (!ret)
+		ret = early_signal(); /* a Ctrl-C during the load: nothing ran */
 	if (ret)
 		goto out;
-	install_signals();
 	ret = ses.opts.argv ? start_target(&ses) : attach_targets(&ses);
 	if (ret)
 		goto out;
@@ -790,6 +994,10 @@ int cmd_run(int argc, char **argv)
 			.target = ses.target_desc,
 			.wall_s = ses.prof.duration_s,
 			.exit_code = session__target_exit_code(&ses),
+			.exit_signal = ses.target_exited && WIFSIGNALED(ses.wait_status) ?
+					       WTERMSIG(ses.wait_status) : 0,
+			.core_dumped = ses.target_exited && WIFSIGNALED(ses.wait_status) &&
+				       WCOREDUMP(ses.wait_status),
 			.outdir = written ? ses.outdir : NULL, /* else: from memory only */
 			.top_functions = 15,
 			.top_stacks = 5,
@@ -807,10 +1015,7 @@ int cmd_run(int argc, char **argv)
 		ap_analysis__free(an);
 		free(an);
 	}
-	if (ses.stopped_early && ses.child && !ses.opts.quiet)
-		ap_log(AP_LOG_WARN, "profiling stopped; waiting for pid %d to exit (Ctrl-C again to leave it)",
-		       ses.child);
-	ret = finish_target(&ses);
+	ret = finish_target(&ses, interrupted);
 	/* the target's status is passed on even when its profile could not be
 	 * written; in attach mode there is none, so say profiling failed */
 	if (!written && !ses.child)

@@ -49,6 +49,7 @@ struct ap_options {
 
 struct cpu_collector;
 struct ap_outdir;
+struct runner_cred;
 
 struct ap_session {
 	struct ap_options opts;
@@ -60,6 +61,8 @@ struct ap_session {
 	 * target runs as (the invoking user, --user NAME, or root with --as-root) */
 	unsigned owner_uid, owner_gid;
 	unsigned target_uid, target_gid;
+	struct runner_cred *cred; /* launch mode: how the child becomes target_uid */
+	char *exe;              /* launch mode: the command found as that user */
 	/* target */
 	pid_t child;            /* launch mode: our child, else 0 */
 	int wait_status;

@@ -15,10 +15,16 @@
 
 int parse_long(const char *s, long min, long max, long *out)
 {
+	const char *d;
 	char *end;
 	long v;
 
 	if (!s || !*s)
+		return -EINVAL;
+	/* decimal digits only, a '-' where negatives are allowed: strtol alone
+	 * would take " 99", "+99" and, with base 0 elsewhere, "0x63" */
+	d = *s == '-' && min < 0 ? s + 1 : s;
+	if (*d < '0' || *d > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
@@ -48,10 +54,20 @@ void ap_invoking_user(unsigned *uid, unsigned *gid)
 
 int parse_seconds(const char *s, uint64_t *ns)
 {
+	const char *p = s;
 	char *end;
 	double v;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* DIGITS[.DIGITS] or .DIGITS: strtod alone would take " 1", "+1",
+	 * "0x1p3", "1e3", "inf" and "nan" */
+	if (!s)
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (*p || p == s || !strcmp(s, "."))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);

@@ -4,6 +4,7 @@
  * findings come out the same for the same input. */
 #include <fnmatch.h>
 #include <math.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -638,6 +639,27 @@ static void set_time_shares(struct ap_subject *s, const struct ttime *tt, bool p
 	setv(s, AP_M_T_SWITCHES_PER_S, ratio(tt->switches, tt->wall));
 }
 
+/* how a process ended, from its wait status: a crash is named by its signal */
+static void set_exit(struct ap_analysis *an, struct ap_subject *s, int status)
+{
+	int sig = status & 0x7f;
+	char name[32] = "", text[80];
+
+	if (sig) {
+		if (sigabbrev_np(sig))
+			snprintf(name, sizeof(name), "SIG%s", sigabbrev_np(sig));
+		else
+			snprintf(name, sizeof(name), "signal %d", sig);
+		snprintf(text, sizeof(text), "killed by %s%s", name,
+			 status & 0x80 ? " (core dumped)" : "");
+	} else {
+		snprintf(text, sizeof(text), "exited with status %d", (status >> 8) & 0xff);
+	}
+	setv(s, AP_M_P_EXIT_SIGNAL, sig);
+	sets(an, s, AP_M_P_EXIT_SIGNAL_NAME, name);
+	sets(an, s, AP_M_P_EXIT_TEXT, text);
+}
+
 static int thread_order(const void *a, const void *b)
 {
 	const struct ap_thread *x = *(const struct ap_thread *const *)a;
@@ -701,6 +723,8 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_PID, pr->pid);
 		sets(an, s, AP_M_P_COMM, profile__s(p, pr->comm));
 		sets(an, s, AP_M_P_CMDLINE, profile__s(p, pr->cmdline));
+		if (pr->exit_status >= 0)
+			set_exit(an, s, pr->exit_status);
 		setv(s, AP_M_P_SAMPLES, pr->samples);
 		setv(s, AP_M_P_CPU_S, pr->samples / hz);
 		setp(s, AP_M_P_CPU_PCT, pr->samples, p->total_samples);

@@ -297,12 +297,36 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 				pv(s, AP_M_P_IDLE_PCT), pv(s, AP_M_P_CHILD_PCT));
 		if (!isnan(pv(s, AP_M_P_RSS_PEAK_MB)))
 			fprintf(f, "; peak RSS %.0f MB", pv(s, AP_M_P_RSS_PEAK_MB));
+		if (pv(s, AP_M_P_EXIT_SIGNAL) > 0)
+			fprintf(f, "; %s", s->v[ap_metric_slot(AP_M_P_EXIT_TEXT)].s);
 		fprintf(f, ".\n");
 	}
 	if (an->nr_subj[AP_SCOPE_PROCESS] > n)
 		fprintf(f, "- ... and %zu more processes (run.json lists all).\n",
 			an->nr_subj[AP_SCOPE_PROCESS] - n);
 	fputc('\n', f);
+}
+
+/* processes that ended by a signal (a crash, a kill), before anything else */
+static void md_killed(const struct ap_analysis *an, FILE *f)
+{
+	size_t i, n = 0, total = 0;
+
+	for (i = 0; i < an->nr_subj[AP_SCOPE_PROCESS]; i++) {
+		const struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
+
+		if (!(pv(s, AP_M_P_EXIT_SIGNAL) > 0))
+			continue;
+		if (total++ >= 5)
+			continue;
+		fprintf(f, "%s", n++ ? "; " : "**Ended by a signal:** ");
+		md_code(f, s->location, false);
+		fprintf(f, " was %s", s->v[ap_metric_slot(AP_M_P_EXIT_TEXT)].s);
+	}
+	if (total > n)
+		fprintf(f, "; and %zu more", total - n);
+	if (n)
+		fprintf(f, ".\n\n");
 }
 
 /* "1.23 s" or "no direct time cost" */
@@ -477,6 +501,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 	fprintf(f, "; %zu process%s, %zu thread%s.%s\n\n", p->nr_procs, p->nr_procs == 1 ? "" : "es",
 		p->nr_threads, p->nr_threads == 1 ? "" : "s",
 		an->in.interrupted ? " The run was interrupted; this is what was collected." : "");
+	md_killed(an, f);
 	md_behaviour(an, f);
 	fprintf(f, "## Key bottlenecks\n\n");
 	for (i = 0; i < an->nr_findings; i++) {

@@ -20,6 +20,8 @@ struct summary_info {
 	const char *target;       /* command or pids */
 	double wall_s;
 	int exit_code;            /* -1: still running / attach mode */
+	int exit_signal;          /* the signal that killed the target, or 0 */
+	bool core_dumped;         /* ... and it dumped core */
 	const char *outdir;
 	int top_functions;        /* rows per table (15) */
 	int top_stacks;           /* 5 */

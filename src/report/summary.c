@@ -555,6 +555,8 @@ static void exit_text(int status, char *buf, size_t len)
 {
 	if (status < 0)
 		snprintf(buf, len, "-");
+	else if ((status & 0x7f) && sigabbrev_np(status & 0x7f))
+		snprintf(buf, len, "SIG%s", sigabbrev_np(status & 0x7f));
 	else if (status & 0x7f)
 		snprintf(buf, len, "sig %d", status & 0x7f);
 	else
@@ -647,6 +649,16 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	if (si->exit_code >= 0)
 		fprintf(f, ", exit status %d", si->exit_code);
 	fputc('\n', f);
+	if (si->exit_signal > 0) {
+		const char *ab = sigabbrev_np(si->exit_signal);
+
+		if (ab)
+			fprintf(f, "  the target was killed by SIG%s%s\n", ab,
+				si->core_dumped ? " (core dumped)" : "");
+		else
+			fprintf(f, "  the target was killed by signal %d%s\n", si->exit_signal,
+				si->core_dumped ? " (core dumped)" : "");
+	}
 	profile__completeness(p, &c);
 	if (c.user_samples)
 		fprintf(f, "  stack completeness: %.1f%% of user stacks reach the thread entry (%llu of %llu)\n",

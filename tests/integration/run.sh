@@ -6,6 +6,9 @@
 # Usage: tests/integration/run.sh [TEST_NAME...]   (from the repository root)
 set -u
 cd "$(dirname "$0")/../.."
+# under `sudo make test` a launched target would run as the invoking user;
+# the tests run theirs as root (chroot, /root/.pyenv) unless a test sets these
+unset SUDO_UID SUDO_GID
 AP=${AP:-build/autoprof-bpf}
 W=build/tests
 O=build/tests/out
@@ -855,6 +858,7 @@ callback_storm       callbacks+--py-calls calls+--py-calls
 native_library_dominated hashing         cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
+killed_by_signal     crash_child         spawn
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

@@ -24,6 +24,15 @@ TEST(parse_long_strict)
 	ASSERT_EQ(parse_long("12abc", 1, 10000, &v), -EINVAL, "trailing junk");
 	ASSERT_EQ(parse_long("", 1, 10000, &v), -EINVAL, "empty");
 	ASSERT_EQ(parse_long("99999999999999999999", 1, 10000, &v), -ERANGE, "overflow");
+	ASSERT_EQ(parse_long(" 99", 1, 10000, &v), -EINVAL, "leading space");
+	ASSERT_EQ(parse_long("+99", 1, 10000, &v), -EINVAL, "plus sign");
+	ASSERT_EQ(parse_long("0x63", 0, 10000, &v), -EINVAL, "hexadecimal");
+	ASSERT_EQ(parse_long("99 ", 1, 10000, &v), -EINVAL, "trailing space");
+	ASSERT_EQ(parse_long("-5", 0, 10000, &v), -EINVAL, "sign where negatives are not allowed");
+	ASSERT_EQ(parse_long("-5", -10, 10, &v), 0, "negative where allowed");
+	ASSERT_EQ(v, -5, "negative value");
+	ASSERT_EQ(parse_long("010", 0, 100, &v), 0, "leading zero is decimal");
+	ASSERT_EQ(v, 10, "010 is ten");
 }
 
 TEST(parse_seconds)
@@ -36,6 +45,15 @@ TEST(parse_seconds)
 	ASSERT_EQ(parse_seconds("0", &ns), -EINVAL, "zero");
 	ASSERT_EQ(parse_seconds("3s", &ns), -EINVAL, "unit suffix");
 	ASSERT_EQ(parse_seconds("nan", &ns), -EINVAL, "nan");
+	ASSERT_EQ(parse_seconds(" 1", &ns), -EINVAL, "leading space");
+	ASSERT_EQ(parse_seconds("+1", &ns), -EINVAL, "plus sign");
+	ASSERT_EQ(parse_seconds("0x10", &ns), -EINVAL, "hexadecimal");
+	ASSERT_EQ(parse_seconds("1e3", &ns), -EINVAL, "exponent");
+	ASSERT_EQ(parse_seconds("inf", &ns), -EINVAL, "inf");
+	ASSERT_EQ(parse_seconds(".", &ns), -EINVAL, "a dot alone");
+	ASSERT_EQ(parse_seconds("1.", &ns), 0, "1.");
+	ASSERT_EQ(parse_seconds(".5", &ns), 0, ".5");
+	ASSERT_EQ(ns, 500000000ull, ".5 s in ns");
 }
 
 static int count_entries(const char *dir)

@@ -354,6 +354,16 @@ def enoent():
                 pass
 
 
+
+def crash_child():
+    """a worker that crashes (SIGSEGV) after some work; the parent carries on and exits 0"""
+    code = ("import os, time\nend = time.monotonic() + 0.3\nwhile time.monotonic() < end: pass\n"
+            "os.kill(os.getpid(), 11)")
+    subprocess.run([sys.executable, "-c", code])
+    end = until(0.3)
+    while time.monotonic() < end:
+        pass
+
 if __name__ == "__main__":
     gc.collect()
     name = sys.argv[1]
