@@ -36,7 +36,7 @@ t_target_user() {
 	# --user NAME or uid, from root without sudo
 	got=$(env -u SUDO_UID -u SUDO_GID $AP -q --user nobody -o $d-nobody -- id -u 2>$d.err)
 	[ "$got" = 65534 ] || err="$err [--user nobody ran as '$got']"
-	got=$(env -u SUDO_UID -u SUDO_GID $AP -q --user 65534 -o $d-nobody -- id -un 2>$d.err)
+	got=$(env -u SUDO_UID -u SUDO_GID $AP -q --user 65534 -o $d-nobody-uid -- id -un 2>$d.err)
 	[ "$got" = nobody ] || err="$err [--user 65534 ran as '$got']"
 	# root without sudo: root, as before
 	got=$(env -u SUDO_UID -u SUDO_GID $AP -q -o $d-plain -- id -u 2>$d.err)
