@@ -19,6 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: needs root: sudo make bench" >&2
 	exit 1
 fi
+# bare, profiled and perf runs all run the target as root: under sudo the
+# profiler would otherwise run it as the invoking user, and the bare run not
+unset SUDO_UID SUDO_GID
 PY=/usr/bin/python3.11
 [ -x $PY ] || PY=$(command -v python3)
 
@@ -91,6 +94,9 @@ def io_task(k):
 with ThreadPoolExecutor(4) as ex:
     list(ex.map(io_task, range(16)))
 subprocess.run(["true"])'
+# a build or test suite: many short commands, each followed (issue 12: the
+# per-exec work of the profiler must stay off the target's path)
+bench shell-3000 bash -c 'for i in $(seq 3000); do /bin/true; done'
 echo "(ours: every collector on: on-CPU sampling at 99 Hz, off-CPU, syscalls, /proc metrics)"
 
 # the --py-calls uprobe on a callback-heavy workload (a key function called

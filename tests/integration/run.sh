@@ -203,10 +203,10 @@ t_attach_target_exit() {
 t_exec_cmdline() {
 	local d=$O/cmdline i bad=0
 	for i in 1 2 3 4 5; do
-		$AP -q -o $d -- /usr/bin/time -f %e /usr/bin/python3.11 -c 'sum(range(10**6))' \
+		$AP -q -o $d-$i -- /usr/bin/time -f %e /usr/bin/python3.11 -c 'sum(range(10**6))' \
 			2>/dev/null || bad=$((bad + 1))
 		jq -e '[.processes[] | select(.comm == "python3.11")][0].cmdline ==
-			"/usr/bin/python3.11 -c sum(range(10**6))"' $d/run.json >/dev/null ||
+			"/usr/bin/python3.11 -c sum(range(10**6))"' $d-$i/run.json >/dev/null ||
 			bad=$((bad + 1))
 	done
 	[ $bad = 0 ] && pass exec_cmdline || fail exec_cmdline "$bad of 5 runs without the command line"
@@ -546,6 +546,7 @@ t_py_unsupported() {
 	for py in /root/.pyenv/versions/3.[67].*/bin/python3.[67]; do
 		[ -x "$py" ] || continue
 		found=1
+		d=$O/py-old-${py##*/}
 		$AP -q -o $d -- $py -c 'sum(range(3000000))' 2>$d.err || err="$err $py:exit"
 		grep -q "CPython 3.[67] is not supported" $d.err || err="$err $py:no-warning"
 		[ "$(grep -c . $d.err)" = 1 ] || err="$err $py:not-one-line"
