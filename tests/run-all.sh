@@ -29,12 +29,15 @@ run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
 run integration tests/integration/run.sh
 # the same profiler built with ASan/UBSan (leaks fail the run) on the paths
-# that exercise unwinding, symbolization, forks, signals and short targets
+# that exercise unwinding, symbolization, forks, signals and short targets,
+# and the safety paths (memory bounds are checked with the normal build:
+# ASan holds freed memory in quarantine)
 run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
 	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats \
-	hostile_names
+	hostile_names maps_fifo_trap bpf_prog_names target_user pid_thread target_crash outdir_enospc \
+	outdir_read_traps outbound_idle_pool
 run fuzz-smoke tests/fuzz/run.sh 10
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]

@@ -46,8 +46,8 @@ t_make_needs_root() {
 # them as text (tests/integration/check_escaping.py)
 t_hostile_names() {
 	local d=$O/hostile s f
-	s=$(printf '%s/hostile/<img src=x onerror=alert(1)>`|\033[31m\n[x](y).py' $O)
-	mkdir -p $O/hostile && cp $PYW/hostile.py "$s"
+	s=$(printf '%s/hostile-src/<img src=x onerror=alert(1)>`|\033[31m\n[x](y).py' $O)
+	mkdir -p $O/hostile-src && cp $PYW/hostile.py "$s"
 	$AP -o $d -- /usr/bin/python3.11 "$s" 1.5 >/dev/null 2>$d.summary ||
 		{ fail hostile_names "exit $?: $(tail -1 $d.summary)"; return; }
 	f=$(python3 tests/integration/check_escaping.py $d $d.summary 2>&1)
