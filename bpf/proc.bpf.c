@@ -9,6 +9,8 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile bool follow_children = true;
+/* when an exec record last woke userspace (AP_EXEC_WAKEUP_GAP_NS) */
+__u64 last_exec_wakeup;
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
@@ -59,9 +61,15 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r->args_len = len;
 	/* wake userspace: the side-band records of the new program's
 	 * mappings are there to read, and an interpreter among them must be
-	 * configured before it runs Python code. One wakeup per exec: a
-	 * wakeup per side-band record cost a short command ~1 ms on a VM,
-	 * where each one is an APIC write (self-IPI) */
-	bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	 * configured before it runs Python code. At most one wakeup per
+	 * AP_EXEC_WAKEUP_GAP_NS: userspace drains that often after an exec
+	 * anyway, and each wakeup is an APIC write (a trap on a VM). Two CPUs
+	 * racing on the stamp cost at most one extra wakeup */
+	if (r->time_ns - last_exec_wakeup >= AP_EXEC_WAKEUP_GAP_NS) {
+		last_exec_wakeup = r->time_ns;
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	} else {
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	}
 	return 0;
 }

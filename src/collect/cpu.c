@@ -64,6 +64,7 @@ struct cpu_collector {
 	size_t *iv_pending;         /* intervals whose stack a syscall exit will name */
 	size_t nr_iv_pending, cap_iv_pending;
 	struct hmap needs_libpython; /* symcache id -> 1 + (it loads libpython3*) */
+	uint64_t exec_seen_ns;      /* the last exec record: drain every AP_EXEC_WAKEUP_GAP_NS */
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
 	struct exiting {            /* processes that exited, in the order seen */
@@ -887,6 +888,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		comm[AP_COMM_LEN] = 0;
 		procmaps__set_cmdline(&cc->ses->pm, r->tgid, r->time_ns, comm, r->args,
 				      r->args_len < AP_ARGS_MAX ? r->args_len : AP_ARGS_MAX);
+		cc->exec_seen_ns = now_mono_ns();
 		watch_exec(cc, r->tgid);
 	}
 	else
@@ -897,12 +899,18 @@ static int handle_record(void *ctx, void *data, size_t size)
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 {
 	/* The BPF side wakes us only when the sample buffer fills up (see
-	 * wakeup_bytes) and at each exec, the side-band when a quarter full,
-	 * so the timeout is the drain interval (1 ms while a new
-	 * interpreter is awaited: watch_exec) */
+	 * wakeup_bytes) and at an exec (at most once per
+	 * AP_EXEC_WAKEUP_GAP_NS), the side-band when a quarter full, so the
+	 * timeout is the drain interval: that gap for 100 ms after an exec
+	 * (the execs it did not wake us for), 1 ms while a new interpreter is
+	 * awaited (watch_exec) */
+	const int exec_ms = AP_EXEC_WAKEUP_GAP_NS / 1000000;
 	struct epoll_event ev[2];
 	int n;
 
+	if (timeout_ms > exec_ms && cc->exec_seen_ns &&
+	    now_mono_ns() - cc->exec_seen_ns < 100000000ull)
+		timeout_ms = exec_ms;
 	if (timeout_ms > 1 && py_waiting(cc))
 		timeout_ms = 1;
 	n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
