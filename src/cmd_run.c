@@ -506,16 +506,19 @@ static int prepare_outdir(struct ap_session *ses)
 	if (!ses->owner_uid && !ses->owner_gid)
 		ap_invoking_user(&ses->owner_uid, &ses->owner_gid);
 	ap_set_output_owner(ses->owner_uid, ses->owner_gid);
-	ret = ap_outdir__check(&path, ses->owner_uid, ses->opts.force, !ses->opts.outdir);
-	if (ret) {
-		free(path);
-		return ret;
-	}
 	ses->out = xcalloc(1, sizeof(*ses->out));
 	ses->out->path = path;
 	ses->out->uid = ses->owner_uid;
+	ses->out->base = -1;
 	ses->out->fd = -1;
-	ses->outdir = xstrdup(path);
+	/* the deepest existing directory is kept open: the run is written below it */
+	ret = ap_outdir__check(ses->out, ses->opts.force, !ses->opts.outdir);
+	if (ret) {
+		ap_outdir__free(ses->out);
+		ses->out = NULL;
+		return ret;
+	}
+	ses->outdir = xstrdup(ses->out->path);
 	return 0;
 }
 

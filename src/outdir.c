@@ -71,7 +71,7 @@ static char *next_comp(char **cur)
 int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 {
 	char *todo, *cur, *c, shown[PATH_MAX] = "", target[PATH_MAX];
-	int fd, nfd, links = 0, err;
+	int fd, nfd, lfd, links = 0, err;
 	struct stat st;
 	ssize_t n;
 	bool made;
@@ -110,7 +110,7 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 			nfd = mkdir_at(fd, c, &made);
 			if (nfd >= 0) {
 				if (made) {
-					w->made_parent[w->nr_made] = dup(fd);
+					w->made_parent[w->nr_made] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 					w->made_name[w->nr_made++] = xstrdup(c);
 				}
 				w->made_last = made;
@@ -125,11 +125,17 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 		}
 		if (err != -ELOOP && err != -ENOTDIR)
 			goto fail;
-		if (fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW)) {
+		/* the link itself, held: its owner and its text are of one inode,
+		 * whatever is renamed over the name meanwhile */
+		lfd = openat(fd, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (lfd < 0 || fstat(lfd, &st)) {
 			err = -errno;
+			if (lfd >= 0)
+				close(lfd);
 			goto fail;
 		}
 		if (!S_ISLNK(st.st_mode)) {
+			close(lfd);
 			err = -ENOTDIR;
 			snprintf(target, sizeof(target), "%s%s%s", shown,
 				 *shown && shown[strlen(shown) - 1] != '/' ? "/" : "", c);
@@ -138,6 +144,7 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 			goto fail;
 		}
 		if (st.st_uid != 0 && st.st_uid != uid) {
+			close(lfd);
 			err = -EPERM;
 			snprintf(target, sizeof(target), "%s%s%s", shown,
 				 *shown && shown[strlen(shown) - 1] != '/' ? "/" : "", c);
@@ -145,9 +152,12 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 			w->link_uid = st.st_uid;
 			goto fail;
 		}
-		n = readlinkat(fd, c, target, sizeof(target) - 1);
+		n = readlinkat(lfd, "", target, sizeof(target) - 1);
+		if (n < 0)
+			err = -errno;
+		close(lfd);
 		if (n < 0 || ++links > 40) {
-			err = n < 0 ? -errno : -ELOOP;
+			err = n < 0 ? err : -ELOOP;
 			goto fail;
 		}
 		target[n] = 0;
@@ -229,7 +239,7 @@ static bool has_run_json(int fd)
 static int scan_dir(int fd, const char *const *list, size_t n, bool top, char *what, size_t len,
 		    int *nr)
 {
-	int dfd = dup(fd), ret = 1;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), ret = 1;
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
@@ -296,7 +306,7 @@ int ap_dir_classify(int fd, char *what, size_t len)
 /* unlink our names (and their temp leftovers) in fd */
 static int clear_names(int fd, const char *const *list, size_t n)
 {
-	int dfd = dup(fd), err = 0;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err = 0;
 	char **tmps = NULL;
 	size_t i, nr = 0;
 	struct dirent *de;
@@ -355,8 +365,11 @@ static void walk_error(const char *path, const struct ap_walk *w, int err)
 		ap_err("output: %s: %s", path, ap_errstr(err));
 }
 
-/* 0 usable, 1 taken (a run, or anything else), or -exit code with a line printed */
-static int check_one(const char *path, unsigned uid, bool force, bool quiet_taken)
+/* 0 usable (*fdp the deepest directory that exists, *restp what is missing
+ * below it), 1 taken (a run, or anything else), or -exit code with a line
+ * printed */
+static int check_one(const char *path, unsigned uid, bool force, bool quiet_taken, int *fdp,
+		     char **restp)
 {
 	struct ap_walk w;
 	char what[NAME_MAX + 32], *probe;
@@ -393,33 +406,93 @@ static int check_one(const char *path, unsigned uid, bool force, bool quiet_take
 		}
 	}
 	free(probe);
-	close(fd);
+	if (!ret) {
+		*fdp = fd;
+		*restp = w.rest;
+		w.rest = NULL;
+	} else {
+		close(fd);
+	}
 	ap_walk_free(&w);
 	return ret;
 }
 
-int ap_outdir__check(char **pathp, unsigned uid, bool force, bool pick_free)
+int ap_outdir__check(struct ap_outdir *out, bool force, bool pick_free)
 {
-	char *alt;
-	int i, ret;
+	char *alt, *rest = NULL;
+	int i, ret, fd = -1;
 
-	ret = check_one(*pathp, uid, force, pick_free);
+	ret = check_one(out->path, out->uid, force, pick_free, &fd, &rest);
 	/* two runs of one command in the same second: a fresh name, never a merge */
 	for (i = 2; ret == 1 && i < 100; i++) {
-		alt = xasprintf("%s-%d", *pathp, i);
-		ret = check_one(alt, uid, force, true);
+		alt = xasprintf("%s-%d", out->path, i);
+		ret = check_one(alt, out->uid, force, true, &fd, &rest);
 		if (ret) {
 			free(alt);
 			continue;
 		}
-		free(*pathp);
-		*pathp = alt;
+		free(out->path);
+		out->path = alt;
 	}
 	if (ret == 1) {
-		ap_err("output: %s and 98 variants are taken: choose -o", *pathp);
+		ap_err("output: %s and 98 variants are taken: choose -o", out->path);
 		ret = -AP_EXIT_FAILED;
 	}
+	if (!ret) {
+		out->base = fd;
+		out->rest = rest;
+	}
 	return ret;
+}
+
+/* Make the missing tail rest below base, the deepest directory that existed
+ * at the check: one component at a time, never through a symlink. The
+ * target ran as the user meanwhile, so a link "owned by the user" there may
+ * be its own; nothing that appeared on that path is followed, and the run
+ * lands below the very directory that was checked. The fd, or -errno
+ * (-ENOTDIR: w->link names the component that is no directory). */
+static int create_below(int base, const char *rest, struct ap_walk *w)
+{
+	char *todo = xstrdup(rest), *cur = todo, *c;
+	int fd, nfd, err;
+	bool made;
+
+	memset(w, 0, sizeof(*w));
+	fd = fcntl(base, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	while ((c = next_comp(&cur))) {
+		if (!strcmp(c, "."))
+			continue;
+		if (w->nr_made == AP_WALK_MAX_MADE) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
+		nfd = mkdir_at(fd, c, &made);
+		if (nfd < 0) {
+			err = nfd;
+			if (err == -ENOTDIR)
+				w->link = xstrdup(c);
+			goto fail;
+		}
+		if (made) {
+			w->made_parent[w->nr_made] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			w->made_name[w->nr_made++] = xstrdup(c);
+		}
+		w->made_last = made;
+		close(fd);
+		fd = nfd;
+	}
+	err = fd;
+	fd = -1;
+	goto out;
+fail:
+	close(fd);
+out:
+	free(todo);
+	return err;
 }
 
 int ap_outdir__create(struct ap_outdir *out, bool force)
@@ -427,9 +500,14 @@ int ap_outdir__create(struct ap_outdir *out, bool force)
 	char what[NAME_MAX + 32];
 	int fd, kind, err;
 
-	fd = ap_dir_walk(out->path, out->uid, true, &out->made);
+	fd = create_below(out->base, out->rest ? out->rest : "", &out->made);
 	if (fd < 0) {
-		walk_error(out->path, &out->made, fd);
+		if (fd == -ENOTDIR && out->made.link)
+			ap_err("output: %s changed during the run: %s is now a symbolic link or not "
+			       "a directory; refusing to write through it", out->path,
+			       out->made.link);
+		else
+			ap_err("output: %s: %s", out->path, ap_errstr(fd));
 		ap_walk_undo(&out->made);
 		return fd;
 	}
@@ -472,7 +550,10 @@ void ap_outdir__free(struct ap_outdir *out)
 		return;
 	if (out->fd >= 0)
 		close(out->fd);
+	if (out->base >= 0)
+		close(out->base);
 	ap_walk_free(&out->made);
+	free(out->rest);
 	free(out->path);
 	free(out);
 }
