@@ -11,9 +11,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "analyze/pattern.h"
 #include "log.h"
+#include "outdir.h"
 #include "util.h"
 
 const char *const ap_severity_names[4] = { "info", "low", "medium", "high" };
@@ -589,21 +591,113 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* name in dfd (dir, as given, in messages): a symlink is followed only when
+ * root or uid owns it, as on the output path (another user's link could
+ * point at anything root may read), and only to a file (not to another
+ * link). The text, or NULL with errno set: EPERM another user's link
+ * (*link_uid its owner), else as read_file_at(). */
+static char *read_pattern_file(int dfd, const char *dir, const char *name, unsigned uid,
+			       size_t *len, unsigned *link_uid)
+{
+	char target[PATH_MAX], *path, *base, *text = NULL;
+	struct ap_walk w;
+	struct stat st;
+	int lfd, fd, e;
+	ssize_t n;
+
+	/* the link held: its owner and its text are of one inode */
+	lfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (lfd < 0)
+		return NULL;
+	if (fstat(lfd, &st)) {
+		e = errno;
+		close(lfd);
+		errno = e;
+		return NULL;
+	}
+	if (!S_ISLNK(st.st_mode)) {
+		close(lfd);
+		/* replaced by a link meanwhile: ELOOP, refused */
+		return read_file_at(dfd, name, O_NOFOLLOW, AP_PATTERN_MAX, len);
+	}
+	if (st.st_uid != 0 && st.st_uid != uid) {
+		close(lfd);
+		*link_uid = st.st_uid;
+		errno = EPERM;
+		return NULL;
+	}
+	n = readlinkat(lfd, "", target, sizeof(target) - 1);
+	e = errno;
+	close(lfd);
+	if (n <= 0) {
+		errno = n < 0 ? e : ENOENT;
+		return NULL;
+	}
+	target[n] = 0;
+	path = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", dir, target);
+	base = strrchr(path, '/');
+	*base++ = 0;
+	/* the link's directories under the same rule */
+	fd = ap_dir_walk(*path ? path : "/", uid, false, &w);
+	if (fd >= 0 && *w.rest) {
+		close(fd);
+		fd = -ENOENT;
+	}
+	if (fd == -EPERM)
+		*link_uid = w.link_uid;
+	if (fd >= 0) {
+		text = read_file_at(fd, base, O_NOFOLLOW, AP_PATTERN_MAX, len);
+		e = errno;
+		close(fd);
+	} else {
+		e = -fd;
+	}
+	ap_walk_free(&w);
+	free(path);
+	errno = e;
+	return text;
+}
+
 int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-	DIR *d = dfd < 0 ? NULL : fdopendir(dup(dfd));
+	unsigned uid, gid, link_uid = 0;
+	struct ap_walk w;
 	struct dirent *de;
 	char **names = NULL, err[768];
 	size_t nr = 0, i;
+	int dfd, ret = 0;
+	DIR *d = NULL;
 
+	/* as run's -o: no symlink another user could have planted (the
+	 * invoking user's are followed) */
+	ap_invoking_user(&uid, &gid);
+	dfd = ap_dir_walk(dir, uid, false, &w);
+	if (dfd >= 0 && *w.rest) {
+		close(dfd);
+		dfd = -ENOENT;
+	}
+	if (dfd >= 0) {
+		int tfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+
+		d = tfd < 0 ? NULL : fdopendir(tfd);
+		ret = d ? 0 : -errno;
+		if (!d && tfd >= 0)
+			close(tfd);
+	} else {
+		ret = dfd;
+	}
 	if (!d) {
-		ret = -errno;
-		ap_err("--patterns %s: %s", dir, strerror(-ret));
+		if (ret == -EPERM && w.link)
+			ap_err("--patterns %s: %s is a symbolic link owned by uid %u, not by you or "
+			       "root: refusing to follow it", dir, w.link, w.link_uid);
+		else
+			ap_err("--patterns %s: %s", dir, strerror(-ret));
+		ap_walk_free(&w);
 		if (dfd >= 0)
 			close(dfd);
 		return ret;
 	}
+	ap_walk_free(&w);
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 
@@ -624,14 +718,19 @@ int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		/* regular files only, never blocking on a FIFO, at most 1 MiB */
-		text = read_file_at(dfd, names[i], 0, AP_PATTERN_MAX, &len);
-		if (!text) {
+		text = read_pattern_file(dfd, dir, names[i], uid, &len, &link_uid);
+		if (!text && errno == EPERM && link_uid) {
+			ap_err("%s: cannot read: a symbolic link owned by uid %u (not you or root) "
+			       "on its way: refusing to follow it", path, link_uid);
+			ret = -EINVAL;
+		} else if (!text) {
 			ap_err("%s: cannot read: %s", path, ap_read_errstr(errno, AP_PATTERN_MAX));
 			ret = -EINVAL;
 		} else if (ap_patterns__load_text(an, text, len, path, err, sizeof(err))) {
 			ap_err("%s", err);
 			ret = -EINVAL;
 		}
+		link_uid = 0;
 		free(text);
 		free(names[i]);
 	}

@@ -5,7 +5,7 @@
 # Another user is `nobody`; sudo is simulated with SUDO_UID/SUDO_GID.
 
 SUITE_TESTS=(outdir_owner outdir_symlinks outdir_reuse outdir_enospc outdir_read_traps
-	outdir_nothing_left outdir_swapped_by_target target_signals_caps)
+	outdir_nothing_left outdir_swapped_by_target target_signals_caps patterns_links)
 
 OD_AP=$(readlink -f "$AP")
 OD_O=$(readlink -f "$O")
@@ -308,4 +308,38 @@ t_target_signals_caps() {
 		pass target_signals_caps
 	fi
 	rm -rf $t
+}
+
+# --patterns, read as root: another user's link (to the directory, to a file)
+# is refused with a line; root's own link is followed as before
+t_patterns_links() {
+	local t e rc v bad=""
+	od_need_nobody patterns_links || return
+	t=$(od_tmp) v=$(mktemp -d /tmp/ap-victim.XXXXXX) e=$OD_O/patlinks.err
+	if ! $OD_AP -q -o $t/run -- true 2>$e; then
+		fail patterns_links "a run to analyze failed: $(od_err $e)"
+		rm -rf $t $v
+		return
+	fi
+	printf '{"id": "secret"\n' >$v/secret.json # root's, unreadable by nobody
+	as_nobody ln -s $v $t/pdir
+	mkdir $t/p && chmod 1777 $t/p && as_nobody ln -s $v/secret.json $t/p/x.json
+	ln -s /dev/null $t/p/rootlink.json
+	$OD_AP analyze -q --patterns $t/pdir $t/run 2>$e; rc=$?
+	if [ $rc != 1 ] || ! grep -q "pdir is a symbolic link owned by uid $OD_NOBODY" $e || grep -q secret $e; then
+		bad="$bad a directory link of nobody's: exit $rc: $(od_err $e);"
+	fi
+	$OD_AP analyze -q --patterns $t/p $t/run 2>$e; rc=$?
+	if [ $rc != 1 ] || ! grep -q "x.json: cannot read: a symbolic link owned by uid $OD_NOBODY" $e ||
+		grep -q "secret" $e; then
+		bad="$bad a file link of nobody's: exit $rc: $(od_err $e);"
+	elif ! grep -q "rootlink.json: cannot read: not a regular file" $e; then
+		bad="$bad root's own link was not followed: $(od_err $e);"
+	fi
+	if [ -n "$bad" ]; then
+		fail patterns_links "$bad"
+	else
+		pass patterns_links
+	fi
+	rm -rf $t $v
 }
