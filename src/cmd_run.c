@@ -511,6 +511,7 @@ static int prepare_outdir(struct ap_session *ses)
 	ses->out->uid = ses->owner_uid;
 	ses->out->base = -1;
 	ses->out->fd = -1;
+	ses->out->parent = ses->out->old_fd = -1;
 	/* the deepest existing directory is kept open: the run is written below it */
 	ret = ap_outdir__check(ses->out, ses->opts.force, !ses->opts.outdir);
 	if (ret) {
@@ -791,10 +792,13 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 	self_cost__mark(&ses->cost, AP_PHASE_WRITE);
 	if (!err)
 		err = run_json__write(ses, interrupted);
-	if (err) {
+	if (err)
 		report_write_failure(ses, err);
+	/* an earlier run replaced (--force) only now that this one is complete */
+	if (!err)
+		err = ap_outdir__commit(ses->out);
+	if (err)
 		ap_outdir__abandon(ses->out);
-	}
 	return err;
 }
 

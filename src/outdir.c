@@ -495,6 +495,97 @@ out:
 	return err;
 }
 
+/* the name of directory fd in its parent (found by inode: the path may have
+ * reached it through a link); the parent's fd and the name, or -errno */
+static int name_in_parent(int fd, char **name)
+{
+	struct stat st, e;
+	struct dirent *de;
+	int pfd, dfd;
+	DIR *d;
+
+	*name = NULL;
+	if (fstat(fd, &st))
+		return -errno;
+	pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	dfd = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+	d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		close(pfd);
+		return -ENOENT;
+	}
+	while (!*name && (de = readdir(d)))
+		if (de->d_ino == st.st_ino && strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !fstatat(pfd, de->d_name, &e, AT_SYMLINK_NOFOLLOW) && e.st_dev == st.st_dev &&
+		    e.st_ino == st.st_ino)
+			*name = xstrdup(de->d_name);
+	closedir(d);
+	if (!*name) {
+		close(pfd);
+		return -ENOENT;
+	}
+	return pfd;
+}
+
+/* --force over a run: a fresh sibling directory for the new one; 0, 1 to
+ * clear the old run in place instead, or -errno */
+static int replace_begin(struct ap_outdir *out, int old)
+{
+	struct stat pst, ost;
+	bool made;
+	int pfd, nfd;
+
+	pfd = name_in_parent(old, &out->name);
+	if (pfd < 0)
+		return pfd;
+	/* only where the user could have renamed it: their own directory or a
+	 * sticky world-writable one (/tmp) holding their run; elsewhere the old
+	 * run is cleared in place as before (nothing made in another's directory) */
+	if (out->uid != 0 && (fstat(pfd, &pst) || fstat(old, &ost) ||
+			      !(pst.st_uid == out->uid ||
+				((pst.st_mode & (S_IWOTH | S_ISVTX)) == (S_IWOTH | S_ISVTX) &&
+				 ost.st_uid == out->uid)))) {
+		close(pfd);
+		free(out->name);
+		out->name = NULL;
+		return 1;
+	}
+	out->tmp_name = xasprintf(".autoprof-new-%d-%llx", (int)getpid(),
+				  (unsigned long long)(now_real_ns() & 0xffffffffff));
+	nfd = mkdir_at(pfd, out->tmp_name, &made);
+	if (nfd >= 0 && !made) { /* not ours: leave it */
+		close(nfd);
+		nfd = -EEXIST;
+	}
+	if (nfd < 0) {
+		close(pfd);
+		free(out->name);
+		free(out->tmp_name);
+		out->name = out->tmp_name = NULL;
+		return nfd;
+	}
+	out->parent = pfd;
+	out->old_fd = old;
+	out->fd = nfd;
+	return 0;
+}
+
+static void replace_end(struct ap_outdir *out)
+{
+	if (out->old_fd >= 0)
+		close(out->old_fd);
+	if (out->parent >= 0)
+		close(out->parent);
+	free(out->name);
+	free(out->tmp_name);
+	out->name = out->tmp_name = NULL;
+	out->old_fd = out->parent = -1;
+}
+
 int ap_outdir__create(struct ap_outdir *out, bool force)
 {
 	char what[NAME_MAX + 32];
@@ -520,18 +611,59 @@ int ap_outdir__create(struct ap_outdir *out, bool force)
 			err = -ENOTEMPTY;
 		if (!err && kind != AP_DIR_EMPTY && !force)
 			err = -EEXIST;
-		/* replace as a whole: nothing of the old run can be read back */
-		if (!err && kind != AP_DIR_EMPTY)
-			err = ap_dir_clear(fd);
 		if (err) {
 			ap_err("output: %s changed since the start and is no longer empty: %s",
 			       out->path, ap_errstr(err));
 			close(fd);
 			return err;
 		}
+		/* replace as a whole, and only once the new run is complete: it is
+		 * written beside the old one, which ap_outdir__commit() swaps out */
+		if (kind != AP_DIR_EMPTY) {
+			err = replace_begin(out, fd);
+			if (err == 1)
+				err = ap_dir_clear(fd);
+			else if (!err)
+				return 0;
+			if (err) {
+				ap_err("output: %s: cannot replace the run there: %s", out->path,
+				       ap_errstr(err));
+				close(fd);
+				return err;
+			}
+		}
 	}
 	out->fd = fd;
 	return 0;
+}
+
+int ap_outdir__commit(struct ap_outdir *out)
+{
+	int err = 0;
+
+	if (out->old_fd < 0)
+		return 0;
+	/* one step: the old run or the new one is at the name, never neither */
+	if (renameat2(out->parent, out->tmp_name, out->parent, out->name, RENAME_EXCHANGE)) {
+		err = -errno;
+		if (err != -EINVAL && err != -ENOSYS)
+			goto fail;
+		/* a file system without the exchange: an empty directory is replaced */
+		err = ap_dir_clear(out->old_fd);
+		if (!err && renameat(out->parent, out->tmp_name, out->parent, out->name))
+			err = -errno;
+		if (err)
+			goto fail;
+	} else {
+		ap_dir_clear(out->old_fd); /* now at tmp_name */
+		unlinkat(out->parent, out->tmp_name, AT_REMOVEDIR);
+	}
+	replace_end(out);
+	return 0;
+fail:
+	ap_err("output: %s: cannot put the new run in place of the old one: %s", out->path,
+	       ap_errstr(err));
+	return err;
 }
 
 void ap_outdir__abandon(struct ap_outdir *out)
@@ -539,6 +671,10 @@ void ap_outdir__abandon(struct ap_outdir *out)
 	if (out->fd < 0)
 		return;
 	ap_dir_clear(out->fd);
+	if (out->old_fd >= 0) { /* the old run stays as it was */
+		unlinkat(out->parent, out->tmp_name, AT_REMOVEDIR);
+		replace_end(out);
+	}
 	ap_walk_undo(&out->made);
 	close(out->fd);
 	out->fd = -1;
@@ -552,6 +688,7 @@ void ap_outdir__free(struct ap_outdir *out)
 		close(out->fd);
 	if (out->base >= 0)
 		close(out->base);
+	replace_end(out);
 	ap_walk_free(&out->made);
 	free(out->rest);
 	free(out->path);

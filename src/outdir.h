@@ -53,6 +53,10 @@ struct ap_outdir {
 	int base;               /* the deepest directory that existed at the check, else -1 */
 	char *rest;             /* ... and the path below it still to be made ("" none) */
 	int fd;                 /* the run directory once created, else -1 */
+	/* --force over a run: the new one goes to parent/tmp_name until
+	 * ap_outdir__commit() swaps it with parent/name (old_fd); else -1 */
+	int parent, old_fd;
+	char *name, *tmp_name;
 	struct ap_walk made;    /* what ap_outdir__create made */
 	bool existed;           /* the run directory existed before us */
 };
@@ -68,7 +72,12 @@ int ap_outdir__check(struct ap_outdir *out, bool force, bool pick_free);
  * out->base, never by its name again (the target may have planted links on
  * it meanwhile), and open it into out->fd; 0 or -errno with a line printed */
 int ap_outdir__create(struct ap_outdir *out, bool force);
-/* a run could not be completed: remove what we wrote and what we made */
+/* the run's files are all written: with --force over an earlier run, put
+ * the new one in its place (one rename) and remove the old; 0 or -errno
+ * with a line printed (the old run is then still there) */
+int ap_outdir__commit(struct ap_outdir *out);
+/* a run could not be completed: remove what we wrote and what we made (an
+ * earlier run that --force was to replace stays) */
 void ap_outdir__abandon(struct ap_outdir *out);
 void ap_outdir__free(struct ap_outdir *out);
 

@@ -5,7 +5,8 @@
 # Another user is `nobody`; sudo is simulated with SUDO_UID/SUDO_GID.
 
 SUITE_TESTS=(outdir_owner outdir_symlinks outdir_reuse outdir_enospc outdir_read_traps
-	outdir_nothing_left outdir_swapped_by_target target_signals_caps patterns_links)
+	outdir_nothing_left outdir_swapped_by_target target_signals_caps patterns_links
+	outdir_force_enospc)
 
 OD_AP=$(readlink -f "$AP")
 OD_O=$(readlink -f "$O")
@@ -342,4 +343,35 @@ t_patterns_links() {
 		pass patterns_links
 	fi
 	rm -rf $t $v
+}
+
+# --force over a run on a full disk: the new run cannot be written, the old
+# one is still there, whole (it is replaced only once the new one is complete)
+t_outdir_force_enospc() {
+	local m e rc sum src=$OD_O/force-src
+	m=$(mktemp -d /tmp/ap-full.XXXXXX) e=$OD_O/force-enospc.err
+	if ! $OD_AP -q --no-offcpu -o $src -- true 2>$e; then
+		fail outdir_force_enospc "a run to copy failed: $(od_err $e)"
+		rmdir $m
+		return
+	elif ! mount -t tmpfs -o size=32k tmpfs $m 2>$e; then
+		fail outdir_force_enospc "cannot mount a 32k tmpfs to fill: $(od_err $e)"
+		rmdir $m
+		return
+	fi
+	# the old run, its essential files (4 pages): the new one needs ~50 KiB
+	mkdir -p $m/run/artifacts && cp $src/run.json $src/stacks.folded $m/run/ &&
+		cp $src/artifacts/cpu.json $m/run/artifacts/
+	sum=$(md5sum <$m/run/run.json)
+	$OD_AP -q --force -F 999 -o $m/run -- sh -c "$OD_W/cwork 1 >/dev/null; exit 3" 2>$e; rc=$?
+	if [ $rc != 3 ] || ! grep -q "could not write .*No space left on device" $e; then
+		fail outdir_force_enospc "exit $rc, want the target's 3 and a line: $(od_err $e)"
+	elif [ "$(md5sum <$m/run/run.json 2>/dev/null)" != "$sum" ] || ! artifacts_ok $m/run; then
+		fail outdir_force_enospc "the old run was lost: $(find $m | tr '\n' ' ')"
+	elif [ "$(ls -A $m)" != run ]; then
+		fail outdir_force_enospc "left behind: $(ls -A $m | tr '\n' ' ')"
+	else
+		pass outdir_force_enospc
+	fi
+	umount $m && rmdir $m
 }
