@@ -520,6 +520,9 @@ static int prepare_outdir(struct ap_session *ses)
 		return ret;
 	}
 	ses->outdir = xstrdup(ses->out->path);
+	/* --patterns read now too, for the same reason (reported at the analysis) */
+	if (ses->opts.patterns_dir)
+		ap_patterns__pin_dir(ses->opts.patterns_dir);
 	return 0;
 }
 
@@ -829,6 +832,7 @@ static void session_free(struct ap_session *ses)
 	hmap_free(&ses->tracked);
 	profile__free(&ses->prof);
 	ap_outdir__free(ses->out);
+	ap_patterns__unpin();
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);

@@ -337,6 +337,17 @@ t_patterns_links() {
 	elif ! grep -q "rootlink.json: cannot read: not a regular file" $e; then
 		bad="$bad root's own link was not followed: $(od_err $e);"
 	fi
+	# run --patterns, read at the start: the target (as nobody) swapping the
+	# directory for a link to root's by the end changes nothing
+	mkdir $t/home && chown $OD_NOBODY:$OD_NOGROUP $t/home
+	as_nobody mkdir $t/home/pats && as_nobody sh -c "printf '[' >$t/home/pats/a.json"
+	SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q --patterns $t/home/pats -o $t/home/run -- \
+		sh -c "mv $t/home/pats $t/home/old && ln -s $v $t/home/pats" 2>$e; rc=$?
+	if [ ! -L $t/home/pats ]; then
+		bad="$bad run: the target could not swap the directory: $(od_err $e);"
+	elif grep -q secret $e || ! grep -q "pats/a.json:1:[0-9]*: invalid JSON" $e || ! artifacts_ok $t/home/run; then
+		bad="$bad run: exit $rc, want a.json (read at the start) reported, not root's file: $(od_err $e);"
+	fi
 	if [ -n "$bad" ]; then
 		fail patterns_links "$bad"
 	else
