@@ -654,9 +654,10 @@ int ap_outdir__commit(struct ap_outdir *out)
 			err = -errno;
 		if (err)
 			goto fail;
-	} else {
-		ap_dir_clear(out->old_fd); /* now at tmp_name */
-		unlinkat(out->parent, out->tmp_name, AT_REMOVEDIR);
+	} else if (ap_dir_clear(out->old_fd) || /* now at tmp_name */
+		   unlinkat(out->parent, out->tmp_name, AT_REMOVEDIR)) {
+		ap_warn("output: %s is the new run; the one it replaced could not be removed "
+			"entirely from %s beside it", out->path, out->tmp_name);
 	}
 	replace_end(out);
 	return 0;
