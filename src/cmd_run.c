@@ -506,16 +506,23 @@ static int prepare_outdir(struct ap_session *ses)
 	if (!ses->owner_uid && !ses->owner_gid)
 		ap_invoking_user(&ses->owner_uid, &ses->owner_gid);
 	ap_set_output_owner(ses->owner_uid, ses->owner_gid);
-	ret = ap_outdir__check(&path, ses->owner_uid, ses->opts.force, !ses->opts.outdir);
-	if (ret) {
-		free(path);
-		return ret;
-	}
 	ses->out = xcalloc(1, sizeof(*ses->out));
 	ses->out->path = path;
 	ses->out->uid = ses->owner_uid;
+	ses->out->base = -1;
 	ses->out->fd = -1;
-	ses->outdir = xstrdup(path);
+	ses->out->parent = ses->out->old_fd = -1;
+	/* the deepest existing directory is kept open: the run is written below it */
+	ret = ap_outdir__check(ses->out, ses->opts.force, !ses->opts.outdir);
+	if (ret) {
+		ap_outdir__free(ses->out);
+		ses->out = NULL;
+		return ret;
+	}
+	ses->outdir = xstrdup(ses->out->path);
+	/* --patterns read now too, for the same reason (reported at the analysis) */
+	if (ses->opts.patterns_dir)
+		ap_patterns__pin_dir(ses->opts.patterns_dir);
 	return 0;
 }
 
@@ -788,10 +795,13 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 	self_cost__mark(&ses->cost, AP_PHASE_WRITE);
 	if (!err)
 		err = run_json__write(ses, interrupted);
-	if (err) {
+	if (err)
 		report_write_failure(ses, err);
+	/* an earlier run replaced (--force) only now that this one is complete */
+	if (!err)
+		err = ap_outdir__commit(ses->out);
+	if (err)
 		ap_outdir__abandon(ses->out);
-	}
 	return err;
 }
 
@@ -822,6 +832,7 @@ static void session_free(struct ap_session *ses)
 	hmap_free(&ses->tracked);
 	profile__free(&ses->prof);
 	ap_outdir__free(ses->out);
+	ap_patterns__unpin();
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);

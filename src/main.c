@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* autoprof-bpf: the command table. `run` is also the default, so
  * `autoprof-bpf -- CMD` and `autoprof-bpf -p PID` work without naming it. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include "cmds.h"
@@ -20,6 +21,10 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	/* a write to a gone reader (the gate of a child that died, a closed
+	 * stderr) is an EPIPE to report, never a silent death that loses the run
+	 * and the target's status; a launched target gets the default back */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1 && argv[1][0] != '-') {
 		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 			if (!strcmp(argv[1], cmds[i].name))

@@ -71,7 +71,7 @@ static char *next_comp(char **cur)
 int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 {
 	char *todo, *cur, *c, shown[PATH_MAX] = "", target[PATH_MAX];
-	int fd, nfd, links = 0, err;
+	int fd, nfd, lfd, links = 0, err;
 	struct stat st;
 	ssize_t n;
 	bool made;
@@ -110,7 +110,7 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 			nfd = mkdir_at(fd, c, &made);
 			if (nfd >= 0) {
 				if (made) {
-					w->made_parent[w->nr_made] = dup(fd);
+					w->made_parent[w->nr_made] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 					w->made_name[w->nr_made++] = xstrdup(c);
 				}
 				w->made_last = made;
@@ -125,11 +125,17 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 		}
 		if (err != -ELOOP && err != -ENOTDIR)
 			goto fail;
-		if (fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW)) {
+		/* the link itself, held: its owner and its text are of one inode,
+		 * whatever is renamed over the name meanwhile */
+		lfd = openat(fd, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (lfd < 0 || fstat(lfd, &st)) {
 			err = -errno;
+			if (lfd >= 0)
+				close(lfd);
 			goto fail;
 		}
 		if (!S_ISLNK(st.st_mode)) {
+			close(lfd);
 			err = -ENOTDIR;
 			snprintf(target, sizeof(target), "%s%s%s", shown,
 				 *shown && shown[strlen(shown) - 1] != '/' ? "/" : "", c);
@@ -138,6 +144,7 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 			goto fail;
 		}
 		if (st.st_uid != 0 && st.st_uid != uid) {
+			close(lfd);
 			err = -EPERM;
 			snprintf(target, sizeof(target), "%s%s%s", shown,
 				 *shown && shown[strlen(shown) - 1] != '/' ? "/" : "", c);
@@ -145,9 +152,12 @@ int ap_dir_walk(const char *path, unsigned uid, bool create, struct ap_walk *w)
 			w->link_uid = st.st_uid;
 			goto fail;
 		}
-		n = readlinkat(fd, c, target, sizeof(target) - 1);
+		n = readlinkat(lfd, "", target, sizeof(target) - 1);
+		if (n < 0)
+			err = -errno;
+		close(lfd);
 		if (n < 0 || ++links > 40) {
-			err = n < 0 ? -errno : -ELOOP;
+			err = n < 0 ? err : -ELOOP;
 			goto fail;
 		}
 		target[n] = 0;
@@ -229,7 +239,7 @@ static bool has_run_json(int fd)
 static int scan_dir(int fd, const char *const *list, size_t n, bool top, char *what, size_t len,
 		    int *nr)
 {
-	int dfd = dup(fd), ret = 1;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), ret = 1;
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
@@ -296,7 +306,7 @@ int ap_dir_classify(int fd, char *what, size_t len)
 /* unlink our names (and their temp leftovers) in fd */
 static int clear_names(int fd, const char *const *list, size_t n)
 {
-	int dfd = dup(fd), err = 0;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), err = 0;
 	char **tmps = NULL;
 	size_t i, nr = 0;
 	struct dirent *de;
@@ -355,8 +365,11 @@ static void walk_error(const char *path, const struct ap_walk *w, int err)
 		ap_err("output: %s: %s", path, ap_errstr(err));
 }
 
-/* 0 usable, 1 taken (a run, or anything else), or -exit code with a line printed */
-static int check_one(const char *path, unsigned uid, bool force, bool quiet_taken)
+/* 0 usable (*fdp the deepest directory that exists, *restp what is missing
+ * below it), 1 taken (a run, or anything else), or -exit code with a line
+ * printed */
+static int check_one(const char *path, unsigned uid, bool force, bool quiet_taken, int *fdp,
+		     char **restp)
 {
 	struct ap_walk w;
 	char what[NAME_MAX + 32], *probe;
@@ -393,33 +406,184 @@ static int check_one(const char *path, unsigned uid, bool force, bool quiet_take
 		}
 	}
 	free(probe);
-	close(fd);
+	if (!ret) {
+		*fdp = fd;
+		*restp = w.rest;
+		w.rest = NULL;
+	} else {
+		close(fd);
+	}
 	ap_walk_free(&w);
 	return ret;
 }
 
-int ap_outdir__check(char **pathp, unsigned uid, bool force, bool pick_free)
+int ap_outdir__check(struct ap_outdir *out, bool force, bool pick_free)
 {
-	char *alt;
-	int i, ret;
+	char *alt, *rest = NULL;
+	int i, ret, fd = -1;
 
-	ret = check_one(*pathp, uid, force, pick_free);
+	ret = check_one(out->path, out->uid, force, pick_free, &fd, &rest);
 	/* two runs of one command in the same second: a fresh name, never a merge */
 	for (i = 2; ret == 1 && i < 100; i++) {
-		alt = xasprintf("%s-%d", *pathp, i);
-		ret = check_one(alt, uid, force, true);
+		alt = xasprintf("%s-%d", out->path, i);
+		ret = check_one(alt, out->uid, force, true, &fd, &rest);
 		if (ret) {
 			free(alt);
 			continue;
 		}
-		free(*pathp);
-		*pathp = alt;
+		free(out->path);
+		out->path = alt;
 	}
 	if (ret == 1) {
-		ap_err("output: %s and 98 variants are taken: choose -o", *pathp);
+		ap_err("output: %s and 98 variants are taken: choose -o", out->path);
 		ret = -AP_EXIT_FAILED;
 	}
+	if (!ret) {
+		out->base = fd;
+		out->rest = rest;
+	}
 	return ret;
+}
+
+/* Make the missing tail rest below base, the deepest directory that existed
+ * at the check: one component at a time, never through a symlink. The
+ * target ran as the user meanwhile, so a link "owned by the user" there may
+ * be its own; nothing that appeared on that path is followed, and the run
+ * lands below the very directory that was checked. The fd, or -errno
+ * (-ENOTDIR: w->link names the component that is no directory). */
+static int create_below(int base, const char *rest, struct ap_walk *w)
+{
+	char *todo = xstrdup(rest), *cur = todo, *c;
+	int fd, nfd, err;
+	bool made;
+
+	memset(w, 0, sizeof(*w));
+	fd = fcntl(base, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	while ((c = next_comp(&cur))) {
+		if (!strcmp(c, "."))
+			continue;
+		if (w->nr_made == AP_WALK_MAX_MADE) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
+		nfd = mkdir_at(fd, c, &made);
+		if (nfd < 0) {
+			err = nfd;
+			if (err == -ENOTDIR)
+				w->link = xstrdup(c);
+			goto fail;
+		}
+		if (made) {
+			w->made_parent[w->nr_made] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+			w->made_name[w->nr_made++] = xstrdup(c);
+		}
+		w->made_last = made;
+		close(fd);
+		fd = nfd;
+	}
+	err = fd;
+	fd = -1;
+	goto out;
+fail:
+	close(fd);
+out:
+	free(todo);
+	return err;
+}
+
+/* the name of directory fd in its parent (found by inode: the path may have
+ * reached it through a link); the parent's fd and the name, or -errno */
+static int name_in_parent(int fd, char **name)
+{
+	struct stat st, e;
+	struct dirent *de;
+	int pfd, dfd;
+	DIR *d;
+
+	*name = NULL;
+	if (fstat(fd, &st))
+		return -errno;
+	pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	dfd = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+	d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		close(pfd);
+		return -ENOENT;
+	}
+	while (!*name && (de = readdir(d)))
+		if (de->d_ino == st.st_ino && strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !fstatat(pfd, de->d_name, &e, AT_SYMLINK_NOFOLLOW) && e.st_dev == st.st_dev &&
+		    e.st_ino == st.st_ino)
+			*name = xstrdup(de->d_name);
+	closedir(d);
+	if (!*name) {
+		close(pfd);
+		return -ENOENT;
+	}
+	return pfd;
+}
+
+/* --force over a run: a fresh sibling directory for the new one; 0, 1 to
+ * clear the old run in place instead, or -errno */
+static int replace_begin(struct ap_outdir *out, int old)
+{
+	struct stat pst, ost;
+	bool made;
+	int pfd, nfd;
+
+	pfd = name_in_parent(old, &out->name);
+	if (pfd < 0)
+		return pfd;
+	/* only where the user could have renamed it: their own directory or a
+	 * sticky world-writable one (/tmp) holding their run; elsewhere the old
+	 * run is cleared in place as before (nothing made in another's directory) */
+	if (out->uid != 0 && (fstat(pfd, &pst) || fstat(old, &ost) ||
+			      !(pst.st_uid == out->uid ||
+				((pst.st_mode & (S_IWOTH | S_ISVTX)) == (S_IWOTH | S_ISVTX) &&
+				 ost.st_uid == out->uid)))) {
+		close(pfd);
+		free(out->name);
+		out->name = NULL;
+		return 1;
+	}
+	out->tmp_name = xasprintf(".autoprof-new-%d-%llx", (int)getpid(),
+				  (unsigned long long)(now_real_ns() & 0xffffffffff));
+	nfd = mkdir_at(pfd, out->tmp_name, &made);
+	if (nfd >= 0 && !made) { /* not ours: leave it */
+		close(nfd);
+		nfd = -EEXIST;
+	}
+	if (nfd < 0) {
+		close(pfd);
+		free(out->name);
+		free(out->tmp_name);
+		out->name = out->tmp_name = NULL;
+		return nfd;
+	}
+	out->parent = pfd;
+	out->old_fd = old;
+	out->fd = nfd;
+	return 0;
+}
+
+static void replace_end(struct ap_outdir *out)
+{
+	if (out->old_fd >= 0)
+		close(out->old_fd);
+	if (out->parent >= 0)
+		close(out->parent);
+	free(out->name);
+	free(out->tmp_name);
+	out->name = out->tmp_name = NULL;
+	out->old_fd = out->parent = -1;
 }
 
 int ap_outdir__create(struct ap_outdir *out, bool force)
@@ -427,9 +591,14 @@ int ap_outdir__create(struct ap_outdir *out, bool force)
 	char what[NAME_MAX + 32];
 	int fd, kind, err;
 
-	fd = ap_dir_walk(out->path, out->uid, true, &out->made);
+	fd = create_below(out->base, out->rest ? out->rest : "", &out->made);
 	if (fd < 0) {
-		walk_error(out->path, &out->made, fd);
+		if (fd == -ENOTDIR && out->made.link)
+			ap_err("output: %s changed during the run: %s is now a symbolic link or not "
+			       "a directory; refusing to write through it", out->path,
+			       out->made.link);
+		else
+			ap_err("output: %s: %s", out->path, ap_errstr(fd));
 		ap_walk_undo(&out->made);
 		return fd;
 	}
@@ -442,18 +611,60 @@ int ap_outdir__create(struct ap_outdir *out, bool force)
 			err = -ENOTEMPTY;
 		if (!err && kind != AP_DIR_EMPTY && !force)
 			err = -EEXIST;
-		/* replace as a whole: nothing of the old run can be read back */
-		if (!err && kind != AP_DIR_EMPTY)
-			err = ap_dir_clear(fd);
 		if (err) {
 			ap_err("output: %s changed since the start and is no longer empty: %s",
 			       out->path, ap_errstr(err));
 			close(fd);
 			return err;
 		}
+		/* replace as a whole, and only once the new run is complete: it is
+		 * written beside the old one, which ap_outdir__commit() swaps out */
+		if (kind != AP_DIR_EMPTY) {
+			err = replace_begin(out, fd);
+			if (err == 1)
+				err = ap_dir_clear(fd);
+			else if (!err)
+				return 0;
+			if (err) {
+				ap_err("output: %s: cannot replace the run there: %s", out->path,
+				       ap_errstr(err));
+				close(fd);
+				return err;
+			}
+		}
 	}
 	out->fd = fd;
 	return 0;
+}
+
+int ap_outdir__commit(struct ap_outdir *out)
+{
+	int err = 0;
+
+	if (out->old_fd < 0)
+		return 0;
+	/* one step: the old run or the new one is at the name, never neither */
+	if (renameat2(out->parent, out->tmp_name, out->parent, out->name, RENAME_EXCHANGE)) {
+		err = -errno;
+		if (err != -EINVAL && err != -ENOSYS)
+			goto fail;
+		/* a file system without the exchange: an empty directory is replaced */
+		err = ap_dir_clear(out->old_fd);
+		if (!err && renameat(out->parent, out->tmp_name, out->parent, out->name))
+			err = -errno;
+		if (err)
+			goto fail;
+	} else if (ap_dir_clear(out->old_fd) || /* now at tmp_name */
+		   unlinkat(out->parent, out->tmp_name, AT_REMOVEDIR)) {
+		ap_warn("output: %s is the new run; the one it replaced could not be removed "
+			"entirely from %s beside it", out->path, out->tmp_name);
+	}
+	replace_end(out);
+	return 0;
+fail:
+	ap_err("output: %s: cannot put the new run in place of the old one: %s", out->path,
+	       ap_errstr(err));
+	return err;
 }
 
 void ap_outdir__abandon(struct ap_outdir *out)
@@ -461,6 +672,10 @@ void ap_outdir__abandon(struct ap_outdir *out)
 	if (out->fd < 0)
 		return;
 	ap_dir_clear(out->fd);
+	if (out->old_fd >= 0) { /* the old run stays as it was */
+		unlinkat(out->parent, out->tmp_name, AT_REMOVEDIR);
+		replace_end(out);
+	}
 	ap_walk_undo(&out->made);
 	close(out->fd);
 	out->fd = -1;
@@ -472,7 +687,11 @@ void ap_outdir__free(struct ap_outdir *out)
 		return;
 	if (out->fd >= 0)
 		close(out->fd);
+	if (out->base >= 0)
+		close(out->base);
+	replace_end(out);
 	ap_walk_free(&out->made);
+	free(out->rest);
 	free(out->path);
 	free(out);
 }

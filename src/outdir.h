@@ -50,21 +50,34 @@ int ap_dir_clear(int fd);
 struct ap_outdir {
 	char *path;             /* for messages */
 	unsigned uid;           /* the invoking user: whose symlinks we follow */
+	int base;               /* the deepest directory that existed at the check, else -1 */
+	char *rest;             /* ... and the path below it still to be made ("" none) */
 	int fd;                 /* the run directory once created, else -1 */
+	/* --force over a run: the new one goes to parent/tmp_name until
+	 * ap_outdir__commit() swaps it with parent/name (old_fd); else -1 */
+	int parent, old_fd;
+	char *name, *tmp_name;
 	struct ap_walk made;    /* what ap_outdir__create made */
 	bool existed;           /* the run directory existed before us */
 };
 
-/* Check path before anything is loaded: a refused symlink, a file, a
- * directory we cannot write -> 125; a non-empty directory that is not a
- * finished run, or one that is without force -> 2 (usage). With
- * pick_free, path is a default name and "-2", "-3" ... are tried when it
- * is taken. One line printed. 0 or -exit code; *pathp may be replaced. */
-int ap_outdir__check(char **pathp, unsigned uid, bool force, bool pick_free);
-/* create (or reuse, clearing an earlier run with force) the directory and
- * open it into out->fd; 0 or -errno with a line printed */
+/* Check out->path (for out->uid) before anything is loaded: a refused
+ * symlink, a file, a directory we cannot write -> 125; a non-empty
+ * directory that is not a finished run, or one that is without force -> 2
+ * (usage). With pick_free, path is a default name and "-2", "-3" ... are
+ * tried when it is taken. One line printed. 0 or -exit code; out->path may
+ * be replaced; out->base and out->rest keep what was checked. */
+int ap_outdir__check(struct ap_outdir *out, bool force, bool pick_free);
+/* create (or reuse, clearing an earlier run with force) the directory below
+ * out->base, never by its name again (the target may have planted links on
+ * it meanwhile), and open it into out->fd; 0 or -errno with a line printed */
 int ap_outdir__create(struct ap_outdir *out, bool force);
-/* a run could not be completed: remove what we wrote and what we made */
+/* the run's files are all written: with --force over an earlier run, put
+ * the new one in its place (one rename) and remove the old; 0 or -errno
+ * with a line printed (the old run is then still there) */
+int ap_outdir__commit(struct ap_outdir *out);
+/* a run could not be completed: remove what we wrote and what we made (an
+ * earlier run that --force was to replace stays) */
 void ap_outdir__abandon(struct ap_outdir *out);
 void ap_outdir__free(struct ap_outdir *out);
 

@@ -24,7 +24,8 @@
 
 extern char **environ;
 
-enum { STEP_EXEC, STEP_AMBIENT, STEP_SETGROUPS, STEP_SETRESGID, STEP_SETRESUID, STEP_CAPS };
+enum { STEP_EXEC, STEP_AMBIENT, STEP_SETGROUPS, STEP_SETRESGID, STEP_SETRESUID, STEP_CAPS,
+       STEP_INHERITABLE };
 
 const char *runner_cred_step(int step)
 {
@@ -35,6 +36,7 @@ const char *runner_cred_step(int step)
 		[STEP_SETRESGID] = "setresgid",
 		[STEP_SETRESUID] = "setresuid",
 		[STEP_CAPS] = "capabilities left after the switch",
+		[STEP_INHERITABLE] = "clearing inheritable capabilities",
 	};
 
 	return step >= 0 && step < (int)AP_ARRAY_SIZE(names) ? names[step] : "?";
@@ -128,7 +130,21 @@ static bool caps_left(void)
 
 	if (syscall(SYS_capget, &h, d))
 		return true;
-	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted;
+	return d[0].effective | d[1].effective | d[0].permitted | d[1].permitted |
+	       d[0].inheritable | d[1].inheritable;
+}
+
+/* the inheritable set survives the uid change and the exec; a file with
+ * inheritable file capabilities would turn it back into permitted ones */
+static int clear_inheritable(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[0].inheritable = d[1].inheritable = 0;
+	return syscall(SYS_capset, &h, d);
 }
 
 /* In a child: become rc's user for good. 0, or the failed step with errno set.
@@ -139,6 +155,8 @@ static int cred_apply(const struct runner_cred *rc)
 	if (rc->uid != 0 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) &&
 	    errno != EINVAL)
 		return STEP_AMBIENT;
+	if (rc->uid != 0 && clear_inheritable())
+		return STEP_INHERITABLE;
 	if (!rc->drop)
 		return 0;
 	if (setgroups(rc->nr_groups, rc->groups))
@@ -304,6 +322,7 @@ pid_t runner_spawn_gated(char *const argv[], const char *path, const struct runn
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL); /* ignored by the profiler only */
 		/* anything but the go byte (the profiler died) means do not run */
 		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
 			;

@@ -157,6 +157,12 @@ const struct ap_value *ap_analysis__value(const struct ap_analysis *an, const st
  * files of dir are kept. */
 int ap_patterns__load_builtin(struct ap_analysis *an);
 int ap_patterns__load_dir(struct ap_analysis *an, const char *dir);
+/* read dir's pattern files now, for a later ap_patterns__load_dir(dir):
+ * `run` does so before the target runs as the invoking user, who could
+ * otherwise plant links "of the user" there meanwhile. Problems are
+ * reported by the load; the directory's -errno is returned */
+int ap_patterns__pin_dir(const char *dir);
+void ap_patterns__unpin(void);
 /* parse one file's text into an (for tests); 0 or -EINVAL, err filled */
 int ap_patterns__load_text(struct ap_analysis *an, const char *text, size_t len, const char *name,
 			   char *err, size_t errlen);

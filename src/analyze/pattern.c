@@ -11,9 +11,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "analyze/pattern.h"
 #include "log.h"
+#include "outdir.h"
 #include "util.h"
 
 const char *const ap_severity_names[4] = { "info", "low", "medium", "high" };
@@ -584,59 +586,224 @@ int ap_patterns__load_builtin(struct ap_analysis *an)
 	return ret;
 }
 
-static int name_cmp(const void *a, const void *b)
+/* name in dfd (dir, as given, in messages): a symlink is followed only when
+ * root or uid owns it, as on the output path (another user's link could
+ * point at anything root may read), and only to a file (not to another
+ * link). The text, or NULL with errno set: EPERM another user's link
+ * (*link_uid its owner), else as read_file_at(). */
+static char *read_pattern_file(int dfd, const char *dir, const char *name, unsigned uid,
+			       size_t *len, unsigned *link_uid)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	char target[PATH_MAX], *path, *base, *text = NULL;
+	struct ap_walk w;
+	struct stat st;
+	int lfd, fd, e;
+	ssize_t n;
+
+	/* the link held: its owner and its text are of one inode */
+	lfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (lfd < 0)
+		return NULL;
+	if (fstat(lfd, &st)) {
+		e = errno;
+		close(lfd);
+		errno = e;
+		return NULL;
+	}
+	if (!S_ISLNK(st.st_mode)) {
+		close(lfd);
+		/* replaced by a link meanwhile: ELOOP, refused */
+		return read_file_at(dfd, name, O_NOFOLLOW, AP_PATTERN_MAX, len);
+	}
+	if (st.st_uid != 0 && st.st_uid != uid) {
+		close(lfd);
+		*link_uid = st.st_uid;
+		errno = EPERM;
+		return NULL;
+	}
+	n = readlinkat(lfd, "", target, sizeof(target) - 1);
+	e = errno;
+	close(lfd);
+	if (n <= 0) {
+		errno = n < 0 ? e : ENOENT;
+		return NULL;
+	}
+	target[n] = 0;
+	path = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", dir, target);
+	base = strrchr(path, '/');
+	*base++ = 0;
+	/* the link's directories under the same rule */
+	fd = ap_dir_walk(*path ? path : "/", uid, false, &w);
+	if (fd >= 0 && *w.rest) {
+		close(fd);
+		fd = -ENOENT;
+	}
+	if (fd == -EPERM)
+		*link_uid = w.link_uid;
+	if (fd >= 0) {
+		text = read_file_at(fd, base, O_NOFOLLOW, AP_PATTERN_MAX, len);
+		e = errno;
+		close(fd);
+	} else {
+		e = -fd;
+	}
+	ap_walk_free(&w);
+	free(path);
+	errno = e;
+	return text;
 }
 
-int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
-{
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-	DIR *d = dfd < 0 ? NULL : fdopendir(dup(dfd));
-	struct dirent *de;
-	char **names = NULL, err[768];
-	size_t nr = 0, i;
+/* a --patterns directory as read: each *.json file's text, or why not */
+struct pat_file {
+	char *name, *text;
+	size_t len;
+	int err;                /* errno of the read */
+	unsigned link_uid;      /* EPERM: the owner of the link refused */
+};
+struct pat_dir {
+	char *dir;
+	int err;                /* -errno: the directory itself */
+	char *link;             /* -EPERM: the link refused, and its owner */
+	unsigned link_uid;
+	struct pat_file *files;
+	size_t nr;
+};
+/* read before the target ran (ap_patterns__pin_dir) */
+static struct pat_dir *pinned;
 
+static void pat_dir_free(struct pat_dir *pd)
+{
+	size_t i;
+
+	if (!pd)
+		return;
+	for (i = 0; i < pd->nr; i++) {
+		free(pd->files[i].name);
+		free(pd->files[i].text);
+	}
+	free(pd->files);
+	free(pd->link);
+	free(pd->dir);
+	free(pd);
+}
+
+static struct pat_dir *pat_dir_read(const char *dir)
+{
+	struct pat_dir *pd = xcalloc(1, sizeof(*pd));
+	unsigned uid, gid;
+	struct ap_walk w;
+	struct dirent *de;
+	int dfd, tfd;
+	size_t i;
+	DIR *d = NULL;
+
+	pd->dir = xstrdup(dir);
+	/* as run's -o: no symlink another user could have planted (the
+	 * invoking user's are followed) */
+	ap_invoking_user(&uid, &gid);
+	dfd = ap_dir_walk(dir, uid, false, &w);
+	if (dfd >= 0 && *w.rest) {
+		close(dfd);
+		dfd = -ENOENT;
+	}
+	if (dfd >= 0) {
+		tfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+		d = tfd < 0 ? NULL : fdopendir(tfd);
+		pd->err = d ? 0 : -errno;
+		if (!d && tfd >= 0)
+			close(tfd);
+	} else {
+		pd->err = dfd;
+		if (dfd == -EPERM && w.link) {
+			pd->link = xstrdup(w.link);
+			pd->link_uid = w.link_uid;
+		}
+	}
+	ap_walk_free(&w);
 	if (!d) {
-		ret = -errno;
-		ap_err("--patterns %s: %s", dir, strerror(-ret));
 		if (dfd >= 0)
 			close(dfd);
-		return ret;
+		return pd;
 	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 
 		if (n > 5 && !strcmp(de->d_name + n - 5, ".json") && de->d_name[0] != '.') {
-			names = xrealloc(names, (nr + 1) * sizeof(*names));
-			names[nr++] = xstrdup(de->d_name);
+			pd->files = xrealloc(pd->files, (pd->nr + 1) * sizeof(*pd->files));
+			memset(&pd->files[pd->nr], 0, sizeof(*pd->files));
+			pd->files[pd->nr++].name = xstrdup(de->d_name);
 		}
 	}
 	closedir(d);
-	if (!nr)
-		ap_warn("--patterns %s: no *.json files", dir);
-	if (nr) /* a fixed order: same input, same output */
-		qsort(names, nr, sizeof(*names), name_cmp);
-	for (i = 0; i < nr; i++) {
-		char path[PATH_MAX];
-		size_t len;
-		char *text;
+	for (i = 0; i < pd->nr; i++) {
+		struct pat_file *f = &pd->files[i];
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		/* regular files only, never blocking on a FIFO, at most 1 MiB */
-		text = read_file_at(dfd, names[i], 0, AP_PATTERN_MAX, &len);
-		if (!text) {
-			ap_err("%s: cannot read: %s", path, ap_read_errstr(errno, AP_PATTERN_MAX));
+		f->text = read_pattern_file(dfd, dir, f->name, uid, &f->len, &f->link_uid);
+		f->err = f->text ? 0 : errno;
+	}
+	close(dfd);
+	return pd;
+}
+
+static int pat_file_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pat_file *)a)->name, ((const struct pat_file *)b)->name);
+}
+
+int ap_patterns__pin_dir(const char *dir)
+{
+	pat_dir_free(pinned);
+	pinned = pat_dir_read(dir);
+	return pinned->err;
+}
+
+void ap_patterns__unpin(void)
+{
+	pat_dir_free(pinned);
+	pinned = NULL;
+}
+
+int ap_patterns__load_dir(struct ap_analysis *an, const char *dir)
+{
+	struct pat_dir *pd = pinned && !strcmp(pinned->dir, dir) ? pinned : pat_dir_read(dir);
+	char err[768];
+	int ret = 0;
+	size_t i;
+
+	if (pd->err) {
+		if (pd->err == -EPERM && pd->link)
+			ap_err("--patterns %s: %s is a symbolic link owned by uid %u, not by you or "
+			       "root: refusing to follow it", dir, pd->link, pd->link_uid);
+		else
+			ap_err("--patterns %s: %s", dir, strerror(-pd->err));
+		ret = pd->err;
+		goto out;
+	}
+	if (!pd->nr)
+		ap_warn("--patterns %s: no *.json files", dir);
+	if (pd->nr) /* a fixed order: same input, same output */
+		qsort(pd->files, pd->nr, sizeof(*pd->files), pat_file_cmp);
+	for (i = 0; i < pd->nr; i++) {
+		const struct pat_file *f = &pd->files[i];
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, f->name);
+		if (!f->text && f->err == EPERM && f->link_uid) {
+			ap_err("%s: cannot read: a symbolic link owned by uid %u (not you or root) "
+			       "on its way: refusing to follow it", path, f->link_uid);
 			ret = -EINVAL;
-		} else if (ap_patterns__load_text(an, text, len, path, err, sizeof(err))) {
+		} else if (!f->text) {
+			ap_err("%s: cannot read: %s", path, ap_read_errstr(f->err, AP_PATTERN_MAX));
+			ret = -EINVAL;
+		} else if (ap_patterns__load_text(an, f->text, f->len, path, err, sizeof(err))) {
 			ap_err("%s", err);
 			ret = -EINVAL;
 		}
-		free(text);
-		free(names[i]);
 	}
-	free(names);
-	close(dfd);
+out:
+	if (pd != pinned)
+		pat_dir_free(pd);
 	return ret;
 }
 

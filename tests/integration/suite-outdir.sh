@@ -5,7 +5,8 @@
 # Another user is `nobody`; sudo is simulated with SUDO_UID/SUDO_GID.
 
 SUITE_TESTS=(outdir_owner outdir_symlinks outdir_reuse outdir_enospc outdir_read_traps
-	outdir_nothing_left)
+	outdir_nothing_left outdir_swapped_by_target target_signals_caps patterns_links
+	outdir_force_enospc)
 
 OD_AP=$(readlink -f "$AP")
 OD_O=$(readlink -f "$O")
@@ -226,4 +227,162 @@ t_outdir_nothing_left() {
 			"a pid exiting at 3: $m complete, $((3 - m)) nothing"
 	fi
 	rm -rf $t
+}
+
+# the target runs as the invoking user for the whole run: a link it plants on
+# the not-yet-created output path is "owned by the user", yet must not be
+# followed; the run goes below the directory checked at the start, or nowhere
+t_outdir_swapped_by_target() {
+	local t v e rc msg bad=""
+	od_need_nobody outdir_swapped_by_target || return
+	t=$(mktemp -d /tmp/ap-swap.XXXXXX) v=$(mktemp -d /tmp/ap-victim.XXXXXX) e=$OD_O/swapped.err
+	chmod 755 $t && mkdir $t/home && chown $OD_NOBODY:$OD_NOGROUP $t/home
+	chmod 700 $v # root's only
+	# -o home/out/run, home/out missing at the start: the target makes it a link to root's directory
+	SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q -o $t/home/out/run -- \
+		sh -c "ln -s $v $t/home/out" 2>$e; rc=$?
+	if [ -n "$(ls -A $v)" ]; then
+		bad="$bad -o: written through the target's link into root's directory: $(ls -A $v | tr '\n' ' ');"
+	elif [ ! -L $t/home/out ]; then
+		bad="$bad -o: the target could not plant its link (exit $rc): $(od_err $e);"
+	elif [ "$(wc -l <$e)" != 1 ] || ! grep -q "changed during the run.*symbolic link" $e; then
+		bad="$bad -o: exit $rc, want one line naming the link: $(od_err $e);"
+	fi
+	msg=$(cut -c1-200 $e | head -1)
+	rm -rf $v/* $t/home/*
+	# the default ./autoprof-out, as in `cd ~/proj && sudo autoprof-bpf -- ./untrusted`
+	(cd $t/home && SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q -- \
+		sh -c "ln -sfn $v autoprof-out") 2>$e; rc=$?
+	if [ -n "$(ls -A $v)" ]; then
+		bad="$bad default: written through the target's link into root's directory: $(ls -A $v | tr '\n' ' ');"
+	elif [ "$(wc -l <$e)" != 1 ] || ! grep -q "changed during the run" $e; then
+		bad="$bad default: exit $rc, want one line naming the link: $(od_err $e);"
+	fi
+	rm -rf $v/* $t/home/*
+	# the existing directory renamed away and replaced by a link: the run
+	# lands in the directory checked (now moved), never in root's
+	mkdir $t/home/out && chown $OD_NOBODY:$OD_NOGROUP $t/home/out
+	SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q -o $t/home/out/run -- \
+		sh -c "mv $t/home/out $t/home/moved && ln -s $v $t/home/out" 2>$e; rc=$?
+	if [ -n "$(ls -A $v)" ]; then
+		bad="$bad renamed: written into root's directory: $(ls -A $v | tr '\n' ' ');"
+	elif [ $rc != 0 ] || ! artifacts_ok $t/home/moved/run; then
+		bad="$bad renamed: exit $rc, want the run in the directory checked: $(od_err $e);"
+	fi
+	if [ -n "$bad" ]; then
+		fail outdir_swapped_by_target "$bad"
+	else
+		pass outdir_swapped_by_target
+		echo "     $msg"
+	fi
+	rm -rf $t $v
+}
+
+# the profiler ignores SIGPIPE (a gate or a stderr whose reader is gone must
+# not kill it silently), the target gets the default back; the target as a
+# user has no inheritable capabilities left, even when we had some
+t_target_signals_caps() {
+	local t e rc out bad=""
+	od_need_nobody target_signals_caps || return
+	t=$(od_tmp) e=$OD_O/sigcaps.err
+	# started with SIGPIPE ignored: the target still has the default (bit 13 of SigIgn)
+	out=$(env --ignore-signal=PIPE $OD_AP -q -o $t/a -- sh -c 'grep SigIgn /proc/self/status' 2>$e)
+	if [ -z "$out" ]; then
+		bad="$bad no SigIgn line from the target: $(od_err $e);"
+	elif (( 0x${out##*[[:space:]]} & 0x1000 )); then
+		bad="$bad the target inherited SIGPIPE ignored ($out);"
+	fi
+	# the summary to a stderr nobody reads any more: the target's status, not 141
+	rc=$( { $OD_AP -o $t/b -- sh -c 'sleep 0.5; exit 3' 2>&1 >/dev/null; echo $? >$t/rc; } | true; cat $t/rc)
+	[ "$rc" = 3 ] || bad="$bad summary to a closed pipe: exit $rc, want the target's 3;"
+	# inheritable capabilities of ours do not reach the target run as nobody
+	out=$(setpriv --inh-caps=+sys_admin env SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP \
+		$OD_AP -q -o $t/c -- sh -c 'grep CapInh /proc/self/status' 2>$e)
+	if [ -z "$out" ]; then
+		bad="$bad no CapInh line from the target: $(od_err $e);"
+	elif [ "$(( 0x${out##*[[:space:]]} ))" != 0 ]; then
+		bad="$bad the target kept inheritable capabilities ($out);"
+	fi
+	if [ -n "$bad" ]; then
+		fail target_signals_caps "$bad"
+	else
+		pass target_signals_caps
+	fi
+	rm -rf $t
+}
+
+# --patterns, read as root: another user's link (to the directory, to a file)
+# is refused with a line; root's own link is followed as before
+t_patterns_links() {
+	local t e rc v bad=""
+	od_need_nobody patterns_links || return
+	t=$(od_tmp) v=$(mktemp -d /tmp/ap-victim.XXXXXX) e=$OD_O/patlinks.err
+	if ! $OD_AP -q -o $t/run -- true 2>$e; then
+		fail patterns_links "a run to analyze failed: $(od_err $e)"
+		rm -rf $t $v
+		return
+	fi
+	printf '{"id": "secret"\n' >$v/secret.json # root's, unreadable by nobody
+	as_nobody ln -s $v $t/pdir
+	mkdir $t/p && chmod 1777 $t/p && as_nobody ln -s $v/secret.json $t/p/x.json
+	ln -s /dev/null $t/p/rootlink.json
+	$OD_AP analyze -q --patterns $t/pdir $t/run 2>$e; rc=$?
+	if [ $rc != 1 ] || ! grep -q "pdir is a symbolic link owned by uid $OD_NOBODY" $e || grep -q secret $e; then
+		bad="$bad a directory link of nobody's: exit $rc: $(od_err $e);"
+	fi
+	$OD_AP analyze -q --patterns $t/p $t/run 2>$e; rc=$?
+	if [ $rc != 1 ] || ! grep -q "x.json: cannot read: a symbolic link owned by uid $OD_NOBODY" $e ||
+		grep -q "secret" $e; then
+		bad="$bad a file link of nobody's: exit $rc: $(od_err $e);"
+	elif ! grep -q "rootlink.json: cannot read: not a regular file" $e; then
+		bad="$bad root's own link was not followed: $(od_err $e);"
+	fi
+	# run --patterns, read at the start: the target (as nobody) swapping the
+	# directory for a link to root's by the end changes nothing
+	mkdir $t/home && chown $OD_NOBODY:$OD_NOGROUP $t/home
+	as_nobody mkdir $t/home/pats && as_nobody sh -c "printf '[' >$t/home/pats/a.json"
+	SUDO_UID=$OD_NOBODY SUDO_GID=$OD_NOGROUP $OD_AP -q --patterns $t/home/pats -o $t/home/run -- \
+		sh -c "mv $t/home/pats $t/home/old && ln -s $v $t/home/pats" 2>$e; rc=$?
+	if [ ! -L $t/home/pats ]; then
+		bad="$bad run: the target could not swap the directory: $(od_err $e);"
+	elif grep -q secret $e || ! grep -q "pats/a.json:1:[0-9]*: invalid JSON" $e || ! artifacts_ok $t/home/run; then
+		bad="$bad run: exit $rc, want a.json (read at the start) reported, not root's file: $(od_err $e);"
+	fi
+	if [ -n "$bad" ]; then
+		fail patterns_links "$bad"
+	else
+		pass patterns_links
+	fi
+	rm -rf $t $v
+}
+
+# --force over a run on a full disk: the new run cannot be written, the old
+# one is still there, whole (it is replaced only once the new one is complete)
+t_outdir_force_enospc() {
+	local m e rc sum src=$OD_O/force-src
+	m=$(mktemp -d /tmp/ap-full.XXXXXX) e=$OD_O/force-enospc.err
+	if ! $OD_AP -q --no-offcpu -o $src -- true 2>$e; then
+		fail outdir_force_enospc "a run to copy failed: $(od_err $e)"
+		rmdir $m
+		return
+	elif ! mount -t tmpfs -o size=32k tmpfs $m 2>$e; then
+		fail outdir_force_enospc "cannot mount a 32k tmpfs to fill: $(od_err $e)"
+		rmdir $m
+		return
+	fi
+	# the old run, its essential files (4 pages): the new one needs ~50 KiB
+	mkdir -p $m/run/artifacts && cp $src/run.json $src/stacks.folded $m/run/ &&
+		cp $src/artifacts/cpu.json $m/run/artifacts/
+	sum=$(md5sum <$m/run/run.json)
+	$OD_AP -q --force -F 999 -o $m/run -- sh -c "$OD_W/cwork 1 >/dev/null; exit 3" 2>$e; rc=$?
+	if [ $rc != 3 ] || ! grep -q "could not write .*No space left on device" $e; then
+		fail outdir_force_enospc "exit $rc, want the target's 3 and a line: $(od_err $e)"
+	elif [ "$(md5sum <$m/run/run.json 2>/dev/null)" != "$sum" ] || ! artifacts_ok $m/run; then
+		fail outdir_force_enospc "the old run was lost: $(find $m | tr '\n' ' ')"
+	elif [ "$(ls -A $m)" != run ]; then
+		fail outdir_force_enospc "left behind: $(ls -A $m | tr '\n' ' ')"
+	else
+		pass outdir_force_enospc
+	fi
+	umount $m && rmdir $m
 }
