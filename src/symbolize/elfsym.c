@@ -30,6 +30,7 @@ void symfile_set_debug_root(const char *dir)
 }
 
 struct symfile_stats symfile_stats;
+static uint64_t copies_live; /* bytes in memfd copies now open */
 
 #define AP_FUSE_SUPER_MAGIC 0x65735546
 
@@ -53,8 +54,10 @@ static bool map_is_safe(int fd, const struct stat *st)
 
 /* A private copy of the file open at fd in a memfd sealed against any
  * change (size and contents), which is then safe to map: at most
- * AP_SYMFILE_COPY_MAX bytes, else -EFBIG (counted). The copy ends where
- * the file ends while it is read. Returns the memfd or -errno. */
+ * AP_SYMFILE_COPY_MAX bytes, and AP_SYMFILE_COPY_TOTAL_MAX in all the
+ * copies open at once (a target mapping many big files of its own), else
+ * -EFBIG (counted). The copy ends where the file ends while it is read.
+ * Returns the memfd or -errno; release it with map_fd_close(). */
 static int copy_to_memfd(int fd, const struct stat *st)
 {
 	size_t bufsz = 1 << 20;
@@ -63,7 +66,8 @@ static int copy_to_memfd(int fd, const struct stat *st)
 	ssize_t n;
 	int mfd, err = 0;
 
-	if (st->st_size < 0 || (uint64_t)st->st_size > AP_SYMFILE_COPY_MAX) {
+	if (st->st_size < 0 || (uint64_t)st->st_size > AP_SYMFILE_COPY_MAX ||
+	    copies_live + st->st_size > AP_SYMFILE_COPY_TOTAL_MAX) {
 		symfile_stats.too_big++;
 		return -EFBIG;
 	}
@@ -81,8 +85,10 @@ static int copy_to_memfd(int fd, const struct stat *st)
 		}
 		if (n == 0) /* shrunk meanwhile: the copy ends here */
 			break;
-		if (write(mfd, buf, n) != n) {
-			err = errno ? -errno : -EIO;
+		ssize_t w = write(mfd, buf, n);
+
+		if (w != n) {
+			err = w < 0 ? -errno : -EIO;
 			goto out;
 		}
 		off += n;
@@ -93,6 +99,7 @@ static int copy_to_memfd(int fd, const struct stat *st)
 	}
 	symfile_stats.copied++;
 	symfile_stats.copied_bytes += off;
+	copies_live += off;
 out:
 	free(buf);
 	if (err) {
@@ -120,6 +127,18 @@ static int map_fd(int fd, const struct stat *st)
 	return map_is_safe(fd, st) ? fd : copy_to_memfd(fd, st);
 }
 
+/* close mfd, map_fd's answer for fd, if it is a copy */
+static void map_fd_close(int mfd, int fd)
+{
+	struct stat st;
+
+	if (mfd < 0 || mfd == fd)
+		return;
+	if (!fstat(mfd, &st) && (uint64_t)st.st_size <= copies_live)
+		copies_live -= st.st_size;
+	close(mfd);
+}
+
 /* an ELF handle on fd (which stays the caller's and must be safe to map:
  * map_fd); NULL with errno set */
 static Elf *elf_begin_fd(int fd)
@@ -141,8 +160,8 @@ static Elf *elf_begin_fd(int fd)
 }
 
 /* path as a regular file only (open_checked, no symlink unless flags say
- * so), through a safe fd (map_fd) which *fdp receives; NULL with errno set */
-static Elf *elf_open(const char *path, unsigned flags, int *fdp)
+ * so): *fdp the file, *mfdp the fd mapped (map_fd); NULL with errno set */
+static Elf *elf_open(const char *path, unsigned flags, int *fdp, int *mfdp)
 {
 	Elf *elf;
 	int mfd, fd = open_checked(path, flags, 0, 0, NULL);
@@ -152,18 +171,19 @@ static Elf *elf_open(const char *path, unsigned flags, int *fdp)
 		return NULL;
 	}
 	mfd = map_fd(fd, NULL);
-	if (mfd != fd)
-		close(fd);
 	if (mfd < 0) {
+		close(fd);
 		errno = -mfd;
 		return NULL;
 	}
 	elf = elf_begin_fd(mfd);
 	if (!elf) {
-		close(mfd);
+		map_fd_close(mfd, fd);
+		close(fd);
 		return NULL;
 	}
-	*fdp = mfd;
+	*fdp = fd;
+	*mfdp = mfd;
 	return elf;
 }
 
@@ -203,13 +223,14 @@ static void read_build_id(Elf *elf, char *hex, size_t len)
 
 int elf_read_build_id(const char *path, char *hex, size_t len)
 {
-	int fd;
-	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd);
+	int fd, mfd;
+	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd, &mfd);
 
 	if (!elf)
 		return -errno;
 	read_build_id(elf, hex, len);
 	elf_end(elf);
+	map_fd_close(mfd, fd);
 	close(fd);
 	return 0;
 }
@@ -392,8 +413,7 @@ static bool try_debug_file(struct symfile *sf, const char *cand, unsigned flags,
 		sf->debug_ino = st.st_ino;
 	}
 out:
-	if (mfd >= 0 && mfd != fd)
-		close(mfd);
+	map_fd_close(mfd, fd);
 	close(fd);
 	return ok;
 }
@@ -512,8 +532,7 @@ struct symfile *symfile__open_fd(int fd, const char *name)
 	elf = elf_begin_fd(mfd);
 	if (!elf) {
 		err = errno;
-		if (mfd != fd)
-			close(mfd);
+		map_fd_close(mfd, fd);
 		close(fd);
 		errno = err;
 		return NULL;
@@ -551,8 +570,7 @@ void symfile__free(struct symfile *sf)
 		dwarf_cfi_end(sf->cfi); /* a CFI from dwarf_getcfi_elf is not freed with the Elf */
 	if (sf->cfi_elf)
 		elf_end(sf->cfi_elf);
-	if (sf->elf_fd != sf->fd)
-		close(sf->elf_fd);
+	map_fd_close(sf->elf_fd, sf->fd);
 	if (sf->fd >= 0) /* always an open fd (symfile__open_fd) */
 		close(sf->fd);
 	free(sf->path);

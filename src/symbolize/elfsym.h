@@ -54,6 +54,8 @@ struct symfile {
  * own .so, a venv) is first copied to a sealed memfd, up to this size: a
  * bigger one is refused (EFBIG, counted in too_big) and stays unnamed. */
 #define AP_SYMFILE_COPY_MAX (256ull << 20)
+/* and all the copies open at once (memfd pages are ours: shmem) */
+#define AP_SYMFILE_COPY_TOTAL_MAX (1ull << 30)
 /* a debug file is not read (nor its CRC computed) beyond this size */
 #define AP_DEBUG_FILE_MAX (2ull << 30)
 /* per file (with its debug file): function symbols and their name bytes */
