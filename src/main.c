@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "cmds.h"
+#include "runner.h"
 
 struct ap_cmd {
 	const char *name;
@@ -25,6 +26,9 @@ int main(int argc, char **argv)
 	 * stderr) is an EPIPE to report, never a silent death that loses the run
 	 * and the target's status; a launched target gets the default back */
 	signal(SIGPIPE, SIG_IGN);
+	/* best effort: at the usual soft limit of 1024 a few dozen processes'
+	 * unwinders would exhaust it (the target keeps its own: runner.c) */
+	runner_raise_nofile();
 	if (argc > 1 && argv[1][0] != '-') {
 		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 			if (!strcmp(argv[1], cmds[i].name))

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "runner.h"
@@ -283,6 +284,26 @@ out:
 	return err;
 }
 
+/* the soft RLIMIT_NOFILE we started with, restored in the target */
+static struct rlimit nofile_orig;
+static bool nofile_raised;
+
+int runner_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	if (rl.rlim_cur >= rl.rlim_max)
+		return 0;
+	nofile_orig = rl;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	nofile_raised = true;
+	return 0;
+}
+
 static void report_child_error(int fd, int step, int e)
 {
 	int msg[2] = { step, e };
@@ -328,6 +349,9 @@ pid_t runner_spawn_gated(char *const argv[], const char *path, const struct runn
 			;
 		if (c != 'g')
 			_exit(125);
+		/* the target gets the fd limit it would have had without us */
+		if (nofile_raised)
+			setrlimit(RLIMIT_NOFILE, &nofile_orig);
 		/* never run as root by accident: a failed switch ends the child */
 		step = cred_apply(rc);
 		if (step) {

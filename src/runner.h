@@ -45,6 +45,11 @@ pid_t runner_spawn_gated(char *const argv[], const char *path, const struct runn
 /* Open the gate; 0 once exec succeeded, else -errno of what failed and
  * *step: 0 the exec itself, > 0 the credential switch (runner_cred_step). */
 int runner_release(int gate_fd, int err_fd, int *step);
+/* Raise the soft RLIMIT_NOFILE to the hard limit (the profiler holds an fd
+ * per cached symbol file and one per module of each live process's
+ * unwinder); runner_spawn_gated's child restores the original before its
+ * exec. 0 or -errno. */
+int runner_raise_nofile(void);
 
 /* what /proc says about a PID given with -p */
 struct runner_pid_info {

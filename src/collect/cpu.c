@@ -50,10 +50,15 @@ struct cpu_collector {
 	struct pycode_cache pyc;
 	struct hmap pyframes;       /* (tgid, sig, code, instr) -> frame id */
 	struct hmap py_warned;      /* paths already warned about */
-	struct bpf_link **py_links; /* --py-calls uprobes, one per (pid, interpreter) */
-	struct hmap py_probed;      /* (pid, path) already probed */
+	struct py_link {            /* --py-calls uprobes, one per (pid, interpreter) */
+		struct bpf_link *link;  /* a perf fd: destroyed at the process's release */
+		uint32_t pid;
+		char *key;              /* its py_probed key */
+	} *py_links;
+	struct hmap py_probed;      /* (pid, path) -> 1 while probed */
 	size_t nr_py_links, cap_py_links;
 	uint64_t py_calls_attach_errors;
+	uint64_t py_links_released;
 	struct py_pending {         /* placeholder frames awaiting their code record */
 		uint32_t frame;
 		uint32_t tgid, sig;
@@ -110,7 +115,7 @@ static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct
 	char key[PATH_MAX + 16], self[64];
 	int kl = snprintf(key, sizeof(key), "%u:%s", pid, path);
 
-	if (hmap_get(&cc->py_probed, key, kl, &v))
+	if (hmap_get(&cc->py_probed, key, kl, &v) && v)
 		return;
 	hmap_put(&cc->py_probed, key, kl, 1);
 
@@ -135,7 +140,29 @@ static void attach_py_calls(struct cpu_collector *cc, uint32_t pid, const struct
 		return;
 	}
 	GROW(cc->py_links, cc->cap_py_links, cc->nr_py_links + 1);
-	cc->py_links[cc->nr_py_links++] = l;
+	cc->py_links[cc->nr_py_links++] = (struct py_link){ l, pid, xstrdup(key) };
+}
+
+/* pid was released: its uprobes go (one perf fd each, which would
+ * otherwise add up over a run's Python processes), and a later process
+ * with the same pid is probed anew */
+static void release_py_links(struct cpu_collector *cc, uint32_t pid)
+{
+	size_t i = 0;
+
+	while (i < cc->nr_py_links) {
+		struct py_link *pl = &cc->py_links[i];
+
+		if (pl->pid != pid) {
+			i++;
+			continue;
+		}
+		bpf_link__destroy(pl->link);
+		hmap_put(&cc->py_probed, pl->key, strlen(pl->key), 0);
+		free(pl->key);
+		*pl = cc->py_links[--cc->nr_py_links];
+		cc->py_links_released++;
+	}
 }
 
 /* through the cache under the key a mapping of it will use (dev, inode):
@@ -169,7 +196,7 @@ void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const c
 	char *lib = NULL;
 
 	if (sf && !sf->py_runtime) {
-		lib = elf_find_needed(exe, "libpython3");
+		lib = symfile__find_needed(sf, exe, "libpython3");
 		sf = lib ? warm_symfile(cc, lib) : NULL;
 	}
 	if (sf && sf->py_runtime && cc->ses->opts.py_calls)
@@ -235,7 +262,8 @@ static void watch_exec(struct cpu_collector *cc, uint32_t pid)
 		return;
 	slot = hmap_upsert(&cc->needs_libpython, &m->sf_id, sizeof(m->sf_id), 0, &is_new);
 	if (is_new) {
-		char *lib = elf_find_needed(m->sf->path, "libpython3");
+		/* the file the mapping was checked to be, not its name again */
+		char *lib = symfile__find_needed(m->sf, m->sf->path, "libpython3");
 
 		*slot = 1 + (lib != NULL);
 		free(lib);
@@ -832,8 +860,10 @@ static void release_exited(struct cpu_collector *cc)
 	uint64_t now = now_mono_ns();
 	size_t i = 0;
 
-	while (i < cc->nr_exiting && now - cc->exiting[i].seen_ns >= CC_RELEASE_GRACE_NS)
+	while (i < cc->nr_exiting && now - cc->exiting[i].seen_ns >= CC_RELEASE_GRACE_NS) {
+		release_py_links(cc, cc->exiting[i].pid);
 		procmaps__release(&cc->ses->pm, cc->exiting[i++].pid);
+	}
 	if (!i)
 		return;
 	memmove(cc->exiting, cc->exiting + i, (cc->nr_exiting - i) * sizeof(*cc->exiting));
@@ -943,8 +973,10 @@ void cpu_collector__stop(struct cpu_collector *cc)
 	for (i = 0; i < cc->nr_tp_links; i++)
 		bpf_link__destroy(cc->tp_links[i]);
 	cc->nr_tp_links = 0;
-	for (i = 0; i < (int)cc->nr_py_links; i++)
-		bpf_link__destroy(cc->py_links[i]);
+	for (i = 0; i < (int)cc->nr_py_links; i++) {
+		bpf_link__destroy(cc->py_links[i].link);
+		free(cc->py_links[i].key);
+	}
 	cc->nr_py_links = 0;
 	if (cc->rb)
 		ring_buffer__consume(cc->rb);
@@ -1276,6 +1308,10 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "mapped_files_refused", cc->ses->pm.nr_refused);
 	profile__set_counter(p, "processes_released", cc->ses->pm.nr_released);
 	profile__set_counter(p, "symbol_files_closed", cc->ses->pm.sc.nr_evicted);
+	profile__set_counter(p, "symbol_files_copied", symfile_stats.copied);
+	profile__set_counter(p, "symbol_files_copied_bytes", symfile_stats.copied_bytes);
+	profile__set_counter(p, "symbol_files_too_big", symfile_stats.too_big);
+	profile__set_counter(p, "symbol_files_syms_capped", symfile_stats.syms_capped);
 }
 
 struct call_row {
@@ -1357,6 +1393,8 @@ int cpu_collector__write_py_calls(struct cpu_collector *cc, int dirfd)
 	cJSON_AddStringToObject(root, "probe", "uprobe:_PyEval_EvalFrameDefault");
 	cJSON_AddNumberToObject(root, "total_entries", total);
 	cJSON_AddNumberToObject(root, "attach_errors", cc->py_calls_attach_errors);
+	/* uprobes destroyed when their process was released */
+	cJSON_AddNumberToObject(root, "probes_released", cc->py_links_released);
 	arr = cJSON_AddArrayToObject(root, "code_objects");
 	for (i = 0; i < nr; i++) {
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Per-process executable mappings over time; see procmaps.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -189,11 +190,16 @@ static struct symfile *vdso_symfile(struct symcache *sc)
 		if (!strstr(line, "[vdso]") || sscanf(line, "%llx-%llx", &start, &end) != 2 ||
 		    start != base)
 			continue;
-		sc->vdso_fd = memfd_create("autoprof-vdso", MFD_CLOEXEC);
+		sc->vdso_fd = memfd_create("autoprof-vdso", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		/* sealed: the symfile maps it as it is (no copy) */
 		if (sc->vdso_fd >= 0 &&
-		    write(sc->vdso_fd, (void *)base, end - start) == (ssize_t)(end - start)) {
-			/* a dup: the symfile keeps its own fd */
-			sc->vdso = symfile__open_fd(dup(sc->vdso_fd), "[vdso]");
+		    write(sc->vdso_fd, (void *)base, end - start) == (ssize_t)(end - start) &&
+		    !fcntl(sc->vdso_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)) {
+			/* a dup (close-on-exec, as all our fds): the symfile keeps its own fd */
+			int fd = fcntl(sc->vdso_fd, F_DUPFD_CLOEXEC, 0);
+
+			if (fd >= 0)
+				sc->vdso = symfile__open_fd(fd, "[vdso]");
 		}
 		break;
 	}

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "elfsym.h"
@@ -27,7 +29,118 @@ void symfile_set_debug_root(const char *dir)
 	debug_root = dir;
 }
 
-/* an ELF handle on fd (which stays the caller's); NULL with errno set */
+struct symfile_stats symfile_stats;
+static uint64_t copies_live; /* bytes in memfd copies now open */
+
+#define AP_FUSE_SUPER_MAGIC 0x65735546
+
+/* May libelf map fd as it is? A mapped file that shrinks turns our next
+ * read of a page past its new end into SIGBUS, which kills the profiler.
+ * Only a file nobody but root can write is mapped directly: owned by root,
+ * not group- or world-writable, not on FUSE (whose server reports any
+ * owner and fails page reads at will), or a memfd sealed against
+ * shrinking (our own copies, the vDSO). */
+static bool map_is_safe(int fd, const struct stat *st)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+	struct statfs fs;
+
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return true;
+	if (st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return false;
+	return !fstatfs(fd, &fs) && fs.f_type != AP_FUSE_SUPER_MAGIC;
+}
+
+/* A private copy of the file open at fd in a memfd sealed against any
+ * change (size and contents), which is then safe to map: at most
+ * AP_SYMFILE_COPY_MAX bytes, and AP_SYMFILE_COPY_TOTAL_MAX in all the
+ * copies open at once (a target mapping many big files of its own), else
+ * -EFBIG (counted). The copy ends where the file ends while it is read.
+ * Returns the memfd or -errno; release it with map_fd_close(). */
+static int copy_to_memfd(int fd, const struct stat *st)
+{
+	size_t bufsz = 1 << 20;
+	char *buf = NULL;
+	off_t off = 0;
+	ssize_t n;
+	int mfd, err = 0;
+
+	if (st->st_size < 0 || (uint64_t)st->st_size > AP_SYMFILE_COPY_MAX ||
+	    copies_live + st->st_size > AP_SYMFILE_COPY_TOTAL_MAX) {
+		symfile_stats.too_big++;
+		return -EFBIG;
+	}
+	mfd = memfd_create("autoprof-elf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return -errno;
+	buf = xmalloc(bufsz);
+	while (off < st->st_size) {
+		size_t want = (uint64_t)(st->st_size - off) < bufsz ? (size_t)(st->st_size - off) : bufsz;
+
+		n = pread(fd, buf, want, off);
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (n == 0) /* shrunk meanwhile: the copy ends here */
+			break;
+		ssize_t w = write(mfd, buf, n);
+
+		if (w != n) {
+			err = w < 0 ? -errno : -EIO;
+			goto out;
+		}
+		off += n;
+	}
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)) {
+		err = -errno;
+		goto out;
+	}
+	symfile_stats.copied++;
+	symfile_stats.copied_bytes += off;
+	copies_live += off;
+out:
+	free(buf);
+	if (err) {
+		close(mfd);
+		return err;
+	}
+	return mfd;
+}
+
+/* The fd libelf and libdw may map for the file open at fd: fd itself when
+ * that is safe (map_is_safe), else a sealed copy (copy_to_memfd). st may
+ * be NULL (fstat'ed here). Returns an fd (== fd, or a new one the caller
+ * closes) or -errno. */
+static int map_fd(int fd, const struct stat *st)
+{
+	struct stat sb;
+
+	if (!st) {
+		if (fstat(fd, &sb))
+			return -errno;
+		st = &sb;
+	}
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	return map_is_safe(fd, st) ? fd : copy_to_memfd(fd, st);
+}
+
+/* close mfd, map_fd's answer for fd, if it is a copy */
+static void map_fd_close(int mfd, int fd)
+{
+	struct stat st;
+
+	if (mfd < 0 || mfd == fd)
+		return;
+	if (!fstat(mfd, &st) && (uint64_t)st.st_size <= copies_live)
+		copies_live -= st.st_size;
+	close(mfd);
+}
+
+/* an ELF handle on fd (which stays the caller's and must be safe to map:
+ * map_fd); NULL with errno set */
 static Elf *elf_begin_fd(int fd)
 {
 	Elf *elf;
@@ -47,22 +160,30 @@ static Elf *elf_begin_fd(int fd)
 }
 
 /* path as a regular file only (open_checked, no symlink unless flags say
- * so); NULL with errno set */
-static Elf *elf_open(const char *path, unsigned flags, int *fdp)
+ * so): *fdp the file, *mfdp the fd mapped (map_fd); NULL with errno set */
+static Elf *elf_open(const char *path, unsigned flags, int *fdp, int *mfdp)
 {
 	Elf *elf;
-	int fd = open_checked(path, flags, 0, 0, NULL);
+	int mfd, fd = open_checked(path, flags, 0, 0, NULL);
 
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
 	}
-	elf = elf_begin_fd(fd);
+	mfd = map_fd(fd, NULL);
+	if (mfd < 0) {
+		close(fd);
+		errno = -mfd;
+		return NULL;
+	}
+	elf = elf_begin_fd(mfd);
 	if (!elf) {
+		map_fd_close(mfd, fd);
 		close(fd);
 		return NULL;
 	}
 	*fdp = fd;
+	*mfdp = mfd;
 	return elf;
 }
 
@@ -102,13 +223,14 @@ static void read_build_id(Elf *elf, char *hex, size_t len)
 
 int elf_read_build_id(const char *path, char *hex, size_t len)
 {
-	int fd;
-	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd);
+	int fd, mfd;
+	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd, &mfd);
 
 	if (!elf)
 		return -errno;
 	read_build_id(elf, hex, len);
 	elf_end(elf);
+	map_fd_close(mfd, fd);
 	close(fd);
 	return 0;
 }
@@ -166,6 +288,14 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 		name = elf_strptr(elf, sh.sh_link, s.st_name);
 		if (!name || !*name)
 			continue;
+		if (sf->nr_syms >= AP_SYMFILE_MAX_SYMS ||
+		    sf->names_len + strlen(name) + 1 > AP_SYMFILE_MAX_NAMES) {
+			/* a crafted table of millions of symbols: keep what fits */
+			if (!sf->syms_capped)
+				symfile_stats.syms_capped++;
+			sf->syms_capped = true;
+			break;
+		}
 		GROW(sf->syms, *cap, sf->nr_syms + 1);
 		sf->syms[sf->nr_syms++] = (struct ap_sym){
 			.addr = s.st_value, .size = s.st_size,
@@ -228,7 +358,8 @@ static const char *debuglink(Elf *elf, uint32_t *crc)
 	return NULL;
 }
 
-/* CRC-32 of the whole file, as .gnu_debuglink records it (zlib's) */
+/* CRC-32 of the whole file, as .gnu_debuglink records it (zlib's); the
+ * caller has capped its size (AP_DEBUG_FILE_MAX) */
 static uint32_t file_crc32(int fd)
 {
 	unsigned char buf[65536];
@@ -255,17 +386,25 @@ static bool try_debug_file(struct symfile *sf, const char *cand, unsigned flags,
 	struct stat st;
 	bool ok = false;
 	Elf *elf;
-	int fd = open_checked(cand, flags, 0, 0, &st);
+	int mfd = -1, fd = open_checked(cand, flags, 0, 0, &st);
 
 	if (fd < 0)
 		return false;
 	if (st.st_uid != 0 && st.st_uid != sf->uid)
 		goto out;
-	elf = elf_begin_fd(fd);
+	/* a sparse terabyte would stall the collection loop in the CRC */
+	if ((uint64_t)st.st_size > AP_DEBUG_FILE_MAX) {
+		symfile_stats.too_big++;
+		goto out;
+	}
+	mfd = map_fd(fd, &st); /* its owner may truncate it while we read */
+	if (mfd < 0)
+		goto out;
+	elf = elf_begin_fd(mfd);
 	if (!elf)
 		goto out;
 	read_build_id(elf, bid, sizeof(bid));
-	if (sf->build_id[0] ? !strcmp(bid, sf->build_id) : crc && file_crc32(fd) == crc)
+	if (sf->build_id[0] ? !strcmp(bid, sf->build_id) : crc && file_crc32(mfd) == crc)
 		ok = read_symbols(sf, elf, cap);
 	elf_end(elf);
 	if (ok) {
@@ -274,6 +413,7 @@ static bool try_debug_file(struct symfile *sf, const char *cand, unsigned flags,
 		sf->debug_ino = st.st_ino;
 	}
 out:
+	map_fd_close(mfd, fd);
 	close(fd);
 	return ok;
 }
@@ -292,7 +432,8 @@ static void find_debug_file(struct symfile *sf, Elf *elf, size_t *cap)
 		if (try_debug_file(sf, cand, AP_OPEN_FOLLOW, 0, cap))
 			return;
 	}
-	if (!link)
+	/* a file name, not a path: "../../x" would leave the directories */
+	if (!link || strchr(link, '/') || !strcmp(link, ".") || !strcmp(link, ".."))
 		return;
 	slash = strrchr(sf->path, '/');
 	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - sf->path) : 1,
@@ -373,7 +514,7 @@ struct symfile *symfile__open_fd(int fd, const char *name)
 	struct symfile *sf;
 	struct stat st;
 	size_t cap = 0;
-	int err;
+	int err, mfd;
 	Elf *elf;
 
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -382,15 +523,23 @@ struct symfile *symfile__open_fd(int fd, const char *name)
 		errno = err;
 		return NULL;
 	}
-	elf = elf_begin_fd(fd);
+	mfd = map_fd(fd, &st);
+	if (mfd < 0) {
+		close(fd);
+		errno = -mfd;
+		return NULL;
+	}
+	elf = elf_begin_fd(mfd);
 	if (!elf) {
 		err = errno;
+		map_fd_close(mfd, fd);
 		close(fd);
 		errno = err;
 		return NULL;
 	}
 	sf = xcalloc(1, sizeof(*sf));
 	sf->fd = fd;
+	sf->elf_fd = mfd;
 	sf->dev = st.st_dev;
 	sf->ino = st.st_ino;
 	sf->uid = st.st_uid;
@@ -421,6 +570,7 @@ void symfile__free(struct symfile *sf)
 		dwarf_cfi_end(sf->cfi); /* a CFI from dwarf_getcfi_elf is not freed with the Elf */
 	if (sf->cfi_elf)
 		elf_end(sf->cfi_elf);
+	map_fd_close(sf->elf_fd, sf->fd);
 	if (sf->fd >= 0) /* always an open fd (symfile__open_fd) */
 		close(sf->fd);
 	free(sf->path);
@@ -495,7 +645,7 @@ int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
 
 	if (!sf->cfi_tried) {
 		sf->cfi_tried = true;
-		sf->cfi_elf = elf_begin_fd(sf->fd);
+		sf->cfi_elf = elf_begin_fd(sf->elf_fd);
 		if (sf->cfi_elf)
 			sf->cfi = dwarf_getcfi_elf(sf->cfi_elf);
 	}
@@ -520,8 +670,9 @@ int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, siz
 
 		if (vaddr < l->vaddr || vaddr + len > l->vaddr + l->filesz)
 			continue;
-		/* the file opened and checked at symfile__open, not its path */
-		n = pread(sf->fd, buf, len, l->offset + (vaddr - l->vaddr));
+		/* the file opened and checked at symfile__open (or its copy),
+		 * not its path */
+		n = pread(sf->elf_fd, buf, len, l->offset + (vaddr - l->vaddr));
 		return n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
 	}
 	return -ENOENT; /* .bss or outside the file */
@@ -582,16 +733,14 @@ static char *search_dirs(const char *dirs, const char *origin, const char *lib)
 	return found;
 }
 
-char *elf_find_needed(const char *path, const char *prefix)
+char *symfile__find_needed(const struct symfile *sf, const char *path, const char *prefix)
 {
 	char origin[PATH_MAX], *found = NULL;
 	const char *needed = NULL, *runpath = NULL, *env;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
-	int fd;
-	/* the command the user asked to run: its symlinks are followed, as
-	 * exec follows them */
-	Elf *elf = elf_open(path, AP_OPEN_FOLLOW, &fd);
+	/* the file the symfile checked, not a name the target may re-point */
+	Elf *elf = elf_begin_fd(sf->elf_fd);
 
 	if (!elf)
 		return NULL;
@@ -635,6 +784,5 @@ char *elf_find_needed(const char *path, const char *prefix)
 					    origin, needed);
 	}
 	elf_end(elf);
-	close(fd);
 	return found;
 }

@@ -22,8 +22,12 @@ struct ap_load_seg {
 
 struct symfile {
 	char *path;            /* its name: the mapping's path (not necessarily openable) */
-	int fd;                /* the file itself, open for the symfile's life: every
-				* later read (CFI, data, libdw, uprobes) goes through it */
+	int fd;                /* the file itself, open for the symfile's life: uprobes
+				* attach through it */
+	int elf_fd;            /* what every read of its contents (symbols, CFI, data,
+				* libdw) goes through: fd itself if only root can write
+				* the file, else a sealed memfd copy of it (a mapped
+				* file that shrinks would SIGBUS the profiler) */
 	uint64_t dev, ino;     /* st_dev, st_ino of fd: the symcache key */
 	uint32_t uid;          /* its owner, who may also own its debug file */
 	char *debug_path;      /* debug file that supplied .symtab, or NULL */
@@ -38,12 +42,33 @@ struct symfile {
 	char *names;
 	size_t names_len, names_cap;
 	bool has_symtab;       /* a full .symtab was found (file or debug file) */
+	bool syms_capped;      /* AP_SYMFILE_MAX_SYMS or _NAMES reached: the rest dropped */
 	void *cfi_elf;         /* Elf * kept open for .eh_frame lookups, lazily */
 	void *cfi;             /* Dwarf_CFI * of it */
 	bool cfi_tried;
 	/* CPython's runtime, when this file defines it (0 otherwise): file vaddrs */
 	uint64_t py_runtime, py_runtime_size, py_version, py_code_type;
 };
+
+/* A file only root can write is mapped as it is; any other (the target's
+ * own .so, a venv) is first copied to a sealed memfd, up to this size: a
+ * bigger one is refused (EFBIG, counted in too_big) and stays unnamed. */
+#define AP_SYMFILE_COPY_MAX (256ull << 20)
+/* and all the copies open at once (memfd pages are ours: shmem) */
+#define AP_SYMFILE_COPY_TOTAL_MAX (1ull << 30)
+/* a debug file is not read (nor its CRC computed) beyond this size */
+#define AP_DEBUG_FILE_MAX (2ull << 30)
+/* per file (with its debug file): function symbols and their name bytes */
+#define AP_SYMFILE_MAX_SYMS 2000000
+#define AP_SYMFILE_MAX_NAMES (128u << 20)
+
+/* process-wide counts, reported in run.json (collectors.cpu.counters) */
+struct symfile_stats {
+	uint64_t copied, copied_bytes; /* files copied to a memfd before mapping */
+	uint64_t too_big;              /* files and debug files refused for their size */
+	uint64_t syms_capped;          /* files whose symbols were capped */
+};
+extern struct symfile_stats symfile_stats;
 
 /* Where build-id and debuglink debug files are looked up; default
  * /usr/lib/debug. Tests point this at fixture trees. */
@@ -82,11 +107,11 @@ int symfile__func_offset(const struct symfile *sf, const char *name, uint64_t *o
 /* copy len bytes of the file's initialized data at vaddr; 0 or -errno */
 int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len);
 
-/* the DT_NEEDED entry of path that starts with prefix, resolved the way
- * ld.so would for the common cases (DT_RUNPATH/DT_RPATH with $ORIGIN,
- * LD_LIBRARY_PATH, the multiarch and standard directories); caller frees.
- * NULL if none. */
-char *elf_find_needed(const char *path, const char *prefix);
+/* the DT_NEEDED entry of sf that starts with prefix, resolved the way
+ * ld.so would for the common cases (DT_RUNPATH/DT_RPATH with $ORIGIN, the
+ * directory of path, LD_LIBRARY_PATH, the multiarch and standard
+ * directories); caller frees. NULL if none. Reads sf's checked file. */
+char *symfile__find_needed(const struct symfile *sf, const char *path, const char *prefix);
 
 /* read just the build id of an ELF file; 0 or -errno */
 int elf_read_build_id(const char *path, char *hex, size_t len);

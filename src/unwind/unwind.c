@@ -176,8 +176,10 @@ static struct uw_dwfl *build_dwfl(const struct ap_image *img, struct uw_mod *key
 			if (img->maps[i - 1].sf == key[k].sf)
 				m = &img->maps[i - 1];
 		/* the file the symfile opened and checked, by its fd (libdw
-		 * takes it on success): never re-opened by name */
-		fd = fcntl(m->sf->fd, F_DUPFD_CLOEXEC, 0);
+		 * takes it on success): never re-opened by name, and the
+		 * sealed copy of a file the target could truncate under
+		 * libdw's mapping (symfile.elf_fd) */
+		fd = fcntl(m->sf->elf_fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0 || !dwfl_report_elf(d->dwfl, m->path, m->sf->path, fd, m->bias, false)) {
 			if (fd >= 0)
 				close(fd);

@@ -226,4 +226,105 @@ t_bpf_prog_names() {
 	fi
 }
 
-SUITE_TESTS=(fd_kinds maps_symlink_trap maps_fifo_trap bpf_prog_names)
+# A target (run as nobody) dlopens a copy of a small library it owns, runs
+# in it long enough to be sampled and unwound through it, then, from a
+# callback the library called (so its frames stay on the stack), truncates
+# the file to 0 and spins on. Each later sample is unwound through the
+# library's CFI: a profiler that mapped the file itself would die of
+# SIGBUS. It must finish the run and pass on the target's exit status (3).
+MT_DIR=""
+mt_build() {
+	MT_DIR=$PWD/$O/maptrunc-bin
+	[ -x "$MT_DIR/trunc" ] && return 0
+	mkdir -p "$MT_DIR" && chmod 755 "$MT_DIR" || return 1
+	cat >"$MT_DIR/lib.c" <<'C'
+unsigned long mt_lib_spin(unsigned long n, void (*cb)(void))
+{
+	unsigned long x = 0, i;
+
+	for (i = 0; i < n; i++) {
+		x = x * 31 + i;
+		__asm__ volatile("" : "+r"(x));
+	}
+	cb(); /* never returns: the file is gone under it */
+	__asm__ volatile("" : "+r"(x));
+	return x;
+}
+C
+	cat >"$MT_DIR/trunc.c" <<'C'
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *lib;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+__attribute__((noinline)) static void mt_after_truncate(void)
+{
+	volatile unsigned long x = 0;
+	double end;
+	int fd = open(lib, O_WRONLY);
+
+	if (fd < 0 || ftruncate(fd, 0))
+		_exit(1);
+	close(fd);
+	for (end = now() + 2; now() < end;)
+		x++;
+	_exit(3);
+}
+
+/* trunc LIB */
+int main(int argc, char **argv)
+{
+	unsigned long (*fn)(unsigned long, void (*)(void));
+	void *h;
+
+	lib = argv[1];
+	h = dlopen(lib, RTLD_NOW);
+	fn = h ? (unsigned long (*)(unsigned long, void (*)(void)))dlsym(h, "mt_lib_spin") : NULL;
+	if (!fn)
+		return fprintf(stderr, "%s\n", dlerror()), 1;
+	fn(1500000000ul, mt_after_truncate); /* ~1 s in the library, then the callback */
+	return 2;
+}
+C
+	cc -O1 -fPIC -shared -nostdlib -o "$MT_DIR/libtrunc.so" "$MT_DIR/lib.c" &&
+		cc -O1 -o "$MT_DIR/trunc" "$MT_DIR/trunc.c" -ldl
+}
+
+t_maps_truncated() {
+	local t=maps_truncated d=$O/maptrunc w st n after copied
+	mt_build || { fail $t "could not build the workload (cc)"; return 1; }
+	w=$(mktemp -d /tmp/ap-maptrunc.XXXXXX) && cp "$MT_DIR/libtrunc.so" "$w/" &&
+		chown -R nobody "$w" || { fail $t "scratch directory"; return 1; }
+	timeout 60 $AP -q -F 999 -o $d -- setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$MT_DIR/trunc" "$w/libtrunc.so" 2>$d.err
+	st=$?
+	rm -rf "$w"
+	n=$(samples $d/stacks.folded '^trunc;' 2>/dev/null)
+	after=$(samples $d/stacks.folded '^trunc;.*mt_lib_spin;mt_after_truncate' 2>/dev/null)
+	copied=$(jq '.collectors.cpu.counters.symbol_files_copied // 0' $d/run.json 2>/dev/null)
+	if [ $st != 3 ]; then
+		fail $t "exit $st, want the target's 3 (135: the profiler died of SIGBUS): $(tail -1 $d.err)"
+	elif ! artifacts_ok $d; then
+		fail $t "the run is incomplete: $(ls $d)"
+	elif ! gt "${copied:-0}" 0; then
+		fail $t "symbol_files_copied is $copied: the target's own library was mapped, not copied"
+	elif ! gt "${after:-0}" 100; then
+		fail $t "only $after samples after the truncation unwound through the library, of $n"
+	else
+		pass $t
+		echo "     $after of $n samples after the truncation, unwound through the library; $copied files copied"
+	fi
+}
+
+SUITE_TESTS=(fd_kinds maps_symlink_trap maps_fifo_trap bpf_prog_names maps_truncated)
