@@ -37,7 +37,8 @@ run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_le
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
 	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats \
 	hostile_names maps_fifo_trap bpf_prog_names target_user pid_thread target_crash outdir_enospc \
-	outdir_read_traps outbound_idle_pool outdir_swapped_by_target target_signals_caps
+	outdir_read_traps outbound_idle_pool outdir_swapped_by_target target_signals_caps \
+	maps_truncated nofile_limit
 run fuzz-smoke tests/fuzz/run.sh 10
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]
