@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Issue 12, fix-elf: file descriptors (the open-files limit, --py-calls
+# File descriptors (the open-files limit, --py-calls
 # uprobes released with their process). Sourced by tests/integration/run.sh
 # (helpers and variables come from there). The truncated-library test is
 # maps_truncated in suite-mapsafe.sh.
