@@ -161,29 +161,45 @@ static Elf *elf_begin_fd(int fd)
 
 /* path as a regular file only (open_checked, no symlink unless flags say
  * so): *fdp the file, *mfdp the fd mapped (map_fd); NULL with errno set */
-static Elf *elf_open(const char *path, unsigned flags, int *fdp, int *mfdp)
+/* the checked file fd as libelf reads it: itself, or a sealed copy
+ * (map_fd) in *mfdp; NULL with errno set (fd stays open either way) */
+static Elf *elf_from_fd(int fd, const struct stat *st, int *mfdp)
 {
+	int err, mfd = map_fd(fd, st);
 	Elf *elf;
-	int mfd, fd = open_checked(path, flags, 0, 0, NULL);
 
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	mfd = map_fd(fd, NULL);
 	if (mfd < 0) {
-		close(fd);
 		errno = -mfd;
 		return NULL;
 	}
 	elf = elf_begin_fd(mfd);
 	if (!elf) {
+		err = errno;
 		map_fd_close(mfd, fd);
+		errno = err;
+		return NULL;
+	}
+	*mfdp = mfd;
+	return elf;
+}
+
+static Elf *elf_open(const char *path, unsigned flags, int *fdp, int *mfdp)
+{
+	int err, fd = open_checked(path, flags, 0, 0, NULL);
+	Elf *elf;
+
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	elf = elf_from_fd(fd, NULL, mfdp);
+	if (!elf) {
+		err = errno;
 		close(fd);
+		errno = err;
 		return NULL;
 	}
 	*fdp = fd;
-	*mfdp = mfd;
 	return elf;
 }
 
@@ -517,22 +533,10 @@ struct symfile *symfile__open_fd(int fd, const char *name)
 	int err, mfd;
 	Elf *elf;
 
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = fstat(fd, &st) ? errno : EINVAL;
-		close(fd);
-		errno = err;
-		return NULL;
-	}
-	mfd = map_fd(fd, &st);
-	if (mfd < 0) {
-		close(fd);
-		errno = -mfd;
-		return NULL;
-	}
-	elf = elf_begin_fd(mfd);
+	err = fstat(fd, &st) ? errno : S_ISREG(st.st_mode) ? 0 : EINVAL;
+	elf = err ? NULL : elf_from_fd(fd, &st, &mfd);
 	if (!elf) {
-		err = errno;
-		map_fd_close(mfd, fd);
+		err = err ?: errno;
 		close(fd);
 		errno = err;
 		return NULL;
