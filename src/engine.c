@@ -84,10 +84,17 @@ static void name_processes(struct ap_session *ses)
 			pr->exited = pr->exited || pp->exited;
 		}
 	}
+	/* the main thread's name, else any thread's */
 	for (i = 0; i < p->nr_threads; i++) {
 		struct ap_process *pr = &p->procs[p->threads[i].proc];
 
-		if (!pr->comm && (p->threads[i].tid == pr->pid || !pr->comm))
+		if (!pr->comm && p->threads[i].tid == pr->pid)
+			pr->comm = p->threads[i].comm;
+	}
+	for (i = 0; i < p->nr_threads; i++) {
+		struct ap_process *pr = &p->procs[p->threads[i].proc];
+
+		if (!pr->comm)
 			pr->comm = p->threads[i].comm;
 	}
 }
