@@ -2,6 +2,8 @@
 /* The engine: collectors started, drained from the event loop, and the
  * live profile cut into windows; see engine.h. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "collect/cpu.h"
@@ -99,6 +101,19 @@ static void name_processes(struct ap_session *ses)
 	}
 }
 
+/* what the purges of this window evicted */
+static void eviction_counters(struct ap_session *ses)
+{
+	struct profile *p = &ses->prof;
+
+	profile__set_counter(p, "profile_purges", p->evicted.purges);
+	profile__set_counter(p, "profile_stacks_evicted", p->evicted.stacks);
+	profile__set_counter(p, "profile_frames_evicted", p->evicted.frames);
+	profile__set_counter(p, "profile_modules_evicted", p->evicted.modules);
+	profile__set_counter(p, "profile_strings_evicted", p->evicted.strs);
+	memset(&p->evicted, 0, sizeof(p->evicted));
+}
+
 int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 {
 	int err = 0;
@@ -110,6 +125,8 @@ int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 		cpu_collector__counters(ses->cpu);
 	}
 	name_processes(ses);
+	if (ses->purge_ns)
+		eviction_counters(ses);
 	ses->prof.start_mono_ns = ses->win_start_mono;
 	ses->prof.duration_s = now > ses->win_start_mono ? (now - ses->win_start_mono) / 1e9 : 0;
 	profile__take_window(&ses->prof, win);
@@ -121,7 +138,33 @@ int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 
 void engine__purge(struct ap_session *ses)
 {
-	profile__purge(&ses->prof);
+	struct profile_remap rm;
+
+	const struct profile_caps *caps = ses->caps.stacks ? &ses->caps : NULL;
+
+	profile__purge(&ses->prof, caps, &rm);
+	if (rm.moved && ses->cpu)
+		cpu_collector__remap(ses->cpu, &rm);
+	profile_remap__free(&rm);
+}
+
+int engine__test_env(struct ap_session *ses)
+{
+	const char *ms = getenv("AP_TEST_PURGE_MS"), *caps = getenv("AP_TEST_PROFILE_CAPS");
+	unsigned long long a, b, c;
+	long v;
+
+	if (ms) {
+		if (parse_long(ms, 1, 3600000, &v))
+			return -EINVAL;
+		ses->purge_ns = v * 1000000ull;
+	}
+	if (caps) {
+		if (sscanf(caps, "%llu,%llu,%llu", &a, &b, &c) != 3 || !a || !b || !c)
+			return -EINVAL;
+		ses->caps = (struct profile_caps){ a, b, c };
+	}
+	return 0;
 }
 
 void engine__stop(struct ap_session *ses)

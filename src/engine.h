@@ -53,10 +53,18 @@ int engine__drain(struct ap_session *ses);
  * Free win with profile__window_free(). 0 or -errno. */
 int engine__window(struct ap_session *ses, uint64_t now, struct profile *win);
 
-/* The slow tick: evict from the long-lived tables past their caps (least
- * recently used first, counted). Windows taken before must be freed (or
- * profile__window_own()ed) by then. */
+/* The slow tick: evict from the long-lived tables past their caps
+ * (ses->caps, or the AP_PROFILE_*_MAX; least recently used first, counted),
+ * and renumber the collectors' caches of ids. Windows taken before must be
+ * freed (or profile__window_own()ed) by then. With ses->purge_ns set, each
+ * window carries what the purges during it evicted (counters
+ * profile_purges, profile_{stacks,frames,modules,strings}_evicted). */
 void engine__purge(struct ap_session *ses);
+
+/* Hidden settings for tests, from the environment: AP_TEST_PURGE_MS (the
+ * purge tick of a run, ms) and AP_TEST_PROFILE_CAPS ("stacks,frames,strs",
+ * the caps of ses->prof). 0, or -EINVAL for a malformed value. */
+int engine__test_env(struct ap_session *ses);
 
 /* stop sampling and handle what is still buffered; the BPF aggregates
  * (off-CPU per stack, syscalls, thread accounting) go into the open window,

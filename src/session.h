@@ -81,6 +81,8 @@ struct ap_session {
 	uint64_t win_start_mono, win_start_real;
 	uint64_t nr_windows;    /* windows taken so far */
 	bool engine_stopped;    /* engine__stop ran */
+	uint64_t purge_ns;      /* the slow purge tick (0: none) */
+	struct profile_caps caps; /* of ses->prof's symbol tables (0: AP_PROFILE_*_MAX) */
 };
 
 /* target exit code as a shell reports it (128+N for signal N), or -1 */

@@ -956,6 +956,46 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 	return n < 0 ? n : 0;
 }
 
+/* the entries of an id cache whose ids survived a compaction, renumbered */
+static void remap_cache(struct hmap *m, const uint32_t *map, size_t n)
+{
+	struct hmap out = { 0 };
+	uint32_t id;
+	size_t i;
+
+	for (i = 0; i < m->cap; i++) {
+		if (!m->ents[i].key)
+			continue;
+		id = profile_remap__id(map, n, m->ents[i].val);
+		if (id != AP_NONE)
+			hmap_put(&out, m->ents[i].key, m->ents[i].klen, id);
+	}
+	hmap_free(m);
+	*m = out;
+}
+
+void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm)
+{
+	size_t i, keep = 0;
+
+	if (!rm->moved)
+		return;
+	remap_cache(&cc->off_stacks, rm->stacks, rm->nr_stacks);
+	remap_cache(&cc->kstacks, rm->stacks, rm->nr_stacks);
+	remap_cache(&cc->ucache, rm->frames, rm->nr_frames);
+	remap_cache(&cc->kcache, rm->frames, rm->nr_frames);
+	remap_cache(&cc->pyframes, rm->frames, rm->nr_frames);
+	for (i = 0; i < cc->nr_pending; i++) {
+		uint32_t f = profile_remap__id(rm->frames, rm->nr_frames, cc->pending[i].frame);
+
+		if (f == AP_NONE)
+			continue; /* its stacks went: nothing to name */
+		cc->pending[keep] = cc->pending[i];
+		cc->pending[keep++].frame = f;
+	}
+	cc->nr_pending = keep;
+}
+
 int cpu_collector__fd(const struct cpu_collector *cc)
 {
 	return cc->epfd;

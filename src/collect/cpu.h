@@ -29,6 +29,10 @@ int cpu_collector__timeout_ms(struct cpu_collector *cc);
 /* before profile__take_window() on ses->prof: let go of what points into
  * the window's rows (off-CPU intervals still waiting for their stack) */
 void cpu_collector__end_window(struct cpu_collector *cc);
+/* after profile__purge() compacted ses->prof: renumber the ids the
+ * collector caches (frames per pc, stacks per off-CPU stack id), dropping
+ * the evicted ones */
+void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm);
 /* stop sampling and handle everything still buffered */
 void cpu_collector__stop(struct cpu_collector *cc);
 /* after stop: per-thread on/off-CPU accounting (threads alive are closed at

@@ -222,7 +222,41 @@ struct profile {
 	bool lent;              /* live: a window borrows the symbol tables */
 	void **retired;         /* symbol arrays replaced while lent, freed at purge */
 	size_t nr_retired, cap_retired;
+	/* the live profile's eviction (profile__purge): the window each stack
+	 * was last used in (interned, or counted in a row), and what went */
+	uint32_t epoch;         /* windows taken */
+	uint32_t *stack_seen;   /* per stack */
+	size_t cap_stack_seen;
+	struct profile_evictions {
+		uint64_t purges;        /* compactions done */
+		uint64_t stacks, frames, modules, strs;
+	} evicted;              /* since the start */
 };
+
+/* Caps of the long-lived symbol tables of a live profile (README "Bounded
+ * caches"): past one of them, profile__purge() evicts the stacks used
+ * longest ago, then the frames, modules and strings nothing kept uses,
+ * down to 3/4 of each cap. */
+struct profile_caps {
+	size_t stacks, frames, strs;
+};
+#define AP_PROFILE_STACKS_MAX 65536   /* ~12 MB with their frames and index */
+#define AP_PROFILE_FRAMES_MAX 65536   /* ~8 MB with names and index */
+#define AP_PROFILE_STRS_MAX 131072
+
+/* old id -> new id (AP_NONE: evicted) after a compaction, for the caches
+ * that hold ids (the collectors'); valid until the next profile__purge */
+struct profile_remap {
+	bool moved;             /* false: ids unchanged, the arrays are NULL */
+	uint32_t *strs, *modules, *frames, *stacks;
+	size_t nr_strs, nr_modules, nr_frames, nr_stacks;
+};
+static inline uint32_t profile_remap__id(const uint32_t *map, size_t n, uint32_t id)
+{
+	return id < n ? map[id] : AP_NONE;
+}
+void profile_remap__free(struct profile_remap *rm);
+
 
 /* names of enum ap_frame_kind, ap_off_reason, ap_fd_kind and ap_view ("python", "lock",
  * "socket", "mixed") */
@@ -260,10 +294,19 @@ void profile__take_window(struct profile *live, struct profile *win);
 void profile__window_own(struct profile *win);
 /* free a window's rows (and its tables if it owns them); accepts NULL */
 void profile__window_free(struct profile *win);
-/* Live profile, between windows: the windows taken so far stop borrowing
- * (each must have been freed or owned); arrays replaced while lent are
- * freed. */
-void profile__purge(struct profile *live);
+/* Live profile, between windows (the slow purge tick): the windows taken
+ * so far stop borrowing (each must have been freed or owned); arrays
+ * replaced while lent are freed. Then, past a cap of caps (NULL: the
+ * AP_PROFILE_*_MAX), the tables are compacted: the stacks used longest ago
+ * go (never those of live's rows or marked with profile__keep_stack since
+ * the last window), then what no kept stack, row or module uses. Ids
+ * change: live's rows are remapped here, and rm (NULL: not wanted) says
+ * how, for the caches that hold ids. Evictions are counted in
+ * live->evicted. Returns the number of stacks evicted. */
+size_t profile__purge(struct profile *live, const struct profile_caps *caps,
+		      struct profile_remap *rm);
+/* a stack a cache still refers to: kept by the next purge as if used now */
+void profile__keep_stack(struct profile *live, uint32_t stack);
 
 uint32_t profile__str(struct profile *p, const char *s);
 static inline const char *profile__s(const struct profile *p, uint32_t id)
