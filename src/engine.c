@@ -84,6 +84,13 @@ static void name_processes(struct ap_session *ses)
 			pr->exe = profile__str(p, pp->exe);
 			pr->cmdline = profile__str(p, pp->cmdline);
 			pr->exited = pr->exited || pp->exited;
+			if (pp->labels) { /* read at its first sample (process/labels.h) */
+				pr->cgroup = profile__str(p, pp->labels->cgroup);
+				pr->container_id = profile__str(p, pp->labels->container_id);
+				pr->service = profile__str(p, pp->labels->service);
+				pr->runtime = profile__str(p, pp->labels->runtime);
+				pr->build_id = profile__str(p, pp->labels->build_id);
+			}
 		}
 	}
 	/* the main thread's name, else any thread's */

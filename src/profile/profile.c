@@ -756,6 +756,11 @@ static void keep_row_strs(const struct profile *p, uint32_t *smap)
 		keep_str(smap, p->procs[i].comm);
 		keep_str(smap, p->procs[i].exe);
 		keep_str(smap, p->procs[i].cmdline);
+		keep_str(smap, p->procs[i].cgroup);
+		keep_str(smap, p->procs[i].container_id);
+		keep_str(smap, p->procs[i].service);
+		keep_str(smap, p->procs[i].runtime);
+		keep_str(smap, p->procs[i].build_id);
 	}
 }
 
@@ -769,6 +774,11 @@ static void remap_row_strs(struct profile *p, const uint32_t *smap)
 		p->procs[i].comm = smap[p->procs[i].comm];
 		p->procs[i].exe = smap[p->procs[i].exe];
 		p->procs[i].cmdline = smap[p->procs[i].cmdline];
+		p->procs[i].cgroup = smap[p->procs[i].cgroup];
+		p->procs[i].container_id = smap[p->procs[i].container_id];
+		p->procs[i].service = smap[p->procs[i].service];
+		p->procs[i].runtime = smap[p->procs[i].runtime];
+		p->procs[i].build_id = smap[p->procs[i].build_id];
 	}
 }
 

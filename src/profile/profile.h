@@ -80,6 +80,8 @@ struct ap_thread {
 	uint64_t nr_vol, nr_invol;   /* voluntary / involuntary context switches */
 };
 
+/* a new string id field here (or in ap_thread) is also renumbered by the
+ * purge: keep_row_strs() and remap_row_strs() in profile.c */
 struct ap_process {
 	uint32_t pid, ppid;
 	uint32_t comm, exe, cmdline; /* string ids */
