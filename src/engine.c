@@ -121,6 +121,16 @@ static void eviction_counters(struct ap_session *ses)
 	memset(&p->evicted, 0, sizeof(p->evicted));
 }
 
+/* processes released before this window named them: gone from the model
+ * (counted per window in processes_forgotten) */
+static void forget_processes(struct ap_session *ses, struct profile *win)
+{
+	uint64_t n = procmaps__forget_released(&ses->pm);
+
+	if (ses->purge_ns)
+		profile__set_counter(win, "processes_forgotten", n);
+}
+
 int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 {
 	int err = 0;
@@ -137,6 +147,7 @@ int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 	ses->prof.start_mono_ns = ses->win_start_mono;
 	ses->prof.duration_s = now > ses->win_start_mono ? (now - ses->win_start_mono) / 1e9 : 0;
 	profile__take_window(&ses->prof, win);
+	forget_processes(ses, win);
 	ses->win_start_mono = now;
 	ses->win_start_real = now_real_ns();
 	ses->nr_windows++;
