@@ -1198,36 +1198,31 @@ static void drain_offcpu(struct cpu_collector *cc)
 static void drain_syscalls(struct cpu_collector *cc)
 {
 	struct profile *p = &cc->ses->prof;
-	int fd = bpf_map__fd(cc->skel->maps.sys_stats), ncpu = libbpf_num_possible_cpus(), c, b;
+	int fd = bpf_map__fd(cc->skel->maps.sys_stats);
 	struct ap_sys_key key, next, *prev = NULL;
 	struct ap_sys_err_key ekey, enext, *eprev = NULL;
-	struct ap_sys_val *vals = xcalloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
+	struct ap_sys_val val;
 	uint64_t count;
 
-	while (ncpu > 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		struct ap_sys_row row = { 0 };
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
+		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
 		row.pid = key.tgid;
 		row.nr = key.nr;
 		row.fd_kind = key.fd_kind;
-		for (c = 0; c < ncpu; c++) {
-			row.count += vals[c].count;
-			row.errors += vals[c].errors;
-			row.total_ns += vals[c].total_ns;
-			row.bytes += vals[c].bytes;
-			if (vals[c].max_ns > row.max_ns)
-				row.max_ns = vals[c].max_ns;
-			for (b = 0; b < AP_SYS_HIST; b++)
-				row.hist[b] += vals[c].hist[b];
-		}
+		row.count = val.count;
+		row.errors = val.errors;
+		row.total_ns = val.total_ns;
+		row.bytes = val.bytes;
+		row.max_ns = val.max_ns;
+		memcpy(row.hist, val.hist, sizeof(row.hist));
 		GROW(p->sys, p->cap_sys, p->nr_sys + 1);
 		p->sys[p->nr_sys++] = row;
 	}
-	free(vals);
 	fd = bpf_map__fd(cc->skel->maps.sys_errs);
 	while (bpf_map_get_next_key(fd, eprev, &enext) == 0) {
 		ekey = enext;
