@@ -16,7 +16,7 @@ const volatile __u64 slow_ns = 10000000;     /* --slow-syscall */
 
 /* One value per key shared by the CPUs, updated with atomic adds, and
  * allocated on first use: a per-CPU hash preallocates 16384 entries for
- * every possible CPU (42 MB on a 128-CPU host), used or not. Not
+ * every possible CPU (620 MB on a 128-CPU host), used or not. Not
  * preallocated also means a deleted entry is freed only after an RCU grace
  * period, so a program that looked it up before userspace's
  * lookup-and-delete writes into memory no other key uses. */
