@@ -14,15 +14,12 @@
 const volatile bool syscalls_on = true;      /* --no-syscalls turns it off */
 const volatile __u64 slow_ns = 10000000;     /* --slow-syscall */
 
-/* One value per key shared by the CPUs, updated with atomic adds, and
- * allocated on first use: a per-CPU hash preallocates 16384 entries for
- * every possible CPU (620 MB on a 128-CPU host), used or not. Not
- * preallocated also means a deleted entry is freed only after an RCU grace
- * period, so a program that looked it up before userspace's
- * lookup-and-delete writes into memory no other key uses. */
+/* One value per key shared by the CPUs, updated with atomic adds: a
+ * per-CPU hash preallocates its 16384 entries for every possible CPU (620
+ * MB on a 128-CPU host), used or not. On Linux 6.1+ userspace makes it
+ * BPF_F_NO_PREALLOC (mapdrain.h: map_drain_no_prealloc). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
 	__type(key, struct ap_sys_key);
 	__type(value, struct ap_sys_val);

@@ -18,6 +18,7 @@
 #include "autoprof.skel.h"
 #include "artifact/artifact.h"
 #include "collect/cpu.h"
+#include "collect/mapdrain.h"
 #include "collect/mmaptrack.h"
 #include "log.h"
 #include "python/pyproc.h"
@@ -340,6 +341,9 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	ses->prof.slow_ns = ses->opts.slow_ns;
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
+	/* drained per window with lookup-and-delete (mapdrain.h) */
+	map_drain_no_prealloc(cc->skel->maps.sys_stats);
+	map_drain_no_prealloc(cc->skel->maps.off_time);
 	err = autoprof_bpf__load(cc->skel);
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
@@ -1178,60 +1182,62 @@ static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
 	bpf_link__destroy(link);
 }
 
-static void drain_offcpu(struct cpu_collector *cc)
-{
-	struct profile *p = &cc->ses->prof;
-	int fd = bpf_map__fd(cc->skel->maps.off_time);
-	struct ap_off_key key, next, *prev = NULL;
-	struct ap_off_val v;
+struct off_drain {
+	struct cpu_collector *cc;
+	struct profile *p;
+};
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v) || key.reason >= AP_OFF__COUNT)
-			continue;
-		profile__add_off(p, key.tgid, key.tid, off_stack_of(cc, key.tgid, key.sid, key.kstack),
-				 key.reason, v.ns, key.reason == AP_OFF_RUNQUEUE ? 0 : v.count);
-	}
+static void off_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_off_key *key = k;
+	const struct ap_off_val *val = v;
+	struct off_drain *d = ctx;
+
+	if (key->reason >= AP_OFF__COUNT)
+		return;
+	profile__add_off(d->p, key->tgid, key->tid, off_stack_of(d->cc, key->tgid, key->sid, key->kstack),
+			 key->reason, val->ns, key->reason == AP_OFF_RUNQUEUE ? 0 : val->count);
 }
 
+/* off-CPU time per stack since the last drain, and the map emptied */
+static void drain_offcpu(struct cpu_collector *cc)
+{
+	struct off_drain d = { cc, &cc->ses->prof };
+
+	map_drain(bpf_map__fd(cc->skel->maps.off_time), sizeof(struct ap_off_key),
+		  sizeof(struct ap_off_val), off_row, &d);
+}
+
+static void sys_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_sys_key *key = k;
+	const struct ap_sys_val *val = v;
+	struct ap_sys_row row = {
+		.pid = key->tgid, .nr = key->nr, .fd_kind = key->fd_kind, .count = val->count,
+		.errors = val->errors, .total_ns = val->total_ns, .max_ns = val->max_ns,
+		.bytes = val->bytes,
+	};
+
+	memcpy(row.hist, val->hist, sizeof(row.hist));
+	profile__add_sys(ctx, &row);
+}
+
+static void sys_err_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_sys_err_key *key = k;
+
+	profile__add_sys_err(ctx, key->tgid, key->nr, key->err, *(const uint64_t *)v);
+}
+
+/* what the kernel counted since the last drain, and the maps emptied */
 static void drain_syscalls(struct cpu_collector *cc)
 {
 	struct profile *p = &cc->ses->prof;
-	int fd = bpf_map__fd(cc->skel->maps.sys_stats);
-	struct ap_sys_key key, next, *prev = NULL;
-	struct ap_sys_err_key ekey, enext, *eprev = NULL;
-	struct ap_sys_val val;
-	uint64_t count;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct ap_sys_row row = { 0 };
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &val))
-			continue;
-		row.pid = key.tgid;
-		row.nr = key.nr;
-		row.fd_kind = key.fd_kind;
-		row.count = val.count;
-		row.errors = val.errors;
-		row.total_ns = val.total_ns;
-		row.bytes = val.bytes;
-		row.max_ns = val.max_ns;
-		memcpy(row.hist, val.hist, sizeof(row.hist));
-		GROW(p->sys, p->cap_sys, p->nr_sys + 1);
-		p->sys[p->nr_sys++] = row;
-	}
-	fd = bpf_map__fd(cc->skel->maps.sys_errs);
-	while (bpf_map_get_next_key(fd, eprev, &enext) == 0) {
-		ekey = enext;
-		eprev = &ekey;
-		if (bpf_map_lookup_elem(fd, &ekey, &count))
-			continue;
-		GROW(p->sys_errs, p->cap_sys_errs, p->nr_sys_errs + 1);
-		p->sys_errs[p->nr_sys_errs++] = (struct ap_sys_err){ ekey.tgid, ekey.nr, ekey.err, count };
-	}
+	map_drain(bpf_map__fd(cc->skel->maps.sys_stats), sizeof(struct ap_sys_key),
+		  sizeof(struct ap_sys_val), sys_row, p);
+	map_drain(bpf_map__fd(cc->skel->maps.sys_errs), sizeof(struct ap_sys_err_key),
+		  sizeof(uint64_t), sys_err_row, p);
 }
 
 /* Threads of a process attached to that never ran while we watched (idle

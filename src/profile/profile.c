@@ -44,6 +44,8 @@ static void free_rows(struct profile *p)
 	hmap_free(&p->off_ids);
 	free(p->sys);
 	free(p->sys_errs);
+	hmap_free(&p->sys_ids);
+	hmap_free(&p->sys_err_ids);
 	free(p->slow);
 	hmap_free(&p->slow_ids);
 	free(p->times);
@@ -195,8 +197,8 @@ void profile__take_window(struct profile *live, struct profile *win)
 	MOVE(threads); MOVE(nr_threads); MOVE(cap_threads); MOVE(thread_ids);
 	MOVE(procs); MOVE(nr_procs); MOVE(cap_procs); MOVE(proc_ids);
 	MOVE(off); MOVE(nr_off); MOVE(cap_off); MOVE(off_ids);
-	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys);
-	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs);
+	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys); MOVE(sys_ids);
+	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs); MOVE(sys_err_ids);
 	MOVE(slow); MOVE(nr_slow); MOVE(cap_slow); MOVE(slow_ids); MOVE(slow_dropped);
 	MOVE(times); MOVE(nr_times); MOVE(cap_times); MOVE(times_dropped);
 	MOVE(ivals); MOVE(nr_ivals); MOVE(cap_ivals); MOVE(ivals_dropped);
@@ -955,4 +957,42 @@ size_t profile__purge(struct profile *p, const struct profile_caps *caps, struct
 	else
 		profile_remap__free(&local);
 	return before - p->nr_stacks;
+}
+
+void profile__add_sys(struct profile *p, const struct ap_sys_row *row)
+{
+	uint32_t key[3] = { row->pid, row->nr, row->fd_kind };
+	struct ap_sys_row *r;
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->sys_ids, key, sizeof(key), p->nr_sys, &is_new);
+	int b;
+
+	if (is_new) {
+		GROW(p->sys, p->cap_sys, p->nr_sys + 1);
+		p->sys[p->nr_sys++] = *row;
+		return;
+	}
+	r = &p->sys[*id];
+	r->count += row->count;
+	r->errors += row->errors;
+	r->total_ns += row->total_ns;
+	r->bytes += row->bytes;
+	if (row->max_ns > r->max_ns)
+		r->max_ns = row->max_ns;
+	for (b = 0; b < AP_SYS_HIST; b++)
+		r->hist[b] += row->hist[b];
+}
+
+void profile__add_sys_err(struct profile *p, uint32_t pid, uint32_t nr, uint32_t err,
+			  uint64_t count)
+{
+	uint32_t key[3] = { pid, nr, err };
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->sys_err_ids, key, sizeof(key), p->nr_sys_errs, &is_new);
+
+	if (is_new) {
+		GROW(p->sys_errs, p->cap_sys_errs, p->nr_sys_errs + 1);
+		p->sys_errs[p->nr_sys_errs++] = (struct ap_sys_err){ pid, nr, err, 0 };
+	}
+	p->sys_errs[*id].count += count;
 }

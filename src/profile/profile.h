@@ -198,6 +198,7 @@ struct profile {
 	size_t nr_sys, cap_sys;
 	struct ap_sys_err *sys_errs;
 	size_t nr_sys_errs, cap_sys_errs;
+	struct hmap sys_ids, sys_err_ids; /* (pid, nr, fd_kind) / (pid, nr, err) -> row */
 	struct ap_slow_call *slow;      /* aggregated; see AP_SLOW_ROWS_* */
 	size_t nr_slow, cap_slow;
 	struct hmap slow_ids;
@@ -336,6 +337,12 @@ uint64_t profile__thread_wall_ns(const struct ap_thread *t);
 /* add off-CPU time to (pid, tid, stack, reason) */
 void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
 		      uint32_t reason, uint64_t ns, uint64_t count);
+/* add a syscall row (an error count) to the row of its key, made if
+ * absent: a collector that drains the kernel's map several times in one
+ * window adds each drain */
+void profile__add_sys(struct profile *p, const struct ap_sys_row *row);
+void profile__add_sys_err(struct profile *p, uint32_t pid, uint32_t nr, uint32_t err,
+			  uint64_t count);
 /* the sample and interval timelines (capped; the excess is counted in
  * times_dropped / ivals_dropped, which the collector reports as the
  * timeline_samples_dropped / offcpu_intervals_dropped counters) */
