@@ -754,6 +754,13 @@ static int run_on_purge(struct ap_loop *l, void *ctx)
 	return 0;
 }
 
+static int run_on_flush(struct ap_loop *l, void *ctx)
+{
+	struct run_loop *rl = ctx;
+
+	return engine__flush(rl->ses, now_mono_ns());
+}
+
 /* collect until the target exits, -d elapses or the user insists: 1 when
  * signals stopped it, 0, or -errno */
 static int collect(struct ap_session *ses)
@@ -779,6 +786,8 @@ static int collect(struct ap_session *ses)
 		err = ap_loop__add_timer(&l, 500000000ull, run_on_status, &rl);
 	if (err >= 0 && ses->purge_ns) /* tests only: a run is one window */
 		err = ap_loop__add_timer(&l, ses->purge_ns, run_on_purge, &rl);
+	if (err >= 0 && ses->flush_ns)
+		err = ap_loop__add_timer(&l, ses->flush_ns, run_on_flush, &rl);
 	if (err >= 0) {
 		procstat__sample(ses->ps, &ses->tracked, now_mono_ns());
 		/* what happened before the loop saw it: an exit, a signal */
@@ -1047,7 +1056,7 @@ int cmd_run(int argc, char **argv)
 
 	ret = engine__test_env(&ses) ? -AP_EXIT_USAGE : 0;
 	if (ret)
-		ap_err("AP_TEST_PURGE_MS or AP_TEST_PROFILE_CAPS: malformed");
+		ap_err("AP_TEST_PURGE_MS, AP_TEST_FLUSH_MS or AP_TEST_PROFILE_CAPS: malformed");
 	if (!ret)
 		ret = preflight(&ses);
 	/* fail fast on a missing command or a bad pid, before loading */

@@ -67,6 +67,15 @@ int engine__drain(struct ap_session *ses)
 	return ses->cpu ? cpu_collector__poll(ses->cpu, 0) : 0;
 }
 
+int engine__flush(struct ap_session *ses, uint64_t now)
+{
+	int err = engine__drain(ses);
+
+	if (ses->cpu && !ses->engine_stopped)
+		cpu_collector__drain(ses->cpu, now);
+	return err;
+}
+
 /* name the processes seen in the window, from the process model while it
  * still knows them, else from one of their threads */
 static void name_processes(struct ap_session *ses)
@@ -136,9 +145,10 @@ int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 	int err = 0;
 
 	if (ses->cpu) {
-		if (!ses->engine_stopped)
+		if (!ses->engine_stopped) { /* else engine__stop drained it all */
 			err = cpu_collector__poll(ses->cpu, 0);
-		cpu_collector__end_window(ses->cpu);
+			cpu_collector__drain(ses->cpu, now);
+		}
 		cpu_collector__counters(ses->cpu);
 	}
 	name_processes(ses);
@@ -169,6 +179,7 @@ void engine__purge(struct ap_session *ses)
 int engine__test_env(struct ap_session *ses)
 {
 	const char *ms = getenv("AP_TEST_PURGE_MS"), *caps = getenv("AP_TEST_PROFILE_CAPS");
+	const char *flush = getenv("AP_TEST_FLUSH_MS");
 	unsigned long long a, b, c;
 	long v;
 
@@ -176,6 +187,11 @@ int engine__test_env(struct ap_session *ses)
 		if (parse_long(ms, 1, 3600000, &v))
 			return -EINVAL;
 		ses->purge_ns = v * 1000000ull;
+	}
+	if (flush) {
+		if (parse_long(flush, 1, 3600000, &v))
+			return -EINVAL;
+		ses->flush_ns = v * 1000000ull;
 	}
 	if (caps) {
 		if (sscanf(caps, "%llu,%llu,%llu", &a, &b, &c) != 3 || !a || !b || !c)

@@ -82,6 +82,7 @@ struct ap_session {
 	uint64_t nr_windows;    /* windows taken so far */
 	bool engine_stopped;    /* engine__stop ran */
 	uint64_t purge_ns;      /* the slow purge tick (0: none) */
+	uint64_t flush_ns;      /* tests: drain the kernel's aggregates this often (0: at the end) */
 	struct profile_caps caps; /* of ses->prof's symbol tables (0: AP_PROFILE_*_MAX) */
 };
 

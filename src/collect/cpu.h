@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The on-CPU collector: loads the BPF object, samples with cpu-clock perf
- * events on every CPU, and turns each ring-buffer record into an unwound,
- * symbolized stack in ses->prof. */
+/* The collection, as the run command sees it: loads the BPF object, drives
+ * every collector (on-CPU samples, off-CPU, syscalls, process lifecycle,
+ * --py-calls; see collect/collect.h and core.c) and turns their records
+ * into unwound, symbolized stacks in ses->prof. A facade over the
+ * collectors' ops: each function below runs the matching op of each. */
 #ifndef AP_CPU_H
 #define AP_CPU_H
 
@@ -26,17 +28,20 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms);
  * again (ms) */
 int cpu_collector__fd(const struct cpu_collector *cc);
 int cpu_collector__timeout_ms(struct cpu_collector *cc);
-/* before profile__take_window() on ses->prof: let go of what points into
- * the window's rows (off-CPU intervals still waiting for their stack) */
-void cpu_collector__end_window(struct cpu_collector *cc);
 /* after profile__purge() compacted ses->prof: renumber the ids the
  * collector caches (frames per pc, stacks per off-CPU stack id), dropping
  * the evicted ones */
 void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm);
 /* stop sampling and handle everything still buffered */
 void cpu_collector__stop(struct cpu_collector *cc);
-/* after stop: per-thread on/off-CPU accounting (threads alive are closed at
- * end_ns), off-CPU time per stack and syscall statistics into ses->prof */
+/* Every collector's flush into ses->prof: what the kernel aggregated since
+ * the last drain (off-CPU time per stack, syscall statistics, read with
+ * lookup-and-delete), the per-thread on/off-CPU totals as deltas since the
+ * last drain (threads alive counted up to end_ns), and off-CPU intervals
+ * still waiting for their stack let go (they are rows of this window).
+ * Called for each window while running, and once after stop, when a block
+ * still in progress is also counted under its stack ("[still blocked at
+ * the end]") and, in attach mode, threads never seen running are added. */
 void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns);
 /* copy BPF and userspace loss counters into ses->prof */
 void cpu_collector__counters(struct cpu_collector *cc);
