@@ -43,4 +43,44 @@ for _ in range(40):
 	fi
 }
 
-SUITE_TESTS=(engine_purge_run)
+# The kernel's aggregates drained every 50 ms, as each window of a long
+# run drains them (lookup-and-delete, per-thread deltas), add up to what
+# one drain at the end gives: every write counted once with its bytes, and
+# a sleeping thread's time under its stack and in its totals, neither lost
+# nor counted twice.
+t_engine_flush() {
+	local t=engine_flush d=$O/engine-flush n=20000 size=137 file bytes r
+	AP_TEST_FLUSH_MS=50 $AP -q -o $d -- /usr/bin/python3.11 $PYW/offcpu.py writes $n $size $d.dat \
+		2>$d.err || { fail $t "exit $?: $(tail -1 $d.err)"; return 1; }
+	file=$(jq '[.processes[].syscalls[] | select(.name == "write" and .fd_kind == "file") | .count] | add' \
+		$d/artifacts/syscalls.json)
+	bytes=$(jq '[.processes[].syscalls[] | select(.name == "write" and .fd_kind == "file") | .bytes] | add' \
+		$d/artifacts/syscalls.json)
+	if ! awk -v a="$file" -v n=$n 'BEGIN { exit !(a >= n * 0.99 && a <= n * 1.01) }'; then
+		fail $t "$file writes to the file counted with 50 ms drains, want $n"; return 1
+	elif [ "$bytes" != $((n * size)) ]; then
+		fail $t "$bytes bytes written counted with 50 ms drains, want $((n * size))"; return 1
+	fi
+	AP_TEST_FLUSH_MS=50 $AP -q -o $d-sleep -- /usr/bin/python3.11 $PYW/offcpu.py sleep 2 \
+		2>$d-sleep.err || { fail $t "sleep: exit $?: $(tail -1 $d-sleep.err)"; return 1; }
+	r=$($JQ 'include "lib"; (.threads | map(select(.tid == .pid)) | .[0]) as $m |
+	  (($m.off_ns.preempted // 0) + ($m.off_ns.runqueue // 0)) as $runnable |
+	  (offstacks | map(select(.tid == $m.tid and .reason == "sleep" and
+	    (.py | .[-2:] == ["sleeper", "nap"]))) | map(.ns) | add // 0) as $nap |
+	  if $m == null then "no accounting for the main thread"
+	  elif $nap / ($m.wall_ns - $runnable) < 0.9 then
+	    "sleep under sleeper;nap: \($nap / 1e6) ms of \($m.wall_ns / 1e6) ms wall"
+	  elif $nap > $m.wall_ns * 1.02 then "sleep under nap \($nap / 1e6) ms > wall \($m.wall_ns / 1e6) ms: counted twice"
+	  elif (uncovered(0.95) | length) > 0 then "on+off < 95% of wall: \(uncovered(0.95))"
+	  elif ([.threads[] | select(.wall_ns > 50000000 and (.oncpu_ns + .offcpu_ns) > .wall_ns * 1.05)] | length) > 0
+	    then "on+off > 105% of wall: deltas counted twice"
+	  else empty end' $d-sleep/artifacts/offcpu.json)
+	if [ -n "$r" ]; then
+		fail $t "$r"
+	else
+		pass $t
+		echo "     writes $file of $n, bytes $bytes; sleep accounted once under nap"
+	fi
+}
+
+SUITE_TESTS=(engine_purge_run engine_flush)
