@@ -125,7 +125,9 @@ static void forget_threads(struct proclife *pl)
 static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat *st)
 {
 	struct profile *p = &cc->ses->prof;
-	uint64_t t0 = cc->t0_ns > cc->ses->win_start_mono ? cc->t0_ns : cc->ses->win_start_mono;
+	/* the first window from when tracking began, the others from their start */
+	uint64_t t0 = cc->ses->nr_windows && cc->ses->win_start_mono > cc->t0_ns ?
+			      cc->ses->win_start_mono : cc->t0_ns;
 	char comm[AP_COMM_LEN + 1];
 	struct ap_thread *t;
 	int r;
