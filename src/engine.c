@@ -128,6 +128,10 @@ static void eviction_counters(struct ap_session *ses)
 	profile__set_counter(p, "profile_modules_evicted", p->evicted.modules);
 	profile__set_counter(p, "profile_strings_evicted", p->evicted.strs);
 	memset(&p->evicted, 0, sizeof(p->evicted));
+	profile__set_counter(p, "python_code_objects_evicted", ses->evicted.py_codes);
+	profile__set_counter(p, "offcpu_stack_ids_evicted", ses->evicted.off_stacks);
+	profile__set_counter(p, "frame_id_cache_evicted", ses->evicted.cache_entries);
+	memset(&ses->evicted, 0, sizeof(ses->evicted));
 }
 
 /* processes released before this window named them: gone from the model
@@ -174,6 +178,8 @@ void engine__purge(struct ap_session *ses)
 	if (rm.moved && ses->cpu)
 		cpu_collector__remap(ses->cpu, &rm);
 	profile_remap__free(&rm);
+	if (ses->cpu)
+		cpu_collector__purge(ses->cpu, &ses->evicted);
 }
 
 int engine__test_env(struct ap_session *ses)

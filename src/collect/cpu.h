@@ -32,6 +32,18 @@ int cpu_collector__timeout_ms(struct cpu_collector *cc);
  * collector caches (frames per pc, stacks per off-CPU stack id), dropping
  * the evicted ones */
 void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm);
+/* Caps of the collector's caches (docs/ARCHITECTURE.md, "Windows and
+ * long-lived tables"); past one, cpu_collector__purge() starts that cache
+ * over */
+#define AP_PYCODE_MAX 65536        /* Python code objects (names, line tables) */
+#define AP_OFF_STACKS_MAX 65536    /* off-CPU stack identities -> stack */
+#define AP_ID_CACHE_MAX 524288     /* frame ids per pc and per Python code position */
+
+/* The slow tick, after engine__purge's compaction: drop what belonged to
+ * processes gone (off-CPU stack identities, code objects, Python frame
+ * ids), and start a cache over past its cap; what went is added to ev.
+ * Returns the entries of the frame id caches before. */
+size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_evictions *ev);
 /* stop sampling and handle everything still buffered */
 void cpu_collector__stop(struct cpu_collector *cc);
 /* Every collector's flush into ses->prof: what the kernel aggregated since
