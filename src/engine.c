@@ -174,6 +174,9 @@ void engine__purge(struct ap_session *ses)
 
 	const struct profile_caps *caps = ses->caps.stacks ? &ses->caps : NULL;
 
+	/* the kernel's aggregates first: rows of processes gone name their
+	 * stacks through the caches dropped below */
+	engine__flush(ses, now_mono_ns());
 	profile__purge(&ses->prof, caps, &rm);
 	if (rm.moved && ses->cpu)
 		cpu_collector__remap(ses->cpu, &rm);
