@@ -69,6 +69,17 @@ static uint64_t since(uint64_t now, uint64_t before)
 	return now > before ? now - before : 0;
 }
 
+static void thread_since(struct ap_thread_stat *st, const struct thread_last *l)
+{
+	int r;
+
+	st->oncpu_ns = since(st->oncpu_ns, l->oncpu_ns);
+	for (r = 0; r < AP_OFF__COUNT; r++)
+		st->off_ns[r] = since(st->off_ns[r], l->off_ns[r]);
+	st->nr_vol = since(st->nr_vol, l->nr_vol);
+	st->nr_invol = since(st->nr_invol, l->nr_invol);
+}
+
 /* st's totals less what the last flush reported of the thread (nothing for
  * a thread not seen before); remembered for the next, or forgotten at its
  * exit */
@@ -77,24 +88,27 @@ static void thread_delta(struct proclife *pl, struct ap_thread_stat *st, bool ex
 	struct { uint32_t tid, pad; uint64_t start; } key = { st->tid, 0, st->start_ns };
 	struct thread_last *l;
 	bool is_new;
-	uint64_t *id = hmap_upsert(&pl->last_ids, &key, sizeof(key), pl->nr_last, &is_new);
+	uint64_t *id, i;
 	struct thread_last now = { .tid = st->tid, .exited = exited, .start_ns = st->start_ns,
 				   .oncpu_ns = st->oncpu_ns, .nr_vol = st->nr_vol,
 				   .nr_invol = st->nr_invol };
-	int r;
 
 	memcpy(now.off_ns, st->off_ns, sizeof(now.off_ns));
+	if (exited) { /* nothing to remember: only what a flush reported */
+		if (hmap_get(&pl->last_ids, &key, sizeof(key), &i)) {
+			thread_since(st, &pl->last[i]);
+			pl->last[i].exited = 1;
+		}
+		return;
+	}
+	id = hmap_upsert(&pl->last_ids, &key, sizeof(key), pl->nr_last, &is_new);
 	if (is_new) {
 		GROW(pl->last, pl->cap_last, pl->nr_last + 1);
 		pl->last[pl->nr_last++] = now;
 		return;
 	}
 	l = &pl->last[*id];
-	st->oncpu_ns = since(st->oncpu_ns, l->oncpu_ns);
-	for (r = 0; r < AP_OFF__COUNT; r++)
-		st->off_ns[r] = since(st->off_ns[r], l->off_ns[r]);
-	st->nr_vol = since(st->nr_vol, l->nr_vol);
-	st->nr_invol = since(st->nr_invol, l->nr_invol);
+	thread_since(st, l);
 	*l = now;
 }
 
