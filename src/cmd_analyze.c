@@ -92,38 +92,36 @@ static int write_text(int fd, const char *name, const struct ap_analysis *an)
 /* the merged run into a new directory: artifacts/cpu.json, findings.json, report.md */
 static int write_merged(const char *path, unsigned uid, const struct ap_analysis *an)
 {
-	struct ap_outdir out = { .path = xstrdup(path), .uid = uid, .base = -1, .fd = -1,
-				 .parent = -1, .old_fd = -1 };
+	struct ap_outdir *out = xcalloc(1, sizeof(*out));
 	cJSON *j = NULL;
-	int err, afd = -1;
+	int err;
 
-	err = ap_outdir__check(&out, false, false);
+	*out = (struct ap_outdir){ .path = xstrdup(path), .uid = uid, .base = -1, .fd = -1,
+				   .parent = -1, .old_fd = -1 };
+	err = ap_outdir__check(out, false, false);
 	if (err) {
-		ap_outdir__free(&out);
+		ap_outdir__free(out);
 		return err;
 	}
-	err = ap_outdir__create(&out, false);
+	err = ap_outdir__create(out, false);
 	if (err)
 		goto out;
-	afd = mkdir_at(out.fd, "artifacts", NULL);
-	err = afd < 0 ? afd : cpu_json__write(&an->in.prof, afd);
+	err = cpu_json__write(&an->in.prof, out->fd); /* into artifacts/ */
 	if (!err) {
 		j = ap_findings_json(an);
-		err = json_write_atomic(out.fd, "findings.json", j);
+		err = json_write_atomic(out->fd, "findings.json", j);
 	}
 	if (!err)
-		err = write_text(out.fd, "report.md", an);
+		err = write_text(out->fd, "report.md", an);
 	if (!err)
-		err = ap_outdir__commit(&out);
+		err = ap_outdir__commit(out);
 	if (err) {
 		ap_err("analyze: writing %s: %s", path, ap_errstr(err));
-		ap_outdir__abandon(&out);
+		ap_outdir__abandon(out);
 	}
 out:
 	cJSON_Delete(j);
-	if (afd >= 0)
-		close(afd);
-	ap_outdir__free(&out);
+	ap_outdir__free(out);
 	return err ? -AP_EXIT_FAILED : 0;
 }
 
