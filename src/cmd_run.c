@@ -726,6 +726,7 @@ static void fill_labels(struct profile *prof, struct ap_process *pr, const struc
 
 static void fill_processes(struct ap_session *ses)
 {
+	struct ap_labels_stats ls;
 	size_t i;
 
 	for (i = 0; i < ses->pm.nr_procs; i++) {
@@ -748,6 +749,10 @@ static void fill_processes(struct ap_session *ses)
 		if (ses->child && pp->pid == (uint32_t)ses->child && ses->target_exited)
 			pr->exit_status = ses->wait_status;
 	}
+	/* labels not read in full: counted, as every cap is */
+	ap_labels__stats(&ls);
+	profile__set_counter(&ses->prof, "labels_environ_truncated", ls.environ_truncated);
+	profile__set_counter(&ses->prof, "labels_cgroup_unreadable", ls.cgroup_failed);
 }
 
 static void human_bytes(uint64_t n, char *buf, size_t len)
