@@ -7,7 +7,7 @@ SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS)) $(TOUT)/san/patterns
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
-FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern
+FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
 
