@@ -339,6 +339,9 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 	if (filters && !o->all)
 		return usage_error("%s", "--comm, --cgroup and the --exclude options filter --all: add --all");
 	if (o->all) { /* -p filters rather than attaches */
+		/* processes are found by their samples; following every fork
+		 * would follow the host (init's children) */
+		o->no_children = true;
 		free(o->pids);
 		o->pids = NULL;
 		o->nr_pids = 0;

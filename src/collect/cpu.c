@@ -46,6 +46,8 @@ struct cpu_collector {
 	uint64_t unwind_frames;
 	uint64_t no_image;          /* samples of a process whose mappings we never saw */
 	uint64_t py_unknown_code;   /* Python frames whose code object never arrived */
+	uint64_t discovered;        /* --all: processes found by a first sample */
+	uint64_t discover_untracked; /* ... not added to the BPF tracked set (full) */
 	uint32_t *frames;           /* scratch: one stack */
 	struct pycode_cache pyc;
 	struct hmap pyframes;       /* (tgid, sig, code, instr) -> frame id */
@@ -680,6 +682,34 @@ static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, 
 	return n;
 }
 
+/* --all: a process is found by its first record (lazy discovery): its
+ * /proc/PID/maps read now, as attach does, then followed by the side band
+ * and the BPF exec record. A pid seen again after its process was released
+ * is a new process: the old one's names, mappings and Python
+ * configuration are not its. Only processes that were sampled are
+ * followed, so nothing grows with the processes of the host. */
+static void discover(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_session *ses = cc->ses;
+	uint64_t v = 0;
+	__u8 one = 1;
+	int err;
+
+	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v) && v)
+		return;
+	cc->discovered++;
+	procmaps__reuse(&ses->pm, pid);
+	bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+	/* the BPF tracked set: its exec records (the new program's command
+	 * line, and the wakeup that configures a new interpreter in time) */
+	if (bpf_map__update_elem(cc->skel->maps.tracked, &pid, sizeof(pid), &one, 1, BPF_ANY))
+		cc->discover_untracked++;
+	session__track(ses, pid);
+	err = procmaps__load_proc(&ses->pm, pid, 0);
+	if (err)
+		ap_debug("cpu: pid %u: reading its mappings: %s", pid, ap_errstr(err));
+}
+
 /* Unwind, symbolize and intern the stack of a sample-shaped record; kernel
  * frames kf[0..nk) innermost first. AP_NONE for a malformed record. */
 static uint32_t record_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size,
@@ -698,6 +728,8 @@ static uint32_t record_stack(struct cpu_collector *cc, const struct ap_cpu_sampl
 		cc->bad_records++;
 		return AP_NONE;
 	}
+	if (ses->opts.all)
+		discover(cc, s->tgid);
 	proc = procmaps__find(&ses->pm, s->tgid);
 	if (proc && proc->released) {
 		cc->no_image++; /* a record that came after its exit and release */
@@ -839,6 +871,11 @@ static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat
 static void handle_thread(struct cpu_collector *cc, const struct ap_thread_rec *r)
 {
 	thread_account(cc, &r->st);
+	/* --all: a process never discovered has nothing to release */
+	if (r->st.group_dead && cc->ses->opts.all && !session__is_tracked(cc->ses, r->st.tgid, 0)) {
+		profile__process(&cc->ses->prof, r->st.tgid)->exited = true;
+		return;
+	}
 	if (r->st.group_dead) {
 		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
 		uint32_t pid = r->st.tgid;
@@ -869,6 +906,8 @@ static void release_exited(struct cpu_collector *cc)
 
 	while (i < cc->nr_exiting && now - cc->exiting[i].seen_ns >= CC_RELEASE_GRACE_NS) {
 		release_py_links(cc, cc->exiting[i].pid);
+		if (cc->ses->opts.all) /* its pid, if reused, is a new process */
+			session__untrack(cc->ses, cc->exiting[i].pid);
 		procmaps__release(&cc->ses->pm, cc->exiting[i++].pid);
 	}
 	if (!i)
@@ -1236,9 +1275,26 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 	}
 }
 
+/* --all: a process known only by its threads' scheduler accounting (never
+ * discovered by a sample) is named after its main thread, or any thread */
+static void name_processes(struct profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++) {
+		const struct ap_thread *t = &p->threads[i];
+		struct ap_process *pr = &p->procs[t->proc];
+
+		if (t->comm && (!pr->comm || t->tid == t->pid))
+			pr->comm = t->comm;
+	}
+}
+
 void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
 {
 	drain_threads(cc, end_ns);
+	if (cc->ses->opts.all)
+		name_processes(&cc->ses->prof);
 	if (cc->ses->prof.has_offcpu && !cc->ses->opts.argv)
 		idle_threads(cc, end_ns);
 	if (cc->ses->prof.has_offcpu)
@@ -1304,6 +1360,10 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "malformed_records", cc->bad_records);
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
+	if (cc->ses->opts.all) {
+		profile__set_counter(p, "processes_discovered", cc->discovered);
+		profile__set_counter(p, "processes_discovered_untracked", cc->discover_untracked);
+	}
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	/* beyond the cap: those that reached us, and those the kernel then kept back */

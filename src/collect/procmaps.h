@@ -112,6 +112,9 @@ void procmaps__refresh(struct ap_proc *p);
  * (mappings, unwinder state), keep what the report names it by (pid,
  * ppid, comm, exe, cmdline, counts). Later samples of it have no image. */
 void procmaps__release(struct procmaps *pm, uint32_t pid);
+/* pid names a new process (a pid reused after procmaps__release): forget
+ * the old one's names; its images are gone already */
+void procmaps__reuse(struct procmaps *pm, uint32_t pid);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */
