@@ -291,6 +291,20 @@ static bool py_waiting(struct cpu_collector *cc)
 	return cc->py_wait_pid != 0;
 }
 
+static void schedule_release(struct cpu_collector *cc, uint32_t pid);
+
+/* --all: the side band saw a followed process exit. Without off-CPU and
+ * syscall accounting there is no thread exit record (the agent's
+ * default): this is then what releases the process and lets its pid,
+ * if reused, be discovered as a new process */
+static void on_exit_sb(void *ctx, uint32_t pid)
+{
+	struct cpu_collector *cc = ctx;
+
+	if (cc->ses->opts.all)
+		schedule_release(cc, pid);
+}
+
 static void on_exec(void *ctx, uint32_t pid)
 {
 	struct cpu_collector *cc = ctx;
@@ -310,6 +324,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	cc->epfd = -1;
 	ses->pm.on_map = on_map;
 	ses->pm.on_exec = on_exec;
+	ses->pm.on_exit = on_exit_sb;
 	ses->pm.hook_ctx = cc;
 	cc->skel = autoprof_bpf__open();
 	if (!cc->skel) {
@@ -884,14 +899,24 @@ static void handle_thread(struct cpu_collector *cc, const struct ap_thread_rec *
 
 		pr->exit_status = r->st.exit_code;
 		pr->exited = true;
-		/* its slot in the BPF tracked set is free for the next child
-		 * (the map has AP_MAX_TRACKED entries; a build runs more
-		 * commands than that); its mappings and unwinder are freed
-		 * once the records it left in flight are drained */
-		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
-		GROW(cc->exiting, cc->cap_exiting, cc->nr_exiting + 1);
-		cc->exiting[cc->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
+		schedule_release(cc, pid);
 	}
+}
+
+/* pid's process ended: its slot in the BPF tracked set is free for the
+ * next child (the map has AP_MAX_TRACKED entries; a build runs more
+ * commands than that); its mappings and unwinder are freed once the
+ * records it left in flight are drained (release_exited) */
+static void schedule_release(struct cpu_collector *cc, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < cc->nr_exiting; i++) /* seen by the side band and the exit record */
+		if (cc->exiting[i].pid == pid)
+			return;
+	bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+	GROW(cc->exiting, cc->cap_exiting, cc->nr_exiting + 1);
+	cc->exiting[cc->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
 }
 
 /* Free the state of processes whose exit was seen two drain intervals

@@ -75,6 +75,8 @@ struct procmaps {
 	/* hooks: a mapping was added to pid's image; pid exec'd */
 	void (*on_map)(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m);
 	void (*on_exec)(void *ctx, uint32_t pid);
+	/* a followed process's main thread exited (side band; may be NULL) */
+	void (*on_exit)(void *ctx, uint32_t pid);
 	void *hook_ctx;
 	uint64_t nr_mmap_events, nr_lost_events;
 	uint64_t nr_refused;    /* mappings whose path named another file (or a
