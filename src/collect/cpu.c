@@ -721,8 +721,13 @@ static void discover(struct cpu_collector *cc, uint32_t pid)
 		cc->discover_untracked++;
 	session__track(ses, pid);
 	err = procmaps__load_proc(&ses->pm, pid, 0);
-	if (err)
+	if (err) {
+		/* gone before its first record was handled: nothing to follow
+		 * (a later process with this pid is discovered anew) */
 		ap_debug("cpu: pid %u: reading its mappings: %s", pid, ap_errstr(err));
+		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+		session__untrack(ses, pid);
+	}
 }
 
 /* Unwind, symbolize and intern the stack of a sample-shaped record; kernel
