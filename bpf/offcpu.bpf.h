@@ -477,6 +477,17 @@ int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 	return 0;
 }
 
+/* system-wide: the filters are judged when a thread is first seen and
+ * again at its exec (a new name): one they leave out from then on is not
+ * accounted any more. Attached only when a --comm filter is in use */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_refilter, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (filter_system_wide && !filter_pass(p))
+		bpf_task_storage_delete(&threads, p);
+	return 0;
+}
+
 /* userspace reads the threads still alive at the end through this */
 SEC("iter/task")
 int dump_threads(struct bpf_iter__task *ctx)

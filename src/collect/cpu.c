@@ -359,6 +359,10 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
 	if (ses->opts.all)
 		ap_filter__configure(&ses->opts.filter, cc->skel);
+	bpf_program__set_autoload(cc->skel->progs.on_exec_refilter,
+				  ses->opts.all && (!ses->opts.no_offcpu || !ses->opts.no_syscalls) &&
+				  (ses->opts.filter.nr_kind[AP_FILTER_COMM][0] ||
+				   ses->opts.filter.nr_kind[AP_FILTER_COMM][1]));
 	err = autoprof_bpf__load(cc->skel);
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
@@ -439,7 +443,7 @@ int cpu_collector__attach(struct cpu_collector *cc)
 		struct bpf_program *tps[] = {
 			cc->skel->progs.on_thread_exit, cc->skel->progs.on_exec, cc->skel->progs.on_switch,
 			cc->skel->progs.on_wakeup, cc->skel->progs.on_sys_enter,
-			cc->skel->progs.on_sys_exit,
+			cc->skel->progs.on_sys_exit, cc->skel->progs.on_exec_refilter,
 		};
 		size_t i;
 
