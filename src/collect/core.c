@@ -94,7 +94,6 @@ void collect_discover(struct cpu_collector *cc, uint32_t pid)
 
 	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v) && v)
 		return;
-	cc->discovered++;
 	procmaps__reuse(&ses->pm, pid);
 	bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
 	/* the BPF tracked set: its exec records (the new program's command
@@ -109,7 +108,9 @@ void collect_discover(struct cpu_collector *cc, uint32_t pid)
 		ap_debug("cpu: pid %u: reading its mappings: %s", pid, ap_errstr(err));
 		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
 		session__untrack(ses, pid);
+		return;
 	}
+	cc->discovered++;
 }
 
 /* through the cache under the key a mapping of it will use (dev, inode):
