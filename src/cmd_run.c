@@ -205,8 +205,6 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		switch (c) {
 		case 'p':
 			err = parse_pids(o, optarg);
-			if (!err) /* a filter with --all (known only at the end) */
-				err = ap_filter__add_pids(&o->filter, optarg, false);
 			if (err)
 				return err;
 			break;
@@ -341,6 +339,17 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 	if (filters && !o->all)
 		return usage_error("%s", "--comm, --cgroup and the --exclude options filter --all: add --all");
 	if (o->all) { /* -p filters rather than attaches */
+		char pid[16];
+
+		for (c = 0; c < o->nr_pids; c++) {
+			snprintf(pid, sizeof(pid), "%u", o->pids[c]);
+			err = ap_filter__add_pids(&o->filter, pid, false);
+			if (err)
+				return err;
+		}
+		/* processes are found by their samples; following every fork
+		 * would follow the host (init's children) */
+		o->no_children = true;
 		free(o->pids);
 		o->pids = NULL;
 		o->nr_pids = 0;

@@ -250,6 +250,8 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 		cc->bad_records++;
 		return AP_NONE;
 	}
+	if (ses->opts.all)
+		collect_discover(cc, s->tgid);
 	proc = procmaps__find(&ses->pm, s->tgid);
 	if (proc && proc->released) {
 		cc->no_image++; /* a record that came after its exit and release */
