@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include "artifact/selfcost.h"
 #include "collect/procmaps.h"
+#include "filter.h"
 #include "hashmap.h"
 #include "profile/profile.h"
 #include "symbolize/kallsyms.h"
@@ -45,6 +46,8 @@ struct ap_options {
 	bool as_root;           /* --as-root: run the target as root, keeping today's behaviour */
 	bool force;             /* --force: replace the finished run in -o DIR */
 	int verbose;
+	bool all;               /* --all: every process on the host (system-wide) */
+	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
 };
 
 struct cpu_collector;
@@ -75,8 +78,12 @@ struct ap_session {
 	struct procmaps pm;
 	struct kallsyms *ks;
 	struct hmap tracked;    /* userspace mirror of the BPF tracked set */
-	struct profile prof;
+	struct profile prof;     /* live: long-lived symbol tables + the open window's rows */
 	struct ap_self_cost cost; /* the profiler's own, by phase */
+	/* engine (src/engine.h): the open window */
+	uint64_t win_start_mono, win_start_real;
+	uint64_t nr_windows;    /* windows taken so far */
+	bool engine_stopped;    /* engine__stop ran */
 };
 
 /* target exit code as a shell reports it (128+N for signal N), or -1 */
