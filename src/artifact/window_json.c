@@ -48,6 +48,10 @@ static void add_processes(cJSON *root, const struct profile *p)
 		cJSON_AddNumberToObject(o, "pid", v[i]->pid);
 		cJSON_AddStringToObject(o, "comm", profile__s(p, v[i]->comm));
 		cJSON_AddStringToObject(o, "exe", profile__s(p, v[i]->exe));
+		/* labels (process/labels.h): "" when unknown or none */
+		cJSON_AddStringToObject(o, "service", profile__s(p, v[i]->service));
+		cJSON_AddStringToObject(o, "container_id", profile__s(p, v[i]->container_id));
+		cJSON_AddStringToObject(o, "runtime", profile__s(p, v[i]->runtime));
 		cJSON_AddNumberToObject(o, "samples", v[i]->samples);
 		cJSON_AddNumberToObject(o, "cpu_s", cpu_of(p, v[i]->samples));
 	}
@@ -112,6 +116,11 @@ cJSON *window_json__build(const struct profile *p, const struct ap_window_info *
 	c = cJSON_AddObjectToObject(root, "counters");
 	for (i = 0; i < p->nr_counters; i++)
 		cJSON_AddNumberToObject(c, p->counters[i].name, p->counters[i].value);
+	if (wi->totals) {
+		c = cJSON_AddObjectToObject(root, "counters_total");
+		for (i = 0; i < wi->nr_totals; i++)
+			cJSON_AddNumberToObject(c, wi->totals[i].name, wi->totals[i].value);
+	}
 	add_store(root, wi);
 	add_agent(root, wi);
 	return root;

@@ -32,6 +32,10 @@ struct ap_window_info {
 	double cpu_s;                   /* user + system CPU seconds in this window */
 	double cpu_total_s;             /* ... since the agent started */
 	long rss_kb, max_rss_kb;        /* resident now, and the peak so far */
+	/* the counters since the agent started (the window's own are in its
+	 * profile); NULL: not written */
+	const struct ap_counter_val *totals;
+	size_t nr_totals;
 };
 
 /* the summary of win; caller frees with cJSON_Delete */

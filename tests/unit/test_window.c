@@ -44,6 +44,7 @@ TEST(window_json_summary)
 		profile__add(&p, pid, pid, "w", s, 0, pid);
 		profile__process(&p, pid)->comm = profile__str(&p, "w");
 	}
+	profile__process(&p, AP_WINDOW_PROCS_MAX + 10)->service = profile__str(&p, "web.service");
 	profile__process(&p, 99999); /* seen, never sampled: not listed */
 	profile__set_counter(&p, "ringbuf_full", 7);
 	root = window_json__build(&p, &wi);
@@ -52,6 +53,8 @@ TEST(window_json_summary)
 	ASSERT_EQ(num(root, "processes_omitted", NULL), 10, "the rest counted");
 	first = cJSON_GetArrayItem(procs, 0);
 	ASSERT_EQ(num(first, "pid", NULL), AP_WINDOW_PROCS_MAX + 10, "most samples first");
+	ASSERT_STREQ(cJSON_GetStringValue(cJSON_GetObjectItem(first, "service")), "web.service",
+		     "its service");
 	ASSERT_NEAR(num(first, "cpu_s", NULL), (AP_WINDOW_PROCS_MAX + 10) / 19.0, 1e-9, "cpu_s");
 	ASSERT_EQ(num(root, "totals", "processes"), AP_WINDOW_PROCS_MAX + 10, "sampled processes");
 	ASSERT_EQ(num(root, "totals", "samples"), p.total_samples, "total samples");
