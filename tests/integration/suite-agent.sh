@@ -64,6 +64,38 @@ ag_samples() { # DIR PID REGEX
 ag_pprof() { # WINDOW
 	gzip -dc "$1/profile.pb.gz" | protoc --decode=perftools.profiles.Profile -I docs docs/profile.proto
 }
+# the labels (key=value, one a line) of the first pprof sample of PID
+ag_pprof_labels() { # WINDOW PID
+	python3 - "$1/profile.pb.gz" "$2" <<'PY'
+import gzip, subprocess, sys
+raw = gzip.open(sys.argv[1]).read()
+out = subprocess.run(["protoc", "--decode=perftools.profiles.Profile", "-I", "docs", "docs/profile.proto"],
+                     input=raw, capture_output=True, check=True).stdout.decode()
+# string_table entries, then each sample's labels (key, str or num)
+strings = [l.split(":", 1)[1].strip()[1:-1] for l in out.splitlines() if l.startswith("string_table:")]
+samples, cur, lab = [], None, None
+for line in out.splitlines():
+    t = line.strip()
+    if line.startswith("sample {"):
+        cur = {}
+        samples.append(cur)
+    elif t == "label {":
+        lab = {}
+    elif lab is not None and t == "}":
+        k = strings[int(lab["key"])]
+        cur[k] = strings[int(lab["str"])] if "str" in lab else lab.get("num", "")
+        lab = None
+    elif lab is not None and ":" in t:
+        a, b = t.split(":", 1)
+        lab[a.strip()] = b.strip()
+for s in samples:
+    if s.get("pid") == sys.argv[2]:
+        print("\n".join("%s=%s" % kv for kv in sorted(s.items())))
+        break
+else:
+    sys.exit(1)
+PY
+}
 ag_err() { tr '\n' ' ' <"$1" | cut -c1-300; }
 # a window is complete: every file, each readable
 ag_window_ok() { # WINDOW
@@ -98,7 +130,7 @@ t_agent_usage() {
 # chain main->leaf and its labels in the pprof; analyze on a window
 t_agent_rotation() {
 	local d=$AG_O/agent-rot wpid n chain bad= w first last rc lab
-	setsid $AG_W/cwork 30 >/dev/null 2>&1 &
+	OTEL_SERVICE_NAME=agent-rot-svc setsid $AG_W/cwork 30 >/dev/null 2>&1 &
 	wpid=$!
 	ag_start $d --interval 2
 	ag_wait_windows $d 3 30
@@ -132,6 +164,14 @@ t_agent_rotation() {
 		fail agent_rotation "the last window is not marked last"
 	elif ! lab=$(ag_pprof $first) || ! grep -q "\"cwork\"" <<<"$lab" || ! grep -q "leaf_a" <<<"$lab"; then
 		fail agent_rotation "profile.pb.gz of $(basename $first) does not name cwork and leaf_a"
+	elif ! lab=$(ag_pprof_labels $first $wpid) ||
+		! grep -qx "process=cwork" <<<"$lab" || ! grep -qx "service.name=agent-rot-svc" <<<"$lab" ||
+		! grep -qx "process.executable.path=$AG_W/cwork" <<<"$lab" ||
+		! grep -q "^process.executable.build_id.gnu=[0-9a-f]\{40\}$" <<<"$lab"; then
+		fail agent_rotation "the pprof labels of cwork's samples: $(tr '\n' ' ' <<<"$lab")"
+	elif ! jq -e --argjson p $wpid '.processes[] | select(.pid == $p) | .service == "agent-rot-svc"' \
+			$first/window.json >/dev/null; then
+		fail agent_rotation "window.json does not give cwork's service"
 	elif ! $AG_AP analyze $first >$d.analyze 2>&1 || [ ! -s $first/findings.json ]; then
 		fail agent_rotation "analyze on a window: $(ag_err $d.analyze)"
 	else
