@@ -28,6 +28,7 @@
 #include "loop.h"
 #include "outdir.h"
 #include "process/labels.h"
+#include "profile/compact.h"
 #include "report/formats.h"
 #include "session.h"
 #include "sink/store.h"
@@ -335,7 +336,7 @@ static void fill_labels(struct ap_session *ses)
 static void close_window(struct agent *ag, bool last)
 {
 	struct ap_window_info wi = { .last = last, .nr_cpus = ag->ses.nr_cpus };
-	struct profile win;
+	struct profile win, cw;
 	double cpu;
 	int err;
 
@@ -352,6 +353,9 @@ static void close_window(struct agent *ag, bool last)
 		ap_warn("agent: window %llu: draining the collectors: %s",
 			(unsigned long long)wi.seq, ap_errstr(err));
 	counters_to_deltas(ag, &win);
+	/* the files hold what the window used, not the live tables */
+	profile__compact(&win, &cw);
+	profile__window_free(&win);
 	wi.totals = ag->totals.counters;
 	wi.nr_totals = ag->totals.nr_counters;
 	cpu = self_cpu_s(&wi.max_rss_kb);
@@ -359,7 +363,7 @@ static void close_window(struct agent *ag, bool last)
 	wi.cpu_total_s = cpu - ag->cpu_start;
 	wi.rss_kb = self_rss_kb();
 	store_counters(ag, &wi);
-	ag->win = &win;
+	ag->win = &cw;
 	ag->wi = &wi;
 	err = ap_store__write_window(ag->store, wi.start_real_ns, write_window, ag);
 	if (err)
@@ -367,10 +371,9 @@ static void close_window(struct agent *ag, bool last)
 			ap_errstr(err));
 	ag->win = NULL;
 	ag->wi = NULL;
-	profile__window_free(&win);
-	/* from here on our CPU time is the next window's: writing this one
-	 * counted in this one (after its window.json was made, so it shows in
-	 * cpu_total_s and the next window) */
+	profile__free(&cw);
+	/* the cost of writing this window counts in the next one's cpu_s
+	 * (this one's window.json was written by then) */
 	ag->cpu_win = cpu;
 }
 

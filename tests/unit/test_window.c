@@ -6,7 +6,9 @@
 #include <unistd.h>
 #include "artifact/artifact.h"
 #include "artifact/window_json.h"
+#include "profile/compact.h"
 #include "profile/profile.h"
+#include "report/report.h"
 #include "unit.h"
 #include "util.h"
 
@@ -89,4 +91,68 @@ TEST(window_json_write)
 	close(fd);
 	rmdir(dir);
 	profile__free(&p);
+}
+
+/* a window over tables of only what it uses: same stacks, rows, totals */
+TEST(window_compact)
+{
+	struct profile live, win, c;
+	struct strbuf a = { 0 }, b = { 0 };
+	uint32_t f[4], used, unused, mod;
+	struct ap_thread *t;
+	struct ap_interval iv = { .start_ns = 5, .block_ns = 7, .pid = 1, .tid = 2, .reason = 1 };
+	int i;
+
+	profile__init(&live);
+	live.frequency_hz = 19;
+	mod = profile__module(&live, "/usr/bin/app", "abcd");
+	f[0] = profile__frame(&live, AP_FRAME_USER, "main", mod, 0x10);
+	f[1] = profile__frame(&live, AP_FRAME_USER, "hot", mod, 0x20);
+	f[2] = profile__py_frame(&live, "work", mod, 7);
+	/* an earlier window's symbols, unused by this one */
+	for (i = 0; i < 100; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "old_%d", i);
+		f[3] = profile__frame(&live, AP_FRAME_USER, name, AP_NONE, i);
+		unused = profile__stack(&live, &f[3], 1);
+	}
+	used = profile__stack(&live, f, 3);
+	profile__add(&live, 1, 2, "app", used, AP_COUNT_GIL, 5);
+	profile__add_off(&live, 1, 2, used, 1, 1000, 3);
+	profile__add_time(&live, 1, 2, used, 42);
+	iv.stack = used;
+	profile__add_interval(&live, &iv);
+	t = profile__thread(&live, 1, 2, "app");
+	t->accounted = true;
+	t->oncpu_ns = 77;
+	profile__process(&live, 1)->service = profile__str(&live, "web.service");
+	profile__set_counter(&live, "ringbuf_full", 3);
+	live.has_offcpu = true;
+	profile__take_window(&live, &win);
+	profile__compact(&win, &c);
+	ASSERT_EQ(c.nr_stacks, 1, "one stack used");
+	ASSERT_EQ(c.nr_frames, 3, "its three frames");
+	ASSERT_EQ(c.nr_modules, 1, "one module");
+	ASSERT_TRUE(win.nr_stacks > 100, "the window borrowed every stack");
+	ASSERT_EQ(c.total_samples, 5, "samples");
+	ASSERT_EQ(c.threads[0].gil_samples, 5, "GIL samples");
+	ASSERT_EQ(c.threads[0].python_samples, 5, "Python samples");
+	ASSERT_EQ(c.threads[0].oncpu_ns, 77, "scheduler totals");
+	ASSERT_EQ(c.nr_off, 1, "off-CPU row");
+	ASSERT_EQ(c.off[0].stack, 0, "... on the compact stack");
+	ASSERT_EQ(c.nr_times, 1, "timeline");
+	ASSERT_EQ(c.ivals[0].stack, 0, "interval's stack");
+	ASSERT_STREQ(profile__s(&c, c.procs[0].service), "web.service", "labels");
+	ASSERT_EQ(profile__counter(&c, "ringbuf_full"), 3, "counters");
+	ASSERT_TRUE(c.has_offcpu && c.frequency_hz == 19, "scalars");
+	folded_render(&win, AP_VIEW_FULL, &a);
+	folded_render(&c, AP_VIEW_FULL, &b);
+	ASSERT_STREQ(b.buf, a.buf, "the same folded stacks");
+	sb_free(&a);
+	sb_free(&b);
+	profile__free(&c);
+	profile__window_free(&win);
+	profile__free(&live);
+	(void)unused;
 }
