@@ -292,8 +292,28 @@ static void store_counters(struct agent *ag, struct ap_window_info *wi)
 	ag->dropped = wi->dropped_total;
 }
 
-/* The engine gives the collectors' counters as totals since the start
- * (engine.h): keep those, and leave in the window what it added. */
+/* Counters the engine sets per window (engine.h: its evictions, and what
+ * the per-window caps of the timeline, intervals and slow calls dropped);
+ * every other counter is the collectors', a total since the start. */
+static const char *const per_window_counters[] = {
+	"profile_purges", "profile_stacks_evicted", "profile_frames_evicted",
+	"profile_modules_evicted", "profile_strings_evicted", "python_code_objects_evicted",
+	"offcpu_stack_ids_evicted", "frame_id_cache_evicted", "processes_forgotten",
+	"timeline_samples_dropped", "offcpu_intervals_dropped", "slow_syscalls_dropped",
+};
+
+static bool is_per_window(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < AP_ARRAY_SIZE(per_window_counters); i++)
+		if (!strcmp(name, per_window_counters[i]))
+			return true;
+	return false;
+}
+
+/* The window's counters become what it added; ag->totals keeps the totals
+ * since the agent started (window.json's counters_total). */
 static void counters_to_deltas(struct agent *ag, struct profile *win)
 {
 	size_t i;
@@ -302,8 +322,12 @@ static void counters_to_deltas(struct agent *ag, struct profile *win)
 		struct ap_counter_val *c = &win->counters[i];
 		uint64_t before = profile__counter(&ag->totals, c->name);
 
+		if (is_per_window(c->name)) {
+			profile__set_counter(&ag->totals, c->name, before + c->value);
+			continue;
+		}
 		profile__set_counter(&ag->totals, c->name, c->value);
-		/* a counter that went down was reset: all it holds is new */
+		/* a total that went down was reset: all it holds is new */
 		c->value = c->value >= before ? c->value - before : c->value;
 	}
 }
