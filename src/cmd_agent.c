@@ -35,7 +35,6 @@
 #include "unwind/unwind.h"
 #include "util.h"
 
-#define AGENT_DEFAULT_DIR "/var/lib/autoprof-bpf"
 #define AGENT_PURGE_NS (60 * 1000000000ull) /* the slow tick: caches evicted past their caps */
 
 static const char usage_text[] =
@@ -51,7 +50,7 @@ static const char usage_text[] =
 "On SIGTERM or SIGINT the last (partial) window is written and the agent\n"
 "exits 0 (SIGHUP too); a second signal during that exits at once.\n"
 "\n"
-"  -o, --output DIR         the store (default " AGENT_DEFAULT_DIR ")\n"
+"  -o, --output DIR         the store (default " AP_STORE_DEFAULT_DIR ")\n"
 "      --interval SEC       seconds per window (default 15, 1-3600)\n"
 "      --max-disk MB        the store's size cap (default 256; fractions allowed)\n"
 "  -F, --frequency HZ       samples per second per CPU (default 19, 1-1000)\n"
@@ -65,9 +64,9 @@ static const char usage_text[] =
 "  -h, --help               this help\n"
 "\n"
 "EXAMPLES:\n"
-"  sudo autoprof-bpf agent                        # 15 s windows in " AGENT_DEFAULT_DIR "\n"
+"  sudo autoprof-bpf agent                        # 15 s windows in " AP_STORE_DEFAULT_DIR "\n"
 "  sudo autoprof-bpf agent --interval 60 -o /srv/prof --max-disk 1024\n"
-"  autoprof-bpf analyze " AGENT_DEFAULT_DIR "/20261129T113015Z   # diagnose one window\n"
+"  autoprof-bpf analyze " AP_STORE_DEFAULT_DIR "/20261129T113015Z-180681   # one window\n"
 "\n"
 "EXIT STATUS: 0 after SIGTERM or SIGINT (128+N on a second signal N during\n"
 "the last flush); 2 usage error; 125 the agent could not start (one line\n"
@@ -100,13 +99,17 @@ static int usage_error(const char *fmt, const char *arg)
 	return -AP_EXIT_USAGE;
 }
 
-/* "256", "0.5": a positive decimal number of MiB into bytes; 0 or -EINVAL */
+/* "256", "0.5": a positive plain decimal number of MiB (no sign, space,
+ * exponent or hexadecimal) into bytes; 0 or -EINVAL */
 static int parse_mb(const char *s, uint64_t *bytes)
 {
+	size_t digits = strspn(s, "0123456789"), frac = 0;
 	char *end;
 	double v;
 
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+	if (s[digits] == '.')
+		frac = strspn(s + digits + 1, "0123456789") + 1;
+	if (!digits || s[digits + frac])
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);

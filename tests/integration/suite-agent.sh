@@ -107,7 +107,7 @@ ag_window_ok() { # WINDOW
 
 t_agent_usage() {
 	local e=$AG_O/agent-usage.err bad=
-	for args in "--interval 0" "--interval x" "--max-disk -1" "--max-disk 1e" "-F 0" "--bogus" "some command"; do
+	for args in "--interval 0" "--interval x" "--max-disk -1" "--max-disk 1e3" "--max-disk 0" "-F 0" "--bogus" "--comm" "--exclude-pid x" "some command"; do
 		# shellcheck disable=SC2086
 		$AG_AP agent -o $AG_O/agent-usage $args 2>$e
 		rc=$?
