@@ -271,7 +271,7 @@ t_agent_sigkill() {
 # a tiny --max-disk: the oldest windows go, every deletion is counted, and
 # the store stays under the cap
 t_agent_max_disk() {
-	local d=$AG_O/agent-disk cap=0.3 size del n rc
+	local d=$AG_O/agent-disk cap=0.06 size del n rc
 	setsid $AG_W/cwork 30 >/dev/null 2>&1 &
 	local wpid=$!
 	ag_start $d --interval 1 --max-disk $cap
@@ -280,7 +280,8 @@ t_agent_max_disk() {
 	rc=$?
 	kill $wpid 2>/dev/null
 	wait $wpid 2>/dev/null
-	size=$(du -sb --apparent-size $d | cut -f1)
+	# disk usage of the windows, as the store counts it
+	size=$(du -s -B1 -c $(ag_windows $d) | tail -1 | cut -f1)
 	del=$(jq -s 'map(.store.windows_deleted) | add' $(ag_windows $d | sed 's|$|/window.json|'))
 	n=$(ag_windows $d | wc -l)
 	if [ $rc != 0 ]; then
