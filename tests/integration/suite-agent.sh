@@ -8,8 +8,8 @@
 # their own (setsid), not by the agent, and every assertion is about them
 # (by pid): the agent sees every process on the host. Sourced by run.sh.
 
-SUITE_TESTS=(agent_usage agent_rotation agent_python agent_sigterm agent_sigkill
-	agent_max_disk agent_disk_full agent_not_writable agent_deleted_binary)
+SUITE_TESTS=(agent_usage agent_rotation agent_python agent_sigterm agent_second_signal
+	agent_sigkill agent_max_disk agent_disk_full agent_not_writable agent_deleted_binary)
 
 AG_AP=$(readlink -f "$AP")
 AG_O=$(readlink -f "$O")
@@ -236,6 +236,40 @@ t_agent_sigterm() {
 		fail agent_sigterm "the flushed window has no leaf samples of cwork"
 	else
 		pass agent_sigterm
+	fi
+}
+
+# a second signal while the last window is written ends the agent at once
+# (128+N), leaving only the store's temp directory, which the next start
+# removes; if the write was done by then, the window is complete and the
+# exit 0
+t_agent_second_signal() {
+	local d=$AG_O/agent-2sig rc n
+	ag_start $d --interval 600
+	sleep 3
+	kill -TERM $AG_PID
+	sleep 0.001
+	ag_stop INT
+	rc=$?
+	n=$(ag_windows $d | wc -l)
+	if [ $rc = 130 ] && [ $n = 0 ]; then
+		timeout 20 $AG_AP agent -q -o $d --interval 1 2>$d.err2 &
+		AG_PID=$!
+		ag_wait_windows $d 1 20
+		ag_stop
+		if [ -n "$(find $d -mindepth 1 -maxdepth 1 -name '.*')" ]; then
+			fail agent_second_signal "the temp directory survived the next start: $(ls -A $d | tr '\n' ' ')"
+		elif ! jq -e '.store.partial_windows_removed_at_start == 1' $(ag_windows $d | tail -1)/window.json >/dev/null; then
+			fail agent_second_signal "the next start did not count the removed temp directory"
+		else
+			pass agent_second_signal
+			echo "     exit 130 at the second signal; its temp directory removed at the next start"
+		fi
+	elif [ $rc = 0 ] && [ $n = 1 ] && ag_window_ok $(ag_windows $d); then
+		pass agent_second_signal
+		echo "     the last window was written before the second signal came"
+	else
+		fail agent_second_signal "exit $rc with $n windows: $(ls -A $d | tr '\n' ' ') $(ag_err $d.err)"
 	fi
 }
 
