@@ -8,6 +8,7 @@
  * window, stop. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -399,6 +400,9 @@ static void close_window(struct agent *ag, bool last)
 	ag->win = NULL;
 	ag->wi = NULL;
 	profile__free(&cw);
+	/* the window's rows and JSON trees are freed: give the heap back, so
+	 * the RSS between windows is what the agent keeps, not its peak */
+	malloc_trim(0);
 	/* the cost of writing this window counts in the next one's cpu_s
 	 * (this one's window.json was written by then) */
 	ag->cpu_win = cpu;
