@@ -28,7 +28,6 @@
 #include "log.h"
 #include "loop.h"
 #include "outdir.h"
-#include "process/labels.h"
 #include "profile/compact.h"
 #include "report/formats.h"
 #include "session.h"
@@ -336,28 +335,6 @@ static void counters_to_deltas(struct agent *ag, struct profile *win)
 	}
 }
 
-/* the labels of the window's processes (read at their first sample) into
- * the live profile, before the window takes its rows */
-static void fill_labels(struct ap_session *ses)
-{
-	struct profile *p = &ses->prof;
-	size_t i;
-
-	engine__drain(ses);
-	for (i = 0; i < p->nr_procs; i++) {
-		struct ap_process *pr = &p->procs[i];
-		const struct ap_proc *pp = procmaps__find(&ses->pm, pr->pid);
-
-		if (!pp || !pp->labels)
-			continue;
-		pr->cgroup = profile__str(p, pp->labels->cgroup);
-		pr->container_id = profile__str(p, pp->labels->container_id);
-		pr->service = profile__str(p, pp->labels->service);
-		pr->runtime = profile__str(p, pp->labels->runtime);
-		pr->build_id = profile__str(p, pp->labels->build_id);
-	}
-}
-
 /* Close the open window into the store; the next one starts now. Never
  * fatal: a window that cannot be written is dropped and counted (the
  * next window.json says so). */
@@ -375,7 +352,6 @@ static void close_window(struct agent *ag, bool last)
 	ag->win_mono = wi.end_mono_ns;
 	ag->win_real = wi.end_real_ns;
 	wi.seq = ++ag->seq;
-	fill_labels(&ag->ses);
 	err = engine__window(&ag->ses, wi.end_mono_ns, &win);
 	if (err) /* what was drained is kept; the rest is in the next window */
 		ap_warn("agent: window %llu: draining the collectors: %s",
@@ -468,6 +444,14 @@ static int start(struct agent *ag)
 	struct ap_session *ses = &ag->ses;
 	int err;
 
+	/* the tests' AP_TEST_PURGE_MS and AP_TEST_PROFILE_CAPS (engine.h) */
+	if (engine__test_env(ses)) {
+		ap_err("agent: a malformed AP_TEST_* setting in the environment");
+		return -EINVAL;
+	}
+	/* set: the windows carry what each purge evicted */
+	if (!ses->purge_ns)
+		ses->purge_ns = AGENT_PURGE_NS;
 	err = engine__start(ses);
 	if (!err)
 		err = engine__add_sources(ses, &ag->loop);
@@ -477,7 +461,7 @@ static int start(struct agent *ag)
 	ag->win_real = ses->win_start_real;
 	err = ap_loop__add_timer(&ag->loop, ag->interval_ns, on_report_tick, ag);
 	if (err >= 0)
-		err = ap_loop__add_timer(&ag->loop, AGENT_PURGE_NS, on_purge_tick, ag);
+		err = ap_loop__add_timer(&ag->loop, ses->purge_ns, on_purge_tick, ag);
 	if (err < 0) {
 		ap_err("agent: timers: %s", ap_errstr(err));
 		return err;

@@ -9,7 +9,8 @@
 # (by pid): the agent sees every process on the host. Sourced by run.sh.
 
 SUITE_TESTS=(agent_usage agent_rotation agent_python agent_sigterm agent_second_signal
-	agent_sigkill agent_max_disk agent_disk_full agent_not_writable agent_deleted_binary)
+	agent_sigkill agent_max_disk agent_disk_full agent_not_writable agent_deleted_binary
+	agent_purge)
 
 AG_AP=$(readlink -f "$AP")
 AG_O=$(readlink -f "$O")
@@ -407,4 +408,43 @@ t_agent_deleted_binary() {
 	else
 		pass agent_deleted_binary
 	fi
+}
+
+# the purge tick evicts from small symbol tables while windows go on: the
+# evictions are counted per window, and every window still names cwork's
+# and the Python script's frames (ids renumbered under the collector)
+t_agent_purge() {
+	local d=$AG_O/agent-purge t=$AG_O/agent_purge_py.py cw py n chain a rc purges ev
+	cp tests/workloads/py/split.py $t
+	setsid $AG_W/cwork 30 >/dev/null 2>&1 &
+	cw=$!
+	setsid /usr/bin/python3.11 $t 30 >/dev/null 2>&1 &
+	py=$!
+	rm -rf $d
+	AP_TEST_PURGE_MS=500 AP_TEST_PROFILE_CAPS=48,96,192 setsid "$AG_AP" agent -o $d --interval 1 -F 97 \
+		2>$d.err &
+	AG_PID=$!
+	ag_wait_windows $d 6 40
+	ag_stop
+	rc=$?
+	kill $cw $py 2>/dev/null
+	wait $cw $py 2>/dev/null
+	purges=$(jq -s 'map(.counters.profile_purges // 0) | add' $(ag_windows $d | sed 's|$|/window.json|'))
+	ev=$(jq -s 'map(.counters.profile_stacks_evicted // 0) | add' $(ag_windows $d | sed 's|$|/window.json|'))
+	n=$(ag_samples $d $cw '^_start;')
+	chain=$(ag_samples $d $cw '^_start;__libc_start_main;__libc_start_call_main;main;run_workload;compute;leaf_[ab]$')
+	a=$(ag_samples $d $py ';main;hot_[ab](;|$)')
+	if [ $rc != 0 ]; then
+		fail agent_purge "agent exit $rc: $(ag_err $d.err)"
+	elif ! gt "$purges" 3 || ! gt "$ev" 0; then
+		fail agent_purge "purges $purges, stacks evicted $ev over the windows (want > 3 and > 0)"
+	elif ! gt $n 50 || ! ge $(ratio $chain $n) 0.9; then
+		fail agent_purge "cwork's main->leaf chain in $chain of $n samples after purges"
+	elif ! ge $(ratio $a $(ag_samples $d $py .)) 0.7; then
+		fail agent_purge "the script's hot_a/hot_b under main in $a of $(ag_samples $d $py .) samples"
+	else
+		pass agent_purge
+		echo "     $purges purges, $ev stacks evicted; cwork chain $(ratio $chain $n), script $(ratio $a $(ag_samples $d $py .))"
+	fi
+	rm -f $t
 }
