@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: MIT
+/* `autoprof-bpf agent`: profile the whole host until SIGTERM or SIGINT, and
+ * every --interval close one window into the store (-o DIR): run.json,
+ * artifacts/cpu.json, profile.pb.gz (with process labels) and window.json
+ * (processes, totals, every loss and eviction counter, the agent's own
+ * cost). Stages: parse, check, open the store, start the engine, loop
+ * (a window per report tick, a purge per slow tick), flush the last
+ * window, stop. */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "analyze/analyze.h"
+#include "artifact/artifact.h"
+#include "artifact/run_json.h"
+#include "artifact/window_json.h"
+#include "cmds.h"
+#include "collect/cpu.h"
+#include "engine.h"
+#include "filter.h"
+#include "log.h"
+#include "loop.h"
+#include "outdir.h"
+#include "profile/compact.h"
+#include "report/formats.h"
+#include "session.h"
+#include "sink/store.h"
+#include "unwind/unwind.h"
+#include "util.h"
+
+#define AGENT_PURGE_NS (60 * 1000000000ull) /* the slow tick: caches evicted past their caps */
+
+static const char usage_text[] =
+"USAGE: autoprof-bpf agent [OPTIONS]\n"
+"\n"
+"Profile every process on the host until SIGTERM or SIGINT. Every --interval\n"
+"seconds one window is closed into the store (-o DIR): a directory named by\n"
+"its start time holding profile.pb.gz (pprof, every process, labelled with\n"
+"pid, comm, executable, build id, cgroup, container, service and runtime),\n"
+"window.json (processes, CPU, every loss, the agent's own cost), run.json and\n"
+"artifacts/cpu.json (so `autoprof-bpf analyze WINDOW` diagnoses it). The\n"
+"oldest windows are deleted to keep the store under --max-disk, and counted.\n"
+"On SIGTERM or SIGINT the last (partial) window is written and the agent\n"
+"exits 0 (SIGHUP too); a second signal during that exits at once.\n"
+"\n"
+"  -o, --output DIR         the store (default " AP_STORE_DEFAULT_DIR ")\n"
+"      --interval SEC       seconds per window (default 15, 1-3600)\n"
+"      --max-disk MB        the store's size cap (default 256; fractions allowed)\n"
+"  -F, --frequency HZ       samples per second per CPU (default 19, 1-1000)\n"
+"      --offcpu             also record off-CPU time per stack and reason\n"
+"                           (off by default: see README \"Agent\" for its cost)\n"
+"      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
+"  -p, --pid PID[,PID...]   only these processes (a filter, as the ones below)\n"
+"%s"
+"  -q, --quiet              no start and stop lines\n"
+"  -v, --verbose            more messages (-vv: debug and the BPF verifier log)\n"
+"  -h, --help               this help\n"
+"\n"
+"EXAMPLES:\n"
+"  sudo autoprof-bpf agent                        # 15 s windows in " AP_STORE_DEFAULT_DIR "\n"
+"  sudo autoprof-bpf agent --interval 60 -o /srv/prof --max-disk 1024\n"
+"  autoprof-bpf analyze " AP_STORE_DEFAULT_DIR "/20261129T113015Z-180681   # one window\n"
+"\n"
+"EXIT STATUS: 0 after SIGTERM or SIGINT (128+N on a second signal N during\n"
+"the last flush); 2 usage error; 125 the agent could not start (one line\n"
+"says why, e.g. the store is not writable).\n";
+
+enum { OPT_INTERVAL = 256, OPT_MAX_DISK, OPT_OFFCPU, OPT_VERSION, OPT_RINGBUF_MB };
+
+struct agent {
+	struct ap_session ses;
+	const char *dir;
+	uint64_t interval_ns;
+	uint64_t max_bytes;
+	struct ap_store *store;
+	struct ap_loop loop;
+	uint64_t seq;                   /* windows closed */
+	uint64_t win_mono, win_real;    /* the open window's start */
+	double cpu_start, cpu_win;      /* our CPU seconds at start and at the window's start */
+	uint64_t deleted, deleted_bytes, dropped; /* the store's, at the last window */
+	struct profile totals;          /* only its counters: the collectors' since the start */
+	/* the window being written (ap_store__write_window's callback) */
+	const struct profile *win;
+	struct ap_window_info *wi;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("autoprof-bpf agent: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (see --help)\n", stderr);
+	return -AP_EXIT_USAGE;
+}
+
+/* "256", "0.5": a positive plain decimal number of MiB (no sign, space,
+ * exponent or hexadecimal) into bytes; 0 or -EINVAL */
+static int parse_mb(const char *s, uint64_t *bytes)
+{
+	size_t digits = strspn(s, "0123456789"), frac = 0;
+	char *end;
+	double v;
+
+	if (s[digits] == '.')
+		frac = strspn(s + digits + 1, "0123456789") + 1;
+	if (!digits || s[digits + frac])
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0 || v > 1024.0 * 1024)
+		return -EINVAL;
+	*bytes = (uint64_t)(v * 1048576.0);
+	return *bytes ? 0 : -EINVAL;
+}
+
+/* 0 to run, 1 when --help/--version was handled, or -exit_code */
+static int parse_options(int argc, char **argv, struct agent *ag)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "max-disk", required_argument, NULL, OPT_MAX_DISK },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "offcpu", no_argument, NULL, OPT_OFFCPU },
+		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		AP_FILTER_LONGOPTS,
+		{},
+	};
+	struct ap_options *o = &ag->ses.opts;
+	long v;
+	int c, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:F:p:qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			ag->dir = optarg;
+			break;
+		case 'p':
+			err = ap_filter__add_pids(&o->filter, optarg, false);
+			if (err)
+				return err;
+			break;
+		case OPT_INTERVAL:
+			if (parse_long(optarg, 1, 3600, &v))
+				return usage_error("--interval: '%s' must be a whole number of seconds from 1 to 3600",
+						   optarg);
+			ag->interval_ns = v * 1000000000ull;
+			break;
+		case OPT_MAX_DISK:
+			if (parse_mb(optarg, &ag->max_bytes))
+				return usage_error("--max-disk: '%s' is not a positive number of MB", optarg);
+			break;
+		case 'F':
+			if (parse_long(optarg, 1, 1000, &o->freq))
+				return usage_error("-F: frequency '%s' must be an integer from 1 to 1000 Hz",
+						   optarg);
+			break;
+		case OPT_OFFCPU:
+			o->no_offcpu = false;
+			break;
+		case OPT_RINGBUF_MB:
+			if (parse_long(optarg, 1, 1024, &v) || (v & (v - 1)))
+				return usage_error("--ringbuf-mb: '%s' must be a power of 2 from 1 to 1024",
+						   optarg);
+			o->ringbuf_mb = v;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			printf(usage_text, ap_filter_usage);
+			return 1;
+		case OPT_VERSION:
+			printf("autoprof-bpf %s\n", AP_VERSION);
+			return 1;
+		case '?':
+		default:
+			err = ap_filter__option(&o->filter, c, optarg);
+			if (err <= 0) {
+				if (err)
+					return err;
+				break;
+			}
+			if (optopt && optopt < 256)
+				return usage_error("unknown or incomplete option '-%s'",
+						   (char[]){ (char)optopt, 0 });
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("'%s': the agent profiles the whole host and takes no command",
+				   argv[optind]);
+	return 0;
+}
+
+/* user + system CPU seconds of this process so far, and RSS now and peak */
+static double self_cpu_s(long *max_rss_kb)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	if (max_rss_kb)
+		*max_rss_kb = ru.ru_maxrss;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+static long self_rss_kb(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The window's files into dirfd. run.json's writer reads a session: the
+ * window is shown to it as one (a shallow, read-only copy whose profile
+ * and span are the window's). 0 or -errno */
+/* The window's files into dirfd (the store's temp directory; called again
+ * after the store freed space on a full disk). run.json's writer reads a
+ * session: the window is shown to it as one (a shallow, read-only copy
+ * whose profile and span are the window's). 0 or -errno */
+static int write_window(int dirfd, void *ctx)
+{
+	struct agent *ag = ctx;
+	const struct profile *win = ag->win;
+	const struct ap_window_info *wi = ag->wi;
+	struct ap_session ws = ag->ses;
+	struct ap_outdir wout = { .path = (char *)"window", .fd = dirfd, .base = -1, .parent = -1,
+				  .old_fd = -1 };
+	struct ap_input in = { .wall_s = (wi->end_mono_ns - wi->start_mono_ns) / 1e9,
+			       .nr_cpus = ag->ses.nr_cpus, .target = (char *)"agent" };
+	int err;
+
+	err = cpu_json__write(win, dirfd);
+	if (!err && win->has_offcpu)
+		err = offcpu_json__write(win, dirfd);
+	if (err)
+		return err;
+	ws.prof = *win;
+	ws.out = &wout;
+	ws.start_mono = wi->start_mono_ns;
+	ws.end_mono = wi->end_mono_ns;
+	ws.start_real = wi->start_real_ns;
+	ws.end_real = wi->end_real_ns;
+	err = run_json__write(&ws, wi->last);
+	if (err)
+		return err;
+	/* the pprof writer reads a run as loaded artifacts: the window is one */
+	in.prof = *win;
+	err = ap_formats_write_dir(dirfd, "window", AP_FMT_PPROF, &in, AP_VIEW_MIXED, NULL);
+	if (err)
+		return err;
+	return window_json__write(win, wi, dirfd);
+}
+
+/* the store's counters into wi: since the last window and in all */
+static void store_counters(struct agent *ag, struct ap_window_info *wi)
+{
+	struct ap_store_stats st;
+
+	ap_store__stats(ag->store, &st);
+	wi->deleted_total = st.evicted;
+	wi->deleted_bytes_total = st.evicted_bytes;
+	wi->dropped_total = st.dropped;
+	wi->deleted = st.evicted - ag->deleted;
+	wi->deleted_bytes = st.evicted_bytes - ag->deleted_bytes;
+	wi->dropped = wi->dropped_total - ag->dropped;
+	wi->temp_removed = st.temp_removed;
+	wi->store_bytes = st.bytes;
+	wi->max_bytes = ag->max_bytes;
+	ag->deleted = st.evicted;
+	ag->deleted_bytes = st.evicted_bytes;
+	ag->dropped = wi->dropped_total;
+}
+
+/* Counters the engine sets per window (engine.h: its evictions, and what
+ * the per-window caps of the timeline, intervals and slow calls dropped);
+ * every other counter is the collectors', a total since the start. */
+static const char *const per_window_counters[] = {
+	"profile_purges", "profile_stacks_evicted", "profile_frames_evicted",
+	"profile_modules_evicted", "profile_strings_evicted", "python_code_objects_evicted",
+	"offcpu_stack_ids_evicted", "frame_id_cache_evicted", "processes_forgotten",
+	"timeline_samples_dropped", "offcpu_intervals_dropped", "slow_syscalls_dropped",
+};
+
+static bool is_per_window(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < AP_ARRAY_SIZE(per_window_counters); i++)
+		if (!strcmp(name, per_window_counters[i]))
+			return true;
+	return false;
+}
+
+/* The window's counters become what it added; ag->totals keeps the totals
+ * since the agent started (window.json's counters_total). */
+static void counters_to_deltas(struct agent *ag, struct profile *win)
+{
+	size_t i;
+
+	for (i = 0; i < win->nr_counters; i++) {
+		struct ap_counter_val *c = &win->counters[i];
+		uint64_t before = profile__counter(&ag->totals, c->name);
+
+		if (is_per_window(c->name)) {
+			profile__set_counter(&ag->totals, c->name, before + c->value);
+			continue;
+		}
+		profile__set_counter(&ag->totals, c->name, c->value);
+		/* a total that went down was reset: all it holds is new */
+		c->value = c->value >= before ? c->value - before : c->value;
+	}
+}
+
+/* Close the open window into the store; the next one starts now. Never
+ * fatal: a window that cannot be written is dropped and counted (the
+ * next window.json says so). */
+static void close_window(struct agent *ag, bool last)
+{
+	struct ap_window_info wi = { .last = last, .nr_cpus = ag->ses.nr_cpus };
+	struct profile win, cw;
+	double cpu;
+	int err;
+
+	wi.start_mono_ns = ag->win_mono;
+	wi.start_real_ns = ag->win_real;
+	wi.end_mono_ns = now_mono_ns();
+	wi.end_real_ns = now_real_ns();
+	ag->win_mono = wi.end_mono_ns;
+	ag->win_real = wi.end_real_ns;
+	wi.seq = ++ag->seq;
+	err = engine__window(&ag->ses, wi.end_mono_ns, &win);
+	if (err) /* what was drained is kept; the rest is in the next window */
+		ap_warn("agent: window %llu: draining the collectors: %s",
+			(unsigned long long)wi.seq, ap_errstr(err));
+	counters_to_deltas(ag, &win);
+	/* the files hold what the window used, not the live tables */
+	profile__compact(&win, &cw);
+	profile__window_free(&win);
+	wi.totals = ag->totals.counters;
+	wi.nr_totals = ag->totals.nr_counters;
+	cpu = self_cpu_s(&wi.max_rss_kb);
+	wi.cpu_s = cpu - ag->cpu_win;
+	wi.cpu_total_s = cpu - ag->cpu_start;
+	wi.rss_kb = self_rss_kb();
+	store_counters(ag, &wi);
+	ag->win = &cw;
+	ag->wi = &wi;
+	err = ap_store__write_window(ag->store, wi.start_real_ns, write_window, ag);
+	if (err)
+		ap_warn("agent: window %llu not kept: %s", (unsigned long long)wi.seq,
+			ap_errstr(err));
+	ag->win = NULL;
+	ag->wi = NULL;
+	profile__free(&cw);
+	/* the window's rows and JSON trees are freed: give the heap back, so
+	 * the RSS between windows is what the agent keeps, not its peak */
+	malloc_trim(0);
+	/* the cost of writing this window counts in the next one's cpu_s
+	 * (this one's window.json was written by then) */
+	ag->cpu_win = cpu;
+}
+
+static int on_report_tick(struct ap_loop *l, void *ctx)
+{
+	close_window(ctx, false);
+	return 0;
+}
+
+static int on_purge_tick(struct ap_loop *l, void *ctx)
+{
+	struct agent *ag = ctx;
+
+	engine__purge(&ag->ses);
+	return 0;
+}
+
+static void die_now(int sig)
+{
+	_exit(128 + sig);
+}
+
+/* After the first signal: a second one ends the agent at once (the partial
+ * window's temp directory goes at the next start). The loop's signalfd
+ * keeps the signals blocked until this. */
+static void second_signal_exits(void)
+{
+	struct sigaction sa = { .sa_handler = die_now };
+	sigset_t set;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* the loop: SIGINT, SIGTERM and SIGHUP end it (blocked and read from its
+ * signalfd from now: one during the BPF load ends the agent after it) */
+static int setup_loop(struct agent *ag)
+{
+	sigset_t sigs;
+	int err;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	err = ap_loop__init(&ag->loop, &sigs, NULL, NULL);
+	if (err)
+		ap_err("agent: event loop: %s", ap_errstr(err));
+	return err;
+}
+
+static int start(struct agent *ag)
+{
+	struct ap_session *ses = &ag->ses;
+	int err;
+
+	/* the tests' AP_TEST_PURGE_MS and AP_TEST_PROFILE_CAPS (engine.h) */
+	if (engine__test_env(ses)) {
+		ap_err("agent: a malformed AP_TEST_* setting in the environment");
+		return -EINVAL;
+	}
+	/* set: the windows carry what each purge evicted */
+	if (!ses->purge_ns)
+		ses->purge_ns = AGENT_PURGE_NS;
+	err = engine__start(ses);
+	if (!err)
+		err = engine__add_sources(ses, &ag->loop);
+	if (err)
+		return err;
+	ag->win_mono = ses->win_start_mono;
+	ag->win_real = ses->win_start_real;
+	err = ap_loop__add_timer(&ag->loop, ag->interval_ns, on_report_tick, ag);
+	if (err >= 0)
+		err = ap_loop__add_timer(&ag->loop, ses->purge_ns, on_purge_tick, ag);
+	if (err < 0) {
+		ap_err("agent: timers: %s", ap_errstr(err));
+		return err;
+	}
+	return 0;
+}
+
+static void agent_free(struct agent *ag)
+{
+	struct ap_session *ses = &ag->ses;
+
+	engine__stop(ses);
+	cpu_collector__free(ses->cpu);
+	procmaps__free(&ses->pm);
+	kallsyms__free(ses->ks);
+	hmap_free(&ses->tracked);
+	profile__free(&ses->prof);
+	ap_store__close(ag->store);
+	ap_loop__free(&ag->loop);
+	ap_filter__free(&ses->opts.filter);
+	profile__free(&ag->totals);
+}
+
+/* what needs no BPF: one line each, before anything is loaded */
+static int preflight(struct ap_session *ses)
+{
+	if (geteuid() != 0) {
+		ap_err("agent: needs root (it loads BPF programs for the whole host)");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		ap_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct agent ag = {
+		.ses.opts = {
+			.freq = 19,
+			.stack_size = AP_USTACK_DEFAULT,
+			.ringbuf_mb = 4,
+			.py_depth = AP_MAX_PY_FRAMES,
+			.view = AP_VIEW_MIXED,
+			.slow_ns = 10000000,
+			.no_offcpu = true,
+			.no_syscalls = true,
+			.all = true,
+		},
+		.dir = AP_STORE_DEFAULT_DIR,
+		.interval_ns = 15 * 1000000000ull,
+		.max_bytes = (uint64_t)AP_STORE_DEFAULT_MAX_MB << 20,
+	};
+	struct ap_session *ses = &ag.ses;
+	int ret;
+
+	ret = parse_options(argc, argv, &ag);
+	if (ret) {
+		ap_filter__free(&ses->opts.filter);
+		return ret > 0 ? 0 : -ret;
+	}
+	ap_log_set_verbosity(ses->opts.verbose);
+	ap_log_setup_libbpf();
+	if (preflight(ses))
+		return AP_EXIT_FAILED;
+	/* the store first: a store that cannot be written is one line, 125 */
+	if (ap_store__open(ag.dir, ag.max_bytes, &ag.store)) {
+		ap_filter__free(&ses->opts.filter);
+		return AP_EXIT_FAILED;
+	}
+	ses->ks = kallsyms__load("/proc/kallsyms");
+	if (!ses->ks)
+		ap_warn("kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay [unknown]",
+			ap_errstr(-errno));
+	ses->nr_cpus = libbpf_num_possible_cpus();
+	profile__init(&ag.totals);
+	ag.cpu_start = ag.cpu_win = self_cpu_s(NULL);
+	if (setup_loop(&ag) || start(&ag)) {
+		agent_free(&ag);
+		return AP_EXIT_FAILED;
+	}
+	if (!ses->opts.quiet)
+		ap_log(AP_LOG_WARN, "agent: profiling the host at %ld Hz per CPU, a window every %g s into %s",
+		       ses->opts.freq, ag.interval_ns / 1e9, ag.dir);
+	ret = ap_loop__run(&ag.loop);
+	second_signal_exits();
+	if (ret)
+		ap_err("agent: event loop: %s; writing the last window", ap_errstr(ret));
+	engine__stop(ses);
+	close_window(&ag, true);
+	if (!ses->opts.quiet) {
+		struct ap_store_stats st;
+
+		ap_store__stats(ag.store, &st);
+		ap_log(AP_LOG_WARN, "agent: stopped after %llu windows (%llu dropped, %llu deleted)",
+		       (unsigned long long)ag.seq, (unsigned long long)st.dropped,
+		       (unsigned long long)st.evicted);
+	}
+	agent_free(&ag);
+	return ret ? AP_EXIT_FAILED : 0;
+}
