@@ -16,6 +16,7 @@ static const struct ap_cmd cmds[] = {
 	{ "run", cmd_run },
 	{ "analyze", cmd_analyze },
 	{ "report", cmd_report },
+	{ "top", cmd_top },
 };
 
 int main(int argc, char **argv)
