@@ -56,7 +56,8 @@ void top_model__free(struct top_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
-bool top_model__match(const struct top_model *m, uint32_t pid, const char *comm)
+bool top_model__match(const struct top_model *m, uint32_t pid, const char *comm,
+		      const char *cmdline)
 {
 	long v;
 
@@ -64,7 +65,7 @@ bool top_model__match(const struct top_model *m, uint32_t pid, const char *comm)
 		return true;
 	if (!parse_long(m->filter, 0, UINT32_MAX, &v))
 		return (uint32_t)v == pid;
-	return comm && strstr(comm, m->filter);
+	return (comm && strstr(comm, m->filter)) || (cmdline && strstr(cmdline, m->filter));
 }
 
 double top_model__proc_cpu(const struct top_model *m, const struct top_proc *p)
@@ -312,10 +313,11 @@ void top_model__add(struct top_model *m, const struct profile *w)
 
 	for (i = 0; i < w->nr_counts; i++) {
 		const struct ap_count *c = &w->counts[i];
+		const struct ap_process *pr = profile__find_process(w, c->pid);
 		const char *comm = proc_comm(w, c->pid);
 		struct top_proc *p;
 
-		if (!top_model__match(m, c->pid, comm))
+		if (!top_model__match(m, c->pid, comm, pr ? profile__s(w, pr->cmdline) : NULL))
 			continue;
 		p = proc_row(m, w, c->pid);
 		if (p) {

@@ -51,7 +51,8 @@ struct top_model {
 	/* settings: change them with top_model__reset() in between */
 	enum ap_view view;
 	enum top_mode mode;
-	char filter[64];                /* a pid, or part of a process name; "" none */
+	char filter[64];                /* a pid, or part of a process name or command
+					 * line; "" none */
 
 	/* the last window, for the header (filled by top_model__add and the caller) */
 	double window_s;                /* its length */
@@ -89,8 +90,10 @@ void top_model__reset(struct top_model *m);
  * is its length; win->procs name the processes (comm, and the labels when
  * the collector set them). Reads win only; keeps nothing of it. */
 void top_model__add(struct top_model *m, const struct profile *win);
-/* does a process pass the filter? (a pid exactly, or a part of its name) */
-bool top_model__match(const struct top_model *m, uint32_t pid, const char *comm);
+/* does a process pass the filter? (its pid exactly, or a part of its name or
+ * command line; either may be NULL) */
+bool top_model__match(const struct top_model *m, uint32_t pid, const char *comm,
+		      const char *cmdline);
 
 /* CPU of a process row, % of one CPU */
 double top_model__proc_cpu(const struct top_model *m, const struct top_proc *p);

@@ -122,14 +122,16 @@ TEST(top_model_filter_and_modes)
 	ASSERT_EQ(m.procs[0].pid, 30, "the one whose name matches");
 	ASSERT_TRUE(func(&m, "Model.hot (app.py:42)") == NULL, "functions of the others are gone");
 	ASSERT_NEAR(m.samples, 30, 0.001, "percentages are of the filtered samples");
-	ASSERT_TRUE(top_model__match(&m, 7, "xcrunchy"), "part of a name matches");
+	ASSERT_TRUE(top_model__match(&m, 7, "xcrunchy", NULL), "part of a name matches");
+	ASSERT_TRUE(top_model__match(&m, 7, "python3", "python3 /srv/crunch.py"),
+		    "part of the command line matches");
 
 	snprintf(m.filter, sizeof(m.filter), "20");
 	top_model__reset(&m);
 	top_model__add(&m, &w);
 	ASSERT_EQ(m.nr_procs, 1, "a pid filter keeps one process");
 	ASSERT_EQ(m.procs[0].pid, 20, "that pid");
-	ASSERT_TRUE(!top_model__match(&m, 200, "20"), "a pid filter matches the pid exactly");
+	ASSERT_TRUE(!top_model__match(&m, 200, "20", "x 20"), "a pid filter matches the pid exactly");
 
 	m.filter[0] = 0;
 	m.mode = TOP_MODE_TOTAL;
