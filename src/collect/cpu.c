@@ -707,6 +707,8 @@ static uint32_t record_stack(struct cpu_collector *cc, const struct ap_cpu_sampl
 		img = proc__image_at(proc, s->time_ns);
 		if (!proc->nr_samples++)
 			procmaps__refresh(proc);
+		if (!proc->labels) /* first sight of this process (or of its exec) */
+			proc__labels(proc);
 	}
 	if (!(s->flags & AP_SF_KERNEL_THREAD) && s->regs[16]) {
 		struct ap_uctx uc = {
@@ -954,6 +956,32 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 	if (cc->nr_exiting)
 		release_exited(cc);
 	return n < 0 ? n : 0;
+}
+
+int cpu_collector__fd(const struct cpu_collector *cc)
+{
+	return cc->epfd;
+}
+
+int cpu_collector__timeout_ms(struct cpu_collector *cc)
+{
+	/* as cpu_collector__poll() shortens its timeout: the drain interval,
+	 * the exec wakeup gap for 100 ms after an exec, 1 ms while a new
+	 * interpreter is awaited */
+	const int exec_ms = AP_EXEC_WAKEUP_GAP_NS / 1000000;
+
+	if (py_waiting(cc))
+		return 1;
+	if (cc->exec_seen_ns && now_mono_ns() - cc->exec_seen_ns < 100000000ull)
+		return exec_ms;
+	return 100;
+}
+
+void cpu_collector__end_window(struct cpu_collector *cc)
+{
+	/* pending intervals are indices into the window's rows: they go with
+	 * it, without the stack their syscall's exit would have named */
+	resolve_intervals(cc, 0, 0, 0, 0);
 }
 
 void cpu_collector__stop(struct cpu_collector *cc)
