@@ -340,11 +340,18 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	ses->prof.slow_ns = ses->opts.slow_ns;
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
+	if (ses->opts.all)
+		ap_filter__configure(&ses->opts.filter, cc->skel);
 	err = autoprof_bpf__load(cc->skel);
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
 		       ap_errstr(err));
 		goto err_out;
+	}
+	if (ses->opts.all) {
+		err = ap_filter__load(&ses->opts.filter, cc->skel, getpid());
+		if (err)
+			goto err_out;
 	}
 	/* kallsyms was read before our programs existed: name their frames
 	 * (and every other program's) by their real address ranges */
