@@ -6,20 +6,27 @@
  * with --replay from a saved run. */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 #include "analyze/analyze.h"
 #include "cmds.h"
+#include "collect/cpu.h"
+#include "collect/procmaps.h"
+#include "engine.h"
+#include "filter.h"
 #include "log.h"
+#include "loop.h"
 #include "outdir.h"
+#include "report/report.h"
 #include "session.h"
+#include "symbolize/kallsyms.h"
 #include "top/term.h"
 #include "top/top.h"
 #include "util.h"
@@ -39,15 +46,20 @@ static const char usage_text[] =
 "  -F, --frequency HZ       samples per second per CPU (default 99, 1-10000)\n"
 "  -n, --rows N             --once: rows per table (default 15)\n"
 "      --sort KEY           processes by cpu (default), pid or name\n"
-"      --filter TEXT        show only the processes whose pid is TEXT or whose\n"
-"                           name contains it (also the '/' key)\n"
+"      --filter TEXT        show only the processes whose pid is TEXT, or whose\n"
+"                           name or command line contains it (the '/' key)\n"
 "      --mode MODE          last: the last window (default); decay: windows\n"
 "                           fading with a 5 s half-life; total: since start\n"
 "      --python-only        functions and stacks: Python frames only\n"
 "      --native-only        ... native and kernel frames only\n"
 "      --replay DIR         show a saved run (its whole length as one window)\n"
+"                           instead of the host\n"
 "  -v, --verbose            more messages\n"
 "  -h, --help               this help\n"
+"\n"
+"FILTERS (applied in the kernel: what they leave out is never recorded):\n"
+"  -p, --pid PID[,PID...]   only these processes\n"
+"%s"
 "\n"
 "KEYS: q quit; c, p, n sort processes by CPU, pid, name; / filter by pid or\n"
 "name (Enter applies, Esc cancels, an empty filter clears); s functions or\n"
@@ -57,6 +69,11 @@ static const char usage_text[] =
 "EXAMPLES:\n"
 "  sudo autoprof-bpf top\n"
 "  sudo autoprof-bpf top --once -d 10 --filter python > top.txt\n"
+"  sudo autoprof-bpf top --comm python3 --exclude-pid 1\n"
+"\n"
+"The profiler's own process is left out of the tables; the header shows its\n"
+"CPU (self %%). Samples are taken at 99 Hz per CPU by default: a 1-second\n"
+"window of a busy process then holds ~99 samples.\n"
 "\n"
 "EXIT STATUS: 0; 2 usage error; 125 profiling failed or no terminal.\n";
 
@@ -72,6 +89,7 @@ struct top_opts {
 	enum ap_view view;
 	const char *filter;
 	const char *replay;
+	struct ap_filter bpf_filter;    /* -p, --comm, ...: in BPF (src/filter.h) */
 	int verbose;
 };
 
@@ -88,6 +106,12 @@ struct top {
 	/* the window on screen, kept to redraw it under another filter or view */
 	const struct profile *win;
 	struct ap_input replay;
+	/* live: the engine's session; the window on screen, freed before a purge */
+	struct ap_session ses;
+	struct profile cur;
+	bool have_cur;
+	uint64_t lost_before;           /* the cumulative loss counters at the last window */
+	uint64_t start_ns;
 	/* the profiler's own CPU between ticks */
 	uint64_t last_tick_ns, last_cpu_ns;
 };
@@ -126,13 +150,15 @@ static int parse_options(int argc, char **argv, struct top_opts *o)
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "pid", required_argument, NULL, 'p' },
+		AP_FILTER_LONGOPTS,
 		{},
 	};
-	int c, i;
+	int c, i, err;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+d:F:n:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:d:F:n:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ONCE:
 			o->once = true;
@@ -179,11 +205,20 @@ static int parse_options(int argc, char **argv, struct top_opts *o)
 		case 'v':
 			o->verbose++;
 			break;
+		case 'p':
+			err = ap_filter__add_pids(&o->bpf_filter, optarg, false);
+			if (err)
+				return err;
+			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			printf(usage_text, ap_filter_usage);
 			return 1;
 		default:
-			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+			err = ap_filter__option(&o->bpf_filter, c, optarg);
+			if (err < 0)
+				return err;
+			if (err > 0)
+				return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -356,61 +391,206 @@ static int replay_open(struct top *t)
 	return 0;
 }
 
-static uint64_t replay_losses(const struct profile *p)
+/* samples that never reached us (cumulative in a live window; a saved run's
+ * whole count) */
+static uint64_t lost_samples(const struct profile *p)
 {
 	return profile__counter(p, "ringbuf_full") + profile__counter(p, "samples_missed_in_kernel");
 }
 
-/* The interactive loop over the replayed run: a tick a second, keys,
- * resizes and the signals that end it. */
-static int run_live_replay(struct top *t)
+/* Live: the collectors system-wide (the filters in BPF), on-CPU only: top
+ * shows where CPU goes, and off-CPU and syscall tracing would cost on every
+ * context switch and syscall of the host. */
+static int live_start(struct top *t)
 {
-	uint64_t start = now_mono_ns(), next = start;
-	struct pollfd pfd[3];
-	sigset_t set;
-	int sfd, err = 0, timeout;
+	struct ap_session *ses = &t->ses;
+	int err;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0)
-		return -errno;
-	pfd[0] = (struct pollfd){ .fd = STDIN_FILENO, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = t->term.winch_fd, .events = POLLIN };
-	pfd[2] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	while (!t->quit) {
-		uint64_t now = now_mono_ns();
-
-		if (now >= next) {
-			take_window(t, &t->replay.prof, replay_losses(&t->replay.prof));
-			draw(t);
-			next += 1000000000ull;
-			if (next <= now)
-				next = now + 1000000000ull;
-			if (t->o.duration_ns && now - start >= t->o.duration_ns)
-				break;
-		}
-		timeout = (next - now_mono_ns()) / 1000000 + 1;
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
-			err = -errno;
-			break;
-		}
-		if (pfd[2].revents & POLLIN)
-			break; /* SIGINT, SIGTERM, SIGHUP: a clean exit */
-		if ((pfd[1].revents & POLLIN) && top_term__size(&t->term))
-			draw(t);
-		else if (pfd[1].revents & POLLIN)
-			draw(t);
-		if (pfd[0].revents & POLLIN)
-			read_keys(t);
-		if (pfd[0].revents & (POLLHUP | POLLERR))
-			break;
+	ses->opts = (struct ap_options){
+		.freq = t->o.freq,
+		.stack_size = AP_USTACK_DEFAULT,
+		.ringbuf_mb = 16,
+		.py_depth = AP_MAX_PY_FRAMES,
+		.view = t->o.view,
+		.no_offcpu = true,
+		.no_syscalls = true,
+		.quiet = true,
+		.all = true,
+		.filter = t->o.bpf_filter,
+		.verbose = t->o.verbose,
+	};
+	if (geteuid() != 0) {
+		ap_err("top: needs root, or CAP_BPF and CAP_PERFMON (try: sudo autoprof-bpf top)");
+		return -EPERM;
 	}
-	close(sfd);
+	ap_log_setup_libbpf();
+	profile__init(&ses->prof);
+	ses->prof.frequency_hz = ses->opts.freq;
+	ses->nr_cpus = libbpf_num_possible_cpus();
+	ses->ks = kallsyms__load("/proc/kallsyms");
+	if (!ses->ks)
+		ap_warn("top: kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay "
+			"[unknown]", ap_errstr(-errno));
+	err = engine__start(ses);
+	if (err)
+		return err;
+	t->m.nr_cpus = ses->nr_cpus;
+	return 0;
+}
+
+static void live_stop(struct top *t)
+{
+	struct ap_session *ses = &t->ses;
+
+	engine__stop(ses);
+	if (t->have_cur)
+		profile__window_free(&t->cur);
+	t->have_cur = false;
+	cpu_collector__free(ses->cpu);
+	procmaps__free(&ses->pm);
+	kallsyms__free(ses->ks);
+	hmap_free(&ses->tracked);
+	profile__free(&ses->prof);
+	memset(&ses->opts.filter, 0, sizeof(ses->opts.filter)); /* t->o's, freed with it */
+}
+
+/* the service and runtime of the window's processes, from the process
+ * model's labels (read once per process, process/labels.h) when the window
+ * does not carry them */
+static void live_labels(struct top *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cur.nr_procs; i++) {
+		struct top_proc *r = top_model__proc(&t->m, t->cur.procs[i].pid);
+		const struct ap_labels *l;
+		struct ap_proc *pp;
+
+		if (!r || (r->service && r->runtime))
+			continue;
+		pp = procmaps__find(&t->ses.pm, r->pid);
+		if (!pp)
+			continue;
+		l = proc__labels(pp);
+		if (!r->service && l->service)
+			r->service = tty_dup(l->service);
+		if (!r->runtime && l->runtime)
+			r->runtime = tty_dup(l->runtime);
+	}
+}
+
+/* the window of the last second into the model */
+static int live_window(struct top *t)
+{
+	uint64_t lost;
+	int err;
+
+	if (t->have_cur)
+		profile__window_free(&t->cur);
+	err = engine__window(&t->ses, now_mono_ns(), &t->cur);
+	t->have_cur = true;
+	lost = lost_samples(&t->cur);
+	take_window(t, &t->cur, lost - t->lost_before);
+	t->lost_before = lost;
+	if (!t->paused)
+		live_labels(t);
 	return err;
+}
+
+static int on_tick(struct ap_loop *l, void *ctx)
+{
+	struct top *t = ctx;
+	int err = 0;
+
+	if (t->o.replay)
+		take_window(t, &t->replay.prof, lost_samples(&t->replay.prof));
+	else
+		err = live_window(t);
+	if (err)
+		return err;
+	if (t->interactive)
+		draw(t);
+	if (t->o.duration_ns && now_mono_ns() - t->start_ns >= t->o.duration_ns)
+		return 1;
+	return t->quit;
+}
+
+/* the slow tick: the window on screen borrows the engine's tables, so it
+ * goes first (the model keeps its own copies of what it shows) */
+static int on_purge(struct ap_loop *l, void *ctx)
+{
+	struct top *t = ctx;
+
+	if (t->o.replay)
+		return 0;
+	if (t->have_cur)
+		profile__window_free(&t->cur);
+	t->have_cur = false;
+	t->win = NULL;
+	engine__purge(&t->ses);
+	malloc_trim(0);
+	return 0;
+}
+
+/* --once: the end of the collection */
+static int on_once_done(struct ap_loop *l, void *ctx)
+{
+	return 1;
+}
+
+static int on_keys(struct ap_loop *l, void *ctx)
+{
+	struct top *t = ctx;
+
+	read_keys(t);
+	return t->quit;
+}
+
+static int on_winch(struct ap_loop *l, void *ctx)
+{
+	struct top *t = ctx;
+
+	top_term__size(&t->term);
+	draw(t);
+	return 0;
+}
+
+#define TOP_TICK_NS 1000000000ull
+#define TOP_PURGE_NS 30000000000ull
+
+/* one loop for every mode: the engine's sources, the 1 s tick, the purge
+ * tick, the keys and resizes; SIGINT, SIGTERM and SIGHUP end it */
+static int run_loop(struct top *t)
+{
+	struct ap_loop l;
+	sigset_t sigs;
+	int err;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	err = ap_loop__init(&l, &sigs, NULL, NULL);
+	if (err)
+		return err;
+	if (!t->o.replay)
+		err = engine__add_sources(&t->ses, &l);
+	if (!err && t->o.once)
+		err = ap_loop__add_timer(&l, t->o.duration_ns, on_once_done, t);
+	else if (!err)
+		err = ap_loop__add_timer(&l, TOP_TICK_NS, on_tick, t);
+	if (err >= 0 && !t->o.replay)
+		err = ap_loop__add_timer(&l, TOP_PURGE_NS, on_purge, t);
+	if (err >= 0 && t->interactive)
+		err = ap_loop__add_fd(&l, STDIN_FILENO, on_keys, NULL, t);
+	if (err >= 0 && t->interactive)
+		err = ap_loop__add_fd(&l, t->term.winch_fd, on_winch, NULL, t);
+	if (err >= 0) {
+		t->start_ns = now_mono_ns();
+		err = ap_loop__run(&l);
+	}
+	ap_loop__free(&l);
+	return err < 0 ? err : 0;
 }
 
 int cmd_top(int argc, char **argv)
@@ -425,8 +605,10 @@ int cmd_top(int argc, char **argv)
 	int ret;
 
 	ret = parse_options(argc, argv, &t.o);
-	if (ret)
+	if (ret) {
+		ap_filter__free(&t.o.bpf_filter);
 		return ret > 0 ? 0 : -ret;
+	}
 	ap_log_set_verbosity(t.o.verbose);
 	top_model__init(&t.m);
 	t.m.view = t.o.view;
@@ -436,42 +618,60 @@ int cmd_top(int argc, char **argv)
 		snprintf(t.m.filter, sizeof(t.m.filter), "%s", t.o.filter);
 	t.ro.sort = t.o.sort;
 	t.ro.max_rows = t.o.rows;
+	t.ro.all_tables = t.o.once;
 	if (!t.o.duration_ns && t.o.once)
 		t.o.duration_ns = 5000000000ull;
 
-	if (!t.o.replay) {
-		ap_err("top: live mode: not available in this build yet; use --replay DIR");
+	if (!t.o.once) {
+		ret = top_term__open(&t.term);
+		if (ret) {
+			ap_err("top: %s; --once prints the tables without one",
+			       ret == -ENOTTY ? "the live view needs a terminal" : ap_errstr(ret));
+			ret = AP_EXIT_FAILED;
+			goto out;
+		}
+		t.interactive = true;
+	}
+	ret = t.o.replay ? replay_open(&t) : live_start(&t);
+	if (ret) {
 		ret = AP_EXIT_FAILED;
 		goto out;
 	}
-	ret = -replay_open(&t);
-	if (ret)
-		goto out;
-	if (t.o.once) {
-		t.ro.all_tables = true;
-		take_window(&t, &t.replay.prof, replay_losses(&t.replay.prof));
+	t.last_tick_ns = now_mono_ns();
+	t.last_cpu_ns = self_cpu_ns();
+	if (t.interactive) { /* at once, not a second later */
+		t.ro.message = t.o.replay ? NULL : "collecting the first second...";
+		if (t.o.replay)
+			take_window(&t, &t.replay.prof, lost_samples(&t.replay.prof));
 		draw(&t);
-		ret = fflush(stdout) ? AP_EXIT_FAILED : 0;
-		goto out;
 	}
-	ret = top_term__open(&t.term);
-	if (ret) {
-		ap_err("top: %s; --once prints the tables without one",
-		       ret == -ENOTTY ? "the live view needs a terminal" : ap_errstr(ret));
-		ret = AP_EXIT_FAILED;
-		goto out;
+	ret = run_loop(&t);
+	if (!ret && t.o.once) {
+		/* the whole collection as one window; its cost over all of it */
+		if (t.o.replay) {
+			take_window(&t, &t.replay.prof, lost_samples(&t.replay.prof));
+		} else {
+			engine__stop(&t.ses);
+			t.last_tick_ns = t.ses.start_mono;
+			ret = live_window(&t);
+		}
+		if (!ret)
+			draw(&t);
+		if (!ret && fflush(stdout))
+			ret = -errno;
 	}
-	t.interactive = true;
-	ret = run_live_replay(&t);
-	top_term__close(&t.term);
 	if (ret) {
+		top_term__restore();
 		ap_err("top: %s", ap_errstr(ret));
 		ret = AP_EXIT_FAILED;
 	}
 out:
-	top_term__restore();
+	top_term__close(&t.term);
+	if (!t.o.replay)
+		live_stop(&t);
 	sb_free(&t.frame);
 	top_model__free(&t.m);
 	ap_input__free(&t.replay);
+	ap_filter__free(&t.o.bpf_filter);
 	return ret;
 }

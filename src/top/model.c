@@ -196,7 +196,8 @@ static struct top_proc *proc_row(struct top_model *m, const struct profile *w, u
 		p->window = m->windows;
 		if (p->comm && strcmp(p->comm, comm)) { /* another program now */
 			free(p->runtime);
-			p->runtime = NULL;
+			free(p->service);
+			p->runtime = p->service = NULL;
 		}
 		free(p->comm);
 		p->comm = comm;
@@ -289,6 +290,13 @@ static void add_count(struct top_model *m, const struct profile *w, const struct
 	stack_add(m, sb->buf, c->count);
 }
 
+struct top_proc *top_model__proc(struct top_model *m, uint32_t pid)
+{
+	uint64_t i;
+
+	return hmap_get(&m->proc_idx, &pid, sizeof(pid), &i) ? &m->procs[i] : NULL;
+}
+
 void top_model__add(struct top_model *m, const struct profile *w)
 {
 	uint32_t *vf = xcalloc(w->nr_stack_frames + 1, sizeof(*vf));
@@ -322,11 +330,15 @@ void top_model__add(struct top_model *m, const struct profile *w)
 		p = proc_row(m, w, c->pid);
 		if (p) {
 			p->samples += c->count;
-			if (!p->runtime && w->stacks[c->stack].python)
+			if (!p->runtime && w->stacks[c->stack].python && !(pr && pr->runtime))
 				p->runtime = runtime_of_stack(w, &w->stacks[c->stack]);
 		}
 		m->samples += c->count;
 		add_count(m, w, c, comm, vf, &sb, &seen);
+		if (p && pr && !p->service && pr->service && *profile__s(w, pr->service))
+			p->service = tty_dup(profile__s(w, pr->service));
+		if (p && pr && !p->runtime && pr->runtime && *profile__s(w, pr->runtime))
+			p->runtime = tty_dup(profile__s(w, pr->runtime));
 	}
 	hmap_free(&seen);
 	sb_free(&sb);

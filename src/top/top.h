@@ -95,6 +95,9 @@ void top_model__add(struct top_model *m, const struct profile *win);
 bool top_model__match(const struct top_model *m, uint32_t pid, const char *comm,
 		      const char *cmdline);
 
+/* the row of pid, or NULL; its service and runtime may be set by the caller
+ * (malloc'ed, terminal-safe) when the window did not name them */
+struct top_proc *top_model__proc(struct top_model *m, uint32_t pid);
 /* CPU of a process row, % of one CPU */
 double top_model__proc_cpu(const struct top_model *m, const struct top_proc *p);
 
