@@ -489,8 +489,9 @@ static int live_window(struct top *t)
 		profile__window_free(&t->cur);
 	err = engine__window(&t->ses, now_mono_ns(), &t->cur);
 	t->have_cur = true;
+	/* the engine's loss counters run since the start: the window's share */
 	lost = lost_samples(&t->cur);
-	take_window(t, &t->cur, lost - t->lost_before);
+	take_window(t, &t->cur, lost >= t->lost_before ? lost - t->lost_before : lost);
 	t->lost_before = lost;
 	if (!t->paused)
 		live_labels(t);

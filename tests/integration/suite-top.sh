@@ -145,7 +145,7 @@ t_top_tty() {
 		top_tmux new-session -d -x 120 -y 30 \
 			"$AP top 2>$d.err2; echo EXIT=\$?; stty -a | tr ' ;' '\n\n' | grep -x -- '-\?icanon'; sleep 60"
 		top_screen_has "^ *PID COMMAND" 100
-		tpid=$(pgrep -P "$(top_tmux display -p '#{pane_pid}')" -x autoprof-bpf)
+		tpid=$(pgrep -P "$(top_tmux display -p '#{pane_pid}')" | head -1)
 		[ -n "$tpid" ] && kill -TERM $tpid
 		if ! top_screen_has "^EXIT=0" 30 || ! top_screen_has "^icanon$" 20; then
 			msg="SIGTERM: $(top_tmux capture-pane -p | grep -v '^$' | tail -3)"
