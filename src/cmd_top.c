@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,10 +62,10 @@ static const char usage_text[] =
 "  -p, --pid PID[,PID...]   only these processes\n"
 "%s"
 "\n"
-"KEYS: q quit; c, p, n sort processes by CPU, pid, name; / filter by pid or\n"
-"name (Enter applies, Esc cancels, an empty filter clears); s functions or\n"
-"stacks; t functions by self or total time; v view (mixed, python, native);\n"
-"a mode (last, decay, total); space pause.\n"
+"KEYS: q quit; c, p, n sort processes by CPU, pid, name; / filter by pid,\n"
+"name or command line (Enter applies, Esc cancels, an empty filter clears);\n"
+"s functions or stacks; t functions by self or total time; v view (mixed,\n"
+"python, native); a mode (last, decay, total); space pause.\n"
 "\n"
 "EXAMPLES:\n"
 "  sudo autoprof-bpf top\n"
@@ -420,7 +421,7 @@ static int live_start(struct top *t)
 		.verbose = t->o.verbose,
 	};
 	if (geteuid() != 0) {
-		ap_err("top: needs root, or CAP_BPF and CAP_PERFMON (try: sudo autoprof-bpf top)");
+		ap_err("top: needs root (try: sudo autoprof-bpf top)");
 		return -EPERM;
 	}
 	ap_log_setup_libbpf();
@@ -620,6 +621,12 @@ int cmd_top(int argc, char **argv)
 	t.ro.sort = t.o.sort;
 	t.ro.max_rows = t.o.rows;
 	t.ro.all_tables = t.o.once;
+	if (t.o.once && isatty(STDOUT_FILENO)) { /* a terminal's lines are cut to it */
+		struct winsize ws;
+
+		if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col)
+			t.ro.width = ws.ws_col;
+	}
 	if (!t.o.duration_ns && t.o.once)
 		t.o.duration_ns = 5000000000ull;
 
@@ -646,7 +653,8 @@ int cmd_top(int argc, char **argv)
 			take_window(&t, &t.replay.prof, lost_samples(&t.replay.prof));
 		draw(&t);
 	}
-	ret = run_loop(&t);
+	/* a saved run is there at once: no collection to wait for */
+	ret = t.o.once && t.o.replay ? 0 : run_loop(&t);
 	if (!ret && t.o.once) {
 		/* the whole collection as one window; its cost over all of it */
 		if (t.o.replay) {

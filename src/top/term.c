@@ -16,7 +16,6 @@
 /* what restore needs, reachable from a signal handler */
 static struct termios saved_tio;
 static volatile sig_atomic_t term_active;
-static int term_fd = -1;
 static int winch_pipe[2] = { -1, -1 };
 
 #define ENTER_SCREEN "\033[?1049h\033[?25l\033[H\033[2J"
@@ -43,8 +42,8 @@ void top_term__restore(void)
 	if (!term_active)
 		return;
 	term_active = 0;
-	write_all(term_fd, LEAVE_SCREEN, sizeof(LEAVE_SCREEN) - 1);
-	tcsetattr(term_fd, TCSAFLUSH, &saved_tio);
+	write_all(STDOUT_FILENO, LEAVE_SCREEN, sizeof(LEAVE_SCREEN) - 1);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
 }
 
 static void on_fatal(int sig)
@@ -98,7 +97,6 @@ int top_term__open(struct top_term *t)
 	raw.c_iflag &= ~(IXON | ICRNL);
 	raw.c_cc[VMIN] = 0;
 	raw.c_cc[VTIME] = 0;
-	term_fd = STDIN_FILENO;
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw)) {
 		err = -errno;
 		return err;

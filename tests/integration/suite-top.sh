@@ -84,6 +84,9 @@ t_top_once_filter() {
 			fail $t "--comm with 19 bytes: exit $err, '$(cat $d.bad)': want 2 and one line"
 		elif $AP top </dev/null >$d.notty 2>&1; then
 			fail $t "the live view without a terminal did not fail"
+		elif ! timeout 5 $AP top --once --replay tests/fixtures/analyze/run1 -n 3 >$d.replay 2>&1 ||
+			! grep -q '^ *60.0%   60.0%  score (main.py:42)$' $d.replay; then
+			fail $t "--once --replay of the analyze fixture: $(head -c 300 $d.replay)"
 		else
 			pass $t
 		fi
