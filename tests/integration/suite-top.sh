@@ -110,7 +110,7 @@ top_screen_pids() { # the process table's pids, top to bottom
 }
 
 t_top_tty() {
-	local t=top_tty d=$O/top_tty bypid bycpu sorted msg= tpid
+	local t=top_tty d=$O/top_tty bypid bycpu sorted msg= tpid wide last i
 	command -v tmux >/dev/null || { fail $t "tmux is needed (apt-get install tmux)"; return 1; }
 	top_workload 60 || { top_workload_end; fail $t "the workload did not start"; return 1; }
 	top_tmux kill-server 2>/dev/null
@@ -127,6 +127,15 @@ t_top_tty() {
 		top_screen_has "sort cpu" 20
 		bycpu=$(top_screen_pids | tr '\n' ' ')
 		top_tmux send-keys / $TOPW Enter
+		# SIGWINCH: the next frame fits the new size, the keys on its last line
+		top_tmux resize-window -x 90 -y 30
+		top_screen_has "filter $TOPW" 20
+		for ((i = 0; i < 20; i++)); do
+			[ "$(top_tmux capture-pane -p | tail -1 | cut -c1-6)" = "q quit" ] && break
+			sleep 0.1
+		done
+		wide=$(top_tmux capture-pane -p | awk 'length($0) > 90' | wc -l)
+		last=$(top_tmux capture-pane -p | tail -1)
 		if [ "$bypid" != "$sorted" ]; then
 			msg="p: pids not in order: $bypid"
 		elif [ "$bycpu" = "$bypid" ]; then
@@ -134,6 +143,8 @@ t_top_tty() {
 		elif ! top_screen_has "filter $TOPW" 20 ||
 			[ "$(top_screen_pids | tr '\n' ' ')" != "$TOPW " ]; then
 			msg="/$TOPW: the table shows $(top_screen_pids | tr '\n' ' ')"
+		elif [ "$wide" != 0 ] || [ "${last:0:6}" != "q quit" ] || [ ${#last} -gt 90 ]; then
+			msg="resized to 90x30: $wide lines wider, last line '$last'"
 		fi
 	fi
 	top_tmux send-keys q
