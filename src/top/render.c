@@ -134,6 +134,8 @@ static void header(struct out *o, const struct top_model *m, const struct top_re
 		  top_mode_names[m->mode], m->mode == TOP_MODE_DECAY ? ", half-life 5 s" : "",
 		  ap_view_names[m->view], top_sort_names[r->sort], m->filter[0] ? m->filter : "none",
 		  r->paused ? "  [paused]" : "");
+	if (m->rows_dropped) /* past the TOP_*_MAX caps */
+		sb_printf(&sb, "  rows over the caps %llu", (unsigned long long)m->rows_dropped);
 	line(o, sb.buf);
 	if (r->prompt) {
 		sb.len = 0;

@@ -260,3 +260,30 @@ TEST(top_from_saved_run)
 	ap_input__free(&in);
 	close(fd);
 }
+
+TEST(top_model_caps)
+{
+	struct top_model m;
+	struct profile w;
+	char name[32];
+	uint32_t f, s;
+	int i;
+
+	profile__init(&w);
+	w.frequency_hz = 99;
+	w.duration_s = 1;
+	for (i = 0; i < TOP_STACKS_MAX + 4; i++) {
+		snprintf(name, sizeof(name), "fn%d", i);
+		f = profile__frame(&w, AP_FRAME_USER, name, AP_NONE, 0x1000 + i);
+		s = profile__stack(&w, &f, 1);
+		profile__add(&w, 9, 9, "many", s, 0, 1);
+	}
+	top_model__init(&m);
+	top_model__add(&m, &w);
+	ASSERT_EQ(m.nr_stacks, TOP_STACKS_MAX, "stacks capped");
+	ASSERT_EQ(m.nr_funcs, TOP_STACKS_MAX + 4, "functions under their own cap");
+	ASSERT_EQ(m.rows_dropped, 4, "the rows past the cap are counted");
+	ASSERT_NEAR(m.samples, TOP_STACKS_MAX + 4, 0.001, "every sample still counts in the totals");
+	profile__free(&w);
+	top_model__free(&m);
+}
