@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The on-CPU collector: loads the BPF object, samples with cpu-clock perf
- * events on every CPU, and turns each ring-buffer record into an unwound,
- * symbolized stack in ses->prof. */
+/* The collection, as the run command sees it: loads the BPF object, drives
+ * every collector (on-CPU samples, off-CPU, syscalls, process lifecycle,
+ * --py-calls; see collect/collect.h and core.c) and turns their records
+ * into unwound, symbolized stacks in ses->prof. A facade over the
+ * collectors' ops: each function below runs the matching op of each. */
 #ifndef AP_CPU_H
 #define AP_CPU_H
 

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the collection (src/collect/ only): the core that owns the BPF
+ * skeleton, the shared ring buffer, record dispatch, the procmaps hooks and
+ * the unwind/symbolize glue, and the collectors it drives, each one file
+ * behind a struct ap_collector_ops. The public face is collect/cpu.h. */
+#ifndef AP_COLLECT_H
+#define AP_COLLECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "shared.h"
+#include "autoprof.skel.h"
+#include "collect/cpu.h"
+#include "collect/mmaptrack.h"
+#include "hashmap.h"
+#include "profile/profile.h"
+#include "python/pyproc.h"
+#include "unwind/unwind.h"
+
+struct ap_collector;
+struct symfile;
+
+/*
+ * One collector: one bpf/<name>.bpf.c and one src/collect/<name>.c. Every
+ * op but configure may be NULL. The core calls them in the order of
+ * collectors[] (core.c), only for enabled collectors, except counters,
+ * which every collector reports (zeros when off) so run.json always has
+ * the same keys.
+ */
+struct ap_collector_ops {
+	const char *name;
+	uint32_t records;       /* (1u << AP_REC_*) of each record type it handles */
+	/* before the BPF load: program autoload, rodata, map sizes, and
+	 * c->enabled; may allocate c->priv; 0 or -errno */
+	int (*configure)(struct ap_collector *c);
+	/* after the load: attach its programs (collect_attach_prog()); 0 or -errno */
+	int (*attach)(struct ap_collector *c);
+	/* one ring buffer record of a type in .records; 0, or -EINVAL for a
+	 * malformed one (counted by the core) */
+	int (*on_record)(struct ap_collector *c, uint32_t type, const void *data, size_t size);
+	/* after each drain of the ring buffer (timers, deferred releases) */
+	void (*poll)(struct ap_collector *c);
+	/* move what the BPF side aggregated since the last flush into `into`;
+	 * threads still alive are accounted up to end_ns. Today called once,
+	 * after detach; written to be called again for each window */
+	void (*flush)(struct ap_collector *c, uint64_t end_ns, struct profile *into);
+	/* its loss and event counters into `into` */
+	void (*counters)(struct ap_collector *c, struct profile *into);
+	/* its own artifact file in dirfd; 0 or -errno */
+	int (*artifact)(struct ap_collector *c, int dirfd);
+	/* pid runs the CPython runtime sf (configured, or about to be exec'd) */
+	void (*on_interpreter)(struct ap_collector *c, uint32_t pid, const struct symfile *sf);
+	/* pid exited and its records are drained: drop what is kept for it */
+	void (*on_release)(struct ap_collector *c, uint32_t pid);
+	/* stop: detach what collect_attach_prog() did not attach (the core
+	 * destroys c->links itself); safe on a half-attached collector */
+	void (*detach)(struct ap_collector *c);
+	/* free c->priv */
+	void (*free)(struct ap_collector *c);
+};
+
+#define AP_COLLECTOR_LINKS 4
+
+struct ap_collector {
+	const struct ap_collector_ops *ops;
+	struct cpu_collector *cc;
+	void *priv;
+	bool enabled;
+	struct bpf_link *links[AP_COLLECTOR_LINKS];
+	int nr_links;
+};
+
+/* the order they attach, flush and report in */
+enum ap_collector_id {
+	AP_COLL_PROCLIFE,
+	AP_COLL_OFFCPU,
+	AP_COLL_SYSCALLS,
+	AP_COLL_PYCALLS,
+	AP_COLL_ONCPU,
+	AP_COLL__COUNT,
+};
+
+/* a window ends: the off-CPU intervals still waiting for their syscall's
+ * stack go with it (offcpu.c) */
+void collect_offcpu_end_window(struct cpu_collector *cc);
+
+extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
+	oncpu_ops;
+
+/* key of cc->off_stacks: an off-CPU stack identity of the BPF side */
+struct off_key {
+	uint32_t tgid, pad;
+	uint64_t sid;
+};
+
+struct cpu_collector {
+	struct ap_session *ses;
+	struct autoprof_bpf *skel;
+	struct ring_buffer *rb;
+	struct mmaptrack *mt;
+	int epfd;
+	uint64_t t0_ns;             /* when tracking began (BPF's t0_ns) */
+	struct ap_collector coll[AP_COLL__COUNT];
+	/* the unwind/symbolize glue (stacks.c) */
+	struct hmap off_stacks;     /* (tgid, sid) -> stack id of an AP_REC_OFF_STACK */
+	struct hmap ucache;         /* (symcache id, vaddr) -> frame id */
+	struct hmap kcache;         /* kernel pc -> frame id */
+	uint64_t bad_records;
+	uint64_t unwind_frames;
+	uint64_t no_image;          /* samples of a process whose mappings we never saw */
+	uint64_t py_unknown_code;   /* Python frames whose code object never arrived */
+	uint32_t *frames;           /* scratch: one stack */
+	struct pycode_cache pyc;
+	struct hmap pyframes;       /* (tgid, sig, code, instr) -> frame id */
+	struct py_pending {         /* placeholder frames awaiting their code record */
+		uint32_t frame;
+		uint32_t tgid, sig;
+		uint64_t code;
+		int32_t instr;
+	} *pending;
+	size_t nr_pending, cap_pending;
+	/* Python runtimes (core.c: the procmaps hooks) */
+	struct hmap py_warned;      /* paths already warned about */
+	struct hmap needs_libpython; /* symcache id -> 1 + (it loads libpython3*) */
+	uint64_t exec_seen_ns;      /* the last exec record: drain every AP_EXEC_WAKEUP_GAP_NS */
+	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
+	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
+};
+
+#define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
+
+/* core.c */
+/* attach prog and keep its link in c->links; 0 or -errno (logged) */
+int collect_attach_prog(struct ap_collector *c, struct bpf_program *prog);
+/* an exec record: wait for the interpreter the new program may load */
+void collect_watch_exec(struct cpu_collector *cc, uint32_t pid);
+/* pid exited and its in-flight records are handled: every collector's
+ * on_release, then its mappings and unwinder go */
+void collect_release(struct cpu_collector *cc, uint32_t pid);
+/* sum over CPUs of a BPF counter */
+uint64_t collect_bpf_counter(struct cpu_collector *cc, enum ap_counter c);
+/* runs the kernel skipped for prog (another BPF program was running) */
+uint64_t collect_prog_misses(const struct bpf_program *prog);
+
+/* stacks.c: unwind, symbolize and intern, into ses->prof */
+/* the stack of a sample-shaped record; kernel frames kf[0..nk) innermost
+ * first; AP_NONE for a malformed record (counted) */
+uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size,
+			      const uint64_t *kf, int nk);
+/* an off-CPU or slow-syscall record's stack, remembered under its stack
+ * identity (aux[3]) for the kernel's aggregates; AP_NONE if malformed */
+uint32_t collect_blocked_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size);
+/* the stack of an off-CPU identity, or kernel frames under a marker */
+uint32_t collect_off_stack_of(struct cpu_collector *cc, uint32_t tgid, uint64_t sid, int32_t kstack);
+/* kernel frames of an off-CPU stack id under a frame saying why */
+uint32_t collect_kernel_only_stack(struct cpu_collector *cc, int32_t kstack, const char *why);
+/* name the placeholder Python frames whose code record has arrived;
+ * final: name the rest "[unknown code]" */
+void collect_py_fixup(struct cpu_collector *cc, bool final);
+/* an AP_REC_PY_CODE record */
+void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
+
+#endif

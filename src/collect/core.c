@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/* The collection core: the BPF skeleton's lifecycle (open, configure every
+ * collector, load, attach), the shared ring buffer and its dispatch of
+ * records by type to the collector that owns them, the procmaps hooks
+ * that configure CPython runtimes, and collect/cpu.h as a facade over the
+ * collectors' ops. Each collector is one file beside this one. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "collect/collect.h"
+#include "log.h"
+#include "symbolize/safeopen.h"
+#include "util.h"
+
+/* in attach and flush order: lifecycle and scheduler accounting first,
+ * sampling last (as before the split) */
+static const struct ap_collector_ops *const collectors[AP_COLL__COUNT] = {
+	[AP_COLL_PROCLIFE] = &proclife_ops,
+	[AP_COLL_OFFCPU] = &offcpu_ops,
+	[AP_COLL_SYSCALLS] = &syscalls_ops,
+	[AP_COLL_PYCALLS] = &pycalls_ops,
+	[AP_COLL_ONCPU] = &oncpu_ops,
+};
+
+#define for_each_collector(cc, c) \
+	for ((c) = (cc)->coll; (c) < (cc)->coll + AP_COLL__COUNT; (c)++)
+
+static bool mt_filter(uint32_t pid, uint32_t ppid, void *ctx)
+{
+	return session__is_tracked(ctx, pid, ppid);
+}
+
+int collect_attach_prog(struct ap_collector *c, struct bpf_program *prog)
+{
+	struct bpf_link *l;
+	int err;
+
+	if (!bpf_program__autoload(prog))
+		return 0;
+	if (c->nr_links >= AP_COLLECTOR_LINKS) {
+		ap_err("bpf: %s: more than %d programs", c->ops->name, AP_COLLECTOR_LINKS);
+		return -E2BIG;
+	}
+	l = bpf_program__attach(prog);
+	if (!l) {
+		err = -errno;
+		ap_err("bpf: attaching %s: %s", bpf_program__section_name(prog), ap_errstr(err));
+		return err;
+	}
+	c->links[c->nr_links++] = l;
+	return 0;
+}
+
+/* pid is about to run, or was found to run, the CPython runtime sf */
+static void interpreter_found(struct cpu_collector *cc, uint32_t pid, const struct symfile *sf)
+{
+	struct ap_collector *c;
+
+	for_each_collector(cc, c)
+		if (c->enabled && c->ops->on_interpreter)
+			c->ops->on_interpreter(c, pid, sf);
+}
+
+void collect_release(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_collector *c;
+
+	for_each_collector(cc, c)
+		if (c->enabled && c->ops->on_release)
+			c->ops->on_release(c, pid);
+	procmaps__release(&cc->ses->pm, pid);
+}
+
+/* through the cache under the key a mapping of it will use (dev, inode):
+ * the file the command's path names now (realpath: as exec will follow
+ * its symlinks), opened without blocking and only if it is a regular file */
+static struct symfile *warm_symfile(struct cpu_collector *cc, const char *path)
+{
+	struct symcache *sc = &cc->ses->pm.sc;
+	char real[PATH_MAX];
+	struct symfile *sf;
+	struct stat st;
+	bool hit;
+	int fd;
+
+	if (!realpath(path, real))
+		return NULL;
+	fd = open_checked(real, 0, 0, 0, &st);
+	if (fd < 0)
+		return NULL;
+	sf = symcache__lookup(sc, st.st_dev, st.st_ino, &hit, NULL);
+	if (hit) {
+		close(fd);
+		return sf;
+	}
+	return symcache__add(sc, st.st_dev, st.st_ino, fd, real, NULL);
+}
+
+void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe)
+{
+	struct symfile *sf = warm_symfile(cc, exe);
+	char *lib = NULL;
+
+	if (sf && !sf->py_runtime) {
+		lib = symfile__find_needed(sf, exe, "libpython3");
+		sf = lib ? warm_symfile(cc, lib) : NULL;
+	}
+	if (sf && sf->py_runtime)
+		interpreter_found(cc, pid, sf);
+	free(lib);
+}
+
+/* a mapping of a tracked process: is it a CPython runtime to configure? */
+static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m)
+{
+	struct cpu_collector *cc = ctx;
+	struct ap_py_proc pp;
+	char why[512];
+	int minor, err;
+
+	if (img->py_minor || (!m->sf->py_runtime && !m->sf->py_code_type) || !cc->skel)
+		return;
+	err = pyproc__detect(m, &pp, &minor, why, sizeof(why));
+	if (err) {
+		img->py_minor = -1;
+		if (err == -ENOTSUP && !hmap_get(&cc->py_warned, m->path, strlen(m->path), &(uint64_t){ 0 })) {
+			hmap_put(&cc->py_warned, m->path, strlen(m->path), 1);
+			ap_warn("python: %s; native stacks only", why);
+		}
+		return;
+	}
+	if (bpf_map__update_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), &pp, sizeof(pp),
+				 BPF_ANY)) {
+		ap_warn("python: pid %u: configuring the frame walker: %s", pid, ap_errstr(-errno));
+		return;
+	}
+	img->py_minor = minor;
+	img->py_sf = m->sf;
+	ap_info("python: pid %u runs CPython 3.%d from %s (configured %.1f ms after its exec)", pid,
+		minor, m->path, (now_mono_ns() - img->start_time) / 1e6);
+	interpreter_found(cc, pid, m->sf);
+}
+
+/* Does the program pid just exec'd load a libpython3 (a --enable-shared
+ * build)? Then its interpreter is mapped by ld.so after the exec, and the
+ * side-band, which wakes us only when a quarter full, may hold the mapping
+ * for up to a drain interval: poll every millisecond until the
+ * interpreter is configured (on_map), so its first Python code is seen.
+ * An interpreter in the executable itself is configured at the exec. */
+#define CC_PY_WAIT_NS 300000000ull
+
+void collect_watch_exec(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_proc *proc = procmaps__find(&cc->ses->pm, pid);
+	struct ap_image *img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	const struct ap_mapping *m = NULL;
+	uint64_t *slot;
+	bool is_new;
+	size_t i;
+
+	if (!img || img->py_minor)
+		return;
+	for (i = 0; i < img->nr_maps && !m; i++) /* the executable is mapped first */
+		if (img->maps[i].sf_id)
+			m = &img->maps[i];
+	if (!m)
+		return;
+	slot = hmap_upsert(&cc->needs_libpython, &m->sf_id, sizeof(m->sf_id), 0, &is_new);
+	if (is_new) {
+		/* the file the mapping was checked to be, not its name again */
+		char *lib = symfile__find_needed(m->sf, m->sf->path, "libpython3");
+
+		*slot = 1 + (lib != NULL);
+		free(lib);
+	}
+	if (*slot == 2) {
+		cc->py_wait_pid = pid;
+		cc->py_wait_until = now_mono_ns() + CC_PY_WAIT_NS;
+	}
+}
+
+/* still waiting for the interpreter of cc->py_wait_pid? */
+static bool py_waiting(struct cpu_collector *cc)
+{
+	struct ap_proc *proc;
+	struct ap_image *img;
+
+	if (!cc->py_wait_pid)
+		return false;
+	proc = procmaps__find(&cc->ses->pm, cc->py_wait_pid);
+	img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	if (!img || img->py_minor || now_mono_ns() >= cc->py_wait_until)
+		cc->py_wait_pid = 0;
+	return cc->py_wait_pid != 0;
+}
+
+static void on_exec(void *ctx, uint32_t pid)
+{
+	struct cpu_collector *cc = ctx;
+
+	/* the new program maps its own interpreter, if any */
+	if (cc->skel)
+		bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+}
+
+
+/* the BPF side's shared parts: the capture scratch, the ring buffer and
+ * the stack capture knobs every collector's records use */
+static void configure_core(struct cpu_collector *cc)
+{
+	struct ap_session *ses = cc->ses;
+
+	cc->skel->rodata->ustack_limit = ses->opts.stack_size;
+	cc->skel->rodata->py_depth = ses->opts.py_depth;
+	cc->skel->rodata->nr_cpus = ses->nr_cpus;
+	bpf_map__set_max_entries(cc->skel->maps.scratch, AP_NR_SLOTS * ses->nr_cpus);
+	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
+	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
+	ses->prof.has_timeline = true;
+}
+
+struct cpu_collector *cpu_collector__open(struct ap_session *ses)
+{
+	struct cpu_collector *cc = xcalloc(1, sizeof(*cc));
+	int i, err;
+
+	cc->ses = ses;
+	cc->frames = xcalloc(CC_MAX_FRAMES, sizeof(*cc->frames));
+	cc->epfd = -1;
+	for (i = 0; i < AP_COLL__COUNT; i++)
+		cc->coll[i] = (struct ap_collector){ .ops = collectors[i], .cc = cc };
+	ses->pm.on_map = on_map;
+	ses->pm.on_exec = on_exec;
+	ses->pm.hook_ctx = cc;
+	cc->skel = autoprof_bpf__open();
+	if (!cc->skel) {
+		err = -errno;
+		ap_err("bpf: open: %s", ap_errstr(err));
+		goto err_out;
+	}
+	configure_core(cc);
+	for (i = 0; i < AP_COLL__COUNT; i++) {
+		err = cc->coll[i].ops->configure(&cc->coll[i]);
+		if (err) {
+			ap_err("%s: configure: %s", cc->coll[i].ops->name, ap_errstr(err));
+			goto err_out;
+		}
+	}
+	if (ses->opts.all)
+		ap_filter__configure(&ses->opts.filter, cc->skel);
+	err = autoprof_bpf__load(cc->skel);
+	if (err) {
+		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
+		       ap_errstr(err));
+		goto err_out;
+	}
+	if (ses->opts.all) {
+		err = ap_filter__load(&ses->opts.filter, cc->skel, getpid());
+		if (err)
+			goto err_out;
+	}
+	/* kallsyms was read before our programs existed: name their frames
+	 * (and every other program's) by their real address ranges */
+	if (ses->ks)
+		ap_debug("kallsyms: %d BPF functions added", kallsyms__add_bpf(ses->ks));
+	return cc;
+
+err_out:
+	cpu_collector__free(cc);
+	errno = -err;
+	return NULL;
+}
+
+int cpu_collector__track(struct cpu_collector *cc, uint32_t pid)
+{
+	__u8 one = 1;
+	int err;
+
+	if (bpf_map__update_elem(cc->skel->maps.tracked, &pid, sizeof(pid), &one, 1, BPF_ANY)) {
+		err = -errno;
+		ap_err("bpf: tracking pid %u: %s", pid, ap_errstr(err));
+		return err;
+	}
+	session__track(cc->ses, pid);
+	err = procmaps__load_proc(&cc->ses->pm, pid, 0);
+	if (err)
+		ap_warn("cpu: pid %u: reading its mappings: %s", pid, ap_errstr(err));
+	return 0;
+}
+
+/* one ring buffer record, to the collector that owns its type */
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct cpu_collector *cc = ctx;
+	uint32_t type = size >= 4 ? *(uint32_t *)data : 0;
+	struct ap_collector *c;
+
+	/* mappings, execs and forks that happened before this record */
+	mmaptrack__consume(cc->mt);
+	if (type == AP_REC_PY_CODE && size >= sizeof(struct ap_py_code)) {
+		collect_py_code(cc, data);
+		return 0;
+	}
+	for_each_collector(cc, c) {
+		if (!c->enabled || type >= 32 || !(c->ops->records & (1u << type)))
+			continue;
+		if (c->ops->on_record(c, type, data, size))
+			cc->bad_records++;
+		return 0;
+	}
+	cc->bad_records++;
+	return 0;
+}
+
+int cpu_collector__attach(struct cpu_collector *cc)
+{
+	struct ap_session *ses = cc->ses;
+	struct ap_collector *c;
+	int err;
+
+	/* side-band first: nothing mapped after this point is missed */
+	cc->mt = mmaptrack__new(&ses->pm, mt_filter, ses);
+	if (!cc->mt) {
+		err = -errno;
+		ap_err("cpu: cannot track process mappings: %s", ap_errstr(err));
+		return err;
+	}
+	cc->rb = ring_buffer__new(bpf_map__fd(cc->skel->maps.samples), handle_record, cc, NULL);
+	if (!cc->rb) {
+		err = -errno;
+		ap_err("cpu: ring buffer: %s", ap_errstr(err));
+		return err;
+	}
+	cc->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (cc->epfd < 0 ||
+	    epoll_ctl(cc->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(cc->rb),
+		      &(struct epoll_event){ .events = EPOLLIN }) ||
+	    epoll_ctl(cc->epfd, EPOLL_CTL_ADD, mmaptrack__epoll_fd(cc->mt),
+		      &(struct epoll_event){ .events = EPOLLIN })) {
+		err = -errno;
+		ap_err("cpu: epoll: %s", ap_errstr(err));
+		return err;
+	}
+	/* the moment accounting begins: time before it is "unknown" */
+	cc->t0_ns = now_mono_ns();
+	cc->skel->bss->t0_ns = cc->t0_ns;
+	for_each_collector(cc, c) {
+		if (!c->enabled || !c->ops->attach)
+			continue;
+		err = c->ops->attach(c);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
+{
+	/* The BPF side wakes us only when the sample buffer fills up (see
+	 * wakeup_bytes) and at an exec (at most once per
+	 * AP_EXEC_WAKEUP_GAP_NS), the side-band when a quarter full, so the
+	 * timeout is the drain interval: that gap for 100 ms after an exec
+	 * (the execs it did not wake us for), 1 ms while a new interpreter is
+	 * awaited (collect_watch_exec) */
+	const int exec_ms = AP_EXEC_WAKEUP_GAP_NS / 1000000;
+	struct epoll_event ev[2];
+	struct ap_collector *c;
+	int n;
+
+	if (timeout_ms > exec_ms && cc->exec_seen_ns &&
+	    now_mono_ns() - cc->exec_seen_ns < 100000000ull)
+		timeout_ms = exec_ms;
+	if (timeout_ms > 1 && py_waiting(cc))
+		timeout_ms = 1;
+	n = epoll_wait(cc->epfd, ev, 2, timeout_ms);
+
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	mmaptrack__consume(cc->mt);
+	n = ring_buffer__consume(cc->rb);
+	if (cc->nr_pending)
+		collect_py_fixup(cc, false);
+	for_each_collector(cc, c)
+		if (c->enabled && c->ops->poll)
+			c->ops->poll(c);
+	return n < 0 ? n : 0;
+}
+
+int cpu_collector__fd(const struct cpu_collector *cc)
+{
+	return cc->epfd;
+}
+
+int cpu_collector__timeout_ms(struct cpu_collector *cc)
+{
+	/* as cpu_collector__poll() shortens its timeout: the drain interval,
+	 * the exec wakeup gap for 100 ms after an exec, 1 ms while a new
+	 * interpreter is awaited */
+	const int exec_ms = AP_EXEC_WAKEUP_GAP_NS / 1000000;
+
+	if (py_waiting(cc))
+		return 1;
+	if (cc->exec_seen_ns && now_mono_ns() - cc->exec_seen_ns < 100000000ull)
+		return exec_ms;
+	return 100;
+}
+
+void cpu_collector__end_window(struct cpu_collector *cc)
+{
+	/* pending intervals are indices into the window's rows: they go with
+	 * it, without the stack their syscall's exit would have named */
+	collect_offcpu_end_window(cc);
+}
+
+void cpu_collector__stop(struct cpu_collector *cc)
+{
+	struct ap_collector *c;
+	int i;
+
+	if (!cc)
+		return;
+	/* sampling first, as it was attached last */
+	for (c = cc->coll + AP_COLL__COUNT - 1; c >= cc->coll; c--) {
+		if (c->ops->detach)
+			c->ops->detach(c);
+		for (i = 0; i < c->nr_links; i++)
+			bpf_link__destroy(c->links[i]);
+		c->nr_links = 0;
+	}
+	if (cc->rb)
+		ring_buffer__consume(cc->rb);
+	if (cc->mt)
+		mmaptrack__consume(cc->mt);
+	collect_py_fixup(cc, true);
+}
+
+void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
+{
+	struct ap_collector *c;
+
+	for_each_collector(cc, c)
+		if (c->enabled && c->ops->flush)
+			c->ops->flush(c, end_ns, &cc->ses->prof);
+}
+
+uint64_t collect_bpf_counter(struct cpu_collector *cc, enum ap_counter c)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
+	uint32_t key = c;
+
+	/* zeroed: the kernel fills it, but checkers such as valgrind cannot see that */
+	memset(vals, 0, sizeof(vals));
+	if (ncpu <= 0 || bpf_map__lookup_elem(cc->skel->maps.counters, &key, sizeof(key), vals,
+					      sizeof(vals), 0))
+		return 0;
+	for (i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+/* samples the kernel did not run the program for, because another BPF
+ * program was running on that CPU (bpf_prog_active; e.g. the --py-calls
+ * uprobe) */
+uint64_t collect_prog_misses(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		return 0;
+	return info.recursion_misses;
+}
+
+uint64_t cpu_collector__drops(struct cpu_collector *cc)
+{
+	return cc ? collect_bpf_counter(cc, AP_CNT_RINGBUF_FULL) : 0;
+}
+
+void cpu_collector__counters(struct cpu_collector *cc)
+{
+	struct profile *p = &cc->ses->prof;
+	struct ap_collector *c;
+	int i;
+
+	for (i = 0; i < AP_CNT__COUNT; i++)
+		profile__set_counter(p, ap_counter_names[i], collect_bpf_counter(cc, i));
+	/* every collector, on or off: run.json has the same keys either way */
+	for_each_collector(cc, c)
+		if (c->ops->counters)
+			c->ops->counters(c, p);
+	profile__set_counter(p, "malformed_records", cc->bad_records);
+	profile__set_counter(p, "samples_without_mappings", cc->no_image);
+	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
+	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
+	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
+	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
+	profile__set_counter(p, "mapped_files_refused", cc->ses->pm.nr_refused);
+	profile__set_counter(p, "processes_released", cc->ses->pm.nr_released);
+	profile__set_counter(p, "symbol_files_closed", cc->ses->pm.sc.nr_evicted);
+	profile__set_counter(p, "symbol_files_copied", symfile_stats.copied);
+	profile__set_counter(p, "symbol_files_copied_bytes", symfile_stats.copied_bytes);
+	profile__set_counter(p, "symbol_files_too_big", symfile_stats.too_big);
+	profile__set_counter(p, "symbol_files_syms_capped", symfile_stats.syms_capped);
+}
+
+int cpu_collector__write_py_calls(struct cpu_collector *cc, int dirfd)
+{
+	struct ap_collector *c = &cc->coll[AP_COLL_PYCALLS];
+
+	return c->ops->artifact(c, dirfd);
+}
+
+void cpu_collector__free(struct cpu_collector *cc)
+{
+	struct ap_collector *c;
+
+	if (!cc)
+		return;
+	cpu_collector__stop(cc);
+	ring_buffer__free(cc->rb);
+	mmaptrack__free(cc->mt);
+	for_each_collector(cc, c)
+		if (c->ops && c->ops->free)
+			c->ops->free(c);
+	autoprof_bpf__destroy(cc->skel);
+	hmap_free(&cc->ucache);
+	hmap_free(&cc->kcache);
+	hmap_free(&cc->pyframes);
+	hmap_free(&cc->py_warned);
+	hmap_free(&cc->needs_libpython);
+	hmap_free(&cc->off_stacks);
+	pycode__free(&cc->pyc);
+	free(cc->pending);
+	if (cc->epfd >= 0)
+		close(cc->epfd);
+	free(cc->frames);
+	free(cc);
+}

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+/* Process lifecycle collector: children followed at fork (on_fork), the
+ * command line at exec (on_exec), a thread's scheduler accounting at its
+ * exit (on_thread_exit) and, for threads alive at the end, from the
+ * dump_threads iterator; exited processes are released once their
+ * in-flight records are drained. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "collect/collect.h"
+#include "log.h"
+#include "util.h"
+
+struct proclife {
+	struct exiting {            /* processes that exited, in the order seen */
+		uint32_t pid;
+		uint64_t seen_ns;
+	} *exiting;
+	size_t nr_exiting, cap_exiting;
+};
+
+static int proclife_configure(struct ap_collector *c)
+{
+	struct cpu_collector *cc = c->cc;
+
+	c->priv = xcalloc(1, sizeof(struct proclife));
+	c->enabled = true;
+	cc->skel->rodata->follow_children = !cc->ses->opts.no_children;
+	return 0;
+}
+
+static int proclife_attach(struct ap_collector *c)
+{
+	struct cpu_collector *cc = c->cc;
+	struct bpf_link *l = bpf_program__attach(cc->skel->progs.on_fork);
+	int err;
+
+	if (!l) {
+		err = -errno;
+		ap_warn("proc: cannot attach sched_process_fork (%s): child processes will not be followed",
+			ap_errstr(err));
+	} else {
+		c->links[c->nr_links++] = l;
+	}
+	err = collect_attach_prog(c, cc->skel->progs.on_thread_exit);
+	if (!err)
+		err = collect_attach_prog(c, cc->skel->progs.on_exec);
+	return err;
+}
+
+/* scheduler accounting of one thread, at its exit or the end of the run */
+static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat *st)
+{
+	struct profile *p = &cc->ses->prof;
+	char comm[AP_COMM_LEN + 1];
+	struct ap_thread *t;
+	int r;
+
+	memcpy(comm, st->comm, AP_COMM_LEN);
+	comm[AP_COMM_LEN] = 0;
+	t = profile__thread(p, st->tgid, st->tid, comm);
+	if (!t->accounted || st->start_ns < t->start_ns)
+		t->start_ns = st->start_ns > cc->t0_ns ? st->start_ns : cc->t0_ns;
+	t->accounted = true;
+	if (st->end_ns > t->end_ns)
+		t->end_ns = st->end_ns;
+	t->oncpu_ns += st->oncpu_ns;
+	for (r = 0; r < AP_OFF__COUNT; r++)
+		t->off_ns[r] += st->off_ns[r];
+	t->nr_vol += st->nr_vol;
+	t->nr_invol += st->nr_invol;
+}
+
+static void handle_thread(struct ap_collector *c, const struct ap_thread_rec *r)
+{
+	struct cpu_collector *cc = c->cc;
+	struct proclife *pl = c->priv;
+
+	thread_account(cc, &r->st);
+	if (r->st.group_dead) {
+		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
+		uint32_t pid = r->st.tgid;
+
+		pr->exit_status = r->st.exit_code;
+		pr->exited = true;
+		/* its slot in the BPF tracked set is free for the next child
+		 * (the map has AP_MAX_TRACKED entries; a build runs more
+		 * commands than that); its mappings and unwinder are freed
+		 * once the records it left in flight are drained */
+		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+		GROW(pl->exiting, pl->cap_exiting, pl->nr_exiting + 1);
+		pl->exiting[pl->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
+	}
+}
+
+/* Free the state of processes whose exit was seen two drain intervals
+ * ago. The ring buffer hands records over in the order they were reserved,
+ * so what a process recorded before its exit record has been handled; the
+ * grace is for the few samples of its last kernel instants (exit_files,
+ * the final switch), reserved after the exit record. */
+#define CC_RELEASE_GRACE_NS 200000000ull
+
+static void proclife_poll(struct ap_collector *c)
+{
+	struct proclife *pl = c->priv;
+	uint64_t now = now_mono_ns();
+	size_t i = 0;
+
+	while (i < pl->nr_exiting && now - pl->exiting[i].seen_ns >= CC_RELEASE_GRACE_NS)
+		collect_release(c->cc, pl->exiting[i++].pid);
+	if (!i)
+		return;
+	memmove(pl->exiting, pl->exiting + i, (pl->nr_exiting - i) * sizeof(*pl->exiting));
+	pl->nr_exiting -= i;
+}
+
+static void handle_exec(struct cpu_collector *cc, const struct ap_exec_rec *r)
+{
+	char comm[AP_COMM_LEN + 1];
+
+	memcpy(comm, r->comm, AP_COMM_LEN);
+	comm[AP_COMM_LEN] = 0;
+	procmaps__set_cmdline(&cc->ses->pm, r->tgid, r->time_ns, comm, r->args,
+			      r->args_len < AP_ARGS_MAX ? r->args_len : AP_ARGS_MAX);
+	cc->exec_seen_ns = now_mono_ns();
+	collect_watch_exec(cc, r->tgid);
+}
+
+static int proclife_on_record(struct ap_collector *c, uint32_t type, const void *data, size_t size)
+{
+	if (type == AP_REC_THREAD && size >= sizeof(struct ap_thread_rec))
+		handle_thread(c, data);
+	else if (type == AP_REC_EXEC && size >= sizeof(struct ap_exec_rec))
+		handle_exec(c->cc, data);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* threads still alive at the end: close their open interval at end_ns */
+static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
+{
+	struct profile *p = &cc->ses->prof;
+	struct bpf_link *link = bpf_program__attach_iter(cc->skel->progs.dump_threads, NULL);
+	struct ap_thread_stat st;
+	int fd = link ? bpf_iter_create(bpf_link__fd(link)) : -1;
+	ssize_t n;
+
+	if (fd < 0) {
+		ap_warn("offcpu: cannot read the accounting of live threads: %s", ap_errstr(-errno));
+		bpf_link__destroy(link);
+		return;
+	}
+	/* the iterator writes whole records; a read returns one or more */
+	while ((n = read(fd, &st, sizeof(st))) == sizeof(st)) {
+		if (!st.end_ns) {
+			st.end_ns = end_ns;
+			if (st.ts_in && end_ns > st.ts_in)
+				st.oncpu_ns += end_ns - st.ts_in;
+			if (st.ts_out && end_ns > st.ts_out && st.out_reason < AP_OFF__COUNT) {
+				uint64_t block = end_ns - st.ts_out, runq = 0;
+				uint32_t stack;
+
+				if (st.ts_wake >= st.ts_out && st.ts_wake <= end_ns) {
+					block = st.ts_wake - st.ts_out;
+					runq = end_ns - st.ts_wake;
+				}
+				st.off_ns[st.out_reason] += block;
+				st.off_ns[AP_OFF_RUNQUEUE] += runq;
+				if (p->has_offcpu) {
+					stack = st.out_sid ? collect_off_stack_of(cc, st.tgid, st.out_sid, st.out_kstack)
+						: collect_kernel_only_stack(cc, st.out_kstack,
+								    "[still blocked at the end]");
+					profile__add_off(p, st.tgid, st.tid, stack, st.out_reason, block, 1);
+					if (runq)
+						profile__add_off(p, st.tgid, st.tid, stack, AP_OFF_RUNQUEUE, runq, 0);
+				}
+			}
+			if (p->has_offcpu && st.pend_block + st.pend_runq) {
+				uint32_t stack = collect_kernel_only_stack(cc, st.pend_kstack, "[still blocked at the end]");
+
+				profile__add_off(p, st.tgid, st.tid, stack, st.pend_reason, st.pend_block, 1);
+				profile__add_off(p, st.tgid, st.tid, stack, AP_OFF_RUNQUEUE, st.pend_runq, 0);
+			}
+		}
+		thread_account(cc, &st);
+	}
+	if (n < 0)
+		ap_warn("offcpu: reading live threads: %s", ap_errstr(-errno));
+	close(fd);
+	bpf_link__destroy(link);
+}
+
+/* Threads of a process attached to that never ran while we watched (idle
+ * workers blocked since before the attach) have no scheduler event and so
+ * no accounting: off CPU the whole time, reason unknown; /proc says which
+ * syscall they sit in */
+static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
+{
+	struct ap_session *ses = cc->ses;
+	struct profile *p = &ses->prof;
+	char path[64], why[96], *text, comm[AP_COMM_LEN + 1];
+	struct ap_thread_stat st;
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+	int i;
+
+	for (i = 0; i < ses->opts.nr_pids; i++) {
+		uint32_t pid = ses->opts.pids[i];
+
+		snprintf(path, sizeof(path), "/proc/%u/task", pid);
+		d = opendir(path);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			uint32_t tid = strtoul(de->d_name, NULL, 10);
+			const struct ap_thread *known = profile__find_thread(p, pid, tid);
+			uint64_t stack;
+			long nr = -1;
+
+			if (!tid || (known && known->accounted))
+				continue;
+			memset(&st, 0, sizeof(st));
+			st.tgid = pid;
+			st.tid = tid;
+			st.start_ns = cc->t0_ns;
+			st.end_ns = end_ns;
+			st.off_ns[AP_OFF_UNKNOWN] = end_ns - cc->t0_ns;
+			snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+			text = read_file(path, &len);
+			snprintf(comm, sizeof(comm), "%s", text ? text : "");
+			comm[strcspn(comm, "\n")] = 0;
+			free(text);
+			memcpy(st.comm, comm, AP_COMM_LEN);
+			thread_account(cc, &st);
+			snprintf(path, sizeof(path), "/proc/%u/task/%u/syscall", pid, tid);
+			text = read_file(path, &len);
+			if (text)
+				nr = strtol(text, NULL, 10);
+			free(text);
+			snprintf(why, sizeof(why), "[blocked in %s since before profiling]",
+				 nr >= 0 && ap_syscall_name(nr) ? ap_syscall_name(nr) : "the kernel");
+			stack = collect_kernel_only_stack(cc, -1, why);
+			if (p->has_offcpu)
+				profile__add_off(p, pid, tid, stack, AP_OFF_UNKNOWN, st.off_ns[AP_OFF_UNKNOWN], 1);
+		}
+		closedir(d);
+	}
+}
+
+
+static void proclife_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
+{
+	struct cpu_collector *cc = c->cc;
+
+	drain_threads(cc, end_ns);
+	if (into->has_offcpu && !cc->ses->opts.argv)
+		idle_threads(cc, end_ns);
+}
+
+static void proclife_free(struct ap_collector *c)
+{
+	struct proclife *pl = c->priv;
+
+	if (!pl)
+		return;
+	free(pl->exiting);
+	free(pl);
+	c->priv = NULL;
+}
+
+const struct ap_collector_ops proclife_ops = {
+	.name = "proclife",
+	.records = 1u << AP_REC_THREAD | 1u << AP_REC_EXEC,
+	.configure = proclife_configure,
+	.attach = proclife_attach,
+	.on_record = proclife_on_record,
+	.poll = proclife_poll,
+	.flush = proclife_flush,
+	.free = proclife_free,
+};
