@@ -17,6 +17,7 @@ static const struct ap_cmd cmds[] = {
 	{ "analyze", cmd_analyze },
 	{ "report", cmd_report },
 	{ "agent", cmd_agent },
+	{ "top", cmd_top },
 };
 
 int main(int argc, char **argv)

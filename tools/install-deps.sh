@@ -8,8 +8,9 @@ PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 libcjson-dev pkg-config jq python3 python3.11 linux-perf strace libclang-rt-14-dev
 valgrind util-linux time"
 # what only the tests need: protoc decodes profile.pb.gz, headless Chromium
-# opens report.html, cmark-gfm renders report.md as GitHub does
-[ "${1:-}" = --test ] && PKGS="$PKGS protobuf-compiler chromium chromium-driver cmark-gfm"
+# opens report.html, cmark-gfm renders report.md as GitHub does, tmux is the
+# terminal of the `top` tests
+[ "${1:-}" = --test ] && PKGS="$PKGS protobuf-compiler chromium chromium-driver cmark-gfm tmux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
