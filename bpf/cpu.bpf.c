@@ -7,12 +7,12 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "maps.bpf.h"
+#include "filter.bpf.h"
 #include "stack.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 ustack_limit = AP_USTACK_DEFAULT; /* --stack-size */
-const volatile bool trace_all = false;                  /* every process */
 /* Wake the reader only once this much is buffered; it drains on a timer
  * otherwise. A wakeup per sample would put the profiler on a CPU exactly
  * when the (aligned) timers of the other CPUs fire, so it would displace
@@ -123,8 +123,13 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	struct ap_cpu_sample *s;
 	long n;
 
-	if (tgid == 0 || (!trace_all && !is_tracked(tgid)))
+	if (tgid == 0) /* the idle task */
 		return 0;
+	if (!task_wanted(bpf_get_current_task_btf(), tgid)) {
+		if (filter_system_wide)
+			cnt_inc(AP_CNT_FILTERED_OUT);
+		return 0;
+	}
 	cnt_inc(AP_CNT_SAMPLES);
 	s = scratch_get(AP_SLOT_IRQOFF);
 	if (!s) /* only if max_entries < nr_cpus */

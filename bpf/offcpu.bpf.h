@@ -78,7 +78,7 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 	__u32 tid = t->pid, tgid = t->tgid, zero = 0;
 	struct ap_thread_stat *st = bpf_task_storage_get(&threads, t, NULL, 0);
 
-	if (st || !tid || (t->flags & PF_EXITING) || !is_tracked(tgid))
+	if (st || !tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
 		return st;
 	st = bpf_map_lookup_elem(&thread_tmpl, &zero);
 	if (!st)
