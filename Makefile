@@ -110,6 +110,7 @@ $(OUT)/obj/patterns_builtin.o: $(OUT)/patterns_builtin.c | $(OUT)/obj
 
 $(OUT)/libautoprof.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
+	$(Q)rm -f $@ # ar keeps the members of deleted sources
 	$(Q)$(AR) rcs $@ $^
 
 $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a

@@ -50,6 +50,13 @@ struct ap_options {
 	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
 };
 
+/* what the collector's purges dropped (cpu_collector__purge) */
+struct ap_collect_evictions {
+	uint64_t py_codes;          /* code objects dropped */
+	uint64_t off_stacks;        /* off-CPU stack identities dropped */
+	uint64_t cache_entries;     /* frame id cache entries dropped */
+};
+
 struct cpu_collector;
 struct ap_outdir;
 struct runner_cred;
@@ -86,6 +93,10 @@ struct ap_session {
 	uint64_t win_start_mono, win_start_real;
 	uint64_t nr_windows;    /* windows taken so far */
 	bool engine_stopped;    /* engine__stop ran */
+	uint64_t purge_ns;      /* the slow purge tick (0: none) */
+	uint64_t flush_ns;      /* tests: drain the kernel's aggregates this often (0: at the end) */
+	struct profile_caps caps; /* of ses->prof's symbol tables (0: AP_PROFILE_*_MAX) */
+	struct ap_collect_evictions evicted; /* by the purges of the open window */
 };
 
 /* target exit code as a shell reports it (128+N for signal N), or -1 */
@@ -97,5 +108,8 @@ void session__track(struct ap_session *ses, uint32_t pid);
  * names the process), but is no longer followed, and a later sample of
  * it is a new process to discover */
 void session__untrack(struct ap_session *ses, uint32_t pid);
+/* drop the untracked pids (value 0) once the windows named their
+ * processes, so a long --all run keeps no entry per process gone; how many */
+size_t session__prune_untracked(struct ap_session *ses);
 
 #endif

@@ -80,10 +80,6 @@ enum ap_collector_id {
 	AP_COLL__COUNT,
 };
 
-/* a window ends: the off-CPU intervals still waiting for their syscall's
- * stack go with it (offcpu.c) */
-void collect_offcpu_end_window(struct cpu_collector *cc);
-
 extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
 	oncpu_ops;
 
@@ -127,6 +123,7 @@ struct cpu_collector {
 	uint64_t exec_seen_ns;      /* the last exec record: drain every AP_EXEC_WAKEUP_GAP_NS */
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
+	bool stopped;               /* cpu_collector__stop ran: the next flush is the last */
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)

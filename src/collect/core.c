@@ -5,6 +5,7 @@
  * that configure CPython runtimes, and collect/cpu.h as a facade over the
  * collectors' ops. Each collector is one file beside this one. */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect/collect.h"
+#include "collect/mapdrain.h"
 #include "log.h"
 #include "symbolize/safeopen.h"
 #include "util.h"
@@ -460,11 +462,110 @@ int cpu_collector__timeout_ms(struct cpu_collector *cc)
 	return 100;
 }
 
-void cpu_collector__end_window(struct cpu_collector *cc)
+/* the entries of an id cache whose ids survived a compaction, renumbered */
+static void remap_cache(struct hmap *m, const uint32_t *map, size_t n)
 {
-	/* pending intervals are indices into the window's rows: they go with
-	 * it, without the stack their syscall's exit would have named */
-	collect_offcpu_end_window(cc);
+	struct hmap out = { 0 };
+	uint32_t id;
+	size_t i;
+
+	for (i = 0; i < m->cap; i++) {
+		if (!m->ents[i].key)
+			continue;
+		id = profile_remap__id(map, n, m->ents[i].val);
+		if (id != AP_NONE)
+			hmap_put(&out, m->ents[i].key, m->ents[i].klen, id);
+	}
+	hmap_free(m);
+	*m = out;
+}
+
+void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm)
+{
+	size_t i, keep = 0;
+
+	if (!rm->moved)
+		return;
+	remap_cache(&cc->off_stacks, rm->stacks, rm->nr_stacks);
+	remap_cache(&cc->ucache, rm->frames, rm->nr_frames);
+	remap_cache(&cc->kcache, rm->frames, rm->nr_frames);
+	remap_cache(&cc->pyframes, rm->frames, rm->nr_frames);
+	for (i = 0; i < cc->nr_pending; i++) {
+		uint32_t f = profile_remap__id(rm->frames, rm->nr_frames, cc->pending[i].frame);
+
+		if (f == AP_NONE)
+			continue; /* its stacks went: nothing to name */
+		cc->pending[keep] = cc->pending[i];
+		cc->pending[keep++].frame = f;
+	}
+	cc->nr_pending = keep;
+}
+
+/* is tgid a process the model still follows (not exited and released)? */
+static bool proc_alive(uint32_t tgid, void *ctx)
+{
+	const struct ap_proc *p = procmaps__find(ctx, tgid);
+
+	return p && !p->released;
+}
+
+/* the entries of a cache keyed by a tgid at offset off whose process is gone */
+static size_t drop_dead(struct hmap *m, size_t off, struct procmaps *pm)
+{
+	struct hmap out = { 0 };
+	size_t i, n = 0;
+	uint32_t tgid;
+
+	for (i = 0; i < m->cap; i++) {
+		if (!m->ents[i].key)
+			continue;
+		memcpy(&tgid, (char *)m->ents[i].key + off, sizeof(tgid));
+		if (proc_alive(tgid, pm))
+			hmap_put(&out, m->ents[i].key, m->ents[i].klen, m->ents[i].val);
+		else
+			n++;
+	}
+	hmap_free(m);
+	*m = out;
+	return n;
+}
+
+static void drain_noop(const void *k, const void *v, void *ctx)
+{
+}
+
+size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_evictions *ev)
+{
+	struct procmaps *pm = &cc->ses->pm;
+	size_t n;
+
+	/* what belonged to processes gone: their off-CPU stack identities,
+	 * code objects and Python frame names */
+	ev->off_stacks += drop_dead(&cc->off_stacks, offsetof(struct off_key, tgid), pm);
+	ev->cache_entries += drop_dead(&cc->pyframes, 8 /* after the code address */, pm);
+	ev->py_codes += pycode__retain(&cc->pyc, proc_alive, pm);
+	/* caps on what live processes fill: past one, the cache starts over
+	 * (the kernel's py_seen and off_seen too, so that it sends the code
+	 * objects and stacks again) */
+	if (cc->pyc.n > AP_PYCODE_MAX) {
+		ev->py_codes += pycode__retain(&cc->pyc, NULL, NULL);
+		map_drain(bpf_map__fd(cc->skel->maps.py_seen), bpf_map__key_size(cc->skel->maps.py_seen),
+			  bpf_map__value_size(cc->skel->maps.py_seen), drain_noop, NULL);
+	}
+	if (cc->off_stacks.len > AP_OFF_STACKS_MAX) {
+		ev->off_stacks += cc->off_stacks.len;
+		hmap_free(&cc->off_stacks);
+		map_drain(bpf_map__fd(cc->skel->maps.off_seen), bpf_map__key_size(cc->skel->maps.off_seen),
+			  bpf_map__value_size(cc->skel->maps.off_seen), drain_noop, NULL);
+	}
+	n = cc->ucache.len + cc->kcache.len + cc->pyframes.len;
+	if (n > AP_ID_CACHE_MAX) {
+		ev->cache_entries += n;
+		hmap_free(&cc->ucache);
+		hmap_free(&cc->kcache);
+		hmap_free(&cc->pyframes);
+	}
+	return n;
 }
 
 void cpu_collector__stop(struct cpu_collector *cc)
@@ -487,6 +588,7 @@ void cpu_collector__stop(struct cpu_collector *cc)
 	if (cc->mt)
 		mmaptrack__consume(cc->mt);
 	collect_py_fixup(cc, true);
+	cc->stopped = true;
 }
 
 void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)

@@ -541,6 +541,31 @@ void procmaps__reuse(struct procmaps *pm, uint32_t pid)
 	p->labels = NULL;
 }
 
+size_t procmaps__forget_released(struct procmaps *pm)
+{
+	size_t i, n = 0, gone;
+
+	hmap_free(&pm->by_pid);
+	for (i = 0; i < pm->nr_procs; i++) {
+		struct ap_proc *p = pm->procs[i];
+
+		if (p->released) {
+			free(p->cmdline);
+			free(p->exe);
+			ap_labels__free(p->labels);
+			free(p);
+			continue;
+		}
+		pm->procs[n] = p;
+		hmap_put(&pm->by_pid, &p->pid, sizeof(p->pid), n);
+		n++;
+	}
+	gone = pm->nr_procs - n;
+	pm->nr_procs = n;
+	pm->nr_forgotten += gone;
+	return gone;
+}
+
 void procmaps__free(struct procmaps *pm)
 {
 	size_t i;

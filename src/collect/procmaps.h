@@ -82,6 +82,7 @@ struct procmaps {
 	uint64_t nr_refused;    /* mappings whose path named another file (or a
 				 * symlink, FIFO, device) and that were not opened */
 	uint64_t nr_released;   /* processes whose images were freed at their exit */
+	uint64_t nr_forgotten;  /* released processes dropped once a window named them */
 };
 
 /* The cached file of identity (dev, ino), and *id (if id) its id. *hit says
@@ -123,6 +124,11 @@ void procmaps__reuse(struct procmaps *pm, uint32_t pid);
  * its exec while it lives (empty for a process already gone), the runtime
  * filled in once its image is known to run CPython. Owned by p. */
 const struct ap_labels *proc__labels(struct ap_proc *p);
+/* Drop the processes released so far entirely (what names them too): the
+ * engine calls this once a window has named them. A sample of one that
+ * comes later finds no process (samples_without_mappings). Returns how
+ * many went (counted in nr_forgotten). */
+size_t procmaps__forget_released(struct procmaps *pm);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */
