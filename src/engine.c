@@ -140,6 +140,8 @@ static void forget_processes(struct ap_session *ses, struct profile *win)
 {
 	uint64_t n = procmaps__forget_released(&ses->pm);
 
+	session__prune_untracked(ses); /* --all: the released pids too */
+
 	if (ses->purge_ns)
 		profile__set_counter(win, "processes_forgotten", n);
 }

@@ -33,6 +33,30 @@ void session__track(struct ap_session *ses, uint32_t pid)
 	hmap_put(&ses->tracked, &pid, sizeof(pid), 1);
 }
 
+size_t session__prune_untracked(struct ap_session *ses)
+{
+	struct hmap keep = { 0 };
+	size_t i, n = 0;
+
+	for (i = 0; i < ses->tracked.cap; i++) {
+		const struct hmap_ent *e = &ses->tracked.ents[i];
+
+		if (!e->key)
+			continue;
+		if (e->val)
+			hmap_put(&keep, e->key, e->klen, e->val);
+		else
+			n++;
+	}
+	if (!n) {
+		hmap_free(&keep);
+		return 0;
+	}
+	hmap_free(&ses->tracked);
+	ses->tracked = keep;
+	return n;
+}
+
 void session__untrack(struct ap_session *ses, uint32_t pid)
 {
 	uint64_t v;

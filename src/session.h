@@ -108,5 +108,8 @@ void session__track(struct ap_session *ses, uint32_t pid);
  * names the process), but is no longer followed, and a later sample of
  * it is a new process to discover */
 void session__untrack(struct ap_session *ses, uint32_t pid);
+/* drop the untracked pids (value 0) once the windows named their
+ * processes, so a long --all run keeps no entry per process gone; how many */
+size_t session__prune_untracked(struct ap_session *ses);
 
 #endif
