@@ -205,6 +205,8 @@ t_labels_analyze_store_range() {
 	elif ! jq -e '.findings' $s.out/findings.json >/dev/null ||
 		! $LB_AP analyze -q $s.out 2>$e; then
 		fail labels_analyze_store_range "the merged run does not analyze again: $(lb_err $e)"
+	elif $LB_AP analyze -q $s -o $s.out 2>$e; [ $? != 2 ]; then
+		fail labels_analyze_store_range "-o over an existing run: not a usage error: $(lb_err $e)"
 	elif ! $LB_AP analyze -q $s/$w3 2>$e || [ ! -f $s/$w3/findings.json ]; then
 		fail labels_analyze_store_range "analyze on one window: $(lb_err $e)"
 	else
