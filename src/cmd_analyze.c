@@ -89,7 +89,9 @@ static int write_text(int fd, const char *name, const struct ap_analysis *an)
 	return err;
 }
 
-/* the merged run into a new directory: artifacts/cpu.json, findings.json, report.md */
+/* the merged run into a new directory: artifacts/cpu.json, findings.json,
+ * report.md; 0 or the exit code (2: OUT holds something, 125: not written),
+ * with one line printed */
 static int write_merged(const char *path, unsigned uid, const struct ap_analysis *an)
 {
 	struct ap_outdir *out = xcalloc(1, sizeof(*out));
@@ -98,10 +100,10 @@ static int write_merged(const char *path, unsigned uid, const struct ap_analysis
 
 	*out = (struct ap_outdir){ .path = xstrdup(path), .uid = uid, .base = -1, .fd = -1,
 				   .parent = -1, .old_fd = -1 };
-	err = ap_outdir__check(out, false, false);
+	err = ap_outdir__check(out, false, false); /* -exit code */
 	if (err) {
 		ap_outdir__free(out);
-		return err;
+		return -err;
 	}
 	err = ap_outdir__create(out, false);
 	if (err)
@@ -122,7 +124,7 @@ static int write_merged(const char *path, unsigned uid, const struct ap_analysis
 out:
 	cJSON_Delete(j);
 	ap_outdir__free(out);
-	return err ? -AP_EXIT_FAILED : 0;
+	return err ? AP_EXIT_FAILED : 0;
 }
 
 static int analyze_store(int fd, const char *dir, struct ap_range *r, const char *pdir,
@@ -141,8 +143,13 @@ static int analyze_store(int fd, const char *dir, struct ap_range *r, const char
 	}
 	if (err || ap_analysis__run(an, pdir))
 		goto out;
-	if (outpath && write_merged(outpath, uid, an))
-		goto out;
+	if (outpath) {
+		err = write_merged(outpath, uid, an);
+		if (err) {
+			ret = err;
+			goto out;
+		}
+	}
 	ret = an->rejected_patterns ? 1 : 0;
 	if (quiet)
 		goto out;

@@ -177,34 +177,38 @@ t_labels_store_not_writable() {
 	umount $m && rmdir $m
 }
 
-# a store of three windows (two in the last minutes, one an hour ago):
+# a store of three windows (two in the last minutes, one an hour ago), made
+# from the analyzer's fixture run with a service label added (no BPF):
 # --from -10m merges the two, names the service and writes a run with -o
 t_labels_analyze_store_range() {
-	local s=$LB_O/store-range d=$LB_O/labels e=$LB_O/analyze-range.err out now w1 w2 w3 w rc
-	if [ ! -f $d/artifacts/cpu.json ]; then
-		fail labels_analyze_store_range "no run from labels_cgroup_service to make windows of"
-		return
-	fi
+	local s=$LB_O/store-range d=tests/fixtures/analyze/run1 e=$LB_O/analyze-range.err out now w1 w2 w3 w rc
 	rm -rf $s $s.out && mkdir -m 700 $s
 	now=$(date -u +%s)
 	w1=$(date -u -d @$((now - 120)) +%Y%m%dT%H%M%SZ-000000)
 	w2=$(date -u -d @$((now - 60)) +%Y%m%dT%H%M%SZ-000000)
 	w3=$(date -u -d @$((now - 3600)) +%Y%m%dT%H%M%SZ-000000)
-	for w in $w1 $w2 $w3; do cp -r $d $s/$w && rm -f $s/$w/findings.json $s/$w/report.md; done
+	for w in $w1 $w2 $w3; do
+		cp -r $d $s/$w &&
+			jq '.processes[0].service = "ap-store-svc"' $d/artifacts/cpu.json >$s/$w/artifacts/cpu.json
+	done
 	out=$($LB_AP analyze $s --from -10m -o $s.out 2>$e)
 	rc=$?
 	if [ $rc != 0 ]; then
 		fail labels_analyze_store_range "exit $rc: $(lb_err $e)"
 	elif ! grep -q "^Merged 2 windows of $s ($w1 .. $w2)" <<<"$out"; then
 		fail labels_analyze_store_range "no 'Merged 2 windows ($w1 .. $w2)' line: $(head -2 <<<"$out")"
-	elif ! grep -A12 "^Services" <<<"$out" | grep -q "ap-otel-checkout .* 1 process"; then
+	elif ! grep -A12 "^Services" <<<"$out" | grep -q "ap-store-svc .* 1 process"; then
 		fail labels_analyze_store_range "the service is not in the services table: $(grep -A8 '^Services' <<<"$out")"
 	elif [ "$(jq .totals.samples $s.out/artifacts/cpu.json)" != \
 		"$(jq '.totals.samples * 2' $d/artifacts/cpu.json)" ]; then
 		fail labels_analyze_store_range "merged samples $(jq .totals.samples $s.out/artifacts/cpu.json), want twice the window's"
-	elif ! jq -e '.findings' $s.out/findings.json >/dev/null ||
+	elif ! jq -e '.processes[0].service == "ap-store-svc"' $s.out/artifacts/cpu.json >/dev/null; then
+		fail labels_analyze_store_range "the merged run lost the service label"
+	elif ! jq -e '.findings | length > 0' $s.out/findings.json >/dev/null ||
 		! $LB_AP analyze -q $s.out 2>$e; then
-		fail labels_analyze_store_range "the merged run does not analyze again: $(lb_err $e)"
+		fail labels_analyze_store_range "the merged run has no findings or does not analyze again: $(lb_err $e)"
+	elif $LB_AP analyze -q $s -o $s.out 2>$e; [ $? != 2 ]; then
+		fail labels_analyze_store_range "-o over an existing run: not a usage error: $(lb_err $e)"
 	elif ! $LB_AP analyze -q $s/$w3 2>$e || [ ! -f $s/$w3/findings.json ]; then
 		fail labels_analyze_store_range "analyze on one window: $(lb_err $e)"
 	else
