@@ -108,10 +108,11 @@ $(OUT)/obj/patterns_builtin.o: $(OUT)/patterns_builtin.c | $(OUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# made afresh: `ar r` keeps the members of source files that were removed or
+# renamed, whose stale symbols the linker may then pick
 $(OUT)/libautoprof.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ # ar keeps the members of deleted sources
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
 	$(call msg,LINK,$@)

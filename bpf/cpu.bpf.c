@@ -20,6 +20,9 @@ const volatile __u32 ustack_limit = AP_USTACK_DEFAULT; /* --stack-size */
 const volatile __u64 wakeup_bytes = 4 << 20;
 
 const volatile __u32 nr_cpus = 1;
+/* system-wide: when the first sample of a process not found yet last woke
+ * userspace (at most one wakeup per AP_EXEC_WAKEUP_GAP_NS) */
+__u64 last_new_wakeup;
 
 /* one record under construction per CPU and slot (AP_SLOT_*); too big for
  * a per-CPU array (32 KiB value limit), so a plain array indexed by
@@ -103,7 +106,8 @@ static __always_inline int record_send(struct ap_cpu_sample *s, __u32 slot)
 	__u64 flags, size;
 
 	py_send_codes(s, slot);
-	flags = bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	flags = (s->flags & AP_SF_NEW_PROC) ||
+		bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	/* 64-bit: a 32-bit size is checked in one register and passed
 	 * zero-extended in another, which the verifier sees as unbounded */
@@ -140,6 +144,14 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	 * on x86_64 kernel text lives in the upper half instead */
 	if ((long)ctx->regs.ip < 0)
 		s->flags |= AP_SF_IN_KERNEL;
+	/* a process userspace has not found yet (the tracked set holds those
+	 * it has): wake it now, so that it reads the maps of a short-lived
+	 * process before the process is gone, rather than at the next drain */
+	if (filter_system_wide && !is_tracked(tgid) &&
+	    s->time_ns - last_new_wakeup >= AP_EXEC_WAKEUP_GAP_NS) {
+		last_new_wakeup = s->time_ns;
+		s->flags |= AP_SF_NEW_PROC;
+	}
 	n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
 	if (n < 0) {
 		cnt_inc(AP_CNT_KSTACK_ERR);

@@ -80,6 +80,10 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 
 	if (st || !tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
 		return st;
+	/* system-wide: kernel threads' time off CPU is their idle time (their
+	 * on-CPU samples are kept) */
+	if (filter_system_wide && (t->flags & 0x00200000 /* PF_KTHREAD */))
+		return NULL;
 	st = bpf_map_lookup_elem(&thread_tmpl, &zero);
 	if (!st)
 		return NULL;
@@ -470,6 +474,17 @@ int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 	__builtin_memcpy(&r->st, st, sizeof(*st));
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	bpf_task_storage_delete(&threads, p);
+	return 0;
+}
+
+/* system-wide: the filters are judged when a thread is first seen and
+ * again at its exec (a new name): one they leave out from then on is not
+ * accounted any more. Attached only when a --comm filter is in use */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_refilter, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (filter_system_wide && !filter_pass(p))
+		bpf_task_storage_delete(&threads, p);
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "maps.bpf.h"
-#include "filter.bpf.h"
+#include "filter.bpf.h" /* filter_system_wide */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -42,7 +42,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct mm_struct *mm;
 	__u64 len;
 
-	if (!task_wanted(p, p->tgid))
+	/* system-wide too: the tracked set holds the processes userspace
+	 * has discovered (by a first sample); an exec of any other is no news */
+	if (!is_tracked(p->tgid))
 		return 0;
 	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
 	if (!r)

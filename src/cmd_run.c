@@ -205,8 +205,6 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		switch (c) {
 		case 'p':
 			err = parse_pids(o, optarg);
-			if (!err) /* a filter with --all (known only at the end) */
-				err = ap_filter__add_pids(&o->filter, optarg, false);
 			if (err)
 				return err;
 			break;
@@ -341,6 +339,17 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 	if (filters && !o->all)
 		return usage_error("%s", "--comm, --cgroup and the --exclude options filter --all: add --all");
 	if (o->all) { /* -p filters rather than attaches */
+		char pid[16];
+
+		for (c = 0; c < o->nr_pids; c++) {
+			snprintf(pid, sizeof(pid), "%u", o->pids[c]);
+			err = ap_filter__add_pids(&o->filter, pid, false);
+			if (err)
+				return err;
+		}
+		/* processes are found by their samples; following every fork
+		 * would follow the host (init's children) */
+		o->no_children = true;
 		free(o->pids);
 		o->pids = NULL;
 		o->nr_pids = 0;
@@ -850,17 +859,9 @@ static int collect(struct ap_session *ses)
 	return rl.interrupted;
 }
 
-static void fill_labels(struct profile *prof, struct ap_process *pr, const struct ap_labels *l)
-{
-	pr->cgroup = profile__str(prof, l->cgroup);
-	pr->container_id = profile__str(prof, l->container_id);
-	pr->service = profile__str(prof, l->service);
-	pr->runtime = profile__str(prof, l->runtime);
-	pr->build_id = profile__str(prof, l->build_id);
-}
-
 static void fill_processes(struct ap_session *ses)
 {
+	struct ap_labels_stats ls;
 	size_t i;
 
 	for (i = 0; i < ses->pm.nr_procs; i++) {
@@ -879,10 +880,14 @@ static void fill_processes(struct ap_session *ses)
 		pr->exited = pp->exited || (runner_check_pid(pp->pid) != 0);
 		/* read at its first sample; one gone since is not read (its pid may be reused) */
 		if (pp->labels || !pr->exited)
-			fill_labels(&ses->prof, pr, proc__labels(ses->pm.procs[i]));
+			ap_labels__to_process(proc__labels(ses->pm.procs[i]), &ses->prof, pr);
 		if (ses->child && pp->pid == (uint32_t)ses->child && ses->target_exited)
 			pr->exit_status = ses->wait_status;
 	}
+	/* labels not read in full: counted, as every cap is */
+	ap_labels__stats(&ls);
+	profile__set_counter(&ses->prof, "labels_environ_truncated", ls.environ_truncated);
+	profile__set_counter(&ses->prof, "labels_cgroup_unreadable", ls.cgroup_failed);
 }
 
 static void human_bytes(uint64_t n, char *buf, size_t len)

@@ -84,7 +84,9 @@ struct ap_session {
 	struct procstat *ps;    /* /proc metrics timeline */
 	struct procmaps pm;
 	struct kallsyms *ks;
-	struct hmap tracked;    /* userspace mirror of the BPF tracked set */
+	struct hmap tracked;    /* userspace mirror of the BPF tracked set; with
+				 * --all the processes discovered by their samples
+				 * (value 0: released, not followed any more) */
 	struct profile prof;     /* live: long-lived symbol tables + the open window's rows */
 	struct ap_self_cost cost; /* the profiler's own, by phase */
 	/* engine (src/engine.h): the open window */
@@ -102,5 +104,9 @@ int session__target_exit_code(const struct ap_session *ses);
 /* is pid one of the processes we profile (tracking descendants)? */
 bool session__is_tracked(struct ap_session *ses, uint32_t pid, uint32_t ppid);
 void session__track(struct ap_session *ses, uint32_t pid);
+/* --all: pid's process was released; the pid stays listed (the report
+ * names the process), but is no longer followed, and a later sample of
+ * it is a new process to discover */
+void session__untrack(struct ap_session *ses, uint32_t pid);
 
 #endif

@@ -76,7 +76,43 @@ void collect_release(struct cpu_collector *cc, uint32_t pid)
 	for_each_collector(cc, c)
 		if (c->enabled && c->ops->on_release)
 			c->ops->on_release(c, pid);
+	if (cc->ses->opts.all) /* its pid, if reused, is a new process */
+		session__untrack(cc->ses, pid);
 	procmaps__release(&cc->ses->pm, pid);
+}
+
+/* --all: a process is found by its first record (lazy discovery): its
+ * /proc/PID/maps read now, as attach does, then followed by the side band
+ * and the BPF exec record. A pid seen again after its process was released
+ * is a new process: the old one's names, mappings and Python
+ * configuration are not its. Only processes that were sampled are
+ * followed, so nothing grows with the processes of the host. */
+void collect_discover(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_session *ses = cc->ses;
+	uint64_t v = 0;
+	__u8 one = 1;
+	int err;
+
+	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v) && v)
+		return;
+	procmaps__reuse(&ses->pm, pid);
+	bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+	/* the BPF tracked set: its exec records (the new program's command
+	 * line, and the wakeup that configures a new interpreter in time) */
+	if (bpf_map__update_elem(cc->skel->maps.tracked, &pid, sizeof(pid), &one, 1, BPF_ANY))
+		cc->discover_untracked++;
+	session__track(ses, pid);
+	err = procmaps__load_proc(&ses->pm, pid, 0);
+	if (err) {
+		/* gone before its first record was handled: nothing to follow
+		 * (a later process with this pid is discovered anew) */
+		ap_debug("cpu: pid %u: reading its mappings: %s", pid, ap_errstr(err));
+		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+		session__untrack(ses, pid);
+		return;
+	}
+	cc->discovered++;
 }
 
 /* through the cache under the key a mapping of it will use (dev, inode):
@@ -202,6 +238,18 @@ static bool py_waiting(struct cpu_collector *cc)
 	return cc->py_wait_pid != 0;
 }
 
+/* --all: the side band saw a followed process exit. Without off-CPU and
+ * syscall accounting there is no thread exit record (the agent's
+ * default): this is then what releases the process and lets its pid,
+ * if reused, be discovered as a new process */
+static void on_exit_sb(void *ctx, uint32_t pid)
+{
+	struct cpu_collector *cc = ctx;
+
+	if (cc->ses->opts.all)
+		collect_proclife_exited(cc, pid);
+}
+
 static void on_exec(void *ctx, uint32_t pid)
 {
 	struct cpu_collector *cc = ctx;
@@ -239,6 +287,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 		cc->coll[i] = (struct ap_collector){ .ops = collectors[i], .cc = cc };
 	ses->pm.on_map = on_map;
 	ses->pm.on_exec = on_exec;
+	ses->pm.on_exit = on_exit_sb;
 	ses->pm.hook_ctx = cc;
 	cc->skel = autoprof_bpf__open();
 	if (!cc->skel) {
@@ -599,6 +648,10 @@ void cpu_collector__counters(struct cpu_collector *cc)
 			c->ops->counters(c, p);
 	profile__set_counter(p, "malformed_records", cc->bad_records);
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
+	if (cc->ses->opts.all) {
+		profile__set_counter(p, "processes_discovered", cc->discovered);
+		profile__set_counter(p, "processes_discovered_untracked", cc->discover_untracked);
+	}
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);

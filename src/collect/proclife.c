@@ -38,10 +38,16 @@ struct proclife {
 static int proclife_configure(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
+	const struct ap_options *o = &cc->ses->opts;
 
 	c->priv = xcalloc(1, sizeof(struct proclife));
 	c->enabled = true;
 	cc->skel->rodata->follow_children = !cc->ses->opts.no_children;
+	/* system-wide with a --comm filter: judged again at exec */
+	bpf_program__set_autoload(cc->skel->progs.on_exec_refilter,
+				  o->all && (!o->no_offcpu || !o->no_syscalls) &&
+				  (o->filter.nr_kind[AP_FILTER_COMM][0] ||
+				   o->filter.nr_kind[AP_FILTER_COMM][1]));
 	return 0;
 }
 
@@ -61,6 +67,8 @@ static int proclife_attach(struct ap_collector *c)
 	err = collect_attach_prog(c, cc->skel->progs.on_thread_exit);
 	if (!err)
 		err = collect_attach_prog(c, cc->skel->progs.on_exec);
+	if (!err)
+		err = collect_attach_prog(c, cc->skel->progs.on_exec_refilter);
 	return err;
 }
 
@@ -161,6 +169,25 @@ static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat
 	t->nr_invol += st->nr_invol;
 }
 
+/* pid's process ended: its slot in the BPF tracked set is free for the
+ * next child (the map has AP_MAX_TRACKED entries; a build runs more
+ * commands than that); its mappings and unwinder are freed once the
+ * records it left in flight are drained (proclife_poll) */
+void collect_proclife_exited(struct cpu_collector *cc, uint32_t pid)
+{
+	struct proclife *pl = cc->coll[AP_COLL_PROCLIFE].priv;
+	size_t i;
+
+	if (!pl)
+		return;
+	for (i = 0; i < pl->nr_exiting; i++) /* seen by the side band and the exit record */
+		if (pl->exiting[i].pid == pid)
+			return;
+	bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+	GROW(pl->exiting, pl->cap_exiting, pl->nr_exiting + 1);
+	pl->exiting[pl->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
+}
+
 static void handle_thread(struct ap_collector *c, const struct ap_thread_rec *r)
 {
 	struct cpu_collector *cc = c->cc;
@@ -169,19 +196,17 @@ static void handle_thread(struct ap_collector *c, const struct ap_thread_rec *r)
 
 	thread_delta(pl, &st, true);
 	thread_account(cc, &st);
+	/* --all: a process never discovered has nothing to release */
+	if (r->st.group_dead && cc->ses->opts.all && !session__is_tracked(cc->ses, r->st.tgid, 0)) {
+		profile__process(&cc->ses->prof, r->st.tgid)->exited = true;
+		return;
+	}
 	if (r->st.group_dead) {
 		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
-		uint32_t pid = r->st.tgid;
 
 		pr->exit_status = r->st.exit_code;
 		pr->exited = true;
-		/* its slot in the BPF tracked set is free for the next child
-		 * (the map has AP_MAX_TRACKED entries; a build runs more
-		 * commands than that); its mappings and unwinder are freed
-		 * once the records it left in flight are drained */
-		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
-		GROW(pl->exiting, pl->cap_exiting, pl->nr_exiting + 1);
-		pl->exiting[pl->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
+		collect_proclife_exited(cc, r->st.tgid);
 	}
 }
 
@@ -348,11 +373,28 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 }
 
 
+/* --all: a process known only by its threads' scheduler accounting (never
+ * discovered by a sample) is named after its main thread, or any thread */
+static void name_processes(struct profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++) {
+		const struct ap_thread *t = &p->threads[i];
+		struct ap_process *pr = &p->procs[t->proc];
+
+		if (t->comm && (!pr->comm || t->tid == t->pid))
+			pr->comm = t->comm;
+	}
+}
+
 static void proclife_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	struct cpu_collector *cc = c->cc;
 
 	drain_threads(c, end_ns, cc->stopped);
+	if (cc->ses->opts.all)
+		name_processes(&cc->ses->prof);
 	if (cc->stopped && into->has_offcpu && !cc->ses->opts.argv)
 		idle_threads(cc, end_ns);
 }

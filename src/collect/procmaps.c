@@ -546,6 +546,26 @@ size_t procmaps__forget_released(struct procmaps *pm)
 	return gone;
 }
 
+void procmaps__reuse(struct procmaps *pm, uint32_t pid)
+{
+	struct ap_proc *p = procmaps__find(pm, pid);
+
+	if (!p || !p->released)
+		return;
+	free_images(pm, p); /* none, unless the side band added some since */
+	p->released = p->exited = false;
+	p->ppid = 0;
+	p->comm[0] = 0;
+	free(p->cmdline);
+	p->cmdline = NULL;
+	p->cmdline_time = 0;
+	free(p->exe);
+	p->exe = NULL;
+	p->nr_samples = 0;
+	ap_labels__free(p->labels);
+	p->labels = NULL;
+}
+
 void procmaps__free(struct procmaps *pm)
 {
 	size_t i;
