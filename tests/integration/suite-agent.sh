@@ -10,7 +10,7 @@
 
 SUITE_TESTS=(agent_usage agent_rotation agent_python agent_sigterm agent_second_signal
 	agent_sigkill agent_max_disk agent_disk_full agent_not_writable agent_deleted_binary
-	agent_purge)
+	agent_purge agent_offcpu)
 
 AG_AP=$(readlink -f "$AP")
 AG_O=$(readlink -f "$O")
@@ -254,7 +254,8 @@ t_agent_second_signal() {
 	rc=$?
 	n=$(ag_windows $d | wc -l)
 	if [ $rc = 130 ] && [ $n = 0 ]; then
-		timeout 20 $AG_AP agent -q -o $d --interval 1 2>$d.err2 &
+		# (not under timeout(1): it sends its signal to the group too, a second one)
+		setsid "$AG_AP" agent -q -o $d --interval 1 2>$d.err2 &
 		AG_PID=$!
 		ag_wait_windows $d 1 20
 		ag_stop
@@ -445,6 +446,37 @@ t_agent_purge() {
 	else
 		pass agent_purge
 		echo "     $purges purges, $ev stacks evicted; cwork chain $(ratio $chain $n), script $(ratio $a $(ag_samples $d $py .))"
+	fi
+	rm -f $t
+}
+
+# --offcpu: each window (not only the last) has the off-CPU time of its
+# interval, here a Python script sleeping in 10 ms naps
+t_agent_offcpu() {
+	local d=$AG_O/agent-off t=$AG_O/agent_off_py.py wpid rc w ns nap
+	cp tests/workloads/py/offcpu.py $t
+	setsid /usr/bin/python3.11 $t sleep 30 >/dev/null 2>&1 &
+	wpid=$!
+	ag_start $d --interval 2 --offcpu
+	ag_wait_windows $d 3 30
+	ag_stop
+	rc=$?
+	kill $wpid 2>/dev/null
+	wait $wpid 2>/dev/null
+	w=$(ag_windows $d | sed -n 2p)
+	ns=$(jq --argjson p $wpid '[.offcpu[] | select(.pid == $p) | .ns] | add // 0' $w/artifacts/offcpu.json 2>/dev/null)
+	nap=$(jq --argjson p $wpid '.strings as $s | .frames as $f | .stacks as $st |
+		[.offcpu[] | select(.pid == $p and ([$st[.stack][] | $s[$f[.].name]] | index("nap"))) | .ns] | add // 0' \
+		$w/artifacts/offcpu.json 2>/dev/null)
+	if [ $rc != 0 ]; then
+		fail agent_offcpu "agent exit $rc: $(ag_err $d.err)"
+	elif ! gt "${ns:-0}" 1000000000; then
+		fail agent_offcpu "window $(basename $w) has ${ns:-no} ns off CPU for the sleeper (want > 1 s of its 2 s)"
+	elif ! ge $(ratio ${nap:-0} $ns) 0.8; then
+		fail agent_offcpu "only $nap of $ns ns under the Python function nap"
+	else
+		pass agent_offcpu
+		echo "     window 2: $(awk -v n=$ns 'BEGIN { printf "%.2f", n / 1e9 }') s off CPU, $(ratio $nap $ns) under nap"
 	fi
 	rm -f $t
 }
