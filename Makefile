@@ -72,8 +72,10 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c bpf/shared.h $(wildcard bpf/*.bpf.h) | $(OUT)/bp
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# maps.bpf.h maps are __weak; bpftool 7.1 links extern maps only when the
-# defining object comes first, so the order here is the wildcard's (cpu first)
+# one object per collector (bpf/<collector>.bpf.c), linked into one
+# skeleton; what several share (maps, rodata knobs, the ring buffer) is
+# defined __weak in a .bpf.h each includes, never extern, so the order of
+# the objects here does not matter
 $(OUT)/autoprof.bpf.o: $(BPF_OBJS)
 	$(call msg,GEN-OBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $^
