@@ -75,8 +75,12 @@ struct ap_session {
 	struct procmaps pm;
 	struct kallsyms *ks;
 	struct hmap tracked;    /* userspace mirror of the BPF tracked set */
-	struct profile prof;
+	struct profile prof;     /* live: long-lived symbol tables + the open window's rows */
 	struct ap_self_cost cost; /* the profiler's own, by phase */
+	/* engine (src/engine.h): the open window */
+	uint64_t win_start_mono, win_start_real;
+	uint64_t nr_windows;    /* windows taken so far */
+	bool engine_stopped;    /* engine__stop ran */
 };
 
 /* target exit code as a shell reports it (128+N for signal N), or -1 */

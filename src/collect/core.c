@@ -385,6 +385,34 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 	return n < 0 ? n : 0;
 }
 
+int cpu_collector__fd(const struct cpu_collector *cc)
+{
+	return cc->epfd;
+}
+
+int cpu_collector__timeout_ms(struct cpu_collector *cc)
+{
+	/* as cpu_collector__poll() shortens its timeout: the drain interval,
+	 * the exec wakeup gap for 100 ms after an exec, 1 ms while a new
+	 * interpreter is awaited */
+	const int exec_ms = AP_EXEC_WAKEUP_GAP_NS / 1000000;
+
+	if (py_waiting(cc))
+		return 1;
+	if (cc->exec_seen_ns && now_mono_ns() - cc->exec_seen_ns < 100000000ull)
+		return exec_ms;
+	return 100;
+}
+
+void cpu_collector__end_window(struct cpu_collector *cc)
+{
+	struct ap_collector *c;
+
+	for_each_collector(cc, c)
+		if (c->enabled && c->ops->end_window)
+			c->ops->end_window(c);
+}
+
 void cpu_collector__stop(struct cpu_collector *cc)
 {
 	struct ap_collector *c;

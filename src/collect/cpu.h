@@ -22,6 +22,15 @@ void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const c
 int cpu_collector__attach(struct cpu_collector *cc);
 /* handle what arrived within timeout_ms; 0 or -errno */
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms);
+/* for an event loop (src/loop.h): the fd that becomes readable when records
+ * wait (an epoll fd over the ring buffer and the side band), and the
+ * longest the loop may sleep before cpu_collector__poll(cc, 0) should run
+ * again (ms) */
+int cpu_collector__fd(const struct cpu_collector *cc);
+int cpu_collector__timeout_ms(struct cpu_collector *cc);
+/* before profile__take_window() on ses->prof: let go of what points into
+ * the window's rows (off-CPU intervals still waiting for their stack) */
+void cpu_collector__end_window(struct cpu_collector *cc);
 /* stop sampling and handle everything still buffered */
 void cpu_collector__stop(struct cpu_collector *cc);
 /* after stop: per-thread on/off-CPU accounting (threads alive are closed at

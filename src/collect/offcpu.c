@@ -139,6 +139,13 @@ static void offcpu_flush(struct ap_collector *c, uint64_t end_ns, struct profile
 	resolve_intervals(c, 0, 0, 0, 0); /* syscalls that never returned */
 }
 
+/* pending intervals are indices into the window's rows: they go with it,
+ * without the stack their syscall's exit would have named */
+static void offcpu_end_window(struct ap_collector *c)
+{
+	resolve_intervals(c, 0, 0, 0, 0);
+}
+
 static void offcpu_counters(struct ap_collector *c, struct profile *into)
 {
 	struct cpu_collector *cc = c->cc;
@@ -169,6 +176,7 @@ const struct ap_collector_ops offcpu_ops = {
 	.attach = offcpu_attach,
 	.on_record = offcpu_on_record,
 	.flush = offcpu_flush,
+	.end_window = offcpu_end_window,
 	.counters = offcpu_counters,
 	.free = offcpu_free,
 };

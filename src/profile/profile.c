@@ -12,19 +12,31 @@ void profile__init(struct profile *p)
 	profile__str(p, ""); /* id 0 is the empty string */
 }
 
-void profile__free(struct profile *p)
+/* the long-lived symbol tables and their indexes */
+static void free_tables(struct profile *p)
 {
 	size_t i;
 
 	for (i = 0; i < p->nr_strs; i++)
 		free(p->strs[i]);
-	for (i = 0; i < p->nr_counters; i++)
-		free(p->counters[i].name);
 	free(p->strs);
 	free(p->modules);
 	free(p->frames);
 	free(p->stack_frames);
 	free(p->stacks);
+	hmap_free(&p->str_ids);
+	hmap_free(&p->module_ids);
+	hmap_free(&p->frame_ids);
+	hmap_free(&p->stack_ids);
+}
+
+/* the rows of a window */
+static void free_rows(struct profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_counters; i++)
+		free(p->counters[i].name);
 	free(p->counts);
 	free(p->threads);
 	free(p->off);
@@ -37,14 +49,154 @@ void profile__free(struct profile *p)
 	free(p->ivals);
 	free(p->procs);
 	free(p->counters);
-	hmap_free(&p->str_ids);
-	hmap_free(&p->module_ids);
-	hmap_free(&p->frame_ids);
-	hmap_free(&p->stack_ids);
 	hmap_free(&p->count_ids);
 	hmap_free(&p->thread_ids);
 	hmap_free(&p->proc_ids);
+}
+
+static void free_retired(struct profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_retired; i++)
+		free(p->retired[i]);
+	free(p->retired);
+	p->retired = NULL;
+	p->nr_retired = p->cap_retired = 0;
+}
+
+void profile__free(struct profile *p)
+{
+	if (!p)
+		return;
+	free_rows(p);
+	if (!p->borrowed)
+		free_tables(p);
+	free_retired(p);
 	memset(p, 0, sizeof(*p));
+}
+
+void profile__window_free(struct profile *win)
+{
+	profile__free(win);
+}
+
+/* Grow a symbol table. While a window borrows it (live->lent), the old
+ * array is kept until profile__purge() instead of being freed by realloc:
+ * the window's pointer stays valid. Doubling bounds what is kept to the
+ * size of the table itself. */
+static void sym_grow(struct profile *p, void **arr, size_t *cap, size_t need, size_t esz)
+{
+	size_t n = *cap ? *cap : 16;
+	void *nw;
+
+	if (need <= *cap)
+		return;
+	if (!p->lent || !*arr) {
+		grow_array(arr, cap, need, esz);
+		return;
+	}
+	while (n < need)
+		n *= 2;
+	nw = xcalloc(n, esz);
+	memcpy(nw, *arr, *cap * esz);
+	GROW(p->retired, p->cap_retired, p->nr_retired + 1);
+	p->retired[p->nr_retired++] = *arr;
+	*arr = nw;
+	*cap = n;
+}
+#define SYM_GROW(p, arr, cap, need) sym_grow((p), (void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+static void *memdup(const void *src, size_t n)
+{
+	void *d = xmalloc(n ? n : 1);
+
+	if (n)
+		memcpy(d, src, n);
+	return d;
+}
+
+void profile__window_own(struct profile *w)
+{
+	size_t i;
+
+	if (!w || !w->borrowed)
+		return;
+	w->strs = memdup(w->strs, w->nr_strs * sizeof(*w->strs));
+	for (i = 0; i < w->nr_strs; i++) {
+		w->strs[i] = xstrdup(w->strs[i]);
+		hmap_put(&w->str_ids, w->strs[i], strlen(w->strs[i]), i);
+	}
+	w->modules = memdup(w->modules, w->nr_modules * sizeof(*w->modules));
+	for (i = 0; i < w->nr_modules; i++) {
+		uint32_t key[2] = { w->modules[i].path, w->modules[i].build_id };
+
+		hmap_put(&w->module_ids, key, sizeof(key), i);
+	}
+	w->frames = memdup(w->frames, w->nr_frames * sizeof(*w->frames));
+	for (i = 0; i < w->nr_frames; i++)
+		hmap_put(&w->frame_ids, &w->frames[i], sizeof(w->frames[i]), i);
+	w->stack_frames = memdup(w->stack_frames, w->nr_stack_frames * sizeof(*w->stack_frames));
+	w->stacks = memdup(w->stacks, w->nr_stacks * sizeof(*w->stacks));
+	for (i = 0; i < w->nr_stacks; i++)
+		hmap_put(&w->stack_ids, w->stack_frames + w->stacks[i].off,
+			 w->stacks[i].len * sizeof(uint32_t), i);
+	w->cap_strs = w->nr_strs;
+	w->cap_modules = w->nr_modules;
+	w->cap_frames = w->nr_frames;
+	w->cap_stack_frames = w->nr_stack_frames;
+	w->cap_stacks = w->nr_stacks;
+	w->borrowed = false;
+}
+
+/* move a row array, its length and capacity from live to win */
+#define MOVE(f) do { win->f = live->f; memset(&live->f, 0, sizeof(live->f)); } while (0)
+
+void profile__take_window(struct profile *live, struct profile *win)
+{
+	memset(win, 0, sizeof(*win));
+	/* borrowed: pointers and lengths, no indexes (a window only reads) */
+	win->strs = live->strs;
+	win->nr_strs = win->cap_strs = live->nr_strs;
+	win->modules = live->modules;
+	win->nr_modules = win->cap_modules = live->nr_modules;
+	win->frames = live->frames;
+	win->nr_frames = win->cap_frames = live->nr_frames;
+	win->stack_frames = live->stack_frames;
+	win->nr_stack_frames = win->cap_stack_frames = live->nr_stack_frames;
+	win->stacks = live->stacks;
+	win->nr_stacks = win->cap_stacks = live->nr_stacks;
+	win->borrowed = true;
+	live->lent = true;
+
+	MOVE(counts); MOVE(nr_counts); MOVE(cap_counts); MOVE(count_ids);
+	MOVE(threads); MOVE(nr_threads); MOVE(cap_threads); MOVE(thread_ids);
+	MOVE(procs); MOVE(nr_procs); MOVE(cap_procs); MOVE(proc_ids);
+	MOVE(off); MOVE(nr_off); MOVE(cap_off); MOVE(off_ids);
+	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys);
+	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs);
+	MOVE(slow); MOVE(nr_slow); MOVE(cap_slow); MOVE(slow_ids); MOVE(slow_dropped);
+	MOVE(times); MOVE(nr_times); MOVE(cap_times); MOVE(times_dropped);
+	MOVE(ivals); MOVE(nr_ivals); MOVE(cap_ivals); MOVE(ivals_dropped);
+	MOVE(counters); MOVE(nr_counters); MOVE(cap_counters);
+	MOVE(total_samples);
+
+	win->has_offcpu = live->has_offcpu;
+	win->min_block_ns = live->min_block_ns;
+	win->has_syscalls = live->has_syscalls;
+	win->slow_ns = live->slow_ns;
+	win->has_timeline = live->has_timeline;
+	win->interval_min_ns = live->interval_min_ns;
+	win->start_mono_ns = live->start_mono_ns;
+	win->frequency_hz = live->frequency_hz;
+	win->duration_s = live->duration_s;
+}
+#undef MOVE
+
+void profile__purge(struct profile *live)
+{
+	free_retired(live);
+	live->lent = false;
 }
 
 uint32_t profile__str(struct profile *p, const char *s)
@@ -54,9 +206,11 @@ uint32_t profile__str(struct profile *p, const char *s)
 
 	if (!s)
 		s = "";
+	if (p->borrowed) /* a window that interns gets its own tables */
+		profile__window_own(p);
 	id = hmap_upsert(&p->str_ids, s, strlen(s), p->nr_strs, &is_new);
 	if (is_new) {
-		GROW(p->strs, p->cap_strs, p->nr_strs + 1);
+		SYM_GROW(p, p->strs, p->cap_strs, p->nr_strs + 1);
 		p->strs[p->nr_strs++] = xstrdup(s);
 	}
 	return *id;
@@ -69,7 +223,7 @@ uint32_t profile__module(struct profile *p, const char *path, const char *build_
 	uint64_t *id = hmap_upsert(&p->module_ids, key, sizeof(key), p->nr_modules, &is_new);
 
 	if (is_new) {
-		GROW(p->modules, p->cap_modules, p->nr_modules + 1);
+		SYM_GROW(p, p->modules, p->cap_modules, p->nr_modules + 1);
 		p->modules[p->nr_modules++] = (struct ap_module){ key[0], key[1], 0 };
 	}
 	return *id;
@@ -84,14 +238,14 @@ static uint32_t make_frame(struct profile *p, enum ap_frame_kind kind, const cha
 	uint64_t *id;
 
 	memset(&f, 0, sizeof(f));
-	f.name = profile__str(p, name);
+	f.name = profile__str(p, name); /* first: a window gets its own tables */
 	f.module = module;
 	f.kind = kind;
 	f.addr = addr;
 	f.line = line;
 	id = hmap_upsert(&p->frame_ids, &f, sizeof(f), p->nr_frames, &is_new);
 	if (is_new) {
-		GROW(p->frames, p->cap_frames, p->nr_frames + 1);
+		SYM_GROW(p, p->frames, p->cap_frames, p->nr_frames + 1);
 		p->frames[p->nr_frames++] = f;
 	}
 	return *id;
@@ -111,18 +265,21 @@ uint32_t profile__py_frame(struct profile *p, const char *qualname, uint32_t mod
 uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
 {
 	bool is_new;
-	uint64_t *id = hmap_upsert(&p->stack_ids, frames, n * sizeof(*frames), p->nr_stacks, &is_new);
+	uint64_t *id;
 
+	if (p->borrowed)
+		profile__window_own(p);
+	id = hmap_upsert(&p->stack_ids, frames, n * sizeof(*frames), p->nr_stacks, &is_new);
 	if (is_new) {
 		struct ap_stack st = { p->nr_stack_frames, n, false };
 		uint32_t i;
 
 		for (i = 0; i < n && !st.python; i++)
 			st.python = p->frames[frames[i]].kind == AP_FRAME_PYTHON;
-		GROW(p->stack_frames, p->cap_stack_frames, p->nr_stack_frames + n);
+		SYM_GROW(p, p->stack_frames, p->cap_stack_frames, p->nr_stack_frames + n);
 		if (n) /* an empty stack may come as NULL; memcpy(d, NULL, 0) is undefined */
 			memcpy(p->stack_frames + p->nr_stack_frames, frames, n * sizeof(*frames));
-		GROW(p->stacks, p->cap_stacks, p->nr_stacks + 1);
+		SYM_GROW(p, p->stacks, p->cap_stacks, p->nr_stacks + 1);
 		p->stacks[p->nr_stacks++] = st;
 		p->nr_stack_frames += n;
 	}

@@ -2,7 +2,15 @@
 /* The on-CPU profile: interned strings, modules, frames and stacks, sample
  * counts per (pid, tid, stack), threads, processes and loss counters. Built
  * live by the CPU collector or loaded from artifacts/cpu.json; everything
- * downstream (folded, summary, analyzers) reads only this. */
+ * downstream (folded, summary, analyzers) reads only this.
+ *
+ * Two kinds of state (docs/ARCHITECTURE.md, "Windows and long-lived
+ * tables"): the symbol tables (strings, modules, frames, stacks) are
+ * long-lived, and every row that counts something (counts, threads,
+ * processes, off-CPU and syscall rows, slow calls, the timelines, counters)
+ * belongs to a window. profile__take_window() moves the rows of the live
+ * profile into a window that borrows the symbol tables; a one-shot run is
+ * one window. */
 #ifndef AP_PROFILE_H
 #define AP_PROFILE_H
 
@@ -204,10 +212,16 @@ struct profile {
 	struct ap_counter_val *counters;
 	size_t nr_counters, cap_counters;
 
-	uint64_t start_mono_ns; /* profiling start (CLOCK_MONOTONIC) */
+	uint64_t start_mono_ns; /* profiling (window) start (CLOCK_MONOTONIC) */
 	uint64_t total_samples;
 	uint32_t frequency_hz;
 	double duration_s;
+
+	/* windows (profile__take_window) */
+	bool borrowed;          /* a window: the symbol tables are another profile's */
+	bool lent;              /* live: a window borrows the symbol tables */
+	void **retired;         /* symbol arrays replaced while lent, freed at purge */
+	size_t nr_retired, cap_retired;
 };
 
 /* names of enum ap_frame_kind, ap_off_reason, ap_fd_kind and ap_view ("python", "lock",
@@ -222,7 +236,34 @@ const char *ap_off_category(uint32_t reason);
 const char *ap_syscall_name(uint32_t nr);
 
 void profile__init(struct profile *p);
+/* frees everything p owns: a window's rows only (its borrowed symbol tables
+ * stay with the live profile), so profile__free() on a window is
+ * profile__window_free() */
 void profile__free(struct profile *p);
+
+/* Windows. Move live's per-window rows (counts, threads, processes,
+ * off-CPU rows, syscall rows and errors, slow calls, the sample timeline and
+ * intervals with their dropped counts, counters, total_samples) into win,
+ * which is initialized here (its previous content is not freed). live keeps
+ * its symbol tables and starts the next window empty; its scalars
+ * (frequency, has_offcpu, thresholds, start_mono_ns, duration_s) are copied.
+ * win borrows live's symbol tables read-only until the next
+ * profile__purge(live): live may go on interning (arrays it outgrows are
+ * kept until then), but win must not intern; a window that must outlive the
+ * purge, or intern, calls profile__window_own() first. The caps of the
+ * timeline and the intervals (AP_TIMELINE_MAX, AP_INTERVALS_MAX) hold per
+ * window. */
+void profile__take_window(struct profile *live, struct profile *win);
+/* give win its own copy of the symbol tables it borrows (and their indexes),
+ * so it outlives a purge of the live profile and may intern; no-op on a
+ * profile that owns its tables */
+void profile__window_own(struct profile *win);
+/* free a window's rows (and its tables if it owns them); accepts NULL */
+void profile__window_free(struct profile *win);
+/* Live profile, between windows: the windows taken so far stop borrowing
+ * (each must have been freed or owned); arrays replaced while lent are
+ * freed. */
+void profile__purge(struct profile *live);
 
 uint32_t profile__str(struct profile *p, const char *s);
 static inline const char *profile__s(const struct profile *p, uint32_t id)
