@@ -7,10 +7,9 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "capture.bpf.h"
+#include "filter.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-const volatile bool trace_all = false;                  /* every process */
 
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
@@ -19,8 +18,13 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	struct ap_cpu_sample *s;
 	long n;
 
-	if (tgid == 0 || (!trace_all && !is_tracked(tgid)))
+	if (tgid == 0) /* the idle task */
 		return 0;
+	if (!task_wanted(bpf_get_current_task_btf(), tgid)) {
+		if (filter_system_wide)
+			cnt_inc(AP_CNT_FILTERED_OUT);
+		return 0;
+	}
 	cnt_inc(AP_CNT_SAMPLES);
 	s = scratch_get(AP_SLOT_IRQOFF);
 	if (!s) /* only if max_entries < nr_cpus */

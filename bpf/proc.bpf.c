@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "offcpu.bpf.h"
+#include "filter.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -22,7 +23,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
 	__u8 one = 1;
 
-	if (!follow_children || ptgid == ctgid || !is_tracked(ptgid))
+	/* system-wide: the filters decide, nothing to follow */
+	if (!follow_children || filter_system_wide || ptgid == ctgid || !is_tracked(ptgid))
 		return 0;
 	if (bpf_map_update_elem(&tracked, &ctgid, &one, BPF_ANY) == 0)
 		cnt_inc(AP_CNT_FORKS_FOLLOWED);
@@ -39,7 +41,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct mm_struct *mm;
 	__u64 len;
 
-	if (!is_tracked(p->tgid))
+	if (!task_wanted(p, p->tgid))
 		return 0;
 	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
 	if (!r)

@@ -55,7 +55,24 @@ enum ap_counter {
 	AP_CNT_THREAD_REC_LOST,    /* thread exit records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
+	AP_CNT_FILTERED_OUT,       /* system-wide: on-CPU samples of tasks the filters leave out */
 	AP_CNT__COUNT,
+};
+
+/* System-wide filters (bpf/filter.bpf.h, src/filter.c): caps per kind,
+ * includes and exclusions together */
+#define AP_FILTER_MAX_PIDS 64
+#define AP_FILTER_MAX_COMMS 64
+#define AP_FILTER_MAX_CGROUPS 16
+#define AP_FILTER_CGROUP_DEPTH 16  /* a task's cgroup and its 15 nearest ancestors */
+#define AP_FILT_INCLUDE 1          /* map values */
+#define AP_FILT_EXCLUDE 2
+#define AP_FILT_K_PID (1u << 0)    /* filter_incl / filter_excl: the kinds in use */
+#define AP_FILT_K_COMM (1u << 1)
+#define AP_FILT_K_CGROUP (1u << 2)
+
+struct ap_filter_comm {
+	char name[AP_COMM_LEN];    /* NUL-padded */
 };
 
 /* record types: the first __u32 of every ring buffer record */

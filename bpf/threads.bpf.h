@@ -8,6 +8,7 @@
 #define AP_THREADS_BPF_H
 
 #include "maps.bpf.h"
+#include "filter.bpf.h"
 
 #define PF_EXITING 0x4
 
@@ -36,7 +37,7 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 	__u32 tid = t->pid, tgid = t->tgid, zero = 0;
 	struct ap_thread_stat *st = bpf_task_storage_get(&threads, t, NULL, 0);
 
-	if (st || !tid || (t->flags & PF_EXITING) || !is_tracked(tgid))
+	if (st || !tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
 		return st;
 	st = bpf_map_lookup_elem(&thread_tmpl, &zero);
 	if (!st)

@@ -39,6 +39,7 @@ static volatile pid_t sig_child;
 static const char usage_text[] =
 "USAGE: autoprof-bpf [OPTIONS] -- CMD [ARGS...]\n"
 "       autoprof-bpf [OPTIONS] -p PID[,PID...] [-d SEC]\n"
+"       autoprof-bpf --all [FILTERS] [OPTIONS] [-d SEC]\n"
 "\n"
 "Profile a command from its first instruction, or running processes, with\n"
 "eBPF: on-CPU samples with kernel and complete native user stacks, off-CPU\n"
@@ -49,7 +50,9 @@ static const char usage_text[] =
 "trace.json (Perfetto) open in those tools. `autoprof-bpf analyze DIR` redoes\n"
 "the diagnosis from a saved run, `autoprof-bpf report DIR` the pictures.\n"
 "\n"
-"  -p, --pid PID[,PID...]   attach to running processes\n"
+"  -p, --pid PID[,PID...]   attach to running processes (with --all: only these)\n"
+"      --all                every process on the host, including those that\n"
+"                           start later, until Ctrl-C or -d (needs no command)\n"
 "  -d, --duration SEC       stop after SEC seconds (attach mode; an upper\n"
 "                           bound on profiling in launch mode)\n"
 "  -F, --frequency HZ       samples per second per CPU (default 99, 1-10000)\n"
@@ -92,10 +95,16 @@ static const char usage_text[] =
 "      --version            print the version and exit\n"
 "  -h, --help               this help\n"
 "\n"
+"FILTERS (with --all; applied in the kernel: what they leave out is never\n"
+"recorded, only counted as filtered_out):\n"
+"%s"
+"\n"
 "EXAMPLES:\n"
 "  sudo autoprof-bpf -- python3 app.py        # profile a script from start to end\n"
 "  sudo autoprof-bpf -p 1234 -d 30            # attach to pid 1234 for 30 seconds\n"
 "  sudo autoprof-bpf -F 999 -o out -- ./a.out # higher rate, chosen output directory\n"
+"  sudo autoprof-bpf --all -d 10              # the whole host for 10 seconds\n"
+"  sudo autoprof-bpf --all --comm python3     # every python3 process, until Ctrl-C\n"
 "\n"
 "The command runs as the user who ran sudo (its groups and HOME, no\n"
 "capabilities) unless --user or --as-root say otherwise.\n"
@@ -107,7 +116,7 @@ static const char usage_text[] =
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
        OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
-       OPT_FORCE, OPT_USER, OPT_AS_ROOT };
+       OPT_FORCE, OPT_USER, OPT_AS_ROOT, OPT_ALL };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -178,9 +187,12 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "as-root", no_argument, NULL, OPT_AS_ROOT },
+		{ "all", no_argument, NULL, OPT_ALL },
+		AP_FILTER_LONGOPTS,
 		{},
 	};
 	unsigned views = 0; /* which view options were given: one at most */
+	bool filters = false; /* a filter option other than -p */
 	long v;
 	int c, err;
 
@@ -191,8 +203,13 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		switch (c) {
 		case 'p':
 			err = parse_pids(o, optarg);
+			if (!err) /* a filter with --all (known only at the end) */
+				err = ap_filter__add_pids(&o->filter, optarg, false);
 			if (err)
 				return err;
+			break;
+		case OPT_ALL:
+			o->all = true;
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &o->duration_ns))
@@ -216,7 +233,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			o->verbose++;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
+			printf(usage_text, ap_filter_usage);
 			return 1;
 		case OPT_NO_CHILDREN:
 			o->no_children = true;
@@ -300,6 +317,13 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			return 1;
 		case '?':
 		default:
+			err = ap_filter__option(&o->filter, c, optarg);
+			if (err <= 0) {
+				if (err)
+					return err;
+				filters = true;
+				break;
+			}
 			if (optopt && optopt < 256)
 				return usage_error("unknown or incomplete option '-%s'",
 						   (char[]){ (char)optopt, 0 });
@@ -310,17 +334,26 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		o->argv = argv + optind;
 		o->argc = argc - optind;
 	}
+	if (o->all && o->argv)
+		return usage_error("%s", "--all profiles every process: give no command with it");
+	if (filters && !o->all)
+		return usage_error("%s", "--comm, --cgroup and the --exclude options filter --all: add --all");
+	if (o->all) { /* -p filters rather than attaches */
+		free(o->pids);
+		o->pids = NULL;
+		o->nr_pids = 0;
+	}
 	if (o->argv && o->nr_pids)
 		return usage_error("%s", "give either a command or -p PID, not both");
-	if (!o->argv && !o->nr_pids)
-		return usage_error("%s", "nothing to profile: give a command after -- or -p PID");
+	if (!o->argv && !o->nr_pids && !o->all)
+		return usage_error("%s", "nothing to profile: give a command after -- or -p PID, or --all");
 	if (views & (views - 1))
 		return usage_error("%s", "--python-only, --native-only and --full-stacks exclude each other");
 	if (o->user && o->as_root)
 		return usage_error("%s", "--user and --as-root exclude each other");
-	if ((o->user || o->as_root) && o->nr_pids)
-		return usage_error("%s", o->user ? "--user applies to a launched command, not to -p"
-					       : "--as-root applies to a launched command, not to -p");
+	if ((o->user || o->as_root) && (o->nr_pids || o->all))
+		return usage_error("%s", o->user ? "--user applies to a launched command, not to -p or --all"
+					       : "--as-root applies to a launched command, not to -p or --all");
 	return 0;
 }
 
@@ -473,7 +506,9 @@ static char *default_outdir(const struct ap_session *ses)
 	/* 2026-11-24T05:49:24.123Z -> 20261124T054924Z */
 	snprintf(path, sizeof(path), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", t, t + 5, t + 8, t + 11, t + 14,
 		 t + 17);
-	if (ses->opts.argv) {
+	if (ses->opts.all) {
+		snprintf(comm, sizeof(comm), "all");
+	} else if (ses->opts.argv) {
 		base = strrchr(ses->opts.argv[0], '/');
 		snprintf(comm, sizeof(comm), "%s", base ? base + 1 : ses->opts.argv[0]);
 	} else {
@@ -612,6 +647,17 @@ static int attach_targets(struct ap_session *ses)
 {
 	int i, err;
 
+	if (ses->opts.all) { /* nothing to track: processes are found by their samples */
+		if (cpu_collector__attach(ses->cpu))
+			return -AP_EXIT_FAILED;
+		err = early_signal();
+		if (err)
+			return err;
+		ses->start_mono = now_mono_ns();
+		ses->start_real = now_real_ns();
+		return 0;
+	}
+
 	for (i = 0; i < ses->opts.nr_pids; i++) {
 		err = runner_check_pid(ses->opts.pids[i]);
 		if (err) {
@@ -685,7 +731,7 @@ static int collect(struct ap_session *ses)
 					break;
 				}
 			}
-		} else if (!attach_targets_alive(ses)) {
+		} else if (!ses->opts.all && !attach_targets_alive(ses)) {
 			ap_info("every target process has exited");
 			break;
 		}
@@ -810,7 +856,12 @@ static char *describe_target(const struct ap_session *ses)
 	struct strbuf sb = { 0 };
 	int i;
 
-	if (ses->opts.argv) {
+	if (ses->opts.all) {
+		char *f = ap_filter__describe(&ses->opts.filter);
+
+		sb_printf(&sb, "all processes%s%s", f[0] ? ", " : "", f);
+		free(f);
+	} else if (ses->opts.argv) {
 		for (i = 0; i < ses->opts.argc; i++)
 			sb_printf(&sb, "%s%s", i ? " " : "", ses->opts.argv[i]);
 		if (ses->child)
@@ -836,6 +887,7 @@ static void session_free(struct ap_session *ses)
 	free(ses->outdir);
 	free(ses->target_desc);
 	free(ses->opts.pids);
+	ap_filter__free(&ses->opts.filter);
 	free(ses->exe);
 	runner_cred_free(ses->cred);
 	free(ses->cred);
@@ -932,6 +984,7 @@ int cmd_run(int argc, char **argv)
 	ret = parse_options(argc, argv, &ses.opts);
 	if (ret) {
 		free(ses.opts.pids);
+		ap_filter__free(&ses.opts.filter);
 		return ret > 0 ? 0 : -ret;
 	}
 	ap_log_set_verbosity(ses.opts.verbose);
@@ -940,6 +993,7 @@ int cmd_run(int argc, char **argv)
 		runner_cred_free(ses.cred);
 		free(ses.cred);
 		free(ses.opts.pids);
+		ap_filter__free(&ses.opts.filter);
 		return -ret;
 	}
 	/* from here a signal is counted, not fatal: the checks and the BPF
@@ -954,7 +1008,7 @@ int cmd_run(int argc, char **argv)
 	ret = preflight(&ses);
 	/* fail fast on a missing command or a bad pid, before loading */
 	if (!ret)
-		ret = ses.opts.argv ? check_command(&ses) : check_pids(&ses);
+		ret = ses.opts.argv ? check_command(&ses) : ses.opts.all ? 0 : check_pids(&ses);
 	if (!ret)
 		ret = prepare_outdir(&ses);
 	if (!ret) {

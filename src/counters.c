@@ -30,6 +30,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_THREAD_REC_LOST] = "thread_records_lost",
 	[AP_CNT_OFF_INTERVAL_LOST] = "offcpu_interval_records_lost",
 	[AP_CNT_OFF_INTERVAL_CAPPED] = "offcpu_intervals_not_sent",
+	[AP_CNT_FILTERED_OUT] = "filtered_out",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");

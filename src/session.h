@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include "artifact/selfcost.h"
 #include "collect/procmaps.h"
+#include "filter.h"
 #include "hashmap.h"
 #include "profile/profile.h"
 #include "symbolize/kallsyms.h"
@@ -45,6 +46,8 @@ struct ap_options {
 	bool as_root;           /* --as-root: run the target as root, keeping today's behaviour */
 	bool force;             /* --force: replace the finished run in -o DIR */
 	int verbose;
+	bool all;               /* --all: every process on the host (system-wide) */
+	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
 };
 
 struct cpu_collector;

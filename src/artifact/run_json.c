@@ -26,8 +26,13 @@ static void add_target(cJSON *root, const struct ap_session *ses)
 	cJSON *t = cJSON_AddObjectToObject(root, "target"), *arr;
 	int i;
 
-	cJSON_AddStringToObject(t, "mode", ses->child ? "launch" : "attach");
-	if (ses->opts.argv) {
+	cJSON_AddStringToObject(t, "mode", ses->opts.all ? "all" : ses->child ? "launch" : "attach");
+	if (ses->opts.all) {
+		char *f = ap_filter__describe(&ses->opts.filter);
+
+		cJSON_AddStringToObject(t, "filters", f);
+		free(f);
+	} else if (ses->opts.argv) {
 		arr = cJSON_AddArrayToObject(t, "command");
 		for (i = 0; i < ses->opts.argc; i++)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(ses->opts.argv[i]));

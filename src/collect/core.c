@@ -252,11 +252,18 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 			goto err_out;
 		}
 	}
+	if (ses->opts.all)
+		ap_filter__configure(&ses->opts.filter, cc->skel);
 	err = autoprof_bpf__load(cc->skel);
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
 		       ap_errstr(err));
 		goto err_out;
+	}
+	if (ses->opts.all) {
+		err = ap_filter__load(&ses->opts.filter, cc->skel, getpid());
+		if (err)
+			goto err_out;
 	}
 	/* kallsyms was read before our programs existed: name their frames
 	 * (and every other program's) by their real address ranges */
