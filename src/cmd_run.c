@@ -761,6 +761,15 @@ static int collect(struct ap_session *ses)
 	return 0;
 }
 
+static void fill_labels(struct profile *prof, struct ap_process *pr, const struct ap_labels *l)
+{
+	pr->cgroup = profile__str(prof, l->cgroup);
+	pr->container_id = profile__str(prof, l->container_id);
+	pr->service = profile__str(prof, l->service);
+	pr->runtime = profile__str(prof, l->runtime);
+	pr->build_id = profile__str(prof, l->build_id);
+}
+
 static void fill_processes(struct ap_session *ses)
 {
 	size_t i;
@@ -779,6 +788,9 @@ static void fill_processes(struct ap_session *ses)
 		pr->exe = profile__str(&ses->prof, pp->exe);
 		pr->cmdline = profile__str(&ses->prof, pp->cmdline);
 		pr->exited = pp->exited || (runner_check_pid(pp->pid) != 0);
+		/* read at its first sample; one gone since is not read (its pid may be reused) */
+		if (pp->labels || !pr->exited)
+			fill_labels(&ses->prof, pr, proc__labels(ses->pm.procs[i]));
 		if (ses->child && pp->pid == (uint32_t)ses->child && ses->target_exited)
 			pr->exit_status = ses->wait_status;
 	}

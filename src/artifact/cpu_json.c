@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,41 @@ int json_load_intervals(struct profile *p, const cJSON *o, const struct json_tab
 	return 0;
 }
 
+/* a process's labels (process/labels.h): optional keys, written when known */
+static const struct {
+	const char *key;
+	size_t off;
+} label_keys[] = {
+	{ "cgroup", offsetof(struct ap_process, cgroup) },
+	{ "container_id", offsetof(struct ap_process, container_id) },
+	{ "service", offsetof(struct ap_process, service) },
+	{ "runtime", offsetof(struct ap_process, runtime) },
+	{ "build_id", offsetof(struct ap_process, build_id) },
+};
+
+static void add_labels(cJSON *o, const struct profile *p, const struct ap_process *pr)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(label_keys) / sizeof(label_keys[0]); i++) {
+		uint32_t id = *(const uint32_t *)((const char *)pr + label_keys[i].off);
+
+		if (id)
+			cJSON_AddStringToObject(o, label_keys[i].key, profile__s(p, id));
+	}
+}
+
+/* absent keys (runs before labels, or unknown) stay "" */
+static void load_labels(const cJSON *o, struct profile *p, struct ap_process *pr)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(label_keys) / sizeof(label_keys[0]); i++) {
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, label_keys[i].key));
+		*(uint32_t *)((char *)pr + label_keys[i].off) = profile__str(p, v);
+	}
+}
+
 cJSON *cpu_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o;
@@ -335,6 +371,7 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddStringToObject(o, "comm", profile__s(p, pr->comm));
 		cJSON_AddStringToObject(o, "exe", profile__s(p, pr->exe));
 		cJSON_AddStringToObject(o, "cmdline", profile__s(p, pr->cmdline));
+		add_labels(o, p, pr);
 		cJSON_AddNumberToObject(o, "samples", pr->samples);
 		cJSON_AddBoolToObject(o, "exited", pr->exited);
 		if (pr->exit_status >= 0)
@@ -546,6 +583,7 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 		pr->comm = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "comm")));
 		pr->exe = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "exe")));
 		pr->cmdline = profile__str(p, cJSON_GetStringValue(cJSON_GetObjectItem(o, "cmdline")));
+		load_labels(o, p, pr);
 		pr->exited = cJSON_IsTrue(cJSON_GetObjectItem(o, "exited"));
 		if (cJSON_IsNumber(cJSON_GetObjectItem(o, "exit_status")))
 			pr->exit_status = json_u64(o, "exit_status");

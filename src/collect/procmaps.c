@@ -348,6 +348,8 @@ void procmaps__exec(struct procmaps *pm, uint32_t pid, uint64_t time, const char
 
 	if (pm->on_exec)
 		pm->on_exec(pm->hook_ctx, pid);
+	ap_labels__free(p->labels); /* another program: its environment, its build id */
+	p->labels = NULL;
 	new_image(p, time);
 	free(p->exe);
 	p->exe = NULL;
@@ -404,6 +406,8 @@ void procmaps__fork(struct procmaps *pm, uint32_t ppid, uint32_t pid, uint64_t t
 	if (p->released) { /* the pid of an exited process, reused */
 		p->released = p->exited = false;
 		pm->nr_released--;
+		ap_labels__free(p->labels);
+		p->labels = NULL;
 	}
 	p->ppid = ppid;
 	memcpy(p->comm, parent->comm, sizeof(p->comm));
@@ -432,6 +436,27 @@ void procmaps__mmap(struct procmaps *pm, uint32_t pid, uint64_t time, uint64_t s
 	add_map(pm, pid, img, start, start + len, pgoff, dev, ino, path);
 	if (!p->exe && path && path[0] == '/')
 		p->exe = xstrdup(path);
+}
+
+const struct ap_labels *proc__labels(struct ap_proc *p)
+{
+	struct ap_image *img = p->nr_images ? p->images[p->nr_images - 1] : NULL;
+	const char *build_id = NULL;
+	size_t i;
+
+	if (!p->labels && (p->exited || p->released)) {
+		/* gone: /proc/PID may be another process by now */
+		p->labels = xcalloc(1, sizeof(*p->labels));
+	} else if (!p->labels) {
+		/* the executable's build id, already read with its mapping */
+		for (i = 0; img && p->exe && i < img->nr_maps && !build_id; i++)
+			if (img->maps[i].sf && img->maps[i].path && !strcmp(img->maps[i].path, p->exe))
+				build_id = img->maps[i].sf->build_id;
+		p->labels = ap_labels__read(p->pid, build_id);
+	}
+	if (!p->labels->runtime && img && img->py_minor > 0)
+		ap_labels__set_runtime(p->labels, 3, img->py_minor);
+	return p->labels;
 }
 
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time)
@@ -506,6 +531,7 @@ void procmaps__free(struct procmaps *pm)
 		free_images(pm, p);
 		free(p->cmdline);
 		free(p->exe);
+		ap_labels__free(p->labels);
 		free(p);
 	}
 	free(pm->procs);

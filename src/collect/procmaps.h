@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "hashmap.h"
+#include "process/labels.h"
 #include "symbolize/elfsym.h"
 
 struct ap_mapping {
@@ -43,6 +44,7 @@ struct ap_proc {
 	bool exited;
 	bool released;          /* images freed after its exit (procmaps__release) */
 	uint64_t nr_samples;
+	struct ap_labels *labels; /* read at first sight after each exec (proc__labels) */
 };
 
 /* Symbol files by (device, inode), shared by every process that maps one.
@@ -112,6 +114,10 @@ void procmaps__refresh(struct ap_proc *p);
  * (mappings, unwinder state), keep what the report names it by (pid,
  * ppid, comm, exe, cmdline, counts). Later samples of it have no image. */
 void procmaps__release(struct procmaps *pm, uint32_t pid);
+/* p's labels (process/labels.h), read from /proc on the first call after
+ * its exec while it lives (empty for a process already gone), the runtime
+ * filled in once its image is known to run CPython. Owned by p. */
+const struct ap_labels *proc__labels(struct ap_proc *p);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */

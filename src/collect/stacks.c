@@ -266,6 +266,8 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 		img = proc__image_at(proc, s->time_ns);
 		if (!proc->nr_samples++)
 			procmaps__refresh(proc);
+		if (!proc->labels) /* first sight of this process (or of its exec) */
+			proc__labels(proc);
 	}
 	if (!(s->flags & AP_SF_KERNEL_THREAD) && s->regs[16]) {
 		struct ap_uctx uc = {

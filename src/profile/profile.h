@@ -83,6 +83,8 @@ struct ap_thread {
 struct ap_process {
 	uint32_t pid, ppid;
 	uint32_t comm, exe, cmdline; /* string ids */
+	/* labels (process/labels.h), string ids; 0 ("") when unknown or none */
+	uint32_t cgroup, container_id, service, runtime, build_id;
 	uint64_t samples;
 	bool exited;
 	int exit_status;    /* wait status (exit code << 8 | signal), -1 unknown */

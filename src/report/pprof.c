@@ -6,11 +6,12 @@
  * Sample types: samples/count and cpu/nanoseconds for on-CPU samples,
  * off_cpu/nanoseconds for scheduler-measured off-CPU time (when the
  * collector ran). Labels: pid, tid, thread, process, and reason on off-CPU
- * samples. One location per frame of the view, one function per (name,
+ * samples; the process's labels under OpenTelemetry names (process_labels). One location per frame of the view, one function per (name,
  * file), one mapping per native file with its build id. The encoder is the
  * protobuf wire format's three cases used here (varint, length-delimited,
  * packed varints): no protobuf runtime for ~80 lines. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -192,6 +193,36 @@ static void label(struct pprof *pp, struct strbuf *b, const char *key, const cha
 	pb_msg(b, 3, &pp->sub2);
 }
 
+/* a string label, left out when empty */
+static void label_str(struct pprof *pp, struct strbuf *b, const char *key, const char *str)
+{
+	if (str && *str)
+		label(pp, b, key, str, 0);
+}
+
+/* The process's labels (process/labels.h), under OpenTelemetry semantic
+ * convention names. The runtime "CPython 3.12" is split into name and
+ * version. */
+static void process_labels(struct pprof *pp, struct strbuf *b, const struct profile *p,
+			   const struct ap_process *pr)
+{
+	const char *rt = profile__s(p, pr->runtime), *sp = strchr(rt, ' ');
+	char name[64];
+
+	label_str(pp, b, "process.executable.path", profile__s(p, pr->exe));
+	label_str(pp, b, "process.executable.build_id.gnu", profile__s(p, pr->build_id));
+	label_str(pp, b, "process.linux.cgroup", profile__s(p, pr->cgroup));
+	label_str(pp, b, "container.id", profile__s(p, pr->container_id));
+	label_str(pp, b, "service.name", profile__s(p, pr->service));
+	if (sp && (size_t)(sp - rt) < sizeof(name)) {
+		snprintf(name, sizeof(name), "%.*s", (int)(sp - rt), rt);
+		label_str(pp, b, "process.runtime.name", name);
+		label_str(pp, b, "process.runtime.version", sp + 1);
+	} else {
+		label_str(pp, b, "process.runtime.name", rt);
+	}
+}
+
 /* one Sample: the stack leaf first, its values and the thread's labels */
 static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint32_t tid,
 		   uint32_t stack, const uint64_t *vals, size_t nvals, const char *reason)
@@ -212,8 +243,10 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 	label(pp, &s, "tid", NULL, tid);
 	if (t)
 		label(pp, &s, "thread", profile__s(p, t->comm), 0);
-	if (pr)
+	if (pr) {
 		label(pp, &s, "process", profile__s(p, pr->comm), 0);
+		process_labels(pp, &s, p, pr);
+	}
 	if (reason)
 		label(pp, &s, "reason", reason, 0);
 	pb_msg(&pp->out, 2, &s);
