@@ -44,9 +44,6 @@ struct ap_collector_ops {
 	 * threads still alive are accounted up to end_ns. Today called once,
 	 * after detach; written to be called again for each window */
 	void (*flush)(struct ap_collector *c, uint64_t end_ns, struct profile *into);
-	/* before profile__take_window(): let go of what points into the
-	 * window's rows */
-	void (*end_window)(struct ap_collector *c);
 	/* its loss and event counters into `into` */
 	void (*counters)(struct ap_collector *c, struct profile *into);
 	/* its own artifact file in dirfd; 0 or -errno */
@@ -82,6 +79,10 @@ enum ap_collector_id {
 	AP_COLL_ONCPU,
 	AP_COLL__COUNT,
 };
+
+/* a window ends: the off-CPU intervals still waiting for their syscall's
+ * stack go with it (offcpu.c) */
+void collect_offcpu_end_window(struct cpu_collector *cc);
 
 extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
 	oncpu_ops;

@@ -413,11 +413,9 @@ int cpu_collector__timeout_ms(struct cpu_collector *cc)
 
 void cpu_collector__end_window(struct cpu_collector *cc)
 {
-	struct ap_collector *c;
-
-	for_each_collector(cc, c)
-		if (c->enabled && c->ops->end_window)
-			c->ops->end_window(c);
+	/* pending intervals are indices into the window's rows: they go with
+	 * it, without the stack their syscall's exit would have named */
+	collect_offcpu_end_window(cc);
 }
 
 void cpu_collector__stop(struct cpu_collector *cc)

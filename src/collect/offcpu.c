@@ -132,18 +132,16 @@ static void drain_offcpu(struct cpu_collector *cc)
 }
 
 
+void collect_offcpu_end_window(struct cpu_collector *cc)
+{
+	resolve_intervals(&cc->coll[AP_COLL_OFFCPU], 0, 0, 0, 0);
+}
+
 static void offcpu_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	if (into->has_offcpu)
 		drain_offcpu(c->cc);
 	resolve_intervals(c, 0, 0, 0, 0); /* syscalls that never returned */
-}
-
-/* pending intervals are indices into the window's rows: they go with it,
- * without the stack their syscall's exit would have named */
-static void offcpu_end_window(struct ap_collector *c)
-{
-	resolve_intervals(c, 0, 0, 0, 0);
 }
 
 static void offcpu_counters(struct ap_collector *c, struct profile *into)
@@ -176,7 +174,6 @@ const struct ap_collector_ops offcpu_ops = {
 	.attach = offcpu_attach,
 	.on_record = offcpu_on_record,
 	.flush = offcpu_flush,
-	.end_window = offcpu_end_window,
 	.counters = offcpu_counters,
 	.free = offcpu_free,
 };
