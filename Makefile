@@ -110,8 +110,11 @@ $(OUT)/obj/patterns_builtin.o: $(OUT)/patterns_builtin.c | $(OUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# made anew: `ar r` into an old archive keeps the members of deleted or
+# renamed sources (e.g. collect/cpu.o), whose stale symbols can win the link
 $(OUT)/libautoprof.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
+	$(Q)rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
 $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
