@@ -11,7 +11,7 @@
 #include "shared.h"
 #include "autoprof.skel.h"
 #include "collect/cpu.h"
-#include "collect/mmaptrack.h"
+#include "process/mmaptrack.h"
 #include "hashmap.h"
 #include "profile/profile.h"
 #include "python/pyproc.h"

@@ -36,4 +36,12 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 void tty_clean(char *s);
 char *tty_dup(const char *s);
 
+/* the analyzer's findings (src/report/findings.c), over an analysis of
+ * analyze/analyze.h */
+struct ap_analysis;
+struct cJSON *ap_findings_json(const struct ap_analysis *an);
+void ap_report_md(const struct ap_analysis *an, FILE *f);
+/* the terminal's "Top findings" block */
+void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f);
+
 #endif
