@@ -72,10 +72,8 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c bpf/shared.h $(wildcard bpf/*.bpf.h) | $(OUT)/bp
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# one object per collector (bpf/<collector>.bpf.c), linked into one
-# skeleton; what several share (maps, rodata knobs, the ring buffer) is
-# defined __weak in a .bpf.h each includes, never extern, so the order of
-# the objects here does not matter
+# maps.bpf.h maps are __weak; bpftool 7.1 links extern maps only when the
+# defining object comes first, so the order here is the wildcard's (cpu first)
 $(OUT)/autoprof.bpf.o: $(BPF_OBJS)
 	$(call msg,GEN-OBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $^
@@ -110,12 +108,11 @@ $(OUT)/obj/patterns_builtin.o: $(OUT)/patterns_builtin.c | $(OUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-# made anew: `ar r` into an old archive keeps the members of deleted or
-# renamed sources (e.g. collect/cpu.o), whose stale symbols can win the link
+# made afresh: `ar r` keeps the members of source files that were removed or
+# renamed, whose stale symbols the linker may then pick
 $(OUT)/libautoprof.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
 	$(call msg,LINK,$@)

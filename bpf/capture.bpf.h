@@ -95,7 +95,8 @@ static __always_inline int record_send(struct ap_cpu_sample *s, __u32 slot)
 	__u64 flags, size;
 
 	py_send_codes(s, slot);
-	flags = bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	flags = (s->flags & AP_SF_NEW_PROC) ||
+		bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	/* 64-bit: a 32-bit size is checked in one register and passed
 	 * zero-extended in another, which the verifier sees as unbounded */

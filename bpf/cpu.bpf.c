@@ -11,6 +11,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* system-wide: when the first sample of a process not found yet last woke
+ * userspace (at most one wakeup per AP_EXEC_WAKEUP_GAP_NS) */
+__u64 last_new_wakeup;
+
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
@@ -35,6 +39,14 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	 * on x86_64 kernel text lives in the upper half instead */
 	if ((long)ctx->regs.ip < 0)
 		s->flags |= AP_SF_IN_KERNEL;
+	/* a process userspace has not found yet (the tracked set holds those
+	 * it has): wake it now, so that it reads the maps of a short-lived
+	 * process before the process is gone, rather than at the next drain */
+	if (filter_system_wide && !is_tracked(tgid) &&
+	    s->time_ns - last_new_wakeup >= AP_EXEC_WAKEUP_GAP_NS) {
+		last_new_wakeup = s->time_ns;
+		s->flags |= AP_SF_NEW_PROC;
+	}
 	n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
 	if (n < 0) {
 		cnt_inc(AP_CNT_KSTACK_ERR);

@@ -9,7 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "offcpu.bpf.h"
-#include "filter.bpf.h"
+#include "filter.bpf.h" /* filter_system_wide */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,7 +41,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct mm_struct *mm;
 	__u64 len;
 
-	if (!task_wanted(p, p->tgid))
+	/* system-wide too: the tracked set holds the processes userspace
+	 * has discovered (by a first sample); an exec of any other is no news */
+	if (!is_tracked(p->tgid))
 		return 0;
 	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
 	if (!r)
@@ -107,6 +109,17 @@ int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
 	__builtin_memcpy(&r->st, st, sizeof(*st));
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	bpf_task_storage_delete(&threads, p);
+	return 0;
+}
+
+/* system-wide: the filters are judged when a thread is first seen and
+ * again at its exec (a new name): one they leave out from then on is not
+ * accounted any more. Attached only when a --comm filter is in use */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_refilter, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (filter_system_wide && !filter_pass(p))
+		bpf_task_storage_delete(&threads, p);
 	return 0;
 }
 

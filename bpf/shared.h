@@ -339,6 +339,8 @@ struct ap_py_code {
 #define AP_SF_KERNEL_THREAD (1u << 0) /* no user context */
 #define AP_SF_USTACK_TRUNC  (1u << 1) /* user stack copy was cut at the limit */
 #define AP_SF_IN_KERNEL     (1u << 2) /* the sample interrupted kernel mode */
+#define AP_SF_NEW_PROC      (1u << 3) /* system-wide: a process userspace has not found
+				       * yet; wakes it to read the maps while it lives */
 
 /* One on-CPU sample as written to the ring buffer: a fixed header, the
  * kernel stack, then ustack_size bytes of user stack starting at regs[7]

@@ -14,8 +14,12 @@
 const volatile bool syscalls_on __weak = true;      /* --no-syscalls turns it off */
 const volatile __u64 slow_ns __weak = 10000000;     /* --slow-syscall */
 
+/* One value per key shared by the CPUs, updated with atomic adds: a
+ * per-CPU hash preallocates its 16384 entries for every possible CPU (620
+ * MB on a 128-CPU host), used or not. On Linux 6.1+ userspace makes it
+ * BPF_F_NO_PREALLOC (mapdrain.h: map_drain_no_prealloc). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct ap_sys_key);
 	__type(value, struct ap_sys_val);
@@ -75,23 +79,25 @@ static __always_inline void sys_account(const struct ap_thread_stat *st, __u32 n
 			return;
 		}
 	}
-	v->count++;
-	v->total_ns += dur;
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->total_ns, dur);
+	/* not atomic: two CPUs ending the longest call of one key at once may
+	 * keep the shorter one */
 	if (dur > v->max_ns)
 		v->max_ns = dur;
-	v->hist[sys_bucket(dur) & (AP_SYS_HIST - 1)]++;
+	__sync_fetch_and_add(&v->hist[sys_bucket(dur) & (AP_SYS_HIST - 1)], 1);
 	if (ret < 0 && ret >= -4095) {
 		struct ap_sys_err_key ek = { .tgid = st->tgid, .nr = nr, .err = -ret };
 		__u64 one = 1, *e;
 
-		v->errors++;
+		__sync_fetch_and_add(&v->errors, 1);
 		e = bpf_map_lookup_elem(&sys_errs, &ek);
 		if (e)
 			__sync_fetch_and_add(e, 1);
 		else if (bpf_map_update_elem(&sys_errs, &ek, &one, BPF_NOEXIST))
 			cnt_inc(AP_CNT_SYS_AGG_FULL);
 	} else if (ret > 0 && sys_moves_bytes(nr)) {
-		v->bytes += ret;
+		__sync_fetch_and_add(&v->bytes, ret);
 	}
 }
 

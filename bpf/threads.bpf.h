@@ -39,6 +39,10 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 
 	if (st || !tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
 		return st;
+	/* system-wide: kernel threads' time off CPU is their idle time (their
+	 * on-CPU samples are kept) */
+	if (filter_system_wide && (t->flags & 0x00200000 /* PF_KTHREAD */))
+		return NULL;
 	st = bpf_map_lookup_elem(&thread_tmpl, &zero);
 	if (!st)
 		return NULL;

@@ -21,9 +21,11 @@
 #include "analyze/analyze.h"
 #include "artifact/run_json.h"
 #include "cmds.h"
+#include "engine.h"
 #include "collect/cpu.h"
 #include "collect/procstat.h"
 #include "log.h"
+#include "loop.h"
 #include "outdir.h"
 #include "report/formats.h"
 #include "report/report.h"
@@ -203,8 +205,6 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		switch (c) {
 		case 'p':
 			err = parse_pids(o, optarg);
-			if (!err) /* a filter with --all (known only at the end) */
-				err = ap_filter__add_pids(&o->filter, optarg, false);
 			if (err)
 				return err;
 			break;
@@ -339,6 +339,17 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 	if (filters && !o->all)
 		return usage_error("%s", "--comm, --cgroup and the --exclude options filter --all: add --all");
 	if (o->all) { /* -p filters rather than attaches */
+		char pid[16];
+
+		for (c = 0; c < o->nr_pids; c++) {
+			snprintf(pid, sizeof(pid), "%u", o->pids[c]);
+			err = ap_filter__add_pids(&o->filter, pid, false);
+			if (err)
+				return err;
+		}
+		/* processes are found by their samples; following every fork
+		 * would follow the host (init's children) */
+		o->no_children = true;
 		free(o->pids);
 		o->pids = NULL;
 		o->nr_pids = 0;
@@ -697,81 +708,160 @@ static void status_line(struct ap_session *ses, bool final)
 		(unsigned long long)cpu_collector__drops(ses->cpu), final ? "\r\033[K" : "");
 }
 
-/* collect until the target exits, -d elapses or the user insists */
-static int collect(struct ap_session *ses)
-{
-	bool tty = isatty(STDERR_FILENO) && !ses->opts.quiet;
-	uint64_t last_status = 0, now, next_ps = now_mono_ns();
-	int handled_sigs = 0, err, timeout;
-	siginfo_t si;
-	pid_t r;
+/* The run's event loop (src/loop.h): the collectors' fds, the procstat
+ * tick, the status line and -d as timers, and SIGINT, SIGTERM, SIGHUP and
+ * SIGCHLD through a signalfd while it runs (before and after, the
+ * handlers count them: on_signal). */
+struct run_loop {
+	struct ap_session *ses;
+	bool tty, interrupted;
+	int handled_sigs;
+};
 
-	for (;;) {
-		now = now_mono_ns();
-		if (now >= next_ps) {
-			procstat__sample(ses->ps, &ses->tracked, now);
-			next_ps += AP_PROCSTAT_INTERVAL_NS;
-			if (next_ps <= now) /* we fell behind: skip, do not burst */
-				next_ps = now + AP_PROCSTAT_INTERVAL_NS;
-		}
-		timeout = (next_ps - now) / 1000000 + 1;
-		err = cpu_collector__poll(ses->cpu, timeout > 100 ? 100 : timeout);
-		if (err) {
-			ap_err("cpu: polling samples: %s", ap_errstr(err));
-			return err;
-		}
-		if (ses->child) {
-			/* exited? a last metrics sample before reaping removes its /proc */
-			si.si_pid = 0;
-			if (!waitid(P_PID, ses->child, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid) {
-				procstat__sample(ses->ps, &ses->tracked, now_mono_ns());
-				r = waitpid(ses->child, &ses->wait_status, WNOHANG);
-				if (r == ses->child) {
-					ses->target_exited = true;
-					break;
-				}
-			}
-		} else if (!ses->opts.all && !attach_targets_alive(ses)) {
-			ap_info("every target process has exited");
-			break;
-		}
-		now = now_mono_ns();
-		if (ses->opts.duration_ns && now - ses->start_mono >= ses->opts.duration_ns) {
-			ses->stopped_early = ses->child != 0;
-			sig_count_at_stop = sig_count;
-			break;
-		}
-		if (sig_count > handled_sigs) {
-			handled_sigs = sig_count;
-			/* attach mode: the first signal ends the run; launch mode:
-			 * the target got it too, wait for it, unless asked twice */
-			if (!ses->child || handled_sigs >= 2) {
-				ses->stopped_early = ses->child != 0;
-				sig_count_at_stop = handled_sigs;
-				return 1;
-			}
-		}
-		if (tty && now - last_status >= 500000000ull) {
-			status_line(ses, false);
-			last_status = now;
-		}
+/* has the launched target exited? reaps it; 1 if so */
+static int child_check(struct run_loop *rl)
+{
+	struct ap_session *ses = rl->ses;
+	siginfo_t si = { 0 };
+
+	if (!ses->child || ses->target_exited)
+		return 0;
+	/* a last metrics sample before reaping removes its /proc */
+	if (waitid(P_PID, ses->child, &si, WEXITED | WNOHANG | WNOWAIT) || !si.si_pid)
+		return 0;
+	procstat__sample(ses->ps, &ses->tracked, now_mono_ns());
+	if (waitpid(ses->child, &ses->wait_status, WNOHANG) != ses->child)
+		return 0;
+	ses->target_exited = true;
+	return 1;
+}
+
+/* attach mode: the first signal ends the run; launch mode: the target got
+ * it too, wait for it, unless asked twice */
+static int signals_check(struct run_loop *rl)
+{
+	struct ap_session *ses = rl->ses;
+
+	if (sig_count <= rl->handled_sigs)
+		return 0;
+	rl->handled_sigs = sig_count;
+	if (ses->child && rl->handled_sigs < 2)
+		return 0;
+	ses->stopped_early = ses->child != 0;
+	sig_count_at_stop = rl->handled_sigs;
+	rl->interrupted = true;
+	return 1;
+}
+
+static int run_on_signal(struct ap_loop *l, const struct signalfd_siginfo *si, void *ctx)
+{
+	struct run_loop *rl = ctx;
+
+	if (child_check(rl))
+		return 1;
+	if (si->ssi_signo == SIGCHLD)
+		return 0;
+	/* what on_signal() does, from the signalfd */
+	sig_count++;
+	sig_last = si->ssi_signo;
+	if (sig_child > 0 && si->ssi_code != SI_KERNEL)
+		kill(sig_child, si->ssi_signo);
+	return signals_check(rl);
+}
+
+static int run_on_procstat(struct ap_loop *l, void *ctx)
+{
+	struct run_loop *rl = ctx;
+	struct ap_session *ses = rl->ses;
+
+	procstat__sample(ses->ps, &ses->tracked, now_mono_ns());
+	if (ses->child)
+		return child_check(rl); /* a SIGCHLD that came before the loop */
+	if (!ses->opts.all && !attach_targets_alive(ses)) {
+		ap_info("every target process has exited");
+		return 1;
 	}
-	if (tty)
-		status_line(ses, true);
+	return signals_check(rl);
+}
+
+static int run_on_duration(struct ap_loop *l, void *ctx)
+{
+	struct run_loop *rl = ctx;
+
+	rl->ses->stopped_early = rl->ses->child != 0;
+	sig_count_at_stop = sig_count;
+	return 1;
+}
+
+static int run_on_status(struct ap_loop *l, void *ctx)
+{
+	struct run_loop *rl = ctx;
+
+	status_line(rl->ses, false);
 	return 0;
 }
 
-static void fill_labels(struct profile *prof, struct ap_process *pr, const struct ap_labels *l)
+static int run_on_purge(struct ap_loop *l, void *ctx)
 {
-	pr->cgroup = profile__str(prof, l->cgroup);
-	pr->container_id = profile__str(prof, l->container_id);
-	pr->service = profile__str(prof, l->service);
-	pr->runtime = profile__str(prof, l->runtime);
-	pr->build_id = profile__str(prof, l->build_id);
+	struct run_loop *rl = ctx;
+
+	engine__purge(rl->ses);
+	return 0;
+}
+
+static int run_on_flush(struct ap_loop *l, void *ctx)
+{
+	struct run_loop *rl = ctx;
+
+	return engine__flush(rl->ses, now_mono_ns());
+}
+
+/* collect until the target exits, -d elapses or the user insists: 1 when
+ * signals stopped it, 0, or -errno */
+static int collect(struct ap_session *ses)
+{
+	struct run_loop rl = { .ses = ses, .tty = isatty(STDERR_FILENO) && !ses->opts.quiet };
+	struct ap_loop l;
+	sigset_t sigs;
+	int err;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGCHLD);
+	err = ap_loop__init(&l, &sigs, run_on_signal, &rl);
+	if (!err)
+		err = engine__add_sources(ses, &l);
+	if (!err)
+		err = ap_loop__add_timer(&l, AP_PROCSTAT_INTERVAL_NS, run_on_procstat, &rl);
+	if (err >= 0 && ses->opts.duration_ns)
+		err = ap_loop__add_timer(&l, ses->opts.duration_ns, run_on_duration, &rl);
+	if (err >= 0 && rl.tty)
+		err = ap_loop__add_timer(&l, 500000000ull, run_on_status, &rl);
+	if (err >= 0 && ses->purge_ns) /* tests only: a run is one window */
+		err = ap_loop__add_timer(&l, ses->purge_ns, run_on_purge, &rl);
+	if (err >= 0 && ses->flush_ns)
+		err = ap_loop__add_timer(&l, ses->flush_ns, run_on_flush, &rl);
+	if (err >= 0) {
+		procstat__sample(ses->ps, &ses->tracked, now_mono_ns());
+		/* what happened before the loop saw it: an exit, a signal */
+		if (!child_check(&rl) && !signals_check(&rl))
+			err = ap_loop__run(&l);
+	}
+	ap_loop__free(&l);
+	if (err < 0) {
+		ap_err("cpu: collecting: %s", ap_errstr(err));
+		return err;
+	}
+	if (rl.tty)
+		status_line(ses, true);
+	return rl.interrupted;
 }
 
 static void fill_processes(struct ap_session *ses)
 {
+	struct ap_labels_stats ls;
 	size_t i;
 
 	for (i = 0; i < ses->pm.nr_procs; i++) {
@@ -790,10 +880,14 @@ static void fill_processes(struct ap_session *ses)
 		pr->exited = pp->exited || (runner_check_pid(pp->pid) != 0);
 		/* read at its first sample; one gone since is not read (its pid may be reused) */
 		if (pp->labels || !pr->exited)
-			fill_labels(&ses->prof, pr, proc__labels(ses->pm.procs[i]));
+			ap_labels__to_process(proc__labels(ses->pm.procs[i]), &ses->prof, pr);
 		if (ses->child && pp->pid == (uint32_t)ses->child && ses->target_exited)
 			pr->exit_status = ses->wait_status;
 	}
+	/* labels not read in full: counted, as every cap is */
+	ap_labels__stats(&ls);
+	profile__set_counter(&ses->prof, "labels_environ_truncated", ls.environ_truncated);
+	profile__set_counter(&ses->prof, "labels_cgroup_unreadable", ls.cgroup_failed);
 }
 
 static void human_bytes(uint64_t n, char *buf, size_t len)
@@ -828,8 +922,9 @@ static void report_write_failure(const struct ap_session *ses, int err)
 	       "run was removed", ses->outdir, wf->name, need, total, avail, ap_errstr(wf->err));
 }
 
-/* the run's files into a directory made now; on failure none are left */
-static int write_outputs(struct ap_session *ses, bool interrupted)
+/* the run's files, from its window p, into a directory made now; on
+ * failure none are left */
+static int write_outputs(struct ap_session *ses, const struct profile *p, bool interrupted)
 {
 	int fd, err;
 
@@ -837,22 +932,22 @@ static int write_outputs(struct ap_session *ses, bool interrupted)
 	if (err)
 		return err;
 	fd = ses->out->fd;
-	err = cpu_json__write(&ses->prof, fd);
+	err = cpu_json__write(p, fd);
 	if (!err && ses->opts.py_calls)
 		err = cpu_collector__write_py_calls(ses->cpu, fd);
 	if (!err)
-		err = folded_write(&ses->prof, ses->opts.view, false, fd, "stacks.folded");
-	if (!err && ses->prof.has_offcpu)
-		err = folded_write(&ses->prof, ses->opts.view, true, fd, "offcpu.folded");
-	if (!err && ses->prof.has_offcpu)
-		err = offcpu_json__write(&ses->prof, fd);
-	if (!err && ses->prof.has_syscalls)
-		err = syscalls_json__write(&ses->prof, fd);
+		err = folded_write(p, ses->opts.view, false, fd, "stacks.folded");
+	if (!err && p->has_offcpu)
+		err = folded_write(p, ses->opts.view, true, fd, "offcpu.folded");
+	if (!err && p->has_offcpu)
+		err = offcpu_json__write(p, fd);
+	if (!err && p->has_syscalls)
+		err = syscalls_json__write(p, fd);
 	if (!err)
 		err = procstat__write(ses->ps, fd);
 	self_cost__mark(&ses->cost, AP_PHASE_WRITE);
 	if (!err)
-		err = run_json__write(ses, interrupted);
+		err = run_json__write_at(ses, p, fd, interrupted);
 	if (err)
 		report_write_failure(ses, err);
 	/* an earlier run replaced (--force) only now that this one is complete */
@@ -990,6 +1085,7 @@ int cmd_run(int argc, char **argv)
 		},
 	};
 	struct ap_analysis *an = NULL;
+	struct profile win = { 0 }; /* the run's one window */
 	int ret;
 	bool interrupted, written;
 
@@ -1017,7 +1113,11 @@ int cmd_run(int argc, char **argv)
 	ses.nr_cpus = libbpf_num_possible_cpus();
 	ses.prof.frequency_hz = ses.opts.freq;
 
-	ret = preflight(&ses);
+	ret = engine__test_env(&ses) ? -AP_EXIT_USAGE : 0;
+	if (ret)
+		ap_err("AP_TEST_PURGE_MS, AP_TEST_FLUSH_MS or AP_TEST_PROFILE_CAPS: malformed");
+	if (!ret)
+		ret = preflight(&ses);
 	/* fail fast on a missing command or a bad pid, before loading */
 	if (!ret)
 		ret = ses.opts.argv ? check_command(&ses) : ses.opts.all ? 0 : check_pids(&ses);
@@ -1037,19 +1137,17 @@ int cmd_run(int argc, char **argv)
 		goto out;
 
 	ses.ps = procstat__new(ses.start_mono);
+	ses.win_start_mono = ses.start_mono;
+	ses.win_start_real = ses.start_real;
 	self_cost__mark(&ses.cost, AP_PHASE_START);
 	interrupted = collect(&ses) != 0;
-	ses.end_mono = now_mono_ns();
-	ses.end_real = now_real_ns();
-	cpu_collector__stop(ses.cpu);
-	cpu_collector__drain(ses.cpu, ses.end_mono);
-	cpu_collector__counters(ses.cpu);
-	ses.prof.duration_s = (ses.end_mono - ses.start_mono) / 1e9;
-	ses.prof.start_mono_ns = ses.start_mono;
+	/* a one-shot run is one window of the engine */
+	engine__stop(&ses);
 	fill_processes(&ses);
+	engine__window(&ses, ses.end_mono, &win);
 	self_cost__mark(&ses.cost, AP_PHASE_COLLECT);
 	ses.target_desc = describe_target(&ses);
-	written = write_outputs(&ses, interrupted) == 0;
+	written = write_outputs(&ses, &win, interrupted) == 0;
 	session_drop_collectors(&ses);
 	/* the diagnosis reads back only what was written */
 	if (written && ap_analyze_dir(ses.out->fd, ses.outdir, ses.opts.patterns_dir, &an))
@@ -1069,7 +1167,7 @@ int cmd_run(int argc, char **argv)
 	if (!ses.opts.quiet) {
 		struct summary_info si = {
 			.target = ses.target_desc,
-			.wall_s = ses.prof.duration_s,
+			.wall_s = win.duration_s,
 			.exit_code = session__target_exit_code(&ses),
 			.exit_signal = ses.target_exited && WIFSIGNALED(ses.wait_status) ?
 					       WTERMSIG(ses.wait_status) : 0,
@@ -1082,7 +1180,7 @@ int cmd_run(int argc, char **argv)
 			.formats = ses.opts.formats,
 		};
 		/* stderr: in launch mode stdout belongs to the target */
-		summary_print(&ses.prof, &si, stderr);
+		summary_print(&win, &si, stderr);
 		/* before the findings, which end the summary */
 		self_cost__print(&ses.cost, stderr);
 		if (an)
@@ -1097,6 +1195,7 @@ int cmd_run(int argc, char **argv)
 	 * written; in attach mode there is none, so say profiling failed */
 	if (!written && !ses.child)
 		ret = AP_EXIT_FAILED;
+	profile__window_free(&win);
 	session_free(&ses);
 	return ret;
 

@@ -2,6 +2,8 @@
 /* The engine: collectors started, drained from the event loop, and the
  * live profile cut into windows; see engine.h. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "collect/cpu.h"
@@ -65,6 +67,15 @@ int engine__drain(struct ap_session *ses)
 	return ses->cpu ? cpu_collector__poll(ses->cpu, 0) : 0;
 }
 
+int engine__flush(struct ap_session *ses, uint64_t now)
+{
+	int err = engine__drain(ses);
+
+	if (ses->cpu && !ses->engine_stopped)
+		cpu_collector__drain(ses->cpu, now);
+	return err;
+}
+
 /* name the processes seen in the window, from the process model while it
  * still knows them, else from one of their threads */
 static void name_processes(struct ap_session *ses)
@@ -82,14 +93,55 @@ static void name_processes(struct ap_session *ses)
 			pr->exe = profile__str(p, pp->exe);
 			pr->cmdline = profile__str(p, pp->cmdline);
 			pr->exited = pr->exited || pp->exited;
+			if (pp->labels) { /* read at its first sample (process/labels.h) */
+				pr->cgroup = profile__str(p, pp->labels->cgroup);
+				pr->container_id = profile__str(p, pp->labels->container_id);
+				pr->service = profile__str(p, pp->labels->service);
+				pr->runtime = profile__str(p, pp->labels->runtime);
+				pr->build_id = profile__str(p, pp->labels->build_id);
+			}
 		}
+	}
+	/* the main thread's name, else any thread's */
+	for (i = 0; i < p->nr_threads; i++) {
+		struct ap_process *pr = &p->procs[p->threads[i].proc];
+
+		if (!pr->comm && p->threads[i].tid == pr->pid)
+			pr->comm = p->threads[i].comm;
 	}
 	for (i = 0; i < p->nr_threads; i++) {
 		struct ap_process *pr = &p->procs[p->threads[i].proc];
 
-		if (!pr->comm && (p->threads[i].tid == pr->pid || !pr->comm))
+		if (!pr->comm)
 			pr->comm = p->threads[i].comm;
 	}
+}
+
+/* what the purges of this window evicted */
+static void eviction_counters(struct ap_session *ses)
+{
+	struct profile *p = &ses->prof;
+
+	profile__set_counter(p, "profile_purges", p->evicted.purges);
+	profile__set_counter(p, "profile_stacks_evicted", p->evicted.stacks);
+	profile__set_counter(p, "profile_frames_evicted", p->evicted.frames);
+	profile__set_counter(p, "profile_modules_evicted", p->evicted.modules);
+	profile__set_counter(p, "profile_strings_evicted", p->evicted.strs);
+	memset(&p->evicted, 0, sizeof(p->evicted));
+	profile__set_counter(p, "python_code_objects_evicted", ses->evicted.py_codes);
+	profile__set_counter(p, "offcpu_stack_ids_evicted", ses->evicted.off_stacks);
+	profile__set_counter(p, "frame_id_cache_evicted", ses->evicted.cache_entries);
+	memset(&ses->evicted, 0, sizeof(ses->evicted));
+}
+
+/* processes released before this window named them: gone from the model
+ * (counted per window in processes_forgotten) */
+static void forget_processes(struct ap_session *ses, struct profile *win)
+{
+	uint64_t n = procmaps__forget_released(&ses->pm);
+
+	if (ses->purge_ns)
+		profile__set_counter(win, "processes_forgotten", n);
 }
 
 int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
@@ -97,15 +149,19 @@ int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 	int err = 0;
 
 	if (ses->cpu) {
-		if (!ses->engine_stopped)
+		if (!ses->engine_stopped) { /* else engine__stop drained it all */
 			err = cpu_collector__poll(ses->cpu, 0);
-		cpu_collector__end_window(ses->cpu);
+			cpu_collector__drain(ses->cpu, now);
+		}
 		cpu_collector__counters(ses->cpu);
 	}
 	name_processes(ses);
+	if (ses->purge_ns)
+		eviction_counters(ses);
 	ses->prof.start_mono_ns = ses->win_start_mono;
 	ses->prof.duration_s = now > ses->win_start_mono ? (now - ses->win_start_mono) / 1e9 : 0;
 	profile__take_window(&ses->prof, win);
+	forget_processes(ses, win);
 	ses->win_start_mono = now;
 	ses->win_start_real = now_real_ns();
 	ses->nr_windows++;
@@ -114,7 +170,44 @@ int engine__window(struct ap_session *ses, uint64_t now, struct profile *win)
 
 void engine__purge(struct ap_session *ses)
 {
-	profile__purge(&ses->prof);
+	struct profile_remap rm;
+
+	const struct profile_caps *caps = ses->caps.stacks ? &ses->caps : NULL;
+
+	/* the kernel's aggregates first: rows of processes gone name their
+	 * stacks through the caches dropped below */
+	engine__flush(ses, now_mono_ns());
+	profile__purge(&ses->prof, caps, &rm);
+	if (rm.moved && ses->cpu)
+		cpu_collector__remap(ses->cpu, &rm);
+	profile_remap__free(&rm);
+	if (ses->cpu)
+		cpu_collector__purge(ses->cpu, &ses->evicted);
+}
+
+int engine__test_env(struct ap_session *ses)
+{
+	const char *ms = getenv("AP_TEST_PURGE_MS"), *caps = getenv("AP_TEST_PROFILE_CAPS");
+	const char *flush = getenv("AP_TEST_FLUSH_MS");
+	unsigned long long a, b, c;
+	long v;
+
+	if (ms) {
+		if (parse_long(ms, 1, 3600000, &v))
+			return -EINVAL;
+		ses->purge_ns = v * 1000000ull;
+	}
+	if (flush) {
+		if (parse_long(flush, 1, 3600000, &v))
+			return -EINVAL;
+		ses->flush_ns = v * 1000000ull;
+	}
+	if (caps) {
+		if (sscanf(caps, "%llu,%llu,%llu", &a, &b, &c) != 3 || !a || !b || !c)
+			return -EINVAL;
+		ses->caps = (struct profile_caps){ a, b, c };
+	}
+	return 0;
 }
 
 void engine__stop(struct ap_session *ses)

@@ -41,22 +41,36 @@ int engine__add_sources(struct ap_session *ses, struct ap_loop *l);
 
 /* drain what the collectors hold now (records in flight) */
 int engine__drain(struct ap_session *ses);
+/* engine__drain, then the kernel's aggregates into the open window, as
+ * engine__window does (it can be called any number of times per window) */
+int engine__flush(struct ap_session *ses, uint64_t now);
 
-/* Close the open window at now (CLOCK_MONOTONIC ns): drain, counters in,
- * the processes of the window named (comm, exe, cmdline, ppid from the
- * process model), then profile__take_window(&ses->prof, win): win gets the
- * rows (start_mono_ns, duration_s of the window) and borrows the symbol
- * tables until the next engine__purge(). The next window starts at now.
- * Milestone 1: on-CPU rows; the BPF aggregates (off-CPU time per stack,
- * syscalls, per-thread totals) are read at engine__stop only, so they land
- * in the last window. The loss counters are cumulative since the start.
- * Free win with profile__window_free(). 0 or -errno. */
+/* Close the open window at now (CLOCK_MONOTONIC ns): drain the ring buffer
+ * and the kernel's aggregates (cpu_collector__drain: off-CPU time per stack
+ * and syscall statistics since the last window, per-thread totals as
+ * deltas), counters in, the processes of the window named (comm, exe,
+ * cmdline, ppid, labels from the process model), then
+ * profile__take_window(&ses->prof, win): win gets the rows (start_mono_ns,
+ * duration_s of the window) and borrows the symbol tables until the next
+ * engine__purge(). The next window starts at now. The collectors' loss
+ * counters are cumulative since the start; the engine's eviction counters
+ * are per window. Free win with profile__window_free(). 0 or -errno. */
 int engine__window(struct ap_session *ses, uint64_t now, struct profile *win);
 
-/* The slow tick: evict from the long-lived tables past their caps (least
- * recently used first, counted). Windows taken before must be freed (or
- * profile__window_own()ed) by then. */
+/* The slow tick: evict from the long-lived tables past their caps
+ * (ses->caps, or the AP_PROFILE_*_MAX; least recently used first, counted),
+ * and renumber the collectors' caches of ids. Windows taken before must be
+ * freed (or profile__window_own()ed) by then. With ses->purge_ns set, each
+ * window carries what the purges during it evicted (counters
+ * profile_purges, profile_{stacks,frames,modules,strings}_evicted). */
 void engine__purge(struct ap_session *ses);
+
+/* Hidden settings for tests, from the environment: AP_TEST_PURGE_MS (the
+ * purge tick of a run, ms), AP_TEST_FLUSH_MS (a run drains the kernel's
+ * aggregates this often, as each window does) and AP_TEST_PROFILE_CAPS
+ * ("stacks,frames,strs", the caps of ses->prof). 0, or -EINVAL for a
+ * malformed value. */
+int engine__test_env(struct ap_session *ses);
 
 /* stop sampling and handle what is still buffered; the BPF aggregates
  * (off-CPU per stack, syscalls, thread accounting) go into the open window,

@@ -64,7 +64,8 @@ static int add_src(struct ap_loop *l, const struct ap_loop_src *s)
 
 int ap_loop__add_fd(struct ap_loop *l, int fd, ap_loop_fn fn, ap_loop_timeout_fn timeout, void *ctx)
 {
-	struct ap_loop_src s = { .fd = fd, .fn = fn, .timeout = timeout, .ctx = ctx };
+	struct ap_loop_src s = { .fd = fd, .fn = fn, .timeout = timeout, .ctx = ctx,
+				.last_ns = now_mono_ns() };
 	int i = add_src(l, &s);
 
 	return i < 0 ? i : 0;
@@ -124,14 +125,32 @@ static int read_signals(struct ap_loop *l)
 	return ret;
 }
 
+/* A source with a timeout is due when that many ms have passed since its
+ * callback last ran, whatever else woke the loop meanwhile (a 100 ms tick
+ * must not starve a collector whose drain interval is also 100 ms). */
+static bool src_due(struct ap_loop_src *s, uint64_t now, int *left_ms)
+{
+	int t = s->timeout(s->ctx);
+	uint64_t due;
+
+	if (t < 0) {
+		*left_ms = -1;
+		return false;
+	}
+	due = s->last_ns + (uint64_t)t * 1000000ull;
+	*left_ms = due > now ? (int)((due - now + 999999) / 1000000) : 0;
+	return due <= now;
+}
+
 static int wait_ms(struct ap_loop *l)
 {
+	uint64_t now = now_mono_ns();
 	int i, t, ms = -1;
 
 	for (i = 0; i < l->nr_src; i++) {
 		if (!l->src[i].timeout)
 			continue;
-		t = l->src[i].timeout(l->src[i].ctx);
+		src_due(&l->src[i], now, &t);
 		if (t >= 0 && (ms < 0 || t < ms))
 			ms = t;
 	}
@@ -168,9 +187,12 @@ int ap_loop__run(struct ap_loop *l)
 		 * ticks, so a tick sees what arrived before it */
 		for (i = 0; i < l->nr_src; i++) {
 			struct ap_loop_src *s = &l->src[i];
+			int left;
 
-			if (!ready[i] && !(s->timeout && n == 0))
+			if (!ready[i] && !(s->timeout && src_due(s, now_mono_ns(), &left)))
 				continue;
+			if (s->timeout)
+				s->last_ns = now_mono_ns();
 			if (s->owned && read(s->fd, &ticks, sizeof(ticks)) != sizeof(ticks))
 				continue; /* a tick already consumed */
 			r = s->fn(l, s->ctx);

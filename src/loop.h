@@ -30,6 +30,7 @@ struct ap_loop_src {
 	uint64_t period_ns;         /* timers */
 	ap_loop_fn fn;
 	ap_loop_timeout_fn timeout;
+	uint64_t last_ns;           /* when fn last ran (sources with a timeout) */
 	void *ctx;
 };
 

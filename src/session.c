@@ -18,7 +18,7 @@ bool session__is_tracked(struct ap_session *ses, uint32_t pid, uint32_t ppid)
 {
 	uint64_t v;
 
-	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v))
+	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v) && v)
 		return true;
 	/* a fork of a tracked process: the BPF side follows it too */
 	if (ppid && !ses->opts.no_children && hmap_get(&ses->tracked, &ppid, sizeof(ppid), &v)) {
@@ -31,4 +31,12 @@ bool session__is_tracked(struct ap_session *ses, uint32_t pid, uint32_t ppid)
 void session__track(struct ap_session *ses, uint32_t pid)
 {
 	hmap_put(&ses->tracked, &pid, sizeof(pid), 1);
+}
+
+void session__untrack(struct ap_session *ses, uint32_t pid)
+{
+	uint64_t v;
+
+	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v))
+		hmap_put(&ses->tracked, &pid, sizeof(pid), 0);
 }

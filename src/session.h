@@ -50,6 +50,13 @@ struct ap_options {
 	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
 };
 
+/* what the collector's purges dropped (cpu_collector__purge) */
+struct ap_collect_evictions {
+	uint64_t py_codes;          /* code objects dropped */
+	uint64_t off_stacks;        /* off-CPU stack identities dropped */
+	uint64_t cache_entries;     /* frame id cache entries dropped */
+};
+
 struct cpu_collector;
 struct ap_outdir;
 struct runner_cred;
@@ -77,13 +84,19 @@ struct ap_session {
 	struct procstat *ps;    /* /proc metrics timeline */
 	struct procmaps pm;
 	struct kallsyms *ks;
-	struct hmap tracked;    /* userspace mirror of the BPF tracked set */
+	struct hmap tracked;    /* userspace mirror of the BPF tracked set; with
+				 * --all the processes discovered by their samples
+				 * (value 0: released, not followed any more) */
 	struct profile prof;     /* live: long-lived symbol tables + the open window's rows */
 	struct ap_self_cost cost; /* the profiler's own, by phase */
 	/* engine (src/engine.h): the open window */
 	uint64_t win_start_mono, win_start_real;
 	uint64_t nr_windows;    /* windows taken so far */
 	bool engine_stopped;    /* engine__stop ran */
+	uint64_t purge_ns;      /* the slow purge tick (0: none) */
+	uint64_t flush_ns;      /* tests: drain the kernel's aggregates this often (0: at the end) */
+	struct profile_caps caps; /* of ses->prof's symbol tables (0: AP_PROFILE_*_MAX) */
+	struct ap_collect_evictions evicted; /* by the purges of the open window */
 };
 
 /* target exit code as a shell reports it (128+N for signal N), or -1 */
@@ -91,5 +104,9 @@ int session__target_exit_code(const struct ap_session *ses);
 /* is pid one of the processes we profile (tracking descendants)? */
 bool session__is_tracked(struct ap_session *ses, uint32_t pid, uint32_t ppid);
 void session__track(struct ap_session *ses, uint32_t pid);
+/* --all: pid's process was released; the pid stays listed (the report
+ * names the process), but is no longer followed, and a later sample of
+ * it is a new process to discover */
+void session__untrack(struct ap_session *ses, uint32_t pid);
 
 #endif

@@ -38,7 +38,7 @@ run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_le
 	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats \
 	hostile_names maps_fifo_trap bpf_prog_names target_user pid_thread target_crash outdir_enospc \
 	outdir_read_traps outbound_idle_pool outdir_swapped_by_target target_signals_caps \
-	maps_truncated nofile_limit
+	maps_truncated nofile_limit labels_cgroup_service labels_analyze_store_range
 run fuzz-smoke tests/fuzz/run.sh 10
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]

@@ -7,8 +7,9 @@ SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS)) $(TOUT)/san/patterns
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
-FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern
+FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(OUT)/demo
+TEST_WORKLOADS += $(TOUT)/storetool
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -63,6 +64,12 @@ $(TOUT)/debugroot/.stamp: $(TOUT)/fixture_nofp
 		mkdir -p $(TOUT)/debugroot/.build-id/$${id%$${id#??}} && \
 		objcopy --only-keep-debug $< $(TOUT)/debugroot/.build-id/$${id%$${id#??}}/$${id#??}.debug
 	$(Q)touch $@
+
+# the agent's store driven on real file systems (tests/integration/suite-labels.sh)
+$(TOUT)/storetool: tests/integration/storetool.c $(OUT)/libautoprof.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@
 
 $(TOUT)/cwork: tests/workloads/cwork.c
 	$(call msg,CC,$@)

@@ -71,7 +71,13 @@ static void load_run(struct ap_input *in, const cJSON *root)
 	in->wall_s = num(root, "wall_s", 0);
 	in->nr_cpus = (int)num(h, "nr_cpus", 0);
 	in->interrupted = cJSON_IsTrue(it);
-	if (cJSON_IsArray(cmd)) {
+	in->system_wide = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "mode")) &&
+			  !strcmp(cJSON_GetObjectItemCaseSensitive(t, "mode")->valuestring, "all");
+	if (in->system_wide) {
+		const char *f = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "filters"));
+
+		sb_printf(&sb, "all processes%s%s", f && *f ? ", " : "", f && *f ? f : "");
+	} else if (cJSON_IsArray(cmd)) {
 		cJSON_ArrayForEach(e, cmd)
 			if (cJSON_IsString(e))
 				sb_printf(&sb, "%s%s", sb.len ? " " : "", e->valuestring);

@@ -31,6 +31,7 @@ struct ap_input {
 	int nr_cpus;
 	char *target;          /* command line or "pid N" */
 	bool interrupted;
+	bool system_wide;      /* run --all: every process of the host */
 	bool has_proc, has_pycalls;
 	struct ap_series *series;
 	size_t nr_series;

@@ -106,10 +106,9 @@ static void add_collector(cJSON *c, const struct profile *p, const char *name, b
 		cJSON_AddNumberToObject(l, *losses, profile__counter(p, *losses));
 }
 
-static void add_collectors(cJSON *root, const struct ap_session *ses)
+static void add_collectors(cJSON *root, const struct ap_session *ses, const struct profile *p)
 {
 	cJSON *c = cJSON_AddObjectToObject(root, "collectors"), *cpu, *cnt, *o;
-	const struct profile *p = &ses->prof;
 	struct ap_completeness comp;
 	size_t i;
 
@@ -154,8 +153,13 @@ static void add_collectors(cJSON *root, const struct ap_session *ses)
 
 int run_json__write(const struct ap_session *ses, bool interrupted)
 {
+	return run_json__write_at(ses, &ses->prof, ses->out->fd, interrupted);
+}
+
+int run_json__write_at(const struct ap_session *ses, const struct profile *p, int dirfd,
+		       bool interrupted)
+{
 	cJSON *root = cJSON_CreateObject(), *tool, *arr, *o;
-	const struct profile *p = &ses->prof;
 	size_t i;
 	int err;
 
@@ -171,7 +175,7 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 	cJSON_AddBoolToObject(root, "stopped_before_target_exit", ses->stopped_early);
 	add_host(root, ses);
 	add_options(root, ses);
-	add_collectors(root, ses);
+	add_collectors(root, ses, p);
 	/* so far; rewritten after the analysis and the pictures */
 	self_cost__add_json(&ses->cost, root);
 	arr = cJSON_AddArrayToObject(root, "processes");
@@ -186,7 +190,7 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 		if (p->procs[i].exit_status >= 0)
 			cJSON_AddNumberToObject(o, "exit_status", p->procs[i].exit_status);
 	}
-	err = json_write_atomic(ses->out->fd, "run.json", root);
+	err = json_write_atomic(dirfd, "run.json", root);
 	cJSON_Delete(root);
 	return err;
 }

@@ -80,10 +80,6 @@ enum ap_collector_id {
 	AP_COLL__COUNT,
 };
 
-/* a window ends: the off-CPU intervals still waiting for their syscall's
- * stack go with it (offcpu.c) */
-void collect_offcpu_end_window(struct cpu_collector *cc);
-
 extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
 	oncpu_ops;
 
@@ -109,6 +105,8 @@ struct cpu_collector {
 	uint64_t unwind_frames;
 	uint64_t no_image;          /* samples of a process whose mappings we never saw */
 	uint64_t py_unknown_code;   /* Python frames whose code object never arrived */
+	uint64_t discovered;        /* --all: processes found by a first record */
+	uint64_t discover_untracked; /* ... not added to the BPF tracked set (full) */
 	uint32_t *frames;           /* scratch: one stack */
 	struct pycode_cache pyc;
 	struct hmap pyframes;       /* (tgid, sig, code, instr) -> frame id */
@@ -125,6 +123,7 @@ struct cpu_collector {
 	uint64_t exec_seen_ns;      /* the last exec record: drain every AP_EXEC_WAKEUP_GAP_NS */
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
+	bool stopped;               /* cpu_collector__stop ran: the next flush is the last */
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
@@ -137,10 +136,17 @@ void collect_watch_exec(struct cpu_collector *cc, uint32_t pid);
 /* pid exited and its in-flight records are handled: every collector's
  * on_release, then its mappings and unwinder go */
 void collect_release(struct cpu_collector *cc, uint32_t pid);
+/* --all: the process of a record's pid, found by its first record (lazy
+ * discovery), or a reused pid's new process */
+void collect_discover(struct cpu_collector *cc, uint32_t pid);
 /* sum over CPUs of a BPF counter */
 uint64_t collect_bpf_counter(struct cpu_collector *cc, enum ap_counter c);
 /* runs the kernel skipped for prog (another BPF program was running) */
 uint64_t collect_prog_misses(const struct bpf_program *prog);
+
+/* proclife.c: pid's process ended (its exit record, or with --all the side
+ * band's): released once its in-flight records are handled */
+void collect_proclife_exited(struct cpu_collector *cc, uint32_t pid);
 
 /* stacks.c: unwind, symbolize and intern, into ses->prof */
 /* the stack of a sample-shaped record; kernel frames kf[0..nk) innermost

@@ -5,6 +5,7 @@
  * that configure CPython runtimes, and collect/cpu.h as a facade over the
  * collectors' ops. Each collector is one file beside this one. */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect/collect.h"
+#include "collect/mapdrain.h"
 #include "log.h"
 #include "symbolize/safeopen.h"
 #include "util.h"
@@ -74,7 +76,43 @@ void collect_release(struct cpu_collector *cc, uint32_t pid)
 	for_each_collector(cc, c)
 		if (c->enabled && c->ops->on_release)
 			c->ops->on_release(c, pid);
+	if (cc->ses->opts.all) /* its pid, if reused, is a new process */
+		session__untrack(cc->ses, pid);
 	procmaps__release(&cc->ses->pm, pid);
+}
+
+/* --all: a process is found by its first record (lazy discovery): its
+ * /proc/PID/maps read now, as attach does, then followed by the side band
+ * and the BPF exec record. A pid seen again after its process was released
+ * is a new process: the old one's names, mappings and Python
+ * configuration are not its. Only processes that were sampled are
+ * followed, so nothing grows with the processes of the host. */
+void collect_discover(struct cpu_collector *cc, uint32_t pid)
+{
+	struct ap_session *ses = cc->ses;
+	uint64_t v = 0;
+	__u8 one = 1;
+	int err;
+
+	if (hmap_get(&ses->tracked, &pid, sizeof(pid), &v) && v)
+		return;
+	procmaps__reuse(&ses->pm, pid);
+	bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+	/* the BPF tracked set: its exec records (the new program's command
+	 * line, and the wakeup that configures a new interpreter in time) */
+	if (bpf_map__update_elem(cc->skel->maps.tracked, &pid, sizeof(pid), &one, 1, BPF_ANY))
+		cc->discover_untracked++;
+	session__track(ses, pid);
+	err = procmaps__load_proc(&ses->pm, pid, 0);
+	if (err) {
+		/* gone before its first record was handled: nothing to follow
+		 * (a later process with this pid is discovered anew) */
+		ap_debug("cpu: pid %u: reading its mappings: %s", pid, ap_errstr(err));
+		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+		session__untrack(ses, pid);
+		return;
+	}
+	cc->discovered++;
 }
 
 /* through the cache under the key a mapping of it will use (dev, inode):
@@ -200,6 +238,18 @@ static bool py_waiting(struct cpu_collector *cc)
 	return cc->py_wait_pid != 0;
 }
 
+/* --all: the side band saw a followed process exit. Without off-CPU and
+ * syscall accounting there is no thread exit record (the agent's
+ * default): this is then what releases the process and lets its pid,
+ * if reused, be discovered as a new process */
+static void on_exit_sb(void *ctx, uint32_t pid)
+{
+	struct cpu_collector *cc = ctx;
+
+	if (cc->ses->opts.all)
+		collect_proclife_exited(cc, pid);
+}
+
 static void on_exec(void *ctx, uint32_t pid)
 {
 	struct cpu_collector *cc = ctx;
@@ -237,6 +287,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 		cc->coll[i] = (struct ap_collector){ .ops = collectors[i], .cc = cc };
 	ses->pm.on_map = on_map;
 	ses->pm.on_exec = on_exec;
+	ses->pm.on_exit = on_exit_sb;
 	ses->pm.hook_ctx = cc;
 	cc->skel = autoprof_bpf__open();
 	if (!cc->skel) {
@@ -411,11 +462,110 @@ int cpu_collector__timeout_ms(struct cpu_collector *cc)
 	return 100;
 }
 
-void cpu_collector__end_window(struct cpu_collector *cc)
+/* the entries of an id cache whose ids survived a compaction, renumbered */
+static void remap_cache(struct hmap *m, const uint32_t *map, size_t n)
 {
-	/* pending intervals are indices into the window's rows: they go with
-	 * it, without the stack their syscall's exit would have named */
-	collect_offcpu_end_window(cc);
+	struct hmap out = { 0 };
+	uint32_t id;
+	size_t i;
+
+	for (i = 0; i < m->cap; i++) {
+		if (!m->ents[i].key)
+			continue;
+		id = profile_remap__id(map, n, m->ents[i].val);
+		if (id != AP_NONE)
+			hmap_put(&out, m->ents[i].key, m->ents[i].klen, id);
+	}
+	hmap_free(m);
+	*m = out;
+}
+
+void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm)
+{
+	size_t i, keep = 0;
+
+	if (!rm->moved)
+		return;
+	remap_cache(&cc->off_stacks, rm->stacks, rm->nr_stacks);
+	remap_cache(&cc->ucache, rm->frames, rm->nr_frames);
+	remap_cache(&cc->kcache, rm->frames, rm->nr_frames);
+	remap_cache(&cc->pyframes, rm->frames, rm->nr_frames);
+	for (i = 0; i < cc->nr_pending; i++) {
+		uint32_t f = profile_remap__id(rm->frames, rm->nr_frames, cc->pending[i].frame);
+
+		if (f == AP_NONE)
+			continue; /* its stacks went: nothing to name */
+		cc->pending[keep] = cc->pending[i];
+		cc->pending[keep++].frame = f;
+	}
+	cc->nr_pending = keep;
+}
+
+/* is tgid a process the model still follows (not exited and released)? */
+static bool proc_alive(uint32_t tgid, void *ctx)
+{
+	const struct ap_proc *p = procmaps__find(ctx, tgid);
+
+	return p && !p->released;
+}
+
+/* the entries of a cache keyed by a tgid at offset off whose process is gone */
+static size_t drop_dead(struct hmap *m, size_t off, struct procmaps *pm)
+{
+	struct hmap out = { 0 };
+	size_t i, n = 0;
+	uint32_t tgid;
+
+	for (i = 0; i < m->cap; i++) {
+		if (!m->ents[i].key)
+			continue;
+		memcpy(&tgid, (char *)m->ents[i].key + off, sizeof(tgid));
+		if (proc_alive(tgid, pm))
+			hmap_put(&out, m->ents[i].key, m->ents[i].klen, m->ents[i].val);
+		else
+			n++;
+	}
+	hmap_free(m);
+	*m = out;
+	return n;
+}
+
+static void drain_noop(const void *k, const void *v, void *ctx)
+{
+}
+
+size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_evictions *ev)
+{
+	struct procmaps *pm = &cc->ses->pm;
+	size_t n;
+
+	/* what belonged to processes gone: their off-CPU stack identities,
+	 * code objects and Python frame names */
+	ev->off_stacks += drop_dead(&cc->off_stacks, offsetof(struct off_key, tgid), pm);
+	ev->cache_entries += drop_dead(&cc->pyframes, 8 /* after the code address */, pm);
+	ev->py_codes += pycode__retain(&cc->pyc, proc_alive, pm);
+	/* caps on what live processes fill: past one, the cache starts over
+	 * (the kernel's py_seen and off_seen too, so that it sends the code
+	 * objects and stacks again) */
+	if (cc->pyc.n > AP_PYCODE_MAX) {
+		ev->py_codes += pycode__retain(&cc->pyc, NULL, NULL);
+		map_drain(bpf_map__fd(cc->skel->maps.py_seen), bpf_map__key_size(cc->skel->maps.py_seen),
+			  bpf_map__value_size(cc->skel->maps.py_seen), drain_noop, NULL);
+	}
+	if (cc->off_stacks.len > AP_OFF_STACKS_MAX) {
+		ev->off_stacks += cc->off_stacks.len;
+		hmap_free(&cc->off_stacks);
+		map_drain(bpf_map__fd(cc->skel->maps.off_seen), bpf_map__key_size(cc->skel->maps.off_seen),
+			  bpf_map__value_size(cc->skel->maps.off_seen), drain_noop, NULL);
+	}
+	n = cc->ucache.len + cc->kcache.len + cc->pyframes.len;
+	if (n > AP_ID_CACHE_MAX) {
+		ev->cache_entries += n;
+		hmap_free(&cc->ucache);
+		hmap_free(&cc->kcache);
+		hmap_free(&cc->pyframes);
+	}
+	return n;
 }
 
 void cpu_collector__stop(struct cpu_collector *cc)
@@ -438,6 +588,7 @@ void cpu_collector__stop(struct cpu_collector *cc)
 	if (cc->mt)
 		mmaptrack__consume(cc->mt);
 	collect_py_fixup(cc, true);
+	cc->stopped = true;
 }
 
 void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
@@ -497,6 +648,10 @@ void cpu_collector__counters(struct cpu_collector *cc)
 			c->ops->counters(c, p);
 	profile__set_counter(p, "malformed_records", cc->bad_records);
 	profile__set_counter(p, "samples_without_mappings", cc->no_image);
+	if (cc->ses->opts.all) {
+		profile__set_counter(p, "processes_discovered", cc->discovered);
+		profile__set_counter(p, "processes_discovered_untracked", cc->discover_untracked);
+	}
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);

@@ -28,13 +28,32 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms);
  * again (ms) */
 int cpu_collector__fd(const struct cpu_collector *cc);
 int cpu_collector__timeout_ms(struct cpu_collector *cc);
-/* before profile__take_window() on ses->prof: let go of what points into
- * the window's rows (off-CPU intervals still waiting for their stack) */
-void cpu_collector__end_window(struct cpu_collector *cc);
+/* after profile__purge() compacted ses->prof: renumber the ids the
+ * collector caches (frames per pc, stacks per off-CPU stack id), dropping
+ * the evicted ones */
+void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *rm);
+/* Caps of the collector's caches (docs/ARCHITECTURE.md, "Windows and
+ * long-lived tables"); past one, cpu_collector__purge() starts that cache
+ * over */
+#define AP_PYCODE_MAX 65536        /* Python code objects (names, line tables) */
+#define AP_OFF_STACKS_MAX 65536    /* off-CPU stack identities -> stack */
+#define AP_ID_CACHE_MAX 524288     /* frame ids per pc and per Python code position */
+
+/* The slow tick, after engine__purge's compaction: drop what belonged to
+ * processes gone (off-CPU stack identities, code objects, Python frame
+ * ids), and start a cache over past its cap; what went is added to ev.
+ * Returns the entries of the frame id caches before. */
+size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_evictions *ev);
 /* stop sampling and handle everything still buffered */
 void cpu_collector__stop(struct cpu_collector *cc);
-/* after stop: per-thread on/off-CPU accounting (threads alive are closed at
- * end_ns), off-CPU time per stack and syscall statistics into ses->prof */
+/* Every collector's flush into ses->prof: what the kernel aggregated since
+ * the last drain (off-CPU time per stack, syscall statistics, read with
+ * lookup-and-delete), the per-thread on/off-CPU totals as deltas since the
+ * last drain (threads alive counted up to end_ns), and off-CPU intervals
+ * still waiting for their stack let go (they are rows of this window).
+ * Called for each window while running, and once after stop, when a block
+ * still in progress is also counted under its stack ("[still blocked at
+ * the end]") and, in attach mode, threads never seen running are added. */
 void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns);
 /* copy BPF and userspace loss counters into ses->prof */
 void cpu_collector__counters(struct cpu_collector *cc);

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect/collect.h"
+#include "collect/mapdrain.h"
 #include "log.h"
 #include "util.h"
 
@@ -31,6 +32,8 @@ static int offcpu_configure(struct ap_collector *c)
 	cc->skel->rodata->interval_min_ns = o->no_offcpu ? 0 : o->interval_min_ns;
 	bpf_program__set_autoload(cc->skel->progs.on_switch, !o->no_offcpu);
 	bpf_program__set_autoload(cc->skel->progs.on_wakeup, !o->no_offcpu);
+	/* drained per window with lookup-and-delete (mapdrain.h) */
+	map_drain_no_prealloc(cc->skel->maps.off_time);
 	p->has_offcpu = !o->no_offcpu;
 	p->min_block_ns = o->min_block_ns;
 	p->interval_min_ns = o->no_offcpu ? 0 : o->interval_min_ns;
@@ -114,33 +117,37 @@ static int offcpu_on_record(struct ap_collector *c, uint32_t type, const void *d
 	return 0;
 }
 
-static void drain_offcpu(struct cpu_collector *cc)
-{
-	struct profile *p = &cc->ses->prof;
-	int fd = bpf_map__fd(cc->skel->maps.off_time);
-	struct ap_off_key key, next, *prev = NULL;
-	struct ap_off_val v;
+struct off_drain {
+	struct cpu_collector *cc;
+	struct profile *p;
+};
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &v) || key.reason >= AP_OFF__COUNT)
-			continue;
-		profile__add_off(p, key.tgid, key.tid, collect_off_stack_of(cc, key.tgid, key.sid, key.kstack),
-				 key.reason, v.ns, key.reason == AP_OFF_RUNQUEUE ? 0 : v.count);
-	}
+static void off_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_off_key *key = k;
+	const struct ap_off_val *val = v;
+	struct off_drain *d = ctx;
+
+	if (key->reason >= AP_OFF__COUNT)
+		return;
+	profile__add_off(d->p, key->tgid, key->tid,
+			 collect_off_stack_of(d->cc, key->tgid, key->sid, key->kstack), key->reason,
+			 val->ns, key->reason == AP_OFF_RUNQUEUE ? 0 : val->count);
 }
 
-
-void collect_offcpu_end_window(struct cpu_collector *cc)
+/* off-CPU time per stack since the last flush, and the map emptied */
+static void drain_offcpu(struct cpu_collector *cc, struct profile *into)
 {
-	resolve_intervals(&cc->coll[AP_COLL_OFFCPU], 0, 0, 0, 0);
+	struct off_drain d = { cc, into };
+
+	map_drain(bpf_map__fd(cc->skel->maps.off_time), sizeof(struct ap_off_key),
+		  sizeof(struct ap_off_val), off_row, &d);
 }
 
 static void offcpu_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	if (into->has_offcpu)
-		drain_offcpu(c->cc);
+		drain_offcpu(c->cc, into);
 	resolve_intervals(c, 0, 0, 0, 0); /* syscalls that never returned */
 }
 

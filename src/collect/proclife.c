@@ -21,15 +21,33 @@ struct proclife {
 		uint64_t seen_ns;
 	} *exiting;
 	size_t nr_exiting, cap_exiting;
+	/* what the last flush reported of each live thread, so the next one
+	 * reports what came since (the kernel's totals only grow); entries go
+	 * at the thread's exit record or when a flush no longer sees it */
+	struct thread_last {
+		uint32_t tid;
+		uint16_t exited;        /* its exit record came */
+		uint16_t unseen;        /* flushes since the iterator last listed it */
+		uint64_t start_ns;
+		uint64_t oncpu_ns, off_ns[AP_OFF__COUNT], nr_vol, nr_invol;
+	} *last;
+	size_t nr_last, cap_last;
+	struct hmap last_ids;       /* (tid, start_ns) -> index in last */
 };
 
 static int proclife_configure(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
+	const struct ap_options *o = &cc->ses->opts;
 
 	c->priv = xcalloc(1, sizeof(struct proclife));
 	c->enabled = true;
 	cc->skel->rodata->follow_children = !cc->ses->opts.no_children;
+	/* system-wide with a --comm filter: judged again at exec */
+	bpf_program__set_autoload(cc->skel->progs.on_exec_refilter,
+				  o->all && (!o->no_offcpu || !o->no_syscalls) &&
+				  (o->filter.nr_kind[AP_FILTER_COMM][0] ||
+				   o->filter.nr_kind[AP_FILTER_COMM][1]));
 	return 0;
 }
 
@@ -49,13 +67,89 @@ static int proclife_attach(struct ap_collector *c)
 	err = collect_attach_prog(c, cc->skel->progs.on_thread_exit);
 	if (!err)
 		err = collect_attach_prog(c, cc->skel->progs.on_exec);
+	if (!err)
+		err = collect_attach_prog(c, cc->skel->progs.on_exec_refilter);
 	return err;
 }
 
-/* scheduler accounting of one thread, at its exit or the end of the run */
+static uint64_t since(uint64_t now, uint64_t before)
+{
+	return now > before ? now - before : 0;
+}
+
+static void thread_since(struct ap_thread_stat *st, const struct thread_last *l)
+{
+	int r;
+
+	st->oncpu_ns = since(st->oncpu_ns, l->oncpu_ns);
+	for (r = 0; r < AP_OFF__COUNT; r++)
+		st->off_ns[r] = since(st->off_ns[r], l->off_ns[r]);
+	st->nr_vol = since(st->nr_vol, l->nr_vol);
+	st->nr_invol = since(st->nr_invol, l->nr_invol);
+}
+
+/* st's totals less what the last flush reported of the thread (nothing for
+ * a thread not seen before); remembered for the next, or forgotten at its
+ * exit */
+static void thread_delta(struct proclife *pl, struct ap_thread_stat *st, bool exited)
+{
+	struct { uint32_t tid, pad; uint64_t start; } key = { st->tid, 0, st->start_ns };
+	struct thread_last *l;
+	bool is_new;
+	uint64_t *id, i;
+	struct thread_last now = { .tid = st->tid, .exited = exited, .start_ns = st->start_ns,
+				   .oncpu_ns = st->oncpu_ns, .nr_vol = st->nr_vol,
+				   .nr_invol = st->nr_invol };
+
+	memcpy(now.off_ns, st->off_ns, sizeof(now.off_ns));
+	if (exited) { /* nothing to remember: only what a flush reported */
+		if (hmap_get(&pl->last_ids, &key, sizeof(key), &i)) {
+			thread_since(st, &pl->last[i]);
+			pl->last[i].exited = 1;
+		}
+		return;
+	}
+	id = hmap_upsert(&pl->last_ids, &key, sizeof(key), pl->nr_last, &is_new);
+	if (is_new) {
+		GROW(pl->last, pl->cap_last, pl->nr_last + 1);
+		pl->last[pl->nr_last++] = now;
+		return;
+	}
+	l = &pl->last[*id];
+	thread_since(st, l);
+	*l = now;
+}
+
+/* Forget the threads that exited, or that the last flushes did not list
+ * (gone, their exit record lost). Not at the first miss: an exit record
+ * still in the ring buffer must find what was reported of its thread. */
+static void forget_threads(struct proclife *pl)
+{
+	size_t i, n = 0;
+
+	hmap_free(&pl->last_ids);
+	for (i = 0; i < pl->nr_last; i++) {
+		struct { uint32_t tid, pad; uint64_t start; } key = { pl->last[i].tid, 0,
+								      pl->last[i].start_ns };
+
+		if (pl->last[i].exited || pl->last[i].unseen >= 3)
+			continue;
+		pl->last[n] = pl->last[i];
+		pl->last[n].unseen++; /* thread_delta() clears it when listed */
+		hmap_put(&pl->last_ids, &key, sizeof(key), n);
+		n++;
+	}
+	pl->nr_last = n;
+}
+
+/* scheduler accounting of one thread (what came since the last flush), at
+ * its exit or a flush */
 static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat *st)
 {
 	struct profile *p = &cc->ses->prof;
+	/* the first window from when tracking began, the others from their start */
+	uint64_t t0 = cc->ses->nr_windows && cc->ses->win_start_mono > cc->t0_ns ?
+			      cc->ses->win_start_mono : cc->t0_ns;
 	char comm[AP_COMM_LEN + 1];
 	struct ap_thread *t;
 	int r;
@@ -64,7 +158,7 @@ static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat
 	comm[AP_COMM_LEN] = 0;
 	t = profile__thread(p, st->tgid, st->tid, comm);
 	if (!t->accounted || st->start_ns < t->start_ns)
-		t->start_ns = st->start_ns > cc->t0_ns ? st->start_ns : cc->t0_ns;
+		t->start_ns = st->start_ns > t0 ? st->start_ns : t0; /* within the window */
 	t->accounted = true;
 	if (st->end_ns > t->end_ns)
 		t->end_ns = st->end_ns;
@@ -75,25 +169,44 @@ static void thread_account(struct cpu_collector *cc, const struct ap_thread_stat
 	t->nr_invol += st->nr_invol;
 }
 
+/* pid's process ended: its slot in the BPF tracked set is free for the
+ * next child (the map has AP_MAX_TRACKED entries; a build runs more
+ * commands than that); its mappings and unwinder are freed once the
+ * records it left in flight are drained (proclife_poll) */
+void collect_proclife_exited(struct cpu_collector *cc, uint32_t pid)
+{
+	struct proclife *pl = cc->coll[AP_COLL_PROCLIFE].priv;
+	size_t i;
+
+	if (!pl)
+		return;
+	for (i = 0; i < pl->nr_exiting; i++) /* seen by the side band and the exit record */
+		if (pl->exiting[i].pid == pid)
+			return;
+	bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
+	GROW(pl->exiting, pl->cap_exiting, pl->nr_exiting + 1);
+	pl->exiting[pl->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
+}
+
 static void handle_thread(struct ap_collector *c, const struct ap_thread_rec *r)
 {
 	struct cpu_collector *cc = c->cc;
 	struct proclife *pl = c->priv;
+	struct ap_thread_stat st = r->st;
 
-	thread_account(cc, &r->st);
+	thread_delta(pl, &st, true);
+	thread_account(cc, &st);
+	/* --all: a process never discovered has nothing to release */
+	if (r->st.group_dead && cc->ses->opts.all && !session__is_tracked(cc->ses, r->st.tgid, 0)) {
+		profile__process(&cc->ses->prof, r->st.tgid)->exited = true;
+		return;
+	}
 	if (r->st.group_dead) {
 		struct ap_process *pr = profile__process(&cc->ses->prof, r->st.tgid);
-		uint32_t pid = r->st.tgid;
 
 		pr->exit_status = r->st.exit_code;
 		pr->exited = true;
-		/* its slot in the BPF tracked set is free for the next child
-		 * (the map has AP_MAX_TRACKED entries; a build runs more
-		 * commands than that); its mappings and unwinder are freed
-		 * once the records it left in flight are drained */
-		bpf_map__delete_elem(cc->skel->maps.tracked, &pid, sizeof(pid), 0);
-		GROW(pl->exiting, pl->cap_exiting, pl->nr_exiting + 1);
-		pl->exiting[pl->nr_exiting++] = (struct exiting){ pid, now_mono_ns() };
+		collect_proclife_exited(cc, r->st.tgid);
 	}
 }
 
@@ -141,9 +254,13 @@ static int proclife_on_record(struct ap_collector *c, uint32_t type, const void 
 	return 0;
 }
 
-/* threads still alive at the end: close their open interval at end_ns */
-static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
+/* Threads alive: their totals up to end_ns (an open interval counted up to
+ * it), as deltas since the last flush. At the end (final), a block still in
+ * progress also goes under its stack; in a window before, it goes there in
+ * the window where it ends (the kernel's off_time then has it whole). */
+static void drain_threads(struct ap_collector *c, uint64_t end_ns, bool final)
 {
+	struct cpu_collector *cc = c->cc;
 	struct profile *p = &cc->ses->prof;
 	struct bpf_link *link = bpf_program__attach_iter(cc->skel->progs.dump_threads, NULL);
 	struct ap_thread_stat st;
@@ -171,7 +288,7 @@ static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
 				}
 				st.off_ns[st.out_reason] += block;
 				st.off_ns[AP_OFF_RUNQUEUE] += runq;
-				if (p->has_offcpu) {
+				if (final && p->has_offcpu) {
 					stack = st.out_sid ? collect_off_stack_of(cc, st.tgid, st.out_sid, st.out_kstack)
 						: collect_kernel_only_stack(cc, st.out_kstack,
 								    "[still blocked at the end]");
@@ -180,15 +297,17 @@ static void drain_threads(struct cpu_collector *cc, uint64_t end_ns)
 						profile__add_off(p, st.tgid, st.tid, stack, AP_OFF_RUNQUEUE, runq, 0);
 				}
 			}
-			if (p->has_offcpu && st.pend_block + st.pend_runq) {
+			if (final && p->has_offcpu && st.pend_block + st.pend_runq) {
 				uint32_t stack = collect_kernel_only_stack(cc, st.pend_kstack, "[still blocked at the end]");
 
 				profile__add_off(p, st.tgid, st.tid, stack, st.pend_reason, st.pend_block, 1);
 				profile__add_off(p, st.tgid, st.tid, stack, AP_OFF_RUNQUEUE, st.pend_runq, 0);
 			}
 		}
+		thread_delta(c->priv, &st, false);
 		thread_account(cc, &st);
 	}
+	forget_threads(c->priv);
 	if (n < 0)
 		ap_warn("offcpu: reading live threads: %s", ap_errstr(-errno));
 	close(fd);
@@ -254,12 +373,29 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 }
 
 
+/* --all: a process known only by its threads' scheduler accounting (never
+ * discovered by a sample) is named after its main thread, or any thread */
+static void name_processes(struct profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++) {
+		const struct ap_thread *t = &p->threads[i];
+		struct ap_process *pr = &p->procs[t->proc];
+
+		if (t->comm && (!pr->comm || t->tid == t->pid))
+			pr->comm = t->comm;
+	}
+}
+
 static void proclife_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	struct cpu_collector *cc = c->cc;
 
-	drain_threads(cc, end_ns);
-	if (into->has_offcpu && !cc->ses->opts.argv)
+	drain_threads(c, end_ns, cc->stopped);
+	if (cc->ses->opts.all)
+		name_processes(&cc->ses->prof);
+	if (cc->stopped && into->has_offcpu && !cc->ses->opts.argv)
 		idle_threads(cc, end_ns);
 }
 
@@ -270,6 +406,8 @@ static void proclife_free(struct ap_collector *c)
 	if (!pl)
 		return;
 	free(pl->exiting);
+	free(pl->last);
+	hmap_free(&pl->last_ids);
 	free(pl);
 	c->priv = NULL;
 }

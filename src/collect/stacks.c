@@ -250,6 +250,8 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 		cc->bad_records++;
 		return AP_NONE;
 	}
+	if (ses->opts.all)
+		collect_discover(cc, s->tgid);
 	proc = procmaps__find(&ses->pm, s->tgid);
 	if (proc && proc->released) {
 		cc->no_image++; /* a record that came after its exit and release */
@@ -266,7 +268,8 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 		img = proc__image_at(proc, s->time_ns);
 		if (!proc->nr_samples++)
 			procmaps__refresh(proc);
-		if (!proc->labels) /* first sight of this process (or of its exec) */
+		/* first sight of this process (or of its exec); the runtime once known */
+		if (!proc->labels || (img && img->py_minor > 0 && !proc->labels->runtime))
 			proc__labels(proc);
 	}
 	if (!(s->flags & AP_SF_KERNEL_THREAD) && s->regs[16]) {

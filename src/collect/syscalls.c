@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect/collect.h"
+#include "collect/mapdrain.h"
 #include "log.h"
 #include "util.h"
 
@@ -24,6 +25,8 @@ static int syscalls_configure(struct ap_collector *c)
 	cc->skel->rodata->slow_ns = o->slow_ns;
 	bpf_program__set_autoload(cc->skel->progs.on_sys_enter, c->enabled);
 	bpf_program__set_autoload(cc->skel->progs.on_sys_exit, c->enabled);
+	/* drained per window with lookup-and-delete (mapdrain.h) */
+	map_drain_no_prealloc(cc->skel->maps.sys_stats);
 	cc->ses->prof.has_syscalls = !o->no_syscalls;
 	cc->ses->prof.slow_ns = o->slow_ns;
 	return 0;
@@ -70,54 +73,40 @@ static int syscalls_on_record(struct ap_collector *c, uint32_t type, const void 
 	return 0;
 }
 
-static void drain_syscalls(struct cpu_collector *cc)
+static void sys_row(const void *k, const void *v, void *ctx)
 {
-	struct profile *p = &cc->ses->prof;
-	int fd = bpf_map__fd(cc->skel->maps.sys_stats), ncpu = libbpf_num_possible_cpus(), c, b;
-	struct ap_sys_key key, next, *prev = NULL;
-	struct ap_sys_err_key ekey, enext, *eprev = NULL;
-	struct ap_sys_val *vals = xcalloc(ncpu > 0 ? ncpu : 1, sizeof(*vals));
-	uint64_t count;
+	const struct ap_sys_key *key = k;
+	const struct ap_sys_val *val = v;
+	struct ap_sys_row row = {
+		.pid = key->tgid, .nr = key->nr, .fd_kind = key->fd_kind, .count = val->count,
+		.errors = val->errors, .total_ns = val->total_ns, .max_ns = val->max_ns,
+		.bytes = val->bytes,
+	};
 
-	while (ncpu > 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct ap_sys_row row = { 0 };
+	memcpy(row.hist, val->hist, sizeof(row.hist));
+	profile__add_sys(ctx, &row);
+}
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		row.pid = key.tgid;
-		row.nr = key.nr;
-		row.fd_kind = key.fd_kind;
-		for (c = 0; c < ncpu; c++) {
-			row.count += vals[c].count;
-			row.errors += vals[c].errors;
-			row.total_ns += vals[c].total_ns;
-			row.bytes += vals[c].bytes;
-			if (vals[c].max_ns > row.max_ns)
-				row.max_ns = vals[c].max_ns;
-			for (b = 0; b < AP_SYS_HIST; b++)
-				row.hist[b] += vals[c].hist[b];
-		}
-		GROW(p->sys, p->cap_sys, p->nr_sys + 1);
-		p->sys[p->nr_sys++] = row;
-	}
-	free(vals);
-	fd = bpf_map__fd(cc->skel->maps.sys_errs);
-	while (bpf_map_get_next_key(fd, eprev, &enext) == 0) {
-		ekey = enext;
-		eprev = &ekey;
-		if (bpf_map_lookup_elem(fd, &ekey, &count))
-			continue;
-		GROW(p->sys_errs, p->cap_sys_errs, p->nr_sys_errs + 1);
-		p->sys_errs[p->nr_sys_errs++] = (struct ap_sys_err){ ekey.tgid, ekey.nr, ekey.err, count };
-	}
+static void sys_err_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_sys_err_key *key = k;
+
+	profile__add_sys_err(ctx, key->tgid, key->nr, key->err, *(const uint64_t *)v);
+}
+
+/* what the kernel counted since the last flush, and the maps emptied */
+static void drain_syscalls(struct cpu_collector *cc, struct profile *into)
+{
+	map_drain(bpf_map__fd(cc->skel->maps.sys_stats), sizeof(struct ap_sys_key),
+		  sizeof(struct ap_sys_val), sys_row, into);
+	map_drain(bpf_map__fd(cc->skel->maps.sys_errs), sizeof(struct ap_sys_err_key),
+		  sizeof(uint64_t), sys_err_row, into);
 }
 
 static void syscalls_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	if (into->has_syscalls)
-		drain_syscalls(c->cc);
+		drain_syscalls(c->cc, into);
 }
 
 static void syscalls_counters(struct ap_collector *c, struct profile *into)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "process/labels.h"
+#include "profile/profile.h"
 #include "symbolize/elfsym.h"
 #include "util.h"
 
@@ -324,6 +325,15 @@ void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor)
 		return;
 	free(l->runtime);
 	l->runtime = xasprintf("CPython %d.%d", py_major, py_minor);
+}
+
+void ap_labels__to_process(const struct ap_labels *l, struct profile *p, struct ap_process *pr)
+{
+	pr->cgroup = profile__str(p, l ? l->cgroup : NULL);
+	pr->container_id = profile__str(p, l ? l->container_id : NULL);
+	pr->service = profile__str(p, l ? l->service : NULL);
+	pr->runtime = profile__str(p, l ? l->runtime : NULL);
+	pr->build_id = profile__str(p, l ? l->build_id : NULL);
 }
 
 void ap_labels__free(struct ap_labels *l)

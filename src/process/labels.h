@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct profile;
+struct ap_process;
+
 /* caps on what is read from a process and kept */
 #define AP_LABELS_ENVIRON_MAX (256u << 10) /* bytes of /proc/PID/environ read */
 #define AP_LABELS_CGROUP_MAX 4096          /* bytes of /proc/PID/cgroup read */
@@ -59,6 +62,8 @@ bool labels_environ_service(const char *env, size_t len, char *out, size_t outle
 struct ap_labels *ap_labels__read(uint32_t pid, const char *exe_build_id);
 /* the interpreter this process runs: "CPython 3.<minor>" (minor > 0) */
 void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor);
+/* copy l into pr's label string ids of profile p (NULL l: none) */
+void ap_labels__to_process(const struct ap_labels *l, struct profile *p, struct ap_process *pr);
 void ap_labels__free(struct ap_labels *l);
 void ap_labels__stats(struct ap_labels_stats *out);
 

@@ -124,6 +124,8 @@ static void apply(struct mmaptrack *mt, const struct perf_event_header *h, uint6
 		if (t->pid != t->tid)
 			return;
 		p = procmaps__find(mt->pm, t->pid);
+		if (p && !p->exited && mt->pm->on_exit && mt->filter(t->pid, 0, mt->ctx))
+			mt->pm->on_exit(mt->pm->hook_ctx, t->pid);
 		if (p)
 			p->exited = true;
 		break;

@@ -521,6 +521,51 @@ void procmaps__release(struct procmaps *pm, uint32_t pid)
 	symcache__trim(&pm->sc);
 }
 
+size_t procmaps__forget_released(struct procmaps *pm)
+{
+	size_t i, n = 0, gone;
+
+	hmap_free(&pm->by_pid);
+	for (i = 0; i < pm->nr_procs; i++) {
+		struct ap_proc *p = pm->procs[i];
+
+		if (p->released) {
+			free(p->cmdline);
+			free(p->exe);
+			ap_labels__free(p->labels);
+			free(p);
+			continue;
+		}
+		pm->procs[n] = p;
+		hmap_put(&pm->by_pid, &p->pid, sizeof(p->pid), n);
+		n++;
+	}
+	gone = pm->nr_procs - n;
+	pm->nr_procs = n;
+	pm->nr_forgotten += gone;
+	return gone;
+}
+
+void procmaps__reuse(struct procmaps *pm, uint32_t pid)
+{
+	struct ap_proc *p = procmaps__find(pm, pid);
+
+	if (!p || !p->released)
+		return;
+	free_images(pm, p); /* none, unless the side band added some since */
+	p->released = p->exited = false;
+	p->ppid = 0;
+	p->comm[0] = 0;
+	free(p->cmdline);
+	p->cmdline = NULL;
+	p->cmdline_time = 0;
+	free(p->exe);
+	p->exe = NULL;
+	p->nr_samples = 0;
+	ap_labels__free(p->labels);
+	p->labels = NULL;
+}
+
 void procmaps__free(struct procmaps *pm)
 {
 	size_t i;

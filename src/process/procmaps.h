@@ -75,11 +75,14 @@ struct procmaps {
 	/* hooks: a mapping was added to pid's image; pid exec'd */
 	void (*on_map)(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m);
 	void (*on_exec)(void *ctx, uint32_t pid);
+	/* a followed process's main thread exited (side band; may be NULL) */
+	void (*on_exit)(void *ctx, uint32_t pid);
 	void *hook_ctx;
 	uint64_t nr_mmap_events, nr_lost_events;
 	uint64_t nr_refused;    /* mappings whose path named another file (or a
 				 * symlink, FIFO, device) and that were not opened */
 	uint64_t nr_released;   /* processes whose images were freed at their exit */
+	uint64_t nr_forgotten;  /* released processes dropped once a window named them */
 };
 
 /* The cached file of identity (dev, ino), and *id (if id) its id. *hit says
@@ -114,10 +117,18 @@ void procmaps__refresh(struct ap_proc *p);
  * (mappings, unwinder state), keep what the report names it by (pid,
  * ppid, comm, exe, cmdline, counts). Later samples of it have no image. */
 void procmaps__release(struct procmaps *pm, uint32_t pid);
+/* pid names a new process (a pid reused after procmaps__release): forget
+ * the old one's names and labels; its images are gone already */
+void procmaps__reuse(struct procmaps *pm, uint32_t pid);
 /* p's labels (process/labels.h), read from /proc on the first call after
  * its exec while it lives (empty for a process already gone), the runtime
  * filled in once its image is known to run CPython. Owned by p. */
 const struct ap_labels *proc__labels(struct ap_proc *p);
+/* Drop the processes released so far entirely (what names them too): the
+ * engine calls this once a window has named them. A sample of one that
+ * comes later finds no process (samples_without_mappings). Returns how
+ * many went (counted in nr_forgotten). */
+size_t procmaps__forget_released(struct procmaps *pm);
 /* the image in force at time, NULL if none */
 struct ap_image *proc__image_at(struct ap_proc *p, uint64_t time);
 /* the mapping containing addr (newest wins where mappings overlap) */

@@ -24,6 +24,7 @@ static void free_tables(struct profile *p)
 	free(p->frames);
 	free(p->stack_frames);
 	free(p->stacks);
+	free(p->stack_seen);
 	hmap_free(&p->str_ids);
 	hmap_free(&p->module_ids);
 	hmap_free(&p->frame_ids);
@@ -43,6 +44,8 @@ static void free_rows(struct profile *p)
 	hmap_free(&p->off_ids);
 	free(p->sys);
 	free(p->sys_errs);
+	hmap_free(&p->sys_ids);
+	hmap_free(&p->sys_err_ids);
 	free(p->slow);
 	hmap_free(&p->slow_ids);
 	free(p->times);
@@ -149,6 +152,25 @@ void profile__window_own(struct profile *w)
 	w->borrowed = false;
 }
 
+/* the stacks of live's rows were used in the current window */
+static void mark_rows(struct profile *p)
+{
+	size_t i;
+
+	if (!p->stack_seen)
+		return;
+	for (i = 0; i < p->nr_counts; i++)
+		p->stack_seen[p->counts[i].stack] = p->epoch;
+	for (i = 0; i < p->nr_off; i++)
+		p->stack_seen[p->off[i].stack] = p->epoch;
+	for (i = 0; i < p->nr_slow; i++)
+		if (p->slow[i].stack < p->nr_stacks)
+			p->stack_seen[p->slow[i].stack] = p->epoch;
+	for (i = 0; i < p->nr_ivals; i++)
+		if (p->ivals[i].stack < p->nr_stacks)
+			p->stack_seen[p->ivals[i].stack] = p->epoch;
+}
+
 /* move a row array, its length and capacity from live to win */
 #define MOVE(f) do { win->f = live->f; memset(&live->f, 0, sizeof(live->f)); } while (0)
 
@@ -168,13 +190,15 @@ void profile__take_window(struct profile *live, struct profile *win)
 	win->nr_stacks = win->cap_stacks = live->nr_stacks;
 	win->borrowed = true;
 	live->lent = true;
+	mark_rows(live);
+	live->epoch++;
 
 	MOVE(counts); MOVE(nr_counts); MOVE(cap_counts); MOVE(count_ids);
 	MOVE(threads); MOVE(nr_threads); MOVE(cap_threads); MOVE(thread_ids);
 	MOVE(procs); MOVE(nr_procs); MOVE(cap_procs); MOVE(proc_ids);
 	MOVE(off); MOVE(nr_off); MOVE(cap_off); MOVE(off_ids);
-	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys);
-	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs);
+	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys); MOVE(sys_ids);
+	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs); MOVE(sys_err_ids);
 	MOVE(slow); MOVE(nr_slow); MOVE(cap_slow); MOVE(slow_ids); MOVE(slow_dropped);
 	MOVE(times); MOVE(nr_times); MOVE(cap_times); MOVE(times_dropped);
 	MOVE(ivals); MOVE(nr_ivals); MOVE(cap_ivals); MOVE(ivals_dropped);
@@ -193,11 +217,6 @@ void profile__take_window(struct profile *live, struct profile *win)
 }
 #undef MOVE
 
-void profile__purge(struct profile *live)
-{
-	free_retired(live);
-	live->lent = false;
-}
 
 uint32_t profile__str(struct profile *p, const char *s)
 {
@@ -283,6 +302,8 @@ uint32_t profile__stack(struct profile *p, const uint32_t *frames, uint32_t n)
 		p->stacks[p->nr_stacks++] = st;
 		p->nr_stack_frames += n;
 	}
+	GROW(p->stack_seen, p->cap_stack_seen, p->nr_stacks); /* (a window that owns: none yet) */
+	p->stack_seen[*id] = p->epoch; /* used now: the purge keeps it */
 	return *id;
 }
 
@@ -640,4 +661,338 @@ uint64_t profile__slow_calls(const struct profile *p)
 	for (i = 0; i < p->nr_slow; i++)
 		n += p->slow[i].count;
 	return n;
+}
+
+void profile__keep_stack(struct profile *live, uint32_t stack)
+{
+	if (stack < live->nr_stacks && live->stack_seen)
+		live->stack_seen[stack] = live->epoch;
+}
+
+void profile_remap__free(struct profile_remap *rm)
+{
+	if (!rm)
+		return;
+	free(rm->strs);
+	free(rm->modules);
+	free(rm->frames);
+	free(rm->stacks);
+	memset(rm, 0, sizeof(*rm));
+}
+
+/* frames that the stacks younger than max_age use, into keep; how many */
+static size_t mark_frames(const struct profile *p, uint32_t max_age, uint8_t *keep)
+{
+	size_t i, j, n = 0;
+
+	memset(keep, 0, p->nr_frames);
+	for (i = 0; i < p->nr_stacks; i++) {
+		const uint32_t *fr = p->stack_frames + p->stacks[i].off;
+
+		if (p->epoch - p->stack_seen[i] >= max_age)
+			continue;
+		for (j = 0; j < p->stacks[i].len; j++)
+			if (!keep[fr[j]]) {
+				keep[fr[j]] = 1;
+				n++;
+			}
+	}
+	return n;
+}
+
+static size_t stacks_younger(const struct profile *p, uint32_t max_age)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nr_stacks; i++)
+		n += p->epoch - p->stack_seen[i] < max_age;
+	return n;
+}
+
+/* The age (in windows) below which stacks are kept: the largest whose
+ * stacks and frames fit 3/4 of the caps, at least 1 (the stacks of the
+ * current window are never evicted). */
+static uint32_t keep_age(const struct profile *p, const struct profile_caps *caps, uint8_t *keep)
+{
+	uint32_t lo = 1, hi = 1, mid;
+	size_t i;
+
+	for (i = 0; i < p->nr_stacks; i++)
+		if (p->epoch - p->stack_seen[i] + 1 > hi)
+			hi = p->epoch - p->stack_seen[i] + 1;
+	/* largest age in [lo, hi] that fits; lo always allowed */
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (stacks_younger(p, mid) <= caps->stacks / 4 * 3 &&
+		    mark_frames(p, mid, keep) <= caps->frames / 4 * 3)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+static uint32_t *new_map(size_t n)
+{
+	uint32_t *m = xmalloc((n ? n : 1) * sizeof(*m));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		m[i] = AP_NONE;
+	return m;
+}
+
+static void keep_str(uint32_t *smap, uint32_t id)
+{
+	smap[id] = 0; /* numbered below */
+}
+
+/* the string ids of rows: every such field is listed here */
+static void keep_row_strs(const struct profile *p, uint32_t *smap)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++)
+		keep_str(smap, p->threads[i].comm);
+	for (i = 0; i < p->nr_procs; i++) {
+		keep_str(smap, p->procs[i].comm);
+		keep_str(smap, p->procs[i].exe);
+		keep_str(smap, p->procs[i].cmdline);
+		keep_str(smap, p->procs[i].cgroup);
+		keep_str(smap, p->procs[i].container_id);
+		keep_str(smap, p->procs[i].service);
+		keep_str(smap, p->procs[i].runtime);
+		keep_str(smap, p->procs[i].build_id);
+	}
+}
+
+static void remap_row_strs(struct profile *p, const uint32_t *smap)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++)
+		p->threads[i].comm = smap[p->threads[i].comm];
+	for (i = 0; i < p->nr_procs; i++) {
+		p->procs[i].comm = smap[p->procs[i].comm];
+		p->procs[i].exe = smap[p->procs[i].exe];
+		p->procs[i].cmdline = smap[p->procs[i].cmdline];
+		p->procs[i].cgroup = smap[p->procs[i].cgroup];
+		p->procs[i].container_id = smap[p->procs[i].container_id];
+		p->procs[i].service = smap[p->procs[i].service];
+		p->procs[i].runtime = smap[p->procs[i].runtime];
+		p->procs[i].build_id = smap[p->procs[i].build_id];
+	}
+}
+
+/* the row stacks, and the indexes keyed by them */
+static void remap_row_stacks(struct profile *p, const uint32_t *map)
+{
+	size_t i;
+
+	hmap_free(&p->count_ids);
+	for (i = 0; i < p->nr_counts; i++) {
+		struct ap_count *c = &p->counts[i];
+
+		c->stack = map[c->stack];
+		hmap_put(&p->count_ids, (uint32_t[]){ c->pid, c->tid, c->stack, c->flags }, 16, i);
+	}
+	hmap_free(&p->off_ids);
+	for (i = 0; i < p->nr_off; i++) {
+		struct ap_off_row *o = &p->off[i];
+
+		o->stack = map[o->stack];
+		hmap_put(&p->off_ids, (uint32_t[]){ o->pid, o->tid, o->stack, o->reason }, 16, i);
+	}
+	hmap_free(&p->slow_ids);
+	for (i = 0; i < p->nr_slow; i++) {
+		struct ap_slow_call *r = &p->slow[i];
+
+		r->stack = r->stack < p->nr_stacks ? map[r->stack] : r->stack;
+		hmap_put(&p->slow_ids, (uint32_t[]){ r->pid, r->nr, r->stack }, 12, i);
+	}
+	for (i = 0; i < p->nr_times; i++)
+		p->times[i].stack = map[p->times[i].stack];
+	for (i = 0; i < p->nr_ivals; i++)
+		if (p->ivals[i].stack < p->nr_stacks)
+			p->ivals[i].stack = map[p->ivals[i].stack];
+}
+
+/* compact the symbol tables to what keep_f (frames) and the stacks of
+ * smap's kept entries use; fills rm's maps */
+static void compact(struct profile *p, uint32_t max_age, const uint8_t *keep_f,
+		    struct profile_remap *rm)
+{
+	uint32_t *stm = new_map(p->nr_stacks), *fm = new_map(p->nr_frames);
+	uint32_t *mm = new_map(p->nr_modules), *sm = new_map(p->nr_strs);
+	uint32_t *sf = xmalloc((p->nr_stack_frames ? p->nr_stack_frames : 1) * sizeof(*sf));
+	size_t i, j, n, nsf = 0, old_stacks = p->nr_stacks;
+
+	/* which survive */
+	for (i = 0; i < p->nr_frames; i++) {
+		if (!keep_f[i])
+			continue;
+		fm[i] = 0;
+		keep_str(sm, p->frames[i].name);
+		if (p->frames[i].module != AP_NONE)
+			mm[p->frames[i].module] = 0;
+	}
+	for (i = 0; i < p->nr_modules; i++) {
+		if (mm[i] == AP_NONE)
+			continue;
+		keep_str(sm, p->modules[i].path);
+		keep_str(sm, p->modules[i].build_id);
+	}
+	keep_str(sm, 0);
+	keep_row_strs(p, sm);
+
+	/* strings, in order */
+	hmap_free(&p->str_ids);
+	for (i = n = 0; i < p->nr_strs; i++) {
+		if (sm[i] == AP_NONE) {
+			free(p->strs[i]);
+			continue;
+		}
+		sm[i] = n;
+		p->strs[n] = p->strs[i];
+		hmap_put(&p->str_ids, p->strs[n], strlen(p->strs[n]), n);
+		n++;
+	}
+	p->evicted.strs += p->nr_strs - n;
+	p->nr_strs = n;
+	/* modules */
+	hmap_free(&p->module_ids);
+	for (i = n = 0; i < p->nr_modules; i++) {
+		struct ap_module m = p->modules[i];
+
+		if (mm[i] == AP_NONE)
+			continue;
+		mm[i] = n;
+		m.path = sm[m.path];
+		m.build_id = sm[m.build_id];
+		p->modules[n] = m;
+		hmap_put(&p->module_ids, (uint32_t[]){ m.path, m.build_id }, 8, n);
+		n++;
+	}
+	p->evicted.modules += p->nr_modules - n;
+	p->nr_modules = n;
+	/* frames */
+	hmap_free(&p->frame_ids);
+	for (i = n = 0; i < p->nr_frames; i++) {
+		struct ap_frame f = p->frames[i];
+
+		if (fm[i] == AP_NONE)
+			continue;
+		fm[i] = n;
+		f.name = sm[f.name];
+		f.module = f.module == AP_NONE ? AP_NONE : mm[f.module];
+		p->frames[n] = f;
+		hmap_put(&p->frame_ids, &f, sizeof(f), n);
+		n++;
+	}
+	p->evicted.frames += p->nr_frames - n;
+	p->nr_frames = n;
+	/* stacks: their frames copied compactly */
+	hmap_free(&p->stack_ids);
+	for (i = n = 0; i < p->nr_stacks; i++) {
+		struct ap_stack st = p->stacks[i];
+		const uint32_t *fr = p->stack_frames + st.off;
+
+		if (p->epoch - p->stack_seen[i] >= max_age)
+			continue;
+		stm[i] = n;
+		for (j = 0; j < st.len; j++)
+			sf[nsf + j] = fm[fr[j]];
+		st.off = nsf;
+		nsf += st.len;
+		p->stacks[n] = st;
+		p->stack_seen[n] = p->stack_seen[i];
+		hmap_put(&p->stack_ids, sf + st.off, st.len * sizeof(uint32_t), n);
+		n++;
+	}
+	memcpy(p->stack_frames, sf, nsf * sizeof(*sf));
+	free(sf);
+	p->nr_stack_frames = nsf;
+	p->evicted.stacks += p->nr_stacks - n;
+	remap_row_stacks(p, stm); /* while nr_stacks is the old count */
+	p->nr_stacks = n;
+	remap_row_strs(p, sm);
+	p->evicted.purges++;
+
+	*rm = (struct profile_remap){
+		.moved = true, .strs = sm, .modules = mm, .frames = fm, .stacks = stm,
+		.nr_strs = 0, .nr_stacks = old_stacks,
+	};
+}
+
+size_t profile__purge(struct profile *p, const struct profile_caps *caps, struct profile_remap *rm)
+{
+	static const struct profile_caps dflt = {
+		AP_PROFILE_STACKS_MAX, AP_PROFILE_FRAMES_MAX, AP_PROFILE_STRS_MAX,
+	};
+	struct profile_remap local;
+	size_t before = p->nr_stacks, old_frames = p->nr_frames, old_strs = p->nr_strs;
+	size_t old_modules = p->nr_modules;
+	uint8_t *keep;
+	uint32_t age;
+
+	if (rm)
+		memset(rm, 0, sizeof(*rm));
+	free_retired(p);
+	p->lent = false;
+	if (!caps)
+		caps = &dflt;
+	if (p->nr_stacks <= caps->stacks && p->nr_frames <= caps->frames && p->nr_strs <= caps->strs)
+		return 0;
+	mark_rows(p);
+	keep = xmalloc(p->nr_frames ? p->nr_frames : 1);
+	age = keep_age(p, caps, keep);
+	mark_frames(p, age, keep);
+	compact(p, age, keep, &local);
+	free(keep);
+	local.nr_strs = old_strs;
+	local.nr_modules = old_modules;
+	local.nr_frames = old_frames;
+	if (rm)
+		*rm = local;
+	else
+		profile_remap__free(&local);
+	return before - p->nr_stacks;
+}
+
+void profile__add_sys(struct profile *p, const struct ap_sys_row *row)
+{
+	uint32_t key[3] = { row->pid, row->nr, row->fd_kind };
+	struct ap_sys_row *r;
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->sys_ids, key, sizeof(key), p->nr_sys, &is_new);
+	int b;
+
+	if (is_new) {
+		GROW(p->sys, p->cap_sys, p->nr_sys + 1);
+		p->sys[p->nr_sys++] = *row;
+		return;
+	}
+	r = &p->sys[*id];
+	r->count += row->count;
+	r->errors += row->errors;
+	r->total_ns += row->total_ns;
+	r->bytes += row->bytes;
+	if (row->max_ns > r->max_ns)
+		r->max_ns = row->max_ns;
+	for (b = 0; b < AP_SYS_HIST; b++)
+		r->hist[b] += row->hist[b];
+}
+
+void profile__add_sys_err(struct profile *p, uint32_t pid, uint32_t nr, uint32_t err,
+			  uint64_t count)
+{
+	uint32_t key[3] = { pid, nr, err };
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->sys_err_ids, key, sizeof(key), p->nr_sys_errs, &is_new);
+
+	if (is_new) {
+		GROW(p->sys_errs, p->cap_sys_errs, p->nr_sys_errs + 1);
+		p->sys_errs[p->nr_sys_errs++] = (struct ap_sys_err){ pid, nr, err, 0 };
+	}
+	p->sys_errs[*id].count += count;
 }

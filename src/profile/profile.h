@@ -80,6 +80,8 @@ struct ap_thread {
 	uint64_t nr_vol, nr_invol;   /* voluntary / involuntary context switches */
 };
 
+/* a new string id field here (or in ap_thread) is also renumbered by the
+ * purge: keep_row_strs() and remap_row_strs() in profile.c */
 struct ap_process {
 	uint32_t pid, ppid;
 	uint32_t comm, exe, cmdline; /* string ids */
@@ -196,6 +198,7 @@ struct profile {
 	size_t nr_sys, cap_sys;
 	struct ap_sys_err *sys_errs;
 	size_t nr_sys_errs, cap_sys_errs;
+	struct hmap sys_ids, sys_err_ids; /* (pid, nr, fd_kind) / (pid, nr, err) -> row */
 	struct ap_slow_call *slow;      /* aggregated; see AP_SLOW_ROWS_* */
 	size_t nr_slow, cap_slow;
 	struct hmap slow_ids;
@@ -224,7 +227,41 @@ struct profile {
 	bool lent;              /* live: a window borrows the symbol tables */
 	void **retired;         /* symbol arrays replaced while lent, freed at purge */
 	size_t nr_retired, cap_retired;
+	/* the live profile's eviction (profile__purge): the window each stack
+	 * was last used in (interned, or counted in a row), and what went */
+	uint32_t epoch;         /* windows taken */
+	uint32_t *stack_seen;   /* per stack */
+	size_t cap_stack_seen;
+	struct profile_evictions {
+		uint64_t purges;        /* compactions done */
+		uint64_t stacks, frames, modules, strs;
+	} evicted;              /* since the start */
 };
+
+/* Caps of the long-lived symbol tables of a live profile (README "Bounded
+ * caches"): past one of them, profile__purge() evicts the stacks used
+ * longest ago, then the frames, modules and strings nothing kept uses,
+ * down to 3/4 of each cap. */
+struct profile_caps {
+	size_t stacks, frames, strs;
+};
+#define AP_PROFILE_STACKS_MAX 65536   /* ~12 MB with their frames and index */
+#define AP_PROFILE_FRAMES_MAX 65536   /* ~8 MB with names and index */
+#define AP_PROFILE_STRS_MAX 131072
+
+/* old id -> new id (AP_NONE: evicted) after a compaction, for the caches
+ * that hold ids (the collectors'); valid until the next profile__purge */
+struct profile_remap {
+	bool moved;             /* false: ids unchanged, the arrays are NULL */
+	uint32_t *strs, *modules, *frames, *stacks;
+	size_t nr_strs, nr_modules, nr_frames, nr_stacks;
+};
+static inline uint32_t profile_remap__id(const uint32_t *map, size_t n, uint32_t id)
+{
+	return id < n ? map[id] : AP_NONE;
+}
+void profile_remap__free(struct profile_remap *rm);
+
 
 /* names of enum ap_frame_kind, ap_off_reason, ap_fd_kind and ap_view ("python", "lock",
  * "socket", "mixed") */
@@ -262,10 +299,19 @@ void profile__take_window(struct profile *live, struct profile *win);
 void profile__window_own(struct profile *win);
 /* free a window's rows (and its tables if it owns them); accepts NULL */
 void profile__window_free(struct profile *win);
-/* Live profile, between windows: the windows taken so far stop borrowing
- * (each must have been freed or owned); arrays replaced while lent are
- * freed. */
-void profile__purge(struct profile *live);
+/* Live profile, between windows (the slow purge tick): the windows taken
+ * so far stop borrowing (each must have been freed or owned); arrays
+ * replaced while lent are freed. Then, past a cap of caps (NULL: the
+ * AP_PROFILE_*_MAX), the tables are compacted: the stacks used longest ago
+ * go (never those of live's rows or marked with profile__keep_stack since
+ * the last window), then what no kept stack, row or module uses. Ids
+ * change: live's rows are remapped here, and rm (NULL: not wanted) says
+ * how, for the caches that hold ids. Evictions are counted in
+ * live->evicted. Returns the number of stacks evicted. */
+size_t profile__purge(struct profile *live, const struct profile_caps *caps,
+		      struct profile_remap *rm);
+/* a stack a cache still refers to: kept by the next purge as if used now */
+void profile__keep_stack(struct profile *live, uint32_t stack);
 
 uint32_t profile__str(struct profile *p, const char *s);
 static inline const char *profile__s(const struct profile *p, uint32_t id)
@@ -291,6 +337,12 @@ uint64_t profile__thread_wall_ns(const struct ap_thread *t);
 /* add off-CPU time to (pid, tid, stack, reason) */
 void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
 		      uint32_t reason, uint64_t ns, uint64_t count);
+/* add a syscall row (an error count) to the row of its key, made if
+ * absent: a collector that drains the kernel's map several times in one
+ * window adds each drain */
+void profile__add_sys(struct profile *p, const struct ap_sys_row *row);
+void profile__add_sys_err(struct profile *p, uint32_t pid, uint32_t nr, uint32_t err,
+			  uint64_t count);
 /* the sample and interval timelines (capped; the excess is counted in
  * times_dropped / ivals_dropped, which the collector reports as the
  * timeline_samples_dropped / offcpu_intervals_dropped counters) */

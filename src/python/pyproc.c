@@ -185,6 +185,30 @@ int pycode__line(const struct py_code *pc, int instr)
 	return py_line_for(pc->minor, pc->linetable, pc->linetable_len, pc->firstlineno, instr);
 }
 
+size_t pycode__retain(struct pycode_cache *c, bool (*keep)(uint32_t tgid, void *ctx), void *ctx)
+{
+	size_t i, n = 0;
+
+	hmap_free(&c->idx);
+	for (i = 0; i < c->n; i++) {
+		struct py_code *pc = &c->v[i];
+		struct code_key k = { pc->code, pc->tgid, pc->sig };
+
+		if (!keep || !keep(pc->tgid, ctx)) {
+			free(pc->qualname);
+			free(pc->filename);
+			free(pc->linetable);
+			continue;
+		}
+		c->v[n] = *pc;
+		hmap_put(&c->idx, &k, sizeof(k), n);
+		n++;
+	}
+	i = c->n - n;
+	c->n = n;
+	return i;
+}
+
 void pycode__free(struct pycode_cache *c)
 {
 	size_t i;

@@ -37,6 +37,9 @@ const struct py_code *pycode__find(const struct pycode_cache *c, uint32_t tgid, 
 				   uint32_t sig);
 /* line of instr in code (see py_line_for) */
 int pycode__line(const struct py_code *pc, int instr);
+/* keep the entries keep(tgid, ctx) wants (all when keep is NULL: none);
+ * returns how many went */
+size_t pycode__retain(struct pycode_cache *c, bool (*keep)(uint32_t tgid, void *ctx), void *ctx);
 void pycode__free(struct pycode_cache *c);
 
 /* CPython str data of kind 1/2/4 (len bytes) to UTF-8; caller frees */

@@ -268,11 +268,13 @@ static size_t top_subjects(const struct ap_analysis *an, enum ap_scope sc, int i
 			   const struct ap_subject **out);
 
 /* the longest-lived processes first: a run that spawns hundreds of short
- * children lists ten */
+ * children lists ten; a system-wide run (whose processes mostly lived
+ * through it) the busiest ten */
 static void md_behaviour(const struct ap_analysis *an, FILE *f)
 {
 	const struct ap_subject *top[10];
-	size_t i, n = top_subjects(an, AP_SCOPE_PROCESS, AP_M_P_WALL_S, 10, top);
+	size_t i, n = top_subjects(an, AP_SCOPE_PROCESS,
+				   an->in.system_wide ? AP_M_P_CPU_S : AP_M_P_WALL_S, 10, top);
 
 	fprintf(f, "## What the run did\n\n");
 	for (i = 0; i < n; i++) {
@@ -305,6 +307,30 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 		fprintf(f, "- ... and %zu more processes (run.json lists all).\n",
 			an->nr_subj[AP_SCOPE_PROCESS] - n);
 	fputc('\n', f);
+}
+
+/* on-CPU time by service, when the processes belong to more than one */
+static void md_services(const struct ap_analysis *an, FILE *f)
+{
+	const struct profile *p = &an->in.prof;
+	size_t n, i;
+	struct ap_service_row *r = services_rank(p, &n);
+
+	if (n >= 2) {
+		fprintf(f, "## Services\n\n");
+		for (i = 0; i < n && i < 10; i++) {
+			fprintf(f, "- ");
+			md_code(f, r[i].service ? profile__s(p, r[i].service) : "(none known)", false);
+			fprintf(f, ": %.2f CPU-s sampled (%.1f%%), %zu process%s\n",
+				p->frequency_hz ? (double)r[i].samples / p->frequency_hz : 0.0,
+				p->total_samples ? 100.0 * r[i].samples / p->total_samples : 0.0,
+				r[i].nr_procs, r[i].nr_procs == 1 ? "" : "es");
+		}
+		if (n > 10)
+			fprintf(f, "- ... and %zu more services.\n", n - 10);
+		fputc('\n', f);
+	}
+	free(r);
 }
 
 /* processes that ended by a signal (a crash, a kill), before anything else */
@@ -503,6 +529,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		an->in.interrupted ? " The run was interrupted; this is what was collected." : "");
 	md_killed(an, f);
 	md_behaviour(an, f);
+	md_services(an, f);
 	fprintf(f, "## Key bottlenecks\n\n");
 	for (i = 0; i < an->nr_findings; i++) {
 		const struct ap_finding *x = &an->findings[i];

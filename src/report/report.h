@@ -29,6 +29,14 @@ struct summary_info {
 	unsigned formats;         /* AP_FMT_* written besides the report */
 };
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f);
+/* the processes grouped by their service label (process/labels.h; string
+ * id 0: none known), most on-CPU samples first; malloc'ed, *n rows */
+struct ap_service_row {
+	uint32_t service;
+	uint64_t samples;
+	size_t nr_procs;
+};
+struct ap_service_row *services_rank(const struct profile *p, size_t *n);
 /* Names from the target on a terminal: every control character (C0 with
  * ESC and newline, DEL, C1 as UTF-8) becomes "?", in place, so no escape
  * sequence or forged line reaches the terminal. tty_dup() cleans a copy

@@ -563,6 +563,63 @@ static void exit_text(int status, char *buf, size_t len)
 		snprintf(buf, len, "%d", (status >> 8) & 0xff);
 }
 
+static int service_by_samples(const void *a, const void *b)
+{
+	const struct ap_service_row *x = a, *y = b;
+
+	if (x->samples != y->samples)
+		return x->samples < y->samples ? 1 : -1;
+	return x->service < y->service ? -1 : x->service > y->service;
+}
+
+struct ap_service_row *services_rank(const struct profile *p, size_t *n)
+{
+	struct ap_service_row *rows = NULL;
+	struct hmap idx = { 0 };
+	size_t i, cap = 0;
+	uint64_t *slot;
+	bool is_new;
+
+	*n = 0;
+	for (i = 0; i < p->nr_procs; i++) {
+		const struct ap_process *pr = &p->procs[i];
+
+		slot = hmap_upsert(&idx, &pr->service, sizeof(pr->service), *n, &is_new);
+		if (is_new) {
+			GROW(rows, cap, *n + 1);
+			rows[(*n)++] = (struct ap_service_row){ .service = pr->service };
+		}
+		rows[*slot].samples += pr->samples;
+		rows[*slot].nr_procs++;
+	}
+	hmap_free(&idx);
+	if (*n)
+		qsort(rows, *n, sizeof(*rows), service_by_samples);
+	return rows;
+}
+
+/* services, busiest first, when the processes belong to more than one */
+static void print_services(FILE *f, const struct profile *p)
+{
+	size_t n, i;
+	struct ap_service_row *r = services_rank(p, &n);
+
+	if (n >= 2) {
+		fprintf(f, "  services: %zu\n    %6s %6s  %s\n", n, "cpu", "procs", "service");
+		for (i = 0; i < n && i < 10; i++) {
+			char *name = tty_dup(r[i].service ? profile__s(p, r[i].service) : "(none known)");
+
+			fprintf(f, "    %5.1f%% %6zu  %s\n", pct(r[i].samples, p->total_samples),
+				r[i].nr_procs, name);
+			free(name);
+		}
+		if (n > 10)
+			fprintf(f, "    ... %zu more (artifacts/cpu.json has every process's service)\n",
+				n - 10);
+	}
+	free(r);
+}
+
 /* the processes followed, busiest first, with parent and exit status */
 static void print_processes(FILE *f, const struct profile *p)
 {
@@ -670,8 +727,10 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 			(unsigned long long)profile__counter(p, "user_stack_truncated"));
 	print_losses(f, p);
 	print_observer(f, p);
-	if (p->nr_procs > 1)
+	if (p->nr_procs > 1) {
 		print_processes(f, p);
+		print_services(f, p);
+	}
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
 			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);

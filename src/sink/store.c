@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,9 +308,11 @@ static bool disk_full(int err)
  * read-only file system or a full inode table only shows when we try) */
 static int probe_writable(int fd)
 {
-	char name[64];
+	char name[sizeof(TMP_PREFIX) + AP_STORE_NAME_LEN];
 
-	snprintf(name, sizeof(name), TMP_PREFIX "probe-%d", (int)getpid());
+	/* a temp directory's name: if we die right here, the next open removes it */
+	memcpy(name, TMP_PREFIX, strlen(TMP_PREFIX));
+	ap_store_window_name(now_real_ns(), name + strlen(TMP_PREFIX), AP_STORE_NAME_LEN);
 	if (mkdirat(fd, name, 0700) && errno != EEXIST)
 		return -errno;
 	unlinkat(fd, name, AT_REMOVEDIR);
@@ -348,6 +351,13 @@ int ap_store__open(const char *dir, uint64_t max_bytes, struct ap_store **out)
 		goto err_out;
 	}
 	ap_walk_free(&w);
+	/* one writer: a second agent on the same store would delete under the first */
+	if (flock(s->fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		ap_err("store: %s: %s", dir, err == -EBUSY ? "in use by another autoprof-bpf agent" :
+							     ap_errstr(err));
+		goto err_out;
+	}
 	err = probe_writable(s->fd);
 	if (err && !disk_full(err)) {
 		ap_err("store: %s: not writable: %s", dir, ap_errstr(err));

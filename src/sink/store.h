@@ -34,9 +34,10 @@ struct ap_store_stats {
 
 /* Open (creating it 0700 if missing, with the ap_dir_walk() rules: no
  * symlink followed unless root or the invoking user owns it) the store at
- * dir, check that it is writable, remove leftover temp directories and
- * apply max_bytes (0: no cap). 0 or -errno with one line printed
- * ("store: DIR: ..."); the agent exits 125 on it. */
+ * dir, lock it (flock: one writer; -EBUSY when another holds it), check
+ * that it is writable, remove leftover temp directories and apply
+ * max_bytes (0: no cap). 0 or -errno with one line printed ("store: DIR:
+ * ..."); the agent exits 125 on it. */
 int ap_store__open(const char *dir, uint64_t max_bytes, struct ap_store **out);
 /* Start the window that began at start_real_ns (CLOCK_REALTIME): a fresh
  * hidden temp directory; *dirfd (owned by the store, valid until commit or

@@ -84,7 +84,9 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 	const struct ap_uctx *uc = st->cur;
 	uint64_t sp = uc->regs[7];
 
-	if (addr < sp || addr + 8 > sp + uc->stack_size)
+	/* no addr + 8: an address near the top of the address space (a
+	 * garbage CFA, seen host-wide) wraps and passed the check */
+	if (addr < sp || addr - sp > uc->stack_size || uc->stack_size - (addr - sp) < 8)
 		return false;
 	memcpy(result, uc->stack + (addr - sp), 8);
 	return true;

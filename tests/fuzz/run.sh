@@ -7,12 +7,13 @@ cd "$(dirname "$0")/../.."
 secs=${1:-10}
 T=build/tests
 passed=0 failed=0
-mkdir -p $T/fuzz-cpu $T/fuzz-elf $T/fuzz-lt $T/fuzz-pat $T/fuzz-artifacts
+mkdir -p $T/fuzz-cpu $T/fuzz-elf $T/fuzz-lt $T/fuzz-pat $T/fuzz-labels $T/fuzz-artifacts
 cp tests/fuzz/corpus-cpu/* $T/fuzz-cpu/
 cp tests/fuzz/corpus-linetable/* $T/fuzz-lt/
 cp $T/fixture_nofp $T/fuzz-elf/ 2>/dev/null
 cp patterns/*.json $T/fuzz-pat/
-for t in cpu_json:fuzz-cpu elf:fuzz-elf linetable:fuzz-lt pattern:fuzz-pat; do
+cp tests/fuzz/corpus-labels/* $T/fuzz-labels/
+for t in cpu_json:fuzz-cpu elf:fuzz-elf linetable:fuzz-lt pattern:fuzz-pat labels:fuzz-labels; do
 	name=${t%%:*} corpus=$T/${t#*:}
 	if $T/fuzz_$name -max_total_time=$secs -rss_limit_mb=2048 -artifact_prefix=$T/fuzz-artifacts/ \
 		$corpus >$T/fuzz_$name.log 2>&1; then

@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <cjson/cJSON.h>
+#include "collect/mapdrain.h"
 #include "artifact/artifact.h"
 #include "loop.h"
 #include "profile/profile.h"
@@ -94,7 +96,7 @@ TEST(window_takes_rows_and_borrows_tables)
 	fill(&live, 10, 2);
 	ASSERT_EQ(live.nr_frames, win.nr_frames + 5000, "no frame interned twice");
 	profile__window_free(&win);
-	profile__purge(&live);
+	profile__purge(&live, NULL, NULL);
 	ASSERT_EQ(live.nr_retired, 0, "purge frees the old arrays");
 	ASSERT_TRUE(!live.lent, "... once the windows are gone");
 	profile__take_window(&live, &win);
@@ -121,7 +123,7 @@ TEST(window_own_and_intern)
 	ASSERT_EQ(profile__str(&win, "app"), profile__str(&live, "app"), "old ids kept");
 	ASSERT_EQ(live.nr_strs + 1, win.nr_strs, "live untouched");
 	/* an owned window outlives the purge and the live profile */
-	profile__purge(&live);
+	profile__purge(&live, NULL, NULL);
 	profile__free(&live);
 	ASSERT_EQ(win.total_samples, 4, "rows intact");
 	ASSERT_EQ(profile__stack(&win, (uint32_t[]){ 0, 1 }, 2), 0, "stack index rebuilt");
@@ -267,4 +269,136 @@ TEST(loop_signals)
 	ASSERT_EQ(ap_loop__run(&l), 0, "SIGINT ends it by default");
 	ASSERT_EQ(l.last_signal, SIGINT, "SIGINT");
 	ap_loop__free(&l);
+}
+
+/* a one-frame stack named name, counted once for pid 1 */
+static uint32_t sample(struct profile *p, const char *name)
+{
+	uint32_t m = profile__module(p, "/bin/x", "");
+	uint32_t f = profile__frame(p, AP_FRAME_USER, name, m, 0x10);
+	uint32_t s = profile__stack(p, (uint32_t[]){ f }, 1);
+
+	profile__add(p, 1, 1, "x", s, 0, 1);
+	return s;
+}
+
+static const char *stack_name(const struct profile *p, uint32_t s, char *buf)
+{
+	return profile__frame_label(p, p->stack_frames[p->stacks[s].off], false, buf, 512);
+}
+
+TEST(purge_evicts_least_recently_used)
+{
+	struct profile_caps caps = { .stacks = 8, .frames = 8, .strs = 1000 };
+	struct profile live, win;
+	struct profile_remap rm;
+	uint32_t old[10], recent[3], kept, s;
+	char name[32], buf[512];
+	size_t strs;
+	int i;
+
+	profile__init(&live);
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "old%d", i);
+		old[i] = sample(&live, name);
+	}
+	profile__take_window(&live, &win);
+	profile__window_free(&win);
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "recent%d", i);
+		recent[i] = sample(&live, name);
+	}
+	profile__take_window(&live, &win);
+	profile__window_free(&win);
+	/* the open window counts one old stack again: it stays */
+	profile__add(&live, 1, 1, "x", old[4], 0, 2);
+	ASSERT_EQ(profile__purge(&live, NULL, &rm), 0, "under the default caps: nothing");
+	ASSERT_TRUE(!rm.moved, "no ids moved");
+	strs = live.nr_strs;
+	ASSERT_EQ(profile__purge(&live, &caps, &rm), 9, "the 9 unused old stacks evicted");
+	ASSERT_TRUE(rm.moved, "ids moved");
+	ASSERT_EQ(live.nr_stacks, 4, "3 recent + the one in use");
+	ASSERT_EQ(live.nr_frames, 4, "their frames");
+	ASSERT_EQ(live.evicted.stacks, 9, "stacks counted");
+	ASSERT_EQ(live.evicted.frames, 9, "frames counted");
+	ASSERT_EQ(live.evicted.strs, 9, "their names counted");
+	ASSERT_EQ(live.nr_strs, strs - 9, "... and gone");
+	ASSERT_EQ(live.evicted.purges, 1, "one compaction");
+	ASSERT_EQ(profile_remap__id(rm.stacks, rm.nr_stacks, old[0]), AP_NONE, "old0 evicted");
+	kept = profile_remap__id(rm.stacks, rm.nr_stacks, old[4]);
+	ASSERT_TRUE(kept != AP_NONE, "old4 kept");
+	ASSERT_STREQ(stack_name(&live, kept, buf), "old4", "its frame, renumbered");
+	for (i = 0; i < 3; i++) {
+		s = profile_remap__id(rm.stacks, rm.nr_stacks, recent[i]);
+		snprintf(name, sizeof(name), "recent%d", i);
+		ASSERT_STREQ(stack_name(&live, s, buf), name, "recent stacks keep their names");
+	}
+	/* the live rows follow, and the indexes were rebuilt */
+	ASSERT_EQ(live.nr_counts, 1, "one row");
+	ASSERT_EQ(live.counts[0].stack, kept, "its stack renumbered");
+	ASSERT_EQ(sample(&live, "old4"), kept, "re-interning finds the kept stack");
+	ASSERT_EQ(live.nr_counts, 1, "... and its row");
+	ASSERT_EQ(live.counts[0].count, 3, "counted in it");
+	s = sample(&live, "old0");
+	ASSERT_EQ(s, live.nr_stacks - 1, "an evicted stack comes back as a new one");
+	ASSERT_STREQ(stack_name(&live, s, buf), "old0", "with its name");
+	ASSERT_STREQ(profile__s(&live, live.threads[0].comm), "x", "row strings remapped");
+	profile_remap__free(&rm);
+
+	/* keep_stack: a cache's stack survives as if used now */
+	profile__take_window(&live, &win);
+	profile__window_free(&win);
+	profile__take_window(&live, &win);
+	profile__window_free(&win);
+	profile__keep_stack(&live, 0);
+	caps.stacks = caps.frames = 1;
+	profile__purge(&live, &caps, &rm);
+	ASSERT_EQ(live.nr_stacks, 1, "only the kept one");
+	ASSERT_EQ(profile_remap__id(rm.stacks, rm.nr_stacks, 0), 0, "stack 0 kept");
+	profile_remap__free(&rm);
+	profile__free(&live);
+}
+
+static void sum_drained(const void *k, const void *v, void *ctx)
+{
+	uint64_t *acc = ctx;
+
+	acc[0] += *(const uint32_t *)k;
+	acc[1] += *(const uint64_t *)v;
+	acc[2]++;
+}
+
+/* map_drain on a real BPF hash map (no program loaded): every entry read
+ * once, the map empty after; more entries than one batch and buckets
+ * that need the batch to grow */
+TEST(map_drain_empties_a_hash)
+{
+	static const uint32_t flags[] = { 0, BPF_F_NO_PREALLOC };
+	uint64_t acc[3], want_k = 0, want_v = 0, v;
+	uint32_t k, f;
+	int fd;
+
+	for (f = 0; f < 2; f++) {
+		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags[f]);
+
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ap_drain_test", 4, 8, 4096, &o);
+		if (!CHECK(fd >= 0, "bpf_map_create", "errno %d (unit tests run as root)", errno))
+			return;
+		want_k = want_v = 0;
+		for (k = 1; k <= 3000; k++) {
+			v = k * 10ull;
+			bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+			want_k += k;
+			want_v += v;
+		}
+		memset(acc, 0, sizeof(acc));
+		ASSERT_EQ(map_drain(fd, 4, 8, sum_drained, acc), 3000, "entries read");
+		ASSERT_EQ(acc[2], 3000, "each once");
+		ASSERT_EQ(acc[0], want_k, "every key");
+		ASSERT_EQ(acc[1], want_v, "every value");
+		k = 0;
+		ASSERT_TRUE(bpf_map_get_next_key(fd, NULL, &k) != 0, "the map is empty");
+		ASSERT_EQ(map_drain(fd, 4, 8, sum_drained, acc), 0, "a second drain: nothing");
+		close(fd);
+	}
 }

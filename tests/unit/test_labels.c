@@ -134,6 +134,19 @@ TEST(labels_read_self)
 	ASSERT_TRUE(!l->runtime, "no runtime until set");
 	ap_labels__set_runtime(l, 3, 12);
 	ASSERT_STREQ(l->runtime, "CPython 3.12", "runtime");
+	{
+		struct profile p;
+		struct ap_process *pr;
+
+		profile__init(&p);
+		pr = profile__process(&p, 1);
+		ap_labels__to_process(l, &p, pr);
+		ASSERT_STREQ(profile__s(&p, pr->runtime), "CPython 3.12", "runtime in the profile");
+		ASSERT_STREQ(profile__s(&p, pr->cgroup), l->cgroup, "cgroup in the profile");
+		ap_labels__to_process(NULL, &p, pr);
+		ASSERT_EQ(pr->runtime, 0, "none");
+		profile__free(&p);
+	}
 	ap_labels__free(l);
 	l = ap_labels__read(getpid(), "abcd");
 	ASSERT_STREQ(l->build_id, "abcd", "a known build id is taken");

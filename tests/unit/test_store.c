@@ -121,6 +121,14 @@ TEST(store_commit_and_cap)
 	ASSERT_TRUE(exists_at(sub, ".tmp-20261129T093155Z-123456"), "hidden temp dir");
 	ap_store__abort(s);
 	ASSERT_TRUE(!exists_at(sub, ".tmp-20261129T093155Z-123456"), "aborted: removed");
+
+	/* one writer at a time */
+	{
+		struct ap_store *s2 = NULL;
+
+		ASSERT_EQ(ap_store__open(sub, 0, &s2), -EBUSY, "a second writer is refused");
+		ASSERT_TRUE(s2 == NULL, "no second store");
+	}
 	ap_store__close(s);
 	s = NULL;
 
