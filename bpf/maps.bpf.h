@@ -16,6 +16,13 @@ struct {
 	__type(value, __u8);
 } tracked SEC(".maps") __weak;
 
+/* the one ring buffer every collector's records go through to userspace;
+ * sized by --ringbuf-mb */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} samples SEC(".maps") __weak;
+
 /* per-CPU loss and event counters, indexed by enum ap_counter */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -13,52 +13,36 @@
  * blocks outside syscalls (preemption in user mode, page faults) are
  * captured at the switch. A stack is identified by a hash (sid) of its
  * kernel stack id, user pc and sp and Python frames; its full record goes
- * to userspace once, the first time the sid is seen. Included by cpu.bpf.c. */
+ * to userspace once, the first time the sid is seen. The helpers of
+ * offcpu.bpf.c, also used by syscalls.bpf.c (stacks taken at sys_exit)
+ * and proc.bpf.c (a block whose syscall never returned). */
 #ifndef AP_OFFCPU_BPF_H
 #define AP_OFFCPU_BPF_H
 
-#include "shared.h"
+#include "capture.bpf.h"
+#include "threads.bpf.h"
 
 #define TASK_UNINTERRUPTIBLE 0x2
 #define TASK_DEAD_BITS 0xb0          /* EXIT_DEAD | EXIT_ZOMBIE | TASK_DEAD */
-#define PF_EXITING 0x4
 
-const volatile __u64 min_block_ns = 0;   /* --min-block */
-const volatile bool offcpu_stacks = true; /* aggregate off-CPU time per stack */
-const volatile __u64 interval_min_ns = 1000000; /* --trace-min-block; 0: no interval records */
-__u64 t0_ns = 0;                          /* when tracking began (set by userspace) */
-__u32 intervals_full = 0;                 /* userspace holds its cap of intervals: send no more */
-
-/* per-thread accounting in the task itself: found from the task pointer
- * without hashing, on the path of every syscall and switch; userspace
- * reads the live ones through the dump_threads iterator */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct ap_thread_stat);
-} threads SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ap_thread_stat);
-} thread_tmpl SEC(".maps");
+const volatile __u64 min_block_ns __weak = 0;   /* --min-block */
+const volatile bool offcpu_stacks __weak = true; /* aggregate off-CPU time per stack */
+const volatile __u64 interval_min_ns __weak = 1000000; /* --trace-min-block; 0: no interval records */
+__u32 intervals_full __weak = 0;           /* userspace holds its cap of intervals: send no more */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__uint(value_size, AP_KSTACK_MAX * sizeof(__u64));
-} off_kstacks SEC(".maps");
+} off_kstacks SEC(".maps") __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct ap_off_key);
 	__type(value, struct ap_off_val);
-} off_time SEC(".maps");
+} off_time SEC(".maps") __weak;
 
 struct off_seen_key {
 	__u32 tgid, pad;
@@ -70,36 +54,7 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, struct off_seen_key);
 	__type(value, __u8);
-} off_seen SEC(".maps");
-
-/* the accounting entry of thread t; created for a tracked process */
-static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
-{
-	__u32 tid = t->pid, tgid = t->tgid, zero = 0;
-	struct ap_thread_stat *st = bpf_task_storage_get(&threads, t, NULL, 0);
-
-	if (st || !tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
-		return st;
-	/* system-wide: kernel threads' time off CPU is their idle time (their
-	 * on-CPU samples are kept) */
-	if (filter_system_wide && (t->flags & 0x00200000 /* PF_KTHREAD */))
-		return NULL;
-	st = bpf_map_lookup_elem(&thread_tmpl, &zero);
-	if (!st)
-		return NULL;
-	__builtin_memset(st, 0, sizeof(*st));
-	st->tgid = tgid;
-	st->tid = tid;
-	st->start_ns = t->start_time;
-	st->out_kstack = -1;
-	st->pend_kstack = -1;
-	st->kc_kstack = -1;
-	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), t->comm);
-	st = bpf_task_storage_get(&threads, t, st, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		cnt_inc(AP_CNT_THREADS_FULL);
-	return st;
-}
+} off_seen SEC(".maps") __weak;
 
 static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, __u32 reason,
 				    __s32 kstack, __u64 ns)
@@ -120,7 +75,14 @@ static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, 
 		cnt_inc(AP_CNT_OFF_AGG_FULL);
 }
 
+/* libbpf 1.1's linker cannot merge an extern kfunc that two objects
+ * declare ("failed to resolve size of underlying type"), so only
+ * syscalls.bpf.c, where fd_kind() runs on every syscall entry, uses
+ * bpf_rdonly_cast; offcpu.bpf.c, which needs it only when a thread blocks
+ * in an fd syscall, reads the inode's two fields with probe reads */
+#ifdef AP_FD_KIND_RDONLY_CAST
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#endif
 
 /* The kind of file behind fd in task's table. On the path of every
  * syscall: direct BTF loads (no helper calls) except for the one array
@@ -128,7 +90,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 {
 	struct fdtable *fdt;
-	struct file *f, *fp;
+	struct file *f;
 	umode_t mode;
 	__u32 rdev, major;
 
@@ -139,9 +101,25 @@ static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 		return AP_FD_BAD;
 	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
 		return AP_FD_BAD;
-	fp = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	mode = fp->f_inode->i_mode;
-	rdev = fp->f_inode->i_rdev;
+#ifdef AP_FD_KIND_RDONLY_CAST
+	{
+		struct file *fp = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+
+		mode = fp->f_inode->i_mode;
+		rdev = fp->f_inode->i_rdev;
+	}
+#else
+	{
+		struct inode *ino = NULL;
+
+		mode = 0;
+		rdev = 0;
+		if (!bpf_core_read(&ino, sizeof(ino), &f->f_inode) && ino) {
+			bpf_core_read(&mode, sizeof(mode), &ino->i_mode);
+			bpf_core_read(&rdev, sizeof(rdev), &ino->i_rdev);
+		}
+	}
+#endif
 	switch (mode & 0170000) {
 	case 0100000: /* S_IFREG */
 	case 0040000: /* S_IFDIR */
@@ -414,93 +392,6 @@ static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 	st->ts_out = 0;
 	st->ts_wake = 0;
 	st->ts_in = now;
-}
-
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
-{
-	__u64 now = bpf_ktime_get_ns();
-	struct ap_thread_stat *st;
-
-	st = thread_get(prev);
-	if (st)
-		switch_out(ctx, st, prev, preempt, prev_state, now);
-	st = thread_get(next);
-	if (st)
-		switch_in(st, now);
-	return 0;
-}
-
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(on_wakeup, struct task_struct *p)
-{
-	struct ap_thread_stat *st = bpf_task_storage_get(&threads, p, NULL, 0);
-
-	if (st && st->ts_out && !st->ts_wake)
-		st->ts_wake = bpf_ktime_get_ns();
-	return 0;
-}
-
-/* every exiting thread: final accounting to userspace, entry removed */
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_thread_exit, struct task_struct *p, bool group_dead)
-{
-	struct ap_thread_stat *st = bpf_task_storage_get(&threads, p, NULL, 0);
-	struct ap_thread_rec *r;
-	__u64 now = bpf_ktime_get_ns();
-
-	if (!st)
-		return 0;
-	if (st->ts_in)
-		st->oncpu_ns += now - st->ts_in;
-	st->ts_in = 0;
-	if (st->pend_block + st->pend_runq) { /* a syscall that never returned */
-		off_add(st, 0, st->pend_reason, st->pend_kstack, st->pend_block);
-		off_add(st, 0, AP_OFF_RUNQUEUE, st->pend_kstack, st->pend_runq);
-		st->pend_block = st->pend_runq = 0;
-	}
-	st->end_ns = now;
-	st->exit_code = p->exit_code;
-	st->group_dead = group_dead;
-	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), p->comm);
-	r = bpf_ringbuf_reserve(&samples, sizeof(*r), 0);
-	if (!r) { /* left with the task, where the iterator may still find it */
-		cnt_inc(AP_CNT_THREAD_REC_LOST);
-		return 0;
-	}
-	r->type = AP_REC_THREAD;
-	r->pad = 0;
-	__builtin_memcpy(&r->st, st, sizeof(*st));
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	bpf_task_storage_delete(&threads, p);
-	return 0;
-}
-
-/* system-wide: the filters are judged when a thread is first seen and
- * again at its exec (a new name): one they leave out from then on is not
- * accounted any more. Attached only when a --comm filter is in use */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec_refilter, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	if (filter_system_wide && !filter_pass(p))
-		bpf_task_storage_delete(&threads, p);
-	return 0;
-}
-
-/* userspace reads the threads still alive at the end through this */
-SEC("iter/task")
-int dump_threads(struct bpf_iter__task *ctx)
-{
-	struct task_struct *task = ctx->task;
-	struct ap_thread_stat *st;
-
-	if (!task)
-		return 0;
-	st = bpf_task_storage_get(&threads, task, NULL, 0);
-	if (st)
-		bpf_seq_write(ctx->meta->seq, st, sizeof(*st));
-	return 0;
 }
 
 #endif /* AP_OFFCPU_BPF_H */

@@ -8,7 +8,7 @@
 #ifndef AP_PYTHON_BPF_H
 #define AP_PYTHON_BPF_H
 
-#include "shared.h"
+#include "maps.bpf.h"
 
 #define PY_FRAME_READ 112  /* covers f_lasti (<=3.10) and owner (3.14: @74) */
 #define PY_CODE_READ 160   /* covers every header field we use, in every version */
@@ -20,7 +20,7 @@
  * on x86_64 glibc, 3.8-3.14 */
 #define AP_PY_GIL_SIZE 208
 
-const volatile __u32 py_depth = AP_MAX_PY_FRAMES; /* --py-depth */
+const volatile __u32 py_depth __weak = AP_MAX_PY_FRAMES; /* --py-depth */
 
 /* tgid -> how to read its interpreter; written by userspace on exec/mmap */
 struct {
@@ -28,7 +28,7 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, struct ap_py_proc);
-} py_procs SEC(".maps");
+} py_procs SEC(".maps") __weak;
 
 /* tid -> PyThreadState *, captured by the --py-calls uprobe; the sampler's
  * fallback when the TSS lookup finds nothing (e.g. a non-glibc libc) */
@@ -37,7 +37,7 @@ struct {
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u64);
-} py_tstates SEC(".maps");
+} py_tstates SEC(".maps") __weak;
 
 struct py_seen_key {
 	__u64 code;
@@ -51,7 +51,7 @@ struct {
 	__uint(max_entries, 65536);
 	__type(key, struct py_seen_key);
 	__type(value, __u8);
-} py_seen SEC(".maps");
+} py_seen SEC(".maps") __weak;
 
 struct py_scratch {
 	/* loop counters live here, not in the callbacks' context on the
@@ -73,7 +73,7 @@ struct {
 	__uint(max_entries, AP_NR_SLOTS);
 	__type(key, __u32);
 	__type(value, struct py_scratch);
-} py_scratch SEC(".maps");
+} py_scratch SEC(".maps") __weak;
 
 /* glibc pthread_getspecific(key) for key < 32, read from the thread's TCB */
 static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_struct *task)

@@ -345,7 +345,7 @@ struct ap_py_code {
 /* One on-CPU sample as written to the ring buffer: a fixed header, the
  * kernel stack, then ustack_size bytes of user stack starting at regs[7]
  * (rsp). Only the used part of ustack is sent. Changing this layout means
- * changing src/collect/cpu.c (sample parsing). */
+ * changing src/collect/stacks.c (sample parsing). */
 struct ap_cpu_sample {
 	__u32 type;                /* AP_REC_SAMPLE */
 	__u32 tgid;

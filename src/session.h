@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "artifact/selfcost.h"
-#include "collect/procmaps.h"
+#include "process/procmaps.h"
 #include "filter.h"
 #include "hashmap.h"
 #include "profile/profile.h"

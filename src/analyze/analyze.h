@@ -2,7 +2,8 @@
 /* The analyzer: reads a run's artifacts (never BPF), computes the metrics of
  * metrics.def per scope, evaluates the declarative patterns (patterns/NAME.json,
  * docs/PATTERNS.md) and produces ranked, de-duplicated findings, written as
- * findings.json and report.md. Identical artifacts give identical output. */
+ * findings.json and report.md (by src/report/findings.c). Identical artifacts
+ * give identical output. The artifact loader is artifact/input.h. */
 #ifndef AP_ANALYZE_H
 #define AP_ANALYZE_H
 
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <cjson/cJSON.h>
+#include "artifact/input.h"
 #include "profile/profile.h"
 
 #define AP_SCHEMA_FINDINGS "autoprof.findings/1"
@@ -71,36 +73,6 @@ struct ap_subject {
 	struct ap_value *v;              /* by ap_metric_slot() */
 };
 
-/* the proc.json timeline of one process */
-struct ap_series {
-	uint32_t pid;
-	size_t n;
-	double *t, *rss_kb, *cpu_pct, *threads, *minflt, *majflt, *rchar, *wchar;
-};
-
-struct ap_pycall {
-	uint32_t pid;
-	char *qualname, *file;
-	uint64_t entries;
-	int minor;
-};
-
-/* what analyze reads from a run directory */
-struct ap_input {
-	struct profile prof;
-	double wall_s;
-	int nr_cpus;
-	char *target;          /* command line or "pid N" */
-	bool interrupted;
-	bool system_wide;      /* run --all: every process of the host */
-	bool has_proc, has_pycalls;
-	struct ap_series *series;
-	size_t nr_series;
-	struct ap_pycall *pycalls;
-	size_t nr_pycalls;
-	double lost_pct;
-};
-
 struct ap_pattern;
 
 struct ap_finding {
@@ -139,12 +111,6 @@ struct ap_analysis {
 	bool rejected_patterns;     /* a --patterns file was rejected */
 };
 
-/* load run.json and artifacts/... of the run directory dirfd (dir names it
- * in messages; files of ours only: no symlinks, regular, at most
- * AP_READ_MAX bytes); 0 or -errno with a message logged */
-int ap_input__load(struct ap_input *in, int dirfd, const char *dir);
-void ap_input__free(struct ap_input *in);
-
 /* metrics of every scope from in (moved into an) */
 void ap_metrics__compute(struct ap_analysis *an);
 /* the value of metric id for s (its process or the run for outer scopes), or NULL */
@@ -179,13 +145,8 @@ double ap_binomial_confidence(uint64_t k, uint64_t n, double threshold, bool abo
 /* 95% Wilson score interval of k in n, as fractions */
 void ap_wilson95(uint64_t k, uint64_t n, double *lo, double *hi);
 
-/* outputs */
-cJSON *ap_findings_json(const struct ap_analysis *an);
-void ap_report_md(const struct ap_analysis *an, FILE *f);
-/* the terminal's "Top findings" block */
-void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f);
-
-/* everything `analyze DIR` does: load, compute, evaluate with the built-in
+/* everything `analyze DIR` does (src/report/findings.c): load, compute,
+ * evaluate with the built-in
  * patterns and those of patterns_dir (may be NULL), write findings.json and
  * report.md into the run directory dirfd (named dir in messages). Returns 0 or -errno; *out (if not NULL) keeps the
  * analysis for the caller to print from and free. */

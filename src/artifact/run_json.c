@@ -10,7 +10,7 @@
 #include "artifact/run_json.h"
 #include "artifact/selfcost.h"
 #include "outdir.h"
-#include "collect/cpu.h"
+#include "session.h"
 #include "util.h"
 
 static void add_time(cJSON *o, const char *key, uint64_t real_ns)

@@ -11,7 +11,7 @@
 #include "shared.h"
 #include "autoprof.skel.h"
 #include "collect/cpu.h"
-#include "collect/mmaptrack.h"
+#include "process/mmaptrack.h"
 #include "hashmap.h"
 #include "profile/profile.h"
 #include "python/pyproc.h"
@@ -41,8 +41,8 @@ struct ap_collector_ops {
 	/* after each drain of the ring buffer (timers, deferred releases) */
 	void (*poll)(struct ap_collector *c);
 	/* move what the BPF side aggregated since the last flush into `into`;
-	 * threads still alive are accounted up to end_ns. Today called once,
-	 * after detach; written to be called again for each window */
+	 * threads still alive are accounted up to end_ns. Called at each
+	 * window (engine.c) and once more at the end, after detach */
 	void (*flush)(struct ap_collector *c, uint64_t end_ns, struct profile *into);
 	/* its loss and event counters into `into` */
 	void (*counters)(struct ap_collector *c, struct profile *into);

@@ -679,6 +679,11 @@ void cpu_collector__free(struct cpu_collector *cc)
 	if (!cc)
 		return;
 	cpu_collector__stop(cc);
+	if (cc->ses->pm.hook_ctx == cc) { /* the session's procmaps outlives us */
+		cc->ses->pm.on_map = NULL;
+		cc->ses->pm.on_exec = NULL;
+		cc->ses->pm.hook_ctx = NULL;
+	}
 	ring_buffer__free(cc->rb);
 	mmaptrack__free(cc->mt);
 	for_each_collector(cc, c)

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "collect/procmaps.h"
+#include "process/procmaps.h"
 #include "hashmap.h"
 #include "shared.h"
 

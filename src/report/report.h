@@ -44,4 +44,12 @@ struct ap_service_row *services_rank(const struct profile *p, size_t *n);
 void tty_clean(char *s);
 char *tty_dup(const char *s);
 
+/* the analyzer's findings (src/report/findings.c), over an analysis of
+ * analyze/analyze.h */
+struct ap_analysis;
+struct cJSON *ap_findings_json(const struct ap_analysis *an);
+void ap_report_md(const struct ap_analysis *an, FILE *f);
+/* the terminal's "Top findings" block */
+void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f);
+
 #endif

@@ -6,7 +6,7 @@
 #define AP_UNWIND_H
 
 #include <stdint.h>
-#include "collect/procmaps.h"
+#include "process/procmaps.h"
 
 #define AP_MAX_UFRAMES 256
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "analyze/analyze.h"
 #include "analyze/pattern.h"
+#include "report/report.h"
 #include "unit.h"
 #include "util.h"
 

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "collect/procmaps.h"
+#include "process/procmaps.h"
 
 struct mmaptrack;
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include "collect/procmaps.h"
+#include "process/procmaps.h"
 #include "log.h"
 #include "symbolize/safeopen.h"
 #include "util.h"

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "analyze/analyze.h"
 #include "artifact/artifact.h"
+#include "artifact/input.h"
 #include "log.h"
 #include "util.h"
 

@@ -11,7 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/sysmacros.h>
-#include "collect/mmaptrack.h"
+#include "process/mmaptrack.h"
 #include "log.h"
 #include "util.h"
 
