@@ -19,7 +19,7 @@
 #include "analyze/analyze.h"
 #include "cmds.h"
 #include "collect/cpu.h"
-#include "collect/procmaps.h"
+#include "process/procmaps.h"
 #include "engine.h"
 #include "filter.h"
 #include "log.h"
