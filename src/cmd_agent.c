@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "outdir.h"
+#include "process/labels.h"
 #include "profile/compact.h"
 #include "report/formats.h"
 #include "session.h"
@@ -302,6 +303,7 @@ static const char *const per_window_counters[] = {
 	"profile_purges", "profile_stacks_evicted", "profile_frames_evicted",
 	"profile_modules_evicted", "profile_strings_evicted", "python_code_objects_evicted",
 	"offcpu_stack_ids_evicted", "frame_id_cache_evicted", "processes_forgotten",
+	"process_exits_missed",
 	"timeline_samples_dropped", "offcpu_intervals_dropped", "slow_syscalls_dropped",
 };
 
@@ -342,6 +344,7 @@ static void close_window(struct agent *ag, bool last)
 {
 	struct ap_window_info wi = { .last = last, .nr_cpus = ag->ses.nr_cpus };
 	struct profile win, cw;
+	struct ap_labels_stats ls;
 	double cpu;
 	int err;
 
@@ -356,6 +359,11 @@ static void close_window(struct agent *ag, bool last)
 	if (err) /* what was drained is kept; the rest is in the next window */
 		ap_warn("agent: window %llu: draining the collectors: %s",
 			(unsigned long long)wi.seq, ap_errstr(err));
+	/* labels not read in full (totals since the start; made deltas below) */
+	ap_labels__stats(&ls);
+	profile__set_counter(&win, "labels_cgroup_unreadable", ls.cgroup_failed);
+	profile__set_counter(&win, "labels_environ_unreadable", ls.environ_failed);
+	profile__set_counter(&win, "labels_environ_truncated", ls.environ_truncated);
 	counters_to_deltas(ag, &win);
 	/* the files hold what the window used, not the live tables */
 	profile__compact(&win, &cw);

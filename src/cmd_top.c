@@ -591,6 +591,10 @@ static int run_loop(struct top *t)
 		t->start_ns = now_mono_ns();
 		err = ap_loop__run(&l);
 	}
+	/* the terminal first: freeing the loop unblocks SIGINT, and a second
+	 * Ctrl-C then would end us with the terminal still raw */
+	if (t->interactive)
+		top_term__restore();
 	ap_loop__free(&l);
 	return err < 0 ? err : 0;
 }

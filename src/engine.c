@@ -131,6 +131,7 @@ static void eviction_counters(struct ap_session *ses)
 	profile__set_counter(p, "python_code_objects_evicted", ses->evicted.py_codes);
 	profile__set_counter(p, "offcpu_stack_ids_evicted", ses->evicted.off_stacks);
 	profile__set_counter(p, "frame_id_cache_evicted", ses->evicted.cache_entries);
+	profile__set_counter(p, "process_exits_missed", ses->evicted.exits_missed);
 	memset(&ses->evicted, 0, sizeof(ses->evicted));
 }
 

@@ -55,6 +55,7 @@ struct ap_collect_evictions {
 	uint64_t py_codes;          /* code objects dropped */
 	uint64_t off_stacks;        /* off-CPU stack identities dropped */
 	uint64_t cache_entries;     /* frame id cache entries dropped */
+	uint64_t exits_missed;      /* processes found gone by the purge (their exit record was lost) */
 };
 
 struct cpu_collector;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -539,6 +540,23 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 	struct procmaps *pm = &cc->ses->pm;
 	size_t n;
 
+	/* --all: a process whose exit never reached us (a lost side-band
+	 * record) would be followed for ever, and its pid, reused, unwound
+	 * with its mappings: a process no longer there is released now */
+	if (cc->ses->opts.all) {
+		size_t i;
+
+		for (i = 0; i < pm->nr_procs; i++) {
+			const struct ap_proc *p = pm->procs[i];
+
+			if (p->exited || p->released || !session__is_tracked(cc->ses, p->pid, 0))
+				continue;
+			if (kill(p->pid, 0) && errno == ESRCH) {
+				collect_proclife_exited(cc, p->pid);
+				ev->exits_missed++;
+			}
+		}
+	}
 	/* what belonged to processes gone: their off-CPU stack identities,
 	 * code objects and Python frame names */
 	ev->off_stacks += drop_dead(&cc->off_stacks, offsetof(struct off_key, tgid), pm);

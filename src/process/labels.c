@@ -34,6 +34,14 @@ static void clean_copy(char *out, size_t len, const char *s, size_t n)
 				k = 0;
 		if (k == 1 && (c < 0x20 || c == 0x7f))
 			k = 0;
+		if (k > 1) { /* strict: no overlong form, surrogate, code point past
+			      * U+10FFFF or C1 control (a terminal's CSI) */
+			unsigned char d = s[i + 1];
+
+			if (c < 0xc2 || c > 0xf4 || (c == 0xc2 && d < 0xa0) || (c == 0xe0 && d < 0xa0) ||
+			    (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
+				k = 0;
+		}
 		if (!k) {
 			out[o++] = '_';
 			i++;
@@ -199,7 +207,7 @@ static const char *env_get(const char *env, size_t len, const char *name, size_t
 bool labels_environ_service(const char *env, size_t len, char *out, size_t outlen)
 {
 	const char *v, *p, *end;
-	size_t n;
+	size_t n = 0;
 
 	if (outlen < 2)
 		return false;

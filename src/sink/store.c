@@ -351,6 +351,24 @@ int ap_store__open(const char *dir, uint64_t max_bytes, struct ap_store **out)
 		goto err_out;
 	}
 	ap_walk_free(&w);
+	/* a directory another user owns or may write into is theirs to lock
+	 * (the agent would refuse to start) or to rename windows in */
+	if (!w.made_last) {
+		struct stat st;
+
+		if (fstat(s->fd, &st)) {
+			err = -errno;
+			ap_err("store: %s: %s", dir, ap_errstr(err));
+			goto err_out;
+		}
+		if ((st.st_uid != geteuid() && st.st_uid != uid) || (st.st_mode & 022)) {
+			err = -EPERM;
+			ap_err("store: %s: owned by uid %u with mode %04o: another user could lock it or "
+			       "rename its windows; give a directory that only root can write, or a new one",
+			       dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			goto err_out;
+		}
+	}
 	/* one writer: a second agent on the same store would delete under the first */
 	if (flock(s->fd, LOCK_EX | LOCK_NB)) {
 		err = errno == EWOULDBLOCK ? -EBUSY : -errno;

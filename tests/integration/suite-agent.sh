@@ -9,7 +9,7 @@
 # (by pid): the agent sees every process on the host. Sourced by run.sh.
 
 SUITE_TESTS=(agent_usage agent_rotation agent_python agent_sigterm agent_second_signal
-	agent_sigkill agent_max_disk agent_disk_full agent_not_writable agent_deleted_binary
+	agent_sigkill agent_max_disk agent_disk_full agent_not_writable agent_store_foreign agent_deleted_binary
 	agent_purge agent_offcpu)
 
 AG_AP=$(readlink -f "$AP")
@@ -377,6 +377,30 @@ t_agent_not_writable() {
 	done
 	umount $m && rmdir $m
 	[ -z "$bad" ] && pass agent_not_writable || fail agent_not_writable "$bad"
+}
+
+# an existing store another user could write into (or owns) is refused: they
+# could lock it (the agent would not start) or rename its windows
+t_agent_store_foreign() {
+	local d=$AG_O/agent-foreign e=$AG_O/agent-foreign.err rc bad=
+	rm -rf $d && mkdir -p $d
+	for mode in 0777 0775; do
+		chmod $mode $d
+		timeout 20 $AG_AP agent -o $d 2>$e
+		rc=$?
+		if [ $rc != 125 ] || [ $(wc -l <$e) != 1 ] || ! grep -q "another user" $e; then
+			bad="$bad [mode $mode: exit $rc: $(ag_err $e)]"
+		fi
+	done
+	chmod 0755 $d && chown 65534 $d
+	timeout 20 $AG_AP agent -o $d 2>$e
+	rc=$?
+	if [ $rc != 125 ] || ! grep -q "owned by uid 65534" $e; then
+		bad="$bad [owned by 65534: exit $rc: $(ag_err $e)]"
+	fi
+	[ -z "$(ls -A $d)" ] || bad="$bad [the refused store was written into]"
+	rm -rf $d
+	[ -z "$bad" ] && pass agent_store_foreign || fail agent_store_foreign "$bad"
 }
 
 # a binary deleted while its process runs keeps its names in the windows

@@ -122,6 +122,32 @@ TEST(labels_environ)
 	ASSERT_TRUE(!labels_environ_service("", 0, out, sizeof(out)), "empty block");
 }
 
+/* what a process sets reaches JSON and pprof as valid UTF-8 only: overlong
+ * forms, surrogates, code points past U+10FFFF and C1 controls become '_' */
+TEST(labels_strict_utf8)
+{
+	static const struct {
+		const char *env, *want, *what;
+	} cases[] = {
+		{ "OTEL_SERVICE_NAME=caf\xc3\xa9", "caf\xc3\xa9", "valid 2-byte kept" },
+		{ "OTEL_SERVICE_NAME=\xe2\x82\xac\xf0\x9f\x98\x80", "\xe2\x82\xac\xf0\x9f\x98\x80",
+		  "valid 3- and 4-byte kept" },
+		{ "OTEL_SERVICE_NAME=a\xc0\x80" "b", "a__b", "overlong NUL" },
+		{ "OTEL_SERVICE_NAME=a\xed\xa0\x80" "b", "a___b", "surrogate" },
+		{ "OTEL_SERVICE_NAME=a\xf5\x80\x80\x80" "b", "a____b", "past U+10FFFF" },
+		{ "OTEL_SERVICE_NAME=a\xc2\x9b" "2Jb", "a__2Jb", "C1 CSI" },
+		{ "OTEL_SERVICE_NAME=a\xe0\x80\xaf" "b", "a___b", "overlong 3-byte" },
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_TRUE(labels_environ_service(cases[i].env, strlen(cases[i].env), out, sizeof(out)),
+			    cases[i].what);
+		ASSERT_STREQ(out, cases[i].want, cases[i].what);
+	}
+}
+
 TEST(labels_read_self)
 {
 	struct ap_labels *l;
