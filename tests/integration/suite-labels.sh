@@ -160,7 +160,7 @@ t_labels_store_sigkill() {
 t_labels_store_not_writable() {
 	local m e=$LB_O/store-ro.err rc
 	m=$(mktemp -d /tmp/ap-store-ro.XXXXXX)
-	if ! mount -t tmpfs -o size=64k,ro tmpfs $m 2>$e; then
+	if ! mount -t tmpfs -o size=64k,ro,mode=0755 tmpfs $m 2>$e; then
 		fail labels_store_not_writable "cannot mount a read-only tmpfs: $(lb_err $e)"
 		rmdir $m
 		return
