@@ -222,7 +222,7 @@ t_all_filter_exclude() {
 		fail $t "the excluded pid's process is named in: $hits"
 	elif [ "$pids" != 0 ]; then
 		fail $t "$pids rows of the excluded processes $xc (apall_xc), $xp (pid) in the artifacts"
-	elif [ "$late" != 0 ] || [ "$(all_comm_samples $d/stacks.folded apall_xc)" != 0 ]; then
+	elif [ "$late" != 0 ] || [ "$(samples $d/stacks.folded "^apall_xc;.*(compute|leaf_a|leaf_b|run_workload)")" != 0 ]; then
 		fail $t "$late samples of apall_xc started during the recording (pid $xc2)"
 	elif ! jq -e '.counters.filtered_out > 0' $d/artifacts/cpu.json >/dev/null; then
 		fail $t "filtered_out is not counted"
