@@ -12,8 +12,10 @@
  * (--cgroup X --comm python3: the python3 processes under X); an exclusion
  * wins over everything. A comm matches the thread's own name or its
  * process's (the thread group leader's). A cgroup matches the task's cgroup
- * v2 and its AP_FILTER_CGROUP_DEPTH - 1 nearest ancestors. Userspace fills
- * the maps after load (src/filter.c); the profiler's own pid is excluded. */
+ * v2 and all its ancestors: each filter cgroup's level is known (rodata), so
+ * the task's ancestor at that level is the one compared, at any depth.
+ * Userspace fills the maps after load (src/filter.c); the profiler's own pid
+ * is excluded. */
 #ifndef AP_FILTER_BPF_H
 #define AP_FILTER_BPF_H
 
@@ -25,10 +27,13 @@
 const volatile bool filter_system_wide __weak = false; /* filters, not the tracked set */
 const volatile __u32 filter_incl __weak = 0;           /* AP_FILT_K_* kinds with an include */
 const volatile __u32 filter_excl __weak = 0;           /* ... with an exclusion */
+/* the distinct levels of the filter cgroups (0: the root), ascending */
+const volatile __u32 filter_cg_levels[AP_FILTER_MAX_CGROUPS] __weak = {};
+const volatile __u32 filter_cg_nlevels __weak = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AP_FILTER_MAX_PIDS);
+	__uint(max_entries, AP_FILTER_MAX_PIDS + 1); /* and the profiler's own */
 	__type(key, __u32);            /* tgid */
 	__type(value, __u8);           /* AP_FILT_INCLUDE | AP_FILT_EXCLUDE */
 } filter_pids SEC(".maps") __weak;
@@ -57,22 +62,23 @@ static __always_inline __u8 filter_comm_of(const char *comm)
 	return v ? *v : 0;
 }
 
-/* the task's cgroup v2 and its nearest ancestors, nearest first */
+/* the task's cgroup v2 and its ancestors at the filter cgroups' levels:
+ * one lookup per distinct level, exact at any depth */
 static __always_inline __u8 filter_cgroup_of(struct task_struct *t)
 {
 	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp), *anc;
-	int level, i;
+	__u32 level, lv, i;
 	__u8 got = 0, *v;
 	__u64 id;
 
 	if (!cg)
 		return 0;
 	level = BPF_CORE_READ(cg, level);
-	for (i = 0; i < AP_FILTER_CGROUP_DEPTH; i++) {
-		if (level - i < 0)
+	for (i = 0; i < AP_FILTER_MAX_CGROUPS && i < filter_cg_nlevels; i++) {
+		lv = filter_cg_levels[i];
+		if (lv > level) /* ascending: the rest are deeper than the task */
 			break;
-		if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[(level - i) & 255]) ||
-		    !anc)
+		if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lv]) || !anc)
 			break;
 		id = BPF_CORE_READ(anc, kn, id);
 		v = bpf_map_lookup_elem(&filter_cgroups, &id);

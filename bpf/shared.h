@@ -64,7 +64,6 @@ enum ap_counter {
 #define AP_FILTER_MAX_PIDS 64
 #define AP_FILTER_MAX_COMMS 64
 #define AP_FILTER_MAX_CGROUPS 16
-#define AP_FILTER_CGROUP_DEPTH 16  /* a task's cgroup and its 15 nearest ancestors */
 #define AP_FILT_INCLUDE 1          /* map values */
 #define AP_FILT_EXCLUDE 2
 #define AP_FILT_K_PID (1u << 0)    /* filter_incl / filter_excl: the kinds in use */
@@ -206,6 +205,8 @@ struct ap_thread_stat {
 	__u32 sys_fd;              /* enum ap_fd_kind of its fd argument */
 	__u32 tl_pending;          /* intervals sent with sid 0 in the current syscall */
 	__u32 tl_pad;
+	__u64 filt_cgid;           /* system-wide: the cgroup id the filters were judged with
+				    * (and comm, the name): judged again when either changes */
 };
 
 struct ap_thread_rec {

@@ -31,13 +31,52 @@ struct {
 	__type(value, struct ap_thread_stat);
 } thread_tmpl SEC(".maps") __weak;
 
+/* the cgroup id the filters see for t (0 when no cgroup filter is used) */
+static __always_inline __u64 thread_filt_cgid(struct task_struct *t)
+{
+	if (!((filter_incl | filter_excl) & AP_FILT_K_CGROUP))
+		return 0;
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
+/* system-wide: a thread whose name or cgroup changed since the filters
+ * judged it (prctl(PR_SET_NAME), exec, a move to another cgroup) is judged
+ * again; one they now leave out loses its accounting entry. Two compares
+ * when nothing changed, nothing at all without a comm or cgroup filter */
+static __always_inline struct ap_thread_stat *thread_refilter(struct task_struct *t,
+							      struct ap_thread_stat *st)
+{
+	__u64 comm[AP_COMM_LEN / 8] = {}, cgid;
+	__u64 *was = (__u64 *)st->comm;
+
+	if (!filter_system_wide ||
+	    !((filter_incl | filter_excl) & (AP_FILT_K_COMM | AP_FILT_K_CGROUP)))
+		return st;
+	cgid = thread_filt_cgid(t);
+	if ((filter_incl | filter_excl) & AP_FILT_K_COMM)
+		bpf_probe_read_kernel(comm, sizeof(comm), t->comm);
+	else
+		__builtin_memcpy(comm, st->comm, sizeof(comm));
+	if (comm[0] == was[0] && comm[1] == was[1] && cgid == st->filt_cgid)
+		return st;
+	if (!filter_pass(t)) {
+		bpf_task_storage_delete(&threads, t);
+		return NULL;
+	}
+	__builtin_memcpy(st->comm, comm, sizeof(comm));
+	st->filt_cgid = cgid;
+	return st;
+}
+
 /* the accounting entry of thread t; created for a tracked process */
 static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 {
 	__u32 tid = t->pid, tgid = t->tgid, zero = 0;
 	struct ap_thread_stat *st = bpf_task_storage_get(&threads, t, NULL, 0);
 
-	if (st || !tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
+	if (st)
+		return thread_refilter(t, st);
+	if (!tid || (t->flags & PF_EXITING) || !task_wanted(t, tgid))
 		return st;
 	/* system-wide: kernel threads' time off CPU is their idle time (their
 	 * on-CPU samples are kept) */
@@ -53,7 +92,9 @@ static __always_inline struct ap_thread_stat *thread_get(struct task_struct *t)
 	st->out_kstack = -1;
 	st->pend_kstack = -1;
 	st->kc_kstack = -1;
-	bpf_probe_read_kernel_str(st->comm, sizeof(st->comm), t->comm);
+	bpf_probe_read_kernel(st->comm, sizeof(st->comm), t->comm); /* as thread_refilter reads it */
+	if (filter_system_wide)
+		st->filt_cgid = thread_filt_cgid(t);
 	st = bpf_task_storage_get(&threads, t, st, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!st)
 		cnt_inc(AP_CNT_THREADS_FULL);

@@ -185,13 +185,39 @@ static int cgroup_id(int fd, uint64_t *id)
 	return 0;
 }
 
+/* how deep path is below the cgroup2 mount mnt (0: the mount itself), as
+ * the kernel's cgroup->level counts it when the mount is the root cgroup
+ * (not in a cgroup namespace); -errno if path is not under mnt */
+static int cgroup_level(const char *mnt, const char *path)
+{
+	char *rm = realpath(mnt, NULL), *rp = realpath(path, NULL), *p;
+	size_t n;
+	int level = -ENOENT;
+
+	if (!rm || !rp)
+		goto out;
+	n = strcmp(rm, "/") ? strlen(rm) : 0;
+	if (strncmp(rp, rm, n) || (rp[n] && rp[n] != '/')) {
+		level = -EXDEV;
+		goto out;
+	}
+	level = 0;
+	for (p = rp + n; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			level++;
+out:
+	free(rm);
+	free(rp);
+	return level;
+}
+
 static int add_cgroup(struct ap_filter *f, const char *arg, bool exclude)
 {
 	const char *opt = exclude ? "--exclude-cgroup" : "--cgroup";
 	char mnt[PATH_MAX], path[PATH_MAX * 2], why[PATH_MAX + 128];
 	struct ap_filter_rule *r;
 	uint64_t id = 0;
-	int fd, err;
+	int fd, err, level;
 
 	if (!arg[0])
 		return bad(opt, arg, "is empty: give a cgroup v2 directory");
@@ -222,8 +248,14 @@ static int add_cgroup(struct ap_filter *f, const char *arg, bool exclude)
 		return bad(opt, arg, "has no cgroup id (name_to_handle_at failed)");
 	if (too_many(f, AP_FILTER_CGROUP))
 		return bad(opt, arg, "is one cgroup too many (at most 16 with --exclude-cgroup)");
+	level = cgroup_level(mnt, path);
+	if (level < 0) {
+		snprintf(why, sizeof(why), "is not below the cgroup2 mount %s", mnt);
+		return bad(opt, arg, why);
+	}
 	r = add_rule(f, AP_FILTER_CGROUP, exclude);
 	r->cgroup_id = id;
+	r->cgroup_level = level;
 	r->cgroup_path = xstrdup(path);
 	return 0;
 }
@@ -255,6 +287,8 @@ static const unsigned kind_bits[3] = { AP_FILT_K_PID, AP_FILT_K_COMM, AP_FILT_K_
 void ap_filter__configure(const struct ap_filter *f, struct autoprof_bpf *skel)
 {
 	unsigned incl = 0, excl = AP_FILT_K_PID; /* our own pid, always */
+	unsigned nlv = 0, lv, j;
+	size_t i;
 	int k;
 
 	for (k = 0; k < 3; k++) {
@@ -263,6 +297,23 @@ void ap_filter__configure(const struct ap_filter *f, struct autoprof_bpf *skel)
 		if (f->nr_kind[k][1])
 			excl |= kind_bits[k];
 	}
+	/* the distinct levels of the cgroups, ascending (at most one per cgroup) */
+	for (i = 0; i < f->nr; i++) {
+		if (f->rules[i].kind != AP_FILTER_CGROUP)
+			continue;
+		lv = f->rules[i].cgroup_level;
+		for (j = 0; j < nlv && skel->rodata->filter_cg_levels[j] < lv; j++)
+			;
+		if (j < nlv && skel->rodata->filter_cg_levels[j] == lv)
+			continue;
+		if (nlv == AP_FILTER_MAX_CGROUPS)
+			break;
+		memmove((void *)&skel->rodata->filter_cg_levels[j + 1],
+			(void *)&skel->rodata->filter_cg_levels[j], (nlv - j) * sizeof(lv));
+		skel->rodata->filter_cg_levels[j] = lv;
+		nlv++;
+	}
+	skel->rodata->filter_cg_nlevels = nlv;
 	skel->rodata->filter_system_wide = true;
 	skel->rodata->filter_incl = incl;
 	skel->rodata->filter_excl = excl;

@@ -45,6 +45,7 @@ struct ap_filter_rule {
 	char comm[16];          /* AP_FILTER_COMM: NUL-padded */
 	uint64_t cgroup_id;     /* AP_FILTER_CGROUP: the directory's cgroup id */
 	char *cgroup_path;      /* ... as found */
+	uint32_t cgroup_level;  /* ... its depth below the cgroup2 mount's root (0: the root) */
 };
 
 struct ap_filter {

@@ -313,5 +313,144 @@ EOF
 	fi
 }
 
+# --exclude-cgroup and --cgroup hold at any depth: a busy task 18 levels
+# down (the excluded cgroup, then l1 .. l17) is left out of an exclusion of
+# the top one, and kept by an include of a middle one (l1)
+t_all_filter_deep_cgroup() {
+	local t=all_filter_deep_cgroup d=$O/all-deep mnt top leaf i in out rc n x nin other
+	mnt=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$mnt" ] || { fail $t "cgroup v2 is not mounted"; return; }
+	top=$mnt/apall-deep-$$
+	leaf=$top
+	for ((i = 1; i <= 17; i++)); do leaf=$leaf/l$i; done
+	mkdir -p $leaf || { fail $t "cannot create $leaf"; all_rmdirs $leaf $mnt; return; }
+	in=$(all_bin $W/cwork apall_dp) && out=$(all_bin $W/cwork apall_dn) ||
+		{ fail $t "cannot copy cwork"; all_rmdirs $leaf $mnt; return; }
+	all_start $in 60
+	in=$ALL_PID
+	echo $in >$leaf/cgroup.procs || { fail $t "cannot move pid $in into $leaf"; all_cleanup; all_rmdirs $leaf $mnt; return; }
+	all_start $out 60
+	out=$ALL_PID
+	all_profile $d --exclude-cgroup $top --comm apall_dp --comm apall_dn ||
+		{ fail $t "the profiler did not start: $(tail -1 $d.err)"; all_cleanup; all_rmdirs $leaf $mnt; return; }
+	wait_cpu $out $(awk -v c=$(cpu_s $out) 'BEGIN { print c + 1.5 }') 40
+	wait_cpu $in $(awk -v c=$(cpu_s $in) 'BEGIN { print c + 1 }') 40
+	all_stop
+	rc=$?
+	x=$(all_comm_samples $d/stacks.folded apall_dp)
+	n=$(all_comm_samples $d/stacks.folded apall_dn)
+	all_profile $d-in --cgroup $top/l1 ||
+		{ fail $t "the profiler did not start: $(tail -1 $d-in.err)"; all_cleanup; all_rmdirs $leaf $mnt; return; }
+	wait_cpu $in $(awk -v c=$(cpu_s $in) 'BEGIN { print c + 1.5 }') 40
+	all_stop
+	rc=$((rc | $?))
+	all_cleanup
+	all_rmdirs $leaf $mnt
+	nin=$(all_comm_samples $d-in/stacks.folded apall_dp)
+	other=$(grep -v '^apall_dp;' $d-in/stacks.folded | samples /dev/stdin .)
+	if [ $rc != 0 ]; then
+		fail $t "exit $rc: $(tail -1 $d.err) $(tail -1 $d-in.err)"
+	elif [ "$x" != 0 ]; then
+		fail $t "$x samples of apall_dp, 18 levels below the excluded $top"
+	elif ! gt $n 50; then
+		fail $t "only $n samples of apall_dn with --exclude-cgroup"
+	elif ! gt $nin 50; then
+		fail $t "only $nin samples of apall_dp with --cgroup $top/l1 (17 levels above it)"
+	elif [ "$other" != 0 ]; then
+		fail $t "$other samples from outside $top/l1 with --cgroup $top/l1"
+	else
+		pass $t
+		echo "     excluded 18 deep: 0 samples (apall_dn $n); included from l1: $nin"
+	fi
+}
+# rmdir LEAF and its parents up to (not including) STOP
+all_rmdirs() { # LEAF STOP
+	local c=$1
+	while [ "$c" != "$2" ] && [ "${#c}" -gt "${#2}" ]; do
+		rmdir $c 2>/dev/null
+		c=${c%/*}
+	done
+}
+
+# -p takes its full 64 pids (the profiler's own exclusion is on top of
+# them): 63 sleeping processes and a busy one, whose samples are the only
+# ones recorded
+t_all_filter_64_pids() {
+	local t=all_filter_64_pids d=$O/all-64p b pids i rc n other
+	b=$(all_bin $W/cwork apall_pp) || { fail $t "cannot copy cwork"; return; }
+	all_start $b 60
+	b=$ALL_PID
+	pids=$b
+	for ((i = 0; i < 63; i++)); do
+		all_start sleep 60
+		pids=$pids,$ALL_PID
+	done
+	all_profile $d -p $pids ||
+		{ fail $t "the profiler did not start with 64 pids: $(tail -1 $d.err)"; all_cleanup; return; }
+	wait_cpu $b $(awk -v c=$(cpu_s $b) 'BEGIN { print c + 1.5 }') 40
+	all_stop
+	rc=$?
+	all_cleanup
+	n=$(all_comm_samples $d/stacks.folded apall_pp)
+	other=$(grep -v '^apall_pp;' $d/stacks.folded | samples /dev/stdin .)
+	if [ $rc != 0 ]; then
+		fail $t "exit $rc with 64 pids: $(tail -1 $d.err)"
+	elif ! gt $n 50; then
+		fail $t "only $n samples of apall_pp (pid $b, one of the 64)"
+	elif [ "$other" != 0 ]; then
+		fail $t "$other samples of processes not among the 64 pids"
+	else
+		pass $t
+		echo "     64 pids loaded; apall_pp $n samples, nothing else"
+	fi
+}
+
+# a thread that renames itself (as PR_SET_NAME does) to an excluded name is
+# judged again: its syscalls after the rename are not counted any more
+t_all_filter_rename() {
+	local t=all_filter_rename d=$O/all-ren py pyexe pid i rc calls
+	pyexe=/usr/bin/python3.11
+	[ -x $pyexe ] || { fail $t "needs $pyexe"; return; }
+	ln -sf $pyexe $O/apall_rn
+	rm -f $O/apall_rn.done
+	cat >$O/apall_rn.py <<'PY'
+import sys, time
+for _ in range(300):
+    time.sleep(0.001)
+with open("/proc/self/comm", "w") as f:
+    f.write("apall_rx")
+for _ in range(3000):
+    time.sleep(0.001)
+open(sys.argv[1], "w").close()
+time.sleep(60)
+PY
+	all_profile $d --comm apall_rn --exclude-comm apall_rx ||
+		{ fail $t "the profiler did not start: $(tail -1 $d.err)"; return; }
+	all_start $O/apall_rn $O/apall_rn.py $O/apall_rn.done
+	pid=$ALL_PID
+	for ((i = 0; i < 400; i++)); do
+		[ -e $O/apall_rn.done ] && break
+		sleep 0.1
+	done
+	all_stop
+	rc=$?
+	all_cleanup
+	calls=$(jq --argjson p $pid '[.processes[] | select(.pid == $p) | .syscalls[] |
+		select(.name == "clock_nanosleep" or .name == "nanosleep" or .name == "select") | .count] |
+		add // 0' $d/artifacts/syscalls.json)
+	if [ $rc != 0 ]; then
+		fail $t "exit $rc: $(tail -1 $d.err)"
+	elif [ ! -e $O/apall_rn.done ]; then
+		fail $t "the workload did not finish its 3300 sleeps"
+	elif ! gt $calls 100; then
+		fail $t "only $calls sleeps of pid $pid counted before its rename (300 made)"
+	elif gt $calls 1000; then
+		fail $t "$calls sleeps of pid $pid counted: the 3000 after its rename to the excluded apall_rx are in"
+	else
+		pass $t
+		echo "     $calls sleeps counted (300 before the rename, 3000 after it)"
+	fi
+}
+
 SUITE_TESTS=(all_native_python all_exec all_filter_comm all_filter_exclude all_filter_cgroup
-	all_bad_filters)
+	all_bad_filters all_filter_deep_cgroup all_filter_64_pids all_filter_rename)
