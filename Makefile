@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 # autoprof-bpf: one entry point. make, make test, make demo, make bench, make install.
 
-# demo, test and bench load BPF programs. From a user other than root they
+# demo, test, bench and soak load BPF programs. From a user other than root they
 # re-run themselves through sudo before anything is built, or stop with one
 # line saying root is needed when there is no sudo.
-ifneq ($(filter demo test bench,$(MAKECMDGOALS)),)
+ifneq ($(filter demo test bench soak,$(MAKECMDGOALS)),)
 ifneq ($(shell id -u),0)
 AS_ROOT := 1
 endif
@@ -54,7 +54,7 @@ LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_b
 HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
-.PHONY: all clean test unit integration demo bench install deps deps-test docs
+.PHONY: all clean test unit integration demo bench soak install deps deps-test docs
 .DELETE_ON_ERROR:
 
 all: $(OUT)/autoprof-bpf
@@ -128,6 +128,11 @@ demo: deps all
 
 bench: deps all $(TEST_WORKLOADS)
 	$(Q)tools/bench.sh
+
+# the agent's RSS over SOAK_MIN minutes (default 30) beside 20 processes a
+# second starting and exiting (tools/soak.sh says what else can be set)
+soak: deps all $(TOUT)/churn
+	$(Q)SOAK_MIN=$(or $(SOAK_MIN),30) tools/soak.sh
 
 # docs/METRICS.md from src/analyze/metrics.def and the pattern catalogue of
 # docs/PATTERNS.md from patterns/*.json (a test compares both)

@@ -8,7 +8,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
-TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(OUT)/demo
+TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
@@ -92,6 +92,10 @@ $(TOUT)/threads: tests/workloads/threads.c
 $(TOUT)/manythreads: tests/workloads/manythreads.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
+# process churn for make soak, make bench and the CI soak (20 a second)
+$(TOUT)/churn: tests/workloads/churn.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
 $(OUT)/demo: examples/demo.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -lz -o $@

@@ -165,3 +165,7 @@ for f in html svg pprof speedscope; do
 			pprof) echo profile.pb.gz ;; speedscope) echo speedscope.json ;; esac))"
 done
 echo "  report.html in Chromium: $(python3 tests/browser/render_time.py $OUT/big/report.html $RUNS)"
+
+# the agent's budgets: its CPU and RSS at 19 Hz beside process churn, perf
+# record -a beside it, the per-sample costs and their projection
+tools/bench-agent.sh

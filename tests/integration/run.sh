@@ -1068,10 +1068,14 @@ done
 for f in tests/integration/suite-*.sh; do
 	[ -e "$f" ] || continue
 	SUITE_TESTS=()
+	NAMED_TESTS=()
 	# shellcheck disable=SC1090
 	. "$f"
 	for t in "${SUITE_TESTS[@]}"; do
 		want $t && t_$t
+	done
+	for t in "${NAMED_TESTS[@]}"; do # long ones: only when asked for by name
+		[ -n "$ONLY" ] && want $t && t_$t
 	done
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
