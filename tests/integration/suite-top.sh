@@ -154,6 +154,9 @@ t_top_tty() {
 		msg="the terminal's modes were not restored: $(top_tmux capture-pane -p | grep -v '^$' | tail -3)"
 	fi
 	top_tmux kill-server 2>/dev/null
+	# the server gone before the next one starts (a new-session racing the
+	# old server's exit fails, and the pane is then empty)
+	for _ in $(seq 50); do top_tmux has-session 2>/dev/null || break; sleep 0.1; done
 	# SIGTERM: a clean exit too, with the terminal restored
 	if [ -z "$msg" ]; then
 		top_tmux new-session -d -x 120 -y 30 \
