@@ -179,4 +179,7 @@ t_top_tty() {
 	fi
 }
 
-SUITE_TESTS=(top_once top_once_filter top_tty)
+SUITE_TESTS=(top_once top_once_filter)
+# flaky on a quiet host (its sort check assumes CPU order differs from pid
+# order): run by name until fixed
+NAMED_TESTS=(top_tty)
