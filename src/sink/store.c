@@ -31,8 +31,9 @@ struct ap_store {
 	char *path;
 	int fd;
 	uint64_t max_bytes;
-	struct store_win *wins; /* oldest first */
+	struct store_win *wins; /* oldest first: by name at open, then in commit order */
 	size_t nr_wins, cap_wins;
+	uint64_t bytes;         /* the sum of wins[].bytes */
 	int cur_fd;             /* the window being written, else -1 */
 	char cur_name[AP_STORE_NAME_LEN];
 	char cur_tmp[sizeof(TMP_PREFIX) + AP_STORE_NAME_LEN];
@@ -213,16 +214,6 @@ static int tree_at(int dirfd, const char *name, int depth, uint64_t *bytes, bool
 	return err;
 }
 
-static uint64_t store_bytes(const struct ap_store *s)
-{
-	uint64_t b = 0;
-	size_t i;
-
-	for (i = 0; i < s->nr_wins; i++)
-		b += s->wins[i].bytes;
-	return b;
-}
-
 /* delete the oldest window; 0, -ENOENT (none left) or -errno */
 static int evict_oldest(struct ap_store *s)
 {
@@ -234,6 +225,7 @@ static int evict_oldest(struct ap_store *s)
 	w = s->wins[0];
 	memmove(s->wins, s->wins + 1, (s->nr_wins - 1) * sizeof(*s->wins));
 	s->nr_wins--;
+	s->bytes -= w.bytes;
 	if (!keep_window(s->fd, w.name)) /* renamed or replaced behind our back */
 		return 0;
 	err = tree_at(s->fd, w.name, 0, NULL, false, true);
@@ -249,23 +241,21 @@ static int evict_oldest(struct ap_store *s)
 
 static void enforce_cap(struct ap_store *s)
 {
-	while (s->max_bytes && s->nr_wins && store_bytes(s) > s->max_bytes)
+	while (s->max_bytes && s->nr_wins && s->bytes > s->max_bytes)
 		if (evict_oldest(s) && !s->nr_wins)
 			break;
 }
 
+/* a window at the end, as the newest: in commit order, not by name, so a
+ * clock stepped back (names earlier than the windows there) does not make
+ * each new window the first to be deleted */
 static void add_window(struct ap_store *s, const char *name, uint64_t bytes)
 {
-	size_t i = s->nr_wins;
-
 	GROW(s->wins, s->cap_wins, s->nr_wins + 1);
-	/* names sort by time; a clock stepped back puts a new one earlier */
-	while (i > 0 && strcmp(s->wins[i - 1].name, name) > 0)
-		i--;
-	memmove(s->wins + i + 1, s->wins + i, (s->nr_wins - i) * sizeof(*s->wins));
-	snprintf(s->wins[i].name, sizeof(s->wins[i].name), "%s", name);
-	s->wins[i].bytes = bytes;
+	snprintf(s->wins[s->nr_wins].name, sizeof(s->wins[s->nr_wins].name), "%s", name);
+	s->wins[s->nr_wins].bytes = bytes;
 	s->nr_wins++;
+	s->bytes += bytes;
 }
 
 /* remove leftover temp directories, learn the windows and their sizes */
@@ -520,7 +510,7 @@ void ap_store__stats(const struct ap_store *s, struct ap_store_stats *out)
 {
 	*out = s->st;
 	out->windows = s->nr_wins;
-	out->bytes = store_bytes(s);
+	out->bytes = s->bytes;
 }
 
 void ap_store__close(struct ap_store *s)

@@ -145,6 +145,36 @@ out:
 	rm_rf(dir);
 }
 
+/* a clock stepped back: the new windows have earlier names than those
+ * there, yet the oldest written is the one deleted, not the one just made */
+TEST(store_clock_stepped_back)
+{
+	char *dir = temp_dir(), *sub = dir ? xasprintf("%s/store", dir) : NULL;
+	struct ap_store *s = NULL;
+	size_t size = 40000;
+
+	ASSERT_TRUE(sub != NULL, "temp dir");
+	if (!sub)
+		return;
+	ASSERT_EQ(ap_store__open(sub, 2 * 45056 + 1000, &s), 0, "created");
+	if (!s)
+		goto out;
+	ASSERT_EQ(ap_store__write_window(s, T0 + 3600000000000ull, write_blob, &size), 0, "ahead");
+	ASSERT_EQ(ap_store__write_window(s, T0 + 3615000000000ull, write_blob, &size), 0, "ahead");
+	/* the clock corrected by an hour */
+	ASSERT_EQ(ap_store__write_window(s, T0, write_blob, &size), 0, "after the step");
+	ASSERT_TRUE(exists_at(sub, "20261129T093015Z-123456"), "the new window kept");
+	ASSERT_TRUE(!exists_at(sub, "20261129T103015Z-123456"), "the oldest written deleted");
+	ASSERT_TRUE(exists_at(sub, "20261129T103030Z-123456"), "the next kept");
+	ASSERT_EQ(ap_store__write_window(s, T0 + 15000000000ull, write_blob, &size), 0, "next");
+	ASSERT_TRUE(exists_at(sub, "20261129T093030Z-123456") && exists_at(sub, "20261129T093015Z-123456"),
+		    "both new windows kept");
+out:
+	ap_store__close(s);
+	free(sub);
+	rm_rf(dir);
+}
+
 TEST(store_leftovers_and_foreign_entries)
 {
 	char *dir = temp_dir(), *p;
