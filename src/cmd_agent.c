@@ -493,20 +493,6 @@ static void agent_free(struct agent *ag)
 	profile__free(&ag->totals);
 }
 
-/* what needs no BPF: one line each, before anything is loaded */
-static int preflight(struct ap_session *ses)
-{
-	if (geteuid() != 0) {
-		ap_err("agent: needs root (it loads BPF programs for the whole host)");
-		return -EPERM;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		ap_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y");
-		return -ENOENT;
-	}
-	return 0;
-}
-
 int cmd_agent(int argc, char **argv)
 {
 	struct agent ag = {
@@ -535,17 +521,16 @@ int cmd_agent(int argc, char **argv)
 	}
 	ap_log_set_verbosity(ses->opts.verbose);
 	ap_log_setup_libbpf();
-	if (preflight(ses))
-		return AP_EXIT_FAILED;
-	/* the store first: a store that cannot be written is one line, 125 */
-	if (ap_store__open(ag.dir, ag.max_bytes, &ag.store)) {
+	if (engine__preflight(ses, "agent")) {
 		ap_filter__free(&ses->opts.filter);
 		return AP_EXIT_FAILED;
 	}
-	ses->ks = kallsyms__load("/proc/kallsyms");
-	if (!ses->ks)
-		ap_warn("kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay [unknown]",
-			ap_errstr(-errno));
+	/* the store first: a store that cannot be written is one line, 125 */
+	if (ap_store__open(ag.dir, ag.max_bytes, &ag.store)) {
+		ap_filter__free(&ses->opts.filter);
+		kallsyms__free(ses->ks);
+		return AP_EXIT_FAILED;
+	}
 	ses->nr_cpus = libbpf_num_possible_cpus();
 	profile__init(&ag.totals);
 	ag.cpu_start = ag.cpu_win = self_cpu_s(NULL);

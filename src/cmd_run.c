@@ -476,37 +476,6 @@ static int check_pids(struct ap_session *ses)
 	return 0;
 }
 
-static bool has_caps(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = {};
-
-	if (geteuid() == 0)
-		return true;
-	if (syscall(SYS_capget, &h, d))
-		return false;
-	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word */
-	return (d[1].effective & (1u << (39 - 32))) && (d[1].effective & (1u << (38 - 32)));
-}
-
-/* environment checks that need no BPF: one clear line each */
-static int preflight(struct ap_session *ses)
-{
-	if (!has_caps()) {
-		ap_err("needs root, or CAP_BPF and CAP_PERFMON (try: sudo autoprof-bpf ...)");
-		return -AP_EXIT_FAILED;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		ap_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y");
-		return -AP_EXIT_FAILED;
-	}
-	ses->ks = kallsyms__load("/proc/kallsyms");
-	if (!ses->ks)
-		ap_warn("kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay [unknown]",
-			ap_errstr(-errno));
-	return 0;
-}
-
 static char *default_outdir(const struct ap_session *ses)
 {
 	char t[40], comm[64] = "", path[64], *s;
@@ -1117,7 +1086,7 @@ int cmd_run(int argc, char **argv)
 	if (ret)
 		ap_err("AP_TEST_PURGE_MS, AP_TEST_FLUSH_MS or AP_TEST_PROFILE_CAPS: malformed");
 	if (!ret)
-		ret = preflight(&ses);
+		ret = engine__preflight(&ses, NULL) ? -AP_EXIT_FAILED : 0;
 	/* fail fast on a missing command or a bad pid, before loading */
 	if (!ret)
 		ret = ses.opts.argv ? check_command(&ses) : ses.opts.all ? 0 : check_pids(&ses);

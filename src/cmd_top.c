@@ -420,18 +420,13 @@ static int live_start(struct top *t)
 		.filter = t->o.bpf_filter,
 		.verbose = t->o.verbose,
 	};
-	if (geteuid() != 0) {
-		ap_err("top: needs root (try: sudo autoprof-bpf top)");
-		return -EPERM;
-	}
+	err = engine__preflight(ses, "top");
+	if (err)
+		return err;
 	ap_log_setup_libbpf();
 	profile__init(&ses->prof);
 	ses->prof.frequency_hz = ses->opts.freq;
 	ses->nr_cpus = libbpf_num_possible_cpus();
-	ses->ks = kallsyms__load("/proc/kallsyms");
-	if (!ses->ks)
-		ap_warn("top: kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay "
-			"[unknown]", ap_errstr(-errno));
 	err = engine__start(ses);
 	if (err)
 		return err;

@@ -5,12 +5,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include "collect/cpu.h"
 #include "engine.h"
 #include "log.h"
 #include "unwind/unwind.h"
 #include "util.h"
+
+static bool has_caps(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	/* CAP_BPF (39) and CAP_PERFMON (38) live in the second word */
+	return (d[1].effective & (1u << (39 - 32))) && (d[1].effective & (1u << (38 - 32)));
+}
+
+int engine__preflight(struct ap_session *ses, const char *cmd)
+{
+	if (!has_caps()) {
+		ap_err("%s%sneeds root, or CAP_BPF and CAP_PERFMON (try: sudo autoprof-bpf %s)",
+		       cmd ? cmd : "", cmd ? ": " : "", cmd ? cmd : "...");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		ap_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): build it with CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	ses->ks = kallsyms__load("/proc/kallsyms");
+	if (!ses->ks)
+		ap_warn("kernel symbols unavailable (/proc/kallsyms: %s): kernel frames stay [unknown]",
+			ap_errstr(-errno));
+	return 0;
+}
 
 int engine__start(struct ap_session *ses)
 {

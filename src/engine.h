@@ -28,6 +28,12 @@
 /* how often the collectors are drained when nothing wakes the loop */
 #define AP_ENGINE_DRAIN_NS 100000000ull
 
+/* What needs no BPF, one clear line each, for run, agent and top (cmd
+ * names the command in messages; NULL for run): root or CAP_BPF and
+ * CAP_PERFMON, a kernel with BTF; then the kernel's symbols into ses->ks
+ * (a warning if unreadable). 0, or -EPERM / -ENOENT. */
+int engine__preflight(struct ap_session *ses, const char *cmd);
+
 /* Open (unless ses->cpu is open already) and attach the collectors that
  * ses->opts asks for; initializes ses->prof when it is not, and the first
  * window starts now (ses->start_mono/real, win_start_*). The caller tracks
