@@ -7,6 +7,8 @@ set -eu
 PKGS="make gcc g++ clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
 libcjson-dev pkg-config jq python3 python3.11 linux-perf strace libclang-rt-14-dev
 valgrind util-linux time"
+# the agent's push sinks: HTTP by libcurl, OTLP protobuf by protobuf-c
+PKGS="$PKGS libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler"
 # what only the tests need: protoc decodes profile.pb.gz, headless Chromium
 # opens report.html, cmark-gfm renders report.md as GitHub does, tmux is the
 # terminal of the `top` tests
