@@ -11,6 +11,7 @@ FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TO
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
+TEST_WORKLOADS += $(TOUT)/otlptool
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -73,6 +74,12 @@ $(TOUT)/debugroot/.stamp: $(TOUT)/fixture_nofp
 
 # the agent's store driven on real file systems (tests/integration/suite-labels.sh)
 $(TOUT)/storetool: tests/integration/storetool.c $(OUT)/libautoprof.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@
+
+# the OTLP encoder on a stored window (tests/integration/suite-otlp.sh)
+$(TOUT)/otlptool: tests/integration/otlptool.c $(OUT)/libautoprof.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@
