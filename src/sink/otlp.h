@@ -22,7 +22,8 @@
  *    (time_unix_nano, duration_nano from its wall-clock start and end);
  *  - one ProfilesDictionary shared by all processes: strings, functions,
  *    mappings (one per native file, with its GNU build id), locations (one
- *    per frame, with profile.frame.type cpython, native or kernel), stacks
+ *    per frame, with profile.frame.type cpython, native or kernel, and no
+ *    address: frames are named here), stacks
  *    (leaf first, the frames of the mixed view that profile.pb.gz shows)
  *    and attributes, each deduplicated, row 0 of each the empty value.
  *
