@@ -4,6 +4,7 @@
  * (CLOCK_MONOTONIC) between entries and during a backoff. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,7 @@ int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **o
 {
 	struct ap_push *p = xcalloc(1, sizeof(*p));
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	size_t i;
 	int err;
 
@@ -230,7 +232,11 @@ int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **o
 		ap_err("push: %s: more than %d sinks", c->name, AP_PUSH_SINKS_MAX);
 		goto err_out;
 	}
+	/* the sender takes no signal: they are the agent's loop's (signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&p->thread, NULL, sender, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		ap_err("push: %s: sender thread: %s", c->name, ap_errstr(err));
 		pthread_mutex_lock(&sinks_mu);
