@@ -480,7 +480,8 @@ static void push_window(struct agent *ag, const struct profile *cw, const struct
 			(unsigned long long)wi->seq, ps->pyro_last.failed, ap_errstr(err));
 }
 
-/* the sinks' counters into window.json */
+/* the sinks' counters into window.json, as the window closes (before its
+ * own requests are spooled) */
 static void push_counters(struct agent *ag, struct ap_window_info *wi)
 {
 	struct agent_push *ps = &ag->push;
@@ -489,13 +490,22 @@ static void push_counters(struct agent *ag, struct ap_window_info *wi)
 	if (!ps->pyroscope)
 		return;
 	ap_push__sink_stats(ps->pyroscope, &wi->sinks[0].st);
+	wi->nr_sinks = 1;
+}
+
+/* this window's requests into window.json */
+static void push_requests(struct agent *ag, struct ap_window_info *wi)
+{
+	struct agent_push *ps = &ag->push;
+
+	if (!ps->pyroscope)
+		return;
 	wi->sinks[0].requests = ps->pyro_last.requests;
 	wi->sinks[0].requests_failed = ps->pyro_last.failed;
 	wi->sinks[0].bytes = ps->pyro_last.bytes;
 	wi->sinks[0].services = ps->pyro_last.services;
 	wi->sinks[0].services_merged = ps->pyro_last.merged;
 	wi->sinks[0].services_merged_total = ps->pyro_merged_total;
-	wi->nr_sinks = 1;
 }
 
 /* Close the open window into the store; the next one starts now. Never
@@ -536,8 +546,10 @@ static void close_window(struct agent *ag, bool last)
 	wi.cpu_total_s = cpu - ag->cpu_start;
 	wi.rss_kb = self_rss_kb();
 	store_counters(ag, &wi);
-	push_window(ag, &cw, &wi);
+	/* the sinks' counters as the window closed, then its requests */
 	push_counters(ag, &wi);
+	push_window(ag, &cw, &wi);
+	push_requests(ag, &wi);
 	ag->win = &cw;
 	ag->wi = &wi;
 	err = ag->push.no_store ? 0 :

@@ -111,7 +111,8 @@ static void add_sinks(cJSON *root, const struct ap_window_info *wi)
 			cJSON_AddNumberToObject(o, "services_merged", k->services_merged);
 			cJSON_AddNumberToObject(o, "services_merged_total", k->services_merged_total);
 		}
-		/* since the agent started; the spool as of the window's close */
+		/* since the agent started; the spool as the window closed,
+		 * before its own requests were added */
 		cJSON_AddNumberToObject(o, "pushes_ok", k->st.pushes_ok);
 		cJSON_AddNumberToObject(o, "pushes_retried", k->st.pushes_retried);
 		cJSON_AddNumberToObject(o, "pushes_rejected", k->st.pushes_rejected);
