@@ -218,7 +218,7 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 			break;
 		case OPT_PYROSCOPE:
 			if (!ap_http_url_ok(optarg))
-				return usage_error("--pyroscope: '%s' is not an http:// or https:// URL",
+				return usage_error("--pyroscope: '%s' is not an http:// or https:// URL (without user:password@: see --credentials)",
 						   optarg);
 			ag->push.pyroscope_url = optarg;
 			break;

@@ -35,13 +35,18 @@ bool ap_http_value_ok(const char *s)
 
 bool ap_http_url_ok(const char *url)
 {
-	const char *host;
+	const char *host, *at;
 
 	if (!strncmp(url, "http://", 7))
 		host = url + 7;
 	else if (!strncmp(url, "https://", 8))
 		host = url + 8;
 	else
+		return false;
+	/* no user:password@ in the authority: credentials never come from
+	 * the command line (--credentials) */
+	at = strchr(host, '@');
+	if (at && at < host + strcspn(host, "/?#"))
 		return false;
 	return *host && *host != '/' && *host != '?' && *host != '#' && ap_http_value_ok(url) &&
 	       !strchr(url, ' ');

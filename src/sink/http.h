@@ -42,7 +42,7 @@ void ap_http__free(struct ap_http *h);
 
 /* once, before any thread starts: libcurl's global setup; 0 or -EIO */
 int ap_http_global_init(void);
-/* is url "http://..." or "https://..." with a host? */
+/* is url "http://..." or "https://..." with a host and no user:password@? */
 bool ap_http_url_ok(const char *url);
 /* does a header value hold only printable characters (no CR, LF, NUL)? */
 bool ap_http_value_ok(const char *s);

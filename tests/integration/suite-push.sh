@@ -9,7 +9,7 @@
 # whole host. Sourced by run.sh.
 
 SUITE_TESTS=(push_usage push_pyroscope push_outage push_spool_full_resume push_reject_400
-	push_hang)
+	push_retry_after push_hang)
 
 PS_AP=$(readlink -f "$AP")
 PS_O=$(readlink -f "$O")/push
@@ -109,6 +109,7 @@ t_push_usage() {
 	done <<EOT
 --pyroscope ftp://host:21
 --pyroscope localhost:4040
+--pyroscope http://user:pw@localhost:4040
 --no-store
 --pyroscope http://h --credentials $d/missing
 --pyroscope http://h --credentials $d/creds-ww
@@ -318,6 +319,51 @@ t_push_reject_400() {
 	else
 		pass push_reject_400
 		echo "     $n requests, each once; $rej rejected by the last window"
+	fi
+}
+
+# 429 with Retry-After: 3, then 200: the entry is sent again no sooner
+# than the server asked, then once with 200
+t_push_retry_after() {
+	local d=$PS_O/retry rc first key gap ok
+	rm -rf $d && mkdir -p $d/rec
+	echo "429 3" >$d/rec/mode
+	ps_back_start $d 200
+	ps_workload push-retry-svc 60
+	ps_agent_start $d --interval 1 --pyroscope "http://127.0.0.1:$PS_PORT"
+	for ((i = 0; i < 100; i++)); do
+		ls $d/rec/*.json >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	sleep 3.5
+	echo 200 >$d/rec/mode
+	for ((i = 0; i < 150; i++)); do
+		[ "$(ps_last_json $d '.sinks.pyroscope.spool_entries')" = 0 ] &&
+			gt "$(ps_last_json $d '.sinks.pyroscope.pushes_ok')" 0 && break
+		sleep 0.1
+	done
+	ps_agent_stop
+	rc=$?
+	ps_cleanup
+	first=$(ps_reqs $d | head -1)
+	key=$(echo "$first" | jq -r '"\(.query.name) \(.query.from)"')
+	# the first request's attempts: the gap between the first two, and a 200
+	gap=$(ps_reqs $d | jq -s -r --arg k "$key" '[.[] | select("\(.query.name) \(.query.from)" == $k)] |
+		if length < 2 then -1 else (.[1].time_ns - .[0].time_ns) / 1e9 end')
+	ok=$(ps_reqs $d | jq -r --arg k "$key" 'select("\(.query.name) \(.query.from)" == $k and .status == 200)' | grep -c '"status"')
+	if [ $rc != 0 ]; then
+		fail push_retry_after "agent exit $rc: $(ps_err $d/agent.err)"
+	elif [ "$(echo "$first" | jq .status)" != 429 ]; then
+		fail push_retry_after "the first request was answered $(echo "$first" | jq .status), not 429"
+	elif ! ge "$gap" 2.9; then
+		fail push_retry_after "sent again $gap s after a 429 with Retry-After: 3"
+	elif [ "$ok" != 1 ]; then
+		fail push_retry_after "the first request taken $ok times with 200 (want 1)"
+	elif [ "$(ps_last_json $d '.sinks.pyroscope.spool_entries')" != 0 ]; then
+		fail push_retry_after "$(ps_last_json $d '.sinks.pyroscope.spool_entries') entries still spooled after the 200s"
+	else
+		pass push_retry_after
+		echo "     sent again after $gap s (Retry-After: 3)"
 	fi
 }
 

@@ -69,7 +69,7 @@ class Handler(BaseHTTPRequestHandler):
         rec = {"method": self.command, "path": u.path,
                "query": dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True)),
                "raw_query": u.query, "headers": {k.lower(): v for k, v in self.headers.items()},
-               "status": status, "len": len(body)}
+               "status": status, "len": len(body), "time_ns": time.time_ns()}
         with open(base + ".body", "wb") as f:
             f.write(body)
         with open(base + ".json.tmp", "w") as f:
