@@ -154,7 +154,7 @@ t_push_pyroscope() {
 	rc=$?
 	# the environment: a bearer token and another tenant
 	AUTOPROF_PYROSCOPE_TOKEN=tok-b AUTOPROF_PYROSCOPE_TENANT=tenant-b \
-		setsid "$PS_AP" agent -q -o $d/store2 --interval 1 --pyroscope "http://127.0.0.1:$PS_PORT" \
+		setsid "$PS_AP" agent -q -o $d/store2 --interval 1 --no-store --pyroscope "http://127.0.0.1:$PS_PORT" \
 		2>>$d/agent.err &
 	PS_AGENT=$!
 	sleep 2.5
@@ -188,7 +188,9 @@ t_push_pyroscope() {
 	elif ! echo "$pp" | grep -q 'string_table: "hot_a"' || ! echo "$pp" | grep -q "push_pyro_split.py"; then
 		fail push_pyroscope "the pprof has no hot_a frame of the script: $(echo "$pp" | head -3)"
 	elif [ -z "$auth" ]; then
-		fail push_pyroscope "no request with the environment's bearer token and tenant"
+		fail push_pyroscope "no request with the environment's bearer token and tenant (--no-store)"
+	elif [ -n "$(find $d/store2 -mindepth 1 -maxdepth 1 ! -name '.*')" ]; then
+		fail push_pyroscope "--no-store kept windows: $(ls $d/store2 | head -3)"
 	else
 		pass push_pyroscope
 		echo "     $n requests of the workload's service, sizes $(echo "$reqs" | jq -r .len | tr '\n' ' ')"
