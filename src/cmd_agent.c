@@ -508,6 +508,16 @@ static void push_requests(struct agent *ag, struct ap_window_info *wi)
 	wi->sinks[0].services_merged_total = ps->pyro_merged_total;
 }
 
+/* the senders flush together for AGENT_PUSH_GRACE_NS, then end; what is
+ * left waits in the spools for the next start */
+static void push_stop(struct agent *ag)
+{
+	uint64_t deadline = now_mono_ns() + AGENT_PUSH_GRACE_NS;
+
+	ap_push__drain(ag->push.pyroscope);
+	ap_push__stop(ag->push.pyroscope, deadline);
+}
+
 /* Close the open window into the store; the next one starts now. Never
  * fatal: a window that cannot be written is dropped and counted (the
  * next window.json says so). */
@@ -741,7 +751,7 @@ int cmd_agent(int argc, char **argv)
 	engine__stop(ses);
 	close_window(&ag, true);
 	/* the last window is in the spools: a short grace to send it */
-	ap_push__stop(ag.push.pyroscope, AGENT_PUSH_GRACE_NS);
+	push_stop(&ag);
 	if (!ses->opts.quiet) {
 		struct ap_store_stats st;
 

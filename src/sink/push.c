@@ -264,10 +264,18 @@ int ap_push__enqueue(struct ap_push *p, const char *path, const char *ctype, con
 	return err;
 }
 
-void ap_push__stop(struct ap_push *p, uint64_t grace_ns)
+void ap_push__drain(struct ap_push *p)
 {
-	uint64_t deadline = now_mono_ns() + grace_ns;
+	if (!p || !p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->draining = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
 
+void ap_push__stop(struct ap_push *p, uint64_t deadline)
+{
 	if (!p || !p->started)
 		return;
 	pthread_mutex_lock(&p->mu);
@@ -288,7 +296,7 @@ void ap_push__free(struct ap_push *p)
 
 	if (!p)
 		return;
-	ap_push__stop(p, 0);
+	ap_push__stop(p, 0); /* no grace */
 	pthread_mutex_lock(&sinks_mu);
 	for (i = 0; i < AP_PUSH_SINKS_MAX; i++)
 		if (sinks[i] == p)

@@ -56,9 +56,13 @@ int ap_push__open(int store_fd, const struct ap_push_conf *conf, struct ap_push 
  * -errno (counted in spool_put_failed). */
 int ap_push__enqueue(struct ap_push *p, const char *path, const char *ctype, const char *cenc,
 		     uint64_t start_ns, const void *body, size_t len);
-/* Let the sender flush for at most grace_ns, then end it (a request under
- * way is aborted and stays in the spool). */
-void ap_push__stop(struct ap_push *p, uint64_t grace_ns);
+/* Ask the sender to send what is spooled and end (returns at once: call
+ * it on every sink, then ap_push__stop() each, so that they flush
+ * together). NULL is fine. */
+void ap_push__drain(struct ap_push *p);
+/* Let the sender flush until deadline_ns (CLOCK_MONOTONIC), then end it (a
+ * request under way is aborted and stays in the spool). NULL is fine. */
+void ap_push__stop(struct ap_push *p, uint64_t deadline_ns);
 /* stop (no grace) and free; NULL is fine */
 void ap_push__free(struct ap_push *p);
 void ap_push__sink_stats(struct ap_push *p, struct ap_push_stats *out);
