@@ -42,6 +42,13 @@ struct ap_pics {
 	uint32_t *vlen;
 	char **labels;          /* per frame: profile__frame_label(), no "_[k]" */
 	cJSON *findings;        /* findings.json of the run, or NULL */
+	/* pprof_render only (the Pyroscope sink renders one service at a
+	 * time): keep_pid, when set, picks the processes rendered; num_labels
+	 * leaves out the samples' string labels (Pyroscope makes each set of
+	 * them a series of its own) */
+	bool (*keep_pid)(void *ctx, uint32_t pid);
+	void *keep_ctx;
+	bool num_labels;
 };
 
 /* frame classes of the pictures' colours */
