@@ -25,6 +25,10 @@ run() { # NAME COMMAND...
 if [ "$(id -u)" != 0 ]; then
 	echo "tests must run as root (they load BPF programs): run make test as root" >&2
 fi
+# the test Collector of suite-otlp.sh is built once per machine (minutes on
+# a fresh one, mostly compiling): it builds niced beside the first stages,
+# and the suite waits for it (flock) or, failing, says why
+nice -n 19 tools/build-otelcol.sh -q >/dev/null 2>&1 &
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
