@@ -264,7 +264,7 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 	sb_free(&s);
 }
 
-static int gzip_buf(const struct strbuf *in, struct strbuf *out)
+int ap_gzip_buf(const struct strbuf *in, struct strbuf *out)
 {
 	z_stream z = { 0 };
 	size_t cap = in->len / 2 + 1024;
@@ -330,7 +330,7 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	pb_int(&pp.out, 14, str_id(&pp, "cpu"));
 	/* the string table last: every index above is in it */
 	sb_append(&pp.out, pp.strtab.buf ? pp.strtab.buf : "", pp.strtab.len);
-	err = gzip_buf(&pp.out, gz);
+	err = ap_gzip_buf(&pp.out, gz);
 	sb_free(&pp.out), sb_free(&pp.sub), sb_free(&pp.sub2), sb_free(&pp.strtab);
 	sb_free(&pp.locs), sb_free(&pp.maps), sb_free(&pp.fns);
 	hmap_free(&pp.strs);
