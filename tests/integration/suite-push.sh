@@ -411,8 +411,8 @@ t_push_retry_after() {
 		fail push_retry_after "sent again $gap s after a 429 with Retry-After: 3"
 	elif [ "$ok" != 1 ]; then
 		fail push_retry_after "the first request taken $ok times with 200 (want 1)"
-	elif [ "$(ps_last_json $d '.sinks.pyroscope.spool_entries')" != 0 ]; then
-		fail push_retry_after "$(ps_last_json $d '.sinks.pyroscope.spool_entries') entries still spooled after the 200s"
+	elif [ "$(ls $d/store/.spool/pyroscope | wc -l)" != 0 ]; then
+		fail push_retry_after "$(ls $d/store/.spool/pyroscope | wc -l) entries still spooled after the 200s and the exit"
 	else
 		pass push_retry_after
 		echo "     sent again after $gap s (Retry-After: 3)"
