@@ -34,6 +34,7 @@
 #include "session.h"
 #include "sink/creds.h"
 #include "sink/http.h"
+#include "sink/otlp.h"
 #include "sink/push.h"
 #include "sink/pyroscope.h"
 #include "sink/store.h"
@@ -64,6 +65,9 @@ static const char usage_text[] =
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
 "  -p, --pid PID[,PID...]   only these processes (a filter, as the ones below)\n"
 "%s"
+"      --otlp URL           also push every window to an OpenTelemetry Collector:\n"
+"                           OTLP/HTTP profiles to URL/v1development/profiles\n"
+"                           (a URL ending in that path is used as is)\n"
 "      --pyroscope URL      also push every window to Grafana Pyroscope's ingest\n"
 "                           (URL/ingest?name=SERVICE{host_name=...}&format=pprof...)\n"
 "      --credentials FILE   KEY=VALUE lines: AUTOPROF_PYROSCOPE_TENANT (X-Scope-OrgID),\n"
@@ -82,6 +86,7 @@ static const char usage_text[] =
 "  sudo autoprof-bpf agent                        # 15 s windows in " AP_STORE_DEFAULT_DIR "\n"
 "  sudo autoprof-bpf agent --interval 60 -o /srv/prof --max-disk 1024\n"
 "  autoprof-bpf analyze " AP_STORE_DEFAULT_DIR "/20261129T113015Z-180681   # one window\n"
+"  sudo autoprof-bpf agent --otlp http://127.0.0.1:4318 --no-store\n"
 "  sudo autoprof-bpf agent --pyroscope http://pyroscope:4040 --credentials /etc/autoprof-bpf/credentials\n"
 "\n"
 "EXIT STATUS: 0 after SIGTERM or SIGINT (128+N on a second signal N during\n"
@@ -90,21 +95,24 @@ static const char usage_text[] =
 
 enum { OPT_INTERVAL = 256, OPT_MAX_DISK, OPT_OFFCPU, OPT_VERSION, OPT_RINGBUF_MB };
 /* the push sinks' options (issue 14) */
-enum { OPT_PYROSCOPE = 320, OPT_CREDENTIALS, OPT_SPOOL_MB, OPT_PUSH_TIMEOUT, OPT_NO_STORE,
+enum { OPT_PYROSCOPE = 320, OPT_OTLP, OPT_CREDENTIALS, OPT_SPOOL_MB, OPT_PUSH_TIMEOUT, OPT_NO_STORE,
        OPT_HOST_NAME };
 
 #define AGENT_PUSH_GRACE_NS (2 * 1000000000ull) /* the sinks' flush at SIGTERM */
+#define AGENT_OTLP_PATH "v1development/profiles"   /* OTLP/HTTP profiles, after the URL */
 
 /* the push sinks: options, then the open sinks */
 struct agent_push {
-	const char *pyroscope_url, *creds_file, *host_name;
+	const char *pyroscope_url, *otlp_url, *creds_file, *host_name;
 	uint64_t spool_bytes;
 	long timeout_s;
 	bool no_store;
 	char host[256];
 	struct ap_push *pyroscope;
 	struct ap_pyroscope_result pyro_last;   /* the last window's requests */
-	uint64_t pyro_merged_total, pyro_failed_total;
+	uint64_t pyro_merged_total;
+	struct ap_push *otlp;
+	struct ap_pyroscope_result otlp_last;   /* requests, failed and bytes only */
 };
 
 struct agent {
@@ -168,6 +176,7 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "pyroscope", required_argument, NULL, OPT_PYROSCOPE },
+		{ "otlp", required_argument, NULL, OPT_OTLP },
 		{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
 		{ "spool-mb", required_argument, NULL, OPT_SPOOL_MB },
 		{ "push-timeout", required_argument, NULL, OPT_PUSH_TIMEOUT },
@@ -222,6 +231,12 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 						   optarg);
 			ag->push.pyroscope_url = optarg;
 			break;
+		case OPT_OTLP:
+			if (!ap_http_url_ok(optarg))
+				return usage_error("--otlp: '%s' is not an http:// or https:// URL (without user:password@: see --credentials)",
+						   optarg);
+			ag->push.otlp_url = optarg;
+			break;
 		case OPT_CREDENTIALS:
 			ag->push.creds_file = optarg;
 			break;
@@ -273,8 +288,8 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 	if (optind < argc)
 		return usage_error("'%s': the agent profiles the whole host and takes no command",
 				   argv[optind]);
-	if (ag->push.no_store && !ag->push.pyroscope_url)
-		return usage_error("--no-store needs a sink (--pyroscope)%s", "");
+	if (ag->push.no_store && !ag->push.pyroscope_url && !ag->push.otlp_url)
+		return usage_error("--no-store needs a sink (--otlp or --pyroscope)%s", "");
 	return 0;
 }
 
@@ -412,14 +427,25 @@ static int push_prepare(struct agent *ag, struct ap_creds *cr)
 {
 	struct agent_push *ps = &ag->push;
 	char err[512];
+	char **h = NULL;
+	int n, i;
 
-	if (!ps->pyroscope_url)
+	if (!ps->pyroscope_url && !ps->otlp_url)
 		return 0;
 	if (ap_creds__load(ps->creds_file, cr, err, sizeof(err)))
 		return usage_error("--credentials: %s", err);
-	if (cr->token && cr->user)
+	if (ps->pyroscope_url && cr->token && cr->user)
 		return usage_error("%s: both a bearer token and a user for Pyroscope: set one",
 				   ps->creds_file ? ps->creds_file : "the environment");
+	if (ps->otlp_url && cr->otlp_headers) {
+		n = ap_creds_otlp_headers(cr->otlp_headers, &h);
+		if (n < 0)
+			return usage_error("OTEL_EXPORTER_OTLP_HEADERS: '%s' is not a list of key=value (percent-encoded values)",
+					   cr->otlp_headers);
+		for (i = 0; i < n; i++)
+			free(h[i]);
+		free(h);
+	}
 	if (ps->host_name)
 		snprintf(ps->host, sizeof(ps->host), "%s", ps->host_name);
 	else if (gethostname(ps->host, sizeof(ps->host) - 1) || !*ps->host)
@@ -427,40 +453,117 @@ static int push_prepare(struct agent *ag, struct ap_creds *cr)
 	return 0;
 }
 
-/* the sinks' spools in the store and their senders; 0 or -errno (printed) */
-static int push_open(struct agent *ag, const struct ap_creds *cr)
+/* url without its trailing slashes; malloc'ed */
+static char *url_base(const char *url)
+{
+	char *u = xstrdup(url);
+	size_t len;
+
+	for (len = strlen(u); len > 0 && u[len - 1] == '/'; len--)
+		u[len - 1] = 0;
+	return u;
+}
+
+static int open_pyroscope(struct agent *ag, const struct ap_creds *cr, struct ap_push_conf *c)
 {
 	struct agent_push *ps = &ag->push;
-	char *hdr[2] = { NULL, NULL }, *url;
-	struct ap_push_conf c = { .timeout_s = ps->timeout_s, .spool_max_bytes = ps->spool_bytes };
-	size_t n = 0, len;
+	char *hdr[2] = { NULL, NULL };
+	size_t n = 0;
 	int err;
 
-	if (!ps->pyroscope_url)
-		return 0;
-	err = ap_http_global_init();
-	if (err) {
-		ap_err("agent: libcurl: global init failed");
-		return err;
-	}
 	if (cr->tenant)
 		hdr[n++] = xasprintf("X-Scope-OrgID: %s", cr->tenant);
 	if (cr->token)
 		hdr[n++] = xasprintf("Authorization: Bearer %s", cr->token);
-	url = xstrdup(ps->pyroscope_url);
-	for (len = strlen(url); len > 0 && url[len - 1] == '/'; len--)
-		url[len - 1] = 0;
-	c.name = "pyroscope";
-	c.url = url;
-	c.headers = (const char *const *)hdr;
-	c.nr_headers = n;
-	c.user = cr->user;
-	c.password = cr->password;
-	err = ap_push__open(ap_store__fd(ag->store), &c, &ps->pyroscope);
-	free(url);
+	c->name = "pyroscope";
+	c->url = url_base(ps->pyroscope_url);
+	c->headers = (const char *const *)hdr;
+	c->nr_headers = n;
+	c->user = cr->user;
+	c->password = cr->password;
+	err = ap_push__open(ap_store__fd(ag->store), c, &ps->pyroscope);
+	free((char *)c->url);
 	free(hdr[0]);
 	free(hdr[1]);
 	return err;
+}
+
+/* OTLP/HTTP: URL/v1development/profiles, or URL as given when it ends so */
+static int open_otlp(struct agent *ag, const struct ap_creds *cr, struct ap_push_conf *c)
+{
+	static const char suffix[] = "/" AGENT_OTLP_PATH;
+	struct agent_push *ps = &ag->push;
+	char *url = url_base(ps->otlp_url), **h = NULL;
+	size_t len = strlen(url);
+	int n = 0, i, err;
+
+	if (len >= strlen(suffix) && !strcmp(url + len - strlen(suffix), suffix)) {
+		url[len - strlen(suffix)] = 0;
+	}
+	if (cr->otlp_headers)
+		n = ap_creds_otlp_headers(cr->otlp_headers, &h);
+	c->name = "otlp";
+	c->url = url;
+	c->headers = (const char *const *)h;
+	c->nr_headers = n > 0 ? n : 0;
+	c->user = c->password = NULL;
+	err = ap_push__open(ap_store__fd(ag->store), c, &ps->otlp);
+	for (i = 0; i < n; i++)
+		free(h[i]);
+	free(h);
+	free(url);
+	return err;
+}
+
+/* the sinks' spools in the store and their senders; 0 or -errno (printed) */
+static int push_open(struct agent *ag, const struct ap_creds *cr)
+{
+	struct agent_push *ps = &ag->push;
+	struct ap_push_conf c = { .timeout_s = ps->timeout_s, .spool_max_bytes = ps->spool_bytes };
+	int err = 0;
+
+	if (!ps->pyroscope_url && !ps->otlp_url)
+		return 0;
+	if (ap_http_global_init()) {
+		ap_err("agent: libcurl: global init failed");
+		return -EIO;
+	}
+	if (ps->pyroscope_url)
+		err = open_pyroscope(ag, cr, &c);
+	if (!err && ps->otlp_url)
+		err = open_otlp(ag, cr, &c);
+	return err;
+}
+
+/* the window as one OTLP request, gzip'ed, into the OTLP spool */
+static void push_otlp(struct agent *ag, const struct profile *cw, const struct ap_window_info *wi)
+{
+	struct agent_push *ps = &ag->push;
+	struct strbuf raw = { 0 }, gz = { 0 };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	memset(&ps->otlp_last, 0, sizeof(ps->otlp_last));
+	err = otlp__encode_window(cw, wi, ps->host, &buf, &len);
+	if (!err) {
+		raw.buf = (char *)buf;
+		raw.len = raw.cap = len;
+		err = ap_gzip_buf(&raw, &gz);
+	}
+	if (!err)
+		err = ap_push__enqueue(ps->otlp, "/" AGENT_OTLP_PATH, "application/x-protobuf",
+				       "gzip", wi->start_real_ns, gz.buf, gz.len);
+	if (err) {
+		ps->otlp_last.failed = 1;
+		ap_warn("agent: window %llu: its OTLP request not spooled: %s",
+			(unsigned long long)wi->seq, ap_errstr(err));
+	} else {
+		ps->otlp_last.requests = 1;
+		ps->otlp_last.bytes = gz.len;
+	}
+	free(buf);
+	sb_free(&gz);
 }
 
 /* hand the compacted window to each sink (only spool files are written
@@ -470,11 +573,12 @@ static void push_window(struct agent *ag, const struct profile *cw, const struct
 	struct agent_push *ps = &ag->push;
 	int err;
 
+	if (ps->otlp)
+		push_otlp(ag, cw, wi);
 	if (!ps->pyroscope)
 		return;
 	err = pyroscope__push_window(ps->pyroscope, cw, wi, ps->host, &ps->pyro_last);
 	ps->pyro_merged_total += ps->pyro_last.merged;
-	ps->pyro_failed_total += ps->pyro_last.failed;
 	if (err)
 		ap_warn("agent: window %llu: %zu of its Pyroscope requests not spooled: %s",
 			(unsigned long long)wi->seq, ps->pyro_last.failed, ap_errstr(err));
@@ -487,25 +591,32 @@ static void push_counters(struct agent *ag, struct ap_window_info *wi)
 	struct agent_push *ps = &ag->push;
 
 	wi->nr_sinks = 0;
-	if (!ps->pyroscope)
-		return;
-	ap_push__sink_stats(ps->pyroscope, &wi->sinks[0].st);
-	wi->nr_sinks = 1;
+	if (ps->pyroscope)
+		ap_push__sink_stats(ps->pyroscope, &wi->sinks[wi->nr_sinks++].st);
+	if (ps->otlp)
+		ap_push__sink_stats(ps->otlp, &wi->sinks[wi->nr_sinks++].st);
 }
 
 /* this window's requests into window.json */
 static void push_requests(struct agent *ag, struct ap_window_info *wi)
 {
 	struct agent_push *ps = &ag->push;
+	struct ap_window_sink *k = wi->sinks;
 
-	if (!ps->pyroscope)
-		return;
-	wi->sinks[0].requests = ps->pyro_last.requests;
-	wi->sinks[0].requests_failed = ps->pyro_last.failed;
-	wi->sinks[0].bytes = ps->pyro_last.bytes;
-	wi->sinks[0].services = ps->pyro_last.services;
-	wi->sinks[0].services_merged = ps->pyro_last.merged;
-	wi->sinks[0].services_merged_total = ps->pyro_merged_total;
+	if (ps->pyroscope) {
+		k->requests = ps->pyro_last.requests;
+		k->requests_failed = ps->pyro_last.failed;
+		k->bytes = ps->pyro_last.bytes;
+		k->services = ps->pyro_last.services;
+		k->services_merged = ps->pyro_last.merged;
+		k->services_merged_total = ps->pyro_merged_total;
+		k++;
+	}
+	if (ps->otlp) {
+		k->requests = ps->otlp_last.requests;
+		k->requests_failed = ps->otlp_last.failed;
+		k->bytes = ps->otlp_last.bytes;
+	}
 }
 
 /* the senders flush together for AGENT_PUSH_GRACE_NS, then end; what is
@@ -515,7 +626,9 @@ static void push_stop(struct agent *ag)
 	uint64_t deadline = now_mono_ns() + AGENT_PUSH_GRACE_NS;
 
 	ap_push__drain(ag->push.pyroscope);
+	ap_push__drain(ag->push.otlp);
 	ap_push__stop(ag->push.pyroscope, deadline);
+	ap_push__stop(ag->push.otlp, deadline);
 }
 
 /* Close the open window into the store; the next one starts now. Never
@@ -669,7 +782,8 @@ static void agent_free(struct agent *ag)
 
 	engine__stop(ses);
 	ap_push__free(ag->push.pyroscope);
-	ag->push.pyroscope = NULL;
+	ap_push__free(ag->push.otlp);
+	ag->push.pyroscope = ag->push.otlp = NULL;
 	cpu_collector__free(ses->cpu);
 	procmaps__free(&ses->pm);
 	kallsyms__free(ses->ks);

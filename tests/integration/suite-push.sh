@@ -8,7 +8,7 @@
 # and the assertions are about them (by pid or service name), not about the
 # whole host. Sourced by run.sh.
 
-SUITE_TESTS=(push_usage push_pyroscope push_outage push_spool_full_resume push_reject_400
+SUITE_TESTS=(push_usage push_pyroscope push_both_sinks push_outage push_spool_full_resume push_reject_400
 	push_retry_after push_hang)
 
 PS_AP=$(readlink -f "$AP")
@@ -76,7 +76,7 @@ ps_window_spans() { # DIR PID
 # "from until" of the requests of one service answered with 200
 ps_req_spans() { # DIR SERVICE|NAME
 	ps_reqs "$1" | jq -r --arg s "$2" 'select(.status == 200 and (.query.name == $s or
-		(.query.name | startswith($s + "{")))) |
+		(.query.name // "" | startswith($s + "{")))) |
 		"\(.query.from) \(.query.until)"'
 }
 ps_last_json() { jq "$2" "$(ps_windows "$1" | tail -1)/window.json"; }
@@ -108,6 +108,7 @@ t_push_usage() {
 		fi
 	done <<EOT
 --pyroscope ftp://host:21
+--otlp file:///tmp/x
 --pyroscope localhost:4040
 --pyroscope http://user:pw@localhost:4040
 --no-store
@@ -196,6 +197,54 @@ t_push_pyroscope() {
 		echo "     $n requests of the workload's service, sizes $(echo "$reqs" | jq -r .len | tr '\n' ' ')"
 	fi
 	rm -f $t
+}
+
+# --otlp and --pyroscope at once, with the store: every window with the
+# workload reaches both; the OTLP request (POST URL/v1development/profiles,
+# protobuf, gzip, OTEL_EXPORTER_OTLP_HEADERS) decodes with protoc from our
+# .proto files and names the workload's service; a URL already ending in
+# the path is used as is
+t_push_both_sinks() {
+	local d=$PS_O/both rc wpid want otlp pyro bad body dec
+	rm -rf $d && mkdir -p $d
+	ps_back_start $d 200
+	ps_workload push-both-svc 60
+	wpid=$PS_WL
+	OTEL_EXPORTER_OTLP_HEADERS='x-api-key=k%20v,x-org=o1' ps_agent_start $d --interval 1 \
+		--otlp "http://127.0.0.1:$PS_PORT/v1development/profiles" --pyroscope "http://127.0.0.1:$PS_PORT"
+	ps_wait_windows $d 4 20
+	ps_agent_stop
+	rc=$?
+	ps_cleanup
+	want=$(ps_window_spans $d $wpid | awk '{ print $1 }' | sort)
+	pyro=$(ps_req_spans $d push-both-svc | awk '{ print $1 }' | sort)
+	# the OTLP requests' windows: their start (Unix s) from the spool's
+	# header is not sent; count them against the store's windows instead
+	otlp=$(ps_reqs $d | jq -r 'select(.path == "/v1development/profiles" and .status == 200)' | grep -c '"method"')
+	bad=$(ps_reqs $d | jq -r 'select(.path == "/v1development/profiles" and
+		(.headers["content-type"] != "application/x-protobuf" or .headers["content-encoding"] != "gzip" or
+		 .headers["x-api-key"] != "k v" or .headers["x-org"] != "o1")) | .headers' | head -c 300)
+	body=$(ls $d/rec/*.json | while read -r f; do
+		jq -e '.path == "/v1development/profiles"' $f >/dev/null && echo ${f%.json}.body; done | head -2 | tail -1)
+	dec=$(gzip -dc "$body" 2>/dev/null | protoc -Iproto/otlp \
+		--decode=opentelemetry.proto.collector.profiles.v1development.ExportProfilesServiceRequest \
+		opentelemetry/proto/collector/profiles/v1development/profiles_service.proto 2>&1)
+	if [ $rc != 0 ]; then
+		fail push_both_sinks "agent exit $rc: $(ps_err $d/agent.err)"
+	elif [ "$(echo "$want" | grep -c .)" -lt 3 ]; then
+		fail push_both_sinks "the workload in only $(echo "$want" | grep -c .) windows"
+	elif [ "$want" != "$pyro" ]; then
+		fail push_both_sinks "Pyroscope got the windows $(echo $pyro | tr '\n' ,), the store has $(echo $want | tr '\n' ,)"
+	elif [ "$otlp" != "$(ps_windows $d | wc -l)" ]; then
+		fail push_both_sinks "$otlp OTLP requests for $(ps_windows $d | wc -l) windows"
+	elif [ -n "$bad" ]; then
+		fail push_both_sinks "OTLP request headers: $bad"
+	elif ! echo "$dec" | grep -q 'string_value: "push-both-svc"'; then
+		fail push_both_sinks "the OTLP request does not decode or lacks the service: $(echo "$dec" | head -3)"
+	else
+		pass push_both_sinks
+		echo "     $(echo "$want" | grep -c .) windows to Pyroscope, $otlp OTLP requests ($(ps_reqs $d | jq -r 'select(.path == "/v1development/profiles") | .len' | tr '\n' ' ')bytes)"
+	fi
 }
 
 # the backend goes away for ~3 s and comes back on the same port: every
@@ -362,8 +411,8 @@ t_push_retry_after() {
 		fail push_retry_after "sent again $gap s after a 429 with Retry-After: 3"
 	elif [ "$ok" != 1 ]; then
 		fail push_retry_after "the first request taken $ok times with 200 (want 1)"
-	elif [ "$(ps_last_json $d '.sinks.pyroscope.spool_entries')" != 0 ]; then
-		fail push_retry_after "$(ps_last_json $d '.sinks.pyroscope.spool_entries') entries still spooled after the 200s"
+	elif [ "$(ls $d/store/.spool/pyroscope | wc -l)" != 0 ]; then
+		fail push_retry_after "$(ls $d/store/.spool/pyroscope | wc -l) entries still spooled after the 200s and the exit"
 	else
 		pass push_retry_after
 		echo "     sent again after $gap s (Retry-After: 3)"
