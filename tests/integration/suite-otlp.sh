@@ -3,9 +3,10 @@
 # per machine by tools/build-otelcol.sh into build/otelcol/): its core OTLP
 # receiver decodes what we send and our profilejson exporter writes what it
 # decoded as OTLP JSON, which tests/integration/otlp_check.py summarises.
-#   otlp_collector_agent    `agent --otlp`: every window's samples of a Python
-#                           workload arrive once, with its service name,
-#                           resource attributes and Python frames
+#   otlp_collector_agent    `agent --otlp --offcpu`: every window's samples
+#                           and off-CPU time arrive once (the totals of all
+#                           processes), and a Python workload's with its
+#                           service name, resource attributes and frames
 #   otlp_collector_encoder  one stored window encoded (otlptool) and POSTed
 #                           with curl: the Collector's counts are the window's
 # Without go or the Go module proxy the tests fail saying so. Sourced by run.sh.
@@ -77,6 +78,18 @@ ot_store_samples() { # DIR PID
 	echo $n
 }
 
+# all samples (window.json) and off-CPU ns (offcpu.json) of every window of
+# store DIR: "SAMPLES OFF_NS"
+ot_store_totals() { # DIR
+	local w s=0 o=0
+	for w in $(find "$1" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | sort); do
+		s=$((s + $(jq .totals.samples $w/window.json)))
+		[ -f $w/artifacts/offcpu.json ] &&
+			o=$((o + $(jq '[.offcpu[].ns] | add // 0' $w/artifacts/offcpu.json)))
+	done
+	echo $s $o
+}
+
 # the common checks of one process in otlp_check.py's summary $1; prints
 # what is wrong (nothing when all is right)
 ot_check_proc() { # SUMMARY PID SERVICE HOST WANT_SAMPLES SCRIPT
@@ -128,7 +141,7 @@ t_otlp_collector_agent() {
 	OTEL_SERVICE_NAME=$svc setsid /usr/bin/python3.11 $OT_O/$s 30 >/dev/null 2>&1 &
 	wpid=$!
 	rm -rf $d
-	setsid "$OT_AP" agent -q -o $d --interval 2 -F 19 --host-name otlp-host \
+	setsid "$OT_AP" agent -q -o $d --interval 2 -F 19 --offcpu --host-name otlp-host \
 		--otlp http://127.0.0.1:$OT_PORT 2>$d.err &
 	apid=$!
 	wait_cpu $wpid 4 40
@@ -142,6 +155,8 @@ t_otlp_collector_agent() {
 	want=$(ot_store_samples $d $wpid)
 	python3 tests/integration/otlp_check.py $OT_OUT 'hot_[ab]' >$d.summary 2>$d.check-err
 	why=$(ot_check_proc $d.summary $wpid $svc otlp-host $want $s 2>&1)
+	read -r st_s st_o < <(ot_store_totals $d)
+	got=$(jq -r '"\([.procs[].cpu_samples] | add // 0) \([.procs[].off_ns] | add // 0)"' $d.summary 2>/dev/null)
 	if [ $rc != 0 ]; then
 		fail otlp_collector_agent "agent exit $rc: $(tr '\n' ' ' <$d.err | cut -c1-300)"
 	elif [ ! -s $OT_OUT ]; then
@@ -150,10 +165,11 @@ t_otlp_collector_agent() {
 		fail otlp_collector_agent "only $want samples of pid $wpid in the store"
 	elif [ -n "$why" ]; then
 		fail otlp_collector_agent "$why"
+	elif [ "$got" != "$st_s $st_o" ] || [ "$st_o" = 0 ]; then
+		fail otlp_collector_agent "all processes: received samples and off-CPU ns '$got', the windows hold '$st_s $st_o'"
 	else
-		got=$(jq -r .batches $d.summary)
 		pass otlp_collector_agent
-		echo "     $want samples of pid $wpid in $(find $d -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l) windows, $got requests decoded"
+		echo "     $want samples of pid $wpid; all processes: $st_s samples and $st_o off-CPU ns in $(find $d -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l) windows, $(jq -r .batches $d.summary) requests decoded, the same received"
 	fi
 	rm -f $OT_O/$s
 }
