@@ -32,6 +32,7 @@
 #include "profile/compact.h"
 #include "report/formats.h"
 #include "session.h"
+#include "sink/metrics.h"
 #include "sink/store.h"
 #include "unwind/unwind.h"
 #include "util.h"
@@ -58,6 +59,8 @@ static const char usage_text[] =
 "      --offcpu             also record off-CPU time per stack and reason\n"
 "                           (off by default: see README \"Agent\" for its cost)\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
+"      --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+"                           (off by default; no authentication: bind loopback)\n"
 "  -p, --pid PID[,PID...]   only these processes (a filter, as the ones below)\n"
 "%s"
 "  -q, --quiet              no start and stop lines\n"
@@ -67,6 +70,7 @@ static const char usage_text[] =
 "EXAMPLES:\n"
 "  sudo autoprof-bpf agent                        # 15 s windows in " AP_STORE_DEFAULT_DIR "\n"
 "  sudo autoprof-bpf agent --interval 60 -o /srv/prof --max-disk 1024\n"
+"  sudo autoprof-bpf agent --metrics-addr 127.0.0.1:9464   # Prometheus scrapes it\n"
 "  autoprof-bpf analyze " AP_STORE_DEFAULT_DIR "/20261129T113015Z-180681   # one window\n"
 "\n"
 "EXIT STATUS: 0 after SIGTERM or SIGINT (128+N on a second signal N during\n"
@@ -74,6 +78,7 @@ static const char usage_text[] =
 "says why, e.g. the store is not writable).\n";
 
 enum { OPT_INTERVAL = 256, OPT_MAX_DISK, OPT_OFFCPU, OPT_VERSION, OPT_RINGBUF_MB };
+enum { OPT_METRICS_ADDR = 512 }; /* apart: other options are added above */
 
 struct agent {
 	struct ap_session ses;
@@ -82,6 +87,8 @@ struct agent {
 	uint64_t max_bytes;
 	struct ap_store *store;
 	struct ap_loop loop;
+	const char *metrics_addr;       /* --metrics-addr (NULL: off) */
+	struct ap_metrics *metrics;
 	uint64_t seq;                   /* windows closed */
 	uint64_t win_mono, win_real;    /* the open window's start */
 	double cpu_start, cpu_win;      /* our CPU seconds at start and at the window's start */
@@ -130,6 +137,7 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "offcpu", no_argument, NULL, OPT_OFFCPU },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
+		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -177,6 +185,17 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 						   optarg);
 			o->ringbuf_mb = v;
 			break;
+		case OPT_METRICS_ADDR: {
+			struct sockaddr_storage sa;
+			socklen_t len;
+
+			if (ap_metrics_parse_addr(optarg, &sa, &len))
+				return usage_error("--metrics-addr: '%s' is not HOST:PORT (a numeric IPv4 "
+						   "address, [IPv6] or localhost, and a port 1-65535)",
+						   optarg);
+			ag->metrics_addr = optarg;
+			break;
+		}
 		case 'q':
 			o->quiet = true;
 			break;
@@ -337,6 +356,21 @@ static void counters_to_deltas(struct agent *ag, struct profile *win)
 	}
 }
 
+/* the closed window's figures to the metrics server (if on) */
+static void agent_metrics(struct agent *ag, const struct profile *win,
+			  const struct ap_window_info *wi)
+{
+	struct ap_metrics_window mw = {
+		.windows = wi->seq, .samples = win->total_samples, .end_real_ns = wi->end_real_ns,
+		.totals = wi->totals, .nr_totals = wi->nr_totals, .store_max_bytes = ag->max_bytes,
+	};
+
+	if (!ag->metrics)
+		return;
+	ap_store__stats(ag->store, &mw.store);
+	ap_metrics__window(ag->metrics, &mw);
+}
+
 /* Close the open window into the store; the next one starts now. Never
  * fatal: a window that cannot be written is dropped and counted (the
  * next window.json says so). */
@@ -383,6 +417,7 @@ static void close_window(struct agent *ag, bool last)
 			ap_errstr(err));
 	ag->win = NULL;
 	ag->wi = NULL;
+	agent_metrics(ag, &cw, &wi);
 	profile__free(&cw);
 	/* the window's rows and JSON trees are freed: give the heap back, so
 	 * the RSS between windows is what the agent keeps, not its peak */
@@ -489,6 +524,7 @@ static void agent_free(struct agent *ag)
 	profile__free(&ses->prof);
 	ap_store__close(ag->store);
 	ap_loop__free(&ag->loop);
+	ap_metrics__free(ag->metrics);
 	ap_filter__free(&ses->opts.filter);
 	profile__free(&ag->totals);
 }
@@ -531,10 +567,20 @@ int cmd_agent(int argc, char **argv)
 		kallsyms__free(ses->ks);
 		return AP_EXIT_FAILED;
 	}
+	/* bound before the BPF load: an address in use is one line, 125 */
+	if (ag.metrics_addr && (!(ag.metrics = ap_metrics__new(AP_VERSION)) ||
+				ap_metrics__listen(ag.metrics, ag.metrics_addr))) {
+		ap_metrics__free(ag.metrics);
+		ap_store__close(ag.store);
+		ap_filter__free(&ses->opts.filter);
+		kallsyms__free(ses->ks);
+		return AP_EXIT_FAILED;
+	}
 	ses->nr_cpus = libbpf_num_possible_cpus();
 	profile__init(&ag.totals);
 	ag.cpu_start = ag.cpu_win = self_cpu_s(NULL);
-	if (setup_loop(&ag) || start(&ag)) {
+	if (setup_loop(&ag) || start(&ag) ||
+	    (ag.metrics && ap_metrics__attach(ag.metrics, &ag.loop))) {
 		agent_free(&ag);
 		return AP_EXIT_FAILED;
 	}
