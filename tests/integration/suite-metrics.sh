@@ -59,6 +59,7 @@ t_metrics_usage() {
 	done
 	# a port another socket listens on: one line naming it, 125, before the BPF load
 	port=$(mx_port)
+	: >$MX_O/mx-usage.listener
 	python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("up", flush=True); time.sleep(30)' \
 		$port >$MX_O/mx-usage.listener &
