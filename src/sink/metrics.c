@@ -241,6 +241,9 @@ static void render_sinks(struct ap_metrics *m, struct strbuf *o)
 	render_sink_family(o, sk, n, "autoprof_sink_spool_dropped_bytes_total", "counter",
 			   "Size of the spooled requests deleted for --spool-mb in bytes (live).",
 			   offsetof(struct ap_metrics_sink, spool_dropped_bytes));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_failed_total", "counter",
+			   "Requests that could not be written to the spool, lost (live).",
+			   offsetof(struct ap_metrics_sink, spool_failed));
 	family(o, "autoprof_sink_last_ok_timestamp_seconds", "gauge",
 	       "Time of the sink's last accepted push since the Unix epoch in seconds (0: none).");
 	for (i = 0; i < n; i++) {

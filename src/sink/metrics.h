@@ -51,6 +51,7 @@ struct ap_metrics_sink {
 	uint64_t bytes_sent;            /* request bodies accepted, as sent (compressed) */
 	uint64_t spool_entries, spool_bytes;            /* in the spool now */
 	uint64_t spool_dropped, spool_dropped_bytes;    /* deleted for --spool-mb */
+	uint64_t spool_failed;          /* requests that could not be spooled: lost */
 	uint64_t last_ok_real_ns;       /* CLOCK_REALTIME of the last accepted push, 0: none */
 };
 

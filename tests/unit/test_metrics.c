@@ -121,6 +121,7 @@ static int two_sinks(void *ctx, struct ap_metrics_sink *out, int max)
 	snprintf(out[0].name, sizeof(out[0].name), "otlp");
 	out[0].pushes_ok = 5;
 	out[0].spool_bytes = 4096;
+	out[0].spool_failed = 3;
 	snprintf(out[1].name, sizeof(out[1].name), "py\"ro\\");
 	out[1].pushes_rejected = 2;
 	out[1].last_ok_real_ns = 1796000000123000000ull;
@@ -169,6 +170,8 @@ TEST(metrics_exposition)
 		    "sink name escaped");
 	ASSERT_TRUE(strstr(o.buf, "autoprof_sink_last_ok_timestamp_seconds{sink=\"py\\\"ro\\\\\"} 1796000000.123\n"),
 		    "last ok time");
+	ASSERT_TRUE(strstr(o.buf, "autoprof_sink_spool_failed_total{sink=\"otlp\"} 3\n"),
+		    "spool failures");
 	ASSERT_TRUE(strstr(o.buf, "autoprof_build_info{version=\"1.2.3\"} 1\n"), "build info");
 	ASSERT_TRUE(value_of(o.buf, "process_resident_memory_bytes") > 0, "own RSS");
 	ASSERT_TRUE(strstr(o.buf, "# TYPE process_cpu_seconds_total counter\n") != NULL, "own CPU");
