@@ -20,6 +20,7 @@
 #define MX_NAME_MAX 64           /* a counter name kept (longer ones cut) */
 #define MX_ACCEPT_BATCH 16       /* accepts per wakeup */
 #define MX_DRAIN_MAX 65536       /* bytes read and dropped after the response */
+#define MX_SNDBUF 8192           /* a client socket's send buffer */
 #define MX_PAUSE_MS 1000         /* accepting paused after an accept() error */
 #define MX_LISTENER 0            /* epoll tag of the listening socket; clients i + 1 */
 
@@ -535,6 +536,7 @@ static void client_write(struct ap_metrics *m, struct mx_client *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
+			m->st.writes_waited++;
 			if (client_events(m, c, EPOLLOUT))
 				client_close(m, c);
 			return;
@@ -621,6 +623,8 @@ static void accept_clients(struct ap_metrics *m)
 			close(fd);
 			continue;
 		}
+		/* the kernel's share per client bounded too (it doubles this) */
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ MX_SNDBUF }, sizeof(int));
 		c->fd = fd;
 		c->state = MX_READ;
 		c->accepted_ns = c->active_ns = now_mono_ns();

@@ -14,7 +14,8 @@
  * AP_METRICS_IDLE_MS is closed, and so is one that has not sent its header
  * AP_METRICS_HEADER_MS after connecting; every refusal is counted and
  * served too (autoprof_metrics_refused_total). A slow reader keeps only its
- * own response buffer (one exposition, a few KiB) and never stalls the loop.
+ * own response buffer (one exposition, a few KiB, sent as its socket's
+ * 8 KiB send buffer takes it) and never stalls the loop.
  *
  * What is served is the state as of the last closed window (samples,
  * windows, store, the agent's counters), plus values read live at each
@@ -79,6 +80,7 @@ struct ap_metrics_stats {
 	uint64_t refused_body;          /* exposition over AP_METRICS_MAX_BODY: 500 */
 	uint64_t accept_failed;         /* accept() errors (e.g. EMFILE; accepting pauses 1 s) */
 	uint64_t counters_omitted;      /* counters past AP_METRICS_MAX_COUNTERS */
+	uint64_t writes_waited;         /* answers the socket did not take at once (EPOLLOUT) */
 };
 
 /* "HOST:PORT": HOST a numeric IPv4 address, a bracketed IPv6 address

@@ -349,3 +349,92 @@ TEST(metrics_server)
 	ap_metrics__free(m);
 	ap_loop__free(&l);
 }
+
+/* a client that asks and does not read a large answer: the answer waits
+ * in its buffer (EPOLLOUT), another scrape is served meanwhile, and the
+ * slow one still gets all of it when it reads */
+struct slow_test {
+	int port;
+	char other[256];
+	size_t slow_got, slow_len;
+	volatile int done;
+	uint64_t deadline;
+};
+
+static void *slow_thread(void *arg)
+{
+	struct slow_test *t = arg;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(t->port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 1024;
+	char buf[4096], *cl;
+	ssize_t n;
+
+	/* a small receive window, so the answer cannot all be in flight */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		goto out;
+	send(fd, "GET /metrics HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+	usleep(300000);
+	ask(t->port, "GET /metrics HTTP/1.1\r\n\r\n", 25, t->other, sizeof(t->other));
+	while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		if (!t->slow_got) {
+			buf[n] = 0;
+			cl = strstr(buf, "Content-Length: ");
+			t->slow_len = cl ? strtoul(cl + 16, NULL, 10) + (strstr(buf, "\r\n\r\n") + 4 - buf) : 0;
+		}
+		t->slow_got += n;
+	}
+out:
+	close(fd);
+	t->done = 1;
+	return NULL;
+}
+
+static int slow_stop(struct ap_loop *l, void *ctx)
+{
+	struct slow_test *t = ctx;
+
+	return t->done || now_mono_ns() > t->deadline;
+}
+
+TEST(metrics_slow_reader)
+{
+	struct ap_counter_val *ctr = calloc(AP_METRICS_MAX_COUNTERS, sizeof(*ctr));
+	struct ap_metrics_window w = { .totals = ctr, .nr_totals = AP_METRICS_MAX_COUNTERS };
+	struct slow_test t = { .port = free_port() };
+	struct ap_metrics *m = ap_metrics__new("x");
+	struct ap_metrics_stats st;
+	struct ap_loop l;
+	pthread_t th;
+	char addr[32];
+	size_t i;
+
+	/* an answer of ~25 KB: more than a small window and a socket buffer take */
+	for (i = 0; i < w.nr_totals; i++)
+		ctr[i].name = xasprintf("a_long_counter_name_to_make_the_answer_large_%03zu", i);
+	ap_metrics__window(m, &w);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", t.port);
+	if (!ASSERT_EQ(ap_metrics__listen(m, addr), 0, "listen") ||
+	    !ASSERT_EQ(ap_loop__init(&l, NULL, NULL, NULL), 0, "loop"))
+		goto out;
+	ap_metrics__attach(m, &l);
+	t.deadline = now_mono_ns() + 30000000000ull;
+	pthread_create(&th, NULL, slow_thread, &t);
+	ap_loop__add_timer(&l, 50000000ull, slow_stop, &t);
+	ap_loop__run(&l);
+	pthread_join(th, NULL);
+	ap_loop__free(&l);
+	ap_metrics__stats(m, &st);
+	ASSERT_STREQ(t.other, "HTTP/1.1 200 OK", "another scrape served while one waits");
+	ASSERT_TRUE(st.writes_waited > 0, "the slow answer waited for EPOLLOUT");
+	ASSERT_TRUE(t.slow_len > 20000, "a large answer");
+	ASSERT_EQ(t.slow_got, t.slow_len, "the slow reader got all of it");
+out:
+	ap_metrics__free(m);
+	for (i = 0; i < w.nr_totals; i++)
+		free(ctr[i].name);
+	free(ctr);
+}
