@@ -84,10 +84,12 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print(
 
 # Prometheus scrapes the agent every 1 s; its query API shows up == 1 and
 # the agent's series, and one scrape's samples_total is the sum of the
-# samples of the windows it counts (windows_total of the same scrape)
+# samples of the windows it counts (windows_total of the same scrape); the
+# agent also pushes to a recording Pyroscope backend, whose accepted pushes
+# show in the sink's series
 t_metrics_prometheus() {
 	local d=$MX_O/mx-prom pd=$MX_O/mx-prom-server job=autoprof-metrics-test ap pp wpid ppid q i
-	local res up= n= w= ts sum rc
+	local res up= n= w= ts sum rc fb fbp ok= nreq
 	if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
 		fail metrics_prometheus "prometheus and promtool are needed (Debian package prometheus: tools/install-deps.sh --test)"
 		return
@@ -104,9 +106,14 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$ap']
 EOF
+	mkdir -p $pd/rec
+	python3 tests/tools/fakebackend.py --dir $pd/rec --port-file $pd/fbport --mode 200 2>$pd/fb.err &
+	fb=$!
+	for ((i = 0; i < 50; i++)); do [ -s $pd/fbport ] && break; sleep 0.1; done
+	fbp=$(cat $pd/fbport 2>/dev/null)
 	setsid $MX_W/cwork 40 >/dev/null 2>&1 &
 	wpid=$!
-	mx_start $d --interval 1 --metrics-addr 127.0.0.1:$ap
+	mx_start $d --interval 1 --metrics-addr 127.0.0.1:$ap --pyroscope http://127.0.0.1:$fbp
 	setsid prometheus --config.file=$pd/prometheus.yml --storage.tsdb.path=$pd/data \
 		--web.listen-address=127.0.0.1:$pp --log.level=warn >$pd/log 2>&1 &
 	ppid=$!
@@ -114,15 +121,16 @@ EOF
 	# until Prometheus has a scrape with samples in it (at most ~25 s)
 	for ((i = 0; i < 100; i++)); do
 		res=$(curl -s --max-time 2 "$q" --data-urlencode \
-			"query={job=\"$job\",__name__=~\"up|autoprof_samples_total|autoprof_windows_total\"}" 2>/dev/null)
+			"query={job=\"$job\",__name__=~\"up|autoprof_samples_total|autoprof_windows_total\"} or autoprof_sink_pushes_total{job=\"$job\",sink=\"pyroscope\",result=\"ok\"}" 2>/dev/null)
 		up=$(jq -r '.data.result[] | select(.metric.__name__ == "up") | .value[1]' <<<"$res" 2>/dev/null)
 		n=$(jq -r '.data.result[] | select(.metric.__name__ == "autoprof_samples_total") | .value[1]' <<<"$res" 2>/dev/null)
-		[ "$up" = 1 ] && [ -n "$n" ] && gt "$n" 0 && break
+		ok=$(jq -r '.data.result[] | select(.metric.__name__ == "autoprof_sink_pushes_total") | .value[1]' <<<"$res" 2>/dev/null)
+		[ "$up" = 1 ] && [ -n "$n" ] && gt "$n" 0 && [ -n "$ok" ] && gt "$ok" 0 && break
 		kill -0 $MX_PID 2>/dev/null && kill -0 $ppid 2>/dev/null || break
 		sleep 0.25
 	done
 	# one scrape's pair: both series of the same timestamp
-	ts=$(jq -r '[.data.result[] | select(.metric.__name__ != "up") | .value[0]] | unique | length' <<<"$res" 2>/dev/null)
+	ts=$(jq -r '[.data.result[] | select(.metric.__name__ | test("^autoprof_(samples|windows)_total$")) | .value[0]] | unique | length' <<<"$res" 2>/dev/null)
 	w=$(jq -r '.data.result[] | select(.metric.__name__ == "autoprof_windows_total") | .value[1]' <<<"$res" 2>/dev/null)
 	curl -s --max-time 2 http://127.0.0.1:$ap/metrics >$pd/scrape.txt
 	promtool check metrics <$pd/scrape.txt >$pd/lint 2>&1
@@ -132,6 +140,9 @@ EOF
 	mx_stop
 	kill $wpid 2>/dev/null
 	wait $wpid 2>/dev/null
+	kill $fb 2>/dev/null
+	wait $fb 2>/dev/null
+	nreq=$(ls $pd/rec/*.json 2>/dev/null | wc -l)
 	sum=$(for f in $d/*/window.json; do cat $f; done 2>/dev/null |
 		jq -s --argjson w "${w:-0}" '[.[] | select(.window.seq <= $w) | .totals.samples] | add // 0')
 	if [ "$up" != 1 ]; then
@@ -142,6 +153,11 @@ EOF
 		fail metrics_prometheus "samples_total and windows_total not from one scrape (w=$w): $res"
 	elif [ "$n" != "$sum" ]; then
 		fail metrics_prometheus "autoprof_samples_total $n, but the first $w windows in the store hold $sum samples"
+	elif [ -z "$ok" ] || ! gt "$ok" 0 || gt "$ok" "$nreq"; then
+		fail metrics_prometheus "pyroscope pushes ok in Prometheus: '$ok', the backend recorded $nreq requests"
+	elif ! grep -q '^autoprof_sink_spool_bytes{sink="pyroscope"} [0-9]' $pd/scrape.txt ||
+		! grep -q '^autoprof_sink_spool_dropped_total{sink="pyroscope"} 0$' $pd/scrape.txt; then
+		fail metrics_prometheus "the scrape lacks the pyroscope sink's spool series"
 	elif [ $rc != 0 ]; then
 		fail metrics_prometheus "promtool check metrics: $(mx_err $pd/lint)"
 	elif ! grep -q '^process_resident_memory_bytes [1-9]' $pd/scrape.txt ||
@@ -150,7 +166,7 @@ EOF
 		fail metrics_prometheus "the scrape lacks the agent's RSS, CPU or its loss counters"
 	else
 		pass metrics_prometheus
-		echo "     Prometheus: up 1, $n samples in $w windows (the store agrees)"
+		echo "     Prometheus: up 1, $n samples in $w windows (the store agrees), $ok pushes ok ($nreq received)"
 	fi
 }
 
