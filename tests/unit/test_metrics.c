@@ -228,7 +228,8 @@ TEST(metrics_parse_addr)
 
 struct srv_test {
 	int port;
-	char got[6][256];        /* each request's status line */
+	char got[7][256];        /* each request's status line */
+	char head[1024];         /* the whole answer to HEAD */
 	int busy_fds[AP_METRICS_MAX_CLIENTS];
 	volatile int done;
 	uint64_t deadline;
@@ -251,8 +252,8 @@ static int connect_port(int port)
 	return fd;
 }
 
-/* send req (NULL: nothing), read the answer's first line into out */
-static void ask(int port, const char *req, size_t len, char *out, size_t cap)
+/* send req (NULL: nothing), read the answer into out */
+static void ask_all(int port, const char *req, size_t len, char *out, size_t cap)
 {
 	int fd = connect_port(port);
 	ssize_t n, got = 0;
@@ -265,8 +266,14 @@ static void ask(int port, const char *req, size_t len, char *out, size_t cap)
 	while (got < (ssize_t)cap - 1 && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0)
 		got += n;
 	out[got] = 0;
-	out[strcspn(out, "\r\n")] = 0;
 	close(fd);
+}
+
+/* ... and keep its first line */
+static void ask(int port, const char *req, size_t len, char *out, size_t cap)
+{
+	ask_all(port, req, len, out, cap);
+	out[strcspn(out, "\r\n")] = 0;
 }
 
 static void *client_thread(void *arg)
@@ -279,6 +286,7 @@ static void *client_thread(void *arg)
 	ask(t->port, "GET /nope HTTP/1.1\r\n\r\n", 22, t->got[1], 256);
 	ask(t->port, "DELETE /metrics HTTP/1.1\r\n\r\n", 28, t->got[2], 256);
 	ask(t->port, "hello\r\n\r\n", 9, t->got[3], 256);
+	ask_all(t->port, "HEAD /metrics?x=1 HTTP/1.0\n\n", 28, t->head, sizeof(t->head));
 	memset(big, 'a', AP_METRICS_MAX_HEADER + 100);
 	memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 26);
 	ask(t->port, big, AP_METRICS_MAX_HEADER + 100, t->got[4], 256);
@@ -322,7 +330,7 @@ TEST(metrics_server)
 	struct ap_metrics_stats st;
 	struct ap_loop l;
 	pthread_t th;
-	char addr[32];
+	char addr[32], *end;
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", t.port);
 	if (!ASSERT_EQ(ap_metrics__listen(m, addr), 0, "listen") ||
@@ -342,8 +350,13 @@ TEST(metrics_server)
 	ASSERT_STREQ(t.got[3], "HTTP/1.1 400 Bad Request", "not HTTP");
 	ASSERT_STREQ(t.got[4], "HTTP/1.1 431 Request Header Fields Too Large", "header cap");
 	ASSERT_STREQ(t.got[5], "HTTP/1.1 503 Service Unavailable", "client cap");
+	end = strstr(t.head, "\r\n\r\n");
+	ASSERT_TRUE(!strncmp(t.head, "HTTP/1.1 200 OK\r\n", 17) &&
+		    strstr(t.head, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n") &&
+		    end && !end[4],
+		    "HEAD (bare LF, a query): the headers of GET, no body");
 	ap_metrics__stats(m, &st);
-	ASSERT_EQ(st.requests_ok, 1, "ok counted");
+	ASSERT_EQ(st.requests_ok, 2, "ok counted");
 	ASSERT_EQ(st.refused_clients, 1, "503 counted");
 	ASSERT_EQ(st.refused_header, 1, "431 counted");
 	ap_metrics__free(m);
