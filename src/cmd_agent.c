@@ -32,6 +32,7 @@
 #include "profile/compact.h"
 #include "report/formats.h"
 #include "session.h"
+#include "sink/metrics.h"
 #include "sink/creds.h"
 #include "sink/http.h"
 #include "sink/otlp.h"
@@ -63,6 +64,8 @@ static const char usage_text[] =
 "      --offcpu             also record off-CPU time per stack and reason\n"
 "                           (off by default: see README \"Agent\" for its cost)\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
+"      --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+"                           (off by default; no authentication: bind loopback)\n"
 "  -p, --pid PID[,PID...]   only these processes (a filter, as the ones below)\n"
 "%s"
 "      --otlp URL           also push every window to an OpenTelemetry Collector:\n"
@@ -85,6 +88,7 @@ static const char usage_text[] =
 "EXAMPLES:\n"
 "  sudo autoprof-bpf agent                        # 15 s windows in " AP_STORE_DEFAULT_DIR "\n"
 "  sudo autoprof-bpf agent --interval 60 -o /srv/prof --max-disk 1024\n"
+"  sudo autoprof-bpf agent --metrics-addr 127.0.0.1:9464   # Prometheus scrapes it\n"
 "  autoprof-bpf analyze " AP_STORE_DEFAULT_DIR "/20261129T113015Z-180681   # one window\n"
 "  sudo autoprof-bpf agent --otlp http://127.0.0.1:4318 --no-store\n"
 "  sudo autoprof-bpf agent --pyroscope http://pyroscope:4040 --credentials /etc/autoprof-bpf/credentials\n"
@@ -94,6 +98,7 @@ static const char usage_text[] =
 "says why, e.g. the store is not writable).\n";
 
 enum { OPT_INTERVAL = 256, OPT_MAX_DISK, OPT_OFFCPU, OPT_VERSION, OPT_RINGBUF_MB };
+enum { OPT_METRICS_ADDR = 512 }; /* apart: other options are added above */
 /* the push sinks' options (issue 14) */
 enum { OPT_PYROSCOPE = 320, OPT_OTLP, OPT_CREDENTIALS, OPT_SPOOL_MB, OPT_PUSH_TIMEOUT, OPT_NO_STORE,
        OPT_HOST_NAME };
@@ -122,6 +127,8 @@ struct agent {
 	uint64_t max_bytes;
 	struct ap_store *store;
 	struct ap_loop loop;
+	const char *metrics_addr;       /* --metrics-addr (NULL: off) */
+	struct ap_metrics *metrics;
 	uint64_t seq;                   /* windows closed */
 	uint64_t win_mono, win_real;    /* the open window's start */
 	double cpu_start, cpu_win;      /* our CPU seconds at start and at the window's start */
@@ -171,6 +178,7 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "offcpu", no_argument, NULL, OPT_OFFCPU },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
+		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -225,6 +233,17 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 						   optarg);
 			o->ringbuf_mb = v;
 			break;
+		case OPT_METRICS_ADDR: {
+			struct sockaddr_storage sa;
+			socklen_t len;
+
+			if (ap_metrics_parse_addr(optarg, &sa, &len))
+				return usage_error("--metrics-addr: '%s' is not HOST:PORT (a numeric IPv4 "
+						   "address, [IPv6] or localhost, and a port 1-65535)",
+						   optarg);
+			ag->metrics_addr = optarg;
+			break;
+		}
 		case OPT_PYROSCOPE:
 			if (!ap_http_url_ok(optarg))
 				return usage_error("--pyroscope: '%s' is not an http:// or https:// URL (without user:password@: see --credentials)",
@@ -419,6 +438,43 @@ static void counters_to_deltas(struct agent *ag, struct profile *win)
 		/* a total that went down was reset: all it holds is new */
 		c->value = c->value >= before ? c->value - before : c->value;
 	}
+}
+
+/* the push sinks' live counters for the metrics server (any sink open) */
+static int metrics_sinks(void *ctx, struct ap_metrics_sink *out, int max)
+{
+	struct ap_push_stats st[AP_PUSH_SINKS_MAX];
+	size_t n = ap_push__stats(st, AP_PUSH_SINKS_MAX), i;
+
+	for (i = 0; i < n && i < (size_t)max; i++) {
+		snprintf(out[i].name, sizeof(out[i].name), "%.15s", st[i].name);
+		out[i].pushes_ok = st[i].pushes_ok;
+		out[i].pushes_failed = st[i].pushes_retried;
+		out[i].pushes_rejected = st[i].pushes_rejected;
+		out[i].bytes_sent = st[i].bytes_sent;
+		out[i].spool_entries = st[i].spool_entries;
+		out[i].spool_bytes = st[i].spool_bytes;
+		out[i].spool_dropped = st[i].spool_dropped;
+		out[i].spool_dropped_bytes = st[i].spool_dropped_bytes;
+		out[i].spool_failed = st[i].spool_put_failed;
+		out[i].last_ok_real_ns = st[i].last_ok_real_ns;
+	}
+	return (int)i;
+}
+
+/* the closed window's figures to the metrics server (if on) */
+static void agent_metrics(struct agent *ag, const struct profile *win,
+			  const struct ap_window_info *wi)
+{
+	struct ap_metrics_window mw = {
+		.windows = wi->seq, .samples = win->total_samples, .end_real_ns = wi->end_real_ns,
+		.totals = wi->totals, .nr_totals = wi->nr_totals, .store_max_bytes = ag->max_bytes,
+	};
+
+	if (!ag->metrics)
+		return;
+	ap_store__stats(ag->store, &mw.store);
+	ap_metrics__window(ag->metrics, &mw);
 }
 
 /* The credentials (file, then environment) into the sinks' headers, and
@@ -682,6 +738,7 @@ static void close_window(struct agent *ag, bool last)
 			ap_errstr(err));
 	ag->win = NULL;
 	ag->wi = NULL;
+	agent_metrics(ag, &cw, &wi);
 	profile__free(&cw);
 	/* the window's rows and JSON trees are freed: give the heap back, so
 	 * the RSS between windows is what the agent keeps, not its peak */
@@ -791,6 +848,7 @@ static void agent_free(struct agent *ag)
 	profile__free(&ses->prof);
 	ap_store__close(ag->store);
 	ap_loop__free(&ag->loop);
+	ap_metrics__free(ag->metrics);
 	ap_filter__free(&ses->opts.filter);
 	profile__free(&ag->totals);
 }
@@ -839,10 +897,23 @@ int cmd_agent(int argc, char **argv)
 		kallsyms__free(ses->ks);
 		return AP_EXIT_FAILED;
 	}
+	/* bound before the BPF load: an address in use is one line, 125 */
+	if (ag.metrics_addr && (!(ag.metrics = ap_metrics__new(AP_VERSION)) ||
+				ap_metrics__listen(ag.metrics, ag.metrics_addr))) {
+		ap_metrics__free(ag.metrics);
+		ap_creds__free(&creds);
+		ap_store__close(ag.store);
+		ap_filter__free(&ses->opts.filter);
+		kallsyms__free(ses->ks);
+		return AP_EXIT_FAILED;
+	}
+	if (ag.metrics)
+		ap_metrics__set_sinks(ag.metrics, metrics_sinks, NULL);
 	/* the sinks' spools are in the store: a sink that cannot start is 125 */
 	ret = push_open(&ag, &creds);
 	ap_creds__free(&creds);
 	if (ret) {
+		ap_metrics__free(ag.metrics);
 		ap_store__close(ag.store);
 		ap_filter__free(&ses->opts.filter);
 		kallsyms__free(ses->ks);
@@ -851,7 +922,8 @@ int cmd_agent(int argc, char **argv)
 	ses->nr_cpus = libbpf_num_possible_cpus();
 	profile__init(&ag.totals);
 	ag.cpu_start = ag.cpu_win = self_cpu_s(NULL);
-	if (setup_loop(&ag) || start(&ag)) {
+	if (setup_loop(&ag) || start(&ag) ||
+	    (ag.metrics && ap_metrics__attach(ag.metrics, &ag.loop))) {
 		agent_free(&ag);
 		return AP_EXIT_FAILED;
 	}
