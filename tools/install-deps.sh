@@ -13,6 +13,8 @@ PKGS="$PKGS libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler"
 # opens report.html, cmark-gfm renders report.md as GitHub does, tmux is the
 # terminal of the `top` tests
 [ "${1:-}" = --test ] && PKGS="$PKGS protobuf-compiler chromium chromium-driver cmark-gfm tmux"
+# the install tests: man renders the man page, systemd-analyze verifies the unit
+[ "${1:-}" = --test ] && PKGS="$PKGS man-db systemd"
 # `make deb`: dpkg-buildpackage, debhelper, lintian
 [ "${1:-}" = --deb ] && PKGS="$PKGS dpkg-dev debhelper lintian"
 missing=""
