@@ -30,7 +30,7 @@ in_install() {
 }
 
 t_install_files() {
-	local want got left
+	local want got left keep
 	want="/etc/default/autoprof-bpf
 /usr/bin/autoprof-bpf
 /usr/lib/systemd/system/autoprof-bpf.service
@@ -46,6 +46,23 @@ t_install_files() {
 	make -s install DESTDIR="$IN_D.local" >/dev/null 2>&1
 	make -s uninstall DESTDIR="$IN_D.local" >/dev/null 2>&1
 	left=$(find "$IN_D.local" -type f 2>/dev/null)
+	# on this host (no DESTDIR): an existing /etc/default/autoprof-bpf is
+	# kept, a missing one installed, an unchanged one uninstalled (/etc/default
+	# a tmpfs of a private mount namespace, the rest under PREFIX)
+	keep=$(unshare -m --propagation private sh -c '
+		mount -t tmpfs tmpfs /etc/default || exit 1
+		echo "AUTOPROF_ARGS=\"--interval 61\"" >/etc/default/autoprof-bpf
+		make -s install PREFIX="$1" >/dev/null 2>&1 || echo "install failed"
+		grep -q "interval 61" /etc/default/autoprof-bpf || echo "overwritten"
+		rm /etc/default/autoprof-bpf
+		make -s install PREFIX="$1" >/dev/null 2>&1
+		cmp -s dist/autoprof-bpf.default /etc/default/autoprof-bpf || echo "not installed when missing"
+		make -s uninstall PREFIX="$1" >/dev/null 2>&1
+		[ -e /etc/default/autoprof-bpf ] && echo "not uninstalled"
+		[ -n "$(find "$1" -type f)" ] && echo "uninstall left files in PREFIX"
+		exit 0
+	' _ "$IN_D.host" 2>&1)
+	rm -rf "$IN_D.host"
 	if [ "$got" != "$want" ]; then
 		fail install_files "installed: $(echo $got), want: $(echo $want)"
 	elif ! gzip -t "$IN_D/usr/share/man/man8/autoprof-bpf.8.gz"; then
@@ -55,6 +72,8 @@ t_install_files() {
 		fail install_files "the unit's ExecStart is not /usr/bin/autoprof-bpf agent \$AUTOPROF_ARGS"
 	elif [ -n "$left" ]; then
 		fail install_files "make uninstall left $(echo $left)"
+	elif [ -n "$keep" ]; then
+		fail install_files "/etc/default/autoprof-bpf without DESTDIR: $(echo $keep)"
 	else
 		pass install_files
 	fi
