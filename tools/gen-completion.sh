@@ -63,6 +63,19 @@ _autoprof_bpf_arg()
 	esac
 }
 
+# the profiled command at word $1 and its arguments (bash-completion's
+# _command_offset when it is there)
+_autoprof_bpf_command()
+{
+	if ((COMP_CWORD == $1)); then
+		COMPREPLY=($(compgen -c -- "${COMP_WORDS[COMP_CWORD]}"))
+	elif declare -F _command_offset >/dev/null; then
+		_command_offset $1
+	else
+		COMPREPLY=($(compgen -f -- "${COMP_WORDS[COMP_CWORD]}"))
+	fi
+}
+
 _autoprof_bpf()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev= cmd=run first=1 i w
@@ -72,17 +85,18 @@ _autoprof_bpf()
 		cmd=${COMP_WORDS[1]}
 		first=2
 	fi
-	# run: the profiled command after -- (or after the first non-option)
+	# run: the profiled command is the word after --, or the first word that
+	# is neither an option nor an option's argument
 	if [[ $cmd == run ]]; then
 		for ((i = first; i < COMP_CWORD; i++)); do
 			w=${COMP_WORDS[i]}
 			if [[ $w == -- ]]; then
-				((i + 1 == COMP_CWORD)) && { COMPREPLY=($(compgen -c -- "$cur")); return; }
-				if declare -F _command_offset >/dev/null; then
-					_command_offset $((i + 1))
-				else
-					COMPREPLY=($(compgen -f -- "$cur"))
-				fi
+				_autoprof_bpf_command $((i + 1))
+				return
+			elif [[ $w == -* ]]; then
+				[[ -n ${_autoprof_bpf_meta[run:$w]+x} ]] && ((i++))
+			else
+				_autoprof_bpf_command $i
 				return
 			fi
 		done
