@@ -156,7 +156,8 @@ t_install_unit_verify() {
 
 # The agent as the unit runs it, without systemd: root with only the unit's
 # CapabilityBoundingSet, no new privileges, every mount read-only but the
-# store (ProtectSystem=strict, ProtectHome=read-only) and a private /tmp.
+# store (ProtectSystem=strict, ProtectHome=read-only, ProtectKernelTunables,
+# ProtectControlGroups) and a private /tmp.
 # The workload runs as nobody from a copy of python3 deleted before the agent
 # starts, with OTEL_SERVICE_NAME in its environment, so each capability shows:
 # its exe (CAP_SYS_PTRACE), its service from /proc/PID/environ, mode 0400 and
@@ -183,13 +184,17 @@ t_install_unit_sandbox() {
 	wait_cpu $wpid 0.3 20
 	rm -f $t/apinst-python
 	# the store writable (its own mount), then every other mount read-only,
+	# /sys and /proc/sys too (ProtectKernelTunables, ProtectControlGroups),
 	# /tmp a new tmpfs
 	setsid unshare -m --propagation private sh -c '
 		mount --bind "$1" "$1" || exit 120
-		awk "{ print \$5 }" /proc/self/mountinfo | grep -vE "^/(proc|sys|dev)(/|$)" |
+		mount --bind /proc/sys /proc/sys || exit 120
+		awk "{ print \$5 }" /proc/self/mountinfo | grep -vE "^/(proc|dev)(/|$)" |
 			grep -vxF "$1" | while read -r m; do mount -o remount,bind,ro "$m" 2>/dev/null; done
+		mount -o remount,bind,ro /proc/sys || exit 120
 		mount -t tmpfs tmpfs /tmp || exit 121
-		touch /usr/.apinst-rw 2>/dev/null && exit 122
+		test -w /usr && exit 122
+		test -w /proc/sys/kernel/perf_event_paranoid && exit 122
 		exec setpriv --bounding-set=-all,$2 --no-new-privs "$3" agent -o "$1" --interval 1
 	' _ $d "$caps" "$IN_AP" 2>$d.err &
 	apid=$!
@@ -211,7 +216,10 @@ t_install_unit_sandbox() {
 		jq -e --argjson p $wpid '.processes[] | select(.pid == $p and .samples > 3)' \
 			$w/window.json >/dev/null 2>&1 && py=$w
 	done
-	if [ $rc != 0 ]; then
+	if [ $rc -ge 120 ] && [ $rc -le 122 ]; then
+		fail install_unit_sandbox "the sandbox could not be set up (unshare -m, mounts read-only: $rc)"
+		return
+	elif [ $rc != 0 ]; then
 		fail install_unit_sandbox "agent exit $rc (caps ${caps//+/}): $(head -3 $d.err | tr '\n' ' ')"
 		return
 	elif [ -z "$py" ]; then
