@@ -47,10 +47,17 @@ override CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter 
 	-DAP_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -ldw -lcjson -lz -lcurl -lprotobuf-c) -lstdc++ -lm
 
+# OTLP profiles messages (proto/otlp, ours): protoc-c generates the C into
+# build/proto (not committed); the objects go into libautoprof.a
+PROTOS := $(sort $(shell find proto/otlp -name '*.proto'))
+PROTO_SRCS := $(patsubst proto/otlp/%.proto,$(OUT)/proto/%.pb-c.c,$(PROTOS))
+override CFLAGS += -I$(OUT)/proto
+
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
-LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_builtin.o
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_builtin.o \
+	$(patsubst $(OUT)/proto/%.c,$(OUT)/obj/proto/%.o,$(PROTO_SRCS))
 HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
@@ -99,6 +106,17 @@ $(OUT)/obj/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h $(OUT)/syscall_names.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/proto/.stamp: $(PROTOS)
+	$(call msg,PROTOC,$(OUT)/proto)
+	$(Q)rm -rf $(OUT)/proto && mkdir -p $(OUT)/proto
+	$(Q)protoc-c -Iproto/otlp --c_out=$(OUT)/proto $(PROTOS) && touch $@
+$(PROTO_SRCS): $(OUT)/proto/.stamp
+$(OUT)/obj/proto/%.o: $(OUT)/proto/%.c $(OUT)/proto/.stamp
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+$(OUT)/obj/sink/otlp.o: $(OUT)/proto/.stamp
 
 # the built-in patterns, compiled in so the binary stands alone
 $(OUT)/patterns_builtin.c: $(PATTERNS) tools/embed-patterns.sh | $(OUT)

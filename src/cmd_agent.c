@@ -32,6 +32,10 @@
 #include "profile/compact.h"
 #include "report/formats.h"
 #include "session.h"
+#include "sink/creds.h"
+#include "sink/http.h"
+#include "sink/push.h"
+#include "sink/pyroscope.h"
 #include "sink/store.h"
 #include "unwind/unwind.h"
 #include "util.h"
@@ -60,6 +64,16 @@ static const char usage_text[] =
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
 "  -p, --pid PID[,PID...]   only these processes (a filter, as the ones below)\n"
 "%s"
+"      --pyroscope URL      also push every window to Grafana Pyroscope's ingest\n"
+"                           (URL/ingest?name=SERVICE{host_name=...}&format=pprof...)\n"
+"      --credentials FILE   KEY=VALUE lines: AUTOPROF_PYROSCOPE_TENANT (X-Scope-OrgID),\n"
+"                           AUTOPROF_PYROSCOPE_USER and _PASSWORD (basic auth) or\n"
+"                           AUTOPROF_PYROSCOPE_TOKEN (bearer), OTEL_EXPORTER_OTLP_HEADERS;\n"
+"                           the same keys are read from the environment too\n"
+"      --spool-mb MB        each sink's on-disk spool cap, in STORE/.spool (default 64)\n"
+"      --push-timeout SEC   one HTTP request's total timeout (default 30, 1-3600)\n"
+"      --no-store           keep no windows locally (only with a sink)\n"
+"      --host-name NAME     the host.name / host_name label (default: the hostname)\n"
 "  -q, --quiet              no start and stop lines\n"
 "  -v, --verbose            more messages (-vv: debug and the BPF verifier log)\n"
 "  -h, --help               this help\n"
@@ -68,12 +82,30 @@ static const char usage_text[] =
 "  sudo autoprof-bpf agent                        # 15 s windows in " AP_STORE_DEFAULT_DIR "\n"
 "  sudo autoprof-bpf agent --interval 60 -o /srv/prof --max-disk 1024\n"
 "  autoprof-bpf analyze " AP_STORE_DEFAULT_DIR "/20261129T113015Z-180681   # one window\n"
+"  sudo autoprof-bpf agent --pyroscope http://pyroscope:4040 --credentials /etc/autoprof-bpf/credentials\n"
 "\n"
 "EXIT STATUS: 0 after SIGTERM or SIGINT (128+N on a second signal N during\n"
 "the last flush); 2 usage error; 125 the agent could not start (one line\n"
 "says why, e.g. the store is not writable).\n";
 
 enum { OPT_INTERVAL = 256, OPT_MAX_DISK, OPT_OFFCPU, OPT_VERSION, OPT_RINGBUF_MB };
+/* the push sinks' options (issue 14) */
+enum { OPT_PYROSCOPE = 320, OPT_CREDENTIALS, OPT_SPOOL_MB, OPT_PUSH_TIMEOUT, OPT_NO_STORE,
+       OPT_HOST_NAME };
+
+#define AGENT_PUSH_GRACE_NS (2 * 1000000000ull) /* the sinks' flush at SIGTERM */
+
+/* the push sinks: options, then the open sinks */
+struct agent_push {
+	const char *pyroscope_url, *creds_file, *host_name;
+	uint64_t spool_bytes;
+	long timeout_s;
+	bool no_store;
+	char host[256];
+	struct ap_push *pyroscope;
+	struct ap_pyroscope_result pyro_last;   /* the last window's requests */
+	uint64_t pyro_merged_total, pyro_failed_total;
+};
 
 struct agent {
 	struct ap_session ses;
@@ -90,6 +122,7 @@ struct agent {
 	/* the window being written (ap_store__write_window's callback) */
 	const struct profile *win;
 	struct ap_window_info *wi;
+	struct agent_push push;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -134,6 +167,12 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "pyroscope", required_argument, NULL, OPT_PYROSCOPE },
+		{ "credentials", required_argument, NULL, OPT_CREDENTIALS },
+		{ "spool-mb", required_argument, NULL, OPT_SPOOL_MB },
+		{ "push-timeout", required_argument, NULL, OPT_PUSH_TIMEOUT },
+		{ "no-store", no_argument, NULL, OPT_NO_STORE },
+		{ "host-name", required_argument, NULL, OPT_HOST_NAME },
 		AP_FILTER_LONGOPTS,
 		{},
 	};
@@ -177,6 +216,34 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 						   optarg);
 			o->ringbuf_mb = v;
 			break;
+		case OPT_PYROSCOPE:
+			if (!ap_http_url_ok(optarg))
+				return usage_error("--pyroscope: '%s' is not an http:// or https:// URL (without user:password@: see --credentials)",
+						   optarg);
+			ag->push.pyroscope_url = optarg;
+			break;
+		case OPT_CREDENTIALS:
+			ag->push.creds_file = optarg;
+			break;
+		case OPT_SPOOL_MB:
+			if (parse_mb(optarg, &ag->push.spool_bytes))
+				return usage_error("--spool-mb: '%s' is not a positive number of MB", optarg);
+			break;
+		case OPT_PUSH_TIMEOUT:
+			if (parse_long(optarg, 1, 3600, &ag->push.timeout_s))
+				return usage_error("--push-timeout: '%s' must be a whole number of seconds from 1 to 3600",
+						   optarg);
+			break;
+		case OPT_NO_STORE:
+			ag->push.no_store = true;
+			break;
+		case OPT_HOST_NAME:
+			if (!*optarg || strlen(optarg) >= sizeof(ag->push.host) ||
+			    !ap_http_value_ok(optarg))
+				return usage_error("--host-name: '%s' must be 1-255 printable characters",
+						   optarg);
+			ag->push.host_name = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -206,6 +273,8 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 	if (optind < argc)
 		return usage_error("'%s': the agent profiles the whole host and takes no command",
 				   argv[optind]);
+	if (ag->push.no_store && !ag->push.pyroscope_url)
+		return usage_error("--no-store needs a sink (--pyroscope)%s", "");
 	return 0;
 }
 
@@ -337,6 +406,118 @@ static void counters_to_deltas(struct agent *ag, struct profile *win)
 	}
 }
 
+/* The credentials (file, then environment) into the sinks' headers, and
+ * the host name. 0 or -AP_EXIT_USAGE (one line printed). */
+static int push_prepare(struct agent *ag, struct ap_creds *cr)
+{
+	struct agent_push *ps = &ag->push;
+	char err[512];
+
+	if (!ps->pyroscope_url)
+		return 0;
+	if (ap_creds__load(ps->creds_file, cr, err, sizeof(err)))
+		return usage_error("--credentials: %s", err);
+	if (cr->token && cr->user)
+		return usage_error("%s: both a bearer token and a user for Pyroscope: set one",
+				   ps->creds_file ? ps->creds_file : "the environment");
+	if (ps->host_name)
+		snprintf(ps->host, sizeof(ps->host), "%s", ps->host_name);
+	else if (gethostname(ps->host, sizeof(ps->host) - 1) || !*ps->host)
+		snprintf(ps->host, sizeof(ps->host), "unknown");
+	return 0;
+}
+
+/* the sinks' spools in the store and their senders; 0 or -errno (printed) */
+static int push_open(struct agent *ag, const struct ap_creds *cr)
+{
+	struct agent_push *ps = &ag->push;
+	char *hdr[2] = { NULL, NULL }, *url;
+	struct ap_push_conf c = { .timeout_s = ps->timeout_s, .spool_max_bytes = ps->spool_bytes };
+	size_t n = 0, len;
+	int err;
+
+	if (!ps->pyroscope_url)
+		return 0;
+	err = ap_http_global_init();
+	if (err) {
+		ap_err("agent: libcurl: global init failed");
+		return err;
+	}
+	if (cr->tenant)
+		hdr[n++] = xasprintf("X-Scope-OrgID: %s", cr->tenant);
+	if (cr->token)
+		hdr[n++] = xasprintf("Authorization: Bearer %s", cr->token);
+	url = xstrdup(ps->pyroscope_url);
+	for (len = strlen(url); len > 0 && url[len - 1] == '/'; len--)
+		url[len - 1] = 0;
+	c.name = "pyroscope";
+	c.url = url;
+	c.headers = (const char *const *)hdr;
+	c.nr_headers = n;
+	c.user = cr->user;
+	c.password = cr->password;
+	err = ap_push__open(ap_store__fd(ag->store), &c, &ps->pyroscope);
+	free(url);
+	free(hdr[0]);
+	free(hdr[1]);
+	return err;
+}
+
+/* hand the compacted window to each sink (only spool files are written
+ * here: the senders do the network) */
+static void push_window(struct agent *ag, const struct profile *cw, const struct ap_window_info *wi)
+{
+	struct agent_push *ps = &ag->push;
+	int err;
+
+	if (!ps->pyroscope)
+		return;
+	err = pyroscope__push_window(ps->pyroscope, cw, wi, ps->host, &ps->pyro_last);
+	ps->pyro_merged_total += ps->pyro_last.merged;
+	ps->pyro_failed_total += ps->pyro_last.failed;
+	if (err)
+		ap_warn("agent: window %llu: %zu of its Pyroscope requests not spooled: %s",
+			(unsigned long long)wi->seq, ps->pyro_last.failed, ap_errstr(err));
+}
+
+/* the sinks' counters into window.json, as the window closes (before its
+ * own requests are spooled) */
+static void push_counters(struct agent *ag, struct ap_window_info *wi)
+{
+	struct agent_push *ps = &ag->push;
+
+	wi->nr_sinks = 0;
+	if (!ps->pyroscope)
+		return;
+	ap_push__sink_stats(ps->pyroscope, &wi->sinks[0].st);
+	wi->nr_sinks = 1;
+}
+
+/* this window's requests into window.json */
+static void push_requests(struct agent *ag, struct ap_window_info *wi)
+{
+	struct agent_push *ps = &ag->push;
+
+	if (!ps->pyroscope)
+		return;
+	wi->sinks[0].requests = ps->pyro_last.requests;
+	wi->sinks[0].requests_failed = ps->pyro_last.failed;
+	wi->sinks[0].bytes = ps->pyro_last.bytes;
+	wi->sinks[0].services = ps->pyro_last.services;
+	wi->sinks[0].services_merged = ps->pyro_last.merged;
+	wi->sinks[0].services_merged_total = ps->pyro_merged_total;
+}
+
+/* the senders flush together for AGENT_PUSH_GRACE_NS, then end; what is
+ * left waits in the spools for the next start */
+static void push_stop(struct agent *ag)
+{
+	uint64_t deadline = now_mono_ns() + AGENT_PUSH_GRACE_NS;
+
+	ap_push__drain(ag->push.pyroscope);
+	ap_push__stop(ag->push.pyroscope, deadline);
+}
+
 /* Close the open window into the store; the next one starts now. Never
  * fatal: a window that cannot be written is dropped and counted (the
  * next window.json says so). */
@@ -375,9 +556,14 @@ static void close_window(struct agent *ag, bool last)
 	wi.cpu_total_s = cpu - ag->cpu_start;
 	wi.rss_kb = self_rss_kb();
 	store_counters(ag, &wi);
+	/* the sinks' counters as the window closed, then its requests */
+	push_counters(ag, &wi);
+	push_window(ag, &cw, &wi);
+	push_requests(ag, &wi);
 	ag->win = &cw;
 	ag->wi = &wi;
-	err = ap_store__write_window(ag->store, wi.start_real_ns, write_window, ag);
+	err = ag->push.no_store ? 0 :
+	      ap_store__write_window(ag->store, wi.start_real_ns, write_window, ag);
 	if (err)
 		ap_warn("agent: window %llu not kept: %s", (unsigned long long)wi.seq,
 			ap_errstr(err));
@@ -482,6 +668,8 @@ static void agent_free(struct agent *ag)
 	struct ap_session *ses = &ag->ses;
 
 	engine__stop(ses);
+	ap_push__free(ag->push.pyroscope);
+	ag->push.pyroscope = NULL;
 	cpu_collector__free(ses->cpu);
 	procmaps__free(&ses->pm);
 	kallsyms__free(ses->ks);
@@ -510,13 +698,19 @@ int cmd_agent(int argc, char **argv)
 		.dir = AP_STORE_DEFAULT_DIR,
 		.interval_ns = 15 * 1000000000ull,
 		.max_bytes = (uint64_t)AP_STORE_DEFAULT_MAX_MB << 20,
+		.push = { .spool_bytes = (uint64_t)AP_PUSH_SPOOL_DEFAULT_MB << 20,
+			  .timeout_s = AP_PUSH_TIMEOUT_DEFAULT_S },
 	};
+	struct ap_creds creds = { 0 };
 	struct ap_session *ses = &ag.ses;
 	int ret;
 
 	ret = parse_options(argc, argv, &ag);
+	if (!ret)
+		ret = push_prepare(&ag, &creds);
 	if (ret) {
 		ap_filter__free(&ses->opts.filter);
+		ap_creds__free(&creds);
 		return ret > 0 ? 0 : -ret;
 	}
 	ap_log_set_verbosity(ses->opts.verbose);
@@ -527,6 +721,15 @@ int cmd_agent(int argc, char **argv)
 	}
 	/* the store first: a store that cannot be written is one line, 125 */
 	if (ap_store__open(ag.dir, ag.max_bytes, &ag.store)) {
+		ap_filter__free(&ses->opts.filter);
+		kallsyms__free(ses->ks);
+		return AP_EXIT_FAILED;
+	}
+	/* the sinks' spools are in the store: a sink that cannot start is 125 */
+	ret = push_open(&ag, &creds);
+	ap_creds__free(&creds);
+	if (ret) {
+		ap_store__close(ag.store);
 		ap_filter__free(&ses->opts.filter);
 		kallsyms__free(ses->ks);
 		return AP_EXIT_FAILED;
@@ -547,6 +750,8 @@ int cmd_agent(int argc, char **argv)
 		ap_err("agent: event loop: %s; writing the last window", ap_errstr(ret));
 	engine__stop(ses);
 	close_window(&ag, true);
+	/* the last window is in the spools: a short grace to send it */
+	push_stop(&ag);
 	if (!ses->opts.quiet) {
 		struct ap_store_stats st;
 

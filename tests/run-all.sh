@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 total_p=0
 total_f=0
 run() { # NAME COMMAND...
-	local name=$1 log=build/tests/$1.log out p f
+	local name=$1 log=build/tests/$1.log out p f t0=$SECONDS
 	shift
 	echo "== $name"
 	"$@" 2>&1 | tee "$log"
+	echo "== $name: $((SECONDS - t0)) s"
 	out=$(tail -1 "$log")
 	p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 	f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')

@@ -3,13 +3,15 @@
 # UBSan), ELF fixtures for the symbolizer, and the integration workloads.
 TOUT := $(OUT)/tests
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS)) $(TOUT)/san/patterns_builtin.o
+SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS)) $(TOUT)/san/patterns_builtin.o \
+	$(patsubst $(OUT)/proto/%.c,$(TOUT)/san/proto/%.o,$(PROTO_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
+TEST_WORKLOADS += $(TOUT)/otlptool
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -17,6 +19,11 @@ $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(TOUT)/san/report/html.o: src/report/report.html
+
+$(TOUT)/san/proto/%.o: $(OUT)/proto/%.c $(OUT)/proto/.stamp
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(TOUT)/san/sink/otlp.o: $(OUT)/proto/.stamp
 
 $(TOUT)/san/patterns_builtin.o: $(OUT)/patterns_builtin.c
 	$(Q)mkdir -p $(dir $@)
@@ -71,6 +78,12 @@ $(TOUT)/storetool: tests/integration/storetool.c $(OUT)/libautoprof.a
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@
 
+# the OTLP encoder on a stored window (tests/integration/suite-otlp.sh)
+$(TOUT)/otlptool: tests/integration/otlptool.c $(OUT)/libautoprof.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@
+
 $(TOUT)/cwork: tests/workloads/cwork.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
@@ -112,11 +125,12 @@ test: deps-test all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $
 # libFuzzer targets (clang) over the parsers of untrusted input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` runs a short smoke round
 FUZZ_SECONDS ?= 60
-$(TOUT)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(HDRS) $(OUT)/autoprof.skel.h $(OUT)/patterns_builtin.c
+$(TOUT)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(HDRS) $(OUT)/autoprof.skel.h $(OUT)/patterns_builtin.c \
+		$(OUT)/proto/.stamp
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined $(filter-out -O2,$(CFLAGS)) \
-		$< $(LIB_SRCS) $(OUT)/patterns_builtin.c $(LDLIBS) -o $@
+		$< $(LIB_SRCS) $(OUT)/patterns_builtin.c $(PROTO_SRCS) $(LDLIBS) -o $@
 
 fuzz: $(FUZZERS) $(TOUT)/fixture_nofp
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)

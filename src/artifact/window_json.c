@@ -3,6 +3,7 @@
  * fields in docs/ARTIFACTS.md). Built from the window's profile and what
  * only the agent knows: the span, the store and its own cost. */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "artifact/artifact.h"
 #include "artifact/window_json.h"
@@ -89,6 +90,45 @@ static void add_agent(cJSON *root, const struct ap_window_info *wi)
 	cJSON_AddNumberToObject(a, "max_rss_kb", wi->max_rss_kb);
 }
 
+static void add_sinks(cJSON *root, const struct ap_window_info *wi)
+{
+	cJSON *all, *o;
+	size_t i;
+
+	if (!wi->nr_sinks)
+		return;
+	all = cJSON_AddObjectToObject(root, "sinks");
+	for (i = 0; i < wi->nr_sinks && i < AP_PUSH_SINKS_MAX; i++) {
+		const struct ap_window_sink *k = &wi->sinks[i];
+
+		o = cJSON_AddObjectToObject(all, k->st.name);
+		/* this window's requests, spooled at its close */
+		cJSON_AddNumberToObject(o, "requests", k->requests);
+		cJSON_AddNumberToObject(o, "requests_failed", k->requests_failed);
+		cJSON_AddNumberToObject(o, "bytes", k->bytes);
+		if (!strcmp(k->st.name, "pyroscope")) {
+			cJSON_AddNumberToObject(o, "services", k->services);
+			cJSON_AddNumberToObject(o, "services_merged", k->services_merged);
+			cJSON_AddNumberToObject(o, "services_merged_total", k->services_merged_total);
+		}
+		/* since the agent started; the spool as the window closed,
+		 * before its own requests were added */
+		cJSON_AddNumberToObject(o, "pushes_ok", k->st.pushes_ok);
+		cJSON_AddNumberToObject(o, "pushes_retried", k->st.pushes_retried);
+		cJSON_AddNumberToObject(o, "pushes_rejected", k->st.pushes_rejected);
+		cJSON_AddNumberToObject(o, "bytes_sent", k->st.bytes_sent);
+		cJSON_AddNumberToObject(o, "last_status", k->st.last_status);
+		if (k->st.last_ok_real_ns)
+			add_time(o, "last_ok_time", k->st.last_ok_real_ns);
+		cJSON_AddNumberToObject(o, "spool_entries", k->st.spool_entries);
+		cJSON_AddNumberToObject(o, "spool_bytes", k->st.spool_bytes);
+		cJSON_AddNumberToObject(o, "spool_dropped", k->st.spool_dropped);
+		cJSON_AddNumberToObject(o, "spool_dropped_bytes", k->st.spool_dropped_bytes);
+		cJSON_AddNumberToObject(o, "spool_put_failed", k->st.spool_put_failed);
+		cJSON_AddNumberToObject(o, "spool_resumed", k->st.spool_resumed);
+	}
+}
+
 cJSON *window_json__build(const struct profile *p, const struct ap_window_info *wi)
 {
 	cJSON *root = cJSON_CreateObject(), *w, *t, *c;
@@ -123,6 +163,7 @@ cJSON *window_json__build(const struct profile *p, const struct ap_window_info *
 	}
 	add_store(root, wi);
 	add_agent(root, wi);
+	add_sinks(root, wi);
 	return root;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include "profile/profile.h"
+#include "sink/push.h"
 
 #define AP_SCHEMA_WINDOW "autoprof.window/1"
 #define AP_WINDOW_PROCS_MAX 500
@@ -36,6 +37,14 @@ struct ap_window_info {
 	 * profile); NULL: not written */
 	const struct ap_counter_val *totals;
 	size_t nr_totals;
+	/* the push sinks (window.json "sinks", by name): their counters, and
+	 * this window's requests */
+	struct ap_window_sink {
+		struct ap_push_stats st;
+		uint64_t requests, requests_failed, bytes;
+		uint64_t services, services_merged, services_merged_total; /* pyroscope */
+	} sinks[AP_PUSH_SINKS_MAX];
+	size_t nr_sinks;
 };
 
 /* the summary of win; caller frees with cJSON_Delete */

@@ -42,6 +42,13 @@ struct ap_pics {
 	uint32_t *vlen;
 	char **labels;          /* per frame: profile__frame_label(), no "_[k]" */
 	cJSON *findings;        /* findings.json of the run, or NULL */
+	/* pprof_render only (the Pyroscope sink renders one service at a
+	 * time): keep_pid, when set, picks the processes rendered; num_labels
+	 * leaves out the samples' string labels (Pyroscope makes each set of
+	 * them a series of its own) */
+	bool (*keep_pid)(void *ctx, uint32_t pid);
+	void *keep_ctx;
+	bool num_labels;
 };
 
 /* frame classes of the pictures' colours */
@@ -59,6 +66,9 @@ static inline const uint32_t *ap_pics_stack(const struct ap_pics *x, uint32_t st
 
 /* the writers: into out (binary for pprof: the gzip-compressed profile) */
 int pprof_render(const struct ap_pics *x, struct strbuf *out);
+/* in, gzip-compressed (level 1, as profile.pb.gz), appended to out; 0 or
+ * -ENOMEM / -EIO */
+int ap_gzip_buf(const struct strbuf *in, struct strbuf *out);
 void speedscope_render(const struct ap_pics *x, struct strbuf *out);
 void trace_render(const struct ap_pics *x, struct strbuf *out);
 /* what the threads' sample and interval slices may take of trace.json (64 MB;

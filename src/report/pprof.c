@@ -123,14 +123,20 @@ static uint64_t mapping_of(struct pprof *pp, const struct profile *p, uint32_t m
 	return pp->nr_maps;
 }
 
-/* pprof takes the first mapping for the main binary: the busiest process's */
-static void main_mapping_first(struct pprof *pp, const struct profile *p)
+static bool kept(const struct ap_pics *x, uint32_t pid)
 {
+	return !x->keep_pid || x->keep_pid(x->keep_ctx, pid);
+}
+
+/* pprof takes the first mapping for the main binary: the busiest process's */
+static void main_mapping_first(struct pprof *pp, const struct ap_pics *x)
+{
+	const struct profile *p = x->p;
 	const struct ap_process *best = NULL;
 	size_t i;
 
 	for (i = 0; i < p->nr_procs; i++)
-		if (!best || p->procs[i].samples > best->samples)
+		if (kept(x, p->procs[i].pid) && (!best || p->procs[i].samples > best->samples))
 			best = &p->procs[i];
 	for (i = 0; best && i < p->nr_modules; i++)
 		if (p->modules[i].path == best->exe && best->exe) {
@@ -241,6 +247,11 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 	pb_packed(&s, 2, vals, nvals, &pp->sub);
 	label(pp, &s, "pid", NULL, pid);
 	label(pp, &s, "tid", NULL, tid);
+	if (x->num_labels) {
+		pb_msg(&pp->out, 2, &s);
+		sb_free(&s);
+		return;
+	}
 	if (t)
 		label(pp, &s, "thread", profile__s(p, t->comm), 0);
 	if (pr) {
@@ -253,7 +264,7 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 	sb_free(&s);
 }
 
-static int gzip_buf(const struct strbuf *in, struct strbuf *out)
+int ap_gzip_buf(const struct strbuf *in, struct strbuf *out)
 {
 	z_stream z = { 0 };
 	size_t cap = in->len / 2 + 1024;
@@ -285,7 +296,7 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	pp.loc_of_frame = xcalloc(p->nr_frames + 1, sizeof(uint64_t));
 	pp.map_of_module = xcalloc(p->nr_modules + 1, sizeof(uint64_t));
 	str_id(&pp, "");
-	main_mapping_first(&pp, p);
+	main_mapping_first(&pp, x);
 	value_type(&pp, 1, "samples", "count");
 	value_type(&pp, 1, "cpu", "nanoseconds");
 	if (p->has_offcpu)
@@ -293,6 +304,8 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	for (i = 0; i < p->nr_counts; i++) {
 		const struct ap_count *c = &p->counts[i];
 
+		if (!kept(x, c->pid))
+			continue;
 		v[0] = c->count;
 		v[1] = c->count * period;
 		v[2] = 0;
@@ -301,6 +314,8 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	for (i = 0; p->has_offcpu && i < p->nr_off; i++) {
 		const struct ap_off_row *r = &p->off[i];
 
+		if (!kept(x, r->pid))
+			continue;
 		v[0] = v[1] = 0;
 		v[2] = r->ns;
 		sample(&pp, x, r->pid, r->tid, r->stack, v, nv, ap_off_reason_names[r->reason]);
@@ -315,7 +330,7 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	pb_int(&pp.out, 14, str_id(&pp, "cpu"));
 	/* the string table last: every index above is in it */
 	sb_append(&pp.out, pp.strtab.buf ? pp.strtab.buf : "", pp.strtab.len);
-	err = gzip_buf(&pp.out, gz);
+	err = ap_gzip_buf(&pp.out, gz);
 	sb_free(&pp.out), sb_free(&pp.sub), sb_free(&pp.sub2), sb_free(&pp.strtab);
 	sb_free(&pp.locs), sb_free(&pp.maps), sb_free(&pp.fns);
 	hmap_free(&pp.strs);

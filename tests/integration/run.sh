@@ -20,6 +20,16 @@ ONLY="$*"
 pass() { PASSED=$((PASSED + 1)); echo "ok   integration/$1"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL integration/$1: $2"; }
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+# run test $1 when wanted; its wall seconds go to build/tests/times-BINARY.log
+# (the slowest first: sort -rn)
+TIMES=${TIMES:-build/tests/times-$(basename "${AP}").log}
+: >"$TIMES"
+runt() { # NAME
+	local t0=$EPOCHREALTIME
+	want $1 || return 0
+	t_$1
+	awk -v a=$t0 -v b=$EPOCHREALTIME -v n=$1 'BEGIN { printf "%6.1f %s\n", b - a, n }' >>"$TIMES"
+}
 
 # samples of folded lines matching an extended regex (optionally only lines
 # of one process name, the first field)
@@ -1061,7 +1071,7 @@ for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads 
 	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options \
 	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade metrics_doc \
 	formats html_browser; do
-	want $t && t_$t
+	runt $t
 done
 # more tests, one file per topic: each defines t_NAME functions and lists
 # its names in SUITE_TESTS (helpers above are shared)
@@ -1072,10 +1082,10 @@ for f in tests/integration/suite-*.sh; do
 	# shellcheck disable=SC1090
 	. "$f"
 	for t in "${SUITE_TESTS[@]}"; do
-		want $t && t_$t
+		runt $t
 	done
 	for t in "${NAMED_TESTS[@]}"; do # long ones: only when asked for by name
-		[ -n "$ONLY" ] && want $t && t_$t
+		[ -n "$ONLY" ] && runt $t
 	done
 done
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"

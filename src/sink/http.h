@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* One HTTP POST through libcurl's easy interface, for the push sinks:
+ * connect timeout 5 s, a total timeout per request, no redirects, no proxy
+ * (not even from the environment), http and https only, nothing printed,
+ * and the result classified for the sender: 2xx ok; 429, 5xx, network
+ * errors and timeouts retryable (Retry-After honoured, seconds or an HTTP
+ * date, capped at AP_HTTP_RETRY_AFTER_MAX); every other status permanent.
+ * A handle is used by one thread at a time (the sink's sender). */
+#ifndef AP_HTTP_H
+#define AP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AP_HTTP_CONNECT_TIMEOUT_S 5
+#define AP_HTTP_RETRY_AFTER_MAX 300     /* seconds */
+#define AP_HTTP_HEADERS_MAX 32
+
+enum ap_http_class { AP_HTTP_OK, AP_HTTP_RETRY, AP_HTTP_PERMANENT };
+
+struct ap_http_result {
+	enum ap_http_class cls;
+	long status;            /* 0: no HTTP answer (network error, timeout) */
+	long retry_after_s;     /* from the answer, 0 none */
+	char what[160];         /* "HTTP 503: <first bytes of the body>" or curl's error */
+};
+
+struct ap_http;
+
+/* What every request of a sink carries: extra headers ("Name: value"; no
+ * CR/LF allowed), basic-auth user and password (NULL none), the total
+ * timeout in seconds. NULL and errno set on failure. */
+struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, const char *user,
+			     const char *password, long timeout_s);
+/* POST body to url. abort_flag (may be NULL), when it becomes true, ends
+ * the transfer early (a retryable result). Always fills *res. */
+void ap_http__post(struct ap_http *h, const char *url, const char *ctype, const char *cenc,
+		   const void *body, size_t len, const volatile int *abort_flag,
+		   struct ap_http_result *res);
+void ap_http__free(struct ap_http *h);
+
+/* once, before any thread starts: libcurl's global setup; 0 or -EIO */
+int ap_http_global_init(void);
+/* is url "http://..." or "https://..." with a host and no user:password@? */
+bool ap_http_url_ok(const char *url);
+/* does a header value hold only printable characters (no CR, LF, NUL)? */
+bool ap_http_value_ok(const char *s);
+
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* The on-disk spool of one push sink (STORE/.spool/NAME, 0700): one file
+ * per HTTP request still to send, oldest first. An entry is written to a
+ * temp file, fsynced and renamed into place, named by a sequence number
+ * that keeps increasing across restarts (the larger of the last one + 1
+ * and the wall clock in microseconds), so a restart resumes the spool in
+ * order. Over max_bytes (or AP_SPOOL_ENTRIES_MAX entries) the oldest are
+ * deleted and counted. Bodies are read one entry at a time; in memory the
+ * spool keeps only (sequence, size) per entry, 16 bytes, capped.
+ *
+ * Thread-safe: the agent's loop thread puts, the sink's sender thread
+ * takes and removes. */
+#ifndef AP_SPOOL_H
+#define AP_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AP_SPOOL_ENTRIES_MAX 65536
+#define AP_SPOOL_ENTRY_MAX (256u << 20) /* a body larger than this is refused */
+#define AP_SPOOL_HEADER_MAX 8192        /* the entry's header lines */
+
+struct ap_spool;
+
+/* one request, as spooled */
+struct ap_spool_entry {
+	uint64_t seq;
+	uint64_t start_ns;      /* the window's start (CLOCK_REALTIME) */
+	char *path;             /* path and query, appended to the sink's URL */
+	char *ctype;            /* Content-Type */
+	char *cenc;             /* Content-Encoding, "" none */
+	void *body;
+	size_t len;
+	uint64_t file_bytes;    /* the file's size */
+};
+
+struct ap_spool_stats {
+	uint64_t entries, bytes;        /* in the spool now */
+	uint64_t put;                   /* entries written */
+	uint64_t put_failed;            /* entries that could not be written */
+	uint64_t dropped, dropped_bytes;/* oldest deleted over the caps */
+	uint64_t resumed;               /* entries found at open */
+	uint64_t bad;                   /* unreadable entries removed */
+};
+
+/* Open (create) store_fd/.spool/name, 0700, never following a symlink and
+ * refusing a directory another user owns; resume the entries found. 0 or
+ * -errno (one line printed: "spool: NAME: ..."). */
+int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap_spool **out);
+/* Write one entry (the newest), then delete the oldest while over the
+ * caps. 0 or -errno (counted in put_failed). */
+int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const char *cenc,
+		  uint64_t start_ns, const void *body, size_t len);
+/* Read the oldest entry into *e (free with ap_spool_entry_free). 0,
+ * -ENOENT when the spool is empty, or -errno. An entry that cannot be
+ * parsed is deleted (counted in bad) and the next one read. */
+int ap_spool__peek(struct ap_spool *s, struct ap_spool_entry *e);
+/* Delete entry seq (sent, or refused for good); a no-op when it was
+ * dropped meanwhile. */
+void ap_spool__remove(struct ap_spool *s, uint64_t seq);
+void ap_spool__stats(struct ap_spool *s, struct ap_spool_stats *out);
+void ap_spool__close(struct ap_spool *s);
+void ap_spool_entry_free(struct ap_spool_entry *e);
+
+#endif

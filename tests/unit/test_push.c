@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/* The push sinks' pieces without a network: the spool (order, caps and
+ * their counts, resume after a restart, a foreign file, a planted
+ * symlink), the credentials file's checks and syntax, the OTel header
+ * list, Pyroscope's name cleaning. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "sink/creds.h"
+#include "sink/pyroscope.h"
+#include "sink/spool.h"
+#include "unit.h"
+#include "util.h"
+
+static char *temp_dir(void)
+{
+	char tmpl[] = "/tmp/ap-push-XXXXXX";
+
+	return mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
+}
+
+static void rm_rf(char *dir)
+{
+	char *cmd = xasprintf("rm -rf %s", dir);
+
+	if (system(cmd))
+		fprintf(stderr, "rm -rf %s failed\n", dir);
+	free(cmd);
+	free(dir);
+}
+
+static int put(struct ap_spool *s, const char *path, size_t len)
+{
+	char *body = xcalloc(1, len + 1);
+	int err;
+
+	memset(body, 'x', len);
+	err = ap_spool__put(s, path, "application/octet-stream", "", 42, body, len);
+	free(body);
+	return err;
+}
+
+TEST(spool_order_caps_resume)
+{
+	char *dir = temp_dir();
+	struct ap_spool *s = NULL;
+	struct ap_spool_entry e;
+	struct ap_spool_stats st;
+	struct stat sb;
+	int fd;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_spool__open(fd, "t", 3 * 1200, &s), 0, "open");
+	if (!s)
+		goto out;
+	ASSERT_EQ(ap_spool__peek(s, &e), -ENOENT, "empty");
+	ASSERT_EQ(put(s, "/a?x=1", 1000), 0, "put a");
+	ASSERT_EQ(put(s, "/b", 1000), 0, "put b");
+	ASSERT_EQ(put(s, "/c", 1000), 0, "put c");
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.entries, 3, "three under the cap");
+	ASSERT_EQ(st.dropped, 0, "none dropped");
+	ASSERT_EQ(put(s, "/d", 1000), 0, "put d");
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.entries, 3, "the cap holds three");
+	ASSERT_EQ(st.dropped, 1, "the oldest dropped");
+	ASSERT_TRUE(st.dropped_bytes > 1000, "its bytes counted");
+	ASSERT_EQ(ap_spool__peek(s, &e), 0, "peek");
+	ASSERT_STREQ(e.path, "/b", "oldest first, a dropped");
+	ASSERT_EQ(e.len, 1000, "body length");
+	ASSERT_EQ(e.start_ns, 42, "start");
+	ASSERT_STREQ(e.ctype, "application/octet-stream", "content type");
+	ap_spool__remove(s, e.seq);
+	ap_spool_entry_free(&e);
+	/* a body alone over the cap is kept: the newest always is */
+	ASSERT_EQ(put(s, "/big", 5000), 0, "put big");
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.entries, 1, "only the newest left");
+	ap_spool__close(s);
+	s = NULL;
+	/* a restart resumes; a foreign file and a half-written temp file */
+	ASSERT_TRUE(!stat(dir, &sb), "dir");
+	{
+		char *p = xasprintf("%s/.spool/t/00000000000000000001", dir), *t;
+		FILE *f = fopen(p, "w");
+
+		if (f) {
+			fputs("not a spool entry", f);
+			fclose(f);
+		}
+		t = xasprintf("%s/.spool/t/.tmp-00000000000000000002", dir);
+		f = fopen(t, "w");
+		if (f)
+			fclose(f);
+		ASSERT_EQ(ap_spool__open(fd, "t", 100000, &s), 0, "reopen");
+		ASSERT_TRUE(access(t, F_OK) != 0, "temp file removed");
+		free(p);
+		free(t);
+	}
+	if (!s)
+		goto out;
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.resumed, 2, "resumed: the big one and the foreign file");
+	ASSERT_EQ(ap_spool__peek(s, &e), 0, "peek after restart");
+	ASSERT_STREQ(e.path, "/big", "the foreign file skipped");
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.bad, 1, "the foreign file counted and deleted");
+	ap_spool__remove(s, e.seq);
+	ap_spool_entry_free(&e);
+	ASSERT_EQ(put(s, "/e", 10), 0, "put after restart");
+	ASSERT_EQ(ap_spool__peek(s, &e), 0, "peek e");
+	ASSERT_TRUE(e.seq > 2, "the sequence goes on increasing");
+	ap_spool_entry_free(&e);
+	ASSERT_EQ(put(s, "/bad\nline", 10), -EINVAL, "a path of two lines refused");
+out:
+	ap_spool__close(s);
+	close(fd);
+	rm_rf(dir);
+}
+
+TEST(spool_symlink_refused)
+{
+	char *dir = temp_dir(), *target, *link;
+	struct ap_spool *s = NULL;
+	int fd;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	target = xasprintf("%s/elsewhere", dir);
+	link = xasprintf("%s/.spool", dir);
+	ASSERT_EQ(mkdir(target, 0700), 0, "target");
+	ASSERT_EQ(symlink(target, link), 0, "planted symlink");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_TRUE(ap_spool__open(fd, "t", 1000, &s) < 0, "a symlinked .spool refused");
+	ap_spool__close(s);
+	close(fd);
+	free(target);
+	free(link);
+	rm_rf(dir);
+}
+
+static char *write_creds(const char *dir, const char *text, unsigned mode)
+{
+	char *p = xasprintf("%s/creds", dir);
+	FILE *f = fopen(p, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	chmod(p, mode);
+	return p;
+}
+
+TEST(creds_file_and_env)
+{
+	char *dir = temp_dir(), *p, err[256];
+	struct ap_creds c;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	p = write_creds(dir, "# comment\n; other comment\n\n AUTOPROF_PYROSCOPE_USER = bob \n"
+			     "AUTOPROF_PYROSCOPE_PASSWORD=\"a b=c\"\nUNRELATED=1\n", 0600);
+	setenv("AUTOPROF_PYROSCOPE_USER", "env-user", 1);
+	setenv("AUTOPROF_PYROSCOPE_TENANT", "env-tenant", 1);
+	setenv("OTEL_EXPORTER_OTLP_HEADERS", "a=1", 1);
+	ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), 0, "load");
+	ASSERT_STREQ(c.user, "bob", "the file wins over the environment");
+	ASSERT_STREQ(c.password, "a b=c", "quotes removed");
+	ASSERT_STREQ(c.tenant, "env-tenant", "the environment fills the rest");
+	ASSERT_STREQ(c.otlp_headers, "a=1", "the general OTLP headers");
+	ASSERT_TRUE(c.token == NULL, "no token");
+	ap_creds__free(&c);
+	setenv("OTEL_EXPORTER_OTLP_PROFILES_HEADERS", "b=2", 1);
+	ASSERT_EQ(ap_creds__load(NULL, &c, err, sizeof(err)), 0, "environment only");
+	ASSERT_STREQ(c.otlp_headers, "b=2", "the profiles' list wins");
+	ASSERT_STREQ(c.user, "env-user", "user from the environment");
+	ap_creds__free(&c);
+	unsetenv("AUTOPROF_PYROSCOPE_USER");
+	unsetenv("AUTOPROF_PYROSCOPE_TENANT");
+	unsetenv("OTEL_EXPORTER_OTLP_HEADERS");
+	unsetenv("OTEL_EXPORTER_OTLP_PROFILES_HEADERS");
+	chmod(p, 0666);
+	ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -EPERM, "world-writable refused");
+	ASSERT_TRUE(strstr(err, "writable") != NULL, "says why");
+	free(p);
+	p = write_creds(dir, "AUTOPROF_PYROSCOPE_TOKEN=a\x01" "b\n", 0600);
+	ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -EINVAL, "a control character refused");
+	free(p);
+	p = xasprintf("%s/link", dir);
+	if (symlink("creds", p) == 0)
+		ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -ELOOP, "a symlink refused");
+	free(p);
+	rm_rf(dir);
+}
+
+TEST(creds_otlp_headers)
+{
+	char **h = NULL;
+	int n, i;
+
+	n = ap_creds_otlp_headers("api-key=s%20ecret, x-tenant = t1 ,", &h);
+	ASSERT_EQ(n, 2, "two headers");
+	if (n == 2) {
+		ASSERT_STREQ(h[0], "api-key: s ecret", "percent-decoded");
+		ASSERT_STREQ(h[1], "x-tenant: t1", "trimmed");
+	}
+	for (i = 0; i < n; i++)
+		free(h[i]);
+	free(h);
+	ASSERT_EQ(ap_creds_otlp_headers("novalue", &h), -EINVAL, "no =");
+	ASSERT_EQ(ap_creds_otlp_headers("a=%0d%0aInjected: 1", &h), -EINVAL, "CR LF refused");
+	ASSERT_EQ(ap_creds_otlp_headers("a b=1", &h), -EINVAL, "a space in a name refused");
+}
+
+TEST(pyroscope_name_clean)
+{
+	char out[AP_PYROSCOPE_NAME_MAX + 8];
+	char longname[400];
+
+	pyroscope_clean("my svc{a=b},\"x\"\n", out, sizeof(out));
+	ASSERT_STREQ(out, "my_svc_a_b___x__", "the name syntax's characters replaced");
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	pyroscope_clean(longname, out, sizeof(out));
+	ASSERT_EQ(strlen(out), AP_PYROSCOPE_NAME_MAX, "cut");
+}
