@@ -163,11 +163,23 @@ t_install_unit_verify() {
 # its exe (CAP_SYS_PTRACE), its service from /proc/PID/environ, mode 0400 and
 # nobody's (CAP_DAC_READ_SEARCH), its Python frames through the deleted
 # binary's /proc/PID/map_files/ (CAP_CHECKPOINT_RESTORE), kernel symbols
-# (CAP_SYSLOG), and windows at all (CAP_BPF, CAP_PERFMON).
+# (CAP_SYSLOG), and windows at all (CAP_BPF, CAP_PERFMON); its windows reach
+# a Pyroscope endpoint through the spool in the store, with the tenant of a
+# credentials file.
 t_install_unit_sandbox() {
 	local unit=$IN_D/usr/lib/systemd/system/autoprof-bpf.service d=$(readlink -f $O)/install-sandbox
-	local caps t wpid apid rc i w py exe svc t0 t1
+	local caps t wpid apid rc i w py exe svc t0 t1 fb fbpid cred push
 	in_install || { fail install_unit_sandbox "make install failed"; return; }
+	# a Pyroscope sink with a credentials file, as the default file shows:
+	# the spool is written in the store, the file read from a read-only mount
+	fb=$d.backend
+	cred=$d.credentials
+	rm -rf $fb && mkdir -p $fb/rec
+	python3 tests/tools/fakebackend.py --dir $fb/rec --port-file $fb/port --mode 200 >$fb/log 2>&1 &
+	fbpid=$!
+	for ((i = 0; i < 50; i++)); do [ -s $fb/port ] && break; sleep 0.1; done
+	echo AUTOPROF_PYROSCOPE_TENANT=apinst-tenant >$cred
+	chmod 600 $cred
 	caps=$(sed -n 's/^CapabilityBoundingSet=//p' $unit | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 	rm -rf $d $d.err
 	mkdir -p $d
@@ -195,8 +207,9 @@ t_install_unit_sandbox() {
 		mount -t tmpfs tmpfs /tmp || exit 121
 		test -w /usr && exit 122
 		test -w /proc/sys/kernel/perf_event_paranoid && exit 122
-		exec setpriv --bounding-set=-all,$2 --no-new-privs "$3" agent -o "$1" --interval 1
-	' _ $d "$caps" "$IN_AP" 2>$d.err &
+		exec setpriv --bounding-set=-all,$2 --no-new-privs "$3" agent -o "$1" --interval 1 \
+			--pyroscope "$4" --credentials "$5"
+	' _ $d "$caps" "$IN_AP" http://127.0.0.1:$(cat $fb/port 2>/dev/null) $cred 2>$d.err &
 	apid=$!
 	for ((i = 0; i < 300; i++)); do
 		[ $(find $d -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l) -ge 4 ] && break
@@ -208,9 +221,11 @@ t_install_unit_sandbox() {
 	wait $apid
 	rc=$?
 	t1=$(date +%s.%N)
-	kill $wpid 2>/dev/null
-	wait $wpid 2>/dev/null
+	kill $wpid $fbpid 2>/dev/null
+	wait $wpid $fbpid 2>/dev/null
 	rm -rf $t
+	# the workload's service pushed with the tenant from the file
+	push=$(grep -l 'apinst-svc' $fb/rec/*.json 2>/dev/null | xargs -r grep -l '"x-scope-orgid": "apinst-tenant"' | wc -l)
 	# the last full window with the workload in it
 	for w in $(find $d -mindepth 1 -maxdepth 1 -type d ! -name '.*' | sort); do
 		jq -e --argjson p $wpid '.processes[] | select(.pid == $p and .samples > 3)' \
@@ -239,9 +254,11 @@ t_install_unit_sandbox() {
 		fail install_unit_sandbox "service '$svc', want apinst-svc from its environment (CAP_DAC_READ_SEARCH)"
 	elif [ "$py" = 0 ]; then
 		fail install_unit_sandbox "no apinst_spin Python frame in the workload's stacks (map_files: CAP_CHECKPOINT_RESTORE)"
+	elif [ "$push" = 0 ]; then
+		fail install_unit_sandbox "no Pyroscope request for apinst-svc with the tenant of $cred ($(ls $fb/rec | wc -l) requests)"
 	else
 		pass install_unit_sandbox
-		echo "     caps ${caps//+/}; SIGTERM to exit (last window flushed): $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", b - a }') s"
+		echo "     caps ${caps//+/}; $push Pyroscope requests of apinst-svc; SIGTERM to exit (last window flushed): $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", b - a }') s"
 	fi
 }
 
