@@ -62,9 +62,10 @@ HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
 .PHONY: all clean test unit integration demo bench soak install deps deps-test docs
+.PHONY: uninstall deb deb-check
 .DELETE_ON_ERROR:
 
-all: $(OUT)/autoprof-bpf
+all: $(OUT)/autoprof-bpf $(OUT)/autoprof-bpf.8 $(OUT)/autoprof-bpf.bash
 
 deps:
 	$(Q)tools/install-deps.sh
@@ -134,7 +135,7 @@ $(OUT)/libautoprof.a: $(LIB_OBJS)
 
 $(OUT)/autoprof-bpf: $(OUT)/obj/main.o $(OUT)/libautoprof.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # the report.html template is compiled in (.incbin)
 $(OUT)/obj/report/html.o: src/report/report.html
@@ -158,8 +159,58 @@ docs: all
 	$(Q)$(OUT)/autoprof-bpf analyze --list-metrics > docs/METRICS.md
 	$(Q)tools/pattern-docs.py > docs/PATTERNS.md.tmp && mv docs/PATTERNS.md.tmp docs/PATTERNS.md
 
+# the man page and the bash completion, made from the binary's own --help
+# texts of every command in src/main.c's table, so neither drifts from it
+CMDS := $(shell sed -n 's/^[[:space:]]*{ "\([a-z]*\)", cmd_[a-z_]* },.*/\1/p' src/main.c)
+$(OUT)/autoprof-bpf.8: $(OUT)/autoprof-bpf tools/gen-man.sh
+	$(call msg,GEN,$@)
+	$(Q)tools/gen-man.sh $< $(VERSION) $(CMDS) > $@
+$(OUT)/autoprof-bpf.bash: $(OUT)/autoprof-bpf tools/gen-completion.sh
+	$(call msg,GEN,$@)
+	$(Q)tools/gen-completion.sh $< $(CMDS) > $@
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, autoprof-bpf(8),
+# the bash completion, the systemd unit (its ExecStart in BINDIR) and
+# /etc/default/autoprof-bpf, which an install on this host (no DESTDIR) keeps
+# when it exists. `make uninstall` removes them; the settings only when
+# unchanged, and never the store.
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 install: all
-	install -D -m 0755 $(OUT)/autoprof-bpf $(DESTDIR)$(PREFIX)/bin/autoprof-bpf
+	install -D -m 0755 $(OUT)/autoprof-bpf $(DESTDIR)$(BINDIR)/autoprof-bpf
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	gzip -9n -c $(OUT)/autoprof-bpf.8 > $(DESTDIR)$(MANDIR)/man8/autoprof-bpf.8.gz
+	install -D -m 0644 $(OUT)/autoprof-bpf.bash $(DESTDIR)$(COMPLETIONDIR)/autoprof-bpf
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/autoprof-bpf.service.in \
+		> $(DESTDIR)$(UNITDIR)/autoprof-bpf.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/autoprof-bpf.service
+	@if [ -z "$(DESTDIR)" ] && [ -e $(SYSCONFDIR)/default/autoprof-bpf ]; then \
+		echo "install: kept $(SYSCONFDIR)/default/autoprof-bpf (the new default: dist/autoprof-bpf.default)"; \
+	else \
+		echo "install -D -m 0644 dist/autoprof-bpf.default $(DESTDIR)$(SYSCONFDIR)/default/autoprof-bpf"; \
+		install -D -m 0644 dist/autoprof-bpf.default $(DESTDIR)$(SYSCONFDIR)/default/autoprof-bpf; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/autoprof-bpf $(DESTDIR)$(MANDIR)/man8/autoprof-bpf.8.gz \
+		$(DESTDIR)$(COMPLETIONDIR)/autoprof-bpf $(DESTDIR)$(UNITDIR)/autoprof-bpf.service
+	@if cmp -s dist/autoprof-bpf.default $(DESTDIR)$(SYSCONFDIR)/default/autoprof-bpf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/default/autoprof-bpf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/default/autoprof-bpf ]; then \
+		echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/default/autoprof-bpf (changed)"; \
+	fi
+
+# a Debian package into build/deb/ (debian/; dpkg-buildpackage on a copy of
+# the tree), and the same checked: lintian (errors fail) and its contents
+deb:
+	$(Q)tools/install-deps.sh --deb
+	$(Q)tools/build-deb.sh
+
+deb-check: deb
+	$(Q)tools/build-deb.sh --check
 
 clean:
 	rm -rf $(OUT)

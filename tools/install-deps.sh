@@ -15,6 +15,10 @@ PKGS="$PKGS libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler"
 [ "${1:-}" = --test ] && PKGS="$PKGS protobuf-compiler chromium chromium-driver cmark-gfm tmux"
 # a real Prometheus (and promtool) scrapes the agent's --metrics-addr
 [ "${1:-}" = --test ] && PKGS="$PKGS prometheus"
+# the install tests: man renders the man page, systemd-analyze verifies the unit
+[ "${1:-}" = --test ] && PKGS="$PKGS man-db systemd"
+# `make deb`: dpkg-buildpackage, debhelper, lintian
+[ "${1:-}" = --deb ] && PKGS="$PKGS dpkg-dev debhelper lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
