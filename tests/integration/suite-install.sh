@@ -164,11 +164,11 @@ t_install_unit_verify() {
 # nobody's (CAP_DAC_READ_SEARCH), its Python frames through the deleted
 # binary's /proc/PID/map_files/ (CAP_CHECKPOINT_RESTORE), kernel symbols
 # (CAP_SYSLOG), and windows at all (CAP_BPF, CAP_PERFMON); its windows reach
-# a Pyroscope endpoint through the spool in the store, with the tenant of a
-# credentials file.
+# a Pyroscope and an OTLP endpoint through the spools in the store, with the
+# tenant of a credentials file, and --metrics-addr answers.
 t_install_unit_sandbox() {
 	local unit=$IN_D/usr/lib/systemd/system/autoprof-bpf.service d=$(readlink -f $O)/install-sandbox
-	local caps t wpid apid rc i w py exe svc t0 t1 fb fbpid cred push
+	local caps t wpid apid rc i w py exe svc t0 t1 fb fbpid cred push otlp mport metrics
 	in_install || { fail install_unit_sandbox "make install failed"; return; }
 	# a Pyroscope sink with a credentials file, as the default file shows:
 	# the spool is written in the store, the file read from a read-only mount
@@ -179,6 +179,7 @@ t_install_unit_sandbox() {
 	fbpid=$!
 	for ((i = 0; i < 50; i++)); do [ -s $fb/port ] && break; sleep 0.1; done
 	echo AUTOPROF_PYROSCOPE_TENANT=apinst-tenant >$cred
+	mport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	chmod 600 $cred
 	caps=$(sed -n 's/^CapabilityBoundingSet=//p' $unit | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 	rm -rf $d $d.err
@@ -208,14 +209,16 @@ t_install_unit_sandbox() {
 		test -w /usr && exit 122
 		test -w /proc/sys/kernel/perf_event_paranoid && exit 122
 		exec setpriv --bounding-set=-all,$2 --no-new-privs "$3" agent -o "$1" --interval 1 \
-			--pyroscope "$4" --credentials "$5"
-	' _ $d "$caps" "$IN_AP" http://127.0.0.1:$(cat $fb/port 2>/dev/null) $cred 2>$d.err &
+			--pyroscope "$4" --otlp "$4" --credentials "$5" --metrics-addr "$6"
+	' _ $d "$caps" "$IN_AP" http://127.0.0.1:$(cat $fb/port 2>/dev/null) $cred 127.0.0.1:$mport 2>$d.err &
 	apid=$!
 	for ((i = 0; i < 300; i++)); do
 		[ $(find $d -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l) -ge 4 ] && break
 		kill -0 $apid 2>/dev/null || break
 		sleep 0.1
 	done
+	metrics=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+		http://127.0.0.1:$mport/metrics 2>&1 | grep -c '^autoprof_samples_total')
 	t0=$(date +%s.%N)
 	kill -TERM $apid 2>/dev/null
 	wait $apid
@@ -226,6 +229,7 @@ t_install_unit_sandbox() {
 	rm -rf $t
 	# the workload's service pushed with the tenant from the file
 	push=$(grep -l 'apinst-svc' $fb/rec/*.json 2>/dev/null | xargs -r grep -l '"x-scope-orgid": "apinst-tenant"' | wc -l)
+	otlp=$(grep -l '"path": "/v1development/profiles"' $fb/rec/*.json 2>/dev/null | wc -l)
 	# the last full window with the workload in it
 	for w in $(find $d -mindepth 1 -maxdepth 1 -type d ! -name '.*' | sort); do
 		jq -e --argjson p $wpid '.processes[] | select(.pid == $p and .samples > 3)' \
@@ -256,9 +260,13 @@ t_install_unit_sandbox() {
 		fail install_unit_sandbox "no apinst_spin Python frame in the workload's stacks (map_files: CAP_CHECKPOINT_RESTORE)"
 	elif [ "$push" = 0 ]; then
 		fail install_unit_sandbox "no Pyroscope request for apinst-svc with the tenant of $cred ($(ls $fb/rec | wc -l) requests)"
+	elif [ "$otlp" = 0 ]; then
+		fail install_unit_sandbox "no OTLP request ($(ls $fb/rec | wc -l) requests)"
+	elif [ "$metrics" = 0 ]; then
+		fail install_unit_sandbox "no autoprof_samples_total at --metrics-addr 127.0.0.1:$mport"
 	else
 		pass install_unit_sandbox
-		echo "     caps ${caps//+/}; $push Pyroscope requests of apinst-svc; SIGTERM to exit (last window flushed): $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", b - a }') s"
+		echo "     caps ${caps//+/}; $push Pyroscope requests of apinst-svc, $otlp OTLP requests; SIGTERM to exit (last window flushed): $(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.2f", b - a }') s"
 	fi
 }
 
