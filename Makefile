@@ -161,7 +161,7 @@ docs: all
 
 # the man page and the bash completion, made from the binary's own --help
 # texts of every command in src/main.c's table, so neither drifts from it
-CMDS := $(shell sed -n 's/^[[:space:]]*{ "\([a-z]*\)", cmd_[a-z_]* },.*/\1/p' src/main.c)
+CMDS := $(shell sed -n 's/^[[:space:]]*{ *"\([a-z]*\)", *cmd_[a-z_]*.*/\1/p' src/main.c)
 $(OUT)/autoprof-bpf.8: $(OUT)/autoprof-bpf tools/gen-man.sh
 	$(call msg,GEN,$@)
 	$(Q)tools/gen-man.sh $< $(VERSION) $(CMDS) > $@

@@ -14,7 +14,7 @@ NAMED_TESTS=(install_deb)
 IN_D=$(readlink -f "$O")/install-root
 IN_AP=$(readlink -f "$AP")
 # the commands, as src/main.c's table has them
-IN_CMDS=$(sed -n 's/^[[:space:]]*{ "\([a-z]*\)", cmd_[a-z_]* },.*/\1/p' src/main.c)
+IN_CMDS=$(sed -n 's/^[[:space:]]*{ *"\([a-z]*\)", *cmd_[a-z_]*.*/\1/p' src/main.c)
 
 # the options a command's --help lists on its option lines (indented 2-6
 # columns, starting with -), one a line
@@ -84,6 +84,8 @@ t_install_files() {
 t_install_man() {
 	local page=$IN_D/usr/share/man/man8/autoprof-bpf.8.gz txt=$O/install-man.txt c o miss= s
 	in_install || { fail install_man "make install failed"; return; }
+	[ $(echo $IN_CMDS | wc -w) -ge 5 ] ||
+		{ fail install_man "src/main.c's command table not found (got '$IN_CMDS')"; return; }
 	MANWIDTH=80 man --warnings -l "$page" >"$txt" 2>"$txt.err"
 	if [ -s "$txt.err" ] || [ ! -s "$txt" ]; then
 		fail install_man "man --warnings -l: $(head -3 $txt.err | tr '\n' ' ')"
