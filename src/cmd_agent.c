@@ -496,8 +496,9 @@ static int push_prepare(struct agent *ag, struct ap_creds *cr)
 	if (ps->otlp_url && cr->otlp_headers) {
 		n = ap_creds_otlp_headers(cr->otlp_headers, &h);
 		if (n < 0)
-			return usage_error("OTEL_EXPORTER_OTLP_HEADERS: '%s' is not a list of key=value (percent-encoded values)",
-					   cr->otlp_headers);
+			/* the value is never shown: it holds secrets */
+			return usage_error("%s: OTEL_EXPORTER_OTLP_PROFILES_HEADERS or OTEL_EXPORTER_OTLP_HEADERS is not a list of key=value with percent-encoded values (the value is not shown: it may hold secrets)",
+					   ps->creds_file ? ps->creds_file : "the environment");
 		for (i = 0; i < n; i++)
 			free(h[i]);
 		free(h);

@@ -96,8 +96,10 @@ static int read_checked(const char *file, char **text, char *err, size_t errlen)
 		close(fd);
 		return -EPERM;
 	}
-	if (st.st_mode & 022) {
-		snprintf(err, errlen, "%s: writable by group or others (chmod 600 it)", file);
+	/* secrets: as ssh with a private key, a file others may read is refused */
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "%s: mode %03o: group or others may read or write it (chmod 600 it)",
+			 file, (unsigned)(st.st_mode & 0777));
 		close(fd);
 		return -EPERM;
 	}

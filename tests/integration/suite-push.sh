@@ -96,7 +96,10 @@ t_push_usage() {
 	local d=$PS_O/usage bad= rc
 	rm -rf $d && mkdir -p $d
 	printf 'AUTOPROF_PYROSCOPE_TOKEN=x\n' >$d/creds-ww && chmod 666 $d/creds-ww
+	printf 'AUTOPROF_PYROSCOPE_TOKEN=x\n' >$d/creds-wr && chmod 644 $d/creds-wr
 	printf 'AUTOPROF_PYROSCOPE_TOKEN=x\n' >$d/creds-ok && chmod 600 $d/creds-ok
+	printf 'OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%%20s3cr3t,oops\n' >$d/creds-hdr &&
+		chmod 600 $d/creds-hdr
 	ln -sf $d/creds-ok $d/creds-link
 	printf 'AUTOPROF_PYROSCOPE_TOKEN=x\nAUTOPROF_PYROSCOPE_USER=u\n' >$d/creds-both && chmod 600 $d/creds-both
 	while read -r args; do
@@ -114,6 +117,8 @@ t_push_usage() {
 --no-store
 --pyroscope http://h --credentials $d/missing
 --pyroscope http://h --credentials $d/creds-ww
+--pyroscope http://h --credentials $d/creds-wr
+--otlp http://h --credentials $d/creds-hdr
 --pyroscope http://h --credentials $d/creds-link
 --pyroscope http://h --credentials $d/creds-both
 --pyroscope http://h --spool-mb 0
@@ -121,8 +126,11 @@ t_push_usage() {
 --pyroscope http://h --push-timeout 1.5
 --pyroscope http://h --host-name
 EOT
+	$PS_AP agent -o $d/store --otlp http://h --credentials $d/creds-hdr 2>$d/err
 	if [ -n "$bad" ]; then
 		fail push_usage "usage errors:$bad"
+	elif grep -q s3cr3t $d/err; then
+		fail push_usage "a malformed header list is shown with its secret: $(cat $d/err)"
 	elif [ -e $d/store ]; then
 		fail push_usage "a usage error created the store"
 	elif ! $PS_AP agent --help | grep -q -- "--pyroscope URL"; then
