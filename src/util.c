@@ -456,3 +456,58 @@ void sb_free(struct strbuf *sb)
 	sb->buf = NULL;
 	sb->len = sb->cap = 0;
 }
+
+bool ap_utf8_valid(const char *s)
+{
+	size_t n = strlen(s);
+	char *tmp;
+	bool ok;
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			goto slow;
+	return true;
+slow:
+	tmp = xmalloc(n + 1);
+	ok = ap_utf8_clean(tmp, n + 1, s, n, false) == n && !memcmp(tmp, s, n);
+	free(tmp);
+	return ok;
+}
+
+size_t ap_utf8_clean(char *out, size_t len, const char *s, size_t n, bool controls)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n && s[i] && o + 1 < len) {
+		unsigned char c = s[i];
+		size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+					   (c & 0xf8) == 0xf0 ? 4 : 0;
+		size_t j;
+
+		for (j = 1; k && j < k; j++)
+			if (i + j >= n || ((unsigned char)s[i + j] & 0xc0) != 0x80)
+				k = 0;
+		if (k == 1 && controls && (c < 0x20 || c == 0x7f))
+			k = 0;
+		if (k > 1) { /* strict: no overlong form, surrogate, code point past
+			      * U+10FFFF or C1 control (a terminal's CSI) */
+			unsigned char d = s[i + 1];
+
+			if (c < 0xc2 || c > 0xf4 || (c == 0xc2 && d < 0xa0) || (c == 0xe0 && d < 0xa0) ||
+			    (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
+				k = 0;
+		}
+		if (!k) {
+			out[o++] = '_';
+			i++;
+			continue;
+		}
+		if (o + k >= len)
+			break;
+		memcpy(out + o, s + i, k);
+		o += k;
+		i += k;
+	}
+	out[o] = 0;
+	return o;
+}

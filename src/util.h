@@ -88,6 +88,13 @@ struct strbuf {
 	char *buf;
 	size_t len, cap;
 };
+/* Copy at most n bytes of s (stopping at a NUL) into out (len > 0) as
+ * strict UTF-8: each byte of an invalid sequence (overlong, surrogate,
+ * past U+10FFFF, C1 control) becomes '_', and with controls also C0
+ * controls and DEL; cut at a character boundary. The bytes written. */
+size_t ap_utf8_clean(char *out, size_t len, const char *s, size_t n, bool controls);
+/* is s strict UTF-8 (as ap_utf8_clean takes it, controls allowed)? */
+bool ap_utf8_valid(const char *s);
 void sb_append(struct strbuf *sb, const char *s, size_t n);
 void sb_puts(struct strbuf *sb, const char *s);
 void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

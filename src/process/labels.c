@@ -21,39 +21,7 @@ static struct ap_labels_stats stats;
  * bytes and invalid UTF-8 replaced with '_' */
 static void clean_copy(char *out, size_t len, const char *s, size_t n)
 {
-	size_t i = 0, o = 0;
-
-	while (i < n && s[i] && o + 1 < len) {
-		unsigned char c = s[i];
-		size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
-					   (c & 0xf8) == 0xf0 ? 4 : 0;
-		size_t j;
-
-		for (j = 1; k && j < k; j++)
-			if (i + j >= n || ((unsigned char)s[i + j] & 0xc0) != 0x80)
-				k = 0;
-		if (k == 1 && (c < 0x20 || c == 0x7f))
-			k = 0;
-		if (k > 1) { /* strict: no overlong form, surrogate, code point past
-			      * U+10FFFF or C1 control (a terminal's CSI) */
-			unsigned char d = s[i + 1];
-
-			if (c < 0xc2 || c > 0xf4 || (c == 0xc2 && d < 0xa0) || (c == 0xe0 && d < 0xa0) ||
-			    (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
-				k = 0;
-		}
-		if (!k) {
-			out[o++] = '_';
-			i++;
-			continue;
-		}
-		if (o + k >= len)
-			break;
-		memcpy(out + o, s + i, k);
-		o += k;
-		i += k;
-	}
-	out[o] = 0;
+	ap_utf8_clean(out, len, s, n, true);
 }
 
 int labels_parse_cgroup(const char *text, char *out, size_t len)

@@ -87,12 +87,33 @@ static void *arena_alloc(struct enc *e, size_t n)
 }
 
 
+/* s as protobuf's string type requires it, strict UTF-8: an executable's
+ * path, a thread's name (cut by the kernel at 15 bytes, maybe inside a
+ * character) or a symbol can be any bytes, and one invalid string makes
+ * a receiver built on the Go protobuf runtime reject the whole request.
+ * Invalid bytes become '_' in a copy in the arena. */
+static const char *utf8(struct enc *e, const char *s)
+{
+	size_t n;
+	char *c;
+
+	if (ap_utf8_valid(s))
+		return s;
+	n = strlen(s);
+	c = arena_alloc(e, n + 1);
+	ap_utf8_clean(c, n + 1, s, n, false);
+	return c;
+}
+
 /* the string's index; s must outlive the encoding (the profile's, the
  * view's labels, literals or the arena's) */
 static int32_t str_id(struct enc *e, const char *s)
 {
 	bool is_new;
-	uint64_t *id = hmap_upsert(&e->str_ids, s, strlen(s), e->strs.n, &is_new);
+	uint64_t *id;
+
+	s = utf8(e, s);
+	id = hmap_upsert(&e->str_ids, s, strlen(s), e->strs.n, &is_new);
 
 	if (is_new)
 		TABLE_ADD(e->strs, (char *)s);
@@ -105,7 +126,7 @@ static AnyValue *any_str(struct enc *e, const char *s)
 
 	opentelemetry__proto__common__v1__any_value__init(v);
 	v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-	v->string_value = (char *)s;
+	v->string_value = (char *)utf8(e, s);
 	return v;
 }
 

@@ -34,7 +34,9 @@ void pyroscope_clean(const char *s, char *out, size_t len)
 {
 	size_t i;
 
-	snprintf(out, len < AP_PYROSCOPE_NAME_MAX + 1 ? len : AP_PYROSCOPE_NAME_MAX + 1, "%s", s);
+	/* strict UTF-8, cut at a character boundary */
+	ap_utf8_clean(out, len < AP_PYROSCOPE_NAME_MAX + 1 ? len : AP_PYROSCOPE_NAME_MAX + 1, s,
+		      strlen(s), true);
 	for (i = 0; out[i]; i++)
 		if ((unsigned char)out[i] <= ' ' || out[i] == 0x7f || strchr("{},=\"\\", out[i]))
 			out[i] = '_';
