@@ -26,6 +26,7 @@ struct ap_push {
 	bool draining;          /* stop asked: send what is there, then end */
 	bool exited;            /* the sender returned */
 	volatile int abort;     /* end now, a request under way too */
+	uint64_t puts;          /* entries enqueued (under mu): no wakeup is missed */
 	unsigned seed;
 	/* counters, written by the sender (atomics: read by any thread) */
 	uint64_t ok, retried, rejected, bytes_sent, last_ok;
@@ -147,10 +148,13 @@ static void *sender(void *arg)
 	struct ap_push *p = arg;
 	struct ap_spool_entry e;
 	unsigned fails = 0;
-	uint64_t next = 0;
+	uint64_t next = 0, seen;
 	int err;
 
 	while (!p->abort) {
+		pthread_mutex_lock(&p->mu);
+		seen = p->puts;
+		pthread_mutex_unlock(&p->mu);
 		err = ap_spool__peek(p->spool, &e);
 		if (err) {
 			pthread_mutex_lock(&p->mu);
@@ -158,8 +162,9 @@ static void *sender(void *arg)
 				pthread_mutex_unlock(&p->mu);
 				break; /* all sent */
 			}
-			if (!p->draining && !p->abort)
-				wait_until(p, 0); /* woken by the next entry */
+			/* woken by the next entry, unless it came meanwhile */
+			if (!p->draining && !p->abort && p->puts == seen)
+				wait_until(p, 0);
 			pthread_mutex_unlock(&p->mu);
 			continue;
 		}
@@ -259,6 +264,7 @@ int ap_push__enqueue(struct ap_push *p, const char *path, const char *ctype, con
 	int err = ap_spool__put(p->spool, path, ctype, cenc ? cenc : "", start_ns, body, len);
 
 	pthread_mutex_lock(&p->mu);
+	p->puts++;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	return err;

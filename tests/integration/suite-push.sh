@@ -255,8 +255,9 @@ t_push_both_sinks() {
 	fi
 }
 
-# the backend goes away for ~3 s and comes back on the same port: every
-# window with the workload arrives, none twice
+# the backend goes away (at a request, which it does not take) for ~3 s
+# and comes back on the same port: every window with the workload
+# arrives, none twice
 t_push_outage() {
 	local d=$PS_O/outage rc port want got dup entries wpid
 	rm -rf $d && mkdir -p $d
@@ -266,8 +267,18 @@ t_push_outage() {
 	wpid=$PS_WL
 	ps_agent_start $d --interval 1 --pyroscope "http://127.0.0.1:$port"
 	ps_wait_windows $d 2 20
-	ps_back_stop
+	# it goes away at the next request, which it neither records nor
+	# answers (a kill could land between recording one and answering it,
+	# and the agent would rightly send that one again)
+	echo exit >$d/rec/mode
+	for ((i = 0; i < 100; i++)); do
+		kill -0 $PS_BACK 2>/dev/null || break
+		sleep 0.1
+	done
+	wait $PS_BACK 2>/dev/null
+	PS_BACK=
 	ps_wait_windows $d 5 20
+	echo 200 >$d/rec/mode
 	ps_back_start $d 200 $port
 	# the spool drains (backoff at most ~8 s by now), the agent still running
 	for ((i = 0; i < 200; i++)); do

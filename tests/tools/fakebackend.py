@@ -9,6 +9,8 @@ from DIR/mode before each request (or --mode):
   429 [SECONDS]            429 with Retry-After (default 1)
   hang                     read the request, never answer (until the client
                            goes away)
+  exit                     go away at the next request, before recording or
+                           answering it (the client sees the connection close)
 The port is written to --port-file; --port reuses one (come back on the
 same port after the test killed the server: "go away and come back").
 
@@ -61,6 +63,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n) if n else b""
         m = self.mode()
+        if m[0] == "exit":
+            os._exit(0)
         status = 0 if m[0] == "hang" else int(m[0])
         u = urllib.parse.urlsplit(self.path)
         with LOCK:

@@ -2,7 +2,7 @@
 /* The push sinks' pieces without a network: the spool (order, caps and
  * their counts, resume after a restart, a foreign file, a planted
  * symlink), the credentials file's checks and syntax, the OTel header
- * list, Pyroscope's name cleaning. */
+ * list, Pyroscope's name cleaning and its requests per service. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,7 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "artifact/window_json.h"
+#include "profile/profile.h"
 #include "sink/creds.h"
+#include "sink/push.h"
 #include "sink/pyroscope.h"
 #include "sink/spool.h"
 #include "unit.h"
@@ -233,4 +236,75 @@ TEST(pyroscope_name_clean)
 	longname[sizeof(longname) - 1] = 0;
 	pyroscope_clean(longname, out, sizeof(out));
 	ASSERT_EQ(strlen(out), AP_PYROSCOPE_NAME_MAX, "cut");
+}
+
+/* A window of 301 services: 256 requests, the 46 smallest merged into
+ * AP_PYROSCOPE_OTHER; names, from/until and sampleRate in each request's
+ * query; the bodies are gzip'ed pprof. The sink's URL refuses connections,
+ * so the requests stay in its spool, read back after it stopped. */
+TEST(pyroscope_services_cap)
+{
+	char *dir = temp_dir();
+	struct ap_window_info wi = { .start_real_ns = 1795944615123456789ull,
+				     .end_real_ns = 1795944630123456789ull,
+				     .start_mono_ns = 1000000000ull, .end_mono_ns = 16000000000ull,
+				     .nr_cpus = 2 };
+	struct ap_push_conf c = { .name = "pyroscope", .url = "http://127.0.0.1:1",
+				  .timeout_s = 1, .spool_max_bytes = 64 << 20 };
+	struct ap_pyroscope_result res;
+	struct ap_push *sink = NULL;
+	struct ap_spool *s = NULL;
+	struct ap_spool_entry e;
+	struct profile p;
+	uint32_t mod, fr, st;
+	char name[32];
+	int fd, i, n = 0, other = 0, cwork = 0, bad = 0;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	profile__init(&p);
+	p.frequency_hz = 19;
+	mod = profile__module(&p, "/opt/bin/app", "");
+	fr = profile__frame(&p, AP_FRAME_USER, "work", mod, 0x1000);
+	st = profile__stack(&p, &fr, 1);
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "svc-%03d", i);
+		profile__add(&p, 1000 + i, 1000 + i, "app", st, 0, i + 1);
+		profile__process(&p, 1000 + i)->service = profile__str(&p, name);
+	}
+	profile__add(&p, 5000, 5000, "cwork", st, 0, 1000);
+	profile__process(&p, 5000)->exe = profile__str(&p, "/opt/bin/cwork");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_push__open(fd, &c, &sink), 0, "sink");
+	if (!sink)
+		goto out;
+	ASSERT_EQ(pyroscope__push_window(sink, &p, &wi, "h1", &res), 0, "pushed");
+	ASSERT_EQ(res.services, 301, "services");
+	ASSERT_EQ(res.requests, AP_PYROSCOPE_SERVICES_MAX, "requests capped");
+	ASSERT_EQ(res.merged, 301 - (AP_PYROSCOPE_SERVICES_MAX - 1), "merged");
+	ap_push__free(sink);
+	ASSERT_EQ(ap_spool__open(fd, "pyroscope", 64 << 20, &s), 0, "spool");
+	while (s && !ap_spool__peek(s, &e)) {
+		n++;
+		other += strstr(e.path, "name=autoprof-bpf.other_services%7Bhost_name%3Dh1%7D&") != NULL;
+		cwork += strstr(e.path, "name=unknown_service%3Acwork%7Bhost_name%3Dh1%7D&") != NULL;
+		bad += !strstr(e.path, "&from=1795944615&until=1795944630&format=pprof&sampleRate=19"
+				       "&spyName=autoprof-bpf") ||
+		       strncmp(e.path, "/ingest?name=", 13) || e.len < 2 ||
+		       memcmp(e.body, "\x1f\x8b", 2);
+		if (strstr(e.path, "svc-000") || strstr(e.path, "svc-045"))
+			bad++; /* merged */
+		ap_spool__remove(s, e.seq);
+		ap_spool_entry_free(&e);
+	}
+	ASSERT_EQ(n, AP_PYROSCOPE_SERVICES_MAX, "requests spooled");
+	ASSERT_EQ(other, 1, "one merged request");
+	ASSERT_EQ(cwork, 1, "unknown_service:EXE for a process without a service");
+	ASSERT_EQ(bad, 0, "requests with a wrong path, query or body");
+out:
+	ap_spool__close(s);
+	profile__free(&p);
+	close(fd);
+	rm_rf(dir);
 }
