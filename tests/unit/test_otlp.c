@@ -277,3 +277,71 @@ out:
 	profile__free(&cw);
 	profile__free(&p);
 }
+
+/* protobuf strings must be UTF-8: an executable path with a stray byte, a
+ * thread name cut inside a character and a symbol of Latin-1 bytes arrive
+ * cleaned ('_' per invalid byte), valid ones unchanged */
+TEST(otlp_strings_utf8)
+{
+	struct ap_window_info wi = {
+		.seq = 1, .nr_cpus = 1,
+		.start_real_ns = 1796000000000000000ull, .end_real_ns = 1796000015000000000ull,
+		.start_mono_ns = 1000000000ull, .end_mono_ns = 16000000000ull,
+	};
+	struct profile p, cw;
+	struct ap_process *pr;
+	uint32_t fr[2], mod, st;
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	Req *req;
+	const Dict *d;
+
+	profile__init(&p);
+	p.frequency_hz = 19;
+	mod = profile__module(&p, "/opt/bin/caf\xc3\xa9", "");
+	fr[0] = profile__frame(&p, AP_FRAME_USER, "na\xefve_fn", mod, 0x1000);
+	fr[1] = profile__frame(&p, AP_FRAME_USER, "\xe2\x82\xac_ok", mod, 0x2000);
+	st = profile__stack(&p, fr, 2);
+	profile__add(&p, 7, 7, "th\xe2\x82", st, 0, 3);
+	pr = profile__process(&p, 7);
+	pr->exe = profile__str(&p, "/opt/bin/c\xffw");
+	pr->comm = profile__str(&p, "c\xffw");
+	profile__compact(&p, &cw);
+	ASSERT_EQ(otlp__encode_window(&cw, &wi, "host-a", &buf, &len), 0, "encoded");
+	req = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack(
+		NULL, len, buf);
+	if (!ASSERT_TRUE(req && req->dictionary && req->n_resource_profiles == 1, "unpacks"))
+		goto out;
+	d = req->dictionary;
+	for (i = 0; i < d->n_string_table; i++)
+		ASSERT_TRUE(ap_utf8_valid(d->string_table[i]), "every string is UTF-8");
+	for (i = 0; i < req->resource_profiles[0]->resource->n_attributes; i++) {
+		const AnyValue *v = req->resource_profiles[0]->resource->attributes[i]->value;
+
+		if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
+			ASSERT_TRUE(ap_utf8_valid(v->string_value), "every resource string is UTF-8");
+	}
+	ASSERT_STREQ(res_str(req->resource_profiles[0]->resource, "process.executable.path"),
+		     "/opt/bin/c_w", "a stray byte: '_'");
+	ASSERT_STREQ(res_str(req->resource_profiles[0]->resource, "service.name"),
+		     "unknown_service:c_w", "the service from the cleaned name");
+	{
+		bool cut = false, euro = false, latin = false;
+
+		for (i = 0; i < d->n_string_table; i++) {
+			cut |= !strcmp(d->string_table[i], "th__");
+			euro |= !strcmp(d->string_table[i], "\xe2\x82\xac_ok");
+			latin |= !strcmp(d->string_table[i], "na_ve_fn");
+		}
+		ASSERT_TRUE(cut, "a name cut inside a character: '_' per byte");
+		ASSERT_TRUE(euro, "valid UTF-8 unchanged");
+		ASSERT_TRUE(latin, "a Latin-1 symbol cleaned");
+	}
+out:
+	if (req)
+		opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked(
+			req, NULL);
+	free(buf);
+	profile__free(&cw);
+	profile__free(&p);
+}

@@ -194,7 +194,10 @@ TEST(creds_file_and_env)
 	unsetenv("OTEL_EXPORTER_OTLP_PROFILES_HEADERS");
 	chmod(p, 0666);
 	ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -EPERM, "world-writable refused");
-	ASSERT_TRUE(strstr(err, "writable") != NULL, "says why");
+	ASSERT_TRUE(strstr(err, "chmod 600") != NULL, "says why");
+	chmod(p, 0644);
+	ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -EPERM, "world-readable refused");
+	ASSERT_TRUE(strstr(err, "may read") != NULL, "says why");
 	free(p);
 	p = write_creds(dir, "AUTOPROF_PYROSCOPE_TOKEN=a\x01" "b\n", 0600);
 	ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -EINVAL, "a control character refused");
