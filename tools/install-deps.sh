@@ -17,6 +17,9 @@ PKGS="$PKGS libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler"
 [ "${1:-}" = --test ] && PKGS="$PKGS prometheus"
 # the install tests: man renders the man page, systemd-analyze verifies the unit
 [ "${1:-}" = --test ] && PKGS="$PKGS man-db systemd"
+# the OTLP Collector test: curl POSTs a request and probes the Collector's
+# port (Go and its module proxy are the machine's: tools/build-otelcol.sh)
+[ "${1:-}" = --test ] && PKGS="$PKGS curl"
 # `make deb`: dpkg-buildpackage, debhelper, lintian
 [ "${1:-}" = --deb ] && PKGS="$PKGS dpkg-dev debhelper lintian"
 missing=""

@@ -66,8 +66,9 @@ static inline const uint32_t *ap_pics_stack(const struct ap_pics *x, uint32_t st
 
 /* the writers: into out (binary for pprof: the gzip-compressed profile) */
 int pprof_render(const struct ap_pics *x, struct strbuf *out);
-/* in, gzip-compressed (level 1, as profile.pb.gz), appended to out; 0 or
- * -ENOMEM / -EIO */
+/* in, gzip-compressed, appended to out (zlib's default level 6: on an
+ * agent window's OTLP request or pprof 10-15% smaller than level 1, for
+ * ~1.5 ms more per 100 KB); 0 or -ENOMEM / -EIO */
 int ap_gzip_buf(const struct strbuf *in, struct strbuf *out);
 void speedscope_render(const struct ap_pics *x, struct strbuf *out);
 void trace_render(const struct ap_pics *x, struct strbuf *out);

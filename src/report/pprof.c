@@ -270,7 +270,7 @@ int ap_gzip_buf(const struct strbuf *in, struct strbuf *out)
 	size_t cap = in->len / 2 + 1024;
 	int ret;
 
-	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	z.next_in = (Bytef *)in->buf;
 	z.avail_in = in->len;

@@ -32,6 +32,9 @@ typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
+/* the request's functions: REQ(pack), REQ(get_packed_size) */
+#define REQ(fn) opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__##fn
+#define REQ_INIT OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT
 
 #define ARENA_CHUNK 65536
 
@@ -43,7 +46,8 @@ struct chunk {
 
 /* a growing table of pointers (a repeated message field) */
 #define TABLE(type) struct { type **v; size_t n, cap; }
-#define TABLE_ADD(t, item) (GROW((t).v, (t).cap, (t).n + 1), (t).v[(t).n] = (item), (int32_t)(t).n++)
+#define TABLE_ADD(t, item) \
+	(GROW((t).v, (t).cap, (t).n + 1), (t).v[(t).n] = (item), (int32_t)(t).n++)
 
 struct enc {
 	struct chunk *chunks;
@@ -460,7 +464,7 @@ int otlp__encode_window(const struct profile *win, const struct ap_window_info *
 		[AP_FRAME_USER] = "native", [AP_FRAME_KERNEL] = "kernel", [AP_FRAME_PYTHON] = "cpython",
 	};
 	struct ap_input in = { .nr_cpus = wi ? wi->nr_cpus : 0, .target = (char *)"agent" };
-	Req req = OPENTELEMETRY__PROTO__COLLECTOR__PROFILES__V1DEVELOPMENT__EXPORT_PROFILES_SERVICE_REQUEST__INIT;
+	Req req = REQ_INIT;
 	Dict dict = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
 	struct ap_pics x;
 	struct enc e = { 0 };
@@ -508,9 +512,9 @@ int otlp__encode_window(const struct profile *win, const struct ap_window_info *
 	dict.attribute_table = e.attrs.v, dict.n_attribute_table = e.attrs.n;
 	req.resource_profiles = e.res.v, req.n_resource_profiles = e.res.n;
 	req.dictionary = &dict;
-	*len = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(&req);
+	*len = REQ(get_packed_size)(&req);
 	*out = xmalloc(*len + 1);
-	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__pack(&req, *out);
+	REQ(pack)(&req, *out);
 
 	while (e.chunks) {
 		struct chunk *c = e.chunks;

@@ -22,6 +22,7 @@ typedef Opentelemetry__Proto__Profiles__V1development__Profile Prof;
 typedef Opentelemetry__Proto__Profiles__V1development__Sample Sample;
 typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+#define REQ(fn) opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__##fn
 
 #define PROTO_DIR "proto/otlp"
 #define PROTO_FILE "opentelemetry/proto/collector/profiles/v1development/profiles_service.proto"
@@ -140,8 +141,7 @@ TEST(otlp_encode_window)
 	profile__compact(&p, &cw);
 	ASSERT_EQ(otlp__encode_window(&cw, &wi, "host-a", &buf, &len), 0, "encoded");
 	ASSERT_EQ(otlp__encode_window(&cw, NULL, "host-a", &buf, &len), -EINVAL, "NULL info");
-	req = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__unpack(
-		NULL, len, buf);
+	req = REQ(unpack)(NULL, len, buf);
 	if (!ASSERT_TRUE(req && req->dictionary, "unpacks"))
 		goto out;
 	d = req->dictionary;
@@ -226,8 +226,7 @@ TEST(otlp_encode_window)
 	}
 	ASSERT_EQ(total, cw.total_samples, "every sample of the window, once");
 out:
-	opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__free_unpacked(
-		req, NULL);
+	REQ(free_unpacked)(req, NULL);
 	free(buf);
 	profile__free(&cw);
 	profile__free(&p);
