@@ -357,7 +357,9 @@ TEST(metrics_server)
 		    "HEAD (bare LF, a query): the headers of GET, no body");
 	ap_metrics__stats(m, &st);
 	ASSERT_EQ(st.requests_ok, 2, "ok counted");
-	ASSERT_EQ(st.refused_clients, 1, "503 counted");
+	/* >= 1: the last answered client may still be draining when the
+	 * silent ones connect, so one of those can be refused too */
+	ASSERT_TRUE(st.refused_clients >= 1, "503 counted");
 	ASSERT_EQ(st.refused_header, 1, "431 counted");
 	ap_metrics__free(m);
 	ap_loop__free(&l);
