@@ -273,6 +273,9 @@ static void render_server(struct ap_metrics *m, struct strbuf *o)
 	       "Connections this metrics server refused or closed, by reason (live).");
 	for (i = 0; i < AP_ARRAY_SIZE(why); i++)
 		sample_u64(o, "autoprof_metrics_refused_total", "reason", why[i], nw[i]);
+	one_u64(o, "autoprof_metrics_clients", "gauge",
+		"Clients connected to this metrics server, this one included (live).",
+		(uint64_t)m->nr_clients);
 	one_u64(o, "autoprof_metrics_counters_omitted", "gauge",
 		"Agent counters not shown: past the metrics server's cap.", st->counters_omitted);
 }
@@ -318,6 +321,7 @@ void ap_metrics__set_sinks(struct ap_metrics *m, ap_metrics_sinks_fn fn, void *c
 void ap_metrics__stats(const struct ap_metrics *m, struct ap_metrics_stats *out)
 {
 	*out = m->st;
+	out->clients = m->nr_clients;
 }
 
 /* ---- the address ---- */

@@ -81,6 +81,7 @@ struct ap_metrics_stats {
 	uint64_t accept_failed;         /* accept() errors (e.g. EMFILE; accepting pauses 1 s) */
 	uint64_t counters_omitted;      /* counters past AP_METRICS_MAX_COUNTERS */
 	uint64_t writes_waited;         /* answers the socket did not take at once (EPOLLOUT) */
+	int clients;                    /* connected now */
 };
 
 /* "HOST:PORT": HOST a numeric IPv4 address, a bracketed IPv6 address

@@ -227,6 +227,7 @@ TEST(metrics_parse_addr)
 /* ---- the server, over loopback: the loop runs here, a thread is the client ---- */
 
 struct srv_test {
+	struct ap_metrics *m;
 	int port;
 	char got[7][256];        /* each request's status line */
 	char head[1024];         /* the whole answer to HEAD */
@@ -276,6 +277,20 @@ static void ask(int port, const char *req, size_t len, char *out, size_t cap)
 	out[strcspn(out, "\r\n")] = 0;
 }
 
+/* until the server has n clients (read from this thread: a test's poll) */
+static void wait_clients(struct ap_metrics *m, int n)
+{
+	struct ap_metrics_stats st;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		ap_metrics__stats(m, &st);
+		if (st.clients == n)
+			return;
+		usleep(10000);
+	}
+}
+
 static void *client_thread(void *arg)
 {
 	struct srv_test *t = arg;
@@ -292,9 +307,10 @@ static void *client_thread(void *arg)
 	ask(t->port, big, AP_METRICS_MAX_HEADER + 100, t->got[4], 256);
 	free(big);
 	/* every slot taken by a silent client: the next one is refused */
+	wait_clients(t->m, 0);
 	for (i = 0; i < AP_METRICS_MAX_CLIENTS; i++)
 		t->busy_fds[i] = connect_port(t->port);
-	usleep(200000);
+	wait_clients(t->m, AP_METRICS_MAX_CLIENTS);
 	ask(t->port, "GET /metrics HTTP/1.0\r\n\r\n", 25, t->got[5], 256);
 	for (i = 0; i < AP_METRICS_MAX_CLIENTS; i++)
 		if (t->busy_fds[i] >= 0)
@@ -325,8 +341,8 @@ static int free_port(void)
 
 TEST(metrics_server)
 {
-	struct srv_test t = { .port = free_port() };
 	struct ap_metrics *m = ap_metrics__new("x");
+	struct srv_test t = { .m = m, .port = free_port() };
 	struct ap_metrics_stats st;
 	struct ap_loop l;
 	pthread_t th;
