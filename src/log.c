@@ -28,12 +28,8 @@ static void vlog(enum ap_log_level lvl, const char *fmt, va_list ap)
 	char *msg = NULL;
 	unsigned char *u;
 
-	if (lvl != AP_LOG_LIBBPF)
-		fputs("autoprof-bpf: ", stderr);
-	if (vasprintf(&msg, fmt, ap) < 0) {
-		fputs("(out of memory)", stderr);
+	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	}
 	/* messages quote the target's names and paths: no terminal escape
 	 * sequence (ESC, other controls, C1 as UTF-8) reaches the terminal */
 	for (u = (unsigned char *)msg; u && *u; u++) {
@@ -42,11 +38,18 @@ static void vlog(enum ap_log_level lvl, const char *fmt, va_list ap)
 		else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
 			u[0] = u[1] = '?';
 	}
+	/* one line, whole: the agent's sender threads log too */
+	flockfile(stderr);
+	if (lvl != AP_LOG_LIBBPF)
+		fputs("autoprof-bpf: ", stderr);
 	if (msg)
 		fputs(msg, stderr);
-	free(msg);
+	else
+		fputs("(out of memory)", stderr);
 	if (lvl != AP_LOG_LIBBPF)
 		fputc('\n', stderr);
+	funlockfile(stderr);
+	free(msg);
 }
 
 void ap_log(enum ap_log_level lvl, const char *fmt, ...)

@@ -24,6 +24,7 @@ typedef Opentelemetry__Proto__Profiles__V1development__ValueType ValType;
 typedef Opentelemetry__Proto__Profiles__V1development__Sample Sample;
 typedef Opentelemetry__Proto__Profiles__V1development__Mapping Mapping;
 typedef Opentelemetry__Proto__Profiles__V1development__Stack Stack;
+typedef Opentelemetry__Proto__Profiles__V1development__Link Link;
 typedef Opentelemetry__Proto__Profiles__V1development__Location Location;
 typedef Opentelemetry__Proto__Profiles__V1development__Line Line;
 typedef Opentelemetry__Proto__Profiles__V1development__Function Function;
@@ -466,6 +467,7 @@ int otlp__encode_window(const struct profile *win, const struct ap_window_info *
 	struct ap_input in = { .nr_cpus = wi ? wi->nr_cpus : 0, .target = (char *)"agent" };
 	Req req = REQ_INIT;
 	Dict dict = OPENTELEMETRY__PROTO__PROFILES__V1DEVELOPMENT__PROFILES_DICTIONARY__INIT;
+	Link link0, *link0p = &link0;
 	struct ap_pics x;
 	struct enc e = { 0 };
 	size_t i;
@@ -510,6 +512,9 @@ int otlp__encode_window(const struct profile *win, const struct ap_window_info *
 	dict.location_table = e.locs.v, dict.n_location_table = e.locs.n;
 	dict.stack_table = e.stacks.v, dict.n_stack_table = e.stacks.n;
 	dict.attribute_table = e.attrs.v, dict.n_attribute_table = e.attrs.n;
+	/* the link table: only its zero row, which must be there */
+	opentelemetry__proto__profiles__v1development__link__init(&link0);
+	dict.link_table = &link0p, dict.n_link_table = 1;
 	req.resource_profiles = e.res.v, req.n_resource_profiles = e.res.n;
 	req.dictionary = &dict;
 	*len = REQ(get_packed_size)(&req);

@@ -152,6 +152,8 @@ TEST(otlp_encode_window)
 	ASSERT_TRUE(d->n_stack_table > 1 && !d->stack_table[0]->n_location_indices, "stack 0");
 	ASSERT_TRUE(d->n_mapping_table >= 1 && !d->mapping_table[0]->filename_strindex, "mapping 0");
 	ASSERT_TRUE(d->n_attribute_table > 1 && !d->attribute_table[0]->key_strindex, "attribute 0");
+	ASSERT_TRUE(d->n_link_table == 1 && !d->link_table[0]->trace_id.len && !d->link_table[0]->span_id.len,
+		    "link 0, the only one");
 	/* 4 frames, 3 stacks, 3 functions, 1 native mapping: no duplicates */
 	ASSERT_EQ(d->n_location_table, 1 + 4, "one location per frame");
 	ASSERT_EQ(d->n_stack_table, 1 + 3, "one stack per stack");
