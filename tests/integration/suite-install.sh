@@ -207,7 +207,14 @@ t_install_unit_sandbox() {
 		awk "{ print \$5 }" /proc/self/mountinfo | grep -vE "^/(proc|dev)(/|$)" |
 			grep -vxF "$1" | while read -r m; do mount -o remount,bind,ro "$m" 2>/dev/null; done
 		mount -o remount,bind,ro /proc/sys || exit 120
+		# a checkout under /tmp (and the store in it) stays visible, as
+		# a unit'"'"'s ExecStart and store are outside its private /tmp
+		case "$PWD/" in /tmp/*) exec 9<"$PWD" ;; esac
 		mount -t tmpfs tmpfs /tmp || exit 121
+		case "$PWD/" in /tmp/*)
+			mkdir -p "$PWD" && mount --rbind /proc/self/fd/9 "$PWD" || exit 121
+			exec 9<&- ;;
+		esac
 		test -w /usr && exit 122
 		test -w /proc/sys/kernel/perf_event_paranoid && exit 122
 		exec setpriv --bounding-set=-all,$2 --no-new-privs "$3" agent -o "$1" --interval 1 \
