@@ -212,7 +212,7 @@ t_install_unit_sandbox() {
 		case "$PWD/" in /tmp/*) exec 9<"$PWD" ;; esac
 		mount -t tmpfs tmpfs /tmp || exit 121
 		case "$PWD/" in /tmp/*)
-			mkdir -p "$PWD" && mount --rbind /proc/self/fd/9 "$PWD" || exit 121
+			mkdir -p "$PWD" && mount -c --rbind /proc/self/fd/9 "$PWD" || exit 121
 			exec 9<&- ;;
 		esac
 		test -w /usr && exit 122
