@@ -611,6 +611,8 @@ static void push_otlp(struct agent *ag, const struct profile *cw, const struct a
 	if (!err)
 		err = ap_push__enqueue(ps->otlp, "/" AGENT_OTLP_PATH, "application/x-protobuf",
 				       "gzip", wi->start_real_ns, gz.buf, gz.len);
+	if (!err)
+		ap_push__sync(ps->otlp); /* a failure is printed there; the request is spooled */
 	if (err) {
 		ps->otlp_last.failed = 1;
 		ap_warn("agent: window %llu: its OTLP request not spooled: %s",

@@ -270,6 +270,15 @@ int ap_push__enqueue(struct ap_push *p, const char *path, const char *ctype, con
 	return err;
 }
 
+int ap_push__sync(struct ap_push *p)
+{
+	int err = ap_spool__sync(p->spool);
+
+	if (err)
+		ap_warn("push: %s: spool: syncing the file system: %s", p->name, ap_errstr(err));
+	return err;
+}
+
 void ap_push__drain(struct ap_push *p)
 {
 	if (!p || !p->started)
@@ -330,6 +339,7 @@ void ap_push__sink_stats(struct ap_push *p, struct ap_push_stats *out)
 	out->spool_dropped_bytes = ss.dropped_bytes;
 	out->spool_put_failed = ss.put_failed;
 	out->spool_resumed = ss.resumed;
+	out->spool_syncs = ss.syncs;
 }
 
 size_t ap_push__stats(struct ap_push_stats *out, size_t max)

@@ -46,16 +46,21 @@ struct ap_push_stats {
 	uint64_t spool_dropped, spool_dropped_bytes; /* the oldest deleted over --spool-mb */
 	uint64_t spool_put_failed;      /* requests that could not be spooled */
 	uint64_t spool_resumed;         /* entries found in the spool at start */
+	uint64_t spool_syncs;           /* syncs of the spool (one a window) */
 };
 
 /* Open the sink's spool in the store (store_fd) and start its sender.
  * 0 or -errno (one line printed). */
 int ap_push__open(int store_fd, const struct ap_push_conf *conf, struct ap_push **out);
-/* Spool one request (path and query appended to the sink's URL); the
- * sender sends it when it can. Called by the agent's loop thread. 0 or
+/* Spool one request (path and query appended to the sink's URL; not
+ * synced: ap_push__sync()); the sender sends it when it can. Called by the agent's loop thread. 0 or
  * -errno (counted in spool_put_failed). */
 int ap_push__enqueue(struct ap_push *p, const char *path, const char *ctype, const char *cenc,
 		     uint64_t start_ns, const void *body, size_t len);
+/* Make the requests enqueued so far durable (one syncfs of the spool's
+ * file system, spool.h): the agent's loop calls it once per window, after
+ * all of the window's requests. 0 or -errno (one line printed). */
+int ap_push__sync(struct ap_push *p);
 /* Ask the sender to send what is spooled and end (returns at once: call
  * it on every sink, then ap_push__stop() each, so that they flush
  * together). NULL is fine. */

@@ -36,6 +36,7 @@ struct ap_spool {
 	struct spool_ent *ents; /* ents[first .. first + nr): oldest first */
 	size_t first, nr, cap;
 	uint64_t last_seq;
+	bool dirty;             /* entries put since the last ap_spool__sync() */
 	struct ap_spool_stats st;
 };
 
@@ -253,11 +254,11 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
 		err = -errno;
 		goto out;
 	}
+	/* no fsync here: ap_spool__sync() makes a window's entries durable
+	 * at once (one call, not two a request on the agent's loop) */
 	err = write_all_fd(fd, h.buf, h.len);
 	if (!err)
 		err = write_all_fd(fd, body, len);
-	if (!err && fsync(fd))
-		err = -errno;
 	if (!err && fstat(fd, &st))
 		err = -errno;
 	if (close(fd) && !err)
@@ -268,10 +269,10 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
 		unlinkat(s->fd, tmp, 0);
 		goto out;
 	}
-	fsync(s->fd);
 	pthread_mutex_lock(&s->mu);
 	push_ent(s, seq, st.st_size);
 	s->st.put++;
+	s->dirty = true;
 	apply_caps(s);
 	pthread_mutex_unlock(&s->mu);
 out:
@@ -282,6 +283,28 @@ out:
 	}
 	sb_free(&h);
 	return err;
+}
+
+/* One syncfs() of the spool's file system: the entries' data and their
+ * names (the renames) reach the disk together, once a window instead of
+ * a file fsync and a directory fsync per request. What a crash before it
+ * can lose: the entries put since the last sync. They are then absent, or
+ * present with a short or empty body; the header's length no longer
+ * matches, so peek deletes them as bad (counted). A temp file is never
+ * taken for an entry: only complete files are renamed into place, and
+ * leftover temp names are deleted at open. */
+int ap_spool__sync(struct ap_spool *s)
+{
+	bool dirty;
+
+	pthread_mutex_lock(&s->mu);
+	dirty = s->dirty;
+	s->dirty = false;
+	if (dirty)
+		s->st.syncs++;
+	pthread_mutex_unlock(&s->mu);
+	/* outside mu: the sender peeks meanwhile */
+	return dirty && syncfs(s->fd) ? -errno : 0;
 }
 
 void ap_spool_entry_free(struct ap_spool_entry *e)
