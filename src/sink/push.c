@@ -33,6 +33,9 @@ struct ap_push {
 	long last_status;
 	/* one line a minute per kind of failure */
 	uint64_t last_log_retry, last_log_reject, quiet_retry, quiet_reject;
+	/* spool entries that could not be read (sender only, but read_errors) */
+	uint64_t read_errors, read_seq, last_log_read, quiet_read;
+	unsigned read_fails;
 };
 
 static pthread_mutex_t sinks_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -143,6 +146,43 @@ static bool send_one(struct ap_push *p, const struct ap_spool_entry *e, unsigned
 	return true;
 }
 
+/* The oldest entry could not be read, and not for its contents (-EIO,
+ * -ENOMEM, -EMFILE, -EISDIR...): counted, one line a minute, a second's
+ * wait (while draining too); after AP_PUSH_READ_TRIES such failures in a
+ * row on the same entry it is deleted as bad, so one entry never stalls
+ * the sink. */
+static void read_error(struct ap_push *p, uint64_t seq, int err)
+{
+	uint64_t now = now_mono_ns(), deadline = now + 1000000000ull;
+
+	add64(&p->read_errors, 1);
+	if (seq != p->read_seq) {
+		p->read_seq = seq;
+		p->read_fails = 0;
+	}
+	if (++p->read_fails >= AP_PUSH_READ_TRIES) {
+		ap_warn("push: %s: spool entry %llu: unreadable %u times (%s): deleted", p->name,
+			(unsigned long long)seq, p->read_fails, ap_errstr(err));
+		ap_spool__remove_bad(p->spool, seq);
+		p->read_fails = 0;
+		p->last_log_read = now;
+		return;
+	}
+	if (!p->last_log_read || now - p->last_log_read >= AP_PUSH_LOG_EVERY_NS) {
+		ap_warn("push: %s: reading spool entry %llu: %s, will retry (%llu more since the last such line)",
+			p->name, (unsigned long long)seq, ap_errstr(err),
+			(unsigned long long)p->quiet_read);
+		p->last_log_read = now;
+		p->quiet_read = 0;
+	} else {
+		p->quiet_read++;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (!p->abort && now_mono_ns() < deadline)
+		wait_until(p, deadline);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *sender(void *arg)
 {
 	struct ap_push *p = arg;
@@ -156,9 +196,14 @@ static void *sender(void *arg)
 		seen = p->puts;
 		pthread_mutex_unlock(&p->mu);
 		err = ap_spool__peek(p->spool, &e);
+		if (err && err != -ENOENT) {
+			read_error(p, e.seq, err);
+			continue;
+		}
+		p->read_fails = 0;
 		if (err) {
 			pthread_mutex_lock(&p->mu);
-			if (err == -ENOENT && p->draining) {
+			if (p->draining) {
 				pthread_mutex_unlock(&p->mu);
 				break; /* all sent */
 			}
@@ -340,6 +385,8 @@ void ap_push__sink_stats(struct ap_push *p, struct ap_push_stats *out)
 	out->spool_put_failed = ss.put_failed;
 	out->spool_resumed = ss.resumed;
 	out->spool_syncs = ss.syncs;
+	out->spool_bad = ss.bad;
+	out->spool_read_errors = get64(&p->read_errors);
 }
 
 size_t ap_push__stats(struct ap_push_stats *out, size_t max)

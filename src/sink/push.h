@@ -18,6 +18,7 @@
 #define AP_PUSH_BACKOFF_MAX_MS 60000
 #define AP_PUSH_LOG_EVERY_NS (60 * 1000000000ull) /* a sink's failures: one line a minute */
 #define AP_PUSH_SINKS_MAX 4
+#define AP_PUSH_READ_TRIES 3    /* an entry unreadable this often in a row is deleted (bad) */
 #define AP_PUSH_SPOOL_DEFAULT_MB 64
 #define AP_PUSH_TIMEOUT_DEFAULT_S 30
 
@@ -47,6 +48,8 @@ struct ap_push_stats {
 	uint64_t spool_put_failed;      /* requests that could not be spooled */
 	uint64_t spool_resumed;         /* entries found in the spool at start */
 	uint64_t spool_syncs;           /* syncs of the spool (one a window) */
+	uint64_t spool_bad;             /* entries deleted as unreadable: lost */
+	uint64_t spool_read_errors;     /* failed reads of an entry (-EIO...), retried */
 };
 
 /* Open the sink's spool in the store (store_fd) and start its sender.

@@ -396,14 +396,21 @@ int ap_spool__peek(struct ap_spool *s, struct ap_spool_entry *e)
 			return 0;
 		}
 		ap_spool_entry_free(e);
-		if (err != -EBADMSG && err != -EFBIG && err != -EINVAL && err != -ELOOP)
-			return err; /* e.g. -EIO, -ENOMEM: tried again later */
+		if (err != -EBADMSG && err != -EFBIG && err != -EINVAL && err != -ELOOP) {
+			e->seq = seq; /* e.g. -EIO, -ENOMEM: the caller decides */
+			return err;
+		}
 		ap_warn("spool: %s: %s: not a spool entry: deleted", s->name, name);
-		pthread_mutex_lock(&s->mu);
-		s->st.bad++;
-		pthread_mutex_unlock(&s->mu);
-		ap_spool__remove(s, seq);
+		ap_spool__remove_bad(s, seq);
 	}
+}
+
+void ap_spool__remove_bad(struct ap_spool *s, uint64_t seq)
+{
+	pthread_mutex_lock(&s->mu);
+	s->st.bad++;
+	pthread_mutex_unlock(&s->mu);
+	ap_spool__remove(s, seq);
 }
 
 void ap_spool__remove(struct ap_spool *s, uint64_t seq)

@@ -60,9 +60,13 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
  * per window by the agent's loop, after all of its entries. 0 or -errno. */
 int ap_spool__sync(struct ap_spool *s);
 /* Read the oldest entry into *e (free with ap_spool_entry_free). 0,
- * -ENOENT when the spool is empty, or -errno. An entry that cannot be
- * parsed is deleted (counted in bad) and the next one read. */
+ * -ENOENT when the spool is empty, or -errno (another error reading it,
+ * e.g. -EIO, -ENOMEM, -EISDIR: e->seq is the entry's, nothing else is
+ * set). An entry that cannot be parsed is deleted (counted in bad) and
+ * the next one read. */
 int ap_spool__peek(struct ap_spool *s, struct ap_spool_entry *e);
+/* Delete entry seq as unreadable, counted in bad */
+void ap_spool__remove_bad(struct ap_spool *s, uint64_t seq);
 /* Delete entry seq (sent, or refused for good); a no-op when it was
  * dropped meanwhile. */
 void ap_spool__remove(struct ap_spool *s, uint64_t seq);

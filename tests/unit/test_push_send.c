@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/* The push sender against a tiny HTTP server of its own (a thread here,
+ * loopback only): a spool entry that cannot be read does not stall the
+ * sink. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "sink/push.h"
+#include "unit.h"
+#include "util.h"
+
+enum srv_mode {
+	SRV_SILENT,     /* read the request, never answer (until the client closes) */
+};
+
+struct srv {
+	int lfd, port;
+	enum srv_mode mode;
+	int requests;   /* requests read in full (atomic) */
+	pthread_t th;
+};
+
+/* one request: headers, then Content-Length bytes of body; 0 or -1 */
+static int srv_read_request(int c)
+{
+	char buf[8192], *eoh, *cl;
+	size_t len = 0, want;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += n;
+		buf[len] = 0;
+		if ((eoh = strstr(buf, "\r\n\r\n")))
+			break;
+		if (len == sizeof(buf) - 1)
+			return -1;
+	}
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	want = cl ? strtoul(cl + 17, NULL, 10) : 0;
+	len -= eoh + 4 - buf;
+	while (len < want) {
+		n = recv(c, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return -1;
+		len += n;
+	}
+	return 0;
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+	char b[256];
+	int c;
+
+	while ((c = accept(s->lfd, NULL, NULL)) >= 0) {
+		if (!srv_read_request(c)) {
+			__atomic_fetch_add(&s->requests, 1, __ATOMIC_SEQ_CST);
+			if (s->mode == SRV_SILENT)
+				while (recv(c, b, sizeof(b), 0) > 0)
+					;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static int srv_start(struct srv *s, enum srv_mode mode)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) || listen(s->lfd, 8) ||
+	    getsockname(s->lfd, (struct sockaddr *)&a, &al))
+		return -1;
+	s->port = ntohs(a.sin_port);
+	return pthread_create(&s->th, NULL, srv_main, s) ? -1 : 0;
+}
+
+static void srv_stop(struct srv *s)
+{
+	shutdown(s->lfd, SHUT_RDWR); /* accept() returns */
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+}
+
+static char *temp_dir(void)
+{
+	char tmpl[] = "/tmp/ap-push-send-XXXXXX";
+
+	return mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
+}
+
+static void rm_rf(char *dir)
+{
+	char *cmd = xasprintf("rm -rf %s", dir);
+
+	if (system(cmd))
+		fprintf(stderr, "rm -rf %s failed\n", dir);
+	free(cmd);
+	free(dir);
+}
+
+/* the name of the (only) entry in dir/.spool/NAME, "" none */
+static void entry_name(const char *dir, const char *name, char *out, size_t len)
+{
+	char *p = xasprintf("%s/.spool/%s", dir, name);
+	DIR *d = opendir(p);
+	struct dirent *de;
+
+	*out = 0;
+	while (d && (de = readdir(d)))
+		if (strlen(de->d_name) == 20 && de->d_name[0] != '.')
+			snprintf(out, len, "%s/%s", p, de->d_name);
+	if (d)
+		closedir(d);
+	free(p);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* An entry that cannot be read (here: a directory in its place, -EISDIR)
+ * is retried a second apart, counted, and deleted as bad after
+ * AP_PUSH_READ_TRIES failures; before, the sender retried it forever and
+ * the sink was stuck. The server never answers, so the sender is busy in
+ * its request (timeout 1 s) while the file is swapped. */
+TEST(push_unreadable_entry_deleted)
+{
+	char *dir = temp_dir(), path[512], *url;
+	struct ap_push_conf c = { .name = "t", .timeout_s = 1, .spool_max_bytes = 1 << 20 };
+	struct ap_push_stats st = { 0 };
+	struct ap_push *p = NULL;
+	struct srv srv;
+	int fd = -1, i;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	if (!ASSERT_EQ(srv_start(&srv, SRV_SILENT), 0, "server")) {
+		rm_rf(dir);
+		return;
+	}
+	url = xasprintf("http://127.0.0.1:%d", srv.port);
+	c.url = url;
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_push__open(fd, &c, &p), 0, "sink");
+	if (!p)
+		goto out;
+	ASSERT_EQ(ap_push__enqueue(p, "/x", "text/plain", "", 1, "body", 4), 0, "enqueued");
+	for (i = 0; i < 50 && !__atomic_load_n(&srv.requests, __ATOMIC_SEQ_CST); i++)
+		sleep_ms(20);
+	entry_name(dir, "t", path, sizeof(path));
+	ASSERT_TRUE(*path && !unlink(path) && !mkdir(path, 0700), "a directory in the entry's place");
+	for (i = 0; i < 100; i++) {
+		ap_push__sink_stats(p, &st);
+		if (st.spool_bad)
+			break;
+		sleep_ms(100);
+	}
+	ASSERT_EQ(st.spool_bad, 1, "the unreadable entry deleted as bad");
+	ASSERT_EQ(st.spool_read_errors, AP_PUSH_READ_TRIES, "each failed read counted");
+	ASSERT_EQ(st.spool_entries, 0, "the spool is free again");
+out:
+	ap_push__free(p);
+	srv_stop(&srv);
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	rm_rf(dir);
+}
