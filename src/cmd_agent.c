@@ -457,6 +457,8 @@ static int metrics_sinks(void *ctx, struct ap_metrics_sink *out, int max)
 		out[i].spool_dropped = st[i].spool_dropped;
 		out[i].spool_dropped_bytes = st[i].spool_dropped_bytes;
 		out[i].spool_failed = st[i].spool_put_failed;
+		out[i].spool_bad = st[i].spool_bad;
+		out[i].spool_read_errors = st[i].spool_read_errors;
 		out[i].last_ok_real_ns = st[i].last_ok_real_ns;
 	}
 	return (int)i;

@@ -245,6 +245,13 @@ static void render_sinks(struct ap_metrics *m, struct strbuf *o)
 	render_sink_family(o, sk, n, "autoprof_sink_spool_failed_total", "counter",
 			   "Requests that could not be written to the spool, lost (live).",
 			   offsetof(struct ap_metrics_sink, spool_failed));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_bad_total", "counter",
+			   "Spooled requests deleted as unreadable (not an entry, or unreadable "
+			   "three times in a row), lost (live).",
+			   offsetof(struct ap_metrics_sink, spool_bad));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_read_errors_total", "counter",
+			   "Failed reads of a spooled request (I/O error, no memory...), retried (live).",
+			   offsetof(struct ap_metrics_sink, spool_read_errors));
 	family(o, "autoprof_sink_last_ok_timestamp_seconds", "gauge",
 	       "Time of the sink's last accepted push since the Unix epoch in seconds (0: none).");
 	for (i = 0; i < n; i++) {
