@@ -451,6 +451,7 @@ static int metrics_sinks(void *ctx, struct ap_metrics_sink *out, int max)
 		out[i].pushes_ok = st[i].pushes_ok;
 		out[i].pushes_failed = st[i].pushes_retried;
 		out[i].pushes_rejected = st[i].pushes_rejected;
+		out[i].pushes_given_up = st[i].pushes_given_up;
 		out[i].bytes_sent = st[i].bytes_sent;
 		out[i].spool_entries = st[i].spool_entries;
 		out[i].spool_bytes = st[i].spool_bytes;

@@ -106,6 +106,8 @@ struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, cons
 	curl_easy_setopt(h->curl, CURLOPT_PROXY, "");
 	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, (long)AP_HTTP_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, (long)AP_HTTP_LOW_SPEED_BPS);
+	curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, (long)AP_HTTP_LOW_SPEED_S);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
 	curl_easy_setopt(h->curl, CURLOPT_NOPROGRESS, 0L);
@@ -164,7 +166,14 @@ void ap_http__post(struct ap_http *h, const char *url, const char *ctype, const 
 	curl_slist_free_all(hdrs);
 	h->abort_flag = NULL;
 	if (rc != CURLE_OK) {
+		curl_off_t sent_at = 0;
+
 		res->cls = AP_HTTP_RETRY;
+		/* a timeout after the request went out: the server's (a poison
+		 * request can hang it); before that, the network's */
+		res->server_fault = rc == CURLE_OPERATION_TIMEDOUT &&
+				    !curl_easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &sent_at) &&
+				    sent_at > 0;
 		snprintf(res->what, sizeof(res->what), "%.150s",
 			 h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
 		return;
@@ -177,7 +186,7 @@ void ap_http__post(struct ap_http *h, const char *url, const char *ctype, const 
 	if (res->status >= 200 && res->status < 300)
 		res->cls = AP_HTTP_OK;
 	else if (res->status == 429 || res->status >= 500)
-		res->cls = AP_HTTP_RETRY;
+		res->cls = AP_HTTP_RETRY, res->server_fault = res->status >= 500;
 	else
 		res->cls = AP_HTTP_PERMANENT;
 	body_excerpt(h, excerpt, sizeof(excerpt));

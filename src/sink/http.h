@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* One HTTP POST through libcurl's easy interface, for the push sinks:
- * connect timeout 5 s, a total timeout per request, no redirects, no proxy
+ * connect timeout 5 s, a total timeout per request, a stalled transfer
+ * ended (under 100 B/s for 20 s, or the total timeout when shorter), no
+ * redirects, no proxy
  * (not even from the environment), http and https only, nothing printed,
  * and the result classified for the sender: 2xx ok; 429, 5xx, network
  * errors and timeouts retryable (Retry-After honoured, seconds or an HTTP
@@ -14,6 +16,8 @@
 #include <stdint.h>
 
 #define AP_HTTP_CONNECT_TIMEOUT_S 5
+#define AP_HTTP_LOW_SPEED_BPS 100       /* a transfer slower than this ... */
+#define AP_HTTP_LOW_SPEED_S 20          /* ... for this long is a stall: ended (retryable) */
 #define AP_HTTP_RETRY_AFTER_MAX 300     /* seconds */
 #define AP_HTTP_HEADERS_MAX 32
 
@@ -23,6 +27,8 @@ struct ap_http_result {
 	enum ap_http_class cls;
 	long status;            /* 0: no HTTP answer (network error, timeout) */
 	long retry_after_s;     /* from the answer, 0 none */
+	bool server_fault;      /* retryable and the server's doing: 5xx, or a timeout or a
+				 * stall once connected (not 429, not a failed connect) */
 	char what[160];         /* "HTTP 503: <first bytes of the body>" or curl's error */
 };
 

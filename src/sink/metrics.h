@@ -49,6 +49,7 @@ struct ap_metrics_sink {
 	uint64_t pushes_ok;             /* requests accepted (2xx) */
 	uint64_t pushes_failed;         /* attempts that failed and are retried (429, 5xx, network) */
 	uint64_t pushes_rejected;       /* requests refused for good (other 4xx): dropped */
+	uint64_t pushes_given_up;       /* requests failed past their attempt budget: dropped */
 	uint64_t bytes_sent;            /* request bodies accepted, as sent (compressed) */
 	uint64_t spool_entries, spool_bytes;            /* in the spool now */
 	uint64_t spool_dropped, spool_dropped_bytes;    /* deleted for --spool-mb */

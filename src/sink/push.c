@@ -29,7 +29,12 @@ struct ap_push {
 	uint64_t puts;          /* entries enqueued (under mu): no wakeup is missed */
 	unsigned seed;
 	/* counters, written by the sender (atomics: read by any thread) */
-	uint64_t ok, retried, rejected, bytes_sent, last_ok;
+	uint64_t ok, retried, rejected, given_up, bytes_sent, last_ok;
+	/* the attempt budget of the entry being sent (sender only) */
+	unsigned give_up_tries;
+	uint64_t give_up_ns;
+	uint64_t budget_seq, budget_first_ns;
+	unsigned budget_fails;
 	long last_status;
 	/* one line a minute per kind of failure */
 	uint64_t last_log_retry, last_log_reject, quiet_retry, quiet_reject;
@@ -106,6 +111,20 @@ static uint64_t backoff_ms(struct ap_push *p, unsigned n)
 	return ms / 2 + rand_r(&p->seed) % (ms / 2 + 1);
 }
 
+/* one more failure of entry e that is the backend's doing: past the
+ * budget (both the tries and the time since its first attempt)? */
+static bool give_up(struct ap_push *p, const struct ap_spool_entry *e)
+{
+	uint64_t now = now_mono_ns();
+
+	if (p->budget_seq != e->seq) {
+		p->budget_seq = e->seq;
+		p->budget_first_ns = now;
+		p->budget_fails = 0;
+	}
+	return ++p->budget_fails >= p->give_up_tries && now - p->budget_first_ns >= p->give_up_ns;
+}
+
 /* send the oldest entry; true when the sender should go on at once */
 static bool send_one(struct ap_push *p, const struct ap_spool_entry *e, unsigned *fails,
 		     uint64_t *next)
@@ -136,6 +155,15 @@ static bool send_one(struct ap_push *p, const struct ap_spool_entry *e, unsigned
 		if (p->abort)
 			break;
 		add64(&p->retried, 1);
+		if (r.server_fault && give_up(p, e)) {
+			ap_warn("push: %s: %s: %s: failed %u times in %llu s: given up, request deleted",
+				p->name, url, r.what, p->budget_fails,
+				(unsigned long long)((now_mono_ns() - p->budget_first_ns) / 1000000000ull));
+			ap_spool__remove(p->spool, e->seq);
+			add64(&p->given_up, 1);
+			p->budget_seq = 0;
+			break; /* the next one at once */
+		}
 		log_failure(p, true, &r, url);
 		ms = r.retry_after_s ? (uint64_t)r.retry_after_s * 1000 : backoff_ms(p, ++*fails);
 		*next = now_mono_ns() + ms * 1000000ull;
@@ -257,6 +285,9 @@ int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **o
 	p->name = xstrdup(c->name);
 	p->url = xstrdup(c->url);
 	p->seed = (unsigned)(now_real_ns() ^ (uintptr_t)p);
+	p->give_up_tries = c->give_up_tries ? c->give_up_tries : AP_PUSH_GIVE_UP_TRIES;
+	p->give_up_ns = c->give_up_s < 0 ? 0 :
+			(uint64_t)(c->give_up_s ? c->give_up_s : AP_PUSH_GIVE_UP_S) * 1000000000ull;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -374,6 +405,7 @@ void ap_push__sink_stats(struct ap_push *p, struct ap_push_stats *out)
 	out->pushes_ok = get64(&p->ok);
 	out->pushes_retried = get64(&p->retried);
 	out->pushes_rejected = get64(&p->rejected);
+	out->pushes_given_up = get64(&p->given_up);
 	out->bytes_sent = get64(&p->bytes_sent);
 	out->last_ok_real_ns = get64(&p->last_ok);
 	out->last_status = __atomic_load_n(&p->last_status, __ATOMIC_RELAXED);

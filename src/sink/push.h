@@ -6,7 +6,8 @@
  * was taken (2xx) or refused for good (other 4xx; counted, logged at most
  * once a minute per sink). A retryable failure (429, 5xx, network,
  * timeout) keeps the entry and waits: 1 s doubling to 60 s, with jitter,
- * or the server's Retry-After. At shutdown the sender gets a short grace
+ * or the server's Retry-After; a request failed by the backend too often
+ * for too long is given up (AP_PUSH_GIVE_UP_*). At shutdown the sender gets a short grace
  * to flush; what is left stays in the spool for the next start. */
 #ifndef AP_PUSH_H
 #define AP_PUSH_H
@@ -18,6 +19,14 @@
 #define AP_PUSH_BACKOFF_MAX_MS 60000
 #define AP_PUSH_LOG_EVERY_NS (60 * 1000000000ull) /* a sink's failures: one line a minute */
 #define AP_PUSH_SINKS_MAX 4
+/* A request the backend keeps failing (5xx, or a timeout once sent) is
+ * given up, deleted and counted (pushes_given_up) once both hold: this
+ * many such failures, and this long since its first attempt by this agent
+ * process. Both, so that a backend down for a while (or restarting) does
+ * not lose requests, and one request that always fails costs at most an
+ * hour (or ten tries) per entry. 429 and failed connects never count. */
+#define AP_PUSH_GIVE_UP_TRIES 10
+#define AP_PUSH_GIVE_UP_S 3600
 #define AP_PUSH_READ_TRIES 3    /* an entry unreadable this often in a row is deleted (bad) */
 #define AP_PUSH_SPOOL_DEFAULT_MB 64
 #define AP_PUSH_TIMEOUT_DEFAULT_S 30
@@ -32,6 +41,8 @@ struct ap_push_conf {
 	const char *user, *password;    /* basic auth; NULL none */
 	long timeout_s;                 /* one request, in all */
 	uint64_t spool_max_bytes;
+	unsigned give_up_tries;         /* 0: AP_PUSH_GIVE_UP_TRIES */
+	long give_up_s;                 /* 0: AP_PUSH_GIVE_UP_S; <0: no wait */
 };
 
 /* A sink's counters (since the agent started; spool_* are live). */
@@ -40,6 +51,7 @@ struct ap_push_stats {
 	uint64_t pushes_ok;             /* requests taken (2xx) */
 	uint64_t pushes_retried;        /* attempts that failed retryably (429/5xx/network/timeout) */
 	uint64_t pushes_rejected;       /* requests refused for good (4xx): deleted */
+	uint64_t pushes_given_up;       /* requests deleted past their attempt budget: lost */
 	uint64_t bytes_sent;            /* bodies of the requests taken */
 	uint64_t last_ok_real_ns;       /* when a request was last taken, 0 never */
 	long last_status;               /* the last HTTP status, 0 none or a network error */

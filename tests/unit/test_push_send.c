@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 enum srv_mode {
 	SRV_SILENT,     /* read the request, never answer (until the client closes) */
+	SRV_500,        /* answer 500 */
 };
 
 struct srv {
@@ -59,6 +61,17 @@ static int srv_read_request(int c)
 	return 0;
 }
 
+static void srv_answer(int c, int status)
+{
+	char b[256];
+	int n = snprintf(b, sizeof(b),
+			 "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+			 status);
+
+	if (send(c, b, n, MSG_NOSIGNAL) != n)
+		fprintf(stderr, "test server: answer not sent\n");
+}
+
 static void *srv_main(void *arg)
 {
 	struct srv *s = arg;
@@ -71,6 +84,8 @@ static void *srv_main(void *arg)
 			if (s->mode == SRV_SILENT)
 				while (recv(c, b, sizeof(b), 0) > 0)
 					;
+			else
+				srv_answer(c, s->mode == SRV_500 ? 500 : 200);
 		}
 		close(c);
 	}
@@ -183,6 +198,76 @@ TEST(push_unreadable_entry_deleted)
 out:
 	ap_push__free(p);
 	srv_stop(&srv);
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	rm_rf(dir);
+}
+
+/* wait up to ms for a sink counter to be at least want */
+static uint64_t wait_stat(struct ap_push *p, size_t off, uint64_t want, long ms)
+{
+	struct ap_push_stats st;
+	uint64_t v;
+
+	for (;;) {
+		ap_push__sink_stats(p, &st);
+		v = *(uint64_t *)((char *)&st + off);
+		if (v >= want || ms <= 0)
+			return v;
+		sleep_ms(50);
+		ms -= 50;
+	}
+}
+
+/* A request the backend always fails (500) is given up past its attempt
+ * budget (here 2 tries, no wait), deleted and counted; a failed connect
+ * never counts (a backend that is down loses nothing). */
+TEST(push_poison_entry_given_up)
+{
+	char *dir = temp_dir(), *url = NULL;
+	struct ap_push_conf c = { .name = "t", .timeout_s = 5, .spool_max_bytes = 1 << 20,
+				  .give_up_tries = 2, .give_up_s = -1 };
+	struct ap_push_stats st;
+	struct ap_push *p = NULL;
+	struct srv srv;
+	int fd = -1;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	/* nobody listens on port 1: connection refused, never given up */
+	c.url = "http://127.0.0.1:1";
+	ASSERT_EQ(ap_push__open(fd, &c, &p), 0, "sink, refused");
+	if (!p)
+		goto out;
+	ASSERT_EQ(ap_push__enqueue(p, "/x", "text/plain", "", 1, "body", 4), 0, "enqueued");
+	ASSERT_TRUE(wait_stat(p, offsetof(struct ap_push_stats, pushes_retried), 2, 6000) >= 2,
+		    "retried twice");
+	ap_push__sink_stats(p, &st);
+	ASSERT_EQ(st.pushes_given_up, 0, "a refused connection does not count");
+	ASSERT_EQ(st.spool_entries, 1, "kept");
+	ap_push__free(p);
+	p = NULL;
+	if (!ASSERT_EQ(srv_start(&srv, SRV_500), 0, "server"))
+		goto out;
+	url = xasprintf("http://127.0.0.1:%d", srv.port);
+	c.url = url;
+	ASSERT_EQ(ap_push__open(fd, &c, &p), 0, "sink, 500");
+	if (p) {
+		ASSERT_EQ(wait_stat(p, offsetof(struct ap_push_stats, pushes_given_up), 1, 6000), 1,
+			  "given up");
+		ap_push__sink_stats(p, &st);
+		ASSERT_EQ(st.pushes_retried, 2, "after two 500s");
+		ASSERT_EQ(st.spool_entries, 0, "deleted");
+		ASSERT_EQ(__atomic_load_n(&srv.requests, __ATOMIC_SEQ_CST), 2, "two requests");
+	}
+	ap_push__free(p);
+	p = NULL;
+	srv_stop(&srv);
+out:
+	ap_push__free(p);
 	if (fd >= 0)
 		close(fd);
 	free(url);
