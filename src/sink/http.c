@@ -17,7 +17,8 @@ struct ap_http {
 	char errbuf[CURL_ERROR_SIZE];
 	char body[96];          /* the first bytes of the answer, for messages */
 	size_t body_len;
-	const volatile int *abort_flag;
+	const int *abort_flag;
+	size_t len;             /* the body being sent */
 };
 
 int ap_http_global_init(void)
@@ -65,11 +66,16 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
 	return len;
 }
 
-static int on_progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
 {
 	struct ap_http *h = ctx;
+	int a = h->abort_flag ? __atomic_load_n(h->abort_flag, __ATOMIC_ACQUIRE) : AP_HTTP_GO_ON;
 
-	return h->abort_flag && *h->abort_flag; /* non-zero ends the transfer */
+	/* non-zero ends the transfer */
+	if (a == AP_HTTP_ABORT_UNSENT)
+		return !(h->len && ultotal >= (curl_off_t)h->len && ulnow >= ultotal);
+	return a == AP_HTTP_ABORT_NOW;
 }
 
 struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, const char *user,
@@ -135,7 +141,7 @@ static void body_excerpt(struct ap_http *h, char *out, size_t len)
 }
 
 void ap_http__post(struct ap_http *h, const char *url, const char *ctype, const char *cenc,
-		   const void *body, size_t len, const volatile int *abort_flag,
+		   const void *body, size_t len, const int *abort_flag,
 		   struct ap_http_result *res)
 {
 	struct curl_slist *hdrs = NULL, *l;
@@ -147,6 +153,7 @@ void ap_http__post(struct ap_http *h, const char *url, const char *ctype, const 
 	h->errbuf[0] = 0;
 	h->body_len = 0;
 	h->abort_flag = abort_flag;
+	h->len = len;
 	/* the sink's headers, then this request's */
 	for (l = h->headers; l; l = l->next)
 		hdrs = curl_slist_append(hdrs, l->data);

@@ -39,10 +39,19 @@ struct ap_http;
  * timeout in seconds. NULL and errno set on failure. */
 struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, const char *user,
 			     const char *password, long timeout_s);
-/* POST body to url. abort_flag (may be NULL), when it becomes true, ends
- * the transfer early (a retryable result). Always fills *res. */
+/* what *abort_flag of ap_http__post() asks (read with __atomic) */
+enum ap_http_abort {
+	AP_HTTP_GO_ON,
+	AP_HTTP_ABORT_UNSENT,   /* end the transfer unless the body was sent in full: then
+				 * the answer is awaited (the server may have taken it) */
+	AP_HTTP_ABORT_NOW,      /* end it whatever its state */
+};
+
+/* POST body to url. abort_flag (may be NULL; enum ap_http_abort), when it
+ * is set, ends the transfer early (a retryable result). Always fills
+ * *res. */
 void ap_http__post(struct ap_http *h, const char *url, const char *ctype, const char *cenc,
-		   const void *body, size_t len, const volatile int *abort_flag,
+		   const void *body, size_t len, const int *abort_flag,
 		   struct ap_http_result *res);
 void ap_http__free(struct ap_http *h);
 

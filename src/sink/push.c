@@ -25,7 +25,8 @@ struct ap_push {
 	pthread_cond_t cv;
 	bool draining;          /* stop asked: send what is there, then end */
 	bool exited;            /* the sender returned */
-	volatile int abort;     /* end now, a request under way too */
+	int abort;              /* enum ap_http_abort (__atomic): end; a request under way
+				 * too (ABORT_NOW), or unless its body was sent (UNSENT) */
 	uint64_t puts;          /* entries enqueued (under mu): no wakeup is missed */
 	unsigned seed;
 	/* counters, written by the sender (atomics: read by any thread) */
@@ -67,6 +68,11 @@ static void wait_until(struct ap_push *p, uint64_t deadline)
 	ts.tv_sec = deadline / 1000000000ull;
 	ts.tv_nsec = deadline % 1000000000ull;
 	pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+}
+
+static bool aborting(struct ap_push *p)
+{
+	return __atomic_load_n(&p->abort, __ATOMIC_ACQUIRE) != AP_HTTP_GO_ON;
 }
 
 static bool draining(struct ap_push *p)
@@ -152,7 +158,7 @@ static bool send_one(struct ap_push *p, const struct ap_spool_entry *e, unsigned
 		*fails = 0;
 		break;
 	case AP_HTTP_RETRY:
-		if (p->abort)
+		if (aborting(p))
 			break;
 		add64(&p->retried, 1);
 		if (r.server_fault && give_up(p, e)) {
@@ -206,7 +212,7 @@ static void read_error(struct ap_push *p, uint64_t seq, int err)
 		p->quiet_read++;
 	}
 	pthread_mutex_lock(&p->mu);
-	while (!p->abort && now_mono_ns() < deadline)
+	while (!aborting(p) && now_mono_ns() < deadline)
 		wait_until(p, deadline);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -219,7 +225,7 @@ static void *sender(void *arg)
 	uint64_t next = 0, seen;
 	int err;
 
-	while (!p->abort) {
+	while (!aborting(p)) {
 		pthread_mutex_lock(&p->mu);
 		seen = p->puts;
 		pthread_mutex_unlock(&p->mu);
@@ -236,7 +242,7 @@ static void *sender(void *arg)
 				break; /* all sent */
 			}
 			/* woken by the next entry, unless it came meanwhile */
-			if (!p->draining && !p->abort && p->puts == seen)
+			if (!p->draining && !aborting(p) && p->puts == seen)
 				wait_until(p, 0);
 			pthread_mutex_unlock(&p->mu);
 			continue;
@@ -251,7 +257,7 @@ static void *sender(void *arg)
 		if (draining(p))
 			break;
 		pthread_mutex_lock(&p->mu);
-		while (!p->draining && !p->abort && now_mono_ns() < next)
+		while (!p->draining && !aborting(p) && now_mono_ns() < next)
 			wait_until(p, next);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -374,7 +380,15 @@ void ap_push__stop(struct ap_push *p, uint64_t deadline)
 	pthread_cond_broadcast(&p->cv);
 	while (!p->exited && now_mono_ns() < deadline)
 		wait_until(p, deadline);
-	p->abort = 1;
+	/* At least once: a request whose body went out in full may have
+	 * been taken; its answer is awaited (the push timeout bounds it too),
+	 * until AP_PUSH_ANSWER_GRACE_NS past the deadline. Anything else ends
+	 * now and stays in the spool. */
+	__atomic_store_n(&p->abort, AP_HTTP_ABORT_UNSENT, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&p->cv);
+	while (!p->exited && now_mono_ns() < deadline + AP_PUSH_ANSWER_GRACE_NS)
+		wait_until(p, deadline + AP_PUSH_ANSWER_GRACE_NS);
+	__atomic_store_n(&p->abort, AP_HTTP_ABORT_NOW, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);

@@ -19,6 +19,7 @@
 #define AP_PUSH_BACKOFF_MAX_MS 60000
 #define AP_PUSH_LOG_EVERY_NS (60 * 1000000000ull) /* a sink's failures: one line a minute */
 #define AP_PUSH_SINKS_MAX 4
+#define AP_PUSH_ANSWER_GRACE_NS (3 * 1000000000ull) /* stop: a sent request's answer awaited */
 /* A request the backend keeps failing (5xx, or a timeout once sent) is
  * given up, deleted and counted (pushes_given_up) once both hold: this
  * many such failures, and this long since its first attempt by this agent
@@ -80,8 +81,12 @@ int ap_push__sync(struct ap_push *p);
  * it on every sink, then ap_push__stop() each, so that they flush
  * together). NULL is fine. */
 void ap_push__drain(struct ap_push *p);
-/* Let the sender flush until deadline_ns (CLOCK_MONOTONIC), then end it (a
- * request under way is aborted and stays in the spool). NULL is fine. */
+/* Let the sender flush until deadline_ns (CLOCK_MONOTONIC), then end it:
+ * a request under way whose body was sent in full gets its answer (until
+ * AP_PUSH_ANSWER_GRACE_NS past the deadline, and the push timeout), any
+ * other is aborted and stays in the spool. Delivery is at least once: a
+ * request the server took but whose answer was lost is sent again. NULL
+ * is fine. */
 void ap_push__stop(struct ap_push *p, uint64_t deadline_ns);
 /* stop (no grace) and free; NULL is fine */
 void ap_push__free(struct ap_push *p);

@@ -22,6 +22,7 @@
 enum srv_mode {
 	SRV_SILENT,     /* read the request, never answer (until the client closes) */
 	SRV_500,        /* answer 500 */
+	SRV_SLOW_200,   /* answer 200 1.5 s after the request was read */
 };
 
 struct srv {
@@ -30,6 +31,13 @@ struct srv {
 	int requests;   /* requests read in full (atomic) */
 	pthread_t th;
 };
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
 
 /* one request: headers, then Content-Length bytes of body; 0 or -1 */
 static int srv_read_request(int c)
@@ -84,8 +92,10 @@ static void *srv_main(void *arg)
 			if (s->mode == SRV_SILENT)
 				while (recv(c, b, sizeof(b), 0) > 0)
 					;
+			else if (s->mode == SRV_SLOW_200)
+				sleep_ms(1500), srv_answer(c, 200);
 			else
-				srv_answer(c, s->mode == SRV_500 ? 500 : 200);
+				srv_answer(c, 500);
 		}
 		close(c);
 	}
@@ -147,12 +157,6 @@ static void entry_name(const char *dir, const char *name, char *out, size_t len)
 	free(p);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* An entry that cannot be read (here: a directory in its place, -EISDIR)
  * is retried a second apart, counted, and deleted as bad after
@@ -268,6 +272,55 @@ TEST(push_poison_entry_given_up)
 	srv_stop(&srv);
 out:
 	ap_push__free(p);
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	rm_rf(dir);
+}
+
+/* At least once: stopped while the server holds a request it read in
+ * full, the sender awaits the answer (past the stop's deadline, up to
+ * AP_PUSH_ANSWER_GRACE_NS) and deletes the entry, instead of aborting it
+ * and sending it again at the next start. */
+TEST(push_stop_awaits_sent_request)
+{
+	char *dir = temp_dir(), *url = NULL;
+	struct ap_push_conf c = { .name = "t", .timeout_s = 10, .spool_max_bytes = 1 << 20 };
+	struct ap_push_stats st;
+	struct ap_push *p = NULL;
+	uint64_t t0, took;
+	struct srv srv;
+	int fd = -1, i;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	if (!ASSERT_EQ(srv_start(&srv, SRV_SLOW_200), 0, "server")) {
+		rm_rf(dir);
+		return;
+	}
+	url = xasprintf("http://127.0.0.1:%d", srv.port);
+	c.url = url;
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_push__open(fd, &c, &p), 0, "sink");
+	if (!p)
+		goto out;
+	ASSERT_EQ(ap_push__enqueue(p, "/x", "text/plain", "", 1, "body", 4), 0, "enqueued");
+	for (i = 0; i < 100 && !__atomic_load_n(&srv.requests, __ATOMIC_SEQ_CST); i++)
+		sleep_ms(10);
+	ASSERT_EQ(__atomic_load_n(&srv.requests, __ATOMIC_SEQ_CST), 1, "the server has it");
+	t0 = now_mono_ns();
+	ap_push__drain(p);
+	ap_push__stop(p, t0 + 100000000ull);
+	took = now_mono_ns() - t0;
+	ap_push__sink_stats(p, &st);
+	ASSERT_EQ(st.pushes_ok, 1, "its answer awaited past the deadline");
+	ASSERT_EQ(st.spool_entries, 0, "not sent again at the next start");
+	ASSERT_TRUE(took < 100000000ull + AP_PUSH_ANSWER_GRACE_NS + 500000000ull,
+		    "the stop is bounded");
+out:
+	ap_push__free(p);
+	srv_stop(&srv);
 	if (fd >= 0)
 		close(fd);
 	free(url);
