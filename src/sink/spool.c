@@ -103,6 +103,17 @@ static void apply_caps(struct ap_spool *s)
 		drop_oldest(s, true);
 }
 
+/* the oldest deleted down to AP_SPOOL_ENTRIES_MAX during the scan; the
+ * caller holds what the scan found in ents[0 .. nr) */
+static void trim_scanned(struct ap_spool *s)
+{
+	qsort(s->ents, s->nr, sizeof(*s->ents), cmp_ent);
+	while (s->nr > AP_SPOOL_ENTRIES_MAX)
+		drop_oldest(s, true);
+	memmove(s->ents, s->ents + s->first, s->nr * sizeof(*s->ents));
+	s->first = 0;
+}
+
 /* the entries of the directory, sorted; leftover temp files removed */
 static int scan(struct ap_spool *s)
 {
@@ -135,6 +146,10 @@ static int scan(struct ap_spool *s)
 		s->ents[s->nr++] = (struct spool_ent){ strtoull(n, NULL, 10), st.st_size };
 		s->st.entries++;
 		s->st.bytes += st.st_size;
+		/* capped while scanning: memory stays under twice the cap's
+		 * (16 bytes an entry) whatever the directory holds */
+		if (s->nr >= 2 * AP_SPOOL_ENTRIES_MAX)
+			trim_scanned(s);
 	}
 	closedir(d);
 	if (s->nr)
@@ -314,7 +329,7 @@ void ap_spool_entry_free(struct ap_spool_entry *e)
 	free(e->path);
 	free(e->ctype);
 	free(e->cenc);
-	free(e->body);
+	free(e->file);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -355,8 +370,7 @@ static int parse_entry(char *buf, size_t len, struct ap_spool_entry *e)
 		goto out;
 	e->start_ns = v;
 	e->len = n;
-	e->body = xmalloc(n + 1);
-	memcpy(e->body, p, n);
+	e->body = p; /* into the file's buffer: one copy of the entry in memory */
 	err = 0;
 out:
 	free(start);
@@ -390,11 +404,12 @@ int ap_spool__peek(struct ap_spool *s, struct ap_spool_entry *e)
 			continue;
 		}
 		err = buf ? parse_entry(buf, len, e) : -errno;
-		free(buf);
 		if (!err) {
 			e->seq = seq;
+			e->file = buf;
 			return 0;
 		}
+		free(buf);
 		ap_spool_entry_free(e);
 		if (err != -EBADMSG && err != -EFBIG && err != -EINVAL && err != -ELOOP) {
 			e->seq = seq; /* e.g. -EIO, -ENOMEM: the caller decides */

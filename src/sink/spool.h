@@ -31,8 +31,9 @@ struct ap_spool_entry {
 	char *path;             /* path and query, appended to the sink's URL */
 	char *ctype;            /* Content-Type */
 	char *cenc;             /* Content-Encoding, "" none */
-	void *body;
+	void *body;             /* points into file */
 	size_t len;
+	char *file;             /* the entry's file as read */
 	uint64_t file_bytes;    /* the file's size */
 };
 
