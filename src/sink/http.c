@@ -34,6 +34,23 @@ bool ap_http_value_ok(const char *s)
 	return true;
 }
 
+bool ap_http_url_plain_remote(const char *url)
+{
+	const char *host = url + 7;
+	size_t n;
+
+	if (strncasecmp(url, "http://", 7))
+		return false;
+	n = strcspn(host, "/?#");
+	if (*host == '[') /* [v6]:port */
+		return !(n >= 5 && !strncmp(host, "[::1]", 5));
+	n = strcspn(host, ":/?#");
+	if (n == 9 && !strncasecmp(host, "localhost", 9))
+		return false;
+	/* 127.0.0.0/8 */
+	return !(n > 4 && !strncmp(host, "127.", 4) && strspn(host, "0123456789.") >= n);
+}
+
 bool ap_http_url_ok(const char *url)
 {
 	const char *host, *at;
@@ -79,15 +96,19 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 }
 
 struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, const char *user,
-			     const char *password, long timeout_s)
+			     const char *password, long timeout_s, char *err, size_t errlen)
 {
 	struct ap_http *h = xcalloc(1, sizeof(*h));
+	const char *what;
 	struct curl_slist *l;
+	CURLcode rc;
 	size_t i;
 
+	snprintf(err, errlen, "%s", "");
 	h->curl = curl_easy_init();
 	if (!h->curl) {
 		free(h);
+		snprintf(err, errlen, "libcurl: no handle");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -95,6 +116,7 @@ struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, cons
 		if (!ap_http_value_ok(headers[i]) ||
 		    !(l = curl_slist_append(h->headers, headers[i]))) {
 			ap_http__free(h);
+			snprintf(err, errlen, "a header with a control character, or no memory");
 			errno = EINVAL;
 			return NULL;
 		}
@@ -106,10 +128,21 @@ struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, cons
 	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);        /* threads: no SIGALRM */
 	curl_easy_setopt(h->curl, CURLOPT_VERBOSE, 0L);
 	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* what keeps requests (and credentials) where they were meant to go:
+	 * a libcurl that refuses one of these is not used */
+	what = "no redirects";
+	if ((rc = curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L)))
+		goto err_setopt;
+	what = "http and https only";
+	if ((rc = curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https")))
+		goto err_setopt;
+	what = "http and https only (redirects)";
+	if ((rc = curl_easy_setopt(h->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")))
+		goto err_setopt;
 	/* "" disables proxies, those of the environment (http_proxy ...) too */
-	curl_easy_setopt(h->curl, CURLOPT_PROXY, "");
+	what = "no proxy";
+	if ((rc = curl_easy_setopt(h->curl, CURLOPT_PROXY, "")))
+		goto err_setopt;
 	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, (long)AP_HTTP_CONNECT_TIMEOUT_S);
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, (long)AP_HTTP_LOW_SPEED_BPS);
@@ -126,6 +159,12 @@ struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, cons
 		curl_easy_setopt(h->curl, CURLOPT_PASSWORD, password ? password : "");
 	}
 	return h;
+
+err_setopt:
+	snprintf(err, errlen, "libcurl refused the option for %s: %s", what, curl_easy_strerror(rc));
+	ap_http__free(h);
+	errno = ENOTSUP;
+	return NULL;
 }
 
 /* printable first bytes of the answer */

@@ -36,9 +36,11 @@ struct ap_http;
 
 /* What every request of a sink carries: extra headers ("Name: value"; no
  * CR/LF allowed), basic-auth user and password (NULL none), the total
- * timeout in seconds. NULL and errno set on failure. */
+ * timeout in seconds. NULL, errno set and what failed in err on failure
+ * (a libcurl that refuses no redirects, http/https only or no proxy is
+ * not used: -ENOTSUP). */
 struct ap_http *ap_http__new(const char *const *headers, size_t nr_headers, const char *user,
-			     const char *password, long timeout_s);
+			     const char *password, long timeout_s, char *err, size_t errlen);
 /* what *abort_flag of ap_http__post() asks (read with __atomic) */
 enum ap_http_abort {
 	AP_HTTP_GO_ON,
@@ -57,6 +59,9 @@ void ap_http__free(struct ap_http *h);
 
 /* once, before any thread starts: libcurl's global setup; 0 or -EIO */
 int ap_http_global_init(void);
+/* is url plain http to a host that is not loopback (localhost,
+ * 127.0.0.0/8, [::1])? Credentials sent there cross the network in clear. */
+bool ap_http_url_plain_remote(const char *url);
 /* is url "http://..." or "https://..." with a host and no user:password@? */
 bool ap_http_url_ok(const char *url);
 /* does a header value hold only printable characters (no CR, LF, NUL)? */

@@ -117,6 +117,16 @@ static uint64_t backoff_ms(struct ap_push *p, unsigned n)
 	return ms / 2 + rand_r(&p->seed) % (ms / 2 + 1);
 }
 
+/* the server's Retry-After plus 0 to 20% (jitter: a fleet told the same
+ * time does not come back in lockstep; never sooner than asked, which
+ * the server may enforce) */
+static uint64_t retry_after_ms(struct ap_push *p, long s)
+{
+	uint64_t ms = (uint64_t)s * 1000;
+
+	return ms + rand_r(&p->seed) % (ms / 5 + 1);
+}
+
 /* one more failure of entry e that is the backend's doing: past the
  * budget (both the tries and the time since its first attempt)? */
 static bool give_up(struct ap_push *p, const struct ap_spool_entry *e)
@@ -171,7 +181,7 @@ static bool send_one(struct ap_push *p, const struct ap_spool_entry *e, unsigned
 			break; /* the next one at once */
 		}
 		log_failure(p, true, &r, url);
-		ms = r.retry_after_s ? (uint64_t)r.retry_after_s * 1000 : backoff_ms(p, ++*fails);
+		ms = r.retry_after_s ? retry_after_ms(p, r.retry_after_s) : backoff_ms(p, ++*fails);
 		*next = now_mono_ns() + ms * 1000000ull;
 		free(url);
 		return false;
@@ -282,6 +292,7 @@ static void push_free_parts(struct ap_push *p)
 int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **out)
 {
 	struct ap_push *p = xcalloc(1, sizeof(*p));
+	char why[256];
 	pthread_condattr_t ca;
 	sigset_t all, old;
 	size_t i;
@@ -302,10 +313,11 @@ int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **o
 	err = ap_spool__open(store_fd, c->name, c->spool_max_bytes, &p->spool);
 	if (err)
 		goto err_out;
-	p->http = ap_http__new(c->headers, c->nr_headers, c->user, c->password, c->timeout_s);
+	p->http = ap_http__new(c->headers, c->nr_headers, c->user, c->password, c->timeout_s,
+			       why, sizeof(why));
 	if (!p->http) {
 		err = -errno;
-		ap_err("push: %s: HTTP client: %s", c->name, ap_errstr(err));
+		ap_err("push: %s: HTTP client: %s: %s", c->name, why, ap_errstr(err));
 		goto err_out;
 	}
 	pthread_mutex_lock(&sinks_mu);

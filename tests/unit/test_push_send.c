@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "sink/http.h"
 #include "sink/push.h"
 #include "unit.h"
 #include "util.h"
@@ -325,4 +326,18 @@ out:
 		close(fd);
 	free(url);
 	rm_rf(dir);
+}
+
+/* which URLs get the "credentials in clear" warning at start */
+TEST(http_url_plain_remote)
+{
+	ASSERT_TRUE(ap_http_url_plain_remote("http://pyro.example:4040"), "remote http");
+	ASSERT_TRUE(ap_http_url_plain_remote("HTTP://10.0.0.1/x"), "remote http, upper case");
+	ASSERT_TRUE(ap_http_url_plain_remote("http://127.evil.example/"), "not an address");
+	ASSERT_TRUE(ap_http_url_plain_remote("http://[2001:db8::1]:4040"), "remote v6");
+	ASSERT_TRUE(!ap_http_url_plain_remote("https://pyro.example"), "https");
+	ASSERT_TRUE(!ap_http_url_plain_remote("http://localhost:4040"), "localhost");
+	ASSERT_TRUE(!ap_http_url_plain_remote("http://127.0.0.1:4040/p"), "127.0.0.1");
+	ASSERT_TRUE(!ap_http_url_plain_remote("http://127.1.2.3"), "127/8");
+	ASSERT_TRUE(!ap_http_url_plain_remote("http://[::1]:4040"), "[::1]");
 }
