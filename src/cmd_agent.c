@@ -461,6 +461,7 @@ static int metrics_sinks(void *ctx, struct ap_metrics_sink *out, int max)
 		out[i].spool_dropped_bytes = st[i].spool_dropped_bytes;
 		out[i].spool_failed = st[i].spool_put_failed;
 		out[i].spool_bad = st[i].spool_bad;
+		out[i].spool_foreign = st[i].spool_foreign;
 		out[i].spool_read_errors = st[i].spool_read_errors;
 		out[i].last_ok_real_ns = st[i].last_ok_real_ns;
 	}
@@ -543,6 +544,7 @@ static int open_pyroscope(struct agent *ag, const struct ap_creds *cr, struct ap
 	c->nr_headers = n;
 	c->user = cr->user;
 	c->password = cr->password;
+	c->tenant = cr->tenant;
 	if ((cr->user || cr->token) && ap_http_url_plain_remote(c->url))
 		ap_warn("agent: --pyroscope %s: basic auth or a bearer token sent in clear (plain http, not loopback): use https",
 			c->url);
@@ -572,6 +574,7 @@ static int open_otlp(struct agent *ag, const struct ap_creds *cr, struct ap_push
 	c->headers = (const char *const *)h;
 	c->nr_headers = n > 0 ? n : 0;
 	c->user = c->password = NULL;
+	c->tenant = NULL;
 	if (n > 0 && ap_http_url_plain_remote(url))
 		ap_warn("agent: --otlp %s: OTEL_EXPORTER_OTLP_*HEADERS (credentials, as a rule) sent in clear (plain http, not loopback): use https",
 			url);

@@ -128,6 +128,7 @@ static void add_sinks(cJSON *root, const struct ap_window_info *wi)
 		cJSON_AddNumberToObject(o, "spool_put_failed", k->st.spool_put_failed);
 		cJSON_AddNumberToObject(o, "spool_resumed", k->st.spool_resumed);
 		cJSON_AddNumberToObject(o, "spool_bad", k->st.spool_bad);
+		cJSON_AddNumberToObject(o, "spool_foreign", k->st.spool_foreign);
 		cJSON_AddNumberToObject(o, "spool_read_errors", k->st.spool_read_errors);
 	}
 }

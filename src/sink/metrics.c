@@ -254,6 +254,9 @@ static void render_sinks(struct ap_metrics *m, struct strbuf *o)
 			   "Spooled requests deleted as unreadable (not an entry, or unreadable "
 			   "three times in a row), lost (live).",
 			   offsetof(struct ap_metrics_sink, spool_bad));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_foreign_total", "counter",
+			   "Spooled requests found at start for another URL or tenant, deleted (live).",
+			   offsetof(struct ap_metrics_sink, spool_foreign));
 	render_sink_family(o, sk, n, "autoprof_sink_spool_read_errors_total", "counter",
 			   "Failed reads of a spooled request (I/O error, no memory...), retried (live).",
 			   offsetof(struct ap_metrics_sink, spool_read_errors));

@@ -55,6 +55,7 @@ struct ap_metrics_sink {
 	uint64_t spool_dropped, spool_dropped_bytes;    /* deleted for --spool-mb */
 	uint64_t spool_failed;          /* requests that could not be spooled: lost */
 	uint64_t spool_bad;             /* spooled requests deleted as unreadable: lost */
+	uint64_t spool_foreign;         /* spooled requests for another URL or tenant: deleted */
 	uint64_t spool_read_errors;     /* failed reads of a spooled request, retried */
 	uint64_t last_ok_real_ns;       /* CLOCK_REALTIME of the last accepted push, 0: none */
 };

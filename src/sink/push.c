@@ -278,6 +278,24 @@ static void *sender(void *arg)
 	return NULL;
 }
 
+/* The endpoint's ID in the spool: FNV-1a 64 of the URL and the tenant, so
+ * that after a restart with another of either the old entries are not
+ * sent to the new one (credentials are left out: rotating them keeps the
+ * spool). */
+static void spool_ident(const struct ap_push_conf *c, char out[AP_SPOOL_IDENT_LEN + 1])
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *parts[2] = { c->url, c->tenant ? c->tenant : "" }, *q;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		for (q = parts[i]; *q; q++)
+			h = (h ^ (unsigned char)*q) * 0x100000001b3ull;
+		h = (h ^ 0xff) * 0x100000001b3ull; /* a separator no string holds */
+	}
+	snprintf(out, AP_SPOOL_IDENT_LEN + 1, "%016llx", (unsigned long long)h);
+}
+
 static void push_free_parts(struct ap_push *p)
 {
 	ap_http__free(p->http);
@@ -292,7 +310,7 @@ static void push_free_parts(struct ap_push *p)
 int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **out)
 {
 	struct ap_push *p = xcalloc(1, sizeof(*p));
-	char why[256];
+	char why[256], ident[AP_SPOOL_IDENT_LEN + 1];
 	pthread_condattr_t ca;
 	sigset_t all, old;
 	size_t i;
@@ -310,7 +328,8 @@ int ap_push__open(int store_fd, const struct ap_push_conf *c, struct ap_push **o
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	err = ap_spool__open(store_fd, c->name, c->spool_max_bytes, &p->spool);
+	spool_ident(c, ident);
+	err = ap_spool__open(store_fd, c->name, c->spool_max_bytes, ident, &p->spool);
 	if (err)
 		goto err_out;
 	p->http = ap_http__new(c->headers, c->nr_headers, c->user, c->password, c->timeout_s,
@@ -444,6 +463,7 @@ void ap_push__sink_stats(struct ap_push *p, struct ap_push_stats *out)
 	out->spool_resumed = ss.resumed;
 	out->spool_syncs = ss.syncs;
 	out->spool_bad = ss.bad;
+	out->spool_foreign = ss.foreign;
 	out->spool_read_errors = get64(&p->read_errors);
 }
 

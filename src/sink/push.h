@@ -40,6 +40,7 @@ struct ap_push_conf {
 	const char *const *headers;     /* "Name: value" each */
 	size_t nr_headers;
 	const char *user, *password;    /* basic auth; NULL none */
+	const char *tenant;             /* with url, names the spool's entries (NULL none) */
 	long timeout_s;                 /* one request, in all */
 	uint64_t spool_max_bytes;
 	unsigned give_up_tries;         /* 0: AP_PUSH_GIVE_UP_TRIES */
@@ -62,6 +63,7 @@ struct ap_push_stats {
 	uint64_t spool_resumed;         /* entries found in the spool at start */
 	uint64_t spool_syncs;           /* syncs of the spool (one a window) */
 	uint64_t spool_bad;             /* entries deleted as unreadable: lost */
+	uint64_t spool_foreign;         /* entries for another URL or tenant, deleted at start */
 	uint64_t spool_read_errors;     /* failed reads of an entry (-EIO...), retried */
 };
 

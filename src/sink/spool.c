@@ -2,7 +2,10 @@
 /* The push sinks' on-disk spool (spool.h). An entry is a small text header
  * (what the sender needs to rebuild the request) then the body:
  *
- *   AUTOPROF-SPOOL 1\n path P\n type T\n encoding E\n start NS\n length N\n \n BODY
+ *   AUTOPROF-SPOOL 1\n [sink ID\n] path P\n type T\n encoding E\n start NS\n length N\n \n BODY
+ *
+ * ID (AP_SPOOL_IDENT_LEN hex digits) names the endpoint the entry is for;
+ * entries written before it existed have no such line and are kept.
  *
  * Files are opened relative to the spool's directory fd with O_NOFOLLOW;
  * only names of ours (20 digits, or ".tmp-" and 20 digits) are ever
@@ -30,6 +33,7 @@ struct spool_ent {
 
 struct ap_spool {
 	char *name;
+	char ident[AP_SPOOL_IDENT_LEN + 1];    /* "" none */
 	int fd;
 	uint64_t max_bytes;
 	pthread_mutex_t mu;
@@ -103,6 +107,29 @@ static void apply_caps(struct ap_spool *s)
 		drop_oldest(s, true);
 }
 
+/* Is entry name for another endpoint (its sink line names another ID)?
+ * Only the first bytes are read. An entry without the line, or one that
+ * cannot be read, is left to peek. */
+static bool foreign_entry(struct ap_spool *s, const char *name)
+{
+	char buf[64], want[64];
+	ssize_t n;
+	int fd;
+
+	if (!*s->ident)
+		return false;
+	fd = openat(s->fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	snprintf(want, sizeof(want), MAGIC "sink %s\n", s->ident);
+	return !strncmp(buf, MAGIC "sink ", strlen(MAGIC) + 5) && strncmp(buf, want, strlen(want));
+}
+
 /* the oldest deleted down to AP_SPOOL_ENTRIES_MAX during the scan; the
  * caller holds what the scan found in ents[0 .. nr) */
 static void trim_scanned(struct ap_spool *s)
@@ -140,6 +167,11 @@ static int scan(struct ap_spool *s)
 			continue;
 		if (tmp) {
 			unlinkat(s->fd, de->d_name, 0);
+			continue;
+		}
+		if (foreign_entry(s, de->d_name)) {
+			if (!unlinkat(s->fd, de->d_name, 0))
+				s->st.foreign++;
 			continue;
 		}
 		GROW(s->ents, s->cap, s->nr + 1);
@@ -181,7 +213,8 @@ static int open_dir(int parent, const char *name)
 	return fd;
 }
 
-int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap_spool **out)
+int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, const char *ident,
+		   struct ap_spool **out)
 {
 	struct ap_spool *s = xcalloc(1, sizeof(*s));
 	int top, err;
@@ -190,6 +223,7 @@ int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap
 	s->name = xstrdup(name);
 	s->fd = -1;
 	s->max_bytes = max_bytes;
+	snprintf(s->ident, sizeof(s->ident), "%s", ident ? ident : "");
 	pthread_mutex_init(&s->mu, NULL);
 	top = open_dir(store_fd, ".spool");
 	if (top < 0) {
@@ -213,6 +247,9 @@ int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap
 		ap_err("spool: %s: listing .spool/%s: %s", name, name, ap_errstr(err));
 		goto err_out;
 	}
+	if (s->st.foreign)
+		ap_warn("spool: %s: %llu entries were for another URL or tenant: deleted", name,
+			(unsigned long long)s->st.foreign);
 	apply_caps(s);
 	*out = s;
 	return 0;
@@ -262,8 +299,11 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
 	pthread_mutex_unlock(&s->mu);
 	seq_name(seq, name, sizeof(name));
 	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", name);
-	sb_printf(&h, MAGIC "path %s\ntype %s\nencoding %s\nstart %llu\nlength %zu\n\n", path,
-		  ctype, cenc, (unsigned long long)start_ns, len);
+	sb_puts(&h, MAGIC);
+	if (*s->ident)
+		sb_printf(&h, "sink %s\n", s->ident);
+	sb_printf(&h, "path %s\ntype %s\nencoding %s\nstart %llu\nlength %zu\n\n", path, ctype,
+		  cenc, (unsigned long long)start_ns, len);
 	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
@@ -356,6 +396,11 @@ static int parse_entry(char *buf, size_t len, struct ap_spool_entry *e)
 	if (strncmp(p, MAGIC, strlen(MAGIC)))
 		return err;
 	p += strlen(MAGIC);
+	if (!strncmp(p, "sink ", 5)) { /* checked at open */
+		if (!(p = strchr(p, '\n')))
+			return err;
+		p++;
+	}
 	if (!header_line(&p, "path", &e->path) || !header_line(&p, "type", &e->ctype) ||
 	    !header_line(&p, "encoding", &e->cenc) || !header_line(&p, "start", &start) ||
 	    !header_line(&p, "length", &length) || *p != '\n')

@@ -21,6 +21,7 @@
 #define AP_SPOOL_ENTRIES_MAX 65536
 #define AP_SPOOL_ENTRY_MAX (256u << 20) /* a body larger than this is refused */
 #define AP_SPOOL_HEADER_MAX 8192        /* the entry's header lines */
+#define AP_SPOOL_IDENT_LEN 16           /* hex digits naming an entry's endpoint */
 
 struct ap_spool;
 
@@ -44,13 +45,18 @@ struct ap_spool_stats {
 	uint64_t dropped, dropped_bytes;/* oldest deleted over the caps */
 	uint64_t resumed;               /* entries found at open */
 	uint64_t bad;                   /* unreadable entries removed */
+	uint64_t foreign;               /* entries for another endpoint, deleted at open */
 	uint64_t syncs;                 /* ap_spool__sync() calls that synced */
 };
 
 /* Open (create) store_fd/.spool/name, 0700, never following a symlink and
- * refusing a directory another user owns; resume the entries found. 0 or
- * -errno (one line printed: "spool: NAME: ..."). */
-int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap_spool **out);
+ * refusing a directory another user owns; resume the entries found.
+ * ident (AP_SPOOL_IDENT_LEN hex digits, or NULL) names the endpoint: it
+ * is written into each entry, and entries found with another one are
+ * deleted (counted in foreign, one line printed). 0 or -errno (one line
+ * printed: "spool: NAME: ..."). */
+int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, const char *ident,
+		   struct ap_spool **out);
 /* Write one entry (the newest, renamed into place but not yet synced:
  * ap_spool__sync()), then delete the oldest while over the caps. 0 or
  * -errno (counted in put_failed). */

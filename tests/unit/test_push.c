@@ -60,7 +60,7 @@ TEST(spool_order_caps_resume)
 	if (!dir)
 		return;
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	ASSERT_EQ(ap_spool__open(fd, "t", 3 * 1200, &s), 0, "open");
+	ASSERT_EQ(ap_spool__open(fd, "t", 3 * 1200, NULL, &s), 0, "open");
 	if (!s)
 		goto out;
 	ASSERT_EQ(ap_spool__peek(s, &e), -ENOENT, "empty");
@@ -108,7 +108,7 @@ TEST(spool_order_caps_resume)
 		f = fopen(t, "w");
 		if (f)
 			fclose(f);
-		ASSERT_EQ(ap_spool__open(fd, "t", 100000, &s), 0, "reopen");
+		ASSERT_EQ(ap_spool__open(fd, "t", 100000, NULL, &s), 0, "reopen");
 		ASSERT_TRUE(access(t, F_OK) != 0, "temp file removed");
 		free(p);
 		free(t);
@@ -148,7 +148,7 @@ TEST(spool_symlink_refused)
 	ASSERT_EQ(mkdir(target, 0700), 0, "target");
 	ASSERT_EQ(symlink(target, link), 0, "planted symlink");
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	ASSERT_TRUE(ap_spool__open(fd, "t", 1000, &s) < 0, "a symlinked .spool refused");
+	ASSERT_TRUE(ap_spool__open(fd, "t", 1000, NULL, &s) < 0, "a symlinked .spool refused");
 	ap_spool__close(s);
 	close(fd);
 	free(target);
@@ -296,7 +296,7 @@ TEST(pyroscope_services_cap)
 	ap_push__sink_stats(sink, &ps);
 	ASSERT_EQ(ps.spool_syncs, 1, "one spool sync for the window's 256 requests");
 	ap_push__free(sink);
-	ASSERT_EQ(ap_spool__open(fd, "pyroscope", 64 << 20, &s), 0, "spool");
+	ASSERT_EQ(ap_spool__open(fd, "pyroscope", 64 << 20, NULL, &s), 0, "spool");
 	while (s && !ap_spool__peek(s, &e)) {
 		n++;
 		other += strstr(e.path, "name=autoprof-bpf.other_services%7Bhost_name%3Dh1%7D&") != NULL;

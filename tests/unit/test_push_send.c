@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "sink/http.h"
 #include "sink/push.h"
+#include "sink/spool.h"
 #include "unit.h"
 #include "util.h"
 
@@ -261,6 +262,9 @@ TEST(push_poison_entry_given_up)
 	c.url = url;
 	ASSERT_EQ(ap_push__open(fd, &c, &p), 0, "sink, 500");
 	if (p) {
+		ap_push__sink_stats(p, &st);
+		ASSERT_EQ(st.spool_foreign, 1, "the other URL's entry deleted at start");
+		ASSERT_EQ(ap_push__enqueue(p, "/x", "text/plain", "", 1, "body", 4), 0, "enqueued");
 		ASSERT_EQ(wait_stat(p, offsetof(struct ap_push_stats, pushes_given_up), 1, 6000), 1,
 			  "given up");
 		ap_push__sink_stats(p, &st);
@@ -340,4 +344,57 @@ TEST(http_url_plain_remote)
 	ASSERT_TRUE(!ap_http_url_plain_remote("http://127.0.0.1:4040/p"), "127.0.0.1");
 	ASSERT_TRUE(!ap_http_url_plain_remote("http://127.1.2.3"), "127/8");
 	ASSERT_TRUE(!ap_http_url_plain_remote("http://[::1]:4040"), "[::1]");
+}
+
+/* Entries name their endpoint: reopened for another URL or tenant, the
+ * spool deletes (and counts) the old endpoint's entries instead of
+ * sending them to the new one; entries from before the ID existed stay. */
+TEST(spool_other_endpoint_dropped)
+{
+	char *dir = temp_dir();
+	struct ap_spool *s = NULL;
+	struct ap_spool_entry e;
+	struct ap_spool_stats st;
+	int fd;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	if (!dir)
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_spool__open(fd, "t", 1 << 20, NULL, &s), 0, "no ID");
+	if (s)
+		ASSERT_EQ(ap_spool__put(s, "/old", "t", "", 1, "o", 1), 0, "an entry without an ID");
+	ap_spool__close(s);
+	ASSERT_EQ(ap_spool__open(fd, "t", 1 << 20, "00000000000000aa", &s), 0, "ID aa");
+	if (s) {
+		ASSERT_EQ(ap_spool__put(s, "/a1", "t", "", 1, "1", 1), 0, "put a1");
+		ASSERT_EQ(ap_spool__put(s, "/a2", "t", "", 1, "2", 1), 0, "put a2");
+	}
+	ap_spool__close(s);
+	ASSERT_EQ(ap_spool__open(fd, "t", 1 << 20, "00000000000000aa", &s), 0, "ID aa again");
+	if (s) {
+		ap_spool__stats(s, &st);
+		ASSERT_EQ(st.foreign, 0, "the same endpoint keeps its entries");
+		ASSERT_EQ(st.entries, 3, "all three");
+	}
+	ap_spool__close(s);
+	ASSERT_EQ(ap_spool__open(fd, "t", 1 << 20, "00000000000000bb", &s), 0, "ID bb");
+	if (!s)
+		goto out;
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.foreign, 2, "aa's entries deleted and counted");
+	ASSERT_EQ(st.entries, 1, "the entry without an ID kept");
+	ASSERT_EQ(ap_spool__peek(s, &e), 0, "peek");
+	ASSERT_STREQ(e.path, "/old", "the old entry");
+	ap_spool__remove(s, e.seq);
+	ap_spool_entry_free(&e);
+	ASSERT_EQ(ap_spool__put(s, "/b", "t", "", 1, "b", 1), 0, "put b");
+	ASSERT_EQ(ap_spool__peek(s, &e), 0, "an entry with an ID reads back");
+	ASSERT_STREQ(e.path, "/b", "b");
+	ASSERT_TRUE(e.len == 1 && !memcmp(e.body, "b", 1), "its body");
+	ap_spool_entry_free(&e);
+out:
+	ap_spool__close(s);
+	close(fd);
+	rm_rf(dir);
 }
