@@ -118,6 +118,8 @@ struct agent_push {
 	uint64_t pyro_merged_total;
 	struct ap_push *otlp;
 	struct ap_pyroscope_result otlp_last;   /* requests, failed and bytes only */
+	/* requests not spooled: one line a minute per sink (0 otlp, 1 pyroscope) */
+	uint64_t warn_last_ns[2], warn_quiet[2];
 };
 
 struct agent {
@@ -451,12 +453,16 @@ static int metrics_sinks(void *ctx, struct ap_metrics_sink *out, int max)
 		out[i].pushes_ok = st[i].pushes_ok;
 		out[i].pushes_failed = st[i].pushes_retried;
 		out[i].pushes_rejected = st[i].pushes_rejected;
+		out[i].pushes_given_up = st[i].pushes_given_up;
 		out[i].bytes_sent = st[i].bytes_sent;
 		out[i].spool_entries = st[i].spool_entries;
 		out[i].spool_bytes = st[i].spool_bytes;
 		out[i].spool_dropped = st[i].spool_dropped;
 		out[i].spool_dropped_bytes = st[i].spool_dropped_bytes;
 		out[i].spool_failed = st[i].spool_put_failed;
+		out[i].spool_bad = st[i].spool_bad;
+		out[i].spool_foreign = st[i].spool_foreign;
+		out[i].spool_read_errors = st[i].spool_read_errors;
 		out[i].last_ok_real_ns = st[i].last_ok_real_ns;
 	}
 	return (int)i;
@@ -538,6 +544,10 @@ static int open_pyroscope(struct agent *ag, const struct ap_creds *cr, struct ap
 	c->nr_headers = n;
 	c->user = cr->user;
 	c->password = cr->password;
+	c->tenant = cr->tenant;
+	if ((cr->user || cr->token) && ap_http_url_plain_remote(c->url))
+		ap_warn("agent: --pyroscope %s: basic auth or a bearer token sent in clear (plain http, not loopback): use https",
+			c->url);
 	err = ap_push__open(ap_store__fd(ag->store), c, &ps->pyroscope);
 	free((char *)c->url);
 	free(hdr[0]);
@@ -564,6 +574,10 @@ static int open_otlp(struct agent *ag, const struct ap_creds *cr, struct ap_push
 	c->headers = (const char *const *)h;
 	c->nr_headers = n > 0 ? n : 0;
 	c->user = c->password = NULL;
+	c->tenant = NULL;
+	if (n > 0 && ap_http_url_plain_remote(url))
+		ap_warn("agent: --otlp %s: OTEL_EXPORTER_OTLP_*HEADERS (credentials, as a rule) sent in clear (plain http, not loopback): use https",
+			url);
 	err = ap_push__open(ap_store__fd(ag->store), c, &ps->otlp);
 	for (i = 0; i < n; i++)
 		free(h[i]);
@@ -589,7 +603,30 @@ static int push_open(struct agent *ag, const struct ap_creds *cr)
 		err = open_pyroscope(ag, cr, &c);
 	if (!err && ps->otlp_url)
 		err = open_otlp(ag, cr, &c);
+	if (err) { /* a sink opened before the one that failed: its sender ends too */
+		ap_push__free(ps->pyroscope);
+		ap_push__free(ps->otlp);
+		ps->pyroscope = ps->otlp = NULL;
+	}
 	return err;
+}
+
+/* requests of window seq not spooled on sink k (0 otlp, 1 pyroscope):
+ * one line a minute per sink, the windows in between counted in it (the
+ * counts are in window.json's sinks.*.requests_failed) */
+static void push_warn(struct agent_push *ps, int k, uint64_t seq, size_t failed, int err)
+{
+	uint64_t now = now_mono_ns();
+
+	if (ps->warn_last_ns[k] && now - ps->warn_last_ns[k] < AP_PUSH_LOG_EVERY_NS) {
+		ps->warn_quiet[k]++;
+		return;
+	}
+	ap_warn("agent: window %llu: %zu of its %s requests not spooled: %s (%llu more such windows since the last line)",
+		(unsigned long long)seq, failed, k ? "Pyroscope" : "OTLP", ap_errstr(err),
+		(unsigned long long)ps->warn_quiet[k]);
+	ps->warn_last_ns[k] = now;
+	ps->warn_quiet[k] = 0;
 }
 
 /* the window as one OTLP request, gzip'ed, into the OTLP spool */
@@ -611,10 +648,11 @@ static void push_otlp(struct agent *ag, const struct profile *cw, const struct a
 	if (!err)
 		err = ap_push__enqueue(ps->otlp, "/" AGENT_OTLP_PATH, "application/x-protobuf",
 				       "gzip", wi->start_real_ns, gz.buf, gz.len);
+	if (!err)
+		ap_push__sync(ps->otlp); /* a failure is printed there; the request is spooled */
 	if (err) {
 		ps->otlp_last.failed = 1;
-		ap_warn("agent: window %llu: its OTLP request not spooled: %s",
-			(unsigned long long)wi->seq, ap_errstr(err));
+		push_warn(ps, 0, wi->seq, 1, err);
 	} else {
 		ps->otlp_last.requests = 1;
 		ps->otlp_last.bytes = gz.len;
@@ -637,8 +675,7 @@ static void push_window(struct agent *ag, const struct profile *cw, const struct
 	err = pyroscope__push_window(ps->pyroscope, cw, wi, ps->host, &ps->pyro_last);
 	ps->pyro_merged_total += ps->pyro_last.merged;
 	if (err)
-		ap_warn("agent: window %llu: %zu of its Pyroscope requests not spooled: %s",
-			(unsigned long long)wi->seq, ps->pyro_last.failed, ap_errstr(err));
+		push_warn(ps, 1, wi->seq, ps->pyro_last.failed, err);
 }
 
 /* the sinks' counters into window.json, as the window closes (before its

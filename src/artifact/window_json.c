@@ -116,6 +116,7 @@ static void add_sinks(cJSON *root, const struct ap_window_info *wi)
 		cJSON_AddNumberToObject(o, "pushes_ok", k->st.pushes_ok);
 		cJSON_AddNumberToObject(o, "pushes_retried", k->st.pushes_retried);
 		cJSON_AddNumberToObject(o, "pushes_rejected", k->st.pushes_rejected);
+		cJSON_AddNumberToObject(o, "pushes_given_up", k->st.pushes_given_up);
 		cJSON_AddNumberToObject(o, "bytes_sent", k->st.bytes_sent);
 		cJSON_AddNumberToObject(o, "last_status", k->st.last_status);
 		if (k->st.last_ok_real_ns)
@@ -126,6 +127,9 @@ static void add_sinks(cJSON *root, const struct ap_window_info *wi)
 		cJSON_AddNumberToObject(o, "spool_dropped_bytes", k->st.spool_dropped_bytes);
 		cJSON_AddNumberToObject(o, "spool_put_failed", k->st.spool_put_failed);
 		cJSON_AddNumberToObject(o, "spool_resumed", k->st.spool_resumed);
+		cJSON_AddNumberToObject(o, "spool_bad", k->st.spool_bad);
+		cJSON_AddNumberToObject(o, "spool_foreign", k->st.spool_foreign);
+		cJSON_AddNumberToObject(o, "spool_read_errors", k->st.spool_read_errors);
 	}
 }
 

@@ -214,7 +214,8 @@ static void render_sinks(struct ap_metrics *m, struct strbuf *o)
 		sk[i].name[sizeof(sk[i].name) - 1] = 0;
 	family(o, "autoprof_sink_pushes_total", "counter",
 	       "Push requests per sink and result: ok (2xx), failed (retried: 429, 5xx, network) "
-	       "and rejected (other 4xx, dropped) (live).");
+	       "rejected (other 4xx, dropped) and given_up (failed by the backend 10 times and "
+	       "for an hour, dropped) (live).");
 	for (i = 0; i < n; i++) {
 		sb_puts(o, "autoprof_sink_pushes_total{sink=\"");
 		label_value(o, sk[i].name);
@@ -226,6 +227,10 @@ static void render_sinks(struct ap_metrics *m, struct strbuf *o)
 		label_value(o, sk[i].name);
 		sb_printf(o, "\",result=\"rejected\"} %llu\n",
 			  (unsigned long long)sk[i].pushes_rejected);
+		sb_puts(o, "autoprof_sink_pushes_total{sink=\"");
+		label_value(o, sk[i].name);
+		sb_printf(o, "\",result=\"given_up\"} %llu\n",
+			  (unsigned long long)sk[i].pushes_given_up);
 	}
 	render_sink_family(o, sk, n, "autoprof_sink_sent_bytes_total", "counter",
 			   "Request bodies accepted by the backend, in bytes as sent (live).",
@@ -245,6 +250,16 @@ static void render_sinks(struct ap_metrics *m, struct strbuf *o)
 	render_sink_family(o, sk, n, "autoprof_sink_spool_failed_total", "counter",
 			   "Requests that could not be written to the spool, lost (live).",
 			   offsetof(struct ap_metrics_sink, spool_failed));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_bad_total", "counter",
+			   "Spooled requests deleted as unreadable (not an entry, or unreadable "
+			   "three times in a row), lost (live).",
+			   offsetof(struct ap_metrics_sink, spool_bad));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_foreign_total", "counter",
+			   "Spooled requests found at start for another URL or tenant, deleted (live).",
+			   offsetof(struct ap_metrics_sink, spool_foreign));
+	render_sink_family(o, sk, n, "autoprof_sink_spool_read_errors_total", "counter",
+			   "Failed reads of a spooled request (I/O error, no memory...), retried (live).",
+			   offsetof(struct ap_metrics_sink, spool_read_errors));
 	family(o, "autoprof_sink_last_ok_timestamp_seconds", "gauge",
 	       "Time of the sink's last accepted push since the Unix epoch in seconds (0: none).");
 	for (i = 0; i < n; i++) {

@@ -49,10 +49,14 @@ struct ap_metrics_sink {
 	uint64_t pushes_ok;             /* requests accepted (2xx) */
 	uint64_t pushes_failed;         /* attempts that failed and are retried (429, 5xx, network) */
 	uint64_t pushes_rejected;       /* requests refused for good (other 4xx): dropped */
+	uint64_t pushes_given_up;       /* requests failed past their attempt budget: dropped */
 	uint64_t bytes_sent;            /* request bodies accepted, as sent (compressed) */
 	uint64_t spool_entries, spool_bytes;            /* in the spool now */
 	uint64_t spool_dropped, spool_dropped_bytes;    /* deleted for --spool-mb */
 	uint64_t spool_failed;          /* requests that could not be spooled: lost */
+	uint64_t spool_bad;             /* spooled requests deleted as unreadable: lost */
+	uint64_t spool_foreign;         /* spooled requests for another URL or tenant: deleted */
+	uint64_t spool_read_errors;     /* failed reads of a spooled request, retried */
 	uint64_t last_ok_real_ns;       /* CLOCK_REALTIME of the last accepted push, 0: none */
 };
 

@@ -196,6 +196,10 @@ int pyroscope__push_window(struct ap_push *sink, const struct profile *win,
 		}
 		sb_free(&gz), sb_free(&path), sb_free(&name);
 	}
+	/* one sync for all of the window's requests (a failure is printed
+	 * there: the requests are spooled all the same) */
+	if (res->requests)
+		ap_push__sync(sink);
 	ap_pics_free(&x);
 	for (i = 0; i < gs.nr; i++)
 		free(gs.g[i].name);

@@ -36,7 +36,7 @@ struct ap_pyroscope_result {
 };
 
 /* Render win (a compacted window) per service and spool each request on
- * sink. 0, or the first -errno (the other services are still tried). */
+ * sink, then sync the spool once (ap_push__sync). 0, or the first -errno (the other services are still tried). */
 int pyroscope__push_window(struct ap_push *sink, const struct profile *win,
 			   const struct ap_window_info *wi, const char *host_name,
 			   struct ap_pyroscope_result *res);

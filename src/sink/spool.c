@@ -2,7 +2,10 @@
 /* The push sinks' on-disk spool (spool.h). An entry is a small text header
  * (what the sender needs to rebuild the request) then the body:
  *
- *   AUTOPROF-SPOOL 1\n path P\n type T\n encoding E\n start NS\n length N\n \n BODY
+ *   AUTOPROF-SPOOL 1\n [sink ID\n] path P\n type T\n encoding E\n start NS\n length N\n \n BODY
+ *
+ * ID (AP_SPOOL_IDENT_LEN hex digits) names the endpoint the entry is for;
+ * entries written before it existed have no such line and are kept.
  *
  * Files are opened relative to the spool's directory fd with O_NOFOLLOW;
  * only names of ours (20 digits, or ".tmp-" and 20 digits) are ever
@@ -30,12 +33,14 @@ struct spool_ent {
 
 struct ap_spool {
 	char *name;
+	char ident[AP_SPOOL_IDENT_LEN + 1];    /* "" none */
 	int fd;
 	uint64_t max_bytes;
 	pthread_mutex_t mu;
 	struct spool_ent *ents; /* ents[first .. first + nr): oldest first */
 	size_t first, nr, cap;
 	uint64_t last_seq;
+	bool dirty;             /* entries put since the last ap_spool__sync() */
 	struct ap_spool_stats st;
 };
 
@@ -102,6 +107,40 @@ static void apply_caps(struct ap_spool *s)
 		drop_oldest(s, true);
 }
 
+/* Is entry name for another endpoint (its sink line names another ID)?
+ * Only the first bytes are read. An entry without the line, or one that
+ * cannot be read, is left to peek. */
+static bool foreign_entry(struct ap_spool *s, const char *name)
+{
+	char buf[64], want[64];
+	ssize_t n;
+	int fd;
+
+	if (!*s->ident)
+		return false;
+	fd = openat(s->fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	snprintf(want, sizeof(want), MAGIC "sink %s\n", s->ident);
+	return !strncmp(buf, MAGIC "sink ", strlen(MAGIC) + 5) && strncmp(buf, want, strlen(want));
+}
+
+/* the oldest deleted down to AP_SPOOL_ENTRIES_MAX during the scan; the
+ * caller holds what the scan found in ents[0 .. nr) */
+static void trim_scanned(struct ap_spool *s)
+{
+	qsort(s->ents, s->nr, sizeof(*s->ents), cmp_ent);
+	while (s->nr > AP_SPOOL_ENTRIES_MAX)
+		drop_oldest(s, true);
+	memmove(s->ents, s->ents + s->first, s->nr * sizeof(*s->ents));
+	s->first = 0;
+}
+
 /* the entries of the directory, sorted; leftover temp files removed */
 static int scan(struct ap_spool *s)
 {
@@ -130,10 +169,19 @@ static int scan(struct ap_spool *s)
 			unlinkat(s->fd, de->d_name, 0);
 			continue;
 		}
+		if (foreign_entry(s, de->d_name)) {
+			if (!unlinkat(s->fd, de->d_name, 0))
+				s->st.foreign++;
+			continue;
+		}
 		GROW(s->ents, s->cap, s->nr + 1);
 		s->ents[s->nr++] = (struct spool_ent){ strtoull(n, NULL, 10), st.st_size };
 		s->st.entries++;
 		s->st.bytes += st.st_size;
+		/* capped while scanning: memory stays under twice the cap's
+		 * (16 bytes an entry) whatever the directory holds */
+		if (s->nr >= 2 * AP_SPOOL_ENTRIES_MAX)
+			trim_scanned(s);
 	}
 	closedir(d);
 	if (s->nr)
@@ -165,7 +213,8 @@ static int open_dir(int parent, const char *name)
 	return fd;
 }
 
-int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap_spool **out)
+int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, const char *ident,
+		   struct ap_spool **out)
 {
 	struct ap_spool *s = xcalloc(1, sizeof(*s));
 	int top, err;
@@ -174,6 +223,7 @@ int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap
 	s->name = xstrdup(name);
 	s->fd = -1;
 	s->max_bytes = max_bytes;
+	snprintf(s->ident, sizeof(s->ident), "%s", ident ? ident : "");
 	pthread_mutex_init(&s->mu, NULL);
 	top = open_dir(store_fd, ".spool");
 	if (top < 0) {
@@ -197,6 +247,9 @@ int ap_spool__open(int store_fd, const char *name, uint64_t max_bytes, struct ap
 		ap_err("spool: %s: listing .spool/%s: %s", name, name, ap_errstr(err));
 		goto err_out;
 	}
+	if (s->st.foreign)
+		ap_warn("spool: %s: %llu entries were for another URL or tenant: deleted", name,
+			(unsigned long long)s->st.foreign);
 	apply_caps(s);
 	*out = s;
 	return 0;
@@ -246,18 +299,21 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
 	pthread_mutex_unlock(&s->mu);
 	seq_name(seq, name, sizeof(name));
 	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", name);
-	sb_printf(&h, MAGIC "path %s\ntype %s\nencoding %s\nstart %llu\nlength %zu\n\n", path,
-		  ctype, cenc, (unsigned long long)start_ns, len);
+	sb_puts(&h, MAGIC);
+	if (*s->ident)
+		sb_printf(&h, "sink %s\n", s->ident);
+	sb_printf(&h, "path %s\ntype %s\nencoding %s\nstart %llu\nlength %zu\n\n", path, ctype,
+		  cenc, (unsigned long long)start_ns, len);
 	fd = openat(s->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
 	}
+	/* no fsync here: ap_spool__sync() makes a window's entries durable
+	 * at once (one call, not two a request on the agent's loop) */
 	err = write_all_fd(fd, h.buf, h.len);
 	if (!err)
 		err = write_all_fd(fd, body, len);
-	if (!err && fsync(fd))
-		err = -errno;
 	if (!err && fstat(fd, &st))
 		err = -errno;
 	if (close(fd) && !err)
@@ -268,10 +324,10 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
 		unlinkat(s->fd, tmp, 0);
 		goto out;
 	}
-	fsync(s->fd);
 	pthread_mutex_lock(&s->mu);
 	push_ent(s, seq, st.st_size);
 	s->st.put++;
+	s->dirty = true;
 	apply_caps(s);
 	pthread_mutex_unlock(&s->mu);
 out:
@@ -284,6 +340,28 @@ out:
 	return err;
 }
 
+/* One syncfs() of the spool's file system: the entries' data and their
+ * names (the renames) reach the disk together, once a window instead of
+ * a file fsync and a directory fsync per request. What a crash before it
+ * can lose: the entries put since the last sync. They are then absent, or
+ * present with a short or empty body; the header's length no longer
+ * matches, so peek deletes them as bad (counted). A temp file is never
+ * taken for an entry: only complete files are renamed into place, and
+ * leftover temp names are deleted at open. */
+int ap_spool__sync(struct ap_spool *s)
+{
+	bool dirty;
+
+	pthread_mutex_lock(&s->mu);
+	dirty = s->dirty;
+	s->dirty = false;
+	if (dirty)
+		s->st.syncs++;
+	pthread_mutex_unlock(&s->mu);
+	/* outside mu: the sender peeks meanwhile */
+	return dirty && syncfs(s->fd) ? -errno : 0;
+}
+
 void ap_spool_entry_free(struct ap_spool_entry *e)
 {
 	if (!e)
@@ -291,7 +369,7 @@ void ap_spool_entry_free(struct ap_spool_entry *e)
 	free(e->path);
 	free(e->ctype);
 	free(e->cenc);
-	free(e->body);
+	free(e->file);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -318,6 +396,11 @@ static int parse_entry(char *buf, size_t len, struct ap_spool_entry *e)
 	if (strncmp(p, MAGIC, strlen(MAGIC)))
 		return err;
 	p += strlen(MAGIC);
+	if (!strncmp(p, "sink ", 5)) { /* checked at open */
+		if (!(p = strchr(p, '\n')))
+			return err;
+		p++;
+	}
 	if (!header_line(&p, "path", &e->path) || !header_line(&p, "type", &e->ctype) ||
 	    !header_line(&p, "encoding", &e->cenc) || !header_line(&p, "start", &start) ||
 	    !header_line(&p, "length", &length) || *p != '\n')
@@ -332,8 +415,7 @@ static int parse_entry(char *buf, size_t len, struct ap_spool_entry *e)
 		goto out;
 	e->start_ns = v;
 	e->len = n;
-	e->body = xmalloc(n + 1);
-	memcpy(e->body, p, n);
+	e->body = p; /* into the file's buffer: one copy of the entry in memory */
 	err = 0;
 out:
 	free(start);
@@ -367,20 +449,28 @@ int ap_spool__peek(struct ap_spool *s, struct ap_spool_entry *e)
 			continue;
 		}
 		err = buf ? parse_entry(buf, len, e) : -errno;
-		free(buf);
 		if (!err) {
 			e->seq = seq;
+			e->file = buf;
 			return 0;
 		}
+		free(buf);
 		ap_spool_entry_free(e);
-		if (err != -EBADMSG && err != -EFBIG && err != -EINVAL && err != -ELOOP)
-			return err; /* e.g. -EIO, -ENOMEM: tried again later */
+		if (err != -EBADMSG && err != -EFBIG && err != -EINVAL && err != -ELOOP) {
+			e->seq = seq; /* e.g. -EIO, -ENOMEM: the caller decides */
+			return err;
+		}
 		ap_warn("spool: %s: %s: not a spool entry: deleted", s->name, name);
-		pthread_mutex_lock(&s->mu);
-		s->st.bad++;
-		pthread_mutex_unlock(&s->mu);
-		ap_spool__remove(s, seq);
+		ap_spool__remove_bad(s, seq);
 	}
+}
+
+void ap_spool__remove_bad(struct ap_spool *s, uint64_t seq)
+{
+	pthread_mutex_lock(&s->mu);
+	s->st.bad++;
+	pthread_mutex_unlock(&s->mu);
+	ap_spool__remove(s, seq);
 }
 
 void ap_spool__remove(struct ap_spool *s, uint64_t seq)

@@ -122,6 +122,7 @@ static int two_sinks(void *ctx, struct ap_metrics_sink *out, int max)
 	out[0].pushes_ok = 5;
 	out[0].spool_bytes = 4096;
 	out[0].spool_failed = 3;
+	out[0].spool_bad = 4;
 	snprintf(out[1].name, sizeof(out[1].name), "py\"ro\\");
 	out[1].pushes_rejected = 2;
 	out[1].last_ok_real_ns = 1796000000123000000ull;
@@ -172,6 +173,8 @@ TEST(metrics_exposition)
 		    "last ok time");
 	ASSERT_TRUE(strstr(o.buf, "autoprof_sink_spool_failed_total{sink=\"otlp\"} 3\n"),
 		    "spool failures");
+	ASSERT_TRUE(strstr(o.buf, "autoprof_sink_spool_bad_total{sink=\"otlp\"} 4\n"),
+		    "spool entries deleted as unreadable");
 	ASSERT_TRUE(strstr(o.buf, "autoprof_build_info{version=\"1.2.3\"} 1\n"), "build info");
 	ASSERT_TRUE(value_of(o.buf, "process_resident_memory_bytes") > 0, "own RSS");
 	ASSERT_TRUE(strstr(o.buf, "# TYPE process_cpu_seconds_total counter\n") != NULL, "own CPU");

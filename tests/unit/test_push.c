@@ -60,7 +60,7 @@ TEST(spool_order_caps_resume)
 	if (!dir)
 		return;
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	ASSERT_EQ(ap_spool__open(fd, "t", 3 * 1200, &s), 0, "open");
+	ASSERT_EQ(ap_spool__open(fd, "t", 3 * 1200, NULL, &s), 0, "open");
 	if (!s)
 		goto out;
 	ASSERT_EQ(ap_spool__peek(s, &e), -ENOENT, "empty");
@@ -70,6 +70,12 @@ TEST(spool_order_caps_resume)
 	ap_spool__stats(s, &st);
 	ASSERT_EQ(st.entries, 3, "three under the cap");
 	ASSERT_EQ(st.dropped, 0, "none dropped");
+	/* puts never sync; one sync for all of them, then none to do */
+	ASSERT_EQ(st.syncs, 0, "no sync per put");
+	ASSERT_EQ(ap_spool__sync(s), 0, "sync");
+	ASSERT_EQ(ap_spool__sync(s), 0, "sync again");
+	ap_spool__stats(s, &st);
+	ASSERT_EQ(st.syncs, 1, "one sync for three puts");
 	ASSERT_EQ(put(s, "/d", 1000), 0, "put d");
 	ap_spool__stats(s, &st);
 	ASSERT_EQ(st.entries, 3, "the cap holds three");
@@ -102,7 +108,7 @@ TEST(spool_order_caps_resume)
 		f = fopen(t, "w");
 		if (f)
 			fclose(f);
-		ASSERT_EQ(ap_spool__open(fd, "t", 100000, &s), 0, "reopen");
+		ASSERT_EQ(ap_spool__open(fd, "t", 100000, NULL, &s), 0, "reopen");
 		ASSERT_TRUE(access(t, F_OK) != 0, "temp file removed");
 		free(p);
 		free(t);
@@ -142,7 +148,7 @@ TEST(spool_symlink_refused)
 	ASSERT_EQ(mkdir(target, 0700), 0, "target");
 	ASSERT_EQ(symlink(target, link), 0, "planted symlink");
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	ASSERT_TRUE(ap_spool__open(fd, "t", 1000, &s) < 0, "a symlinked .spool refused");
+	ASSERT_TRUE(ap_spool__open(fd, "t", 1000, NULL, &s) < 0, "a symlinked .spool refused");
 	ap_spool__close(s);
 	close(fd);
 	free(target);
@@ -255,6 +261,7 @@ TEST(pyroscope_services_cap)
 	struct ap_push_conf c = { .name = "pyroscope", .url = "http://127.0.0.1:1",
 				  .timeout_s = 1, .spool_max_bytes = 64 << 20 };
 	struct ap_pyroscope_result res;
+	struct ap_push_stats ps;
 	struct ap_push *sink = NULL;
 	struct ap_spool *s = NULL;
 	struct ap_spool_entry e;
@@ -286,8 +293,10 @@ TEST(pyroscope_services_cap)
 	ASSERT_EQ(res.services, 301, "services");
 	ASSERT_EQ(res.requests, AP_PYROSCOPE_SERVICES_MAX, "requests capped");
 	ASSERT_EQ(res.merged, 301 - (AP_PYROSCOPE_SERVICES_MAX - 1), "merged");
+	ap_push__sink_stats(sink, &ps);
+	ASSERT_EQ(ps.spool_syncs, 1, "one spool sync for the window's 256 requests");
 	ap_push__free(sink);
-	ASSERT_EQ(ap_spool__open(fd, "pyroscope", 64 << 20, &s), 0, "spool");
+	ASSERT_EQ(ap_spool__open(fd, "pyroscope", 64 << 20, NULL, &s), 0, "spool");
 	while (s && !ap_spool__peek(s, &e)) {
 		n++;
 		other += strstr(e.path, "name=autoprof-bpf.other_services%7Bhost_name%3Dh1%7D&") != NULL;
