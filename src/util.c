@@ -216,8 +216,9 @@ void ap_note_write_failure(int dirfd, const char *name, size_t len, int err)
 		last_failure.avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int ap_write_all(int fd, const void *buf, size_t len)
 {
+	const char *p = buf;
 	ssize_t n;
 
 	while (len > 0) {
@@ -258,7 +259,7 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 	}
 	err = ap_chown_fd(fd);
 	if (!err)
-		err = write_all(fd, buf, len);
+		err = ap_write_all(fd, buf, len);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)

@@ -44,6 +44,8 @@ int ap_chown_fd(int fd);
  * (O_CREAT|O_EXCL|O_NOFOLLOW), fsync, renameat, fsync of the directory.
  * name is one component. On failure nothing is left behind and the failure
  * is kept for ap_last_write_failure(). 0 or -errno. */
+/* all of buf to fd (EINTR retried); 0 or -errno */
+int ap_write_all(int fd, const void *buf, size_t len);
 int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len);
 /* the same for a directory path the caller trusts (opened following links) */
 int write_file_atomic(const char *dir, const char *name, const void *buf, size_t len);

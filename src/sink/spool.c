@@ -259,23 +259,6 @@ err_out:
 	return err;
 }
 
-static int write_all_fd(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static bool one_line(const char *s)
 {
 	return !strpbrk(s, "\r\n");
@@ -311,9 +294,9 @@ int ap_spool__put(struct ap_spool *s, const char *path, const char *ctype, const
 	}
 	/* no fsync here: ap_spool__sync() makes a window's entries durable
 	 * at once (one call, not two a request on the agent's loop) */
-	err = write_all_fd(fd, h.buf, h.len);
+	err = ap_write_all(fd, h.buf, h.len);
 	if (!err)
-		err = write_all_fd(fd, body, len);
+		err = ap_write_all(fd, body, len);
 	if (!err && fstat(fd, &st))
 		err = -errno;
 	if (close(fd) && !err)
