@@ -169,3 +169,9 @@ echo "  report.html in Chromium: $(python3 tests/browser/render_time.py $OUT/big
 # the agent's budgets: its CPU and RSS at 19 Hz beside process churn, perf
 # record -a beside it, the per-sample costs and their projection
 tools/bench-agent.sh
+
+# the fleet export's bytes on the wire per busy core per second at 19 Hz
+# (gzip'ed OTLP request and pprof, four busy processes of our own)
+echo "== fleet export: bytes on the wire at 19 Hz"
+make -s build/tests/otlptool build/tests/cwork build/tests/cxxwork >/dev/null
+tools/export-size.sh

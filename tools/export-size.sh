@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Bytes on the wire per window and per busy core per second of the fleet
 # export at 19 Hz: gzip'ed OTLP (the request otlp__encode_window builds,
-# gzip level 1 as sent) next to gzip'ed pprof (the window's profile.pb.gz,
+# gzip level 6 as sent) next to gzip'ed pprof (the window's profile.pb.gz,
 # the Pyroscope body), for the agent beside busy processes of its own
 # (Python: two hot functions; Python: json/re/hashlib/sorting, many stacks;
 # C; C++). The agent is filtered to those processes (-p) so that the
