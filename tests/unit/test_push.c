@@ -19,23 +19,6 @@
 #include "unit.h"
 #include "util.h"
 
-static char *temp_dir(void)
-{
-	char tmpl[] = "/tmp/ap-push-XXXXXX";
-
-	return mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
-}
-
-static void rm_rf(char *dir)
-{
-	char *cmd = xasprintf("rm -rf %s", dir);
-
-	if (system(cmd))
-		fprintf(stderr, "rm -rf %s failed\n", dir);
-	free(cmd);
-	free(dir);
-}
-
 static int put(struct ap_spool *s, const char *path, size_t len)
 {
 	char *body = xcalloc(1, len + 1);
@@ -49,7 +32,7 @@ static int put(struct ap_spool *s, const char *path, size_t len)
 
 TEST(spool_order_caps_resume)
 {
-	char *dir = temp_dir();
+	char *dir = unit_temp_dir("push");
 	struct ap_spool *s = NULL;
 	struct ap_spool_entry e;
 	struct ap_spool_stats st;
@@ -131,12 +114,12 @@ TEST(spool_order_caps_resume)
 out:
 	ap_spool__close(s);
 	close(fd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(spool_symlink_refused)
 {
-	char *dir = temp_dir(), *target, *link;
+	char *dir = unit_temp_dir("push"), *target, *link;
 	struct ap_spool *s = NULL;
 	int fd;
 
@@ -153,7 +136,7 @@ TEST(spool_symlink_refused)
 	close(fd);
 	free(target);
 	free(link);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 static char *write_creds(const char *dir, const char *text, unsigned mode)
@@ -171,7 +154,7 @@ static char *write_creds(const char *dir, const char *text, unsigned mode)
 
 TEST(creds_file_and_env)
 {
-	char *dir = temp_dir(), *p, err[256];
+	char *dir = unit_temp_dir("push"), *p, err[256];
 	struct ap_creds c;
 
 	ASSERT_TRUE(dir != NULL, "temp dir");
@@ -212,7 +195,7 @@ TEST(creds_file_and_env)
 	if (symlink("creds", p) == 0)
 		ASSERT_EQ(ap_creds__load(p, &c, err, sizeof(err)), -ELOOP, "a symlink refused");
 	free(p);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(creds_otlp_headers)
@@ -253,7 +236,7 @@ TEST(pyroscope_name_clean)
  * so the requests stay in its spool, read back after it stopped. */
 TEST(pyroscope_services_cap)
 {
-	char *dir = temp_dir();
+	char *dir = unit_temp_dir("push");
 	struct ap_window_info wi = { .start_real_ns = 1795944615123456789ull,
 				     .end_real_ns = 1795944630123456789ull,
 				     .start_mono_ns = 1000000000ull, .end_mono_ns = 16000000000ull,
@@ -318,5 +301,5 @@ out:
 	ap_spool__close(s);
 	profile__free(&p);
 	close(fd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }

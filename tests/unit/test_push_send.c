@@ -126,23 +126,6 @@ static void srv_stop(struct srv *s)
 	close(s->lfd);
 }
 
-static char *temp_dir(void)
-{
-	char tmpl[] = "/tmp/ap-push-send-XXXXXX";
-
-	return mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
-}
-
-static void rm_rf(char *dir)
-{
-	char *cmd = xasprintf("rm -rf %s", dir);
-
-	if (system(cmd))
-		fprintf(stderr, "rm -rf %s failed\n", dir);
-	free(cmd);
-	free(dir);
-}
-
 /* the name of the (only) entry in dir/.spool/NAME, "" none */
 static void entry_name(const char *dir, const char *name, char *out, size_t len)
 {
@@ -167,7 +150,7 @@ static void entry_name(const char *dir, const char *name, char *out, size_t len)
  * its request (timeout 1 s) while the file is swapped. */
 TEST(push_unreadable_entry_deleted)
 {
-	char *dir = temp_dir(), path[512], *url;
+	char *dir = unit_temp_dir("push-send"), path[512], *url;
 	struct ap_push_conf c = { .name = "t", .timeout_s = 1, .spool_max_bytes = 1 << 20 };
 	struct ap_push_stats st = { 0 };
 	struct ap_push *p = NULL;
@@ -178,7 +161,7 @@ TEST(push_unreadable_entry_deleted)
 	if (!dir)
 		return;
 	if (!ASSERT_EQ(srv_start(&srv, SRV_SILENT), 0, "server")) {
-		rm_rf(dir);
+		unit_rm_rf(dir);
 		return;
 	}
 	url = xasprintf("http://127.0.0.1:%d", srv.port);
@@ -207,7 +190,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(url);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 /* wait up to ms for a sink counter to be at least want */
@@ -231,7 +214,7 @@ static uint64_t wait_stat(struct ap_push *p, size_t off, uint64_t want, long ms)
  * never counts (a backend that is down loses nothing). */
 TEST(push_poison_entry_given_up)
 {
-	char *dir = temp_dir(), *url = NULL;
+	char *dir = unit_temp_dir("push-send"), *url = NULL;
 	struct ap_push_conf c = { .name = "t", .timeout_s = 5, .spool_max_bytes = 1 << 20,
 				  .give_up_tries = 2, .give_up_s = -1 };
 	struct ap_push_stats st;
@@ -280,7 +263,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(url);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 /* At least once: stopped while the server holds a request it read in
@@ -289,7 +272,7 @@ out:
  * and sending it again at the next start. */
 TEST(push_stop_awaits_sent_request)
 {
-	char *dir = temp_dir(), *url = NULL;
+	char *dir = unit_temp_dir("push-send"), *url = NULL;
 	struct ap_push_conf c = { .name = "t", .timeout_s = 10, .spool_max_bytes = 1 << 20 };
 	struct ap_push_stats st;
 	struct ap_push *p = NULL;
@@ -301,7 +284,7 @@ TEST(push_stop_awaits_sent_request)
 	if (!dir)
 		return;
 	if (!ASSERT_EQ(srv_start(&srv, SRV_SLOW_200), 0, "server")) {
-		rm_rf(dir);
+		unit_rm_rf(dir);
 		return;
 	}
 	url = xasprintf("http://127.0.0.1:%d", srv.port);
@@ -329,7 +312,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(url);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 /* which URLs get the "credentials in clear" warning at start */
@@ -351,7 +334,7 @@ TEST(http_url_plain_remote)
  * sending them to the new one; entries from before the ID existed stay. */
 TEST(spool_other_endpoint_dropped)
 {
-	char *dir = temp_dir();
+	char *dir = unit_temp_dir("push-send");
 	struct ap_spool *s = NULL;
 	struct ap_spool_entry e;
 	struct ap_spool_stats st;
@@ -396,5 +379,5 @@ TEST(spool_other_endpoint_dropped)
 out:
 	ap_spool__close(s);
 	close(fd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }

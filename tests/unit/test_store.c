@@ -16,23 +16,6 @@
 
 #define T0 1795944615123456789ull /* 2026-11-29T09:30:15.123456789Z */
 
-static char *temp_dir(void)
-{
-	char tmpl[] = "/tmp/ap-store-XXXXXX";
-
-	return mkdtemp(tmpl) ? xstrdup(tmpl) : NULL;
-}
-
-static void rm_rf(char *dir)
-{
-	char *cmd = xasprintf("rm -rf %s", dir);
-
-	if (system(cmd))
-		fprintf(stderr, "rm -rf %s failed\n", dir);
-	free(cmd);
-	free(dir);
-}
-
 /* a window's content: one file of size bytes */
 static int write_blob(int dirfd, void *ctx)
 {
@@ -73,7 +56,7 @@ TEST(store_window_names)
 
 TEST(store_commit_and_cap)
 {
-	char *dir = temp_dir(), *sub = dir ? xasprintf("%s/store/sub", dir) : NULL;
+	char *dir = unit_temp_dir("store"), *sub = dir ? xasprintf("%s/store/sub", dir) : NULL;
 	struct ap_store_stats st;
 	struct ap_store *s = NULL;
 	size_t size = 40000;
@@ -142,14 +125,14 @@ TEST(store_commit_and_cap)
 out:
 	ap_store__close(s);
 	free(sub);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 /* a clock stepped back: the new windows have earlier names than those
  * there, yet the oldest written is the one deleted, not the one just made */
 TEST(store_clock_stepped_back)
 {
-	char *dir = temp_dir(), *sub = dir ? xasprintf("%s/store", dir) : NULL;
+	char *dir = unit_temp_dir("store"), *sub = dir ? xasprintf("%s/store", dir) : NULL;
 	struct ap_store *s = NULL;
 	size_t size = 40000;
 
@@ -172,12 +155,12 @@ TEST(store_clock_stepped_back)
 out:
 	ap_store__close(s);
 	free(sub);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(store_leftovers_and_foreign_entries)
 {
-	char *dir = temp_dir(), *p;
+	char *dir = unit_temp_dir("store"), *p;
 	struct ap_store_stats st;
 	struct ap_store *s = NULL;
 	size_t size = 100;
@@ -231,7 +214,7 @@ TEST(store_leftovers_and_foreign_entries)
 	ASSERT_TRUE(exists_at(dir, "20261128T000000Z-000000"), "a symlink named like one kept");
 	ASSERT_TRUE(exists_at("/etc", "passwd"), "and not followed");
 	ap_store__close(s);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 static int full_disk_writes;
@@ -248,7 +231,7 @@ static int write_full(int dirfd, void *ctx)
 
 TEST(store_full_disk)
 {
-	char *dir = temp_dir();
+	char *dir = unit_temp_dir("store");
 	struct ap_store_stats st;
 	struct ap_store *s = NULL;
 	size_t size = 100;
@@ -280,12 +263,12 @@ TEST(store_full_disk)
 	ASSERT_TRUE(!exists_at(dir, ".tmp-20261129T093035Z-123456"), "no temp dir left");
 out:
 	ap_store__close(s);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(store_refuses_planted_symlink)
 {
-	char *dir = temp_dir(), *target, *link;
+	char *dir = unit_temp_dir("store"), *target, *link;
 	struct ap_store *s = NULL;
 
 	ASSERT_TRUE(dir != NULL, "temp dir");
@@ -304,12 +287,12 @@ TEST(store_refuses_planted_symlink)
 	ap_store__close(s);
 	free(target);
 	free(link);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(store_not_writable)
 {
-	char *dir = temp_dir(), *ro;
+	char *dir = unit_temp_dir("store"), *ro;
 	int status = -1;
 	pid_t pid;
 
@@ -336,5 +319,5 @@ TEST(store_not_writable)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "not writable: -EACCES, no store",
 	      "child status 0x%x", status);
 	free(ro);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }

@@ -126,26 +126,9 @@ TEST(hashmap)
 	hmap_free(&m);
 }
 
-static char *tmpdir(void)
-{
-	char *d = xstrdup("/tmp/ap-unit-XXXXXX");
-
-	return mkdtemp(d) ? d : NULL;
-}
-
-static void rm_rf(char *dir)
-{
-	char *cmd = xasprintf("rm -rf %s", dir);
-
-	if (system(cmd))
-		fprintf(stderr, "cleanup of %s failed\n", dir);
-	free(cmd);
-	free(dir);
-}
-
 TEST(write_file_atomic_at)
 {
-	char *dir = tmpdir(), *got;
+	char *dir = unit_temp_dir("unit"), *got;
 	struct stat st;
 	mode_t old;
 	int fd;
@@ -176,12 +159,12 @@ TEST(write_file_atomic_at)
 	ASSERT_TRUE(ap_last_write_failure() && !strcmp(ap_last_write_failure()->name, "cpu.json") &&
 		    ap_last_write_failure()->len == 1, "the failure is kept for the message");
 	close(fd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(read_file_at_refuses_traps)
 {
-	char *dir = tmpdir(), *got;
+	char *dir = unit_temp_dir("unit"), *got;
 	size_t len = 0;
 	int fd;
 
@@ -212,12 +195,12 @@ TEST(read_file_at_refuses_traps)
 	ASSERT_TRUE(got && len > 0, "procfs reads");
 	free(got);
 	close(fd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(dir_walk_symlinks)
 {
-	char *dir = tmpdir(), *p;
+	char *dir = unit_temp_dir("unit"), *p;
 	unsigned other = geteuid() == 0 ? 54321 : geteuid() + 1;
 	struct ap_walk w;
 	int fd, dfd;
@@ -270,12 +253,12 @@ TEST(dir_walk_symlinks)
 	ap_walk_free(&w);
 	free(p);
 	close(dfd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }
 
 TEST(dir_classify_and_clear)
 {
-	char *dir = tmpdir(), what[300];
+	char *dir = unit_temp_dir("unit"), what[300];
 	int fd, afd;
 	bool made;
 
@@ -300,5 +283,5 @@ TEST(dir_classify_and_clear)
 	ASSERT_EQ(faccessat(afd, "notes.txt", F_OK, 0), 0, "the foreign file is kept");
 	close(afd);
 	close(fd);
-	rm_rf(dir);
+	unit_rm_rf(dir);
 }

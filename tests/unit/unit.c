@@ -2,6 +2,7 @@
 /* Unit test runner: runs every registered test (or those named on the
  * command line) and ends with "N passed, N failed". */
 #include <stdlib.h>
+#include "util.h"
 #include "log.h"
 #include "unit.h"
 
@@ -19,6 +20,29 @@ const char *unit_fixtures(void)
 	const char *d = getenv("AP_FIXTURES");
 
 	return d ? d : "build/tests";
+}
+
+char *unit_temp_dir(const char *name)
+{
+	char *d = xasprintf("/tmp/ap-%s-XXXXXX", name);
+
+	if (mkdtemp(d))
+		return d;
+	free(d);
+	return NULL;
+}
+
+void unit_rm_rf(char *dir)
+{
+	char *cmd;
+
+	if (!dir)
+		return;
+	cmd = xasprintf("rm -rf %s", dir);
+	if (system(cmd))
+		fprintf(stderr, "rm -rf %s failed\n", dir);
+	free(cmd);
+	free(dir);
 }
 
 int main(int argc, char **argv)

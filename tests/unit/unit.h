@@ -18,6 +18,10 @@ extern int unit_failed_checks;
 void unit_register(struct unit_test *t);
 /* directory with the ELF fixtures (AP_FIXTURES) */
 const char *unit_fixtures(void);
+/* a new directory /tmp/ap-NAME-XXXXXX (malloc'ed), NULL on failure */
+char *unit_temp_dir(const char *name);
+/* remove dir and what it holds, then free the string */
+void unit_rm_rf(char *dir);
 
 #define TEST(name)                                                                     \
 	static void test_##name(void);                                                 \
