@@ -2,8 +2,12 @@
 /* issue 15 (gcstate): frame rules match compiler-suffixed symbols, and the
  * per-version CPython offsets carry the GC and finalizing fields. */
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+#include "analyze/analyze.h"
 #include "analyze/pattern.h"
 #include "python/offsets.h"
 #include "unit.h"
@@ -96,4 +100,43 @@ TEST(py_offsets_gc_state_debug)
 	ASSERT_EQ(o.gc_collecting, 7600, "interpreter_state.gc + gc.collecting");
 	ASSERT_EQ(o.runtime_finalizing, 608, "runtime_state.finalizing");
 #undef PUT
+}
+
+/* a run from before the GC flag (the analyze fixture: CPython frames, no
+ * py_state rows, no collector frames): gc_pct has no value and gc_pressure
+ * is listed as not evaluated, with its reason */
+TEST(gc_not_evaluated_without_state)
+{
+	const char *run = "tests/fixtures/analyze/run1";
+	int fd = open(run, O_RDONLY | O_DIRECTORY | O_CLOEXEC), id = ap_metric_find("process.gc_pct");
+	struct ap_analysis an;
+	const struct ap_subject *s = NULL;
+	bool listed = false;
+	size_t i;
+
+	memset(&an, 0, sizeof(an));
+	if (!CHECK(fd >= 0 && !ap_input__load(&an.in, fd, run), "load", "cannot load %s", run)) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	ap_metrics__compute(&an);
+	for (i = 0; i < an.nr_subj[AP_SCOPE_PROCESS]; i++)
+		if (an.subj[AP_SCOPE_PROCESS][i].pid == 100)
+			s = &an.subj[AP_SCOPE_PROCESS][i];
+	if (CHECK(s && id >= 0, "process 100", "missing")) {
+		ASSERT_EQ(s->v[ap_metric_slot(ap_metric_find("process.cpython"))].v, 1, "a CPython");
+		ASSERT_TRUE(isnan(s->v[ap_metric_slot(id)].v), "no GC share without state or frames");
+	}
+	ASSERT_EQ(ap_patterns__load_builtin(&an), 0, "patterns");
+	ap_analysis__evaluate(&an);
+	for (i = 0; i < an.nr_skipped; i++)
+		if (!strcmp(an.skipped[i].pattern, "gc_pressure"))
+			listed = CHECK(strstr(an.skipped[i].reason, "GC"), "reason", "%s",
+				       an.skipped[i].reason);
+	ASSERT_TRUE(listed, "gc_pressure not evaluated");
+	for (i = 0; i < an.nr_findings; i++)
+		CHECK(strcmp(an.findings[i].pat->id, "gc_pressure"), "no finding", "%s", an.findings[i].id);
+	ap_analysis__free(&an);
 }
