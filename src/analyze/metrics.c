@@ -1219,7 +1219,7 @@ static uint8_t gc_stack_bits(const struct profile *p, uint32_t stack)
 }
 
 struct gc_sums {
-	uint64_t state, gc, gc_frames, fin;
+	uint64_t state, gc, gc_frames, fin, fin_gc;
 };
 
 static void compute_gc_state(struct ap_analysis *an)
@@ -1241,12 +1241,15 @@ static void compute_gc_state(struct ap_analysis *an)
 			continue;
 		if (c->flags & AP_COUNT_PY_STATE)
 			gs[k].state += c->count;
-		if ((c->flags & AP_COUNT_GC) && !explicit)
+		/* collections during shutdown are shutdown time: advice differs */
+		if ((c->flags & AP_COUNT_GC) && !explicit && !(c->flags & AP_COUNT_FINALIZING))
 			gs[k].gc += c->count;
 		if ((bits[c->stack] & GCS_FRAME) && !explicit)
 			gs[k].gc_frames += c->count;
 		if (c->flags & AP_COUNT_FINALIZING)
 			gs[k].fin += c->count;
+		if ((c->flags & AP_COUNT_FINALIZING) && (c->flags & AP_COUNT_GC))
+			gs[k].fin_gc += c->count;
 	}
 	for (i = 0; i < an->nr_subj[AP_SCOPE_PROCESS]; i++) {
 		struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
@@ -1270,6 +1273,7 @@ static void compute_gc_state(struct ap_analysis *an)
 			sets(an, s, AP_M_P_GC_SOURCE, "the interpreter's GC state");
 			setp(s, AP_M_P_SHUTDOWN_PCT, g->fin, pr->samples);
 			setv(s, AP_M_P_SHUTDOWN_S, g->fin / hz);
+			setp(s, AP_M_P_SHUTDOWN_GC_PCT, g->fin_gc, g->fin);
 		} else if (g->gc_frames) {
 			/* without frames the collector may have been idle or invisible */
 			setp(s, AP_M_P_GC_PCT, g->gc_frames, pr->samples);
