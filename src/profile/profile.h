@@ -74,7 +74,6 @@ struct ap_thread {
 	uint64_t samples;
 	uint64_t python_samples; /* samples with Python frames (from their stacks) */
 	uint64_t gil_samples;    /* samples where the thread held the GIL (AP_COUNT_GIL) */
-	uint64_t py_state_samples; /* samples where the GC/finalizing state was read */
 	uint64_t gc_samples;     /* AP_COUNT_GC */
 	uint64_t finalizing_samples; /* AP_COUNT_FINALIZING */
 	uint32_t proc;           /* index in profile.procs */
