@@ -64,7 +64,7 @@ t_gc_flag_symbols() {
 		d=$(pattern_run gc_heavy@$v)
 		[ -e $d.failed ] && { err="$err $v: profiling failed: $(tail -1 $d.err)"; continue; }
 		read -r a b ab n <<<"$(gs_gc_counts $d)"
-		if [ "$a" -lt 20 ] || [ "$b" -lt 20 ]; then
+		if [ "$a" -lt 10 ] || [ "$b" -lt 10 ]; then
 			err="$err $v: too few GC samples (frames $a, flagged $b of $n)$(loaded $d)"
 		elif ! ge $(ratio $ab $a) 0.9 || ! ge $(ratio $ab $b) 0.9; then
 			err="$err $v: frames $a, flagged $b, both $ab of $n"
