@@ -103,20 +103,30 @@ t_shutdown_truth() {
 
 # a run without the interpreter's state (an old run dir, or a layout we do
 # not know) on a stripped interpreter: gc_pressure is listed as not
-# evaluated, with its reason, and report.md says so; the old dir still loads
+# evaluated, with its reason, and report.md says so; the old dir still loads.
+# With symbols (3.12) it falls back to the collector's native frames.
+# copy run SRC to DIR as a run from before the GC/finalizing flags, analyzed
+gs_strip_state() { # SRC DIR
+	rm -rf $2 && cp -r $1 $2 && rm -f $2/findings.json $2/report.md &&
+		jq -c '.samples |= map(del(.py_state, .gc, .finalizing)) | .threads |= map(del(.gc_samples, .finalizing_samples))' \
+			$1/artifacts/cpu.json >$2/artifacts/cpu.json &&
+		$AP analyze $2 >/dev/null 2>$2.err
+}
+
 t_gc_not_evaluated() {
 	local src=$(pattern_run gc_truth) d=$O/gs_noteval
 	[ -e $src.failed ] && { fail gc_not_evaluated "profiling gc_truth failed"; return; }
-	rm -rf $d && cp -r $src $d && rm -f $d/findings.json $d/report.md
-	jq -c '.samples |= map(del(.py_state, .gc, .finalizing)) | .threads |= map(del(.gc_samples, .finalizing_samples))' \
-		$src/artifacts/cpu.json >$d/artifacts/cpu.json
-	if ! $AP analyze $d >/dev/null 2>$d.err; then
+	if ! gs_strip_state $src $d; then
 		fail gc_not_evaluated "analyze of the old-style run failed: $(tail -1 $d.err)"
 	elif ! jq -e '.not_evaluated[] | select(.pattern_id == "gc_pressure") | .reason | test("GC")' \
 		$d/findings.json >/dev/null; then
 		fail gc_not_evaluated "gc_pressure not listed as not evaluated: $(jq -c '.not_evaluated, [.findings[].id]' $d/findings.json)"
 	elif ! grep -q '`gc_pressure`: needs' $d/report.md; then
 		fail gc_not_evaluated "report.md does not say gc_pressure was not evaluated"
+	elif ! gs_strip_state $(pattern_run gc_heavy@3.12) $O/gs_frames ||
+		! jq -e '.findings[] | select(.pattern_id == "gc_pressure") | .explanation | test("native frames")' \
+			$O/gs_frames/findings.json >/dev/null; then
+		fail gc_not_evaluated "with symbols but no state (3.12), gc_pressure did not fall back to the collector's frames: $(jq -c '[.findings[].explanation]' $O/gs_frames/findings.json 2>/dev/null)"
 	else
 		pass gc_not_evaluated
 	fi
