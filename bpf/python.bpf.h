@@ -127,6 +127,34 @@ static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tsta
 	return gil.locked && gil.last_holder == tstate;
 }
 
+/* AP_SPY_STATE, AP_SPY_GC, AP_SPY_FINALIZING for the thread of tstate.
+ * The collector's `collecting` is interpreter-wide: it names this thread
+ * only while the thread holds the GIL (the collection runs under it).
+ * _PyRuntime._finalizing is the tstate of the thread running
+ * Py_FinalizeEx, set after the atexit handlers. Both are read on CPU only,
+ * so a finalizing process that sleeps is not counted. */
+static __always_inline __u32 py_state(const struct ap_py_proc *pp, __u64 tstate, bool gil)
+{
+	__u16 gc_off = pp->off.gc_collecting, fin_off = pp->off.runtime_finalizing;
+	__u64 base = pp->runtime, fin = 0;
+	__s32 collecting = 0;
+	__u32 f = AP_SPY_STATE;
+
+	if (gc_off == AP_PY_OFF_NONE || fin_off == AP_PY_OFF_NONE)
+		return 0;
+	if (pp->off.minor != 8 && /* 3.8 keeps the GC state in _PyRuntime */
+	    bpf_probe_read_user(&base, 8, (void *)(tstate + pp->off.tstate_interp)))
+		return 0;
+	if (bpf_probe_read_user(&collecting, sizeof(collecting), (void *)(base + gc_off)) ||
+	    bpf_probe_read_user(&fin, 8, (void *)(pp->runtime + fin_off)))
+		return 0;
+	if (collecting && gil)
+		f |= AP_SPY_GC;
+	if (fin == tstate)
+		f |= AP_SPY_FINALIZING;
+	return f;
+}
+
 static __always_inline __u64 py_first_frame(const struct ap_py_proc *pp, __u64 tstate)
 {
 	__u64 frame = 0, cframe = 0;
@@ -427,6 +455,7 @@ static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_stru
 	}
 	if (py_holds_gil(pp, tstate))
 		s->py_flags |= AP_SPY_GIL;
+	s->py_flags |= py_state(pp, tstate, s->py_flags & AP_SPY_GIL);
 	return py_walk(s, sc, pp, tstate);
 }
 

@@ -285,7 +285,11 @@ struct ap_py_offsets {
 	__u16 str_compact_data;    /* sizeof(PyCompactUnicodeObject) */
 	__u16 tsd_base;            /* glibc struct pthread specific_1stblock (0x310) */
 	__u16 tstate_thread_id;    /* PyThreadState.thread_id (pthread_self = fsbase) */
-	__u16 pad[2];
+	__u16 gc_collecting;       /* struct _gc_runtime_state.collecting (int), from
+				    * PyInterpreterState (3.9+) or _PyRuntime (3.8:
+				    * minor 8); NONE when unknown */
+	__u16 runtime_finalizing;  /* _PyRuntimeState._finalizing (PyThreadState *,
+				    * "finalizing" on 3.8); NONE when unknown */
 };
 _Static_assert(sizeof(struct ap_py_offsets) == 48, "ap_py_offsets layout changed");
 
@@ -313,6 +317,10 @@ struct ap_py_frame {
 #define AP_SPY_GIL      (1u << 1)  /* the thread held the GIL */
 #define AP_SPY_TRUNC    (1u << 2)  /* more frames than the limit */
 #define AP_SPY_ERROR    (1u << 3)  /* the walk stopped on a read or validation error */
+#define AP_SPY_STATE    (1u << 4)  /* the interpreter's GC and finalizing state was read */
+#define AP_SPY_GC       (1u << 5)  /* the thread held the GIL while the cyclic GC collected */
+#define AP_SPY_FINALIZING (1u << 6) /* the thread is finalizing the runtime (Py_FinalizeEx
+				     * after the atexit handlers) */
 
 #define AP_PY_NAME_MAX 128
 #define AP_PY_FILE_MAX 256

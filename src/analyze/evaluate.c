@@ -371,6 +371,9 @@ static const char *needs(int metric)
 		return "artifacts/proc.json";
 	if (strstr(src, "python_calls.json"))
 		return "artifacts/python_calls.json (run with --py-calls)";
+	if (strstr(src, "py_state"))
+		return "the interpreter's GC and finalizing state, read for CPython 3.8-3.13 "
+		       "(this interpreter's layout is not known), or for the GC its symbols";
 	return "data this run does not have";
 }
 

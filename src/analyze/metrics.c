@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyze/analyze.h"
+#include "analyze/pattern.h"
 #include "hashmap.h"
 #include "util.h"
 
@@ -1177,6 +1178,113 @@ static const struct ap_subject *process_subject(const struct ap_analysis *an, ui
 	return NULL;
 }
 
+/* ---- the interpreter's own state: GC and shutdown ---- */
+
+/* the collector's functions in CPython 3.8-3.14 (matched without compiler
+ * suffixes), for processes whose GC state could not be read; gc_collect is
+ * gc.collect() itself, counted by explicit_gc_collect instead */
+static const char *const gc_functions[] = {
+	"gc_collect_main", "gc_collect_region", "gc_collect_full", "gc_collect_young",
+	"gc_collect_increment", "collect", "collect_with_callback", "collect_generations",
+	"gc_collect_generations", "deduce_unreachable", "move_unreachable", "subtract_refs",
+	"update_refs", "visit_decref", "visit_reachable", "_PyGC_Collect", "_Py_RunGC",
+};
+
+#define GCS_FRAME 1    /* a collector function of the interpreter */
+#define GCS_EXPLICIT 2 /* inside gc.collect() */
+
+static uint8_t gc_stack_bits(const struct profile *p, uint32_t stack)
+{
+	const struct ap_stack *st = &p->stacks[stack];
+	uint8_t bits = 0;
+	uint32_t i;
+	size_t j;
+
+	for (i = 0; i < st->len; i++) {
+		const struct ap_frame *f = &p->frames[p->stack_frames[st->off + i]];
+		const char *name = profile__s(p, f->name), *mod;
+
+		if (f->kind != AP_FRAME_USER || f->module == AP_NONE)
+			continue;
+		mod = base_name(profile__s(p, p->modules[f->module].path));
+		if (!strstr(mod, "python"))
+			continue;
+		if (ap_symbol_match("gc_collect", name))
+			bits |= GCS_EXPLICIT;
+		for (j = 0; j < AP_ARRAY_SIZE(gc_functions); j++)
+			if (ap_symbol_match(gc_functions[j], name))
+				bits |= GCS_FRAME;
+	}
+	return bits;
+}
+
+struct gc_sums {
+	uint64_t state, gc, gc_frames, fin, fin_gc;
+};
+
+static void compute_gc_state(struct ap_analysis *an)
+{
+	const struct profile *p = &an->in.prof;
+	double hz = p->frequency_hz ? p->frequency_hz : 1;
+	uint8_t *bits = xcalloc(p->nr_stacks + 1, 1);
+	struct gc_sums *gs = xcalloc(p->nr_procs + 1, sizeof(*gs));
+	uint64_t k;
+	size_t i;
+
+	for (i = 0; i < p->nr_stacks; i++)
+		bits[i] = gc_stack_bits(p, i);
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_count *c = &p->counts[i];
+		bool explicit = bits[c->stack] & GCS_EXPLICIT;
+
+		if (!hmap_get(&p->proc_ids, &c->pid, sizeof(c->pid), &k))
+			continue;
+		if (c->flags & AP_COUNT_PY_STATE)
+			gs[k].state += c->count;
+		/* collections during shutdown are shutdown time: advice differs */
+		if ((c->flags & AP_COUNT_GC) && !explicit && !(c->flags & AP_COUNT_FINALIZING))
+			gs[k].gc += c->count;
+		if ((bits[c->stack] & GCS_FRAME) && !explicit)
+			gs[k].gc_frames += c->count;
+		if (c->flags & AP_COUNT_FINALIZING)
+			gs[k].fin += c->count;
+		if ((c->flags & AP_COUNT_FINALIZING) && (c->flags & AP_COUNT_GC))
+			gs[k].fin_gc += c->count;
+	}
+	for (i = 0; i < an->nr_subj[AP_SCOPE_PROCESS]; i++) {
+		struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
+		const struct ap_process *pr;
+		const struct gc_sums *g;
+		const char *exe, *comm;
+		bool cpython;
+
+		if (!hmap_get(&p->proc_ids, &s->pid, sizeof(s->pid), &k))
+			continue;
+		pr = &p->procs[k];
+		g = &gs[k];
+		exe = base_name(profile__s(p, pr->exe));
+		comm = profile__s(p, pr->comm);
+		cpython = python_samples_of(p, pr->pid, false) > 0 || !strncmp(exe, "python", 6) ||
+			  !strncmp(comm, "python", 6);
+		setv(s, AP_M_P_CPYTHON, cpython);
+		if (g->state) {
+			setp(s, AP_M_P_GC_PCT, g->gc, pr->samples);
+			setv(s, AP_M_P_GC_S, g->gc / hz);
+			sets(an, s, AP_M_P_GC_SOURCE, "the interpreter's GC state");
+			setp(s, AP_M_P_SHUTDOWN_PCT, g->fin, pr->samples);
+			setv(s, AP_M_P_SHUTDOWN_S, g->fin / hz);
+			setp(s, AP_M_P_SHUTDOWN_GC_PCT, g->fin_gc, g->fin);
+		} else if (g->gc_frames) {
+			/* without frames the collector may have been idle or invisible */
+			setp(s, AP_M_P_GC_PCT, g->gc_frames, pr->samples);
+			setv(s, AP_M_P_GC_S, g->gc_frames / hz);
+			sets(an, s, AP_M_P_GC_SOURCE, "the collector's native frames");
+		}
+	}
+	free(bits);
+	free(gs);
+}
+
 /* upper edge in µs of the bucket holding quantile q */
 static double hist_quantile(const uint64_t *h, uint64_t count, double q)
 {
@@ -1307,6 +1415,7 @@ void ap_metrics__compute(struct ap_analysis *an)
 
 		t->parent = &an->subj[AP_SCOPE_PROCESS][(uintptr_t)t->parent - 1];
 	}
+	compute_gc_state(an);
 	compute_code(an);
 	if (an->in.prof.has_syscalls)
 		compute_syscalls(an);

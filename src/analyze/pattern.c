@@ -818,16 +818,75 @@ void ap_patterns__free(struct ap_analysis *an)
 	an->nr_pats = 0;
 }
 
+/* the length of a compiler suffix token at s ("lto_priv", "cold", a
+ * number ...), after its dot; 0 if s does not start with one */
+static size_t suffix_token(const char *s, bool *named)
+{
+	static const char *const words[] = { "lto_priv", "cold", "isra", "part", "constprop",
+					     "llvm", "localalias", "clone" };
+	size_t i, n;
+
+	for (i = 0; i < AP_ARRAY_SIZE(words); i++) {
+		n = strlen(words[i]);
+		if (!strncmp(s, words[i], n) && (s[n] == '.' || !s[n])) {
+			*named = true;
+			return n;
+		}
+	}
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	/* clang's .llvm.<hash> is decimal; anything else ends the search */
+	return (s[n] == '.' || !s[n]) ? n : 0;
+}
+
+size_t ap_symbol_base_len(const char *name)
+{
+	const char *dot;
+
+	/* the first dot from which everything is suffix tokens, one of them named */
+	for (dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
+		const char *q = dot;
+		bool named = false;
+		size_t n;
+
+		while (*q == '.' && (n = suffix_token(q + 1, &named)) > 0)
+			q += 1 + n;
+		if (!*q && named && dot > name)
+			return dot - name;
+	}
+	return strlen(name);
+}
+
+bool ap_symbol_match(const char *glob, const char *name)
+{
+	char base[512];
+	size_t n;
+
+	if (!fnmatch(glob, name, 0))
+		return true;
+	n = ap_symbol_base_len(name);
+	if (n == strlen(name) || n >= sizeof(base))
+		return false; /* no suffix, or a name no rule spells out */
+	memcpy(base, name, n);
+	base[n] = 0;
+	return !fnmatch(glob, base, 0);
+}
+
 bool ap_rule_match(const struct profile *p, const struct ap_frame_rule *r, uint32_t frame)
 {
 	const struct ap_frame *f = &p->frames[frame];
+	const char *name = profile__s(p, f->name);
 
 	if (r->kind >= 0 && (uint32_t)r->kind != f->kind)
 		return false;
 	if (r->module && fnmatch(r->module, f->module == AP_NONE ? "" :
 				 profile__s(p, p->modules[f->module].path), 0))
 		return false;
-	return !r->function || !fnmatch(r->function, profile__s(p, f->name), 0);
+	if (!r->function)
+		return true;
+	/* Python qualified names have dots of their own: no suffixes there */
+	return f->kind == AP_FRAME_PYTHON ? !fnmatch(r->function, name, 0) :
+					    ap_symbol_match(r->function, name);
 }
 
 /* numbers as a reader wants them: integers plain, others to 1 or 2 decimals */

@@ -63,7 +63,14 @@ struct ap_pattern {
 /* render a template ("{function.name} ... {function.self_pct:.1f}%") */
 char *ap_template_render(const struct ap_analysis *an, const char *tpl, const struct ap_subject *s,
 			 const struct ap_value *match, double confidence);
-/* does a frame match a rule? */
+/* does a frame match a rule? Native and kernel function names also match
+ * without their compiler suffixes (see ap_symbol_base_len) */
 bool ap_rule_match(const struct profile *p, const struct ap_frame_rule *r, uint32_t frame);
+/* length of a symbol without the suffixes GCC and clang append to clones
+ * and split parts (.lto_priv.N, .cold, .isra.N, .part.N, .constprop.N,
+ * .llvm.N, .localalias, in any combination); strlen(name) if none */
+size_t ap_symbol_base_len(const char *name);
+/* fnmatch(glob, name) on the whole symbol, else on its base */
+bool ap_symbol_match(const char *glob, const char *name);
 
 #endif

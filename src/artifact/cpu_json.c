@@ -324,6 +324,23 @@ static void load_labels(const cJSON *o, struct profile *p, struct ap_process *pr
 	}
 }
 
+/* AP_COUNT_* of a samples row; rows of older runs have at most "gil" */
+static uint32_t row_flags(const cJSON *o)
+{
+	static const struct {
+		const char *key;
+		uint32_t flag;
+	} keys[] = { { "gil", AP_COUNT_GIL }, { "py_state", AP_COUNT_PY_STATE },
+		     { "gc", AP_COUNT_GC }, { "finalizing", AP_COUNT_FINALIZING } };
+	uint32_t f = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, keys[i].key)))
+			f |= keys[i].flag;
+	return f;
+}
+
 cJSON *cpu_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o;
@@ -345,6 +362,12 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "stack", k->stack);
 		if (k->flags & AP_COUNT_GIL)
 			cJSON_AddBoolToObject(o, "gil", true);
+		if (k->flags & AP_COUNT_PY_STATE)
+			cJSON_AddBoolToObject(o, "py_state", true);
+		if (k->flags & AP_COUNT_GC)
+			cJSON_AddBoolToObject(o, "gc", true);
+		if (k->flags & AP_COUNT_FINALIZING)
+			cJSON_AddBoolToObject(o, "finalizing", true);
 		cJSON_AddNumberToObject(o, "count", k->count);
 	}
 
@@ -359,6 +382,8 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "samples", t->samples);
 		cJSON_AddNumberToObject(o, "python_samples", t->python_samples);
 		cJSON_AddNumberToObject(o, "gil_samples", t->gil_samples);
+		cJSON_AddNumberToObject(o, "gc_samples", t->gc_samples);
+		cJSON_AddNumberToObject(o, "finalizing_samples", t->finalizing_samples);
 	}
 
 	arr = cJSON_AddArrayToObject(root, "processes");
@@ -595,8 +620,7 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 			goto out;
 		}
 		profile__add(p, json_u64(o, "pid"), json_u64(o, "tid"), NULL, t.stack[stack],
-			     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "gil")) ? AP_COUNT_GIL : 0,
-			     json_u64(o, "count"));
+			     row_flags(o), json_u64(o, "count"));
 	}
 	what = "timeline";
 	err = load_timeline(p, cJSON_GetObjectItemCaseSensitive(root, "timeline"), &t);

@@ -70,6 +70,15 @@ static int oncpu_attach(struct ap_collector *c)
 	return 0;
 }
 
+/* AP_COUNT_* of a sample's AP_SPY_* flags */
+static uint32_t count_flags(uint32_t py)
+{
+	return ((py & AP_SPY_GIL) ? AP_COUNT_GIL : 0) |
+	       ((py & AP_SPY_STATE) ? AP_COUNT_PY_STATE : 0) |
+	       ((py & AP_SPY_GC) ? AP_COUNT_GC : 0) |
+	       ((py & AP_SPY_FINALIZING) ? AP_COUNT_FINALIZING : 0);
+}
+
 static int oncpu_on_record(struct ap_collector *c, uint32_t type, const void *data, size_t size)
 {
 	struct cpu_collector *cc = c->cc;
@@ -83,8 +92,7 @@ static int oncpu_on_record(struct ap_collector *c, uint32_t type, const void *da
 	o->received++;
 	memcpy(comm, s->comm, AP_COMM_LEN);
 	comm[AP_COMM_LEN] = 0;
-	profile__add(&cc->ses->prof, s->tgid, s->tid, comm, stack,
-		     (s->py_flags & AP_SPY_GIL) ? AP_COUNT_GIL : 0, 1);
+	profile__add(&cc->ses->prof, s->tgid, s->tid, comm, stack, count_flags(s->py_flags), 1);
 	profile__add_time(&cc->ses->prof, s->tgid, s->tid, stack, s->time_ns);
 	return 0;
 }

@@ -397,6 +397,10 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 		t->python_samples += count;
 	if (flags & AP_COUNT_GIL)
 		t->gil_samples += count;
+	if (flags & AP_COUNT_GC)
+		t->gc_samples += count;
+	if (flags & AP_COUNT_FINALIZING)
+		t->finalizing_samples += count;
 	p->procs[t->proc].samples += count;
 	p->total_samples += count;
 }

@@ -58,6 +58,9 @@ struct ap_stack {
 };
 
 #define AP_COUNT_GIL (1u << 0) /* the thread held the GIL in these samples */
+#define AP_COUNT_PY_STATE (1u << 1) /* the interpreter's GC/finalizing state was read */
+#define AP_COUNT_GC (1u << 2) /* the thread ran the cyclic GC (held the GIL, collecting) */
+#define AP_COUNT_FINALIZING (1u << 3) /* the thread was finalizing the runtime (Py_FinalizeEx) */
 
 struct ap_count {
 	uint32_t pid, tid, stack;
@@ -71,6 +74,8 @@ struct ap_thread {
 	uint64_t samples;
 	uint64_t python_samples; /* samples with Python frames (from their stacks) */
 	uint64_t gil_samples;    /* samples where the thread held the GIL (AP_COUNT_GIL) */
+	uint64_t gc_samples;     /* AP_COUNT_GC */
+	uint64_t finalizing_samples; /* AP_COUNT_FINALIZING */
 	uint32_t proc;           /* index in profile.procs */
 	/* scheduler accounting (off-CPU collector); CLOCK_MONOTONIC ns */
 	bool accounted;          /* the fields below are set */

@@ -2,7 +2,10 @@
 /* Per-version offsets of CPython release (GIL) builds on x86_64, checked
  * against headers and live processes (ref sheet §6, tags H/L/D) and, here,
  * by tests/integration on 3.8.18, 3.9.18, 3.10.13, 3.11.2, 3.11.7, 3.12.1
- * and 3.13.0. 3.14 comes from the sheet only (no interpreter here). */
+ * and 3.13.0. 3.14 comes from the sheet only (no interpreter here).
+ * gc_collecting and runtime_finalizing: offsetof() compiled with
+ * -DPy_BUILD_CORE against the pyenv 3.8.18-3.13.0 headers and Debian's
+ * python3.11-dev 3.11.2 (same as 3.11.7). */
 #include <errno.h>
 #include <string.h>
 #include "python/offsets.h"
@@ -29,6 +32,8 @@ static const struct ap_py_offsets table[] = {
 		.code_adaptive = NONE,
 		.str_ascii_data = 48,     /* sizeof(PyASCIIObject) */
 		.str_compact_data = 72,   /* sizeof(PyCompactUnicodeObject) */
+		.gc_collecting = 544,     /* _PyRuntimeState.gc (344) + .collecting (200) */
+		.runtime_finalizing = 16, /* _PyRuntimeState.finalizing */
 	},
 	/* 3.9: as 3.8 with a smaller _PyRuntimeState */
 	[9] = {
@@ -41,6 +46,8 @@ static const struct ap_py_offsets table[] = {
 		.code_firstlineno = 40, .code_filename = 104, .code_name = 112,
 		.code_qualname = NONE, .code_linetable = 120, .code_adaptive = NONE,
 		.str_ascii_data = 48, .str_compact_data = 72,
+		.gc_collecting = 816, /* PyInterpreterState.gc (616) + .collecting (200) */
+		.runtime_finalizing = 16, /* _PyRuntimeState._finalizing */
 	},
 	/* 3.10: f_lasti counts code units; co_linetable replaces co_lnotab */
 	[10] = {
@@ -53,6 +60,8 @@ static const struct ap_py_offsets table[] = {
 		.code_firstlineno = 40, .code_filename = 104, .code_name = 112,
 		.code_qualname = NONE, .code_linetable = 120, .code_adaptive = NONE,
 		.str_ascii_data = 48, .str_compact_data = 72,
+		.gc_collecting = 816, /* PyInterpreterState.gc (616) + .collecting (200) */
+		.runtime_finalizing = 16, /* _PyRuntimeState._finalizing */
 	},
 	/* 3.11: _PyInterpreterFrame via tstate->cframe; is_entry marks groups */
 	[11] = {
@@ -71,6 +80,8 @@ static const struct ap_py_offsets table[] = {
 		.code_qualname = 128, .code_linetable = 136,
 		.code_adaptive = 184,     /* PyCodeObject.co_code_adaptive */
 		.str_ascii_data = 48, .str_compact_data = 72,
+		.gc_collecting = 848, /* PyInterpreterState.gc (648) + .collecting (200) */
+		.runtime_finalizing = 24, /* _PyRuntimeState._finalizing */
 	},
 	/* 3.12: shim frames (owner == 3); the GIL moved behind interp->ceval.gil */
 	[12] = {
@@ -84,6 +95,8 @@ static const struct ap_py_offsets table[] = {
 		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
 		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 192,
 		.str_ascii_data = 40, .str_compact_data = 56,
+		.gc_collecting = 312, /* PyInterpreterState.gc (112) + .collecting (200) */
+		.runtime_finalizing = 24, /* _PyRuntimeState._finalizing */
 	},
 	/* 3.13: tstate->current_frame; f_executable; instr_ptr */
 	[13] = {
@@ -96,6 +109,8 @@ static const struct ap_py_offsets table[] = {
 		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
 		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 200,
 		.str_ascii_data = 40, .str_compact_data = 56,
+		.gc_collecting = 7600, /* PyInterpreterState.gc (7400) + .collecting (200) */
+		.runtime_finalizing = 608, /* _PyRuntimeState._finalizing */
 	},
 	/* 3.14: f_executable is a tagged _PyStackRef; owner >= 3 is not Python.
 	 * From the reference sheet only: no 3.14 interpreter on the test machine */
@@ -109,6 +124,8 @@ static const struct ap_py_offsets table[] = {
 		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
 		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 208,
 		.str_ascii_data = 40, .str_compact_data = 56,
+		/* no 3.14 headers here: no GC or finalizing state */
+		.gc_collecting = NONE, .runtime_finalizing = NONE,
 	},
 };
 
@@ -127,12 +144,14 @@ struct dbg_pos {
 	uint16_t current_frame, interp, thread_id, previous, executable, instr_ptr, owner;
 	uint16_t filename, name, qualname, linetable, firstlineno, code_adaptive;
 	uint16_t ascii_size;
+	uint16_t finalizing, interp_gc, gc_collecting; /* 0: not known for this minor */
 };
 
 static const struct dbg_pos dbg_pos[] = {
 	[13] = { .current_frame = 184, .interp = 176, .thread_id = 192, .previous = 232, .executable = 240,
 		 .instr_ptr = 248, .owner = 264, .filename = 280, .name = 288, .qualname = 296,
-		 .linetable = 304, .firstlineno = 312, .code_adaptive = 344, .ascii_size = 560 },
+		 .linetable = 304, .firstlineno = 312, .code_adaptive = 344, .ascii_size = 560,
+		 .finalizing = 32, .interp_gc = 80, .gc_collecting = 576 },
 	[14] = { .current_frame = 208, .interp = 200, .thread_id = 216, .previous = 256, .executable = 264,
 		 .instr_ptr = 272, .owner = 288, .filename = 320, .name = 328, .qualname = 336,
 		 .linetable = 344, .firstlineno = 352, .code_adaptive = 384, .ascii_size = 640 },
@@ -182,6 +201,13 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	n.code_firstlineno = dbg_get(dbg, len, p->firstlineno, &bad);
 	n.code_adaptive = dbg_get(dbg, len, p->code_adaptive, &bad);
 	n.str_ascii_data = dbg_get(dbg, len, p->ascii_size, &bad);
+	if (p->finalizing) {
+		uint32_t gc = (uint32_t)dbg_get(dbg, len, p->interp_gc, &bad) +
+			      dbg_get(dbg, len, p->gc_collecting, &bad);
+
+		n.runtime_finalizing = dbg_get(dbg, len, p->finalizing, &bad);
+		n.gc_collecting = gc < AP_PY_OFF_NONE ? gc : AP_PY_OFF_NONE;
+	}
 	if (bad)
 		return -EINVAL;
 	*o = n;

@@ -873,6 +873,8 @@ native_library_dominated hashing         cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 killed_by_signal     crash_child         spawn
+gc_pressure          gc_truth            cpu
+interpreter_shutdown shutdown_heavy      shutdown_skipped
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

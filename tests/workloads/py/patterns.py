@@ -364,6 +364,73 @@ def crash_child():
     while time.monotonic() < end:
         pass
 
+def gc_truth(d):
+    """gc_heavy, timing its own collections with gc.callbacks (CPU time of
+    this thread) into DIR/gc_truth.json"""
+    import json as _json
+    spent = [0.0, 0.0]
+
+    def cb(phase, info):
+        if phase == "start":
+            spent[1] = time.thread_time()
+        else:
+            spent[0] += time.thread_time() - spent[1]
+    gc.callbacks.append(cb)
+    t0 = time.thread_time()
+    gc_heavy()
+    gc.callbacks.remove(cb)
+    with open(os.path.join(d, "gc_truth.json"), "w") as f:
+        _json.dump({"gc_s": spent[0], "cpu_s": time.thread_time() - t0}, f)
+
+
+# module-level data a batch tool leaves behind: interpreter shutdown frees
+# it object by object (and its final collections walk it)
+SHUTDOWN_DATA = []
+
+
+def _shutdown_build(d):
+    import atexit
+
+    def last():  # registered first, so it runs last
+        with open(os.path.join(d, "atexit_cpu"), "w") as f:
+            f.write("%.6f\n" % time.process_time())
+    atexit.register(last)
+    SHUTDOWN_DATA.append({i: (i, [i]) for i in range(400000)})
+
+
+class _SlowDel:
+    """sleeps while the interpreter tears modules down: off CPU, so not
+    shutdown CPU time"""
+    def __del__(self):
+        time.sleep(0.2)
+
+
+def shutdown_heavy(d):
+    """a large module-level object graph left for interpreter shutdown"""
+    _shutdown_build(d)
+    SHUTDOWN_DATA.append(_SlowDel())
+
+
+def shutdown_skipped(d):
+    """the same graph, but the tool flushes and leaves with os._exit"""
+    _shutdown_build(d)
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def shutdown_truth(d):
+    """runs shutdown_heavy in a child; writes its total CPU time (rusage) and
+    the CPU time at its last atexit handler to DIR/shutdown_truth.json"""
+    import json as _json
+    p = subprocess.Popen([sys.executable, __file__, "shutdown_heavy", d])
+    _, status, ru = os.wait4(p.pid, 0)
+    with open(os.path.join(d, "atexit_cpu")) as f:
+        at = float(f.read())
+    with open(os.path.join(d, "shutdown_truth.json"), "w") as f:
+        _json.dump({"pid": p.pid, "status": status, "cpu_s": ru.ru_utime + ru.ru_stime,
+                    "atexit_cpu_s": at}, f)
+
+
 if __name__ == "__main__":
     gc.collect()
     name = sys.argv[1]
