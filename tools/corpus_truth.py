@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Truths about a program's run, measured without autoprof-bpf.
+
+  corpus_truth.py measure OUT.json PYTHON PROG ARG...   (parent)
+  corpus_truth.py cprofile OUT.json PYTHON PROG ARG...  (parent)
+
+PROG is "-m MODULE" or a script path. The parent starts PYTHON on this file
+in child mode, which runs PROG with runpy after installing:
+  - a gc.callbacks hook: start/stop of every collection, CPU time of the
+    collecting thread (time.thread_time) and wall time (perf_counter);
+  - an atexit handler registered first, so it runs last: it stamps the
+    monotonic clock and the process's CPU time when the program's own work
+    and atexit handlers are done and interpreter teardown (Py_FinalizeEx:
+    module teardown, the final collections) begins.
+The parent measures the child's wall time (monotonic, fork to reap) and its
+CPU (getrusage of children), so shutdown = exit - atexit stamp, in wall and
+CPU seconds. In cprofile mode the program runs under cProfile and the
+top functions by own time (tottime) are written instead.
+Works with Python 3.6+ (stdlib only)."""
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def cpu_self():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def schedstat():
+    """CPU and run-queue seconds of every thread so far (/proc schedstat)"""
+    run = wait = 0
+    try:
+        for t in os.listdir("/proc/self/task"):
+            with open("/proc/self/task/%s/schedstat" % t) as f:
+                r, w = f.read().split()[:2]
+            run += int(r)
+            wait += int(w)
+    except OSError:
+        return None, None
+    return run / 1e9, wait / 1e9
+
+
+def run_prog(argv):
+    import runpy
+    if argv[0] == "-m":
+        sys.argv = [argv[1]] + argv[2:]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    else:
+        sys.argv = list(argv)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(argv[0])))
+        runpy.run_path(argv[0], run_name="__main__")
+
+
+def child(mode, out, argv):
+    import atexit
+    import gc
+    st = {"gc_cpu_s": 0.0, "gc_wall_s": 0.0, "collections": [0, 0, 0], "t0": None}
+    start = {}
+
+    def gc_cb(phase, info):
+        if phase == "start":
+            start["c"] = time.thread_time()
+            start["w"] = time.perf_counter()
+        elif "c" in start:
+            st["gc_cpu_s"] += time.thread_time() - start.pop("c")
+            st["gc_wall_s"] += time.perf_counter() - start.pop("w")
+            st["collections"][info["generation"]] += 1
+
+    def at_exit():
+        # registered first, so it runs after the program's own handlers
+        rec = {"main_start_mono": t_main, "atexit_mono": time.monotonic(),
+               "atexit_cpu_s": cpu_self(), "main_start_cpu_s": c_main,
+               "gc_cpu_s": st["gc_cpu_s"], "gc_wall_s": st["gc_wall_s"],
+               "collections": st["collections"]}
+        rec["sched_run_s"], rec["sched_wait_s"] = schedstat()
+        if prof is not None:
+            prof.disable()
+            rec["cprofile"] = cprofile_top(prof)
+        if gc_cb in gc.callbacks:
+            gc.callbacks.remove(gc_cb)
+        with open(out, "w") as f:
+            json.dump(rec, f)
+
+    t_main, c_main = time.monotonic(), cpu_self()
+    atexit.register(at_exit)
+    prof = None
+    if mode == "cprofile":
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
+    else:
+        gc.callbacks.append(gc_cb)
+    try:
+        run_prog(argv)
+    except SystemExit as e:
+        # the program's exit status; atexit still runs
+        if prof is not None:
+            prof.disable()
+        raise
+
+
+def cprofile_top(prof):
+    import pstats
+    s = pstats.Stats(prof)
+    total = sum(v[2] for v in s.stats.values())
+    rows = []
+    for (fn, line, name), (cc, nc, tt, ct, callers) in s.stats.items():
+        label = name if fn == "~" else "%s:%d(%s)" % (fn, line, name)
+        rows.append({"func": label, "name": name, "file": fn, "tottime_s": tt,
+                     "cumtime_s": ct, "calls": nc})
+    imports = max([r["cumtime_s"] for r in rows
+                   if r["name"] == "_find_and_load"] or [0])
+    rows.sort(key=lambda r: -r["tottime_s"])
+    for r in rows:
+        r["tottime_pct"] = 100.0 * r["tottime_s"] / total if total else 0
+    return {"total_tottime_s": total, "import_cum_pct": 100.0 * imports / total if total else 0,
+            "top": rows[:25]}
+
+
+def parent(mode, out, py, argv):
+    tmp = out + ".child"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    p = subprocess.Popen([py, os.path.abspath(__file__), "child-" + mode, tmp] + argv,
+                         stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL if os.environ.get("CORPUS_QUIET") else None)
+    p.wait()
+    t1 = time.monotonic()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    try:
+        with open(tmp) as f:
+            c = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit("corpus_truth: %s: the child wrote no record (%s), exit %d" % (argv, e, p.returncode))
+    os.unlink(tmp)
+    wall = t1 - t0
+    res = {"program": argv, "python": py, "mode": mode, "exit_status": p.returncode,
+           "wall_s": wall, "cpu_s": cpu,
+           "startup_s": c["main_start_mono"] - t0,
+           "shutdown_wall_s": t1 - c["atexit_mono"],
+           "shutdown_cpu_s": max(0.0, cpu - c["atexit_cpu_s"]),
+           "gc_cpu_s": c["gc_cpu_s"], "gc_wall_s": c["gc_wall_s"],
+           "collections": c["collections"], "max_rss_kb": r1.ru_maxrss,
+           # CPU demand of the program's own part (start to atexit): on a CPU
+           # plus waiting in the run queue, over that wall time
+           "demand": ((c["sched_run_s"] + c["sched_wait_s"]) / (c["atexit_mono"] - t0)
+                      if c.get("sched_run_s") is not None else None)}
+    res["gc_pct"] = 100.0 * c["gc_cpu_s"] / cpu if cpu else 0
+    res["shutdown_pct"] = 100.0 * res["shutdown_cpu_s"] / cpu if cpu else 0
+    if "cprofile" in c:
+        res["cprofile"] = c["cprofile"]
+    with open(out, "w") as f:
+        json.dump(res, f, indent=1)
+
+
+def main():
+    mode = sys.argv[1]
+    if mode.startswith("child-"):
+        child(mode[6:], sys.argv[2], sys.argv[3:])
+    elif mode in ("measure", "cprofile"):
+        parent(mode, sys.argv[2], sys.argv[3], sys.argv[4:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
