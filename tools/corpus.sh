@@ -16,7 +16,7 @@
 # program runs on CORPUS_PY (default Debian's stripped /usr/bin/python3.11).
 # Outputs go to build/corpus/{truth,perf,ours}-SCALE/NAME*.
 # Packages are installed with the pip of the pyenv 3.11 (same ABI as the
-# stock 3.11) into build/corpus/site, wheels only, reinstalled only when
+# stock 3.11) into build/corpus/site-packages, wheels only, reinstalled only when
 # tests/workloads/corpus/requirements.txt changes. Without a package index
 # setup fails, and so does everything that needs it.
 set -u
@@ -27,7 +27,8 @@ PIP=${CORPUS_PIP:-$(ls -d /root/.pyenv/versions/3.11.*/bin/pip 2>/dev/null | tai
 SYMPY=${CORPUS_SYMPY:-$(ls -d /root/.pyenv/versions/3.11.*/bin/python3.11 2>/dev/null | tail -1)}
 CW=tests/workloads/corpus
 REQ=$CW/requirements.txt
-SITE=build/corpus/site
+# named like a virtual environment's: installed packages are libraries
+SITE=build/corpus/site-packages
 PROGRAMS="compileall rst2html pyflakes black jsontool networkx sympy"
 
 die() { echo "corpus: $*" >&2; exit 1; }
@@ -92,7 +93,9 @@ cprof() { # NAME SCALE [force]
 	mkdir -p "$(dirname $f)"
 	a=$(args $1 $2)
 	# shellcheck disable=SC2086
-	CORPUS_QUIET=1 python3 tools/corpus_truth.py cprofile $f.tmp $PY $a || return 1
+	# (inside a test the caller holds the lock already)
+	CORPUS_QUIET=1 ${CORPUS_LOCKED:+env} ${CORPUS_LOCKED:-flock /tmp/autoprof-bpf.lock} nice -n -10 \
+		python3 tools/corpus_truth.py cprofile $f.tmp $PY $a || return 1
 	# paths relative to the tree: the same file on every machine
 	sed -e "s|$PWD/||g" $f.tmp | jq '{program, python, cpu_s, cprofile}' >$f && rm -f $f.tmp
 }

@@ -15,8 +15,8 @@ in child mode, which runs PROG with runpy after installing:
     module teardown, the final collections) begins.
 The parent measures the child's wall time (monotonic, fork to reap) and its
 CPU (getrusage of children), so shutdown = exit - atexit stamp, in wall and
-CPU seconds. In cprofile mode the program runs under cProfile and the
-top functions by own time (tottime) are written instead.
+CPU seconds. In cprofile mode the program runs under cProfile and the top functions by own time (tottime) are
+written instead.
 Works with Python 3.6+ (stdlib only)."""
 import json
 import os
@@ -78,6 +78,7 @@ def child(mode, out, argv):
                "gc_cpu_s": st["gc_cpu_s"], "gc_wall_s": st["gc_wall_s"],
                "collections": st["collections"]}
         rec["sched_run_s"], rec["sched_wait_s"] = schedstat()
+        rec["threads"] = len(os.listdir("/proc/self/task"))
         if prof is not None:
             prof.disable()
             rec["cprofile"] = cprofile_top(prof)
@@ -91,6 +92,9 @@ def child(mode, out, argv):
     prof = None
     if mode == "cprofile":
         import cProfile
+        # the default (wall) clock: a CPU clock costs a system call per
+        # event, which inflates every short call's share; run it on a quiet
+        # machine (tools/corpus.sh cprofile takes the shared lock)
         prof = cProfile.Profile()
         prof.enable()
     else:
@@ -152,7 +156,9 @@ def parent(mode, out, py, argv):
            # CPU demand of the program's own part (start to atexit): on a CPU
            # plus waiting in the run queue, over that wall time
            "demand": ((c["sched_run_s"] + c["sched_wait_s"]) / (c["atexit_mono"] - t0)
-                      if c.get("sched_run_s") is not None else None)}
+                      if c.get("sched_run_s") is not None else None),
+           # waiting in the run queue for a CPU, seconds (threads summed)
+           "runqueue_s": c.get("sched_wait_s"), "threads": c.get("threads")}
     res["gc_pct"] = 100.0 * c["gc_cpu_s"] / cpu if cpu else 0
     res["shutdown_pct"] = 100.0 * res["shutdown_cpu_s"] / cpu if cpu else 0
     if "cprofile" in c:

@@ -33,6 +33,10 @@ What "true" means, per kind of finding (the kind is read from pattern_id):
               waiting for one, schedstat) is >= 70% of its wall time;
               io/sleep/lock-bound are false for a program whose demand is
               >= 70%
+  contention  (CPU contention from other processes) the program waited in
+              the run queue (schedstat, the same run) >= 10% of its wall
+              time, and the time at stake is at most that wait
+  lock, GIL   false for a program that ran one thread
   memory_growth  "high" only for growth that would exhaust memory: false for
               a batch program whose peak RSS is under a quarter of the RAM
 Every finding: its time at stake is at most the run's wall time.
@@ -75,6 +79,10 @@ def kind_of(f):
     p = f["pattern_id"]
     if p in CLASSIFY:
         return "classification"
+    if re.search(r"gil|lock", p):
+        return "threads"
+    if re.search(r"contention|oversub|runqueue|run_queue|preempt|host_load|noisy", p):
+        return "contention"
     if re.search(r"gc", p) and not re.search(r"gc_freeze_shutdown", p):
         return "gc"
     if re.search(r"shutdown|finali[sz]|teardown|atexit", p):
@@ -201,6 +209,15 @@ def main():
             bound = f["pattern_id"] == "cpu_bound"
             if bound != (d >= 0.7):
                 return "%s, but the program's CPU demand was %.0f%% of its wall time" % (f["pattern_id"], 100 * d)
+        elif k == "threads":
+            if (truth.get("threads") or 1) <= 1:
+                return "%s in a program that ran one thread" % f["pattern_id"]
+        elif k == "contention":
+            rq = truth.get("runqueue_s") or 0
+            if rq < 0.1 * truth["wall_s"]:
+                return "the program waited %.2f s for a CPU in a %.2f s run (< 10%%)" % (rq, truth["wall_s"])
+            if f.get("impact_s") is not None and f["impact_s"] > rq + 0.1 * truth["wall_s"]:
+                return "at stake %.2f s, but the program waited %.2f s for a CPU" % (f["impact_s"], rq)
         elif k == "memory":
             if f["severity"] == "high" and truth["max_rss_kb"] < mem_kb / 4:
                 return "high severity for a peak RSS of %d MB (RAM %d MB)" % (
