@@ -181,4 +181,4 @@ tools/export-size.sh
 # cProfile) beside autoprof-bpf's top three findings and the judge's verdict.
 # No timing gates
 echo "== corpus: truths vs findings (tools/corpus.sh table 4)"
-tools/corpus.sh table 4 || echo "corpus: not run (tools/corpus.sh setup failed)"
+CORPUS_LOCKED=1 tools/corpus.sh table 4 || echo "corpus: not run (tools/corpus.sh setup failed)"
