@@ -16,7 +16,9 @@ in child mode, which runs PROG with runpy after installing:
 The parent measures the child's wall time (monotonic, fork to reap) and its
 CPU (getrusage of children), so shutdown = exit - atexit stamp, in wall and
 CPU seconds. In cprofile mode the program runs under cProfile and the top functions by own time (tottime) are
-written instead.
+written instead. CORPUS_TIME="json.dump builtins.compile" wraps those
+functions (measure mode, an unprofiled run) and gives the share of the
+process's CPU spent in their calls (phases_pct).
 Works with Python 3.6+ (stdlib only)."""
 import json
 import os
@@ -79,6 +81,7 @@ def child(mode, out, argv):
                "collections": st["collections"]}
         rec["sched_run_s"], rec["sched_wait_s"] = schedstat()
         rec["threads"] = len(os.listdir("/proc/self/task"))
+        rec["phases_cpu_s"] = phases
         if prof is not None:
             prof.disable()
             rec["cprofile"] = cprofile_top(prof)
@@ -86,6 +89,27 @@ def child(mode, out, argv):
             gc.callbacks.remove(gc_cb)
         with open(out, "w") as f:
             json.dump(rec, f)
+
+    phases = {}
+
+    def timed(mod, attr):
+        """wrap mod.attr to add up the CPU time spent in its calls"""
+        orig = getattr(mod, attr)
+        key = "%s.%s" % (mod.__name__, attr)
+        phases[key] = 0.0
+
+        def wrapper(*a, **k):
+            t = time.thread_time()
+            try:
+                return orig(*a, **k)
+            finally:
+                phases[key] += time.thread_time() - t
+        setattr(mod, attr, wrapper)
+
+    for name in os.environ.get("CORPUS_TIME", "").split():
+        import importlib
+        m, a = name.rsplit(".", 1)
+        timed(importlib.import_module(m), a)
 
     t_main, c_main = time.monotonic(), cpu_self()
     atexit.register(at_exit)
@@ -161,6 +185,8 @@ def parent(mode, out, py, argv):
            "runqueue_s": c.get("sched_wait_s"), "threads": c.get("threads")}
     res["gc_pct"] = 100.0 * c["gc_cpu_s"] / cpu if cpu else 0
     res["shutdown_pct"] = 100.0 * res["shutdown_cpu_s"] / cpu if cpu else 0
+    if c.get("phases_cpu_s"):
+        res["phases_pct"] = {k: 100.0 * v / cpu for k, v in c["phases_cpu_s"].items()} if cpu else {}
     if "cprofile" in c:
         res["cprofile"] = c["cprofile"]
     with open(out, "w") as f:

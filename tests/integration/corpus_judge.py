@@ -24,11 +24,16 @@ What "true" means, per kind of finding (the kind is read from pattern_id):
               own time (tottime); and no "make the loop do less" advice when
               cProfile says its own code is under half of the share we give
               it (its time is below it, in native code it calls)
-  native      (time below Python in native code) it names a builtin or C
-              function that cProfile puts in its top 5 with >= 10% own time,
-              or the program's native module (ALIASES)
-  serialization  the program's serialization functions (json/, pickle) hold
-              within TOL_PROF points of the share claimed (cProfile own time)
+  native      (time below Python in native code, reference BLAS) it names
+              a builtin that cProfile puts in its top 5 with >= 10% own time
+              (as compile, builtin_compile or Py_CompileString...), or the
+              program's native module (ALIASES); for compile(), its share
+              within TOL_GC points of a timer around builtins.compile
+  serialization  within TOL_PROF points of the CPU share of json.dump (the
+              pure-Python encoder's pattern) or of json.load and json.dump
+              together or json.load alone (serialization in general), timed
+              by wrappers in an unprofiled run (phases_pct); where there are
+              none, cProfile's own time in json/ and pickle
   classification (cpu_bound) true when the program's CPU demand (on CPU or
               waiting for one, schedstat) is >= 70% of its wall time;
               io/sleep/lock-bound are false for a program whose demand is
@@ -37,8 +42,9 @@ What "true" means, per kind of finding (the kind is read from pattern_id):
               the run queue (schedstat, the same run) >= 10% of its wall
               time, and the time at stake is at most that wait
   lock, GIL   false for a program that ran one thread
-  memory_growth  "high" only for growth that would exhaust memory: false for
-              a batch program whose peak RSS is under a quarter of the RAM
+  memory      "high" (or memory_exhaustion) only for growth that would
+              exhaust memory: false for a batch program whose peak RSS is
+              under a quarter of the RAM
 Every finding: its time at stake is at most the run's wall time.
 A finding of another kind has no judge yet: that fails, naming it.
 """
@@ -91,9 +97,9 @@ def kind_of(f):
         return "imports"
     if re.search(r"serializ|json|pickle", p):
         return "serialization"
-    if re.search(r"memory|rss|working_set", p):
+    if re.search(r"memory|rss|working_set|leak", p):
         return "memory"
-    if re.search(r"below|native", p):
+    if re.search(r"below|native|blas", p):
         return "native"
     if f.get("scope") in ("function", "stack") or p in ("hot_path", "deep_recursion"):
         return "function"
@@ -126,6 +132,13 @@ def fn_name(f):
     return m.split(":")[0].split(".")[-1]
 
 
+def native_re(n):
+    """a builtin's name as a finding may give it: compile, compile(),
+    builtin_compile, Py_CompileStringObject (the C function under it)"""
+    e = re.escape(n)
+    return r"(?<![\w.:])%s(?![\w.:])|builtin_%s|Py_?%s" % (e, e, re.escape(n[:1].upper() + n[1:]))
+
+
 def builtin_names(top):
     """short names of the builtins and C methods in cProfile's top 5 with >= 10%"""
     out = []
@@ -135,8 +148,9 @@ def builtin_names(top):
         m = re.search(r"(?:method|function) ([\w.]+)", r["name"]) or re.search(r"'(\w+)'", r["name"])
         if m:
             bits = m.group(1).split(".")
-            out.append(bits[-1])
-            if len(bits) > 1 and bits[0] != "builtins":
+            if bits[-1] not in ("main", "run", "call"):  # too common to name anything
+                out.append(bits[-1])
+            if len(bits) > 1 and bits[0] not in ("builtins", "posix", "_io"):
                 out.append(bits[0])
     return out
 
@@ -159,9 +173,18 @@ def main():
     py_top5 = [r["name"] for r in top if r["file"] != "~"][:5]
     gc_lo = truth["gc_pct"] - TOL_GC
     gc_hi = truth["gc_pct"] + truth["shutdown_pct"] + TOL_GC
-    serial = sum(r["tottime_pct"] for r in top
-                 if re.search(r"/json/|pickle", r["file"]) or "TextIOWrapper" in r["name"])
-    natives = builtin_names(top) + ALIASES.get(name, [])
+    phases = json.load(open(cprof_f)).get("phases_pct") or {}
+    # serialization: the CPU share of json.load and json.dump calls, timed
+    # by wrappers (an unprofiled run); without them, cProfile's own time in
+    # json/ and pickle
+    if "json.dump" in phases:
+        serial = {"encoder": phases["json.dump"], "decoder": phases.get("json.load", 0)}
+        serial["all"] = serial["encoder"] + serial["decoder"]
+    else:
+        x = sum(r["tottime_pct"] for r in top
+                if re.search(r"/json/|pickle", r["file"]) or "TextIOWrapper" in r["name"])
+        serial = {"encoder": x, "decoder": x, "all": x}
+    natives = [native_re(n) for n in builtin_names(top)] + [re.escape(a) for a in ALIASES.get(name, [])]
     mem_kb = 0
     with open("/proc/meminfo") as m:
         for line in m:
@@ -190,9 +213,13 @@ def main():
                 return "import share %s%%, cProfile's _find_and_load %.0f%%" % (
                     s if s is None else round(s), cp["import_cum_pct"])
         elif k == "serialization":
-            if s is None or abs(s - serial) > TOL_PROF:
-                return "serialization share %s%%, cProfile own time in json/pickle %.0f%%" % (
-                    s if s is None else round(s), serial)
+            # the pure-Python encoder's pattern, or serialization in general
+            # (all of it on main; without the encoder once that has its own)
+            want = [serial["encoder"]] if "encoder" in f["pattern_id"] else [serial["all"], serial["decoder"]]
+            if s is None or all(abs(s - w) > TOL_PROF for w in want):
+                return "serialization share %s%%, truth %s%% (json.dump %.0f%%, json.load %.0f%%)" % (
+                    s if s is None else round(s), "/".join("%.0f" % w for w in want),
+                    serial["encoder"], serial["decoder"])
         elif k == "function":
             fn = fn_name(f)
             if fn not in py_top5:
@@ -202,8 +229,13 @@ def main():
                 return "advises a leaner loop for %s, but its own code is %.0f%% of %.0f%%: the time is below it" % (
                     fn, own, s)
         elif k == "native":
-            if not any(re.search(r"\b%s\b" % re.escape(n), text) for n in natives):
-                return "names none of the native functions cProfile measured %s" % natives
+            if not any(re.search(n, text) for n in natives):
+                return "names none of the native functions cProfile measured (%s)" % (
+                    builtin_names(top) + ALIASES.get(name, []))
+            if "builtins.compile" in phases and re.search(native_re("compile"), text) and (
+                    s is None or abs(s - phases["builtins.compile"]) > TOL_GC):
+                return "compile() share %s%%, %.0f%% of the CPU by a timer around compile()" % (
+                    s if s is None else round(s), phases["builtins.compile"])
         elif k == "classification":
             d = truth.get("demand") or 0
             bound = f["pattern_id"] == "cpu_bound"
@@ -219,7 +251,7 @@ def main():
             if f.get("impact_s") is not None and f["impact_s"] > rq + 0.1 * truth["wall_s"]:
                 return "at stake %.2f s, but the program waited %.2f s for a CPU" % (f["impact_s"], rq)
         elif k == "memory":
-            if f["severity"] == "high" and truth["max_rss_kb"] < mem_kb / 4:
+            if (f["severity"] == "high" or "exhaust" in f["pattern_id"]) and truth["max_rss_kb"] < mem_kb / 4:
                 return "high severity for a peak RSS of %d MB (RAM %d MB)" % (
                     truth["max_rss_kb"] // 1024, mem_kb // 1024)
         return None
@@ -242,7 +274,9 @@ def main():
         hit = (i, f)
         break
     truth_share = {"gc": truth["gc_pct"], "shutdown": truth["shutdown_pct"],
-                   "imports": cp["import_cum_pct"], "serialization": serial}.get(ex["kind"])
+                   "imports": cp["import_cum_pct"], "serialization": serial["encoder"]}.get(ex["kind"])
+    if ex.get("names") == ["compile"] and "builtins.compile" in phases:
+        truth_share = phases["builtins.compile"]
     if truth_share is None:
         n = ex["names"][0]
         truth_share = max([r["tottime_pct"] for r in top if n in r["name"]] or [0])
