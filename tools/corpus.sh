@@ -79,6 +79,16 @@ export PYTHONPATH=$PWD/$SITE
 # under build/
 export BLACK_CACHE_DIR=$PWD/build/corpus/black-cache
 
+# run a measurement holding the shared lock (CORPUS_LOCKED=1: the caller, a
+# test or make bench, holds it already)
+locked() {
+	if [ -n "${CORPUS_LOCKED:-}" ]; then
+		"$@"
+	else
+		flock /tmp/autoprof-bpf.lock "$@"
+	fi
+}
+
 # cProfile's ranking of own time: a fact about the program and its inputs,
 # not the machine. For the tests' scale it is kept in the tree
 # (tests/workloads/corpus/cprofile/, rewritten by `tools/corpus.sh cprofile
@@ -93,9 +103,7 @@ cprof() { # NAME SCALE [force]
 	mkdir -p "$(dirname $f)"
 	a=$(args $1 $2)
 	# shellcheck disable=SC2086
-	# (inside a test the caller holds the lock already)
-	CORPUS_QUIET=1 ${CORPUS_LOCKED:+env} ${CORPUS_LOCKED:-flock /tmp/autoprof-bpf.lock} nice -n -10 \
-		python3 tools/corpus_truth.py cprofile $f.tmp $PY $a || return 1
+	CORPUS_QUIET=1 locked nice -n -10 python3 tools/corpus_truth.py cprofile $f.tmp $PY $a || return 1
 	# the CPU share of the calls that are the program's phases, timed by
 	# wrappers in an unprofiled run (cProfile's per-call cost skews them)
 	local ph=
@@ -105,8 +113,8 @@ cprof() { # NAME SCALE [force]
 	esac
 	if [ -n "$ph" ]; then
 		# shellcheck disable=SC2086
-		CORPUS_QUIET=1 CORPUS_TIME="$ph" ${CORPUS_LOCKED:+env} ${CORPUS_LOCKED:-flock /tmp/autoprof-bpf.lock} \
-			python3 tools/corpus_truth.py measure $f.ph $PY $a || return 1
+		CORPUS_QUIET=1 CORPUS_TIME="$ph" locked python3 tools/corpus_truth.py measure $f.ph $PY $a ||
+			return 1
 	else
 		echo '{}' >$f.ph
 	fi
