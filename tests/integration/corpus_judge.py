@@ -106,12 +106,15 @@ def kind_of(f):
     return None
 
 
-def share(f, cpu_s):
-    """the share of the program's CPU the finding claims, in percent"""
+def share(f, cpu_s, scale=1.0):
+    """the share of the program's CPU the finding claims, in percent. SCALE
+    turns a share of all the run's samples (function, stack and module
+    scopes) into a share of the program's process: the run also holds the
+    truth wrapper's parent process (its start-up, ~30 ms)"""
     ev = f.get("evidence") or {}
     for k in ("match.pct", "function.self_pct", "stack.pct", "module.self_pct"):
         if isinstance(ev.get(k), (int, float)):
-            return float(ev[k])
+            return float(ev[k]) * (scale if k != "match.pct" else 1.0)
     for k, v in ev.items():
         if isinstance(v, (int, float)) and re.search(r"(gc|shutdown|final|below|native|import).*pct$", k):
             return float(v)
@@ -167,7 +170,11 @@ def main():
         print("cannot read the run or the truths: %s" % e)
         sys.exit(1)
     hz = cpu.get("frequency_hz") or 99
-    cpu_s = fj["samples"] / hz
+    # the program's process: the one with the most samples (the other is
+    # the truth wrapper's parent, waiting for it)
+    proc = max([p.get("samples", 0) for p in cpu.get("processes", [])] or [0])
+    scale = fj["samples"] / proc if proc else 1.0
+    cpu_s = (proc or fj["samples"]) / hz
     wall = fj["wall_s"]
     top = cp["top"]
     py_top5 = [r["name"] for r in top if r["file"] != "~"][:5]
@@ -193,7 +200,7 @@ def main():
 
     def true_or_why(f):
         k = kind_of(f)
-        s = share(f, cpu_s)
+        s = share(f, cpu_s, scale)
         text = f["location"] + " " + f["explanation"]
         sug = " ".join(f.get("suggestions", []))
         if f.get("impact_s") is not None and f["impact_s"] > wall * 1.001:
@@ -289,7 +296,7 @@ def main():
             hit[1]["id"], ex["advice"], hit[1]["suggestions"]))
     summary = "truth: wall %.2f s cpu %.2f s gc %.0f%% shutdown %.0f%% imports %.0f%% top %s; ours: %s" % (
         truth["wall_s"], truth["cpu_s"], truth["gc_pct"], truth["shutdown_pct"], cp["import_cum_pct"],
-        py_top5[:2], ", ".join("%s %s%%" % (f["id"], None if share(f, cpu_s) is None else round(share(f, cpu_s)))
+        py_top5[:2], ", ".join("%s %s%%" % (f["id"], None if share(f, cpu_s, scale) is None else round(share(f, cpu_s, scale)))
                                for f in top3))
     for x in fails:
         print(x)
