@@ -168,7 +168,7 @@ ours() { # NAME SCALE [DIR]
 	rm -rf $o/$1 $o/$1.truth.json
 	# shellcheck disable=SC2086
 	$AP -q -F ${CORPUS_HZ:-499} -o $o/$1 -- env CORPUS_QUIET=1 \
-		$PY tools/corpus_truth.py measure $o/$1.truth.json $PY $a >/dev/null 2>$o/$1.err
+		$PY -S tools/corpus_truth.py measure $o/$1.truth.json $PY $a >/dev/null 2>$o/$1.err
 	[ -s $o/$1/findings.json ] || die "$1: autoprof-bpf wrote no findings.json: $(tail -1 $o/$1.err)"
 	[ -s $o/$1.truth.json ] || die "$1: the truth wrapper wrote nothing: $(tail -1 $o/$1.err)"
 }

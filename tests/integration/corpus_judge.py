@@ -263,7 +263,16 @@ def main():
                     truth["max_rss_kb"] // 1024, mem_kb // 1024)
         return None
 
-    findings = fj["findings"]
+    # the truth wrapper's parent process is not the program: a finding about
+    # it (its few ms of start-up) is the measurement's, not the program's
+    run_j = json.load(open(run + "/run.json"))
+    wrapper = {p["pid"] for p in run_j.get("processes", [])
+               if "corpus_truth.py measure" in (p.get("cmdline") or "")}
+    findings = [f for f in fj["findings"]
+                if not any(f["location"].startswith("pid %d " % w) for w in wrapper)]
+    for f in fj["findings"]:
+        if f not in findings:
+            print("     (not judged: %s on the truth wrapper's process)" % f["id"])
     top3 = findings[:3]
     for i, f in enumerate(top3):
         why = true_or_why(f)
