@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 AP=${AP:-build/autoprof-bpf}
 PY=${CORPUS_PY:-/usr/bin/python3.11}
 PIP=${CORPUS_PIP:-$(ls -d /root/.pyenv/versions/3.11.*/bin/pip 2>/dev/null | tail -1)}
-SYMPY=${CORPUS_SYMPY:-$(ls -d /root/.pyenv/versions/3.11.*/bin/python3.11 2>/dev/null | tail -1)}
+SYMS_PY=${CORPUS_SYMS_PY:-$(ls -d /root/.pyenv/versions/3.11.*/bin/python3.11 2>/dev/null | tail -1)}
 CW=tests/workloads/corpus
 REQ=$CW/requirements.txt
 # named like a virtual environment's: installed packages are libraries
@@ -65,10 +65,11 @@ data() { # SCALE -> the inputs' directory
 
 # the program's arguments after the interpreter
 args() { # NAME SCALE
-	local d s=$2
-	d=$(data $s)
+	local d s=$2 i
+	d=$(data $s) || exit 1
 	case $1 in
-	compileall) echo "-m compileall -f -q $d/stdlib-all" ;;  # compile() behind importlib
+	# compile() behind importlib; at SCALE > 1 the same tree SCALE times
+	compileall) echo "-m compileall -f -q$(for ((i = 0; i < s; i++)); do printf " %s" $d/stdlib-all; done)" ;;
 	rst2html) echo "-m docutils $d/manual.rst /dev/null" ;;   # docutils: a doc builder
 	pyflakes) echo "-m pyflakes $d/stdlib" ;;                 # a linter: ast + tree walk
 	black) echo "-m black -q --fast --check $d/big.py" ;;      # mypyc-compiled: native below
@@ -143,18 +144,18 @@ truth() { # NAME SCALE
 perfrun() { # NAME SCALE
 	local o=build/corpus/perf-$2 a
 	mkdir -p $o
-	[ -x "$SYMPY" ] || die "no pyenv CPython 3.11 with symbols"
+	[ -x "$SYMS_PY" ] || die "no pyenv CPython 3.11 with symbols"
 	command -v perf >/dev/null || die "perf is not installed (tools/install-deps.sh)"
 	a=$(args $1 $2)
 	# shellcheck disable=SC2086
-	perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -o $o/$1.data -- $SYMPY $a \
+	perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -o $o/$1.data -- $SYMS_PY $a \
 		>/dev/null 2>$o/$1.err
 	perf report -i $o/$1.data --children --stdio --no-demangle -g none --sort sym \
 		--percent-limit 0.5 2>/dev/null >$o/$1.children.txt
 	perf report -i $o/$1.data --no-children --stdio -g none --sort dso,sym \
 		--percent-limit 1 2>/dev/null >$o/$1.self.txt
 	{
-		echo "perf (cpu-clock, $SYMPY, children %):"
+		echo "perf (cpu-clock, $SYMS_PY, children %):"
 		grep -E ' (gc_collect_main|Py_FinalizeEx|_PyImport_|builtin_compile)' $o/$1.children.txt |
 			awk '{ print "  " $1 " " $NF }' | head -6
 		echo "top self:"
