@@ -107,7 +107,7 @@ cprof() { # NAME SCALE [force]
 	f=$(cprof_file $1 $2)
 	[ -s $f ] && [ -z "${3:-}" ] && return 0
 	mkdir -p "$(dirname $f)"
-	a=$(args $1 $2)
+	a=$(args $1 $2) || die "$1: no command line (see above)"
 	# shellcheck disable=SC2086
 	CORPUS_QUIET=1 locked nice -n -10 python3 tools/corpus_truth.py cprofile $f.tmp $PY $a || return 1
 	# the CPU share of the calls that are the program's phases, timed by
@@ -133,7 +133,7 @@ cprof() { # NAME SCALE [force]
 truth() { # NAME SCALE
 	local o=build/corpus/truth-$2 a
 	mkdir -p $o
-	a=$(args $1 $2)
+	a=$(args $1 $2) || die "$1: no command line (see above)"
 	# shellcheck disable=SC2086
 	CORPUS_QUIET=1 python3 tools/corpus_truth.py measure $o/$1.json $PY $a || return 1
 	cprof $1 $2
@@ -146,7 +146,7 @@ perfrun() { # NAME SCALE
 	mkdir -p $o
 	[ -x "$SYMS_PY" ] || die "no pyenv CPython 3.11 with symbols"
 	command -v perf >/dev/null || die "perf is not installed (tools/install-deps.sh)"
-	a=$(args $1 $2)
+	a=$(args $1 $2) || die "$1: no command line (see above)"
 	# shellcheck disable=SC2086
 	perf record -q -e cpu-clock -F 499 --call-graph dwarf,16384 -o $o/$1.data -- $SYMS_PY $a \
 		>/dev/null 2>$o/$1.err
@@ -170,7 +170,7 @@ perfrun() { # NAME SCALE
 ours() { # NAME SCALE [DIR]
 	local o=${3:-build/corpus/ours-$2} a
 	mkdir -p $o
-	a=$(args $1 $2)
+	a=$(args $1 $2) || die "$1: no command line (see above)"
 	rm -rf $o/$1 $o/$1.truth.json
 	# shellcheck disable=SC2086
 	$AP -q -F ${CORPUS_HZ:-499} -o $o/$1 -- env CORPUS_QUIET=1 \
