@@ -175,3 +175,10 @@ tools/bench-agent.sh
 echo "== fleet export: bytes on the wire at 19 Hz"
 make -s build/tests/otlptool build/tests/cwork build/tests/cxxwork >/dev/null
 tools/export-size.sh
+
+# issue 15: real programs nobody here wrote, larger inputs (SCALE 4): the
+# truths measured without autoprof-bpf (gc.callbacks, atexit, getrusage,
+# cProfile) beside autoprof-bpf's top three findings and the judge's verdict.
+# No timing gates
+echo "== corpus: truths vs findings (tools/corpus.sh table 4)"
+CORPUS_LOCKED=1 tools/corpus.sh table 4 || echo "corpus: not run (tools/corpus.sh setup failed)"
