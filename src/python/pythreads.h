@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Python thread names (threading.Thread.name) read from a live process's
+ * memory: CPython <= 3.13 never gives the OS thread the Python name, so
+ * every thread's comm is "python3.X". Read in userspace, bounded in reads
+ * and time; any failure leaves the comm. */
+#ifndef AP_PYTHREADS_H
+#define AP_PYTHREADS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "process/procmaps.h"
+
+#define AP_PYTHREAD_NAME_MAX 64 /* bytes kept of a name, with its NUL */
+#define AP_PYTHREADS_MAX 4096   /* threads read per process */
+
+struct py_thread_name {
+	uint32_t tid;                   /* Thread._native_id: the kernel tid */
+	char name[AP_PYTHREAD_NAME_MAX]; /* UTF-8, cut at a character boundary */
+};
+
+struct pythreads_stats {
+	uint64_t reads;         /* process_vm_readv calls */
+	uint64_t refused;       /* addresses outside anonymous memory and the interpreter */
+};
+
+/*
+ * Read the threads of threading._active in pid, which runs CPython
+ * 3.<minor> with _PyRuntime at runtime (a run-time address): follow
+ * _PyRuntime.interpreters.head -> modules (sys.modules) -> "threading" ->
+ * its dict -> "_active" {ident: Thread}, and each Thread's "_name" and
+ * "_native_id" (instance dicts, split or managed, per version). Only
+ * anonymous memory and the mappings of the file holding _PyRuntime are
+ * read (never memory a file the target controls backs, which could block
+ * us), at most a few thousand reads and 50 ms per call. Fills up to max
+ * entries of out; returns how many, or -ENOTSUP (version), -ESRCH (gone),
+ * -EFAULT/-EINVAL (unreadable or not what CPython builds), -ETIME (out of
+ * budget). st (may be NULL) gets what the call cost.
+ */
+int pythreads__read(uint32_t pid, int minor, uint64_t runtime, struct py_thread_name *out,
+		    size_t max, struct pythreads_stats *st);
+
+/* img's configured interpreter (img->py_minor > 0): the run-time address
+ * of its _PyRuntime in *runtime; 0 or -ENOENT */
+int pythreads__runtime(const struct ap_image *img, uint64_t *runtime);
+
+#endif
