@@ -86,6 +86,7 @@ static int oncpu_on_record(struct ap_collector *c, uint32_t type, const void *da
 	profile__add(&cc->ses->prof, s->tgid, s->tid, comm, stack,
 		     (s->py_flags & AP_SPY_GIL) ? AP_COUNT_GIL : 0, 1);
 	profile__add_time(&cc->ses->prof, s->tgid, s->tid, stack, s->time_ns);
+	collect_pynames_seen(cc, s->tgid, s->tid);
 	return 0;
 }
 

@@ -527,6 +527,36 @@ out:
 	return err ? err : (int)a.n;
 }
 
+int pythreads__first_local(uint32_t pid, int minor, uint64_t runtime, uint64_t code, char *out,
+			   size_t cap)
+{
+	struct rctx *c = calloc(1, sizeof(*c));
+	uint64_t names, n, item;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->pid = pid;
+	if (minor < 8 || minor > 13 || cap < 2) {
+		err = -ENOTSUP;
+		goto out;
+	}
+	c->l = &layouts[minor];
+	c->deadline = now_mono_ns() + THR_TIME_NS;
+	err = load_ranges(c, runtime);
+	if (err)
+		goto out;
+	/* PyCodeObject.co_varnames (3.8-3.10: 72) / co_localsplusnames (3.11+: 96) */
+	names = rd64(c, code + (minor >= 11 ? 96 : 72));
+	n = names ? rd64(c, names + 16) : 0;  /* PyTupleObject ob_size */
+	item = n ? rd64(c, names + 24) : 0;   /* ob_item[0] */
+	err = item ? read_str(c, item, out, cap) : c->err ? c->err : -ENOENT;
+out:
+	free(c->ok);
+	free(c);
+	return err;
+}
+
 int pythreads__runtime(const struct ap_image *img, uint64_t *runtime)
 {
 	size_t i;

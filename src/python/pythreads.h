@@ -39,6 +39,13 @@ struct pythreads_stats {
 int pythreads__read(uint32_t pid, int minor, uint64_t runtime, struct py_thread_name *out,
 		    size_t max, struct pythreads_stats *st);
 
+/* The name of the first local (the first argument) of the code object
+ * code in pid, into out (cap bytes): co_varnames[0] (3.8-3.10) or
+ * co_localsplusnames[0] (3.11+). Here because it reads the process's
+ * memory as pythreads__read() does; 0 or -errno. */
+int pythreads__first_local(uint32_t pid, int minor, uint64_t runtime, uint64_t code, char *out,
+			   size_t cap);
+
 /* img's configured interpreter (img->py_minor > 0): the run-time address
  * of its _PyRuntime in *runtime; 0 or -ENOENT */
 int pythreads__runtime(const struct ap_image *img, uint64_t *runtime);

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/* Python thread names (threading.Thread.name) for the thread tables. A
+ * sampled thread of a Python process not named yet makes its process
+ * read again (src/python/pythreads.c), at most every AP_PYNAMES_GAP_NS;
+ * every flush reads the live Python processes once more, for threads
+ * that only block. A name outlives its thread (the last one read), until
+ * its process is released by a purge. */
+#include <stdlib.h>
+#include <string.h>
+#include "collect/collect.h"
+#include "log.h"
+#include "python/pythreads.h"
+#include "util.h"
+
+#define PN_PENDING 1ull /* seen, not named by a read since */
+#define PN_TRIED 0ull   /* a read since did not name it: not a Python thread (yet) */
+
+struct pn_key {
+	uint32_t pid, tid;
+};
+
+static void name_put(struct cpu_collector *cc, uint32_t pid, uint32_t tid, const char *name)
+{
+	struct pn_key k = { pid, tid };
+	uint64_t *v;
+	bool is_new;
+
+	if (!hmap_get(&cc->pynames, &k, sizeof(k), &(uint64_t){ 0 }) &&
+	    cc->pynames.len >= AP_PYNAMES_MAX) {
+		cc->pynames_dropped++;
+		return;
+	}
+	v = hmap_upsert(&cc->pynames, &k, sizeof(k), PN_TRIED, &is_new);
+	if (*v > PN_PENDING) {
+		if (!strcmp((char *)(uintptr_t)*v, name))
+			return;
+		free((char *)(uintptr_t)*v);
+	}
+	*v = (uintptr_t)xstrdup(name);
+}
+
+/* read pid's names now; its threads still pending become tried */
+static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
+{
+	static struct py_thread_name names[AP_PYTHREADS_MAX]; /* the loop's thread only */
+	struct ap_proc *p = procmaps__find(&cc->ses->pm, pid);
+	struct ap_image *img = p && !p->exited ? proc__image_at(p, UINT64_MAX) : NULL;
+	struct pythreads_stats st = { 0 };
+	uint64_t runtime;
+	size_t i;
+	int n = 0;
+
+	hmap_put(&cc->pynames_read, &pid, sizeof(pid), now);
+	if (img && !pythreads__runtime(img, &runtime)) {
+		n = pythreads__read(pid, img->py_minor, runtime, names, AP_PYTHREADS_MAX, &st);
+		cc->pynames_reads += st.reads;
+		if (n < 0) {
+			cc->pynames_failed++;
+			ap_debug("python: pid %u: reading thread names: %s", pid, ap_errstr(n));
+		}
+		for (i = 0; n > 0 && i < (size_t)n; i++)
+			name_put(cc, pid, names[i].tid, names[i].name);
+	}
+	for (i = 0; i < cc->pynames.cap; i++) {
+		struct pn_key k;
+
+		if (!cc->pynames.ents[i].key || cc->pynames.ents[i].val != PN_PENDING)
+			continue;
+		memcpy(&k, cc->pynames.ents[i].key, sizeof(k));
+		if (k.pid == pid)
+			cc->pynames.ents[i].val = PN_TRIED;
+	}
+}
+
+void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
+{
+	struct pn_key k = { pid, tid };
+	bool is_new;
+
+	if (hmap_get(&cc->pynames, &k, sizeof(k), &(uint64_t){ 0 }))
+		return;
+	if (cc->pynames.len >= AP_PYNAMES_MAX) {
+		cc->pynames_dropped++;
+		return;
+	}
+	hmap_upsert(&cc->pynames, &k, sizeof(k), PN_PENDING, &is_new);
+	cc->pynames_want = true;
+}
+
+void collect_pynames_tick(struct cpu_collector *cc)
+{
+	uint64_t now = now_mono_ns(), last;
+	uint32_t *pids = NULL;
+	size_t i, n = 0, cap = 0;
+	bool again = false;
+
+	if (!cc->pynames_want)
+		return;
+	for (i = 0; i < cc->pynames.cap; i++) {
+		struct pn_key k;
+
+		if (!cc->pynames.ents[i].key || cc->pynames.ents[i].val != PN_PENDING)
+			continue;
+		memcpy(&k, cc->pynames.ents[i].key, sizeof(k));
+		if (n && pids[n - 1] == k.pid)
+			continue;
+		if (hmap_get(&cc->pynames_read, &k.pid, sizeof(k.pid), &last) &&
+		    now - last < AP_PYNAMES_GAP_NS) {
+			again = true;
+			continue;
+		}
+		GROW(pids, cap, n + 1);
+		pids[n++] = k.pid;
+	}
+	for (i = 0; i < n; i++)
+		if (!hmap_get(&cc->pynames_read, &pids[i], sizeof(pids[i]), &last) ||
+		    now - last >= AP_PYNAMES_GAP_NS) /* (a pid listed twice is read once) */
+			read_pid(cc, pids[i], now);
+	free(pids);
+	cc->pynames_want = again;
+}
+
+void collect_pynames_flush(struct cpu_collector *cc, struct profile *into)
+{
+	uint64_t now = now_mono_ns(), v;
+	size_t i;
+
+	for (i = 0; i < cc->ses->pm.nr_procs; i++) {
+		struct ap_proc *p = cc->ses->pm.procs[i];
+		struct ap_image *img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
+
+		if (img && img->py_minor > 0)
+			read_pid(cc, p->pid, now);
+	}
+	for (i = 0; i < into->nr_threads; i++) {
+		struct ap_thread *t = &into->threads[i];
+		struct pn_key k = { t->pid, t->tid };
+
+		if (hmap_get(&cc->pynames, &k, sizeof(k), &v) && v > PN_PENDING)
+			t->pyname = profile__str(into, (const char *)(uintptr_t)v);
+	}
+}
+
+/* names of processes released go */
+size_t collect_pynames_purge(struct cpu_collector *cc)
+{
+	struct hmap out = { 0 }, rd = { 0 };
+	size_t i, n = 0;
+
+	for (i = 0; i < cc->pynames.cap; i++) {
+		struct hmap_ent *e = &cc->pynames.ents[i];
+		const struct ap_proc *p;
+		struct pn_key k;
+
+		if (!e->key)
+			continue;
+		memcpy(&k, e->key, sizeof(k));
+		p = procmaps__find(&cc->ses->pm, k.pid);
+		if (p && !p->released) {
+			hmap_put(&out, &k, sizeof(k), e->val);
+			hmap_put(&rd, &k.pid, sizeof(k.pid), 0);
+			continue;
+		}
+		if (e->val > PN_PENDING)
+			free((char *)(uintptr_t)e->val);
+		n++;
+	}
+	hmap_free(&cc->pynames);
+	cc->pynames = out;
+	/* read times of the pids kept */
+	for (i = 0; i < rd.cap; i++) {
+		uint64_t t;
+
+		if (rd.ents[i].key &&
+		    hmap_get(&cc->pynames_read, rd.ents[i].key, rd.ents[i].klen, &t))
+			rd.ents[i].val = t;
+	}
+	hmap_free(&cc->pynames_read);
+	cc->pynames_read = rd;
+	return n;
+}
+
+void collect_pynames_free(struct cpu_collector *cc)
+{
+	size_t i;
+
+	for (i = 0; i < cc->pynames.cap; i++)
+		if (cc->pynames.ents[i].key && cc->pynames.ents[i].val > PN_PENDING)
+			free((char *)(uintptr_t)cc->pynames.ents[i].val);
+	hmap_free(&cc->pynames);
+	hmap_free(&cc->pynames_read);
+}
