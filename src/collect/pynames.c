@@ -46,13 +46,13 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 	struct ap_proc *p = procmaps__find(&cc->ses->pm, pid);
 	struct ap_image *img = p && !p->exited ? proc__image_at(p, UINT64_MAX) : NULL;
 	struct pythreads_stats st = { 0 };
-	uint64_t runtime;
+	struct py_target tg;
 	size_t i;
 	int n = 0;
 
 	hmap_put(&cc->pynames_read, &pid, sizeof(pid), now);
-	if (img && !pythreads__runtime(img, &runtime)) {
-		n = pythreads__read(pid, img->py_minor, runtime, names, AP_PYTHREADS_MAX, &st);
+	if (!pythreads__target(pid, img, &tg)) {
+		n = pythreads__read(&tg, names, AP_PYTHREADS_MAX, &st);
 		cc->pynames_reads += st.reads;
 		if (n < 0) {
 			cc->pynames_failed++;

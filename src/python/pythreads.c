@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "python/pythreads.h"
@@ -56,6 +57,8 @@ static const struct thr_layout layouts[] = {
 #define TP_DICTOFFSET 288
 #define TPF_INLINE_VALUES (1ul << 2)
 #define TPF_MANAGED_DICT (1ul << 4)
+#define TPF_LONG_SUBCLASS (1ul << 24)
+#define TPF_UNICODE_SUBCLASS (1ul << 28)
 #define MA_KEYS 32
 #define MA_VALUES 40
 #define MD_DICT 16      /* PyModuleObject.md_dict */
@@ -80,6 +83,7 @@ struct rctx {
 	uint64_t deadline;
 	struct pythreads_stats st;
 	int err;                /* the first failure, sticky */
+	uint64_t str_type, long_type; /* type objects seen to be str / int */
 	/* str objects seen as dict keys: attribute names are interned, so
 	 * every Thread's dict has the same few key objects */
 	struct key_seen {
@@ -89,13 +93,13 @@ struct rctx {
 	} keys[THR_KEYS];
 };
 
-/* anonymous memory, and every mapping of the file that holds _PyRuntime */
-static int load_ranges(struct rctx *c, uint64_t runtime)
+/* anonymous memory, and every mapping of the interpreter's file */
+static int load_ranges(struct rctx *c, const struct py_target *t)
 {
 	struct mrange {
 		uint64_t start, end, dev, ino;
 	} *all = NULL;
-	unsigned long long s, e, ino, rdev = 0, rino = 0;
+	unsigned long long s, e, ino;
 	char path[64], line[512], perms[8], *name;
 	size_t n = 0, cap = 0, i;
 	unsigned maj, min;
@@ -112,10 +116,6 @@ static int load_ranges(struct rctx *c, uint64_t runtime)
 			continue;
 		name = line + off;
 		name[strcspn(name, "\n")] = 0;
-		if (runtime >= s && runtime < e && ino) {
-			rdev = (uint64_t)maj << 32 | min;
-			rino = ino;
-		}
 		/* a file-backed page may make us wait on whoever serves the
 		 * file; anonymous memory cannot */
 		if (perms[0] != 'r' ||
@@ -127,15 +127,14 @@ static int load_ranges(struct rctx *c, uint64_t runtime)
 			break;
 		}
 		GROW(all, cap, n + 1);
-		all[n++] = (struct mrange){ s, e, ino ? (uint64_t)maj << 32 | min : 0, ino };
+		all[n++] = (struct mrange){ s, e, ino ? makedev(maj, min) : 0, ino };
 	}
 	fclose(f);
-	/* (_PyRuntime in .bss past the file's end is anonymous memory) */
 	if (err)
 		goto out;
 	c->ok = xmalloc((n ? n : 1) * sizeof(*c->ok));
 	for (i = 0; i < n; i++)
-		if (!all[i].ino || (rino && all[i].ino == rino && all[i].dev == rdev))
+		if (!all[i].ino || (all[i].ino == t->ino && all[i].dev == t->dev))
 			c->ok[c->nr_ok++] = (struct range){ all[i].start, all[i].end };
 out:
 	free(all);
@@ -190,6 +189,22 @@ static uint64_t rd64(struct rctx *c, uint64_t addr)
 	return rd(c, addr, &v, sizeof(v)) ? 0 : v;
 }
 
+/* is o's type flagged (a subclass of) str or int? what: TPF_*_SUBCLASS */
+static bool is_a(struct rctx *c, uint64_t o, uint64_t what)
+{
+	uint64_t *seen = what == TPF_UNICODE_SUBCLASS ? &c->str_type : &c->long_type;
+	uint64_t type = rd64(c, o + OB_TYPE), flags;
+
+	if (!type)
+		return false;
+	if (type == *seen)
+		return true;
+	if (rd(c, type + TP_FLAGS, &flags, 8) || !(flags & what))
+		return false;
+	*seen = type;
+	return true;
+}
+
 /* A str object: its UTF-8 text, at most cap - 1 bytes (cut at a character
  * boundary), into out. Legacy (non-compact) strings are refused. */
 static int read_str(struct rctx *c, uint64_t s, char *out, size_t cap)
@@ -201,6 +216,8 @@ static int read_str(struct rctx *c, uint64_t s, char *out, size_t cap)
 	size_t n, want;
 	char *u;
 
+	if (!is_a(c, s, TPF_UNICODE_SUBCLASS))
+		return c->err ? c->err : -EINVAL;
 	if (rd(c, s, hdr, c->l->ascii_size))
 		return c->err;
 	memcpy(&len, hdr + STR_LENGTH, 8);
@@ -235,6 +252,8 @@ static int read_long(struct rctx *c, uint64_t o, uint64_t *v)
 	int64_t size;
 	uint32_t d0, d1;
 
+	if (!is_a(c, o, TPF_LONG_SUBCLASS))
+		return c->err ? c->err : -EINVAL;
 	if (rd(c, o, b, sizeof(b)))
 		return c->err;
 	memcpy(&size, b + 16, 8);
@@ -298,7 +317,7 @@ static bool str_is(struct rctx *c, uint64_t s, const char *want)
 	struct key_seen *ks = &c->keys[(s >> 4) * 0x9e3779b97f4a7c15ull >> 54 & (THR_KEYS - 1)];
 	uint8_t b[80 + 16];
 	size_t n = strlen(want);
-	uint64_t len;
+	uint64_t len, type;
 	uint32_t state;
 
 	if (!s)
@@ -306,11 +325,14 @@ static bool str_is(struct rctx *c, uint64_t s, const char *want)
 	if (ks->addr != s) {
 		if (rd(c, s, b, c->l->ascii_size))
 			return false;
+		memcpy(&type, b + OB_TYPE, 8);
 		memcpy(&len, b + STR_LENGTH, 8);
 		memcpy(&state, b + STR_STATE, 4);
 		ks->addr = s;
 		ks->len = -1;
-		if ((state & (1u << 6)) && len <= sizeof(ks->text) &&
+		/* (a key that is not a str: is_a reads its type once) */
+		if ((type == c->str_type || is_a(c, s, TPF_UNICODE_SUBCLASS)) &&
+		    (state & (1u << 6)) && len <= sizeof(ks->text) &&
 		    !rd(c, s + c->l->ascii_size, ks->text, len))
 			ks->len = len;
 		if (c->err) {
@@ -476,8 +498,8 @@ static int thread_fn(struct rctx *c, uint64_t key, uint64_t thread, void *arg)
 	return 0;
 }
 
-int pythreads__read(uint32_t pid, int minor, uint64_t runtime, struct py_thread_name *out,
-		    size_t max, struct pythreads_stats *st)
+int pythreads__read(const struct py_target *t, struct py_thread_name *out, size_t max,
+		    struct pythreads_stats *st)
 {
 	struct rctx *c = calloc(1, sizeof(*c)); /* 34 KB: not on the stack */
 	struct thr_arg a = { out, max, 0 };
@@ -487,17 +509,17 @@ int pythreads__read(uint32_t pid, int minor, uint64_t runtime, struct py_thread_
 
 	if (!c)
 		return -ENOMEM;
-	c->pid = pid;
-	if (minor < 8 || minor > 13) {
+	c->pid = t->pid;
+	if (t->minor < 8 || t->minor > 13) {
 		err = -ENOTSUP;
 		goto out;
 	}
-	c->l = &layouts[minor];
+	c->l = &layouts[t->minor];
 	c->deadline = now_mono_ns() + THR_TIME_NS;
-	err = load_ranges(c, runtime);
+	err = load_ranges(c, t);
 	if (err)
 		goto out;
-	interp = rd64(c, runtime + c->l->interp_head);
+	interp = rd64(c, t->runtime + c->l->interp_head);
 	mod = interp ? dict_get(c, rd64(c, interp + c->l->interp_modules), "threading") : 0;
 	active = mod ? dict_get(c, rd64(c, mod + MD_DICT), "_active") : 0;
 	if (!active) {
@@ -527,8 +549,7 @@ out:
 	return err ? err : (int)a.n;
 }
 
-int pythreads__first_local(uint32_t pid, int minor, uint64_t runtime, uint64_t code, char *out,
-			   size_t cap)
+int pythreads__first_local(const struct py_target *t, uint64_t code, char *out, size_t cap)
 {
 	struct rctx *c = calloc(1, sizeof(*c));
 	uint64_t names, n, item;
@@ -536,18 +557,18 @@ int pythreads__first_local(uint32_t pid, int minor, uint64_t runtime, uint64_t c
 
 	if (!c)
 		return -ENOMEM;
-	c->pid = pid;
-	if (minor < 8 || minor > 13 || cap < 2) {
+	c->pid = t->pid;
+	if (t->minor < 8 || t->minor > 13 || cap < 2) {
 		err = -ENOTSUP;
 		goto out;
 	}
-	c->l = &layouts[minor];
+	c->l = &layouts[t->minor];
 	c->deadline = now_mono_ns() + THR_TIME_NS;
-	err = load_ranges(c, runtime);
+	err = load_ranges(c, t);
 	if (err)
 		goto out;
 	/* PyCodeObject.co_varnames (3.8-3.10: 72) / co_localsplusnames (3.11+: 96) */
-	names = rd64(c, code + (minor >= 11 ? 96 : 72));
+	names = rd64(c, code + (t->minor >= 11 ? 96 : 72));
 	n = names ? rd64(c, names + 16) : 0;  /* PyTupleObject ob_size */
 	item = n ? rd64(c, names + 24) : 0;   /* ob_item[0] */
 	err = item ? read_str(c, item, out, cap) : c->err ? c->err : -ENOENT;
@@ -557,16 +578,20 @@ out:
 	return err;
 }
 
-int pythreads__runtime(const struct ap_image *img, uint64_t *runtime)
+int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t)
 {
 	size_t i;
 
 	if (!img || img->py_minor <= 0 || !img->py_sf || !img->py_sf->py_runtime)
 		return -ENOENT;
-	for (i = 0; i < img->nr_maps; i++)
-		if (img->maps[i].sf == img->py_sf) {
-			*runtime = img->py_sf->py_runtime + img->maps[i].bias;
+	for (i = 0; i < img->nr_maps; i++) {
+		const struct ap_mapping *m = &img->maps[i];
+
+		if (m->sf == img->py_sf) {
+			*t = (struct py_target){ pid, img->py_minor, m->sf->py_runtime + m->bias,
+						 m->dev, m->ino };
 			return 0;
 		}
+	}
 	return -ENOENT;
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Python thread names of a live process, as the profiler reads them at the
  * end of a run (src/python/pythreads.c), without BPF:
- *   pythreadtool PID      prints "TID NAME" per thread, then "reads N"
+ *   pythreadtool PID        prints "TID NAME" per thread, then "reads N ..."
+ *   pythreadtool PID CODE   prints the first local's name of the code
+ *                           object at address CODE (id(f.__code__))
  * exit 0 with at least one name, 1 with none or an error (on stderr). */
 #include <errno.h>
 #include <stdio.h>
@@ -35,23 +37,33 @@ int main(int argc, char **argv)
 	struct procmaps pm = { .on_map = on_map };
 	struct ap_image *img;
 	struct ap_proc *p;
-	uint64_t runtime;
+	struct py_target tg;
+	char arg0[64];
 	uint32_t pid;
 	int n, i, err;
 
-	if (argc != 2 || !(pid = strtoul(argv[1], NULL, 10))) {
-		fprintf(stderr, "usage: pythreadtool PID\n");
+	if (argc < 2 || argc > 3 || !(pid = strtoul(argv[1], NULL, 10))) {
+		fprintf(stderr, "usage: pythreadtool PID [CODE]\n");
 		return 2;
 	}
 	err = procmaps__load_proc(&pm, pid, 0);
 	p = err ? NULL : procmaps__find(&pm, pid);
 	img = p ? proc__image_at(p, UINT64_MAX) : NULL;
-	if (!img || pythreads__runtime(img, &runtime)) {
+	if (pythreads__target(pid, img, &tg)) {
 		fprintf(stderr, "pythreadtool: pid %u: no CPython 3.8-3.13 runtime found\n", pid);
 		procmaps__free(&pm);
 		return 1;
 	}
-	n = pythreads__read(pid, img->py_minor, runtime, names, AP_PYTHREADS_MAX, &st);
+	if (argc == 3) {
+		err = pythreads__first_local(&tg, strtoull(argv[2], NULL, 0), arg0, sizeof(arg0));
+		if (err)
+			fprintf(stderr, "pythreadtool: pid %u: %s\n", pid, ap_errstr(err));
+		else
+			printf("%s\n", arg0);
+		procmaps__free(&pm);
+		return err ? 1 : 0;
+	}
+	n = pythreads__read(&tg, names, AP_PYTHREADS_MAX, &st);
 	for (i = 0; i < n; i++)
 		printf("%u %s\n", names[i].tid, names[i].name);
 	printf("reads %llu refused %llu\n", (unsigned long long)st.reads,
