@@ -54,9 +54,10 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 	if (!pythreads__target(pid, img, &tg)) {
 		n = pythreads__read(&tg, names, AP_PYTHREADS_MAX, &st);
 		cc->pynames_reads += st.reads;
-		if (n < 0) {
+		if (n < 0 || st.incomplete) {
 			cc->pynames_failed++;
-			ap_debug("python: pid %u: reading thread names: %s", pid, ap_errstr(n));
+			ap_debug("python: pid %u: reading thread names: %s", pid,
+				 n < 0 ? ap_errstr(n) : "stopped early");
 		}
 		for (i = 0; n > 0 && i < (size_t)n; i++)
 			name_put(cc, pid, names[i].tid, names[i].name);

@@ -543,6 +543,7 @@ out:
 	if (st) {
 		st->reads += c->st.reads;
 		st->refused += c->st.refused;
+		st->incomplete += !err && c->err;
 	}
 	free(c->ok);
 	free(c);

@@ -29,6 +29,7 @@ struct py_target {
 struct pythreads_stats {
 	uint64_t reads;         /* process_vm_readv calls */
 	uint64_t refused;       /* addresses outside anonymous memory and the interpreter */
+	uint64_t incomplete;    /* calls that returned names but stopped early (budget, fault) */
 };
 
 /*

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+# Names (issue 15, item 8): Python thread names (threading.Thread.name) in
+# the thread tables, functions namedtuple and dataclasses generate named
+# for what they are, and a target that makes the names hard to read.
+# Sourced by tests/integration/run.sh (helpers and AP, W, O, PYW from there).
+
+# "TID NAME" lines a names.py run wrote, as a JSON object {tid: name}
+names_tids_json() { # FILE
+	awk '$1 != "code" { t = $1; $1 = ""; sub(/^ /, ""); printf "%s\"%s\":\"%s\"", n++ ? "," : "{", t, $0 }
+		END { print n ? "}" : "{}" }' "$1"
+}
+
+# one profiled run on the stock interpreter: every thread of threading's
+# table has its Python name in cpu.json, report.md and the summary; the
+# generated __new__ and __init__ are named, not "<lambda> (<string>)"
+t_py_thread_names() {
+	local d=$O/pynames want got
+	$AP -o $d -- /usr/bin/python3.11 $PYW/names.py 2 $d.tids >/dev/null 2>$d.summary ||
+		{ fail py_thread_names "exit $?: $(tail -1 $d.summary)"; return; }
+	want=$(names_tids_json $d.tids)
+	got=$(jq -c --argjson w "$want" '. as $c | [$w | to_entries[] | .key as $t | .value as $n |
+		select(([$c.threads[] | select(.tid == ($t | tonumber))][0].python_name // "") != $n) |
+		"\($t) \($n)"]' $d/artifacts/cpu.json)
+	if [ "$(echo "$want" | jq length)" != 4 ]; then
+		fail py_thread_names "the workload listed $(echo "$want" | jq length) threads, want 4: $want"
+	elif [ "$got" != "[]" ]; then
+		fail py_thread_names "cpu.json threads without their Python name: $got (of $want)"
+	elif ! grep -q "tid [0-9]* (Worker-1)" $d/report.md || ! grep -q "tid [0-9]* (pool_1)" $d/report.md; then
+		fail py_thread_names "report.md's thread table does not name Worker-1 and pool_1"
+	elif ! grep -Eq "^ +[0-9]+ +[0-9]+ Worker-1 " $d.summary; then
+		fail py_thread_names "the summary's thread table does not name Worker-1"
+	elif [ "$(samples $d/stacks.folded 'namedtuple __new__ \(generated\) \(<string>:1\)')" = 0 ] ||
+		[ "$(samples $d/stacks.folded 'dataclass __init__ \(generated\) \(<string>:2\)')" = 0 ]; then
+		fail py_thread_names "no sample names namedtuple __new__ and dataclass __init__ (generated)"
+	elif [ "$(samples $d/stacks.folded '<lambda> \(<string>:')" != 0 ]; then
+		fail py_thread_names "a generated function is still shown as <lambda> (<string>)"
+	else
+		pass py_thread_names
+		echo "     $(jq -r '[.threads[] | select(.python_name != "") | .python_name] | join(", ")' \
+			$d/artifacts/cpu.json); $(jq '.counters.python_thread_name_reads' $d/artifacts/cpu.json) reads"
+	fi
+}
+
+# every pyenv CPython 3.8-3.13 (the reader without BPF, on a live
+# process): the names and tids threading.enumerate() gives, and the first
+# argument of namedtuple's generated __new__ (how it is recognized)
+t_py_thread_names_versions() {
+	local v py pid i want got arg err=""
+	for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+		py=$(ls -d /root/.pyenv/versions/$v.*/bin/python$v 2>/dev/null | head -1)
+		[ -x "$py" ] || { err="$err $v:no-interpreter"; continue; }
+		rm -f $O/pynames-$v.tids
+		$py $PYW/names.py 3 $O/pynames-$v.tids >/dev/null 2>&1 & pid=$!
+		for ((i = 0; i < 100; i++)); do
+			grep -q '^code' $O/pynames-$v.tids 2>/dev/null && break
+			sleep 0.05
+		done
+		want=$(grep -v '^code' $O/pynames-$v.tids 2>/dev/null | sort)
+		got=$($W/pythreadtool $pid 2>&1 | grep -v '^reads' | sort)
+		arg=$($W/pythreadtool $pid "$(awk '/^code/ { print $2 }' $O/pynames-$v.tids)" 2>&1)
+		kill $pid 2>/dev/null; wait $pid 2>/dev/null
+		[ -n "$want" ] && [ "$want" = "$got" ] || err="$err $v:names[$(echo $got)]!=[$(echo $want)]"
+		[ "$arg" = _cls ] || err="$err $v:first-argument[$arg]"
+	done
+	[ -z "$err" ] && pass py_thread_names_versions || fail py_thread_names_versions "$err"
+}
+
+# names.py's hostile sibling: threads exiting mid-read, names not str, 1 MB
+# long, non-ASCII and escapes, bad _native_id, 3,000 fake _active entries:
+# the run ends on time, Good-1 is named, names stay within 63 bytes, no
+# escape reaches the report or the terminal
+t_py_thread_names_hostile() {
+	local d=$O/pynames-hostile rc
+	timeout 60 $AP -o $d -- /usr/bin/python3.11 $PYW/names_hostile.py 1.5 >/dev/null 2>$d.summary
+	rc=$?
+	if [ $rc != 0 ]; then
+		fail py_thread_names_hostile "exit $rc: $(tail -1 $d.summary | cat -v)"
+	elif ! artifacts_ok $d; then
+		fail py_thread_names_hostile "artifacts incomplete"
+	elif ! jq -e '[.threads[] | select(.python_name == "Good-1")] | length == 1' \
+		$d/artifacts/cpu.json >/dev/null; then
+		fail py_thread_names_hostile "Good-1 not named: $(jq -c '[.threads[].python_name]' $d/artifacts/cpu.json)"
+	elif ! jq -e '[.threads[].python_name | utf8bytelength] | max <= 63' $d/artifacts/cpu.json >/dev/null; then
+		fail py_thread_names_hostile "a name longer than 63 bytes"
+	elif grep -q "$(printf '\033')" $d.summary $d/report.md; then
+		fail py_thread_names_hostile "an escape sequence reached the summary or report.md"
+	else
+		pass py_thread_names_hostile
+		echo "     $(jq '.counters | "\(.python_thread_name_reads) reads, \(.python_thread_name_failures) failed"' \
+			$d/artifacts/cpu.json)"
+	fi
+}
+
+SUITE_TESTS=(py_thread_names py_thread_names_versions py_thread_names_hostile)
