@@ -126,7 +126,8 @@ struct cpu_collector {
 	bool stopped;               /* cpu_collector__stop ran: the next flush is the last */
 	/* Python thread names (pynames.c) */
 	struct hmap pynames;        /* (pid, tid) -> xstrdup'd name, or 1 pending / 0 tried */
-	struct hmap pynames_read;   /* pid -> when its names were last read */
+	struct hmap pynames_read;   /* pid -> when its names may be read again */
+	struct py_thread_name *pynames_buf; /* AP_PYTHREADS_MAX, for one read */
 	bool pynames_want;          /* some (pid, tid) is pending */
 	uint64_t pynames_reads, pynames_failed, pynames_dropped;
 };

@@ -5,6 +5,7 @@
  * every flush reads the live Python processes once more, for threads
  * that only block. A name outlives its thread (the last one read), until
  * its process is released by a purge. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "collect/collect.h"
@@ -39,20 +40,33 @@ static void name_put(struct cpu_collector *cc, uint32_t pid, uint32_t tid, const
 	*v = (uintptr_t)xstrdup(name);
 }
 
-/* read pid's names now; its threads still pending become tried */
-static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
+/* pid's current image, if it runs a CPython whose names we read (3.14
+ * names the OS thread itself, truncated to 15 bytes) */
+static int target_of(struct cpu_collector *cc, uint32_t pid, struct py_target *tg)
 {
-	static struct py_thread_name names[AP_PYTHREADS_MAX]; /* the loop's thread only */
 	struct ap_proc *p = procmaps__find(&cc->ses->pm, pid);
 	struct ap_image *img = p && !p->exited ? proc__image_at(p, UINT64_MAX) : NULL;
+
+	if (!img || img->py_minor <= 0 || img->py_minor > 13)
+		return -ENOENT;
+	return pythreads__target(pid, img, tg);
+}
+
+/* read pid's names now; its threads still pending become tried. The next
+ * read of it waits AP_PYNAMES_GAP_NS, or 20 times what this one took, so
+ * reading costs a process with many threads at most 5% of a CPU */
+static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
+{
 	struct pythreads_stats st = { 0 };
 	struct py_target tg;
+	uint64_t took;
 	size_t i;
 	int n = 0;
 
-	hmap_put(&cc->pynames_read, &pid, sizeof(pid), now);
-	if (!pythreads__target(pid, img, &tg)) {
-		n = pythreads__read(&tg, names, AP_PYTHREADS_MAX, &st);
+	if (!target_of(cc, pid, &tg)) {
+		if (!cc->pynames_buf)
+			cc->pynames_buf = xmalloc(AP_PYTHREADS_MAX * sizeof(*cc->pynames_buf));
+		n = pythreads__read(&tg, cc->pynames_buf, AP_PYTHREADS_MAX, &st);
 		cc->pynames_reads += st.reads;
 		if (n < 0 || st.incomplete) {
 			cc->pynames_failed++;
@@ -60,8 +74,11 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 				 n < 0 ? ap_errstr(n) : "stopped early");
 		}
 		for (i = 0; n > 0 && i < (size_t)n; i++)
-			name_put(cc, pid, names[i].tid, names[i].name);
+			name_put(cc, pid, cc->pynames_buf[i].tid, cc->pynames_buf[i].name);
 	}
+	took = now_mono_ns() - now;
+	hmap_put(&cc->pynames_read, &pid, sizeof(pid),
+		 now + (20 * took > AP_PYNAMES_GAP_NS ? 20 * took : AP_PYNAMES_GAP_NS));
 	for (i = 0; i < cc->pynames.cap; i++) {
 		struct pn_key k;
 
@@ -78,8 +95,15 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
 	struct pn_key k = { pid, tid };
 	bool is_new;
 
+	struct ap_proc *p;
+	struct ap_image *img;
+
 	if (hmap_get(&cc->pynames, &k, sizeof(k), &(uint64_t){ 0 }))
 		return;
+	p = procmaps__find(&cc->ses->pm, pid);
+	img = p ? proc__image_at(p, UINT64_MAX) : NULL;
+	if (!img || img->py_minor <= 0 || img->py_minor > 13)
+		return; /* not a Python process whose names we read */
 	if (cc->pynames.len >= AP_PYNAMES_MAX) {
 		cc->pynames_dropped++;
 		return;
@@ -90,7 +114,7 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
 
 void collect_pynames_tick(struct cpu_collector *cc)
 {
-	uint64_t now = now_mono_ns(), last;
+	uint64_t now = now_mono_ns(), next;
 	uint32_t *pids = NULL;
 	size_t i, n = 0, cap = 0;
 	bool again = false;
@@ -105,8 +129,7 @@ void collect_pynames_tick(struct cpu_collector *cc)
 		memcpy(&k, cc->pynames.ents[i].key, sizeof(k));
 		if (n && pids[n - 1] == k.pid)
 			continue;
-		if (hmap_get(&cc->pynames_read, &k.pid, sizeof(k.pid), &last) &&
-		    now - last < AP_PYNAMES_GAP_NS) {
+		if (hmap_get(&cc->pynames_read, &k.pid, sizeof(k.pid), &next) && now < next) {
 			again = true;
 			continue;
 		}
@@ -114,8 +137,8 @@ void collect_pynames_tick(struct cpu_collector *cc)
 		pids[n++] = k.pid;
 	}
 	for (i = 0; i < n; i++)
-		if (!hmap_get(&cc->pynames_read, &pids[i], sizeof(pids[i]), &last) ||
-		    now - last >= AP_PYNAMES_GAP_NS) /* (a pid listed twice is read once) */
+		if (!hmap_get(&cc->pynames_read, &pids[i], sizeof(pids[i]), &next) ||
+		    now >= next) /* (a pid listed twice is read once) */
 			read_pid(cc, pids[i], now);
 	free(pids);
 	cc->pynames_want = again;
@@ -130,7 +153,7 @@ void collect_pynames_flush(struct cpu_collector *cc, struct profile *into)
 		struct ap_proc *p = cc->ses->pm.procs[i];
 		struct ap_image *img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
 
-		if (img && img->py_minor > 0)
+		if (img && img->py_minor > 0 && img->py_minor <= 13)
 			read_pid(cc, p->pid, now);
 	}
 	for (i = 0; i < into->nr_threads; i++) {
@@ -190,4 +213,5 @@ void collect_pynames_free(struct cpu_collector *cc)
 			free((char *)(uintptr_t)cc->pynames.ents[i].val);
 	hmap_free(&cc->pynames);
 	hmap_free(&cc->pynames_read);
+	free(cc->pynames_buf);
 }

@@ -15,7 +15,7 @@ names_tids_json() { # FILE
 # generated __new__ and __init__ are named, not "<lambda> (<string>)"
 t_py_thread_names() {
 	local d=$O/pynames want got
-	$AP -o $d -- /usr/bin/python3.11 $PYW/names.py 2 $d.tids >/dev/null 2>$d.summary ||
+	$AP -F 499 -o $d -- /usr/bin/python3.11 $PYW/names.py 2 $d.tids >/dev/null 2>$d.summary ||
 		{ fail py_thread_names "exit $?: $(tail -1 $d.summary)"; return; }
 	want=$(names_tids_json $d.tids)
 	got=$(jq -c --argjson w "$want" '. as $c | [$w | to_entries[] | .key as $t | .value as $n |
@@ -30,14 +30,16 @@ t_py_thread_names() {
 	elif ! grep -Eq "^ +[0-9]+ +[0-9]+ Worker-1 " $d.summary; then
 		fail py_thread_names "the summary's thread table does not name Worker-1"
 	elif [ "$(samples $d/stacks.folded 'namedtuple __new__ \(generated\) \(<string>:1\)')" = 0 ] ||
-		[ "$(samples $d/stacks.folded 'dataclass __init__ \(generated\) \(<string>:2\)')" = 0 ]; then
+		[ "$(samples $d/stacks.folded 'dataclass __init__ \(generated\) \(<string>:[0-9]+\)')" = 0 ]; then
 		fail py_thread_names "no sample names namedtuple __new__ and dataclass __init__ (generated)"
 	elif [ "$(samples $d/stacks.folded '<lambda> \(<string>:')" != 0 ]; then
 		fail py_thread_names "a generated function is still shown as <lambda> (<string>)"
 	else
 		pass py_thread_names
 		echo "     $(jq -r '[.threads[] | select(.python_name != "") | .python_name] | join(", ")' \
-			$d/artifacts/cpu.json); $(jq '.counters.python_thread_name_reads' $d/artifacts/cpu.json) reads"
+			$d/artifacts/cpu.json); $(jq '.counters.python_thread_name_reads' $d/artifacts/cpu.json) reads;" \
+			"samples: namedtuple __new__ $(samples $d/stacks.folded 'namedtuple __new__ \(generated\)')," \
+			"dataclass __init__ $(samples $d/stacks.folded 'dataclass __init__ \(generated\)')"
 	fi
 }
 

@@ -20,6 +20,10 @@ Point = collections.namedtuple("Point", "x y z")
 class Item:
     name: str
     qty: int = 0
+    a: int = 0
+    b: int = 0
+    c: int = 0
+    d: int = 0
 
 
 def spin(end):
@@ -33,7 +37,7 @@ def build(end):
     n = 0
     while time.monotonic() < end:
         for i in range(200):
-            n += Point(i, i, i).x + Item("a", i).qty
+            n += Point(i, i, i).x + Item("a", i, i, i, i, i).qty
     return n
 
 
