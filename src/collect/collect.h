@@ -128,6 +128,8 @@ struct cpu_collector {
 	struct hmap pynames;        /* (pid, tid) -> xstrdup'd name, or 1 pending / 0 tried */
 	struct hmap pynames_read;   /* pid -> when its names may be read again */
 	struct py_thread_name *pynames_buf; /* AP_PYTHREADS_MAX, for one read */
+	struct hmap pynames_nthr;   /* pid -> its thread count (+2) at its last read */
+	uint64_t pynames_scan_next; /* when thread counts are looked at next */
 	bool pynames_want;          /* some (pid, tid) is pending */
 	uint64_t pynames_reads, pynames_failed, pynames_dropped;
 };

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "collect/collect.h"
 #include "log.h"
 #include "python/pythreads.h"
@@ -112,6 +113,47 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
 	cc->pynames_want = true;
 }
 
+/* may pid be read now? */
+static bool may_read(struct cpu_collector *cc, uint32_t pid, uint64_t now)
+{
+	uint64_t next;
+
+	return !hmap_get(&cc->pynames_read, &pid, sizeof(pid), &next) || now >= next;
+}
+
+/* Every AP_PYNAMES_SCAN_NS: a Python process whose thread count changed
+ * (the link count of /proc/PID/task: 2 + threads) is read, so a thread that
+ * only blocks is named too while its process lives (in launch mode the
+ * target is gone by the last flush). One stat per Python process. */
+static void scan_thread_counts(struct cpu_collector *cc, uint64_t now)
+{
+	struct procmaps *pm = &cc->ses->pm;
+	char path[40];
+	struct stat st;
+	uint64_t old;
+	size_t i;
+
+	if (now < cc->pynames_scan_next)
+		return;
+	cc->pynames_scan_next = now + AP_PYNAMES_SCAN_NS;
+	for (i = 0; i < pm->nr_procs; i++) {
+		struct ap_proc *p = pm->procs[i];
+		struct ap_image *img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
+
+		if (!img || img->py_minor <= 0 || img->py_minor > 13)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task", p->pid);
+		if (stat(path, &st))
+			continue;
+		if (hmap_get(&cc->pynames_nthr, &p->pid, sizeof(p->pid), &old) && old == st.st_nlink)
+			continue;
+		if (!may_read(cc, p->pid, now))
+			continue; /* seen again at the next scan */
+		read_pid(cc, p->pid, now);
+		hmap_put(&cc->pynames_nthr, &p->pid, sizeof(p->pid), st.st_nlink);
+	}
+}
+
 void collect_pynames_tick(struct cpu_collector *cc)
 {
 	uint64_t now = now_mono_ns(), next;
@@ -119,6 +161,7 @@ void collect_pynames_tick(struct cpu_collector *cc)
 	size_t i, n = 0, cap = 0;
 	bool again = false;
 
+	scan_thread_counts(cc, now);
 	if (!cc->pynames_want)
 		return;
 	for (i = 0; i < cc->pynames.cap; i++) {
@@ -201,6 +244,22 @@ size_t collect_pynames_purge(struct cpu_collector *cc)
 	}
 	hmap_free(&cc->pynames_read);
 	cc->pynames_read = rd;
+	/* thread counts of the pids kept */
+	rd = (struct hmap){ 0 };
+	for (i = 0; i < cc->pynames_nthr.cap; i++) {
+		struct hmap_ent *e = &cc->pynames_nthr.ents[i];
+		const struct ap_proc *p;
+		uint32_t pid;
+
+		if (!e->key)
+			continue;
+		memcpy(&pid, e->key, sizeof(pid));
+		p = procmaps__find(&cc->ses->pm, pid);
+		if (p && !p->released)
+			hmap_put(&rd, &pid, sizeof(pid), e->val);
+	}
+	hmap_free(&cc->pynames_nthr);
+	cc->pynames_nthr = rd;
 	return n;
 }
 
@@ -213,5 +272,6 @@ void collect_pynames_free(struct cpu_collector *cc)
 			free((char *)(uintptr_t)cc->pynames.ents[i].val);
 	hmap_free(&cc->pynames);
 	hmap_free(&cc->pynames_read);
+	hmap_free(&cc->pynames_nthr);
 	free(cc->pynames_buf);
 }

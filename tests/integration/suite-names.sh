@@ -11,20 +11,25 @@ names_tids_json() { # FILE
 }
 
 # one profiled run on the stock interpreter: every thread of threading's
-# table has its Python name in cpu.json, report.md and the summary; the
+# table has its Python name in offcpu.json (Idle-1 only waits: it is named
+# while the target lives, from its thread count), cpu.json, report.md and
+# the summary; the
 # generated __new__ and __init__ are named, not "<lambda> (<string>)"
 t_py_thread_names() {
 	local d=$O/pynames want got
-	$AP -F 499 -o $d -- /usr/bin/python3.11 $PYW/names.py 2 $d.tids >/dev/null 2>$d.summary ||
+	$AP -F 499 -o $d -- /usr/bin/python3.11 $PYW/names.py 2 $d.tids 0.8 >/dev/null 2>$d.summary ||
 		{ fail py_thread_names "exit $?: $(tail -1 $d.summary)"; return; }
 	want=$(names_tids_json $d.tids)
 	got=$(jq -c --argjson w "$want" '. as $c | [$w | to_entries[] | .key as $t | .value as $n |
 		select(([$c.threads[] | select(.tid == ($t | tonumber))][0].python_name // "") != $n) |
-		"\($t) \($n)"]' $d/artifacts/cpu.json)
-	if [ "$(echo "$want" | jq length)" != 4 ]; then
-		fail py_thread_names "the workload listed $(echo "$want" | jq length) threads, want 4: $want"
+		"\($t) \($n)"]' $d/artifacts/offcpu.json)
+	if [ "$(echo "$want" | jq length)" != 5 ]; then
+		fail py_thread_names "the workload listed $(echo "$want" | jq length) threads, want 5: $want"
 	elif [ "$got" != "[]" ]; then
-		fail py_thread_names "cpu.json threads without their Python name: $got (of $want)"
+		fail py_thread_names "offcpu.json threads without their Python name: $got (of $want)"
+	elif ! jq -e '[.threads[] | select(.python_name == "Worker-1" or .python_name == "pool_0")] |
+		length == 2' $d/artifacts/cpu.json >/dev/null; then
+		fail py_thread_names "cpu.json does not name Worker-1 and pool_0"
 	elif ! grep -q "tid [0-9]* (Worker-1)" $d/report.md || ! grep -q "tid [0-9]* (pool_1)" $d/report.md; then
 		fail py_thread_names "report.md's thread table does not name Worker-1 and pool_1"
 	elif ! grep -Eq "^ +[0-9]+ +[0-9]+ Worker-1 " $d.summary; then
@@ -37,7 +42,7 @@ t_py_thread_names() {
 	else
 		pass py_thread_names
 		echo "     $(jq -r '[.threads[] | select(.python_name != "") | .python_name] | join(", ")' \
-			$d/artifacts/cpu.json); $(jq '.counters.python_thread_name_reads' $d/artifacts/cpu.json) reads;" \
+			$d/artifacts/offcpu.json); $(jq '.counters.python_thread_name_reads' $d/artifacts/cpu.json) reads;" \
 			"samples: namedtuple __new__ $(samples $d/stacks.folded 'namedtuple __new__ \(generated\)')," \
 			"dataclass __init__ $(samples $d/stacks.folded 'dataclass __init__ \(generated\)')"
 	fi
