@@ -59,8 +59,7 @@ static const struct thr_layout layouts[] = {
 #define TPF_MANAGED_DICT (1ul << 4)
 #define TPF_LONG_SUBCLASS (1ul << 24)
 #define TPF_UNICODE_SUBCLASS (1ul << 28)
-#define MA_KEYS 32
-#define MA_VALUES 40
+#define MA_KEYS 32      /* PyDictObject.ma_keys; ma_values follows it */
 #define MD_DICT 16      /* PyModuleObject.md_dict */
 #define STR_LENGTH 16
 #define STR_STATE 32
@@ -103,6 +102,7 @@ static int load_ranges(struct rctx *c, const struct py_target *t)
 	char path[64], line[512], perms[8], *name;
 	size_t n = 0, cap = 0, i;
 	unsigned maj, min;
+	bool rest = false;
 	int off, err = 0;
 	FILE *f;
 
@@ -111,6 +111,15 @@ static int load_ranges(struct rctx *c, const struct py_target *t)
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while (fgets(line, sizeof(line), f)) {
+		bool cut = !strchr(line, '\n');
+
+		/* the rest of a long line is part of a path the target chose,
+		 * never a mapping of its own */
+		if (rest) {
+			rest = cut;
+			continue;
+		}
+		rest = cut;
 		if (sscanf(line, "%llx-%llx %7s %*x %x:%x %llu %n", &s, &e, perms, &maj, &min, &ino,
 			   &off) < 6)
 			continue;
