@@ -130,6 +130,7 @@ struct cpu_collector {
 	struct py_thread_name *pynames_buf; /* AP_PYTHREADS_MAX, for one read */
 	struct hmap pynames_nthr;   /* pid -> its thread count (+2) at its last read */
 	uint64_t pynames_scan_next; /* when thread counts are looked at next */
+	uint64_t pynames_tick_next; /* when pending threads are looked at next */
 	bool pynames_want;          /* some (pid, tid) is pending */
 	uint64_t pynames_reads, pynames_failed, pynames_dropped;
 };

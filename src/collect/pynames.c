@@ -162,8 +162,11 @@ void collect_pynames_tick(struct cpu_collector *cc)
 	bool again = false;
 
 	scan_thread_counts(cc, now);
-	if (!cc->pynames_want)
+	/* the pending entries are found by a walk of the whole table: not at
+	 * every poll (every millisecond while an interpreter is awaited) */
+	if (!cc->pynames_want || now < cc->pynames_tick_next)
 		return;
+	cc->pynames_tick_next = now + AP_PYNAMES_TICK_NS;
 	for (i = 0; i < cc->pynames.cap; i++) {
 		struct pn_key k;
 
