@@ -159,6 +159,8 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid);
 void collect_pynames_tick(struct cpu_collector *cc);
 /* read the live Python processes, then name into's threads */
 void collect_pynames_flush(struct cpu_collector *cc, struct profile *into);
+/* pid exec'd: its names were the old program's */
+void collect_pynames_exec(struct cpu_collector *cc, uint32_t pid);
 /* drop the names of released processes; returns how many went */
 size_t collect_pynames_purge(struct cpu_collector *cc);
 void collect_pynames_free(struct cpu_collector *cc);

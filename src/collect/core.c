@@ -258,6 +258,7 @@ static void on_exec(void *ctx, uint32_t pid)
 	/* the new program maps its own interpreter, if any */
 	if (cc->skel)
 		bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+	collect_pynames_exec(cc, pid);
 }
 
 

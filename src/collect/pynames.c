@@ -211,6 +211,27 @@ void collect_pynames_flush(struct cpu_collector *cc, struct profile *into)
 	}
 }
 
+void collect_pynames_exec(struct cpu_collector *cc, uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < cc->pynames.cap; i++) {
+		struct hmap_ent *e = &cc->pynames.ents[i];
+		struct pn_key k;
+
+		if (!e->key)
+			continue;
+		memcpy(&k, e->key, sizeof(k));
+		if (k.pid != pid)
+			continue;
+		if (e->val > PN_PENDING)
+			free((char *)(uintptr_t)e->val);
+		e->val = PN_TRIED;
+	}
+	if (hmap_get(&cc->pynames_nthr, &pid, sizeof(pid), &(uint64_t){ 0 }))
+		hmap_put(&cc->pynames_nthr, &pid, sizeof(pid), 0); /* read again if Python */
+}
+
 /* names of processes released go */
 size_t collect_pynames_purge(struct cpu_collector *cc)
 {

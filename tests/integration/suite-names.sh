@@ -98,4 +98,23 @@ t_py_thread_names_hostile() {
 	fi
 }
 
-SUITE_TESTS=(py_thread_names py_thread_names_versions py_thread_names_hostile)
+
+
+# a Python process that execs a C program: the thread (tid = pid) is shown
+# with the new program's name, not the Python name it had before the exec
+t_py_thread_names_exec() {
+	local d=$O/pynames-exec
+	$AP -q -o $d -- /usr/bin/python3.11 -c 'import os, threading, time
+end = time.monotonic() + 0.7
+while time.monotonic() < end:
+    pass
+os.execv("'$W/cwork'", ["cwork", "1"])' 2>$d.err || { fail py_thread_names_exec "exit $?: $(tail -1 $d.err)"; return; }
+	if ! jq -e '[.threads[] | select(.comm == "cwork")] | length == 1' $d/artifacts/cpu.json >/dev/null; then
+		fail py_thread_names_exec "no thread named cwork: $(jq -c '[.threads[] | [.comm, .python_name]]' $d/artifacts/cpu.json)"
+	elif ! jq -e '[.threads[] | select(.python_name != "")] | length == 0' $d/artifacts/cpu.json >/dev/null; then
+		fail py_thread_names_exec "the exec'd program keeps a Python name: $(jq -c '[.threads[] | [.comm, .python_name]]' $d/artifacts/cpu.json)"
+	else
+		pass py_thread_names_exec
+	fi
+}
+SUITE_TESTS=(py_thread_names py_thread_names_versions py_thread_names_hostile py_thread_names_exec)
