@@ -12,6 +12,7 @@ FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
 TEST_WORKLOADS += $(TOUT)/otlptool
+TEST_WORKLOADS += $(TOUT)/pythreadtool
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -80,6 +81,12 @@ $(TOUT)/storetool: tests/integration/storetool.c $(OUT)/libautoprof.a
 
 # the OTLP encoder on a stored window (tests/integration/suite-otlp.sh)
 $(TOUT)/otlptool: tests/integration/otlptool.c $(OUT)/libautoprof.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@
+
+# Python thread names of a live process (tests/integration/suite-names.sh)
+$(TOUT)/pythreadtool: tests/integration/pythreadtool.c $(OUT)/libautoprof.a
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libautoprof.a $(LDLIBS) -o $@

@@ -752,10 +752,11 @@ static void compute_processes_threads(struct ap_analysis *an)
 			lock_threads += tt.accounted && tt.lock >= 0.1 * tt.wall && tt.lock > 0;
 			ts = new_subject(an, AP_SCOPE_THREAD,
 					 xasprintf("pid %u tid %u (%s)", t->pid, t->tid,
-						   profile__s(p, t->comm)),
+						   profile__thread_name(p, t)),
 					 t->pid, t->tid);
 			setv(ts, AP_M_T_TID, t->tid);
 			sets(an, ts, AP_M_T_COMM, profile__s(p, t->comm));
+			sets(an, ts, AP_M_T_PYTHON_NAME, profile__s(p, t->pyname));
 			setv(ts, AP_M_T_SAMPLES, t->samples);
 			setv(ts, AP_M_T_CPU_S, t->samples / hz);
 			setp(ts, AP_M_T_GIL_HELD_PCT, t->gil_samples, t->python_samples ? t->samples : 0);

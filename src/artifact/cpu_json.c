@@ -379,6 +379,7 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "pid", t->pid);
 		cJSON_AddNumberToObject(o, "tid", t->tid);
 		cJSON_AddStringToObject(o, "comm", profile__s(p, t->comm));
+		cJSON_AddStringToObject(o, "python_name", profile__s(p, t->pyname));
 		cJSON_AddNumberToObject(o, "samples", t->samples);
 		cJSON_AddNumberToObject(o, "python_samples", t->python_samples);
 		cJSON_AddNumberToObject(o, "gil_samples", t->gil_samples);
@@ -599,6 +600,10 @@ static int load_root(struct profile *p, cJSON *root, const char *path)
 				.pid = key[0], .tid = key[1], .proc = proc };
 		}
 		p->threads[*id].comm = profile__str(p, comm);
+		/* absent before python_name was written: "" */
+		comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "python_name"));
+		if (comm && *comm)
+			p->threads[*id].pyname = profile__str(p, comm);
 	}
 	what = "processes";
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "processes")) {

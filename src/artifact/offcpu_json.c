@@ -43,6 +43,7 @@ cJSON *offcpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "pid", t->pid);
 		cJSON_AddNumberToObject(o, "tid", t->tid);
 		cJSON_AddStringToObject(o, "comm", profile__s(p, t->comm));
+		cJSON_AddStringToObject(o, "python_name", profile__s(p, t->pyname));
 		cJSON_AddNumberToObject(o, "start_s", t->start_ns > p->start_mono_ns ?
 					(t->start_ns - p->start_mono_ns) / 1e9 : 0);
 		cJSON_AddNumberToObject(o, "wall_ns", profile__thread_wall_ns(t));
@@ -286,7 +287,11 @@ static int offcpu_load_root(struct profile *p, cJSON *root, const char *path)
 	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(root, "threads")) {
 		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "comm"));
 		struct ap_thread *th = profile__thread(p, json_u64(o, "pid"), json_u64(o, "tid"), comm);
+		const char *pyname =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "python_name"));
 
+		if (pyname && *pyname) /* absent in older run directories */
+			th->pyname = profile__str(p, pyname);
 		th->accounted = true;
 		th->start_ns = num_ns(o, "start_s", 1e9);
 		th->end_ns = th->start_ns + json_u64(o, "wall_ns");

@@ -124,6 +124,15 @@ struct cpu_collector {
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
 	bool stopped;               /* cpu_collector__stop ran: the next flush is the last */
+	/* Python thread names (pynames.c) */
+	struct hmap pynames;        /* (pid, tid) -> xstrdup'd name, or 1 pending / 0 tried */
+	struct hmap pynames_read;   /* pid -> when its names may be read again */
+	struct py_thread_name *pynames_buf; /* AP_PYTHREADS_MAX, for one read */
+	struct hmap pynames_nthr;   /* pid -> its thread count (+2) at its last read */
+	uint64_t pynames_scan_next; /* when thread counts are looked at next */
+	uint64_t pynames_tick_next; /* when pending threads are looked at next */
+	bool pynames_want;          /* some (pid, tid) is pending */
+	uint64_t pynames_reads, pynames_failed, pynames_dropped;
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
@@ -143,6 +152,18 @@ void collect_discover(struct cpu_collector *cc, uint32_t pid);
 uint64_t collect_bpf_counter(struct cpu_collector *cc, enum ap_counter c);
 /* runs the kernel skipped for prog (another BPF program was running) */
 uint64_t collect_prog_misses(const struct bpf_program *prog);
+
+/* pynames.c: a sample of (pid, tid): name it at the next tick if new */
+void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid);
+/* after a drain: read the processes with new threads (rate-limited) */
+void collect_pynames_tick(struct cpu_collector *cc);
+/* read the live Python processes, then name into's threads */
+void collect_pynames_flush(struct cpu_collector *cc, struct profile *into);
+/* pid exec'd: its names were the old program's */
+void collect_pynames_exec(struct cpu_collector *cc, uint32_t pid);
+/* drop the names of released processes; returns how many went */
+size_t collect_pynames_purge(struct cpu_collector *cc);
+void collect_pynames_free(struct cpu_collector *cc);
 
 /* proclife.c: pid's process ended (its exit record, or with --all the side
  * band's): released once its in-flight records are handled */

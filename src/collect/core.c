@@ -258,6 +258,7 @@ static void on_exec(void *ctx, uint32_t pid)
 	/* the new program maps its own interpreter, if any */
 	if (cc->skel)
 		bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+	collect_pynames_exec(cc, pid);
 }
 
 
@@ -441,6 +442,7 @@ int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 	for_each_collector(cc, c)
 		if (c->enabled && c->ops->poll)
 			c->ops->poll(c);
+	collect_pynames_tick(cc);
 	return n < 0 ? n : 0;
 }
 
@@ -562,6 +564,7 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 	ev->off_stacks += drop_dead(&cc->off_stacks, offsetof(struct off_key, tgid), pm);
 	ev->cache_entries += drop_dead(&cc->pyframes, 8 /* after the code address */, pm);
 	ev->py_codes += pycode__retain(&cc->pyc, proc_alive, pm);
+	ev->cache_entries += collect_pynames_purge(cc);
 	/* caps on what live processes fill: past one, the cache starts over
 	 * (the kernel's py_seen and off_seen too, so that it sends the code
 	 * objects and stacks again) */
@@ -616,6 +619,7 @@ void cpu_collector__drain(struct cpu_collector *cc, uint64_t end_ns)
 	for_each_collector(cc, c)
 		if (c->enabled && c->ops->flush)
 			c->ops->flush(c, end_ns, &cc->ses->prof);
+	collect_pynames_flush(cc, &cc->ses->prof);
 }
 
 uint64_t collect_bpf_counter(struct cpu_collector *cc, enum ap_counter c)
@@ -671,6 +675,9 @@ void cpu_collector__counters(struct cpu_collector *cc)
 		profile__set_counter(p, "processes_discovered_untracked", cc->discover_untracked);
 	}
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
+	profile__set_counter(p, "python_thread_name_reads", cc->pynames_reads);
+	profile__set_counter(p, "python_thread_name_failures", cc->pynames_failed);
+	profile__set_counter(p, "python_thread_names_dropped", cc->pynames_dropped);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
@@ -715,6 +722,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);
 	pycode__free(&cc->pyc);
+	collect_pynames_free(cc);
 	free(cc->pending);
 	if (cc->epfd >= 0)
 		close(cc->epfd);

@@ -38,6 +38,10 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 #define AP_PYCODE_MAX 65536        /* Python code objects (names, line tables) */
 #define AP_OFF_STACKS_MAX 65536    /* off-CPU stack identities -> stack */
 #define AP_ID_CACHE_MAX 524288     /* frame ids per pc and per Python code position */
+#define AP_PYNAMES_MAX 65536       /* Python thread names, (pid, tid) seen */
+#define AP_PYNAMES_GAP_NS 250000000ull /* a process's thread names read at most this often */
+#define AP_PYNAMES_SCAN_NS 100000000ull /* Python processes' thread counts looked at */
+#define AP_PYNAMES_TICK_NS 20000000ull  /* new sampled threads looked at */
 
 /* The slow tick, after engine__purge's compaction: drop what belonged to
  * processes gone (off-CPU stack identities, code objects, Python frame

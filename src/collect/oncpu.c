@@ -94,6 +94,7 @@ static int oncpu_on_record(struct ap_collector *c, uint32_t type, const void *da
 	comm[AP_COMM_LEN] = 0;
 	profile__add(&cc->ses->prof, s->tgid, s->tid, comm, stack, count_flags(s->py_flags), 1);
 	profile__add_time(&cc->ses->prof, s->tgid, s->tid, stack, s->time_ns);
+	collect_pynames_seen(cc, s->tgid, s->tid);
 	return 0;
 }
 

@@ -98,6 +98,8 @@ static void copy_tasks(struct compact *c)
 		const struct ap_thread *s = &p->threads[i];
 		struct ap_thread *d = profile__thread(c->dst, s->pid, s->tid, profile__s(p, s->comm));
 
+		if (s->pyname)
+			d->pyname = str(c, s->pyname);
 		d->accounted = s->accounted;
 		d->start_ns = s->start_ns;
 		d->end_ns = s->end_ns;

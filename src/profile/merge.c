@@ -99,6 +99,8 @@ static void merge_threads(struct profile *dst, const struct profile *src)
 		const struct ap_thread *s = &src->threads[i];
 		struct ap_thread *d = profile__thread(dst, s->pid, s->tid, profile__s(src, s->comm));
 
+		if (s->pyname) /* the latest name read */
+			d->pyname = profile__str(dst, profile__s(src, s->pyname));
 		if (!s->accounted)
 			continue;
 		if (!d->accounted || s->start_ns < d->start_ns)

@@ -756,8 +756,10 @@ static void keep_row_strs(const struct profile *p, uint32_t *smap)
 {
 	size_t i;
 
-	for (i = 0; i < p->nr_threads; i++)
+	for (i = 0; i < p->nr_threads; i++) {
 		keep_str(smap, p->threads[i].comm);
+		keep_str(smap, p->threads[i].pyname);
+	}
 	for (i = 0; i < p->nr_procs; i++) {
 		keep_str(smap, p->procs[i].comm);
 		keep_str(smap, p->procs[i].exe);
@@ -774,8 +776,10 @@ static void remap_row_strs(struct profile *p, const uint32_t *smap)
 {
 	size_t i;
 
-	for (i = 0; i < p->nr_threads; i++)
+	for (i = 0; i < p->nr_threads; i++) {
 		p->threads[i].comm = smap[p->threads[i].comm];
+		p->threads[i].pyname = smap[p->threads[i].pyname];
+	}
 	for (i = 0; i < p->nr_procs; i++) {
 		p->procs[i].comm = smap[p->procs[i].comm];
 		p->procs[i].exe = smap[p->procs[i].exe];

@@ -71,6 +71,7 @@ struct ap_count {
 struct ap_thread {
 	uint32_t pid, tid;
 	uint32_t comm;      /* string id */
+	uint32_t pyname;    /* string id: threading.Thread.name, 0 ("") if unknown */
 	uint64_t samples;
 	uint64_t python_samples; /* samples with Python frames (from their stacks) */
 	uint64_t gil_samples;    /* samples where the thread held the GIL (AP_COUNT_GIL) */
@@ -335,6 +336,11 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 		  uint32_t stack, uint32_t flags, uint64_t count);
 /* the thread entry of (pid, tid), created if absent; comm updates its name */
 struct ap_thread *profile__thread(struct profile *p, uint32_t pid, uint32_t tid, const char *comm);
+/* the name to show for t: its Python thread name, else its comm */
+static inline const char *profile__thread_name(const struct profile *p, const struct ap_thread *t)
+{
+	return t->pyname ? profile__s(p, t->pyname) : profile__s(p, t->comm);
+}
 /* the thread entry of (pid, tid), or NULL */
 const struct ap_thread *profile__find_thread(const struct profile *p, uint32_t pid, uint32_t tid);
 /* the span a thread was observed (end - start), 0 if unknown */

@@ -143,7 +143,7 @@ struct code_key {
 	uint32_t tgid, sig;
 };
 
-void pycode__add(struct pycode_cache *c, const struct ap_py_code *r, int minor)
+struct py_code *pycode__add(struct pycode_cache *c, const struct ap_py_code *r, int minor)
 {
 	struct code_key k = { r->code, r->tgid, r->sig };
 	struct py_code *pc;
@@ -152,7 +152,7 @@ void pycode__add(struct pycode_cache *c, const struct ap_py_code *r, int minor)
 	size_t lt = r->linetable_len < sizeof(r->linetable) ? r->linetable_len : sizeof(r->linetable);
 
 	if (!is_new)
-		return;
+		return NULL;
 	GROW(c->v, c->cap, c->n + 1);
 	pc = &c->v[c->n++];
 	pc->code = r->code;
@@ -169,6 +169,51 @@ void pycode__add(struct pycode_cache *c, const struct ap_py_code *r, int minor)
 	memcpy(pc->linetable, r->linetable, lt);
 	pc->linetable_len = lt;
 	(void)slot;
+	return pc;
+}
+
+/* dataclasses' generated methods (3.8-3.12: one def per __create_fn__,
+ * at line 2; 3.13: several in one source) */
+static const char *const dc_methods[] = {
+	"__init__", "__repr__", "__eq__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__",
+	"__setattr__", "__delattr__", "__getstate__", "__setstate__", "__replace__", NULL,
+};
+
+static bool is_dc_method(const char *name)
+{
+	int i;
+
+	for (i = 0; dc_methods[i]; i++)
+		if (!strcmp(name, dc_methods[i]))
+			return true;
+	return false;
+}
+
+bool pycode__wants_arg0(const struct py_code *pc)
+{
+	return !strcmp(pc->filename, "<string>") &&
+	       (!strcmp(pc->qualname, "<lambda>") || !strcmp(pc->qualname, "__new__"));
+}
+
+char *pycode__generated_name(const struct py_code *pc, const char *arg0)
+{
+	static const char dc_prefix[] = "__create_fn__.<locals>.";
+	const char *q = pc->qualname;
+
+	if (strcmp(pc->filename, "<string>"))
+		return NULL;
+	/* namedtuple: "def __new__(_cls, ...)" exec'd (3.8, 3.9), then
+	 * "lambda _cls, ...: _tuple_new(_cls, (...))" eval'd (3.10+) */
+	if (pycode__wants_arg0(pc) && arg0 && !strcmp(arg0, "_cls") && pc->firstlineno == 1)
+		return xstrdup("namedtuple __new__ (generated)");
+	/* 3.11+: co_qualname says where the def was: inside __create_fn__ */
+	if (!strncmp(q, dc_prefix, sizeof(dc_prefix) - 1) && !strchr(q + sizeof(dc_prefix) - 1, '.'))
+		return xasprintf("dataclass %s (generated)", q + sizeof(dc_prefix) - 1);
+	/* before 3.11 there is only co_name: a dataclass method's name, at
+	 * the line __create_fn__ puts it */
+	if (pc->minor < 11 && pc->firstlineno == 2 && is_dc_method(q))
+		return xasprintf("dataclass %s (generated)", q);
+	return NULL;
 }
 
 const struct py_code *pycode__find(const struct pycode_cache *c, uint32_t tgid, uint64_t code,

@@ -32,7 +32,16 @@ struct pycode_cache {
 	size_t n, cap;
 };
 
-void pycode__add(struct pycode_cache *c, const struct ap_py_code *rec, int minor);
+/* the entry made for rec, or NULL if it was known */
+struct py_code *pycode__add(struct pycode_cache *c, const struct ap_py_code *rec, int minor);
+/* Functions that namedtuple and dataclasses generate by exec/eval show as
+ * "<lambda> (<string>)" or "__init__ (<string>)": the name to give them
+ * instead ("namedtuple __new__ (generated)", "dataclass __init__
+ * (generated)"), malloc'd, or NULL when pc is not one. arg0 is the code's
+ * first local (its first argument), NULL if unknown. */
+char *pycode__generated_name(const struct py_code *pc, const char *arg0);
+/* may pc need its first argument's name for pycode__generated_name()? */
+bool pycode__wants_arg0(const struct py_code *pc);
 const struct py_code *pycode__find(const struct pycode_cache *c, uint32_t tgid, uint64_t code,
 				   uint32_t sig);
 /* line of instr in code (see py_line_for) */

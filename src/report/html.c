@@ -168,7 +168,7 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 	sb_puts(sb, "],\"threads\":[");
 	for (i = 0; i < p->nr_threads; i++) {
 		sb_printf(sb, "%s[%u,%u,", i ? "," : "", p->threads[i].pid, p->threads[i].tid);
-		jstr(sb, profile__s(p, p->threads[i].comm));
+		jstr(sb, profile__thread_name(p, &p->threads[i]));
 		sb_puts(sb, "]");
 	}
 	/* rows: [thread, stack, count] and [thread, stack, reason, µs] */

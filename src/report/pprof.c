@@ -253,7 +253,7 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 		return;
 	}
 	if (t)
-		label(pp, &s, "thread", profile__s(p, t->comm), 0);
+		label(pp, &s, "thread", profile__thread_name(p, t), 0);
 	if (pr) {
 		label(pp, &s, "process", profile__s(p, pr->comm), 0);
 		process_labels(pp, &s, p, pr);

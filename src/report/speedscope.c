@@ -110,7 +110,7 @@ static cJSON *new_profile(cJSON *profiles, const struct profile *p, const struct
 	cJSON *o = cJSON_CreateObject();
 	char name[160];
 
-	snprintf(name, sizeof(name), "%s %u/%u %s", profile__s(p, t->comm), t->pid, t->tid, what);
+	snprintf(name, sizeof(name), "%s %u/%u %s", profile__thread_name(p, t), t->pid, t->tid, what);
 	cJSON_AddItemToArray(profiles, o);
 	cJSON_AddStringToObject(o, "type", "sampled");
 	cJSON_AddStringToObject(o, "name", name);

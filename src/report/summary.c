@@ -351,6 +351,24 @@ static int thread_by_wall(const void *a, const void *b)
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+/* name in at most 16 bytes: a longer one keeps its head and tail
+ * ("ThreadPo..utor-0_3"), where pool threads differ */
+static void fit16(char *dst, size_t len, const char *name)
+{
+	size_t n = strlen(name), h = 7, t;
+
+	if (n <= 16 || len < 17) {
+		snprintf(dst, len, "%s", name);
+		return;
+	}
+	t = n - 7;
+	while (h && ((uint8_t)name[h] & 0xc0) == 0x80) /* whole UTF-8 characters */
+		h--;
+	while (t < n && ((uint8_t)name[t] & 0xc0) == 0x80)
+		t++;
+	snprintf(dst, len, "%.*s..%s", (int)h, name, name + t);
+}
+
 static void print_wall_row(FILE *f, const char *who, const char *name, uint64_t wall,
 			   uint64_t oncpu, const uint64_t *off_ns)
 {
@@ -359,7 +377,7 @@ static void print_wall_row(FILE *f, const char *who, const char *name, uint64_t 
 	int c;
 
 	categories(off_ns, cats);
-	snprintf(clean, sizeof(clean), "%s", name);
+	fit16(clean, sizeof(clean), name);
 	tty_clean(clean);
 	fprintf(f, "  %-15s %-16.16s %8.2f %6.1f%%", who, clean, wall / 1e9, pct(oncpu, wall));
 	for (c = 0; c < NR_CATS; c++)
@@ -421,7 +439,7 @@ static void print_wall(FILE *f, const struct profile *p)
 	}
 	for (i = 0; i < n && shown < 10; i++, shown++) {
 		snprintf(who, sizeof(who), "%u/%u", v[i]->pid, v[i]->tid);
-		print_wall_row(f, who, profile__s(p, v[i]->comm), profile__thread_wall_ns(v[i]),
+		print_wall_row(f, who, profile__thread_name(p, v[i]), profile__thread_wall_ns(v[i]),
 			       v[i]->oncpu_ns, v[i]->off_ns);
 	}
 	if (n > shown)
@@ -677,8 +695,10 @@ static void print_threads(FILE *f, const struct profile *p)
 	fprintf(f, "\nThreads (%zu):\n  %7s %7s %-16s %7s%s\n", p->nr_threads, "pid", "tid", "name",
 		"cpu%", py ? "  python%  holds-GIL%" : "");
 	for (i = 0; i < p->nr_threads && i < 10; i++) {
-		char *comm = tty_dup(profile__s(p, v[i]->comm));
+		char name[64], *comm;
 
+		fit16(name, sizeof(name), profile__thread_name(p, v[i]));
+		comm = tty_dup(name);
 		fprintf(f, "  %7u %7u %-16s %6.1f%%", v[i]->pid, v[i]->tid, comm,
 			pct(v[i]->samples, p->total_samples));
 		free(comm);

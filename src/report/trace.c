@@ -415,7 +415,7 @@ void trace_render(const struct ap_pics *x, struct strbuf *out)
 	for (i = 0; i < p->nr_threads; i++) {
 		const struct ap_thread *th = &p->threads[i];
 
-		snprintf(name, sizeof(name), "%s %u", profile__s(p, th->comm), th->tid);
+		snprintf(name, sizeof(name), "%s %u", profile__thread_name(p, th), th->tid);
 		metadata(&t, "thread_name", th->pid, th->tid, name);
 	}
 	threads(&t);

@@ -277,7 +277,7 @@ static Sample *sample(struct enc *e, uint32_t pid, uint32_t tid, uint32_t stack,
 		      const char *reason, uint64_t value)
 {
 	const struct ap_thread *t = profile__find_thread(e->p, pid, tid);
-	const char *comm = t ? profile__s(e->p, t->comm) : "";
+	const char *comm = t ? profile__thread_name(e->p, t) : ""; /* Python's name if known */
 	Sample *s = arena_alloc(e, sizeof(*s));
 
 	opentelemetry__proto__profiles__v1development__sample__init(s);

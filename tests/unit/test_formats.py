@@ -107,8 +107,9 @@ def test_pprof(d, cpu, off):
     # named, and no system_name: pprof would "demangle" names equal to it ("<module>" -> "")
     check("pprof_function_names", all(f["name"] and st[f["name"][0]] and not f["system_name"] for f in funcs.values()),
           "a function without a name, or with a system_name")
-    # per-thread samples and the thread-name label
-    names = {(t["pid"], t["tid"]): cpu["strings"][t["comm"]] if isinstance(t["comm"], int) else t["comm"]
+    # per-thread samples and the thread-name label: the Python name if known, else the comm
+    names = {(t["pid"], t["tid"]): t.get("python_name") or
+             (cpu["strings"][t["comm"]] if isinstance(t["comm"], int) else t["comm"])
              for t in cpu["threads"]}
     per = collections.Counter()
     bad_label = 0

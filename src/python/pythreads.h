@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* Python thread names (threading.Thread.name) read from a live process's
+ * memory: CPython <= 3.13 never gives the OS thread the Python name, so
+ * every thread's comm is "python3.X". Read in userspace, bounded in reads
+ * and time; any failure leaves the comm. */
+#ifndef AP_PYTHREADS_H
+#define AP_PYTHREADS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "process/procmaps.h"
+
+#define AP_PYTHREAD_NAME_MAX 64 /* bytes kept of a name, with its NUL */
+#define AP_PYTHREADS_MAX 4096   /* threads read per process */
+
+struct py_thread_name {
+	uint32_t tid;                   /* Thread._native_id: the kernel tid */
+	char name[AP_PYTHREAD_NAME_MAX]; /* UTF-8, cut at a character boundary */
+};
+
+/* a live process's interpreter, from pythreads__target() */
+struct py_target {
+	uint32_t pid;
+	int minor;              /* CPython 3.<minor> */
+	uint64_t runtime;       /* run-time address of _PyRuntime */
+	uint64_t dev, ino;      /* the file holding it (st_dev encoding) */
+};
+
+struct pythreads_stats {
+	uint64_t reads;         /* process_vm_readv calls */
+	uint64_t refused;       /* addresses outside anonymous memory and the interpreter */
+	uint64_t incomplete;    /* calls that returned names but stopped early (budget, fault) */
+};
+
+/*
+ * Read the threads of threading._active in t->pid: follow
+ * _PyRuntime.interpreters.head -> modules (sys.modules) -> "threading" ->
+ * its dict -> "_active" {ident: Thread}, and each Thread's "_name" and
+ * "_native_id" (instance dicts, split or managed, per version). Only
+ * anonymous memory and the mappings of the interpreter's file are
+ * read (never memory a file the target controls backs, which could block
+ * us), at most a few thousand reads and 50 ms per call. Fills up to max
+ * entries of out; returns how many, or -ENOTSUP (version), -ESRCH (gone),
+ * -EFAULT/-EINVAL (unreadable or not what CPython builds), -ETIME (out of
+ * budget). st (may be NULL) gets what the call cost.
+ */
+int pythreads__read(const struct py_target *t, struct py_thread_name *out, size_t max,
+		    struct pythreads_stats *st);
+
+/* The name of the first local (the first argument) of the code object
+ * code in pid, into out (cap bytes): co_varnames[0] (3.8-3.10) or
+ * co_localsplusnames[0] (3.11+). Here because it reads the process's
+ * memory as pythreads__read() does; 0 or -errno. */
+int pythreads__first_local(const struct py_target *t, uint64_t code, char *out, size_t cap);
+
+/* pid's image img, if it has a configured interpreter (img->py_minor >
+ * 0), as a target; 0 or -ENOENT */
+int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t);
+
+#endif
