@@ -871,6 +871,11 @@ native_library_dominated hashing         cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 killed_by_signal     crash_child         spawn
+native_below_python  expat               cpu
+gil_released_native  hashing             expat
+reference_blas       matmul              hashing
+compile_below        compile_src         compiled_exec
+json_python_encoder  json_indent         json_c
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory
