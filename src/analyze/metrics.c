@@ -1100,8 +1100,16 @@ static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const st
 					tb = f->below_fns.ents[i].val, top = k;
 			}
 		}
-		t = xasprintf("%s:%s", base_name(path),
-			      top == UINT64_MAX ? "[unknown]" : profile__s(p, fns[remap[top]].name));
+		{
+			const char *fn = top == UINT64_MAX ? "[unknown]" : profile__s(p, fns[remap[top]].name);
+			size_t bl = strlen(base_name(path));
+
+			/* a stripped library's "lib.so+0x1234" names its file already */
+			if (!strncmp(fn, base_name(path), bl) && !strncmp(fn + bl, "+0x", 3))
+				t = xstrdup(fn);
+			else
+				t = xasprintf("%s:%s", base_name(path), fn);
+		}
 		sets(an, s, AP_M_F_BELOW_TOP, t);
 		free(t);
 		if (gil_seen) {

@@ -364,15 +364,6 @@ def crash_child():
     while time.monotonic() < end:
         pass
 
-if __name__ == "__main__":
-    gc.collect()
-    name = sys.argv[1]
-    fn = globals()[name]
-    if fn.__code__.co_argcount:
-        fn(sys.argv[2])
-    else:
-        fn()
-
 
 # ---- time below the Python frame (suite-below.sh) ----
 
@@ -444,3 +435,13 @@ def expat():
     end = until(1.5)
     while time.monotonic() < end:
         xp.ParserCreate().Parse(doc, True)
+
+
+if __name__ == "__main__":
+    gc.collect()
+    name = sys.argv[1]
+    fn = globals()[name]
+    if fn.__code__.co_argcount:
+        fn(sys.argv[2])
+    else:
+        fn()
