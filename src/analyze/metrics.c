@@ -872,11 +872,27 @@ struct stack_info {
  * alike, and the standard library's own extension modules (lib-dynload:
  * _json, _pickle, _decimal ...) are the interpreter's builtins, compiled into
  * the binary by other builds. What they call (libcrypto under _hashlib, libz
- * under zlib) is a library. */
+ * under zlib) is a library, and so are the extension modules that carry a
+ * library of their own inside (pyexpat holds expat in builds that do not link
+ * the system's libexpat, _decimal holds libmpdec). */
 static const char *const system_libs[] = {
 	"*/libc.so*", "*/libc-*.so", "*/ld-linux*", "*/ld-musl*", "*/libm.so*", "*/libm-*.so",
 	"*/libpthread*", "*/libdl.so*", "*/libgcc_s*", "[vdso]", "*/lib-dynload/*",
 };
+static const char *const bundled_libs[] = { "*/lib-dynload/pyexpat*", "*/lib-dynload/_decimal*" };
+
+static bool below_library(const char *path)
+{
+	size_t j;
+
+	for (j = 0; j < AP_ARRAY_SIZE(bundled_libs); j++)
+		if (!fnmatch(bundled_libs[j], path, 0))
+			return true;
+	for (j = 0; j < AP_ARRAY_SIZE(system_libs); j++)
+		if (!fnmatch(system_libs[j], path, 0))
+			return false;
+	return true;
+}
 
 /* Interpreter builtins worth naming, known by an interpreter function below
  * the Python frame (exported ones are named even in a stripped interpreter),
@@ -927,10 +943,7 @@ static void classify_below(const struct profile *p, const struct ap_stack *st,
 			continue;
 		}
 		path = profile__s(p, p->modules[f->module].path);
-		for (j = 0; j < AP_ARRAY_SIZE(system_libs); j++)
-			if (!fnmatch(system_libs[j], path, 0))
-				break;
-		if (j == AP_ARRAY_SIZE(system_libs))
+		if (below_library(path))
 			lib = fr, si->below_mod = f->module, si->below_fn = ids[k];
 	}
 	if (sf->kern_leaf != AP_NONE)
