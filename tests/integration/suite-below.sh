@@ -25,6 +25,12 @@ t_below_named() {
 	if jq -e '[.findings[] | .location] | any(test("_call_with_frames_removed"))' $d/findings.json >/dev/null 2>&1; then
 		bad="$bad [compile_src: a finding blames _call_with_frames_removed]"
 	fi
+	# compile() called by the program's own function, no Python frame between
+	d=$(pattern_run compile_direct)
+	f=$(bl_find $d compile_below)
+	if [ "$f" = null ] || [ -z "$f" ] || ! jq -e '.location | test(":compile_direct:")' <<<"$f" >/dev/null; then
+		bad="$bad [compile_direct: no compile_below at compile_direct: $(bl_kept $d | cut -c1-200 | tr '\n' '|')$(loaded $d)]"
+	fi
 	# SHA-256 of 8 MiB buffers: libcrypto, the GIL released
 	d=$(pattern_run hashing)
 	f=$(bl_find $d gil_released_native)
@@ -73,7 +79,7 @@ t_below_named() {
 # caller; every finding's time at stake is within the run's wall time
 t_below_no_loop_advice() {
 	local d w bad=
-	for w in compile_src hashing compress json_indent matmul expat; do
+	for w in compile_src compile_direct hashing compress json_indent matmul expat; do
 		d=$(pattern_run $w)
 		[ -e $d.failed ] && { bad="$bad [$w: profiling failed: $(tail -1 $d.err)]"; continue; }
 		if jq -e '[.findings[] | .suggestions[]] | any(test("make the loop do less"))' $d/findings.json >/dev/null; then

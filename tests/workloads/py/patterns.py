@@ -389,6 +389,15 @@ def compile_src(d):
         py_compile.compile(src, cfile=os.path.join(d, "gen_mod.pyc"), doraise=True)
 
 
+def compile_direct():
+    """compile() called directly by the program's own function: on a stripped
+    interpreter it is known by the exported Py_CompileStringObject below"""
+    src = _source(200)
+    end = until(1.5)
+    while time.monotonic() < end:
+        compile(src, "<gen>", "exec")
+
+
 def compiled_exec():
     """the control: the same kind of code compiled once, then run over and over"""
     code = compile(_source(40) + "for i in range(200):\n    f7(i)\n    f12(i, 3)\n", "<gen>", "exec")
