@@ -1367,8 +1367,10 @@ static void compute_code(struct ap_analysis *an)
 		setp(s, AP_M_MOD_UNDER_PYTHON_PCT, m->under_py, m->self);
 		if (top != UINT64_MAX)
 			sets(an, s, AP_M_MOD_TOP_FUNCTION, profile__s(p, fns[remap[top]].name));
-		if (caller != UINT64_MAX)
+		if (caller != UINT64_MAX) {
 			sets(an, s, AP_M_MOD_CALLER, profile__s(p, fns[remap[caller]].name));
+			setp(s, AP_M_MOD_CALLER_PCT, best, m->self);
+		}
 		hmap_free(&m->fns);
 		hmap_free(&m->callers);
 	}

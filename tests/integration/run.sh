@@ -867,7 +867,7 @@ subprocess_spawning  spawn               io_pipe
 cpu_oversubscription oversub             gil
 deep_recursion       deep                cpu
 callback_storm       callbacks+--py-calls calls+--py-calls
-native_library_dominated hashing         cpu
+native_library_dominated hashing_spread  cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 killed_by_signal     crash_child         spawn

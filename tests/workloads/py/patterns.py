@@ -376,6 +376,23 @@ def _source(kb):
     return "".join(parts)
 
 
+def hashing_spread():
+    """SHA-256 of large buffers from three functions: one library, several callers"""
+    buf = b"x" * (8 << 20)
+
+    def index():
+        hashlib.sha256(buf).digest()
+
+    def verify():
+        hashlib.sha256(buf).digest()
+
+    def sign():
+        hashlib.sha256(buf).digest()
+    end = until(1.5)
+    while time.monotonic() < end:
+        index(), verify(), sign()
+
+
 def compile_src(d):
     """py_compile a generated 400 KiB module over and over, as compileall -f does:
     the time is in the builtin compile(), called through importlib's
