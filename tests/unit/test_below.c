@@ -110,6 +110,9 @@ TEST(below_metrics)
 	ASSERT_STREQ(text(&an, AP_SCOPE_FUNCTION, build, "function.below_builtin"), "compile()",
 		     "by the exported interpreter function");
 	ASSERT_NEAR(num(&an, AP_SCOPE_FUNCTION, build, "function.below_builtin_s"), 3, 1e-9, "3 CPU-s");
+	/* the module side: one Python caller */
+	ASSERT_NEAR(num(&an, AP_SCOPE_MODULE, "libblas.so.3", "module.python_caller_pct"), 100, 1e-9,
+		    "mult calls all of libblas");
 	/* call paths leave the trampoline out */
 	ASSERT_NEAR(num(&an, AP_SCOPE_STACK, "main > SourceLoader.source_to_code", "stack.below_pct"), 100, 1e-9,
 		    "path without the trampoline");
