@@ -20,6 +20,9 @@ PKGS="$PKGS libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler"
 # the OTLP Collector test: curl POSTs a request and probes the Collector's
 # port (Go and its module proxy are the machine's: tools/build-otelcol.sh)
 [ "${1:-}" = --test ] && PKGS="$PKGS curl"
+# time below the Python frame (suite-below.sh): Debian's NumPy on the
+# reference BLAS (libblas3: dgemm_ is the unoptimised Fortran loop)
+[ "${1:-}" = --test ] && PKGS="$PKGS python3-numpy libblas3"
 # `make deb`: dpkg-buildpackage, debhelper, lintian
 [ "${1:-}" = --deb ] && PKGS="$PKGS dpkg-dev debhelper lintian"
 missing=""

@@ -292,6 +292,7 @@ static enum tri eval(struct eval_ctx *x, const struct ap_cond *c, double *conf)
 		case AP_OP_EQ: ok = !strcmp(s, c->str); break;
 		case AP_OP_NE: ok = strcmp(s, c->str) != 0; break;
 		case AP_OP_MATCHES: ok = !fnmatch(c->str, s, 0); break;
+		case AP_OP_NOT_MATCHES: ok = fnmatch(c->str, s, 0) != 0; break;
 		case AP_OP_IN:
 		case AP_OP_NOT_IN:
 			for (i = 0; i < c->nr_list && strcmp(s, c->list[i]); i++)

@@ -184,7 +184,10 @@ static const char *const idle_files[] = {
 };
 
 struct stack_facts {
-	uint32_t py_leaf;   /* frame id of the innermost Python frame, or AP_NONE */
+	uint32_t py_leaf;   /* frame id of the innermost Python frame, or AP_NONE
+			     * (a forwarding frame, py_trampoline(), only when
+			     * there is no other) */
+	uint32_t py_pos;    /* its position in the stack */
 	uint32_t app_leaf;  /* ... outside libraries (py_library_file) */
 	uint32_t user_leaf; /* innermost native user frame */
 	uint32_t kern_leaf;
@@ -206,18 +209,40 @@ static bool py_library_file(const char *file)
 	       !fnmatch("*/site-packages/*", file, 0) || !fnmatch("*/dist-packages/*", file, 0);
 }
 
+/* Pure forwarding frames: importlib calls compile(), exec() and extension
+ * module init through _call_with_frames_removed only so that tracebacks can
+ * hide it. Its time is its caller's (or the builtin's below it), so it is
+ * never the innermost Python function while it has a caller. */
+static const char *const trampolines[][2] = {
+	{ "<frozen importlib._bootstrap>", "_call_with_frames_removed" },
+	{ "*/importlib/_bootstrap.py", "_call_with_frames_removed" },
+};
+
+static bool py_trampoline(const struct profile *p, uint32_t frame)
+{
+	const char *name = profile__s(p, p->frames[frame].name), *file = frame_file(p, frame);
+	size_t i;
+
+	for (i = 0; i < AP_ARRAY_SIZE(trampolines); i++)
+		if (!strcmp(name, trampolines[i][1]) && !fnmatch(trampolines[i][0], file, 0))
+			return true;
+	return false;
+}
+
 static void stack_facts(const struct profile *p, uint32_t stack, struct stack_facts *sf)
 {
 	const struct ap_stack *s = &p->stacks[stack];
 	uint32_t i;
 
-	*sf = (struct stack_facts){ AP_NONE, AP_NONE, AP_NONE, AP_NONE, false };
+	*sf = (struct stack_facts){ AP_NONE, 0, AP_NONE, AP_NONE, AP_NONE, false };
 	for (i = 0; i < s->len; i++) {
 		uint32_t fr = p->stack_frames[s->off + i];
 
 		switch (p->frames[fr].kind) {
 		case AP_FRAME_PYTHON:
-			sf->py_leaf = fr, sf->python = true;
+			sf->python = true;
+			if (sf->py_leaf == AP_NONE || !py_trampoline(p, fr))
+				sf->py_leaf = fr, sf->py_pos = i;
 			if (!py_library_file(frame_file(p, fr)))
 				sf->app_leaf = fr;
 			break;
@@ -811,25 +836,131 @@ static void compute_processes_threads(struct ap_analysis *an)
 
 /* ---- functions, stacks and modules ---- */
 
+/* what runs below the innermost Python frame of a stack */
+enum below_kind { BELOW_NONE, BELOW_LIB, BELOW_RUNTIME, BELOW_KERNEL };
+
 struct fn_acc {
 	uint32_t kind, module, name; /* the key */
 	uint64_t self, total, under_py, max_rec;
 	uint64_t seen;               /* its index before sorting */
 	struct hmap lines;           /* line -> self samples */
 	struct hmap callers;         /* application function -> self samples */
+	/* Python: self samples by what runs below (enum below_kind - 1) */
+	uint64_t below[3];
+	struct hmap below_mods;      /* native library -> self samples in it */
+	struct hmap below_fns;       /* its innermost function -> self samples */
+	struct hmap below_gil;       /* native library -> ... with the GIL held */
+	struct hmap builtins;        /* builtin id -> self samples */
 };
 
 struct path_acc {
 	uint32_t *fns, n;
 	uint64_t samples;
+	uint64_t below;              /* ... in a native library or a named builtin below */
 };
 
 struct stack_info {
 	uint32_t *fn, *rep, n;      /* distinct functions and how often each appears */
 	uint32_t self_py, self_user, self_k, py_line, path, module;
 	uint32_t app;               /* function of the innermost application Python frame */
+	uint32_t below_mod, below_fn; /* BELOW_LIB: the library and its innermost function */
+	int builtin;                /* builtin id, or -1 */
+	enum below_kind below;
 	bool python;
 };
+
+/* Native code below a Python frame that is not "a native library": the C
+ * library and the loader run under the interpreter and under libraries
+ * alike, and the standard library's own extension modules (lib-dynload:
+ * _json, _pickle, _decimal ...) are the interpreter's builtins, compiled into
+ * the binary by other builds. What they call (libcrypto under _hashlib, libz
+ * under zlib) is a library, and so are the extension modules that carry a
+ * library of their own inside (pyexpat holds expat in builds that do not link
+ * the system's libexpat, _decimal holds libmpdec). */
+static const char *const system_libs[] = {
+	"*/libc.so*", "*/libc-*.so", "*/ld-linux*", "*/ld-musl*", "*/libm.so*", "*/libm-*.so",
+	"*/libpthread*", "*/libdl.so*", "*/libgcc_s*", "[vdso]", "*/lib-dynload/*",
+};
+static const char *const bundled_libs[] = { "*/lib-dynload/pyexpat*", "*/lib-dynload/_decimal*" };
+
+static bool below_library(const char *path)
+{
+	size_t j;
+
+	for (j = 0; j < AP_ARRAY_SIZE(bundled_libs); j++)
+		if (!fnmatch(bundled_libs[j], path, 0))
+			return true;
+	for (j = 0; j < AP_ARRAY_SIZE(system_libs); j++)
+		if (!fnmatch(system_libs[j], path, 0))
+			return false;
+	return true;
+}
+
+/* Interpreter builtins worth naming, known by an interpreter function below
+ * the Python frame (exported ones are named even in a stripped interpreter),
+ * or, when the interpreter has no symbols at all, by the Python function
+ * whose only work below is that builtin. The id of a row is its index;
+ * callers' ids follow the frames'. */
+static const char *const builtin_frames[][2] = {
+	{ "builtin_compile*", "compile()" },
+	{ "Py_CompileString*", "compile()" },
+	{ "_PyAST_Compile", "compile()" },
+	{ "_PyParser_ASTFrom*", "compile()" },
+};
+static const char *const builtin_callers[][2] = {
+	{ "*source_to_code", "compile()" }, /* importlib: compile(data, path, 'exec', ...) */
+};
+
+static const char *builtin_name(uint64_t id)
+{
+	if (id < AP_ARRAY_SIZE(builtin_frames))
+		return builtin_frames[id][1];
+	return builtin_callers[id - AP_ARRAY_SIZE(builtin_frames)][1];
+}
+
+/* what runs below the innermost Python frame of stack st (sf its facts);
+ * ids: the function of each of its frames */
+static void classify_below(const struct profile *p, const struct ap_stack *st,
+			   const struct stack_facts *sf, const uint32_t *ids, struct stack_info *si)
+{
+	uint32_t k, lib = AP_NONE;
+	size_t j;
+
+	si->below = BELOW_NONE, si->builtin = -1;
+	if (sf->py_leaf == AP_NONE)
+		return;
+	for (k = sf->py_pos + 1; k < st->len; k++) {
+		uint32_t fr = p->stack_frames[st->off + k];
+		const struct ap_frame *f = &p->frames[fr];
+		const char *path;
+
+		if (f->kind != AP_FRAME_USER || f->module == AP_NONE)
+			continue;
+		if (p->modules[f->module].flags & AP_MOD_PY_RUNTIME) {
+			const char *name = profile__s(p, f->name);
+
+			for (j = 0; j < AP_ARRAY_SIZE(builtin_frames) && si->builtin < 0; j++)
+				if (!fnmatch(builtin_frames[j][0], name, 0))
+					si->builtin = j;
+			continue;
+		}
+		path = profile__s(p, p->modules[f->module].path);
+		if (below_library(path))
+			lib = fr, si->below_mod = f->module, si->below_fn = ids[k];
+	}
+	if (sf->kern_leaf != AP_NONE)
+		si->below = BELOW_KERNEL;
+	else if (lib != AP_NONE)
+		si->below = BELOW_LIB;
+	else
+		si->below = BELOW_RUNTIME;
+	if (si->below == BELOW_LIB)
+		si->builtin = -1;
+	else if (si->builtin < 0)
+		for (j = 0; j < AP_ARRAY_SIZE(builtin_callers); j++)
+			if (!fnmatch(builtin_callers[j][0], profile__s(p, p->frames[sf->py_leaf].name), 0))
+				si->builtin = AP_ARRAY_SIZE(builtin_frames) + j;
+}
 
 static int u32_cmp(const void *a, const void *b)
 {
@@ -944,6 +1075,68 @@ static char *path_text(const struct profile *p, const struct fn_acc *fns, const 
 	return sb.buf ? sb.buf : xstrdup("");
 }
 
+/* the function.below_* metrics of Python function f (fns sorted; remap maps
+ * the ids kept in f's maps to positions in fns) */
+static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const struct profile *p,
+			  const struct fn_acc *fns, const uint32_t *remap, const struct fn_acc *f,
+			  bool gil_seen)
+{
+	double hz = p->frequency_hz ? p->frequency_hz : 1;
+	uint64_t best = 0, held = 0, mod = argmax(&f->below_mods, &best), top, bbest;
+	uint64_t builtin = argmax(&f->builtins, &bbest);
+
+	setp(s, AP_M_F_BELOW_NATIVE_PCT, f->below[BELOW_LIB - 1], f->self);
+	setp(s, AP_M_F_BELOW_RUNTIME_PCT, f->below[BELOW_RUNTIME - 1], f->self);
+	setp(s, AP_M_F_BELOW_KERNEL_PCT, f->below[BELOW_KERNEL - 1], f->self);
+	setp(s, AP_M_F_BELOW_MODULE_PCT, best, f->self);
+	setv(s, AP_M_F_BELOW_MODULE_S, best / hz);
+	if (mod == UINT64_MAX) {
+		sets(an, s, AP_M_F_BELOW_MODULE, "");
+		sets(an, s, AP_M_F_BELOW_TOP, "");
+	} else {
+		const char *path = profile__s(p, p->modules[mod].path);
+		char *t;
+
+		sets(an, s, AP_M_F_BELOW_MODULE, path);
+		/* below_fns holds ids from before sorting: fns[remap[id]] */
+		top = UINT64_MAX;
+		{
+			uint64_t k, tb = 0;
+			size_t i;
+
+			for (i = 0; i < f->below_fns.cap; i++) {
+				if (!f->below_fns.ents[i].key)
+					continue;
+				memcpy(&k, f->below_fns.ents[i].key, sizeof(k));
+				if (fns[remap[k]].module != mod)
+					continue;
+				if (f->below_fns.ents[i].val > tb ||
+				    (f->below_fns.ents[i].val == tb && k < top))
+					tb = f->below_fns.ents[i].val, top = k;
+			}
+		}
+		{
+			const char *fn = top == UINT64_MAX ? "[unknown]" : profile__s(p, fns[remap[top]].name);
+			size_t bl = strlen(base_name(path));
+
+			/* a stripped library's "lib.so+0x1234" names its file already */
+			if (!strncmp(fn, base_name(path), bl) && !strncmp(fn + bl, "+0x", 3))
+				t = xstrdup(fn);
+			else
+				t = xasprintf("%s:%s", base_name(path), fn);
+		}
+		sets(an, s, AP_M_F_BELOW_TOP, t);
+		free(t);
+		if (gil_seen) {
+			hmap_get(&f->below_gil, &mod, sizeof(mod), &held);
+			setp(s, AP_M_F_BELOW_GIL_RELEASED_PCT, best - held, best);
+		}
+	}
+	sets(an, s, AP_M_F_BELOW_BUILTIN, builtin == UINT64_MAX ? "" : builtin_name(builtin));
+	setp(s, AP_M_F_BELOW_BUILTIN_PCT, bbest, f->self);
+	setv(s, AP_M_F_BELOW_BUILTIN_S, bbest / hz);
+}
+
 static void compute_code(struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
@@ -958,6 +1151,7 @@ static void compute_code(struct ap_analysis *an)
 	uint32_t *ids = xmalloc((p->nr_stack_frames + 1) * sizeof(*ids));
 	uint32_t *remap;
 	struct stack_info *sinfo;
+	bool gil_seen = false;       /* the run recorded GIL ownership */
 
 	/* each stack's distinct functions with their repetitions, once */
 	sinfo = xcalloc(p->nr_stacks + 1, sizeof(*sinfo));
@@ -984,6 +1178,7 @@ static void compute_code(struct ap_analysis *an)
 			if (fr == sf.app_leaf)
 				si->app = ids[k];
 		}
+		classify_below(p, st, &sf, ids, si);
 		qsort(ids, st->len, sizeof(*ids), u32_cmp);
 		si->fn = xmalloc((st->len + 1) * sizeof(*si->fn));
 		si->rep = xmalloc((st->len + 1) * sizeof(*si->rep));
@@ -997,8 +1192,14 @@ static void compute_code(struct ap_analysis *an)
 		si->n = n;
 		/* the call path: functions of the Python view */
 		n = profile__view(p, st, AP_VIEW_PYTHON, view);
-		for (k = 0; k < n; k++)
-			ids[k] = fn_index(&fidx, &fns, &nf, &cf, &p->frames[view[k]]);
+		for (k = 0, j = 0; k < n; k++) {
+			/* forwarding frames are not part of what the program does */
+			if (n > 1 && p->frames[view[k]].kind == AP_FRAME_PYTHON &&
+			    py_trampoline(p, view[k]))
+				continue;
+			ids[j++] = fn_index(&fidx, &fns, &nf, &cf, &p->frames[view[k]]);
+		}
+		n = j;
 		si->path = UINT32_MAX;
 		if (n) {
 			bool is_new;
@@ -1006,7 +1207,7 @@ static void compute_code(struct ap_analysis *an)
 
 			if (is_new) {
 				GROW(paths, cp, np + 1);
-				paths[np] = (struct path_acc){ xmalloc(n * sizeof(*ids)), n, 0 };
+				paths[np] = (struct path_acc){ xmalloc(n * sizeof(*ids)), n, 0, 0 };
 				memcpy(paths[np].fns, ids, n * sizeof(*ids));
 				np++;
 			}
@@ -1033,9 +1234,22 @@ static void compute_code(struct ap_analysis *an)
 				f->max_rec = si->rep[k];
 		}
 		if (si->self_py != AP_NONE) {
-			fns[si->self_py].self += c->count;
-			bump(&fns[si->self_py].lines, si->py_line, c->count);
+			struct fn_acc *f = &fns[si->self_py];
+
+			f->self += c->count;
+			bump(&f->lines, si->py_line, c->count);
+			if (si->below != BELOW_NONE)
+				f->below[si->below - 1] += c->count;
+			if (si->below == BELOW_LIB) {
+				bump(&f->below_mods, si->below_mod, c->count);
+				bump(&f->below_fns, si->below_fn, c->count);
+				if (c->flags & AP_COUNT_GIL)
+					bump(&f->below_gil, si->below_mod, c->count);
+			}
+			if (si->builtin >= 0)
+				bump(&f->builtins, si->builtin, c->count);
 		}
+		gil_seen |= !!(c->flags & AP_COUNT_GIL);
 		if (si->self_user != AP_NONE)
 			fns[si->self_user].self += c->count;
 		if (si->self_k != AP_NONE)
@@ -1046,8 +1260,11 @@ static void compute_code(struct ap_analysis *an)
 			if (self != AP_NONE)
 				bump(&fns[self].callers, si->app, c->count);
 		}
-		if (si->path != UINT32_MAX)
+		if (si->path != UINT32_MAX) {
 			paths[si->path].samples += c->count;
+			if (si->below == BELOW_LIB || si->builtin >= 0)
+				paths[si->path].below += c->count;
+		}
 		/* the native file doing the work */
 		if (si->module != AP_NONE) {
 			slot = hmap_upsert(&midx, &si->module, sizeof(si->module), nm, &is_new);
@@ -1111,6 +1328,8 @@ static void compute_code(struct ap_analysis *an)
 		}
 		setv(s, AP_M_F_MAX_RECURSION, f->max_rec);
 		setp(s, AP_M_F_UNDER_PYTHON_PCT, f->under_py, f->total);
+		if (f->kind == AP_FRAME_PYTHON && f->self)
+			below_metrics(an, s, p, fns, remap, f, gil_seen);
 	}
 
 	/* paths: most samples first, then by text */
@@ -1126,6 +1345,7 @@ static void compute_code(struct ap_analysis *an)
 			setp(s, AP_M_S_PCT, paths[i].samples, total);
 			setv(s, AP_M_S_CPU_S, paths[i].samples / hz);
 			setv(s, AP_M_S_DEPTH, paths[i].n);
+			setp(s, AP_M_S_BELOW_PCT, paths[i].below, paths[i].samples);
 			sets(an, s, AP_M_S_LEAF, profile__s(p, fns[paths[i].fns[paths[i].n - 1]].name));
 			sets(an, s, AP_M_S_PATH, s->location);
 			free(paths[i].fns);
@@ -1149,13 +1369,18 @@ static void compute_code(struct ap_analysis *an)
 		setp(s, AP_M_MOD_UNDER_PYTHON_PCT, m->under_py, m->self);
 		if (top != UINT64_MAX)
 			sets(an, s, AP_M_MOD_TOP_FUNCTION, profile__s(p, fns[remap[top]].name));
-		if (caller != UINT64_MAX)
+		if (caller != UINT64_MAX) {
 			sets(an, s, AP_M_MOD_CALLER, profile__s(p, fns[remap[caller]].name));
+			setp(s, AP_M_MOD_CALLER_PCT, best, m->self);
+		}
 		hmap_free(&m->fns);
 		hmap_free(&m->callers);
 	}
-	for (i = 0; i < nf; i++)
+	for (i = 0; i < nf; i++) {
 		hmap_free(&fns[i].lines), hmap_free(&fns[i].callers);
+		hmap_free(&fns[i].below_mods), hmap_free(&fns[i].below_fns);
+		hmap_free(&fns[i].below_gil), hmap_free(&fns[i].builtins);
+	}
 	free(remap);
 	free(fns);
 	free(paths);

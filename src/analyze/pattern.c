@@ -55,7 +55,7 @@ static bool fail(struct perr *e, const char *where, const char *fmt, ...)
 static const char *const op_names[] = {
 	[AP_OP_GT] = ">",  [AP_OP_GE] = ">=", [AP_OP_LT] = "<",      [AP_OP_LE] = "<=",
 	[AP_OP_EQ] = "==", [AP_OP_NE] = "!=", [AP_OP_IN] = "in", [AP_OP_NOT_IN] = "not_in",
-	[AP_OP_MATCHES] = "matches",
+	[AP_OP_MATCHES] = "matches", [AP_OP_NOT_MATCHES] = "not_matches",
 };
 
 static void cite(struct ap_pattern *pt, int metric)
@@ -148,7 +148,7 @@ static bool parse_cond(struct perr *e, const cJSON *j, const char *where, struct
 		if (!strcmp(op->valuestring, op_names[i]))
 			break;
 	if (i == AP_ARRAY_SIZE(op_names))
-		return fail(e, w, "unknown operator \"%s\" (>, >=, <, <=, ==, !=, in, not_in, matches)",
+		return fail(e, w, "unknown operator \"%s\" (>, >=, <, <=, ==, !=, in, not_in, matches, not_matches)",
 			    op->valuestring);
 	c->op = i;
 	numeric = strcmp(ap_metrics[c->metric].unit, "text") != 0;
@@ -173,11 +173,12 @@ static bool parse_cond(struct perr *e, const cJSON *j, const char *where, struct
 		}
 		return true;
 	}
-	if (c->op == AP_OP_MATCHES && numeric)
-		return fail(e, w, "\"matches\" applies to text metrics");
+	if ((c->op == AP_OP_MATCHES || c->op == AP_OP_NOT_MATCHES) && numeric)
+		return fail(e, w, "\"%s\" applies to text metrics", op_names[c->op]);
 	if (!numeric) {
-		if (c->op != AP_OP_EQ && c->op != AP_OP_NE && c->op != AP_OP_MATCHES)
-			return fail(e, w, "text metric \"%s\" takes ==, !=, in, not_in or matches",
+		if (c->op != AP_OP_EQ && c->op != AP_OP_NE && c->op != AP_OP_MATCHES &&
+		    c->op != AP_OP_NOT_MATCHES)
+			return fail(e, w, "text metric \"%s\" takes ==, !=, in, not_in, matches or not_matches",
 				    ap_metric_name(c->metric));
 		if (!cJSON_IsString(v))
 			return fail(e, w, "expected a string for text metric \"%s\"",

@@ -6,7 +6,7 @@
 #include "analyze/analyze.h"
 
 enum ap_op { AP_OP_GT, AP_OP_GE, AP_OP_LT, AP_OP_LE, AP_OP_EQ, AP_OP_NE, AP_OP_IN, AP_OP_NOT_IN,
-	     AP_OP_MATCHES };
+	     AP_OP_MATCHES, AP_OP_NOT_MATCHES };
 
 enum ap_cond_kind { AP_COND_METRIC, AP_COND_ALL, AP_COND_ANY };
 

@@ -869,12 +869,17 @@ subprocess_spawning  spawn               io_pipe
 cpu_oversubscription oversub             gil
 deep_recursion       deep                cpu
 callback_storm       callbacks+--py-calls calls+--py-calls
-native_library_dominated hashing         cpu
+native_library_dominated hashing_spread  cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 killed_by_signal     crash_child         spawn
 gc_pressure          gc_truth            cpu
 interpreter_shutdown shutdown_heavy      shutdown_skipped
+native_below_python  expat               cpu
+gil_released_native  hashing             expat
+reference_blas       matmul              hashing
+compile_below        compile_src         compiled_exec
+json_python_encoder  json_indent         json_c
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

@@ -430,6 +430,103 @@ def shutdown_truth(d):
         _json.dump({"pid": p.pid, "status": status, "cpu_s": ru.ru_utime + ru.ru_stime,
                     "atexit_cpu_s": at}, f)
 
+# ---- time below the Python frame (suite-below.sh) ----
+
+def _source(kb):
+    """about kb KiB of Python source: many small functions"""
+    parts = []
+    for i in range(kb * 1024 // 200):
+        parts.append(f"def f{i}(a, b={i}):\n    x = [a * k + b for k in range({i % 13})]\n"
+                     f"    return {{'n': len(x), 's': sum(x), 't': str(a) + 'x{i}'}}\n")
+    return "".join(parts)
+
+
+def hashing_spread():
+    """SHA-256 of large buffers from three functions: one library, several callers"""
+    buf = b"x" * (8 << 20)
+
+    def index():
+        hashlib.sha256(buf).digest()
+
+    def verify():
+        hashlib.sha256(buf).digest()
+
+    def sign():
+        hashlib.sha256(buf).digest()
+    end = until(1.5)
+    while time.monotonic() < end:
+        index(), verify(), sign()
+
+
+def compile_src(d):
+    """py_compile a generated 400 KiB module over and over, as compileall -f does:
+    the time is in the builtin compile(), called through importlib's
+    _call_with_frames_removed from source_to_code"""
+    import py_compile
+    src = os.path.join(d, "gen_mod.py")
+    with open(src, "w") as f:
+        f.write(_source(400))
+    end = until(1.5)
+    while time.monotonic() < end:
+        py_compile.compile(src, cfile=os.path.join(d, "gen_mod.pyc"), doraise=True)
+
+
+def compile_direct():
+    """compile() called directly by the program's own function: on a stripped
+    interpreter it is known by the exported Py_CompileStringObject below"""
+    src = _source(200)
+    end = until(1.5)
+    while time.monotonic() < end:
+        compile(src, "<gen>", "exec")
+
+
+def compiled_exec():
+    """the control: the same kind of code compiled once, then run over and over"""
+    code = compile(_source(40) + "for i in range(200):\n    f7(i)\n    f12(i, 3)\n", "<gen>", "exec")
+    end = until(1.5)
+    while time.monotonic() < end:
+        exec(code, {})
+
+
+def json_indent(d):
+    """json.dump(obj, fp, indent=2): json's pure-Python encoder"""
+    doc = {"items": [{"id": i, "name": f"item{i}", "tags": ["a", "b"], "price": i * 1.5}
+                     for i in range(2000)]}
+    end = until(1.5)
+    while time.monotonic() < end:
+        with open(os.path.join(d, "out.json"), "w") as f:
+            json.dump(doc, f, indent=2)
+
+
+def json_c(d):
+    """the control: fp.write(json.dumps(obj)), the C encoder"""
+    doc = {"items": [{"id": i, "name": f"item{i}", "tags": ["a", "b"], "price": i * 1.5}
+                     for i in range(2000)]}
+    end = until(1.5)
+    while time.monotonic() < end:
+        with open(os.path.join(d, "out.json"), "w") as f:
+            f.write(json.dumps(doc))
+
+
+def matmul():
+    """NumPy matrix products: the time is in the BLAS library's dgemm"""
+    import numpy
+    a = numpy.random.default_rng(1).random((300, 300))
+    end = until(1.5)
+    while time.monotonic() < end:
+        a = (a @ a) / 300.0
+
+
+def expat():
+    """parse a large XML document with expat and no handlers: the time is in
+    libexpat, with the GIL held"""
+    from xml.parsers import expat as xp
+    doc = ("<r>" + "".join(f'<item id="{i}" name="n{i}"><v>{i * 7}</v><t>text {i}</t></item>'
+                           for i in range(20000)) + "</r>").encode()
+    end = until(1.5)
+    while time.monotonic() < end:
+        xp.ParserCreate().Parse(doc, True)
+
 
 if __name__ == "__main__":
     gc.collect()
