@@ -124,6 +124,7 @@ struct cpu_collector {
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
 	bool stopped;               /* cpu_collector__stop ran: the next flush is the last */
+	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
@@ -165,5 +166,21 @@ uint32_t collect_kernel_only_stack(struct cpu_collector *cc, int32_t kstack, con
 void collect_py_fixup(struct cpu_collector *cc, bool final);
 /* an AP_REC_PY_CODE record */
 void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
+
+/* snapshot.c: every thread's stack once at attach (bpf/snapshot.bpf.c) */
+/* the kernel has what it needs (BTF probe) */
+bool collect_snapshot_supported(void);
+/* before the load: on (cc->snap set) in attach mode with off-CPU, if supported */
+void collect_snapshot_configure(struct cpu_collector *cc);
+/* after attaching: take it for each attached pid (records through the ring buffer) */
+void collect_snapshot_take(struct cpu_collector *cc);
+/* an AP_REC_SNAPSHOT record; 0 or -EINVAL */
+int collect_snapshot_record(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size);
+/* thread tid's snapshot stack under a root frame named root, with the
+ * reason and syscall of its wait; AP_NONE if it has none */
+uint32_t collect_snapshot_stack(struct cpu_collector *cc, uint32_t tgid, uint32_t tid,
+				const char *root, uint32_t *reason, int32_t *nr);
+void collect_snapshot_counters(struct cpu_collector *cc, struct profile *into);
+void collect_snapshot_free(struct cpu_collector *cc);
 
 #endif

@@ -304,6 +304,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 			goto err_out;
 		}
 	}
+	collect_snapshot_configure(cc);
 	if (ses->opts.all)
 		ap_filter__configure(&ses->opts.filter, cc->skel);
 	err = autoprof_bpf__load(cc->skel);
@@ -409,6 +410,9 @@ int cpu_collector__attach(struct cpu_collector *cc)
 		if (err)
 			return err;
 	}
+	/* every collector is on: a thread blocked now with no switch from
+	 * here on was blocked in this stack all along */
+	collect_snapshot_take(cc);
 	return 0;
 }
 
@@ -671,6 +675,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 		profile__set_counter(p, "processes_discovered_untracked", cc->discover_untracked);
 	}
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
+	collect_snapshot_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
@@ -714,6 +719,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);
+	collect_snapshot_free(cc);
 	pycode__free(&cc->pyc);
 	free(cc->pending);
 	if (cc->epfd >= 0)

@@ -731,6 +731,8 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		print_processes(f, p);
 		print_services(f, p);
 	}
+	if (p->has_offcpu)
+		ap_blocked_print(p, f);
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
 			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);
