@@ -486,6 +486,7 @@ static void print_losses(FILE *f, const struct profile *p)
 		"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
 		"mapped_files_refused", /* frames left unnamed: the path was not the mapped file */
 		"slow_syscalls_dropped",
+		"snapshot_threads_lost", "snapshot_threads_cut", /* threads of the attach snapshot */
 	};
 	size_t i;
 	bool any = false;
