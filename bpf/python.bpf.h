@@ -73,7 +73,7 @@ struct py_scratch {
  * syscall exit does not) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AP_NR_SLOTS);
+	__uint(max_entries, AP_NR_PY_SLOTS);
 	__type(key, __u32);
 	__type(value, struct py_scratch);
 } py_scratch SEC(".maps") __weak;

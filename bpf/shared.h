@@ -25,8 +25,13 @@
  * runs with interrupts on and can be interrupted by the sampler. */
 #define AP_SLOT_IRQOFF 0
 #define AP_SLOT_SYSCALL 1
-#define AP_SLOT_SNAPSHOT 2         /* the sleepable snapshot iterator (may sleep, any context) */
-#define AP_NR_SLOTS 3
+#define AP_NR_SLOTS 2
+/* The sleepable snapshot iterator may sleep, and another program then runs
+ * on its CPU: it has a Python scratch slot of its own, and its record is
+ * in a map of its own (one entry: one iterator runs at a time), so the
+ * per-CPU record scratch does not grow by a slot per CPU for it */
+#define AP_SLOT_SNAPSHOT 2
+#define AP_NR_PY_SLOTS 3
 
 /* Counters kept per CPU by the BPF side. Names live in src/counters.c;
  * adding one means adding its name there (a _Static_assert checks the count). */

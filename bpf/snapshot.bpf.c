@@ -24,6 +24,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 __u32 snap_taken; /* threads sent by this snapshot; userspace zeroes it */
 
+/* the record under construction (AP_SLOT_SNAPSHOT in shared.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ap_cpu_sample);
+} snap_buf SEC(".maps");
+
 /* what off_reason() writes beside its result (out_nr) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -51,9 +59,9 @@ int snap_threads(struct bpf_iter__task *ctx)
 		out.result = AP_SNAP_CUT;
 		goto out;
 	}
-	s = scratch_get(AP_SLOT_SNAPSHOT);
+	s = bpf_map_lookup_elem(&snap_buf, &zero);
 	st = bpf_map_lookup_elem(&snap_stat, &zero);
-	if (!s || !st) { /* never: one entry per slot and CPU */
+	if (!s || !st) { /* never: the checks are for the verifier */
 		out.result = AP_SNAP_ERROR;
 		goto out;
 	}
