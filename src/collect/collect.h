@@ -180,6 +180,10 @@ int collect_snapshot_record(struct cpu_collector *cc, const struct ap_cpu_sample
  * reason and syscall of its wait; AP_NONE if it has none */
 uint32_t collect_snapshot_stack(struct cpu_collector *cc, uint32_t tgid, uint32_t tid,
 				const char *root, uint32_t *reason, int32_t *nr);
+/* st (a thread's accounting since the last flush): its time off CPU from
+ * the start to its first switch-in, if the snapshot saw that wait, moved
+ * from unknown to the snapshot's reason and stack */
+void collect_snapshot_first_wait(struct cpu_collector *cc, struct ap_thread_stat *st);
 void collect_snapshot_counters(struct cpu_collector *cc, struct profile *into);
 void collect_snapshot_free(struct cpu_collector *cc);
 

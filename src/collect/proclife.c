@@ -195,6 +195,7 @@ static void handle_thread(struct ap_collector *c, const struct ap_thread_rec *r)
 	struct ap_thread_stat st = r->st;
 
 	thread_delta(pl, &st, true);
+	collect_snapshot_first_wait(cc, &st);
 	thread_account(cc, &st);
 	/* --all: a process never discovered has nothing to release */
 	if (r->st.group_dead && cc->ses->opts.all && !session__is_tracked(cc->ses, r->st.tgid, 0)) {
@@ -307,6 +308,7 @@ static void drain_threads(struct ap_collector *c, uint64_t end_ns, bool final)
 			}
 		}
 		thread_delta(c->priv, &st, false);
+		collect_snapshot_first_wait(cc, &st);
 		thread_account(cc, &st);
 	}
 	forget_threads(c->priv);

@@ -22,6 +22,8 @@ struct snapshot {
 		uint32_t tgid, tid;
 		uint32_t reason;        /* enum ap_off_reason */
 		int32_t nr;             /* the syscall it was in, or -1 */
+		uint32_t state;         /* its task state (0: running or runnable) */
+		uint64_t time_ns;       /* when it was taken */
 	} *t;
 	size_t nr, cap;
 	struct hmap ids;            /* (tgid, tid) -> index in t */
@@ -147,7 +149,8 @@ int collect_snapshot_record(struct cpu_collector *cc, const struct ap_cpu_sample
 		sn->nr++;
 	}
 	sn->t[*slot] = (struct snap_thread){ s->tgid, s->tid,
-		s->aux[0] < AP_OFF__COUNT ? (uint32_t)s->aux[0] : AP_OFF_OTHER, (int32_t)s->aux[1] };
+		s->aux[0] < AP_OFF__COUNT ? (uint32_t)s->aux[0] : AP_OFF_OTHER, (int32_t)s->aux[1],
+		(uint32_t)s->aux[2], s->time_ns };
 	return 0;
 }
 
@@ -174,6 +177,39 @@ uint32_t collect_snapshot_stack(struct cpu_collector *cc, uint32_t tgid, uint32_
 	*reason = sn->t[i].reason;
 	*nr = sn->t[i].nr;
 	return profile__stack(p, cc->frames, n);
+}
+
+/* A thread whose first event while we watched was a switch-in was off CPU
+ * from the start until then; the kernel counts that time unknown
+ * (switch_in()). If it was still waiting when its snapshot was taken, that
+ * wait is the one in the snapshot: its time goes under the snapshot's
+ * stack and reason, as for a thread blocked the whole run. st: the
+ * thread's accounting since the last flush. */
+void collect_snapshot_first_wait(struct cpu_collector *cc, struct ap_thread_stat *st)
+{
+	struct snapshot *sn = cc->snap;
+	struct profile *p = &cc->ses->prof;
+	struct { uint32_t tgid, tid; } id = { st->tgid, st->tid };
+	uint64_t ns = st->off_ns[AP_OFF_UNKNOWN], i;
+	const struct snap_thread *t;
+	uint32_t stack, reason;
+	int32_t nr;
+	char why[96];
+
+	if (!sn || !ns || !p->has_offcpu || !hmap_get(&sn->ids, &id, sizeof(id), &i))
+		return;
+	t = &sn->t[i];
+	/* blocked at the snapshot, and the wait lasted past it */
+	if (!t->state || cc->t0_ns + ns <= t->time_ns)
+		return;
+	snprintf(why, sizeof(why), "[blocked in %s since before profiling]",
+		 t->nr >= 0 && ap_syscall_name(t->nr) ? ap_syscall_name(t->nr) : "the kernel");
+	stack = collect_snapshot_stack(cc, st->tgid, st->tid, why, &reason, &nr);
+	if (stack == AP_NONE)
+		return;
+	st->off_ns[AP_OFF_UNKNOWN] = 0;
+	st->off_ns[reason] += ns;
+	profile__add_off(p, st->tgid, st->tid, stack, reason, ns, 1);
 }
 
 /* before the load: the iterator loads only where it is used and can */

@@ -148,12 +148,16 @@ size_t ap_blocked_threads(const struct profile *p, struct ap_blocked_thread **ou
 		    !marker_syscall(profile__s(p, p->frames[p->stack_frames[st->off]].name), sys,
 				    sizeof(sys)))
 			continue;
+		/* the snapshot's stack also holds the first wait of a thread
+		 * that then ran: the whole run only if it never did */
+		t = profile__find_thread(p, r->pid, r->tid);
+		if (t && t->accounted && (t->oncpu_ns || t->nr_vol || t->nr_invol))
+			continue;
 		GROW(v, cap, n + 1);
 		sb.len = 0;
 		if (sb.buf)
 			sb.buf[0] = 0;
 		where_text(p, st, &sb);
-		t = profile__find_thread(p, r->pid, r->tid);
 		v[n] = (struct ap_blocked_thread){
 			.pid = r->pid, .tid = r->tid, .reason = r->reason, .ns = r->ns,
 			.comm = t ? profile__s(p, t->comm) : "",

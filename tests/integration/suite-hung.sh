@@ -141,4 +141,43 @@ t_hung_fallback() {
 	fi
 }
 
-SUITE_TESTS=(hung_py311 hung_py312 hung_py39 hung_native hung_many hung_fallback)
+# a thread blocked since before the attach that wakes during the run: its
+# time up to the wakeup goes under the snapshot's stack and reason too,
+# not to unknown
+t_hung_woke() {
+	local t=hung_woke d=$O/hung_woke fifo=$O/hung_woke.fifo pid apid i n us unknown
+	rm -rf $d $d.ready $fifo && mkfifo $fifo
+	HUNG_WAKE_FIFO=$fifo /usr/bin/python3.11 tests/workloads/py/hung.py $d.ready >$d.target.log 2>&1 &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -s $d.ready ] && break
+		sleep 0.1
+	done
+	$AP -q -p $pid -d 1.5 -o $d 2>$d.err & apid=$!
+	# attached (its perf events open), then 0.3 s more: the snapshot is long taken
+	for ((i = 0; i < 200; i++)); do
+		n=$(ls -l /proc/$apid/fd 2>/dev/null | grep -c 'perf_event')
+		[ "$n" -ge $(nproc) ] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	echo x >$fifo
+	wait $apid; i=$?
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	[ $i = 0 ] && artifacts_ok $d || { fail $t "exit $i or artifacts incomplete: $(tail -1 $d.err)"; return; }
+	us=$(hung_line_us $d/offcpu.folded hung_late_wait hung_late_caller io_pipe)
+	unknown=$(jq '[.threads[] | .off_ns.unknown // 0] | add' $d/artifacts/offcpu.json)
+	if [ -z "$us" ] || ! gt $us 250000; then
+		fail $t "the woken thread has ${us:-no} us under its snapshot stack (want >= 0.25 s, the time before the wakeup)"
+	elif [ "$unknown" != 0 ]; then
+		fail $t "$unknown ns still unknown"
+	elif ! grep -q 'Blocked for the whole run:\*\* 6 of 7 threads' $d/report.md; then
+		fail $t "report.md does not say 6 of 7 threads were blocked the whole run (the 7th woke)"
+	else
+		pass $t
+		echo "     $((us / 1000)) ms from the attach to the wakeup under the snapshot's stack"
+	fi
+}
+
+SUITE_TESTS=(hung_py311 hung_py312 hung_py39 hung_native hung_many hung_fallback hung_woke)

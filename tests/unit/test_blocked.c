@@ -54,6 +54,9 @@ TEST(blocked_threads_grouped_and_placed)
 	profile__add_off(&p, 10, 11, s_other, AP_OFF_LOCK, 2000000000, 1);
 	profile__add_off(&p, 10, 13, s_native, AP_OFF_IO_PIPE, 2000000000, 1);
 	profile__add_off(&p, 10, 14, plain, AP_OFF_SLEEP, 1000000, 1); /* ran: not listed */
+	/* its first wait under the snapshot's stack, then it ran: not listed */
+	profile__add_off(&p, 10, 15, s_work, AP_OFF_LOCK, 500000000, 1);
+	profile__thread(&p, 10, 15, "python3.11")->nr_vol = 3;
 	n = ap_blocked_threads(&p, &v);
 	ASSERT_EQ(n, 4, "threads blocked since before profiling");
 	if (n == 4) {

@@ -6,7 +6,9 @@ attached afterwards can be checked for the Python stack of each wait.
 Usage: hung.py [THREADS] READY_FILE
 Writes its pid to READY_FILE once every thread is blocked (or about to be:
 it waits a little after starting them). THREADS (default 0): that many
-more threads blocked in Event.wait(), for a process with many threads."""
+more threads blocked in Event.wait(), for a process with many threads.
+With HUNG_WAKE_FIFO=PATH (a FIFO) one more thread reads a byte from it
+(blocked until the test writes one), then waits forever like the rest."""
 import os
 import queue
 import socket
@@ -70,6 +72,15 @@ def hung_pool_caller():
     hung_pool_wait()
 
 
+def hung_late_wait(fd):
+    os.read(fd, 1)
+
+
+def hung_late_caller(fd):
+    hung_late_wait(fd)
+    never.wait()
+
+
 def hung_main_wait():
     never.wait()
 
@@ -85,6 +96,9 @@ def main():
     targets += [hung_pool_caller] * extra
     for t in targets:
         threading.Thread(target=t, daemon=True).start()
+    if os.environ.get("HUNG_WAKE_FIFO"):
+        fd = os.open(os.environ["HUNG_WAKE_FIFO"], os.O_RDWR)  # no wait for a writer
+        threading.Thread(target=hung_late_caller, args=(fd,), daemon=True).start()
     time.sleep(0.3)
     ready = sys.argv[-1]
     with open(ready + ".tmp", "w") as f:
