@@ -23,6 +23,9 @@
 char LICENSE[] SEC("license") = "GPL";
 
 __u32 snap_taken; /* threads sent by this snapshot; userspace zeroes it */
+/* tests (AP_TEST_SNAPSHOT_REJECT): a program the verifier refuses, as a
+ * kernel that passed the probe might; 0: the branch is dead and not checked */
+const volatile __u64 snap_test_reject = 0;
 
 /* the record under construction (AP_SLOT_SNAPSHOT in shared.h) */
 struct {
@@ -52,6 +55,8 @@ int snap_threads(struct bpf_iter__task *ctx)
 	__u64 size;
 	long n;
 
+	if (snap_test_reject)
+		return *(volatile int *)snap_test_reject; /* a scalar dereferenced */
 	if (!task)
 		return 0;
 	out.tid = task->pid;

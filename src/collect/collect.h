@@ -170,8 +170,9 @@ void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
 /* snapshot.c: every thread's stack once at attach (bpf/snapshot.bpf.c) */
 /* the kernel has what it needs (BTF probe) */
 bool collect_snapshot_supported(void);
-/* before the load: on (cc->snap set) in attach mode with off-CPU, if supported */
-void collect_snapshot_configure(struct cpu_collector *cc);
+/* before the load: on (cc->snap set) in attach mode with off-CPU, if
+ * supported and not refused (by a load before) */
+void collect_snapshot_configure(struct cpu_collector *cc, bool refused);
 /* after attaching: take it for each attached pid (records through the ring buffer) */
 void collect_snapshot_take(struct cpu_collector *cc);
 /* an AP_REC_SNAPSHOT record; 0 or -EINVAL */

@@ -279,6 +279,7 @@ static void configure_core(struct cpu_collector *cc)
 struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 {
 	struct cpu_collector *cc = xcalloc(1, sizeof(*cc));
+	bool snap_refused = false;
 	int i, err;
 
 	cc->ses = ses;
@@ -290,6 +291,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	ses->pm.on_exec = on_exec;
 	ses->pm.on_exit = on_exit_sb;
 	ses->pm.hook_ctx = cc;
+reopen:
 	cc->skel = autoprof_bpf__open();
 	if (!cc->skel) {
 		err = -errno;
@@ -304,10 +306,25 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 			goto err_out;
 		}
 	}
-	collect_snapshot_configure(cc);
+	collect_snapshot_configure(cc, snap_refused);
 	if (ses->opts.all)
 		ap_filter__configure(&ses->opts.filter, cc->skel);
 	err = autoprof_bpf__load(cc->skel);
+	if (err && cc->snap) {
+		/* the attach snapshot's sleepable iterator is new to kernels
+		 * that passed its probe: one that refuses it must not cost the
+		 * whole attach. Once more from the start, without it */
+		ap_warn("snapshot: the kernel refused its iterator (%s): threads blocked since before "
+			"the attach get no user or Python stack", ap_errstr(err));
+		for (i = 0; i < AP_COLL__COUNT; i++)
+			if (cc->coll[i].ops->free)
+				cc->coll[i].ops->free(&cc->coll[i]);
+		collect_snapshot_free(cc);
+		autoprof_bpf__destroy(cc->skel);
+		cc->skel = NULL;
+		snap_refused = true;
+		goto reopen;
+	}
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
 		       ap_errstr(err));

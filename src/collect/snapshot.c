@@ -212,11 +212,12 @@ void collect_snapshot_first_wait(struct cpu_collector *cc, struct ap_thread_stat
 	profile__add_off(p, st->tgid, st->tid, stack, reason, ns, 1);
 }
 
-/* before the load: the iterator loads only where it is used and can */
-void collect_snapshot_configure(struct cpu_collector *cc)
+/* before the load: the iterator loads only where it is used and can;
+ * refused: a load with it failed, this one goes without */
+void collect_snapshot_configure(struct cpu_collector *cc, bool refused)
 {
 	const struct ap_options *o = &cc->ses->opts;
-	bool want = o->nr_pids && !o->argv && !o->all && !o->no_offcpu;
+	bool want = o->nr_pids && !o->argv && !o->all && !o->no_offcpu && !refused;
 
 	/* AP_TEST_NO_SNAPSHOT: the tests' stand-in for an older kernel */
 	if (want && (getenv("AP_TEST_NO_SNAPSHOT") || !collect_snapshot_supported())) {
@@ -225,6 +226,8 @@ void collect_snapshot_configure(struct cpu_collector *cc)
 		want = false;
 	}
 	bpf_program__set_autoload(cc->skel->progs.snap_threads, want);
+	if (want && getenv("AP_TEST_SNAPSHOT_REJECT"))
+		cc->skel->rodata->snap_test_reject = 1;
 	if (want)
 		cc->snap = xcalloc(1, sizeof(*cc->snap));
 }
