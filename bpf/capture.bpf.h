@@ -72,20 +72,26 @@ static __always_inline __u64 capture_head(struct ap_cpu_sample *s, struct task_s
 	return h;
 }
 
-static __always_inline void capture_ustack(struct ap_cpu_sample *s)
+static __always_inline void capture_ustack_task(struct ap_cpu_sample *s, struct task_struct *task)
 {
 	__u32 limit;
 
 	if (s->flags & AP_SF_KERNEL_THREAD)
 		return;
 	limit = ustack_limit;
-	s->ustack_size = copy_user_stack(s->ustack, s->regs[7], limit);
+	s->ustack_size = copy_user_stack(s->ustack, s->regs[7], limit, task);
 	if (s->ustack_size == 0)
 		cnt_inc(AP_CNT_USTACK_ERR);
 	else if (s->ustack_size >= limit) {
 		s->flags |= AP_SF_USTACK_TRUNC;
 		cnt_inc(AP_CNT_USTACK_TRUNC);
 	}
+}
+
+/* the current thread's user stack */
+static __always_inline void capture_ustack(struct ap_cpu_sample *s)
+{
+	capture_ustack_task(s, (void *)0); /* the task is for AP_READ_OTHER_TASK */
 }
 
 /* send the record (only the used part of its stack); 0 or -1 if the ring

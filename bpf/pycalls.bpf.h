@@ -78,7 +78,7 @@ static __always_inline int py_on_eval_entry(struct pt_regs *regs)
 		struct py_seen_key sk = { .code = code, .tgid = tgid, .sig = key.sig };
 		__u8 seen = 1;
 
-		if (!bpf_map_lookup_elem(&py_seen, &sk) && py_send_code(sc, pp, tgid, &f) == 0)
+		if (!bpf_map_lookup_elem(&py_seen, &sk) && py_send_code(sc, pp, tgid, &f, (void *)0) == 0)
 			bpf_map_update_elem(&py_seen, &sk, &seen, BPF_ANY);
 	}
 	return 0;

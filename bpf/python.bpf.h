@@ -9,12 +9,15 @@
 #define AP_PYTHON_BPF_H
 
 #include "maps.bpf.h"
+#include "stack.bpf.h" /* ap_read_user */
 
 #define PY_FRAME_READ 112  /* covers f_lasti (<=3.10) and owner (3.14: @74) */
 #define PY_CODE_READ 160   /* covers every header field we use, in every version */
 #define PY_FRAME_BUF 128   /* buffers are powers of 2 so masks bound offsets */
 #define PY_CODE_BUF 256
+#ifndef PY_CODE_SEND_MAX /* snapshot.bpf.c: a whole stack's worth, once per thread */
 #define PY_CODE_SEND_MAX 32 /* new code objects copied per sample at most */
+#endif
 /* struct _gil_runtime_state: interval, last_holder, locked, switch_number,
  * then cond, mutex, switch_cond, switch_mutex (pthread types): 208 bytes
  * on x86_64 glibc, 3.8-3.14 */
@@ -70,7 +73,7 @@ struct py_scratch {
  * syscall exit does not) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AP_NR_SLOTS);
+	__uint(max_entries, AP_NR_PY_SLOTS);
 	__type(key, __u32);
 	__type(value, struct py_scratch);
 } py_scratch SEC(".maps") __weak;
@@ -85,18 +88,18 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 	__u64 fsbase, tstate = 0, self = 0;
 	__u32 key;
 
-	if (bpf_probe_read_user(&tss, sizeof(tss), (void *)(pp->runtime + pp->off.runtime_tss)))
+	if (ap_read_user(&tss, sizeof(tss), (void *)(pp->runtime + pp->off.runtime_tss), task))
 		return 0;
 	key = tss.key;
 	if (!tss.initialized || key >= 32)
 		return 0;
 	fsbase = BPF_CORE_READ(task, thread.fsbase);
-	if (bpf_probe_read_user(&tstate, sizeof(tstate),
-				(void *)(fsbase + pp->off.tsd_base + 16 * key + 8)) || !tstate)
+	if (ap_read_user(&tstate, sizeof(tstate),
+			 (void *)(fsbase + pp->off.tsd_base + 16 * key + 8), task) || !tstate)
 		return 0;
 	/* validate: the thread state names this thread (thread_id is its
 	 * pthread_t, which glibc makes the TCB address, i.e. fsbase) */
-	if (bpf_probe_read_user(&self, sizeof(self), (void *)(tstate + pp->off.tstate_thread_id)) ||
+	if (ap_read_user(&self, sizeof(self), (void *)(tstate + pp->off.tstate_thread_id), task) ||
 	    self != fsbase) {
 		cnt_inc(AP_CNT_PY_BAD_TSTATE);
 		return 0;
@@ -105,7 +108,8 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 }
 
 /* the GIL struct {interval; last_holder @8; locked @16} is held by tstate */
-static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tstate)
+static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tstate,
+					 struct task_struct *task)
 {
 	struct {
 		__u64 interval;
@@ -118,11 +122,11 @@ static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tsta
 	if (off != AP_PY_OFF_NONE) {
 		addr = pp->runtime + off;
 	} else {
-		if (bpf_probe_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp)) ||
-		    bpf_probe_read_user(&addr, 8, (void *)(interp + ptr)))
+		if (ap_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp), task) ||
+		    ap_read_user(&addr, 8, (void *)(interp + ptr), task))
 			return false;
 	}
-	if (bpf_probe_read_user(&gil, sizeof(gil), (void *)addr))
+	if (ap_read_user(&gil, sizeof(gil), (void *)addr, task))
 		return false;
 	return gil.locked && gil.last_holder == tstate;
 }
@@ -133,7 +137,8 @@ static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tsta
  * _PyRuntime._finalizing is the tstate of the thread running
  * Py_FinalizeEx, set after the atexit handlers. Both are read on CPU only,
  * so a finalizing process that sleeps is not counted. */
-static __always_inline __u32 py_state(const struct ap_py_proc *pp, __u64 tstate, bool gil)
+static __always_inline __u32 py_state(const struct ap_py_proc *pp, __u64 tstate, bool gil,
+				      struct task_struct *task)
 {
 	__u16 gc_off = pp->off.gc_collecting, fin_off = pp->off.runtime_finalizing;
 	__u64 base = pp->runtime, fin = 0;
@@ -143,10 +148,10 @@ static __always_inline __u32 py_state(const struct ap_py_proc *pp, __u64 tstate,
 	if (gc_off == AP_PY_OFF_NONE || fin_off == AP_PY_OFF_NONE)
 		return 0;
 	if (pp->off.minor != 8 && /* 3.8 keeps the GC state in _PyRuntime */
-	    bpf_probe_read_user(&base, 8, (void *)(tstate + pp->off.tstate_interp)))
+	    ap_read_user(&base, 8, (void *)(tstate + pp->off.tstate_interp), task))
 		return 0;
-	if (bpf_probe_read_user(&collecting, sizeof(collecting), (void *)(base + gc_off)) ||
-	    bpf_probe_read_user(&fin, 8, (void *)(pp->runtime + fin_off)))
+	if (ap_read_user(&collecting, sizeof(collecting), (void *)(base + gc_off), task) ||
+	    ap_read_user(&fin, 8, (void *)(pp->runtime + fin_off), task))
 		return 0;
 	if (collecting && gil)
 		f |= AP_SPY_GC;
@@ -155,18 +160,19 @@ static __always_inline __u32 py_state(const struct ap_py_proc *pp, __u64 tstate,
 	return f;
 }
 
-static __always_inline __u64 py_first_frame(const struct ap_py_proc *pp, __u64 tstate)
+static __always_inline __u64 py_first_frame(const struct ap_py_proc *pp, __u64 tstate,
+					    struct task_struct *task)
 {
 	__u64 frame = 0, cframe = 0;
 
 	if (pp->off.model == AP_PY_CFRAME) {
-		if (bpf_probe_read_user(&cframe, 8, (void *)(tstate + pp->off.tstate_frame)) ||
+		if (ap_read_user(&cframe, 8, (void *)(tstate + pp->off.tstate_frame), task) ||
 		    !cframe ||
-		    bpf_probe_read_user(&frame, 8, (void *)(cframe + pp->off.cframe_current)))
+		    ap_read_user(&frame, 8, (void *)(cframe + pp->off.cframe_current), task))
 			return 0;
 		return frame;
 	}
-	if (bpf_probe_read_user(&frame, 8, (void *)(tstate + pp->off.tstate_frame)))
+	if (ap_read_user(&frame, 8, (void *)(tstate + pp->off.tstate_frame), task))
 		return 0;
 	return frame;
 }
@@ -191,6 +197,7 @@ struct py_walk_ctx {
 	__u64 frame;
 	__u64 hash;                /* of (code, instr) of every frame walked */
 	__u32 limit;
+	AP_TASK_FIELD
 };
 
 /* one frame: bpf_loop() callback, so the verifier checks it once rather
@@ -217,7 +224,7 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 		cnt_inc(AP_CNT_PY_TRUNCATED);
 		return 1;
 	}
-	if (bpf_probe_read_user(sc->frame, PY_FRAME_READ, (void *)c->frame)) {
+	if (ap_read_user(sc->frame, PY_FRAME_READ, (void *)c->frame, c->task)) {
 		s->py_flags |= AP_SPY_ERROR;
 		cnt_inc(AP_CNT_PY_READ_ERR);
 		return 1;
@@ -242,7 +249,7 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 		f->sig = 0;
 		f->instr = -1;
 	} else {
-		if (bpf_probe_read_user(sc->code, PY_CODE_READ, (void *)code)) {
+		if (ap_read_user(sc->code, PY_CODE_READ, (void *)code, c->task)) {
 			s->py_flags |= AP_SPY_ERROR;
 			cnt_inc(AP_CNT_PY_READ_ERR);
 			return 1;
@@ -273,9 +280,11 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 
 /* Walk the frames of tstate into s->py (innermost first); returns a hash of them. */
 static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch *sc,
-				    const struct ap_py_proc *pp, __u64 tstate)
+				    const struct ap_py_proc *pp, __u64 tstate,
+				    struct task_struct *task)
 {
-	struct py_walk_ctx c = { .s = s, .sc = sc, .pp = pp, .limit = py_depth };
+	struct py_walk_ctx c = { .s = s, .sc = sc, .pp = pp, .limit = py_depth,
+				 AP_TASK_INIT(task) };
 	const struct ap_py_offsets *o = &pp->off;
 
 	/* bound what userspace gave us before any use */
@@ -288,7 +297,7 @@ static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch 
 		return 0;
 	}
 	c.hash = 0xcbf29ce484222325ull;
-	c.frame = py_first_frame(pp, tstate);
+	c.frame = py_first_frame(pp, tstate, task);
 	sc->walk_n = 0;
 	bpf_loop(AP_MAX_PY_FRAMES + 1, py_walk_step, &c, 0);
 	s->nr_py = sc->walk_n > AP_MAX_PY_FRAMES ? AP_MAX_PY_FRAMES : sc->walk_n;
@@ -297,13 +306,14 @@ static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch 
 
 /* copy a compact str object's data; returns bytes copied (0 if unknown) */
 static __always_inline __u16 py_read_str(struct py_scratch *sc, const struct ap_py_proc *pp,
-					 __u64 str, char *dst, __u32 max, __u8 *kind)
+					 __u64 str, char *dst, __u32 max, __u8 *kind,
+					 struct task_struct *task)
 {
 	__u64 len, data;
 	__u32 state, k, n;
 
 	*kind = 0;
-	if (!str || bpf_probe_read_user(sc->str, sizeof(sc->str), (void *)str))
+	if (!str || ap_read_user(sc->str, sizeof(sc->str), (void *)str, task))
 		return 0;
 	len = *(__u64 *)(sc->str + 16);
 	state = *(__u32 *)(sc->str + 32);
@@ -315,7 +325,7 @@ static __always_inline __u16 py_read_str(struct py_scratch *sc, const struct ap_
 	data = str + ((state & 0x40) ? pp->off.str_ascii_data : pp->off.str_compact_data);
 	n = len * k > max - 1 ? max - 1 : len * k;
 	n &= max - 1; /* max is a power of 2: the verifier sees n < max */
-	if (n && bpf_probe_read_user(dst, n, (void *)data))
+	if (n && ap_read_user(dst, n, (void *)data, task))
 		return 0;
 	*kind = k;
 	return n;
@@ -325,6 +335,7 @@ struct py_str_ctx {
 	struct py_scratch *sc;
 	const struct ap_py_proc *pp;
 	__u64 str[3];              /* name, qualname, filename objects */
+	AP_TASK_FIELD
 };
 
 /* one of a code object's three strings: a bpf_loop() callback, so the
@@ -336,18 +347,19 @@ static int py_str_step(__u32 i, struct py_str_ctx *c)
 
 	if (i == 0)
 		r->name_len = py_read_str(c->sc, c->pp, c->str[0], r->name, AP_PY_NAME_MAX,
-					  &r->name_kind);
+					  &r->name_kind, AP_CTX_TASK(c));
 	else if (i == 1)
 		r->qualname_len = py_read_str(c->sc, c->pp, c->str[1], r->qualname, AP_PY_NAME_MAX,
-					      &r->qualname_kind);
+					      &r->qualname_kind, AP_CTX_TASK(c));
 	else
 		r->filename_len = py_read_str(c->sc, c->pp, c->str[2], r->filename, AP_PY_FILE_MAX,
-					      &r->filename_kind);
+					      &r->filename_kind, AP_CTX_TASK(c));
 	return 0;
 }
 
 static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_py_proc *pp,
-					__u32 tgid, const struct ap_py_frame *f)
+					__u32 tgid, const struct ap_py_frame *f,
+					struct task_struct *task)
 {
 	struct ap_py_code *r = &sc->rec;
 	struct py_str_ctx sctx;
@@ -359,7 +371,7 @@ static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_p
 	if (fl > PY_CODE_READ - 8 || name > PY_CODE_READ - 8 || file > PY_CODE_READ - 8 ||
 	    lt > PY_CODE_READ - 8 || (qual != AP_PY_OFF_NONE && qual > PY_CODE_READ - 8))
 		return -1;
-	if (bpf_probe_read_user(sc->code, PY_CODE_READ, (void *)f->code))
+	if (ap_read_user(sc->code, PY_CODE_READ, (void *)f->code, task))
 		return -1;
 	r->type = AP_REC_PY_CODE;
 	r->tgid = tgid;
@@ -369,6 +381,9 @@ static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_p
 	r->pad = 0;
 	sctx.sc = sc;
 	sctx.pp = pp;
+#ifdef AP_READ_OTHER_TASK
+	sctx.task = task;
+#endif
 	sctx.str[0] = rd64(sc->code, name, PY_CODE_BUF);
 	sctx.str[1] = qual != AP_PY_OFF_NONE ? rd64(sc->code, qual, PY_CODE_BUF) : 0;
 	sctx.str[2] = rd64(sc->code, file, PY_CODE_BUF);
@@ -376,11 +391,11 @@ static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_p
 	r->linetable_len = 0;
 	r->linetable_size = 0;
 	bytes = rd64(sc->code, lt, PY_CODE_BUF);
-	if (bytes && !bpf_probe_read_user(&size, 8, (void *)(bytes + 16))) { /* ob_size */
+	if (bytes && !ap_read_user(&size, 8, (void *)(bytes + 16), task)) { /* ob_size */
 		r->linetable_size = size > 0xffffffff ? 0xffffffff : size;
 		n = size > AP_PY_LINETABLE_MAX - 1 ? AP_PY_LINETABLE_MAX - 1 : size;
 		n &= AP_PY_LINETABLE_MAX - 1;
-		if (n && !bpf_probe_read_user(r->linetable, n, (void *)(bytes + 32))) /* ob_sval */
+		if (n && !ap_read_user(r->linetable, n, (void *)(bytes + 32), task)) /* ob_sval */
 			r->linetable_len = n;
 	}
 	return bpf_ringbuf_output(&samples, r, sizeof(*r), 0) ? -1 : 0;
@@ -390,6 +405,7 @@ struct py_send_ctx {
 	struct ap_cpu_sample *s;
 	struct py_scratch *sc;
 	const struct ap_py_proc *pp;
+	AP_TASK_FIELD
 };
 
 /* send frame i's code object unless userspace has it already */
@@ -416,7 +432,7 @@ static int py_send_step(__u32 i, struct py_send_ctx *c)
 		cnt_inc(AP_CNT_PY_CODE_DEFERRED);
 		return 1;
 	}
-	if (py_send_code(c->sc, c->pp, s->tgid, f) == 0) {
+	if (py_send_code(c->sc, c->pp, s->tgid, f, AP_CTX_TASK(c)) == 0) {
 		bpf_map_update_elem(&py_seen, &key, &one, BPF_ANY);
 		cnt_inc(AP_CNT_PY_CODE_SENT);
 		c->sc->sent++;
@@ -453,14 +469,16 @@ static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_stru
 		cnt_inc(AP_CNT_PY_NO_TSTATE);
 		return 0;
 	}
-	if (py_holds_gil(pp, tstate))
+	if (py_holds_gil(pp, tstate, task))
 		s->py_flags |= AP_SPY_GIL;
-	s->py_flags |= py_state(pp, tstate, s->py_flags & AP_SPY_GIL);
-	return py_walk(s, sc, pp, tstate);
+	s->py_flags |= py_state(pp, tstate, s->py_flags & AP_SPY_GIL, task);
+	return py_walk(s, sc, pp, tstate, task);
 }
 
-/* copy to userspace the code objects of s's frames it has not seen yet */
-static __always_inline void py_send_codes(struct ap_cpu_sample *s, __u32 slot)
+/* copy to userspace the code objects of s's frames it has not seen yet;
+ * task: whose memory they are in (AP_READ_OTHER_TASK only) */
+static __always_inline void py_send_codes_task(struct ap_cpu_sample *s, __u32 slot,
+					       struct task_struct *task)
 {
 	struct py_send_ctx sctx;
 	struct ap_py_proc *pp;
@@ -475,8 +493,17 @@ static __always_inline void py_send_codes(struct ap_cpu_sample *s, __u32 slot)
 	sctx.s = s;
 	sctx.sc = sc;
 	sctx.pp = pp;
+#ifdef AP_READ_OTHER_TASK
+	sctx.task = task;
+#endif
 	sc->sent = 0;
 	bpf_loop(AP_MAX_PY_FRAMES, py_send_step, &sctx, 0);
+}
+
+/* ... of the current thread */
+static __always_inline void py_send_codes(struct ap_cpu_sample *s, __u32 slot)
+{
+	py_send_codes_task(s, slot, (void *)0);
 }
 
 /* Is the thread blocked on this process's GIL? futex_addr is the futex
@@ -497,8 +524,8 @@ static __always_inline bool py_gil_wait(__u32 tgid, struct task_struct *task, __
 	} else {
 		tstate = py_tstate(pp, task);
 		if (!tstate ||
-		    bpf_probe_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp)) ||
-		    bpf_probe_read_user(&addr, 8, (void *)(interp + ptr)))
+		    ap_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp), task) ||
+		    ap_read_user(&addr, 8, (void *)(interp + ptr), task))
 			return false;
 	}
 	return futex_addr >= addr && futex_addr < addr + AP_PY_GIL_SIZE;

@@ -26,6 +26,12 @@
 #define AP_SLOT_IRQOFF 0
 #define AP_SLOT_SYSCALL 1
 #define AP_NR_SLOTS 2
+/* The sleepable snapshot iterator may sleep, and another program then runs
+ * on its CPU: it has a Python scratch slot of its own, and its record is
+ * in a map of its own (one entry: one iterator runs at a time), so the
+ * per-CPU record scratch does not grow by a slot per CPU for it */
+#define AP_SLOT_SNAPSHOT 2
+#define AP_NR_PY_SLOTS 3
 
 /* Counters kept per CPU by the BPF side. Names live in src/counters.c;
  * adding one means adding its name there (a _Static_assert checks the count). */
@@ -85,6 +91,25 @@ enum ap_rec_type {
 	AP_REC_OFF_INTERVAL = 7,   /* struct ap_off_interval: one long off-CPU interval */
 	AP_REC_OFF_LINK = 8,       /* struct ap_off_link: the stack of a syscall's intervals */
 	AP_REC_SLOW_KNOWN = 9,     /* struct ap_slow_rec: a slow syscall whose stack was sent */
+	AP_REC_SNAPSHOT = 10,      /* struct ap_cpu_sample: a thread's stack at attach (snapshot.bpf.c) */
+};
+
+/* The attach snapshot (bpf/snapshot.bpf.c, src/collect/snapshot.c): every
+ * thread of an attached process, once, as an AP_REC_SNAPSHOT record
+ * (aux[0]: enum ap_off_reason of its wait, aux[1]: the syscall it is in or
+ * -1, aux[2]: its task state). The iterator writes one ap_snap_status per
+ * thread to its seq file, so userspace reading one at a time can drain the
+ * ring buffer in between. */
+#define AP_SNAP_MAX_THREADS 4096   /* threads per snapshot */
+enum ap_snap_result {
+	AP_SNAP_SENT,              /* its record is in the ring buffer */
+	AP_SNAP_LOST,              /* ring buffer full */
+	AP_SNAP_CUT,               /* over AP_SNAP_MAX_THREADS */
+	AP_SNAP_ERROR,             /* no scratch (never) */
+};
+struct ap_snap_status {
+	__u32 tid;
+	__u32 result;              /* enum ap_snap_result */
 };
 
 /* A slow syscall whose stack identity (sid) userspace already has from an

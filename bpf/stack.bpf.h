@@ -10,6 +10,25 @@
 
 #define AP_USTACK_PAGES (AP_USTACK_MAX / AP_PAGE_SIZE)
 
+/* How user memory is read. Programs run in the context of the thread they
+ * look at (perf events, sched_switch, syscalls) read the current mm with
+ * bpf_probe_read_user; the sleepable task iterator of snapshot.bpf.c looks
+ * at other processes' threads and defines AP_READ_OTHER_TASK before the
+ * includes, so the same code reads the task's mm (bpf_copy_from_user_task,
+ * which may fault pages in). The task argument is not even evaluated in
+ * the first case: that code is the same as without it. */
+#ifdef AP_READ_OTHER_TASK
+#define ap_read_user(dst, size, ptr, task) bpf_copy_from_user_task(dst, size, ptr, task, 0)
+#define AP_TASK_FIELD struct task_struct *task;
+#define AP_TASK_INIT(t) .task = (t),
+#define AP_CTX_TASK(c) ((c)->task)
+#else
+#define ap_read_user(dst, size, ptr, task) bpf_probe_read_user(dst, size, ptr)
+#define AP_TASK_FIELD
+#define AP_TASK_INIT(t)
+#define AP_CTX_TASK(c) ((struct task_struct *)0)
+#endif
+
 /* pt_regs -> DWARF numbering: rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip */
 static __always_inline void regs_to_dwarf(const struct pt_regs *r, __u64 *out)
 {
@@ -35,7 +54,8 @@ static __always_inline void regs_to_dwarf(const struct pt_regs *r, __u64 *out)
 /* Copy up to limit bytes of user stack starting at sp into buf, one page at a
  * time: bpf_probe_read_user fails as a whole if any byte faults, and the
  * stack's mapping usually ends well before the limit. Returns bytes copied. */
-static __always_inline __u32 copy_user_stack(__u8 *buf, __u64 sp, __u32 limit)
+static __always_inline __u32 copy_user_stack(__u8 *buf, __u64 sp, __u32 limit,
+					     struct task_struct *task)
 {
 	__u64 off = 0, len = AP_PAGE_SIZE - (sp & (AP_PAGE_SIZE - 1));
 	int i;
@@ -53,7 +73,7 @@ static __always_inline __u32 copy_user_stack(__u8 *buf, __u64 sp, __u32 limit)
 		len &= AP_USTACK_SLACK - 1;
 		if (len == 0)
 			break;
-		if (bpf_probe_read_user(buf + off, len, (void *)(sp + off)))
+		if (ap_read_user(buf + off, len, (void *)(sp + off), task))
 			break;
 		off += len;
 		len = AP_PAGE_SIZE;

@@ -133,6 +133,7 @@ struct cpu_collector {
 	uint64_t pynames_tick_next; /* when pending threads are looked at next */
 	bool pynames_want;          /* some (pid, tid) is pending */
 	uint64_t pynames_reads, pynames_failed, pynames_dropped;
+	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
@@ -186,5 +187,26 @@ uint32_t collect_kernel_only_stack(struct cpu_collector *cc, int32_t kstack, con
 void collect_py_fixup(struct cpu_collector *cc, bool final);
 /* an AP_REC_PY_CODE record */
 void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
+
+/* snapshot.c: every thread's stack once at attach (bpf/snapshot.bpf.c) */
+/* the kernel has what it needs (BTF probe) */
+bool collect_snapshot_supported(void);
+/* before the load: on (cc->snap set) in attach mode with off-CPU, if
+ * supported and not refused (by a load before) */
+void collect_snapshot_configure(struct cpu_collector *cc, bool refused);
+/* after attaching: take it for each attached pid (records through the ring buffer) */
+void collect_snapshot_take(struct cpu_collector *cc);
+/* an AP_REC_SNAPSHOT record; 0 or -EINVAL */
+int collect_snapshot_record(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size);
+/* thread tid's snapshot stack under a root frame named root, with the
+ * reason and syscall of its wait; AP_NONE if it has none */
+uint32_t collect_snapshot_stack(struct cpu_collector *cc, uint32_t tgid, uint32_t tid,
+				const char *root, uint32_t *reason, int32_t *nr);
+/* st (a thread's accounting since the last flush): its time off CPU from
+ * the start to its first switch-in, if the snapshot saw that wait, moved
+ * from unknown to the snapshot's reason and stack */
+void collect_snapshot_first_wait(struct cpu_collector *cc, struct ap_thread_stat *st);
+void collect_snapshot_counters(struct cpu_collector *cc, struct profile *into);
+void collect_snapshot_free(struct cpu_collector *cc);
 
 #endif

@@ -280,6 +280,7 @@ static void configure_core(struct cpu_collector *cc)
 struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 {
 	struct cpu_collector *cc = xcalloc(1, sizeof(*cc));
+	bool snap_refused = false;
 	int i, err;
 
 	cc->ses = ses;
@@ -291,6 +292,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 	ses->pm.on_exec = on_exec;
 	ses->pm.on_exit = on_exit_sb;
 	ses->pm.hook_ctx = cc;
+reopen:
 	cc->skel = autoprof_bpf__open();
 	if (!cc->skel) {
 		err = -errno;
@@ -305,9 +307,25 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 			goto err_out;
 		}
 	}
+	collect_snapshot_configure(cc, snap_refused);
 	if (ses->opts.all)
 		ap_filter__configure(&ses->opts.filter, cc->skel);
 	err = autoprof_bpf__load(cc->skel);
+	if (err && cc->snap) {
+		/* the attach snapshot's sleepable iterator is new to kernels
+		 * that passed its probe: one that refuses it must not cost the
+		 * whole attach. Once more from the start, without it */
+		ap_warn("snapshot: the kernel refused its iterator (%s): threads blocked since before "
+			"the attach get no user or Python stack", ap_errstr(err));
+		for (i = 0; i < AP_COLL__COUNT; i++)
+			if (cc->coll[i].ops->free)
+				cc->coll[i].ops->free(&cc->coll[i]);
+		collect_snapshot_free(cc);
+		autoprof_bpf__destroy(cc->skel);
+		cc->skel = NULL;
+		snap_refused = true;
+		goto reopen;
+	}
 	if (err) {
 		ap_err("bpf: loading the BPF programs failed: %s (run with -vv to see the verifier log)",
 		       ap_errstr(err));
@@ -410,6 +428,9 @@ int cpu_collector__attach(struct cpu_collector *cc)
 		if (err)
 			return err;
 	}
+	/* every collector is on: a thread blocked now with no switch from
+	 * here on was blocked in this stack all along */
+	collect_snapshot_take(cc);
 	return 0;
 }
 
@@ -678,6 +699,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_thread_name_reads", cc->pynames_reads);
 	profile__set_counter(p, "python_thread_name_failures", cc->pynames_failed);
 	profile__set_counter(p, "python_thread_names_dropped", cc->pynames_dropped);
+	collect_snapshot_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);
@@ -721,6 +743,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);
+	collect_snapshot_free(cc);
 	pycode__free(&cc->pyc);
 	collect_pynames_free(cc);
 	free(cc->pending);

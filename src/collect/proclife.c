@@ -195,6 +195,7 @@ static void handle_thread(struct ap_collector *c, const struct ap_thread_rec *r)
 	struct ap_thread_stat st = r->st;
 
 	thread_delta(pl, &st, true);
+	collect_snapshot_first_wait(cc, &st);
 	thread_account(cc, &st);
 	/* --all: a process never discovered has nothing to release */
 	if (r->st.group_dead && cc->ses->opts.all && !session__is_tracked(cc->ses, r->st.tgid, 0)) {
@@ -249,6 +250,8 @@ static int proclife_on_record(struct ap_collector *c, uint32_t type, const void 
 		handle_thread(c, data);
 	else if (type == AP_REC_EXEC && size >= sizeof(struct ap_exec_rec))
 		handle_exec(c->cc, data);
+	else if (type == AP_REC_SNAPSHOT)
+		return collect_snapshot_record(c->cc, data, size);
 	else
 		return -EINVAL;
 	return 0;
@@ -305,6 +308,7 @@ static void drain_threads(struct ap_collector *c, uint64_t end_ns, bool final)
 			}
 		}
 		thread_delta(c->priv, &st, false);
+		collect_snapshot_first_wait(cc, &st);
 		thread_account(cc, &st);
 	}
 	forget_threads(c->priv);
@@ -315,9 +319,11 @@ static void drain_threads(struct ap_collector *c, uint64_t end_ns, bool final)
 }
 
 /* Threads of a process attached to that never ran while we watched (idle
- * workers blocked since before the attach) have no scheduler event and so
- * no accounting: off CPU the whole time, reason unknown; /proc says which
- * syscall they sit in */
+ * workers blocked since before the attach, or every thread of a hung
+ * process) have no scheduler event and so no accounting: off CPU the
+ * whole time. Their stack and the reason of the wait are the attach
+ * snapshot's (snapshot.c), under a root frame saying since when; without
+ * one, the reason is unknown and only /proc says which syscall they sit in */
 static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 {
 	struct ap_session *ses = cc->ses;
@@ -339,7 +345,8 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 		while ((de = readdir(d))) {
 			uint32_t tid = strtoul(de->d_name, NULL, 10);
 			const struct ap_thread *known = profile__find_thread(p, pid, tid);
-			uint64_t stack;
+			uint32_t stack, reason = AP_OFF_UNKNOWN;
+			int32_t snap_nr;
 			long nr = -1;
 
 			if (!tid || (known && known->accounted))
@@ -349,14 +356,12 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 			st.tid = tid;
 			st.start_ns = cc->t0_ns;
 			st.end_ns = end_ns;
-			st.off_ns[AP_OFF_UNKNOWN] = end_ns - cc->t0_ns;
 			snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
 			text = read_file(path, &len);
 			snprintf(comm, sizeof(comm), "%s", text ? text : "");
 			comm[strcspn(comm, "\n")] = 0;
 			free(text);
 			memcpy(st.comm, comm, AP_COMM_LEN);
-			thread_account(cc, &st);
 			snprintf(path, sizeof(path), "/proc/%u/task/%u/syscall", pid, tid);
 			text = read_file(path, &len);
 			if (text)
@@ -364,9 +369,15 @@ static void idle_threads(struct cpu_collector *cc, uint64_t end_ns)
 			free(text);
 			snprintf(why, sizeof(why), "[blocked in %s since before profiling]",
 				 nr >= 0 && ap_syscall_name(nr) ? ap_syscall_name(nr) : "the kernel");
-			stack = collect_kernel_only_stack(cc, -1, why);
+			stack = collect_snapshot_stack(cc, pid, tid, why, &reason, &snap_nr);
+			if (stack == AP_NONE) {
+				reason = AP_OFF_UNKNOWN;
+				stack = collect_kernel_only_stack(cc, -1, why);
+			}
+			st.off_ns[reason] = end_ns - cc->t0_ns;
+			thread_account(cc, &st);
 			if (p->has_offcpu)
-				profile__add_off(p, pid, tid, stack, AP_OFF_UNKNOWN, st.off_ns[AP_OFF_UNKNOWN], 1);
+				profile__add_off(p, pid, tid, stack, reason, st.off_ns[reason], 1);
 		}
 		closedir(d);
 	}
@@ -414,7 +425,7 @@ static void proclife_free(struct ap_collector *c)
 
 const struct ap_collector_ops proclife_ops = {
 	.name = "proclife",
-	.records = 1u << AP_REC_THREAD | 1u << AP_REC_EXEC,
+	.records = 1u << AP_REC_THREAD | 1u << AP_REC_EXEC | 1u << AP_REC_SNAPSHOT,
 	.configure = proclife_configure,
 	.attach = proclife_attach,
 	.on_record = proclife_on_record,

@@ -468,6 +468,16 @@ static bool is_interp(const struct profile *p, uint32_t frame)
 	       (p->modules[f->module].flags & AP_MOD_PY_RUNTIME);
 }
 
+/* the root frame of a thread blocked since before profiling (the attach
+ * snapshot's stack, src/collect/snapshot.c): every view keeps it */
+static bool is_since_marker(const struct profile *p, const uint32_t *fr, uint32_t i)
+{
+	const struct ap_frame *f = &p->frames[fr[i]];
+
+	return i == 0 && f->kind == AP_FRAME_USER && f->module == AP_NONE &&
+	       !strncmp(profile__s(p, f->name), "[blocked in ", 12);
+}
+
 uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum ap_view view,
 		       uint32_t *out)
 {
@@ -484,6 +494,10 @@ uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum a
 	for (i = 0; i < s->len; i++) {
 		const struct ap_frame *f = &p->frames[fr[i]];
 
+		if (is_since_marker(p, fr, i)) {
+			out[n++] = fr[i];
+			continue;
+		}
 		switch (view) {
 		case AP_VIEW_FULL:
 			break;

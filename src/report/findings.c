@@ -355,6 +355,42 @@ static void md_killed(const struct ap_analysis *an, FILE *f)
 		fprintf(f, ".\n\n");
 }
 
+/* a stuck process: threads blocked for the whole run, and where */
+static void md_blocked(const struct ap_analysis *an, FILE *f)
+{
+	struct ap_blocked_thread *v;
+	size_t n = ap_blocked_threads(&an->in.prof, &v), i, k, groups = 0;
+
+	for (i = 0; i < n; i += k) {
+		if (!i || v[i].pid != v[i - 1].pid) {
+			fprintf(f, "%s**Blocked for the whole run:** %zu of %zu threads of pid %u were "
+				"blocked from before profiling began to its end (%.2f s), each where its "
+				"stack was at the attach:\n\n", i ? "\n" : "", ap_blocked_of_pid(v, n, i),
+				v[i].of, v[i].pid, v[i].ns / 1e9);
+			groups = 0;
+		}
+		k = ap_blocked_group(v, n, i);
+		if (groups++ == AP_BLOCKED_GROUPS) {
+			fprintf(f, "- ... and more (offcpu.folded has every stack)\n");
+			k = ap_blocked_of_pid(v, n, i);
+			continue;
+		}
+		if (k > 1)
+			fprintf(f, "- %zu threads (%u and others) ", k, v[i].tid);
+		else
+			fprintf(f, "- thread %u ", v[i].tid);
+		md_code(f, v[i].comm, false);
+		fprintf(f, ", %s in `%s`: ",
+			ap_off_reason_names[v[i].reason < AP_OFF__COUNT ? v[i].reason : AP_OFF_OTHER],
+			v[i].syscall);
+		md_code(f, v[i].where, false);
+		fputc('\n', f);
+	}
+	if (n)
+		fputc('\n', f);
+	free(v);
+}
+
 /* "1.23 s" or "no direct time cost" */
 static const char *stake(const struct ap_finding *x, char *buf, size_t len)
 {
@@ -528,6 +564,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		p->nr_threads, p->nr_threads == 1 ? "" : "s",
 		an->in.interrupted ? " The run was interrupted; this is what was collected." : "");
 	md_killed(an, f);
+	md_blocked(an, f);
 	md_behaviour(an, f);
 	md_services(an, f);
 	fprintf(f, "## Key bottlenecks\n\n");

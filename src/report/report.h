@@ -29,6 +29,26 @@ struct summary_info {
 	unsigned formats;         /* AP_FMT_* written besides the report */
 };
 void summary_print(const struct profile *p, const struct summary_info *si, FILE *f);
+/* threads blocked for the whole run, since before profiling (attach mode:
+ * their off-CPU rows under the attach snapshot's marker root frame);
+ * blocked.c. Sorted by pid and tid; *out malloc'ed */
+struct ap_blocked_thread {
+	uint32_t pid, tid, reason;  /* enum ap_off_reason */
+	uint64_t ns;                /* blocked time */
+	size_t of;                  /* threads of its process accounted in the run */
+	uint32_t group;             /* the first tid of the threads waiting alike */
+	const char *comm;
+	char syscall[64];           /* the syscall it sits in ("futex"), or "the kernel" */
+	char where[512];            /* its innermost Python frames ("f (x.py:3) <- g (x.py:7)"),
+				     * or innermost native frame */
+};
+size_t ap_blocked_threads(const struct profile *p, struct ap_blocked_thread **out);
+/* rows from i on of its group (threads waiting alike), and of its process */
+size_t ap_blocked_group(const struct ap_blocked_thread *v, size_t n, size_t i);
+size_t ap_blocked_of_pid(const struct ap_blocked_thread *v, size_t n, size_t i);
+#define AP_BLOCKED_GROUPS 10     /* groups shown per process */
+/* the terminal's "Blocked for the whole run" block, per process; nothing if none */
+void ap_blocked_print(const struct profile *p, FILE *f);
 /* the processes grouped by their service label (process/labels.h; string
  * id 0: none known), most on-CPU samples first; malloc'ed, *n rows */
 struct ap_service_row {

@@ -504,6 +504,7 @@ static void print_losses(FILE *f, const struct profile *p)
 		"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
 		"mapped_files_refused", /* frames left unnamed: the path was not the mapped file */
 		"slow_syscalls_dropped",
+		"snapshot_threads_lost", "snapshot_threads_cut", /* threads of the attach snapshot */
 	};
 	size_t i;
 	bool any = false;
@@ -751,6 +752,8 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 		print_processes(f, p);
 		print_services(f, p);
 	}
+	if (p->has_offcpu)
+		ap_blocked_print(p, f);
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
 			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);

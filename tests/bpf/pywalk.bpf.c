@@ -43,7 +43,7 @@ int test_py_walk(void *ctx)
 	s->tgid = test_tgid;
 	s->nr_py = 0;
 	s->py_flags = 0;
-	py_walk(s, sc, &test_proc, test_tstate);
+	py_walk(s, sc, &test_proc, test_tstate, (void *)0);
 	out_nr = s->nr_py;
 	out_flags = s->py_flags;
 	for (i = 0; i < 16; i++)

@@ -772,7 +772,8 @@ t_process_tree() {
 }
 
 # the /proc timeline of an attached process; -p PID accounting starts at
-# attach, and a thread blocked all along is accounted too (reason unknown)
+# attach, and a thread blocked all along is accounted too (under the reason
+# of its wait in the attach snapshot: lock)
 t_proc_metrics_attach() {
 	local d=$O/procattach pid
 	/usr/bin/python3.11 -c '
@@ -793,7 +794,7 @@ while time.monotonic() < end:
 		fail proc_metrics_attach "timeline: $(jq -c '.processes[0] | {samples, rss: .series.rss_kb[0:3]}' $d/artifacts/proc.json)"
 	elif ! jq -L tests/integration -e 'include "lib"; (uncovered(0.95) | length) == 0 and
 		(.threads | length) == 2 and all(.threads[]; .wall_ns > 1.4e9) and
-		([.threads[] | select(.tid != .pid)][0].off_ns.unknown > 1.4e9)' \
+		([.threads[] | select(.tid != .pid)][0].off_ns.lock > 1.4e9)' \
 		$d/artifacts/offcpu.json >/dev/null; then
 		fail proc_metrics_attach "attach-mode accounting: $(jq -c '.threads' $d/artifacts/offcpu.json)"
 	else
