@@ -2,6 +2,7 @@
 /* The metrics of metrics.def, computed per scope from the loaded artifacts.
  * Every subject list is built in a fixed order (pid, tid, name...) so the
  * findings come out the same for the same input. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <signal.h>
@@ -1205,11 +1206,90 @@ static int sys_order(const void *a, const void *b)
 
 static const char *errno_label(uint32_t err, char *buf, size_t len);
 
+/* x86_64 numbers (the BPF side records the raw syscall number) */
+enum { NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_CONNECT = 42, NR_ACCEPT = 43,
+       NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47, NR_FUTEX = 202,
+       NR_ACCEPT4 = 288, NR_RECVMMSG = 299, NR_SENDMMSG = 307 };
+
+static bool would_block_call(uint32_t nr)
+{
+	switch (nr) {
+	case NR_READ: case NR_WRITE: case NR_READV: case NR_WRITEV: case NR_ACCEPT: case NR_SENDTO:
+	case NR_RECVFROM: case NR_SENDMSG: case NR_RECVMSG: case NR_ACCEPT4: case NR_RECVMMSG:
+	case NR_SENDMMSG:
+		return true;
+	}
+	return false;
+}
+
+/* Is err, n times out of calls calls of nr, the call working as designed?
+ * A timed futex wait that times out is how the GIL hands over (every 5 ms
+ * of a waiting thread) and how Condition.wait(timeout) ends; EAGAIN from
+ * futex is a lost race with the lock's holder. A non-blocking read finding
+ * nothing, or a non-blocking connect in progress, is what an event loop
+ * expects once per readiness event: expected unless would-block is most of
+ * the calls, which is a loop retrying instead of waiting for readiness. */
+static bool expected_errno(uint32_t nr, uint32_t err, uint64_t n, uint64_t calls)
+{
+	if (nr == NR_FUTEX)
+		return err == ETIMEDOUT || err == EAGAIN || err == EINTR;
+	if (nr == NR_CONNECT)
+		return err == EINPROGRESS;
+	if (would_block_call(nr) && err == EAGAIN)
+		return 2 * n <= calls;
+	return false;
+}
+
+/* per (pid, nr) of the syscall table: calls, errors, expected errors and
+ * the most frequent error and failure */
+struct call_errs {
+	uint64_t calls, errors, expected, top_n, top_fail_n;
+	uint32_t top, top_fail;
+};
+
+/* every (pid, nr)'s call_errs, in two passes (a scan per row made 10,000
+ * processes cost seconds); *idx maps (pid, nr) to its index */
+static struct call_errs *call_errs_all(const struct profile *p, struct hmap *idx)
+{
+	struct call_errs *all = xcalloc(p->nr_sys + 1, sizeof(*all));
+	uint64_t k, n = 0;
+	bool is_new;
+	size_t j;
+
+	for (j = 0; j < p->nr_sys; j++) {
+		k = *hmap_upsert(idx, (uint32_t[]){ p->sys[j].pid, p->sys[j].nr }, 8, n, &is_new);
+		n += is_new;
+		all[k].calls += p->sys[j].count;
+		all[k].errors += p->sys[j].errors;
+	}
+	for (j = 0; j < p->nr_sys_errs; j++) {
+		const struct ap_sys_err *e = &p->sys_errs[j];
+		struct call_errs *ce;
+
+		if (!hmap_get(idx, (uint32_t[]){ e->pid, e->nr }, 8, &k))
+			continue;
+		ce = &all[k];
+		if (e->count > ce->top_n)
+			ce->top_n = e->count, ce->top = e->err;
+		if (expected_errno(e->nr, e->err, e->count, ce->calls))
+			ce->expected += e->count;
+		else if (e->count > ce->top_fail_n)
+			ce->top_fail_n = e->count, ce->top_fail = e->err;
+	}
+	for (k = 0; k < n; k++)
+		if (all[k].expected > all[k].errors)
+			all[k].expected = all[k].errors;
+	return all;
+}
+
 static void compute_syscalls(struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
 	const struct ap_sys_row **rows = xmalloc((p->nr_sys + 1) * sizeof(*rows));
-	size_t i, j;
+	struct hmap idx = { 0 };
+	struct call_errs *errs = call_errs_all(p, &idx);
+	size_t i;
+	uint64_t k;
 
 	for (i = 0; i < p->nr_sys; i++)
 		rows[i] = &p->sys[i];
@@ -1221,7 +1301,8 @@ static void compute_syscalls(struct ap_analysis *an)
 		const struct ap_subject *ps = process_subject(an, r->pid);
 		double wall = ps ? ps->v[ap_metric_slot(AP_M_P_WALL_S)].v : an->in.wall_s;
 		struct ap_subject *s;
-		uint64_t best = 0, top = 0;
+		struct call_errs ce = { 0 };
+		uint64_t expected, failures;
 		const char *fk = r->fd_kind < AP_FD__COUNT ? ap_fd_kind_names[r->fd_kind] : "";
 
 		if (!name) {
@@ -1239,15 +1320,20 @@ static void compute_syscalls(struct ap_analysis *an)
 		setv(s, AP_M_SC_RATE, ratio(r->count, wall));
 		setv(s, AP_M_SC_ERRORS, r->errors);
 		setv(s, AP_M_SC_ERROR_PCT, 100 * ratio(r->errors, r->count));
-		for (j = 0; j < p->nr_sys_errs; j++) {
-			const struct ap_sys_err *e = &p->sys_errs[j];
-
-			if (e->pid == r->pid && e->nr == r->nr && e->count > best) {
-				best = e->count;
-				top = e->err;
-			}
-		}
-		sets(an, s, AP_M_SC_TOP_ERRNO, best ? errno_label(top, eb, sizeof(eb)) : "");
+		if (hmap_get(&idx, (uint32_t[]){ r->pid, r->nr }, 8, &k))
+			ce = errs[k];
+		sets(an, s, AP_M_SC_TOP_ERRNO, ce.top_n ? errno_label(ce.top, eb, sizeof(eb)) : "");
+		/* errnos are kept per call, errors per (call, fd kind): each row
+		 * takes its share of the call's expected errors */
+		expected = ce.errors ? (uint64_t)llround((double)ce.expected * r->errors / ce.errors) : 0;
+		expected = expected < r->errors ? expected : r->errors;
+		failures = r->errors - expected;
+		setv(s, AP_M_SC_EXPECTED_ERRORS, expected);
+		setv(s, AP_M_SC_FAILURES, failures);
+		setv(s, AP_M_SC_FAILURE_PCT, 100 * ratio(failures, r->count));
+		sets(an, s, AP_M_SC_TOP_FAILURE,
+		     ce.top_fail_n && failures ? errno_label(ce.top_fail, eb, sizeof(eb)) : "");
+		setv(s, AP_M_SC_FAILED_S, r->count ? r->total_ns / 1e9 * failures / r->count : 0);
 		setv(s, AP_M_SC_TOTAL_S, r->total_ns / 1e9);
 		setv(s, AP_M_SC_WALL_PCT, 100 * ratio(r->total_ns / 1e9, wall));
 		setv(s, AP_M_SC_AVG_US, ratio(r->total_ns / 1e3, r->count));
@@ -1259,6 +1345,8 @@ static void compute_syscalls(struct ap_analysis *an)
 			setv(s, AP_M_SC_MB_PER_S, ratio(r->bytes / 1048576.0, r->total_ns / 1e9));
 		setv(s, AP_M_SC_AVG_BYTES, ratio(r->bytes, r->count - r->errors));
 	}
+	hmap_free(&idx);
+	free(errs);
 	free(rows);
 }
 
