@@ -17,13 +17,15 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct ap_thread_stat *st;
+	bool prev_followed;
 
 	st = thread_get(prev);
+	prev_followed = st != NULL;
 	if (st)
 		switch_out(ctx, st, prev, preempt, prev_state, now);
 	st = thread_get(next);
 	if (st)
-		switch_in(st, now);
+		taker_add(st, prev, prev_followed, switch_in(st, now));
 	return 0;
 }
 

@@ -44,6 +44,15 @@ struct {
 	__type(value, struct ap_off_val);
 } off_time SEC(".maps") __weak;
 
+/* runnable time of followed processes by who had the CPU (ap_taker_key);
+ * AP_TAKERS_MAX in src/profile/profile.h is the same size */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ap_taker_key);
+	__type(value, struct ap_taker_val);
+} cpu_takers SEC(".maps") __weak;
+
 struct off_seen_key {
 	__u32 tgid, pad;
 	__u64 sid;
@@ -73,6 +82,34 @@ static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, 
 	}
 	if (bpf_map_update_elem(&off_time, &k, &init, BPF_NOEXIST))
 		cnt_inc(AP_CNT_OFF_AGG_FULL);
+}
+
+/* A followed thread waited ns for a CPU and now gets it from prev, the task
+ * that ran there until now: for a preempted thread, usually its preemptor;
+ * for one woken into a busy run queue, the task ahead of it (a thread that
+ * migrated to an idle CPU shows prev as idle, pid 0). The threads of one
+ * process update one key from several CPUs: atomic adds. */
+static __always_inline void taker_add(const struct ap_thread_stat *st, struct task_struct *prev,
+				      bool followed, __u64 ns)
+{
+	struct ap_taker_key k = { .tgid = st->tgid, .taker = prev->pid ? prev->tgid : 0 };
+	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed };
+
+	if (!ns)
+		return;
+	v = bpf_map_lookup_elem(&cpu_takers, &k);
+	if (!v) {
+		bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), prev->group_leader->comm);
+		if (!bpf_map_update_elem(&cpu_takers, &k, &init, BPF_NOEXIST))
+			return;
+		v = bpf_map_lookup_elem(&cpu_takers, &k); /* another CPU made it first */
+		if (!v) {
+			cnt_inc(AP_CNT_OFF_TAKERS_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->ns, ns);
+	__sync_fetch_and_add(&v->count, 1);
 }
 
 /* libbpf 1.1's linker cannot merge an extern kfunc that two objects
@@ -350,9 +387,11 @@ static __always_inline void interval_send(struct ap_thread_stat *st, __u32 reaso
 		st->tl_pending = 1;
 }
 
-static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
+/* the thread st gets a CPU at now; returns how long it was runnable
+ * before (preempted, or woken and waiting in a run queue) */
+static __always_inline __u64 switch_in(struct ap_thread_stat *st, __u64 now)
 {
-	__u64 block, runq = 0;
+	__u64 block, runq = 0, runnable = 0;
 	__u32 reason = st->out_reason;
 
 	if (st->ts_out) {
@@ -365,6 +404,7 @@ static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 			reason = AP_OFF_OTHER;
 		st->off_ns[reason] += block;
 		st->off_ns[AP_OFF_RUNQUEUE] += runq;
+		runnable = (reason == AP_OFF_PREEMPTED ? block : 0) + runq;
 		if (interval_min_ns && block + runq >= interval_min_ns) {
 			if (intervals_full)
 				cnt_inc(AP_CNT_OFF_INTERVAL_CAPPED);
@@ -384,14 +424,17 @@ static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 			off_add(st, st->out_sid, AP_OFF_RUNQUEUE, st->out_kstack, runq);
 		}
 	} else if (!st->ts_in) { /* first event: off CPU since it started or we began */
-		if (st->start_ns >= t0_ns)
-			st->off_ns[AP_OFF_RUNQUEUE] += now - st->start_ns;
-		else if (now > t0_ns)
+		if (st->start_ns >= t0_ns) {
+			runnable = now - st->start_ns;
+			st->off_ns[AP_OFF_RUNQUEUE] += runnable;
+		} else if (now > t0_ns) {
 			st->off_ns[AP_OFF_UNKNOWN] += now - t0_ns;
+		}
 	}
 	st->ts_out = 0;
 	st->ts_wake = 0;
 	st->ts_in = now;
+	return runnable;
 }
 
 #endif /* AP_OFFCPU_BPF_H */

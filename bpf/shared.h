@@ -56,6 +56,7 @@ enum ap_counter {
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
 	AP_CNT_FILTERED_OUT,       /* system-wide: on-CPU samples of tasks the filters leave out */
+	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full */
 	AP_CNT__COUNT,
 };
 
@@ -226,6 +227,22 @@ struct ap_off_key {
 struct ap_off_val {
 	__u64 ns;
 	__u64 count;
+};
+
+/* Who had the CPU a followed thread waited for: its runnable time (woken
+ * or preempted, until it ran again) by the process that ran on that CPU
+ * until the wait ended (the scheduler's prev at the switch-in). */
+struct ap_taker_key {
+	__u32 tgid;                /* the process that waited */
+	__u32 taker;               /* tgid of the task that had the CPU; 0: the CPU was idle */
+};
+
+struct ap_taker_val {
+	__u64 ns;
+	__u64 count;
+	char comm[AP_COMM_LEN];    /* the taker's group leader's name, when first seen */
+	__u32 followed;            /* the taker is followed by this run */
+	__u32 pad;
 };
 
 #define AP_SYS_HIST 32             /* log2 µs buckets: [0] < 1 µs, [i] < 2^i µs (a power of 2) */

@@ -417,6 +417,9 @@ struct pid_sums {
 	uint64_t children;      /* processes whose parent it is */
 	uint64_t calls;         /* syscalls */
 	double sys_s;           /* time in them */
+	uint64_t wait_ns;       /* runnable time attributed to who had the CPU (cpu_takers) */
+	uint64_t outside_ns;    /* ... to processes not followed (not an idle CPU) */
+	const struct ap_taker *top; /* the process not followed with the most of it */
 };
 
 static struct pid_sums *pid_sums_of(const struct profile *p)
@@ -447,6 +450,19 @@ static struct pid_sums *pid_sums_of(const struct profile *p)
 			continue;
 		ps[k].calls += p->sys[i].count;
 		ps[k].sys_s += p->sys[i].total_ns / 1e9;
+	}
+	for (i = 0; i < p->nr_takers; i++) {
+		const struct ap_taker *t = &p->takers[i];
+
+		if (!hmap_get(&p->proc_ids, &t->pid, sizeof(t->pid), &k))
+			continue;
+		ps[k].wait_ns += t->ns;
+		if (t->followed || !t->taker)
+			continue;
+		ps[k].outside_ns += t->ns;
+		if (!ps[k].top || t->ns > ps[k].top->ns ||
+		    (t->ns == ps[k].top->ns && t->taker < ps[k].top->taker))
+			ps[k].top = t;
 	}
 	return ps;
 }
@@ -503,6 +519,8 @@ static void compute_run(struct ap_analysis *an)
 		setv(s, AP_M_RUN_SYSCALLS, calls);
 		setv(s, AP_M_RUN_SYSCALL_RATE, ratio(calls, wall));
 	}
+	if (an->in.mem_available_mb > 0) /* 0: not in run.json (runs before it, merged windows) */
+		setv(s, AP_M_RUN_MEM_AVAILABLE_MB, an->in.mem_available_mb);
 	setv(s, AP_M_RUN_LOST_PCT, an->in.lost_pct);
 	setv(s, AP_M_RUN_PY_TRUNCATED, profile__counter(p, "python_truncated_stacks"));
 	profile__completeness(p, &c);
@@ -542,8 +560,45 @@ static double delta_of(const struct ap_series *sr, const double *col)
 	return known_ends(sr, col, &a, &b) ? col[b] - col[a] : NAN;
 }
 
+/* least-squares slope of the resident set (MB/s) over the points at or
+ * after t_from; NAN with fewer than min points */
+static double rss_slope_from(const struct ap_series *sr, double t_from, uint64_t min)
+{
+	double st = 0, sy = 0, stt = 0, sty = 0;
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < sr->n; i++) {
+		double mb = sr->rss_kb[i] / 1024.0, t = sr->t[i];
+
+		if (isnan(mb) || isnan(t) || mb <= 0 || t < t_from)
+			continue;
+		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
+	}
+	if (n < min || n * stt - st * st <= 0)
+		return NAN;
+	return (n * sty - st * sy) / (n * stt - st * st);
+}
+
+/* The shape of the timeline: a batch job that loads its data and then
+ * works on it has a working set (late slope near 0); a leak or an unbounded
+ * cache goes on growing at its steady slope to the end */
+static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t0, double t1)
+{
+	double all = s->v[ap_metric_slot(AP_M_P_RSS_SLOPE)].v;
+	double late = rss_slope_from(sr, t0 + 2 * (t1 - t0) / 3, 5);
+
+	if (isnan(late))
+		return;
+	setv(s, AP_M_P_RSS_LATE_SLOPE, late);
+	setv(s, AP_M_P_RSS_LATE_MB_PER_H, late * 3600);
+	if (all > 0)
+		setv(s, AP_M_P_RSS_LATE_SLOPE_PCT, 100 * late / all);
+}
+
 static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 {
+	double t0 = NAN, t1 = NAN;
 	double peak = 0, first = NAN, last = NAN, st = 0, sy = 0, stt = 0, sty = 0, prev = NAN;
 	double tpeak = 0;
 	uint64_t rises = 0, changes = 0, n = 0;
@@ -559,8 +614,8 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 		if (isnan(mb) || isnan(t) || mb <= 0)
 			continue;
 		if (isnan(first))
-			first = mb;
-		last = mb;
+			first = mb, t0 = t;
+		last = mb, t1 = t;
 		peak = mb > peak ? mb : peak;
 		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
 		if (!isnan(prev) && mb != prev) {
@@ -578,6 +633,7 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 	setv(s, AP_M_P_RSS_GROWTH_MB, last - first);
 	if (n >= 2 && n * stt - st * st > 0)
 		setv(s, AP_M_P_RSS_SLOPE, (n * sty - st * sy) / (n * stt - st * st));
+	rss_shape(s, sr, t0, t1);
 	setp(s, AP_M_P_RSS_RISING_PCT, rises, changes);
 	setv(s, AP_M_P_MINFLT_PER_S, rate_of(sr, sr->minflt));
 	setv(s, AP_M_P_MAJFLT_PER_S, rate_of(sr, sr->majflt));
@@ -659,6 +715,29 @@ static void set_exit(struct ap_analysis *an, struct ap_subject *s, int status)
 	setv(s, AP_M_P_EXIT_SIGNAL, sig);
 	sets(an, s, AP_M_P_EXIT_SIGNAL_NAME, name);
 	sets(an, s, AP_M_P_EXIT_TEXT, text);
+}
+
+/* The program's CPU demand and what other processes took of it: on-CPU
+ * plus runnable time is what its threads wanted; the runnable part is
+ * split by who had the CPU (offcpu.json cpu_takers) */
+static void contention_metrics(struct ap_analysis *an, struct ap_subject *s,
+			       const struct ttime *tt, const struct pid_sums *sum)
+{
+	const struct profile *p = &an->in.prof;
+	double active = tt->wall - tt->idle - tt->child, demand = tt->oncpu + tt->runnable;
+	char top[64];
+
+	setv(s, AP_M_P_DEMAND_PCT, 100 * ratio(demand, active));
+	setv(s, AP_M_P_CPU_WAIT_PCT, 100 * ratio(tt->runnable, demand));
+	if (!p->has_takers)
+		return;
+	setv(s, AP_M_P_OUTSIDE_WAIT_S, sum->outside_ns / 1e9);
+	setv(s, AP_M_P_OUTSIDE_WAIT_PCT, 100 * ratio(sum->outside_ns / 1e9, demand));
+	if (sum->top)
+		snprintf(top, sizeof(top), "%s (pid %u)", *sum->top->comm ? sum->top->comm : "?",
+			 sum->top->taker);
+	sets(an, s, AP_M_P_TOP_TAKER, sum->top ? top : "none");
+	setv(s, AP_M_P_TOP_TAKER_PCT, sum->top ? 100 * ratio(sum->top->ns, sum->wait_ns) : 0);
 }
 
 static int thread_order(const void *a, const void *b)
@@ -776,6 +855,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_THREADS, nthreads);
 		if (all.accounted) {
 			set_time_shares(s, &all, true);
+			contention_metrics(an, s, &all, sum);
 			site_texts(p, psites, sites);
 			sets(an, s, AP_M_P_LOCK_SITE, sites[SITE_LOCK]);
 			sets(an, s, AP_M_P_IO_SITE, sites[SITE_IO]);

@@ -855,7 +855,7 @@ slow_io              direct_reads        cached_reads
 fsync_heavy          fsync               buffered_writes
 short_sleep_polling  poll_sleep          sleep
 busy_poll_syscalls   busy_select         io_pipe
-memory_growth        grow                faults
+memory_growth        grow                plateau
 page_fault_heavy     faults              cpu
 gc_pressure          gc_heavy@3.12       explicit_gc@3.12
 explicit_gc_collect  explicit_gc@3.12    gc_heavy@3.12
@@ -871,6 +871,8 @@ native_library_dominated hashing         cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 killed_by_signal     crash_child         spawn
+cpu_contention       contended+--no-children oversub
+memory_exhaustion    grow                plateau
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

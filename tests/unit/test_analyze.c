@@ -111,6 +111,9 @@ TEST(metrics_from_fixture)
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_growth_mb"), 300, 1e-9, "growth");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_slope_mb_s"), 100, 1e-6, "slope");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_rising_pct"), 100, 1e-9, "rising");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_late_slope_mb_s"), 100, 1e-6, "late slope");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_late_slope_pct"), 100, 1e-6, "steady");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_RUN, "run", "run.mem_available_mb"), 8192, 1e-9, "MemAvailable");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.minor_faults_per_s"), 30000 / 3.05, 1e-6, "faults");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.threads_peak"), 2, 0, "threads");
 	/* syscalls */
@@ -294,9 +297,10 @@ TEST(builtin_patterns_on_fixture)
 	struct ap_analysis an, an2;
 	char *a, *b;
 	cJSON *j;
-	/* by time at stake: 8 s, 3 s, 3 s, 0.2 s, 0.04 s, none */
+	/* by time at stake: 8 s, 3 s, 3 s, 0.15 s, 0.04 s, none (100 MB/s to the
+	 * end: 360 GB an hour against 8 GB available) */
 	static const char *const want[] = { "hot_function#1", "fsync_heavy#1", "short_sleep_polling#1",
-					    "failing_syscalls#1", "small_io#1", "memory_growth#1" };
+					    "failing_syscalls#1", "small_io#1", "memory_exhaustion#1" };
 	size_t i, k = 0;
 
 	if (!CHECK(!load(&an), "load", "cannot load " RUN1))
@@ -315,6 +319,8 @@ TEST(builtin_patterns_on_fixture)
 	}
 	ASSERT_EQ(k, AP_ARRAY_SIZE(want), "findings");
 	ASSERT_TRUE(!finding(&an, "lock_contention#1"), "one thread blocking is not contention");
+	ASSERT_TRUE(finding(&an, "memory_growth#1") && finding(&an, "memory_growth#1")->dropped,
+		    "memory_growth merged into memory_exhaustion");
 	ASSERT_TRUE(finding(&an, "hot_function#2") && finding(&an, "hot_function#2")->uncertain,
 		    "helper at exactly 20% is uncertain");
 	j = ap_findings_json(&an);

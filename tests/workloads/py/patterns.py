@@ -364,6 +364,62 @@ def crash_child():
     while time.monotonic() < end:
         pass
 
+
+def plateau():
+    """load 150 MiB in the first 0.8 s, then work on it for 2.7 s: a working set"""
+    keep = []
+    end = until(0.8)
+    while time.monotonic() < end and len(keep) < 150:
+        keep.append(bytearray(1 << 20))
+        time.sleep(0.004)
+    while len(keep) < 150:
+        keep.append(bytearray(1 << 20))
+    end = until(2.7)
+    i = 0
+    while time.monotonic() < end:
+        keep[i % 150][0] += 1
+        i += 1
+        time.sleep(0.01)
+
+
+def contended():
+    """the cpu workload while busy processes (comm ap-hog), one per CPU at a
+    higher priority, take the CPUs; run with --no-children so that they are
+    processes the run does not follow"""
+    me = os.getpid()
+    hogs = []
+    for _ in range(len(os.sched_getaffinity(0))):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) - 5)
+            except OSError:
+                pass
+            with open("/proc/self/comm", "w") as f:
+                f.write("ap-hog")
+            end = until(10)
+            while time.monotonic() < end and os.getppid() == me:
+                for _ in range(10000):
+                    pass
+            os._exit(0)
+        hogs.append(pid)
+
+    def work(n):
+        s = 0
+        for i in range(n):
+            s += i * i % 7
+        return s
+
+    try:
+        # 0.4 s of CPU, however little of it the hogs leave (at most 4 s)
+        end = until(4)
+        while time.process_time() < 0.4 and time.monotonic() < end:
+            work(20000)
+    finally:
+        for pid in hogs:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+
 if __name__ == "__main__":
     gc.collect()
     name = sys.argv[1]
