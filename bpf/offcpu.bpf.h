@@ -84,22 +84,42 @@ static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, 
 		cnt_inc(AP_CNT_OFF_AGG_FULL);
 }
 
-/* A followed thread waited ns for a CPU and now gets it from prev, the task
- * that ran there until now: for a preempted thread, usually its preemptor;
- * for one woken into a busy run queue, the task ahead of it (a thread that
- * migrated to an idle CPU shows prev as idle, pid 0). The threads of one
- * process update one key from several CPUs: atomic adds. */
-static __always_inline void taker_add(const struct ap_thread_stat *st, struct task_struct *prev,
-				      bool followed, __u64 ns)
+/* Followed threads that are runnable but not running, per CPU (the one
+ * whose run queue holds them: the CPU a preempted thread left, the one a
+ * woken thread was queued on). At every switch on a CPU, the task that ran
+ * there since the previous switch (prev) is charged, for each thread
+ * waiting there, with the part of its run the thread waited through. A
+ * thread the load balancer moves while it waits stays listed on the CPU it
+ * started waiting on; more than AP_CPU_WAITERS waiting on one CPU are not
+ * attributed (cpu_takers_full). */
+#define AP_CPU_WAITERS 4
+
+struct cpu_waiters {
+	__u64 last_switch;      /* this CPU's previous sched_switch */
+	struct {
+		__u32 tid, tgid;
+		__u64 since;    /* runnable since */
+	} w[AP_CPU_WAITERS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_waiters);
+} cpu_waiting SEC(".maps") __weak;
+
+/* ns of tgid's waiting went to the process of task (its tgid; 0 when idle) */
+static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool followed, __u64 ns)
 {
-	struct ap_taker_key k = { .tgid = st->tgid, .taker = prev->pid ? prev->tgid : 0 };
+	struct ap_taker_key k = { .tgid = tgid, .taker = task->pid ? task->tgid : 0 };
 	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed };
 
 	if (!ns)
 		return;
 	v = bpf_map_lookup_elem(&cpu_takers, &k);
 	if (!v) {
-		bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), prev->group_leader->comm);
+		bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), task->group_leader->comm);
 		if (!bpf_map_update_elem(&cpu_takers, &k, &init, BPF_NOEXIST))
 			return;
 		v = bpf_map_lookup_elem(&cpu_takers, &k); /* another CPU made it first */
@@ -108,8 +128,76 @@ static __always_inline void taker_add(const struct ap_thread_stat *st, struct ta
 			return;
 		}
 	}
+	/* the threads of one process wait on several CPUs: atomic adds */
 	__sync_fetch_and_add(&v->ns, ns);
 	__sync_fetch_and_add(&v->count, 1);
+	/* a process renames itself (exec, prctl) after its first slices: take
+	 * the name again now and then (a racy read of count is fine here) */
+	if ((v->count & 63) == 2)
+		bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->group_leader->comm);
+}
+
+/* st became runnable at now, queued on cpu. A wakeup runs on the waker's
+ * CPU and writes another CPU's entry: a race with that CPU's switch costs
+ * at most one slice's attribution. */
+static __always_inline void waiter_add(struct ap_thread_stat *st, __u32 cpu, __u64 now)
+{
+	__u32 zero = 0, i;
+	struct cpu_waiters *cw = bpf_map_lookup_percpu_elem(&cpu_waiting, &zero, cpu);
+
+	if (!cw)
+		return;
+	st->wait_cpu = cpu + 1;
+	for (i = 0; i < AP_CPU_WAITERS; i++) {
+		if (cw->w[i].tid)
+			continue;
+		cw->w[i].tid = st->tid;
+		cw->w[i].tgid = st->tgid;
+		cw->w[i].since = now;
+		return;
+	}
+	cnt_inc(AP_CNT_OFF_TAKERS_FULL);
+}
+
+/* st runs again (or exits): off the list of the CPU it waited on */
+static __always_inline void waiter_del(struct ap_thread_stat *st)
+{
+	__u32 zero = 0, i, cpu = st->wait_cpu;
+	struct cpu_waiters *cw;
+
+	if (!cpu)
+		return;
+	st->wait_cpu = 0;
+	cw = bpf_map_lookup_percpu_elem(&cpu_waiting, &zero, cpu - 1);
+	if (!cw)
+		return;
+	for (i = 0; i < AP_CPU_WAITERS; i++)
+		if (cw->w[i].tid == st->tid)
+			cw->w[i].tid = 0;
+}
+
+/* a switch on this CPU at now: prev ran since the previous one; charge it
+ * to every thread that waited here meanwhile */
+static __always_inline void waiters_charge(struct task_struct *prev, bool prev_followed, __u64 now)
+{
+	__u32 zero = 0, i;
+	struct cpu_waiters *cw = bpf_map_lookup_elem(&cpu_waiting, &zero);
+	__u64 from;
+
+	if (!cw)
+		return;
+	from = cw->last_switch;
+	cw->last_switch = now;
+	if (!from)
+		return;
+	for (i = 0; i < AP_CPU_WAITERS; i++) {
+		__u32 tid = cw->w[i].tid, tgid = cw->w[i].tgid;
+		__u64 since = cw->w[i].since;
+
+		if (!tid || tid == prev->pid || since >= now)
+			continue;
+		taker_add(tgid, prev, prev_followed, now - (since > from ? since : from));
+	}
 }
 
 /* libbpf 1.1's linker cannot merge an extern kfunc that two objects
@@ -387,11 +475,9 @@ static __always_inline void interval_send(struct ap_thread_stat *st, __u32 reaso
 		st->tl_pending = 1;
 }
 
-/* the thread st gets a CPU at now; returns how long it was runnable
- * before (preempted, or woken and waiting in a run queue) */
-static __always_inline __u64 switch_in(struct ap_thread_stat *st, __u64 now)
+static __always_inline void switch_in(struct ap_thread_stat *st, __u64 now)
 {
-	__u64 block, runq = 0, runnable = 0;
+	__u64 block, runq = 0;
 	__u32 reason = st->out_reason;
 
 	if (st->ts_out) {
@@ -404,7 +490,6 @@ static __always_inline __u64 switch_in(struct ap_thread_stat *st, __u64 now)
 			reason = AP_OFF_OTHER;
 		st->off_ns[reason] += block;
 		st->off_ns[AP_OFF_RUNQUEUE] += runq;
-		runnable = (reason == AP_OFF_PREEMPTED ? block : 0) + runq;
 		if (interval_min_ns && block + runq >= interval_min_ns) {
 			if (intervals_full)
 				cnt_inc(AP_CNT_OFF_INTERVAL_CAPPED);
@@ -424,17 +509,14 @@ static __always_inline __u64 switch_in(struct ap_thread_stat *st, __u64 now)
 			off_add(st, st->out_sid, AP_OFF_RUNQUEUE, st->out_kstack, runq);
 		}
 	} else if (!st->ts_in) { /* first event: off CPU since it started or we began */
-		if (st->start_ns >= t0_ns) {
-			runnable = now - st->start_ns;
-			st->off_ns[AP_OFF_RUNQUEUE] += runnable;
-		} else if (now > t0_ns) {
+		if (st->start_ns >= t0_ns)
+			st->off_ns[AP_OFF_RUNQUEUE] += now - st->start_ns;
+		else if (now > t0_ns)
 			st->off_ns[AP_OFF_UNKNOWN] += now - t0_ns;
-		}
 	}
 	st->ts_out = 0;
 	st->ts_wake = 0;
 	st->ts_in = now;
-	return runnable;
 }
 
 #endif /* AP_OFFCPU_BPF_H */

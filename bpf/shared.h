@@ -205,7 +205,7 @@ struct ap_thread_stat {
 	__u32 sys_nr;
 	__u32 sys_fd;              /* enum ap_fd_kind of its fd argument */
 	__u32 tl_pending;          /* intervals sent with sid 0 in the current syscall */
-	__u32 tl_pad;
+	__u32 wait_cpu;            /* 1 + the CPU whose cpu_waiting lists it (runnable, not running); 0 none */
 	__u64 filt_cgid;           /* system-wide: the cgroup id the filters were judged with
 				    * (and comm, the name): judged again when either changes */
 };
@@ -229,12 +229,12 @@ struct ap_off_val {
 	__u64 count;
 };
 
-/* Who had the CPU a followed thread waited for: its runnable time (woken
- * or preempted, until it ran again) by the process that ran on that CPU
- * until the wait ended (the scheduler's prev at the switch-in). */
+/* Who had the CPU a followed thread waited for: while it is runnable
+ * (woken or preempted, until it runs), the time each task runs on the CPU
+ * it waits on, by that task's process (bpf/offcpu.bpf.h, cpu_waiting). */
 struct ap_taker_key {
 	__u32 tgid;                /* the process that waited */
-	__u32 taker;               /* tgid of the task that had the CPU; 0: the CPU was idle */
+	__u32 taker;               /* tgid of the task that ran; 0: the CPU was idle */
 };
 
 struct ap_taker_val {

@@ -16,6 +16,7 @@
 
 #define AP_SCHEMA_FINDINGS "autoprof.findings/1"
 /* how findings are ordered, said once in report.md and the terminal */
+#define AP_RANKING_LOWER "ranked by the wall time each could save, weighted by confidence"
 #define AP_RANKING_NOTE "Ranked by the wall time each could save, weighted by confidence"
 /* findings less sure than this are listed apart, as uncertain */
 #define AP_MIN_CONFIDENCE 0.8

@@ -583,10 +583,8 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 
 	for (i = 0; i < an->nr_findings; i++)
 		total += shown(&an->findings[i]);
-	fprintf(f, "\nTop findings (%d of %d; report.md explains each):\n", total < top ? total : top,
-		total);
-	if (total)
-		fprintf(f, "  %s\n", AP_RANKING_NOTE);
+	fprintf(f, "\nTop findings (%d of %d, %s; report.md explains each):\n",
+		total < top ? total : top, total, AP_RANKING_LOWER);
 	if (!total)
 		fprintf(f, "  none: no pattern matched this run\n");
 	for (i = 0; i < an->nr_findings && n < top; i++) {

@@ -871,7 +871,7 @@ native_library_dominated hashing         cpu
 compression_heavy    compress            hashing
 failing_syscalls     enoent              cpu
 killed_by_signal     crash_child         spawn
-cpu_contention       contended+--no-children oversub
+cpu_contention       contended+--no-children sleep
 memory_exhaustion    grow                plateau
 "
 PATW=$PYW/patterns.py

@@ -6,12 +6,23 @@
 
 SUITE_TESTS=(contention_outside gil_wall_stake)
 
-# one ap-hog per CPU at a higher priority, not followed (--no-children),
+# outside_wait_pct of a run's offcpu.json, all processes: waits for CPUs
+# that ran processes the run does not follow, over on-CPU + runnable time
+outside_pct() { # DIR
+	jq '([.cpu_takers[] | select((.followed | not) and .taker_pid != 0) | .ns] | add // 0) as $o |
+	  ([.threads[] | .oncpu_ns + (.off_ns.preempted // 0) + (.off_ns.runqueue // 0)] | add) as $d |
+	  if $d > 0 then 100 * $o / $d | floor else 0 end' $1/artifacts/offcpu.json
+}
+
+# ap-hog, a thread per CPU at a much higher priority, not followed (--no-children),
 # while the target computes: cpu_bound still fires (demand, not what the
-# host let it have) and cpu_contention names the hog; the same computation
-# alone (the cpu row) gets no contention finding
+# host let it have) and cpu_contention names the hog. The same computation
+# without the hogs (the cpu row) is the measured comparison: this host may
+# be loaded by work the test does not control (its waits are real
+# contention too), but the hogs must add at least 20 points to the share
+# of the demand lost to other processes
 t_contention_outside() {
-	local d c r
+	local d c r pd pc
 	d=$(pattern_run contended+--no-children)
 	c=$(pattern_run cpu)
 	if [ -e $d.failed ] || [ -e $c.failed ]; then
@@ -20,23 +31,25 @@ t_contention_outside() {
 	fi
 	r=$($JQ -s '.[0] as $f | .[1] as $o |
 	  ($f.findings | map(select(.pattern_id == "cpu_contention")) | .[0]) as $x |
-	  ([$o.cpu_takers[] | select(.followed | not) | select(.taker_comm == "ap-hog") | .ns] | add // 0) as $hog |
+	  ([$o.cpu_takers[] | select((.followed | not) and .taker_comm == "ap-hog") | .ns] | add // 0) as $hog |
 	  ([$o.cpu_takers[] | .ns] | add // 0) as $all |
 	  if ($o.schema | startswith("autoprof.offcpu/1.")) | not then "offcpu.json schema \($o.schema)"
 	  elif $x == null then "no cpu_contention: \([$f.findings[].id])"
 	  elif ([$f.findings[] | .pattern_id, (.related[] | sub("#[0-9]+$"; ""))] | index("cpu_bound")) == null then
 	    "cpu_bound not found under contention: \([$f.findings[].id])"
 	  elif ($x.explanation | test("ap-hog \\(pid [0-9]+\\)")) | not then "the hog is not named: \($x.explanation)"
-	  elif $x.evidence["process.top_taker_pct"] < 50 then "ap-hog had the CPU in only \($x.evidence["process.top_taker_pct"])% of the wait"
-	  elif $all == 0 or $hog / $all < 0.5 then "cpu_takers: ap-hog \($hog) of \($all) ns"
+	  elif $all == 0 or $hog / $all < 0.25 then "cpu_takers: ap-hog \($hog) of \($all) ns"
 	  elif $x.impact_s > $x.evidence["process.outside_wait_s"] + 0.001 then "impact \($x.impact_s) over the time lost"
 	  else empty end' $d/findings.json $d/artifacts/offcpu.json)
+	pd=$(outside_pct $d)
+	pc=$(outside_pct $c)
 	if [ -n "$r" ]; then
 		fail contention_outside "$r"
-	elif fired $c cpu_contention; then
-		fail contention_outside "cpu_contention on the quiet run: $(jq -c '.findings[] | select(.pattern_id == "cpu_contention") | .explanation' $c/findings.json)"
+	elif [ $pd -lt $((pc + 20)) ]; then
+		fail contention_outside "with the hogs $pd% of the CPU demand went to other processes, without them $pc%"
 	else
 		pass contention_outside
+		echo "     outside share of the demand: $pd% with the hogs, $pc% without"
 		echo "     $(jq -r '.findings[] | select(.pattern_id == "cpu_contention") | .explanation' $d/findings.json)"
 	fi
 }

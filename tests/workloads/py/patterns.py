@@ -383,26 +383,42 @@ def plateau():
 
 
 def contended():
-    """the cpu workload while busy processes (comm ap-hog), one per CPU at a
-    higher priority, take the CPUs; run with --no-children so that they are
-    processes the run does not follow"""
+    """the cpu workload while a busy process (comm ap-hog) with a thread per
+    CPU, at a much higher priority (nice 9 lower, its own autogroup at nice
+    -19), takes the CPUs; run with --no-children so that it is a process the
+    run does not follow"""
     me = os.getpid()
-    hogs = []
-    for _ in range(len(os.sched_getaffinity(0))):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) - 5)
-            except OSError:
-                pass
-            with open("/proc/self/comm", "w") as f:
-                f.write("ap-hog")
-            end = until(10)
-            while time.monotonic() < end and os.getppid() == me:
-                for _ in range(10000):
-                    pass
-            os._exit(0)
-        hogs.append(pid)
+    hog = os.fork()
+    if hog == 0:
+        try:  # per thread on Linux: before the threads, which inherit it
+            os.setpriority(os.PRIO_PROCESS, 0, max(-20, min(0, os.getpriority(os.PRIO_PROCESS, 0)) - 9))
+        except OSError:
+            pass
+        # With autogroups (kernel.sched_autogroup_enabled), nice weighs only
+        # within a session, and every other session on the host gets an equal
+        # share: a session of its own, weighted as nice -19, makes the hog
+        # the one that takes the CPU whatever else runs
+        os.setsid()
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write("-19")
+        except OSError:
+            pass
+        with open("/proc/self/comm", "w") as f:
+            f.write("ap-hog")
+        buf = bytes(1 << 20)
+        stop = until(10)
+
+        def spin():  # SHA-256 of 1 MiB releases the GIL: every thread gets a CPU
+            while time.monotonic() < stop and os.getppid() == me:
+                hashlib.sha256(buf).digest()
+
+        ts = [threading.Thread(target=spin) for _ in range(len(os.sched_getaffinity(0)))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        os._exit(0)
 
     def work(n):
         s = 0
@@ -411,14 +427,13 @@ def contended():
         return s
 
     try:
-        # 0.4 s of CPU, however little of it the hogs leave (at most 4 s)
-        end = until(4)
-        while time.process_time() < 0.4 and time.monotonic() < end:
+        # 0.3 s of CPU, however little of it the hog leaves (at most 3 s)
+        end = until(3)
+        while time.process_time() < 0.3 and time.monotonic() < end:
             work(20000)
     finally:
-        for pid in hogs:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
+        os.kill(hog, 9)
+        os.waitpid(hog, 0)
 
 if __name__ == "__main__":
     gc.collect()
