@@ -107,6 +107,19 @@ TEST(metrics_from_fixture)
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.lock_pct"), 400.0 / 18, 1e-9, "lock share");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.lock_threads"), 1, 0, "one thread blocks");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.ctx_switches_per_s"), 510, 1e-9, "switches");
+	/* demand: 10 s on CPU + 1 s runnable of 18 s active; of the 1 s waited,
+	 * 0.6 s went to stress-ng (not followed), 0.1 s to an idle CPU, 0.3 s
+	 * to its own thread */
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.demand_pct"), 1100.0 / 18, 1e-9, "demand");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.cpu_wait_pct"), 100.0 / 11, 1e-9, "waiting");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.outside_wait_s"), 0.6, 1e-9, "outside");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.outside_wait_pct"), 60.0 / 11, 1e-9, "outside share");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.top_taker_pct"), 60, 1e-9, "top taker share");
+	{
+		int id = ap_metric_find("process.top_taker");
+
+		ASSERT_STREQ(an.subj[AP_SCOPE_PROCESS][0].v[ap_metric_slot(id)].s, "stress-ng (pid 500)", "top taker");
+	}
 	/* timeline: 10 MB -> 310 MB in 3 s; the exiting sample (rss 0) is ignored */
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_growth_mb"), 300, 1e-9, "growth");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_slope_mb_s"), 100, 1e-6, "slope");
