@@ -740,6 +740,25 @@ static void contention_metrics(struct ap_analysis *an, struct ap_subject *s,
 	setv(s, AP_M_P_TOP_TAKER_PCT, sum->top ? 100 * ratio(sum->top->ns, sum->wait_ns) : 0);
 }
 
+/* Thread-seconds of GIL wait are not wall seconds: four threads on two
+ * CPUs waiting 2.4 s in all, in a 1.1 s run, could at best run two at a
+ * time. Without the GIL the CPU work (oncpu) spread over min(waiting
+ * threads, CPUs) would take oncpu / that: the wall time beyond it is the
+ * most the GIL costs (Amdahl's bound, serial parts make it less) */
+static void gil_wall(const struct ap_analysis *an, struct ap_subject *s, const struct ttime *tt,
+		     double wall, uint64_t gil_threads)
+{
+	double par = gil_threads, save;
+
+	if (an->in.nr_cpus > 0 && an->in.nr_cpus < par)
+		par = an->in.nr_cpus;
+	if (par < 1)
+		par = 1;
+	save = wall - tt->oncpu / par;
+	save = save < 0 ? 0 : save;
+	setv(s, AP_M_P_GIL_WALL_S, save < tt->gil ? save : tt->gil);
+}
+
 static int thread_order(const void *a, const void *b)
 {
 	const struct ap_thread *x = *(const struct ap_thread *const *)a;
@@ -863,6 +882,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 			sets(an, s, AP_M_P_SLEEP_SITE, sites[SITE_SLEEP]);
 			sets(an, s, AP_M_P_GIL_SITE, sites[SITE_GIL]);
 			setv(s, AP_M_P_GIL_THREADS, gil_threads);
+			gil_wall(an, s, &all, wall, gil_threads);
 			setv(s, AP_M_P_LOCK_THREADS, lock_threads);
 			setv(s, AP_M_P_SWITCHES_PER_S, ratio(all.switches, wall));
 		}
