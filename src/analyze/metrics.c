@@ -560,9 +560,9 @@ static double delta_of(const struct ap_series *sr, const double *col)
 	return known_ends(sr, col, &a, &b) ? col[b] - col[a] : NAN;
 }
 
-/* least-squares slope of the resident set (MB/s) over the points at or
- * after t_from; NAN with fewer than min points */
-static double rss_slope_from(const struct ap_series *sr, double t_from, uint64_t min)
+/* least-squares slope of the resident set (MB/s) over the points in
+ * [t_from, t_to]; NAN with fewer than min points */
+static double rss_slope_from(const struct ap_series *sr, double t_from, double t_to, uint64_t min)
 {
 	double st = 0, sy = 0, stt = 0, sty = 0;
 	uint64_t n = 0;
@@ -571,7 +571,7 @@ static double rss_slope_from(const struct ap_series *sr, double t_from, uint64_t
 	for (i = 0; i < sr->n; i++) {
 		double mb = sr->rss_kb[i] / 1024.0, t = sr->t[i];
 
-		if (isnan(mb) || isnan(t) || mb <= 0 || t < t_from)
+		if (isnan(mb) || isnan(t) || mb <= 0 || t < t_from || t > t_to)
 			continue;
 		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
 	}
@@ -582,11 +582,14 @@ static double rss_slope_from(const struct ap_series *sr, double t_from, uint64_t
 
 /* The shape of the timeline: a batch job that loads its data and then
  * works on it has a working set (late slope near 0); a leak or an unbounded
- * cache goes on growing at its steady slope to the end */
-static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t0, double t1)
+ * cache goes on growing at its steady slope to the end. t_end: the last
+ * point not taken during teardown (an exiting interpreter frees its heap:
+ * a last point under the one before would bend the late slope down) */
+static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t0, double t1,
+		      double t_end)
 {
 	double all = s->v[ap_metric_slot(AP_M_P_RSS_SLOPE)].v;
-	double late = rss_slope_from(sr, t0 + 2 * (t1 - t0) / 3, 5);
+	double late = rss_slope_from(sr, t0 + 2 * (t1 - t0) / 3, t_end, 5);
 
 	if (isnan(late))
 		return;
@@ -598,7 +601,7 @@ static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t
 
 static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 {
-	double t0 = NAN, t1 = NAN;
+	double t0 = NAN, t1 = NAN, t_prev = NAN, prev_mb = NAN, t_end;
 	double peak = 0, first = NAN, last = NAN, st = 0, sy = 0, stt = 0, sty = 0, prev = NAN;
 	double tpeak = 0;
 	uint64_t rises = 0, changes = 0, n = 0;
@@ -615,6 +618,7 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 			continue;
 		if (isnan(first))
 			first = mb, t0 = t;
+		t_prev = t1, prev_mb = last;
 		last = mb, t1 = t;
 		peak = mb > peak ? mb : peak;
 		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
@@ -633,7 +637,8 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 	setv(s, AP_M_P_RSS_GROWTH_MB, last - first);
 	if (n >= 2 && n * stt - st * st > 0)
 		setv(s, AP_M_P_RSS_SLOPE, (n * sty - st * sy) / (n * stt - st * st));
-	rss_shape(s, sr, t0, t1);
+	t_end = !isnan(prev_mb) && last < prev_mb ? t_prev : t1;
+	rss_shape(s, sr, t0, t1, t_end);
 	setp(s, AP_M_P_RSS_RISING_PCT, rises, changes);
 	setv(s, AP_M_P_MINFLT_PER_S, rate_of(sr, sr->minflt));
 	setv(s, AP_M_P_MAJFLT_PER_S, rate_of(sr, sr->majflt));
