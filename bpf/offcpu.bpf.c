@@ -19,11 +19,18 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	struct ap_thread_stat *st;
 
 	st = thread_get(prev);
-	if (st)
+	waiters_charge(prev, st != NULL, now);
+	if (st) {
 		switch_out(ctx, st, prev, preempt, prev_state, now);
+		/* preempted: it waits in this CPU's run queue */
+		if (st->ts_out && st->out_reason == AP_OFF_PREEMPTED)
+			waiter_add(st, bpf_get_smp_processor_id(), now);
+	}
 	st = thread_get(next);
-	if (st)
+	if (st) {
+		waiter_del(st);
 		switch_in(st, now);
+	}
 	return 0;
 }
 
@@ -32,7 +39,11 @@ int BPF_PROG(on_wakeup, struct task_struct *p)
 {
 	struct ap_thread_stat *st = bpf_task_storage_get(&threads, p, NULL, 0);
 
-	if (st && st->ts_out && !st->ts_wake)
+	if (st && st->ts_out && !st->ts_wake) {
 		st->ts_wake = bpf_ktime_get_ns();
+		/* queued on its CPU: it waits there from now */
+		waiter_del(st);
+		waiter_add(st, p->thread_info.cpu, st->ts_wake);
+	}
 	return 0;
 }

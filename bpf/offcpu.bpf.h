@@ -44,6 +44,15 @@ struct {
 	__type(value, struct ap_off_val);
 } off_time SEC(".maps") __weak;
 
+/* runnable time of followed processes by who had the CPU (ap_taker_key);
+ * AP_TAKERS_MAX in src/profile/profile.h is the same size */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ap_taker_key);
+	__type(value, struct ap_taker_val);
+} cpu_takers SEC(".maps") __weak;
+
 struct off_seen_key {
 	__u32 tgid, pad;
 	__u64 sid;
@@ -73,6 +82,122 @@ static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, 
 	}
 	if (bpf_map_update_elem(&off_time, &k, &init, BPF_NOEXIST))
 		cnt_inc(AP_CNT_OFF_AGG_FULL);
+}
+
+/* Followed threads that are runnable but not running, per CPU (the one
+ * whose run queue holds them: the CPU a preempted thread left, the one a
+ * woken thread was queued on). At every switch on a CPU, the task that ran
+ * there since the previous switch (prev) is charged, for each thread
+ * waiting there, with the part of its run the thread waited through. A
+ * thread the load balancer moves while it waits stays listed on the CPU it
+ * started waiting on; more than AP_CPU_WAITERS waiting on one CPU are not
+ * attributed (cpu_takers_full). */
+#define AP_CPU_WAITERS 4
+
+struct cpu_waiters {
+	__u64 last_switch;      /* this CPU's previous sched_switch */
+	struct {
+		__u32 tid, tgid;
+		__u64 since;    /* runnable since */
+	} w[AP_CPU_WAITERS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_waiters);
+} cpu_waiting SEC(".maps") __weak;
+
+/* ns of tgid's waiting went to the process of task (its tgid; 0 when idle) */
+static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool followed, __u64 ns)
+{
+	struct ap_taker_key k = { .tgid = tgid, .taker = task->pid ? task->tgid : 0 };
+	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed };
+
+	if (!ns)
+		return;
+	v = bpf_map_lookup_elem(&cpu_takers, &k);
+	if (!v) {
+		bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), task->group_leader->comm);
+		if (!bpf_map_update_elem(&cpu_takers, &k, &init, BPF_NOEXIST))
+			return;
+		v = bpf_map_lookup_elem(&cpu_takers, &k); /* another CPU made it first */
+		if (!v) {
+			cnt_inc(AP_CNT_OFF_TAKERS_FULL);
+			return;
+		}
+	}
+	/* the threads of one process wait on several CPUs: atomic adds */
+	__sync_fetch_and_add(&v->ns, ns);
+	__sync_fetch_and_add(&v->count, 1);
+	/* a process renames itself (exec, prctl) after its first slices: take
+	 * the name again now and then (a racy read of count is fine here) */
+	if ((v->count & 63) == 2)
+		bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->group_leader->comm);
+}
+
+/* st became runnable at now, queued on cpu. A wakeup runs on the waker's
+ * CPU and writes another CPU's entry: a race with that CPU's switch costs
+ * at most one slice's attribution. */
+static __always_inline void waiter_add(struct ap_thread_stat *st, __u32 cpu, __u64 now)
+{
+	__u32 zero = 0, i;
+	struct cpu_waiters *cw = bpf_map_lookup_percpu_elem(&cpu_waiting, &zero, cpu);
+
+	if (!cw)
+		return;
+	st->wait_cpu = cpu + 1;
+	for (i = 0; i < AP_CPU_WAITERS; i++) {
+		if (cw->w[i].tid)
+			continue;
+		cw->w[i].tid = st->tid;
+		cw->w[i].tgid = st->tgid;
+		cw->w[i].since = now;
+		return;
+	}
+	cnt_inc(AP_CNT_OFF_TAKERS_FULL);
+}
+
+/* st runs again (or exits): off the list of the CPU it waited on */
+static __always_inline void waiter_del(struct ap_thread_stat *st)
+{
+	__u32 zero = 0, i, cpu = st->wait_cpu;
+	struct cpu_waiters *cw;
+
+	if (!cpu)
+		return;
+	st->wait_cpu = 0;
+	cw = bpf_map_lookup_percpu_elem(&cpu_waiting, &zero, cpu - 1);
+	if (!cw)
+		return;
+	for (i = 0; i < AP_CPU_WAITERS; i++)
+		if (cw->w[i].tid == st->tid)
+			cw->w[i].tid = 0;
+}
+
+/* a switch on this CPU at now: prev ran since the previous one; charge it
+ * to every thread that waited here meanwhile */
+static __always_inline void waiters_charge(struct task_struct *prev, bool prev_followed, __u64 now)
+{
+	__u32 zero = 0, i;
+	struct cpu_waiters *cw = bpf_map_lookup_elem(&cpu_waiting, &zero);
+	__u64 from;
+
+	if (!cw)
+		return;
+	from = cw->last_switch;
+	cw->last_switch = now;
+	if (!from)
+		return;
+	for (i = 0; i < AP_CPU_WAITERS; i++) {
+		__u32 tid = cw->w[i].tid, tgid = cw->w[i].tgid;
+		__u64 since = cw->w[i].since;
+
+		if (!tid || tid == prev->pid || since >= now)
+			continue;
+		taker_add(tgid, prev, prev_followed, now - (since > from ? since : from));
+	}
 }
 
 /* libbpf 1.1's linker cannot merge an extern kfunc that two objects

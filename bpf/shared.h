@@ -62,6 +62,7 @@ enum ap_counter {
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
 	AP_CNT_FILTERED_OUT,       /* system-wide: on-CPU samples of tasks the filters leave out */
+	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full */
 	AP_CNT__COUNT,
 };
 
@@ -229,7 +230,7 @@ struct ap_thread_stat {
 	__u32 sys_nr;
 	__u32 sys_fd;              /* enum ap_fd_kind of its fd argument */
 	__u32 tl_pending;          /* intervals sent with sid 0 in the current syscall */
-	__u32 tl_pad;
+	__u32 wait_cpu;            /* 1 + the CPU whose cpu_waiting lists it (runnable, not running); 0 none */
 	__u64 filt_cgid;           /* system-wide: the cgroup id the filters were judged with
 				    * (and comm, the name): judged again when either changes */
 };
@@ -251,6 +252,22 @@ struct ap_off_key {
 struct ap_off_val {
 	__u64 ns;
 	__u64 count;
+};
+
+/* Who had the CPU a followed thread waited for: while it is runnable
+ * (woken or preempted, until it runs), the time each task runs on the CPU
+ * it waits on, by that task's process (bpf/offcpu.bpf.h, cpu_waiting). */
+struct ap_taker_key {
+	__u32 tgid;                /* the process that waited */
+	__u32 taker;               /* tgid of the task that ran; 0: the CPU was idle */
+};
+
+struct ap_taker_val {
+	__u64 ns;
+	__u64 count;
+	char comm[AP_COMM_LEN];    /* the taker's group leader's name, when first seen */
+	__u32 followed;            /* the taker is followed by this run */
+	__u32 pad;
 };
 
 #define AP_SYS_HIST 32             /* log2 µs buckets: [0] < 1 µs, [i] < 2^i µs (a power of 2) */

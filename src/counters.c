@@ -31,6 +31,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_OFF_INTERVAL_LOST] = "offcpu_interval_records_lost",
 	[AP_CNT_OFF_INTERVAL_CAPPED] = "offcpu_intervals_not_sent",
 	[AP_CNT_FILTERED_OUT] = "filtered_out",
+	[AP_CNT_OFF_TAKERS_FULL] = "cpu_takers_full",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");

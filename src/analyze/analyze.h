@@ -15,6 +15,9 @@
 #include "profile/profile.h"
 
 #define AP_SCHEMA_FINDINGS "autoprof.findings/1"
+/* how findings are ordered, said once in report.md and the terminal */
+#define AP_RANKING_LOWER "ranked by the wall time each could save, weighted by confidence"
+#define AP_RANKING_NOTE "Ranked by the wall time each could save, weighted by confidence"
 /* findings less sure than this are listed apart, as uncertain */
 #define AP_MIN_CONFIDENCE 0.8
 
@@ -80,7 +83,10 @@ struct ap_finding {
 	const struct ap_pattern *pat;
 	const struct ap_subject *subj;
 	struct ap_value *match;     /* the pattern's match metrics, or NULL */
-	double impact_s, confidence;
+	/* impact_raw_s: the pattern's impact metric as measured (thread-seconds
+	 * when it sums over threads); impact_s: the wall time at stake, the raw
+	 * figure capped at the wall time of the subject (wall_at_stake()) */
+	double impact_raw_s, impact_s, confidence;
 	char *explanation, *basis, *verify, **suggestions;
 	size_t nr_suggestions;
 	char *dedup_key;

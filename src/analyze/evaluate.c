@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Evaluating patterns: conditions over metrics per subject, confidence from
- * sample counts, ranking by the time at stake and de-duplication. */
+ * sample counts, ranking by the wall time at stake weighted by confidence,
+ * and de-duplication. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -378,6 +379,36 @@ static const char *needs(int metric)
 	return "data this run does not have";
 }
 
+/* The wall time during which the subject existed: no change to it can save
+ * more. Thread-seconds summed over threads (GIL or lock waits of four
+ * threads, CPU time of parallel processes) can exceed it; the time at stake
+ * cannot. A process, its threads' syscalls and calls: the process's
+ * observed span; a thread: its own; the run and code (functions, paths,
+ * modules, summed over every process): the run's wall time. */
+static double wall_cap(const struct ap_analysis *an, const struct ap_subject *s)
+{
+	const struct ap_value *w = NULL;
+
+	switch (s->scope) {
+	case AP_SCOPE_THREAD:
+		w = ap_analysis__value(an, s, NULL, AP_M_T_WALL_S);
+		if (w && !isnan(w->v) && w->v > 0)
+			break;
+		/* not scheduler-accounted: its process's */
+		/* fall through */
+	case AP_SCOPE_PROCESS:
+	case AP_SCOPE_SYSCALL:
+	case AP_SCOPE_PYCALL:
+		w = ap_analysis__value(an, s, NULL, AP_M_P_WALL_S);
+		break;
+	default:
+		break;
+	}
+	if (!w || isnan(w->v) || w->v <= 0)
+		w = ap_analysis__value(an, s, NULL, AP_M_RUN_WALL_S);
+	return w && !isnan(w->v) && w->v > 0 ? w->v : INFINITY;
+}
+
 static void add_finding(struct ap_analysis *an, const struct ap_pattern *pt,
 			const struct ap_subject *s, struct ap_value *match, double conf,
 			char *basis)
@@ -393,7 +424,8 @@ static void add_finding(struct ap_analysis *an, const struct ap_pattern *pt,
 	f->pat = pt;
 	f->subj = s;
 	f->match = match;
-	f->impact_s = iv && !isnan(iv->v) ? iv->v : 0;
+	f->impact_raw_s = iv && !isnan(iv->v) ? iv->v : 0;
+	f->impact_s = fmin(f->impact_raw_s, wall_cap(an, s));
 	/* lost sample records make every sampled share less certain */
 	f->confidence = conf * (1 - an->in.lost_pct / 100);
 	f->confidence = round(f->confidence * 1000) / 1000;
@@ -487,13 +519,20 @@ static int sev_rank(const struct ap_finding *f)
 	return (int)f->pat->severity;
 }
 
+/* what ranks a finding: the wall time it could save, weighted by how sure
+ * the finding is (a 0.85-sure 2 s ranks after a 0.999-sure 1.8 s) */
+static double rank_key(const struct ap_finding *f)
+{
+	return f->impact_s * f->confidence;
+}
+
 static int finding_cmp(const void *a, const void *b)
 {
 	const struct ap_finding *x = a, *y = b;
 	int c;
 
-	if (x->impact_s != y->impact_s)
-		return x->impact_s < y->impact_s ? 1 : -1;
+	if (rank_key(x) != rank_key(y))
+		return rank_key(x) < rank_key(y) ? 1 : -1;
 	if (sev_rank(x) != sev_rank(y))
 		return sev_rank(x) < sev_rank(y) ? 1 : -1;
 	if (x->confidence != y->confidence)

@@ -2,6 +2,7 @@
 /* The metrics of metrics.def, computed per scope from the loaded artifacts.
  * Every subject list is built in a fixed order (pid, tid, name...) so the
  * findings come out the same for the same input. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <signal.h>
@@ -442,6 +443,9 @@ struct pid_sums {
 	uint64_t children;      /* processes whose parent it is */
 	uint64_t calls;         /* syscalls */
 	double sys_s;           /* time in them */
+	uint64_t wait_ns;       /* runnable time attributed to who had the CPU (cpu_takers) */
+	uint64_t outside_ns;    /* ... to processes not followed (not an idle CPU) */
+	const struct ap_taker *top; /* the process not followed with the most of it */
 };
 
 static struct pid_sums *pid_sums_of(const struct profile *p)
@@ -472,6 +476,19 @@ static struct pid_sums *pid_sums_of(const struct profile *p)
 			continue;
 		ps[k].calls += p->sys[i].count;
 		ps[k].sys_s += p->sys[i].total_ns / 1e9;
+	}
+	for (i = 0; i < p->nr_takers; i++) {
+		const struct ap_taker *t = &p->takers[i];
+
+		if (!hmap_get(&p->proc_ids, &t->pid, sizeof(t->pid), &k))
+			continue;
+		ps[k].wait_ns += t->ns;
+		if (t->followed || !t->taker)
+			continue;
+		ps[k].outside_ns += t->ns;
+		if (!ps[k].top || t->ns > ps[k].top->ns ||
+		    (t->ns == ps[k].top->ns && t->taker < ps[k].top->taker))
+			ps[k].top = t;
 	}
 	return ps;
 }
@@ -528,6 +545,8 @@ static void compute_run(struct ap_analysis *an)
 		setv(s, AP_M_RUN_SYSCALLS, calls);
 		setv(s, AP_M_RUN_SYSCALL_RATE, ratio(calls, wall));
 	}
+	if (an->in.mem_available_mb > 0) /* 0: not in run.json (runs before it, merged windows) */
+		setv(s, AP_M_RUN_MEM_AVAILABLE_MB, an->in.mem_available_mb);
 	setv(s, AP_M_RUN_LOST_PCT, an->in.lost_pct);
 	setv(s, AP_M_RUN_PY_TRUNCATED, profile__counter(p, "python_truncated_stacks"));
 	profile__completeness(p, &c);
@@ -567,8 +586,48 @@ static double delta_of(const struct ap_series *sr, const double *col)
 	return known_ends(sr, col, &a, &b) ? col[b] - col[a] : NAN;
 }
 
+/* least-squares slope of the resident set (MB/s) over the points in
+ * [t_from, t_to]; NAN with fewer than min points */
+static double rss_slope_from(const struct ap_series *sr, double t_from, double t_to, uint64_t min)
+{
+	double st = 0, sy = 0, stt = 0, sty = 0;
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < sr->n; i++) {
+		double mb = sr->rss_kb[i] / 1024.0, t = sr->t[i];
+
+		if (isnan(mb) || isnan(t) || mb <= 0 || t < t_from || t > t_to)
+			continue;
+		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
+	}
+	if (n < min || n * stt - st * st <= 0)
+		return NAN;
+	return (n * sty - st * sy) / (n * stt - st * st);
+}
+
+/* The shape of the timeline: a batch job that loads its data and then
+ * works on it has a working set (late slope near 0); a leak or an unbounded
+ * cache goes on growing at its steady slope to the end. t_end: the last
+ * point not taken during teardown (an exiting interpreter frees its heap:
+ * a last point under the one before would bend the late slope down) */
+static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t0, double t1,
+		      double t_end)
+{
+	double all = s->v[ap_metric_slot(AP_M_P_RSS_SLOPE)].v;
+	double late = rss_slope_from(sr, t0 + 2 * (t1 - t0) / 3, t_end, 5);
+
+	if (isnan(late))
+		return;
+	setv(s, AP_M_P_RSS_LATE_SLOPE, late);
+	setv(s, AP_M_P_RSS_LATE_MB_PER_H, late * 3600);
+	if (all > 0)
+		setv(s, AP_M_P_RSS_LATE_SLOPE_PCT, 100 * late / all);
+}
+
 static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 {
+	double t0 = NAN, t1 = NAN, t_prev = NAN, prev_mb = NAN, t_end;
 	double peak = 0, first = NAN, last = NAN, st = 0, sy = 0, stt = 0, sty = 0, prev = NAN;
 	double tpeak = 0;
 	uint64_t rises = 0, changes = 0, n = 0;
@@ -584,8 +643,9 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 		if (isnan(mb) || isnan(t) || mb <= 0)
 			continue;
 		if (isnan(first))
-			first = mb;
-		last = mb;
+			first = mb, t0 = t;
+		t_prev = t1, prev_mb = last;
+		last = mb, t1 = t;
 		peak = mb > peak ? mb : peak;
 		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
 		if (!isnan(prev) && mb != prev) {
@@ -603,6 +663,8 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 	setv(s, AP_M_P_RSS_GROWTH_MB, last - first);
 	if (n >= 2 && n * stt - st * st > 0)
 		setv(s, AP_M_P_RSS_SLOPE, (n * sty - st * sy) / (n * stt - st * st));
+	t_end = !isnan(prev_mb) && last < prev_mb ? t_prev : t1;
+	rss_shape(s, sr, t0, t1, t_end);
 	setp(s, AP_M_P_RSS_RISING_PCT, rises, changes);
 	setv(s, AP_M_P_MINFLT_PER_S, rate_of(sr, sr->minflt));
 	setv(s, AP_M_P_MAJFLT_PER_S, rate_of(sr, sr->majflt));
@@ -684,6 +746,48 @@ static void set_exit(struct ap_analysis *an, struct ap_subject *s, int status)
 	setv(s, AP_M_P_EXIT_SIGNAL, sig);
 	sets(an, s, AP_M_P_EXIT_SIGNAL_NAME, name);
 	sets(an, s, AP_M_P_EXIT_TEXT, text);
+}
+
+/* The program's CPU demand and what other processes took of it: on-CPU
+ * plus runnable time is what its threads wanted; the runnable part is
+ * split by who had the CPU (offcpu.json cpu_takers) */
+static void contention_metrics(struct ap_analysis *an, struct ap_subject *s,
+			       const struct ttime *tt, const struct pid_sums *sum)
+{
+	const struct profile *p = &an->in.prof;
+	double active = tt->wall - tt->idle - tt->child, demand = tt->oncpu + tt->runnable;
+	char top[64];
+
+	setv(s, AP_M_P_DEMAND_PCT, 100 * ratio(demand, active));
+	setv(s, AP_M_P_CPU_WAIT_PCT, 100 * ratio(tt->runnable, demand));
+	if (!p->has_takers)
+		return;
+	setv(s, AP_M_P_OUTSIDE_WAIT_S, sum->outside_ns / 1e9);
+	setv(s, AP_M_P_OUTSIDE_WAIT_PCT, 100 * ratio(sum->outside_ns / 1e9, demand));
+	if (sum->top)
+		snprintf(top, sizeof(top), "%s (pid %u)", *sum->top->comm ? sum->top->comm : "?",
+			 sum->top->taker);
+	sets(an, s, AP_M_P_TOP_TAKER, sum->top ? top : "none");
+	setv(s, AP_M_P_TOP_TAKER_PCT, sum->top ? 100 * ratio(sum->top->ns, sum->wait_ns) : 0);
+}
+
+/* Thread-seconds of GIL wait are not wall seconds: four threads on two
+ * CPUs waiting 2.4 s in all, in a 1.1 s run, could at best run two at a
+ * time. Without the GIL the CPU work (oncpu) spread over min(waiting
+ * threads, CPUs) would take oncpu / that: the wall time beyond it is the
+ * most the GIL costs (Amdahl's bound, serial parts make it less) */
+static void gil_wall(const struct ap_analysis *an, struct ap_subject *s, const struct ttime *tt,
+		     double wall, uint64_t gil_threads)
+{
+	double par = gil_threads, save;
+
+	if (an->in.nr_cpus > 0 && an->in.nr_cpus < par)
+		par = an->in.nr_cpus;
+	if (par < 1)
+		par = 1;
+	save = wall - tt->oncpu / par;
+	save = save < 0 ? 0 : save;
+	setv(s, AP_M_P_GIL_WALL_S, save < tt->gil ? save : tt->gil);
 }
 
 static int thread_order(const void *a, const void *b)
@@ -802,6 +906,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_THREADS, nthreads);
 		if (all.accounted) {
 			set_time_shares(s, &all, true);
+			contention_metrics(an, s, &all, sum);
 			site_texts(p, psites, sites);
 			sets(an, s, AP_M_P_LOCK_SITE, sites[SITE_LOCK]);
 			sets(an, s, AP_M_P_IO_SITE, sites[SITE_IO]);
@@ -809,6 +914,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 			sets(an, s, AP_M_P_SLEEP_SITE, sites[SITE_SLEEP]);
 			sets(an, s, AP_M_P_GIL_SITE, sites[SITE_GIL]);
 			setv(s, AP_M_P_GIL_THREADS, gil_threads);
+			gil_wall(an, s, &all, wall, gil_threads);
 			setv(s, AP_M_P_LOCK_THREADS, lock_threads);
 			setv(s, AP_M_P_SWITCHES_PER_S, ratio(all.switches, wall));
 		}
@@ -1539,11 +1645,90 @@ static int sys_order(const void *a, const void *b)
 
 static const char *errno_label(uint32_t err, char *buf, size_t len);
 
+/* x86_64 numbers (the BPF side records the raw syscall number) */
+enum { NR_READ = 0, NR_WRITE = 1, NR_READV = 19, NR_WRITEV = 20, NR_CONNECT = 42, NR_ACCEPT = 43,
+       NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47, NR_FUTEX = 202,
+       NR_ACCEPT4 = 288, NR_RECVMMSG = 299, NR_SENDMMSG = 307 };
+
+static bool would_block_call(uint32_t nr)
+{
+	switch (nr) {
+	case NR_READ: case NR_WRITE: case NR_READV: case NR_WRITEV: case NR_ACCEPT: case NR_SENDTO:
+	case NR_RECVFROM: case NR_SENDMSG: case NR_RECVMSG: case NR_ACCEPT4: case NR_RECVMMSG:
+	case NR_SENDMMSG:
+		return true;
+	}
+	return false;
+}
+
+/* Is err, n times out of calls calls of nr, the call working as designed?
+ * A timed futex wait that times out is how the GIL hands over (every 5 ms
+ * of a waiting thread) and how Condition.wait(timeout) ends; EAGAIN from
+ * futex is a lost race with the lock's holder. A non-blocking read finding
+ * nothing, or a non-blocking connect in progress, is what an event loop
+ * expects once per readiness event: expected unless would-block is most of
+ * the calls, which is a loop retrying instead of waiting for readiness. */
+static bool expected_errno(uint32_t nr, uint32_t err, uint64_t n, uint64_t calls)
+{
+	if (nr == NR_FUTEX)
+		return err == ETIMEDOUT || err == EAGAIN || err == EINTR;
+	if (nr == NR_CONNECT)
+		return err == EINPROGRESS;
+	if (would_block_call(nr) && err == EAGAIN)
+		return 2 * n <= calls;
+	return false;
+}
+
+/* per (pid, nr) of the syscall table: calls, errors, expected errors and
+ * the most frequent error and failure */
+struct call_errs {
+	uint64_t calls, errors, expected, top_n, top_fail_n;
+	uint32_t top, top_fail;
+};
+
+/* every (pid, nr)'s call_errs, in two passes (a scan per row made 10,000
+ * processes cost seconds); *idx maps (pid, nr) to its index */
+static struct call_errs *call_errs_all(const struct profile *p, struct hmap *idx)
+{
+	struct call_errs *all = xcalloc(p->nr_sys + 1, sizeof(*all));
+	uint64_t k, n = 0;
+	bool is_new;
+	size_t j;
+
+	for (j = 0; j < p->nr_sys; j++) {
+		k = *hmap_upsert(idx, (uint32_t[]){ p->sys[j].pid, p->sys[j].nr }, 8, n, &is_new);
+		n += is_new;
+		all[k].calls += p->sys[j].count;
+		all[k].errors += p->sys[j].errors;
+	}
+	for (j = 0; j < p->nr_sys_errs; j++) {
+		const struct ap_sys_err *e = &p->sys_errs[j];
+		struct call_errs *ce;
+
+		if (!hmap_get(idx, (uint32_t[]){ e->pid, e->nr }, 8, &k))
+			continue;
+		ce = &all[k];
+		if (e->count > ce->top_n)
+			ce->top_n = e->count, ce->top = e->err;
+		if (expected_errno(e->nr, e->err, e->count, ce->calls))
+			ce->expected += e->count;
+		else if (e->count > ce->top_fail_n)
+			ce->top_fail_n = e->count, ce->top_fail = e->err;
+	}
+	for (k = 0; k < n; k++)
+		if (all[k].expected > all[k].errors)
+			all[k].expected = all[k].errors;
+	return all;
+}
+
 static void compute_syscalls(struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
 	const struct ap_sys_row **rows = xmalloc((p->nr_sys + 1) * sizeof(*rows));
-	size_t i, j;
+	struct hmap idx = { 0 };
+	struct call_errs *errs = call_errs_all(p, &idx);
+	size_t i;
+	uint64_t k;
 
 	for (i = 0; i < p->nr_sys; i++)
 		rows[i] = &p->sys[i];
@@ -1555,7 +1740,8 @@ static void compute_syscalls(struct ap_analysis *an)
 		const struct ap_subject *ps = process_subject(an, r->pid);
 		double wall = ps ? ps->v[ap_metric_slot(AP_M_P_WALL_S)].v : an->in.wall_s;
 		struct ap_subject *s;
-		uint64_t best = 0, top = 0;
+		struct call_errs ce = { 0 };
+		uint64_t expected, failures;
 		const char *fk = r->fd_kind < AP_FD__COUNT ? ap_fd_kind_names[r->fd_kind] : "";
 
 		if (!name) {
@@ -1573,15 +1759,20 @@ static void compute_syscalls(struct ap_analysis *an)
 		setv(s, AP_M_SC_RATE, ratio(r->count, wall));
 		setv(s, AP_M_SC_ERRORS, r->errors);
 		setv(s, AP_M_SC_ERROR_PCT, 100 * ratio(r->errors, r->count));
-		for (j = 0; j < p->nr_sys_errs; j++) {
-			const struct ap_sys_err *e = &p->sys_errs[j];
-
-			if (e->pid == r->pid && e->nr == r->nr && e->count > best) {
-				best = e->count;
-				top = e->err;
-			}
-		}
-		sets(an, s, AP_M_SC_TOP_ERRNO, best ? errno_label(top, eb, sizeof(eb)) : "");
+		if (hmap_get(&idx, (uint32_t[]){ r->pid, r->nr }, 8, &k))
+			ce = errs[k];
+		sets(an, s, AP_M_SC_TOP_ERRNO, ce.top_n ? errno_label(ce.top, eb, sizeof(eb)) : "");
+		/* errnos are kept per call, errors per (call, fd kind): each row
+		 * takes its share of the call's expected errors */
+		expected = ce.errors ? (uint64_t)llround((double)ce.expected * r->errors / ce.errors) : 0;
+		expected = expected < r->errors ? expected : r->errors;
+		failures = r->errors - expected;
+		setv(s, AP_M_SC_EXPECTED_ERRORS, expected);
+		setv(s, AP_M_SC_FAILURES, failures);
+		setv(s, AP_M_SC_FAILURE_PCT, 100 * ratio(failures, r->count));
+		sets(an, s, AP_M_SC_TOP_FAILURE,
+		     ce.top_fail_n && failures ? errno_label(ce.top_fail, eb, sizeof(eb)) : "");
+		setv(s, AP_M_SC_FAILED_S, r->count ? r->total_ns / 1e9 * failures / r->count : 0);
 		setv(s, AP_M_SC_TOTAL_S, r->total_ns / 1e9);
 		setv(s, AP_M_SC_WALL_PCT, 100 * ratio(r->total_ns / 1e9, wall));
 		setv(s, AP_M_SC_AVG_US, ratio(r->total_ns / 1e3, r->count));
@@ -1593,6 +1784,8 @@ static void compute_syscalls(struct ap_analysis *an)
 			setv(s, AP_M_SC_MB_PER_S, ratio(r->bytes / 1048576.0, r->total_ns / 1e9));
 		setv(s, AP_M_SC_AVG_BYTES, ratio(r->bytes, r->count - r->errors));
 	}
+	hmap_free(&idx);
+	free(errs);
 	free(rows);
 }
 

@@ -25,7 +25,7 @@ cJSON *json_load_checked(const char *path, const char *schema);
  * AP_READ_MAX bytes); label names it in messages */
 cJSON *json_load_checked_at(int dirfd, const char *name, const char *label, const char *schema);
 
-#define AP_SCHEMA_OFFCPU "autoprof.offcpu/1"
+#define AP_SCHEMA_OFFCPU "autoprof.offcpu/1.1"
 #define AP_SCHEMA_SYSCALLS "autoprof.syscalls/1.1" /* 1.1: slow calls aggregated */
 #define AP_SCHEMA_PROC "autoprof.proc/1"
 

@@ -70,6 +70,7 @@ static void load_run(struct ap_input *in, const cJSON *root)
 
 	in->wall_s = num(root, "wall_s", 0);
 	in->nr_cpus = (int)num(h, "nr_cpus", 0);
+	in->mem_available_mb = num(h, "mem_available_kb", NAN) / 1024;
 	in->interrupted = cJSON_IsTrue(it);
 	in->system_wide = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(t, "mode")) &&
 			  !strcmp(cJSON_GetObjectItemCaseSensitive(t, "mode")->valuestring, "all");

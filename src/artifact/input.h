@@ -29,6 +29,7 @@ struct ap_input {
 	struct profile prof;
 	double wall_s;
 	int nr_cpus;
+	double mem_available_mb; /* host.mem_available_kb at the end of the run; NAN unknown */
 	char *target;          /* command line or "pid N" */
 	bool interrupted;
 	bool system_wide;      /* run --all: every process of the host */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* artifacts/offcpu.json (autoprof.offcpu/1): per-thread wall-clock
+/* artifacts/offcpu.json (autoprof.offcpu/1.1): per-thread wall-clock
  * accounting and off-CPU time per stack and reason; artifacts/syscalls.json
  * (autoprof.syscalls/1.1): per-process syscall statistics and slow calls
  * (aggregated per process, syscall and stack since 1.1).
@@ -75,6 +75,21 @@ cJSON *offcpu_json__build(const struct profile *p)
 	o = cJSON_AddObjectToObject(root, "totals_ns");
 	for (k = 0; k < AP_OFF__COUNT; k++)
 		cJSON_AddNumberToObject(o, ap_off_reason_names[k], by_reason[k]);
+	if (p->has_takers) {
+		arr = cJSON_AddArrayToObject(root, "cpu_takers");
+		for (i = 0; i < p->nr_takers; i++) {
+			const struct ap_taker *t = &p->takers[i];
+
+			cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+			cJSON_AddNumberToObject(o, "pid", t->pid);
+			cJSON_AddNumberToObject(o, "taker_pid", t->taker);
+			cJSON_AddStringToObject(o, "taker_comm", t->comm);
+			cJSON_AddBoolToObject(o, "followed", t->followed);
+			cJSON_AddNumberToObject(o, "ns", t->ns);
+			cJSON_AddNumberToObject(o, "count", t->count);
+		}
+		cJSON_AddNumberToObject(root, "cpu_takers_dropped", (double)p->takers_dropped);
+	}
 	if (p->interval_min_ns)
 		json_add_intervals(root, p);
 	return root;
@@ -312,6 +327,21 @@ static int offcpu_load_root(struct profile *p, cJSON *root, const char *path)
 		}
 		profile__add_off(p, json_u64(o, "pid"), json_u64(o, "tid"), t.stack[stack], k,
 				 json_u64(o, "ns"), json_u64(o, "count"));
+	}
+	what = "cpu_takers";
+	r = cJSON_GetObjectItemCaseSensitive(root, "cpu_takers");
+	if (r) {
+		p->has_takers = true;
+		p->takers_dropped += json_u64(root, "cpu_takers_dropped");
+	}
+	cJSON_ArrayForEach(o, r) {
+		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "taker_comm"));
+		struct ap_taker tk = { .pid = json_u64(o, "pid"), .taker = json_u64(o, "taker_pid"),
+				       .followed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "followed")),
+				       .ns = json_u64(o, "ns"), .count = json_u64(o, "count") };
+
+		snprintf(tk.comm, sizeof(tk.comm), "%s", comm ? comm : "");
+		profile__add_taker(p, &tk);
 	}
 	what = "intervals";
 	{

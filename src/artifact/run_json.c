@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* run.json (schema autoprof.run/1): what was run, how, for how long, on
  * which host, and the status and loss counters of every collector. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -53,8 +54,29 @@ static void add_target(cJSON *root, const struct ap_session *ses)
 	}
 }
 
+/* MemTotal and MemAvailable of /proc/meminfo, in kB; false if unreadable */
+static bool meminfo(uint64_t *total_kb, uint64_t *avail_kb)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	unsigned long long v;
+	int found = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f) && found < 2) {
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			*total_kb = v, found++;
+		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			*avail_kb = v, found++;
+	}
+	fclose(f);
+	return found == 2;
+}
+
 static void add_host(cJSON *root, const struct ap_session *ses)
 {
+	uint64_t total_kb = 0, avail_kb = 0;
 	cJSON *h = cJSON_AddObjectToObject(root, "host");
 	struct utsname u;
 	char host[256] = "";
@@ -66,6 +88,11 @@ static void add_host(cJSON *root, const struct ap_session *ses)
 		cJSON_AddStringToObject(h, "machine", u.machine);
 	}
 	cJSON_AddNumberToObject(h, "nr_cpus", ses->nr_cpus);
+	/* when the run ended: what a growing process could still take */
+	if (meminfo(&total_kb, &avail_kb)) {
+		cJSON_AddNumberToObject(h, "mem_total_kb", (double)total_kb);
+		cJSON_AddNumberToObject(h, "mem_available_kb", (double)avail_kb);
+	}
 }
 
 static void add_options(cJSON *root, const struct ap_session *ses)

@@ -34,7 +34,9 @@ static int offcpu_configure(struct ap_collector *c)
 	bpf_program__set_autoload(cc->skel->progs.on_wakeup, !o->no_offcpu);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.off_time);
+	map_drain_no_prealloc(cc->skel->maps.cpu_takers);
 	p->has_offcpu = !o->no_offcpu;
+	p->has_takers = !o->no_offcpu;
 	p->min_block_ns = o->min_block_ns;
 	p->interval_min_ns = o->no_offcpu ? 0 : o->interval_min_ns;
 	return 0;
@@ -144,10 +146,27 @@ static void drain_offcpu(struct cpu_collector *cc, struct profile *into)
 		  sizeof(struct ap_off_val), off_row, &d);
 }
 
+static void taker_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_taker_key *key = k;
+	const struct ap_taker_val *val = v;
+	struct ap_taker t = { .pid = key->tgid, .taker = key->taker, .followed = val->followed,
+			      .ns = val->ns, .count = val->count };
+
+	_Static_assert(sizeof(t.comm) == sizeof(val->comm), "comm sizes");
+	memcpy(t.comm, val->comm, sizeof(t.comm));
+	t.comm[sizeof(t.comm) - 1] = 0;
+	profile__add_taker(ctx, &t);
+}
+
 static void offcpu_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
-	if (into->has_offcpu)
+	if (into->has_offcpu) {
 		drain_offcpu(c->cc, into);
+		into->has_takers = true;
+		map_drain(bpf_map__fd(c->cc->skel->maps.cpu_takers), sizeof(struct ap_taker_key),
+			  sizeof(struct ap_taker_val), taker_row, into);
+	}
 	resolve_intervals(c, 0, 0, 0, 0); /* syscalls that never returned */
 }
 
@@ -161,6 +180,9 @@ static void offcpu_counters(struct ap_collector *c, struct profile *into)
 	/* beyond the cap: those that reached us, and those the kernel then kept back */
 	profile__set_counter(into, "offcpu_intervals_dropped",
 			     into->ivals_dropped + collect_bpf_counter(cc, AP_CNT_OFF_INTERVAL_CAPPED));
+	/* waits not attributed to who had the CPU: the kernel map or our rows full */
+	profile__set_counter(into, "cpu_taker_waits_dropped",
+			     into->takers_dropped + collect_bpf_counter(cc, AP_CNT_OFF_TAKERS_FULL));
 }
 
 static void offcpu_free(struct ap_collector *c)

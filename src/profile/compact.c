@@ -126,6 +126,9 @@ static void copy_events(struct compact *c)
 
 		profile__add_off(d, r->pid, r->tid, stack(c, r->stack), r->reason, r->ns, r->count);
 	}
+	for (i = 0; i < p->nr_takers; i++)
+		profile__add_taker(d, &p->takers[i]);
+	d->takers_dropped += p->takers_dropped;
 	if (p->nr_sys) {
 		d->sys = xmalloc(p->nr_sys * sizeof(*d->sys));
 		memcpy(d->sys, p->sys, p->nr_sys * sizeof(*d->sys));
@@ -176,6 +179,7 @@ void profile__compact(const struct profile *win, struct profile *out)
 	out->slow_ns = win->slow_ns;
 	out->slow_dropped += win->slow_dropped;
 	out->has_timeline = win->has_timeline;
+	out->has_takers = win->has_takers;
 	out->times_dropped += win->times_dropped;
 	out->ivals_dropped += win->ivals_dropped;
 	out->interval_min_ns = win->interval_min_ns;

@@ -135,7 +135,11 @@ void profile__merge(struct profile *dst, const struct profile *src)
 
 		profile__add_off(dst, r->pid, r->tid, stacks[r->stack], r->reason, r->ns, r->count);
 	}
+	for (i = 0; i < src->nr_takers; i++)
+		profile__add_taker(dst, &src->takers[i]);
+	dst->takers_dropped += src->takers_dropped;
 	dst->has_offcpu |= src->has_offcpu;
+	dst->has_takers |= src->has_takers;
 	if (src->min_block_ns && (!dst->min_block_ns || src->min_block_ns < dst->min_block_ns))
 		dst->min_block_ns = src->min_block_ns;
 	for (i = 0; i < src->nr_counters; i++)

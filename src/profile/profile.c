@@ -42,6 +42,8 @@ static void free_rows(struct profile *p)
 	free(p->threads);
 	free(p->off);
 	hmap_free(&p->off_ids);
+	free(p->takers);
+	hmap_free(&p->taker_ids);
 	free(p->sys);
 	free(p->sys_errs);
 	hmap_free(&p->sys_ids);
@@ -197,6 +199,7 @@ void profile__take_window(struct profile *live, struct profile *win)
 	MOVE(threads); MOVE(nr_threads); MOVE(cap_threads); MOVE(thread_ids);
 	MOVE(procs); MOVE(nr_procs); MOVE(cap_procs); MOVE(proc_ids);
 	MOVE(off); MOVE(nr_off); MOVE(cap_off); MOVE(off_ids);
+	MOVE(takers); MOVE(nr_takers); MOVE(cap_takers); MOVE(taker_ids); MOVE(takers_dropped);
 	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys); MOVE(sys_ids);
 	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs); MOVE(sys_err_ids);
 	MOVE(slow); MOVE(nr_slow); MOVE(cap_slow); MOVE(slow_ids); MOVE(slow_dropped);
@@ -210,6 +213,7 @@ void profile__take_window(struct profile *live, struct profile *win)
 	win->has_syscalls = live->has_syscalls;
 	win->slow_ns = live->slow_ns;
 	win->has_timeline = live->has_timeline;
+	win->has_takers = live->has_takers;
 	win->interval_min_ns = live->interval_min_ns;
 	win->start_mono_ns = live->start_mono_ns;
 	win->frequency_hz = live->frequency_hz;
@@ -374,6 +378,29 @@ void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t st
 	}
 	p->off[*id].ns += ns;
 	p->off[*id].count += count;
+}
+
+void profile__add_taker(struct profile *p, const struct ap_taker *t)
+{
+	uint32_t key[2] = { t->pid, t->taker };
+	uint64_t id;
+
+	if (!hmap_get(&p->taker_ids, key, sizeof(key), &id)) {
+		if (p->nr_takers >= AP_TAKERS_MAX) {
+			p->takers_dropped += t->count;
+			return;
+		}
+		id = p->nr_takers;
+		hmap_put(&p->taker_ids, key, sizeof(key), id);
+		GROW(p->takers, p->cap_takers, p->nr_takers + 1);
+		p->takers[p->nr_takers++] = (struct ap_taker){ .pid = t->pid, .taker = t->taker,
+							       .followed = t->followed };
+		memcpy(p->takers[id].comm, t->comm, sizeof(t->comm));
+		p->takers[id].comm[sizeof(t->comm) - 1] = 0;
+	}
+	p->takers[id].ns += t->ns;
+	p->takers[id].count += t->count;
+	p->has_takers = true;
 }
 
 void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *comm,

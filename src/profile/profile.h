@@ -104,6 +104,17 @@ struct ap_off_row {
 	uint64_t ns, count;                 /* total time and number of intervals */
 };
 
+/* Who had the CPU while a followed process's threads waited for one: the
+ * runnable time (preempted or woken, waiting in the run queue) of pid's
+ * threads, by the process (taker) that ran on the CPU until each wait
+ * ended. taker 0 is an idle CPU (wake-up latency, not contention). */
+struct ap_taker {
+	uint32_t pid, taker;
+	char comm[16];          /* the taker's name (its group leader's), NUL-terminated */
+	bool followed;          /* the taker is a process this run follows */
+	uint64_t ns, count;     /* runnable time and the number of waits */
+};
+
 /* syscalls of (pid, nr, fd kind) */
 struct ap_sys_row {
 	uint32_t pid, nr, fd_kind;
@@ -157,6 +168,7 @@ struct ap_interval {
 #define AP_INTERVALS_MAX 50000     /* off-CPU intervals on the timeline */
 #define AP_SLOW_ROWS_MAX 4096      /* (pid, syscall, stack) rows while running */
 #define AP_SLOW_ROWS_KEPT 256      /* ... kept at the end, the most total time first */
+#define AP_TAKERS_MAX 4096         /* (process, CPU taker) rows; the kernel map's size too */
 
 struct ap_counter_val {
 	char *name;
@@ -199,6 +211,11 @@ struct profile {
 	struct hmap off_ids;
 	bool has_offcpu;        /* the off-CPU collector ran */
 	uint64_t min_block_ns;
+	struct ap_taker *takers;        /* at most AP_TAKERS_MAX rows */
+	size_t nr_takers, cap_takers;
+	struct hmap taker_ids;          /* (pid, taker) -> row */
+	uint64_t takers_dropped;        /* waits not in a row: beyond the cap */
+	bool has_takers;                /* the artifacts carry them (offcpu.json "cpu_takers") */
 
 	struct ap_sys_row *sys;
 	size_t nr_sys, cap_sys;
@@ -345,6 +362,9 @@ static inline const char *profile__thread_name(const struct profile *p, const st
 const struct ap_thread *profile__find_thread(const struct profile *p, uint32_t pid, uint32_t tid);
 /* the span a thread was observed (end - start), 0 if unknown */
 uint64_t profile__thread_wall_ns(const struct ap_thread *t);
+/* add t's runnable time to the row of (t->pid, t->taker), made with t's
+ * comm and followed flag when new; counted in takers_dropped beyond the cap */
+void profile__add_taker(struct profile *p, const struct ap_taker *t);
 /* add off-CPU time to (pid, tid, stack, reason) */
 void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
 		      uint32_t reason, uint64_t ns, uint64_t count);

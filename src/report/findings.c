@@ -43,10 +43,14 @@ static cJSON *finding_json(const struct ap_analysis *an, const struct ap_finding
 	cJSON_AddStringToObject(o, "severity", ap_severity_names[pt->severity]);
 	cJSON_AddStringToObject(o, "scope", ap_scope_names[pt->scope]);
 	cJSON_AddStringToObject(o, "location", f->subj->location);
-	if (pt->impact_metric >= 0)
+	if (pt->impact_metric >= 0) {
+		/* the wall time at stake, and the measured figure it was capped from */
 		cJSON_AddNumberToObject(o, "impact_s", tidy(f->impact_s));
-	else /* not a time cost of its own (memory, a classification) */
+		cJSON_AddNumberToObject(o, "impact_raw_s", tidy(f->impact_raw_s));
+		cJSON_AddStringToObject(o, "impact_metric", ap_metric_name(pt->impact_metric));
+	} else { /* not a time cost of its own (memory, a classification) */
 		cJSON_AddNullToObject(o, "impact_s");
+	}
 	cJSON_AddNumberToObject(o, "confidence", f->confidence);
 	cJSON_AddStringToObject(o, "confidence_basis", f->basis);
 	ev = cJSON_AddObjectToObject(o, "evidence");
@@ -391,19 +395,24 @@ static void md_blocked(const struct ap_analysis *an, FILE *f)
 	free(v);
 }
 
-/* "1.23 s" or "no direct time cost" */
+/* "1.23 s at stake"; "1.50 s at stake (capped at its wall time; 3.00 s
+ * measured, summed over threads)" when capped; or "no direct time cost" */
 static const char *stake(const struct ap_finding *x, char *buf, size_t len)
 {
 	if (x->pat->impact_metric < 0)
 		return "no direct time cost";
-	snprintf(buf, len, "%.2f s", x->impact_s);
+	if (x->impact_raw_s > x->impact_s + 0.005)
+		snprintf(buf, len, "%.2f s at stake (capped at its wall time; %.2f s measured, summed over threads)",
+			 x->impact_s, x->impact_raw_s);
+	else
+		snprintf(buf, len, "%.2f s at stake", x->impact_s);
 	return buf;
 }
 
 static void md_finding(const struct ap_analysis *an, const struct ap_finding *x, int n, FILE *f)
 {
 	const struct ap_pattern *pt = x->pat;
-	char buf[64];
+	char buf[128];
 	size_t i;
 
 	fprintf(f, "### %d. ", n);
@@ -412,7 +421,7 @@ static void md_finding(const struct ap_analysis *an, const struct ap_finding *x,
 	fprintf(f, "- **Where:** ");
 	md_code(f, x->subj->location, false);
 	fputc('\n', f);
-	fprintf(f, "- **Severity:** %s; **time at stake:** %s; **confidence:** %.3g\n\n",
+	fprintf(f, "- **Severity:** %s; **%s**; **confidence:** %.3g\n\n",
 		ap_severity_names[pt->severity], stake(x, buf, sizeof(buf)), x->confidence);
 	md_text(f, x->explanation);
 	fprintf(f, "\n\n");
@@ -550,7 +559,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 {
 	const struct profile *p = &an->in.prof;
 	size_t i, nr_shown = 0, n = 0;
-	char buf[64];
+	char buf[128];
 
 	fprintf(f, "# autoprof-bpf report: ");
 	md_code(f, an->in.target, false);
@@ -567,7 +576,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 	md_blocked(an, f);
 	md_behaviour(an, f);
 	md_services(an, f);
-	fprintf(f, "## Key bottlenecks\n\n");
+	fprintf(f, "## Key bottlenecks\n\n%s.\n\n", AP_RANKING_NOTE);
 	for (i = 0; i < an->nr_findings; i++) {
 		const struct ap_finding *x = &an->findings[i];
 
@@ -578,8 +587,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		md_text(f, x->pat->title);
 		fprintf(f, "** (%s): ", ap_severity_names[x->pat->severity]);
 		md_code(f, x->subj->location, false);
-		fprintf(f, ", %s%s, confidence %.3g\n", stake(x, buf, sizeof(buf)),
-			x->pat->impact_metric < 0 ? "" : " at stake", x->confidence);
+		fprintf(f, ", %s, confidence %.3g\n", stake(x, buf, sizeof(buf)), x->confidence);
 	}
 	for (i = 0; i < an->nr_findings; i++) {
 		const struct ap_finding *x = &an->findings[i];
@@ -606,14 +614,14 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 
 void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 {
-	char buf[64];
+	char buf[128];
 	size_t i;
 	int n = 0, total = 0;
 
 	for (i = 0; i < an->nr_findings; i++)
 		total += shown(&an->findings[i]);
-	fprintf(f, "\nTop findings (%d of %d; report.md explains each):\n", total < top ? total : top,
-		total);
+	fprintf(f, "\nTop findings (%d of %d, %s; report.md explains each):\n",
+		total < top ? total : top, total, AP_RANKING_LOWER);
 	if (!total)
 		fprintf(f, "  none: no pattern matched this run\n");
 	for (i = 0; i < an->nr_findings && n < top; i++) {
@@ -626,10 +634,9 @@ void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f)
 		loc = tty_dup(x->subj->location);
 		expl = tty_dup(x->explanation);
 		sug = tty_dup(x->nr_suggestions ? x->suggestions[0] : "");
-		fprintf(f, "  %d. [%s] %s: %s (%s%s, confidence %.3g)\n     %s\n", ++n,
+		fprintf(f, "  %d. [%s] %s: %s (%s, confidence %.3g)\n     %s\n", ++n,
 			ap_severity_names[x->pat->severity], x->pat->title, loc,
-			stake(x, buf, sizeof(buf)), x->pat->impact_metric < 0 ? "" : " at stake",
-			x->confidence, expl);
+			stake(x, buf, sizeof(buf)), x->confidence, expl);
 		if (x->nr_suggestions)
 			fprintf(f, "     try: %s\n", sug);
 		free(loc);

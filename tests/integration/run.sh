@@ -858,7 +858,7 @@ slow_io              direct_reads        cached_reads
 fsync_heavy          fsync               buffered_writes
 short_sleep_polling  poll_sleep          sleep
 busy_poll_syscalls   busy_select         io_pipe
-memory_growth        grow                faults
+memory_growth        grow                plateau
 page_fault_heavy     faults              cpu
 gc_pressure          gc_heavy@3.12       explicit_gc@3.12
 explicit_gc_collect  explicit_gc@3.12    gc_heavy@3.12
@@ -881,6 +881,8 @@ gil_released_native  hashing             expat
 reference_blas       matmul              hashing
 compile_below        compile_src         compiled_exec
 json_python_encoder  json_indent         json_c
+cpu_contention       contended+--no-children sleep
+memory_exhaustion    grow                plateau
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

@@ -107,10 +107,26 @@ TEST(metrics_from_fixture)
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.lock_pct"), 400.0 / 18, 1e-9, "lock share");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.lock_threads"), 1, 0, "one thread blocks");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.ctx_switches_per_s"), 510, 1e-9, "switches");
+	/* demand: 10 s on CPU + 1 s runnable of 18 s active; of the 1 s waited,
+	 * 0.6 s went to stress-ng (not followed), 0.1 s to an idle CPU, 0.3 s
+	 * to its own thread */
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.demand_pct"), 1100.0 / 18, 1e-9, "demand");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.cpu_wait_pct"), 100.0 / 11, 1e-9, "waiting");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.outside_wait_s"), 0.6, 1e-9, "outside");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.outside_wait_pct"), 60.0 / 11, 1e-9, "outside share");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.top_taker_pct"), 60, 1e-9, "top taker share");
+	{
+		int id = ap_metric_find("process.top_taker");
+
+		ASSERT_STREQ(an.subj[AP_SCOPE_PROCESS][0].v[ap_metric_slot(id)].s, "stress-ng (pid 500)", "top taker");
+	}
 	/* timeline: 10 MB -> 310 MB in 3 s; the exiting sample (rss 0) is ignored */
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_growth_mb"), 300, 1e-9, "growth");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_slope_mb_s"), 100, 1e-6, "slope");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_rising_pct"), 100, 1e-9, "rising");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_late_slope_mb_s"), 100, 1e-6, "late slope");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.rss_late_slope_pct"), 100, 1e-6, "steady");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_RUN, "run", "run.mem_available_mb"), 8192, 1e-9, "MemAvailable");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.minor_faults_per_s"), 30000 / 3.05, 1e-6, "faults");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_PROCESS, pr, "process.threads_peak"), 2, 0, "threads");
 	/* syscalls */
@@ -119,6 +135,16 @@ TEST(metrics_from_fixture)
 	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: write (file)", "syscall.p99_us"), 8, 0, "p99 bucket");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: fsync (file)", "syscall.wall_pct"), 30, 1e-9, "fsync share");
 	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: newfstatat", "syscall.error_pct"), 75, 1e-9, "errors");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: newfstatat", "syscall.failures"), 3000, 0, "ENOENT fails");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: newfstatat", "syscall.failed_s"), 0.15, 1e-9,
+		    "time in the failing stats: 3000 of 4000 calls of 0.2 s");
+	/* the GIL's timed waits: ETIMEDOUT and EAGAIN from futex are how it works */
+	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: futex", "syscall.error_pct"), 80, 1e-9, "futex errors");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: futex", "syscall.expected_errors"), 4000, 0, "all expected");
+	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: futex", "syscall.failures"), 0, 0, "no futex failures");
+	/* would-block on a socket, 1200 of 3000 calls: an event loop's normal reads */
+	ASSERT_NEAR(metric(&an, AP_SCOPE_SYSCALL, "pid 100: recvfrom (socket)", "syscall.failures"), 0, 0,
+		    "EAGAIN under half the calls is expected");
 	ap_analysis__free(&an);
 }
 
@@ -174,6 +200,43 @@ TEST(evaluator)
 	ASSERT_TRUE(!finding(&an, "t_min#1"), "under min_samples");
 	ASSERT_TRUE(an.nr_skipped == 1 && !strcmp(an.skipped[0].pattern, "t_py") &&
 		    strstr(an.skipped[0].reason, "--py-calls"), "t_py listed as not evaluated");
+	ap_analysis__free(&an);
+}
+
+/* thread-seconds are not wall seconds: 20 s of thread time in a process
+ * that ran 10 s puts at most 10 s at stake; the rank weighs by confidence */
+TEST(impact_capped_and_ranked)
+{
+	struct ap_analysis an;
+	char err[512];
+	const struct ap_finding *f;
+
+	if (!CHECK(!load(&an), "load", "cannot load " RUN1))
+		return;
+	ASSERT_TRUE(pattern(&an, "{\"id\": \"t_threads\", \"title\": \"t\", \"scope\": \"process\", \"severity\": \"low\","
+			    "\"when\": {\"all\": [{\"metric\": \"process.thread_s\", \"op\": \">\", \"value\": 1}]},"
+			    "\"impact\": \"process.thread_s\", \"explanation\": \"x\", \"suggestions\": [\"s\"], \"verify\": \"v\"}",
+			    err, sizeof(err)), err);
+	/* 9 s at stake but only 0.5 sure that score's share is over 80%:
+	 * ranks after a certain 8 s (hot_function) */
+	ASSERT_TRUE(pattern(&an, "{\"id\": \"t_unsure\", \"title\": \"t\", \"scope\": \"function\", \"severity\": \"high\","
+			    "\"when\": {\"all\": [{\"metric\": \"function.self_pct\", \"op\": \">=\", \"value\": 80},"
+			    " {\"metric\": \"function.kind\", \"op\": \"==\", \"value\": \"python\"}]},"
+			    "\"impact\": \"run.wall_s\", \"explanation\": \"x\", \"suggestions\": [\"s\"], \"verify\": \"v\"}",
+			    err, sizeof(err)), err);
+	ASSERT_EQ(ap_patterns__load_builtin(&an), 0, "built-in patterns load");
+	ap_analysis__evaluate(&an);
+	f = finding(&an, "t_threads#1");
+	ASSERT_TRUE(f != NULL, "found");
+	if (f) {
+		ASSERT_NEAR(f->impact_raw_s, 20, 1e-9, "raw: thread-seconds");
+		ASSERT_NEAR(f->impact_s, 10, 1e-9, "capped at the process's wall time");
+	}
+	ASSERT_TRUE(!finding(&an, "failing_syscalls#2"), "futex timeouts are not failing syscalls");
+	f = finding(&an, "t_unsure#1");
+	ASSERT_TRUE(f && f->uncertain, "at its threshold: uncertain");
+	ASSERT_STREQ(an.findings[0].id, "t_threads#1", "10 s x 1 first");
+	ASSERT_STREQ(an.findings[1].id, "hot_function#1", "8 s x 0.999 before 10 s x 0.5");
 	ap_analysis__free(&an);
 }
 
@@ -247,9 +310,10 @@ TEST(builtin_patterns_on_fixture)
 	struct ap_analysis an, an2;
 	char *a, *b;
 	cJSON *j;
-	/* by time at stake: 8 s, 3 s, 3 s, 0.2 s, 0.04 s, none */
+	/* by time at stake: 8 s, 3 s, 3 s, 0.15 s, 0.04 s, none (100 MB/s to the
+	 * end: 360 GB an hour against 8 GB available) */
 	static const char *const want[] = { "hot_function#1", "fsync_heavy#1", "short_sleep_polling#1",
-					    "failing_syscalls#1", "small_io#1", "memory_growth#1" };
+					    "failing_syscalls#1", "small_io#1", "memory_exhaustion#1" };
 	size_t i, k = 0;
 
 	if (!CHECK(!load(&an), "load", "cannot load " RUN1))
@@ -268,6 +332,8 @@ TEST(builtin_patterns_on_fixture)
 	}
 	ASSERT_EQ(k, AP_ARRAY_SIZE(want), "findings");
 	ASSERT_TRUE(!finding(&an, "lock_contention#1"), "one thread blocking is not contention");
+	ASSERT_TRUE(finding(&an, "memory_growth#1") && finding(&an, "memory_growth#1")->dropped,
+		    "memory_growth merged into memory_exhaustion");
 	ASSERT_TRUE(finding(&an, "hot_function#2") && finding(&an, "hot_function#2")->uncertain,
 		    "helper at exactly 20% is uncertain");
 	j = ap_findings_json(&an);

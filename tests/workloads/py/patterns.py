@@ -187,11 +187,14 @@ def pool_idle():
 
 
 def grow():
-    """keep 1 MiB more every 20 ms, for 3.5 s"""
+    """keep 1 MiB more every 20 ms, for 3.5 s (by the clock: a loaded
+    machine delays the sleeps, not the rate)"""
     keep = []
-    end = until(3.5)
+    start = time.monotonic()
+    end = start + 3.5
     while time.monotonic() < end:
-        keep.append(bytearray(1 << 20))
+        while len(keep) < (time.monotonic() - start) * 50:
+            keep.append(bytearray(1 << 20))
         time.sleep(0.02)
 
 
@@ -527,6 +530,76 @@ def expat():
     while time.monotonic() < end:
         xp.ParserCreate().Parse(doc, True)
 
+
+def plateau():
+    """load 150 MiB in the first 0.8 s, then work on it for 2.7 s: a working set"""
+    keep = []
+    end = until(0.8)
+    while time.monotonic() < end and len(keep) < 150:
+        keep.append(bytearray(1 << 20))
+        time.sleep(0.004)
+    while len(keep) < 150:
+        keep.append(bytearray(1 << 20))
+    end = until(2.7)
+    i = 0
+    while time.monotonic() < end:
+        keep[i % 150][0] += 1
+        i += 1
+        time.sleep(0.01)
+
+
+def contended():
+    """the cpu workload while a busy process (comm ap-hog) with a thread per
+    CPU, at a much higher priority (nice 9 lower, its own autogroup at nice
+    -19), takes the CPUs; run with --no-children so that it is a process the
+    run does not follow"""
+    me = os.getpid()
+    hog = os.fork()
+    if hog == 0:
+        try:  # per thread on Linux: before the threads, which inherit it
+            os.setpriority(os.PRIO_PROCESS, 0, max(-20, min(0, os.getpriority(os.PRIO_PROCESS, 0)) - 9))
+        except OSError:
+            pass
+        # With autogroups (kernel.sched_autogroup_enabled), nice weighs only
+        # within a session, and every other session on the host gets an equal
+        # share: a session of its own, weighted as nice -19, makes the hog
+        # the one that takes the CPU whatever else runs
+        os.setsid()
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write("-19")
+        except OSError:
+            pass
+        with open("/proc/self/comm", "w") as f:
+            f.write("ap-hog")
+        buf = bytes(1 << 20)
+        stop = until(10)
+
+        def spin():  # SHA-256 of 1 MiB releases the GIL: every thread gets a CPU
+            while time.monotonic() < stop and os.getppid() == me:
+                hashlib.sha256(buf).digest()
+
+        ts = [threading.Thread(target=spin) for _ in range(len(os.sched_getaffinity(0)))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        os._exit(0)
+
+    def work(n):
+        s = 0
+        for i in range(n):
+            s += i * i % 7
+        return s
+
+    try:
+        # 0.3 s of CPU, however little of it the hog leaves (at most 3 s)
+        end = until(3)
+        while time.process_time() < 0.3 and time.monotonic() < end:
+            work(20000)
+    finally:
+        os.kill(hog, 9)
+        os.waitpid(hog, 0)
 
 if __name__ == "__main__":
     gc.collect()
