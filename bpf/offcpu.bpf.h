@@ -28,6 +28,7 @@
 const volatile __u64 min_block_ns __weak = 0;   /* --min-block */
 const volatile bool offcpu_stacks __weak = true; /* aggregate off-CPU time per stack */
 const volatile __u64 interval_min_ns __weak = 1000000; /* --trace-min-block; 0: no interval records */
+const volatile __u32 self_tgid __weak = 0;     /* autoprof-bpf's own process */
 __u32 intervals_full __weak = 0;           /* userspace holds its cap of intervals: send no more */
 
 struct {
@@ -114,12 +115,20 @@ static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool
 {
 	struct ap_taker_key k = { .tgid = tgid, .taker = task->pid ? task->tgid : 0 };
 	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed };
+	/* a system-wide run's filters left this process out: its time is
+	 * counted, its identity is not recorded (AP_TAKER_FILTERED) */
+	bool hidden = filter_system_wide && !followed && k.taker && k.taker != self_tgid;
 
 	if (!ns)
 		return;
+	if (hidden)
+		k.taker = AP_TAKER_FILTERED;
 	v = bpf_map_lookup_elem(&cpu_takers, &k);
 	if (!v) {
-		bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), task->group_leader->comm);
+		if (hidden)
+			__builtin_memcpy(init.comm, "[filtered out]", 15);
+		else
+			bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), task->group_leader->comm);
 		if (!bpf_map_update_elem(&cpu_takers, &k, &init, BPF_NOEXIST))
 			return;
 		v = bpf_map_lookup_elem(&cpu_takers, &k); /* another CPU made it first */
@@ -133,7 +142,7 @@ static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool
 	__sync_fetch_and_add(&v->count, 1);
 	/* a process renames itself (exec, prctl) after its first slices: take
 	 * the name again now and then (a racy read of count is fine here) */
-	if ((v->count & 63) == 2)
+	if (!hidden && (v->count & 63) == 2)
 		bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->group_leader->comm);
 }
 

@@ -261,6 +261,8 @@ struct ap_taker_key {
 	__u32 tgid;                /* the process that waited */
 	__u32 taker;               /* tgid of the task that ran; 0: the CPU was idle */
 };
+/* taker of a process that a system-wide run's filters leave out */
+#define AP_TAKER_FILTERED 0xffffffffu
 
 struct ap_taker_val {
 	__u64 ns;

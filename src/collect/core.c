@@ -271,6 +271,7 @@ static void configure_core(struct cpu_collector *cc)
 	cc->skel->rodata->ustack_limit = ses->opts.stack_size;
 	cc->skel->rodata->py_depth = ses->opts.py_depth;
 	cc->skel->rodata->nr_cpus = ses->nr_cpus;
+	cc->skel->rodata->self_tgid = getpid();
 	bpf_map__set_max_entries(cc->skel->maps.scratch, AP_NR_SLOTS * ses->nr_cpus);
 	bpf_map__set_max_entries(cc->skel->maps.samples, ses->opts.ringbuf_mb << 20);
 	cc->skel->rodata->wakeup_bytes = (ses->opts.ringbuf_mb << 20) / 4;
