@@ -46,6 +46,9 @@ What "true" means, per kind of finding (the kind is read from pattern_id):
               exhaust memory: false for a batch program whose peak RSS is
               under a quarter of the RAM
 Every finding: its time at stake is at most the run's wall time.
+All findings of CPU time (the kinds above but classification, contention,
+threads and memory): their times at stake add up to at most the program's
+CPU time (one cost, one claim).
 A finding of another kind has no judge yet: that fails, naming it.
 """
 import json
@@ -83,6 +86,8 @@ ALIASES = {"black": ["mypyc", "black"]}
 
 LOOP_ADVICE = re.compile(r"(?i)loop do less|per iteration")
 CLASSIFY = {"cpu_bound", "io_bound", "sleep_bound", "lock_bound"}
+# kinds of findings whose time at stake is CPU time of the process
+CPU_CLAIMS = {"gc", "shutdown", "imports", "native", "function", "serialization"}
 
 
 def kind_of(f):
@@ -116,6 +121,10 @@ def share(f, cpu_s, scale=1.0):
     scopes) into a share of the program's process: the run also holds the
     truth wrapper's parent process (its start-up, ~30 ms)"""
     ev = f.get("evidence") or {}
+    # time below a Python frame: the claim is its time at stake (the
+    # function's own share also holds the collector's samples)
+    if kind_of(f) == "native" and f.get("impact_s") is not None and cpu_s > 0:
+        return 100.0 * f["impact_s"] / cpu_s
     for k in ("match.pct", "function.self_pct", "stack.pct", "module.self_pct"):
         if isinstance(ev.get(k), (int, float)):
             return float(ev[k]) * (scale if k != "match.pct" else 1.0)
@@ -282,6 +291,16 @@ def main():
         why = true_or_why(f)
         if why:
             fails.append("#%d %s (%s) is not true: %s" % (i + 1, f["id"], f["location"], why))
+
+    # one cost, one claim: the CPU time the findings put at stake adds up
+    # to no more than the program's CPU time (the collector's and
+    # shutdown's samples are gc_pressure's and interpreter_shutdown's, not
+    # also time below a Python frame's)
+    claims = [f for f in findings if f.get("impact_s") is not None and kind_of(f) in CPU_CLAIMS]
+    claimed = sum(f["impact_s"] for f in claims)
+    if claimed > cpu_s * 1.02 + 2.0 / hz:
+        fails.append("the findings claim %.2f CPU-s of a %.2f CPU-s process: %s" % (
+            claimed, cpu_s, ", ".join("%s %.2f s" % (f["id"], f["impact_s"]) for f in claims)))
 
     # (a) the biggest real cost, among the top three, with fitting advice
     ex = EXPECT[name]
