@@ -881,6 +881,10 @@ gil_released_native  hashing             expat
 reference_blas       matmul              hashing
 compile_below        compile_src         compiled_exec
 json_python_encoder  json_indent         json_c
+compiled_python_below compiled_black     expat
+native_below_python  expat               compiled_black
+ast_parse_below      ast_parse           compile_src
+compile_below        compile_src         ast_parse
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory
