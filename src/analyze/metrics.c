@@ -991,7 +991,8 @@ static const char *compiled_by(const char *path, const char *sym)
 		return "mypyc";
 	if (!sym)
 		return NULL;
-	if (!strncmp(sym, "CPyDef_", 7) || !strncmp(sym, "CPyPy_", 6) || !strncmp(sym, "CPyStatic_", 10))
+	if (!strncmp(sym, "CPyDef_", 7) || !strncmp(sym, "CPyPy_", 6) ||
+	    !strncmp(sym, "CPyStatic_", 10))
 		return "mypyc";
 	if (!strncmp(sym, "__pyx_", 6))
 		return "Cython";
@@ -1006,7 +1007,8 @@ static const char *compiled_by(const char *path, const char *sym)
 static char *compiled_package(const struct profile *p, const char *path)
 {
 	const char *sp = strstr(path, "site-packages/"), *dp = strstr(path, "dist-packages/");
-	const char *rest = sp ? sp + 14 : dp ? dp + 14 : NULL, *slash, *dir_end = strrchr(path, '/');
+	const char *rest = sp ? sp + 14 : dp ? dp + 14 : NULL, *slash;
+	const char *dir_end = strrchr(path, '/');
 	char *best = NULL;
 	size_t bestn = 0, i, j, dl;
 
@@ -1019,8 +1021,8 @@ static char *compiled_package(const struct profile *p, const char *path)
 		const char *m = profile__s(p, p->modules[i].path), *pk, *e;
 		size_t n = 0;
 
-		if (strncmp(m, path, dl) || !(e = strchr((pk = m + dl), '/')) || !fnmatch("*__mypyc*", m, 0) ||
-		    fnmatch("*.so", m, 0))
+		if (strncmp(m, path, dl) || !(e = strchr((pk = m + dl), '/')) ||
+		    !fnmatch("*__mypyc*", m, 0) || fnmatch("*.so", m, 0))
 			continue;
 		for (j = 0; j < p->nr_modules; j++) {
 			const char *o = profile__s(p, p->modules[j].path);
@@ -1037,7 +1039,8 @@ static char *compiled_package(const struct profile *p, const char *path)
 		return best;
 	/* a top-level extension module: its name up to the first dot */
 	slash = strchr(dir_end + 1, '.');
-	return xasprintf("%.*s", (int)(slash ? slash - dir_end - 1 : (long)strlen(dir_end + 1)), dir_end + 1);
+	return xasprintf("%.*s", (int)(slash ? slash - dir_end - 1 : (long)strlen(dir_end + 1)),
+			 dir_end + 1);
 }
 
 static uint32_t fn_index(struct hmap *idx, struct fn_acc **fns, size_t *nr, size_t *cap,
@@ -1194,7 +1197,8 @@ static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const st
 		}
 		sets(an, s, AP_M_F_BELOW_TOP, t);
 		free(t);
-		by = compiled_by(path, top == UINT64_MAX ? NULL : profile__s(p, fns[remap[top]].name));
+		by = compiled_by(path,
+				 top == UINT64_MAX ? NULL : profile__s(p, fns[remap[top]].name));
 		sets(an, s, AP_M_F_BELOW_COMPILED, by ? by : "");
 		if (gil_seen) {
 			hmap_get(&f->below_gil, &mod, sizeof(mod), &held);
@@ -1223,8 +1227,8 @@ static int fn_share_cmp(const void *a, const void *b)
  * from Python (by its file or its functions' symbols), whose package it
  * is, and its top functions below Python frames with their shares */
 static void compiled_metrics(struct ap_analysis *an, struct ap_subject *s, const struct profile *p,
-			     const struct fn_acc *fns, const uint32_t *remap, const struct mod_acc *m,
-			     uint64_t total)
+			     const struct fn_acc *fns, const uint32_t *remap,
+			     const struct mod_acc *m, uint64_t total)
 {
 	double hz = p->frequency_hz ? p->frequency_hz : 1;
 	const char *path = profile__s(p, p->modules[m->module].path), *by = compiled_by(path, NULL);
@@ -1252,7 +1256,8 @@ static void compiled_metrics(struct ap_analysis *an, struct ap_subject *s, const
 	}
 	qsort(top, n, sizeof(*top), fn_share_cmp);
 	for (i = 0; i < n && i < 3; i++)
-		sb_printf(&sb, "%s%s %.0f%%", i ? ", " : "", profile__s(p, fns[remap[top[i].fn]].name),
+		sb_printf(&sb, "%s%s %.0f%%", i ? ", " : "",
+			  profile__s(p, fns[remap[top[i].fn]].name),
 			  total ? 100.0 * top[i].n / total : 0.0);
 	sets(an, s, AP_M_MOD_COMPILED_TOP, sb.buf ? sb.buf : "");
 	free(sb.buf);
@@ -1378,7 +1383,8 @@ static void compute_code(struct ap_analysis *an)
 				bump(&f->below_fns, si->below_fn, c->count);
 				if (c->flags & AP_COUNT_GIL)
 					bump(&f->below_gil, si->below_mod, c->count);
-				slot = hmap_upsert(&midx, &si->below_mod, sizeof(si->below_mod), nm, &is_new);
+				slot = hmap_upsert(&midx, &si->below_mod, sizeof(si->below_mod), nm,
+						   &is_new);
 				if (is_new) {
 					GROW(mods, cm, nm + 1);
 					mods[nm++] = (struct mod_acc){ .module = si->below_mod };
