@@ -114,7 +114,7 @@ cprof() { # NAME SCALE [force]
 	# wrappers in an unprofiled run (cProfile's per-call cost skews them)
 	local ph=
 	case $1 in
-	compileall) ph="builtins.compile" ;;
+	compileall | pyflakes) ph="builtins.compile" ;; # pyflakes: ast.parse's compile()
 	jsontool) ph="json.load json.dump" ;;
 	esac
 	if [ -n "$ph" ]; then

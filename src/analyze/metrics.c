@@ -948,10 +948,13 @@ enum below_kind { BELOW_NONE, BELOW_LIB, BELOW_RUNTIME, BELOW_KERNEL };
 struct fn_acc {
 	uint32_t kind, module, name; /* the key */
 	uint64_t self, total, under_py, max_rec;
+	uint64_t work;               /* Python: self samples outside the collector and shutdown */
 	uint64_t seen;               /* its index before sorting */
 	struct hmap lines;           /* line -> self samples */
 	struct hmap callers;         /* application function -> self samples */
-	/* Python: self samples by what runs below (enum below_kind - 1) */
+	/* Python: self samples by what runs below (enum below_kind - 1); like
+	 * the maps below, only samples outside the collector and shutdown:
+	 * that time is gc_pressure's and interpreter_shutdown's */
 	uint64_t below[3];
 	struct hmap below_mods;      /* native library -> self samples in it */
 	struct hmap below_fns;       /* its innermost function -> self samples */
@@ -1078,8 +1081,73 @@ static int u32_cmp(const void *a, const void *b)
 struct mod_acc {
 	uint32_t module;
 	uint64_t self, under_py;
+	uint64_t below;              /* samples running it below a Python frame (as below_mod) */
 	struct hmap fns, callers;    /* fn index -> samples */
+	struct hmap below_fns;       /* its innermost function -> below samples */
 };
+
+/* Compiled Python: a package's own Python code compiled to an extension
+ * module by mypyc (its shared "<group>__mypyc" helper, CPyDef_/CPyPy_/
+ * CPyStatic_ symbols) or Cython (__pyx_ symbols). Its time is the package's
+ * own work, not a native library's. NULL when sym (a function of the file,
+ * or NULL) and path say nothing. */
+static const char *compiled_by(const char *path, const char *sym)
+{
+	if (!fnmatch("*__mypyc*.so", path, 0))
+		return "mypyc";
+	if (!sym)
+		return NULL;
+	if (!strncmp(sym, "CPyDef_", 7) || !strncmp(sym, "CPyPy_", 6) ||
+	    !strncmp(sym, "CPyStatic_", 10))
+		return "mypyc";
+	if (!strncmp(sym, "__pyx_", 6))
+		return "Cython";
+	return NULL;
+}
+
+/* the package a compiled module belongs to: the directory below
+ * site-packages/dist-packages (or the file's own name there); for mypyc's
+ * shared helper, which sits beside the packages it holds, the package with
+ * the most files among the profile's modules whose compiled shim (an
+ * extension module in <dir>/<package>/) is one of them */
+static char *compiled_package(const struct profile *p, const char *path)
+{
+	const char *sp = strstr(path, "site-packages/"), *dp = strstr(path, "dist-packages/");
+	const char *rest = sp ? sp + 14 : dp ? dp + 14 : NULL, *slash;
+	const char *dir_end = strrchr(path, '/');
+	char *best = NULL;
+	size_t bestn = 0, i, j, dl;
+
+	if (rest && (slash = strchr(rest, '/')))
+		return xasprintf("%.*s", (int)(slash - rest), rest);
+	if (!dir_end)
+		return xstrdup(path);
+	dl = dir_end - path + 1;
+	for (i = 0; fnmatch("*__mypyc*", dir_end, 0) == 0 && i < p->nr_modules; i++) {
+		const char *m = profile__s(p, p->modules[i].path), *pk, *e;
+		size_t n = 0;
+
+		if (strncmp(m, path, dl) || !(e = strchr((pk = m + dl), '/')) ||
+		    !fnmatch("*__mypyc*", m, 0) || fnmatch("*.so", m, 0))
+			continue;
+		for (j = 0; j < p->nr_modules; j++) {
+			const char *o = profile__s(p, p->modules[j].path);
+
+			n += !strncmp(o, path, dl) && !strncmp(o + dl, pk, e - pk + 1);
+		}
+		if (n > bestn || (n == bestn && best && strncmp(pk, best, e - pk) < 0)) {
+			free(best);
+			best = xasprintf("%.*s", (int)(e - pk), pk);
+			bestn = n;
+		}
+	}
+	if (best)
+		return best;
+	/* a top-level extension module: its name up to the first dot */
+	slash = strchr(dir_end + 1, '.');
+	return xasprintf("%.*s", (int)(slash ? slash - dir_end - 1 : (long)strlen(dir_end + 1)),
+			 dir_end + 1);
+}
 
 static uint32_t fn_index(struct hmap *idx, struct fn_acc **fns, size_t *nr, size_t *cap,
 			 const struct ap_frame *f)
@@ -1191,16 +1259,18 @@ static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const st
 	uint64_t best = 0, held = 0, mod = argmax(&f->below_mods, &best), top, bbest;
 	uint64_t builtin = argmax(&f->builtins, &bbest);
 
-	setp(s, AP_M_F_BELOW_NATIVE_PCT, f->below[BELOW_LIB - 1], f->self);
-	setp(s, AP_M_F_BELOW_RUNTIME_PCT, f->below[BELOW_RUNTIME - 1], f->self);
-	setp(s, AP_M_F_BELOW_KERNEL_PCT, f->below[BELOW_KERNEL - 1], f->self);
-	setp(s, AP_M_F_BELOW_MODULE_PCT, best, f->self);
+	setp(s, AP_M_F_BELOW_NATIVE_PCT, f->below[BELOW_LIB - 1], f->work);
+	setp(s, AP_M_F_BELOW_RUNTIME_PCT, f->below[BELOW_RUNTIME - 1], f->work);
+	setp(s, AP_M_F_BELOW_KERNEL_PCT, f->below[BELOW_KERNEL - 1], f->work);
+	setp(s, AP_M_F_BELOW_MODULE_PCT, best, f->work);
 	setv(s, AP_M_F_BELOW_MODULE_S, best / hz);
 	if (mod == UINT64_MAX) {
 		sets(an, s, AP_M_F_BELOW_MODULE, "");
 		sets(an, s, AP_M_F_BELOW_TOP, "");
+		sets(an, s, AP_M_F_BELOW_COMPILED, "");
 	} else {
 		const char *path = profile__s(p, p->modules[mod].path);
+		const char *by;
 		char *t;
 
 		sets(an, s, AP_M_F_BELOW_MODULE, path);
@@ -1233,14 +1303,74 @@ static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const st
 		}
 		sets(an, s, AP_M_F_BELOW_TOP, t);
 		free(t);
+		by = compiled_by(path,
+				 top == UINT64_MAX ? NULL : profile__s(p, fns[remap[top]].name));
+		sets(an, s, AP_M_F_BELOW_COMPILED, by ? by : "");
 		if (gil_seen) {
 			hmap_get(&f->below_gil, &mod, sizeof(mod), &held);
 			setp(s, AP_M_F_BELOW_GIL_RELEASED_PCT, best - held, best);
 		}
 	}
 	sets(an, s, AP_M_F_BELOW_BUILTIN, builtin == UINT64_MAX ? "" : builtin_name(builtin));
-	setp(s, AP_M_F_BELOW_BUILTIN_PCT, bbest, f->self);
+	setp(s, AP_M_F_BELOW_BUILTIN_PCT, bbest, f->work);
 	setv(s, AP_M_F_BELOW_BUILTIN_S, bbest / hz);
+}
+
+struct fn_share {
+	uint64_t fn, n;
+};
+
+static int fn_share_cmp(const void *a, const void *b)
+{
+	const struct fn_share *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return x->fn < y->fn ? -1 : x->fn > y->fn;
+}
+
+/* the module.compiled* metrics of native file m: which compiler made it
+ * from Python (by its file or its functions' symbols), whose package it
+ * is, and its top functions below Python frames with their shares */
+static void compiled_metrics(struct ap_analysis *an, struct ap_subject *s, const struct profile *p,
+			     const struct fn_acc *fns, const uint32_t *remap,
+			     const struct mod_acc *m, uint64_t total)
+{
+	double hz = p->frequency_hz ? p->frequency_hz : 1;
+	const char *path = profile__s(p, p->modules[m->module].path), *by = compiled_by(path, NULL);
+	struct fn_share *top = xcalloc(m->below_fns.cap + 1, sizeof(*top));
+	struct strbuf sb = { 0 };
+	size_t i, n = 0;
+	char *pkg;
+
+	for (i = 0; i < m->below_fns.cap; i++) {
+		if (!m->below_fns.ents[i].key)
+			continue;
+		memcpy(&top[n].fn, m->below_fns.ents[i].key, sizeof(top[n].fn));
+		top[n].n = m->below_fns.ents[i].val;
+		if (!by)
+			by = compiled_by(path, profile__s(p, fns[remap[top[n].fn]].name));
+		n++;
+	}
+	setv(s, AP_M_MOD_BELOW_SAMPLES, m->below);
+	setp(s, AP_M_MOD_BELOW_PCT, m->below, total);
+	setv(s, AP_M_MOD_BELOW_S, m->below / hz);
+	sets(an, s, AP_M_MOD_COMPILED, by ? by : "");
+	if (!by) {
+		free(top);
+		return;
+	}
+	qsort(top, n, sizeof(*top), fn_share_cmp);
+	for (i = 0; i < n && i < 3; i++)
+		sb_printf(&sb, "%s%s %.0f%%", i ? ", " : "",
+			  profile__s(p, fns[remap[top[i].fn]].name),
+			  total ? 100.0 * top[i].n / total : 0.0);
+	sets(an, s, AP_M_MOD_COMPILED_TOP, sb.buf ? sb.buf : "");
+	free(sb.buf);
+	pkg = compiled_package(p, path);
+	sets(an, s, AP_M_MOD_PACKAGE, pkg);
+	free(pkg);
+	free(top);
 }
 
 static void compute_code(struct ap_analysis *an)
@@ -1330,6 +1460,9 @@ static void compute_code(struct ap_analysis *an)
 		uint32_t k;
 		bool is_new;
 		uint64_t *slot;
+		/* one cost, one claim: the collector's and shutdown's samples
+		 * are not time below the Python frame */
+		bool work = !(c->flags & (AP_COUNT_GC | AP_COUNT_FINALIZING));
 
 		for (k = 0; k < si->n; k++) {
 			struct fn_acc *f = &fns[si->fn[k]];
@@ -1344,6 +1477,11 @@ static void compute_code(struct ap_analysis *an)
 
 			f->self += c->count;
 			bump(&f->lines, si->py_line, c->count);
+		}
+		if (si->self_py != AP_NONE && work) {
+			struct fn_acc *f = &fns[si->self_py];
+
+			f->work += c->count;
 			if (si->below != BELOW_NONE)
 				f->below[si->below - 1] += c->count;
 			if (si->below == BELOW_LIB) {
@@ -1351,6 +1489,14 @@ static void compute_code(struct ap_analysis *an)
 				bump(&f->below_fns, si->below_fn, c->count);
 				if (c->flags & AP_COUNT_GIL)
 					bump(&f->below_gil, si->below_mod, c->count);
+				slot = hmap_upsert(&midx, &si->below_mod, sizeof(si->below_mod), nm,
+						   &is_new);
+				if (is_new) {
+					GROW(mods, cm, nm + 1);
+					mods[nm++] = (struct mod_acc){ .module = si->below_mod };
+				}
+				mods[*slot].below += c->count;
+				bump(&mods[*slot].below_fns, si->below_fn, c->count);
 			}
 			if (si->builtin >= 0)
 				bump(&f->builtins, si->builtin, c->count);
@@ -1368,7 +1514,7 @@ static void compute_code(struct ap_analysis *an)
 		}
 		if (si->path != UINT32_MAX) {
 			paths[si->path].samples += c->count;
-			if (si->below == BELOW_LIB || si->builtin >= 0)
+			if (work && (si->below == BELOW_LIB || si->builtin >= 0))
 				paths[si->path].below += c->count;
 		}
 		/* the native file doing the work */
@@ -1434,8 +1580,10 @@ static void compute_code(struct ap_analysis *an)
 		}
 		setv(s, AP_M_F_MAX_RECURSION, f->max_rec);
 		setp(s, AP_M_F_UNDER_PYTHON_PCT, f->under_py, f->total);
-		if (f->kind == AP_FRAME_PYTHON && f->self)
+		if (f->kind == AP_FRAME_PYTHON && f->self) {
+			setv(s, AP_M_F_WORK_SAMPLES, f->work);
 			below_metrics(an, s, p, fns, remap, f, gil_seen);
+		}
 	}
 
 	/* paths: most samples first, then by text */
@@ -1479,8 +1627,10 @@ static void compute_code(struct ap_analysis *an)
 			sets(an, s, AP_M_MOD_CALLER, profile__s(p, fns[remap[caller]].name));
 			setp(s, AP_M_MOD_CALLER_PCT, best, m->self);
 		}
+		compiled_metrics(an, s, p, fns, remap, m, total);
 		hmap_free(&m->fns);
 		hmap_free(&m->callers);
+		hmap_free(&m->below_fns);
 	}
 	for (i = 0; i < nf; i++) {
 		hmap_free(&fns[i].lines), hmap_free(&fns[i].callers);

@@ -883,6 +883,10 @@ compile_below        compile_src         compiled_exec
 json_python_encoder  json_indent         json_c
 cpu_contention       contended+--no-children sleep
 memory_exhaustion    grow                plateau
+compiled_python_below compiled_black     expat
+native_below_python  expat               compiled_black
+ast_parse_below      ast_parse           compile_src
+compile_below        compile_src         ast_parse
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory
@@ -917,6 +921,10 @@ loaded() { # DIR
 
 t_patterns() {
 	local ids row p trig ctl dt dc
+	# compiled_black needs the corpus' packages: installed here (cached per
+	# machine), not inside its profiled run
+	tools/corpus.sh setup >$O/corpus-setup.log 2>&1 ||
+		fail pattern_compiled_python_below "the corpus could not be installed: $(tail -1 $O/corpus-setup.log)"
 	# every pattern needs a row here
 	for f in patterns/*.json; do
 		p=$(jq -r .id "$f")

@@ -601,6 +601,34 @@ def contended():
         os.kill(hog, 9)
         os.waitpid(hog, 0)
 
+def ast_parse():
+    """a linter's parse step: ast.parse() of generated source over and over;
+    the time is in compile() below ast.parse (a syntax tree, no bytecode)"""
+    import ast
+    src = _source(100)
+    end = until(1.5)
+    while time.monotonic() < end:
+        ast.parse(src)
+
+
+def compiled_black():
+    """black, compiled by mypyc (the corpus' pinned wheel under
+    build/corpus/site-packages), formatting generated source: the time is
+    the package's own compiled code, below this Python function"""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    site = os.path.join(root, "build", "corpus", "site-packages")
+    # cached: installs only when the pins changed (needs the package index)
+    r = subprocess.run([os.path.join(root, "tools", "corpus.sh"), "setup"], capture_output=True, text=True)
+    if r.returncode:
+        sys.exit("compiled_black: the corpus could not be installed: " + r.stderr.strip()[-200:])
+    sys.path.insert(0, site)
+    import black
+    src = "".join(f"def f{i}(a,b = {i}):\n  return {{'k':[a,b,{i}],'v':(a+b)*{i}}}\n" for i in range(300))
+    mode = black.Mode()
+    end = until(1.5)
+    while time.monotonic() < end:
+        black.format_str(src, mode=mode)
+
 if __name__ == "__main__":
     gc.collect()
     name = sys.argv[1]
