@@ -113,7 +113,8 @@ struct {
 static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool followed, __u64 ns)
 {
 	struct ap_taker_key k = { .tgid = tgid, .taker = task->pid ? task->tgid : 0 };
-	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed };
+	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed,
+					 .kthread = !!(task->flags & 0x00200000 /* PF_KTHREAD */) };
 
 	if (!ns)
 		return;
