@@ -892,6 +892,9 @@ static void compute_processes_threads(struct ap_analysis *an)
 		sets(an, s, AP_M_P_CMDLINE, profile__s(p, pr->cmdline));
 		if (pr->exit_status >= 0)
 			set_exit(an, s, pr->exit_status);
+		setv(s, AP_M_P_ALIVE_AT_END, !pr->exited);
+		sets(an, s, AP_M_P_STATE_AT_END,
+		     pr->exited ? "exited during the run" : "still running when the run ended");
 		setv(s, AP_M_P_SAMPLES, pr->samples);
 		setv(s, AP_M_P_CPU_S, pr->samples / hz);
 		setp(s, AP_M_P_CPU_PCT, pr->samples, p->total_samples);

@@ -882,7 +882,7 @@ reference_blas       matmul              hashing
 compile_below        compile_src         compiled_exec
 json_python_encoder  json_indent         json_c
 cpu_contention       contended+--no-children sleep
-memory_exhaustion    grow                plateau
+memory_exhaustion    grow_live+-d4       grow
 "
 PATW=$PYW/patterns.py
 # run a workload once; echo its output directory

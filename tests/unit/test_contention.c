@@ -120,3 +120,60 @@ TEST(contention_wall_stake)
 	}
 	ap_analysis__free(&an);
 }
+
+#define RUN1 "tests/fixtures/analyze/run1"
+
+/* run1 (python3 pid 100, 10 MB to 310 MB in 3 s, 100 MB/s to the end;
+ * 8 GB available): exited during the run, or still running at its end */
+static int load_run1(struct ap_analysis *an, bool alive)
+{
+	int fd = open(RUN1, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+	size_t i;
+
+	memset(an, 0, sizeof(*an));
+	err = ap_input__load(&an->in, fd, RUN1);
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		return -1;
+	for (i = 0; i < an->in.prof.nr_procs; i++)
+		if (alive) {
+			an->in.prof.procs[i].exited = false;
+			an->in.prof.procs[i].exit_status = -1;
+		}
+	ap_metrics__compute(an);
+	return ap_patterns__load_builtin(an);
+}
+
+/* memory_exhaustion needs live growth: a 3 s loader that exits at 100 MB/s
+ * is memory_growth at most; the same growth still running at the end of
+ * the run is memory_exhaustion, a risk ranked before every timed finding */
+TEST(memory_exhaustion_live_and_first)
+{
+	struct ap_analysis an;
+	size_t i;
+
+	if (!CHECK(!load_run1(&an, false), "load", "cannot load " RUN1))
+		return;
+	ap_analysis__evaluate(&an);
+	ASSERT_NEAR(pnum(&an, 100, "process.alive_at_end"), 0, 0, "exited");
+	ASSERT_TRUE(!finding_of(&an, "memory_exhaustion", 100), "exited while loading: no exhaustion");
+	ASSERT_TRUE(finding_of(&an, "memory_growth", 100) != NULL, "still memory_growth");
+	ap_analysis__free(&an);
+
+	if (!CHECK(!load_run1(&an, true), "load", "cannot load " RUN1))
+		return;
+	ap_analysis__evaluate(&an);
+	ASSERT_NEAR(pnum(&an, 100, "process.alive_at_end"), 1, 0, "running at the end");
+	ASSERT_TRUE(finding_of(&an, "memory_exhaustion", 100) != NULL, "live growth: exhaustion");
+	/* the risk (no time figure) first, then by time: hot_function's 8 s */
+	ASSERT_STREQ(an.nr_findings ? an.findings[0].id : "", "memory_exhaustion#1", "the risk first");
+	ASSERT_TRUE(an.nr_findings > 1 && !ap_finding__is_risk(&an.findings[1]), "one risk");
+	for (i = 2; i < an.nr_findings; i++)
+		if (!an.findings[i].dropped && !an.findings[i].uncertain &&
+		    an.findings[i].pat->impact_metric >= 0 && an.findings[i - 1].pat->impact_metric >= 0)
+			ASSERT_TRUE(an.findings[i].impact_s * an.findings[i].confidence <=
+					    an.findings[i - 1].impact_s * an.findings[i - 1].confidence,
+				    "the rest by time x confidence");
+	ap_analysis__free(&an);
+}
