@@ -796,7 +796,7 @@ static void contention_metrics(struct ap_analysis *an, struct ap_subject *s,
 	/* kernel threads are one taker: kernel work, not a process to move */
 	top_ns = sum->top ? sum->top->ns : 0;
 	if (sum->ktop && sum->kernel_ns > top_ns) {
-		snprintf(top, sizeof(top), "kernel threads (%s most)",
+		snprintf(top, sizeof(top), "kernel threads (%s the busiest)",
 			 *sum->ktop->comm ? sum->ktop->comm : "?");
 		top_ns = sum->kernel_ns;
 	} else if (sum->top) {

@@ -18,10 +18,10 @@ t_contention_self_kernel() {
 		fail contention_self_kernel "profiling failed: $(tail -1 $d.err)"
 		return
 	fi
-	r=$(jq -n --slurpfile f $d/findings.json --slurpfile o $d/artifacts/offcpu.json \
+	r=$(jq -rn --slurpfile f $d/findings.json --slurpfile o $d/artifacts/offcpu.json \
 		--slurpfile run $d/run.json '$f[0] as $f | $o[0] as $o | ($run[0].tool.pid // 0) as $me |
 	  ($f.findings | map(select(.pattern_id == "cpu_contention")) | .[0]) as $x |
-	  ($x.location // "" | capture("pid (?<p>[0-9]+)").p // "0" | tonumber) as $pid |
+	  (([($x.location // "") | capture("pid (?<p>[0-9]+)") | .p] | .[0]) // "0" | tonumber) as $pid |
 	  ([$o.cpu_takers[] | select(.pid == $pid and .taker_pid == $me) | .ns] | add // 0) as $mine |
 	  ([$o.cpu_takers[] | select(.pid == $pid and (.followed | not) and .taker_pid != 0 and .taker_pid != $me) | .ns] | add // 0) as $out |
 	  if $me <= 0 then "run.json has no tool.pid"
@@ -37,9 +37,9 @@ t_contention_self_kernel() {
 	  elif $x.impact_metric != "process.outside_wall_s" then "at stake is \($x.impact_metric), not the wall bound"
 	  elif $x.impact_s > ($x.evidence["process.outside_wait_s"] + 0.001) then "at stake \($x.impact_s) over the waits"
 	  elif $x.impact_s > $f.wall_s + 0.01 then "at stake \($x.impact_s) over the run wall \($f.wall_s)"
-	  else empty end')
-	if [ -n "$r" ]; then
-		fail contention_self_kernel "$r"
+	  else "OK" end' 2>&1)
+	if [ "$r" != OK ]; then
+		fail contention_self_kernel "${r:-jq gave nothing}"
 	else
 		pass contention_self_kernel
 		echo "     $(jq -r '.findings[] | select(.pattern_id == "cpu_contention") | "\(.impact_s) s at stake of \(.evidence["process.outside_wait_s"]) thread-s; ours \(.evidence["process.profiler_wait_s"]) s; kernel \(.evidence["process.kernel_wait_s"]) s"' $d/findings.json)"
@@ -58,7 +58,7 @@ t_risks_first() {
 		fail risks_first "profiling failed: $(tail -1 $d.err $c.err 2>/dev/null | tr '\n' ' ')"
 		return
 	fi
-	r=$(jq -n --slurpfile f $d/findings.json --slurpfile g $c/findings.json '$f[0] as $f | $g[0] as $g |
+	r=$(jq -rn --slurpfile f $d/findings.json --slurpfile g $c/findings.json '$f[0] as $f | $g[0] as $g |
 	  ($f.findings | map(select(.pattern_id == "memory_exhaustion")) | .[0]) as $x |
 	  if $x == null then "no memory_exhaustion for growth still running at the end: \([$f.findings[].id])"
 	  elif $x.evidence["process.alive_at_end"] != 1 then "alive_at_end \($x.evidence["process.alive_at_end"])"
@@ -66,19 +66,19 @@ t_risks_first() {
 	  elif [$g.findings[] | .pattern_id, (.related[] | sub("#[0-9]+$"; ""))] | index("memory_exhaustion") then
 	    "memory_exhaustion for a process that exited while growing: \([$g.findings[].id])"
 	  elif ([$g.findings[] | .pattern_id] | index("memory_growth")) == null then "grow: no memory_growth: \([$g.findings[].id])"
-	  else empty end')
+	  else "OK" end' 2>&1)
 	top=$($AP analyze $d 2>/dev/null)
-	if [ -n "$r" ]; then
-		fail risks_first "$r"
+	if [ "$r" != OK ]; then
+		fail risks_first "${r:-jq gave nothing}"
 	elif ! grep -q "^Risks first (high severity without a time figure" $d/report.md ||
 		! grep -A2 "^## Key bottlenecks" $d/report.md >/dev/null ||
 		! grep -m1 "^1\. \*\*" $d/report.md | grep -q "Memory growth would exhaust"; then
 		fail risks_first "report.md: no ranking line or memory_exhaustion not first: $(grep -m1 '^1\. ' $d/report.md)"
 	elif ! grep -q "^Top findings (.*risks first" <<<"$top" ||
-		! grep -m1 "^  1\. " <<<"$top" | grep -q "Memory growth would exhaust"; then
+		! sed -n '/^Top findings/,$p' <<<"$top" | grep -m1 "^  1\. " | grep -q "Memory growth would exhaust"; then
 		fail risks_first "terminal: $(grep -m2 -A1 '^Top findings' <<<"$top" | tr '\n' ' ')"
 	else
 		pass risks_first
-		echo "     $(grep -m1 '^  1\. ' <<<"$top")"
+		echo "     $(sed -n '/^Top findings/,$p' <<<"$top" | grep -m1 '^  1\. ')"
 	fi
 }
