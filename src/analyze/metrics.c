@@ -503,7 +503,8 @@ static struct pid_sums *pid_sums_of(const struct profile *p, uint32_t self)
 		if (!hmap_get(&p->proc_ids, &t->pid, sizeof(t->pid), &k))
 			continue;
 		ps[k].wait_ns += t->ns;
-		if (!t->followed && t->taker)
+		/* ours even when followed (--all may follow us) */
+		if (t->taker && ((self && t->taker == self) || !t->followed))
 			taker_sum(&ps[k], t, self);
 	}
 	return ps;
