@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "analyze/analyze.h"
 #include "analyze/pattern.h"
+#include "analyze/range.h"
 #include "unit.h"
 #include "util.h"
 
@@ -176,4 +177,31 @@ TEST(memory_exhaustion_live_and_first)
 					    an.findings[i - 1].impact_s * an.findings[i - 1].confidence,
 				    "the rest by time x confidence");
 	ap_analysis__free(&an);
+}
+
+/* the agent's windows: their run.json name the agent's pid; an analysis
+ * over a range of them knows it too */
+TEST(contention_self_over_windows)
+{
+	char tmpl[] = "/tmp/ap-contention-XXXXXX", *cmd;
+	struct ap_input in = { 0 };
+	struct ap_range r = { .from = 0, .to = UINT64_MAX };
+	int fd;
+
+	if (!CHECK(mkdtemp(tmpl) != NULL, "temp dir", "mkdtemp"))
+		return;
+	cmd = xasprintf("cp -r " CONTENTION " %s/20261129T093000Z-000000 && "
+			"cp -r " CONTENTION " %s/20261129T093015Z-000000", tmpl, tmpl);
+	ASSERT_EQ(system(cmd), 0, "fixture windows");
+	free(cmd);
+	fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_EQ(ap_range__load(fd, tmpl, &r, &in), 0, "loaded");
+	ASSERT_EQ(r.nr_windows, 2, "two windows");
+	ASSERT_EQ(in.profiler_pid, 900, "the agent's pid from the windows");
+	if (fd >= 0)
+		close(fd);
+	ap_input__free(&in);
+	cmd = xasprintf("rm -rf %s", tmpl);
+	ASSERT_EQ(system(cmd), 0, "cleanup");
+	free(cmd);
 }
