@@ -114,10 +114,11 @@ struct {
 static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool followed, __u64 ns)
 {
 	struct ap_taker_key k = { .tgid = tgid, .taker = task->pid ? task->tgid : 0 };
-	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed };
 	/* a system-wide run's filters left this process out: its time is
 	 * counted, its identity is not recorded (AP_TAKER_FILTERED) */
 	bool hidden = filter_system_wide && !followed && k.taker && k.taker != self_tgid;
+	struct ap_taker_val *v, init = { .ns = ns, .count = 1, .followed = followed,
+					 .kthread = !hidden && (task->flags & 0x00200000 /* PF_KTHREAD */) };
 
 	if (!ns)
 		return;

@@ -269,7 +269,7 @@ struct ap_taker_val {
 	__u64 count;
 	char comm[AP_COMM_LEN];    /* the taker's group leader's name, when first seen */
 	__u32 followed;            /* the taker is followed by this run */
-	__u32 pad;
+	__u32 kthread;             /* the taker is a kernel thread (PF_KTHREAD) */
 };
 
 #define AP_SYS_HIST 32             /* log2 µs buckets: [0] < 1 µs, [i] < 2^i µs (a power of 2) */

@@ -16,8 +16,8 @@
 
 #define AP_SCHEMA_FINDINGS "autoprof.findings/1"
 /* how findings are ordered, said once in report.md and the terminal */
-#define AP_RANKING_LOWER "ranked by the wall time each could save, weighted by confidence"
-#define AP_RANKING_NOTE "Ranked by the wall time each could save, weighted by confidence"
+#define AP_RANKING_LOWER "risks first (high severity, no time figure), then ranked by the wall time each could save, weighted by confidence"
+#define AP_RANKING_NOTE "Risks first (high severity without a time figure: memory about to run out, a crash), then ranked by the wall time each could save, weighted by confidence"
 /* findings less sure than this are listed apart, as uncertain */
 #define AP_MIN_CONFIDENCE 0.8
 
@@ -141,8 +141,12 @@ int ap_patterns__load_text(struct ap_analysis *an, const char *text, size_t len,
 			   char *err, size_t errlen);
 void ap_patterns__free(struct ap_analysis *an);
 
-/* evaluate every pattern over every subject, rank and de-duplicate */
+/* evaluate every pattern over every subject, rank and de-duplicate:
+ * risks first, then by impact_s x confidence (docs/PATTERNS.md, "Ranking") */
 void ap_analysis__evaluate(struct ap_analysis *an);
+/* a high-severity finding without a time figure (no impact metric):
+ * memory_exhaustion, killed_by_signal; ranked before every other */
+bool ap_finding__is_risk(const struct ap_finding *f);
 void ap_analysis__free(struct ap_analysis *an);
 
 /* one-sided score-test confidence that a share of k in n lies beyond

@@ -444,11 +444,31 @@ struct pid_sums {
 	uint64_t calls;         /* syscalls */
 	double sys_s;           /* time in them */
 	uint64_t wait_ns;       /* runnable time attributed to who had the CPU (cpu_takers) */
-	uint64_t outside_ns;    /* ... to processes not followed (not an idle CPU) */
+	uint64_t outside_ns;    /* ... to processes not followed (not an idle CPU, not us) */
+	uint64_t kernel_ns;     /* ... the part of it to kernel threads */
+	uint64_t self_ns;       /* ... to autoprof-bpf itself: its overhead */
 	const struct ap_taker *top; /* the process not followed with the most of it */
+	const struct ap_taker *ktop; /* the kernel thread with the most of it */
 };
 
-static struct pid_sums *pid_sums_of(const struct profile *p)
+/* the taker of the wait t, classed: our own process (self = tool.pid of
+ * run.json), a kernel thread (all of them one taker, "kernel threads"),
+ * or another process; the most of each is kept for top_taker */
+static void taker_sum(struct pid_sums *ps, const struct ap_taker *t, uint32_t self)
+{
+	const struct ap_taker **top = t->kthread ? &ps->ktop : &ps->top;
+
+	if (self && t->taker == self) {
+		ps->self_ns += t->ns;
+		return;
+	}
+	ps->outside_ns += t->ns;
+	ps->kernel_ns += t->kthread ? t->ns : 0;
+	if (!*top || t->ns > (*top)->ns || (t->ns == (*top)->ns && t->taker < (*top)->taker))
+		*top = t;
+}
+
+static struct pid_sums *pid_sums_of(const struct profile *p, uint32_t self)
 {
 	struct pid_sums *ps = xcalloc(p->nr_procs + 1, sizeof(*ps));
 	uint64_t k;
@@ -483,12 +503,9 @@ static struct pid_sums *pid_sums_of(const struct profile *p)
 		if (!hmap_get(&p->proc_ids, &t->pid, sizeof(t->pid), &k))
 			continue;
 		ps[k].wait_ns += t->ns;
-		if (t->followed || !t->taker)
-			continue;
-		ps[k].outside_ns += t->ns;
-		if (!ps[k].top || t->ns > ps[k].top->ns ||
-		    (t->ns == ps[k].top->ns && t->taker < ps[k].top->taker))
-			ps[k].top = t;
+		/* ours even when followed (--all may follow us) */
+		if (t->taker && ((self && t->taker == self) || !t->followed))
+			taker_sum(&ps[k], t, self);
 	}
 	return ps;
 }
@@ -515,7 +532,7 @@ static void compute_run(struct ap_analysis *an)
 	struct ap_subject *s = new_subject(an, AP_SCOPE_RUN, xstrdup("run"), AP_NONE, AP_NONE);
 	double hz = p->frequency_hz ? p->frequency_hz : 1, wall = an->in.wall_s, life = 0;
 	struct ap_completeness c;
-	struct pid_sums *sums = pid_sums_of(p);
+	struct pid_sums *sums = pid_sums_of(p, an->in.profiler_pid);
 	uint64_t calls = 0, children = 0;
 	size_t i;
 
@@ -752,10 +769,12 @@ static void set_exit(struct ap_analysis *an, struct ap_subject *s, int status)
  * plus runnable time is what its threads wanted; the runnable part is
  * split by who had the CPU (offcpu.json cpu_takers) */
 static void contention_metrics(struct ap_analysis *an, struct ap_subject *s,
-			       const struct ttime *tt, const struct pid_sums *sum)
+			       const struct ttime *tt, const struct pid_sums *sum, double wall,
+			       uint64_t busy_threads)
 {
 	const struct profile *p = &an->in.prof;
 	double active = tt->wall - tt->idle - tt->child, demand = tt->oncpu + tt->runnable;
+	double par = busy_threads, save, top_ns;
 	char top[64];
 
 	setv(s, AP_M_P_DEMAND_PCT, 100 * ratio(demand, active));
@@ -764,11 +783,31 @@ static void contention_metrics(struct ap_analysis *an, struct ap_subject *s,
 		return;
 	setv(s, AP_M_P_OUTSIDE_WAIT_S, sum->outside_ns / 1e9);
 	setv(s, AP_M_P_OUTSIDE_WAIT_PCT, 100 * ratio(sum->outside_ns / 1e9, demand));
-	if (sum->top)
+	setv(s, AP_M_P_KERNEL_WAIT_S, sum->kernel_ns / 1e9);
+	setv(s, AP_M_P_PROFILER_WAIT_S, sum->self_ns / 1e9);
+	/* waits summed over threads are thread-seconds; as gil_wall(): without
+	 * them the CPU work would take at least oncpu / min(busy threads, CPUs)
+	 * of wall time, so no more than the rest of the wall can be saved */
+	if (an->in.nr_cpus > 0 && an->in.nr_cpus < par)
+		par = an->in.nr_cpus;
+	if (par < 1)
+		par = 1;
+	save = fmax(0, wall - tt->oncpu / par);
+	setv(s, AP_M_P_OUTSIDE_WALL_S, fmin(save, sum->outside_ns / 1e9));
+	/* kernel threads are one taker: kernel work, not a process to move */
+	top_ns = sum->top ? sum->top->ns : 0;
+	if (sum->ktop && sum->kernel_ns > top_ns) {
+		snprintf(top, sizeof(top), "kernel threads (%s the busiest)",
+			 *sum->ktop->comm ? sum->ktop->comm : "?");
+		top_ns = sum->kernel_ns;
+	} else if (sum->top && sum->top->taker == AP_TAKER_FILTERED) {
+		snprintf(top, sizeof(top), "processes the run's filters leave out");
+	} else if (sum->top) {
 		snprintf(top, sizeof(top), "%s (pid %u)", *sum->top->comm ? sum->top->comm : "?",
 			 sum->top->taker);
-	sets(an, s, AP_M_P_TOP_TAKER, sum->top ? top : "none");
-	setv(s, AP_M_P_TOP_TAKER_PCT, sum->top ? 100 * ratio(sum->top->ns, sum->wait_ns) : 0);
+	}
+	sets(an, s, AP_M_P_TOP_TAKER, top_ns > 0 ? top : "none");
+	setv(s, AP_M_P_TOP_TAKER_PCT, 100 * ratio(top_ns, sum->wait_ns));
 }
 
 /* Thread-seconds of GIL wait are not wall seconds: four threads on two
@@ -820,7 +859,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 	struct ap_process *procs = xmalloc((p->nr_procs + 1) * sizeof(*procs));
 	const struct ap_thread **th = xmalloc((p->nr_threads + 1) * sizeof(*th));
 	struct thread_rows *rows = index_rows(p);
-	struct pid_sums *sums = pid_sums_of(p);
+	struct pid_sums *sums = pid_sums_of(p, an->in.profiler_pid);
 	struct hmap series = { 0 };
 	struct ttime run_all = { 0 };
 	size_t i, k, first_thread, k0 = 0;
@@ -843,6 +882,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		char sites[SITE__COUNT][512];
 		const struct pid_sums *sum = pid_sums_get(p, sums, pr->pid);
 		uint64_t children = sum->children, nthreads = 0, gil_threads = 0, lock_threads = 0;
+		uint64_t busy_threads = 0;
 		double wall = process_wall(sum, an->in.wall_s);
 		const struct ap_series *sr = hmap_get(&series, &pr->pid, sizeof(uint32_t), &v) ?
 					     &an->in.series[v] : NULL;
@@ -855,6 +895,9 @@ static void compute_processes_threads(struct ap_analysis *an)
 		sets(an, s, AP_M_P_CMDLINE, profile__s(p, pr->cmdline));
 		if (pr->exit_status >= 0)
 			set_exit(an, s, pr->exit_status);
+		setv(s, AP_M_P_ALIVE_AT_END, !pr->exited);
+		sets(an, s, AP_M_P_STATE_AT_END,
+		     pr->exited ? "exited during the run" : "still running when the run ended");
 		setv(s, AP_M_P_SAMPLES, pr->samples);
 		setv(s, AP_M_P_CPU_S, pr->samples / hz);
 		setp(s, AP_M_P_CPU_PCT, pr->samples, p->total_samples);
@@ -878,6 +921,8 @@ static void compute_processes_threads(struct ap_analysis *an)
 			add_ttime(&all, &tt);
 			add_sites(an, tr, psites);
 			gil_threads += tt.accounted && tt.gil >= 0.1 * tt.wall && tt.gil > 0;
+			busy_threads += tt.accounted && tt.oncpu + tt.runnable >= 0.1 * tt.wall &&
+					tt.oncpu + tt.runnable > 0;
 			lock_threads += tt.accounted && tt.lock >= 0.1 * tt.wall && tt.lock > 0;
 			ts = new_subject(an, AP_SCOPE_THREAD,
 					 xasprintf("pid %u tid %u (%s)", t->pid, t->tid,
@@ -906,7 +951,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_THREADS, nthreads);
 		if (all.accounted) {
 			set_time_shares(s, &all, true);
-			contention_metrics(an, s, &all, sum);
+			contention_metrics(an, s, &all, sum, wall, busy_threads);
 			site_texts(p, psites, sites);
 			sets(an, s, AP_M_P_LOCK_SITE, sites[SITE_LOCK]);
 			sets(an, s, AP_M_P_IO_SITE, sites[SITE_IO]);

@@ -95,6 +95,8 @@ static int merge_window(int fd, const char *dir, const char *name, struct ap_inp
 		*wall_s = w.wall_s;
 		if (!in->nr_cpus)
 			in->nr_cpus = w.nr_cpus;
+		if (!in->profiler_pid) /* the agent's pid: one process for every window */
+			in->profiler_pid = w.profiler_pid;
 		in->interrupted |= w.interrupted;
 	}
 	ap_input__free(&w);

@@ -69,6 +69,7 @@ static void load_run(struct ap_input *in, const cJSON *root)
 	struct strbuf sb = { 0 };
 
 	in->wall_s = num(root, "wall_s", 0);
+	in->profiler_pid = (uint32_t)num(cJSON_GetObjectItemCaseSensitive(root, "tool"), "pid", 0);
 	in->nr_cpus = (int)num(h, "nr_cpus", 0);
 	in->mem_available_mb = num(h, "mem_available_kb", NAN) / 1024;
 	in->interrupted = cJSON_IsTrue(it);

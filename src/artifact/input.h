@@ -29,6 +29,7 @@ struct ap_input {
 	struct profile prof;
 	double wall_s;
 	int nr_cpus;
+	uint32_t profiler_pid;   /* tool.pid: autoprof-bpf's own process; 0 unknown */
 	double mem_available_mb; /* host.mem_available_kb at the end of the run; NAN unknown */
 	char *target;          /* command line or "pid N" */
 	bool interrupted;

@@ -85,6 +85,8 @@ cJSON *offcpu_json__build(const struct profile *p)
 			cJSON_AddNumberToObject(o, "taker_pid", t->taker);
 			cJSON_AddStringToObject(o, "taker_comm", t->comm);
 			cJSON_AddBoolToObject(o, "followed", t->followed);
+			if (t->kthread)
+				cJSON_AddBoolToObject(o, "taker_kernel", true);
 			cJSON_AddNumberToObject(o, "ns", t->ns);
 			cJSON_AddNumberToObject(o, "count", t->count);
 		}
@@ -338,6 +340,7 @@ static int offcpu_load_root(struct profile *p, cJSON *root, const char *path)
 		const char *comm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "taker_comm"));
 		struct ap_taker tk = { .pid = json_u64(o, "pid"), .taker = json_u64(o, "taker_pid"),
 				       .followed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "followed")),
+				       .kthread = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "taker_kernel")),
 				       .ns = json_u64(o, "ns"), .count = json_u64(o, "count") };
 
 		snprintf(tk.comm, sizeof(tk.comm), "%s", comm ? comm : "");

@@ -194,6 +194,9 @@ int run_json__write_at(const struct ap_session *ses, const struct profile *p, in
 	tool = cJSON_AddObjectToObject(root, "tool");
 	cJSON_AddStringToObject(tool, "name", "autoprof-bpf");
 	cJSON_AddStringToObject(tool, "version", AP_VERSION);
+	/* our own process: the CPU it takes from a waiting thread is the
+	 * profiler's overhead, not contention to move elsewhere */
+	cJSON_AddNumberToObject(tool, "pid", getpid());
 	add_target(root, ses);
 	add_time(root, "start_time", ses->start_real);
 	add_time(root, "end_time", ses->end_real);

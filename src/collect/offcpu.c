@@ -151,7 +151,7 @@ static void taker_row(const void *k, const void *v, void *ctx)
 	const struct ap_taker_key *key = k;
 	const struct ap_taker_val *val = v;
 	struct ap_taker t = { .pid = key->tgid, .taker = key->taker, .followed = val->followed,
-			      .ns = val->ns, .count = val->count };
+			      .kthread = val->kthread, .ns = val->ns, .count = val->count };
 
 	_Static_assert(sizeof(t.comm) == sizeof(val->comm), "comm sizes");
 	memcpy(t.comm, val->comm, sizeof(t.comm));

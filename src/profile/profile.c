@@ -398,6 +398,7 @@ void profile__add_taker(struct profile *p, const struct ap_taker *t)
 		memcpy(p->takers[id].comm, t->comm, sizeof(t->comm));
 		p->takers[id].comm[sizeof(t->comm) - 1] = 0;
 	}
+	p->takers[id].kthread |= t->kthread;
 	p->takers[id].ns += t->ns;
 	p->takers[id].count += t->count;
 	p->has_takers = true;

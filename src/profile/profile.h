@@ -112,6 +112,7 @@ struct ap_taker {
 	uint32_t pid, taker;
 	char comm[16];          /* the taker's name (its group leader's), NUL-terminated */
 	bool followed;          /* the taker is a process this run follows */
+	bool kthread;           /* the taker is a kernel thread (kworker, ksoftirqd, ...) */
 	uint64_t ns, count;     /* runnable time and the number of waits */
 };
 

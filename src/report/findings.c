@@ -399,6 +399,8 @@ static void md_blocked(const struct ap_analysis *an, FILE *f)
  * measured, summed over threads)" when capped; or "no direct time cost" */
 static const char *stake(const struct ap_finding *x, char *buf, size_t len)
 {
+	if (ap_finding__is_risk(x))
+		return "no direct time cost, a risk: listed first";
 	if (x->pat->impact_metric < 0)
 		return "no direct time cost";
 	if (x->impact_raw_s > x->impact_s + 0.005)

@@ -85,7 +85,7 @@ t_gil_wall_stake() {
 	  else empty end' $d/findings.json $d/artifacts/offcpu.json $d/artifacts/syscalls.json)
 	if [ -n "$r" ]; then
 		fail gil_wall_stake "$r"
-	elif ! grep -q "^Ranked by the wall time each could save, weighted by confidence" $d/report.md; then
+	elif ! grep -q "^Risks first .*, then ranked by the wall time each could save, weighted by confidence" $d/report.md; then
 		fail gil_wall_stake "report.md does not say how findings are ranked"
 	else
 		pass gil_wall_stake

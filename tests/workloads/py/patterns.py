@@ -628,6 +628,16 @@ def compiled_black():
     end = until(1.5)
     while time.monotonic() < end:
         black.format_str(src, mode=mode)
+def grow_live():
+    """grow's 1 MiB every 20 ms, for 4.5 s: profiled with -d 4 it is still
+    growing, and running, when the run ends (live growth)"""
+    keep = []
+    start = time.monotonic()
+    end = start + 4.5
+    while time.monotonic() < end:
+        while len(keep) < (time.monotonic() - start) * 50:
+            keep.append(bytearray(1 << 20))
+        time.sleep(0.02)
 
 if __name__ == "__main__":
     gc.collect()
