@@ -62,7 +62,9 @@ enum ap_counter {
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
 	AP_CNT_FILTERED_OUT,       /* system-wide: on-CPU samples of tasks the filters leave out */
-	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full */
+	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full,
+				    * or a fifth thread waits on one CPU (cpu_waiting has 4 slots) */
+	AP_CNT_OFF_WAIT_EXPIRED,   /* run-queue entries dropped after 5 s (a thread that left unseen) */
 	AP_CNT__COUNT,
 };
 
