@@ -314,9 +314,13 @@ reopen:
 	if (err && cc->snap) {
 		/* the attach snapshot's sleepable iterator is new to kernels
 		 * that passed its probe: one that refuses it must not cost the
-		 * whole attach. Once more from the start, without it */
-		ap_warn("snapshot: the kernel refused its iterator (%s): threads blocked since before "
-			"the attach get no user or Python stack", ap_errstr(err));
+		 * whole attach. Once more from the start, without it. libbpf
+		 * unloads everything after a failed load, so which program (or
+		 * map, or memlock) failed is not known here: the message says
+		 * only what is done, and a second failure is reported below */
+		ap_warn("bpf: loading the BPF programs failed (%s): retrying without the attach "
+			"snapshot's iterator (threads blocked since before the attach then get no "
+			"user or Python stack)", ap_errstr(err));
 		for (i = 0; i < AP_COLL__COUNT; i++)
 			if (cc->coll[i].ops->free)
 				cc->coll[i].ops->free(&cc->coll[i]);
