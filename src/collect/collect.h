@@ -133,6 +133,11 @@ struct cpu_collector {
 	uint64_t pynames_tick_next; /* when pending threads are looked at next */
 	bool pynames_want;          /* some (pid, tid) is pending */
 	uint64_t pynames_reads, pynames_failed, pynames_dropped;
+	uint64_t pynames_pid_reads; /* processes read (pythreads__read calls) */
+	uint64_t pynames_deferred;  /* flush reads left for later: over the flush's budget */
+	size_t pynames_flush_from;  /* the process a flush starts with (round robin) */
+	struct hmap pyarg0_reads;   /* tgid -> generated-code argument reads (stacks.c) */
+	uint64_t pyarg0_total, pyarg0_capped;
 	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
 };
 

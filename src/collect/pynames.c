@@ -69,6 +69,7 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 			cc->pynames_buf = xmalloc(AP_PYTHREADS_MAX * sizeof(*cc->pynames_buf));
 		n = pythreads__read(&tg, cc->pynames_buf, AP_PYTHREADS_MAX, &st);
 		cc->pynames_reads += st.reads;
+		cc->pynames_pid_reads++;
 		if (n < 0 || st.incomplete) {
 			cc->pynames_failed++;
 			ap_debug("python: pid %u: reading thread names: %s", pid,
@@ -190,18 +191,47 @@ void collect_pynames_tick(struct cpu_collector *cc)
 	cc->pynames_want = again;
 }
 
+/* Each flush reads the live Python processes again, for threads that
+ * only block, within the rate limit (may_read()) and a budget for all of
+ * them together, from where the last flush stopped: with --all and many
+ * Python processes a flush costs the drain loop at most
+ * AP_PYNAMES_FLUSH_NS. The last flush ignores the rate limit (it is the
+ * last chance) but has a budget too. Reads the budget leaves out are
+ * counted (python_thread_name_reads_deferred). */
+static void flush_reads(struct cpu_collector *cc)
+{
+	struct procmaps *pm = &cc->ses->pm;
+	uint64_t t0 = now_mono_ns(), now = t0;
+	uint64_t budget = cc->stopped ? AP_PYNAMES_LAST_FLUSH_NS : AP_PYNAMES_FLUSH_NS;
+	size_t i, j, n = pm->nr_procs;
+
+	for (j = 0; j < n; j++) {
+		struct ap_proc *p;
+		struct ap_image *img;
+
+		i = (cc->pynames_flush_from + j) % n;
+		p = pm->procs[i];
+		img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
+		if (!img || img->py_minor <= 0 || img->py_minor > 13)
+			continue;
+		if (!cc->stopped && !may_read(cc, p->pid, now))
+			continue;
+		if (now - t0 >= budget) {
+			cc->pynames_deferred++;
+			continue;
+		}
+		read_pid(cc, p->pid, now);
+		now = now_mono_ns();
+		cc->pynames_flush_from = i + 1;
+	}
+}
+
 void collect_pynames_flush(struct cpu_collector *cc, struct profile *into)
 {
-	uint64_t now = now_mono_ns(), v;
+	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < cc->ses->pm.nr_procs; i++) {
-		struct ap_proc *p = cc->ses->pm.procs[i];
-		struct ap_image *img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
-
-		if (img && img->py_minor > 0 && img->py_minor <= 13)
-			read_pid(cc, p->pid, now);
-	}
+	flush_reads(cc);
 	for (i = 0; i < into->nr_threads; i++) {
 		struct ap_thread *t = &into->threads[i];
 		struct pn_key k = { t->pid, t->tid };
@@ -297,5 +327,6 @@ void collect_pynames_free(struct cpu_collector *cc)
 	hmap_free(&cc->pynames);
 	hmap_free(&cc->pynames_read);
 	hmap_free(&cc->pynames_nthr);
+	hmap_free(&cc->pyarg0_reads); /* stacks.c's, freed with its neighbours */
 	free(cc->pynames_buf);
 }
