@@ -365,6 +365,7 @@ struct ap_py_frame {
 #define AP_SPY_GC       (1u << 5)  /* the thread held the GIL while the cyclic GC collected */
 #define AP_SPY_FINALIZING (1u << 6) /* the thread is finalizing the runtime (Py_FinalizeEx
 				     * after the atexit handlers) */
+#define AP_SPY_GIL_KNOWN (1u << 7) /* the GIL was read: AP_SPY_GIL says held or not */
 
 #define AP_PY_NAME_MAX 128
 #define AP_PY_FILE_MAX 256
