@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: MIT
+# Safety and accounting fixes from the issue-15 review (branch fixa): the
+# attach snapshot's time budget, the thread-name reads' rate limit at
+# flush, the cap on generated-code argument reads.
+# Sourced by tests/integration/run.sh (helpers and AP, W, O, PYW from there).
+
+# a target whose memory does not answer the attach snapshot (stood in for
+# by AP_TEST_SNAPSHOT_STALL_MS: the reader waits 6 s before its first
+# read): one warning, the run goes on after the 2 s budget, not the 6 s,
+# with snapshot_timeouts 1 and its artifacts complete
+t_snapshot_timeout() {
+	local t=snapshot_timeout d=$O/snapshot_timeout t0 took n
+	local i rc pid
+	rm -rf $d $d.ready
+	/usr/bin/python3.11 $PYW/hung.py $d.ready >$d.target.log 2>&1 &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -s $d.ready ] && break
+		sleep 0.1
+	done
+	if [ ! -s $d.ready ]; then
+		kill $pid 2>/dev/null
+		fail $t "hung.py did not start in 20 s: $(tail -1 $d.target.log)"
+		return
+	fi
+	t0=$EPOCHREALTIME
+	AP_TEST_SNAPSHOT_STALL_MS=6000 $AP -q -p $pid -d 1 -o $d 2>$d.err; rc=$?
+	took=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.1f", b - a }')
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	if [ $rc != 0 ] || ! artifacts_ok $d; then
+		fail $t "exit $rc or artifacts incomplete: $(tail -1 $d.err)"
+		return
+	fi
+	n=$(grep -c 'snapshot' $d.err)
+	if [ "$n" != 1 ] || ! grep -q "snapshot: pid $pid: its memory did not answer within 2 s" $d.err; then
+		fail $t "want one warning line naming pid $pid and the 2 s budget, got $n: $(head -3 $d.err)"
+	elif [ "$(jq '.collectors.cpu.counters.snapshot_timeouts' $d/run.json)" != 1 ]; then
+		fail $t "snapshot_timeouts is $(jq '.collectors.cpu.counters.snapshot_timeouts' $d/run.json), want 1"
+	elif ! awk -v s=$took 'BEGIN { exit !(s < 6) }'; then
+		fail $t "the attach took ${took} s with a 1 s run: it waited for the stalled reader (6 s)"
+	else
+		pass $t
+		echo "     start to end ${took} s (1 s run + 2 s budget + start-up), $(jq '.collectors.cpu.counters.snapshot_threads' $d/run.json) threads before the budget ran out"
+	fi
+}
+
+# names.py with a flush every 10 ms: each process's names are read at
+# most every 250 ms (AP_PYNAMES_GAP_NS) while it runs, whatever the flush
+# rate, plus the last flush; before the fix every flush read it (~100)
+t_pynames_flush_rate() {
+	local t=pynames_flush_rate d=$O/pynames_flush_rate reads wall max
+	AP_TEST_FLUSH_MS=10 $AP -q -F 99 -o $d -- /usr/bin/python3.11 $PYW/names.py 1 $d.tids 0.3 \
+		>/dev/null 2>$d.err || { fail $t "exit $?: $(tail -1 $d.err)"; return; }
+	reads=$(jq '.counters.python_thread_name_process_reads' $d/artifacts/cpu.json)
+	wall=$(jq .wall_s $d/run.json)
+	# one process, a read per 250 ms of its life, its first and the last
+	max=$(awk -v w=$wall 'BEGIN { printf "%d", w * 4 + 3 }')
+	if [ "$reads" = null ] || [ "$reads" -lt 1 ]; then
+		fail $t "python_thread_name_process_reads is $reads, want at least 1"
+	elif [ "$reads" -gt "$max" ]; then
+		fail $t "$reads reads of one process in $wall s with a flush every 10 ms, want at most $max"
+	elif ! jq -e '[.threads[] | select(.python_name == "Worker-1")] | length == 1' \
+		$d/artifacts/cpu.json >/dev/null; then
+		fail $t "Worker-1 is not named any more"
+	else
+		pass $t
+		echo "     $reads reads of its names in $wall s (at most $max), deferred: $(jq '.counters.python_thread_name_reads_deferred' $d/artifacts/cpu.json)"
+	fi
+}
+
+# a program that evals a lambda per item (each line 1 of <string>, like
+# namedtuple's __new__): at most 256 reads of their first argument per
+# process, the rest counted
+t_generated_reads_capped() {
+	local t=generated_reads_capped d=$O/generated_reads_capped reads capped
+	$AP -q -F 999 -o $d -- /usr/bin/python3.11 -c '
+import time
+keep = []
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    f = eval("lambda n: sum(range(n))")
+    keep.append(f)
+    f(20000)
+' >/dev/null 2>$d.err || { fail $t "exit $?: $(tail -1 $d.err)"; return; }
+	reads=$(jq '.counters.python_generated_name_reads' $d/artifacts/cpu.json)
+	capped=$(jq '.counters.python_generated_name_reads_capped' $d/artifacts/cpu.json)
+	if [ "$reads" = null ] || [ "$reads" -gt 256 ]; then
+		fail $t "python_generated_name_reads is $reads, want at most 256"
+	elif [ "$capped" = null ] || [ "$capped" -lt 1 ]; then
+		fail $t "no read was capped ($reads reads): the workload's lambdas were not sampled enough"
+	elif [ "$(samples $d/stacks.folded '<lambda> \(<string>:1\)')" = 0 ]; then
+		fail $t "the capped lambdas are not shown as <lambda> (<string>:1)"
+	else
+		pass $t
+		echo "     $reads reads, $capped capped"
+	fi
+}
+
+SUITE_TESTS=(snapshot_timeout pynames_flush_rate generated_reads_capped)
