@@ -705,6 +705,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_thread_names_dropped", cc->pynames_dropped);
 	profile__set_counter(p, "python_thread_name_process_reads", cc->pynames_pid_reads);
 	profile__set_counter(p, "python_thread_name_reads_deferred", cc->pynames_deferred);
+	profile__set_counter(p, "python_memory_read_timeouts", cc->pynames_timeouts);
 	profile__set_counter(p, "python_generated_name_reads", cc->pyarg0_total);
 	profile__set_counter(p, "python_generated_name_reads_capped", cc->pyarg0_capped);
 	collect_snapshot_counters(cc, p);

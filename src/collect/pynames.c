@@ -16,6 +16,7 @@
 
 #define PN_PENDING 1ull /* seen, not named by a read since */
 #define PN_TRIED 0ull   /* a read since did not name it: not a Python thread (yet) */
+#define PN_HUNG UINT64_MAX /* pynames_read: a read of the pid timed out, never again */
 
 struct pn_key {
 	uint32_t pid, tid;
@@ -67,9 +68,14 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 	if (!target_of(cc, pid, &tg)) {
 		if (!cc->pynames_buf)
 			cc->pynames_buf = xmalloc(AP_PYTHREADS_MAX * sizeof(*cc->pynames_buf));
-		n = pythreads__read(&tg, cc->pynames_buf, AP_PYTHREADS_MAX, &st);
-		cc->pynames_reads += st.reads;
+		n = pythreads__read_bounded(&tg, cc->pynames_buf, AP_PYTHREADS_MAX, &st,
+					    AP_PYNAMES_WAIT_NS);
 		cc->pynames_pid_reads++;
+		if (n == -ETIMEDOUT) {
+			collect_pynames_timed_out(cc, pid);
+			return;
+		}
+		cc->pynames_reads += st.reads;
 		if (n < 0 || st.incomplete) {
 			cc->pynames_failed++;
 			ap_debug("python: pid %u: reading thread names: %s", pid,
@@ -112,6 +118,24 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
 	}
 	hmap_upsert(&cc->pynames, &k, sizeof(k), PN_PENDING, &is_new);
 	cc->pynames_want = true;
+}
+
+void collect_pynames_timed_out(struct cpu_collector *cc, uint32_t pid)
+{
+	/* its memory does not answer: never read again (a helper thread
+	 * stays blocked until it does) */
+	cc->pynames_timeouts++;
+	ap_warn("python: pid %u: reading its memory: no answer within %llu ms (a process hung in a "
+		"page fault or holding its mmap_lock?): thread names not read again",
+		pid, (unsigned long long)(AP_PYNAMES_WAIT_NS / 1000000));
+	hmap_put(&cc->pynames_read, &pid, sizeof(pid), PN_HUNG);
+}
+
+bool collect_pynames_hung(struct cpu_collector *cc, uint32_t pid)
+{
+	uint64_t next;
+
+	return hmap_get(&cc->pynames_read, &pid, sizeof(pid), &next) && next == PN_HUNG;
 }
 
 /* may pid be read now? */
@@ -177,7 +201,7 @@ void collect_pynames_tick(struct cpu_collector *cc)
 		if (n && pids[n - 1] == k.pid)
 			continue;
 		if (hmap_get(&cc->pynames_read, &k.pid, sizeof(k.pid), &next) && now < next) {
-			again = true;
+			again |= next != PN_HUNG; /* a hung pid's stay pending */
 			continue;
 		}
 		GROW(pids, cap, n + 1);
@@ -215,6 +239,8 @@ static void flush_reads(struct cpu_collector *cc)
 		if (!img || img->py_minor <= 0 || img->py_minor > 13)
 			continue;
 		if (!cc->stopped && !may_read(cc, p->pid, now))
+			continue;
+		if (collect_pynames_hung(cc, p->pid))
 			continue;
 		if (now - t0 >= budget) {
 			cc->pynames_deferred++;
@@ -295,6 +321,19 @@ size_t collect_pynames_purge(struct cpu_collector *cc)
 		if (rd.ents[i].key &&
 		    hmap_get(&cc->pynames_read, rd.ents[i].key, rd.ents[i].klen, &t))
 			rd.ents[i].val = t;
+	}
+	/* ... and the mark of live pids whose memory did not answer */
+	for (i = 0; i < cc->pynames_read.cap; i++) {
+		struct hmap_ent *e = &cc->pynames_read.ents[i];
+		const struct ap_proc *p;
+		uint32_t pid;
+
+		if (!e->key || e->val != PN_HUNG)
+			continue;
+		memcpy(&pid, e->key, sizeof(pid));
+		p = procmaps__find(&cc->ses->pm, pid);
+		if (p && !p->released)
+			hmap_put(&rd, &pid, sizeof(pid), PN_HUNG);
 	}
 	hmap_free(&cc->pynames_read);
 	cc->pynames_read = rd;

@@ -97,4 +97,29 @@ while time.monotonic() < end:
 	fi
 }
 
-SUITE_TESTS=(snapshot_timeout pynames_flush_rate generated_reads_capped)
+# a target whose memory does not answer the thread-name reads
+# (process_vm_readv; stood in for by AP_TEST_PYTHREADS_STALL_MS: each read
+# on the helper thread waits 3 s first): one warning, one timeout counted,
+# the process never read again, the run not held up (each wait 100 ms)
+t_pynames_timeout() {
+	local t=pynames_timeout d=$O/pynames_timeout t0 took n
+	t0=$EPOCHREALTIME
+	AP_TEST_PYTHREADS_STALL_MS=3000 $AP -q -F 99 -o $d -- /usr/bin/python3.11 $PYW/names.py 1 \
+		$d.tids 0.3 >/dev/null 2>$d.err || { fail $t "exit $?: $(tail -1 $d.err)"; return; }
+	took=$(awk -v a=$t0 -v b=$EPOCHREALTIME 'BEGIN { printf "%.1f", b - a }')
+	n=$(grep -c 'python: pid' $d.err)
+	if [ "$n" != 1 ] || ! grep -q "python: pid [0-9]*: reading its memory: no answer within 100 ms" $d.err; then
+		fail $t "want one warning line about the 100 ms budget, got $n: $(head -3 $d.err)"
+	elif [ "$(jq '.counters.python_memory_read_timeouts' $d/artifacts/cpu.json)" != 1 ]; then
+		fail $t "python_memory_read_timeouts is $(jq '.counters.python_memory_read_timeouts' $d/artifacts/cpu.json), want 1"
+	elif ! artifacts_ok $d; then
+		fail $t "artifacts incomplete"
+	elif ! awk -v s=$took 'BEGIN { exit !(s < 3) }'; then
+		fail $t "a 1 s run took ${took} s: the reads held the profiler up"
+	else
+		pass $t
+		echo "     a 1 s run took ${took} s with every read stalled 3 s"
+	fi
+}
+
+SUITE_TESTS=(snapshot_timeout pynames_flush_rate generated_reads_capped pynames_timeout)
