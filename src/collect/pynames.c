@@ -2,8 +2,8 @@
 /* Python thread names (threading.Thread.name) for the thread tables. A
  * sampled thread of a Python process not named yet makes its process
  * read again (src/python/pythreads.c), at most every AP_PYNAMES_GAP_NS;
- * every flush reads the live Python processes once more, for threads
- * that only block. A name outlives its thread (the last one read), until
+ * every flush reads the live Python processes once more within that
+ * limit and a budget, for threads that only block. A name outlives its thread (the last one read), until
  * its process is released by a purge. */
 #include <errno.h>
 #include <stdlib.h>
