@@ -122,4 +122,49 @@ t_pynames_timeout() {
 	fi
 }
 
-SUITE_TESTS=(snapshot_timeout pynames_flush_rate generated_reads_capped pynames_timeout)
+# system-wide with --comm: a process's main thread renamed (by a sibling,
+# through /proc) while it waits for the CPU they share leaves the filter
+# at its next switch-in. Its entry in the CPU's run-queue list must go with
+# it: before the fix it stayed, and every later slice of that CPU was
+# charged to the process in cpu_takers until the run ended (3 s here).
+# The process waited for the CPU only before the rename (2 threads, 0.5 s)
+t_stale_cpu_waiter() {
+	local t=stale_cpu_waiter d=$O/stale_cpu_waiter pid ns
+	rm -rf $d
+	/usr/bin/python3.11 -c '
+import os, threading, time
+os.sched_setaffinity(0, {0})
+with open("/proc/self/comm", "w") as f:
+    f.write("apstale")
+time.sleep(1.5)
+end = time.monotonic() + 0.5
+def renamer():
+    while time.monotonic() < end:
+        pass
+    with open("/proc/self/task/%d/comm" % os.getpid(), "w") as f:
+        f.write("apstale-gone")
+    while time.monotonic() < end + 0.5:
+        pass
+threading.Thread(target=renamer).start()
+while time.monotonic() < end + 0.5:
+    pass
+' >$d.target.log 2>&1 &
+	pid=$!
+	$AP -q --all --comm apstale -d 5 -o $d 2>$d.err
+	wait $pid
+	if ! artifacts_ok $d; then
+		fail $t "artifacts incomplete: $(tail -1 $d.err)"
+		return
+	fi
+	ns=$(jq --argjson p $pid '[.cpu_takers[] | select(.pid == $p) | .ns] | add // 0' $d/artifacts/offcpu.json)
+	if ! gt $ns 50000000; then
+		fail $t "pid $pid waited ${ns} ns for its CPU before the rename: the run did not see it (started late?)"
+	elif gt $ns 1000000000; then
+		fail $t "pid $pid charged $(awk -v n=$ns 'BEGIN { printf "%.2f", n / 1e9 }') s of waits; it waited at most 1 s (2 threads, 0.5 s) before leaving the filter"
+	else
+		pass $t
+		echo "     $(awk -v n=$ns 'BEGIN { printf "%.2f", n / 1e9 }') s of CPU waits charged, all before the rename; cpu_waits_expired $(jq '.counters.cpu_waits_expired' $d/artifacts/cpu.json)"
+	fi
+}
+
+SUITE_TESTS=(snapshot_timeout pynames_flush_rate generated_reads_capped pynames_timeout stale_cpu_waiter)
