@@ -281,6 +281,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 {
 	struct cpu_collector *cc = xcalloc(1, sizeof(*cc));
 	bool snap_refused = false;
+	const char *failed;
 	int i, err;
 
 	cc->ses = ses;
@@ -310,17 +311,23 @@ reopen:
 	collect_snapshot_configure(cc, snap_refused);
 	if (ses->opts.all)
 		ap_filter__configure(&ses->opts.filter, cc->skel);
+	ap_log_libbpf_failed_reset();
 	err = autoprof_bpf__load(cc->skel);
-	if (err && cc->snap) {
+	failed = ap_log_libbpf_failed_prog();
+	if (err && cc->snap && (!*failed || !strcmp(failed, "snap_threads"))) {
 		/* the attach snapshot's sleepable iterator is new to kernels
 		 * that passed its probe: one that refuses it must not cost the
-		 * whole attach. Once more from the start, without it. libbpf
-		 * unloads everything after a failed load, so which program (or
-		 * map, or memlock) failed is not known here: the message says
-		 * only what is done, and a second failure is reported below */
-		ap_warn("bpf: loading the BPF programs failed (%s): retrying without the attach "
-			"snapshot's iterator (threads blocked since before the attach then get no "
-			"user or Python stack)", ap_errstr(err));
+		 * whole attach. Once more from the start, without it: when
+		 * libbpf named it as the program that failed, or named none (a
+		 * libbpf whose words we do not know); another program's failure
+		 * is the error below. A second failure is reported below too */
+		if (*failed)
+			ap_warn("snapshot: the kernel refused its iterator (%s): threads blocked since "
+				"before the attach get no user or Python stack", ap_errstr(err));
+		else
+			ap_warn("bpf: loading the BPF programs failed (%s): retrying without the attach "
+				"snapshot's iterator (threads blocked since before the attach then get "
+				"no user or Python stack)", ap_errstr(err));
 		for (i = 0; i < AP_COLL__COUNT; i++)
 			if (cc->coll[i].ops->free)
 				cc->coll[i].ops->free(&cc->coll[i]);
