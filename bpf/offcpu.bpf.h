@@ -92,8 +92,13 @@ static __always_inline void off_add(const struct ap_thread_stat *st, __u64 sid, 
  * waiting there, with the part of its run the thread waited through. A
  * thread the load balancer moves while it waits stays listed on the CPU it
  * started waiting on; more than AP_CPU_WAITERS waiting on one CPU are not
- * attributed (cpu_takers_full). */
+ * attributed (cpu_takers_full). An entry older than AP_WAIT_STALE_NS is
+ * dropped (cpu_waits_expired): a fair scheduler runs a runnable thread
+ * within its latency target times the run-queue length (24 ms x n on
+ * CFS/EEVDF defaults), so a wait that long is an entry whose thread left
+ * without passing waiter_del(), not a wait to charge for ever. */
 #define AP_CPU_WAITERS 4
+#define AP_WAIT_STALE_NS (5ULL * 1000000000ULL)
 
 struct cpu_waiters {
 	__u64 last_switch;      /* this CPU's previous sched_switch */
@@ -206,6 +211,11 @@ static __always_inline void waiters_charge(struct task_struct *prev, bool prev_f
 
 		if (!tid || tid == prev->pid || since >= now)
 			continue;
+		if (now - since > AP_WAIT_STALE_NS) {
+			cw->w[i].tid = 0;
+			cnt_inc(AP_CNT_OFF_WAIT_EXPIRED);
+			continue;
+		}
 		taker_add(tgid, prev, prev_followed, now - (since > from ? since : from));
 	}
 }

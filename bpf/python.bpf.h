@@ -107,9 +107,11 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 	return tstate;
 }
 
-/* the GIL struct {interval; last_holder @8; locked @16} is held by tstate */
-static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tstate,
-					 struct task_struct *task)
+/* the GIL struct {interval; last_holder @8; locked @16} is held by tstate:
+ * AP_SPY_GIL_KNOWN | AP_SPY_GIL when it is, AP_SPY_GIL_KNOWN when not, 0
+ * when the GIL could not be read (then nobody knows: not "released") */
+static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tstate,
+					  struct task_struct *task)
 {
 	struct {
 		__u64 interval;
@@ -124,11 +126,11 @@ static __always_inline bool py_holds_gil(const struct ap_py_proc *pp, __u64 tsta
 	} else {
 		if (ap_read_user(&interp, 8, (void *)(tstate + pp->off.tstate_interp), task) ||
 		    ap_read_user(&addr, 8, (void *)(interp + ptr), task))
-			return false;
+			return 0;
 	}
 	if (ap_read_user(&gil, sizeof(gil), (void *)addr, task))
-		return false;
-	return gil.locked && gil.last_holder == tstate;
+		return 0;
+	return AP_SPY_GIL_KNOWN | (gil.locked && gil.last_holder == tstate ? AP_SPY_GIL : 0);
 }
 
 /* AP_SPY_STATE, AP_SPY_GC, AP_SPY_FINALIZING for the thread of tstate.
@@ -469,8 +471,7 @@ static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_stru
 		cnt_inc(AP_CNT_PY_NO_TSTATE);
 		return 0;
 	}
-	if (py_holds_gil(pp, tstate, task))
-		s->py_flags |= AP_SPY_GIL;
+	s->py_flags |= py_holds_gil(pp, tstate, task);
 	s->py_flags |= py_state(pp, tstate, s->py_flags & AP_SPY_GIL, task);
 	return py_walk(s, sc, pp, tstate, task);
 }

@@ -62,7 +62,9 @@ enum ap_counter {
 	AP_CNT_OFF_INTERVAL_LOST,  /* off-CPU interval records lost (ring buffer full) */
 	AP_CNT_OFF_INTERVAL_CAPPED, /* ... not sent: userspace holds its cap (intervals_full) */
 	AP_CNT_FILTERED_OUT,       /* system-wide: on-CPU samples of tasks the filters leave out */
-	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full */
+	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full,
+				    * or a fifth thread waits on one CPU (cpu_waiting has 4 slots) */
+	AP_CNT_OFF_WAIT_EXPIRED,   /* run-queue entries dropped after 5 s (a thread that left unseen) */
 	AP_CNT__COUNT,
 };
 
@@ -365,6 +367,7 @@ struct ap_py_frame {
 #define AP_SPY_GC       (1u << 5)  /* the thread held the GIL while the cyclic GC collected */
 #define AP_SPY_FINALIZING (1u << 6) /* the thread is finalizing the runtime (Py_FinalizeEx
 				     * after the atexit handlers) */
+#define AP_SPY_GIL_KNOWN (1u << 7) /* the GIL was read: AP_SPY_GIL says held or not */
 
 #define AP_PY_NAME_MAX 128
 #define AP_PY_FILE_MAX 256

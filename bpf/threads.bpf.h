@@ -31,6 +31,9 @@ struct {
 	__type(value, struct ap_thread_stat);
 } thread_tmpl SEC(".maps") __weak;
 
+/* off the run-queue list of the CPU st waits on (offcpu.bpf.h) */
+static __always_inline void waiter_del(struct ap_thread_stat *st);
+
 /* the cgroup id the filters see for t (0 when no cgroup filter is used) */
 static __always_inline __u64 thread_filt_cgid(struct task_struct *t)
 {
@@ -60,6 +63,10 @@ static __always_inline struct ap_thread_stat *thread_refilter(struct task_struct
 	if (comm[0] == was[0] && comm[1] == was[1] && cgid == st->filt_cgid)
 		return st;
 	if (!filter_pass(t)) {
+		/* a thread renamed or moved while runnable (a write to
+		 * /proc/PID/task/TID/comm or cgroup.procs) is still listed on
+		 * its CPU: left there, it would be charged every later slice */
+		waiter_del(st);
 		bpf_task_storage_delete(&threads, t);
 		return NULL;
 	}

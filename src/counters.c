@@ -32,6 +32,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_OFF_INTERVAL_CAPPED] = "offcpu_intervals_not_sent",
 	[AP_CNT_FILTERED_OUT] = "filtered_out",
 	[AP_CNT_OFF_TAKERS_FULL] = "cpu_takers_full",
+	[AP_CNT_OFF_WAIT_EXPIRED] = "cpu_waits_expired",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");

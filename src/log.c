@@ -61,8 +61,29 @@ void ap_log(enum ap_log_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
+static char failed_prog[64]; /* the last program libbpf said it failed to load */
+
+const char *ap_log_libbpf_failed_prog(void)
+{
+	return failed_prog;
+}
+
+void ap_log_libbpf_failed_reset(void)
+{
+	failed_prog[0] = 0;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	/* libbpf 1.x: "prog '%s': failed to load: %d" names the program a
+	 * failed load stopped at (bpf_object__load_progs) */
+	if (level == LIBBPF_WARN && strstr(fmt, "prog '%s': failed to load")) {
+		va_list cp;
+
+		va_copy(cp, ap);
+		snprintf(failed_prog, sizeof(failed_prog), "%s", va_arg(cp, const char *));
+		va_end(cp);
+	}
 	/* libbpf warnings are shown at -v: most are followed by our own message */
 	if (level == LIBBPF_DEBUG && verbosity < 2)
 		return 0;

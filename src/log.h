@@ -11,6 +11,10 @@ int ap_log_verbosity(void);
 void ap_log(enum ap_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* route libbpf's messages through ap_log (debug ones only at -vv) */
 void ap_log_setup_libbpf(void);
+/* the name of the program libbpf last said it failed to load ("" if none
+ * since the reset): which one a failed skeleton load stopped at */
+const char *ap_log_libbpf_failed_prog(void);
+void ap_log_libbpf_failed_reset(void);
 /* strerror for -errno values, including kernel-internal ones (524 ENOTSUPP) */
 const char *ap_errstr(int err);
 

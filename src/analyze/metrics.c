@@ -1004,6 +1004,7 @@ struct fn_acc {
 	struct hmap below_mods;      /* native library -> self samples in it */
 	struct hmap below_fns;       /* its innermost function -> self samples */
 	struct hmap below_gil;       /* native library -> ... with the GIL held */
+	struct hmap below_known;     /* native library -> ... with the GIL state read */
 	struct hmap builtins;        /* builtin id -> self samples */
 };
 
@@ -1294,11 +1295,15 @@ static char *path_text(const struct profile *p, const struct fn_acc *fns, const 
 	return sb.buf ? sb.buf : xstrdup("");
 }
 
+/* what a run recorded of GIL ownership: nothing, who held it, and (runs
+ * from 1.1 on) in which samples it was read at all */
+enum { GIL_NOT_SEEN, GIL_HELD_SEEN, GIL_KNOWN_SEEN };
+
 /* the function.below_* metrics of Python function f (fns sorted; remap maps
  * the ids kept in f's maps to positions in fns) */
 static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const struct profile *p,
 			  const struct fn_acc *fns, const uint32_t *remap, const struct fn_acc *f,
-			  bool gil_seen)
+			  int gil_seen)
 {
 	double hz = p->frequency_hz ? p->frequency_hz : 1;
 	uint64_t best = 0, held = 0, mod = argmax(&f->below_mods, &best), top, bbest;
@@ -1351,7 +1356,17 @@ static void below_metrics(struct ap_analysis *an, struct ap_subject *s, const st
 		by = compiled_by(path,
 				 top == UINT64_MAX ? NULL : profile__s(p, fns[remap[top]].name));
 		sets(an, s, AP_M_F_BELOW_COMPILED, by ? by : "");
-		if (gil_seen) {
+		if (gil_seen == GIL_KNOWN_SEEN) {
+			/* released: of the samples whose GIL state was read
+			 * (a failed read is neither held nor released) */
+			uint64_t known = 0;
+
+			hmap_get(&f->below_gil, &mod, sizeof(mod), &held);
+			hmap_get(&f->below_known, &mod, sizeof(mod), &known);
+			if (known)
+				setp(s, AP_M_F_BELOW_GIL_RELEASED_PCT, known - held, known);
+		} else if (gil_seen) {
+			/* a run from before the GIL state carried a "read" flag */
 			hmap_get(&f->below_gil, &mod, sizeof(mod), &held);
 			setp(s, AP_M_F_BELOW_GIL_RELEASED_PCT, best - held, best);
 		}
@@ -1432,7 +1447,7 @@ static void compute_code(struct ap_analysis *an)
 	uint32_t *ids = xmalloc((p->nr_stack_frames + 1) * sizeof(*ids));
 	uint32_t *remap;
 	struct stack_info *sinfo;
-	bool gil_seen = false;       /* the run recorded GIL ownership */
+	int gil_seen = GIL_NOT_SEEN; /* what the run recorded of GIL ownership */
 
 	/* each stack's distinct functions with their repetitions, once */
 	sinfo = xcalloc(p->nr_stacks + 1, sizeof(*sinfo));
@@ -1542,11 +1557,16 @@ static void compute_code(struct ap_analysis *an)
 				}
 				mods[*slot].below += c->count;
 				bump(&mods[*slot].below_fns, si->below_fn, c->count);
+				if (c->flags & AP_COUNT_GIL_KNOWN)
+					bump(&f->below_known, si->below_mod, c->count);
 			}
 			if (si->builtin >= 0)
 				bump(&f->builtins, si->builtin, c->count);
 		}
-		gil_seen |= !!(c->flags & AP_COUNT_GIL);
+		if (c->flags & AP_COUNT_GIL_KNOWN)
+			gil_seen = GIL_KNOWN_SEEN;
+		else if ((c->flags & AP_COUNT_GIL) && gil_seen == GIL_NOT_SEEN)
+			gil_seen = GIL_HELD_SEEN;
 		if (si->self_user != AP_NONE)
 			fns[si->self_user].self += c->count;
 		if (si->self_k != AP_NONE)
@@ -1680,7 +1700,8 @@ static void compute_code(struct ap_analysis *an)
 	for (i = 0; i < nf; i++) {
 		hmap_free(&fns[i].lines), hmap_free(&fns[i].callers);
 		hmap_free(&fns[i].below_mods), hmap_free(&fns[i].below_fns);
-		hmap_free(&fns[i].below_gil), hmap_free(&fns[i].builtins);
+		hmap_free(&fns[i].below_gil), hmap_free(&fns[i].below_known);
+		hmap_free(&fns[i].builtins);
 	}
 	free(remap);
 	free(fns);

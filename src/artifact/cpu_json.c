@@ -331,7 +331,8 @@ static uint32_t row_flags(const cJSON *o)
 		const char *key;
 		uint32_t flag;
 	} keys[] = { { "gil", AP_COUNT_GIL }, { "py_state", AP_COUNT_PY_STATE },
-		     { "gc", AP_COUNT_GC }, { "finalizing", AP_COUNT_FINALIZING } };
+		     { "gc", AP_COUNT_GC }, { "finalizing", AP_COUNT_FINALIZING },
+		     { "gil_known", AP_COUNT_GIL_KNOWN } };
 	uint32_t f = 0;
 	size_t i;
 
@@ -368,6 +369,8 @@ cJSON *cpu_json__build(const struct profile *p)
 			cJSON_AddBoolToObject(o, "gc", true);
 		if (k->flags & AP_COUNT_FINALIZING)
 			cJSON_AddBoolToObject(o, "finalizing", true);
+		if (k->flags & AP_COUNT_GIL_KNOWN)
+			cJSON_AddBoolToObject(o, "gil_known", true);
 		cJSON_AddNumberToObject(o, "count", k->count);
 	}
 

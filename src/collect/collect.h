@@ -133,6 +133,12 @@ struct cpu_collector {
 	uint64_t pynames_tick_next; /* when pending threads are looked at next */
 	bool pynames_want;          /* some (pid, tid) is pending */
 	uint64_t pynames_reads, pynames_failed, pynames_dropped;
+	uint64_t pynames_pid_reads; /* processes read (pythreads__read calls) */
+	uint64_t pynames_deferred;
+	uint64_t pynames_timeouts;  /* reads of a process's memory that did not answer in time */  /* flush reads left for later: over the flush's budget */
+	size_t pynames_flush_from;  /* the process a flush starts with (round robin) */
+	struct hmap pyarg0_reads;   /* tgid -> generated-code argument reads (stacks.c) */
+	uint64_t pyarg0_total, pyarg0_capped;
 	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
 };
 
@@ -160,6 +166,10 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid);
 void collect_pynames_tick(struct cpu_collector *cc);
 /* read the live Python processes, then name into's threads */
 void collect_pynames_flush(struct cpu_collector *cc, struct profile *into);
+/* a read of pid's memory timed out (warned once, counted): it is not
+ * read again; _hung: has one? */
+void collect_pynames_timed_out(struct cpu_collector *cc, uint32_t pid);
+bool collect_pynames_hung(struct cpu_collector *cc, uint32_t pid);
 /* pid exec'd: its names were the old program's */
 void collect_pynames_exec(struct cpu_collector *cc, uint32_t pid);
 /* drop the names of released processes; returns how many went */

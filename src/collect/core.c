@@ -282,6 +282,7 @@ struct cpu_collector *cpu_collector__open(struct ap_session *ses)
 {
 	struct cpu_collector *cc = xcalloc(1, sizeof(*cc));
 	bool snap_refused = false;
+	const char *failed;
 	int i, err;
 
 	cc->ses = ses;
@@ -311,13 +312,23 @@ reopen:
 	collect_snapshot_configure(cc, snap_refused);
 	if (ses->opts.all)
 		ap_filter__configure(&ses->opts.filter, cc->skel);
+	ap_log_libbpf_failed_reset();
 	err = autoprof_bpf__load(cc->skel);
-	if (err && cc->snap) {
+	failed = ap_log_libbpf_failed_prog();
+	if (err && cc->snap && (!*failed || !strcmp(failed, "snap_threads"))) {
 		/* the attach snapshot's sleepable iterator is new to kernels
 		 * that passed its probe: one that refuses it must not cost the
-		 * whole attach. Once more from the start, without it */
-		ap_warn("snapshot: the kernel refused its iterator (%s): threads blocked since before "
-			"the attach get no user or Python stack", ap_errstr(err));
+		 * whole attach. Once more from the start, without it: when
+		 * libbpf named it as the program that failed, or named none (a
+		 * libbpf whose words we do not know); another program's failure
+		 * is the error below. A second failure is reported below too */
+		if (*failed)
+			ap_warn("snapshot: the kernel refused its iterator (%s): threads blocked since "
+				"before the attach get no user or Python stack", ap_errstr(err));
+		else
+			ap_warn("bpf: loading the BPF programs failed (%s): retrying without the attach "
+				"snapshot's iterator (threads blocked since before the attach then get "
+				"no user or Python stack)", ap_errstr(err));
 		for (i = 0; i < AP_COLL__COUNT; i++)
 			if (cc->coll[i].ops->free)
 				cc->coll[i].ops->free(&cc->coll[i]);
@@ -700,6 +711,11 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_thread_name_reads", cc->pynames_reads);
 	profile__set_counter(p, "python_thread_name_failures", cc->pynames_failed);
 	profile__set_counter(p, "python_thread_names_dropped", cc->pynames_dropped);
+	profile__set_counter(p, "python_thread_name_process_reads", cc->pynames_pid_reads);
+	profile__set_counter(p, "python_thread_name_reads_deferred", cc->pynames_deferred);
+	profile__set_counter(p, "python_memory_read_timeouts", cc->pynames_timeouts);
+	profile__set_counter(p, "python_generated_name_reads", cc->pyarg0_total);
+	profile__set_counter(p, "python_generated_name_reads_capped", cc->pyarg0_capped);
 	collect_snapshot_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);

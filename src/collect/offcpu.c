@@ -180,7 +180,8 @@ static void offcpu_counters(struct ap_collector *c, struct profile *into)
 	/* beyond the cap: those that reached us, and those the kernel then kept back */
 	profile__set_counter(into, "offcpu_intervals_dropped",
 			     into->ivals_dropped + collect_bpf_counter(cc, AP_CNT_OFF_INTERVAL_CAPPED));
-	/* waits not attributed to who had the CPU: the kernel map or our rows full */
+	/* waits not attributed to who had the CPU: our rows full, the kernel
+	 * map full or a fifth waiter on one CPU (cpu_waiting has 4 slots) */
 	profile__set_counter(into, "cpu_taker_waits_dropped",
 			     into->takers_dropped + collect_bpf_counter(cc, AP_CNT_OFF_TAKERS_FULL));
 }

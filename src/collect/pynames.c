@@ -2,8 +2,8 @@
 /* Python thread names (threading.Thread.name) for the thread tables. A
  * sampled thread of a Python process not named yet makes its process
  * read again (src/python/pythreads.c), at most every AP_PYNAMES_GAP_NS;
- * every flush reads the live Python processes once more, for threads
- * that only block. A name outlives its thread (the last one read), until
+ * every flush reads the live Python processes once more within that
+ * limit and a budget, for threads that only block. A name outlives its thread (the last one read), until
  * its process is released by a purge. */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 
 #define PN_PENDING 1ull /* seen, not named by a read since */
 #define PN_TRIED 0ull   /* a read since did not name it: not a Python thread (yet) */
+#define PN_HUNG UINT64_MAX /* pynames_read: a read of the pid timed out, never again */
 
 struct pn_key {
 	uint32_t pid, tid;
@@ -67,7 +68,13 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 	if (!target_of(cc, pid, &tg)) {
 		if (!cc->pynames_buf)
 			cc->pynames_buf = xmalloc(AP_PYTHREADS_MAX * sizeof(*cc->pynames_buf));
-		n = pythreads__read(&tg, cc->pynames_buf, AP_PYTHREADS_MAX, &st);
+		n = pythreads__read_bounded(&tg, cc->pynames_buf, AP_PYTHREADS_MAX, &st,
+					    AP_PYNAMES_WAIT_NS);
+		cc->pynames_pid_reads++;
+		if (n == -ETIMEDOUT) {
+			collect_pynames_timed_out(cc, pid);
+			return;
+		}
 		cc->pynames_reads += st.reads;
 		if (n < 0 || st.incomplete) {
 			cc->pynames_failed++;
@@ -111,6 +118,24 @@ void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
 	}
 	hmap_upsert(&cc->pynames, &k, sizeof(k), PN_PENDING, &is_new);
 	cc->pynames_want = true;
+}
+
+void collect_pynames_timed_out(struct cpu_collector *cc, uint32_t pid)
+{
+	/* its memory does not answer: never read again (a helper thread
+	 * stays blocked until it does) */
+	cc->pynames_timeouts++;
+	ap_warn("python: pid %u: reading its memory: no answer within %llu ms (a process hung in a "
+		"page fault or holding its mmap_lock?): thread names not read again",
+		pid, (unsigned long long)(AP_PYNAMES_WAIT_NS / 1000000));
+	hmap_put(&cc->pynames_read, &pid, sizeof(pid), PN_HUNG);
+}
+
+bool collect_pynames_hung(struct cpu_collector *cc, uint32_t pid)
+{
+	uint64_t next;
+
+	return hmap_get(&cc->pynames_read, &pid, sizeof(pid), &next) && next == PN_HUNG;
 }
 
 /* may pid be read now? */
@@ -176,7 +201,7 @@ void collect_pynames_tick(struct cpu_collector *cc)
 		if (n && pids[n - 1] == k.pid)
 			continue;
 		if (hmap_get(&cc->pynames_read, &k.pid, sizeof(k.pid), &next) && now < next) {
-			again = true;
+			again |= next != PN_HUNG; /* a hung pid's stay pending */
 			continue;
 		}
 		GROW(pids, cap, n + 1);
@@ -190,18 +215,49 @@ void collect_pynames_tick(struct cpu_collector *cc)
 	cc->pynames_want = again;
 }
 
+/* Each flush reads the live Python processes again, for threads that
+ * only block, within the rate limit (may_read()) and a budget for all of
+ * them together, from where the last flush stopped: with --all and many
+ * Python processes a flush costs the drain loop at most
+ * AP_PYNAMES_FLUSH_NS. The last flush ignores the rate limit (it is the
+ * last chance) but has a budget too. Reads the budget leaves out are
+ * counted (python_thread_name_reads_deferred). */
+static void flush_reads(struct cpu_collector *cc)
+{
+	struct procmaps *pm = &cc->ses->pm;
+	uint64_t t0 = now_mono_ns(), now = t0;
+	uint64_t budget = cc->stopped ? AP_PYNAMES_LAST_FLUSH_NS : AP_PYNAMES_FLUSH_NS;
+	size_t i, j, n = pm->nr_procs;
+
+	for (j = 0; j < n; j++) {
+		struct ap_proc *p;
+		struct ap_image *img;
+
+		i = (cc->pynames_flush_from + j) % n;
+		p = pm->procs[i];
+		img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
+		if (!img || img->py_minor <= 0 || img->py_minor > 13)
+			continue;
+		if (!cc->stopped && !may_read(cc, p->pid, now))
+			continue;
+		if (collect_pynames_hung(cc, p->pid))
+			continue;
+		if (now - t0 >= budget) {
+			cc->pynames_deferred++;
+			continue;
+		}
+		read_pid(cc, p->pid, now);
+		now = now_mono_ns();
+		cc->pynames_flush_from = i + 1;
+	}
+}
+
 void collect_pynames_flush(struct cpu_collector *cc, struct profile *into)
 {
-	uint64_t now = now_mono_ns(), v;
+	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < cc->ses->pm.nr_procs; i++) {
-		struct ap_proc *p = cc->ses->pm.procs[i];
-		struct ap_image *img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
-
-		if (img && img->py_minor > 0 && img->py_minor <= 13)
-			read_pid(cc, p->pid, now);
-	}
+	flush_reads(cc);
 	for (i = 0; i < into->nr_threads; i++) {
 		struct ap_thread *t = &into->threads[i];
 		struct pn_key k = { t->pid, t->tid };
@@ -266,6 +322,19 @@ size_t collect_pynames_purge(struct cpu_collector *cc)
 		    hmap_get(&cc->pynames_read, rd.ents[i].key, rd.ents[i].klen, &t))
 			rd.ents[i].val = t;
 	}
+	/* ... and the mark of live pids whose memory did not answer */
+	for (i = 0; i < cc->pynames_read.cap; i++) {
+		struct hmap_ent *e = &cc->pynames_read.ents[i];
+		const struct ap_proc *p;
+		uint32_t pid;
+
+		if (!e->key || e->val != PN_HUNG)
+			continue;
+		memcpy(&pid, e->key, sizeof(pid));
+		p = procmaps__find(&cc->ses->pm, pid);
+		if (p && !p->released)
+			hmap_put(&rd, &pid, sizeof(pid), PN_HUNG);
+	}
 	hmap_free(&cc->pynames_read);
 	cc->pynames_read = rd;
 	/* thread counts of the pids kept */
@@ -297,5 +366,6 @@ void collect_pynames_free(struct cpu_collector *cc)
 	hmap_free(&cc->pynames);
 	hmap_free(&cc->pynames_read);
 	hmap_free(&cc->pynames_nthr);
+	hmap_free(&cc->pyarg0_reads); /* stacks.c's, freed with its neighbours */
 	free(cc->pynames_buf);
 }

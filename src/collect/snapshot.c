@@ -7,8 +7,10 @@
  * was blocked since before profiling, and under the reason the kernel's
  * view of the wait gives (lock, I/O, sleep ...). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -16,6 +18,10 @@
 #include "collect/collect.h"
 #include "log.h"
 #include "util.h"
+
+/* the whole attach snapshot, all processes: a normal one of thousands of
+ * threads takes tens of ms */
+#define AP_SNAP_BUDGET_NS 2000000000ull
 
 struct snapshot {
 	struct snap_thread {
@@ -28,6 +34,7 @@ struct snapshot {
 	size_t nr, cap;
 	struct hmap ids;            /* (tgid, tid) -> index in t */
 	uint64_t sent, lost, cut, bad;
+	uint64_t timeouts;          /* processes left out: the snapshot's budget ran out */
 };
 
 /* its stack is named in cc->off_stacks under this identity: even, so
@@ -65,16 +72,110 @@ bool collect_snapshot_supported(void)
 	return helper && pidopt;
 }
 
+/* The reading side of one pid's snapshot runs on a helper thread: reading
+ * the iterator runs the BPF program, whose bpf_copy_from_user_task takes
+ * the target's mmap_lock and faults its pages in, so a target hung in a
+ * fault (a dead NFS mount, a userfaultfd nobody answers) or holding its
+ * mmap_lock blocks that read as long as it hangs. The main thread waits
+ * for each status at most until the snapshot's deadline, draining the ring
+ * buffer between threads as before; past it, it goes on without the rest
+ * and the reader, when it returns, frees what the two shared. Those waits
+ * are killable: the stuck reader dies with the profiler at exit. */
+struct snap_reader {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int fd;                     /* the iterator's */
+	struct bpf_link *link;
+	int refs;                   /* 2 while both threads hold it */
+	bool have;                  /* st was read, the main thread drains after it */
+	bool done, abandoned;       /* the reader is at the end; the main thread left */
+	int err;
+	struct ap_snap_status st;
+};
+
+static void reader_put(struct snap_reader *r)
+{
+	bool last = --r->refs == 0;
+
+	pthread_mutex_unlock(&r->lock);
+	if (!last)
+		return;
+	close(r->fd);
+	bpf_link__destroy(r->link);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static void *reader_main(void *arg)
+{
+	struct snap_reader *r = arg;
+	struct ap_snap_status st;
+	unsigned int stall = 0;
+	const char *e = getenv("AP_TEST_SNAPSHOT_STALL_MS");
+	ssize_t n;
+	int err;
+
+	/* AP_TEST_SNAPSHOT_STALL_MS: the tests' stand-in for a target whose
+	 * memory does not answer (parsed leniently: tests only) */
+	if (e)
+		stall = (unsigned int)strtoul(e, NULL, 10);
+	if (stall)
+		usleep(stall * 1000u);
+	for (;;) {
+		n = read(r->fd, &st, sizeof(st));
+		err = n < 0 ? -errno : 0;
+		pthread_mutex_lock(&r->lock);
+		if (r->abandoned)
+			break;
+		if (n != sizeof(st)) {
+			r->err = err;
+			r->done = true;
+			pthread_cond_broadcast(&r->cond);
+			break;
+		}
+		r->st = st;
+		r->have = true;
+		pthread_cond_broadcast(&r->cond);
+		while (r->have && !r->abandoned)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->abandoned)
+			break;
+		pthread_mutex_unlock(&r->lock);
+	}
+	reader_put(r); /* unlocks */
+	return NULL;
+}
+
+static struct snap_reader *reader_new(int fd, struct bpf_link *link)
+{
+	struct snap_reader *r = xcalloc(1, sizeof(*r));
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	r->fd = fd;
+	r->link = link;
+	r->refs = 2;
+	return r;
+}
+
 /* one process's threads through the iterator, one status record per
  * read(): the ring buffer is drained between threads, so a process with
- * many threads fits whatever the buffer's size */
-static int snapshot_pid(struct cpu_collector *cc, struct snapshot *sn, uint32_t pid)
+ * many threads fits whatever the buffer's size. -ETIMEDOUT when the
+ * reader did not finish by deadline (CLOCK_MONOTONIC, ns) */
+static int snapshot_pid(struct cpu_collector *cc, struct snapshot *sn, uint32_t pid,
+			uint64_t deadline)
 {
 	union bpf_iter_link_info linfo = { .task.pid = pid };
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo, .link_info_len = sizeof(linfo));
+	struct timespec ts = { (time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u) };
+	struct snap_reader *r;
 	struct bpf_link *link;
-	struct ap_snap_status st;
-	ssize_t n;
+	pthread_t th;
 	int fd, err = 0;
 
 	cc->skel->bss->snap_taken = 0;
@@ -84,22 +185,48 @@ static int snapshot_pid(struct cpu_collector *cc, struct snapshot *sn, uint32_t 
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
 		err = -errno;
-		goto out;
+		bpf_link__destroy(link);
+		return err;
 	}
-	while ((n = read(fd, &st, sizeof(st))) == sizeof(st)) {
-		if (st.result == AP_SNAP_SENT)
-			sn->sent++;
-		else if (st.result == AP_SNAP_CUT)
-			sn->cut++;
-		else
-			sn->lost++;
-		ring_buffer__consume(cc->rb);
+	r = reader_new(fd, link);
+	pthread_mutex_lock(&r->lock);
+	err = -pthread_create(&th, NULL, reader_main, r);
+	if (err) {
+		r->refs = 1;
+		reader_put(r);
+		return err;
 	}
-	if (n < 0)
-		err = -errno;
-	close(fd);
-out:
-	bpf_link__destroy(link);
+	pthread_detach(th);
+	for (;;) {
+		while (!r->have && !r->done && !err)
+			if (pthread_cond_timedwait(&r->cond, &r->lock, &ts) == ETIMEDOUT)
+				err = -ETIMEDOUT;
+		if (r->have) { /* (one that came with the timeout still counts) */
+			if (r->st.result == AP_SNAP_SENT)
+				sn->sent++;
+			else if (r->st.result == AP_SNAP_CUT)
+				sn->cut++;
+			else
+				sn->lost++;
+			pthread_mutex_unlock(&r->lock);
+			ring_buffer__consume(cc->rb);
+			pthread_mutex_lock(&r->lock);
+			r->have = false;
+			pthread_cond_broadcast(&r->cond);
+			if (!err)
+				continue;
+		}
+		if (!err)
+			err = r->err;
+		break;
+	}
+	if (err == -ETIMEDOUT && !r->done) {
+		r->abandoned = true;
+		pthread_cond_broadcast(&r->cond);
+	} else if (err == -ETIMEDOUT) {
+		err = r->err; /* finished as time ran out */
+	}
+	reader_put(r); /* unlocks */
 	ring_buffer__consume(cc->rb);
 	return err;
 }
@@ -114,7 +241,17 @@ void collect_snapshot_take(struct cpu_collector *cc)
 	if (!sn)
 		return;
 	for (i = 0; i < o->nr_pids; i++) {
-		err = snapshot_pid(cc, sn, o->pids[i]);
+		err = snapshot_pid(cc, sn, o->pids[i], t + AP_SNAP_BUDGET_NS);
+		if (err == -ETIMEDOUT) {
+			/* the rest are not tried: each would cost a stuck thread */
+			sn->timeouts = o->nr_pids - i;
+			ap_warn("snapshot: pid %u: its memory did not answer within %.0f s (a process "
+				"hung in a page fault or holding its mmap_lock?): going on without the "
+				"attach snapshot of %d process%s",
+				o->pids[i], AP_SNAP_BUDGET_NS / 1e9, o->nr_pids - i,
+				o->nr_pids - i > 1 ? "es" : "");
+			break;
+		}
 		if (err) {
 			ap_warn("snapshot: pid %u: taking its threads' stacks: %s", o->pids[i],
 				ap_errstr(err));
@@ -239,6 +376,7 @@ void collect_snapshot_counters(struct cpu_collector *cc, struct profile *into)
 	profile__set_counter(into, "snapshot_threads", sn ? sn->sent : 0);
 	profile__set_counter(into, "snapshot_threads_lost", sn ? sn->lost + sn->bad : 0);
 	profile__set_counter(into, "snapshot_threads_cut", sn ? sn->cut : 0);
+	profile__set_counter(into, "snapshot_timeouts", sn ? sn->timeouts : 0);
 }
 
 void collect_snapshot_free(struct cpu_collector *cc)

@@ -61,6 +61,7 @@ struct ap_stack {
 #define AP_COUNT_PY_STATE (1u << 1) /* the interpreter's GC/finalizing state was read */
 #define AP_COUNT_GC (1u << 2) /* the thread ran the cyclic GC (held the GIL, collecting) */
 #define AP_COUNT_FINALIZING (1u << 3) /* the thread was finalizing the runtime (Py_FinalizeEx) */
+#define AP_COUNT_GIL_KNOWN (1u << 4) /* the GIL was read: AP_COUNT_GIL says held or not */
 
 struct ap_count {
 	uint32_t pid, tid, stack;

@@ -191,7 +191,9 @@ static bool is_dc_method(const char *name)
 
 bool pycode__wants_arg0(const struct py_code *pc)
 {
-	return !strcmp(pc->filename, "<string>") &&
+	/* namedtuple's source starts at line 1 (pycode__generated_name()):
+	 * any other <string> code needs no read of the target's memory */
+	return !strcmp(pc->filename, "<string>") && pc->firstlineno == 1 &&
 	       (!strcmp(pc->qualname, "<lambda>") || !strcmp(pc->qualname, "__new__"));
 }
 

@@ -8,12 +8,14 @@
  * and 3.13.0. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include "python/pythreads.h"
 #include "python/pyproc.h"
@@ -585,6 +587,131 @@ int pythreads__first_local(const struct py_target *t, uint64_t code, char *out, 
 out:
 	free(c->ok);
 	free(c);
+	return err;
+}
+
+/* One pythreads__read() or pythreads__first_local() on a helper thread,
+ * with its own copies of the target and the result: shared by the caller
+ * and the helper, freed by the last of them to let go */
+struct bjob {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int refs;
+	bool done;
+	struct py_target t;
+	uint64_t code;                  /* first_local: the code object; 0: read */
+	struct py_thread_name *names;   /* read: max entries */
+	size_t max;
+	char arg0[64];
+	struct pythreads_stats st;
+	int ret;
+};
+
+static void bjob_put(struct bjob *j) /* with j->lock held; unlocks */
+{
+	bool last = --j->refs == 0;
+
+	pthread_mutex_unlock(&j->lock);
+	if (!last)
+		return;
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	free(j->names);
+	free(j);
+}
+
+static void *bjob_main(void *arg)
+{
+	struct bjob *j = arg;
+	const char *e = getenv("AP_TEST_PYTHREADS_STALL_MS");
+	unsigned int stall = e ? (unsigned int)strtoul(e, NULL, 10) : 0;
+	int ret;
+
+	/* AP_TEST_PYTHREADS_STALL_MS: the tests' stand-in for a target whose
+	 * memory does not answer (parsed leniently: tests only) */
+	if (stall)
+		usleep(stall * 1000u);
+	if (j->code)
+		ret = pythreads__first_local(&j->t, j->code, j->arg0, sizeof(j->arg0));
+	else
+		ret = pythreads__read(&j->t, j->names, j->max, &j->st);
+	pthread_mutex_lock(&j->lock);
+	j->ret = ret;
+	j->done = true;
+	pthread_cond_broadcast(&j->cond);
+	bjob_put(j);
+	return NULL;
+}
+
+/* run j on a helper thread, wait for it at most budget_ns; 0 when it
+ * finished (its result in j), -ETIMEDOUT or -errno. Drops the caller's
+ * reference unless it returns 0 (then the caller calls bjob_put) */
+static int bjob_run(struct bjob *j, uint64_t budget_ns)
+{
+	uint64_t end = now_mono_ns() + budget_ns;
+	struct timespec ts = { (time_t)(end / 1000000000u), (long)(end % 1000000000u) };
+	pthread_condattr_t ca;
+	pthread_t th;
+	int err;
+
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	j->refs = 2;
+	pthread_mutex_lock(&j->lock);
+	err = pthread_create(&th, NULL, bjob_main, j);
+	if (err) {
+		j->refs = 1;
+		bjob_put(j);
+		return -err;
+	}
+	pthread_detach(th);
+	while (!j->done)
+		if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT && !j->done) {
+			bjob_put(j);
+			return -ETIMEDOUT;
+		}
+	return 0;
+}
+
+int pythreads__read_bounded(const struct py_target *t, struct py_thread_name *out, size_t max,
+			    struct pythreads_stats *st, uint64_t budget_ns)
+{
+	struct bjob *j = xcalloc(1, sizeof(*j));
+	int err;
+
+	j->t = *t;
+	j->max = max;
+	j->names = xmalloc((max ? max : 1) * sizeof(*j->names));
+	err = bjob_run(j, budget_ns);
+	if (err)
+		return err;
+	if (j->ret > 0)
+		memcpy(out, j->names, (size_t)j->ret * sizeof(*out));
+	if (st)
+		*st = j->st;
+	err = j->ret;
+	bjob_put(j);
+	return err;
+}
+
+int pythreads__first_local_bounded(const struct py_target *t, uint64_t code, char *out, size_t cap,
+				   uint64_t budget_ns)
+{
+	struct bjob *j = xcalloc(1, sizeof(*j));
+	int err;
+
+	j->t = *t;
+	j->code = code;
+	err = bjob_run(j, budget_ns);
+	if (err)
+		return err;
+	err = j->ret;
+	if (!err && cap)
+		snprintf(out, cap, "%s", j->arg0);
+	bjob_put(j);
 	return err;
 }
 

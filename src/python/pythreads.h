@@ -53,6 +53,18 @@ int pythreads__read(const struct py_target *t, struct py_thread_name *out, size_
  * memory as pythreads__read() does; 0 or -errno. */
 int pythreads__first_local(const struct py_target *t, uint64_t code, char *out, size_t cap);
 
+/* The same on a helper thread, waited for at most budget_ns (CLOCK_MONOTONIC):
+ * process_vm_readv has no timeout and the 50 ms budget above is checked
+ * between reads only, so a read that faults on memory nobody answers (an
+ * anonymous mapping registered with userfaultfd) or waits for the
+ * target's mmap_lock would block the caller as long as that lasts.
+ * -ETIMEDOUT then: the helper stays blocked in the kernel (killable) and
+ * frees its own copies if the read ever returns. Else as the above. */
+int pythreads__read_bounded(const struct py_target *t, struct py_thread_name *out, size_t max,
+			    struct pythreads_stats *st, uint64_t budget_ns);
+int pythreads__first_local_bounded(const struct py_target *t, uint64_t code, char *out, size_t cap,
+				   uint64_t budget_ns);
+
 /* pid's image img, if it has a configured interpreter (img->py_minor >
  * 0), as a target; 0 or -ENOENT */
 int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t);

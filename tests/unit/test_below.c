@@ -45,18 +45,23 @@ static const char *text(const struct ap_analysis *an, enum ap_scope sc, const ch
 	return v ? v->s : NULL;
 }
 
-static int load_below(struct ap_analysis *an)
+static int load_dir(struct ap_analysis *an, const char *dir)
 {
-	int fd = open(BELOW, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
 
 	memset(an, 0, sizeof(*an));
-	err = ap_input__load(&an->in, fd, BELOW);
+	err = ap_input__load(&an->in, fd, dir);
 	if (fd >= 0)
 		close(fd);
 	if (err)
 		return -1;
 	ap_metrics__compute(an);
 	return 0;
+}
+
+static int load_below(struct ap_analysis *an)
+{
+	return load_dir(an, BELOW);
 }
 
 static const struct ap_finding *kept(const struct ap_analysis *an, const char *pattern, const char *loc)
@@ -117,6 +122,27 @@ TEST(below_metrics)
 	ASSERT_NEAR(num(&an, AP_SCOPE_STACK, "main > SourceLoader.source_to_code", "stack.below_pct"), 100, 1e-9,
 		    "path without the trampoline");
 	ASSERT_NEAR(num(&an, AP_SCOPE_STACK, "main > mult", "stack.below_pct"), 400.0 / 6, 1e-9, "mult's path");
+	ap_analysis__free(&an);
+}
+
+/* the GIL-released share counts only samples whose GIL state was read
+ * (issue 15 review, item 3): below_gil_known is below with mult's 400
+ * library samples as 100 read and released, 100 read and held, 200 not
+ * read (no thread state, or a failed read). 50%, not (400 - 100) / 400 */
+TEST(below_gil_released_known_only)
+{
+	struct ap_analysis an;
+	const struct ap_value *v;
+
+	if (!CHECK(!load_dir(&an, BELOW "_gil_known"), "load", "cannot load " BELOW "_gil_known"))
+		return;
+	v = value(&an, AP_SCOPE_FUNCTION, "/app/run.py:mult:10", "function.below_gil_released_pct");
+	if (CHECK(v != NULL, "value", "mult has no below_gil_released_pct")) {
+		ASSERT_NEAR(v->v, 50, 1e-9, "released of those read");
+		ASSERT_EQ(v->n, 200, "of the 200 samples whose GIL state was read");
+	}
+	ASSERT_NEAR(num(&an, AP_SCOPE_FUNCTION, "/app/run.py:mult:10", "function.below_module_s"), 4, 1e-9,
+		    "all 400 library samples still count as its time below");
 	ap_analysis__free(&an);
 }
 

@@ -155,3 +155,23 @@ TEST(generated_function_names)
 		free(got);
 	}
 }
+
+/* only what could be namedtuple's __new__ (line 1) costs a read of the
+ * target's memory (issue 15 review, item 9): a lambda eval'd per item at
+ * another line must not */
+TEST(generated_arg0_wanted)
+{
+	struct py_code pc = { .minor = 12, .firstlineno = 1, .qualname = "<lambda>",
+			      .filename = "<string>" };
+
+	ASSERT_TRUE(pycode__wants_arg0(&pc), "<string> <lambda> at line 1");
+	pc.qualname = "__new__";
+	ASSERT_TRUE(pycode__wants_arg0(&pc), "<string> __new__ at line 1");
+	pc.firstlineno = 3;
+	ASSERT_TRUE(!pycode__wants_arg0(&pc), "<string> __new__ at line 3");
+	pc.qualname = "<lambda>";
+	ASSERT_TRUE(!pycode__wants_arg0(&pc), "<string> <lambda> at line 3");
+	pc.firstlineno = 1;
+	pc.filename = "app.py";
+	ASSERT_TRUE(!pycode__wants_arg0(&pc), "app.py <lambda> at line 1");
+}
