@@ -31,16 +31,7 @@ static double metric(const struct ap_analysis *an, enum ap_scope sc, const char 
 
 static int load(struct ap_analysis *an)
 {
-	int fd = open(RUN1, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
-
-	memset(an, 0, sizeof(*an));
-	err = ap_input__load(&an->in, fd, RUN1);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		return -1;
-	ap_metrics__compute(an);
-	return 0;
+	return unit_analysis_load(an, RUN1);
 }
 
 static const struct ap_finding *finding(const struct ap_analysis *an, const char *id)

@@ -45,23 +45,9 @@ static const char *text(const struct ap_analysis *an, enum ap_scope sc, const ch
 	return v ? v->s : NULL;
 }
 
-static int load_dir(struct ap_analysis *an, const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
-
-	memset(an, 0, sizeof(*an));
-	err = ap_input__load(&an->in, fd, dir);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		return -1;
-	ap_metrics__compute(an);
-	return 0;
-}
-
 static int load_below(struct ap_analysis *an)
 {
-	return load_dir(an, BELOW);
+	return unit_analysis_load(an, BELOW);
 }
 
 static const struct ap_finding *kept(const struct ap_analysis *an, const char *pattern, const char *loc)
@@ -134,7 +120,7 @@ TEST(below_gil_released_known_only)
 	struct ap_analysis an;
 	const struct ap_value *v;
 
-	if (!CHECK(!load_dir(&an, BELOW "_gil_known"), "load", "cannot load " BELOW "_gil_known"))
+	if (!CHECK(!unit_analysis_load(&an, BELOW "_gil_known"), "load", "cannot load " BELOW "_gil_known"))
 		return;
 	v = value(&an, AP_SCOPE_FUNCTION, "/app/run.py:mult:10", "function.below_gil_released_pct");
 	if (CHECK(v != NULL, "value", "mult has no below_gil_released_pct")) {

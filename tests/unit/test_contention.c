@@ -54,20 +54,6 @@ static const struct ap_finding *finding_of(const struct ap_analysis *an, const c
 	return NULL;
 }
 
-static int load_dir(struct ap_analysis *an, const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
-
-	memset(an, 0, sizeof(*an));
-	err = ap_input__load(&an->in, fd, dir);
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		return -1;
-	ap_metrics__compute(an);
-	return 0;
-}
-
 /* our own process is overhead, not a taker; kernel threads are one taker
  * named as kernel work */
 TEST(contention_self_and_kernel)
@@ -75,7 +61,7 @@ TEST(contention_self_and_kernel)
 	struct ap_analysis an;
 	const struct ap_value *v;
 
-	if (!CHECK(!load_dir(&an, CONTENTION), "load", "cannot load " CONTENTION))
+	if (!CHECK(!unit_analysis_load(&an, CONTENTION), "load", "cannot load " CONTENTION))
 		return;
 	ASSERT_EQ(an.in.profiler_pid, 900, "run.json tool.pid");
 	ASSERT_NEAR(pnum(&an, 100, "process.outside_wait_s"), 2.2, 1e-9, "hog + kernel, not us");
@@ -99,7 +85,7 @@ TEST(contention_wall_stake)
 	struct ap_analysis an;
 	const struct ap_finding *f;
 
-	if (!CHECK(!load_dir(&an, CONTENTION), "load", "cannot load " CONTENTION))
+	if (!CHECK(!unit_analysis_load(&an, CONTENTION), "load", "cannot load " CONTENTION))
 		return;
 	ASSERT_NEAR(pnum(&an, 100, "process.outside_wall_s"), 1.2, 1e-9, "2 - 1.6 / 2");
 	ASSERT_NEAR(pnum(&an, 200, "process.outside_wall_s"), 0.9, 1e-9, "one thread: its wait");

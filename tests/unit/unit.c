@@ -2,6 +2,10 @@
 /* Unit test runner: runs every registered test (or those named on the
  * command line) and ends with "N passed, N failed". */
 #include <stdlib.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include "analyze/analyze.h"
 #include "util.h"
 #include "log.h"
 #include "unit.h"
@@ -70,4 +74,18 @@ int main(int argc, char **argv)
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
+}
+
+int unit_analysis_load(struct ap_analysis *an, const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	memset(an, 0, sizeof(*an));
+	err = ap_input__load(&an->in, fd, dir);
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		return -1;
+	ap_metrics__compute(an);
+	return 0;
 }

@@ -63,4 +63,9 @@ void unit_rm_rf(char *dir);
 		      g_, w_, (double)(tol));                                          \
 	})
 
+struct ap_analysis;
+/* load the run directory dir into an (zeroed first) and compute its
+ * metrics; 0 or -1 */
+int unit_analysis_load(struct ap_analysis *an, const char *dir);
+
 #endif
