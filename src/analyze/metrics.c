@@ -1012,6 +1012,7 @@ struct path_acc {
 	uint32_t *fns, n;
 	uint64_t samples;
 	uint64_t below;              /* ... in a native library or a named builtin below */
+	uint64_t work;               /* ... outside the collector and shutdown */
 };
 
 struct stack_info {
@@ -1503,7 +1504,7 @@ static void compute_code(struct ap_analysis *an)
 
 			if (is_new) {
 				GROW(paths, cp, np + 1);
-				paths[np] = (struct path_acc){ xmalloc(n * sizeof(*ids)), n, 0, 0 };
+				paths[np] = (struct path_acc){ xmalloc(n * sizeof(*ids)), n, 0, 0, 0 };
 				memcpy(paths[np].fns, ids, n * sizeof(*ids));
 				np++;
 			}
@@ -1579,6 +1580,7 @@ static void compute_code(struct ap_analysis *an)
 		}
 		if (si->path != UINT32_MAX) {
 			paths[si->path].samples += c->count;
+			paths[si->path].work += work ? c->count : 0;
 			if (work && (si->below == BELOW_LIB || si->builtin >= 0))
 				paths[si->path].below += c->count;
 		}
@@ -1647,6 +1649,8 @@ static void compute_code(struct ap_analysis *an)
 		setp(s, AP_M_F_UNDER_PYTHON_PCT, f->under_py, f->total);
 		if (f->kind == AP_FRAME_PYTHON && f->self) {
 			setv(s, AP_M_F_WORK_SAMPLES, f->work);
+			setp(s, AP_M_F_WORK_PCT, f->work, total);
+			setv(s, AP_M_F_WORK_S, f->work / hz);
 			below_metrics(an, s, p, fns, remap, f, gil_seen);
 		}
 	}
@@ -1664,7 +1668,9 @@ static void compute_code(struct ap_analysis *an)
 			setp(s, AP_M_S_PCT, paths[i].samples, total);
 			setv(s, AP_M_S_CPU_S, paths[i].samples / hz);
 			setv(s, AP_M_S_DEPTH, paths[i].n);
-			setp(s, AP_M_S_BELOW_PCT, paths[i].below, paths[i].samples);
+			setp(s, AP_M_S_WORK_PCT, paths[i].work, total);
+			setv(s, AP_M_S_WORK_S, paths[i].work / hz);
+			setp(s, AP_M_S_BELOW_PCT, paths[i].below, paths[i].work);
 			sets(an, s, AP_M_S_LEAF, profile__s(p, fns[paths[i].fns[paths[i].n - 1]].name));
 			sets(an, s, AP_M_S_PATH, s->location);
 			free(paths[i].fns);

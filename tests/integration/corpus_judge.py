@@ -128,7 +128,7 @@ def share(f, cpu_s, scale=1.0):
     # function's own share also holds the collector's samples)
     if kind_of(f) == "native" and f.get("impact_s") is not None and cpu_s > 0:
         return 100.0 * f["impact_s"] / cpu_s
-    for k in ("match.pct", "function.self_pct", "stack.pct", "module.self_pct"):
+    for k in ("match.pct", "function.work_pct", "function.self_pct", "stack.work_pct", "stack.pct", "module.self_pct"):
         if isinstance(ev.get(k), (int, float)):
             return float(ev[k]) * (scale if k != "match.pct" else 1.0)
     for k, v in ev.items():
