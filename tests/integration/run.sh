@@ -883,8 +883,8 @@ compile_below        compile_src         compiled_exec
 json_python_encoder  json_indent         json_c
 cpu_contention       contended+--no-children sleep
 memory_exhaustion    grow_live+-d4       grow
-compiled_python_below compiled_black     expat
-native_below_python  expat               compiled_black
+compiled_python_below compiled_black+-F999 expat
+native_below_python  expat               compiled_black+-F999
 ast_parse_below      ast_parse           compile_src
 compile_below        compile_src         ast_parse
 "

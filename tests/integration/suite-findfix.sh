@@ -15,7 +15,7 @@ ff_cpu_s() { jq -r '(.frequency_hz // 99) as $hz | [.processes[].samples] | max 
 
 t_findfix_one_claim() {
 	local w d cpu sum bad=
-	for w in ast_parse compiled_black; do
+	for w in ast_parse compiled_black+-F999; do
 		d=$(pattern_run $w)
 		if [ -e $d.failed ] || [ ! -s $d/findings.json ]; then
 			bad="$bad [$w: profiling failed: $(tail -1 $d.err)]"
@@ -36,7 +36,7 @@ t_findfix_one_claim() {
 }
 
 t_findfix_compiled() {
-	local d=$(pattern_run compiled_black) f
+	local d=$(pattern_run compiled_black+-F999) f
 	f=$(jq -c '[.findings[] | select(.pattern_id == "compiled_python_below")][0]' $d/findings.json 2>/dev/null)
 	if [ -z "$f" ] || [ "$f" = null ]; then
 		fail findfix_compiled "no compiled_python_below: $(ff_claims $d | tr '\n' ' ')$(loaded $d)"
