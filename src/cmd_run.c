@@ -623,6 +623,17 @@ static int start_target(struct ap_session *ses)
 	return 0;
 }
 
+/* -p and --all: the run begins where the collectors began accounting,
+ * before the attach snapshot, which may take a while on a busy host: its
+ * samples and the threads' time are inside the run's wall time */
+static void run_started(struct ap_session *ses)
+{
+	uint64_t t0 = cpu_collector__t0(ses->cpu), now = now_mono_ns();
+
+	ses->start_mono = t0 && t0 <= now ? t0 : now;
+	ses->start_real = now_real_ns() - (now - ses->start_mono);
+}
+
 static int attach_targets(struct ap_session *ses)
 {
 	int i, err;
@@ -633,8 +644,7 @@ static int attach_targets(struct ap_session *ses)
 		err = early_signal();
 		if (err)
 			return err;
-		ses->start_mono = now_mono_ns();
-		ses->start_real = now_real_ns();
+		run_started(ses);
 		return 0;
 	}
 
@@ -654,8 +664,7 @@ static int attach_targets(struct ap_session *ses)
 	err = early_signal();
 	if (err)
 		return err;
-	ses->start_mono = now_mono_ns();
-	ses->start_real = now_real_ns();
+	run_started(ses);
 	return 0;
 }
 
@@ -804,8 +813,12 @@ static int collect(struct ap_session *ses)
 		err = engine__add_sources(ses, &l);
 	if (!err)
 		err = ap_loop__add_timer(&l, AP_PROCSTAT_INTERVAL_NS, run_on_procstat, &rl);
-	if (err >= 0 && ses->opts.duration_ns)
-		err = ap_loop__add_timer(&l, ses->opts.duration_ns, run_on_duration, &rl);
+	if (err >= 0 && ses->opts.duration_ns) { /* from the run's start, before the attach snapshot */
+		uint64_t el = now_mono_ns() - ses->start_mono;
+
+		err = ap_loop__add_timer(&l, ses->opts.duration_ns > el ? ses->opts.duration_ns - el : 1,
+					 run_on_duration, &rl);
+	}
 	if (err >= 0 && rl.tty)
 		err = ap_loop__add_timer(&l, 500000000ull, run_on_status, &rl);
 	if (err >= 0 && ses->purge_ns) /* tests only: a run is one window */

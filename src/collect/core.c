@@ -446,6 +446,11 @@ int cpu_collector__attach(struct cpu_collector *cc)
 	return 0;
 }
 
+uint64_t cpu_collector__t0(const struct cpu_collector *cc)
+{
+	return cc->t0_ns;
+}
+
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms)
 {
 	/* The BPF side wakes us only when the sample buffer fills up (see

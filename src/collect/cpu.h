@@ -20,6 +20,9 @@ int cpu_collector__track(struct cpu_collector *cc, uint32_t pid);
 void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe);
 /* perf events on every CPU and the fork tracepoint; 0 or -errno */
 int cpu_collector__attach(struct cpu_collector *cc);
+/* when cpu_collector__attach() began accounting (CLOCK_MONOTONIC): samples
+ * and per-thread time count from here, before the attach snapshot */
+uint64_t cpu_collector__t0(const struct cpu_collector *cc);
 /* handle what arrived within timeout_ms; 0 or -errno */
 int cpu_collector__poll(struct cpu_collector *cc, int timeout_ms);
 /* for an event loop (src/loop.h): the fd that becomes readable when records
