@@ -64,18 +64,28 @@ t_outbound_idle_pool() {
 	fi
 }
 
-# 500 threads blocking every 20 ms for 5 s: many scheduler events, slow calls
+# 500 threads blocking every 20 ms for 5 s of recording: many scheduler events, slow calls
 # and off-CPU intervals per thread. The run directory stays within the
 # README's bound, the per-event caps hold and count what they cut, and the
 # profiler's own CPU time from the target's exit to its own is bounded.
 t_outbound_many_threads() {
-	local d=$O/outbound_threads tp ap s c1 c2 tck post size bound ivals drop nthr
+	local d=$O/outbound_threads tp ap s c1 c2 tck post size bound ivals drop nthr i
 	tck=$(getconf CLK_TCK)
-	$W/manythreads 500 5 20 &
+	# the 500 threads keep both CPUs busy, which can hold the profiler's
+	# start-up back for seconds: the target runs for 5 s once it is
+	# recorded (the profiler's per-CPU perf events open), then is ended
+	$W/manythreads 500 120 20 &
 	tp=$!
 	sleep 0.3
 	$AP -q -p $tp -o $d 2>$d.err &
 	ap=$!
+	for ((i = 0; i < 600; i++)); do
+		[ "$(ls -l /proc/$ap/fd 2>/dev/null | grep -c perf_event)" -ge $(nproc) ] && break
+		kill -0 $ap 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 5
+	kill $tp
 	wait $tp
 	c1=$(ob_ticks $ap)
 	c2=$c1
