@@ -12,6 +12,10 @@
 # system's apt configuration is read only to find its Debian mirror (the same
 # URL, suite unstable). DEBIAN_MIRROR overrides that. Needs apt-get and
 # dpkg-deb; no root.
+#
+# sys.executable is the unpacked binary, which the host's own loader and
+# glibc may refuse: a child started from it (subprocess, multiprocessing
+# spawn) needs the same command line.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,7 +94,7 @@ closure() {
 
 fetch() {
 	v=$1
-	[ -x "$root/usr/bin/python$v" ] && [ -f "$base/.done-$v" ] && return 0
+	[ -f "$base/.done-$v" ] && [ -x "$base/bin/python$v" ] && return 0
 	update
 	aptcache show "python$v" >/dev/null 2>&1 || die "unstable has no python$v"
 	pkgs=$(closure "python$v" libc6)
@@ -103,6 +107,11 @@ fetch() {
 		done
 	done
 	[ -x "$root/usr/bin/python$v" ] || die "python$v not found in the unpacked packages"
+	# the loader under the interpreter's name, so the process's comm is
+	# python3.X rather than ld-linux-x86-64 (ld.so runs as a program by
+	# whatever name it is called)
+	mkdir -p "$base/bin"
+	ln -sf "$(loader)" "$base/bin/python$v"
 	aptcache policy "python$v" libc6 | awk '/^[a-z]/{p=$1} /Candidate/{print p, $2}' >"$base/.done-$v"
 }
 
@@ -116,7 +125,7 @@ loader() {
 # one line for a shell (assumes no spaces in the build path)
 cmdline() {
 	v=$1
-	echo "env PYTHONHOME=$root/usr $(loader) --library-path $root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu $root/usr/bin/python$v"
+	echo "env PYTHONHOME=$root/usr $base/bin/python$v --library-path $root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu $root/usr/bin/python$v"
 }
 
 [ $# -ge 1 ] || die "usage: $0 fetch|run|cmd VERSION [args] | root"
@@ -128,7 +137,7 @@ run)
 	v=$1
 	shift
 	fetch "$v"
-	PYTHONHOME=$root/usr exec "$(loader)" \
+	PYTHONHOME=$root/usr exec "$base/bin/python$v" \
 		--library-path "$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu" \
 		"$root/usr/bin/python$v" "$@"
 	;;
