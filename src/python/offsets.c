@@ -131,7 +131,7 @@ static const struct ap_py_offsets table[] = {
 	},
 	/* 3.15: as 3.14 but thread_id moves, and _PyRuntimeState has no
 	 * autoTSSkey: the gilstate tstate is a thread-local (_Py_tss_gilstate),
-	 * which py_tstate() cannot read yet, so AP_PY_MINOR_MAX stays 14.
+	 * found by pyproc (ap_py_proc.tls_gilstate).
 	 * offsetof() against Debian's libpython3.15-dev 3.15.2, equal to the live
 	 * _Py_DebugOffsets of Debian's python3.15 3.15.2-1 */
 	[15] = {

@@ -10,7 +10,7 @@
 #include "shared.h"
 
 #define AP_PY_MINOR_MIN 8
-#define AP_PY_MINOR_MAX 14
+#define AP_PY_MINOR_MAX 15
 
 /* the table entry for 3.<minor>; 0 or -ENOTSUP */
 int pyoffsets__for_version(int minor, struct ap_py_offsets *o);

@@ -304,6 +304,8 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 		name = elf_strptr(elf, sh.sh_link, s.st_name);
 		if (!name || !*name)
 			continue;
+		if (name[0] == 'P' && !strcmp(name, "PyGILState_GetThisThreadState"))
+			sf->py_gilstate_fn = s.st_value;
 		if (sf->nr_syms >= AP_SYMFILE_MAX_SYMS ||
 		    sf->names_len + strlen(name) + 1 > AP_SYMFILE_MAX_NAMES) {
 			/* a crafted table of millions of symbols: keep what fits */

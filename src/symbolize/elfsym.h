@@ -48,6 +48,7 @@ struct symfile {
 	bool cfi_tried;
 	/* CPython's runtime, when this file defines it (0 otherwise): file vaddrs */
 	uint64_t py_runtime, py_runtime_size, py_version, py_code_type;
+	uint64_t py_gilstate_fn; /* PyGILState_GetThisThreadState (3.15: a TLS read) */
 };
 
 /* A file only root can write is mapped as it is; any other (the target's
