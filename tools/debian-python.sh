@@ -8,6 +8,9 @@
 #   tools/debian-python.sh cmd 3.15          print a command line that runs it
 #   tools/debian-python.sh root              print the unpacked tree
 #
+# fetch also writes build/debian-python/bin/python3.X-unstable, a script
+# that runs it (for tests, which take one path).
+#
 # apt keeps its sources list, lists and cache in build/debian-python/apt; the
 # system's apt configuration is read only to find its Debian mirror (the same
 # URL, suite unstable). DEBIAN_MIRROR overrides that. Needs apt-get and
@@ -94,7 +97,7 @@ closure() {
 
 fetch() {
 	v=$1
-	[ -f "$base/.done-$v" ] && [ -x "$base/bin/python$v" ] && return 0
+	[ -f "$base/.done-$v" ] && [ -x "$base/bin/python$v-unstable" ] && return 0
 	update
 	aptcache show "python$v" >/dev/null 2>&1 || die "unstable has no python$v"
 	pkgs=$(closure "python$v" libc6)
@@ -112,6 +115,13 @@ fetch() {
 	# whatever name it is called)
 	mkdir -p "$base/bin"
 	ln -sf "$(loader)" "$base/bin/python$v"
+	# and one program that runs it, for what takes a single path (tests)
+	cat >"$base/bin/python$v-unstable" <<-EOF
+		#!/bin/sh
+		PYTHONHOME=$root/usr exec $base/bin/python$v --library-path \\
+		    $root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu $root/usr/bin/python$v "\$@"
+	EOF
+	chmod +x "$base/bin/python$v-unstable"
 	aptcache policy "python$v" libc6 | awk '/^[a-z]/{p=$1} /Candidate/{print p, $2}' >"$base/.done-$v"
 }
 
