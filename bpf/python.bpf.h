@@ -20,7 +20,7 @@
 #endif
 /* struct _gil_runtime_state: interval, last_holder, locked, switch_number,
  * then cond, mutex, switch_cond, switch_mutex (pthread types): 208 bytes
- * on x86_64 glibc, 3.8-3.14 */
+ * on x86_64 glibc, 3.8-3.15 */
 #define AP_PY_GIL_SIZE 208
 
 const volatile __u32 py_depth __weak = AP_MAX_PY_FRAMES; /* --py-depth */
@@ -78,7 +78,8 @@ struct {
 	__type(value, struct py_scratch);
 } py_scratch SEC(".maps") __weak;
 
-/* glibc pthread_getspecific(key) for key < 32, read from the thread's TCB */
+/* glibc pthread_getspecific(key) for key < 32, read from the thread's TCB;
+ * on 3.15+ a thread-local at a fixed offset from it */
 static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_struct *task)
 {
 	struct {
@@ -86,17 +87,26 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 		__u32 key;
 	} tss;
 	__u64 fsbase, tstate = 0, self = 0;
+	__s64 tls = pp->tls_gilstate;
 	__u32 key;
 
-	if (ap_read_user(&tss, sizeof(tss), (void *)(pp->runtime + pp->off.runtime_tss), task))
-		return 0;
-	key = tss.key;
-	if (!tss.initialized || key >= 32)
-		return 0;
 	fsbase = BPF_CORE_READ(task, thread.fsbase);
-	if (ap_read_user(&tstate, sizeof(tstate),
-			 (void *)(fsbase + pp->off.tsd_base + 16 * key + 8), task) || !tstate)
-		return 0;
+	if (tls) {
+		/* 3.15+: a thread-local in the executable's static TLS block */
+		if (ap_read_user(&tstate, sizeof(tstate), (void *)(fsbase + tls), task) || !tstate)
+			return 0;
+	} else {
+		if (ap_read_user(&tss, sizeof(tss), (void *)(pp->runtime + pp->off.runtime_tss),
+				 task))
+			return 0;
+		key = tss.key;
+		if (!tss.initialized || key >= 32)
+			return 0;
+		if (ap_read_user(&tstate, sizeof(tstate),
+				 (void *)(fsbase + pp->off.tsd_base + 16 * key + 8), task) ||
+		    !tstate)
+			return 0;
+	}
 	/* validate: the thread state names this thread (thread_id is its
 	 * pthread_t, which glibc makes the TCB address, i.e. fsbase) */
 	if (ap_read_user(&self, sizeof(self), (void *)(tstate + pp->off.tstate_thread_id), task) ||

@@ -344,7 +344,10 @@ struct ap_py_proc {
 	__u64 runtime;             /* address of _PyRuntime in the process */
 	__u64 code_type;           /* address of PyCode_Type, to validate code objects */
 	struct ap_py_offsets off;
+	__s64 tls_gilstate;        /* 3.15+ (no autoTSSkey): the thread's PyThreadState *
+				    * is at fsbase + this; 0 = use off.runtime_tss */
 };
+_Static_assert(sizeof(struct ap_py_proc) == 72, "ap_py_proc layout changed");
 
 /* frame flags */
 #define AP_PYF_ENTRY (1u << 0)     /* 3.11: first frame run by a C-level eval activation */

@@ -78,9 +78,15 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 		/* no symbol, but .eh_frame knows the function: one frame per
 		 * function ("libz.so.1+0x3a10"), not one per module */
 		const char *base = strrchr(m->path, '/');
+		uint64_t cold;
 
-		snprintf(fn, sizeof(fn), "%s+%#llx", base ? base + 1 : m->path,
-			 (unsigned long long)start);
+		if (m->sf == img->py_sf && !symfile__eval_cold(m->sf, &cold) && cold == start)
+			/* the eval loop of a stripped PGO build: named, so that
+			 * Python frames are spliced in where it runs */
+			snprintf(fn, sizeof(fn), "_PyEval_EvalFrameDefault.cold");
+		else
+			snprintf(fn, sizeof(fn), "%s+%#llx", base ? base + 1 : m->path,
+				 (unsigned long long)start);
 		*slot = profile__frame(p, AP_FRAME_USER, fn, mod, start);
 		return *slot;
 	}

@@ -2,7 +2,8 @@
 /* Per-version offsets of CPython release (GIL) builds on x86_64, checked
  * against headers and live processes (ref sheet §6, tags H/L/D) and, here,
  * by tests/integration on 3.8.18, 3.9.18, 3.10.13, 3.11.2, 3.11.7, 3.12.1
- * and 3.13.0. 3.14 comes from the sheet only (no interpreter here).
+ * and 3.13.0; 3.14 and 3.15 against Debian unstable's 3.14.10 and 3.15.2
+ * (headers and live _Py_DebugOffsets; tests/unit/test_pydebug.c has them).
  * gc_collecting and runtime_finalizing: offsetof() compiled with
  * -DPy_BUILD_CORE against the pyenv 3.8.18-3.13.0 headers and Debian's
  * python3.11-dev 3.11.2 (same as 3.11.7). */
@@ -113,7 +114,8 @@ static const struct ap_py_offsets table[] = {
 		.runtime_finalizing = 608, /* _PyRuntimeState._finalizing */
 	},
 	/* 3.14: f_executable is a tagged _PyStackRef; owner >= 3 is not Python.
-	 * From the reference sheet only: no 3.14 interpreter on the test machine */
+	 * offsetof() against Debian's libpython3.14-dev 3.14.10, equal to the
+	 * live _Py_DebugOffsets of Debian's python3.14 3.14.10-1 */
 	[14] = {
 		.tstate_thread_id = 152,  /* PyThreadState.thread_id */
 		.model = AP_PY_CURFRAME, .minor = 14,
@@ -124,14 +126,35 @@ static const struct ap_py_offsets table[] = {
 		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
 		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 208,
 		.str_ascii_data = 40, .str_compact_data = 56,
-		/* no 3.14 headers here: no GC or finalizing state */
-		.gc_collecting = NONE, .runtime_finalizing = NONE,
+		.gc_collecting = 7600, /* PyInterpreterState.gc (7408) + .collecting (192) */
+		.runtime_finalizing = 784, /* _PyRuntimeState._finalizing */
+	},
+	/* 3.15: as 3.14 but thread_id moves, and _PyRuntimeState has no
+	 * autoTSSkey: the gilstate tstate is a thread-local (_Py_tss_gilstate),
+	 * found by pyproc (ap_py_proc.tls_gilstate).
+	 * offsetof() against Debian's libpython3.15-dev 3.15.2, equal to the live
+	 * _Py_DebugOffsets of Debian's python3.15 3.15.2-1 */
+	[15] = {
+		.tstate_thread_id = 176,  /* PyThreadState.thread_id */
+		.model = AP_PY_CURFRAME, .minor = 15,
+		.runtime_tss = NONE, .runtime_gil = NONE,
+		.tstate_interp = 16, .tstate_frame = 72, .cframe_current = NONE,
+		.interp_gil_ptr = 16,
+		.frame_back = 8, .frame_code = 0, .frame_instr = 56, .frame_owner = 74,
+		.code_firstlineno = 68, .code_filename = 112, .code_name = 120,
+		.code_qualname = 128, .code_linetable = 136, .code_adaptive = 208,
+		.str_ascii_data = 40, .str_compact_data = 56,
+		.gc_collecting = 7512, /* PyInterpreterState.gc (7400) + .collecting (112) */
+		.runtime_finalizing = 912, /* _PyRuntimeState._finalizing */
 	},
 };
 
 int pyoffsets__for_version(int minor, struct ap_py_offsets *o)
 {
-	if (minor < AP_PY_MINOR_MIN || minor > AP_PY_MINOR_MAX || !table[minor].model)
+	/* the table may know a version the walker does not support yet
+	 * (AP_PY_MINOR_MAX): pyproc__detect gates on that */
+	if (minor < AP_PY_MINOR_MIN || (size_t)minor >= sizeof(table) / sizeof(table[0]) ||
+	    !table[minor].model)
 		return -ENOTSUP;
 	*o = table[minor];
 	o->tsd_base = 0x310; /* glibc 2.36-2.43: struct pthread.specific_1stblock */
@@ -143,7 +166,7 @@ int pyoffsets__for_version(int minor, struct ap_py_offsets *o)
 struct dbg_pos {
 	uint16_t current_frame, interp, thread_id, previous, executable, instr_ptr, owner;
 	uint16_t filename, name, qualname, linetable, firstlineno, code_adaptive;
-	uint16_t ascii_size;
+	uint16_t ascii_size, compact_size; /* compact_size: 0 before 3.15 */
 	uint16_t finalizing, interp_gc, gc_collecting; /* 0: not known for this minor */
 };
 
@@ -154,7 +177,17 @@ static const struct dbg_pos dbg_pos[] = {
 		 .finalizing = 32, .interp_gc = 80, .gc_collecting = 576 },
 	[14] = { .current_frame = 208, .interp = 200, .thread_id = 216, .previous = 256, .executable = 264,
 		 .instr_ptr = 272, .owner = 288, .filename = 320, .name = 328, .qualname = 336,
-		 .linetable = 344, .firstlineno = 352, .code_adaptive = 384, .ascii_size = 640 },
+		 .linetable = 344, .firstlineno = 352, .code_adaptive = 384, .ascii_size = 640,
+		 .finalizing = 32, .interp_gc = 88, .gc_collecting = 656 },
+	/* 3.15 inserts thread_state.base_frame, last_profiled_frame(_seq),
+	 * holds_gil, gil_requested, current_exception, exc_state and a group
+	 * err_stackitem, type_object.tp_basicsize/tp_dictoffset, a group
+	 * heap_type_object, unicode compactunicodeobject_size (read from
+	 * Debian's 3.15.2 pycore_debug_offsets.h) */
+	[15] = { .current_frame = 208, .interp = 200, .thread_id = 240, .previous = 320, .executable = 328,
+		 .instr_ptr = 336, .owner = 352, .filename = 384, .name = 392, .qualname = 400,
+		 .linetable = 408, .firstlineno = 416, .code_adaptive = 448, .ascii_size = 736,
+		 .compact_size = 744, .finalizing = 32, .interp_gc = 88, .gc_collecting = 760 },
 };
 
 static uint16_t dbg_get(const uint8_t *dbg, size_t len, uint16_t pos, int *bad)
@@ -178,7 +211,8 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	uint64_t version, ft;
 	int bad = 0;
 
-	if (minor < 13 || minor > 14 || len < 24 || memcmp(dbg, "xdebugpy", 8))
+	if (minor < 13 || (size_t)minor >= sizeof(dbg_pos) / sizeof(dbg_pos[0]) || len < 24 ||
+	    memcmp(dbg, "xdebugpy", 8))
 		return -EINVAL;
 	memcpy(&version, dbg + 8, 8);
 	memcpy(&ft, dbg + 16, 8);
@@ -201,6 +235,8 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	n.code_firstlineno = dbg_get(dbg, len, p->firstlineno, &bad);
 	n.code_adaptive = dbg_get(dbg, len, p->code_adaptive, &bad);
 	n.str_ascii_data = dbg_get(dbg, len, p->ascii_size, &bad);
+	if (p->compact_size)
+		n.str_compact_data = dbg_get(dbg, len, p->compact_size, &bad);
 	if (p->finalizing) {
 		uint32_t gc = (uint32_t)dbg_get(dbg, len, p->interp_gc, &bad) +
 			      dbg_get(dbg, len, p->gc_collecting, &bad);

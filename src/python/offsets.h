@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* CPython struct offsets for the BPF walker: one table per minor version
- * (3.8-3.14), and on 3.13+ the runtime's own _Py_DebugOffsets, which wins
+ * (3.8-3.15; 3.15 not walked yet), and on 3.13+ the runtime's own _Py_DebugOffsets, which wins
  * where it has the field. Facts: ../shared/ref/cpython-internals.md. */
 #ifndef AP_PY_OFFSETS_H
 #define AP_PY_OFFSETS_H
@@ -10,7 +10,7 @@
 #include "shared.h"
 
 #define AP_PY_MINOR_MIN 8
-#define AP_PY_MINOR_MAX 14
+#define AP_PY_MINOR_MAX 15
 
 /* the table entry for 3.<minor>; 0 or -ENOTSUP */
 int pyoffsets__for_version(int minor, struct ap_py_offsets *o);

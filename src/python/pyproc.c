@@ -30,6 +30,32 @@ static int minor_from_name(const char *path, char *suffix)
 	return minor;
 }
 
+/* 3.15+ keeps the gilstate thread state in a thread-local, not a pthread
+ * key. In the executable (local-exec) PyGILState_GetThisThreadState is
+ * "endbr64; mov %fs:disp32,%rax; ret", and disp is the same for every
+ * thread. A shared libpython reads it through __tls_get_addr (local-dynamic
+ * on Debian's 3.15): not decoded yet. */
+static int gilstate_tls(const struct symfile *sf, int64_t *off)
+{
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const uint8_t mov_fs[] = { 0x64, 0x48, 0x8b, 0x04, 0x25 };
+	uint8_t b[16];
+	const uint8_t *p = b;
+	int32_t disp;
+
+	if (!sf->py_gilstate_fn || symfile__read_vaddr(sf, sf->py_gilstate_fn, b, sizeof(b)))
+		return -ENOENT;
+	if (!memcmp(p, endbr64, sizeof(endbr64)))
+		p += sizeof(endbr64);
+	if (memcmp(p, mov_fs, sizeof(mov_fs)))
+		return -ENOTSUP;
+	memcpy(&disp, p + sizeof(mov_fs), 4);
+	if (disp >= 0) /* variant II: the executable's TLS is below the thread pointer */
+		return -EINVAL;
+	*off = disp;
+	return 0;
+}
+
 int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor, char *why,
 		   size_t whylen)
 {
@@ -43,8 +69,8 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		return -ENOENT;
 	*minor = minor_from_name(sf->path, &suffix);
 	if (!sf->py_runtime) { /* before 3.7 there is no _PyRuntime */
-		snprintf(why, whylen, "%s: CPython 3.%d is not supported (3.8 to 3.14 are)", sf->path,
-			 *minor);
+		snprintf(why, whylen, "%s: CPython 3.%d is not supported (3.8 to 3.%d are)", sf->path,
+			 *minor, AP_PY_MINOR_MAX);
 		return -ENOTSUP;
 	}
 	if (sf->py_version && !symfile__read_vaddr(sf, sf->py_version, &ver, sizeof(ver))) {
@@ -57,8 +83,8 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		return -ENOTSUP;
 	}
 	if (major != 3 || *minor < AP_PY_MINOR_MIN || *minor > AP_PY_MINOR_MAX) {
-		snprintf(why, whylen, "%s: CPython %d.%d is not supported (3.8 to 3.14 are)",
-			 sf->path, major, *minor);
+		snprintf(why, whylen, "%s: CPython %d.%d is not supported (3.8 to 3.%d are)",
+			 sf->path, major, *minor, AP_PY_MINOR_MAX);
 		return -ENOTSUP;
 	}
 	if (!sf->py_code_type) {
@@ -82,6 +108,18 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		if (err)
 			ap_info("python: %s: no usable _Py_DebugOffsets (%s), using the 3.%d table",
 				sf->path, ap_errstr(err), *minor);
+	}
+	if (pp->off.runtime_tss == AP_PY_OFF_NONE) {
+		int64_t tls = 0;
+
+		err = gilstate_tls(sf, &tls);
+		pp->tls_gilstate = tls;
+		if (err) {
+			snprintf(why, whylen,
+				 "%s: CPython 3.%d: the thread-state TLS slot was not found (%s)",
+				 sf->path, *minor, ap_errstr(err));
+			return -ENOTSUP;
+		}
 	}
 	pp->runtime = sf->py_runtime + m->bias;
 	pp->code_type = sf->py_code_type + m->bias;

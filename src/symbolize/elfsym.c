@@ -304,6 +304,8 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 		name = elf_strptr(elf, sh.sh_link, s.st_name);
 		if (!name || !*name)
 			continue;
+		if (name[0] == 'P' && !strcmp(name, "PyGILState_GetThisThreadState"))
+			sf->py_gilstate_fn = s.st_value;
 		if (sf->nr_syms >= AP_SYMFILE_MAX_SYMS ||
 		    sf->names_len + strlen(name) + 1 > AP_SYMFILE_MAX_NAMES) {
 			/* a crafted table of millions of symbols: keep what fits */
@@ -504,6 +506,8 @@ static int read_loads(struct symfile *sf, Elf *elf)
 	for (i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
+		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_GNU_EH_FRAME)
+			sf->eh_hdr = ph.p_vaddr;
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
 		sf->loads[sf->nr_loads++] = (struct ap_load_seg){
@@ -642,10 +646,48 @@ int symfile__func_offset(const struct symfile *sf, const char *name, uint64_t *o
 	return -ENOENT;
 }
 
-int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
+/* The FDE around vaddr from .eh_frame_hdr's sorted table (GNU ld writes it
+ * as datarel sdata4 pairs): [start of that FDE, start of the next). libdw's
+ * dwarf_frame_info gives the CFI *row* instead, so a function that pushes
+ * and pops registers would be cut into several "functions". */
+static int fde_table(struct symfile *sf, uint64_t vaddr, uint64_t *start, uint64_t *end)
+{
+	uint8_t h[12];
+	uint32_t count, lo = 0, hi, mid;
+	int32_t e[2];
+	uint64_t base = sf->eh_hdr, tab = base + 12;
+
+	/* version 1; eh_frame_ptr pcrel|sdata4 (0x1b); count udata4 (0x03);
+	 * table datarel|sdata4 (0x3b) */
+	if (!base || symfile__read_vaddr(sf, base, h, sizeof(h)) || h[0] != 1 || h[2] != 0x03 ||
+	    h[3] != 0x3b)
+		return -ENOENT;
+	memcpy(&count, h + 8, 4);
+	if (!count || count > (1u << 24))
+		return -ENOENT;
+	hi = count;
+	while (hi - lo > 1) { /* the last entry with start <= vaddr */
+		mid = lo + (hi - lo) / 2;
+		if (symfile__read_vaddr(sf, tab + 8ull * mid, e, 4))
+			return -ENOENT;
+		if (base + (int64_t)e[0] <= vaddr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (symfile__read_vaddr(sf, tab + 8ull * lo, e, 4) || base + (int64_t)e[0] > vaddr)
+		return -ENOENT;
+	*start = base + (int64_t)e[0];
+	*end = UINT64_MAX;
+	if (lo + 1 < count && !symfile__read_vaddr(sf, tab + 8ull * (lo + 1), e, 4))
+		*end = base + (int64_t)e[0];
+	return 0;
+}
+
+static int fde_range(struct symfile *sf, uint64_t vaddr, uint64_t *start, uint64_t *end)
 {
 	Dwarf_Frame *frame = NULL;
-	Dwarf_Addr lo, hi;
+	Dwarf_Addr lo, hi, row_lo;
 
 	if (!sf->cfi_tried) {
 		sf->cfi_tried = true;
@@ -660,7 +702,88 @@ int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
 		return -ENOENT;
 	}
 	free(frame);
+	/* a CFI row is known here: widen it to its FDE when the table says */
+	row_lo = lo;
+	if (!fde_table(sf, vaddr, start, end) && *start <= row_lo && *end >= hi)
+		return 0;
 	*start = lo;
+	*end = hi;
+	return 0;
+}
+
+int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start)
+{
+	uint64_t end;
+
+	return fde_range(sf, vaddr, start, &end);
+}
+
+#define EVAL_STUB_MAX 4096         /* Debian's stubs: 1,184 (3.14) and 844 (3.15) bytes */
+#define EVAL_COLD_MIN (16u << 10)  /* the loop bodies: 84 KB and 82 KB */
+
+int symfile__eval_cold(struct symfile *sf, uint64_t *start)
+{
+	uint64_t addr = 0, size = 0, best = 0, lo, hi;
+	uint8_t code[EVAL_STUB_MAX];
+	struct {
+		uint64_t lo, hi;
+		int n;
+	} fde[8];
+	int nf = 0, i, k;
+	size_t j;
+
+	if (sf->py_eval_cold_tried)
+		goto out;
+	sf->py_eval_cold_tried = true;
+	for (j = 0; j < sf->nr_syms; j++)
+		if (!strcmp(sf->names + sf->syms[j].name, "_PyEval_EvalFrameDefault")) {
+			addr = sf->syms[j].addr;
+			size = sf->syms[j].size;
+		}
+	/* a whole loop is far bigger than a stub: nothing to find */
+	if (!addr || !size || size > sizeof(code) || symfile__read_vaddr(sf, addr, code, size))
+		goto out;
+	/* jmp rel32 (e9) and jcc rel32 (0f 8x) out of the stub. A byte scan, not
+	 * a decoder: a false target lands in no FDE or in a small or named one */
+	for (j = 0; j + 5 <= size; j++) {
+		int32_t rel;
+		uint64_t t;
+
+		if (code[j] == 0xe9) {
+			memcpy(&rel, code + j + 1, 4);
+			t = addr + j + 5 + rel;
+		} else if (code[j] == 0x0f && j + 6 <= size && (code[j + 1] & 0xf0) == 0x80) {
+			memcpy(&rel, code + j + 2, 4);
+			t = addr + j + 6 + rel;
+		} else {
+			continue;
+		}
+		if (t >= addr && t < addr + size)
+			continue;
+		for (k = 0; k < nf; k++)
+			if (t >= fde[k].lo && t < fde[k].hi)
+				break;
+		if (k < nf) {
+			fde[k].n++;
+			continue;
+		}
+		if (nf == (int)(sizeof(fde) / sizeof(fde[0])) || fde_range(sf, t, &lo, &hi) ||
+		    hi - lo < EVAL_COLD_MIN || symfile__lookup(sf, lo, NULL))
+			continue;
+		fde[nf].lo = lo, fde[nf].hi = hi, fde[nf].n = 1;
+		nf++;
+	}
+	for (i = 0, k = -1; i < nf; i++)
+		if (k < 0 || fde[i].n > fde[k].n)
+			k = i;
+	/* more than one jump: the stub's fall-backs all go to the body */
+	if (k >= 0 && fde[k].n >= 2)
+		best = fde[k].lo;
+	sf->py_eval_cold = best;
+out:
+	if (!sf->py_eval_cold)
+		return -ENOENT;
+	*start = sf->py_eval_cold;
 	return 0;
 }
 

@@ -34,6 +34,7 @@ struct symfile {
 	uint64_t debug_dev, debug_ino;
 	char build_id[129];    /* lower-case hex, "" if none */
 	int e_type;            /* ET_EXEC, ET_DYN, ... */
+	uint64_t eh_hdr;       /* PT_GNU_EH_FRAME vaddr (.eh_frame_hdr), 0 if none */
 	uint64_t entry;        /* e_entry: where _start is, named or not */
 	struct ap_load_seg *loads;
 	int nr_loads;
@@ -48,6 +49,9 @@ struct symfile {
 	bool cfi_tried;
 	/* CPython's runtime, when this file defines it (0 otherwise): file vaddrs */
 	uint64_t py_runtime, py_runtime_size, py_version, py_code_type;
+	uint64_t py_gilstate_fn; /* PyGILState_GetThisThreadState (3.15: a TLS read) */
+	uint64_t py_eval_cold;   /* symfile__eval_cold's answer, once tried */
+	bool py_eval_cold_tried;
 };
 
 /* A file only root can write is mapped as it is; any other (the target's
@@ -94,6 +98,11 @@ const char *symfile__lookup(const struct symfile *sf, uint64_t vaddr, uint64_t *
 /* Start of the function containing vaddr according to the file's .eh_frame
  * (a stripped file still has one per function); 0 or -ENOENT. */
 int symfile__fde_start(struct symfile *sf, uint64_t vaddr, uint64_t *start);
+/* A stripped PGO build (Debian's python3.14/3.15) keeps only a stub under the
+ * name _PyEval_EvalFrameDefault; the loop is an unnamed ".cold" function the
+ * stub jumps into. Its FDE start, found from the stub's jumps; -ENOENT when
+ * there is no such part (a named whole loop, or no stub). */
+int symfile__eval_cold(struct symfile *sf, uint64_t *start);
 /* Translate a file offset to a virtual address through the PT_LOAD that
  * contains it. 0 or -ENOENT. */
 int symfile__offset_to_vaddr(const struct symfile *sf, uint64_t offset, uint64_t *vaddr);

@@ -421,10 +421,13 @@ PYW=tests/workloads/py
 # a check prints a reason when it fails; a jq error is a failure too
 JQ=jqcheck
 jqcheck() { jq -L tests/integration -r "$@" 2>&1 || echo "jq failed"; }
+# every CPython 3.8+ on the machine, and Debian unstable's when
+# tools/debian-python.sh has fetched them; PYTHONS="a b" checks only those
 pythons() {
 	local py
-	for py in /usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
-		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9]; do
+	for py in ${PYTHONS:-/usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
+		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9] \
+		build/debian-python/bin/python3.*-unstable}; do
 		[ -x "$py" ] || continue
 		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && echo "$py"
 	done
