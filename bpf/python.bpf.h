@@ -257,7 +257,10 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 	f->flags = flags;
 	f->pad = 0;
 	if (flags & AP_PYF_SHIM) {
-		f->code = 0;
+		/* the shim's own address: on 3.12+ a C local of the eval loop
+		 * activation that pushed it, so userspace splices the group
+		 * it ends at the native frame whose stack range holds it */
+		f->code = c->frame;
 		f->sig = 0;
 		f->instr = -1;
 	} else {
@@ -433,7 +436,7 @@ static int py_send_step(__u32 i, struct py_send_ctx *c)
 	/* clang drops a mask it can prove redundant; the verifier needs it */
 	asm volatile("" : "+r"(i));
 	f = &s->py[i & (AP_MAX_PY_FRAMES - 1)];
-	if (!f->code)
+	if (!f->code || (f->flags & AP_PYF_SHIM)) /* a shim's code is its address */
 		return 0;
 	key.code = f->code;
 	key.tgid = s->tgid;

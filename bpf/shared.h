@@ -354,7 +354,9 @@ _Static_assert(sizeof(struct ap_py_proc) == 72, "ap_py_proc layout changed");
 #define AP_PYF_SHIM  (1u << 1)     /* 3.12+: entry shim (owner CSTACK/INTERPRETER): ends a group */
 
 struct ap_py_frame {
-	__u64 code;                /* PyCodeObject *, 0 for a shim */
+	__u64 code;                /* PyCodeObject *; for a shim (AP_PYF_SHIM) the shim's own
+				    * address, where its C-level activation runs (3.12+: a
+				    * local of _PyEval_EvalFrameDefault) */
 	__u32 sig;                 /* guards against a freed and reused address */
 	__s32 instr;               /* byte offset (<=3.9), code units (3.10+); -1 unknown */
 	__u32 flags;               /* AP_PYF_* */

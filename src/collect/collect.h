@@ -105,6 +105,9 @@ struct cpu_collector {
 	uint64_t unwind_frames;
 	uint64_t no_image;          /* samples of a process whose mappings we never saw */
 	uint64_t py_unknown_code;   /* Python frames whose code object never arrived */
+	uint64_t py_splice_addr;    /* samples spliced by the shims' stack addresses (3.12+) */
+	uint64_t py_splice_name;    /* ... by the eval loop's symbol name */
+	uint64_t py_splice_fallback; /* ... by neither: Python frames at the leaf */
 	uint64_t discovered;        /* --all: processes found by a first record */
 	uint64_t discover_untracked; /* ... not added to the BPF tracked set (full) */
 	uint32_t *frames;           /* scratch: one stack */
@@ -185,6 +188,12 @@ void collect_proclife_exited(struct cpu_collector *cc, uint32_t pid);
  * first; AP_NONE for a malformed record (counted) */
 uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size,
 			      const uint64_t *kf, int nk);
+/* the splice by address alone (tests): s's Python frame groups, innermost
+ * first, each paired with the native frame (index into sps, the frames'
+ * stack pointers leaf first) holding its entry shim: at[g]; the number of
+ * groups, or -1 when they do not pair (before 3.12, an address in no frame) */
+int collect_py_pair_by_address(const struct ap_cpu_sample *s, int minor, const uint64_t *sps,
+			       int nu, int16_t *at);
 /* an off-CPU or slow-syscall record's stack, remembered under its stack
  * identity (aux[3]) for the kernel's aggregates; AP_NONE if malformed */
 uint32_t collect_blocked_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size);

@@ -713,6 +713,9 @@ void cpu_collector__counters(struct cpu_collector *cc)
 		profile__set_counter(p, "processes_discovered_untracked", cc->discover_untracked);
 	}
 	profile__set_counter(p, "python_unknown_code_frames", cc->py_unknown_code);
+	profile__set_counter(p, "python_splice_by_address", cc->py_splice_addr);
+	profile__set_counter(p, "python_splice_by_name", cc->py_splice_name);
+	profile__set_counter(p, "python_splice_fallbacks", cc->py_splice_fallback);
 	profile__set_counter(p, "python_thread_name_reads", cc->pynames_reads);
 	profile__set_counter(p, "python_thread_name_failures", cc->pynames_failed);
 	profile__set_counter(p, "python_thread_names_dropped", cc->pynames_dropped);

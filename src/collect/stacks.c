@@ -18,6 +18,19 @@
  * than a hand-written one; returns malloc'ed text or NULL */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
+/* AP_TEST_NO_EVAL_NAME (tests only): the eval loop has no usable name, as
+ * on a stripped build before 376632c: no frame is named
+ * _PyEval_EvalFrameDefault.cold and none is paired by name, so splicing
+ * must find the activations by address */
+static bool test_no_eval_name(void)
+{
+	static int v = -1;
+
+	if (v < 0)
+		v = getenv("AP_TEST_NO_EVAL_NAME") != NULL;
+	return v;
+}
+
 static uint32_t kernel_frame(struct cpu_collector *cc, uint64_t pc)
 {
 	struct profile *p = &cc->ses->prof;
@@ -80,7 +93,8 @@ static uint32_t user_frame(struct cpu_collector *cc, const struct ap_image *img,
 		const char *base = strrchr(m->path, '/');
 		uint64_t cold;
 
-		if (m->sf == img->py_sf && !symfile__eval_cold(m->sf, &cold) && cold == start)
+		if (m->sf == img->py_sf && !test_no_eval_name() && !symfile__eval_cold(m->sf, &cold) &&
+		    cold == start)
 			/* the eval loop of a stripped PGO build: named, so that
 			 * Python frames are spliced in where it runs */
 			snprintf(fn, sizeof(fn), "_PyEval_EvalFrameDefault.cold");
@@ -173,69 +187,182 @@ static bool is_eval_frame(const struct profile *p, uint32_t frame)
 	return !strncmp(profile__s(p, p->frames[frame].name), "_PyEval_EvalFrameDefault", 24);
 }
 
-/*
- * Splice Python frames into the native stack. BPF gives frames innermost
- * first; they fall into groups, one per C-level activation of the eval loop:
- * one frame each up to 3.10, up to the is_entry frame on 3.11, between shim
- * frames on 3.12+. Native eval activations are paired with groups from the
- * innermost outwards, so a native stack cut short at its root, or a Python
- * stack cut at its depth limit, still line up at the leaf where it matters.
- * Outer groups without an activation go before the outermost one.
- */
-static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, int minor,
-		       const uint32_t *native, int nu, uint32_t *out)
-{
-	struct profile *p = &cc->ses->prof;
-	uint16_t gstart[AP_MAX_PY_FRAMES], gend[AP_MAX_PY_FRAMES];
-	int ng = 0, cur = -1, nact = 0, act, i, g, j;
-	uint32_t n = 0;
+/* Python frames grouped per C-level activation of the eval loop, innermost
+ * first: one frame each up to 3.10, up to the is_entry frame on 3.11,
+ * between shim frames on 3.12+ */
+struct py_groups {
+	uint16_t start[AP_MAX_PY_FRAMES], end[AP_MAX_PY_FRAMES];
+	uint64_t addr[AP_MAX_PY_FRAMES]; /* 3.12+: the shim ending the group, 0 if none */
+	int16_t at[AP_MAX_PY_FRAMES];    /* the native frame it is spliced after */
+	int n;
+};
 
+static void py_group(const struct ap_cpu_sample *s, int minor, struct py_groups *gr)
+{
+	int cur = -1, i;
+
+	gr->n = 0;
 	for (i = 0; i < s->nr_py && i < AP_MAX_PY_FRAMES; i++) {
 		const struct ap_py_frame *f = &s->py[i];
 
 		if (f->flags & AP_PYF_SHIM) {
-			if (cur >= 0)
-				ng++;
+			if (cur >= 0) {
+				/* BPF sends a shim's own address (python.bpf.h) */
+				gr->addr[cur] = minor >= 12 ? f->code : 0;
+				gr->n++;
+			}
 			cur = -1;
 			continue;
 		}
 		if (cur < 0) {
-			cur = ng;
-			gstart[cur] = i;
+			cur = gr->n;
+			gr->start[cur] = i;
+			gr->addr[cur] = 0;
 		}
-		gend[cur] = i;
+		gr->end[cur] = i;
 		if (minor <= 10 || (minor == 11 && (f->flags & AP_PYF_ENTRY))) {
-			ng++;
+			gr->n++;
 			cur = -1;
 		}
 	}
 	if (cur >= 0)
-		ng++;
-	for (i = 0; i < nu; i++)
-		nact += is_eval_frame(p, native[i]);
+		gr->n++;
+}
 
-	act = nact; /* activations still to meet, counted from the innermost */
-	for (i = nu - 1; i >= 0; i--) {
-		out[n++] = native[i];
+/* The native frame, from frame `from` outwards, whose stack range
+ * [sps[i], sps[i + 1]) holds addr; nu when addr lies beyond the outermost
+ * frame unwound (its activation is in the part of the stack not unwound);
+ * -1 when it lies in no frame (below the leaf's sp, or in a range whose
+ * bounds are unknown or out of order). */
+static int frame_holding(const uint64_t *sps, int nu, int from, uint64_t addr)
+{
+	int i;
+
+	for (i = from; i + 1 < nu; i++) {
+		if (!sps[i] || sps[i + 1] <= sps[i] || addr < sps[i])
+			return -1;
+		if (addr < sps[i + 1])
+			return i;
+	}
+	return nu && sps[nu - 1] && addr >= sps[nu - 1] ? nu : -1;
+}
+
+/* 3.12+: each group's activation is the native frame holding the address
+ * of the shim that ends it (a local of _PyEval_EvalFrameDefault), whatever
+ * that frame is named. Outer groups whose activation was not unwound (a
+ * cut native stack) or that have no shim (a Python stack cut at its depth
+ * limit) go with the outermost one paired. false when the innermost group
+ * has no address, or an address lies in no frame: then pair by name. */
+static bool pair_by_address(struct py_groups *gr, const uint64_t *sps, int nu)
+{
+	int g, i, from = 0, last = -1;
+
+	for (g = 0; g < gr->n && gr->addr[g]; g++) {
+		i = frame_holding(sps, nu, from, gr->addr[g]);
+		if (i < 0)
+			return false;
+		if (i == nu)
+			break;
+		gr->at[g] = i;
+		from = i;
+		last = g;
+	}
+	if (last < 0)
+		return false;
+	for (g = last + 1; g < gr->n; g++)
+		gr->at[g] = gr->at[last];
+	return true;
+}
+
+int collect_py_pair_by_address(const struct ap_cpu_sample *s, int minor, const uint64_t *sps,
+			       int nu, int16_t *at)
+{
+	struct py_groups gr;
+
+	py_group(s, minor, &gr);
+	if (!pair_by_address(&gr, sps, nu))
+		return -1;
+	memcpy(at, gr.at, gr.n * sizeof(*at));
+	return gr.n;
+}
+
+/* Up to 3.11, and where addresses do not pair: native frames named
+ * _PyEval_EvalFrameDefault* are the activations, paired with groups from
+ * the innermost outwards, so a native stack cut short at its root, or a
+ * Python stack cut at its depth limit, still line up at the leaf where it
+ * matters. The outermost activation also takes the groups beyond. false
+ * when no native frame has the name. */
+static bool pair_by_name(struct cpu_collector *cc, struct py_groups *gr, const uint32_t *native,
+			 int nu)
+{
+	struct profile *p = &cc->ses->prof;
+	int g = 0, i, last = -1;
+
+	if (test_no_eval_name())
+		return false;
+	for (i = 0; i < nu && g < gr->n; i++) {
 		if (!is_eval_frame(p, native[i]))
 			continue;
-		act--;
-		/* the outermost activation also takes the groups beyond nact */
-		for (g = act == nact - 1 ? ng - 1 : act; g >= act; g--) {
-			if (g >= ng)
-				continue;
-			if (g == ng - 1 && (s->py_flags & AP_SPY_TRUNC))
-				out[n++] = trunc_frame(p);
-			for (j = gend[g]; j >= gstart[g]; j--)
-				out[n++] = python_frame(cc, s->tgid, &s->py[j]);
-		}
+		gr->at[g++] = i;
+		last = i;
 	}
-	if (!nact && ng && (s->py_flags & AP_SPY_TRUNC))
-		out[n++] = trunc_frame(p);
-	if (!nact) /* no eval loop found natively: Python frames at the leaf */
-		for (g = ng - 1; g >= 0; g--)
-			for (j = gend[g]; j >= gstart[g]; j--)
-				out[n++] = python_frame(cc, s->tgid, &s->py[j]);
+	if (last < 0)
+		return false;
+	for (; g < gr->n; g++)
+		gr->at[g] = last;
+	return true;
+}
+
+static void emit_group(struct cpu_collector *cc, const struct ap_cpu_sample *s,
+		       const struct py_groups *gr, int g, uint32_t *out, uint32_t *n)
+{
+	int j;
+
+	if (g == gr->n - 1 && (s->py_flags & AP_SPY_TRUNC))
+		out[(*n)++] = trunc_frame(&cc->ses->prof);
+	for (j = gr->end[g]; j >= gr->start[g]; j--)
+		out[(*n)++] = python_frame(cc, s->tgid, &s->py[j]);
+}
+
+/*
+ * Splice Python frames into the native stack (leaf first in native[],
+ * their stack pointers in sps[]): each group of Python frames goes right
+ * after the native frame of the eval loop activation that runs it, found
+ * by address on 3.12+ and by name otherwise. Native frames are never
+ * dropped: when neither finds the activations, the Python frames go at the
+ * leaf above all native frames, and the sample is counted
+ * (python_splice_fallbacks).
+ */
+static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, int minor,
+		       const uint32_t *native, const uint64_t *sps, int nu, uint32_t *out)
+{
+	struct py_groups gr;
+	uint32_t n = 0;
+	int i, g;
+
+	py_group(s, minor, &gr);
+	if (pair_by_address(&gr, sps, nu)) {
+		cc->py_splice_addr++;
+	} else if (pair_by_name(cc, &gr, native, nu)) {
+		cc->py_splice_name++;
+	} else {
+		for (g = 0; g < gr.n; g++)
+			gr.at[g] = -1; /* at the leaf */
+		if (gr.n && !cc->py_splice_fallback++)
+			ap_info("python: pid %u: no eval loop activation found in the native stack: "
+				"Python frames put at the leaf, native frames kept "
+				"(python_splice_fallbacks counts such samples)",
+				s->tgid);
+	}
+	/* at[] grows with g: walk both from the root */
+	g = gr.n - 1;
+	for (i = nu - 1; i >= 0; i--) {
+		out[n++] = native[i];
+		for (; g >= 0 && gr.at[g] == i; g--)
+			emit_group(cc, s, &gr, g, out, &n);
+	}
+	for (; g >= 0; g--)
+		emit_group(cc, s, &gr, g, out, &n);
 	return n;
 }
 
@@ -245,7 +372,7 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 			      const uint64_t *kf, int nk)
 {
 	struct ap_session *ses = cc->ses;
-	uint64_t pcs[AP_MAX_UFRAMES];
+	uint64_t pcs[AP_MAX_UFRAMES], sps[AP_MAX_UFRAMES];
 	uint32_t native[AP_MAX_UFRAMES];
 	struct ap_image *img = NULL;
 	struct ap_proc *proc;
@@ -285,14 +412,15 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 			.stack = s->ustack, .stack_size = s->ustack_size,
 		};
 
-		nu = img ? unwind_user(img, &uc, pcs, AP_MAX_UFRAMES) : (pcs[0] = s->regs[16], 1);
+		nu = img ? unwind_user(img, &uc, pcs, sps, AP_MAX_UFRAMES)
+			 : (pcs[0] = s->regs[16], sps[0] = s->regs[7], 1);
 		cc->unwind_frames += nu;
 	}
 	/* leaf first; callers are looked up inside their call instruction */
 	for (i = 0; i < nu; i++)
 		native[i] = user_frame(cc, img, i ? pcs[i] - 1 : pcs[i]);
 	if (s->nr_py && img && img->py_minor > 0) {
-		n = splice(cc, s, img->py_minor, native, nu, cc->frames);
+		n = splice(cc, s, img->py_minor, native, sps, nu, cc->frames);
 	} else {
 		for (i = nu - 1; i >= 0; i--)
 			cc->frames[n++] = native[i];

@@ -498,6 +498,7 @@ static void print_losses(FILE *f, const struct profile *p)
 		"malformed_records", "samples_without_mappings",
 		"sideband_lost", "children_not_followed", "python_read_errors",
 		"python_truncated_stacks", "python_unknown_code_frames",
+		"python_splice_fallbacks", /* Python frames at the leaf: no eval activation found */
 		"threads_not_accounted", "offcpu_kernel_stack_errors", "offcpu_aggregation_full",
 		"offcpu_stack_records_lost", "thread_records_lost", "offcpu_missed_in_kernel",
 		"offcpu_interval_records_lost", "timeline_samples_dropped", "offcpu_intervals_dropped",

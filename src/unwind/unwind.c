@@ -27,7 +27,7 @@ struct uw_dwfl {
 	struct uw_dwfl *next;
 	/* the sample being unwound */
 	const struct ap_uctx *cur;
-	uint64_t *pcs;
+	uint64_t *pcs, *sps;
 	int n, max;
 };
 
@@ -226,11 +226,18 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	/* a frame that repeats the previous pc with no progress is a loop */
 	if (st->n >= st->max)
 		return DWARF_CB_ABORT;
+	if (st->sps) {
+		Dwarf_Word sp;
+
+		/* DWARF register 7, rsp: a caller's is the CFA (x86-64's ABI CFI) */
+		st->sps[st->n] = dwfl_frame_reg(frame, 7, &sp) == 0 ? sp : 0;
+	}
 	st->pcs[st->n++] = pc;
 	return DWARF_CB_OK;
 }
 
-int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, int max)
+int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, uint64_t *sps,
+		int max)
 {
 	struct uw_img *ui = img->unwind;
 	struct uw_dwfl *st;
@@ -249,11 +256,15 @@ int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, i
 	st = ui->d;
 	st->cur = uc;
 	st->pcs = pcs;
+	st->sps = sps;
 	st->max = max;
 	st->n = 0;
 	if (st->attached)
 		dwfl_getthread_frames(st->dwfl, uc->tid, frame_cb, st);
-	if (st->n == 0) /* no CFI at all for the pc: still report where it was */
+	if (st->n == 0) { /* no CFI at all for the pc: still report where it was */
+		if (sps)
+			sps[0] = uc->regs[7];
 		pcs[st->n++] = uc->regs[16];
+	}
 	return st->n;
 }

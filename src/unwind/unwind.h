@@ -20,8 +20,11 @@ struct ap_uctx {
 /* Unwind uc in img. Fills pcs[] leaf first with at most max entries and
  * returns how many (>= 1 whenever regs hold a pc). Return addresses of
  * callers are stored as-is; *callers_adjusted tells nothing: callers
- * symbolize pc - 1 for every frame but the first. */
-int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, int max);
+ * symbolize pc - 1 for every frame but the first. sps (NULL: not wanted)
+ * gets each frame's stack pointer (rsp; a caller's is its callee's CFA),
+ * 0 where unknown: frame i's locals lie in [sps[i], sps[i + 1]). */
+int unwind_user(struct ap_image *img, const struct ap_uctx *uc, uint64_t *pcs, uint64_t *sps,
+		int max);
 /* destructor for ap_image.unwind (procmaps.unwind_free): the image's
  * share of its Dwfl, which is freed with its last user */
 void unwind_image_free(void *state);

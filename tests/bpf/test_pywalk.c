@@ -194,9 +194,11 @@ static void test_314(void)
 	CHECK(skel->bss->out_py[0].code == (uint64_t)code_a, "tag bits masked off");
 	CHECK(skel->bss->out_py[0].instr == 3, "instr %d, want 3", skel->bss->out_py[0].instr);
 	CHECK(skel->bss->out_py[1].flags & AP_PYF_SHIM, "owner 4 is a shim");
+	CHECK(skel->bss->out_py[1].code == (uint64_t)f2, "a shim carries its own address");
 	CHECK(skel->bss->out_py[2].code == (uint64_t)code_b && skel->bss->out_py[2].instr == 7,
 	      "outer frame");
 	CHECK(skel->bss->out_py[3].flags & AP_PYF_SHIM, "owner 3 is a shim on 3.14");
+	CHECK(skel->bss->out_py[3].code == (uint64_t)f4, "the entry shim's address");
 	CHECK(!(skel->bss->out_flags & (AP_SPY_ERROR | AP_SPY_TRUNC)), "flags %#x",
 	      skel->bss->out_flags);
 	CHECK(cs.n == 2, "code records: %d, want 2", cs.n);
