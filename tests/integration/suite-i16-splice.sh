@@ -57,7 +57,7 @@ t_py_splice_addr() {
 		v=$(pyver $py)
 		tested="$tested $v"
 		r=$(sp_check $py $O/splice-$v)
-		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v($(cut -d' ' -f3 $O/splice-$v.ok))"; fi
+		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v($(cut -d' ' -f3 $O/splice-$v.ok | tr -d ,))"; fi
 	done
 	echo "     interpreters tested:$tested"
 	if [[ "$tested" != *" 3.14."* || "$tested" != *" 3.15."* ]]; then
