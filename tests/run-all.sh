@@ -29,6 +29,14 @@ fi
 # a fresh one, mostly compiling): it builds niced beside the first stages,
 # and the suite waits for it (flock) or, failing, says why
 nice -n 19 tools/build-otelcol.sh -q >/dev/null 2>&1 &
+# Debian unstable's python3.14 and python3.15, which every Python check also
+# runs (tools/debian-python.sh: apt-get download, unpacked under
+# build/debian-python once per machine): fetched beside the first stages;
+# the integration stage waits for it (a lock) and, if the archive could not
+# be reached, fails its Python checks with the reason
+mkdir -p build/tests
+(for v in 3.14 3.15; do tools/debian-python.sh fetch $v || break; done) \
+	>build/tests/debian-python.log 2>&1 &
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk

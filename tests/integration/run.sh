@@ -421,9 +421,15 @@ PYW=tests/workloads/py
 # a check prints a reason when it fails; a jq error is a failure too
 JQ=jqcheck
 jqcheck() { jq -L tests/integration -r "$@" 2>&1 || echo "jq failed"; }
-# every CPython 3.8+ on the machine, and Debian unstable's when
-# tools/debian-python.sh has fetched them; PYTHONS="a b" checks only those
-pythons() {
+# Debian unstable's python3.14 and python3.15 (issue 16): the first Python
+# check fetches them with tools/debian-python.sh (apt-get download and
+# dpkg-deb -x into build/debian-python, kept per machine; nothing is
+# installed). If that fails, every Python check fails with its one-line
+# reason. PYTHONS="a b" checks only those interpreters and fetches nothing
+DEBIAN_PYTHONS="3.14 3.15"
+DEBIAN_PY_ERR=""
+DEBIAN_PY_TRIED=""
+debian_pythons() {
 	local py
 	for py in ${PYTHONS:-/usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
 		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9] \
@@ -437,6 +443,8 @@ PYMATRIX=""
 # run one check for every interpreter: t_py NAME FUNCTION
 t_py() {
 	local name=$1 fn=$2 py v err="" r ok=""
+	debian_pythons
+	[ -n "$DEBIAN_PY_ERR" ] && err=" [$DEBIAN_PY_ERR]"
 	for py in $(pythons); do
 		v=$(pyver $py)
 		r=$($fn $py "$O/$name-$v")
