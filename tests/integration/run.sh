@@ -430,6 +430,19 @@ DEBIAN_PYTHONS="3.14 3.15"
 DEBIAN_PY_ERR=""
 DEBIAN_PY_TRIED=""
 debian_pythons() {
+	local v
+	[ -z "$DEBIAN_PY_TRIED" ] && [ -z "${PYTHONS:-}" ] || return 0
+	DEBIAN_PY_TRIED=1
+	for v in $DEBIAN_PYTHONS; do
+		if ! tools/debian-python.sh fetch $v >$O/debian-python-$v.log 2>&1; then
+			DEBIAN_PY_ERR="Debian unstable's python$v is needed and unavailable: $(tail -1 $O/debian-python-$v.log)"
+			return 1
+		fi
+	done
+}
+# every CPython 3.8+ on the machine, and Debian unstable's fetched by
+# debian_pythons; PYTHONS="a b" checks only those
+pythons() {
 	local py
 	for py in ${PYTHONS:-/usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
 		/root/.pyenv/versions/3.*/bin/python3.[0-9][0-9] \
@@ -585,15 +598,25 @@ t_py_unsupported() {
 	fi
 }
 
-# --py-calls: a key function called from C exactly 100000 times
+# --py-calls: a key function called from C exactly 100000 times. Launched,
+# so the probe is in before the first call: Debian unstable's interpreters
+# as their own loader runs them (ld.so PROGRAM: mapped by ld.so after the
+# exec, not by the kernel), not through the python3.X-unstable script
 py_calls() {
-	local d=$2
-	$AP -q --py-calls -o $d -- $1 -c 'sorted(range(100000), key=lambda x: -x)' 2>$d.err ||
-		{ echo "exit $?"; return; }
+	local d=$2 env=() cmd=("$1") v
+	if [[ $1 == *-unstable ]]; then
+		v=${1##*/python}
+		read -r -a cmd <<<"$(tools/debian-python.sh cmd ${v%-unstable})"
+		env=("${cmd[@]:0:2}") cmd=("${cmd[@]:2}") # env PYTHONHOME=...
+	fi
+	"${env[@]}" $AP -q --py-calls -o $d -- "${cmd[@]}" -c 'sorted(range(100000), key=lambda x: -x)' \
+		2>$d.err || { echo "exit $?"; return; }
 	$JQ '[.code_objects[] | select(.qualname == "<lambda>" and .file == "<string>")] as $l |
 	  if ($l | length) != 1 or $l[0].entries != 100000 then "lambda entries: \($l)"
-	  elif .attach_errors != 0 then "\(.attach_errors) attach errors" else empty end' \
-		$d/artifacts/python_calls.json
+	  elif .attach_errors != 0 then "\(.attach_errors) attach errors"
+	  elif .probes_attached_running != 0 or .entries_before_configured != 0 then
+	    "probe late: attached to a running interpreter \(.probes_attached_running), entries before its configuration \(.entries_before_configured)"
+	  else empty end' $d/artifacts/python_calls.json
 }
 
 # -p PID on a Python process that is already running

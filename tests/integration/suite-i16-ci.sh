@@ -34,4 +34,28 @@ t_debian_python_unreachable() {
 	fi
 }
 
-SUITE_TESTS=(debian_python_unreachable)
+# --py-calls through a wrapper script that execs the interpreter (Debian
+# unstable's python3.15-unstable: sh, then ld.so maps python3.15): the
+# probe can only go in once the interpreter is seen, and the artifact says
+# so (probes_attached_running), whatever it missed. py_calls checks the
+# launched case, where nothing is missed
+t_py_calls_late_said() {
+	local d=$O/py-calls-late r py=build/debian-python/bin/python3.15-unstable
+	debian_pythons
+	if [ ! -x $py ]; then
+		fail py_calls_late_said "no $py: $DEBIAN_PY_ERR"
+		return
+	fi
+	if ! $AP -q --py-calls -o $d -- $py -c 'sorted(range(100000), key=lambda x: -x)' 2>$d.err; then
+		fail py_calls_late_said "exit $?: $(tail -1 $d.err)"
+		return
+	fi
+	r=$(jq -r '[.code_objects[] | select(.qualname == "<lambda>")] as $l |
+	  if .probes_attached_running != 1 then "probes_attached_running \(.probes_attached_running), want 1"
+	  elif ([$l[].entries] | add // 0) > 100000 then "lambda entries \($l)"
+	  elif .attach_errors != 0 then "\(.attach_errors) attach errors" else empty end' \
+		$d/artifacts/python_calls.json 2>&1)
+	[ -z "$r" ] && pass py_calls_late_said || fail py_calls_late_said "$r"
+}
+
+SUITE_TESTS=(debian_python_unreachable py_calls_late_said)
