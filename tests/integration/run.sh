@@ -509,7 +509,9 @@ py_split() { # PY DIR -> prints a reason on failure
 # recursion 500 deep: cut at the frame limit, marked, innermost frames kept
 py_deep() {
 	local d=$2
-	$AP -q -F 499 -o $d -- $1 $PYW/deep.py 1.5 2>$d.err || { echo "exit $?"; return; }
+	# 1 CPU-s at 499 Hz: ~499 samples in down() for the 300 asked (11
+	# interpreters run this: the length is make test's time)
+	$AP -q -F 499 -o $d -- $1 $PYW/deep.py 1 2>$d.err || { echo "exit $?"; return; }
 	$JQ 'include "lib"; pystacks | map(select(.py[-1].name == "down")) as $leaf |
 	  ($leaf | total) as $n |
 	  ($leaf | map(select(.py[0].name == "[truncated]" and (.py | length) >= 100 and
@@ -522,7 +524,8 @@ py_deep() {
 # four threads: each thread's samples name its own function only
 py_threads() {
 	local d=$2
-	$AP -q -F 499 -o $d -- $1 $PYW/threads.py 2 2>$d.err || { echo "exit $?"; return; }
+	# 0.25 CPU-s a thread at 499 Hz: ~125 samples each for the 50 asked
+	$AP -q -F 499 -o $d -- $1 $PYW/threads.py 1 2>$d.err || { echo "exit $?"; return; }
 	$JQ 'include "lib"; pystacks | map(select(.py | length > 0)) |
 	  map({tid, count, fn: ([.py[].name] | map(select(. == "alpha" or . == "beta" or
 	    . == "gamma" or . == "delta")))}) as $r |
@@ -551,7 +554,8 @@ py_threads() {
 # a C extension: libcrypto/_hashlib frames below the Python caller
 py_cext() {
 	local d=$2 n under
-	$AP -q -F 499 -o $d -- $1 $PYW/cext.py 2 2>$d.err || { echo "exit $?"; return; }
+	# 1 s: ~499 samples, a share asked of them
+	$AP -q -F 499 -o $d -- $1 $PYW/cext.py 1 2>$d.err || { echo "exit $?"; return; }
 	n=$(samples $d/stacks.folded .)
 	under=$(samples $d/stacks.folded ';hash_buffer \(cext.py:[0-9]+\);.*(libcrypto|_hashlib|sha256|SHA256)')
 	ge $(ratio $under $n) 0.5 || echo "native frames under hash_buffer in $under of $n samples"
@@ -623,7 +627,10 @@ py_calls() {
 py_attach() {
 	local d=$2 pid c0 c1 t0 t1 want
 	$1 $PYW/split.py 60 >/dev/null 2>&1 & pid=$!
-	sleep 0.7
+	# in its loop once it has had 0.25 CPU-s (start-up takes 20-60 ms of
+	# CPU): a wait in CPU time, not 0.7 s of wall time, which a loaded
+	# machine may not fill and a quiet one wastes
+	wait_cpu $pid 0.25 20
 	c0=$(cpu_s $pid) t0=$(date +%s.%N)
 	$AP -q -F 499 -p $pid -d 1.5 -o $d 2>$d.err || { echo "exit $?"; kill $pid; return; }
 	c1=$(cpu_s $pid) t1=$(date +%s.%N)
