@@ -451,20 +451,28 @@ pythons() {
 		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && echo "$py"
 	done
 }
-pyver() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
+# an interpreter's version, asked once (t_py asks for every check)
+declare -A PYVERS=()
+pyver() {
+	[ -n "${PYVERS[$1]:-}" ] ||
+		PYVERS[$1]=$("$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+	echo "${PYVERS[$1]}"
+}
 PYMATRIX=""
 # run one check for every interpreter: t_py NAME FUNCTION
 t_py() {
-	local name=$1 fn=$2 py v err="" r ok=""
+	local name=$1 fn=$2 py v err="" r ok="" pys
 	debian_pythons
 	[ -n "$DEBIAN_PY_ERR" ] && err=" [$DEBIAN_PY_ERR]"
-	for py in $(pythons); do
+	pys=$(pythons)
+	for py in $pys; do
+		pyver $py >/dev/null # cached here, in this shell, not in $(...)'s
 		v=$(pyver $py)
 		r=$($fn $py "$O/$name-$v")
 		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v"; fi
 	done
 	PYMATRIX="$PYMATRIX\n     $name:$ok"
-	if [ -z "$(pythons)" ]; then
+	if [ -z "$pys" ]; then
 		fail $name "no CPython 3.8+ found"
 	elif [ -n "$err" ]; then
 		fail $name "$err"
