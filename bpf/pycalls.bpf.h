@@ -24,6 +24,35 @@ struct {
 	__type(value, __u64);
 } py_calls SEC(".maps");
 
+/* tgid -> its configuration before the mapping (struct ap_py_pending) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct ap_py_pending);
+} py_pending SEC(".maps");
+
+/* the first entry of a launched interpreter before userspace configured
+ * it: the uprobe sits at _PyEval_EvalFrameDefault, so its own address less
+ * the link-time one is the load bias (the kernel sets the instruction
+ * pointer to the probed address before running uprobe handlers) */
+static __always_inline struct ap_py_proc *py_configure_pending(struct pt_regs *regs, __u32 tgid)
+{
+	struct ap_py_pending *t = bpf_map_lookup_elem(&py_pending, &tgid);
+	struct ap_py_proc pp;
+	__u64 bias;
+
+	if (!t)
+		return NULL;
+	bias = PT_REGS_IP(regs) - t->eval_vaddr;
+	__builtin_memcpy(&pp, &t->pp, sizeof(pp));
+	pp.runtime += bias;
+	pp.code_type += bias;
+	bpf_map_update_elem(&py_procs, &tgid, &pp, BPF_NOEXIST);
+	bpf_map_delete_elem(&py_pending, &tgid);
+	return bpf_map_lookup_elem(&py_procs, &tgid);
+}
+
 
 static __always_inline int py_on_eval_entry(struct pt_regs *regs)
 {
@@ -36,8 +65,24 @@ static __always_inline int py_on_eval_entry(struct pt_regs *regs)
 	__u16 codeo, fl, name, file;
 
 	pp = bpf_map_lookup_elem(&py_procs, &tgid);
+	if (!pp)
+		pp = py_configure_pending(regs, tgid);
+	if (!pp) {
+		/* not configured yet (the interpreter was mapped after the
+		 * exec and userspace has not read the mapping): counted under
+		 * code 0, reported as entries_before_configured */
+		key.code = 0;
+		key.tgid = tgid;
+		key.sig = 0;
+		cnt = bpf_map_lookup_elem(&py_calls, &key);
+		if (cnt)
+			__sync_fetch_and_add(cnt, 1);
+		else
+			bpf_map_update_elem(&py_calls, &key, &one, BPF_NOEXIST);
+		return 0;
+	}
 	sc = bpf_map_lookup_elem(&py_scratch, &zero);
-	if (!pp || !sc)
+	if (!sc)
 		return 0;
 	codeo = pp->off.frame_code;
 	fl = pp->off.code_firstlineno;

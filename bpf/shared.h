@@ -349,6 +349,17 @@ struct ap_py_proc {
 };
 _Static_assert(sizeof(struct ap_py_proc) == 72, "ap_py_proc layout changed");
 
+/* --py-calls on a launched target whose interpreter is known before it is
+ * mapped (collect/core.c, cpu_collector__prepare_exec): its configuration
+ * with link-time addresses, and its eval loop's link-time address. The
+ * eval-loop uprobe's first hit takes the load bias from its own address
+ * and configures py_procs itself (bpf/pycalls.bpf.h), so the first call is
+ * counted however late userspace reads the mapping */
+struct ap_py_pending {
+	struct ap_py_proc pp;      /* runtime and code_type at link-time addresses */
+	__u64 eval_vaddr;          /* _PyEval_EvalFrameDefault's link-time address */
+};
+
 /* frame flags */
 #define AP_PYF_ENTRY (1u << 0)     /* 3.11: first frame run by a C-level eval activation */
 #define AP_PYF_SHIM  (1u << 1)     /* 3.12+: entry shim (owner CSTACK/INTERPRETER): ends a group */

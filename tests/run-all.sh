@@ -29,6 +29,14 @@ fi
 # a fresh one, mostly compiling): it builds niced beside the first stages,
 # and the suite waits for it (flock) or, failing, says why
 nice -n 19 tools/build-otelcol.sh -q >/dev/null 2>&1 &
+# Debian unstable's python3.14 and python3.15, which every Python check also
+# runs (tools/debian-python.sh: apt-get download, unpacked under
+# build/debian-python once per machine): fetched beside the first stages;
+# the integration stage waits for it (a lock) and, if the archive could not
+# be reached, fails its Python checks with the reason
+mkdir -p build/tests
+(for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch $v || break; done) \
+	>build/tests/debian-python.log 2>&1 &
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
@@ -38,8 +46,18 @@ run integration tests/integration/run.sh
 # the agent's sinks (sender threads, spool, metrics server, OTLP encoder;
 # not push_hang: its flat-RSS check means nothing beside ASan's quarantine),
 # and the safety paths (memory bounds are checked with the normal build:
-# ASan holds freed memory in quarantine)
+# ASan holds freed memory in quarantine). Its Python checks run one
+# interpreter of each layout and line-table family (the integration stage
+# runs them all): 3.8 (PyFrameObject, lnotab, the frame as the eval loop's
+# first argument), 3.10 (its line table), Debian's stripped static 3.11,
+# 3.13 (debug offsets), Debian unstable's 3.14 (PGO-split eval loop) and
+# 3.15 (thread state in TLS); 3.9, 3.11.7 and 3.12 repeat their neighbours'
+# code (saves ~5 s each)
+asan_pythons="/root/.pyenv/versions/3.8.*/bin/python3.8 /root/.pyenv/versions/3.10.*/bin/python3.10
+	/usr/bin/python3.11 /root/.pyenv/versions/3.13.*/bin/python3.13
+	build/debian-python/bin/python3.14-unstable build/debian-python/bin/python3.15-unstable"
 run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 \
+	PYTHONS="$(echo $asan_pythons)" \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
 	syscall_errors_slow process_tree proc_metrics_attach user_patterns analyze_reproduces formats \

@@ -23,6 +23,9 @@ PKGS="$PKGS libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler"
 # time below the Python frame (suite-below.sh): Debian's NumPy on the
 # reference BLAS (libblas3: dgemm_ is the unoptimised Fortran loop)
 [ "${1:-}" = --test ] && PKGS="$PKGS python3-numpy libblas3"
+# Debian unstable's python3.14/3.15 (tools/debian-python.sh): apt-get
+# checks unstable's Release file with the archive's signing keys
+[ "${1:-}" = --test ] && PKGS="$PKGS debian-archive-keyring"
 # `make deb`: dpkg-buildpackage, debhelper, lintian
 [ "${1:-}" = --deb ] && PKGS="$PKGS dpkg-dev debhelper lintian"
 missing=""

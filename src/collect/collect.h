@@ -125,6 +125,8 @@ struct cpu_collector {
 	struct hmap needs_libpython; /* symcache id -> 1 + (it loads libpython3*) */
 	uint64_t exec_seen_ns;      /* the last exec record: drain every AP_EXEC_WAKEUP_GAP_NS */
 	uint32_t py_wait_pid;       /* exec'd a program that loads libpython: poll */
+	uint32_t py_prepared_pid;   /* the launched target, until its exec: py_pending set */
+	bool py_before_exec;        /* interpreter_found() for a target not yet running */
 	uint64_t py_wait_until;     /* every ms until it is configured, or this time */
 	bool stopped;               /* cpu_collector__stop ran: the next flush is the last */
 	/* Python thread names (pynames.c) */

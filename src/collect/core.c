@@ -4,6 +4,7 @@
  * records by type to the collector that owns them, the procmaps hooks
  * that configure CPython runtimes, and collect/cpu.h as a facade over the
  * collectors' ops. Each collector is one file beside this one. */
+#include <elf.h>
 #include <errno.h>
 #include <stddef.h>
 #include <limits.h>
@@ -141,17 +142,82 @@ static struct symfile *warm_symfile(struct cpu_collector *cc, const char *path)
 	return symcache__add(sc, st.st_dev, st.st_ino, fd, real, NULL);
 }
 
+/* The program a dynamic loader run as a program will load: glibc's
+ * ld.so [OPTION]... PROGRAM [ARG]... (its options with an argument
+ * first), or NULL. Relative to the launched child's cwd, which is ours */
+static const char *loaded_program(char **argv)
+{
+	static const char *const with_arg[] = { "--library-path", "--preload", "--audit",
+		"--argv0", "--inhibit-rpath", "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask" };
+	size_t k;
+	int i;
+
+	for (i = 1; argv[i]; i++) {
+		if (strncmp(argv[i], "--", 2))
+			return argv[i];
+		for (k = 0; k < AP_ARRAY_SIZE(with_arg); k++)
+			if (!strcmp(argv[i], with_arg[k]))
+				break;
+		if (k < AP_ARRAY_SIZE(with_arg) && !argv[++i])
+			return NULL;
+	}
+	return NULL;
+}
+
+/* --py-calls: the walker's configuration at link-time addresses, for the
+ * eval-loop uprobe to complete with the load bias at its first hit
+ * (struct ap_py_pending): counting starts at the first call, before
+ * userspace has seen the mapping */
+static void py_prepare_pending(struct cpu_collector *cc, uint32_t pid, struct symfile *sf)
+{
+	struct ap_mapping m = { .sf = sf, .bias = 0 };
+	struct ap_py_pending t = { 0 };
+	char why[512];
+	size_t i;
+	int minor;
+
+	if (!cc->ses->opts.py_calls || pyproc__detect(&m, &t.pp, &minor, why, sizeof(why)))
+		return;
+	for (i = 0; i < sf->nr_syms && !t.eval_vaddr; i++) /* where the uprobe goes */
+		if (!strcmp(sf->names + sf->syms[i].name, "_PyEval_EvalFrameDefault"))
+			t.eval_vaddr = sf->syms[i].addr;
+	if (!t.eval_vaddr)
+		return;
+	if (bpf_map__update_elem(cc->skel->maps.py_pending, &pid, sizeof(pid), &t, sizeof(t),
+				 BPF_ANY))
+		ap_warn("python: pid %u: --py-calls: configuring before the exec: %s", pid,
+			ap_errstr(-errno));
+	else
+		cc->py_prepared_pid = pid;
+}
+
 void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const char *exe)
 {
 	struct symfile *sf = warm_symfile(cc, exe);
+	const char *prog;
 	char *lib = NULL;
+	uint64_t off;
 
+	/* ld.so run as a program maps the program named in its arguments
+	 * (Debian unstable's interpreters in the tests run so, on their own
+	 * glibc): that program's interpreter is the one to prepare for. An
+	 * ELF that defines __tls_get_addr is the dynamic loader */
+	if (sf && !sf->py_runtime && sf->e_type == ET_DYN && cc->ses->opts.argv &&
+	    !symfile__func_offset(sf, "__tls_get_addr", &off) &&
+	    (prog = loaded_program(cc->ses->opts.argv))) {
+		exe = prog;
+		sf = warm_symfile(cc, exe);
+	}
 	if (sf && !sf->py_runtime) {
 		lib = symfile__find_needed(sf, exe, "libpython3");
 		sf = lib ? warm_symfile(cc, lib) : NULL;
 	}
-	if (sf && sf->py_runtime)
+	if (sf && sf->py_runtime) {
+		py_prepare_pending(cc, pid, sf);
+		cc->py_before_exec = true;
 		interpreter_found(cc, pid, sf);
+		cc->py_before_exec = false;
+	}
 	free(lib);
 }
 
@@ -179,6 +245,7 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 		ap_warn("python: pid %u: configuring the frame walker: %s", pid, ap_errstr(-errno));
 		return;
 	}
+	bpf_map__delete_elem(cc->skel->maps.py_pending, &pid, sizeof(pid), 0);
 	img->py_minor = minor;
 	img->py_sf = m->sf;
 	ap_info("python: pid %u runs CPython 3.%d from %s (configured %.1f ms after its exec)", pid,
@@ -255,9 +322,15 @@ static void on_exec(void *ctx, uint32_t pid)
 {
 	struct cpu_collector *cc = ctx;
 
-	/* the new program maps its own interpreter, if any */
-	if (cc->skel)
+	/* the new program maps its own interpreter, if any. The launched
+	 * target's first exec is the one its interpreter was prepared for:
+	 * the eval-loop uprobe may have configured it already */
+	if (cc->skel && pid == cc->py_prepared_pid) {
+		cc->py_prepared_pid = 0;
+	} else if (cc->skel) {
 		bpf_map__delete_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), 0);
+		bpf_map__delete_elem(cc->skel->maps.py_pending, &pid, sizeof(pid), 0);
+	}
 	collect_pynames_exec(cc, pid);
 }
 

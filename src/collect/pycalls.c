@@ -23,6 +23,7 @@ struct pycalls {
 	struct hmap py_probed;      /* (pid, path) -> 1 while probed */
 	uint64_t attach_errors;
 	uint64_t links_released;
+	uint64_t probes_running;    /* attached to a process already running its interpreter */
 };
 
 static int pycalls_configure(struct ap_collector *c)
@@ -71,6 +72,11 @@ static void attach_py_calls(struct ap_collector *c, uint32_t pid, const struct s
 				ap_errstr(-errno));
 		return;
 	}
+	/* a process found running (attach, a child, a libpython loaded
+	 * later): its calls before now are not counted, and the artifact
+	 * says how many processes that was */
+	if (!cc->py_before_exec)
+		pc->probes_running++;
 	GROW(pc->py_links, pc->cap_py_links, pc->nr_py_links + 1);
 	pc->py_links[pc->nr_py_links++] = (struct py_link){ l, pid, xstrdup(key) };
 }
@@ -161,7 +167,7 @@ static int pycalls_artifact(struct ap_collector *c, int dirfd)
 	} key, next, *prev = NULL;
 	struct call_row *rows = NULL;
 	size_t nr = 0, cap = 0, i, j;
-	uint64_t total = 0, unnamed = 0;
+	uint64_t total = 0, unnamed = 0, unconfigured = 0;
 	cJSON *root = cJSON_CreateObject(), *arr, *o;
 	int fd = bpf_map__fd(cc->skel->maps.py_calls);
 
@@ -172,6 +178,10 @@ static int pycalls_artifact(struct ap_collector *c, int dirfd)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &count))
 			continue;
+		if (!key.code) { /* entries before the walker was configured */
+			unconfigured += count;
+			continue;
+		}
 		GROW(rows, cap, nr + 1);
 		rows[nr++] = (struct call_row){ key.tgid, pycode__find(&cc->pyc, key.tgid, key.code,
 								       key.sig), count };
@@ -196,6 +206,12 @@ static int pycalls_artifact(struct ap_collector *c, int dirfd)
 	cJSON_AddNumberToObject(root, "attach_errors", pc->attach_errors);
 	/* uprobes destroyed when their process was released */
 	cJSON_AddNumberToObject(root, "probes_released", pc->links_released);
+	/* entries the probe saw before the process's interpreter was
+	 * configured (mapped after the exec, read later): not attributed */
+	cJSON_AddNumberToObject(root, "entries_before_configured", unconfigured);
+	/* probes attached to a process already running its interpreter:
+	 * what it called before is not counted */
+	cJSON_AddNumberToObject(root, "probes_attached_running", pc->probes_running);
 	arr = cJSON_AddArrayToObject(root, "code_objects");
 	for (i = 0; i < nr; i++) {
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());

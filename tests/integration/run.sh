@@ -421,8 +421,27 @@ PYW=tests/workloads/py
 # a check prints a reason when it fails; a jq error is a failure too
 JQ=jqcheck
 jqcheck() { jq -L tests/integration -r "$@" 2>&1 || echo "jq failed"; }
-# every CPython 3.8+ on the machine, and Debian unstable's when
-# tools/debian-python.sh has fetched them; PYTHONS="a b" checks only those
+# Debian unstable's python3.14 and python3.15 (issue 16): the first Python
+# check fetches them with tools/debian-python.sh (apt-get download and
+# dpkg-deb -x into build/debian-python, kept per machine; nothing is
+# installed). If that fails, every Python check fails with its one-line
+# reason. PYTHONS="a b" checks only those interpreters and fetches nothing
+DEBIAN_PYTHONS="3.14 3.15"
+DEBIAN_PY_ERR=""
+DEBIAN_PY_TRIED=""
+debian_pythons() {
+	local v
+	[ -z "$DEBIAN_PY_TRIED" ] && [ -z "${PYTHONS:-}" ] || return 0
+	DEBIAN_PY_TRIED=1
+	for v in $DEBIAN_PYTHONS; do
+		if ! tools/debian-python.sh fetch $v >$O/debian-python-$v.log 2>&1; then
+			DEBIAN_PY_ERR="Debian unstable's python$v is needed and unavailable: $(tail -1 $O/debian-python-$v.log)"
+			return 1
+		fi
+	done
+}
+# every CPython 3.8+ on the machine, and Debian unstable's fetched by
+# debian_pythons; PYTHONS="a b" checks only those
 pythons() {
 	local py
 	for py in ${PYTHONS:-/usr/bin/python3.11 /root/.pyenv/versions/3.*/bin/python3.[0-9] \
@@ -432,18 +451,28 @@ pythons() {
 		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && echo "$py"
 	done
 }
-pyver() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
+# an interpreter's version, asked once (t_py asks for every check)
+declare -A PYVERS=()
+pyver() {
+	[ -n "${PYVERS[$1]:-}" ] ||
+		PYVERS[$1]=$("$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+	echo "${PYVERS[$1]}"
+}
 PYMATRIX=""
 # run one check for every interpreter: t_py NAME FUNCTION
 t_py() {
-	local name=$1 fn=$2 py v err="" r ok=""
-	for py in $(pythons); do
+	local name=$1 fn=$2 py v err="" r ok="" pys
+	debian_pythons
+	[ -n "$DEBIAN_PY_ERR" ] && err=" [$DEBIAN_PY_ERR]"
+	pys=$(pythons)
+	for py in $pys; do
+		pyver $py >/dev/null # cached here, in this shell, not in $(...)'s
 		v=$(pyver $py)
 		r=$($fn $py "$O/$name-$v")
 		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v"; fi
 	done
 	PYMATRIX="$PYMATRIX\n     $name:$ok"
-	if [ -z "$(pythons)" ]; then
+	if [ -z "$pys" ]; then
 		fail $name "no CPython 3.8+ found"
 	elif [ -n "$err" ]; then
 		fail $name "$err"
@@ -488,7 +517,9 @@ py_split() { # PY DIR -> prints a reason on failure
 # recursion 500 deep: cut at the frame limit, marked, innermost frames kept
 py_deep() {
 	local d=$2
-	$AP -q -F 499 -o $d -- $1 $PYW/deep.py 1.5 2>$d.err || { echo "exit $?"; return; }
+	# 1 CPU-s at 499 Hz: ~499 samples in down() for the 300 asked (11
+	# interpreters run this: the length is make test's time)
+	$AP -q -F 499 -o $d -- $1 $PYW/deep.py 1 2>$d.err || { echo "exit $?"; return; }
 	$JQ 'include "lib"; pystacks | map(select(.py[-1].name == "down")) as $leaf |
 	  ($leaf | total) as $n |
 	  ($leaf | map(select(.py[0].name == "[truncated]" and (.py | length) >= 100 and
@@ -501,7 +532,8 @@ py_deep() {
 # four threads: each thread's samples name its own function only
 py_threads() {
 	local d=$2
-	$AP -q -F 499 -o $d -- $1 $PYW/threads.py 2 2>$d.err || { echo "exit $?"; return; }
+	# 0.25 CPU-s a thread at 499 Hz: ~125 samples each for the 50 asked
+	$AP -q -F 499 -o $d -- $1 $PYW/threads.py 1 2>$d.err || { echo "exit $?"; return; }
 	$JQ 'include "lib"; pystacks | map(select(.py | length > 0)) |
 	  map({tid, count, fn: ([.py[].name] | map(select(. == "alpha" or . == "beta" or
 	    . == "gamma" or . == "delta")))}) as $r |
@@ -530,7 +562,8 @@ py_threads() {
 # a C extension: libcrypto/_hashlib frames below the Python caller
 py_cext() {
 	local d=$2 n under
-	$AP -q -F 499 -o $d -- $1 $PYW/cext.py 2 2>$d.err || { echo "exit $?"; return; }
+	# 1 s: ~499 samples, a share asked of them
+	$AP -q -F 499 -o $d -- $1 $PYW/cext.py 1 2>$d.err || { echo "exit $?"; return; }
 	n=$(samples $d/stacks.folded .)
 	under=$(samples $d/stacks.folded ';hash_buffer \(cext.py:[0-9]+\);.*(libcrypto|_hashlib|sha256|SHA256)')
 	ge $(ratio $under $n) 0.5 || echo "native frames under hash_buffer in $under of $n samples"
@@ -577,22 +610,35 @@ t_py_unsupported() {
 	fi
 }
 
-# --py-calls: a key function called from C exactly 100000 times
+# --py-calls: a key function called from C exactly 100000 times. Launched,
+# so the probe is in before the first call: Debian unstable's interpreters
+# as their own loader runs them (ld.so PROGRAM: mapped by ld.so after the
+# exec, not by the kernel), not through the python3.X-unstable script
 py_calls() {
-	local d=$2
-	$AP -q --py-calls -o $d -- $1 -c 'sorted(range(100000), key=lambda x: -x)' 2>$d.err ||
-		{ echo "exit $?"; return; }
+	local d=$2 env=() cmd=("$1") v
+	if [[ $1 == *-unstable ]]; then
+		v=${1##*/python}
+		read -r -a cmd <<<"$(tools/debian-python.sh cmd ${v%-unstable})"
+		env=("${cmd[@]:0:2}") cmd=("${cmd[@]:2}") # env PYTHONHOME=...
+	fi
+	"${env[@]}" $AP -q --py-calls -o $d -- "${cmd[@]}" -c 'sorted(range(100000), key=lambda x: -x)' \
+		2>$d.err || { echo "exit $?"; return; }
 	$JQ '[.code_objects[] | select(.qualname == "<lambda>" and .file == "<string>")] as $l |
 	  if ($l | length) != 1 or $l[0].entries != 100000 then "lambda entries: \($l)"
-	  elif .attach_errors != 0 then "\(.attach_errors) attach errors" else empty end' \
-		$d/artifacts/python_calls.json
+	  elif .attach_errors != 0 then "\(.attach_errors) attach errors"
+	  elif .probes_attached_running != 0 or .entries_before_configured != 0 then
+	    "probe late: attached to a running interpreter \(.probes_attached_running), entries before its configuration \(.entries_before_configured)"
+	  else empty end' $d/artifacts/python_calls.json
 }
 
 # -p PID on a Python process that is already running
 py_attach() {
 	local d=$2 pid c0 c1 t0 t1 want
 	$1 $PYW/split.py 60 >/dev/null 2>&1 & pid=$!
-	sleep 0.7
+	# in its loop once it has had 0.25 CPU-s (start-up takes 20-60 ms of
+	# CPU): a wait in CPU time, not 0.7 s of wall time, which a loaded
+	# machine may not fill and a quiet one wastes
+	wait_cpu $pid 0.25 20
 	c0=$(cpu_s $pid) t0=$(date +%s.%N)
 	$AP -q -F 499 -p $pid -d 1.5 -o $d 2>$d.err || { echo "exit $?"; kill $pid; return; }
 	c1=$(cpu_s $pid) t1=$(date +%s.%N)
