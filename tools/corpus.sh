@@ -3,7 +3,6 @@
 # The corpus of real programs nobody here wrote (issue 15), their truths
 # measured without autoprof-bpf, and autoprof-bpf's findings beside them.
 #   tools/corpus.sh setup               install the pinned packages (cached)
-#   tools/corpus.sh site                where they are installed
 #   tools/corpus.sh list                the programs
 #   tools/corpus.sh truth NAME [SCALE]  gc.callbacks/atexit/getrusage truths
 #                                       and cProfile's own-time ranking
@@ -17,9 +16,7 @@
 # program runs on CORPUS_PY (default Debian's stripped /usr/bin/python3.11).
 # Outputs go to build/corpus/{truth,perf,ours}-SCALE/NAME*.
 # Packages are installed with the pip of the pyenv 3.11 (same ABI as the
-# stock 3.11) into /var/cache/autoprof-bpf/corpus/site-packages (CORPUS_SITE
-# overrides it), once per machine: a fresh clone's make test does not
-# install them again (8 s); reinstalled only when
+# stock 3.11) into build/corpus/site-packages, wheels only, reinstalled only when
 # tests/workloads/corpus/requirements.txt changes. Without a package index
 # setup fails, and so does everything that needs it.
 set -u
@@ -31,8 +28,7 @@ SYMS_PY=${CORPUS_SYMS_PY:-$(ls -d /root/.pyenv/versions/3.11.*/bin/python3.11 2>
 CW=tests/workloads/corpus
 REQ=$CW/requirements.txt
 # named like a virtual environment's: installed packages are libraries
-SITE=${CORPUS_SITE:-/var/cache/autoprof-bpf/corpus/site-packages}
-[[ $SITE == /* ]] || SITE=$PWD/$SITE
+SITE=build/corpus/site-packages
 PROGRAMS="compileall rst2html pyflakes black jsontool networkx sympy"
 
 die() { echo "corpus: $*" >&2; exit 1; }
@@ -42,14 +38,8 @@ setup() {
 		return 0
 	fi
 	[ -n "$PIP" ] && [ -x "$PIP" ] || die "no pip of a CPython 3.11 under /root/.pyenv/versions to install the corpus"
-	mkdir -p build/corpus "$(dirname $SITE)" || die "cannot create $(dirname $SITE)"
-	# one install at a time on the machine (other clones share it)
-	exec 8>"$(dirname $SITE)/.lock"
-	flock 8
-	if cmp -s $REQ $SITE/.pinned 2>/dev/null; then
-		return 0
-	fi
 	rm -rf $SITE.tmp
+	mkdir -p build/corpus
 	if ! "$PIP" install -q --disable-pip-version-check --no-deps --only-binary :all: --no-compile \
 		--target $SITE.tmp -r $REQ >build/corpus/pip.log 2>&1; then
 		die "installing $REQ failed (is the package index reachable?): $(grep -m1 ERROR build/corpus/pip.log)"
@@ -90,7 +80,7 @@ args() { # NAME SCALE
 	esac
 }
 
-export PYTHONPATH=$SITE
+export PYTHONPATH=$PWD/$SITE
 # black's cache (unused with --check of a file that needs formatting) stays
 # under build/
 export BLACK_CACHE_DIR=$PWD/build/corpus/black-cache
@@ -220,7 +210,6 @@ cmd=${1:-}
 shift || true
 case $cmd in
 setup) setup ;;
-site) echo $SITE ;;
 list) echo $PROGRAMS ;;
 args) setup && args $1 ${2:-1} ;;
 truth) setup && truth $1 ${2:-1} && jq -c 'del(.cprofile)' build/corpus/truth-${2:-1}/$1.json ;;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Issue 15's acceptance: real programs nobody here wrote (tools/corpus.sh:
 # compileall, docutils, pyflakes, mypyc-compiled black, json.tool, networkx,
-# sympy; pinned, installed once per machine), on Debian's stripped
+# sympy; pinned, installed under build/corpus), on Debian's stripped
 # /usr/bin/python3.11. Each runs once under autoprof-bpf inside the truth
 # wrapper (tools/corpus_truth.py: gc.callbacks, an atexit stamp, schedstat,
 # getrusage), and tests/integration/corpus_judge.py checks findings.json

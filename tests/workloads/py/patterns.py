@@ -612,16 +612,15 @@ def ast_parse():
 
 
 def compiled_black():
-    """black, compiled by mypyc (the corpus' pinned wheel, installed once
-    per machine by tools/corpus.sh setup), formatting generated source: the
-    time is the package's own compiled code, below this Python function"""
+    """black, compiled by mypyc (the corpus' pinned wheel under
+    build/corpus/site-packages), formatting generated source: the time is
+    the package's own compiled code, below this Python function"""
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-    corpus = os.path.join(root, "tools", "corpus.sh")
+    site = os.path.join(root, "build", "corpus", "site-packages")
     # cached: installs only when the pins changed (needs the package index)
-    r = subprocess.run([corpus, "setup"], capture_output=True, text=True)
+    r = subprocess.run([os.path.join(root, "tools", "corpus.sh"), "setup"], capture_output=True, text=True)
     if r.returncode:
         sys.exit("compiled_black: the corpus could not be installed: " + r.stderr.strip()[-200:])
-    site = subprocess.run([corpus, "site"], capture_output=True, text=True).stdout.strip()
     sys.path.insert(0, site)
     import black
     src = "".join(f"def f{i}(a,b = {i}):\n  return {{'k':[a,b,{i}],'v':(a+b)*{i}}}\n" for i in range(300))
