@@ -359,6 +359,26 @@ static void md_killed(const struct ap_analysis *an, FILE *f)
 		fprintf(f, ".\n\n");
 }
 
+/* processes whose Python frames were not walked: their time is the
+ * interpreter's native functions, which the reader must know first */
+static void md_py_missing(const struct profile *p, FILE *f)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nr_procs; i++) {
+		char *note = ap_py_missing_note(p, &p->procs[i]);
+
+		if (!note)
+			continue;
+		fprintf(f, "%s", n++ ? "- " : "**Python frames missing:**\n\n- ");
+		md_text(f, note); /* the process name is the target's */
+		fputc('\n', f);
+		free(note);
+	}
+	if (n)
+		fputc('\n', f);
+}
+
 /* a stuck process: threads blocked for the whole run, and where */
 static void md_blocked(const struct ap_analysis *an, FILE *f)
 {
@@ -575,6 +595,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		p->nr_threads, p->nr_threads == 1 ? "" : "s",
 		an->in.interrupted ? " The run was interrupted; this is what was collected." : "");
 	md_killed(an, f);
+	md_py_missing(p, f);
 	md_blocked(an, f);
 	md_behaviour(an, f);
 	md_services(an, f);
