@@ -77,8 +77,8 @@ while time.monotonic() < e:
 py_init_cleanup() { # PY DIR -> prints a reason on failure
 	local d=$2 init direct shim
 	$AP -q -F 499 -o $d -- $1 $PYW/init_cleanup.py 1 2>$d.err || { echo "exit $?"; return; }
-	init=$(samples $d/stacks.folded ';__init__ \(init_cleanup.py:[0-9]+\)')
-	direct=$(samples $d/stacks.folded ';<module> \(init_cleanup.py:[0-9]+\);__init__ \(init_cleanup.py:[0-9]+\)')
+	init=$(samples $d/stacks.folded ';Point\.__init__ \(init_cleanup.py:[0-9]+\)')
+	direct=$(samples $d/stacks.folded ';<module> \(init_cleanup.py:[0-9]+\);Point\.__init__ \(init_cleanup.py:[0-9]+\)')
 	shim=$(samples $d/stacks.folded '__init__ \(__init__')
 	if ! gt $init 50; then echo "$init samples in Point.__init__"
 	elif ! ge $(ratio $direct $init) 0.95; then echo "__init__ under <module> in $direct of $init"
