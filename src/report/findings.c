@@ -147,6 +147,23 @@ cJSON *ap_findings_json(const struct ap_analysis *an)
 		cJSON_AddStringToObject(o, "pattern_id", an->skipped[i].pattern);
 		cJSON_AddStringToObject(o, "reason", an->skipped[i].reason);
 	}
+	/* what the findings could not see: processes without Python frames */
+	arr = cJSON_AddArrayToObject(root, "python_frames_missing");
+	for (i = 0; i < an->in.prof.nr_procs; i++) {
+		const struct profile *p = &an->in.prof;
+		const struct ap_process *pr = &p->procs[i];
+		char *note = ap_py_missing_note(p, pr);
+
+		if (!note)
+			continue;
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", pr->pid);
+		cJSON_AddStringToObject(o, "comm", profile__s(p, pr->comm));
+		cJSON_AddStringToObject(o, "reason", profile__s(p, pr->py_missing));
+		cJSON_AddStringToObject(o, "why", profile__s(p, pr->py_missing_why));
+		cJSON_AddStringToObject(o, "note", note);
+		free(note);
+	}
 	return root;
 }
 

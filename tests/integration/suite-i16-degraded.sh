@@ -13,6 +13,8 @@ py_missing_check() { # DIR PID COMM CODE TEXT
 	jq -e --argjson p $pid --arg c "$code" '.processes[] | select(.pid == $p) |
 		.python_frames_missing == $c' $d/artifacts/cpu.json >/dev/null ||
 		{ echo "cpu.json: no $code for pid $pid"; return; }
+	jq -e --argjson p $pid --arg c "$code" '.python_frames_missing[] | select(.pid == $p) |
+		.reason == $c' $d/findings.json >/dev/null || { echo "findings.json: no $code for pid $pid"; return; }
 	grep -qF "Python frames unavailable for pid $pid ($comm): $text" $d/report.md ||
 		{ echo "report.md: no note for pid $pid"; return; }
 	grep -qF "Python frames unavailable for pid $pid ($comm): $text" $d/report.html ||
