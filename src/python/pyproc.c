@@ -36,6 +36,8 @@ static int minor_from_name(const char *path, int *major, char *suffix)
 	return minor;
 }
 
+/* fill *why (code, version seen, one line without the file's path) and
+ * return -ENOTSUP, pyproc__detect's "not supported" */
 static int refuse(struct py_refusal *why, const char *code, int major, int minor,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
