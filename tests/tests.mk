@@ -7,7 +7,9 @@ SAN_OBJS := $(patsubst src/%.c,$(TOUT)/san/%.o,$(LIB_SRCS)) $(TOUT)/san/patterns
 	$(patsubst $(OUT)/proto/%.c,$(TOUT)/san/proto/%.o,$(PROTO_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
-	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp
+	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp \
+	$(TOUT)/fixture_plt_lazy.plt $(TOUT)/fixture_plt_now.plt $(TOUT)/fixture_plt_ibt.plt \
+	$(TOUT)/pylike/glibc/libpython3.12.so.1.0 $(TOUT)/pylike/musl/libpython3.12.so.1.0
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
@@ -63,6 +65,30 @@ $(TOUT)/fixture_nofp: tests/unit/fixture.c
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -rdynamic $< -o $@
 $(TOUT)/fixture_fp.nm: $(TOUT)/fixture_fp
 	$(Q)nm $< > $@
+# PLT stubs: lazy .plt, BIND_NOW, IBT's .plt.sec; objdump's names of them
+# (NAME@plt at each stub's address) are what the symbolizer must say
+$(TOUT)/fixture_plt_lazy: tests/unit/fixture_plt.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O1 -fno-builtin -fcf-protection=none -Wl,-z,lazy $< -o $@
+$(TOUT)/fixture_plt_now: tests/unit/fixture_plt.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O1 -fno-builtin -fcf-protection=none -Wl,-z,now $< -o $@
+$(TOUT)/fixture_plt_ibt: tests/unit/fixture_plt.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O1 -fno-builtin -fcf-protection=full -Wl,-z,ibtplt $< -o $@
+$(TOUT)/fixture_plt_%.plt: $(TOUT)/fixture_plt_%
+	$(Q)objdump -d $< | sed -n 's/^\([0-9a-f]*\) <\(.*@plt\)>:$$/\1 \2/p' > $@
+# a CPython lookalike (pyproc__detect's symbols) with glibc, and with musl:
+# an empty library standing in for musl's libc, by its soname
+$(TOUT)/pylike/libc.musl-x86_64.so.1:
+	$(Q)mkdir -p $(dir $@)
+	$(Q)echo 'int musl_stand_in;' | $(CC) -shared -fPIC -Wl,-soname,libc.musl-x86_64.so.1 -x c - -o $@
+$(TOUT)/pylike/glibc/libpython3.12.so.1.0: tests/unit/fixture_pylike.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -shared -fPIC $< -o $@
+$(TOUT)/pylike/musl/libpython3.12.so.1.0: tests/unit/fixture_pylike.c $(TOUT)/pylike/libc.musl-x86_64.so.1
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -shared -fPIC $< -Wl,--no-as-needed $(TOUT)/pylike/libc.musl-x86_64.so.1 -o $@
 # stripped: .dynsym only (fixture_exported via -rdynamic, fixture_static gone)
 $(TOUT)/fixture_stripped: $(TOUT)/fixture_nofp
 	$(Q)strip --strip-all -o $@ $<

@@ -1672,6 +1672,13 @@ static void compute_code(struct ap_analysis *an)
 			setv(s, AP_M_S_WORK_S, paths[i].work / hz);
 			setp(s, AP_M_S_BELOW_PCT, paths[i].below, paths[i].work);
 			sets(an, s, AP_M_S_LEAF, profile__s(p, fns[paths[i].fns[paths[i].n - 1]].name));
+			{
+				const struct fn_acc *leaf = &fns[paths[i].fns[paths[i].n - 1]];
+
+				setv(s, AP_M_S_RUNTIME, leaf->kind == AP_FRAME_USER &&
+					leaf->module != AP_NONE &&
+					(p->modules[leaf->module].flags & AP_MOD_PY_RUNTIME));
+			}
 			sets(an, s, AP_M_S_PATH, s->location);
 			free(paths[i].fns);
 		}

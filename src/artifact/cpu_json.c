@@ -299,6 +299,9 @@ static const struct {
 	{ "service", offsetof(struct ap_process, service) },
 	{ "runtime", offsetof(struct ap_process, runtime) },
 	{ "build_id", offsetof(struct ap_process, build_id) },
+	/* why its Python frames are missing (code, one line); absent when walked */
+	{ "python_frames_missing", offsetof(struct ap_process, py_missing) },
+	{ "python_frames_missing_why", offsetof(struct ap_process, py_missing_why) },
 };
 
 static void add_labels(cJSON *o, const struct profile *p, const struct ap_process *pr)

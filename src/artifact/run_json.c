@@ -183,6 +183,17 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 	return run_json__write_at(ses, &ses->prof, ses->out->fd, interrupted);
 }
 
+/* the CPython it runs and, when its Python frames are missing, why */
+static void add_python(cJSON *o, const struct profile *p, const struct ap_process *pr)
+{
+	if (pr->runtime)
+		cJSON_AddStringToObject(o, "runtime", profile__s(p, pr->runtime));
+	if (!pr->py_missing)
+		return;
+	cJSON_AddStringToObject(o, "python_frames_missing", profile__s(p, pr->py_missing));
+	cJSON_AddStringToObject(o, "python_frames_missing_why", profile__s(p, pr->py_missing_why));
+}
+
 int run_json__write_at(const struct ap_session *ses, const struct profile *p, int dirfd,
 		       bool interrupted)
 {
@@ -217,6 +228,7 @@ int run_json__write_at(const struct ap_session *ses, const struct profile *p, in
 		cJSON_AddStringToObject(o, "exe", profile__s(p, p->procs[i].exe));
 		cJSON_AddStringToObject(o, "cmdline", profile__s(p, p->procs[i].cmdline));
 		cJSON_AddNumberToObject(o, "samples", p->procs[i].samples);
+		add_python(o, p, &p->procs[i]);
 		if (p->procs[i].exit_status >= 0)
 			cJSON_AddNumberToObject(o, "exit_status", p->procs[i].exit_status);
 	}

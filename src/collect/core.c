@@ -221,28 +221,83 @@ void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const c
 	free(lib);
 }
 
+/* An interpreter whose Python frames will not be walked: the image keeps
+ * why, for run.json and the reports (through the process's labels), and
+ * its file still counts as the interpreter (AP_MOD_PY_RUNTIME), so no
+ * finding sends the user into its eval loop. */
+static void py_missing(struct cpu_collector *cc, uint32_t pid, struct ap_image *img,
+		       const struct ap_mapping *m, const struct py_refusal *why)
+{
+	struct ap_proc *proc = procmaps__find(&cc->ses->pm, pid);
+
+	img->py_minor = -1;
+	img->py_sf = m->sf;
+	img->py_missing = why->code;
+	free(img->py_missing_why);
+	free(img->py_seen);
+	img->py_missing_why = xstrdup(why->text);
+	img->py_seen = why->minor >= 0 ? xasprintf("CPython %d.%d", why->major, why->minor) : NULL;
+	/* now, while it lives: a process that exits unsampled still says why */
+	if (proc && proc__image_at(proc, UINT64_MAX) == img)
+		proc__labels(proc);
+}
+
+/* AP_TEST_PY_REFUSE=MINOR: the tests' stand-in for a CPython 3.MINOR this
+ * version does not support (refused as an unsupported version would be) */
+static bool test_refuses(int minor, struct py_refusal *why)
+{
+	const char *e = getenv("AP_TEST_PY_REFUSE");
+	char *end;
+	long v;
+
+	if (!e)
+		return false;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	if (errno || end == e || *end || v != minor)
+		return false;
+	why->code = PY_NO_VERSION;
+	why->major = 3;
+	why->minor = minor;
+	snprintf(why->text, sizeof(why->text),
+		 "CPython 3.%d is not supported (refused by AP_TEST_PY_REFUSE)", minor);
+	return true;
+}
+
 /* a mapping of a tracked process: is it a CPython runtime to configure? */
 static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m)
 {
 	struct cpu_collector *cc = ctx;
+	struct py_refusal why;
 	struct ap_py_proc pp;
-	char why[512];
 	int minor, err;
 
 	if (img->py_minor || (!m->sf->py_runtime && !m->sf->py_code_type) || !cc->skel)
 		return;
-	err = pyproc__detect(m, &pp, &minor, why, sizeof(why));
+	err = pyproc__detect(m, &pp, &minor, &why);
+	if (!err && test_refuses(minor, &why))
+		err = -ENOTSUP;
 	if (err) {
 		img->py_minor = -1;
-		if (err == -ENOTSUP && !hmap_get(&cc->py_warned, m->path, strlen(m->path), &(uint64_t){ 0 })) {
+		if (err != -ENOTSUP)
+			return;
+		py_missing(cc, pid, img, m, &why);
+		if (!hmap_get(&cc->py_warned, m->path, strlen(m->path), &(uint64_t){ 0 })) {
 			hmap_put(&cc->py_warned, m->path, strlen(m->path), 1);
-			ap_warn("python: %s; native stacks only", why);
+			ap_warn("python: %s: %s; native stacks only", m->sf->path, why.text);
 		}
 		return;
 	}
 	if (bpf_map__update_elem(cc->skel->maps.py_procs, &pid, sizeof(pid), &pp, sizeof(pp),
 				 BPF_ANY)) {
-		ap_warn("python: pid %u: configuring the frame walker: %s", pid, ap_errstr(-errno));
+		err = -errno;
+		ap_warn("python: pid %u: configuring the frame walker: %s", pid, ap_errstr(err));
+		why.code = PY_NO_WALKER;
+		why.major = 3;
+		why.minor = minor;
+		snprintf(why.text, sizeof(why.text), "configuring the frame walker failed: %s",
+			 ap_errstr(err));
+		py_missing(cc, pid, img, m, &why);
 		return;
 	}
 	bpf_map__delete_elem(cc->skel->maps.py_pending, &pid, sizeof(pid), 0);

@@ -141,11 +141,26 @@ static uint32_t python_frame(struct cpu_collector *cc, uint32_t tgid, const stru
 			id, tgid, f->sig, f->code, f->instr };
 		return id;
 	}
+	if (pc->internal) { /* CPython's own code (_Py_InitCleanup): not shown */
+		hmap_put(&cc->pyframes, &key, sizeof(key), AP_NONE);
+		return AP_NONE;
+	}
 	line = pycode__line(pc, f->instr);
 	id = profile__py_frame(p, pc->qualname, profile__module(p, pc->filename, ""),
 			       line > 0 ? line : 0);
 	hmap_put(&cc->pyframes, &key, sizeof(key), id);
 	return id;
+}
+
+/* the frames python_frame() hid (AP_NONE) taken out; how many are left */
+static uint32_t drop_hidden(uint32_t *frames, uint32_t n)
+{
+	uint32_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (frames[i] != AP_NONE)
+			frames[k++] = frames[i];
+	return k;
 }
 
 /* name the placeholder frames whose code record has arrived since */
@@ -403,7 +418,8 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 		if (!proc->nr_samples++)
 			procmaps__refresh(proc);
 		/* first sight of this process (or of its exec); the runtime once known */
-		if (!proc->labels || (img && img->py_minor > 0 && !proc->labels->runtime))
+		if (!proc->labels || (img && img->py_minor > 0 && !proc->labels->runtime) ||
+		    (img && img->py_missing && !proc->labels->py_missing))
 			proc__labels(proc);
 	}
 	if (!(s->flags & AP_SF_KERNEL_THREAD) && s->regs[16]) {
@@ -427,6 +443,7 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 	}
 	for (i = nk - 1; i >= 0; i--)
 		cc->frames[n++] = kernel_frame(cc, kf[i]);
+	n = drop_hidden(cc->frames, n);
 	return profile__stack(&ses->prof, cc->frames, n);
 }
 

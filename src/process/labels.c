@@ -303,6 +303,19 @@ void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor)
 	l->runtime = xasprintf("CPython %d.%d", py_major, py_minor);
 }
 
+void ap_labels__set_py_missing(struct ap_labels *l, const char *runtime, const char *code,
+			       const char *why)
+{
+	if (!l || !code)
+		return;
+	if (runtime && !l->runtime)
+		l->runtime = xstrdup(runtime);
+	free(l->py_missing);
+	free(l->py_missing_why);
+	l->py_missing = xstrdup(code);
+	l->py_missing_why = why ? xstrdup(why) : NULL;
+}
+
 void ap_labels__to_process(const struct ap_labels *l, struct profile *p, struct ap_process *pr)
 {
 	pr->cgroup = profile__str(p, l ? l->cgroup : NULL);
@@ -310,6 +323,8 @@ void ap_labels__to_process(const struct ap_labels *l, struct profile *p, struct 
 	pr->service = profile__str(p, l ? l->service : NULL);
 	pr->runtime = profile__str(p, l ? l->runtime : NULL);
 	pr->build_id = profile__str(p, l ? l->build_id : NULL);
+	pr->py_missing = profile__str(p, l ? l->py_missing : NULL);
+	pr->py_missing_why = profile__str(p, l ? l->py_missing_why : NULL);
 }
 
 void ap_labels__free(struct ap_labels *l)
@@ -320,6 +335,8 @@ void ap_labels__free(struct ap_labels *l)
 	free(l->container_id);
 	free(l->service);
 	free(l->runtime);
+	free(l->py_missing);
+	free(l->py_missing_why);
 	free(l->build_id);
 	free(l);
 }

@@ -26,6 +26,8 @@ struct ap_labels {
 	char *container_id;     /* 64 lower-case hex digits, NULL none */
 	char *service;          /* OTEL_SERVICE_NAME, else the unit or scope, NULL none */
 	char *runtime;          /* "CPython 3.12", NULL unknown */
+	char *py_missing;       /* why its Python frames were not walked (a reason code), NULL */
+	char *py_missing_why;   /* the same in one line, NULL */
 	char *build_id;         /* of the executable, lower-case hex, NULL unknown */
 	bool service_from_env;  /* service came from the environment */
 };
@@ -62,6 +64,10 @@ bool labels_environ_service(const char *env, size_t len, char *out, size_t outle
 struct ap_labels *ap_labels__read(uint32_t pid, const char *exe_build_id);
 /* the interpreter this process runs: "CPython 3.<minor>" (minor > 0) */
 void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor);
+/* an interpreter whose Python frames are not walked: runtime seen ("CPython
+ * 3.16", NULL unknown; does not replace a walked one), reason code, text */
+void ap_labels__set_py_missing(struct ap_labels *l, const char *runtime, const char *code,
+			       const char *why);
 /* copy l into pr's label string ids of profile p (NULL l: none) */
 void ap_labels__to_process(const struct ap_labels *l, struct profile *p, struct ap_process *pr);
 void ap_labels__free(struct ap_labels *l);

@@ -456,6 +456,8 @@ const struct ap_labels *proc__labels(struct ap_proc *p)
 	}
 	if (!p->labels->runtime && img && img->py_minor > 0)
 		ap_labels__set_runtime(p->labels, 3, img->py_minor);
+	if (!p->labels->py_missing && img && img->py_missing)
+		ap_labels__set_py_missing(p->labels, img->py_seen, img->py_missing, img->py_missing_why);
 	return p->labels;
 }
 
@@ -501,6 +503,8 @@ static void free_images(struct procmaps *pm, struct ap_proc *p)
 		if (img->unwind && pm->unwind_free)
 			pm->unwind_free(img->unwind);
 		free(img->maps);
+		free(img->py_missing_why);
+		free(img->py_seen);
 		free(img);
 	}
 	free(p->images);

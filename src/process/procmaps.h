@@ -29,8 +29,13 @@ struct ap_image {
 	size_t nr_maps, cap;
 	unsigned gen;           /* bumped on every change, for the unwinder's cache */
 	void *unwind;           /* unwinder state, freed through procmaps.unwind_free */
-	int py_minor;           /* CPython 3.<minor> runs in this image; 0 if none */
-	const struct symfile *py_sf; /* the file holding that interpreter */
+	int py_minor;           /* CPython 3.<minor> runs in this image; 0 if none, -1 if
+				 * one runs whose frames are not walked (py_missing) */
+	const struct symfile *py_sf; /* the file holding that interpreter (walked or not) */
+	const char *py_missing; /* why its Python frames are not walked: a reason code
+				 * (static string), NULL when walked or no interpreter */
+	char *py_missing_why;   /* the reason in one line, owned */
+	char *py_seen;          /* "CPython 3.16": the interpreter not walked, owned */
 };
 
 struct ap_proc {

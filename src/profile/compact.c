@@ -77,9 +77,10 @@ static void copy_tasks(struct compact *c)
 
 	for (i = 0; i < p->nr_procs; i++) {
 		const struct ap_process *s = &p->procs[i];
-		uint32_t ids[8] = { str(c, s->comm), str(c, s->exe), str(c, s->cmdline),
-				    str(c, s->cgroup), str(c, s->container_id), str(c, s->service),
-				    str(c, s->runtime), str(c, s->build_id) };
+		uint32_t ids[10] = { str(c, s->comm), str(c, s->exe), str(c, s->cmdline),
+				     str(c, s->cgroup), str(c, s->container_id), str(c, s->service),
+				     str(c, s->runtime), str(c, s->build_id), str(c, s->py_missing),
+				     str(c, s->py_missing_why) };
 		struct ap_process *d = profile__process(c->dst, s->pid); /* after the strings */
 
 		d->ppid = s->ppid;
@@ -91,6 +92,8 @@ static void copy_tasks(struct compact *c)
 		d->service = ids[5];
 		d->runtime = ids[6];
 		d->build_id = ids[7];
+		d->py_missing = ids[8];
+		d->py_missing_why = ids[9];
 		d->exited = s->exited;
 		d->exit_status = s->exit_status;
 	}

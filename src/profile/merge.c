@@ -67,11 +67,12 @@ static void merge_processes(struct profile *dst, const struct profile *src)
 
 	for (i = 0; i < src->nr_procs; i++) {
 		const struct ap_process *s = &src->procs[i];
-		uint32_t ids[8] = {
+		uint32_t ids[10] = {
 			map_str(dst, src, s->comm), map_str(dst, src, s->exe),
 			map_str(dst, src, s->cmdline), map_str(dst, src, s->cgroup),
 			map_str(dst, src, s->container_id), map_str(dst, src, s->service),
 			map_str(dst, src, s->runtime), map_str(dst, src, s->build_id),
+			map_str(dst, src, s->py_missing), map_str(dst, src, s->py_missing_why),
 		};
 		struct ap_process *d = profile__process(dst, s->pid); /* after the strings */
 
@@ -85,6 +86,8 @@ static void merge_processes(struct profile *dst, const struct profile *src)
 		set_if(&d->service, ids[5]);
 		set_if(&d->runtime, ids[6]);
 		set_if(&d->build_id, ids[7]);
+		set_if(&d->py_missing, ids[8]);
+		set_if(&d->py_missing_why, ids[9]);
 		d->exited = s->exited;
 		if (s->exit_status >= 0)
 			d->exit_status = s->exit_status;

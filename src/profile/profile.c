@@ -811,6 +811,8 @@ static void keep_row_strs(const struct profile *p, uint32_t *smap)
 		keep_str(smap, p->procs[i].service);
 		keep_str(smap, p->procs[i].runtime);
 		keep_str(smap, p->procs[i].build_id);
+		keep_str(smap, p->procs[i].py_missing);
+		keep_str(smap, p->procs[i].py_missing_why);
 	}
 }
 
@@ -831,6 +833,8 @@ static void remap_row_strs(struct profile *p, const uint32_t *smap)
 		p->procs[i].service = smap[p->procs[i].service];
 		p->procs[i].runtime = smap[p->procs[i].runtime];
 		p->procs[i].build_id = smap[p->procs[i].build_id];
+		p->procs[i].py_missing = smap[p->procs[i].py_missing];
+		p->procs[i].py_missing_why = smap[p->procs[i].py_missing_why];
 	}
 }
 

@@ -94,6 +94,9 @@ struct ap_process {
 	uint32_t comm, exe, cmdline; /* string ids */
 	/* labels (process/labels.h), string ids; 0 ("") when unknown or none */
 	uint32_t cgroup, container_id, service, runtime, build_id;
+	/* why its Python frames are missing: reason code and one line; 0 ("")
+	 * when they were walked or it runs no Python (labels.h py_missing) */
+	uint32_t py_missing, py_missing_why;
 	uint64_t samples;
 	bool exited;
 	int exit_status;    /* wait status (exit code << 8 | signal), -1 unknown */

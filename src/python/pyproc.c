@@ -2,6 +2,7 @@
 /* CPython detection (version from Py_Version or the file name, layout from
  * the offsets table or _Py_DebugOffsets) and the code-object cache. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +12,47 @@
 #include "python/pyproc.h"
 #include "util.h"
 
-/* "python3.10", "libpython3.10.so.1.0": minor and build suffix ('d', 't') */
-static int minor_from_name(const char *path, char *suffix)
+/* "python3.10", "libpython3.10.so.1.0", "python2.7": minor (-1 unknown),
+ * major and build suffix ('d', 't') */
+static int minor_from_name(const char *path, int *major, char *suffix)
 {
 	const char *b = strrchr(path, '/'), *p;
 	int minor = -1;
 
 	b = b ? b + 1 : path;
-	p = strstr(b, "python3.");
 	*suffix = 0;
-	if (p && sscanf(p + 8, "%d", &minor) == 1) {
-		p += 8;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p == 'd' || *p == 't')
-			*suffix = *p;
+	for (p = strstr(b, "python"); p; p = strstr(p + 1, "python")) {
+		if ((p[6] == '2' || p[6] == '3') && p[7] == '.' && sscanf(p + 8, "%d", &minor) == 1)
+			break;
 	}
+	if (!p)
+		return -1;
+	*major = p[6] - '0';
+	p += 8;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == 'd' || *p == 't')
+		*suffix = *p;
 	return minor;
+}
+
+/* fill *why (code, version seen, one line without the file's path) and
+ * return -ENOTSUP, pyproc__detect's "not supported" */
+static int refuse(struct py_refusal *why, const char *code, int major, int minor,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int refuse(struct py_refusal *why, const char *code, int major, int minor,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	why->code = code;
+	why->major = major;
+	why->minor = minor;
+	va_start(ap, fmt);
+	vsnprintf(why->text, sizeof(why->text), fmt, ap);
+	va_end(ap);
+	return -ENOTSUP;
 }
 
 /* 3.15+ keeps the gilstate thread state in a thread-local, not a pthread
@@ -56,8 +81,8 @@ static int gilstate_tls(const struct symfile *sf, int64_t *off)
 	return 0;
 }
 
-int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor, char *why,
-		   size_t whylen)
+int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor,
+		   struct py_refusal *why)
 {
 	const struct symfile *sf = m->sf;
 	uint8_t dbg[1024];
@@ -67,30 +92,30 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 
 	if (!sf || (!sf->py_runtime && !sf->py_code_type))
 		return -ENOENT;
-	*minor = minor_from_name(sf->path, &suffix);
+	*minor = minor_from_name(sf->path, &major, &suffix);
 	if (!sf->py_runtime) { /* before 3.7 there is no _PyRuntime */
-		snprintf(why, whylen, "%s: CPython 3.%d is not supported (3.8 to 3.%d are)", sf->path,
-			 *minor, AP_PY_MINOR_MAX);
-		return -ENOTSUP;
+		if (*minor < 0)
+			return refuse(why, PY_NO_VERSION, major, -1,
+				      "CPython without _PyRuntime (3.6 or older) is not supported "
+				      "(3.8 to 3.%d are)", AP_PY_MINOR_MAX);
+		return refuse(why, PY_NO_VERSION, major, *minor,
+			      "CPython %d.%d is not supported (3.8 to 3.%d are)", major, *minor,
+			      AP_PY_MINOR_MAX);
 	}
 	if (sf->py_version && !symfile__read_vaddr(sf, sf->py_version, &ver, sizeof(ver))) {
 		major = (ver >> 24) & 0xff;
 		*minor = (ver >> 16) & 0xff;
 	}
-	if (suffix == 'd' || suffix == 't') {
-		snprintf(why, whylen, "%s: %s build of CPython 3.%d is not supported", sf->path,
-			 suffix == 'd' ? "debug (Py_DEBUG)" : "free-threaded", *minor);
-		return -ENOTSUP;
-	}
-	if (major != 3 || *minor < AP_PY_MINOR_MIN || *minor > AP_PY_MINOR_MAX) {
-		snprintf(why, whylen, "%s: CPython %d.%d is not supported (3.8 to 3.%d are)",
-			 sf->path, major, *minor, AP_PY_MINOR_MAX);
-		return -ENOTSUP;
-	}
-	if (!sf->py_code_type) {
-		snprintf(why, whylen, "%s: PyCode_Type not found", sf->path);
-		return -ENOTSUP;
-	}
+	if (suffix == 'd' || suffix == 't')
+		return refuse(why, suffix == 'd' ? PY_NO_DEBUG : PY_NO_FREE_THREADED, major, *minor,
+			      "%s build of CPython 3.%d is not supported",
+			      suffix == 'd' ? "debug (Py_DEBUG)" : "free-threaded", *minor);
+	if (major != 3 || *minor < AP_PY_MINOR_MIN || *minor > AP_PY_MINOR_MAX)
+		return refuse(why, PY_NO_VERSION, major, *minor,
+			      "CPython %d.%d is not supported (3.8 to 3.%d are)", major, *minor,
+			      AP_PY_MINOR_MAX);
+	if (!sf->py_code_type)
+		return refuse(why, PY_NO_LAYOUT, major, *minor, "PyCode_Type not found");
 	memset(pp, 0, sizeof(*pp));
 	pyoffsets__for_version(*minor, &pp->off);
 	if (*minor >= 13) {
@@ -101,25 +126,29 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		err = symfile__read_vaddr(sf, sf->py_runtime, dbg, n);
 		if (!err)
 			err = pyoffsets__from_debug(dbg, n, *minor, &pp->off);
-		if (err == -ENOTSUP) {
-			snprintf(why, whylen, "%s: free-threaded CPython is not supported", sf->path);
-			return err;
-		}
+		if (err == -ENOTSUP)
+			return refuse(why, PY_NO_FREE_THREADED, major, *minor,
+				      "free-threaded CPython is not supported");
 		if (err)
 			ap_info("python: %s: no usable _Py_DebugOffsets (%s), using the 3.%d table",
 				sf->path, ap_errstr(err), *minor);
 	}
+	/* the walker finds a thread's state through glibc's pthread key block
+	 * (offsets.c tsd_base); musl keeps its keys elsewhere */
+	if (pp->off.runtime_tss != AP_PY_OFF_NONE &&
+	    (symfile__links(sf, "libc.musl") || symfile__links(sf, "ld-musl")))
+		return refuse(why, PY_NO_MUSL, major, *minor,
+			      "CPython 3.%d linked with musl libc is not supported (its thread "
+			      "states are found through glibc's thread keys)", *minor);
 	if (pp->off.runtime_tss == AP_PY_OFF_NONE) {
 		int64_t tls = 0;
 
 		err = gilstate_tls(sf, &tls);
 		pp->tls_gilstate = tls;
-		if (err) {
-			snprintf(why, whylen,
-				 "%s: CPython 3.%d: the thread-state TLS slot was not found (%s)",
-				 sf->path, *minor, ap_errstr(err));
-			return -ENOTSUP;
-		}
+		if (err)
+			return refuse(why, PY_NO_LAYOUT, major, *minor,
+				      "CPython 3.%d: the thread-state TLS slot was not found (%s)",
+				      *minor, ap_errstr(err));
 	}
 	pp->runtime = sf->py_runtime + m->bias;
 	pp->code_type = sf->py_code_type + m->bias;
@@ -181,6 +210,18 @@ struct code_key {
 	uint32_t tgid, sig;
 };
 
+/* 3.13+ pushes a frame of the static code object _Py_InitCleanup between
+ * a class's caller and its Python __init__ (the specialized
+ * CALL_ALLOC_AND_ENTER_INIT; it checks that __init__ returned None). It
+ * shows as "__init__ (__init__)": named __init__, in a "file" __init__, at
+ * line 0 (Python/specialize.c). No module's file is named so: a source
+ * file ends in .py, exec'd code is "<string>" or a path. */
+bool pycode__is_internal(const struct py_code *pc)
+{
+	return pc->minor >= 13 && pc->firstlineno == 0 && pc->qualname && pc->filename &&
+	       !strcmp(pc->qualname, "__init__") && !strcmp(pc->filename, "__init__");
+}
+
 struct py_code *pycode__add(struct pycode_cache *c, const struct ap_py_code *r, int minor)
 {
 	struct code_key k = { r->code, r->tgid, r->sig };
@@ -206,6 +247,7 @@ struct py_code *pycode__add(struct pycode_cache *c, const struct ap_py_code *r, 
 	pc->linetable = xmalloc(lt);
 	memcpy(pc->linetable, r->linetable, lt);
 	pc->linetable_len = lt;
+	pc->internal = pycode__is_internal(pc);
 	(void)slot;
 	return pc;
 }

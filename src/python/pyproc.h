@@ -10,11 +10,27 @@
 #include "hashmap.h"
 #include "shared.h"
 
+/* Why an interpreter's Python frames are not walked: a reason code for
+ * run.json and the reports (one of the PY_NO_* below, a static string) and
+ * one line for people, without the file's path. */
+#define PY_NO_VERSION "unsupported_version"  /* outside 3.8-3.AP_PY_MINOR_MAX, or 2.x */
+#define PY_NO_DEBUG "debug_build"            /* Py_DEBUG (python3.Xd) */
+#define PY_NO_FREE_THREADED "free_threaded"  /* python3.Xt, or _Py_DebugOffsets says so */
+#define PY_NO_LAYOUT "unsupported_layout"    /* a symbol or thread-state slot not found */
+#define PY_NO_MUSL "musl"                    /* linked with musl: no glibc thread keys */
+#define PY_NO_WALKER "walker_not_configured" /* the BPF walker's map refused the process */
+
+struct py_refusal {
+	const char *code;       /* PY_NO_* */
+	int major, minor;       /* the CPython seen; minor -1 when unknown */
+	char text[320];         /* "CPython 3.16 is not supported (3.8 to 3.15 are)" */
+};
+
 /* Does m map a file that defines _PyRuntime? If so fill *pp and *minor.
- * 0; -ENOENT (not an interpreter); -ENOTSUP with a reason in why (version
- * or build not supported), -errno otherwise. */
-int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor, char *why,
-		   size_t whylen);
+ * 0; -ENOENT (not an interpreter); -ENOTSUP with the reason in *why
+ * (version, build or layout not supported), -errno otherwise. */
+int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor,
+		   struct py_refusal *why);
 
 struct py_code {
 	uint64_t code;
@@ -24,6 +40,8 @@ struct py_code {
 	char *filename;
 	uint8_t *linetable;
 	size_t linetable_len;
+	bool internal;         /* CPython's own code object, not the program's (3.13+'s
+				* _Py_InitCleanup): its frames are not shown */
 };
 
 struct pycode_cache {
@@ -32,6 +50,8 @@ struct pycode_cache {
 	size_t n, cap;
 };
 
+/* is pc CPython's own code, whose frames are not shown (_Py_InitCleanup)? */
+bool pycode__is_internal(const struct py_code *pc);
 /* the entry made for rec, or NULL if it was known */
 struct py_code *pycode__add(struct pycode_cache *c, const struct ap_py_code *rec, int minor);
 /* Functions that namedtuple and dataclasses generate by exec/eval show as

@@ -147,6 +147,23 @@ cJSON *ap_findings_json(const struct ap_analysis *an)
 		cJSON_AddStringToObject(o, "pattern_id", an->skipped[i].pattern);
 		cJSON_AddStringToObject(o, "reason", an->skipped[i].reason);
 	}
+	/* what the findings could not see: processes without Python frames */
+	arr = cJSON_AddArrayToObject(root, "python_frames_missing");
+	for (i = 0; i < an->in.prof.nr_procs; i++) {
+		const struct profile *p = &an->in.prof;
+		const struct ap_process *pr = &p->procs[i];
+		char *note = ap_py_missing_note(p, pr);
+
+		if (!note)
+			continue;
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", pr->pid);
+		cJSON_AddStringToObject(o, "comm", profile__s(p, pr->comm));
+		cJSON_AddStringToObject(o, "reason", profile__s(p, pr->py_missing));
+		cJSON_AddStringToObject(o, "why", profile__s(p, pr->py_missing_why));
+		cJSON_AddStringToObject(o, "note", note);
+		free(note);
+	}
 	return root;
 }
 
@@ -357,6 +374,26 @@ static void md_killed(const struct ap_analysis *an, FILE *f)
 		fprintf(f, "; and %zu more", total - n);
 	if (n)
 		fprintf(f, ".\n\n");
+}
+
+/* processes whose Python frames were not walked: their time is the
+ * interpreter's native functions, which the reader must know first */
+static void md_py_missing(const struct profile *p, FILE *f)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->nr_procs; i++) {
+		char *note = ap_py_missing_note(p, &p->procs[i]);
+
+		if (!note)
+			continue;
+		fprintf(f, "%s", n++ ? "- " : "**Python frames missing:**\n\n- ");
+		md_text(f, note); /* the process name is the target's */
+		fputc('\n', f);
+		free(note);
+	}
+	if (n)
+		fputc('\n', f);
 }
 
 /* a stuck process: threads blocked for the whole run, and where */
@@ -575,6 +612,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 		p->nr_threads, p->nr_threads == 1 ? "" : "s",
 		an->in.interrupted ? " The run was interrupted; this is what was collected." : "");
 	md_killed(an, f);
+	md_py_missing(p, f);
 	md_blocked(an, f);
 	md_behaviour(an, f);
 	md_services(an, f);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "analyze/analyze.h"
 #include "report/formats.h"
+#include "report/report.h"
 
 __asm__(".section .rodata\n"
 	".global ap_report_html\n"
@@ -164,6 +165,18 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 		sb_puts(sb, ",");
 		jstr(sb, profile__s(p, p->procs[i].cmdline));
 		sb_puts(sb, "]");
+	}
+	/* the reports' notes: processes whose Python frames are missing */
+	sb_puts(sb, "],\"notes\":[");
+	for (i = 0, sep = ""; i < p->nr_procs; i++) {
+		char *note = ap_py_missing_note(p, &p->procs[i]);
+
+		if (!note)
+			continue;
+		sb_puts(sb, sep);
+		jstr(sb, note);
+		sep = ",";
+		free(note);
 	}
 	sb_puts(sb, "],\"threads\":[");
 	for (i = 0; i < p->nr_threads; i++) {

@@ -72,4 +72,12 @@ void ap_report_md(const struct ap_analysis *an, FILE *f);
 /* the terminal's "Top findings" block */
 void ap_findings_print_top(const struct ap_analysis *an, int top, FILE *f);
 
+/* "Python frames unavailable for pid N (COMM): WHY; the times below are the
+ * interpreter's native functions" for a process whose Python frames were
+ * not walked (its py_missing label), NULL otherwise; malloc'ed (pynote.c).
+ * The terminal's lines of those notes, at most AP_PY_NOTES_MAX. */
+char *ap_py_missing_note(const struct profile *p, const struct ap_process *pr);
+void ap_py_missing_print(const struct profile *p, FILE *f);
+#define AP_PY_NOTES_MAX 10
+
 #endif

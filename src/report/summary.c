@@ -166,11 +166,12 @@ static void print_symbol_hint(FILE *f, const struct fn_table *t, uint64_t total)
 		const char *l = t->rows[i].label, *plus = strstr(l, "+0x");
 		char mod[128];
 
-		if (l[0] == '[' && strcmp(l, "[unknown]") && strcmp(l, "[anon]") &&
-		    strncmp(l, "[unknown code", 13) && strcmp(l, "[truncated]") && !strchr(l, ' '))
-			snprintf(mod, sizeof(mod), "%.*s", (int)strlen(l) - 2, l + 1);
-		else if (plus && !strchr(l, ' '))
+		/* "module+0x..." first: "[vdso]+0x78" is the vDSO's, not "[module]" */
+		if (plus && !strchr(l, ' '))
 			snprintf(mod, sizeof(mod), "%.*s", (int)(plus - l), l);
+		else if (l[0] == '[' && strcmp(l, "[unknown]") && strcmp(l, "[anon]") &&
+			 strncmp(l, "[unknown code", 13) && strcmp(l, "[truncated]") && !strchr(l, ' '))
+			snprintf(mod, sizeof(mod), "%.*s", (int)strlen(l) - 2, l + 1);
 		else
 			continue;
 		for (j = 0; j < nm && strcmp(m[j].mod, mod); j++)
@@ -755,6 +756,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	}
 	if (p->has_offcpu)
 		ap_blocked_print(p, f);
+	ap_py_missing_print(p, f);
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
 			p->frequency_hz ? 1000.0 / p->frequency_hz : 0.0);

@@ -324,6 +324,131 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 	return added;
 }
 
+/* the symbol a GOT slot is relocated to, by the slot's address */
+struct got_name {
+	uint64_t slot;
+	uint32_t name; /* offset into symfile.names, of "NAME@plt" */
+};
+
+static int cmp_got(const void *a, const void *b)
+{
+	const struct got_name *x = a, *y = b;
+
+	return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/* every x86-64 JUMP_SLOT and GLOB_DAT relocation with a symbol: its GOT
+ * slot and "NAME@plt", sorted by slot; how many */
+static size_t got_names(struct symfile *sf, Elf *elf, struct got_name **out)
+{
+	Elf_Scn *scn = NULL;
+	size_t n = 0, cap = 0, i;
+	GElf_Shdr sh, ssh;
+
+	*out = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d = elf_getdata(scn, NULL), *sd;
+		Elf_Scn *sym;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize || !d ||
+		    !(sym = elf_getscn(elf, sh.sh_link)) || !gelf_getshdr(sym, &ssh) ||
+		    ssh.sh_type != SHT_DYNSYM || !(sd = elf_getdata(sym, NULL)))
+			continue;
+		for (i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			char buf[256];
+			const char *name;
+			GElf_Rela r;
+			GElf_Sym s;
+
+			if (!gelf_getrela(d, i, &r) || (GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT &&
+							GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT) ||
+			    !GELF_R_SYM(r.r_info) || !gelf_getsym(sd, GELF_R_SYM(r.r_info), &s) ||
+			    GELF_ST_TYPE(s.st_info) == STT_OBJECT)
+				continue;
+			name = elf_strptr(elf, ssh.sh_link, s.st_name);
+			if (!name || !*name || sf->names_len + strlen(name) + 5 > AP_SYMFILE_MAX_NAMES)
+				continue;
+			snprintf(buf, sizeof(buf), "%s@plt", name);
+			GROW(*out, cap, n + 1);
+			(*out)[n++] = (struct got_name){ r.r_offset, add_name(sf, buf) };
+		}
+	}
+	if (n)
+		qsort(*out, n, sizeof(**out), cmp_got);
+	return n;
+}
+
+/* The GOT slot an x86-64 PLT entry jumps through: "[endbr64] [bnd] jmp
+ * *disp32(%rip)" (.plt's lazy entries, .plt.sec, .plt.got); 0 if not one */
+static uint64_t plt_slot(const uint8_t *b, size_t len, uint64_t addr)
+{
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	size_t i = 0;
+	int32_t disp;
+
+	if (len >= 4 && !memcmp(b, endbr64, 4))
+		i = 4;
+	if (i < len && b[i] == 0xf2) /* bnd */
+		i++;
+	if (i + 6 > len || b[i] != 0xff || b[i + 1] != 0x25)
+		return 0;
+	memcpy(&disp, b + i + 2, 4);
+	return addr + i + 6 + (int64_t)disp;
+}
+
+/* x86-64 PLT stubs as "NAME@plt", as objdump and perf name them. Without
+ * them a call through the PLT takes the name of the symbol before it:
+ * _init, which crti.o leaves without a size. Each entry of .plt, .plt.sec
+ * (IBT builds) and .plt.got is named by the relocation of the GOT slot it
+ * jumps through, not by its index, so lazy, BIND_NOW and IBT layouts all
+ * work; entries that jump elsewhere (.plt's first, IBT .plt's) stay as
+ * they were. */
+static void add_plt_symbols(struct symfile *sf, Elf *elf, size_t *cap)
+{
+	struct got_name *g = NULL;
+	Elf_Scn *scn = NULL;
+	size_t ng, shstrndx;
+	GElf_Ehdr eh;
+	GElf_Shdr sh;
+
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 ||
+	    elf_getshdrstrndx(elf, &shstrndx) || !(ng = got_names(sf, elf, &g)))
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+		Elf_Data *d;
+		size_t es, off;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(name = elf_strptr(elf, shstrndx, sh.sh_name)) || strncmp(name, ".plt", 4) ||
+		    (name[4] && strcmp(name + 4, ".sec") && strcmp(name + 4, ".got")) ||
+		    !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			continue;
+		es = sh.sh_entsize >= 8 && sh.sh_entsize <= 32 ? sh.sh_entsize : 16;
+		for (off = 0; off + es <= d->d_size; off += es) {
+			struct got_name key = { plt_slot((const uint8_t *)d->d_buf + off, es,
+							 sh.sh_addr + off), 0 };
+			const struct got_name *hit;
+
+			if (!key.slot || !(hit = bsearch(&key, g, ng, sizeof(*g), cmp_got)))
+				continue;
+			if (sf->nr_syms >= AP_SYMFILE_MAX_SYMS) {
+				if (!sf->syms_capped)
+					symfile_stats.syms_capped++;
+				sf->syms_capped = true;
+				goto out;
+			}
+			GROW(sf->syms, *cap, sf->nr_syms + 1);
+			sf->syms[sf->nr_syms++] = (struct ap_sym){
+				.addr = sh.sh_addr + off, .size = es, .name = hit->name,
+				.bind = STB_LOCAL,
+			};
+		}
+	}
+out:
+	free(g);
+}
+
 /* .symtab and .dynsym of elf; returns whether a .symtab was present */
 static bool read_symbols(struct symfile *sf, Elf *elf, size_t *cap)
 {
@@ -561,6 +686,7 @@ struct symfile *symfile__open_fd(int fd, const char *name)
 	}
 	read_build_id(elf, sf->build_id, sizeof(sf->build_id));
 	sf->has_symtab = read_symbols(sf, elf, &cap);
+	add_plt_symbols(sf, elf, &cap);
 	if (!sf->has_symtab) {
 		find_debug_file(sf, elf, &cap);
 		sf->has_symtab = sf->debug_path != NULL;
@@ -857,6 +983,47 @@ static char *search_dirs(const char *dirs, const char *origin, const char *lib)
 			found = xstrdup(cand);
 	}
 	free(d);
+	return found;
+}
+
+bool symfile__links(const struct symfile *sf, const char *part)
+{
+	Elf *elf = elf_begin_fd(sf->elf_fd);
+	Elf_Scn *scn = NULL;
+	bool found = false;
+	size_t i, n;
+	GElf_Shdr sh;
+
+	if (!elf)
+		return false;
+	for (i = 0; !elf_getphdrnum(elf, &n) && i < n && !found; i++) {
+		GElf_Phdr ph;
+		char interp[256];
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_INTERP || !ph.p_filesz ||
+		    ph.p_filesz >= sizeof(interp) ||
+		    pread(sf->elf_fd, interp, ph.p_filesz, ph.p_offset) != (ssize_t)ph.p_filesz)
+			continue;
+		interp[ph.p_filesz] = 0;
+		found = strstr(interp, part) != NULL;
+	}
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		GElf_Dyn dyn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (i = 0; d && d->d_buf && i < sh.sh_size / sh.sh_entsize && !found; i++) {
+			const char *v;
+
+			if (!gelf_getdyn(d, i, &dyn))
+				break;
+			v = dyn.d_tag == DT_NEEDED ? elf_strptr(elf, sh.sh_link, dyn.d_un.d_val) : NULL;
+			found = v && strstr(v, part);
+		}
+	}
+	elf_end(elf);
 	return found;
 }
 

@@ -121,6 +121,9 @@ int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, siz
  * directory of path, LD_LIBRARY_PATH, the multiarch and standard
  * directories); caller frees. NULL if none. Reads sf's checked file. */
 char *symfile__find_needed(const struct symfile *sf, const char *path, const char *prefix);
+/* does sf name a DT_NEEDED library, or a PT_INTERP loader, that contains
+ * part ("libc.musl", "ld-musl")? Reads sf's checked file. */
+bool symfile__links(const struct symfile *sf, const char *part);
 
 /* read just the build id of an ELF file; 0 or -errno */
 int elf_read_build_id(const char *path, char *hex, size_t len);

@@ -17,14 +17,14 @@
 static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct ap_mapping *m)
 {
 	struct ap_py_proc pp;
-	char why[256];
+	struct py_refusal why;
 	int minor;
 
 	(void)ctx;
 	(void)pid;
 	if (img->py_minor || !m->sf || !m->sf->py_runtime)
 		return;
-	if (pyproc__detect(m, &pp, &minor, why, sizeof(why)))
+	if (pyproc__detect(m, &pp, &minor, &why))
 		return;
 	img->py_minor = minor;
 	img->py_sf = m->sf;

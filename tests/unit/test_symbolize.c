@@ -179,3 +179,46 @@ TEST(kallsyms)
 out:
 	unlink(path);
 }
+
+/* every PLT stub objdump names (fixture_plt_*.plt: "ADDR NAME@plt") is
+ * named so, at its start and inside it, in lazy, BIND_NOW and IBT builds */
+TEST(elfsym_plt_stubs)
+{
+	const char *bins[] = { "fixture_plt_lazy", "fixture_plt_now", "fixture_plt_ibt" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *path = xasprintf("%s/%s.plt", unit_fixtures(), bins[i]), line[512], name[256];
+		struct symfile *sf = open_fixture(bins[i]);
+		FILE *f = fopen(path, "r");
+		unsigned long long a;
+		int n = 0, puts_seen = 0;
+		uint64_t off;
+
+		free(path);
+		if (!ASSERT_TRUE(sf && f, bins[i])) {
+			symfile__free(sf);
+			if (f)
+				fclose(f);
+			continue;
+		}
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%llx %255s", &a, name) != 2)
+				continue;
+			n++;
+			puts_seen += !strcmp(name, "puts@plt");
+			CHECK(symfile__lookup(sf, a, &off) &&
+				      !strcmp(symfile__lookup(sf, a, &off), name) && off == 0,
+			      bins[i], "%s at %#llx: got %s", name, a,
+			      symfile__lookup(sf, a, NULL) ?: "(null)");
+			CHECK(symfile__lookup(sf, a + 6, &off) &&
+				      !strcmp(symfile__lookup(sf, a + 6, &off), name) && off == 6,
+			      bins[i], "%s inside: got %s", name,
+			      symfile__lookup(sf, a + 6, NULL) ?: "(null)");
+		}
+		fclose(f);
+		ASSERT_TRUE(n >= 5, "objdump names the stubs");
+		ASSERT_EQ(puts_seen, 1, "puts@plt among them");
+		symfile__free(sf);
+	}
+}
