@@ -172,11 +172,11 @@ static void py_prepare_pending(struct cpu_collector *cc, uint32_t pid, struct sy
 {
 	struct ap_mapping m = { .sf = sf, .bias = 0 };
 	struct ap_py_pending t = { 0 };
-	char why[512];
+	struct py_refusal why;
 	size_t i;
 	int minor;
 
-	if (!cc->ses->opts.py_calls || pyproc__detect(&m, &t.pp, &minor, why, sizeof(why)))
+	if (!cc->ses->opts.py_calls || pyproc__detect(&m, &t.pp, &minor, &why))
 		return;
 	for (i = 0; i < sf->nr_syms && !t.eval_vaddr; i++) /* where the uprobe goes */
 		if (!strcmp(sf->names + sf->syms[i].name, "_PyEval_EvalFrameDefault"))
