@@ -78,20 +78,54 @@ struct {
 	__type(value, struct py_scratch);
 } py_scratch SEC(".maps") __weak;
 
+/* glibc's TLS block of a module for the thread whose TCB is at fsbase:
+ * tcbhead_t.dtv (@8) points at dtv[0] of an array of 16-byte dtv_t, whose
+ * slot -1 holds its length; dtv[module].val is the block, -1 while a
+ * dynamic block is unallocated (TLS_DTV_UNALLOCATED). A dtv older than the
+ * module (a thread that has not called __tls_get_addr since a dlopen) is
+ * shorter or unset: 0 then, as for a thread without one. */
+#define AP_TLS_MODULES_MAX 65536
+
+static __always_inline __u64 tls_block(__u64 fsbase, __u64 module, struct task_struct *task)
+{
+	__u64 dtv, len, block;
+
+	if (!module || module > AP_TLS_MODULES_MAX ||
+	    ap_read_user(&dtv, 8, (void *)(fsbase + 8), task) || !dtv ||
+	    ap_read_user(&len, 8, (void *)(dtv - 16), task) || module > len ||
+	    ap_read_user(&block, 8, (void *)(dtv + 16 * module), task) || block == (__u64)-1)
+		return 0;
+	return block;
+}
+
 /* glibc pthread_getspecific(key) for key < 32, read from the thread's TCB;
- * on 3.15+ a thread-local at a fixed offset from it */
+ * on 3.15+ a thread-local: at a fixed offset from it (static executable)
+ * or in libpython's TLS block (shared libpython, tls_index) */
 static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_struct *task)
 {
 	struct {
 		__s32 initialized;
 		__u32 key;
 	} tss;
-	__u64 fsbase, tstate = 0, self = 0;
+	struct {
+		__u64 module, offset;
+	} ti;
+	__u64 fsbase, tstate = 0, self = 0, block;
 	__s64 tls = pp->tls_gilstate;
 	__u32 key;
 
 	fsbase = BPF_CORE_READ(task, thread.fsbase);
-	if (tls) {
+	if (pp->tls_index) {
+		/* 3.15+ shared libpython: what __tls_get_addr(tls_index) returns,
+		 * plus the variable's offset (local-dynamic) */
+		if (ap_read_user(&ti, sizeof(ti), (void *)pp->tls_index, task))
+			return 0;
+		block = tls_block(fsbase, ti.module, task);
+		if (!block || ap_read_user(&tstate, sizeof(tstate),
+					   (void *)(block + ti.offset + tls), task) ||
+		    !tstate)
+			return 0;
+	} else if (tls) {
 		/* 3.15+: a thread-local in the executable's static TLS block */
 		if (ap_read_user(&tstate, sizeof(tstate), (void *)(fsbase + tls), task) || !tstate)
 			return 0;

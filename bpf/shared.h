@@ -345,9 +345,14 @@ struct ap_py_proc {
 	__u64 code_type;           /* address of PyCode_Type, to validate code objects */
 	struct ap_py_offsets off;
 	__s64 tls_gilstate;        /* 3.15+ (no autoTSSkey): the thread's PyThreadState *
-				    * is at fsbase + this; 0 = use off.runtime_tss */
+				    * is at fsbase + this (static executable), or at this
+				    * offset into libpython's TLS block (tls_index set);
+				    * 0 and no tls_index = use off.runtime_tss */
+	__u64 tls_index;           /* 3.15+ shared libpython: address of its GOT tls_index
+				    * {module, offset} (what __tls_get_addr takes): the
+				    * block is the thread's dtv[module] + offset; 0 = none */
 };
-_Static_assert(sizeof(struct ap_py_proc) == 72, "ap_py_proc layout changed");
+_Static_assert(sizeof(struct ap_py_proc) == 80, "ap_py_proc layout changed");
 
 /* frame flags */
 #define AP_PYF_ENTRY (1u << 0)     /* 3.11: first frame run by a C-level eval activation */
