@@ -151,7 +151,8 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 	return tstate;
 }
 
-/* the GIL struct {interval; last_holder @8; locked @16} is held by tstate:
+/* the GIL is held by tstate (3.15+: tstate->holds_gil; before, the GIL
+ * struct {interval; last_holder @8; locked @16} says so):
  * AP_SPY_GIL_KNOWN | AP_SPY_GIL when it is, AP_SPY_GIL_KNOWN when not, 0
  * when the GIL could not be read (then nobody knows: not "released") */
 static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tstate,
@@ -164,7 +165,16 @@ static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tst
 	} gil;
 	__u64 addr, interp;
 	__u16 off = pp->off.runtime_gil, ptr = pp->off.interp_gil_ptr;
+	__u16 holds = pp->off.tstate_holds_gil;
+	__s32 held;
 
+	if (holds != AP_PY_OFF_NONE) {
+		/* 3.15+: the thread's own flag, set by take_gil and cleared by
+		 * drop_gil (one read, no gil struct) */
+		if (ap_read_user(&held, sizeof(held), (void *)(tstate + holds), task))
+			return 0;
+		return AP_SPY_GIL_KNOWN | (held ? AP_SPY_GIL : 0);
+	}
 	if (off != AP_PY_OFF_NONE) {
 		addr = pp->runtime + off;
 	} else {

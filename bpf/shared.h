@@ -336,8 +336,12 @@ struct ap_py_offsets {
 				    * minor 8); NONE when unknown */
 	__u16 runtime_finalizing;  /* _PyRuntimeState._finalizing (PyThreadState *,
 				    * "finalizing" on 3.8); NONE when unknown */
+	__u16 tstate_holds_gil;    /* PyThreadState.holds_gil (int; 3.15+, from the debug
+				    * offsets): the GIL flag without the gil struct; NONE
+				    * before 3.15 */
+	__u16 pad[3];
 };
-_Static_assert(sizeof(struct ap_py_offsets) == 48, "ap_py_offsets layout changed");
+_Static_assert(sizeof(struct ap_py_offsets) == 56, "ap_py_offsets layout changed");
 
 /* per Python process: where its runtime is and how to read it */
 struct ap_py_proc {
@@ -352,7 +356,7 @@ struct ap_py_proc {
 				    * {module, offset} (what __tls_get_addr takes): the
 				    * block is the thread's dtv[module] + offset; 0 = none */
 };
-_Static_assert(sizeof(struct ap_py_proc) == 80, "ap_py_proc layout changed");
+_Static_assert(sizeof(struct ap_py_proc) == 88, "ap_py_proc layout changed");
 
 /* frame flags */
 #define AP_PYF_ENTRY (1u << 0)     /* 3.11: first frame run by a C-level eval activation */
