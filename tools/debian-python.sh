@@ -139,7 +139,9 @@ fetch_lib() {
 	update
 	aptcache show "libpython$v" "libpython$v-dev" >/dev/null 2>&1 ||
 		die "unstable has no libpython$v or libpython$v-dev"
-	pkgs="$(closure "libpython$v") libpython$v-dev"
+	# what fetch has not unpacked already (the closure of python3.X has
+	# libpython3.X-stdlib and the libraries; not the shared library)
+	pkgs="$(closure "libpython$v" | grep -vxF "$(closure "python$v" libc6)") libpython$v-dev"
 	(cd "$base/debs" && aptget download $pkgs >"$base/download-lib-$v.log" 2>&1) ||
 		die "download failed: $(grep '^E:' "$base/download-lib-$v.log" | head -n1)"
 	for p in $pkgs; do
