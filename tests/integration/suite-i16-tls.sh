@@ -78,12 +78,35 @@ py_embed_one() { # VERSION DIR
 	  else empty end' $d/artifacts/cpu.json
 }
 
+# a program that dlopens libpython3.15: its TLS block is not the program's
+# from the start. run.sh's py_threads check (four threads, each naming its
+# own function) through a wrapper that runs tests/workloads/pydlopen.c
+py_dlopen_one() { # VERSION DIR
+	local v=$1 d=$2 root lib w=$PWD/$W
+	root=$(tools/debian-python.sh root)
+	lib=$root/usr/lib/x86_64-linux-gnu
+	mkdir -p $W
+	cc -O2 -g tests/workloads/pydlopen.c -ldl -o $W/pydlopen 2>$d.cc.err ||
+		{ echo "cc: $(head -3 $d.cc.err | tr '\n' ' ')"; return; }
+	ln -sf $lib/ld-linux-x86-64.so.2 $W/pydlopen.run
+	cat >$W/pydlopen-$v.sh <<-EOF
+		#!/bin/sh
+		PYTHONHOME=$root/usr exec $w/pydlopen.run --library-path $lib:$root/lib/x86_64-linux-gnu \\
+		    $w/pydlopen $lib/libpython$v.so.1.0 "\$@"
+	EOF
+	chmod +x $W/pydlopen-$v.sh
+	py_threads $W/pydlopen-$v.sh $d
+	grep -q 'native stacks only' $d.err && echo "$(grep -m1 'native stacks only' $d.err)"
+}
+
 t_py_embed() {
 	local v err="" ok="" r
 	for v in 3.15 3.14; do
 		r=$(py_embed_one $v $O/pyembed-$v)
 		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v"; fi
 	done
+	r=$(py_dlopen_one 3.15 $O/pydlopen-3.15)
+	if [ -n "$r" ]; then err="$err [3.15 dlopen: $r]"; else ok="$ok 3.15-dlopen"; fi
 	PYMATRIX="$PYMATRIX\n     py_embed (Debian unstable's libpython):$ok"
 	[ -z "$err" ] && pass py_embed || fail py_embed "$err"
 }
