@@ -135,6 +135,12 @@ fetch() {
 fetch_lib() {
 	v=$1
 	[ -f "$base/.done-lib-$v" ] && return 0
+	# one at a time (tests may ask from two stages); its own lock: fetch
+	# takes the interpreter's
+	mkdir -p "$base"
+	exec 8>"$base/.lock-lib"
+	flock 8
+	[ -f "$base/.done-lib-$v" ] && return 0
 	fetch "$v"
 	update
 	aptcache show "libpython$v" "libpython$v-dev" >/dev/null 2>&1 ||
