@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* CPython stacks at sample time: find the thread's PyThreadState through
- * the pthread TSS key (works for every thread, GIL held or not, on 3.8+),
+ * the pthread TSS key (works for every thread, GIL held or not, on 3.8+;
+ * on 3.15+ a thread-local, in the executable's or libpython's TLS block),
  * walk its frames innermost first recording (code object, instruction),
  * and copy each code object's names and line table to userspace the first
  * time it is seen, so frames are named even after the process has exited.
