@@ -145,9 +145,12 @@ fetch_lib() {
 	update
 	aptcache show "libpython$v" "libpython$v-dev" >/dev/null 2>&1 ||
 		die "unstable has no libpython$v or libpython$v-dev"
-	# what fetch has not unpacked already (the closure of python3.X has
-	# libpython3.X-stdlib and the libraries; not the shared library)
-	pkgs="$(closure "libpython$v" | grep -vxF "$(closure "python$v" libc6)") libpython$v-dev"
+	# and what fetch did not download and unpack (the closure of python3.X
+	# has libpython3.X-stdlib and the libraries, not the shared library)
+	pkgs="libpython$v libpython$v-dev"
+	for p in $(closure "libpython$v"); do
+		ls "$base/debs/${p}_"*.deb >/dev/null 2>&1 || pkgs="$pkgs $p"
+	done
 	(cd "$base/debs" && aptget download $pkgs >"$base/download-lib-$v.log" 2>&1) ||
 		die "download failed: $(grep '^E:' "$base/download-lib-$v.log" | head -n1)"
 	for p in $pkgs; do
