@@ -149,6 +149,7 @@ fetch_lib() {
 	# has libpython3.X-stdlib and the libraries, not the shared library)
 	pkgs="libpython$v libpython$v-dev"
 	for p in $(closure "libpython$v"); do
+		[ "$p" = "libpython$v" ] && continue
 		ls "$base/debs/${p}_"*.deb >/dev/null 2>&1 || pkgs="$pkgs $p"
 	done
 	(cd "$base/debs" && aptget download $pkgs >"$base/download-lib-$v.log" 2>&1) ||
