@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* CPython stacks at sample time: find the thread's PyThreadState through
- * the pthread TSS key (works for every thread, GIL held or not, on 3.8+),
+ * the pthread TSS key (works for every thread, GIL held or not, on 3.8+;
+ * on 3.15+ a thread-local, in the executable's or libpython's TLS block),
  * walk its frames innermost first recording (code object, instruction),
  * and copy each code object's names and line table to userspace the first
  * time it is seen, so frames are named even after the process has exited.
@@ -78,20 +79,54 @@ struct {
 	__type(value, struct py_scratch);
 } py_scratch SEC(".maps") __weak;
 
+/* glibc's TLS block of a module for the thread whose TCB is at fsbase:
+ * tcbhead_t.dtv (@8) points at dtv[0] of an array of 16-byte dtv_t, whose
+ * slot -1 holds its length; dtv[module].val is the block, -1 while a
+ * dynamic block is unallocated (TLS_DTV_UNALLOCATED). A dtv older than the
+ * module (a thread that has not called __tls_get_addr since a dlopen) is
+ * shorter or unset: 0 then, as for a thread without one. */
+#define AP_TLS_MODULES_MAX 65536
+
+static __always_inline __u64 tls_block(__u64 fsbase, __u64 module, struct task_struct *task)
+{
+	__u64 dtv, len, block;
+
+	if (!module || module > AP_TLS_MODULES_MAX ||
+	    ap_read_user(&dtv, 8, (void *)(fsbase + 8), task) || !dtv ||
+	    ap_read_user(&len, 8, (void *)(dtv - 16), task) || module > len ||
+	    ap_read_user(&block, 8, (void *)(dtv + 16 * module), task) || block == (__u64)-1)
+		return 0;
+	return block;
+}
+
 /* glibc pthread_getspecific(key) for key < 32, read from the thread's TCB;
- * on 3.15+ a thread-local at a fixed offset from it */
+ * on 3.15+ a thread-local: at a fixed offset from it (static executable)
+ * or in libpython's TLS block (shared libpython, tls_index) */
 static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_struct *task)
 {
 	struct {
 		__s32 initialized;
 		__u32 key;
 	} tss;
-	__u64 fsbase, tstate = 0, self = 0;
+	struct {
+		__u64 module, offset;
+	} ti;
+	__u64 fsbase, tstate = 0, self = 0, block;
 	__s64 tls = pp->tls_gilstate;
 	__u32 key;
 
 	fsbase = BPF_CORE_READ(task, thread.fsbase);
-	if (tls) {
+	if (pp->tls_index) {
+		/* 3.15+ shared libpython: what __tls_get_addr(tls_index) returns,
+		 * plus the variable's offset (local-dynamic) */
+		if (ap_read_user(&ti, sizeof(ti), (void *)pp->tls_index, task))
+			return 0;
+		block = tls_block(fsbase, ti.module, task);
+		if (!block || ap_read_user(&tstate, sizeof(tstate),
+					   (void *)(block + ti.offset + tls), task) ||
+		    !tstate)
+			return 0;
+	} else if (tls) {
 		/* 3.15+: a thread-local in the executable's static TLS block */
 		if (ap_read_user(&tstate, sizeof(tstate), (void *)(fsbase + tls), task) || !tstate)
 			return 0;
@@ -117,7 +152,8 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 	return tstate;
 }
 
-/* the GIL struct {interval; last_holder @8; locked @16} is held by tstate:
+/* the GIL is held by tstate (3.15+: tstate->holds_gil; before, the GIL
+ * struct {interval; last_holder @8; locked @16} says so):
  * AP_SPY_GIL_KNOWN | AP_SPY_GIL when it is, AP_SPY_GIL_KNOWN when not, 0
  * when the GIL could not be read (then nobody knows: not "released") */
 static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tstate,
@@ -130,7 +166,16 @@ static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tst
 	} gil;
 	__u64 addr, interp;
 	__u16 off = pp->off.runtime_gil, ptr = pp->off.interp_gil_ptr;
+	__u16 holds = pp->off.tstate_holds_gil;
+	__s32 held;
 
+	if (holds != AP_PY_OFF_NONE) {
+		/* 3.15+: the thread's own flag, set by take_gil and cleared by
+		 * drop_gil (one read, no gil struct) */
+		if (ap_read_user(&held, sizeof(held), (void *)(tstate + holds), task))
+			return 0;
+		return AP_SPY_GIL_KNOWN | (held ? AP_SPY_GIL : 0);
+	}
 	if (off != AP_PY_OFF_NONE) {
 		addr = pp->runtime + off;
 	} else {

@@ -336,8 +336,12 @@ struct ap_py_offsets {
 				    * minor 8); NONE when unknown */
 	__u16 runtime_finalizing;  /* _PyRuntimeState._finalizing (PyThreadState *,
 				    * "finalizing" on 3.8); NONE when unknown */
+	__u16 tstate_holds_gil;    /* PyThreadState.holds_gil (int; 3.15+, from the debug
+				    * offsets): the GIL flag without the gil struct; NONE
+				    * before 3.15 */
+	__u16 pad[3];
 };
-_Static_assert(sizeof(struct ap_py_offsets) == 48, "ap_py_offsets layout changed");
+_Static_assert(sizeof(struct ap_py_offsets) == 56, "ap_py_offsets layout changed");
 
 /* per Python process: where its runtime is and how to read it */
 struct ap_py_proc {
@@ -345,9 +349,14 @@ struct ap_py_proc {
 	__u64 code_type;           /* address of PyCode_Type, to validate code objects */
 	struct ap_py_offsets off;
 	__s64 tls_gilstate;        /* 3.15+ (no autoTSSkey): the thread's PyThreadState *
-				    * is at fsbase + this; 0 = use off.runtime_tss */
+				    * is at fsbase + this (static executable), or at this
+				    * offset into libpython's TLS block (tls_index set);
+				    * 0 and no tls_index = use off.runtime_tss */
+	__u64 tls_index;           /* 3.15+ shared libpython: address of its GOT tls_index
+				    * {module, offset} (what __tls_get_addr takes): the
+				    * block is the thread's dtv[module] + offset; 0 = none */
 };
-_Static_assert(sizeof(struct ap_py_proc) == 72, "ap_py_proc layout changed");
+_Static_assert(sizeof(struct ap_py_proc) == 88, "ap_py_proc layout changed");
 
 /* --py-calls on a launched target whose interpreter is known before it is
  * mapped (collect/core.c, cpu_collector__prepare_exec): its configuration

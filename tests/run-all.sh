@@ -35,7 +35,7 @@ nice -n 19 tools/build-otelcol.sh -q >/dev/null 2>&1 &
 # the integration stage waits for it (a lock) and, if the archive could not
 # be reached, fails its Python checks with the reason
 mkdir -p build/tests
-(for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch $v || break; done) \
+(for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch-lib $v || break; done) \
 	>build/tests/debian-python.log 2>&1 &
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py

@@ -7,6 +7,10 @@
 #   tools/debian-python.sh run 3.15 -c '...' run it (fetches first if needed)
 #   tools/debian-python.sh cmd 3.15          print a command line that runs it
 #   tools/debian-python.sh root              print the unpacked tree
+#   tools/debian-python.sh fetch-lib 3.15    also libpython3.15 (the shared
+#                                            library) and its headers
+#   tools/debian-python.sh cflags 3.15       compiler flags that embed it
+#                                            (fetch-lib first if needed)
 #
 # fetch also writes build/debian-python/bin/python3.X-unstable, a script
 # that runs it (for tests, which take one path).
@@ -140,6 +144,55 @@ fetch() {
 	aptcache policy "python$v" libc6 | awk '/^[a-z]/{p=$1} /Candidate/{print p, $2}' >"$base/.done-$v"
 }
 
+# the shared library libpython3.X and its headers (libpython3.X-dev, without
+# the -dev package's own dependencies: only its headers and the .so link are
+# used), unpacked into the same tree, for programs that embed it
+fetch_lib() {
+	v=$1
+	[ -f "$base/.done-lib-$v" ] && return 0
+	# one at a time (tests may ask from two stages); its own lock: fetch
+	# takes the interpreter's
+	mkdir -p "$base"
+	exec 8>"$base/.lock-lib"
+	flock 8
+	[ -f "$base/.done-lib-$v" ] && return 0
+	fetch "$v"
+	update
+	aptcache show "libpython$v" "libpython$v-dev" >/dev/null 2>&1 ||
+		die "unstable has no libpython$v or libpython$v-dev"
+	# and what fetch did not download and unpack (the closure of python3.X
+	# has libpython3.X-stdlib and the libraries, not the shared library)
+	pkgs="libpython$v libpython$v-dev"
+	for p in $(closure "libpython$v"); do
+		[ "$p" = "libpython$v" ] && continue
+		ls "$base/debs/${p}_"*.deb >/dev/null 2>&1 || pkgs="$pkgs $p"
+	done
+	(cd "$base/debs" && aptget download $pkgs >"$base/download-lib-$v.log" 2>&1) ||
+		die "download failed: $(grep '^E:' "$base/download-lib-$v.log" | head -n1)"
+	for p in $pkgs; do
+		for d in "$base/debs/${p}_"*.deb; do
+			[ -f "$d" ] && dpkg-deb -x "$d" "$root"
+		done
+	done
+	[ -e "$root/usr/lib/x86_64-linux-gnu/libpython$v.so" ] &&
+		[ -f "$root/usr/include/python$v/Python.h" ] ||
+		die "libpython$v.so or Python.h not found in the unpacked packages"
+	aptcache policy "libpython$v" "libpython$v-dev" |
+		awk '/^[a-z]/{p=$1} /Candidate/{print p, $2}' >"$base/.done-lib-$v"
+}
+
+# compile and link against the unpacked libpython (with the host's compiler
+# and glibc headers); the program then runs through the unpacked loader
+# (cmd's --library-path and PYTHONHOME). The host's linker finds
+# libpython's own libraries through rpath-link, but checks its symbols
+# against the host's older glibc (the program links that one): the check is
+# left to the unpacked loader, which runs it with unstable's
+cflags() {
+	v=$1
+	lib=$root/usr/lib/x86_64-linux-gnu
+	echo "-I$root/usr/include/python$v -I$root/usr/include -L$lib -Wl,-rpath-link,$lib:$root/lib/x86_64-linux-gnu -Wl,--allow-shlib-undefined -lpython$v"
+}
+
 loader() {
 	for l in "$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$root/lib64/ld-linux-x86-64.so.2"; do
 		[ -e "$l" ] && { echo "$l"; return; }
@@ -168,5 +221,7 @@ run)
 	;;
 cmd) fetch "$1" && cmdline "$1" ;;
 root) echo "$root" ;;
+fetch-lib) fetch_lib "$1" && cat "$base/.done-lib-$1" ;;
+cflags) fetch_lib "$1" && cflags "$1" ;;
 *) die "unknown command $what" ;;
 esac

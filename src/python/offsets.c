@@ -146,6 +146,7 @@ static const struct ap_py_offsets table[] = {
 		.str_ascii_data = 40, .str_compact_data = 56,
 		.gc_collecting = 7512, /* PyInterpreterState.gc (7400) + .collecting (112) */
 		.runtime_finalizing = 912, /* _PyRuntimeState._finalizing */
+		.tstate_holds_gil = 36,   /* PyThreadState.holds_gil */
 	},
 };
 
@@ -158,6 +159,10 @@ int pyoffsets__for_version(int minor, struct ap_py_offsets *o)
 		return -ENOTSUP;
 	*o = table[minor];
 	o->tsd_base = 0x310; /* glibc 2.36-2.43: struct pthread.specific_1stblock */
+	/* an entry that does not name it has none (0 would be ob_base.next):
+	 * before 3.15 the GIL flag comes from the gil struct */
+	if (!o->tstate_holds_gil)
+		o->tstate_holds_gil = NONE;
 	return 0;
 }
 
@@ -168,6 +173,7 @@ struct dbg_pos {
 	uint16_t filename, name, qualname, linetable, firstlineno, code_adaptive;
 	uint16_t ascii_size, compact_size; /* compact_size: 0 before 3.15 */
 	uint16_t finalizing, interp_gc, gc_collecting; /* 0: not known for this minor */
+	uint16_t holds_gil; /* thread_state.holds_gil: 0 before 3.15 */
 };
 
 static const struct dbg_pos dbg_pos[] = {
@@ -187,7 +193,8 @@ static const struct dbg_pos dbg_pos[] = {
 	[15] = { .current_frame = 208, .interp = 200, .thread_id = 240, .previous = 320, .executable = 328,
 		 .instr_ptr = 336, .owner = 352, .filename = 384, .name = 392, .qualname = 400,
 		 .linetable = 408, .firstlineno = 416, .code_adaptive = 448, .ascii_size = 736,
-		 .compact_size = 744, .finalizing = 32, .interp_gc = 88, .gc_collecting = 760 },
+		 .compact_size = 744, .finalizing = 32, .interp_gc = 88, .gc_collecting = 760,
+		 .holds_gil = 272 },
 };
 
 static uint16_t dbg_get(const uint8_t *dbg, size_t len, uint16_t pos, int *bad)
@@ -244,6 +251,8 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 		n.runtime_finalizing = dbg_get(dbg, len, p->finalizing, &bad);
 		n.gc_collecting = gc < AP_PY_OFF_NONE ? gc : AP_PY_OFF_NONE;
 	}
+	if (p->holds_gil)
+		n.tstate_holds_gil = dbg_get(dbg, len, p->holds_gil, &bad);
 	if (bad)
 		return -EINVAL;
 	*o = n;

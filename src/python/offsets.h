@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* CPython struct offsets for the BPF walker: one table per minor version
- * (3.8-3.15; 3.15 not walked yet), and on 3.13+ the runtime's own _Py_DebugOffsets, which wins
+ * (3.8-3.15), and on 3.13+ the runtime's own _Py_DebugOffsets, which wins
  * where it has the field. Facts: ../shared/ref/cpython-internals.md. */
 #ifndef AP_PY_OFFSETS_H
 #define AP_PY_OFFSETS_H

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* CPython detection (version from Py_Version or the file name, layout from
  * the offsets table or _Py_DebugOffsets) and the code-object cache. */
+#include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,28 +57,117 @@ static int refuse(struct py_refusal *why, const char *code, int major, int minor
 }
 
 /* 3.15+ keeps the gilstate thread state in a thread-local, not a pthread
- * key. In the executable (local-exec) PyGILState_GetThisThreadState is
- * "endbr64; mov %fs:disp32,%rax; ret", and disp is the same for every
- * thread. A shared libpython reads it through __tls_get_addr (local-dynamic
- * on Debian's 3.15): not decoded yet. */
-static int gilstate_tls(const struct symfile *sf, int64_t *off)
+ * key. PyGILState_GetThisThreadState is that read, in one of two forms:
+ *  - in the executable (local-exec): "endbr64; mov %fs:disp32,%rax; ret",
+ *    disp the same for every thread (*tls_index = 0);
+ *  - in a shared libpython (local-dynamic on Debian's 3.15.2, general-dynamic
+ *    elsewhere): "lea GOT(%rip),%rdi; call __tls_get_addr; mov
+ *    disp(%rax),%rax", with frame set-up around it (Debian's: "endbr64; push
+ *    %rbp; mov %rsp,%rbp; lea; call; pop %rbp; mov 0x28(%rax),%rax; ret").
+ *    GOT is a tls_index {module, offset}: an R_X86_64_DTPMOD64 relocation
+ *    writes its module. *tls_index = its address, *off = disp.
+ * A byte match, not a decoder: anything else (TLS descriptors, another
+ * compiler's code) is -ENOTSUP, and the caller says so. */
+#define TLS_DISP_MAX (1 << 20) /* a variable's offset in libpython's TLS block */
+
+/* skip the frame set-up and tear-down a compiler puts around the call */
+static size_t skip_frame_insns(const uint8_t *b, size_t p, size_t end)
 {
-	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const struct {
+		uint8_t n, imm, b[4];
+	} insns[] = {
+		{ 4, 0, { 0xf3, 0x0f, 0x1e, 0xfa } }, /* endbr64 */
+		{ 1, 0, { 0x55 } },                   /* push %rbp */
+		{ 1, 0, { 0x5d } },                   /* pop %rbp */
+		{ 3, 0, { 0x48, 0x89, 0xe5 } },       /* mov %rsp,%rbp */
+		{ 3, 1, { 0x48, 0x83, 0xec } },       /* sub $imm8,%rsp */
+		{ 3, 1, { 0x48, 0x83, 0xc4 } },       /* add $imm8,%rsp */
+	};
+	size_t i, k;
+
+	for (k = 0; k < 4; k++) {
+		for (i = 0; i < sizeof(insns) / sizeof(insns[0]); i++) {
+			size_t n = insns[i].n + insns[i].imm;
+
+			if (p + n <= end && !memcmp(b + p, insns[i].b, insns[i].n)) {
+				p += n;
+				break;
+			}
+		}
+		if (i == sizeof(insns) / sizeof(insns[0]))
+			break;
+	}
+	return p;
+}
+
+int pyproc__tls_decode(const uint8_t *b, uint64_t fn, int64_t *off, uint64_t *tls_index)
+{
 	static const uint8_t mov_fs[] = { 0x64, 0x48, 0x8b, 0x04, 0x25 };
-	uint8_t b[16];
-	const uint8_t *p = b;
+	static const uint8_t lea_rdi[] = { 0x48, 0x8d, 0x3d };
+	static const uint8_t gd_call[] = { 0x66, 0x66, 0x48 };
+	size_t p = skip_frame_insns(b, 0, 24);
 	int32_t disp;
+	uint64_t ti;
+
+	/* the furthest read: 24 + 1 + 7 + 3 + 6 + 8 + 7 bytes */
+	_Static_assert(24 + 1 + 7 + 3 + 6 + 8 + 7 <= AP_PY_TLS_CODE, "decoder reads past b");
+	if (!memcmp(b + p, mov_fs, sizeof(mov_fs))) {
+		memcpy(&disp, b + p + sizeof(mov_fs), 4);
+		if (disp >= 0) /* variant II: the executable's TLS is below the thread pointer */
+			return -EINVAL;
+		*off = disp;
+		*tls_index = 0;
+		return 0;
+	}
+	if (b[p] == 0x66) /* general-dynamic's data16 */
+		p++;
+	if (memcmp(b + p, lea_rdi, sizeof(lea_rdi)))
+		return -ENOTSUP;
+	memcpy(&disp, b + p + sizeof(lea_rdi), 4);
+	p += sizeof(lea_rdi) + 4;
+	ti = fn + p + disp;
+	if (!memcmp(b + p, gd_call, sizeof(gd_call)))
+		p += sizeof(gd_call);
+	if (b[p] == 0xe8)                           /* call rel32 (PLT) */
+		p += 5;
+	else if (b[p] == 0xff && b[p + 1] == 0x15)  /* call *GOT(%rip) (-fno-plt) */
+		p += 6;
+	else
+		return -ENOTSUP;
+	p = skip_frame_insns(b, p, p + 8);
+	if (b[p] != 0x48 || b[p + 1] != 0x8b)       /* mov ...(%rax),%rax */
+		return -ENOTSUP;
+	if (b[p + 2] == 0x00) {
+		disp = 0;
+	} else if (b[p + 2] == 0x40) {
+		disp = (int8_t)b[p + 3];
+	} else if (b[p + 2] == 0x80) {
+		memcpy(&disp, b + p + 3, 4);
+	} else {
+		return -ENOTSUP;
+	}
+	if (disp < 0 || disp >= TLS_DISP_MAX)
+		return -EINVAL;
+	*off = disp;
+	*tls_index = ti;
+	return 0;
+}
+
+static int gilstate_tls(const struct symfile *sf, int64_t *off, uint64_t *tls_index)
+{
+	uint8_t b[AP_PY_TLS_CODE];
+	uint32_t rtype;
+	int err;
 
 	if (!sf->py_gilstate_fn || symfile__read_vaddr(sf, sf->py_gilstate_fn, b, sizeof(b)))
 		return -ENOENT;
-	if (!memcmp(p, endbr64, sizeof(endbr64)))
-		p += sizeof(endbr64);
-	if (memcmp(p, mov_fs, sizeof(mov_fs)))
+	err = pyproc__tls_decode(b, sf->py_gilstate_fn, off, tls_index);
+	if (err)
+		return err;
+	/* the lea must name a tls_index, or the call is not __tls_get_addr's */
+	if (*tls_index && (symfile__reloc_at(sf, *tls_index, &rtype) ||
+			   rtype != R_X86_64_DTPMOD64))
 		return -ENOTSUP;
-	memcpy(&disp, p + sizeof(mov_fs), 4);
-	if (disp >= 0) /* variant II: the executable's TLS is below the thread pointer */
-		return -EINVAL;
-	*off = disp;
 	return 0;
 }
 
@@ -141,10 +231,12 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 			      "CPython 3.%d linked with musl libc is not supported (its thread "
 			      "states are found through glibc's thread keys)", *minor);
 	if (pp->off.runtime_tss == AP_PY_OFF_NONE) {
+		uint64_t ti = 0;
 		int64_t tls = 0;
 
-		err = gilstate_tls(sf, &tls);
+		err = gilstate_tls(sf, &tls, &ti);
 		pp->tls_gilstate = tls;
+		pp->tls_index = ti ? ti + m->bias : 0;
 		if (err)
 			return refuse(why, PY_NO_LAYOUT, major, *minor,
 				      "CPython 3.%d: the thread-state TLS slot was not found (%s)",

@@ -32,6 +32,15 @@ struct py_refusal {
 int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor,
 		   struct py_refusal *why);
 
+/* Decode PyGILState_GetThisThreadState's first AP_PY_TLS_CODE bytes b (3.15+,
+ * at file vaddr fn): the executable's "mov %fs:disp32,%rax" gives *off =
+ * disp and *tls_index = 0; a shared libpython's "lea GOT(%rip),%rdi; call
+ * __tls_get_addr; mov disp(%rax),%rax" gives *tls_index = GOT's vaddr (not
+ * yet checked to be a tls_index) and *off = disp. 0, -ENOTSUP (another
+ * code) or -EINVAL (an offset out of range). */
+#define AP_PY_TLS_CODE 64
+int pyproc__tls_decode(const uint8_t *b, uint64_t fn, int64_t *off, uint64_t *tls_index);
+
 struct py_code {
 	uint64_t code;
 	uint32_t tgid, sig;

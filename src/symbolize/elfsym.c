@@ -1080,3 +1080,35 @@ char *symfile__find_needed(const struct symfile *sf, const char *path, const cha
 	elf_end(elf);
 	return found;
 }
+
+int symfile__reloc_at(const struct symfile *sf, uint64_t vaddr, uint32_t *type)
+{
+	/* the file the symfile checked, not a name the target may re-point */
+	Elf *elf = elf_begin_fd(sf->elf_fd);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	int err = -ENOENT;
+
+	if (!elf)
+		return -errno;
+	while (err == -ENOENT && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		GElf_Rela r;
+		size_t i;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (i = 0; d && d->d_buf && i < sh.sh_size / sh.sh_entsize; i++) {
+			if (!gelf_getrela(d, i, &r))
+				break;
+			if (r.r_offset == vaddr) {
+				*type = GELF_R_TYPE(r.r_info);
+				err = 0;
+				break;
+			}
+		}
+	}
+	elf_end(elf);
+	return err;
+}

@@ -116,6 +116,10 @@ int symfile__func_offset(const struct symfile *sf, const char *name, uint64_t *o
 /* copy len bytes of the file's initialized data at vaddr; 0 or -errno */
 int symfile__read_vaddr(const struct symfile *sf, uint64_t vaddr, void *buf, size_t len);
 
+/* the type (R_X86_64_*) of the dynamic relocation that writes vaddr, from
+ * the file's SHT_RELA sections; 0, -ENOENT (none) or -errno */
+int symfile__reloc_at(const struct symfile *sf, uint64_t vaddr, uint32_t *type);
+
 /* the DT_NEEDED entry of sf that starts with prefix, resolved the way
  * ld.so would for the common cases (DT_RUNPATH/DT_RPATH with $ORIGIN, the
  * directory of path, LD_LIBRARY_PATH, the multiarch and standard

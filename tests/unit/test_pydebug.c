@@ -67,8 +67,11 @@ static void agree(int minor, const uint64_t *w, size_t nw)
 	d.runtime_tss = t.runtime_tss, d.runtime_gil = t.runtime_gil;
 	d.cframe_current = t.cframe_current, d.interp_gil_ptr = t.interp_gil_ptr;
 	d.tsd_base = t.tsd_base;
-	if (minor < 15)
-		d.str_compact_data = t.str_compact_data; /* not in the debug struct */
+	if (minor < 15) { /* not in the debug struct */
+		d.str_compact_data = t.str_compact_data;
+		d.tstate_holds_gil = t.tstate_holds_gil;
+	}
+	d.pad[0] = t.pad[0], d.pad[1] = t.pad[1], d.pad[2] = t.pad[2];
 	ASSERT_EQ(pyoffsets__from_debug(buf, len, minor, &d), 0, "debug offsets read");
 	CHECK(!memcmp(&d, &t, sizeof(t)), "table == _Py_DebugOffsets",
 	      "3.%d: frame %u/%u code %u/%u thread_id %u/%u gc %u/%u fin %u/%u", minor,
@@ -88,6 +91,25 @@ TEST(py_debug_offsets_debian_unstable)
 	agree(15, dbg_3_15_2, sizeof(dbg_3_15_2) / 8);
 	ASSERT_EQ(sizeof(dbg_3_14_10) + 8, 760, "3.14 debug struct size");
 	ASSERT_EQ(sizeof(dbg_3_15_2) + 8, 888, "3.15 debug struct size");
+}
+
+/* 3.15's GIL flag is the thread state's own holds_gil; before, none */
+TEST(py_holds_gil_offset)
+{
+	struct ap_py_offsets o;
+	uint8_t buf[1024];
+	size_t len = dbg_bytes(buf, dbg_3_15_2, sizeof(dbg_3_15_2) / 8);
+
+	ASSERT_EQ(pyoffsets__for_version(15, &o), 0, "3.15 table");
+	ASSERT_EQ(o.tstate_holds_gil, 36, "3.15 table: PyThreadState.holds_gil");
+	o.tstate_holds_gil = 0;
+	ASSERT_EQ(pyoffsets__from_debug(buf, len, 15, &o), 0, "3.15 debug offsets");
+	ASSERT_EQ(o.tstate_holds_gil, 36, "3.15 debug offsets: thread_state.holds_gil");
+	for (int minor = 8; minor <= 14; minor++) {
+		ASSERT_EQ(pyoffsets__for_version(minor, &o), 0, "table");
+		CHECK(o.tstate_holds_gil == AP_PY_OFF_NONE, "no holds_gil before 3.15",
+		      "3.%d: %u", minor, o.tstate_holds_gil);
+	}
 }
 
 TEST(py_debug_offsets_free_threaded_refused)
