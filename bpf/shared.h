@@ -346,8 +346,12 @@ struct ap_py_proc {
 	struct ap_py_offsets off;
 	__s64 tls_gilstate;        /* 3.15+ (no autoTSSkey): the thread's PyThreadState *
 				    * is at fsbase + this; 0 = use off.runtime_tss */
+	__u32 tstate_task;         /* 3.14+: _PyThreadStateImpl.asyncio_running_task (the
+				    * running asyncio Task, sent in on-CPU samples' aux[0]);
+				    * 0 = not read */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct ap_py_proc) == 72, "ap_py_proc layout changed");
+_Static_assert(sizeof(struct ap_py_proc) == 80, "ap_py_proc layout changed");
 
 /* frame flags */
 #define AP_PYF_ENTRY (1u << 0)     /* 3.11: first frame run by a C-level eval activation */
@@ -422,7 +426,9 @@ struct ap_cpu_sample {
 	__u64 regs[AP_NR_REGS];    /* user registers in DWARF order */
 	char comm[AP_COMM_LEN];    /* thread name */
 	__u64 aux[4];              /* slow syscall: nr, duration ns, return value; [3]: the
-	                            * off-CPU stack identity (sid) this record names, or 0 */
+	                            * off-CPU stack identity (sid) this record names, or 0;
+	                            * on-CPU sample: [0] the thread's running asyncio Task
+	                            * (PyObject *, 3.14+; ap_py_proc.tstate_task) or 0 */
 	__u64 kstack[AP_KSTACK_MAX];
 	struct ap_py_frame py[AP_MAX_PY_FRAMES];
 	__u8 ustack[AP_USTACK_MAX + AP_USTACK_SLACK];

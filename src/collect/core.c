@@ -531,6 +531,7 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 	remap_cache(&cc->ucache, rm->frames, rm->nr_frames);
 	remap_cache(&cc->kcache, rm->frames, rm->nr_frames);
 	remap_cache(&cc->pyframes, rm->frames, rm->nr_frames);
+	remap_cache(&cc->pytasks, rm->frames, rm->nr_frames);
 	for (i = 0; i < cc->nr_pending; i++) {
 		uint32_t f = profile_remap__id(rm->frames, rm->nr_frames, cc->pending[i].frame);
 
@@ -601,6 +602,8 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 	 * code objects and Python frame names */
 	ev->off_stacks += drop_dead(&cc->off_stacks, offsetof(struct off_key, tgid), pm);
 	ev->cache_entries += drop_dead(&cc->pyframes, 8 /* after the code address */, pm);
+	ev->cache_entries += drop_dead(&cc->pytasks, 8 /* after the task address */, pm);
+	drop_dead(&cc->pytask_code, 8, pm);
 	ev->py_codes += pycode__retain(&cc->pyc, proc_alive, pm);
 	ev->cache_entries += collect_pynames_purge(cc);
 	/* caps on what live processes fill: past one, the cache starts over
@@ -724,6 +727,9 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_memory_read_timeouts", cc->pynames_timeouts);
 	profile__set_counter(p, "python_generated_name_reads", cc->pyarg0_total);
 	profile__set_counter(p, "python_generated_name_reads_capped", cc->pyarg0_capped);
+	profile__set_counter(p, "python_task_name_reads", cc->pytask_reads_total);
+	profile__set_counter(p, "python_task_name_failures", cc->pytask_failed);
+	profile__set_counter(p, "python_task_names_capped", cc->pytasks_capped);
 	collect_snapshot_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
@@ -765,6 +771,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->ucache);
 	hmap_free(&cc->kcache);
 	hmap_free(&cc->pyframes);
+	collect_pytasks_free(cc);
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);

@@ -60,6 +60,7 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		   size_t whylen)
 {
 	const struct symfile *sf = m->sf;
+	struct ap_py_asyncio aio;
 	uint8_t dbg[1024];
 	uint64_t ver = 0;
 	char suffix;
@@ -121,6 +122,8 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 			return -ENOTSUP;
 		}
 	}
+	if (!pyoffsets__asyncio(*minor, &aio))
+		pp->tstate_task = aio.tstate_running_task;
 	pp->runtime = sf->py_runtime + m->bias;
 	pp->code_type = sf->py_code_type + m->bias;
 	return 0;
