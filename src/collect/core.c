@@ -620,6 +620,15 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 		map_drain(bpf_map__fd(cc->skel->maps.off_seen), bpf_map__key_size(cc->skel->maps.off_seen),
 			  bpf_map__value_size(cc->skel->maps.off_seen), drain_noop, NULL);
 	}
+	/* asyncio task names: past the cap the table starts over, and each
+	 * slow tick allows every process AP_PYTASK_READS_MAX more reads (a
+	 * server making a task per request keeps its new tasks named) */
+	if (cc->pytasks.len >= AP_PYTASKS_MAX) {
+		ev->cache_entries += cc->pytasks.len;
+		hmap_free(&cc->pytasks);
+		hmap_free(&cc->pytask_code);
+	}
+	hmap_free(&cc->pytask_reads);
 	n = cc->ucache.len + cc->kcache.len + cc->pyframes.len;
 	if (n > AP_ID_CACHE_MAX) {
 		ev->cache_entries += n;

@@ -49,7 +49,7 @@ void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *
 	if (!img || img->py_minor < 14 || pythreads__target(s->tgid, img, &tg))
 		return;
 	if (cc->pytask_reads.len >= AP_PY_ARG0_PIDS_MAX)
-		hmap_free(&cc->pytask_reads); /* pids seen long ago: counted afresh */
+		hmap_free(&cc->pytask_reads); /* counted afresh (also at each slow tick) */
 	n = hmap_upsert(&cc->pytask_reads, &s->tgid, sizeof(s->tgid), 0, &is_new);
 	if (*n >= AP_PYTASK_READS_MAX) {
 		cc->pytasks_capped++;
