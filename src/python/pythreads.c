@@ -599,7 +599,8 @@ int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, si
 {
 	struct rctx *c = calloc(1, sizeof(*c));
 	struct ap_py_asyncio a;
-	uint64_t name, coro, v;
+	uint64_t name, coro, type, v;
+	uint8_t is_task = 0;
 	int err;
 
 	if (!c)
@@ -616,6 +617,15 @@ int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, si
 	err = load_ranges(c, t);
 	if (err)
 		goto out;
+	/* the running task need not be a C Task (asyncio.tasks._PyTask, a
+	 * task factory's own class): its layout is TaskObj's only if its
+	 * type is at least that big and it says it is a Task */
+	type = rd64(c, task + OB_TYPE);
+	if (!type || rd(c, type + TP_BASICSIZE, &v, 8) || v < a.task_size ||
+	    rd(c, task + a.task_is_task, &is_task, 1) || is_task != 1) {
+		err = c->err ? c->err : -EINVAL;
+		goto out;
+	}
 	name = rd64(c, task + a.task_name);
 	if (!name) {
 		err = c->err ? c->err : -ENOENT;

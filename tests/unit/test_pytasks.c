@@ -32,6 +32,8 @@ TEST(pytasks_offsets_match_asyncio_debug)
 		ASSERT_EQ(pyoffsets__asyncio(minor, &a), 0, "known version");
 		ASSERT_EQ(a.task_name, d[1], "TaskObj.task_name");
 		ASSERT_EQ(a.task_coro, d[5], "TaskObj.task_coro");
+		ASSERT_EQ(a.task_size, d[0], "sizeof(TaskObj)");
+		ASSERT_EQ(a.task_is_task, d[3], "TaskObj.task_is_task");
 		ASSERT_EQ(a.tstate_running_task, d[11], "_PyThreadStateImpl.asyncio_running_task");
 		/* PyGenObject.gi_iframe is not in the section: offsetof() on
 		 * both versions' headers, and _Py_DebugOffsets gen_object */
