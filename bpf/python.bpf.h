@@ -508,6 +508,7 @@ static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_stru
 	struct ap_py_proc *pp;
 	struct py_scratch *sc;
 	__u64 tstate;
+	__u32 task_off;
 
 	s->nr_py = 0;
 	s->py_flags = 0;
@@ -531,6 +532,13 @@ static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_stru
 	}
 	s->py_flags |= py_holds_gil(pp, tstate, task);
 	s->py_flags |= py_state(pp, tstate, s->py_flags & AP_SPY_GIL, task);
+	task_off = pp->tstate_task;
+	/* 3.14+: the asyncio Task the thread runs (on-CPU samples only: an
+	 * off-CPU record names a stack shared by many waits). A failed read
+	 * leaves 0, as a thread that runs no task */
+	if (task_off && s->type == AP_REC_SAMPLE &&
+	    ap_read_user(&s->aux[0], 8, (void *)(tstate + task_off), task))
+		s->aux[0] = 0;
 	return py_walk(s, sc, pp, tstate, task);
 }
 

@@ -355,8 +355,12 @@ struct ap_py_proc {
 	__u64 tls_index;           /* 3.15+ shared libpython: address of its GOT tls_index
 				    * {module, offset} (what __tls_get_addr takes): the
 				    * block is the thread's dtv[module] + offset; 0 = none */
+	__u32 tstate_task;         /* 3.14+: _PyThreadStateImpl.asyncio_running_task (the
+				    * running asyncio Task, sent in on-CPU samples' aux[0]);
+				    * 0 = not read */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct ap_py_proc) == 88, "ap_py_proc layout changed");
+_Static_assert(sizeof(struct ap_py_proc) == 96, "ap_py_proc layout changed");
 
 /* --py-calls on a launched target whose interpreter is known before it is
  * mapped (collect/core.c, cpu_collector__prepare_exec): its configuration
@@ -442,7 +446,9 @@ struct ap_cpu_sample {
 	__u64 regs[AP_NR_REGS];    /* user registers in DWARF order */
 	char comm[AP_COMM_LEN];    /* thread name */
 	__u64 aux[4];              /* slow syscall: nr, duration ns, return value; [3]: the
-	                            * off-CPU stack identity (sid) this record names, or 0 */
+	                            * off-CPU stack identity (sid) this record names, or 0;
+	                            * on-CPU sample: [0] the thread's running asyncio Task
+	                            * (PyObject *, 3.14+; ap_py_proc.tstate_task) or 0 */
 	__u64 kstack[AP_KSTACK_MAX];
 	struct ap_py_frame py[AP_MAX_PY_FRAMES];
 	__u8 ustack[AP_USTACK_MAX + AP_USTACK_SLACK];

@@ -349,6 +349,7 @@ cJSON *cpu_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o;
 	struct ap_completeness c;
+	char task[128];
 	size_t i;
 
 	cJSON_AddStringToObject(root, "schema", AP_SCHEMA_CPU);
@@ -374,6 +375,8 @@ cJSON *cpu_json__build(const struct profile *p)
 			cJSON_AddBoolToObject(o, "finalizing", true);
 		if (k->flags & AP_COUNT_GIL_KNOWN)
 			cJSON_AddBoolToObject(o, "gil_known", true);
+		if (profile__stack_task(p, k->stack, task, sizeof(task)))
+			cJSON_AddStringToObject(o, "task", task);
 		cJSON_AddNumberToObject(o, "count", k->count);
 	}
 

@@ -144,10 +144,19 @@ struct cpu_collector {
 	size_t pynames_flush_from;  /* the process a flush starts with (round robin) */
 	struct hmap pyarg0_reads;   /* tgid -> generated-code argument reads (stacks.c) */
 	uint64_t pyarg0_total, pyarg0_capped;
+	/* asyncio task names, 3.14+ (pytasks.c) */
+	struct hmap pytasks;        /* (task, tgid) -> frame id of "[task NAME]" */
+	struct hmap pytask_code;    /* (task, tgid) -> its coroutine's code object, 0 unknown */
+	struct hmap pytask_reads;   /* tgid -> task name reads */
+	uint64_t pytask_reads_total, pytask_failed, pytasks_capped;
+	bool task_on;               /* the sample being built has a task: */
+	uint32_t task_frame;        /* ... its task frame */
+	uint64_t task_code;         /* ... the task's coroutine's code object */
+	bool task_placed;           /* ... the task frame is in the stack */
 	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
 };
 
-#define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES)
+#define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES + 2) /* + [truncated], [task] */
 
 /* core.c */
 /* attach prog and keep its link in c->links; 0 or -errno (logged) */
@@ -164,6 +173,15 @@ void collect_discover(struct cpu_collector *cc, uint32_t pid);
 uint64_t collect_bpf_counter(struct cpu_collector *cc, enum ap_counter c);
 /* runs the kernel skipped for prog (another BPF program was running) */
 uint64_t collect_prog_misses(const struct bpf_program *prog);
+
+/* pytasks.c: the task of on-CPU sample s (aux[0]) for the stack built
+ * next (cc->task_*), its name read if new; _before: does the task frame go
+ * before Python frame f (placed then); _end: place it before the first
+ * Python frame if not placed, returns the stack's new length */
+void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *s);
+bool collect_pytask_before(struct cpu_collector *cc, const struct ap_py_frame *f);
+uint32_t collect_pytask_end(struct cpu_collector *cc, uint32_t *out, uint32_t n);
+void collect_pytasks_free(struct cpu_collector *cc);
 
 /* pynames.c: a sample of (pid, tid): name it at the next tick if new */
 void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid);

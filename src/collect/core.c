@@ -659,6 +659,7 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 	remap_cache(&cc->ucache, rm->frames, rm->nr_frames);
 	remap_cache(&cc->kcache, rm->frames, rm->nr_frames);
 	remap_cache(&cc->pyframes, rm->frames, rm->nr_frames);
+	remap_cache(&cc->pytasks, rm->frames, rm->nr_frames);
 	for (i = 0; i < cc->nr_pending; i++) {
 		uint32_t f = profile_remap__id(rm->frames, rm->nr_frames, cc->pending[i].frame);
 
@@ -729,6 +730,8 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 	 * code objects and Python frame names */
 	ev->off_stacks += drop_dead(&cc->off_stacks, offsetof(struct off_key, tgid), pm);
 	ev->cache_entries += drop_dead(&cc->pyframes, 8 /* after the code address */, pm);
+	ev->cache_entries += drop_dead(&cc->pytasks, 8 /* after the task address */, pm);
+	drop_dead(&cc->pytask_code, 8, pm);
 	ev->py_codes += pycode__retain(&cc->pyc, proc_alive, pm);
 	ev->cache_entries += collect_pynames_purge(cc);
 	/* caps on what live processes fill: past one, the cache starts over
@@ -745,6 +748,15 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 		map_drain(bpf_map__fd(cc->skel->maps.off_seen), bpf_map__key_size(cc->skel->maps.off_seen),
 			  bpf_map__value_size(cc->skel->maps.off_seen), drain_noop, NULL);
 	}
+	/* asyncio task names: past the cap the table starts over, and each
+	 * slow tick allows every process AP_PYTASK_READS_MAX more reads (a
+	 * server making a task per request keeps its new tasks named) */
+	if (cc->pytasks.len >= AP_PYTASKS_MAX) {
+		ev->cache_entries += cc->pytasks.len;
+		hmap_free(&cc->pytasks);
+		hmap_free(&cc->pytask_code);
+	}
+	hmap_free(&cc->pytask_reads);
 	n = cc->ucache.len + cc->kcache.len + cc->pyframes.len;
 	if (n > AP_ID_CACHE_MAX) {
 		ev->cache_entries += n;
@@ -852,6 +864,9 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_memory_read_timeouts", cc->pynames_timeouts);
 	profile__set_counter(p, "python_generated_name_reads", cc->pyarg0_total);
 	profile__set_counter(p, "python_generated_name_reads_capped", cc->pyarg0_capped);
+	profile__set_counter(p, "python_task_name_reads", cc->pytask_reads_total);
+	profile__set_counter(p, "python_task_name_failures", cc->pytask_failed);
+	profile__set_counter(p, "python_task_names_capped", cc->pytasks_capped);
 	collect_snapshot_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
@@ -893,6 +908,7 @@ void cpu_collector__free(struct cpu_collector *cc)
 	hmap_free(&cc->ucache);
 	hmap_free(&cc->kcache);
 	hmap_free(&cc->pyframes);
+	collect_pytasks_free(cc);
 	hmap_free(&cc->py_warned);
 	hmap_free(&cc->needs_libpython);
 	hmap_free(&cc->off_stacks);

@@ -47,6 +47,8 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 #define AP_PYNAMES_TICK_NS 20000000ull  /* new sampled threads looked at */
 #define AP_PY_ARG0_READS_MAX 256   /* generated-code argument reads per process */
 #define AP_PY_ARG0_PIDS_MAX 4096   /* processes they are counted for */
+#define AP_PYTASKS_MAX 65536       /* asyncio task names, (pid, Task address) seen */
+#define AP_PYTASK_READS_MAX 4096   /* task name reads per process between slow ticks */
 #define AP_PYNAMES_WAIT_NS 100000000ull /* one read of a process's memory, on a helper thread */
 #define AP_PYNAMES_FLUSH_NS 50000000ull /* name reads of one flush, all processes together */
 #define AP_PYNAMES_LAST_FLUSH_NS 500000000ull /* ... of the last flush */

@@ -86,8 +86,12 @@ static int oncpu_on_record(struct ap_collector *c, uint32_t type, const void *da
 	struct oncpu *o = c->priv;
 	const struct ap_cpu_sample *s = data;
 	char comm[AP_COMM_LEN + 1];
-	uint32_t stack = collect_record_stack(cc, s, size, (const uint64_t *)s->kstack, s->nr_kframes);
+	uint32_t stack;
 
+	if (size >= AP_CPU_SAMPLE_HDR)
+		collect_pytask_begin(cc, s); /* the task frame the splice puts in */
+	stack = collect_record_stack(cc, s, size, (const uint64_t *)s->kstack, s->nr_kframes);
+	cc->task_on = false; /* other records' stacks have none */
 	if (stack == AP_NONE)
 		return 0; /* counted by collect_record_stack */
 	o->received++;

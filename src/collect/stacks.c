@@ -335,8 +335,11 @@ static void emit_group(struct cpu_collector *cc, const struct ap_cpu_sample *s,
 
 	if (g == gr->n - 1 && (s->py_flags & AP_SPY_TRUNC))
 		out[(*n)++] = trunc_frame(&cc->ses->prof);
-	for (j = gr->end[g]; j >= gr->start[g]; j--)
+	for (j = gr->end[g]; j >= gr->start[g]; j--) {
+		if (collect_pytask_before(cc, &s->py[j]))
+			out[(*n)++] = cc->task_frame;
 		out[(*n)++] = python_frame(cc, s->tgid, &s->py[j]);
+	}
 }
 
 /*
@@ -378,7 +381,7 @@ static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, 
 	}
 	for (; g >= 0; g--)
 		emit_group(cc, s, &gr, g, out, &n);
-	return n;
+	return collect_pytask_end(cc, out, n);
 }
 
 /* Unwind, symbolize and intern the stack of a sample-shaped record; kernel

@@ -1050,3 +1050,30 @@ void profile__add_sys_err(struct profile *p, uint32_t pid, uint32_t nr, uint32_t
 	}
 	p->sys_errs[*id].count += count;
 }
+
+const char *profile__stack_task(const struct profile *p, uint32_t stack, char *buf, size_t len)
+{
+	const struct ap_stack *s;
+	const char *name;
+	size_t n;
+	uint32_t i;
+
+	if (stack >= p->nr_stacks || !len)
+		return NULL;
+	s = &p->stacks[stack];
+	if (!s->python)
+		return NULL;
+	for (i = 0; i < s->len; i++) {
+		const struct ap_frame *f = &p->frames[p->stack_frames[s->off + i]];
+
+		if (f->kind != AP_FRAME_PYTHON || f->module != AP_NONE)
+			continue;
+		name = profile__s(p, f->name);
+		n = strlen(name);
+		if (strncmp(name, "[task ", 6) || n < 7 || name[n - 1] != ']')
+			continue;
+		snprintf(buf, len, "%.*s", (int)(n - 7), name + 6);
+		return buf;
+	}
+	return NULL;
+}

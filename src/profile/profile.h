@@ -414,6 +414,10 @@ const char *profile__frame_label(const struct profile *p, uint32_t frame, bool a
 uint32_t profile__view(const struct profile *p, const struct ap_stack *s, enum ap_view view,
 		       uint32_t *out);
 
+/* The asyncio task a stack ran (CPython 3.14+): the name inside its
+ * "[task NAME]" frame (src/collect/pytasks.c) into buf, or NULL if none */
+const char *profile__stack_task(const struct profile *p, uint32_t stack, char *buf, size_t len);
+
 /* is this frame a thread's first user frame (_start, clone, ...)? */
 bool profile__is_entry_frame(const struct profile *p, uint32_t frame);
 

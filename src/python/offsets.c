@@ -258,3 +258,25 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	*o = n;
 	return 0;
 }
+
+/* 3.14 added the running task to the thread state for `python -m asyncio
+ * ps` (gh-91048), and the _asyncio module publishes its offsets in an
+ * .AsyncioDebug section (Py_AsyncioModuleDebugOffsets). Values: offsetof()
+ * against Debian unstable's libpython3.14-dev 3.14.10 / libpython3.15-dev
+ * 3.15.2 headers, equal to those sections in _asyncio.cpython-314-x86_64-
+ * linux-gnu.so and in python3.15 (built in there); tests/unit/test_pytasks.c
+ * holds both sections. 3.15's thread state grew by the embedded base frame.
+ * GIL builds only (a free-threaded one's thread state differs). */
+int pyoffsets__asyncio(int minor, struct ap_py_asyncio *a)
+{
+	switch (minor) {
+	case 14:
+		*a = (struct ap_py_asyncio){ 872, 136, 128, 72, 168, 108 };
+		return 0;
+	case 15:
+		*a = (struct ap_py_asyncio){ 1032, 136, 128, 72, 168, 108 };
+		return 0;
+	default:
+		return -ENOTSUP;
+	}
+}

@@ -175,6 +175,7 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		   struct py_refusal *why)
 {
 	const struct symfile *sf = m->sf;
+	struct ap_py_asyncio aio;
 	uint8_t dbg[1024];
 	uint64_t ver = 0;
 	char suffix;
@@ -242,6 +243,8 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 				      "CPython 3.%d: the thread-state TLS slot was not found (%s)",
 				      *minor, ap_errstr(err));
 	}
+	if (!pyoffsets__asyncio(*minor, &aio))
+		pp->tstate_task = aio.tstate_running_task;
 	pp->runtime = sf->py_runtime + m->bias;
 	pp->code_type = sf->py_code_type + m->bias;
 	return 0;

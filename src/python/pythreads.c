@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "python/pythreads.h"
+#include "python/offsets.h"
 #include "python/pyproc.h"
 #include "util.h"
 
@@ -50,6 +51,9 @@ static const struct thr_layout layouts[] = {
 	[11] = { 40, 888, 872, 0, DICT_NEW, INST_311, false, 48, 72 },
 	[12] = { 40, 944, 880, 0, DICT_NEW, INST_312, true, 40, 56 },
 	[13] = { 632, 7656, 880, 8, DICT_NEW, INST_313, true, 40, 56 },
+	/* 3.14+: str and int only (asyncio task names; 3.14 names OS threads itself) */
+	[14] = { 0, 0, 0, 0, DICT_NEW, INST_313, true, 40, 56 },
+	[15] = { 0, 0, 0, 0, DICT_NEW, INST_313, true, 40, 56 },
 };
 
 /* the same in every version 3.8-3.13 */
@@ -590,6 +594,65 @@ out:
 	return err;
 }
 
+int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, size_t cap,
+			 uint64_t *code)
+{
+	struct rctx *c = calloc(1, sizeof(*c));
+	struct ap_py_asyncio a;
+	uint64_t name, coro, type, v;
+	uint8_t is_task = 0;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->pid = t->pid;
+	*code = 0;
+	if (t->minor < 14 || t->minor >= (int)AP_ARRAY_SIZE(layouts) || cap < 2 ||
+	    pyoffsets__asyncio(t->minor, &a)) {
+		err = -ENOTSUP;
+		goto out;
+	}
+	c->l = &layouts[t->minor];
+	c->deadline = now_mono_ns() + THR_TIME_NS;
+	err = load_ranges(c, t);
+	if (err)
+		goto out;
+	/* the running task need not be a C Task (asyncio.tasks._PyTask, a
+	 * task factory's own class): its layout is TaskObj's only if its
+	 * type is at least that big and it says it is a Task */
+	type = rd64(c, task + OB_TYPE);
+	if (!type || rd(c, type + TP_BASICSIZE, &v, 8) || v < a.task_size ||
+	    rd(c, task + a.task_is_task, &is_task, 1) || is_task != 1) {
+		err = c->err ? c->err : -EINVAL;
+		goto out;
+	}
+	name = rd64(c, task + a.task_name);
+	if (!name) {
+		err = c->err ? c->err : -ENOENT;
+		goto out;
+	}
+	/* a name not given is the int N of "Task-N", formatted when asked */
+	if (is_a(c, name, TPF_LONG_SUBCLASS)) {
+		err = read_long(c, name, &v);
+		if (!err)
+			snprintf(out, cap, "Task-%llu", (unsigned long long)v);
+	} else {
+		err = read_str(c, name, out, cap);
+	}
+	if (err)
+		goto out;
+	/* the coroutine's code: where the task's frames begin in a stack
+	 * (f_executable is a _PyStackRef: tag bits cleared) */
+	coro = rd64(c, task + a.task_coro);
+	if (coro)
+		*code = rd64(c, coro + a.gen_iframe) & ~3ull;
+	c->err = 0;
+out:
+	free(c->ok);
+	free(c);
+	return err;
+}
+
 /* One pythreads__read() or pythreads__first_local() on a helper thread,
  * with its own copies of the target and the result: shared by the caller
  * and the helper, freed by the last of them to let go */
@@ -600,6 +663,7 @@ struct bjob {
 	bool done;
 	struct py_target t;
 	uint64_t code;                  /* first_local: the code object; 0: read */
+	uint64_t task;                  /* task_name: the Task object (code: its coroutine's) */
 	struct py_thread_name *names;   /* read: max entries */
 	size_t max;
 	char arg0[64];
@@ -631,7 +695,9 @@ static void *bjob_main(void *arg)
 	 * memory does not answer (parsed leniently: tests only) */
 	if (stall)
 		usleep(stall * 1000u);
-	if (j->code)
+	if (j->task)
+		ret = pythreads__task_name(&j->t, j->task, j->arg0, sizeof(j->arg0), &j->code);
+	else if (j->code)
 		ret = pythreads__first_local(&j->t, j->code, j->arg0, sizeof(j->arg0));
 	else
 		ret = pythreads__read(&j->t, j->names, j->max, &j->st);
@@ -711,6 +777,25 @@ int pythreads__first_local_bounded(const struct py_target *t, uint64_t code, cha
 	err = j->ret;
 	if (!err && cap)
 		snprintf(out, cap, "%s", j->arg0);
+	bjob_put(j);
+	return err;
+}
+
+int pythreads__task_name_bounded(const struct py_target *t, uint64_t task, char *out, size_t cap,
+				 uint64_t *code, uint64_t budget_ns)
+{
+	struct bjob *j = xcalloc(1, sizeof(*j));
+	int err;
+
+	j->t = *t;
+	j->task = task;
+	err = bjob_run(j, budget_ns);
+	if (err)
+		return err;
+	err = j->ret;
+	if (!err && cap)
+		snprintf(out, cap, "%s", j->arg0);
+	*code = j->code;
 	bjob_put(j);
 	return err;
 }

@@ -65,6 +65,15 @@ int pythreads__read_bounded(const struct py_target *t, struct py_thread_name *ou
 int pythreads__first_local_bounded(const struct py_target *t, uint64_t code, char *out, size_t cap,
 				   uint64_t budget_ns);
 
+/* The name of the asyncio Task object task in pid (3.14+), into out (cap
+ * bytes): its task_name str, or "Task-N" for the int N of a name not
+ * given; *code gets its coroutine's code object (0 if unread). Bounded as
+ * pythreads__read(); 0 or -errno (-ENOTSUP before 3.14). */
+int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, size_t cap,
+			 uint64_t *code);
+int pythreads__task_name_bounded(const struct py_target *t, uint64_t task, char *out, size_t cap,
+				 uint64_t *code, uint64_t budget_ns);
+
 /* pid's image img, if it has a configured interpreter (img->py_minor >
  * 0), as a target; 0 or -ENOENT */
 int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t);

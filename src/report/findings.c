@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -354,6 +355,130 @@ static void md_services(const struct ap_analysis *an, FILE *f)
 	free(r);
 }
 
+/* on-CPU time per asyncio task name, per process (3.14+: the "[task NAME]"
+ * frames), largest first; a process on an older CPython whose stacks show
+ * an event loop gets a line saying why it has none */
+struct task_row {
+	uint32_t pid;
+	char *name;
+	uint64_t samples;
+};
+
+static int task_row_cmp(const void *a, const void *b)
+{
+	const struct task_row *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->samples != y->samples)
+		return x->samples < y->samples ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* does stack run an asyncio event loop (a frame of asyncio/base_events.py)? */
+static bool stack_has_loop(const struct profile *p, uint32_t stack)
+{
+	const struct ap_stack *st = &p->stacks[stack];
+	uint32_t i;
+
+	for (i = 0; i < st->len; i++) {
+		const struct ap_frame *fr = &p->frames[p->stack_frames[st->off + i]];
+
+		if (fr->kind == AP_FRAME_PYTHON && fr->module != AP_NONE &&
+		    strstr(profile__s(p, p->modules[fr->module].path), "asyncio/base_events.py"))
+			return true;
+	}
+	return false;
+}
+
+static void md_tasks(const struct ap_analysis *an, FILE *f)
+{
+	const struct profile *p = &an->in.prof;
+	struct task_row *v = NULL;
+	struct hmap idx = { 0 }, loops = { 0 };
+	size_t n = 0, cap = 0, i, j, shown = 0;
+	char name[128];
+	uint64_t k;
+
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_count *c = &p->counts[i];
+		char key[160];
+		bool is_new;
+		uint64_t *slot;
+
+		if (c->stack >= p->nr_stacks || !p->stacks[c->stack].python)
+			continue;
+		if (!profile__stack_task(p, c->stack, name, sizeof(name))) {
+			if (!hmap_get(&loops, &c->pid, sizeof(c->pid), &k) && stack_has_loop(p, c->stack))
+				hmap_put(&loops, &c->pid, sizeof(c->pid), 1);
+			continue;
+		}
+		hmap_put(&loops, &c->pid, sizeof(c->pid), 2); /* has tasks */
+		snprintf(key, sizeof(key), "%u %s", c->pid, name);
+		slot = hmap_upsert(&idx, key, strlen(key), n, &is_new);
+		if (is_new) {
+			GROW(v, cap, n + 1);
+			v[n++] = (struct task_row){ c->pid, xstrdup(name), 0 };
+		}
+		v[*slot].samples += c->count;
+	}
+	qsort(v, n, sizeof(*v), task_row_cmp);
+	for (i = 0; i < n; i = j) {
+		const struct ap_process *pr = profile__find_process(p, v[i].pid);
+		uint64_t all = 0;
+
+		for (j = i; j < n && v[j].pid == v[i].pid; j++)
+			all += v[j].samples;
+		if (!shown++)
+			fprintf(f, "## asyncio tasks\n\nOn-CPU time per task name, from the running task of "
+				   "each sample (CPython 3.14+).\n\n");
+		fprintf(f, "pid %u", v[i].pid);
+		if (pr && pr->comm) {
+			fputs(" (", f);
+			md_code(f, profile__s(p, pr->comm), false);
+			fputc(')', f);
+		}
+		fprintf(f, ": %.2f CPU-s in tasks, %.1f%% of its samples\n\n",
+			p->frequency_hz ? (double)all / p->frequency_hz : 0.0,
+			pr && pr->samples ? 100.0 * all / pr->samples : 0.0);
+		fprintf(f, "| task | CPU-s | share of task time |\n|---|---:|---:|\n");
+		for (k = i; k < j && k < i + 20; k++) {
+			fputs("| ", f);
+			md_code(f, v[k].name, true);
+			fprintf(f, " | %.2f | %.1f%% |\n",
+				p->frequency_hz ? (double)v[k].samples / p->frequency_hz : 0.0,
+				100.0 * v[k].samples / all);
+		}
+		if (j - i > 20)
+			fprintf(f, "| ... %zu more | | |\n", j - i - 20);
+		fputc('\n', f);
+	}
+	for (i = 0; i < loops.cap; i++) {
+		const struct ap_process *pr;
+		uint32_t pid;
+		int minor = 0;
+
+		if (!loops.ents[i].key || loops.ents[i].val != 1)
+			continue;
+		memcpy(&pid, loops.ents[i].key, sizeof(pid));
+		pr = profile__find_process(p, pid);
+		/* a 3.14+ loop with no task sampled has nothing to add */
+		if (!pr || sscanf(profile__s(p, pr->runtime), "CPython 3.%d", &minor) != 1 ||
+		    minor >= 14)
+			continue;
+		if (!shown++)
+			fprintf(f, "## asyncio tasks\n\n");
+		fprintf(f, "pid %u runs an asyncio event loop on %s: time per task needs CPython "
+			   "3.14 or later (the running task in the thread state).\n\n",
+			pid, profile__s(p, pr->runtime));
+	}
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	hmap_free(&idx);
+	hmap_free(&loops);
+}
+
 /* processes that ended by a signal (a crash, a kill), before anything else */
 static void md_killed(const struct ap_analysis *an, FILE *f)
 {
@@ -616,6 +741,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 	md_blocked(an, f);
 	md_behaviour(an, f);
 	md_services(an, f);
+	md_tasks(an, f);
 	fprintf(f, "## Key bottlenecks\n\n%s.\n\n", AP_RANKING_NOTE);
 	for (i = 0; i < an->nr_findings; i++) {
 		const struct ap_finding *x = &an->findings[i];

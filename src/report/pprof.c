@@ -237,6 +237,7 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 	const struct ap_process *pr = profile__find_process(p, pid);
 	const struct ap_thread *t = profile__find_thread(p, pid, tid);
 	struct strbuf s = { 0 };
+	char task[128];
 	uint32_t n, i;
 	const uint32_t *fr = ap_pics_stack(x, stack, &n);
 
@@ -254,6 +255,8 @@ static void sample(struct pprof *pp, const struct ap_pics *x, uint32_t pid, uint
 	}
 	if (t)
 		label(pp, &s, "thread", profile__thread_name(p, t), 0);
+	if (profile__stack_task(p, stack, task, sizeof(task))) /* asyncio, 3.14+ */
+		label(pp, &s, "task", task, 0);
 	if (pr) {
 		label(pp, &s, "process", profile__s(p, pr->comm), 0);
 		process_labels(pp, &s, p, pr);

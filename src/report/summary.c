@@ -70,7 +70,12 @@ static void function_label(const struct profile *p, uint32_t frame, char *buf, s
 	const char *mod = module_of(p, frame);
 
 	if (p->frames[frame].kind == AP_FRAME_PYTHON) {
-		snprintf(buf, len, "%s (%s)", profile__s(p, p->frames[frame].name), mod ? mod : "?");
+		const char *fn = profile__s(p, p->frames[frame].name);
+
+		if (!mod && fn[0] == '[') /* [task NAME], [truncated]: no file */
+			snprintf(buf, len, "%s", fn);
+		else
+			snprintf(buf, len, "%s (%s)", fn, mod ? mod : "?");
 		tty_clean(buf);
 		return;
 	}
