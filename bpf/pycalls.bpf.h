@@ -45,9 +45,13 @@ static __always_inline struct ap_py_proc *py_configure_pending(struct pt_regs *r
 	if (!t)
 		return NULL;
 	bias = PT_REGS_IP(regs) - t->eval_vaddr;
+	if (bias & 0xfff) /* a load bias is page-aligned: not the probe we set */
+		return NULL;
 	__builtin_memcpy(&pp, &t->pp, sizeof(pp));
 	pp.runtime += bias;
 	pp.code_type += bias;
+	if (pp.tls_index) /* a shared libpython 3.15+: its GOT entry moves with it */
+		pp.tls_index += bias;
 	bpf_map_update_elem(&py_procs, &tgid, &pp, BPF_NOEXIST);
 	bpf_map_delete_elem(&py_pending, &tgid);
 	return bpf_map_lookup_elem(&py_procs, &tgid);
