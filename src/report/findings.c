@@ -508,15 +508,21 @@ static void md_py_missing(const struct profile *p, FILE *f)
 	size_t i, n = 0;
 
 	for (i = 0; i < p->nr_procs; i++) {
-		char *note = ap_py_missing_note(p, &p->procs[i]);
+		char *note;
 
+		if (!p->procs[i].py_missing || n++ >= AP_PY_NOTES_MAX)
+			continue;
+		note = ap_py_missing_note(p, &p->procs[i]);
 		if (!note)
 			continue;
-		fprintf(f, "%s", n++ ? "- " : "**Python frames missing:**\n\n- ");
+		fprintf(f, "%s", n > 1 ? "- " : "**Python frames missing:**\n\n- ");
 		md_text(f, note); /* the process name is the target's */
 		fputc('\n', f);
 		free(note);
 	}
+	if (n > AP_PY_NOTES_MAX) /* a host with many old interpreters: the list stays short */
+		fprintf(f, "- and %zu more processes without Python frames (run.json has each)\n",
+			n - AP_PY_NOTES_MAX);
 	if (n)
 		fputc('\n', f);
 }

@@ -105,7 +105,7 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 	int32_t *smap = xmalloc((p->nr_stacks + 1) * sizeof(*smap));
 	uint32_t *frames = xcalloc(p->nr_frames + 1, sizeof(*frames));
 	uint32_t nf = 0, ns = 0, n, j;
-	size_t i;
+	size_t i, nn;
 	const char *sep = "";
 
 	memset(fmap, 0xff, (p->nr_frames + 1) * sizeof(*fmap));
@@ -168,15 +168,27 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 	}
 	/* the reports' notes: processes whose Python frames are missing */
 	sb_puts(sb, "],\"notes\":[");
-	for (i = 0, sep = ""; i < p->nr_procs; i++) {
-		char *note = ap_py_missing_note(p, &p->procs[i]);
+	for (i = 0, nn = 0, sep = ""; i < p->nr_procs; i++) {
+		char *note;
 
+		if (!p->procs[i].py_missing || nn++ >= AP_PY_NOTES_MAX)
+			continue;
+		note = ap_py_missing_note(p, &p->procs[i]);
 		if (!note)
 			continue;
 		sb_puts(sb, sep);
 		jstr(sb, note);
 		sep = ",";
 		free(note);
+	}
+	if (nn > AP_PY_NOTES_MAX) {
+		char more[96];
+
+		snprintf(more, sizeof(more),
+			 "and %zu more processes without Python frames (run.json has each)",
+			 nn - AP_PY_NOTES_MAX);
+		sb_puts(sb, sep);
+		jstr(sb, more);
 	}
 	sb_puts(sb, "],\"threads\":[");
 	for (i = 0; i < p->nr_threads; i++) {
