@@ -54,7 +54,8 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
  * commits the blocks of all the files, so a batch costs about one commit
  * where each file cost two. Each file is still replaced whole (a crash
  * leaves its old or its new version); what a batch wrote is at its name
- * only after the end, so nothing in a batch may read it back. Batches
+ * only after the end (or once 16 files are pending, when they are
+ * committed to make room), so nothing in a batch may read it back. Batches
  * nest: the outermost end commits. A write failing in a batch returns its
  * -errno as before. */
 void ap_write_batch_begin(void);
