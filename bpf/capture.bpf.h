@@ -60,7 +60,8 @@ static __always_inline __u64 capture_head(struct ap_cpu_sample *s, struct task_s
 	s->py_flags = 0;
 	s->aux[0] = s->aux[1] = s->aux[2] = s->aux[3] = 0;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
-	if (task->flags & 0x00200000 /* PF_KTHREAD */ || !task->mm) {
+	/* mm by a probe read: see leader_comm() in offcpu.bpf.h */
+	if (task->flags & 0x00200000 /* PF_KTHREAD */ || !BPF_CORE_READ(task, mm)) {
 		s->flags |= AP_SF_KERNEL_THREAD;
 		__builtin_memset(s->regs, 0, sizeof(s->regs));
 		cnt_inc(AP_CNT_NO_REGS);

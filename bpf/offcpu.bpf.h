@@ -115,6 +115,19 @@ struct {
 	__type(value, struct cpu_waiters);
 } cpu_waiting SEC(".maps") __weak;
 
+/* The group leader's comm, its pointer read with a probe read, not a
+ * direct BTF load: the verifier looks up task_struct__safe_trusted and
+ * its kin by a linear search of the kernel's BTF for each pointer it
+ * loads from a trusted pointer on each path it walks (6.18:
+ * check_ptr_to_btf_access -> btf_nested_type_is_trusted), 14% of a short
+ * run's CPU with the loads in on_switch */
+static __always_inline const char *leader_comm(struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+	return leader->comm;
+}
+
 /* ns of tgid's waiting went to the process of task (its tgid; 0 when idle) */
 static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool followed, __u64 ns)
 {
@@ -134,7 +147,7 @@ static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool
 		if (hidden)
 			__builtin_memcpy(init.comm, "[filtered out]", 15);
 		else
-			bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), task->group_leader->comm);
+			bpf_probe_read_kernel_str(init.comm, sizeof(init.comm), leader_comm(task));
 		if (!bpf_map_update_elem(&cpu_takers, &k, &init, BPF_NOEXIST))
 			return;
 		v = bpf_map_lookup_elem(&cpu_takers, &k); /* another CPU made it first */
@@ -149,7 +162,7 @@ static __always_inline void taker_add(__u32 tgid, struct task_struct *task, bool
 	/* a process renames itself (exec, prctl) after its first slices: take
 	 * the name again now and then (a racy read of count is fine here) */
 	if (!hidden && (v->count & 63) == 2)
-		bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), task->group_leader->comm);
+		bpf_probe_read_kernel_str(v->comm, sizeof(v->comm), leader_comm(task));
 }
 
 /* st became runnable at now, queued on cpu. A wakeup runs on the waker's
@@ -231,20 +244,35 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* The kind of file behind fd in task's table. On the path of every
  * syscall: direct BTF loads (no helper calls) except for the one array
- * slot, and a read-only cast to load from the file it points to. */
+ * slot, through read-only casts. The cast of task too: the same loads
+ * from the trusted task cost the verifier a linear search of the kernel's
+ * BTF each (see leader_comm()); offcpu.bpf.c reads them with probe reads. */
 static __always_inline __u32 fd_kind(struct task_struct *task, __u64 fd)
 {
 	struct fdtable *fdt;
-	struct file *f;
+	struct file *f, **slot;
 	umode_t mode;
 	__u32 rdev, major;
 
 	if (fd > 0x7fffffff)
 		return AP_FD_BAD;
-	fdt = task->files->fdt;
-	if (!fdt || fd >= fdt->max_fds)
+#ifdef AP_FD_KIND_RDONLY_CAST
+	{
+		struct task_struct *tu =
+			bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+
+		fdt = tu->files->fdt;
+		if (!fdt || fd >= fdt->max_fds)
+			return AP_FD_BAD;
+		slot = fdt->fd + fd;
+	}
+#else
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return AP_FD_BAD;
-	if (bpf_probe_read_kernel(&f, sizeof(f), fdt->fd + fd) || !f)
+	slot = BPF_CORE_READ(fdt, fd) + fd;
+#endif
+	if (bpf_probe_read_kernel(&f, sizeof(f), slot) || !f)
 		return AP_FD_BAD;
 #ifdef AP_FD_KIND_RDONLY_CAST
 	{

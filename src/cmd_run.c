@@ -908,12 +908,14 @@ static void report_write_failure(const struct ap_session *ses, int err)
  * failure none are left */
 static int write_outputs(struct ap_session *ses, const struct profile *p, bool interrupted)
 {
-	int fd, err;
+	int fd, err, end_err;
 
 	err = ap_outdir__create(ses->out, ses->opts.force);
 	if (err)
 		return err;
 	fd = ses->out->fd;
+	/* the files' fsyncs and renames at the end, in one journal commit */
+	ap_write_batch_begin();
 	err = cpu_json__write(p, fd);
 	if (!err && ses->opts.py_calls)
 		err = cpu_collector__write_py_calls(ses->cpu, fd);
@@ -930,6 +932,9 @@ static int write_outputs(struct ap_session *ses, const struct profile *p, bool i
 	self_cost__mark(&ses->cost, AP_PHASE_WRITE);
 	if (!err)
 		err = run_json__write_at(ses, p, fd, interrupted);
+	end_err = ap_write_batch_end();
+	if (!err)
+		err = end_err;
 	if (err)
 		report_write_failure(ses, err);
 	/* an earlier run replaced (--force) only now that this one is complete */

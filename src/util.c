@@ -233,11 +233,98 @@ int ap_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* a batch of this thread's atomic writes: temp files written, not yet
+ * fsynced and renamed (see ap_write_batch_begin()) */
+#define AP_WRITE_BATCH_MAX 16
+struct pending_write {
+	int dirfd;              /* a dup of the caller's */
+	int fd;
+	size_t len;
+	char tmp[NAME_MAX + 1];
+	char name[NAME_MAX + 1];
+};
+static __thread struct {
+	unsigned depth, n;
+	struct pending_write w[AP_WRITE_BATCH_MAX];
+} batch;
+
+/* fsync, close and rename one temp file into place; the temp removed on
+ * failure. The directory is not fsynced here. 0 or -errno. */
+static int finish_write(int dirfd, int fd, const char *tmp, const char *name, size_t len)
+{
+	int err = 0;
+
+	if (fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && renameat(dirfd, tmp, dirfd, name))
+		err = -errno;
+	if (err) {
+		unlinkat(dirfd, tmp, 0);
+		ap_note_write_failure(dirfd, name, len, err);
+		return err;
+	}
+	bytes_written += len;
+	return 0;
+}
+
+static bool same_dir(int a, int b)
+{
+	struct stat x, y;
+
+	return !fstat(a, &x) && !fstat(b, &y) && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* the pending writes, in the order they were made: each file fsynced and
+ * renamed, then each directory once. 0 or the first -errno. */
+static int batch_commit(void)
+{
+	unsigned i, j, n = batch.n;
+	bool ok[AP_WRITE_BATCH_MAX];
+	int err = 0, e;
+
+	batch.n = 0;
+	/* the first fsync commits the journal transaction that holds every
+	 * file's blocks (their writeback was started as each was written); the
+	 * later ones find their data on disk and their inode committed */
+	for (i = 0; i < n; i++) {
+		struct pending_write *w = &batch.w[i];
+
+		e = finish_write(w->dirfd, w->fd, w->tmp, w->name, w->len);
+		ok[i] = !e;
+		if (e && !err)
+			err = e;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && ok[i]; j++)
+			if (ok[j] && same_dir(batch.w[i].dirfd, batch.w[j].dirfd))
+				break;
+		if (ok[i] && j == i)
+			fsync(batch.w[i].dirfd);
+	}
+	for (i = 0; i < n; i++)
+		close(batch.w[i].dirfd);
+	return err;
+}
+
+void ap_write_batch_begin(void)
+{
+	batch.depth++;
+}
+
+int ap_write_batch_end(void)
+{
+	if (!batch.depth || --batch.depth)
+		return 0;
+	return batch_commit();
+}
+
 int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len)
 {
 	char tmp[NAME_MAX + 1];
 	unsigned tries;
-	int fd = -1, err;
+	int fd = -1, err, dfd;
 
 	if (strchr(name, '/') || strlen(name) > NAME_MAX - 12)
 		return -EINVAL;
@@ -260,19 +347,35 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 	err = ap_chown_fd(fd);
 	if (!err)
 		err = ap_write_all(fd, buf, len);
-	if (!err && fsync(fd))
-		err = -errno;
-	if (close(fd) && !err)
-		err = -errno;
-	fd = -1;
-	if (!err && renameat(dirfd, tmp, dirfd, name))
-		err = -errno;
 	if (err) {
+		close(fd);
 		unlinkat(dirfd, tmp, 0);
 		goto err_out;
 	}
-	fsync(dirfd);
-	bytes_written += len;
+	if (!batch.depth) {
+		err = finish_write(dirfd, fd, tmp, name, len);
+		if (!err)
+			fsync(dirfd);
+		return err;
+	}
+	if (batch.n == AP_WRITE_BATCH_MAX && (err = batch_commit())) {
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return err;     /* noted by batch_commit() */
+	}
+	dfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0) {
+		err = -errno;
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		goto err_out;
+	}
+	/* start the writeback now: its blocks join the transaction the
+	 * batch's first fsync commits */
+	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	batch.w[batch.n++] = (struct pending_write){ .dirfd = dfd, .fd = fd, .len = len };
+	snprintf(batch.w[batch.n - 1].tmp, sizeof(tmp), "%s", tmp);
+	snprintf(batch.w[batch.n - 1].name, sizeof(tmp), "%s", name);
 	return 0;
 
 err_out:

@@ -47,6 +47,21 @@ int ap_chown_fd(int fd);
 /* all of buf to fd (EINTR retried); 0 or -errno */
 int ap_write_all(int fd, const void *buf, size_t len);
 int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len);
+/* Batch this thread's write_file_atomic_at() calls: until the matching
+ * ap_write_batch_end(), each writes its temp file and starts its
+ * writeback; the end fsyncs each file, renames it into place and fsyncs
+ * each directory once. With ext4's ordered journal the first fsync
+ * commits the blocks of all the files, so a batch costs about one commit
+ * where each file cost two. Each file is still replaced whole (a crash
+ * leaves its old or its new version); what a batch wrote is at its name
+ * only after the end (or once 16 files are pending, when they are
+ * committed to make room), so nothing in a batch may read it back. Batches
+ * nest: the outermost end commits. A write failing in a batch returns its
+ * -errno as before. */
+void ap_write_batch_begin(void);
+/* 0 or the first -errno of the pending files (kept for
+ * ap_last_write_failure()); failed temp files are removed */
+int ap_write_batch_end(void);
 /* the same for a directory path the caller trusts (opened following links) */
 int write_file_atomic(const char *dir, const char *name, const void *buf, size_t len);
 /* the last write that failed: which file, how big, the error, and the

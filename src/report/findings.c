@@ -837,6 +837,7 @@ int ap_analyze_dir(int dirfd, const char *dir, const char *patterns_dir, struct 
 		goto out;
 	ap_metrics__compute(an);
 	ap_analysis__evaluate(an);
+	ap_write_batch_begin(); /* findings.json and report.md: one journal commit */
 	{
 		cJSON *j = ap_findings_json(an);
 
@@ -845,14 +846,19 @@ int ap_analyze_dir(int dirfd, const char *dir, const char *patterns_dir, struct 
 	}
 	if (!err) {
 		f = open_memstream(&buf, &len);
-		if (!f) {
-			err = -errno;
-			goto out;
-		}
+		err = f ? 0 : -errno;
+	}
+	if (!err) {
 		ap_report_md(an, f);
 		fclose(f);
 		err = write_file_atomic_at(dirfd, "report.md", buf, len);
 		free(buf);
+	}
+	{
+		int e = ap_write_batch_end();
+
+		if (e && !err)
+			err = e;
 	}
 	if (err && ap_last_write_failure())
 		ap_err("writing the analysis to %s: %s (%zu bytes): %s", dir,

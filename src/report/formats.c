@@ -140,6 +140,8 @@ int ap_formats_write_dir(int dirfd, const char *dir, unsigned mask, const struct
 		in = &own;
 	}
 	ap_pics_init(&x, in, view, dirfd);
+	/* the pictures' fsyncs and renames at the end, in one journal commit */
+	ap_write_batch_begin();
 	for (i = 0; i < AP_ARRAY_SIZE(formats) && !err; i++) {
 		struct strbuf sb = { 0 };
 
@@ -170,6 +172,14 @@ int ap_formats_write_dir(int dirfd, const char *dir, unsigned mask, const struct
 		else if (progress)
 			fprintf(progress, "wrote %s/%s (%zu bytes)\n", dir, formats[i].file, sb.len);
 		sb_free(&sb);
+	}
+	{
+		int e = ap_write_batch_end();
+
+		if (e && !err) {
+			err = e;
+			ap_err("writing %s/%s: %s", dir, ap_last_write_failure()->name, ap_errstr(err));
+		}
 	}
 	ap_pics_free(&x);
 	if (in == &own)

@@ -38,6 +38,8 @@ static int cmp_ksym(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+static void merge_tail(struct kallsyms *ks, size_t sorted);
+
 /* "ADDR TYPE NAME[\t[MODULE]]": hand-parsed, sscanf made this the largest
  * part of the profiler's start-up */
 static bool parse_line(char *line, uint64_t *addr, char **name, char **mod)
@@ -68,17 +70,21 @@ struct kallsyms *kallsyms__load(const char *path)
 	struct kallsyms *ks;
 	char line[512], *name, *mod;
 	uint64_t addr;
-	size_t nonzero = 0;
+	size_t nonzero = 0, unsorted = 0;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return NULL;
+	/* /proc files say st_blksize 1024: 120k symbols were 6,800 reads */
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	ks = xcalloc(1, sizeof(*ks));
 	while (fgets(line, sizeof(line), f)) {
 		if (!parse_line(line, &addr, &name, &mod))
 			continue;
 		if (addr)
 			nonzero++;
+		if (ks->n && addr < ks->syms[ks->n - 1].addr && !unsorted)
+			unsorted = ks->n;
 		GROW(ks->syms, ks->cap, ks->n + 1);
 		ks->syms[ks->n++] = (struct ksym){
 			.addr = addr, .name = xstrdup(name), .module = mod ? xstrdup(mod) : NULL,
@@ -90,7 +96,9 @@ struct kallsyms *kallsyms__load(const char *path)
 		errno = EPERM;
 		return NULL;
 	}
-	qsort(ks->syms, ks->n, sizeof(*ks->syms), cmp_ksym);
+	/* the kernel lists its symbols in address order (6.x: all of them,
+	 * modules too): sort only what follows the sorted head */
+	merge_tail(ks, unsorted ? unsorted : ks->n);
 	return ks;
 }
 

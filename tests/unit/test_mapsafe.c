@@ -271,6 +271,42 @@ out:
 	unlink(path);
 }
 
+/* kallsyms__load sorts only what follows the sorted head of the file: a
+ * file out of order still gives the same lookups, and of symbols at one
+ * address the last listed names it, as with the full sort before */
+TEST(kallsyms_unsorted)
+{
+	char path[] = "/tmp/ap-kallsyms-sort-XXXXXX";
+	int fd = mkstemp(path);
+	const char *text = "ffffffff81000000 T _stext\n"
+			   "ffffffff81000100 T fn_b\n"
+			   "ffffffff81000300 T fn_d\n"
+			   "ffffffff81000080 T fn_a\n"
+			   "ffffffff81000100 T fn_b_alias\n"
+			   "ffffffff81000200 T fn_c\n";
+	struct kallsyms *ks = NULL;
+	uint64_t off = 0;
+
+	if (!ASSERT_TRUE(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text),
+			 "fixture written"))
+		goto out;
+	ks = kallsyms__load(path);
+	if (!ASSERT_TRUE(ks != NULL, "load"))
+		goto out;
+	ASSERT_STREQ(kallsyms__lookup(ks, 0xffffffff81000090ull, NULL, &off), "fn_a", "fn_a");
+	ASSERT_EQ(off, 0x10, "offset in fn_a");
+	ASSERT_STREQ(kallsyms__lookup(ks, 0xffffffff81000110ull, NULL, NULL), "fn_b_alias",
+		     "the last listed of one address");
+	ASSERT_STREQ(kallsyms__lookup(ks, 0xffffffff81000210ull, NULL, NULL), "fn_c", "fn_c");
+	ASSERT_STREQ(kallsyms__lookup(ks, 0xffffffff81000310ull, NULL, NULL), "fn_d", "fn_d");
+	ASSERT_STREQ(kallsyms__lookup(ks, 0xffffffff81000010ull, NULL, NULL), "_stext", "_stext");
+out:
+	kallsyms__free(ks);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+}
+
 /* a binary without a build id: its .gnu_debuglink file is used only if its
  * CRC-32 is the one the link records (any file of that name was before) */
 TEST(debuglink_crc)

@@ -162,6 +162,53 @@ TEST(write_file_atomic_at)
 	unit_rm_rf(dir);
 }
 
+/* a batch renames its files into place only at its end, every one of
+ * them, also past the batch's cap and from a directory fd closed since */
+TEST(write_batch)
+{
+	char *dir = unit_temp_dir("unit"), *got, name[16];
+	struct dirent *e;
+	int fd, sub, i, temps = 0;
+	bool made;
+	DIR *d;
+
+	ASSERT_TRUE(dir != NULL, "temp dir");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(write_file_atomic_at(fd, "a", "old", 3), 0, "the old a");
+	ap_write_batch_begin();
+	ASSERT_EQ(write_file_atomic_at(fd, "a", "new", 3), 0, "a in the batch");
+	sub = mkdir_at(fd, "sub", &made);
+	ASSERT_EQ(write_file_atomic_at(sub, "s", "x", 1), 0, "sub/s in the batch");
+	close(sub);
+	got = read_file_at(fd, "a", 0, 100, NULL);
+	ASSERT_STREQ(got, "old", "before the end: the old a");
+	free(got);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		ASSERT_EQ(write_file_atomic_at(fd, name, "y", 1), 0, "more than the cap");
+	}
+	ASSERT_TRUE(write_file_atomic_at(-1, "bad", "x", 1) < 0, "a failed write fails at once");
+	ASSERT_EQ(ap_write_batch_end(), 0, "the end");
+	got = read_file_at(fd, "a", 0, 100, NULL);
+	ASSERT_STREQ(got, "new", "after the end: the new a");
+	free(got);
+	got = read_file_at(fd, "sub/s", 0, 100, NULL);
+	ASSERT_STREQ(got, "x", "sub/s in place from a closed dir fd");
+	free(got);
+	got = read_file_at(fd, "n19", 0, 100, NULL);
+	ASSERT_STREQ(got, "y", "the last past the cap");
+	free(got);
+	d = opendir(dir);
+	while (d && (e = readdir(d)))
+		temps += e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	if (d)
+		closedir(d);
+	ASSERT_EQ(temps, 0, "no temp files left behind");
+	ASSERT_EQ(ap_write_batch_end(), 0, "an end without a begin does nothing");
+	close(fd);
+	unit_rm_rf(dir);
+}
+
 TEST(read_file_at_refuses_traps)
 {
 	char *dir = unit_temp_dir("unit"), *got;
