@@ -539,6 +539,12 @@ static __always_inline __u64 py_sample(struct ap_cpu_sample *s, struct task_stru
 	if (task_off && s->type == AP_REC_SAMPLE &&
 	    ap_read_user(&s->aux[0], 8, (void *)(tstate + task_off), task))
 		s->aux[0] = 0;
+	/* and the Task's name object: with the address, what tells a Task
+	 * from the next one allocated at the same address (userspace keys
+	 * its cached name by both); 0 if unread */
+	if (s->type == AP_REC_SAMPLE && s->aux[0] && pp->task_name &&
+	    ap_read_user(&s->aux[1], 8, (void *)(s->aux[0] + pp->task_name), task))
+		s->aux[1] = 0;
 	return py_walk(s, sc, pp, tstate, task);
 }
 

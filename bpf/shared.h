@@ -358,7 +358,10 @@ struct ap_py_proc {
 	__u32 tstate_task;         /* 3.14+: _PyThreadStateImpl.asyncio_running_task (the
 				    * running asyncio Task, sent in on-CPU samples' aux[0]);
 				    * 0 = not read */
-	__u32 pad;
+	__u16 task_name;           /* 3.14+: TaskObj.task_name: the word at this offset of
+				    * the running Task is sent in aux[1], its identity
+				    * beside its address (reused by the next Task); 0 = none */
+	__u16 pad;
 };
 _Static_assert(sizeof(struct ap_py_proc) == 96, "ap_py_proc layout changed");
 
@@ -448,7 +451,8 @@ struct ap_cpu_sample {
 	__u64 aux[4];              /* slow syscall: nr, duration ns, return value; [3]: the
 	                            * off-CPU stack identity (sid) this record names, or 0;
 	                            * on-CPU sample: [0] the thread's running asyncio Task
-	                            * (PyObject *, 3.14+; ap_py_proc.tstate_task) or 0 */
+	                            * (PyObject *, 3.14+; ap_py_proc.tstate_task) or 0,
+	                            * [1] its task_name pointer (ap_py_proc.task_name) or 0 */
 	__u64 kstack[AP_KSTACK_MAX];
 	struct ap_py_frame py[AP_MAX_PY_FRAMES];
 	__u8 ustack[AP_USTACK_MAX + AP_USTACK_SLACK];

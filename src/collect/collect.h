@@ -147,8 +147,12 @@ struct cpu_collector {
 	/* asyncio task names, 3.14+ (pytasks.c) */
 	struct hmap pytasks;        /* (task, tgid) -> frame id of "[task NAME]" */
 	struct hmap pytask_code;    /* (task, tgid) -> its coroutine's code object, 0 unknown */
-	struct hmap pytask_reads;   /* tgid -> task name reads */
+	struct hmap pytask_reads;   /* tgid -> task name reads this window */
+	struct hmap pytask_fails;   /* (task, tgid, ident) -> failed reads (AP_PYTASK_TRIES) */
+	uint64_t pytask_window_end; /* when the read budgets start over */
+	uint64_t pytask_spent_ns;   /* task name read time this window, all processes */
 	uint64_t pytask_reads_total, pytask_failed, pytasks_capped;
+	uint64_t pytask_deferred;   /* reads left for a later sample: over a budget */
 	bool task_on;               /* the sample being built has a task: */
 	uint32_t task_frame;        /* ... its task frame */
 	uint64_t task_code;         /* ... the task's coroutine's code object */
@@ -182,6 +186,14 @@ void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *
 bool collect_pytask_before(struct cpu_collector *cc, const struct ap_py_frame *f);
 uint32_t collect_pytask_end(struct cpu_collector *cc, uint32_t *out, uint32_t n);
 void collect_pytasks_free(struct cpu_collector *cc);
+/* may tgid's task name be read at now (monotonic ns)? 0, or -EAGAIN (the
+ * window's time budget spent) / -EDQUOT (tgid's reads this window) */
+int collect_pytask_admit(struct cpu_collector *cc, uint32_t tgid, uint64_t now);
+void collect_pytask_spent(struct cpu_collector *cc, uint64_t ns);
+void collect_pytask_result(struct cpu_collector *cc, const struct ap_cpu_sample *s,
+			   const char *name, uint64_t code, bool failed);
+/* pid exec'd: its Tasks' names go */
+void collect_pytasks_exec(struct cpu_collector *cc, uint32_t pid);
 
 /* pynames.c: a sample of (pid, tid): name it at the next tick if new */
 void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid);

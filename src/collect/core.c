@@ -387,6 +387,7 @@ static void on_exec(void *ctx, uint32_t pid)
 		bpf_map__delete_elem(cc->skel->maps.py_pending, &pid, sizeof(pid), 0);
 	}
 	collect_pynames_exec(cc, pid);
+	collect_pytasks_exec(cc, pid);
 }
 
 
@@ -732,6 +733,7 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 	ev->cache_entries += drop_dead(&cc->pyframes, 8 /* after the code address */, pm);
 	ev->cache_entries += drop_dead(&cc->pytasks, 8 /* after the task address */, pm);
 	drop_dead(&cc->pytask_code, 8, pm);
+	drop_dead(&cc->pytask_fails, 8, pm);
 	ev->py_codes += pycode__retain(&cc->pyc, proc_alive, pm);
 	ev->cache_entries += collect_pynames_purge(cc);
 	/* caps on what live processes fill: past one, the cache starts over
@@ -748,13 +750,14 @@ size_t cpu_collector__purge(struct cpu_collector *cc, struct ap_collect_eviction
 		map_drain(bpf_map__fd(cc->skel->maps.off_seen), bpf_map__key_size(cc->skel->maps.off_seen),
 			  bpf_map__value_size(cc->skel->maps.off_seen), drain_noop, NULL);
 	}
-	/* asyncio task names: past the cap the table starts over, and each
-	 * slow tick allows every process AP_PYTASK_READS_MAX more reads (a
-	 * server making a task per request keeps its new tasks named) */
+	/* asyncio task names: past the cap the table starts over (a server
+	 * making a task per request keeps its new tasks named); the read
+	 * budgets start over every AP_PYTASK_WINDOW_NS (pytasks.c) */
 	if (cc->pytasks.len >= AP_PYTASKS_MAX) {
 		ev->cache_entries += cc->pytasks.len;
 		hmap_free(&cc->pytasks);
 		hmap_free(&cc->pytask_code);
+		hmap_free(&cc->pytask_fails);
 	}
 	hmap_free(&cc->pytask_reads);
 	n = cc->ucache.len + cc->kcache.len + cc->pyframes.len;
@@ -867,6 +870,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_task_name_reads", cc->pytask_reads_total);
 	profile__set_counter(p, "python_task_name_failures", cc->pytask_failed);
 	profile__set_counter(p, "python_task_names_capped", cc->pytasks_capped);
+	profile__set_counter(p, "python_task_name_reads_deferred", cc->pytask_deferred);
 	collect_snapshot_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);

@@ -48,7 +48,10 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 #define AP_PY_ARG0_READS_MAX 256   /* generated-code argument reads per process */
 #define AP_PY_ARG0_PIDS_MAX 4096   /* processes they are counted for */
 #define AP_PYTASKS_MAX 65536       /* asyncio task names, (pid, Task address) seen */
-#define AP_PYTASK_READS_MAX 4096   /* task name reads per process between slow ticks */
+#define AP_PYTASK_READS_MAX 64     /* task name reads per process per window */
+#define AP_PYTASK_WINDOW_NS 1000000000ull /* task name read budgets start over */
+#define AP_PYTASK_BUDGET_NS 50000000ull /* task name read time per window, all processes */
+#define AP_PYTASK_TRIES 3          /* failed reads of a Task before "[task ?]" is kept */
 #define AP_PYNAMES_WAIT_NS 100000000ull /* one read of a process's memory, on a helper thread */
 #define AP_PYNAMES_FLUSH_NS 50000000ull /* name reads of one flush, all processes together */
 #define AP_PYNAMES_LAST_FLUSH_NS 500000000ull /* ... of the last flush */

@@ -2,8 +2,11 @@
 /* asyncio task names (CPython 3.14+): an on-CPU sample carries the Task its
  * thread runs (bpf/python.bpf.h, aux[0]); the Task's name and its
  * coroutine's code object are read from the process's memory once per
- * (pid, Task address) on a helper thread (src/python/pythreads.c, bounded
- * in reads and time) and kept as a "[task NAME]" frame, which the splice
+ * (pid, Task address, Task name object: aux[1]) on a helper thread
+ * (src/python/pythreads.c, bounded in time), within a budget of reads per
+ * AP_PYTASK_WINDOW_NS (time for all processes, a count per process; what
+ * it leaves out is "[task ?]", not kept, read at a later sample), and
+ * kept as a "[task NAME]" frame, which the splice
  * puts just under the task's coroutine frame (src/collect/stacks.c). */
 #include <errno.h>
 #include <stdio.h>
@@ -13,20 +16,82 @@
 #include "python/pythreads.h"
 #include "util.h"
 
+/* a Task's address is reused (pymalloc gives a freed Task's block to the
+ * next one): its name object, read beside it (aux[1]), tells them apart */
 struct pt_key {
 	uint64_t task;
 	uint32_t tgid, pad;        /* tgid at offset 8: drop_dead() in core.c */
+	uint64_t ident;            /* *(task + task_name), 0 if unread */
 };
+
+static struct pt_key pt_key(const struct ap_cpu_sample *s)
+{
+	return (struct pt_key){ s->aux[0], s->tgid, 0, s->aux[1] };
+}
+
+int collect_pytask_admit(struct cpu_collector *cc, uint32_t tgid, uint64_t now)
+{
+	uint64_t *n;
+	bool is_new;
+
+	if (now >= cc->pytask_window_end) { /* a new window: budgets afresh */
+		cc->pytask_window_end = now + AP_PYTASK_WINDOW_NS;
+		cc->pytask_spent_ns = 0;
+		hmap_free(&cc->pytask_reads);
+	}
+	if (cc->pytask_spent_ns >= AP_PYTASK_BUDGET_NS) {
+		cc->pytask_deferred++;
+		return -EAGAIN;
+	}
+	if (cc->pytask_reads.len >= AP_PY_ARG0_PIDS_MAX)
+		hmap_free(&cc->pytask_reads); /* counted afresh */
+	n = hmap_upsert(&cc->pytask_reads, &tgid, sizeof(tgid), 0, &is_new);
+	if (*n >= AP_PYTASK_READS_MAX) {
+		cc->pytask_deferred++;
+		return -EDQUOT;
+	}
+	++*n;
+	return 0;
+}
+
+void collect_pytask_spent(struct cpu_collector *cc, uint64_t ns)
+{
+	cc->pytask_spent_ns += ns;
+}
+
+/* the frame of s's task: "[task NAME]", or "[task ?]" (name NULL: not
+ * read). Kept for the Task unless a read failed fewer than
+ * AP_PYTASK_TRIES times for it (tried again) or was not made (deferred) */
+void collect_pytask_result(struct cpu_collector *cc, const struct ap_cpu_sample *s,
+			   const char *name, uint64_t code, bool failed)
+{
+	char label[AP_PYTHREAD_NAME_MAX + 8];
+	struct pt_key k = pt_key(s);
+	bool keep = name != NULL, is_new;
+	uint64_t *fails;
+
+	if (failed) {
+		fails = hmap_upsert(&cc->pytask_fails, &k, sizeof(k), 0, &is_new);
+		keep = ++*fails >= AP_PYTASK_TRIES;
+	}
+	snprintf(label, sizeof(label), "[task %s]", name ? name : "?");
+	cc->task_frame = profile__py_frame(&cc->ses->prof, label, AP_NONE, 0);
+	cc->task_code = name ? code : 0;
+	cc->task_on = true;
+	if (!keep)
+		return;
+	hmap_put(&cc->pytasks, &k, sizeof(k), cc->task_frame);
+	hmap_put(&cc->pytask_code, &k, sizeof(k), cc->task_code);
+}
 
 void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *s)
 {
-	struct pt_key k = { s->aux[0], s->tgid, 0 };
-	char name[AP_PYTHREAD_NAME_MAX], label[AP_PYTHREAD_NAME_MAX + 8];
+	struct pt_key k = pt_key(s);
+	char name[AP_PYTHREAD_NAME_MAX];
 	struct ap_image *img;
 	struct ap_proc *proc;
 	struct py_target tg;
-	uint64_t v, code = 0, *n;
-	bool is_new;
+	uint64_t v, code = 0, t0;
 	int err;
 
 	cc->task_on = false;
@@ -48,17 +113,16 @@ void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *
 	img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
 	if (!img || img->py_minor < 14 || pythreads__target(s->tgid, img, &tg))
 		return;
-	if (cc->pytask_reads.len >= AP_PY_ARG0_PIDS_MAX)
-		hmap_free(&cc->pytask_reads); /* counted afresh (also at each slow tick) */
-	n = hmap_upsert(&cc->pytask_reads, &s->tgid, sizeof(s->tgid), 0, &is_new);
-	if (*n >= AP_PYTASK_READS_MAX) {
-		cc->pytasks_capped++;
+	t0 = now_mono_ns();
+	if (collect_pytask_admit(cc, s->tgid, t0)) {
+		/* over this window's budget: read at a later sample */
+		collect_pytask_result(cc, s, NULL, 0, false);
 		return;
 	}
-	++*n;
 	cc->pytask_reads_total++;
 	err = pythreads__task_name_bounded(&tg, s->aux[0], name, sizeof(name), &code,
 					   AP_PYNAMES_WAIT_NS);
+	collect_pytask_spent(cc, now_mono_ns() - t0);
 	if (err == -ETIMEDOUT) { /* as a thread name read's: the pid is not read again */
 		collect_pynames_timed_out(cc, s->tgid);
 		return;
@@ -67,14 +131,40 @@ void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *
 		cc->pytask_failed++;
 		ap_debug("python: pid %u: task %#llx: reading its name: %s", s->tgid,
 			 (unsigned long long)s->aux[0], ap_errstr(err));
-		snprintf(name, sizeof(name), "?");
 	}
-	snprintf(label, sizeof(label), "[task %s]", name);
-	cc->task_frame = profile__py_frame(&cc->ses->prof, label, AP_NONE, 0);
-	cc->task_code = code;
-	cc->task_on = true;
-	hmap_put(&cc->pytasks, &k, sizeof(k), cc->task_frame);
-	hmap_put(&cc->pytask_code, &k, sizeof(k), code);
+	collect_pytask_result(cc, s, err ? NULL : name, code, err != 0);
+}
+
+/* m without pid's entries (tgid at offset 8 of the key) */
+static void drop_pid(struct hmap *m, uint32_t pid)
+{
+	struct hmap out = { 0 };
+	uint32_t tgid;
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < m->cap && !any; i++)
+		any = m->ents[i].key && !memcmp((char *)m->ents[i].key + 8, &pid, sizeof(pid));
+	if (!any)
+		return;
+	for (i = 0; i < m->cap; i++) {
+		if (!m->ents[i].key)
+			continue;
+		memcpy(&tgid, (char *)m->ents[i].key + 8, sizeof(tgid));
+		if (tgid != pid)
+			hmap_put(&out, m->ents[i].key, m->ents[i].klen, m->ents[i].val);
+	}
+	hmap_free(m);
+	*m = out;
+}
+
+void collect_pytasks_exec(struct cpu_collector *cc, uint32_t pid)
+{
+	/* the new program's Tasks are other objects, at addresses the old
+	 * one's may have had */
+	drop_pid(&cc->pytasks, pid);
+	drop_pid(&cc->pytask_code, pid);
+	drop_pid(&cc->pytask_fails, pid);
 }
 
 /* the task frame goes before frame f (root first) if f runs the task's
@@ -113,4 +203,5 @@ void collect_pytasks_free(struct cpu_collector *cc)
 	hmap_free(&cc->pytasks);
 	hmap_free(&cc->pytask_code);
 	hmap_free(&cc->pytask_reads);
+	hmap_free(&cc->pytask_fails);
 }

@@ -243,8 +243,10 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 				      "CPython 3.%d: the thread-state TLS slot was not found (%s)",
 				      *minor, ap_errstr(err));
 	}
-	if (!pyoffsets__asyncio(*minor, &aio))
+	if (!pyoffsets__asyncio(*minor, &aio)) {
 		pp->tstate_task = aio.tstate_running_task;
+		pp->task_name = aio.task_name;
+	}
 	pp->runtime = sf->py_runtime + m->bias;
 	pp->code_type = sf->py_code_type + m->bias;
 	return 0;

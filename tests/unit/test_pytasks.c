@@ -63,3 +63,101 @@ TEST(pytasks_stack_task)
 	ASSERT_TRUE(!profile__stack_task(&p, 12345, buf, sizeof(buf)), "no such stack");
 	profile__free(&p);
 }
+
+/* review item 2, 3, 6 (src/collect/pytasks.c): the cache key, the read
+ * budgets and failed reads. A session with no processes: a Task not in
+ * the cache gets no frame (no process to read), one in it gets its own. */
+#include "collect/collect.h"
+#include "session.h"
+
+static const char *task_of(struct cpu_collector *cc, const struct ap_cpu_sample *s)
+{
+	const struct profile *p = &cc->ses->prof;
+
+	collect_pytask_begin(cc, s);
+	return cc->task_on ? profile__s(p, p->frames[cc->task_frame].name) : NULL;
+}
+
+TEST(pytasks_key_and_exec)
+{
+	static struct ap_session ses;
+	static struct cpu_collector cc;
+	static struct ap_cpu_sample a, b, c;
+	const char *t;
+
+	profile__init(&ses.prof);
+	cc.ses = &ses;
+	a.type = b.type = c.type = AP_REC_SAMPLE;
+	a.nr_py = b.nr_py = c.nr_py = 1;
+	a.tgid = b.tgid = 10;
+	c.tgid = 11;
+	a.aux[0] = b.aux[0] = c.aux[0] = 0x7f0000001000ull;
+	a.aux[1] = 0x7f0000002000ull; /* its name object */
+	b.aux[1] = 0x7f0000003000ull; /* the next Task at the same address */
+	c.aux[1] = a.aux[1];
+	collect_pytask_result(&cc, &a, "alpha", 0x55, false);
+	collect_pytask_result(&cc, &c, "gamma", 0x66, false);
+	t = task_of(&cc, &a);
+	ASSERT_STREQ(t ? t : "(none)", "[task alpha]", "a read name is kept");
+	ASSERT_EQ(cc.task_code, 0x55, "with its coroutine's code");
+	ASSERT_TRUE(!task_of(&cc, &b), "another Task at a reused address is not alpha");
+	collect_pytasks_exec(&cc, 10);
+	ASSERT_TRUE(!task_of(&cc, &a), "an exec'd process's names go");
+	t = task_of(&cc, &c);
+	ASSERT_STREQ(t ? t : "(none)", "[task gamma]", "another process's stay");
+	collect_pytasks_free(&cc);
+	profile__free(&ses.prof);
+}
+
+TEST(pytasks_read_budgets)
+{
+	static struct cpu_collector cc;
+	uint64_t now = 5000000000ull;
+	int i, err = 0;
+
+	ASSERT_EQ(collect_pytask_admit(&cc, 1, now), 0, "a first read");
+	collect_pytask_spent(&cc, AP_PYTASK_BUDGET_NS);
+	ASSERT_EQ(collect_pytask_admit(&cc, 2, now + 1), -EAGAIN,
+		  "the window's time is spent, for every process");
+	ASSERT_EQ(cc.pytask_deferred, 1, "counted");
+	now += AP_PYTASK_WINDOW_NS;
+	ASSERT_EQ(collect_pytask_admit(&cc, 2, now), 0, "the next window reads again");
+	for (i = 1; i < AP_PYTASK_READS_MAX && !err; i++)
+		err = collect_pytask_admit(&cc, 3, now);
+	ASSERT_EQ(err, 0, "a process's reads up to its cap");
+	ASSERT_EQ(collect_pytask_admit(&cc, 3, now), 0, "its last one");
+	ASSERT_EQ(collect_pytask_admit(&cc, 3, now), -EDQUOT, "then none this window");
+	ASSERT_EQ(collect_pytask_admit(&cc, 4, now), 0, "another process still reads");
+	ASSERT_EQ(cc.pytask_deferred, 2, "counted");
+	ASSERT_EQ(collect_pytask_admit(&cc, 3, now + AP_PYTASK_WINDOW_NS), 0,
+		  "the next window it reads again");
+	collect_pytasks_free(&cc);
+}
+
+TEST(pytasks_failed_reads_retried)
+{
+	static struct ap_session ses;
+	static struct cpu_collector cc;
+	static struct ap_cpu_sample a;
+	const char *t;
+	int i;
+
+	profile__init(&ses.prof);
+	cc.ses = &ses;
+	a.type = AP_REC_SAMPLE;
+	a.nr_py = 1;
+	a.tgid = 10;
+	a.aux[0] = 0x7f0000001000ull;
+	collect_pytask_result(&cc, &a, NULL, 0, false);
+	ASSERT_TRUE(cc.task_on, "a deferred read shows [task ?]");
+	ASSERT_TRUE(!task_of(&cc, &a), "but is not kept");
+	for (i = 1; i < AP_PYTASK_TRIES; i++) {
+		collect_pytask_result(&cc, &a, NULL, 0, true);
+		ASSERT_TRUE(!task_of(&cc, &a), "a failed read is not kept");
+	}
+	collect_pytask_result(&cc, &a, NULL, 0, true);
+	t = task_of(&cc, &a);
+	ASSERT_STREQ(t ? t : "(none)", "[task ?]", "after AP_PYTASK_TRIES failures it is");
+	collect_pytasks_free(&cc);
+	profile__free(&ses.prof);
+}
