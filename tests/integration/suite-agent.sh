@@ -141,7 +141,9 @@ t_agent_rotation() {
 	wait $wpid 2>/dev/null
 	for w in $(ag_windows $d); do ag_window_ok $w || bad="$bad $(basename $w)"; done
 	n=$(ag_samples $d $wpid '^_start;')
-	chain=$(ag_samples $d $wpid '^_start;__libc_start_main;__libc_start_call_main;main;run_workload;compute;leaf_[ab]$')
+	# the user chain, with or without the kernel frames of an interrupt
+	# taken in the leaf (a reschedule IPI, the timer: more on a busy host)
+	chain=$(ag_samples $d $wpid '^_start;__libc_start_main;__libc_start_call_main;main;run_workload;compute;leaf_[ab](;|$)')
 	first=$(ag_windows $d | sed -n 2p)
 	last=$(ag_windows $d | tail -1)
 	if [ $rc != 0 ]; then
@@ -245,7 +247,7 @@ t_agent_sigterm() {
 # removes; if the write was done by then, the window is complete and the
 # exit 0
 t_agent_second_signal() {
-	local d=$AG_O/agent-2sig rc n
+	local d=$AG_O/agent-2sig rc n left
 	ag_start $d --interval 600
 	sleep 3
 	kill -TERM $AG_PID
@@ -254,6 +256,9 @@ t_agent_second_signal() {
 	rc=$?
 	n=$(ag_windows $d | wc -l)
 	if [ $rc = 130 ] && [ $n = 0 ]; then
+		# the second signal came while the last window was being written
+		# (a temp directory left) or before its writing began (none)
+		left=$(find $d -mindepth 1 -maxdepth 1 -name '.*' | wc -l)
 		# (not under timeout(1): it sends its signal to the group too, a second one)
 		setsid "$AG_AP" agent -q -o $d --interval 1 2>$d.err2 &
 		AG_PID=$!
@@ -261,11 +266,12 @@ t_agent_second_signal() {
 		ag_stop
 		if [ -n "$(find $d -mindepth 1 -maxdepth 1 -name '.*')" ]; then
 			fail agent_second_signal "the temp directory survived the next start: $(ls -A $d | tr '\n' ' ')"
-		elif ! jq -e '.store.partial_windows_removed_at_start == 1' $(ag_windows $d | tail -1)/window.json >/dev/null; then
-			fail agent_second_signal "the next start did not count the removed temp directory"
+		elif ! jq -e --argjson n $left '.store.partial_windows_removed_at_start == $n' \
+			$(ag_windows $d | tail -1)/window.json >/dev/null; then
+			fail agent_second_signal "the next start did not count the $left temp directories it removed"
 		else
 			pass agent_second_signal
-			echo "     exit 130 at the second signal; its temp directory removed at the next start"
+			echo "     exit 130 at the second signal; $left temp directory removed (and counted) at the next start"
 		fi
 	elif [ $rc = 0 ] && [ $n = 1 ] && ag_window_ok $(ag_windows $d); then
 		pass agent_second_signal
