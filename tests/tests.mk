@@ -9,7 +9,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c) tests/unit/unit.c
 FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TOUT)/fixture_stripped \
 	$(TOUT)/fixture_fp.nm $(TOUT)/debugroot/.stamp \
 	$(TOUT)/fixture_plt_lazy.plt $(TOUT)/fixture_plt_now.plt $(TOUT)/fixture_plt_ibt.plt \
-	$(TOUT)/pylike/glibc/libpython3.12.so.1.0 $(TOUT)/pylike/musl/libpython3.12.so.1.0
+	$(TOUT)/pylike/glibc/libpython3.12.so.1.0 $(TOUT)/pylike/musl/libpython3.12.so.1.0 \
+	$(TOUT)/pylike/glibc/libpython3.15.so.1.0 $(TOUT)/pylike/musl/libpython3.15.so.1.0
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
@@ -89,6 +90,13 @@ $(TOUT)/pylike/glibc/libpython3.12.so.1.0: tests/unit/fixture_pylike.c
 $(TOUT)/pylike/musl/libpython3.12.so.1.0: tests/unit/fixture_pylike.c $(TOUT)/pylike/libc.musl-x86_64.so.1
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -shared -fPIC $< -Wl,--no-as-needed $(TOUT)/pylike/libc.musl-x86_64.so.1 -o $@
+# 3.15: the thread state in a thread-local read through __tls_get_addr
+$(TOUT)/pylike/glibc/libpython3.15.so.1.0: tests/unit/fixture_pylike315.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -fno-omit-frame-pointer -shared -fPIC $< -o $@
+$(TOUT)/pylike/musl/libpython3.15.so.1.0: tests/unit/fixture_pylike315.c $(TOUT)/pylike/libc.musl-x86_64.so.1
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -fno-omit-frame-pointer -shared -fPIC $< -Wl,--no-as-needed $(TOUT)/pylike/libc.musl-x86_64.so.1 -o $@
 # stripped: .dynsym only (fixture_exported via -rdynamic, fixture_static gone)
 $(TOUT)/fixture_stripped: $(TOUT)/fixture_nofp
 	$(Q)strip --strip-all -o $@ $<

@@ -222,10 +222,11 @@ uint32_t collect_record_stack(struct cpu_collector *cc, const struct ap_cpu_samp
 			      const uint64_t *kf, int nk);
 /* the splice by address alone (tests): s's Python frame groups, innermost
  * first, each paired with the native frame (index into sps, the frames'
- * stack pointers leaf first) holding its entry shim: at[g]; the number of
+ * stack pointers leaf first) holding its entry shim: at[g]; outer_eval: the
+ * outermost frame (nu - 1, no known end) may hold one; the number of
  * groups, or -1 when they do not pair (before 3.12, an address in no frame) */
 int collect_py_pair_by_address(const struct ap_cpu_sample *s, int minor, const uint64_t *sps,
-			       int nu, int16_t *at);
+			       int nu, bool outer_eval, int16_t *at);
 /* an off-CPU or slow-syscall record's stack, remembered under its stack
  * identity (aux[3]) for the kernel's aggregates; AP_NONE if malformed */
 uint32_t collect_blocked_stack(struct cpu_collector *cc, const struct ap_cpu_sample *s, size_t size);

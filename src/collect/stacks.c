@@ -264,11 +264,15 @@ static int frame_holding(const uint64_t *sps, int nu, int from, uint64_t addr)
 
 /* 3.12+: each group's activation is the native frame holding the address
  * of the shim that ends it (a local of _PyEval_EvalFrameDefault), whatever
- * that frame is named. Outer groups whose activation was not unwound (a
- * cut native stack) or that have no shim (a Python stack cut at its depth
+ * that frame is named. The outermost frame unwound, nu - 1, has no known
+ * end: an address above its sp is taken as its own when outer_eval (it is
+ * an eval loop activation by name, or the native stack is known cut: the
+ * unwind stopped inside it) and no group is paired with it yet, else as
+ * beyond the stack. Outer groups whose activation was not unwound (a cut
+ * native stack) or that have no shim (a Python stack cut at its depth
  * limit) go with the outermost one paired. false when the innermost group
  * has no address, or an address lies in no frame: then pair by name. */
-static bool pair_by_address(struct py_groups *gr, const uint64_t *sps, int nu)
+static bool pair_by_address(struct py_groups *gr, const uint64_t *sps, int nu, bool outer_eval)
 {
 	int g, i, from = 0, last = -1;
 
@@ -276,8 +280,11 @@ static bool pair_by_address(struct py_groups *gr, const uint64_t *sps, int nu)
 		i = frame_holding(sps, nu, from, gr->addr[g]);
 		if (i < 0)
 			return false;
-		if (i == nu)
-			break;
+		if (i == nu) {
+			if (!outer_eval || (last >= 0 && gr->at[last] == nu - 1))
+				break;
+			i = nu - 1;
+		}
 		gr->at[g] = i;
 		from = i;
 		last = g;
@@ -290,12 +297,12 @@ static bool pair_by_address(struct py_groups *gr, const uint64_t *sps, int nu)
 }
 
 int collect_py_pair_by_address(const struct ap_cpu_sample *s, int minor, const uint64_t *sps,
-			       int nu, int16_t *at)
+			       int nu, bool outer_eval, int16_t *at)
 {
 	struct py_groups gr;
 
 	py_group(s, minor, &gr);
-	if (!pair_by_address(&gr, sps, nu))
+	if (!pair_by_address(&gr, sps, nu, outer_eval))
 		return -1;
 	memcpy(at, gr.at, gr.n * sizeof(*at));
 	return gr.n;
@@ -354,12 +361,18 @@ static void emit_group(struct cpu_collector *cc, const struct ap_cpu_sample *s,
 static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, int minor,
 		       const uint32_t *native, const uint64_t *sps, int nu, uint32_t *out)
 {
+	struct profile *p = &cc->ses->prof;
 	struct py_groups gr;
 	uint32_t n = 0;
+	bool outer_eval;
 	int i, g;
 
 	py_group(s, minor, &gr);
-	if (pair_by_address(&gr, sps, nu)) {
+	/* the outermost frame unwound may hold a shim: it is an eval loop
+	 * activation, or the unwind stopped at its frame cap */
+	outer_eval = nu > 0 && (nu >= AP_MAX_UFRAMES ||
+				(!test_no_eval_name() && is_eval_frame(p, native[nu - 1])));
+	if (pair_by_address(&gr, sps, nu, outer_eval)) {
 		cc->py_splice_addr++;
 	} else if (pair_by_name(cc, &gr, native, nu)) {
 		cc->py_splice_name++;

@@ -242,6 +242,14 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 			return refuse(why, PY_NO_LAYOUT, major, *minor,
 				      "CPython 3.%d: the thread-state TLS slot was not found (%s)",
 				      *minor, ap_errstr(err));
+		/* a shared libpython's thread-local is found through glibc's
+		 * DTV (dtv[module].pointer); musl's DTV is laid out otherwise */
+		if (pp->tls_index &&
+		    (symfile__links(sf, "libc.musl") || symfile__links(sf, "ld-musl")))
+			return refuse(why, PY_NO_MUSL, major, *minor,
+				      "CPython 3.%d linked with musl libc is not supported as a "
+				      "shared library (its thread states are found through "
+				      "glibc's TLS layout)", *minor);
 	}
 	if (!pyoffsets__asyncio(*minor, &aio)) {
 		pp->tstate_task = aio.tstate_running_task;

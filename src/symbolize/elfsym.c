@@ -324,10 +324,15 @@ static size_t read_symtab(struct symfile *sf, Elf *elf, Elf_Scn *scn, size_t *ca
 	return added;
 }
 
-/* the symbol a GOT slot is relocated to, by the slot's address */
+/* the symbol a GOT slot is relocated to, by the slot's address; its
+ * "NAME@plt" is added to symfile.names only once a PLT stub jumps through
+ * the slot (a crafted file's relocations cannot fill the names budget) */
 struct got_name {
 	uint64_t slot;
-	uint32_t name; /* offset into symfile.names, of "NAME@plt" */
+	Elf_Data *dynsym;
+	size_t strtab;    /* section index of dynsym's string table */
+	uint32_t symndx;  /* index into dynsym */
+	uint32_t name;    /* offset into symfile.names, or UINT32_MAX: not yet added */
 };
 
 static int cmp_got(const void *a, const void *b)
@@ -337,45 +342,66 @@ static int cmp_got(const void *a, const void *b)
 	return (x->slot > y->slot) - (x->slot < y->slot);
 }
 
-/* every x86-64 JUMP_SLOT and GLOB_DAT relocation with a symbol: its GOT
- * slot and "NAME@plt", sorted by slot; how many */
-static size_t got_names(struct symfile *sf, Elf *elf, struct got_name **out)
+/* every x86-64 JUMP_SLOT and GLOB_DAT relocation with a function symbol:
+ * its GOT slot and dynsym index, sorted by slot; at most max of them; how
+ * many */
+static size_t got_names(Elf *elf, size_t max, struct got_name **out)
 {
 	Elf_Scn *scn = NULL;
 	size_t n = 0, cap = 0, i;
 	GElf_Shdr sh, ssh;
 
 	*out = NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
+	while ((scn = elf_nextscn(elf, scn)) && n < max) {
 		Elf_Data *d = elf_getdata(scn, NULL), *sd;
 		Elf_Scn *sym;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize || !d ||
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA ||
+		    sh.sh_entsize != sizeof(Elf64_Rela) || !d ||
 		    !(sym = elf_getscn(elf, sh.sh_link)) || !gelf_getshdr(sym, &ssh) ||
 		    ssh.sh_type != SHT_DYNSYM || !(sd = elf_getdata(sym, NULL)))
 			continue;
-		for (i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			char buf[256];
-			const char *name;
+		for (i = 0; i < d->d_size / sizeof(Elf64_Rela) && n < max; i++) {
 			GElf_Rela r;
 			GElf_Sym s;
 
-			if (!gelf_getrela(d, i, &r) || (GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT &&
-							GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT) ||
-			    !GELF_R_SYM(r.r_info) || !gelf_getsym(sd, GELF_R_SYM(r.r_info), &s) ||
+			if (!gelf_getrela(d, i, &r))
+				break;
+			if ((GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT &&
+			     GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT) ||
+			    !GELF_R_SYM(r.r_info) || GELF_R_SYM(r.r_info) > UINT32_MAX ||
+			    !gelf_getsym(sd, GELF_R_SYM(r.r_info), &s) ||
 			    GELF_ST_TYPE(s.st_info) == STT_OBJECT)
 				continue;
-			name = elf_strptr(elf, ssh.sh_link, s.st_name);
-			if (!name || !*name || sf->names_len + strlen(name) + 5 > AP_SYMFILE_MAX_NAMES)
-				continue;
-			snprintf(buf, sizeof(buf), "%s@plt", name);
 			GROW(*out, cap, n + 1);
-			(*out)[n++] = (struct got_name){ r.r_offset, add_name(sf, buf) };
+			(*out)[n++] = (struct got_name){ .slot = r.r_offset, .dynsym = sd,
+							 .strtab = ssh.sh_link,
+							 .symndx = GELF_R_SYM(r.r_info),
+							 .name = UINT32_MAX };
 		}
 	}
 	if (n)
 		qsort(*out, n, sizeof(**out), cmp_got);
 	return n;
+}
+
+/* g's "NAME@plt" in symfile.names, added the first time; UINT32_MAX if it
+ * has no name or the names budget is spent */
+static uint32_t got_name(struct symfile *sf, Elf *elf, struct got_name *g)
+{
+	char buf[256];
+	const char *name;
+	GElf_Sym s;
+
+	if (g->name != UINT32_MAX)
+		return g->name;
+	if (!gelf_getsym(g->dynsym, g->symndx, &s) ||
+	    !(name = elf_strptr(elf, g->strtab, s.st_name)) || !*name)
+		return UINT32_MAX;
+	snprintf(buf, sizeof(buf), "%s@plt", name);
+	if (sf->names_len + strlen(buf) + 1 > AP_SYMFILE_MAX_NAMES)
+		return UINT32_MAX;
+	return g->name = add_name(sf, buf);
 }
 
 /* The GOT slot an x86-64 PLT entry jumps through: "[endbr64] [bnd] jmp
@@ -407,12 +433,14 @@ static void add_plt_symbols(struct symfile *sf, Elf *elf, size_t *cap)
 {
 	struct got_name *g = NULL;
 	Elf_Scn *scn = NULL;
+	uint32_t name_off;
 	size_t ng, shstrndx;
 	GElf_Ehdr eh;
 	GElf_Shdr sh;
 
 	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 ||
-	    elf_getshdrstrndx(elf, &shstrndx) || !(ng = got_names(sf, elf, &g)))
+	    elf_getshdrstrndx(elf, &shstrndx) || sf->nr_syms >= AP_SYMFILE_MAX_SYMS ||
+	    !(ng = got_names(elf, AP_SYMFILE_MAX_SYMS - sf->nr_syms, &g)))
 		goto out;
 	while ((scn = elf_nextscn(elf, scn))) {
 		const char *name;
@@ -426,9 +454,9 @@ static void add_plt_symbols(struct symfile *sf, Elf *elf, size_t *cap)
 			continue;
 		es = sh.sh_entsize >= 8 && sh.sh_entsize <= 32 ? sh.sh_entsize : 16;
 		for (off = 0; off + es <= d->d_size; off += es) {
-			struct got_name key = { plt_slot((const uint8_t *)d->d_buf + off, es,
-							 sh.sh_addr + off), 0 };
-			const struct got_name *hit;
+			struct got_name key = { .slot = plt_slot((const uint8_t *)d->d_buf + off, es,
+								 sh.sh_addr + off) };
+			struct got_name *hit;
 
 			if (!key.slot || !(hit = bsearch(&key, g, ng, sizeof(*g), cmp_got)))
 				continue;
@@ -438,9 +466,11 @@ static void add_plt_symbols(struct symfile *sf, Elf *elf, size_t *cap)
 				sf->syms_capped = true;
 				goto out;
 			}
+			if ((name_off = got_name(sf, elf, hit)) == UINT32_MAX)
+				continue;
 			GROW(sf->syms, *cap, sf->nr_syms + 1);
 			sf->syms[sf->nr_syms++] = (struct ap_sym){
-				.addr = sh.sh_addr + off, .size = es, .name = hit->name,
+				.addr = sh.sh_addr + off, .size = es, .name = name_off,
 				.bind = STB_LOCAL,
 			};
 		}

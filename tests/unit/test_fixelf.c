@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "symbolize/elfsym.h"
@@ -112,6 +113,80 @@ TEST(debuglink_with_slash)
 out:
 	symfile__free(sf);
 	free(bin);
+	free(cmd);
+	fx_rm(dir);
+}
+
+/* Issue 16 (fix-elf): a GOT relocation's "NAME@plt" is added to the names
+ * only when a PLT stub jumps through its slot, once per slot. */
+static size_t plt_names(const struct symfile *sf)
+{
+	size_t n = 0, off, len;
+
+	for (off = 0; off < sf->names_len; off += len + 1) {
+		len = strlen(sf->names + off);
+		n += len >= 4 && !strcmp(sf->names + off + len - 4, "@plt");
+	}
+	return n;
+}
+
+/* each fixture's stubs (as objdump lists them) and no other "@plt" name:
+ * GLOB_DAT slots no stub uses (__gmon_start__, ...) add none */
+TEST(elfsym_plt_names_only_for_stubs)
+{
+	const char *bins[] = { "fixture_plt_lazy", "fixture_plt_now", "fixture_plt_ibt" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		char *path = xasprintf("%s/%s", unit_fixtures(), bins[i]), *plt, line[512];
+		struct symfile *sf = symfile__open(path);
+		FILE *f;
+		size_t n = 0;
+
+		plt = xasprintf("%s.plt", path);
+		f = fopen(plt, "r");
+		free(plt);
+		free(path);
+		if (ASSERT_TRUE(sf && f, bins[i])) {
+			while (fgets(line, sizeof(line), f))
+				n += strstr(line, "@plt") != NULL;
+			ASSERT_TRUE(n >= 5, "objdump names the stubs");
+			CHECK(plt_names(sf) == n, bins[i], "%zu @plt names for %zu stubs",
+			      plt_names(sf), n);
+		}
+		if (f)
+			fclose(f);
+		symfile__free(sf);
+	}
+}
+
+/* a generated library with 3000 GLOB_DAT function slots and no PLT stub
+ * for them: their names take no room */
+TEST(elfsym_got_without_stubs_adds_no_names)
+{
+	char *dir = fx_scratch(), *cmd = NULL, *lib = NULL;
+	struct symfile *sf = NULL;
+	size_t off, got = 0;
+
+	if (!ASSERT_TRUE(dir != NULL, "scratch directory"))
+		goto out;
+	cmd = xasprintf("cd %s && python3 -c 'import sys\n"
+			"for i in range(3000): print(\"extern void got_fn_%%d(void); "
+			"void *take_%%d(void) { return (void *)got_fn_%%d; }\" %% (i, i, i))' > got.c && "
+			"cc -O1 -fPIC -shared -o libgot.so got.c",
+			dir);
+	if (!ASSERT_EQ(system(cmd), 0, "python3, cc"))
+		goto out;
+	lib = xasprintf("%s/libgot.so", dir);
+	sf = symfile__open(lib);
+	if (!ASSERT_TRUE(sf != NULL, "open"))
+		goto out;
+	for (off = 0; off < sf->names_len; off += strlen(sf->names + off) + 1)
+		got += !strncmp(sf->names + off, "got_fn_", 7);
+	ASSERT_EQ(got, 0, "no got_fn_N@plt name without a stub");
+out:
+	symfile__free(sf);
+	free(lib);
 	free(cmd);
 	fx_rm(dir);
 }

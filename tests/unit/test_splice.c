@@ -41,36 +41,55 @@ TEST(splice_by_address)
 	int16_t at[AP_MAX_PY_FRAMES];
 
 	s = sample(two, 5);
-	ASSERT_EQ(collect_py_pair_by_address(s, 12, sps, 6, at), 2, "two groups");
+	ASSERT_EQ(collect_py_pair_by_address(s, 12, sps, 6, false, at), 2, "two groups");
 	ASSERT_EQ(at[0], 1, "inner group after frame 1");
 	ASSERT_EQ(at[1], 3, "outer group after frame 3");
-	ASSERT_EQ(collect_py_pair_by_address(s, 11, sps, 6, at), -1, "3.11: no addresses");
-	ASSERT_EQ(collect_py_pair_by_address(s, 15, sps, 1, at), -1, "a lone frame has no range");
+	ASSERT_EQ(collect_py_pair_by_address(s, 11, sps, 6, false, at), -1, "3.11: no addresses");
+	ASSERT_EQ(collect_py_pair_by_address(s, 15, sps, 1, false, at), -1, "a lone frame has no range");
 	free(s);
 
 	s = sample(cut, 4);
-	ASSERT_EQ(collect_py_pair_by_address(s, 14, sps, 3, at), 2, "cut native stack");
+	ASSERT_EQ(collect_py_pair_by_address(s, 14, sps, 3, false, at), 2, "cut native stack");
 	ASSERT_EQ(at[0], 1, "inner group paired");
 	ASSERT_EQ(at[1], 1, "the outer one goes with the outermost paired");
 	free(s);
 
 	s = sample(heap, 3);
-	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 6, at), -1, "address in no frame");
+	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 6, false, at), -1, "address in no frame");
 	free(s);
 
 	s = sample(order, 4);
-	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 6, at), -1, "out of order");
+	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 6, false, at), -1, "out of order");
 	free(s);
 
 	s = sample(base, 5);
-	ASSERT_EQ(collect_py_pair_by_address(s, 15, sps, 6, at), 2, "base frame: no group");
+	ASSERT_EQ(collect_py_pair_by_address(s, 15, sps, 6, false, at), 2, "base frame: no group");
 	ASSERT_EQ(at[1], 3, "outer group after frame 3");
 	free(s);
 
 	/* a Python stack cut at its depth limit: the last group has no shim */
 	s = sample(cut, 3);
 	s->py_flags = AP_SPY_TRUNC;
-	ASSERT_EQ(collect_py_pair_by_address(s, 12, sps, 6, at), 2, "cut Python stack");
+	ASSERT_EQ(collect_py_pair_by_address(s, 12, sps, 6, false, at), 2, "cut Python stack");
 	ASSERT_EQ(at[1], 1, "the shimless group goes with the outermost paired");
+	free(s);
+
+	/* the unwind stopped inside the outer activation (frame 3, whose range
+	 * has no known end): paired with it when it may hold a shim (an eval
+	 * frame by name, or a cut stack), not with the inner one */
+	s = sample(two, 5);
+	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 4, true, at), 2, "stopped in frame 3");
+	ASSERT_EQ(at[0], 1, "inner group after frame 1");
+	ASSERT_EQ(at[1], 3, "outer group after the outermost frame, its activation");
+	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 4, false, at), 2, "frame 3 not eval");
+	ASSERT_EQ(at[1], 1, "beyond the stack: with the outermost paired");
+	/* the outermost frame holds one activation: a second shim above it is beyond */
+	ASSERT_EQ(collect_py_pair_by_address(s, 13, sps, 2, true, at), 2, "stopped in frame 1");
+	ASSERT_EQ(at[0], 1, "inner group in the outermost frame");
+	ASSERT_EQ(at[1], 1, "the next one beyond, with it");
+	free(s);
+	s = sample(cut, 2);
+	ASSERT_EQ(collect_py_pair_by_address(s, 15, sps, 1, true, at), 1, "a lone eval frame");
+	ASSERT_EQ(at[0], 0, "paired with it");
 	free(s);
 }
