@@ -422,7 +422,8 @@ static void md_tasks(const struct ap_analysis *an, FILE *f)
 		}
 		v[*slot].samples += c->count;
 	}
-	qsort(v, n, sizeof(*v), task_row_cmp);
+	if (n) /* v is NULL without tasks: qsort must not see it */
+		qsort(v, n, sizeof(*v), task_row_cmp);
 	for (i = 0; i < n; i = j) {
 		const struct ap_process *pr = profile__find_process(p, v[i].pid);
 		uint64_t all = 0;
