@@ -165,6 +165,10 @@ integration: all $(TEST_WORKLOADS)
 TEST_BUILD := all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) \
 	$(FUZZERS)
 test: deps-test
+	@# Debian unstable's python3.14/3.15 (tools/debian-python.sh) download
+	@# and unpack beside the build, niced; the tests wait for them (a lock)
+	$(Q)mkdir -p $(TOUT) && (for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch-lib $$v || break; \
+		done) >$(TOUT)/debian-python-early.log 2>&1 &
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(TEST_BUILD)
 	$(Q)tests/run-all.sh
 

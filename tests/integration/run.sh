@@ -440,6 +440,17 @@ debian_pythons() {
 		fi
 	done
 }
+# the checks that need Debian unstable's interpreters whatever PYTHONS says:
+# their wrappers, fetched when missing, or "FETCH: REASON" (one line)
+debian_unstable_pythons() {
+	local v err
+	for v in $DEBIAN_PYTHONS; do
+		[ -x build/debian-python/bin/python$v-unstable ] && continue
+		err=$(tools/debian-python.sh fetch $v 2>&1 >/dev/null) ||
+			{ echo "FETCH: $(echo "$err" | tail -1)"; return; }
+	done
+	for v in $DEBIAN_PYTHONS; do echo build/debian-python/bin/python$v-unstable; done
+}
 # every CPython 3.8+ on the machine, and Debian unstable's fetched by
 # debian_pythons; PYTHONS="a b" checks only those
 pythons() {
@@ -460,15 +471,34 @@ pyver() {
 }
 PYMATRIX=""
 # run one check for every interpreter: t_py NAME FUNCTION
+# Checks whose truth does not depend on having the machine to themselves
+# (CPU-time workloads, sleeps, stack shapes) run two interpreters at once
+# (T_PY_JOBS), as the suite must pass beside another job anyway; GIL, lock
+# and thread-share checks run one at a time.
+T_PY_JOBS=${T_PY_JOBS:-2}
+T_PY_SEQUENTIAL=" off_gil off_lock py_threads py_calls "
 t_py() {
-	local name=$1 fn=$2 py v err="" r ok="" pys
+	local name=$1 fn=$2 py v err="" r ok="" pys jobs=$T_PY_JOBS n=0
 	debian_pythons
 	[ -n "$DEBIAN_PY_ERR" ] && err=" [$DEBIAN_PY_ERR]"
 	pys=$(pythons)
+	[[ $T_PY_SEQUENTIAL == *" $name "* ]] && jobs=1
 	for py in $pys; do
 		pyver $py >/dev/null # cached here, in this shell, not in $(...)'s
 		v=$(pyver $py)
-		r=$($fn $py "$O/$name-$v")
+		rm -f "$O/$name-$v.result"
+		if [ $jobs -gt 1 ]; then
+			$fn $py "$O/$name-$v" >"$O/$name-$v.result" &
+			n=$((n + 1))
+			[ $((n % jobs)) = 0 ] && wait
+		else
+			$fn $py "$O/$name-$v" >"$O/$name-$v.result"
+		fi
+	done
+	wait
+	for py in $pys; do
+		v=$(pyver $py)
+		r=$(cat "$O/$name-$v.result" 2>/dev/null || echo "no result")
 		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v"; fi
 	done
 	PYMATRIX="$PYMATRIX\n     $name:$ok"

@@ -9,17 +9,6 @@
 
 SUITE_TESTS=(py_asyncio_tasks)
 
-# Debian unstable's python3.14/3.15, fetched when missing (one line on failure)
-aio_debian_pythons() {
-	local v err
-	for v in 3.14 3.15; do
-		[ -x build/debian-python/bin/python$v-unstable ] && continue
-		err=$(tools/debian-python.sh fetch $v 2>&1 >/dev/null) ||
-			{ echo "FETCH: $(echo "$err" | tail -1)"; return; }
-	done
-	echo build/debian-python/bin/python3.14-unstable build/debian-python/bin/python3.15-unstable
-}
-
 # one 3.14+ interpreter: prints a reason on failure
 aio_check() { # PY DIR
 	local d=$2 truth got t a b bad=""
@@ -49,7 +38,7 @@ aio_check() { # PY DIR
 
 t_py_asyncio_tasks() {
 	local py v r err="" ok="" deb old="" oldhex=0 hex d
-	deb=$(aio_debian_pythons)
+	deb=$(debian_unstable_pythons)
 	case "$deb" in FETCH:*) fail py_asyncio_tasks "Debian unstable's python3.14/3.15 are needed: ${deb#FETCH: }"; return ;; esac
 	for py in $( (pythons; printf "%s\n" $deb) | sort -u); do
 		hex=$("$py" -c 'import sys; print(sys.hexversion)' 2>/dev/null) || continue

@@ -9,17 +9,6 @@
 
 SUITE_TESTS=(py_splice_addr)
 
-# Debian unstable's interpreters, fetched when missing (one line on failure)
-sp_debian_pythons() {
-	local v err
-	for v in 3.14 3.15; do
-		[ -x build/debian-python/bin/python$v-unstable ] && continue
-		err=$(tools/debian-python.sh fetch $v 2>&1 >/dev/null) ||
-			{ echo "FETCH: $(echo "$err" | tail -1)"; return; }
-	done
-	echo build/debian-python/bin/python3.14-unstable build/debian-python/bin/python3.15-unstable
-}
-
 # one interpreter: prints a reason on failure
 sp_check() { # PY DIR
 	local d=$2 n hash under native nap by_addr by_name fb pys
@@ -50,7 +39,7 @@ sp_check() { # PY DIR
 
 t_py_splice_addr() {
 	local py v r err="" ok="" tested="" deb
-	deb=$(sp_debian_pythons)
+	deb=$(debian_unstable_pythons)
 	case "$deb" in FETCH:*) fail py_splice_addr "Debian unstable's python3.14/3.15 are needed: ${deb#FETCH: }"; return ;; esac
 	for py in $( (pythons; printf "%s\n" $deb) | sort -u); do
 		"$py" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null || continue
