@@ -64,6 +64,6 @@ run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_le
 	outdir_read_traps outbound_idle_pool outdir_swapped_by_target target_signals_caps \
 	maps_truncated nofile_limit labels_cgroup_service labels_analyze_store_range agent_sigterm \
 	push_outage push_spool_full_resume metrics_silent_clients otlp_collector_agent hung_py311
-run fuzz-smoke tests/fuzz/run.sh 5
+run fuzz-smoke tests/fuzz/run.sh 3
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]

@@ -473,10 +473,11 @@ PYMATRIX=""
 # run one check for every interpreter: t_py NAME FUNCTION
 # Checks whose truth does not depend on having the machine to themselves
 # (CPU-time workloads, sleeps, stack shapes) run two interpreters at once
-# (T_PY_JOBS), as the suite must pass beside another job anyway; GIL, lock
-# and thread-share checks run one at a time.
+# (T_PY_JOBS), as the suite must pass beside another job anyway, and so do
+# py_calls' exact uprobe counts; GIL, lock and thread-share checks run one
+# at a time.
 T_PY_JOBS=${T_PY_JOBS:-2}
-T_PY_SEQUENTIAL=" off_gil off_lock py_threads py_calls "
+T_PY_SEQUENTIAL=" off_gil off_lock py_threads "
 t_py() {
 	local name=$1 fn=$2 py v err="" r ok="" pys jobs=$T_PY_JOBS n=0
 	debian_pythons
