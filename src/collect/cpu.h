@@ -44,6 +44,7 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 #define AP_PYNAMES_MAX 65536       /* Python thread names, (pid, tid) seen */
 #define AP_PYNAMES_GAP_NS 250000000ull /* a process's thread names read at most this often */
 #define AP_PYNAMES_SCAN_NS 100000000ull /* Python processes' thread counts looked at */
+#define AP_PYNAMES_RETRIES 3ull /* reads again of a count with threads unnamed */
 #define AP_PYNAMES_TICK_NS 20000000ull  /* new sampled threads looked at */
 #define AP_PY_ARG0_READS_MAX 256   /* generated-code argument reads per process */
 #define AP_PY_ARG0_PIDS_MAX 4096   /* processes they are counted for */

@@ -56,8 +56,9 @@ static int target_of(struct cpu_collector *cc, uint32_t pid, struct py_target *t
 
 /* read pid's names now; its threads still pending become tried. The next
  * read of it waits AP_PYNAMES_GAP_NS, or 20 times what this one took, so
- * reading costs a process with many threads at most 5% of a CPU */
-static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
+ * reading costs a process with many threads at most 5% of a CPU. Returns
+ * how many names were read (-1: none could be) */
+static int read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 {
 	struct pythreads_stats st = { 0 };
 	struct py_target tg;
@@ -73,7 +74,7 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 		cc->pynames_pid_reads++;
 		if (n == -ETIMEDOUT) {
 			collect_pynames_timed_out(cc, pid);
-			return;
+			return -1;
 		}
 		cc->pynames_reads += st.reads;
 		if (n < 0 || st.incomplete) {
@@ -96,6 +97,7 @@ static void read_pid(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 		if (k.pid == pid)
 			cc->pynames.ents[i].val = PN_TRIED;
 	}
+	return n < 0 ? -1 : n;
 }
 
 void collect_pynames_seen(struct cpu_collector *cc, uint32_t pid, uint32_t tid)
@@ -149,14 +151,20 @@ static bool may_read(struct cpu_collector *cc, uint32_t pid, uint64_t now)
 /* Every AP_PYNAMES_SCAN_NS: a Python process whose thread count changed
  * (the link count of /proc/PID/task: 2 + threads) is read, so a thread that
  * only blocks is named too while its process lives (in launch mode the
- * target is gone by the last flush). One stat per Python process. */
+ * target is gone by the last flush). One stat per Python process.
+ * A new thread is in /proc before threading lists it (it adds itself once
+ * it runs): a read that found fewer names than threads is made again at
+ * the next AP_PYNAMES_RETRIES scans with the same count (a process may
+ * have threads Python never names). pynames_nthr holds the count, and the
+ * retries left above bit 32. */
 static void scan_thread_counts(struct cpu_collector *cc, uint64_t now)
 {
 	struct procmaps *pm = &cc->ses->pm;
 	char path[40];
 	struct stat st;
-	uint64_t old;
+	uint64_t old, left;
 	size_t i;
+	int n;
 
 	if (now < cc->pynames_scan_next)
 		return;
@@ -164,18 +172,24 @@ static void scan_thread_counts(struct cpu_collector *cc, uint64_t now)
 	for (i = 0; i < pm->nr_procs; i++) {
 		struct ap_proc *p = pm->procs[i];
 		struct ap_image *img = p->exited || p->released ? NULL : proc__image_at(p, UINT64_MAX);
+		bool same;
 
 		if (!img || img->py_minor <= 0 || img->py_minor > 13)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%u/task", p->pid);
 		if (stat(path, &st))
 			continue;
-		if (hmap_get(&cc->pynames_nthr, &p->pid, sizeof(p->pid), &old) && old == st.st_nlink)
+		same = hmap_get(&cc->pynames_nthr, &p->pid, sizeof(p->pid), &old) &&
+		       (uint32_t)old == (uint32_t)st.st_nlink;
+		if (same && !(old >> 32))
 			continue;
 		if (!may_read(cc, p->pid, now))
 			continue; /* seen again at the next scan */
-		read_pid(cc, p->pid, now);
-		hmap_put(&cc->pynames_nthr, &p->pid, sizeof(p->pid), st.st_nlink);
+		n = read_pid(cc, p->pid, now);
+		left = same ? (old >> 32) - 1 : AP_PYNAMES_RETRIES;
+		if (n < 0 || (uint64_t)n + 2 >= st.st_nlink)
+			left = 0;
+		hmap_put(&cc->pynames_nthr, &p->pid, sizeof(p->pid), (uint32_t)st.st_nlink | left << 32);
 	}
 }
 
