@@ -763,41 +763,41 @@ int pythreads__read_bounded(const struct py_target *t, struct py_thread_name *ou
 	return err;
 }
 
-int pythreads__first_local_bounded(const struct py_target *t, uint64_t code, char *out, size_t cap,
-				   uint64_t budget_ns)
+/* run j, a job whose answer is text in j->arg0 (and, for a task, its
+ * coroutine's code in j->code) */
+static int bjob_text(struct bjob *j, uint64_t budget_ns, char *out, size_t cap, uint64_t *code)
 {
-	struct bjob *j = xcalloc(1, sizeof(*j));
-	int err;
+	int err = bjob_run(j, budget_ns);
 
-	j->t = *t;
-	j->code = code;
-	err = bjob_run(j, budget_ns);
 	if (err)
 		return err;
 	err = j->ret;
 	if (!err && cap)
 		snprintf(out, cap, "%s", j->arg0);
+	if (code)
+		*code = j->code;
 	bjob_put(j);
 	return err;
+}
+
+int pythreads__first_local_bounded(const struct py_target *t, uint64_t code, char *out, size_t cap,
+				   uint64_t budget_ns)
+{
+	struct bjob *j = xcalloc(1, sizeof(*j));
+
+	j->t = *t;
+	j->code = code;
+	return bjob_text(j, budget_ns, out, cap, NULL);
 }
 
 int pythreads__task_name_bounded(const struct py_target *t, uint64_t task, char *out, size_t cap,
 				 uint64_t *code, uint64_t budget_ns)
 {
 	struct bjob *j = xcalloc(1, sizeof(*j));
-	int err;
 
 	j->t = *t;
 	j->task = task;
-	err = bjob_run(j, budget_ns);
-	if (err)
-		return err;
-	err = j->ret;
-	if (!err && cap)
-		snprintf(out, cap, "%s", j->arg0);
-	*code = j->code;
-	bjob_put(j);
-	return err;
+	return bjob_text(j, budget_ns, out, cap, code);
 }
 
 int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t)
