@@ -382,7 +382,7 @@ static uint32_t splice(struct cpu_collector *cc, const struct ap_cpu_sample *s, 
 		if (gr.n && !cc->py_splice_fallback++)
 			ap_info("python: pid %u: no eval loop activation found in the native stack: "
 				"Python frames put at the leaf, native frames kept "
-				"(python_splice_fallbacks counts such samples)",
+				"(python_splice_fallbacks counts such stacks, on and off CPU)",
 				s->tgid);
 	}
 	/* at[] grows with g: walk both from the root */
