@@ -102,6 +102,13 @@ locked() {
 cprof_file() { # NAME SCALE
 	[ $2 = 1 ] && echo $CW/cprofile/$1.json || echo build/corpus/truth-$2/$1.cprofile.json
 }
+# the calls that are a program's phases (timed by the truth wrapper)
+phases_of() { # NAME
+	case $1 in
+	compileall | pyflakes) echo "builtins.compile" ;; # pyflakes: ast.parse's compile()
+	jsontool) echo "json.load json.dump" ;;
+	esac
+}
 cprof() { # NAME SCALE [force]
 	local f a
 	f=$(cprof_file $1 $2)
@@ -112,11 +119,8 @@ cprof() { # NAME SCALE [force]
 	CORPUS_QUIET=1 locked nice -n -10 python3 tools/corpus_truth.py cprofile $f.tmp $PY $a || return 1
 	# the CPU share of the calls that are the program's phases, timed by
 	# wrappers in an unprofiled run (cProfile's per-call cost skews them)
-	local ph=
-	case $1 in
-	compileall | pyflakes) ph="builtins.compile" ;; # pyflakes: ast.parse's compile()
-	jsontool) ph="json.load json.dump" ;;
-	esac
+	local ph
+	ph=$(phases_of $1)
 	if [ -n "$ph" ]; then
 		# shellcheck disable=SC2086
 		CORPUS_QUIET=1 CORPUS_TIME="$ph" locked python3 tools/corpus_truth.py measure $f.ph $PY $a ||
@@ -173,7 +177,8 @@ ours() { # NAME SCALE [DIR]
 	a=$(args $1 $2) || die "$1: no command line (see above)"
 	rm -rf $o/$1 $o/$1.truth.json
 	# shellcheck disable=SC2086
-	$AP -q -F ${CORPUS_HZ:-499} -o $o/$1 -- env CORPUS_QUIET=1 \
+	# (its phases timed in this run too: the judge compares like with like)
+	$AP -q -F ${CORPUS_HZ:-499} -o $o/$1 -- env CORPUS_QUIET=1 CORPUS_TIME="$(phases_of $1)" \
 		$PY -S tools/corpus_truth.py measure $o/$1.truth.json $PY $a >/dev/null 2>$o/$1.err
 	[ -s $o/$1/findings.json ] || die "$1: autoprof-bpf wrote no findings.json: $(tail -1 $o/$1.err)"
 	[ -s $o/$1.truth.json ] || die "$1: the truth wrapper wrote nothing: $(tail -1 $o/$1.err)"

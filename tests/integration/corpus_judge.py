@@ -28,11 +28,13 @@ What "true" means, per kind of finding (the kind is read from pattern_id):
               a builtin that cProfile puts in its top 5 with >= 10% own time
               (as compile, builtin_compile or Py_CompileString...), or the
               program's native module (ALIASES); for compile(), its share
-              within TOL_GC points of a timer around builtins.compile
+              within TOL_GC points of a timer around builtins.compile in
+              the same run
   serialization  within TOL_PROF points of the CPU share of json.dump (the
               pure-Python encoder's pattern) or of json.load and json.dump
               together or json.load alone (serialization in general), timed
-              by wrappers in an unprofiled run (phases_pct); where there are
+              by wrappers in the profiled run (phases_pct; else in the stored
+              unprofiled run's); where there are
               none, cProfile's own time in json/ and pickle
   classification (cpu_bound) true when the program's CPU demand (on CPU or
               waiting for one, schedstat) is >= 70% of its wall time;
@@ -196,7 +198,9 @@ def main():
     py_top5 = [r["name"] for r in top if r["file"] != "~"][:5]
     gc_lo = truth["gc_pct"] - TOL_GC
     gc_hi = truth["gc_pct"] + truth["shutdown_pct"] + TOL_GC
-    phases = json.load(open(cprof_f)).get("phases_pct") or {}
+    # timed in the profiled run itself (the truth wrapper's CORPUS_TIME):
+    # the same run on the same machine; else the stored unprofiled run's
+    phases = truth.get("phases_pct") or json.load(open(cprof_f)).get("phases_pct") or {}
     # serialization: the CPU share of json.load and json.dump calls, timed
     # by wrappers (an unprofiled run); without them, cProfile's own time in
     # json/ and pickle
