@@ -24,6 +24,7 @@ struct pycalls {
 	uint64_t attach_errors;
 	uint64_t links_released;
 	uint64_t probes_running;    /* attached to a process already running its interpreter */
+	uint64_t exited_before_probe; /* processes gone before their probe went in (-ESRCH) */
 };
 
 static int pycalls_configure(struct ap_collector *c)
@@ -66,6 +67,13 @@ static void attach_py_calls(struct ap_collector *c, uint32_t pid, const struct s
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", sf->fd);
 	l = bpf_program__attach_uprobe(cc->skel->progs.on_py_eval_entry, false, pid, self, off);
 	ap_debug("python: pid %u: uprobe attached in %.2f ms", pid, (now_mono_ns() - t0) / 1e6);
+	if (!l && errno == ESRCH) {
+		/* it ended before the probe went in: nothing of it counted */
+		if (!pc->exited_before_probe++)
+			ap_info("python: --py-calls: pid %u ended before its probe went in (a short "
+				"program run through a wrapper): its calls are not counted", pid);
+		return;
+	}
 	if (!l) {
 		if (!pc->attach_errors++)
 			ap_warn("python: --py-calls: uprobe on %s:_PyEval_EvalFrameDefault: %s", path,
@@ -212,6 +220,7 @@ static int pycalls_artifact(struct ap_collector *c, int dirfd)
 	/* probes attached to a process already running its interpreter:
 	 * what it called before is not counted */
 	cJSON_AddNumberToObject(root, "probes_attached_running", pc->probes_running);
+	cJSON_AddNumberToObject(root, "exited_before_probe", pc->exited_before_probe);
 	arr = cJSON_AddArrayToObject(root, "code_objects");
 	for (i = 0; i < nr; i++) {
 		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
