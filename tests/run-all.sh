@@ -65,5 +65,12 @@ run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_le
 	maps_truncated nofile_limit labels_cgroup_service labels_analyze_store_range agent_sigterm \
 	push_outage push_spool_full_resume metrics_silent_clients otlp_collector_agent hung_py311
 run fuzz-smoke tests/fuzz/run.sh 3
+# the failures again, by stage, where a truncated log's tail shows them
+if [ $total_f != 0 ]; then
+	echo "== failed"
+	for s in unit formats bpf integration integration-asan fuzz-smoke; do
+		grep -h "^FAIL" build/tests/$s.log 2>/dev/null | cut -c1-300 | sed "s/^/$s: /"
+	done
+fi
 echo "$total_p passed, $total_f failed"
 [ $total_f = 0 ]
