@@ -24,11 +24,23 @@ want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 # (the slowest first: sort -rn)
 TIMES=${TIMES:-build/tests/times-$(basename "${AP}").log}
 : >"$TIMES"
+# (wall, then CPU seconds of the test's processes that were waited for)
 runt() { # NAME
-	local t0=$EPOCHREALTIME
+	local t0=$EPOCHREALTIME c0 c1 me=$BASHPID
 	want $1 || return 0
+	children_cpu >"$O/.cpu0.$me"
 	t_$1
-	awk -v a=$t0 -v b=$EPOCHREALTIME -v n=$1 'BEGIN { printf "%6.1f %s\n", b - a, n }' >>"$TIMES"
+	children_cpu >"$O/.cpu1.$me"
+	c0=$(cat "$O/.cpu0.$me") c1=$(cat "$O/.cpu1.$me")
+	awk -v a=$t0 -v b=$EPOCHREALTIME -v n=$1 -v c=$(awk -v x=$c0 -v y=$c1 'BEGIN { print y - x }') \
+		'BEGIN { printf "%6.1f %s cpu %.1f\n", b - a, n, c }' >>"$TIMES"
+}
+# user + system seconds of this shell's waited-for children so far (times
+# runs in this shell, not in the $(...) that reads its output)
+children_cpu() {
+	times >"$O/.times.$BASHPID"
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } } END { print s + 0 }' \
+		"$O/.times.$BASHPID"
 }
 
 # samples of folded lines matching an extended regex (optionally only lines
@@ -477,7 +489,7 @@ PYMATRIX=""
 # py_calls' exact uprobe counts; GIL, lock and thread-share checks run one
 # at a time.
 T_PY_JOBS=${T_PY_JOBS:-2}
-T_PY_SEQUENTIAL=" off_gil off_lock py_threads "
+T_PY_SEQUENTIAL=" off_gil py_threads "
 t_py() {
 	local name=$1 fn=$2 py v err="" r ok="" pys jobs=$T_PY_JOBS n=0
 	debian_pythons
@@ -1170,30 +1182,71 @@ t_py_cext() { t_py py_cext py_cext; }
 t_py_short() { t_py py_short py_short; }
 t_py_linetable() { t_py py_linetable py_linetable; }
 
-for t in bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach \
-	attach_target_exit duration_launch exec_cmdline container_path cxx_demangle exit_status sigint_launch sigint_attach usage_errors not_root \
-	short_lived children python_native py_split py_deep py_threads py_cext py_short \
-	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes \
-	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options \
-	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade metrics_doc \
-	formats html_browser; do
-	runt $t
-done
+ALL_TESTS=(bpf_loads c_split_and_chain artifacts_consistent kernel_frames threads attach
+	attach_target_exit duration_launch exec_cmdline container_path cxx_demangle exit_status sigint_launch sigint_attach usage_errors not_root
+	short_lived children python_native py_split py_deep py_threads py_cext py_short
+	py_linetable py_unsupported py_calls py_attach off_sleep off_lock off_gil syscall_writes
+	syscall_read_bytes syscall_errors_slow process_tree proc_metrics_attach offcpu_options
+	collectors_off patterns analyze_reproduces findings_terminal user_patterns findings_degrade metrics_doc
+	formats html_browser)
 # more tests, one file per topic: each defines t_NAME functions and lists
-# its names in SUITE_TESTS (helpers above are shared)
+# its names in SUITE_TESTS (helpers above are shared; no two files define
+# the same function or global)
 for f in tests/integration/suite-*.sh; do
 	[ -e "$f" ] || continue
 	SUITE_TESTS=()
 	NAMED_TESTS=()
 	# shellcheck disable=SC1090
 	. "$f"
-	for t in "${SUITE_TESTS[@]}"; do
-		runt $t
-	done
-	for t in "${NAMED_TESTS[@]}"; do # long ones: only when asked for by name
-		[ -n "$ONLY" ] && runt $t
-	done
+	ALL_TESTS+=("${SUITE_TESTS[@]}")
+	if [ -n "$ONLY" ]; then # long ones: only when asked for by name
+		ALL_TESTS+=("${NAMED_TESTS[@]}")
+	fi
 done
+# The second lane: tests that mostly wait (for an agent's windows, a
+# backend, a sleeping or blocked target, a timeout) and use a fifth of a
+# CPU or less run one after another, at nice 10, beside the others from
+# the pattern table on (whose workloads run at nice -10), in a full run (not
+# when tests are named). Each is about its own processes, as every test
+# here must pass beside another job; alone they took ~77 s of wall time and
+# ~18 s of CPU (build/tests/times-*.log: wall, then CPU seconds). T_LANE=0
+# runs them in line.
+LANE_LIST="off_sleep off_lock metrics_silent_clients agent_offcpu signal_words all_filter_rename
+	agent_sigkill agent_second_signal agent_disk_full hung_fallback hung_py39 hung_py311 hung_py312
+	hung_many hung_native"
+LANE_AT=patterns
+LANE_TESTS=" $(echo $LANE_LIST) "
+[ -n "$ONLY" ] || [ "${T_LANE:-1}" = 0 ] && LANE_TESTS=" "
+LANE_PID=
+lane=()
+for t in "${ALL_TESTS[@]}"; do
+	[[ $LANE_TESTS == *" $t "* ]] && lane+=("$t")
+done
+lane_start() {
+	(
+		renice -n 10 $BASHPID >/dev/null
+		PASSED=0 FAILED=0 PYMATRIX=""
+		for t in "${lane[@]}"; do
+			runt $t
+		done
+		echo "lane: $PASSED $FAILED"
+		echo "lanepy: $PYMATRIX" # its "\n"s are literal: one line
+	) >"$O/lane.log" 2>&1 &
+	LANE_PID=$!
+}
+for t in "${ALL_TESTS[@]}"; do
+	[ $t = $LANE_AT ] && [ ${#lane[@]} -gt 0 ] && lane_start
+	[[ $LANE_TESTS == *" $t "* ]] || runt $t
+done
+[ -z "$LANE_PID" ] && [ ${#lane[@]} -gt 0 ] && { lane_start; wait $LANE_PID; }
+if [ -n "$LANE_PID" ]; then
+	wait $LANE_PID
+	echo "     the second lane (${lane[*]}):"
+	grep -v -e '^lane: ' -e '^lanepy: ' "$O/lane.log"
+	PYMATRIX="$PYMATRIX$(sed -n 's/^lanepy: //p' "$O/lane.log")"
+	read -r _ p f < <(grep '^lane: ' "$O/lane.log") || { p=0 f=1; echo "FAIL integration/lane: it ended without its counts"; }
+	PASSED=$((PASSED + p)) FAILED=$((FAILED + f))
+fi
 [ -n "$PYMATRIX" ] && echo -e "     CPython versions that passed each check:$PYMATRIX"
 echo "$PASSED passed, $FAILED failed"
 [ $FAILED = 0 ]
