@@ -625,9 +625,8 @@ static double rss_slope_from(const struct ap_series *sr, double t_from, double t
 
 /* The shape of the timeline: a batch job that loads its data and then
  * works on it has a working set (late slope near 0); a leak or an unbounded
- * cache goes on growing at its steady slope to the end. t_end: the last
- * point not taken during teardown (an exiting interpreter frees its heap:
- * a last point under the one before would bend the late slope down) */
+ * cache goes on growing at its steady slope to the end, t_end (the last
+ * point before teardown) */
 static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t0, double t1,
 		      double t_end)
 {
@@ -642,13 +641,45 @@ static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t
 		setv(s, AP_M_P_RSS_LATE_SLOPE_PCT, 100 * late / all);
 }
 
+/* a resident set point: known and above 0 (0: the last sample of an
+ * exiting process, its memory already gone) */
+static bool rss_point(const struct ap_series *sr, size_t i)
+{
+	return !isnan(sr->rss_kb[i]) && !isnan(sr->t[i]) && sr->rss_kb[i] > 0;
+}
+
+/* An exiting interpreter frees its heap: the points of its last
+ * AP_RSS_TEARDOWN_S that each fall under the one before are teardown, not
+ * the program's timeline (a 100 ms timeline caught 188 MB, then 16, then
+ * 0 of a process growing to its end). Returns the index after the last
+ * point of the program's own timeline. */
+#define AP_RSS_TEARDOWN_S 0.5
+static size_t rss_before_teardown(const struct ap_series *sr)
+{
+	size_t end = sr->n, k, prev;
+
+	while (end > 0 && !rss_point(sr, end - 1))
+		end--;
+	if (!end)
+		return 0;
+	for (;;) {
+		k = end - 1;
+		for (prev = k; prev > 0 && !rss_point(sr, prev - 1); prev--)
+			;
+		if (!prev || sr->t[sr->n - 1] - sr->t[k] > AP_RSS_TEARDOWN_S ||
+		    sr->rss_kb[k] >= sr->rss_kb[prev - 1])
+			return end;
+		end = prev; /* k is teardown: the timeline ends at the point before */
+	}
+}
+
 static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 {
-	double t0 = NAN, t1 = NAN, t_prev = NAN, prev_mb = NAN, t_end;
+	double t0 = NAN, t1 = NAN;
 	double peak = 0, first = NAN, last = NAN, st = 0, sy = 0, stt = 0, sty = 0, prev = NAN;
 	double tpeak = 0;
 	uint64_t rises = 0, changes = 0, n = 0;
-	size_t i;
+	size_t i, end = rss_before_teardown(sr);
 
 	setv(s, AP_M_P_TIMELINE_SAMPLES, sr->n);
 	for (i = 0; i < sr->n; i++) {
@@ -656,14 +687,14 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 
 		if (!isnan(sr->threads[i]) && sr->threads[i] > tpeak)
 			tpeak = sr->threads[i];
-		/* 0: the last sample of an exiting process, its memory already gone */
-		if (isnan(mb) || isnan(t) || mb <= 0)
+		if (!rss_point(sr, i))
 			continue;
+		peak = mb > peak ? mb : peak;
+		if (i >= end)
+			continue; /* teardown */
 		if (isnan(first))
 			first = mb, t0 = t;
-		t_prev = t1, prev_mb = last;
 		last = mb, t1 = t;
-		peak = mb > peak ? mb : peak;
 		st += t, sy += mb, stt += t * t, sty += t * mb, n++;
 		if (!isnan(prev) && mb != prev) {
 			changes++;
@@ -680,8 +711,7 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 	setv(s, AP_M_P_RSS_GROWTH_MB, last - first);
 	if (n >= 2 && n * stt - st * st > 0)
 		setv(s, AP_M_P_RSS_SLOPE, (n * sty - st * sy) / (n * stt - st * st));
-	t_end = !isnan(prev_mb) && last < prev_mb ? t_prev : t1;
-	rss_shape(s, sr, t0, t1, t_end);
+	rss_shape(s, sr, t0, t1, t1);
 	setp(s, AP_M_P_RSS_RISING_PCT, rises, changes);
 	setv(s, AP_M_P_MINFLT_PER_S, rate_of(sr, sr->minflt));
 	setv(s, AP_M_P_MAJFLT_PER_S, rate_of(sr, sr->majflt));
