@@ -1207,7 +1207,7 @@ done
 # backend, a sleeping or blocked target, a timeout) and use a fifth of a
 # CPU or less run one after another, at nice 10, beside the others from
 # the pattern table on (whose workloads run at nice -10), in a full run (not
-# when tests are named). Each is about its own processes, as every test
+# when tests are named, unless T_LANE=1). Each is about its own processes, as every test
 # here must pass beside another job; alone they took ~77 s of wall time and
 # ~18 s of CPU (build/tests/times-*.log: wall, then CPU seconds). T_LANE=0
 # runs them in line.
@@ -1216,11 +1216,14 @@ LANE_LIST="off_sleep off_lock metrics_silent_clients agent_offcpu signal_words a
 	hung_many hung_native"
 LANE_AT=patterns
 LANE_TESTS=" $(echo $LANE_LIST) "
-[ -n "$ONLY" ] || [ "${T_LANE:-1}" = 0 ] && LANE_TESTS=" "
+# (named tests: only with T_LANE=1, as the ASan stage of make test asks)
+if [ "${T_LANE:-}" = 0 ] || { [ -n "$ONLY" ] && [ "${T_LANE:-}" != 1 ]; }; then
+	LANE_TESTS=" "
+fi
 LANE_PID=
 lane=()
 for t in "${ALL_TESTS[@]}"; do
-	[[ $LANE_TESTS == *" $t "* ]] && lane+=("$t")
+	want $t && [[ $LANE_TESTS == *" $t "* ]] && lane+=("$t")
 done
 lane_start() {
 	(
@@ -1234,6 +1237,7 @@ lane_start() {
 	) >"$O/lane.log" 2>&1 &
 	LANE_PID=$!
 }
+want $LANE_AT || LANE_AT=${ALL_TESTS[0]} # from the start if not in this run
 for t in "${ALL_TESTS[@]}"; do
 	[ $t = $LANE_AT ] && [ ${#lane[@]} -gt 0 ] && lane_start
 	[[ $LANE_TESTS == *" $t "* ]] || runt $t
