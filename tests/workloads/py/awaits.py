@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: MIT
+# asyncio workload for the attach snapshot's suspended tasks
+# (tests/integration/suite-tasks.sh): five named tasks suspended in distinct
+# await chains (asyncio.sleep, Event.wait, Queue.get, a task awaiting
+# another task, a 3-deep chain of coroutines), and the main task asleep.
+# Prints "ready" once all are suspended, exits after SECONDS (argv[1],
+# default 10). The tests find lines by the "# at:" markers.
+import asyncio
+import sys
+
+
+async def sleeper():
+    await asyncio.sleep(3600)  # at:sleeper
+
+
+async def waiter(ev):
+    await ev.wait()  # at:waiter
+
+
+async def getter(q):
+    await q.get()  # at:getter
+
+
+async def joiner(other):
+    await other  # at:joiner
+
+
+async def inner():
+    await asyncio.sleep(3600)  # at:inner
+
+
+async def middle():
+    await inner()  # at:middle
+
+
+async def outer():
+    await middle()  # at:outer
+
+
+async def main(seconds):
+    ev, q = asyncio.Event(), asyncio.Queue()
+    s = asyncio.create_task(sleeper(), name="sleeper")
+    tasks = [
+        s,
+        asyncio.create_task(waiter(ev), name="waiter"),
+        asyncio.create_task(getter(q), name="getter"),
+        asyncio.create_task(joiner(s), name="joiner"),
+        asyncio.create_task(outer(), name="deep"),
+    ]
+    await asyncio.sleep(0.05)
+    print("ready", flush=True)
+    await asyncio.sleep(seconds)  # at:main
+    for t in tasks:
+        t.cancel()
+
+
+asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 10))
