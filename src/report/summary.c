@@ -761,6 +761,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	}
 	if (p->has_offcpu)
 		ap_blocked_print(p, f);
+	ap_async_print(p, f);
 	ap_py_missing_print(p, f);
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",
