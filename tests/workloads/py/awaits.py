@@ -3,9 +3,11 @@
 # (tests/integration/suite-tasks.sh): five named tasks suspended in distinct
 # await chains (asyncio.sleep, Event.wait, Queue.get, a task awaiting
 # another task, a 3-deep chain of coroutines), and the main task asleep.
-# Prints "ready" once all are suspended, exits after SECONDS (argv[1],
-# default 10). The tests find lines by the "# at:" markers.
+# Prints "ready" (and writes its pid to READY, argv[2], if given) once all
+# are suspended, exits after SECONDS (argv[1], default 10). The tests find
+# lines by the "# at:" markers.
 import asyncio
+import os
 import sys
 
 
@@ -49,6 +51,10 @@ async def main(seconds):
     ]
     await asyncio.sleep(0.05)
     print("ready", flush=True)
+    if len(sys.argv) > 2:
+        with open(sys.argv[2] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(sys.argv[2] + ".tmp", sys.argv[2])
     await asyncio.sleep(seconds)  # at:main
     for t in tasks:
         t.cancel()
