@@ -9,12 +9,12 @@
 
 SUITE_TESTS=(py_attach_tasks)
 
-# start awaits.py under PY, attach for 1 s into DIR; prints a reason on
-# failure
-tasks_attach() { # PY DIR
+# start awaits.py under PY (with EXTRA more tasks), attach for 1 s into
+# DIR; prints a reason on failure
+tasks_attach() { # PY DIR [EXTRA]
 	local py=$1 d=$2 pid i rc
 	rm -rf $d $d.ready
-	$py $PYW/awaits.py 20 $d.ready >$d.target.log 2>&1 &
+	$py $PYW/awaits.py 20 $d.ready ${3:-} >$d.target.log 2>&1 &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do
 		[ -s $d.ready ] && break
@@ -82,6 +82,26 @@ t_py_attach_tasks() {
 		r=$(tasks_check $py $O/tasks-$v)
 		if [ -n "$r" ]; then err="$err [$v: $r]"; else ok="$ok $v"; fi
 	done
+	# the caps: 6 + 1 + 300 tasks, 256 read (the 10 first shown), 51
+	# counted; the chain of 15 coroutines (+ sleep) cut at 12
+	d=$O/tasks-caps
+	py=${deb##*$'\n'}
+	r=$(tasks_attach $py $d 300)
+	if [ -z "$r" ]; then
+		r=$(jq -r '.collectors.cpu.counters | "\(.python_async_tasks) \(.python_async_tasks_capped) \(.python_async_chains_cut)"' $d/run.json)
+		if [ "$r" != "256 51 1" ]; then
+			r="listed, capped, cut: $r, want 256 51 1"
+		elif [ "$(jq -c '.asyncio_tasks[] | select(.name == "long") | [.chain_cut, (.chain | length)]' $d/artifacts/offcpu.json)" != "[true,12]" ]; then
+			r="the long chain is not cut at 12: $(jq -c '.asyncio_tasks[] | select(.name == "long")' $d/artifacts/offcpu.json | head -c 300)"
+		elif ! grep -q '^and 246 more (offcpu.json `asyncio_tasks` has every one)$' $d/report.md ||
+			! grep -q '^51 more suspended tasks were not read: over the cap' $d/report.md; then
+			r="report.md does not say how many more: $(grep -i 'more' $d/report.md | head -2)"
+		else
+			r=""
+			ok="$ok caps"
+		fi
+	fi
+	[ -n "$r" ] && err="$err [caps: $r]"
 	# the newest older interpreter: nothing listed, nothing fails
 	for py in $(pythons); do
 		hex=$("$py" -c 'import sys; print(sys.hexversion)' 2>/dev/null) || continue

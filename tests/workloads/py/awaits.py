@@ -4,8 +4,9 @@
 # await chains (asyncio.sleep, Event.wait, Queue.get, a task awaiting
 # another task, a 3-deep chain of coroutines), and the main task asleep.
 # Prints "ready" (and writes its pid to READY, argv[2], if given) once all
-# are suspended, exits after SECONDS (argv[1], default 10). The tests find
-# lines by the "# at:" markers.
+# are suspended, exits after SECONDS (argv[1], default 10). With EXTRA
+# (argv[3]), EXTRA more tasks asleep and one awaiting a chain of 15
+# coroutines (for the caps). The tests find lines by the "# at:" markers.
 import asyncio
 import os
 import sys
@@ -39,6 +40,13 @@ async def outer():
     await middle()  # at:outer
 
 
+async def chain(n):
+    if n:
+        await chain(n - 1)
+    else:
+        await asyncio.sleep(3600)
+
+
 async def main(seconds):
     ev, q = asyncio.Event(), asyncio.Queue()
     s = asyncio.create_task(sleeper(), name="sleeper")
@@ -49,6 +57,10 @@ async def main(seconds):
         asyncio.create_task(joiner(s), name="joiner"),
         asyncio.create_task(outer(), name="deep"),
     ]
+    extra = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    if extra:
+        tasks.append(asyncio.create_task(chain(14), name="long"))
+    tasks += [asyncio.create_task(sleeper(), name=f"extra-{i}") for i in range(extra)]
     await asyncio.sleep(0.05)
     print("ready", flush=True)
     if len(sys.argv) > 2:
