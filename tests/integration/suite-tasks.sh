@@ -74,7 +74,7 @@ tasks_check() { # PY DIR
 }
 
 t_py_attach_tasks() {
-	local py deb old="" oldhex=0 hex v r err="" ok="" d
+	local py deb old="" oldhex=0 hex v r err="" ok="" d t0 t1
 	deb=$(debian_unstable_pythons)
 	case "$deb" in FETCH:*) fail py_attach_tasks "Debian unstable's python3.14/3.15 are needed: ${deb#FETCH: }"; return ;; esac
 	for py in $deb; do
@@ -102,6 +102,26 @@ t_py_attach_tasks() {
 		fi
 	fi
 	[ -n "$r" ] && err="$err [caps: $r]"
+	# a target whose memory does not answer (the tests' stand-in: the
+	# helper thread stalls 5 s): the attach waits 100 ms for it, goes on
+	# and counts the process; the whole check (start, attach, 1 s) well
+	# under those 5 s
+	d=$O/tasks-stall
+	t0=$EPOCHREALTIME
+	r=$(AP_TEST_PYTHREADS_STALL_MS=5000 tasks_attach ${deb%%$'\n'*} $d)
+	t1=$EPOCHREALTIME
+	if [ -z "$r" ]; then
+		r=$(jq -r '.collectors.cpu.counters | "\(.python_async_tasks) \(.python_async_processes_skipped)"' $d/run.json)
+		if [ "$r" != "0 1" ] || jq -e '(.asyncio_tasks // []) | length > 0' $d/artifacts/offcpu.json >/dev/null; then
+			r="listed, skipped: $r, want 0 1"
+		elif ! awk -v a=$t0 -v b=$t1 'BEGIN { exit !(b - a < 4) }'; then
+			r="the attach took $(awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }') s: it waited for the stalled read"
+		else
+			r=""
+			ok="$ok stall"
+		fi
+	fi
+	[ -n "$r" ] && err="$err [stall: $r]"
 	# the newest older interpreter: nothing listed, nothing fails
 	for py in $(pythons); do
 		hex=$("$py" -c 'import sys; print(sys.hexversion)' 2>/dev/null) || continue
