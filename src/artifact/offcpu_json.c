@@ -49,12 +49,13 @@ static void load_async_tasks(struct profile *p, const cJSON *arr)
 	struct ap_async_frame fr[64];
 	const cJSON *o, *f;
 
+#define STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k))
 	p->has_atasks = true;
 	cJSON_ArrayForEach(o, arr) {
 		struct ap_async_task t = {
 			.pid = json_u64(o, "pid"), .tid = json_u64(o, "tid"),
-			.name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name")),
-			.waits = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "waits")),
+			.name = STR(o, "name"),
+			.waits = STR(o, "waits"),
 			.cut = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "chain_cut")),
 			.chain = fr,
 		};
@@ -64,13 +65,12 @@ static void load_async_tasks(struct profile *p, const cJSON *arr)
 				t.cut = true;
 				break;
 			}
-			fr[t.nr_chain++] = (struct ap_async_frame){
-				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "function")),
-				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "file")),
-				(uint32_t)json_u64(f, "line") };
+			fr[t.nr_chain++] = (struct ap_async_frame){ STR(f, "function"), STR(f, "file"),
+								    (uint32_t)json_u64(f, "line") };
 		}
 		profile__add_async_task(p, &t);
 	}
+#undef STR
 }
 
 cJSON *offcpu_json__build(const struct profile *p)

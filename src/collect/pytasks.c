@@ -248,10 +248,12 @@ static bool attach_pid(struct cpu_collector *cc, uint32_t pid, struct py_async_t
 					   .waits = buf[i].waits, .cut = buf[i].cut,
 					   .nr_chain = buf[i].depth, .chain = fr };
 
-		for (j = 0; j < buf[i].depth && j < AP_PYASYNC_DEPTH; j++)
-			fr[j] = (struct ap_async_frame){ buf[i].chain[j].func, buf[i].chain[j].file,
-							 buf[i].chain[j].line > 0 ?
-								 (uint32_t)buf[i].chain[j].line : 0 };
+		for (j = 0; j < buf[i].depth && j < AP_PYASYNC_DEPTH; j++) {
+			const struct py_async_frame *f = &buf[i].chain[j];
+
+			fr[j] = (struct ap_async_frame){ (char *)f->func, (char *)f->file,
+							 f->line > 0 ? (uint32_t)f->line : 0 };
+		}
 		profile__add_async_task(p, &t);
 	}
 	cc->atasks.listed += n;

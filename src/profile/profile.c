@@ -1104,9 +1104,11 @@ void profile__add_async_task(struct profile *p, const struct ap_async_task *t)
 	d->name = xstrdup(t->name ? t->name : "");
 	d->waits = xstrdup(t->waits ? t->waits : "?");
 	d->chain = t->nr_chain ? xcalloc(t->nr_chain, sizeof(*d->chain)) : NULL;
-	for (j = 0; j < t->nr_chain; j++)
-		d->chain[j] = (struct ap_async_frame){ xstrdup(t->chain[j].func ? t->chain[j].func : ""),
-						       xstrdup(t->chain[j].file ? t->chain[j].file : ""),
-						       t->chain[j].line };
+	for (j = 0; j < t->nr_chain; j++) {
+		const struct ap_async_frame *f = &t->chain[j];
+
+		d->chain[j] = (struct ap_async_frame){ xstrdup(f->func ? f->func : ""),
+						       xstrdup(f->file ? f->file : ""), f->line };
+	}
 	p->has_atasks = true;
 }

@@ -189,7 +189,8 @@ struct ap_async_task {
 	uint32_t pid;
 	uint32_t tid;           /* the thread whose task list held it; 0: its thread ended */
 	char *name;
-	char *waits;            /* what the innermost coroutine awaits: "Future", "Task NAME", "?" */
+	char *waits;            /* what the innermost coroutine awaits: "Future",
+				 * "Task NAME", "?" */
 	bool cut;               /* the chain went deeper than was read */
 	uint32_t nr_chain;
 	struct ap_async_frame *chain;
@@ -267,7 +268,8 @@ struct profile {
 
 	struct ap_async_task *atasks;   /* suspended at the attach, per process in pid order */
 	size_t nr_atasks, cap_atasks;
-	bool has_atasks;                /* the attach read task lists (offcpu.json "asyncio_tasks") */
+	bool has_atasks;                /* the attach read task lists (offcpu.json
+					 * "asyncio_tasks") */
 
 	uint64_t start_mono_ns; /* profiling (window) start (CLOCK_MONOTONIC) */
 	uint64_t total_samples;

@@ -901,7 +901,8 @@ static void read_list(struct actx *x, uint64_t head, uint64_t running, uint32_t 
 		}
 		memset(t, 0, sizeof(*t));
 		if (read_task_name(c, &x->a, task, t->name, sizeof(t->name)) ||
-		    rd(c, task + FUT_STATE, &state, 4) || !(coro = rd64(c, task + x->a.task_coro))) {
+		    rd(c, task + FUT_STATE, &state, 4) ||
+		    !(coro = rd64(c, task + x->a.task_coro))) {
 			if (c->err == -EFAULT || c->err == -EINVAL)
 				c->err = 0;
 			x->st.failed++;
@@ -954,8 +955,8 @@ int pythreads__async_tasks(const struct py_target *t, struct py_async_task *out,
 		goto out;
 	}
 	read_list(x, interp + x->al->interp_tasks, 0, 0, out, max, &n);
-	for (ts = rd64(c, interp + x->al->interp_threads); ts && !c->err && threads++ < AP_PYTHREADS_MAX;
-	     ts = rd64(c, ts + TSTATE_NEXT)) {
+	ts = rd64(c, interp + x->al->interp_threads);
+	for (; ts && !c->err && threads++ < AP_PYTHREADS_MAX; ts = rd64(c, ts + TSTATE_NEXT)) {
 		tid = 0;
 		rd(c, ts + x->al->tstate_tid, &tid, 4);
 		read_list(x, ts + x->al->tstate_tasks, rd64(c, ts + x->a.tstate_running_task), tid,

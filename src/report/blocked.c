@@ -313,11 +313,12 @@ void ap_async_print(const struct profile *p, FILE *f)
 			free(chain);
 		}
 		if (n > AP_ASYNC_SHOWN)
-			fprintf(f, "  ... and %zu more (offcpu.json \"asyncio_tasks\" has every one)\n",
-				n - AP_ASYNC_SHOWN);
+			fprintf(f, "  ... and %zu more (offcpu.json \"asyncio_tasks\" has every "
+				"one)\n", n - AP_ASYNC_SHOWN);
 	}
 	if (profile__counter(p, "python_async_tasks_capped"))
-		fprintf(f, "  %llu more suspended tasks not read: over the cap (python_async_tasks_capped)\n",
+		fprintf(f, "  %llu more suspended tasks not read: over the cap "
+			"(python_async_tasks_capped)\n",
 			(unsigned long long)profile__counter(p, "python_async_tasks_capped"));
 	sb_free(&sb);
 }
