@@ -320,5 +320,9 @@ void ap_async_print(const struct profile *p, FILE *f)
 		fprintf(f, "  %llu more suspended tasks not read: over the cap "
 			"(python_async_tasks_capped)\n",
 			(unsigned long long)profile__counter(p, "python_async_tasks_capped"));
+	if (profile__counter(p, "python_async_processes_skipped"))
+		fprintf(f, "\nSuspended asyncio tasks not read in %llu process(es): the memory did not "
+			"answer in time, or the attach's budget ran out (python_async_processes_skipped)\n",
+			(unsigned long long)profile__counter(p, "python_async_processes_skipped"));
 	sb_free(&sb);
 }

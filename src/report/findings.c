@@ -605,6 +605,11 @@ static void md_async_tasks(const struct profile *p, FILE *f)
 		fprintf(f, "%llu more suspended tasks were not read: over the cap "
 			"(`python_async_tasks_capped`).\n\n",
 			(unsigned long long)profile__counter(p, "python_async_tasks_capped"));
+	if (profile__counter(p, "python_async_processes_skipped"))
+		fprintf(f, "Suspended asyncio tasks were not read in %llu process(es): the memory did not "
+			"answer in time, or the attach's budget ran out (`python_async_processes_skipped`)."
+			"\n\n",
+			(unsigned long long)profile__counter(p, "python_async_processes_skipped"));
 	sb_free(&sb);
 }
 

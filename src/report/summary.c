@@ -512,6 +512,9 @@ static void print_losses(FILE *f, const struct profile *p)
 		"mapped_files_refused", /* frames left unnamed: the path was not the mapped file */
 		"slow_syscalls_dropped",
 		"snapshot_threads_lost", "snapshot_threads_cut", /* threads of the attach snapshot */
+		/* the asyncio tasks suspended at the attach */
+		"python_async_tasks_capped", "python_async_chains_cut", "python_async_task_failures",
+		"python_async_reads_incomplete", "python_async_processes_skipped",
 	};
 	size_t i;
 	bool any = false;

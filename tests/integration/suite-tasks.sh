@@ -114,6 +114,8 @@ t_py_attach_tasks() {
 		r=$(jq -r '.collectors.cpu.counters | "\(.python_async_tasks) \(.python_async_processes_skipped)"' $d/run.json)
 		if [ "$r" != "0 1" ] || jq -e '(.asyncio_tasks // []) | length > 0' $d/artifacts/offcpu.json >/dev/null; then
 			r="listed, skipped: $r, want 0 1"
+		elif ! grep -q '^Suspended asyncio tasks were not read in 1 process(es): the memory did not answer in time' $d/report.md; then
+			r="report.md does not say the tasks were not read: $(grep -i asyncio $d/report.md | head -2)"
 		elif ! awk -v a=$t0 -v b=$t1 'BEGIN { exit !(b - a < 4) }'; then
 			r="the attach took $(awk -v a=$t0 -v b=$t1 'BEGIN { print b - a }') s: it waited for the stalled read"
 		else
