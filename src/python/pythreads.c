@@ -768,6 +768,8 @@ static const struct code_seen *code_of(struct actx *x, uint64_t code)
 	int32_t first;
 	unsigned i;
 
+	if (!code)
+		return NULL;
 	for (i = 0; i < x->nr_codes; i++)
 		if (x->codes[i].code == code)
 			return &x->codes[i];
@@ -775,7 +777,9 @@ static const struct code_seen *code_of(struct actx *x, uint64_t code)
 	 * interpreter's file) */
 	if (obj_kind(x, code, &tn) != K_OTHER || strcmp(tn, "code"))
 		return NULL;
-	cs = &x->codes[x->nr_codes < ASYNC_CODES ? x->nr_codes++ : ASYNC_CODES - 1];
+	/* a new slot, counted once filled; when all are taken, the last
+	 * is filled again */
+	cs = &x->codes[x->nr_codes < ASYNC_CODES ? x->nr_codes : ASYNC_CODES - 1];
 	memset(cs, 0, offsetof(struct code_seen, lt));
 	if (rd(c, code + x->o.code_firstlineno, &first, 4))
 		return NULL;
@@ -795,6 +799,8 @@ static const struct code_seen *code_of(struct actx *x, uint64_t code)
 	if (c->err)
 		return NULL;
 	cs->code = code;
+	if (x->nr_codes < ASYNC_CODES)
+		x->nr_codes++;
 	return cs;
 }
 
