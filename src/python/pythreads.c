@@ -926,6 +926,15 @@ static void read_list(struct actx *x, uint64_t head, uint64_t running, uint32_t 
 		x->st.incomplete = 1; /* a list longer than we walk: a cycle? */
 }
 
+int pythreads__async_offsets(int minor, struct py_async_offsets *o)
+{
+	if (minor < 14 || minor >= (int)AP_ARRAY_SIZE(async_layouts))
+		return -ENOTSUP;
+	*o = (struct py_async_offsets){ async_layouts[minor].tstate_tasks,
+					async_layouts[minor].interp_tasks, TASK_NODE };
+	return 0;
+}
+
 int pythreads__async_tasks(const struct py_target *t, struct py_async_task *out, size_t max,
 			   struct pyasync_stats *st)
 {

@@ -120,6 +120,13 @@ int pythreads__async_tasks(const struct py_target *t, struct py_async_task *out,
 int pythreads__async_tasks_bounded(const struct py_target *t, struct py_async_task *out,
 				   size_t max, struct pyasync_stats *st, uint64_t budget_ns);
 
+/* the task list offsets pythreads__async_tasks() uses for 3.<minor> (the
+ * unit tests compare them with the _AsyncioDebug sections); 0 or -ENOTSUP */
+struct py_async_offsets {
+	uint16_t tstate_tasks, interp_tasks, task_node;
+};
+int pythreads__async_offsets(int minor, struct py_async_offsets *o);
+
 /* pid's image img, if it has a configured interpreter (img->py_minor >
  * 0), as a target; 0 or -ENOENT */
 int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t);
