@@ -17,6 +17,62 @@ uint64_t profile__thread_wall_ns(const struct ap_thread *t)
 	return t->end_ns > t->start_ns ? t->end_ns - t->start_ns : 0;
 }
 
+/* the asyncio tasks suspended at the attach, each with its await chain
+ * (the task's coroutine first) */
+static void add_async_tasks(cJSON *root, const struct profile *p)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "asyncio_tasks"), *o, *ch, *f;
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < p->nr_atasks; i++) {
+		const struct ap_async_task *t = &p->atasks[i];
+
+		cJSON_AddItemToArray(arr, o = cJSON_CreateObject());
+		cJSON_AddNumberToObject(o, "pid", t->pid);
+		cJSON_AddNumberToObject(o, "tid", t->tid);
+		cJSON_AddStringToObject(o, "name", t->name);
+		cJSON_AddStringToObject(o, "waits", t->waits);
+		ch = cJSON_AddArrayToObject(o, "chain");
+		for (j = 0; j < t->nr_chain; j++) {
+			cJSON_AddItemToArray(ch, f = cJSON_CreateObject());
+			cJSON_AddStringToObject(f, "function", t->chain[j].func);
+			cJSON_AddStringToObject(f, "file", t->chain[j].file);
+			cJSON_AddNumberToObject(f, "line", t->chain[j].line);
+		}
+		cJSON_AddBoolToObject(o, "chain_cut", t->cut);
+	}
+}
+
+static void load_async_tasks(struct profile *p, const cJSON *arr)
+{
+	struct ap_async_frame fr[64];
+	const cJSON *o, *f;
+
+#define STR(o, k) cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k))
+	p->has_atasks = true;
+	cJSON_ArrayForEach(o, arr) {
+		struct ap_async_task t = {
+			.pid = json_u64(o, "pid"), .tid = json_u64(o, "tid"),
+			.name = STR(o, "name"),
+			.waits = STR(o, "waits"),
+			.cut = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "chain_cut")),
+			.chain = fr,
+		};
+
+		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(o, "chain")) {
+			if (t.nr_chain == AP_ARRAY_SIZE(fr)) {
+				t.cut = true;
+				break;
+			}
+			fr[t.nr_chain++] = (struct ap_async_frame){ STR(f, "function"), STR(f, "file"),
+								    (uint32_t)json_u64(f, "line") };
+		}
+		profile__add_async_task(p, &t);
+	}
+#undef STR
+}
+
 cJSON *offcpu_json__build(const struct profile *p)
 {
 	cJSON *root = cJSON_CreateObject(), *arr, *o, *r;
@@ -92,6 +148,8 @@ cJSON *offcpu_json__build(const struct profile *p)
 		}
 		cJSON_AddNumberToObject(root, "cpu_takers_dropped", (double)p->takers_dropped);
 	}
+	if (p->has_atasks)
+		add_async_tasks(root, p);
 	if (p->interval_min_ns)
 		json_add_intervals(root, p);
 	return root;
@@ -346,6 +404,9 @@ static int offcpu_load_root(struct profile *p, cJSON *root, const char *path)
 		snprintf(tk.comm, sizeof(tk.comm), "%s", comm ? comm : "");
 		profile__add_taker(p, &tk);
 	}
+	r = cJSON_GetObjectItemCaseSensitive(root, "asyncio_tasks");
+	if (cJSON_IsArray(r))
+		load_async_tasks(p, r);
 	what = "intervals";
 	{
 		const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "reasons");

@@ -153,6 +153,12 @@ struct cpu_collector {
 	uint64_t pytask_spent_ns;   /* task name read time this window, all processes */
 	uint64_t pytask_reads_total, pytask_failed, pytasks_capped;
 	uint64_t pytask_deferred;   /* reads left for a later sample: over a budget */
+	/* suspended tasks read at the attach (pytasks.c): listed; left out
+	 * over a cap or unreadable; chains cut; processes whose lists were
+	 * read in part or not at all (budget, timeout) */
+	struct {
+		uint64_t listed, capped, failed, cut, incomplete, skipped;
+	} atasks;
 	bool task_on;               /* the sample being built has a task: */
 	uint32_t task_frame;        /* ... its task frame */
 	uint64_t task_code;         /* ... the task's coroutine's code object */
@@ -186,6 +192,11 @@ void collect_pytask_begin(struct cpu_collector *cc, const struct ap_cpu_sample *
 bool collect_pytask_before(struct cpu_collector *cc, const struct ap_py_frame *f);
 uint32_t collect_pytask_end(struct cpu_collector *cc, uint32_t *out, uint32_t n);
 void collect_pytasks_free(struct cpu_collector *cc);
+/* at the attach (-p): each 3.14+ process's suspended asyncio tasks and
+ * their await chains into the profile (profile.atasks), bounded
+ * (AP_PYASYNC_* caps, AP_PYASYNC_ATTACH_NS in all); counters */
+void collect_pytasks_attach(struct cpu_collector *cc);
+void collect_pytasks_counters(struct cpu_collector *cc, struct profile *into);
 /* may tgid's task name be read at now (monotonic ns)? 0, or -EAGAIN (the
  * window's time budget spent) / -EDQUOT (tgid's reads this window) */
 int collect_pytask_admit(struct cpu_collector *cc, uint32_t tgid, uint64_t now);

@@ -572,6 +572,7 @@ int cpu_collector__attach(struct cpu_collector *cc)
 	/* every collector is on: a thread blocked now with no switch from
 	 * here on was blocked in this stack all along */
 	collect_snapshot_take(cc);
+	collect_pytasks_attach(cc);
 	return 0;
 }
 
@@ -872,6 +873,7 @@ void cpu_collector__counters(struct cpu_collector *cc)
 	profile__set_counter(p, "python_task_names_capped", cc->pytasks_capped);
 	profile__set_counter(p, "python_task_name_reads_deferred", cc->pytask_deferred);
 	collect_snapshot_counters(cc, p);
+	collect_pytasks_counters(cc, p);
 	profile__set_counter(p, "sideband_lost", cc->ses->pm.nr_lost_events);
 	profile__set_counter(p, "timeline_samples_dropped", p->times_dropped);
 	profile__set_counter(p, "mmap_events", cc->ses->pm.nr_mmap_events);

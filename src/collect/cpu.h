@@ -54,6 +54,8 @@ void cpu_collector__remap(struct cpu_collector *cc, const struct profile_remap *
 #define AP_PYTASK_BUDGET_NS 50000000ull /* task name read time per window, all processes */
 #define AP_PYTASK_TRIES 3          /* failed reads of a Task before "[task ?]" is kept */
 #define AP_PYNAMES_WAIT_NS 100000000ull /* one read of a process's memory, on a helper thread */
+#define AP_PYASYNC_ALL 1024        /* suspended asyncio tasks kept at the attach, all processes */
+#define AP_PYASYNC_ATTACH_NS 1000000000ull /* reading them: no process begun after it */
 #define AP_PYNAMES_FLUSH_NS 50000000ull /* name reads of one flush, all processes together */
 #define AP_PYNAMES_LAST_FLUSH_NS 500000000ull /* ... of the last flush */
 

@@ -7,7 +7,9 @@
  * AP_PYTASK_WINDOW_NS (time for all processes, a count per process; what
  * it leaves out is "[task ?]", not kept, read at a later sample), and
  * kept as a "[task NAME]" frame, which the splice
- * puts just under the task's coroutine frame (src/collect/stacks.c). */
+ * puts just under the task's coroutine frame (src/collect/stacks.c).
+ * At the attach (-p), the tasks not running: each 3.14+ process's task
+ * lists, with each suspended task's await chain (collect_pytasks_attach). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "log.h"
 #include "python/pythreads.h"
 #include "util.h"
+#include "profile/profile.h"
 
 /* a Task's address is reused (pymalloc gives a freed Task's block to the
  * next one): its name object, read beside it (aux[1]), tells them apart */
@@ -204,4 +207,89 @@ void collect_pytasks_free(struct cpu_collector *cc)
 	hmap_free(&cc->pytask_code);
 	hmap_free(&cc->pytask_reads);
 	hmap_free(&cc->pytask_fails);
+}
+
+/* one process's suspended tasks into the profile; false when its memory
+ * did not answer */
+static bool attach_pid(struct cpu_collector *cc, uint32_t pid, struct py_async_task *buf)
+{
+	struct ap_async_frame fr[AP_PYASYNC_DEPTH];
+	struct pyasync_stats st = { 0 };
+	struct profile *p = &cc->ses->prof;
+	struct ap_proc *proc = procmaps__find(&cc->ses->pm, pid);
+	struct ap_image *img = proc ? proc__image_at(proc, UINT64_MAX) : NULL;
+	size_t max = AP_PYASYNC_ALL - cc->atasks.listed;
+	struct py_target tg;
+	int n, i;
+	uint32_t j;
+
+	if (!img || img->py_minor < 14 || pythreads__target(pid, img, &tg))
+		return true; /* no task lists before 3.14: nothing to say */
+	if (max > AP_PYASYNC_TASKS)
+		max = AP_PYASYNC_TASKS;
+	n = pythreads__async_tasks_bounded(&tg, buf, max, &st, AP_PYNAMES_WAIT_NS);
+	if (n == -ETIMEDOUT) {
+		collect_pynames_timed_out(cc, pid);
+		cc->atasks.skipped++;
+		return false;
+	}
+	if (n < 0) {
+		ap_debug("python: pid %u: reading its asyncio tasks: %s", pid, ap_errstr(n));
+		cc->atasks.skipped++;
+		return true;
+	}
+	p->has_atasks = true;
+	cc->atasks.capped += st.capped;
+	cc->atasks.failed += st.failed;
+	cc->atasks.cut += st.cut;
+	cc->atasks.incomplete += st.incomplete;
+	for (i = 0; i < n; i++) {
+		struct ap_async_task t = { .pid = pid, .tid = buf[i].tid, .name = buf[i].name,
+					   .waits = buf[i].waits, .cut = buf[i].cut,
+					   .nr_chain = buf[i].depth, .chain = fr };
+
+		for (j = 0; j < buf[i].depth && j < AP_PYASYNC_DEPTH; j++) {
+			const struct py_async_frame *f = &buf[i].chain[j];
+
+			fr[j] = (struct ap_async_frame){ (char *)f->func, (char *)f->file,
+							 f->line > 0 ? (uint32_t)f->line : 0 };
+		}
+		profile__add_async_task(p, &t);
+	}
+	cc->atasks.listed += n;
+	return true;
+}
+
+void collect_pytasks_attach(struct cpu_collector *cc)
+{
+	const struct ap_options *o = &cc->ses->opts;
+	uint64_t end = now_mono_ns() + AP_PYASYNC_ATTACH_NS;
+	struct py_async_task *buf;
+	int i;
+
+	/* attach mode only: --all's processes are many, a launched one has
+	 * no tasks yet; shown beside the threads blocked since before
+	 * profiling, with the off-CPU collector (offcpu.json) */
+	if (!o->nr_pids || o->argv || o->all || o->no_offcpu)
+		return;
+	buf = xcalloc(AP_PYASYNC_TASKS, sizeof(*buf));
+	for (i = 0; i < o->nr_pids; i++) {
+		if (cc->atasks.listed >= AP_PYASYNC_ALL || now_mono_ns() > end ||
+		    collect_pynames_hung(cc, o->pids[i])) {
+			cc->atasks.skipped++;
+			continue;
+		}
+		attach_pid(cc, o->pids[i], buf);
+	}
+	free(buf);
+}
+
+void collect_pytasks_counters(struct cpu_collector *cc, struct profile *into)
+{
+	profile__set_counter(into, "python_async_tasks", cc->atasks.listed);
+	profile__set_counter(into, "python_async_tasks_capped", cc->atasks.capped);
+	profile__set_counter(into, "python_async_task_failures", cc->atasks.failed);
+	profile__set_counter(into, "python_async_chains_cut", cc->atasks.cut);
+	profile__set_counter(into, "python_async_reads_incomplete", cc->atasks.incomplete);
+	profile__set_counter(into, "python_async_processes_skipped", cc->atasks.skipped);
 }

@@ -161,6 +161,8 @@ static void copy_events(struct compact *c)
 	}
 	for (i = 0; i < p->nr_counters; i++)
 		profile__set_counter(d, p->counters[i].name, p->counters[i].value);
+	for (i = 0; i < p->nr_atasks; i++)
+		profile__add_async_task(d, &p->atasks[i]);
 }
 
 void profile__compact(const struct profile *win, struct profile *out)
@@ -183,6 +185,7 @@ void profile__compact(const struct profile *win, struct profile *out)
 	out->slow_dropped += win->slow_dropped;
 	out->has_timeline = win->has_timeline;
 	out->has_takers = win->has_takers;
+	out->has_atasks = win->has_atasks;
 	out->times_dropped += win->times_dropped;
 	out->ivals_dropped += win->ivals_dropped;
 	out->interval_min_ns = win->interval_min_ns;

@@ -143,6 +143,9 @@ void profile__merge(struct profile *dst, const struct profile *src)
 	dst->takers_dropped += src->takers_dropped;
 	dst->has_offcpu |= src->has_offcpu;
 	dst->has_takers |= src->has_takers;
+	for (i = 0; i < src->nr_atasks; i++)
+		profile__add_async_task(dst, &src->atasks[i]);
+	dst->has_atasks |= src->has_atasks;
 	if (src->min_block_ns && (!dst->min_block_ns || src->min_block_ns < dst->min_block_ns))
 		dst->min_block_ns = src->min_block_ns;
 	for (i = 0; i < src->nr_counters; i++)

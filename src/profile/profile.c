@@ -38,6 +38,19 @@ static void free_rows(struct profile *p)
 
 	for (i = 0; i < p->nr_counters; i++)
 		free(p->counters[i].name);
+	for (i = 0; i < p->nr_atasks; i++) {
+		struct ap_async_task *t = &p->atasks[i];
+		uint32_t j;
+
+		for (j = 0; j < t->nr_chain; j++) {
+			free(t->chain[j].func);
+			free(t->chain[j].file);
+		}
+		free(t->chain);
+		free(t->name);
+		free(t->waits);
+	}
+	free(p->atasks);
 	free(p->counts);
 	free(p->threads);
 	free(p->off);
@@ -206,6 +219,7 @@ void profile__take_window(struct profile *live, struct profile *win)
 	MOVE(times); MOVE(nr_times); MOVE(cap_times); MOVE(times_dropped);
 	MOVE(ivals); MOVE(nr_ivals); MOVE(cap_ivals); MOVE(ivals_dropped);
 	MOVE(counters); MOVE(nr_counters); MOVE(cap_counters);
+	MOVE(atasks); MOVE(nr_atasks); MOVE(cap_atasks);
 	MOVE(total_samples);
 
 	win->has_offcpu = live->has_offcpu;
@@ -214,6 +228,7 @@ void profile__take_window(struct profile *live, struct profile *win)
 	win->slow_ns = live->slow_ns;
 	win->has_timeline = live->has_timeline;
 	win->has_takers = live->has_takers;
+	win->has_atasks = live->has_atasks;
 	win->interval_min_ns = live->interval_min_ns;
 	win->start_mono_ns = live->start_mono_ns;
 	win->frequency_hz = live->frequency_hz;
@@ -1076,4 +1091,24 @@ const char *profile__stack_task(const struct profile *p, uint32_t stack, char *b
 		return buf;
 	}
 	return NULL;
+}
+
+void profile__add_async_task(struct profile *p, const struct ap_async_task *t)
+{
+	struct ap_async_task *d;
+	uint32_t j;
+
+	GROW(p->atasks, p->cap_atasks, p->nr_atasks + 1);
+	d = &p->atasks[p->nr_atasks++];
+	*d = *t;
+	d->name = xstrdup(t->name ? t->name : "");
+	d->waits = xstrdup(t->waits ? t->waits : "?");
+	d->chain = t->nr_chain ? xcalloc(t->nr_chain, sizeof(*d->chain)) : NULL;
+	for (j = 0; j < t->nr_chain; j++) {
+		const struct ap_async_frame *f = &t->chain[j];
+
+		d->chain[j] = (struct ap_async_frame){ xstrdup(f->func ? f->func : ""),
+						       xstrdup(f->file ? f->file : ""), f->line };
+	}
+	p->has_atasks = true;
 }

@@ -175,6 +175,27 @@ struct ap_interval {
 #define AP_SLOW_ROWS_KEPT 256      /* ... kept at the end, the most total time first */
 #define AP_TAKERS_MAX 4096         /* (process, CPU taker) rows; the kernel map's size too */
 
+/* An asyncio task found suspended at the attach (CPython 3.14+: the attach
+ * reads each process's task lists, src/collect/pytasks.c): its name and
+ * await chain, the task's coroutine first. Plain strings, not string ids:
+ * a snapshot of the attach, copied whole by windows, merges and
+ * compactions. */
+struct ap_async_frame {
+	char *func, *file;      /* co_qualname, co_filename */
+	uint32_t line;          /* 0 unknown */
+};
+
+struct ap_async_task {
+	uint32_t pid;
+	uint32_t tid;           /* the thread whose task list held it; 0: its thread ended */
+	char *name;
+	char *waits;            /* what the innermost coroutine awaits: "Future",
+				 * "Task NAME", "?" */
+	bool cut;               /* the chain went deeper than was read */
+	uint32_t nr_chain;
+	struct ap_async_frame *chain;
+};
+
 struct ap_counter_val {
 	char *name;
 	uint64_t value;
@@ -244,6 +265,11 @@ struct profile {
 
 	struct ap_counter_val *counters;
 	size_t nr_counters, cap_counters;
+
+	struct ap_async_task *atasks;   /* suspended at the attach, per process in pid order */
+	size_t nr_atasks, cap_atasks;
+	bool has_atasks;                /* the attach read task lists (offcpu.json
+					 * "asyncio_tasks") */
 
 	uint64_t start_mono_ns; /* profiling (window) start (CLOCK_MONOTONIC) */
 	uint64_t total_samples;
@@ -395,6 +421,9 @@ bool profile__merge_slow(struct profile *p, const struct ap_slow_call *row);
 void profile__trim_slow(struct profile *p, size_t keep);
 /* slow calls counted in rows */
 uint64_t profile__slow_calls(const struct profile *p);
+/* a deep copy of t appended to p's suspended asyncio tasks */
+void profile__add_async_task(struct profile *p, const struct ap_async_task *t);
+
 /* the process entry of pid, created if absent */
 struct ap_process *profile__process(struct profile *p, uint32_t pid);
 /* the process entry of pid, or NULL */

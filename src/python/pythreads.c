@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "python/pythreads.h"
+#include "python/linetable.h"
 #include "python/offsets.h"
 #include "python/pyproc.h"
 #include "util.h"
@@ -594,13 +595,40 @@ out:
 	return err;
 }
 
+/* is task a Task as TaskObj lays one out, and its name into out? The
+ * task need not be a C Task (asyncio.tasks._PyTask, a task factory's own
+ * class): its layout is TaskObj's only if its type is at least that big
+ * and it says it is a Task. 0 or -errno */
+static int read_task_name(struct rctx *c, const struct ap_py_asyncio *a, uint64_t task, char *out,
+			  size_t cap)
+{
+	uint64_t name, type, v;
+	uint8_t is_task = 0;
+	int err;
+
+	type = rd64(c, task + OB_TYPE);
+	if (!type || rd(c, type + TP_BASICSIZE, &v, 8) || v < a->task_size ||
+	    rd(c, task + a->task_is_task, &is_task, 1) || is_task != 1)
+		return c->err ? c->err : -EINVAL;
+	name = rd64(c, task + a->task_name);
+	if (!name)
+		return c->err ? c->err : -ENOENT;
+	/* a name not given is the int N of "Task-N", formatted when asked */
+	if (is_a(c, name, TPF_LONG_SUBCLASS)) {
+		err = read_long(c, name, &v);
+		if (!err)
+			snprintf(out, cap, "Task-%llu", (unsigned long long)v);
+		return err;
+	}
+	return read_str(c, name, out, cap);
+}
+
 int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, size_t cap,
 			 uint64_t *code)
 {
 	struct rctx *c = calloc(1, sizeof(*c));
 	struct ap_py_asyncio a;
-	uint64_t name, coro, type, v;
-	uint8_t is_task = 0;
+	uint64_t coro;
 	int err;
 
 	if (!c)
@@ -617,28 +645,7 @@ int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, si
 	err = load_ranges(c, t);
 	if (err)
 		goto out;
-	/* the running task need not be a C Task (asyncio.tasks._PyTask, a
-	 * task factory's own class): its layout is TaskObj's only if its
-	 * type is at least that big and it says it is a Task */
-	type = rd64(c, task + OB_TYPE);
-	if (!type || rd(c, type + TP_BASICSIZE, &v, 8) || v < a.task_size ||
-	    rd(c, task + a.task_is_task, &is_task, 1) || is_task != 1) {
-		err = c->err ? c->err : -EINVAL;
-		goto out;
-	}
-	name = rd64(c, task + a.task_name);
-	if (!name) {
-		err = c->err ? c->err : -ENOENT;
-		goto out;
-	}
-	/* a name not given is the int N of "Task-N", formatted when asked */
-	if (is_a(c, name, TPF_LONG_SUBCLASS)) {
-		err = read_long(c, name, &v);
-		if (!err)
-			snprintf(out, cap, "Task-%llu", (unsigned long long)v);
-	} else {
-		err = read_str(c, name, out, cap);
-	}
+	err = read_task_name(c, &a, task, out, cap);
 	if (err)
 		goto out;
 	/* the coroutine's code: where the task's frames begin in a stack
@@ -653,6 +660,340 @@ out:
 	return err;
 }
 
+/* The task lists of 3.14+ (gh-91048: a doubly linked list of every Task
+ * not yet done, per thread, and the interpreter's for the Tasks of threads
+ * that ended). Offsets: offsetof() against Debian unstable's
+ * libpython3.14-dev 3.14.10 and libpython3.15-dev 3.15.2 headers
+ * (Py_BUILD_CORE); the task list fields are equal to the _AsyncioDebug
+ * sections of those builds (Py_AsyncioModuleDebugOffsets). TaskObj and
+ * the future iterator are _asynciomodule.c's own structs: fut_state
+ * follows fut_awaited_by (96) and precedes fut_is_task (108). */
+static const struct async_layout {
+	uint16_t interp_head;     /* _PyRuntimeState.interpreters.head */
+	uint16_t interp_threads;  /* PyInterpreterState.threads.head */
+	uint16_t interp_tasks;    /* PyInterpreterState.asyncio_tasks_head */
+	uint16_t tstate_tasks;    /* _PyThreadStateImpl.asyncio_tasks_head */
+	uint16_t tstate_tid;      /* PyThreadState.native_thread_id */
+	int8_t yield_from[2];     /* PyGenObject.gi_frame_state values of a coroutine
+				   * suspended in an await (FRAME_SUSPENDED_YIELD_FROM,
+				   * 3.15's _LOCKED too) */
+} async_layouts[] = {
+	[14] = { 808, 7344, 10880, 880, 160, { -1, -1 } },
+	[15] = { 936, 7336, 10856, 1048, 184, { 2, 3 } },
+};
+
+#define TSTATE_NEXT 8           /* PyThreadState.next */
+#define TASK_NODE 152           /* TaskObj.task_node (struct llist_node: next at 0) */
+#define FUT_STATE 104           /* FutureObj.fut_state (int: 0 PENDING) */
+#define FUTITER_FUTURE 16       /* futureiterobject.future */
+#define GEN_FRAME_STATE 67      /* PyGenObject.gi_frame_state (int8) */
+#define TP_NAME 24              /* PyTypeObject.tp_name (const char *) */
+#define FRAME_STACKPOINTER 64   /* _PyInterpreterFrame.stackpointer (3.14+) */
+#define FRAME_LOCALSPLUS 80     /* _PyInterpreterFrame.localsplus */
+#define ASYNC_CODES 64          /* code objects remembered per call */
+
+enum obj_kind { K_OTHER, K_CORO, K_FUTITER, K_FUTURE };
+
+struct actx {
+	struct rctx *c;
+	const struct async_layout *al;
+	int minor;
+	struct ap_py_asyncio a;
+	struct ap_py_offsets o;
+	struct type_seen {
+		uint64_t type;
+		enum obj_kind kind;
+		char name[48];
+	} types[16];
+	unsigned nr_types;
+	struct code_seen {
+		uint64_t code;
+		int first;
+		char func[AP_PYASYNC_FUNC_MAX];
+		char file[AP_PYASYNC_FILE_MAX];
+		uint8_t lt[AP_PY_LINETABLE_MAX];
+		size_t nlt;
+	} *codes;
+	unsigned nr_codes;
+	struct pyasync_stats st;
+};
+
+/* obj's type: its kind, and its tp_name (a C string in the interpreter's
+ * file, or a heap type's copy) without an "_asyncio." prefix */
+static enum obj_kind obj_kind(struct actx *x, uint64_t obj, const char **name)
+{
+	struct rctx *c = x->c;
+	uint64_t type = rd64(c, obj + OB_TYPE), tpn;
+	struct type_seen *ts;
+	char buf[48] = "";
+	unsigned i;
+
+	*name = "?";
+	if (!type)
+		return K_OTHER;
+	for (i = 0; i < x->nr_types; i++)
+		if (x->types[i].type == type) {
+			*name = x->types[i].name;
+			return x->types[i].kind;
+		}
+	tpn = rd64(c, type + TP_NAME);
+	/* the name may end near its mapping's end: a shorter read then */
+	if (!tpn || (rd(c, tpn, buf, sizeof(buf) - 1) &&
+		     (c->err != -EFAULT || (c->err = 0, rd(c, tpn, buf, 16)))))
+		return K_OTHER;
+	buf[sizeof(buf) - 1] = 0;
+	ts = &x->types[x->nr_types < AP_ARRAY_SIZE(x->types) ? x->nr_types++ : 0];
+	ts->type = type;
+	snprintf(ts->name, sizeof(ts->name), "%s",
+		 strncmp(buf, "_asyncio.", 9) ? buf : buf + 9);
+	if (!strcmp(buf, "coroutine") || !strcmp(buf, "generator"))
+		ts->kind = K_CORO;
+	else if (!strcmp(buf, "_asyncio.FutureIter"))
+		ts->kind = K_FUTITER;
+	else if (!strcmp(buf, "_asyncio.Future") || !strcmp(buf, "_asyncio.Task"))
+		ts->kind = K_FUTURE;
+	else
+		ts->kind = K_OTHER;
+	*name = ts->name;
+	return ts->kind;
+}
+
+/* a code object's names and line table, read once per call */
+static const struct code_seen *code_of(struct actx *x, uint64_t code)
+{
+	struct rctx *c = x->c;
+	struct code_seen *cs;
+	const char *tn;
+	uint64_t v;
+	int32_t first;
+	unsigned i;
+
+	if (!code)
+		return NULL;
+	for (i = 0; i < x->nr_codes; i++)
+		if (x->codes[i].code == code)
+			return &x->codes[i];
+	/* PyCode_Type is a static type named "code" (tp_name in the
+	 * interpreter's file) */
+	if (obj_kind(x, code, &tn) != K_OTHER || strcmp(tn, "code"))
+		return NULL;
+	/* a new slot, counted once filled; when all are taken, the last
+	 * is filled again */
+	cs = &x->codes[x->nr_codes < ASYNC_CODES ? x->nr_codes : ASYNC_CODES - 1];
+	memset(cs, 0, offsetof(struct code_seen, lt));
+	if (rd(c, code + x->o.code_firstlineno, &first, 4))
+		return NULL;
+	cs->first = first;
+	if ((v = rd64(c, code + x->o.code_qualname)) && read_str(c, v, cs->func, sizeof(cs->func)))
+		return NULL;
+	if ((v = rd64(c, code + x->o.code_filename)) && read_str(c, v, cs->file, sizeof(cs->file)))
+		return NULL;
+	/* co_linetable: a bytes object, ob_size at 16, data at 32 */
+	v = rd64(c, code + x->o.code_linetable);
+	if (v && !rd(c, v + 16, &cs->nlt, 8)) {
+		if (cs->nlt > sizeof(cs->lt))
+			cs->nlt = sizeof(cs->lt);
+		if (cs->nlt && rd(c, v + 32, cs->lt, cs->nlt))
+			cs->nlt = 0;
+	}
+	if (c->err)
+		return NULL;
+	cs->code = code;
+	if (x->nr_codes < ASYNC_CODES)
+		x->nr_codes++;
+	return cs;
+}
+
+/* what a future is: "Task NAME" or its class's name ("Future") */
+static void future_text(struct actx *x, uint64_t fut, const char *tn, char *out, size_t cap)
+{
+	char name[AP_PYTHREAD_NAME_MAX];
+	uint8_t is_task = 0;
+
+	if (!rd(x->c, fut + x->a.task_is_task, &is_task, 1) && is_task == 1 &&
+	    !read_task_name(x->c, &x->a, fut, name, sizeof(name)))
+		snprintf(out, cap, "Task %s", name);
+	else
+		snprintf(out, cap, "%s", tn);
+	x->c->err = x->c->err == -EFAULT || x->c->err == -EINVAL ? 0 : x->c->err;
+}
+
+/* t's await chain, from the coroutine coro down */
+static void await_chain(struct actx *x, uint64_t coro, struct py_async_task *t)
+{
+	struct rctx *c = x->c;
+	uint64_t obj = coro, frame[9], code, sp, base;
+	const struct code_seen *cs;
+	const char *tn;
+	int8_t state;
+	int units, line;
+
+	snprintf(t->waits, sizeof(t->waits), "?");
+	while (obj && !c->err) {
+		enum obj_kind k = obj_kind(x, obj, &tn);
+
+		if (k == K_FUTITER) {
+			obj = rd64(c, obj + FUTITER_FUTURE);
+			k = obj ? obj_kind(x, obj, &tn) : K_OTHER;
+			if (k == K_OTHER && !strcmp(tn, "?"))
+				return;
+			future_text(x, obj, tn, t->waits, sizeof(t->waits));
+			return;
+		}
+		if (k == K_FUTURE) {
+			future_text(x, obj, tn, t->waits, sizeof(t->waits));
+			return;
+		}
+		if (k != K_CORO) {
+			if (obj != coro)
+				snprintf(t->waits, sizeof(t->waits), "%s", tn);
+			return;
+		}
+		if (t->depth == AP_PYASYNC_DEPTH) {
+			t->cut = true;
+			x->st.cut++;
+			return;
+		}
+		/* the coroutine's embedded frame: f_executable (a _PyStackRef),
+		 * instr_ptr, stackpointer */
+		if (rd(c, obj + GEN_FRAME_STATE, &state, 1) ||
+		    rd(c, obj + x->a.gen_iframe, frame, sizeof(frame)))
+			return;
+		code = frame[0] & ~3ull;
+		cs = code_of(x, code);
+		if (!cs)
+			return;
+		units = (int)(((int64_t)frame[x->o.frame_instr / 8] -
+			       (int64_t)(code + x->o.code_adaptive)) / 2);
+		line = py_line_for(x->minor, cs->lt, cs->nlt, cs->first, units);
+		t->chain[t->depth++] = (struct py_async_frame){ .line = line > 0 ? line : 0 };
+		snprintf(t->chain[t->depth - 1].func, AP_PYASYNC_FUNC_MAX, "%s", cs->func);
+		snprintf(t->chain[t->depth - 1].file, AP_PYASYNC_FILE_MAX, "%s", cs->file);
+		if (state != x->al->yield_from[0] && state != x->al->yield_from[1])
+			return; /* suspended at a bare yield, or not suspended */
+		/* awaiting: the awaited object is the top of its stack
+		 * (_PyGen_yf: stackpointer[-1]), inside the frame; on 3.15
+		 * a NULL is above it (seen on the live 3.15.2: [awaitable,
+		 * NULL], the pair 3.15's GET_ITER leaves too) */
+		sp = frame[FRAME_STACKPOINTER / 8];
+		base = obj + x->a.gen_iframe + FRAME_LOCALSPLUS;
+		if (sp < base + 8 || sp > base + 65536)
+			return;
+		obj = rd64(c, sp - 8) & ~3ull;
+		if (!obj && x->minor >= 15 && sp >= base + 16)
+			obj = rd64(c, sp - 16) & ~3ull;
+	}
+}
+
+/* the Tasks on the list at head (an llist_node), suspended ones into out */
+static void read_list(struct actx *x, uint64_t head, uint64_t running, uint32_t tid,
+		      struct py_async_task *out, size_t max, size_t *n)
+{
+	struct rctx *c = x->c;
+	uint64_t node = rd64(c, head), task, coro;
+	int32_t state;
+	size_t seen = 0;
+
+	while (node && node != head && !c->err && seen++ < 4 * AP_PYASYNC_TASKS) {
+		struct py_async_task *t = &out[*n];
+
+		task = node - TASK_NODE;
+		node = rd64(c, node);
+		if (task == running)
+			continue;
+		if (*n >= max) {
+			x->st.capped++;
+			continue;
+		}
+		memset(t, 0, sizeof(*t));
+		if (read_task_name(c, &x->a, task, t->name, sizeof(t->name)) ||
+		    rd(c, task + FUT_STATE, &state, 4) ||
+		    !(coro = rd64(c, task + x->a.task_coro))) {
+			if (c->err == -EFAULT || c->err == -EINVAL)
+				c->err = 0;
+			x->st.failed++;
+			continue;
+		}
+		if (state != 0) /* done, not yet off the list */
+			continue;
+		t->tid = tid;
+		await_chain(x, coro, t);
+		if (c->err == -EFAULT || c->err == -EINVAL)
+			c->err = 0; /* what was read of the chain stays */
+		++*n;
+	}
+	if (node && node != head && !c->err)
+		x->st.incomplete = 1; /* a list longer than we walk: a cycle? */
+}
+
+int pythreads__async_offsets(int minor, struct py_async_offsets *o)
+{
+	if (minor < 14 || minor >= (int)AP_ARRAY_SIZE(async_layouts))
+		return -ENOTSUP;
+	*o = (struct py_async_offsets){ async_layouts[minor].tstate_tasks,
+					async_layouts[minor].interp_tasks, TASK_NODE };
+	return 0;
+}
+
+int pythreads__async_tasks(const struct py_target *t, struct py_async_task *out, size_t max,
+			   struct pyasync_stats *st)
+{
+	struct rctx *c = calloc(1, sizeof(*c));
+	struct actx *x = calloc(1, sizeof(*x));
+	uint64_t interp, ts;
+	uint32_t tid;
+	size_t n = 0, threads = 0;
+	int err;
+
+	if (!c || !x || !(x->codes = calloc(ASYNC_CODES, sizeof(*x->codes)))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	c->pid = t->pid;
+	if (t->minor < 14 || t->minor >= (int)AP_ARRAY_SIZE(async_layouts) ||
+	    pyoffsets__asyncio(t->minor, &x->a) || pyoffsets__for_version(t->minor, &x->o) ||
+	    x->o.frame_instr + 8 > 72) {
+		err = -ENOTSUP;
+		goto out;
+	}
+	x->c = c;
+	x->al = &async_layouts[t->minor];
+	x->minor = t->minor;
+	c->l = &layouts[t->minor];
+	c->deadline = now_mono_ns() + THR_TIME_NS;
+	err = load_ranges(c, t);
+	if (err)
+		goto out;
+	interp = rd64(c, t->runtime + x->al->interp_head);
+	if (!interp) {
+		err = c->err ? c->err : -EFAULT;
+		goto out;
+	}
+	read_list(x, interp + x->al->interp_tasks, 0, 0, out, max, &n);
+	ts = rd64(c, interp + x->al->interp_threads);
+	for (; ts && !c->err && threads++ < AP_PYTHREADS_MAX; ts = rd64(c, ts + TSTATE_NEXT)) {
+		tid = 0;
+		rd(c, ts + x->al->tstate_tid, &tid, 4);
+		read_list(x, ts + x->al->tstate_tasks, rd64(c, ts + x->a.tstate_running_task), tid,
+			  out, max, &n);
+	}
+	err = n || !c->err ? 0 : c->err;
+	x->st.incomplete |= c->err != 0;
+out:
+	if (st && x) {
+		x->st.reads = c ? c->st.reads : 0;
+		x->st.refused = c ? c->st.refused : 0;
+		*st = x->st;
+	}
+	if (x)
+		free(x->codes);
+	free(x);
+	if (c)
+		free(c->ok);
+	free(c);
+	return err ? err : (int)n;
+}
+
 /* One pythreads__read() or pythreads__first_local() on a helper thread,
  * with its own copies of the target and the result: shared by the caller
  * and the helper, freed by the last of them to let go */
@@ -665,6 +1006,8 @@ struct bjob {
 	uint64_t code;                  /* first_local: the code object; 0: read */
 	uint64_t task;                  /* task_name: the Task object (code: its coroutine's) */
 	struct py_thread_name *names;   /* read: max entries */
+	struct py_async_task *atasks;   /* async_tasks: max entries */
+	struct pyasync_stats ast;
 	size_t max;
 	char arg0[64];
 	struct pythreads_stats st;
@@ -681,6 +1024,7 @@ static void bjob_put(struct bjob *j) /* with j->lock held; unlocks */
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	free(j->names);
+	free(j->atasks);
 	free(j);
 }
 
@@ -695,7 +1039,9 @@ static void *bjob_main(void *arg)
 	 * memory does not answer (parsed leniently: tests only) */
 	if (stall)
 		usleep(stall * 1000u);
-	if (j->task)
+	if (j->atasks)
+		ret = pythreads__async_tasks(&j->t, j->atasks, j->max, &j->ast);
+	else if (j->task)
 		ret = pythreads__task_name(&j->t, j->task, j->arg0, sizeof(j->arg0), &j->code);
 	else if (j->code)
 		ret = pythreads__first_local(&j->t, j->code, j->arg0, sizeof(j->arg0));
@@ -798,6 +1144,27 @@ int pythreads__task_name_bounded(const struct py_target *t, uint64_t task, char 
 	j->t = *t;
 	j->task = task;
 	return bjob_text(j, budget_ns, out, cap, code);
+}
+
+int pythreads__async_tasks_bounded(const struct py_target *t, struct py_async_task *out,
+				   size_t max, struct pyasync_stats *st, uint64_t budget_ns)
+{
+	struct bjob *j = xcalloc(1, sizeof(*j));
+	int err;
+
+	j->t = *t;
+	j->max = max;
+	j->atasks = xcalloc(max ? max : 1, sizeof(*j->atasks));
+	err = bjob_run(j, budget_ns);
+	if (err)
+		return err;
+	if (j->ret > 0)
+		memcpy(out, j->atasks, (size_t)j->ret * sizeof(*out));
+	if (st)
+		*st = j->ast;
+	err = j->ret;
+	bjob_put(j);
+	return err;
 }
 
 int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target *t)

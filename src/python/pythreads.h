@@ -6,6 +6,7 @@
 #ifndef AP_PYTHREADS_H
 #define AP_PYTHREADS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "process/procmaps.h"
@@ -73,6 +74,58 @@ int pythreads__task_name(const struct py_target *t, uint64_t task, char *out, si
 			 uint64_t *code);
 int pythreads__task_name_bounded(const struct py_target *t, uint64_t task, char *out, size_t cap,
 				 uint64_t *code, uint64_t budget_ns);
+
+/* Suspended asyncio tasks (3.14+): the Tasks on the interpreter's and
+ * each thread's task list (asyncio_tasks_head, the lists `python -m
+ * asyncio ps` reads), less those running or done, each with its await
+ * chain: the task's coroutine, the coroutine it awaits, and so on, down to
+ * what the innermost one waits on. */
+#define AP_PYASYNC_DEPTH 12     /* coroutines of an await chain kept */
+#define AP_PYASYNC_TASKS 256    /* suspended tasks read per process */
+#define AP_PYASYNC_FUNC_MAX 96
+#define AP_PYASYNC_FILE_MAX 192
+
+struct py_async_frame {
+	char func[AP_PYASYNC_FUNC_MAX];  /* co_qualname */
+	char file[AP_PYASYNC_FILE_MAX];  /* co_filename */
+	int32_t line;                    /* where it is suspended; 0 unknown */
+};
+
+struct py_async_task {
+	char name[AP_PYTHREAD_NAME_MAX];
+	/* what the innermost coroutine awaits: "Future" (or its class's
+	 * name), "Task NAME", another awaitable's type name, or "?" */
+	char waits[AP_PYTHREAD_NAME_MAX + 8];
+	uint32_t tid;                    /* the thread whose list holds it; 0: the
+					  * interpreter's (its thread ended) */
+	uint32_t depth;                  /* frames in chain */
+	bool cut;                        /* the chain went deeper than AP_PYASYNC_DEPTH */
+	struct py_async_frame chain[AP_PYASYNC_DEPTH]; /* the task's coroutine first */
+};
+
+struct pyasync_stats {
+	uint64_t reads, refused;         /* as pythreads_stats */
+	uint64_t capped;                 /* suspended tasks beyond max, not read */
+	uint64_t cut;                    /* chains cut at AP_PYASYNC_DEPTH */
+	uint64_t failed;                 /* tasks left out: not what a Task looks like */
+	uint64_t incomplete;             /* 1: out of reads or time, the lists stopped early */
+};
+
+/* Fill up to max entries of out with t->pid's suspended tasks; how many,
+ * or -ENOTSUP (before 3.14, or a version not known), -ESRCH, -EFAULT,
+ * -ETIME (out of budget before any task). Bounded as pythreads__read();
+ * st (may be NULL) gets what it cost and what it left out. */
+int pythreads__async_tasks(const struct py_target *t, struct py_async_task *out, size_t max,
+			   struct pyasync_stats *st);
+int pythreads__async_tasks_bounded(const struct py_target *t, struct py_async_task *out,
+				   size_t max, struct pyasync_stats *st, uint64_t budget_ns);
+
+/* the task list offsets pythreads__async_tasks() uses for 3.<minor> (the
+ * unit tests compare them with the _AsyncioDebug sections); 0 or -ENOTSUP */
+struct py_async_offsets {
+	uint16_t tstate_tasks, interp_tasks, task_node;
+};
+int pythreads__async_offsets(int minor, struct py_async_offsets *o);
 
 /* pid's image img, if it has a configured interpreter (img->py_minor >
  * 0), as a target; 0 or -ENOENT */

@@ -3,7 +3,9 @@
  * ran while we watched has its off-CPU time under the attach snapshot's
  * stack (src/collect/snapshot.c), whose root frame says it was blocked
  * since before profiling. What someone attaching to a stuck process wants
- * first: which threads wait, for what, and where in their code. */
+ * first: which threads wait, for what, and where in their code. Beside
+ * them, the asyncio tasks suspended at the attach (3.14+), which wait
+ * where no thread's stack shows: each with its await chain. */
 #include <stdlib.h>
 #include <string.h>
 #include "report/report.h"
@@ -236,4 +238,91 @@ void ap_blocked_print(const struct profile *p, FILE *f)
 		free(where);
 	}
 	free(v);
+}
+
+static void async_frame(const struct ap_async_frame *fr, struct strbuf *sb)
+{
+	sb_printf(sb, "%s (%s", fr->func, base_name(fr->file));
+	if (fr->line)
+		sb_printf(sb, ":%u", fr->line);
+	sb_puts(sb, ")");
+}
+
+void ap_async_where(const struct ap_async_task *t, struct strbuf *sb)
+{
+	if (t->nr_chain && !t->cut)
+		async_frame(&t->chain[t->nr_chain - 1], sb);
+	else
+		sb_puts(sb, "?");
+}
+
+void ap_async_chain(const struct ap_async_task *t, struct strbuf *sb)
+{
+	uint32_t j;
+
+	for (j = 0; j < t->nr_chain; j++) {
+		if (j)
+			sb_puts(sb, " > ");
+		async_frame(&t->chain[j], sb);
+	}
+	if (t->cut)
+		sb_puts(sb, " > ...");
+	if (!t->nr_chain)
+		sb_puts(sb, "?");
+}
+
+size_t ap_async_of_pid(const struct profile *p, size_t i)
+{
+	size_t j = i + 1;
+
+	while (j < p->nr_atasks && p->atasks[j].pid == p->atasks[i].pid)
+		j++;
+	return j - i;
+}
+
+static char *sb_tty(struct strbuf *sb, void (*fn)(const struct ap_async_task *, struct strbuf *),
+		    const struct ap_async_task *t)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = 0;
+	fn(t, sb);
+	return tty_dup(sb->buf ? sb->buf : "");
+}
+
+void ap_async_print(const struct profile *p, FILE *f)
+{
+	struct strbuf sb = { 0 };
+	size_t i, k, n;
+
+	for (i = 0; i < p->nr_atasks; i += n) {
+		n = ap_async_of_pid(p, i);
+		fprintf(f, "\nSuspended asyncio tasks at the attach: %zu of pid %u (await chains, "
+			"the task's coroutine first)\n", n, p->atasks[i].pid);
+		fprintf(f, "  %-16s %-32s %-16s %s\n", "task", "waiting in", "on", "await chain");
+		for (k = 0; k < n && k < AP_ASYNC_SHOWN; k++) {
+			const struct ap_async_task *t = &p->atasks[i + k];
+			char *name = tty_dup(t->name), *waits = tty_dup(t->waits);
+			char *where = sb_tty(&sb, ap_async_where, t);
+			char *chain = sb_tty(&sb, ap_async_chain, t);
+
+			fprintf(f, "  %-16s %-32s %-16s %s\n", name, where, waits, chain);
+			free(name);
+			free(waits);
+			free(where);
+			free(chain);
+		}
+		if (n > AP_ASYNC_SHOWN)
+			fprintf(f, "  ... and %zu more (offcpu.json \"asyncio_tasks\" has every "
+				"one)\n", n - AP_ASYNC_SHOWN);
+	}
+	if (profile__counter(p, "python_async_tasks_capped"))
+		fprintf(f, "  %llu more suspended tasks not read: over the cap "
+			"(python_async_tasks_capped)\n",
+			(unsigned long long)profile__counter(p, "python_async_tasks_capped"));
+	if (profile__counter(p, "python_async_processes_skipped"))
+		fprintf(f, "\nSuspended asyncio tasks not read in %llu process(es): the memory did not "
+			"answer in time, or the attach's budget ran out (python_async_processes_skipped)\n",
+			(unsigned long long)profile__counter(p, "python_async_processes_skipped"));
+	sb_free(&sb);
 }

@@ -564,6 +564,55 @@ static void md_blocked(const struct ap_analysis *an, FILE *f)
 	free(v);
 }
 
+/* the asyncio tasks suspended at the attach: a table per process */
+static void md_async_tasks(const struct profile *p, FILE *f)
+{
+	struct strbuf sb = { 0 };
+	size_t i, k, n;
+
+	for (i = 0; i < p->nr_atasks; i += n) {
+		n = ap_async_of_pid(p, i);
+		fprintf(f, "**Suspended asyncio tasks at the attach:** %zu of pid %u, each with its "
+			"await chain (the task's coroutine first):\n\n", n, p->atasks[i].pid);
+		fprintf(f, "| task | waiting in | on | await chain |\n|---|---|---|---|\n");
+		for (k = 0; k < n && k < AP_ASYNC_SHOWN; k++) {
+			const struct ap_async_task *t = &p->atasks[i + k];
+
+			fprintf(f, "| ");
+			md_code(f, t->name, true);
+			fprintf(f, " | ");
+			sb.len = 0;
+			if (sb.buf)
+				sb.buf[0] = 0;
+			ap_async_where(t, &sb);
+			md_code(f, sb.buf ? sb.buf : "", true);
+			fprintf(f, " | ");
+			md_code(f, t->waits, true);
+			fprintf(f, " | ");
+			sb.len = 0;
+			if (sb.buf)
+				sb.buf[0] = 0;
+			ap_async_chain(t, &sb);
+			md_code(f, sb.buf ? sb.buf : "", true);
+			fprintf(f, " |\n");
+		}
+		if (n > AP_ASYNC_SHOWN)
+			fprintf(f, "\nand %zu more (offcpu.json `asyncio_tasks` has every one)\n",
+				n - AP_ASYNC_SHOWN);
+		fputc('\n', f);
+	}
+	if (profile__counter(p, "python_async_tasks_capped"))
+		fprintf(f, "%llu more suspended tasks were not read: over the cap "
+			"(`python_async_tasks_capped`).\n\n",
+			(unsigned long long)profile__counter(p, "python_async_tasks_capped"));
+	if (profile__counter(p, "python_async_processes_skipped"))
+		fprintf(f, "Suspended asyncio tasks were not read in %llu process(es): the memory did not "
+			"answer in time, or the attach's budget ran out (`python_async_processes_skipped`)."
+			"\n\n",
+			(unsigned long long)profile__counter(p, "python_async_processes_skipped"));
+	sb_free(&sb);
+}
+
 /* "1.23 s at stake"; "1.50 s at stake (capped at its wall time; 3.00 s
  * measured, summed over threads)" when capped; or "no direct time cost" */
 static const char *stake(const struct ap_finding *x, char *buf, size_t len)
@@ -746,6 +795,7 @@ void ap_report_md(const struct ap_analysis *an, FILE *f)
 	md_killed(an, f);
 	md_py_missing(p, f);
 	md_blocked(an, f);
+	md_async_tasks(&an->in.prof, f);
 	md_behaviour(an, f);
 	md_services(an, f);
 	md_tasks(an, f);

@@ -512,6 +512,9 @@ static void print_losses(FILE *f, const struct profile *p)
 		"mapped_files_refused", /* frames left unnamed: the path was not the mapped file */
 		"slow_syscalls_dropped",
 		"snapshot_threads_lost", "snapshot_threads_cut", /* threads of the attach snapshot */
+		/* the asyncio tasks suspended at the attach */
+		"python_async_tasks_capped", "python_async_chains_cut", "python_async_task_failures",
+		"python_async_reads_incomplete", "python_async_processes_skipped",
 	};
 	size_t i;
 	bool any = false;
@@ -761,6 +764,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	}
 	if (p->has_offcpu)
 		ap_blocked_print(p, f);
+	ap_async_print(p, f);
 	ap_py_missing_print(p, f);
 	if (!p->total_samples) {
 		fprintf(f, "  no samples: the target used less CPU than one sampling period (%.1f ms)\n",

@@ -4,6 +4,8 @@
  *   pythreadtool PID        prints "TID NAME" per thread, then "reads N ..."
  *   pythreadtool PID CODE   prints the first local's name of the code
  *                           object at address CODE (id(f.__code__))
+ *   pythreadtool PID tasks  prints the suspended asyncio tasks (3.14+),
+ *                           "NAME|WAITS|func file:line > ..." each
  * exit 0 with at least one name, 1 with none or an error (on stderr). */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +55,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pythreadtool: pid %u: no CPython 3.8-3.13 runtime found\n", pid);
 		procmaps__free(&pm);
 		return 1;
+	}
+	if (argc == 3 && !strcmp(argv[2], "tasks")) {
+		static struct py_async_task at[AP_PYASYNC_TASKS];
+		struct pyasync_stats ast = { 0 };
+		uint32_t k;
+
+		n = pythreads__async_tasks(&tg, at, AP_PYASYNC_TASKS, &ast);
+		for (i = 0; i < n; i++) {
+			printf("%s|%s|", at[i].name, at[i].waits);
+			for (k = 0; k < at[i].depth; k++)
+				printf("%s%s %s:%d", k ? " > " : "", at[i].chain[k].func,
+				       at[i].chain[k].file, at[i].chain[k].line);
+			printf("%s\n", at[i].cut ? " > ..." : "");
+		}
+		printf("reads %llu refused %llu capped %llu cut %llu failed %llu incomplete %llu\n",
+		       (unsigned long long)ast.reads, (unsigned long long)ast.refused,
+		       (unsigned long long)ast.capped, (unsigned long long)ast.cut,
+		       (unsigned long long)ast.failed, (unsigned long long)ast.incomplete);
+		if (n < 0)
+			fprintf(stderr, "pythreadtool: pid %u: %s\n", pid, ap_errstr(n));
+		procmaps__free(&pm);
+		return n >= 0 ? 0 : 1;
 	}
 	if (argc == 3) {
 		err = pythreads__first_local(&tg, strtoull(argv[2], NULL, 0), arg0, sizeof(arg0));

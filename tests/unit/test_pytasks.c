@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "profile/profile.h"
 #include "python/offsets.h"
+#include "python/pythreads.h"
 #include "unit.h"
 
 /* asyncio_task_object {size, task_name, task_awaited_by, task_is_task,
@@ -41,6 +42,25 @@ TEST(pytasks_offsets_match_asyncio_debug)
 	}
 	ASSERT_EQ(pyoffsets__asyncio(13, &a), -ENOTSUP, "3.13 has no running task in its tstate");
 	ASSERT_EQ(pyoffsets__asyncio(16, &a), -ENOTSUP, "an unknown version is refused");
+}
+
+/* the task lists the attach reads for the suspended tasks */
+TEST(pytasks_lists_match_asyncio_debug)
+{
+	const uint64_t *sec[] = { aio314, aio315 };
+	struct py_async_offsets o;
+	int minor;
+
+	for (minor = 14; minor <= 15; minor++) {
+		const uint64_t *d = sec[minor - 14];
+
+		ASSERT_EQ(pythreads__async_offsets(minor, &o), 0, "known version");
+		ASSERT_EQ(o.task_node, d[6], "TaskObj.task_node");
+		ASSERT_EQ(o.interp_tasks, d[8], "PyInterpreterState.asyncio_tasks_head");
+		ASSERT_EQ(o.tstate_tasks, d[12], "_PyThreadStateImpl.asyncio_tasks_head");
+	}
+	ASSERT_EQ(pythreads__async_offsets(13, &o), -ENOTSUP, "no task lists before 3.14");
+	ASSERT_EQ(pythreads__async_offsets(16, &o), -ENOTSUP, "an unknown version is refused");
 }
 
 TEST(pytasks_stack_task)
