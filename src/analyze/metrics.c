@@ -904,6 +904,14 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_WALL_S, wall);
 		setv(s, AP_M_P_CPU_CORES, ratio(pr->samples / hz, wall));
 		setp(s, AP_M_P_PYTHON_PCT, sum->py_samples, pr->samples);
+		setp(s, AP_M_P_NOGIL_PCT, pr->nogil_samples, pr->samples);
+		{
+			const char *rt = profile__s(p, pr->runtime);
+			size_t n = strlen(rt);
+
+			setv(s, AP_M_P_FREE_THREADED,
+			     !strncmp(rt, "CPython ", 8) && n && rt[n - 1] == 't');
+		}
 		setv(s, AP_M_P_CHILDREN, children);
 
 		first_thread = an->nr_subj[AP_SCOPE_THREAD];
