@@ -42,12 +42,16 @@ export GOFLAGS=-modcacherw GOTOOLCHAIN=local
 say "downloading CPython $ver source (once per machine)"
 log=$base/$ver.log
 : > "$log"
-if ! dir=$(cd "$base" && go mod download -json "github.com/python/cpython@v$ver+incompatible" 2>>"$log" |
-	sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p') || [ -z "$dir" ] || [ ! -f "$dir/configure" ]; then
-	if grep -qE 'dial tcp|lookup |proxyconnect|connection refused|i/o timeout|no such host|reading https?://|Forbidden|410 Gone|404' "$log"; then
-		fail "the Go module proxy refused or could not be reached for github.com/python/cpython@v$ver: see $log"
+# -json prints the module's Dir, or its Error, on stdout
+json=$(cd "$base" && go mod download -json "github.com/python/cpython@v$ver+incompatible" 2>>"$log") || true
+printf '%s\n' "$json" >>"$log"
+dir=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+if [ -z "$dir" ] || [ ! -f "$dir/configure" ]; then
+	err=$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",*$/\1/p' | head -n 1)
+	if grep -qE 'dial tcp|lookup |proxyconnect|connection refused|i/o timeout|no such host|Forbidden|403|410 Gone' "$log"; then
+		fail "the Go module proxy refused or could not be reached for github.com/python/cpython@v$ver: ${err:-see $log}"
 	fi
-	fail "go mod download of CPython $ver failed: see $log"
+	fail "go mod download of CPython $ver failed: ${err:-see $log}"
 fi
 
 # a module zip keeps no file modes: give the scripts (#!) back their x bit
