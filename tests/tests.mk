@@ -178,7 +178,7 @@ test: deps-test
 # tools/cpython-ft.sh builds under build/cpython-ft (once per machine, ~6
 # minutes on 2 CPUs; needs go and the Go module proxy). Neither: it fails
 # saying why, it never skips
-FT_CHECKS := py_split py_deep py_threads py_cext py_short py_linetable py_attach py_calls \
+FT_CHECKS := py_split py_deep py_threads py_cext py_short py_linetable py_attach py_calls off_lock \
 	off_sleep ft_parallel ft_gil_on ft_gil_off
 test-ft: all $(TEST_WORKLOADS)
 	$(Q)py="$${PYTHON_FT:-}"; \
