@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 # autoprof-bpf: one entry point. make, make test, make demo, make bench, make install.
 
-# demo, test, bench and soak load BPF programs. From a user other than root they
+# demo, test, test-ft, bench and soak load BPF programs. From a user other than root they
 # re-run themselves through sudo before anything is built, or stop with one
 # line saying root is needed when there is no sudo.
-ifneq ($(filter demo test bench soak,$(MAKECMDGOALS)),)
+ifneq ($(filter demo test test-ft bench soak,$(MAKECMDGOALS)),)
 ifneq ($(shell id -u),0)
 AS_ROOT := 1
 endif
@@ -61,7 +61,7 @@ LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_b
 HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
-.PHONY: all clean test unit integration demo bench soak install deps deps-test docs
+.PHONY: all clean test test-ft unit integration demo bench soak install deps deps-test docs
 .PHONY: uninstall deb deb-check
 .DELETE_ON_ERROR:
 

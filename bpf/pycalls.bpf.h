@@ -107,7 +107,7 @@ static __always_inline int py_on_eval_entry(struct pt_regs *regs)
 	if (pp->off.minor >= 14)
 		code &= ~3ull;
 	if (bpf_probe_read_user(sc->code, PY_CODE_READ, (void *)code) ||
-	    *(__u64 *)(sc->code + 8) != pp->code_type)
+	    rd64(sc->code, pp->off.obj_head - 8, PY_CODE_BUF) != pp->code_type) /* ob_type */
 		return 0;
 	key.code = code;
 	key.tgid = tgid;

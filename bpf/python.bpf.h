@@ -21,8 +21,11 @@
 #endif
 /* struct _gil_runtime_state: interval, last_holder, locked, switch_number,
  * then cond, mutex, switch_cond, switch_mutex (pthread types): 208 bytes
- * on x86_64 glibc, 3.8-3.15 */
+ * on x86_64 glibc, 3.8-3.15; a free-threaded build's starts with `int
+ * enabled` (216 bytes) */
 #define AP_PY_GIL_SIZE 208
+#define AP_PY_GIL_SIZE_FT 216
+#define AP_PY_TLBC_MAX 65536 /* thread-local bytecode indices: one per live thread */
 
 const volatile __u32 py_depth __weak = AP_MAX_PY_FRAMES; /* --py-depth */
 
@@ -65,7 +68,7 @@ struct py_scratch {
 	__u32 walk_n, sent;
 	__u8 frame[PY_FRAME_BUF];
 	__u8 code[PY_CODE_BUF];
-	__u8 str[48];
+	__u8 str[64];              /* a str's header: 40 bytes, 56 free-threaded */
 	struct ap_py_code rec;
 };
 
@@ -152,21 +155,33 @@ static __always_inline __u64 py_tstate(const struct ap_py_proc *pp, struct task_
 	return tstate;
 }
 
+/* Fields of a copied struct. Offsets were range-checked on entry; the masks
+ * (size a power of 2, fields naturally aligned) make that visible to the
+ * verifier without changing a valid offset. */
+static __always_inline __u64 rd64(const __u8 *buf, __u32 off, __u32 size)
+{
+	return *(const __u64 *)(buf + (off & (size - 8)));
+}
+
+static __always_inline __s32 rd32(const __u8 *buf, __u32 off, __u32 size)
+{
+	return *(const __s32 *)(buf + (off & (size - 4)));
+}
+
 /* the GIL is held by tstate (3.15+: tstate->holds_gil; before, the GIL
- * struct {interval; last_holder @8; locked @16} says so):
- * AP_SPY_GIL_KNOWN | AP_SPY_GIL when it is, AP_SPY_GIL_KNOWN when not, 0
- * when the GIL could not be read (then nobody knows: not "released") */
+ * struct {interval; last_holder @8; locked @16} says so; free-threaded:
+ * {enabled; interval; last_holder @16; locked @24}):
+ * AP_SPY_GIL_KNOWN | AP_SPY_GIL when it is, AP_SPY_GIL_KNOWN when not,
+ * AP_SPY_NOGIL when a free-threaded build runs without it, 0 when the GIL
+ * could not be read (then nobody knows: not "released") */
 static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tstate,
 					  struct task_struct *task)
 {
-	struct {
-		__u64 interval;
-		__u64 last_holder;
-		__s32 locked;
-	} gil;
+	__u8 gil[32];
 	__u64 addr, interp;
 	__u16 off = pp->off.runtime_gil, ptr = pp->off.interp_gil_ptr;
-	__u16 holds = pp->off.tstate_holds_gil;
+	__u16 holds = pp->off.tstate_holds_gil, en = pp->off.gil_enabled;
+	__u16 holder = pp->off.gil_holder, locked = pp->off.gil_locked;
 	__s32 held;
 
 	if (holds != AP_PY_OFF_NONE) {
@@ -183,9 +198,16 @@ static __always_inline __u32 py_holds_gil(const struct ap_py_proc *pp, __u64 tst
 		    ap_read_user(&addr, 8, (void *)(interp + ptr), task))
 			return 0;
 	}
-	if (ap_read_user(&gil, sizeof(gil), (void *)addr, task))
+	if (ap_read_user(gil, sizeof(gil), (void *)addr, task))
 		return 0;
-	return AP_SPY_GIL_KNOWN | (gil.locked && gil.last_holder == tstate ? AP_SPY_GIL : 0);
+	/* free-threaded: while the GIL is off nobody holds it, and
+	 * last_holder is stale; PYTHON_GIL=1 (or an extension not declaring
+	 * Py_mod_gil) turns it on, and then it counts as in a GIL build */
+	if (en != AP_PY_OFF_NONE && !rd32(gil, en, sizeof(gil)))
+		return AP_SPY_NOGIL;
+	return AP_SPY_GIL_KNOWN |
+	       (rd32(gil, locked, sizeof(gil)) && rd64(gil, holder, sizeof(gil)) == tstate ?
+			AP_SPY_GIL : 0);
 }
 
 /* AP_SPY_STATE, AP_SPY_GC, AP_SPY_FINALIZING for the thread of tstate.
@@ -234,19 +256,6 @@ static __always_inline __u64 py_first_frame(const struct ap_py_proc *pp, __u64 t
 	return frame;
 }
 
-/* Fields of a copied struct. Offsets were range-checked on entry; the masks
- * (size a power of 2, fields naturally aligned) make that visible to the
- * verifier without changing a valid offset. */
-static __always_inline __u64 rd64(const __u8 *buf, __u32 off, __u32 size)
-{
-	return *(const __u64 *)(buf + (off & (size - 8)));
-}
-
-static __always_inline __s32 rd32(const __u8 *buf, __u32 off, __u32 size)
-{
-	return *(const __s32 *)(buf + (off & (size - 4)));
-}
-
 struct py_walk_ctx {
 	struct ap_cpu_sample *s;
 	struct py_scratch *sc;
@@ -256,6 +265,24 @@ struct py_walk_ctx {
 	__u32 limit;
 	AP_TASK_FIELD
 };
+
+/* the bytecode copy a 3.14t frame runs (sc->frame holds the frame):
+ * entries[tlbc_index] of code's co_tlbc, or base (co_code_adaptive) for
+ * index 0 or when unread (the offset then comes out negative or wrong,
+ * and userspace finds no line) */
+static __always_inline __u64 py_tlbc_base(const struct ap_py_proc *pp, struct py_scratch *sc,
+					  __u64 code, __u64 base, struct task_struct *task)
+{
+	__u16 tlbc = pp->off.frame_tlbc, co = pp->off.code_tlbc;
+	__u64 arr = 0, entry = 0;
+	__s32 idx = rd32(sc->frame, tlbc, PY_FRAME_BUF);
+
+	if (idx <= 0 || idx > AP_PY_TLBC_MAX ||
+	    ap_read_user(&arr, 8, (void *)(code + co), task) || !arr ||
+	    ap_read_user(&entry, 8, (void *)(arr + 8 + 8 * (__u64)idx), task) || !entry)
+		return base;
+	return entry;
+}
 
 /* one frame: bpf_loop() callback, so the verifier checks it once rather
  * than once per unrolled iteration (that exceeded its 1M-insn budget) */
@@ -267,8 +294,9 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 	__u16 back = pp->off.frame_back, codeo = pp->off.frame_code, instr = pp->off.frame_instr;
 	__u16 owner = pp->off.frame_owner, fl = pp->off.code_firstlineno;
 	__u16 name = pp->off.code_name, file = pp->off.code_filename, minor = pp->off.minor;
-	__u16 adaptive = pp->off.code_adaptive;
-	__u64 code, ptr, nameptr, fileptr;
+	__u16 adaptive = pp->off.code_adaptive, tlbc = pp->off.frame_tlbc;
+	__u16 head = pp->off.obj_head;
+	__u64 code, ptr, nameptr, fileptr, base;
 	struct ap_py_frame *f;
 	__u32 flags = 0, n = sc->walk_n;
 	__s32 first;
@@ -314,7 +342,7 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 			cnt_inc(AP_CNT_PY_READ_ERR);
 			return 1;
 		}
-		if (*(__u64 *)(sc->code + 8) != pp->code_type) { /* ob_type */
+		if (rd64(sc->code, head - 8, PY_CODE_BUF) != pp->code_type) { /* ob_type */
 			s->py_flags |= AP_SPY_ERROR;
 			cnt_inc(AP_CNT_PY_BAD_CODE);
 			return 1;
@@ -328,7 +356,13 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 			f->instr = rd32(sc->frame, instr, PY_FRAME_BUF); /* f_lasti */
 		} else {
 			ptr = rd64(sc->frame, instr, PY_FRAME_BUF);
-			d = (__s64)(ptr - code) - adaptive;
+			base = code + adaptive;
+			/* 3.14t: a thread other than the first runs its own copy
+			 * of the bytecode, co_tlbc->entries[tlbc_index] (index
+			 * 0 is co_code_adaptive itself) */
+			if (tlbc != AP_PY_OFF_NONE)
+				base = py_tlbc_base(pp, sc, code, base, AP_CTX_TASK(c));
+			d = (__s64)(ptr - base);
 			f->instr = d < 0 ? -1 : (__s32)((__u64)d >> 1); /* no sdiv in BPF */
 		}
 	}
@@ -352,7 +386,9 @@ static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch 
 	    o->frame_instr > PY_FRAME_READ - 8 ||
 	    (o->frame_owner != AP_PY_OFF_NONE && o->frame_owner >= PY_FRAME_READ) ||
 	    o->code_firstlineno > PY_CODE_READ - 8 || o->code_name > PY_CODE_READ - 8 ||
-	    o->code_filename > PY_CODE_READ - 8) {
+	    o->code_filename > PY_CODE_READ - 8 || o->obj_head < 16 || o->obj_head > 32 ||
+	    o->str_kind_shift < 2 || o->str_kind_shift > 10 ||
+	    (o->frame_tlbc != AP_PY_OFF_NONE && o->frame_tlbc > PY_FRAME_READ - 4)) {
 		s->py_flags |= AP_SPY_ERROR;
 		return 0;
 	}
@@ -369,14 +405,18 @@ static __always_inline __u16 py_read_str(struct py_scratch *sc, const struct ap_
 					 __u64 str, char *dst, __u32 max, __u8 *kind,
 					 struct task_struct *task)
 {
+	__u16 head = pp->off.obj_head, shift = pp->off.str_kind_shift;
 	__u64 len, data;
 	__u32 state, k, n;
 
 	*kind = 0;
-	if (!str || ap_read_user(sc->str, sizeof(sc->str), (void *)str, task))
+	/* the header only: PyASCIIObject, 40 bytes (56 free-threaded) and
+	 * its state word; a short str may end right after it */
+	if (!str || ap_read_user(sc->str, head > 16 ? 64 : 48, (void *)str, task))
 		return 0;
-	len = *(__u64 *)(sc->str + 16);
-	state = *(__u32 *)(sc->str + 32);
+	len = rd64(sc->str, head, sizeof(sc->str));
+	/* as a GIL build's: kind at bit 2, compact 0x20, ascii 0x40 */
+	state = rd32(sc->str, head + 16, sizeof(sc->str)) >> ((shift - 2) & 15);
 	if (!(state & 0x20)) /* not compact: legacy strings are left unnamed */
 		return 0;
 	k = (state >> 2) & 7;
@@ -451,11 +491,12 @@ static __always_inline int py_send_code(struct py_scratch *sc, const struct ap_p
 	r->linetable_len = 0;
 	r->linetable_size = 0;
 	bytes = rd64(sc->code, lt, PY_CODE_BUF);
-	if (bytes && !ap_read_user(&size, 8, (void *)(bytes + 16), task)) { /* ob_size */
+	if (bytes && !ap_read_user(&size, 8, (void *)(bytes + pp->off.obj_head), task)) { /* ob_size */
 		r->linetable_size = size > 0xffffffff ? 0xffffffff : size;
 		n = size > AP_PY_LINETABLE_MAX - 1 ? AP_PY_LINETABLE_MAX - 1 : size;
 		n &= AP_PY_LINETABLE_MAX - 1;
-		if (n && !ap_read_user(r->linetable, n, (void *)(bytes + 32), task)) /* ob_sval */
+		if (n && !ap_read_user(r->linetable, n, (void *)(bytes + pp->off.obj_head + 16),
+				       task)) /* ob_sval */
 			r->linetable_len = n;
 	}
 	return bpf_ringbuf_output(&samples, r, sizeof(*r), 0) ? -1 : 0;
@@ -601,7 +642,9 @@ static __always_inline bool py_gil_wait(__u32 tgid, struct task_struct *task, __
 		    ap_read_user(&addr, 8, (void *)(interp + ptr), task))
 			return false;
 	}
-	return futex_addr >= addr && futex_addr < addr + AP_PY_GIL_SIZE;
+	return futex_addr >= addr &&
+	       futex_addr < addr + (pp->off.gil_enabled != AP_PY_OFF_NONE ? AP_PY_GIL_SIZE_FT :
+									     AP_PY_GIL_SIZE);
 }
 
 #endif /* AP_PYTHON_BPF_H */

@@ -339,9 +339,25 @@ struct ap_py_offsets {
 	__u16 tstate_holds_gil;    /* PyThreadState.holds_gil (int; 3.15+, from the debug
 				    * offsets): the GIL flag without the gil struct; NONE
 				    * before 3.15 */
-	__u16 pad[3];
+	/* free-threaded builds (3.13t+) differ in these; pyoffsets__for_version()
+	 * fills in the GIL builds' values */
+	__u16 obj_head;            /* sizeof(PyObject): 16, 32 free-threaded (ob_tid, ob_ref_*
+				    * first). ob_type is at obj_head - 8; a str's length at
+				    * obj_head and state at +16; a bytes' ob_size at obj_head
+				    * and ob_sval at +16 */
+	__u16 frame_tlbc;          /* _PyInterpreterFrame.tlbc_index (int32, 3.14t+): which
+				    * thread-local bytecode copy instr_ptr points into; NONE */
+	__u16 code_tlbc;           /* PyCodeObject.co_tlbc (_PyCodeArray *: size, then
+				    * entries[], entries[0] = co_code_adaptive; 3.14t+); NONE */
+	__u16 gil_holder;          /* struct _gil_runtime_state.last_holder: 8, 16 free-threaded */
+	__u16 gil_locked;          /* .locked (int): 16, 24 free-threaded */
+	__u16 gil_enabled;         /* .enabled (int, free-threaded only: 0 while the GIL is
+				    * off, PYTHON_GIL=1 or an extension turns it on); NONE */
+	__u16 str_kind_shift;      /* PyASCIIObject.state: the bit where kind:3 starts, then
+				    * compact and ascii: 2; 8 on 3.14t+, whose `interned` is
+				    * an unsigned char (atomic), not a 2-bit field */
 };
-_Static_assert(sizeof(struct ap_py_offsets) == 56, "ap_py_offsets layout changed");
+_Static_assert(sizeof(struct ap_py_offsets) == 64, "ap_py_offsets layout changed");
 
 /* per Python process: where its runtime is and how to read it */
 struct ap_py_proc {
@@ -363,7 +379,7 @@ struct ap_py_proc {
 				    * beside its address (reused by the next Task); 0 = none */
 	__u16 pad;
 };
-_Static_assert(sizeof(struct ap_py_proc) == 96, "ap_py_proc layout changed");
+_Static_assert(sizeof(struct ap_py_proc) == 104, "ap_py_proc layout changed");
 
 /* --py-calls on a launched target whose interpreter is known before it is
  * mapped (collect/core.c, cpu_collector__prepare_exec): its configuration
@@ -400,6 +416,8 @@ struct ap_py_frame {
 #define AP_SPY_FINALIZING (1u << 6) /* the thread is finalizing the runtime (Py_FinalizeEx
 				     * after the atexit handlers) */
 #define AP_SPY_GIL_KNOWN (1u << 7) /* the GIL was read: AP_SPY_GIL says held or not */
+#define AP_SPY_NOGIL    (1u << 8)  /* free-threaded, running with the GIL off: no thread
+				    * holds it (AP_SPY_GIL_KNOWN is clear) */
 
 #define AP_PY_NAME_MAX 128
 #define AP_PY_FILE_MAX 256

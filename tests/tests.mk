@@ -172,6 +172,25 @@ test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(shell nproc) $(TEST_BUILD)
 	$(Q)tests/run-all.sh
 
+# make test-ft (not part of make test): the Python checks that hold on a
+# free-threaded CPython (3.13t/3.14t), and tests/integration/suite-ft.sh's,
+# on PYTHON_FT=/path/to/python3.14t, or else on the 3.14.7t that
+# tools/cpython-ft.sh builds under build/cpython-ft (once per machine, ~6
+# minutes on 2 CPUs; needs go and the Go module proxy). Neither: it fails
+# saying why, it never skips
+FT_CHECKS := py_split py_deep py_threads py_cext py_short py_linetable py_attach py_calls off_lock \
+	off_sleep ft_parallel ft_gil_on ft_gil_off
+test-ft: all $(TEST_WORKLOADS)
+	$(Q)py="$${PYTHON_FT:-}"; \
+	if [ -z "$$py" ]; then \
+		py=$$(tools/cpython-ft.sh) || { echo "make test-ft: no free-threaded CPython: PYTHON_FT is not set and tools/cpython-ft.sh could not build one (its reason above)" >&2; exit 1; }; \
+	fi; \
+	if ! [ -x "$$py" ] || ! "$$py" -c 'import sys; sys.exit(sys._is_gil_enabled())' 2>/dev/null; then \
+		echo "make test-ft: $$py is not a free-threaded CPython 3.13+ (sys._is_gil_enabled() is not False)" >&2; exit 1; \
+	fi; \
+	echo "make test-ft: $$py ($$("$$py" -c 'import sys; print(sys.version.split()[0])'))"; \
+	PYTHONS="$$py" tests/integration/run.sh $(FT_CHECKS)
+
 # libFuzzer targets (clang) over the parsers of untrusted input; `make fuzz`
 # runs each for FUZZ_SECONDS, and `make test` runs a short smoke round
 FUZZ_SECONDS ?= 60

@@ -745,6 +745,24 @@ static const struct time_metric {
 	{ offsetof(struct ttime, idle), AP_M_P_IDLE_S, -1, AP_M_T_IDLE_S, AP_M_T_IDLE_PCT },
 };
 
+/* process.gil_text, after gil_pct (set_time_shares), free_threaded and
+ * nogil_pct: a free-threaded build without its GIL has no GIL share */
+static void set_gil_text(struct ap_analysis *an, struct ap_subject *s)
+{
+	double gil = s->v[ap_metric_slot(AP_M_P_GIL_PCT)].v;
+	double gil_s = s->v[ap_metric_slot(AP_M_P_GIL_S)].v;
+	double nogil = s->v[ap_metric_slot(AP_M_P_NOGIL_PCT)].v;
+	bool ft = s->v[ap_metric_slot(AP_M_P_FREE_THREADED)].v == 1;
+	char t[80];
+
+	if (ft && nogil >= 50 && !(gil_s > 0))
+		snprintf(t, sizeof(t), "no GIL (free-threaded)");
+	else
+		snprintf(t, sizeof(t), "GIL %.0f%%%s", isnan(gil) ? 0 : gil,
+			 ft ? " (free-threaded, its GIL turned on)" : "");
+	sets(an, s, AP_M_P_GIL_TEXT, t);
+}
+
 static void set_time_shares(struct ap_subject *s, const struct ttime *tt, bool process)
 {
 	double active = tt->wall - tt->idle - tt->child, base = process ? active : tt->wall;
@@ -934,6 +952,14 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_WALL_S, wall);
 		setv(s, AP_M_P_CPU_CORES, ratio(pr->samples / hz, wall));
 		setp(s, AP_M_P_PYTHON_PCT, sum->py_samples, pr->samples);
+		setp(s, AP_M_P_NOGIL_PCT, pr->nogil_samples, pr->samples);
+		{
+			const char *rt = profile__s(p, pr->runtime);
+			size_t n = strlen(rt);
+
+			setv(s, AP_M_P_FREE_THREADED,
+			     !strncmp(rt, "CPython ", 8) && n && rt[n - 1] == 't');
+		}
 		setv(s, AP_M_P_CHILDREN, children);
 
 		first_thread = an->nr_subj[AP_SCOPE_THREAD];
@@ -981,6 +1007,7 @@ static void compute_processes_threads(struct ap_analysis *an)
 		setv(s, AP_M_P_THREADS, nthreads);
 		if (all.accounted) {
 			set_time_shares(s, &all, true);
+			set_gil_text(an, s);
 			contention_metrics(an, s, &all, sum, wall, busy_threads);
 			site_texts(p, psites, sites);
 			sets(an, s, AP_M_P_LOCK_SITE, sites[SITE_LOCK]);

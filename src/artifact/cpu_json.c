@@ -335,7 +335,7 @@ static uint32_t row_flags(const cJSON *o)
 		uint32_t flag;
 	} keys[] = { { "gil", AP_COUNT_GIL }, { "py_state", AP_COUNT_PY_STATE },
 		     { "gc", AP_COUNT_GC }, { "finalizing", AP_COUNT_FINALIZING },
-		     { "gil_known", AP_COUNT_GIL_KNOWN } };
+		     { "gil_known", AP_COUNT_GIL_KNOWN }, { "nogil", AP_COUNT_NOGIL } };
 	uint32_t f = 0;
 	size_t i;
 
@@ -375,6 +375,8 @@ cJSON *cpu_json__build(const struct profile *p)
 			cJSON_AddBoolToObject(o, "finalizing", true);
 		if (k->flags & AP_COUNT_GIL_KNOWN)
 			cJSON_AddBoolToObject(o, "gil_known", true);
+		if (k->flags & AP_COUNT_NOGIL)
+			cJSON_AddBoolToObject(o, "nogil", true);
 		if (profile__stack_task(p, k->stack, task, sizeof(task)))
 			cJSON_AddStringToObject(o, "task", task);
 		cJSON_AddNumberToObject(o, "count", k->count);
@@ -392,6 +394,8 @@ cJSON *cpu_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(o, "samples", t->samples);
 		cJSON_AddNumberToObject(o, "python_samples", t->python_samples);
 		cJSON_AddNumberToObject(o, "gil_samples", t->gil_samples);
+		if (t->nogil_samples)
+			cJSON_AddNumberToObject(o, "nogil_samples", t->nogil_samples);
 		cJSON_AddNumberToObject(o, "gc_samples", t->gc_samples);
 		cJSON_AddNumberToObject(o, "finalizing_samples", t->finalizing_samples);
 	}

@@ -183,11 +183,29 @@ int run_json__write(const struct ap_session *ses, bool interrupted)
 	return run_json__write_at(ses, &ses->prof, ses->out->fd, interrupted);
 }
 
-/* the CPython it runs and, when its Python frames are missing, why */
+/* the CPython it runs and, when its Python frames are missing, why; a
+ * free-threaded one ("CPython 3.14t"): whether its samples saw the GIL off
+ * or turned on (PYTHON_GIL=1, or an extension module that does not declare
+ * free-threading support; CPython also turns it on for the moment an
+ * extension module initializes: a few samples at start-up), and how many */
 static void add_python(cJSON *o, const struct profile *p, const struct ap_process *pr)
 {
+	const char *rt = profile__s(p, pr->runtime);
+	size_t n = strlen(rt);
+
 	if (pr->runtime)
-		cJSON_AddStringToObject(o, "runtime", profile__s(p, pr->runtime));
+		cJSON_AddStringToObject(o, "runtime", rt);
+	if (n && rt[n - 1] == 't' && !strncmp(rt, "CPython ", 8)) {
+		cJSON_AddBoolToObject(o, "free_threaded", true);
+		if (pr->nogil_samples && pr->gil_known_samples)
+			cJSON_AddStringToObject(o, "gil", "off, and on in some samples");
+		else if (pr->nogil_samples)
+			cJSON_AddStringToObject(o, "gil", "off");
+		else if (pr->gil_known_samples)
+			cJSON_AddStringToObject(o, "gil", "on");
+		cJSON_AddNumberToObject(o, "gil_off_samples", pr->nogil_samples);
+		cJSON_AddNumberToObject(o, "gil_on_samples", pr->gil_known_samples);
+	}
 	if (!pr->py_missing)
 		return;
 	cJSON_AddStringToObject(o, "python_frames_missing", profile__s(p, pr->py_missing));

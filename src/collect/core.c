@@ -303,6 +303,7 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 	bpf_map__delete_elem(cc->skel->maps.py_pending, &pid, sizeof(pid), 0);
 	img->py_minor = minor;
 	img->py_sf = m->sf;
+	img->py_ft = pp.off.gil_enabled != AP_PY_OFF_NONE;
 	ap_info("python: pid %u runs CPython 3.%d from %s (configured %.1f ms after its exec)", pid,
 		minor, m->path, (now_mono_ns() - img->start_time) / 1e6);
 	interpreter_found(cc, pid, m->sf);

@@ -77,7 +77,8 @@ static uint32_t count_flags(uint32_t py)
 	       ((py & AP_SPY_STATE) ? AP_COUNT_PY_STATE : 0) |
 	       ((py & AP_SPY_GC) ? AP_COUNT_GC : 0) |
 	       ((py & AP_SPY_FINALIZING) ? AP_COUNT_FINALIZING : 0) |
-	       ((py & AP_SPY_GIL_KNOWN) ? AP_COUNT_GIL_KNOWN : 0);
+	       ((py & AP_SPY_GIL_KNOWN) ? AP_COUNT_GIL_KNOWN : 0) |
+	       ((py & AP_SPY_NOGIL) ? AP_COUNT_NOGIL : 0);
 }
 
 static int oncpu_on_record(struct ap_collector *c, uint32_t type, const void *data, size_t size)

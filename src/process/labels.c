@@ -295,12 +295,12 @@ struct ap_labels *ap_labels__read(uint32_t pid, const char *exe_build_id)
 	return l;
 }
 
-void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor)
+void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor, bool ft)
 {
 	if (!l || py_major <= 0 || py_minor < 0)
 		return;
 	free(l->runtime);
-	l->runtime = xasprintf("CPython %d.%d", py_major, py_minor);
+	l->runtime = xasprintf("CPython %d.%d%s", py_major, py_minor, ft ? "t" : "");
 }
 
 void ap_labels__set_py_missing(struct ap_labels *l, const char *runtime, const char *code,

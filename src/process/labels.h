@@ -63,7 +63,8 @@ bool labels_environ_service(const char *env, size_t len, char *out, size_t outle
  * ap_labels__free(). Never NULL. */
 struct ap_labels *ap_labels__read(uint32_t pid, const char *exe_build_id);
 /* the interpreter this process runs: "CPython 3.<minor>" (minor > 0) */
-void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor);
+/* "CPython 3.12"; free-threaded: "CPython 3.14t" */
+void ap_labels__set_runtime(struct ap_labels *l, int py_major, int py_minor, bool ft);
 /* an interpreter whose Python frames are not walked: runtime seen ("CPython
  * 3.16", NULL unknown; does not replace a walked one), reason code, text */
 void ap_labels__set_py_missing(struct ap_labels *l, const char *runtime, const char *code,

@@ -455,7 +455,7 @@ const struct ap_labels *proc__labels(struct ap_proc *p)
 		p->labels = ap_labels__read(p->pid, build_id);
 	}
 	if (!p->labels->runtime && img && img->py_minor > 0)
-		ap_labels__set_runtime(p->labels, 3, img->py_minor);
+		ap_labels__set_runtime(p->labels, 3, img->py_minor, img->py_ft);
 	if (!p->labels->py_missing && img && img->py_missing)
 		ap_labels__set_py_missing(p->labels, img->py_seen, img->py_missing, img->py_missing_why);
 	return p->labels;

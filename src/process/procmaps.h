@@ -32,6 +32,8 @@ struct ap_image {
 	int py_minor;           /* CPython 3.<minor> runs in this image; 0 if none, -1 if
 				 * one runs whose frames are not walked (py_missing) */
 	const struct symfile *py_sf; /* the file holding that interpreter (walked or not) */
+	bool py_ft;             /* that interpreter is free-threaded (3.13t+: no GIL unless
+				 * PYTHON_GIL=1 or an extension turns it on) */
 	const char *py_missing; /* why its Python frames are not walked: a reason code
 				 * (static string), NULL when walked or no interpreter */
 	char *py_missing_why;   /* the reason in one line, owned */

@@ -440,6 +440,12 @@ void profile__add(struct profile *p, uint32_t pid, uint32_t tid, const char *com
 		t->python_samples += count;
 	if (flags & AP_COUNT_GIL)
 		t->gil_samples += count;
+	if (flags & AP_COUNT_NOGIL) {
+		t->nogil_samples += count;
+		p->procs[t->proc].nogil_samples += count;
+	}
+	if (flags & AP_COUNT_GIL_KNOWN)
+		p->procs[t->proc].gil_known_samples += count;
 	if (flags & AP_COUNT_GC)
 		t->gc_samples += count;
 	if (flags & AP_COUNT_FINALIZING)

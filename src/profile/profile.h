@@ -62,6 +62,8 @@ struct ap_stack {
 #define AP_COUNT_GC (1u << 2) /* the thread ran the cyclic GC (held the GIL, collecting) */
 #define AP_COUNT_FINALIZING (1u << 3) /* the thread was finalizing the runtime (Py_FinalizeEx) */
 #define AP_COUNT_GIL_KNOWN (1u << 4) /* the GIL was read: AP_COUNT_GIL says held or not */
+#define AP_COUNT_NOGIL (1u << 5) /* a free-threaded interpreter ran with the GIL off: there
+				  * was none to hold (AP_COUNT_GIL_KNOWN clear) */
 
 struct ap_count {
 	uint32_t pid, tid, stack;
@@ -76,6 +78,8 @@ struct ap_thread {
 	uint64_t samples;
 	uint64_t python_samples; /* samples with Python frames (from their stacks) */
 	uint64_t gil_samples;    /* samples where the thread held the GIL (AP_COUNT_GIL) */
+	uint64_t nogil_samples;  /* samples of a free-threaded interpreter with the GIL off
+				  * (AP_COUNT_NOGIL) */
 	uint64_t gc_samples;     /* AP_COUNT_GC */
 	uint64_t finalizing_samples; /* AP_COUNT_FINALIZING */
 	uint32_t proc;           /* index in profile.procs */
@@ -98,6 +102,8 @@ struct ap_process {
 	 * when they were walked or it runs no Python (labels.h py_missing) */
 	uint32_t py_missing, py_missing_why;
 	uint64_t samples;
+	uint64_t nogil_samples;     /* AP_COUNT_NOGIL: free-threaded, the GIL off */
+	uint64_t gil_known_samples; /* AP_COUNT_GIL_KNOWN: a GIL was there to hold */
 	bool exited;
 	int exit_status;    /* wait status (exit code << 8 | signal), -1 unknown */
 };

@@ -163,6 +163,15 @@ int pyoffsets__for_version(int minor, struct ap_py_offsets *o)
 	 * before 3.15 the GIL flag comes from the gil struct */
 	if (!o->tstate_holds_gil)
 		o->tstate_holds_gil = NONE;
+	/* the GIL builds' object header and gil struct; a free-threaded
+	 * build's come from its _Py_DebugOffsets (pyoffsets__from_debug) */
+	o->obj_head = 16;
+	o->frame_tlbc = NONE;
+	o->code_tlbc = NONE;
+	o->gil_holder = 8;
+	o->gil_locked = 16;
+	o->gil_enabled = NONE;
+	o->str_kind_shift = 2;
 	return 0;
 }
 
@@ -174,17 +183,27 @@ struct dbg_pos {
 	uint16_t ascii_size, compact_size; /* compact_size: 0 before 3.15 */
 	uint16_t finalizing, interp_gc, gc_collecting; /* 0: not known for this minor */
 	uint16_t holds_gil; /* thread_state.holds_gil: 0 before 3.15 */
+	/* read on free-threaded builds only (0: this minor's are not known) */
+	uint16_t ob_type, uni_length, uni_state, bytes_size, bytes_sval;
+	uint16_t gil_state, gil_enabled, gil_locked, gil_holder;
+	uint16_t tlbc_index, co_tlbc; /* 3.14+ */
 };
 
 static const struct dbg_pos dbg_pos[] = {
 	[13] = { .current_frame = 184, .interp = 176, .thread_id = 192, .previous = 232, .executable = 240,
 		 .instr_ptr = 248, .owner = 264, .filename = 280, .name = 288, .qualname = 296,
 		 .linetable = 304, .firstlineno = 312, .code_adaptive = 344, .ascii_size = 560,
-		 .finalizing = 32, .interp_gc = 80, .gc_collecting = 576 },
+		 .finalizing = 32, .interp_gc = 80, .gc_collecting = 576,
+		 .ob_type = 360, .uni_length = 552, .uni_state = 544, .bytes_size = 520,
+		 .bytes_sval = 528, .gil_state = 120, .gil_enabled = 128, .gil_locked = 136,
+		 .gil_holder = 144 },
 	[14] = { .current_frame = 208, .interp = 200, .thread_id = 216, .previous = 256, .executable = 264,
 		 .instr_ptr = 272, .owner = 288, .filename = 320, .name = 328, .qualname = 336,
 		 .linetable = 344, .firstlineno = 352, .code_adaptive = 384, .ascii_size = 640,
-		 .finalizing = 32, .interp_gc = 88, .gc_collecting = 656 },
+		 .finalizing = 32, .interp_gc = 88, .gc_collecting = 656,
+		 .ob_type = 408, .uni_length = 632, .uni_state = 624, .bytes_size = 600,
+		 .bytes_sval = 608, .gil_state = 128, .gil_enabled = 136, .gil_locked = 144,
+		 .gil_holder = 152, .tlbc_index = 304, .co_tlbc = 392 },
 	/* 3.15 inserts thread_state.base_frame, last_profiled_frame(_seq),
 	 * holds_gil, gil_requested, current_exception, exc_state and a group
 	 * err_stackitem, type_object.tp_basicsize/tp_dictoffset, a group
@@ -211,6 +230,52 @@ static uint16_t dbg_get(const uint8_t *dbg, size_t len, uint16_t pos, int *bad)
 	return v;
 }
 
+/* A free-threaded build (3.13t+): its object header is 32 bytes (ob_tid,
+ * flags, ob_mutex, ob_gc_bits, ob_ref_local, ob_ref_shared, then
+ * ob_type), its gil struct starts with `int enabled`, and from 3.14 on
+ * frames run thread-local bytecode copies. Its _PyRuntimeState differs
+ * too: the table's autoTSSkey offset is a GIL build's (pyproc finds the
+ * key itself). -EINVAL when a str or bytes does not sit where the header
+ * says (the walker reads them at obj_head and obj_head + 16). */
+static int from_debug_ft(const uint8_t *dbg, size_t len, const struct dbg_pos *p, int minor,
+			 struct ap_py_offsets *n)
+{
+	int bad = 0;
+	uint32_t head = dbg_get(dbg, len, p->ob_type, &bad) + 8;
+	uint32_t gil = dbg_get(dbg, len, p->gil_state, &bad);
+	uint32_t en = dbg_get(dbg, len, p->gil_enabled, &bad);
+	uint32_t locked = dbg_get(dbg, len, p->gil_locked, &bad);
+	uint32_t holder = dbg_get(dbg, len, p->gil_holder, &bad);
+
+	if (bad || dbg_get(dbg, len, p->uni_length, &bad) != head ||
+	    dbg_get(dbg, len, p->uni_state, &bad) != head + 16 ||
+	    dbg_get(dbg, len, p->bytes_size, &bad) != head ||
+	    dbg_get(dbg, len, p->bytes_sval, &bad) != head + 16 || head > 64)
+		return -EINVAL;
+	/* the walker reads the gil struct's first 32 bytes; locked and
+	 * holder are PyInterpreterState-relative (its embedded _gil),
+	 * enabled is relative to the struct (CPython's
+	 * _Py_Debug_gilruntimestate_enabled) */
+	if (locked < gil || holder < gil || en > 28 || locked - gil > 28 || holder - gil > 24)
+		return -EINVAL;
+	n->obj_head = head;
+	n->gil_enabled = en;
+	n->gil_locked = locked - gil;
+	n->gil_holder = holder - gil;
+	n->runtime_tss = AP_PY_OFF_NONE;
+	/* 3.14t's str state begins with `unsigned char interned`
+	 * (Include/cpython/unicodeobject.h): kind is bits 8-10; 3.13t's is
+	 * the GIL build's interned:2 */
+	n->str_kind_shift = minor >= 14 ? 8 : 2;
+	/* PyCompactUnicodeObject: PyASCIIObject, utf8_length, utf8 (3.12+) */
+	n->str_compact_data = n->str_ascii_data + 16;
+	if (p->tlbc_index) {
+		n->frame_tlbc = dbg_get(dbg, len, p->tlbc_index, &bad);
+		n->code_tlbc = dbg_get(dbg, len, p->co_tlbc, &bad);
+	}
+	return bad ? -EINVAL : 0;
+}
+
 int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_py_offsets *o)
 {
 	const struct dbg_pos *p;
@@ -225,9 +290,9 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	memcpy(&ft, dbg + 16, 8);
 	if (((version >> 24) & 0xff) != 3 || (int)((version >> 16) & 0xff) != minor)
 		return -EINVAL;
-	if (ft)
-		return -ENOTSUP; /* free-threaded: object header and GIL differ */
 	p = &dbg_pos[minor];
+	if (ft && !p->ob_type)
+		return -ENOTSUP; /* free-threaded, positions not known for this minor */
 	n.tstate_frame = dbg_get(dbg, len, p->current_frame, &bad);
 	n.tstate_interp = dbg_get(dbg, len, p->interp, &bad);
 	n.tstate_thread_id = dbg_get(dbg, len, p->thread_id, &bad);
@@ -253,6 +318,8 @@ int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_p
 	}
 	if (p->holds_gil)
 		n.tstate_holds_gil = dbg_get(dbg, len, p->holds_gil, &bad);
+	if (ft && from_debug_ft(dbg, len, p, minor, &n))
+		bad = 1;
 	if (bad)
 		return -EINVAL;
 	*o = n;

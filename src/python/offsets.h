@@ -15,7 +15,10 @@
 /* the table entry for 3.<minor>; 0 or -ENOTSUP */
 int pyoffsets__for_version(int minor, struct ap_py_offsets *o);
 /* override o from a _Py_DebugOffsets copy (3.13+: starts "xdebugpy");
- * 0, -EINVAL (no cookie / wrong version) or -ENOTSUP (free-threaded) */
+ * 0, -EINVAL (no cookie / wrong version / a layout the walker cannot
+ * read) or -ENOTSUP (free-threaded, and this minor's debug struct not
+ * known: 3.15t). A free-threaded build's runtime_tss is NONE: pyproc
+ * finds its thread-state key */
 int pyoffsets__from_debug(const uint8_t *dbg, size_t len, int minor, struct ap_py_offsets *o);
 
 /* What asyncio needs (3.14+): _PyThreadStateImpl.asyncio_running_task and

@@ -171,6 +171,43 @@ static int gilstate_tls(const struct symfile *sf, int64_t *off, uint64_t *tls_in
 	return 0;
 }
 
+int pyproc__tss_decode(const uint8_t *b, uint64_t fn, uint64_t runtime, uint64_t size,
+		       uint16_t *off)
+{
+	size_t p;
+	int32_t disp;
+	uint64_t t;
+
+	/* the calls' argument, its Py_tss_t {int _is_initialized; key}: "lea
+	 * disp(%rip),REG" (REX.W, mod 00 r/m 101), into %rdi or, when it is
+	 * used twice (PyThread_tss_is_created, then PyThread_tss_get), a
+	 * callee-saved register (3.14.7t at -O2: %rbx) */
+	for (p = 0; p + 7 <= AP_PY_TLS_CODE; p++) {
+		if ((b[p] != 0x48 && b[p] != 0x4c) || b[p + 1] != 0x8d || (b[p + 2] & 0xc7) != 0x05)
+			continue;
+		memcpy(&disp, b + p + 3, 4);
+		t = fn + p + 7 + disp;
+		if (t >= runtime && t + 8 <= runtime + size && t - runtime < AP_PY_OFF_NONE) {
+			*off = t - runtime;
+			return 0;
+		}
+	}
+	return -ENOTSUP;
+}
+
+/* a free-threaded build's autoTSSkey: decoded, where the GIL build's
+ * table has it for the others */
+static int gilstate_key(const struct symfile *sf, uint16_t *off)
+{
+	uint8_t b[AP_PY_TLS_CODE];
+
+	if (!sf->py_gilstate_fn || !sf->py_runtime_size ||
+	    symfile__read_vaddr(sf, sf->py_gilstate_fn, b, sizeof(b)))
+		return -ENOENT;
+	return pyproc__tss_decode(b, sf->py_gilstate_fn, sf->py_runtime, sf->py_runtime_size,
+				  off);
+}
+
 int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor,
 		   struct py_refusal *why)
 {
@@ -197,7 +234,8 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 		major = (ver >> 24) & 0xff;
 		*minor = (ver >> 16) & 0xff;
 	}
-	if (suffix == 'd' || suffix == 't')
+	/* free-threaded (3.13t+) is read from its _Py_DebugOffsets below */
+	if (suffix == 'd' || (suffix == 't' && *minor < 13))
 		return refuse(why, suffix == 'd' ? PY_NO_DEBUG : PY_NO_FREE_THREADED, major, *minor,
 			      "%s build of CPython 3.%d is not supported",
 			      suffix == 'd' ? "debug (Py_DEBUG)" : "free-threaded", *minor);
@@ -219,10 +257,23 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 			err = pyoffsets__from_debug(dbg, n, *minor, &pp->off);
 		if (err == -ENOTSUP)
 			return refuse(why, PY_NO_FREE_THREADED, major, *minor,
-				      "free-threaded CPython is not supported");
+				      "free-threaded CPython 3.%d is not supported (3.13t and "
+				      "3.14t are)", *minor);
+		/* the table describes GIL builds only */
+		if (err && suffix == 't')
+			return refuse(why, PY_NO_FREE_THREADED, major, *minor,
+				      "free-threaded CPython 3.%d: its _Py_DebugOffsets are not "
+				      "usable (%s)", *minor, ap_errstr(err));
 		if (err)
 			ap_info("python: %s: no usable _Py_DebugOffsets (%s), using the 3.%d table",
 				sf->path, ap_errstr(err), *minor);
+	}
+	if (pp->off.gil_enabled != AP_PY_OFF_NONE && *minor <= 14) {
+		err = gilstate_key(sf, &pp->off.runtime_tss);
+		if (err)
+			return refuse(why, PY_NO_LAYOUT, major, *minor,
+				      "free-threaded CPython 3.%d: the thread-state key was not "
+				      "found (%s)", *minor, ap_errstr(err));
 	}
 	/* the walker finds a thread's state through glibc's pthread key block
 	 * (offsets.c tsd_base); musl keeps its keys elsewhere */
@@ -251,7 +302,8 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 				      "shared library (its thread states are found through "
 				      "glibc's TLS layout)", *minor);
 	}
-	if (!pyoffsets__asyncio(*minor, &aio)) {
+	/* a free-threaded build's _PyThreadStateImpl differs: no task names */
+	if (pp->off.gil_enabled == AP_PY_OFF_NONE && !pyoffsets__asyncio(*minor, &aio)) {
 		pp->tstate_task = aio.tstate_running_task;
 		pp->task_name = aio.task_name;
 	}

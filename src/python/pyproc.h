@@ -41,6 +41,15 @@ int pyproc__detect(const struct ap_mapping *m, struct ap_py_proc *pp, int *minor
 #define AP_PY_TLS_CODE 64
 int pyproc__tls_decode(const uint8_t *b, uint64_t fn, int64_t *off, uint64_t *tls_index);
 
+/* Decode a free-threaded build's PyGILState_GetThisThreadState (3.13t,
+ * 3.14t: PyThread_tss_get(&_PyRuntime.autoTSSkey), its _PyRuntimeState
+ * differing from the GIL build's): the first "lea disp(%rip),REG" in its
+ * first AP_PY_TLS_CODE bytes b (at file vaddr fn) that points into
+ * _PyRuntime (vaddr runtime, size bytes) gives *off, the key's offset in
+ * it. 0 or -ENOTSUP. */
+int pyproc__tss_decode(const uint8_t *b, uint64_t fn, uint64_t runtime, uint64_t size,
+		       uint16_t *off);
+
 struct py_code {
 	uint64_t code;
 	uint32_t tgid, sig;

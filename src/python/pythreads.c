@@ -1173,6 +1173,10 @@ int pythreads__target(uint32_t pid, const struct ap_image *img, struct py_target
 
 	if (!img || img->py_minor <= 0 || !img->py_sf || !img->py_sf->py_runtime)
 		return -ENOENT;
+	/* its objects have the 32-byte header: the layouts here are the GIL
+	 * builds' */
+	if (img->py_ft)
+		return -ENOTSUP;
 	for (i = 0; i < img->nr_maps; i++) {
 		const struct ap_mapping *m = &img->maps[i];
 

@@ -310,8 +310,14 @@ static void md_behaviour(const struct ap_analysis *an, FILE *f)
 			fprintf(f, "; of its active thread time (%.2f s): on CPU %.0f%%, waiting for a CPU %.0f%%, "
 				"I/O %.0f%%, locks %.0f%%", pv(s, AP_M_P_ACTIVE_S), pv(s, AP_M_P_ONCPU_PCT),
 				pv(s, AP_M_P_RUNNABLE_PCT), pv(s, AP_M_P_IO_PCT), pv(s, AP_M_P_LOCK_PCT));
-			if (pv(s, AP_M_P_GIL_S) > 0 || pv(s, AP_M_P_PYTHON_PCT) > 0)
-				fprintf(f, ", GIL %.0f%%", pv(s, AP_M_P_GIL_PCT));
+			/* free-threaded with the GIL off: no GIL to wait for */
+			if (pv(s, AP_M_P_NOGIL_PCT) >= 50 && !(pv(s, AP_M_P_GIL_S) > 0))
+				fprintf(f, ", no GIL (free-threaded)");
+			else if (pv(s, AP_M_P_GIL_S) > 0 || pv(s, AP_M_P_PYTHON_PCT) > 0)
+				fprintf(f, ", GIL %.0f%%%s", pv(s, AP_M_P_GIL_PCT),
+					pv(s, AP_M_P_FREE_THREADED) == 1 ?
+						" (free-threaded, its GIL turned on: PYTHON_GIL=1 "
+						"or an extension module)" : "");
 			fprintf(f, ", sleep %.0f%%, other %.0f%%", pv(s, AP_M_P_SLEEP_PCT),
 				pv(s, AP_M_P_OTHER_PCT));
 		}

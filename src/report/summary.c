@@ -713,7 +713,11 @@ static void print_threads(FILE *f, const struct profile *p)
 		fprintf(f, "  %7u %7u %-16s %6.1f%%", v[i]->pid, v[i]->tid, comm,
 			pct(v[i]->samples, p->total_samples));
 		free(comm);
-		if (py)
+		/* free-threaded with the GIL off: there is none to hold */
+		if (py && v[i]->nogil_samples * 2 > v[i]->samples)
+			fprintf(f, "  %6.1f%%  %10s", pct(v[i]->python_samples, v[i]->samples),
+				"no GIL");
+		else if (py)
 			fprintf(f, "  %6.1f%%  %9.1f%%", pct(v[i]->python_samples, v[i]->samples),
 				pct(v[i]->gil_samples, v[i]->samples));
 		fputc('\n', f);

@@ -24,7 +24,7 @@ struct ap_py_proc test_proc;
 __u64 test_tstate;
 __u32 test_tgid;
 /* outputs */
-__u32 out_nr, out_flags;
+__u32 out_nr, out_flags, out_gil;
 struct ap_py_frame out_py[16];
 
 SEC("raw_tp")
@@ -44,6 +44,7 @@ int test_py_walk(void *ctx)
 	s->nr_py = 0;
 	s->py_flags = 0;
 	py_walk(s, sc, &test_proc, test_tstate, (void *)0);
+	out_gil = py_holds_gil(&test_proc, test_tstate, (void *)0);
 	out_nr = s->nr_py;
 	out_flags = s->py_flags;
 	for (i = 0; i < 16; i++)

@@ -57,10 +57,14 @@ static void *make_str(const struct ap_py_offsets *o, const char *ascii, const ui
 {
 	unsigned char *s = arena(256);
 	uint64_t len = n;
-	uint32_t state = 0x20 | (ascii ? (1 << 2) | 0x40 : (2 << 2));
+	/* kind, compact, ascii from bit str_kind_shift (3.14t: 8, after an
+	 * unsigned char interned, here 3: interned and immortal) */
+	uint32_t state = (0x20 | (ascii ? (1 << 2) | 0x40 : (2 << 2))) << (o->str_kind_shift - 2);
 
-	memcpy(s + 16, &len, 8);
-	memcpy(s + 32, &state, 4);
+	if (o->str_kind_shift > 2)
+		state |= 3;
+	memcpy(s + o->obj_head, &len, 8);
+	memcpy(s + o->obj_head + 16, &state, 4);
 	if (ascii)
 		memcpy(s + o->str_ascii_data, ascii, n);
 	else
@@ -72,17 +76,17 @@ static void *make_code(const struct ap_py_offsets *o, void *name, void *qual, vo
 		       int firstlineno)
 {
 	unsigned char *c = arena(512);
-	unsigned char *lt = arena(64); /* a bytes object: ob_size @16, data @32 */
+	unsigned char *lt = arena(64); /* a bytes object: ob_size @16, data @32 (FT: 32, 48) */
 	uint64_t t = (uint64_t)fake_code_type, sz = 4;
 
-	memcpy(c + 8, &t, 8);
+	memcpy(c + o->obj_head - 8, &t, 8); /* ob_type */
 	memcpy(c + o->code_firstlineno, &firstlineno, 4);
 	memcpy(c + o->code_name, &name, 8);
 	if (o->code_qualname != AP_PY_OFF_NONE)
 		memcpy(c + o->code_qualname, &qual, 8);
 	memcpy(c + o->code_filename, &file, 8);
-	memcpy(lt + 16, &sz, 8);
-	memcpy(lt + 32, "\x80\x01\x02\x03", 4);
+	memcpy(lt + o->obj_head, &sz, 8);
+	memcpy(lt + o->obj_head + 16, "\x80\x01\x02\x03", 4);
 	memcpy(c + o->code_linetable, &lt, 8);
 	return c;
 }
@@ -220,6 +224,87 @@ static void test_314(void)
 	result("walk_3_14");
 }
 
+/* 3.14t: the 32-byte object header, 3.14t's str state, a thread-local
+ * bytecode copy (tlbc_index 2: instr_ptr points into co_tlbc->entries[2]),
+ * and the gil struct's `enabled`: off gives AP_SPY_NOGIL, on (PYTHON_GIL=1)
+ * the GIL flag from last_holder @16 and locked @24 */
+static void test_314t(void)
+{
+	struct ap_py_offsets o;
+	struct code_seen cs = { 0 };
+	struct pywalk_bpf *skel = load(AP_MAX_PY_FRAMES);
+	unsigned char *tstate = arena(512), *interp = arena(64), *gil = arena(256);
+	unsigned char *copy = arena(256);
+	uint64_t *tlbc = arena(64);
+	void *code, *f1, *f2, *p;
+	int32_t idx = 2;
+	char *name;
+
+	CHECK(skel, "load: %s", strerror(errno));
+	if (!skel)
+		return result("walk_3_14t");
+	pyoffsets__for_version(14, &o);
+	/* as from_debug_ft() reads a 3.14.7t's _Py_DebugOffsets (test_pydebug.c) */
+	o.obj_head = 32, o.str_kind_shift = 8, o.str_ascii_data = 56, o.str_compact_data = 72;
+	o.code_filename = 128, o.code_name = 136, o.code_qualname = 144, o.code_linetable = 152;
+	o.code_firstlineno = 84, o.code_adaptive = 232, o.code_tlbc = 224;
+	o.frame_owner = 78, o.frame_tlbc = 72;
+	o.gil_enabled = 0, o.gil_holder = 16, o.gil_locked = 24;
+	code = make_code(&o, make_str(&o, "work", NULL, 4), make_str(&o, "Pool.work", NULL, 9),
+			 make_str(&o, "/app/w.py", NULL, 9), 30);
+	tlbc[0] = 3;                             /* _PyCodeArray.size */
+	tlbc[1] = (uint64_t)code + o.code_adaptive; /* entries[0]: co_code_adaptive */
+	tlbc[3] = (uint64_t)copy;                /* entries[2]: this thread's copy */
+	p = tlbc;
+	memcpy((unsigned char *)code + o.code_tlbc, &p, 8);
+	f2 = make_iframe(&o, code, 1, 4, 0, NULL); /* index 0: co_code_adaptive */
+	f1 = make_iframe(&o, code, 1, 0, 0, f2);
+	p = copy + 2 * 5;                        /* instruction 5 of the copy */
+	memcpy((unsigned char *)f1 + o.frame_instr, &p, 8);
+	memcpy((unsigned char *)f1 + o.frame_tlbc, &idx, 4);
+	memcpy(tstate + o.tstate_frame, &f1, 8);
+	p = interp;
+	memcpy(tstate + o.tstate_interp, &p, 8);
+	p = gil;
+	memcpy(interp + o.interp_gil_ptr, &p, 8);
+	skel->bss->test_proc.off = o;
+	skel->bss->test_proc.code_type = (uint64_t)fake_code_type;
+	skel->bss->test_tstate = (uint64_t)tstate;
+	skel->bss->test_tgid = getpid();
+	CHECK(run(skel, &cs) == 0, "test run");
+	CHECK(skel->bss->out_nr == 2, "frames: %u, want 2", skel->bss->out_nr);
+	CHECK(skel->bss->out_py[0].code == (uint64_t)code, "ob_type at 24, tag masked");
+	CHECK(skel->bss->out_py[0].instr == 5, "tlbc copy: instr %d, want 5",
+	      skel->bss->out_py[0].instr);
+	CHECK(skel->bss->out_py[1].instr == 4, "index 0: instr %d, want 4",
+	      skel->bss->out_py[1].instr);
+	CHECK(skel->bss->out_gil == AP_SPY_NOGIL, "GIL off: %#x", skel->bss->out_gil);
+	CHECK(cs.n == 1, "code records: %d, want 1", cs.n);
+	if (cs.n == 1) {
+		struct ap_py_code *r = &cs.rec[0];
+
+		name = py_str_utf8(r->qualname, r->qualname_len, r->qualname_kind);
+		CHECK(!strcmp(name, "Pool.work"), "qualname %s", name);
+		free(name);
+		name = py_str_utf8(r->filename, r->filename_len, r->filename_kind);
+		CHECK(!strcmp(name, "/app/w.py"), "filename %s", name);
+		free(name);
+		CHECK(r->firstlineno == 30, "firstlineno %d", r->firstlineno);
+		CHECK(r->linetable_len == 4 && r->linetable[0] == 0x80, "line table copied");
+	}
+	/* PYTHON_GIL=1: enabled, locked, this thread the last holder */
+	*(int32_t *)gil = 1;
+	*(int32_t *)(gil + 24) = 1;
+	p = tstate;
+	memcpy(gil + 16, &p, 8);
+	cs.n = 0;
+	CHECK(run(skel, &cs) == 0, "test run, GIL on");
+	CHECK(skel->bss->out_gil == (AP_SPY_GIL_KNOWN | AP_SPY_GIL), "GIL on, held: %#x",
+	      skel->bss->out_gil);
+	pywalk_bpf__destroy(skel);
+	result("walk_3_14t");
+}
+
 /* 3.11: is_entry flags groups; a chain deeper than --py-depth is cut */
 static void test_311_truncated(void)
 {
@@ -288,6 +373,7 @@ int main(void)
 		return 1;
 	}
 	test_314();
+	test_314t();
 	test_311_truncated();
 	test_bad_code();
 	printf("%d passed, %d failed\n", passed, failed);

@@ -525,7 +525,8 @@ t_py() {
 }
 
 # 70/30 split within 5 points; >= 98% of samples under the script's
-# <module>; the marked hot line is each function's hottest; GIL held
+# <module>; the marked hot line is each function's hottest; GIL held (a
+# free-threaded build: the GIL off, held in at most 1%)
 py_split() { # PY DIR -> prints a reason on failure
 	local d=$2 hot_a hot_b
 	# 5 CPU-s (split.py counts CPU time, so a loaded machine makes the run
@@ -545,11 +546,20 @@ py_split() { # PY DIR -> prints a reason on failure
 	  def hotline(f): [$p[] | select(.py[-1].name == f) | {l: .py[-1].line, c: .count}] |
 	    group_by(.l) | map({l: .[0].l, c: (map(.c) | add)}) | max_by(.c) | .l;
 	  (.threads | map(select(.tid == .pid)) | .[0]) as $main |
+	  # a free-threaded CPython (make test-ft) runs with no GIL to hold
+	  ([.processes[].runtime // "" | select(test("^CPython 3[.][0-9]+t$"))] | length > 0) as $ft |
 	  if $t < 1600 then "only \($t) samples of ~1995 (5 CPU-s at 399 Hz): samples lost"
 	  elif $mod / $t < 0.98 then "<module> outermost in \($mod) of \($t)"
 	  elif ($a / ($a + $b) * 100 | . < 65 or . > 75) then "split \($a)/\($b), want 70/30"
 	  elif hotline("hot_a") != $la or hotline("hot_b") != $lb then
 	    "hot lines \(hotline("hot_a")),\(hotline("hot_b")), want \($la),\($lb)"
+	  elif $ft then
+	    # (CPython turns the GIL on while an extension module initializes:
+	    # a start-up sample may catch it)
+	    (if $main.gil_samples > $main.python_samples / 100 or
+	        ($main.nogil_samples // 0) / $main.python_samples < 0.9 then
+	      "free-threaded: main thread GIL off in \($main.nogil_samples // 0) of \($main.python_samples), held in \($main.gil_samples)"
+	    else empty end)
 	  elif $main.gil_samples / $main.python_samples < 0.9 then
 	    "main thread held the GIL in \($main.gil_samples) of \($main.python_samples)"
 	  elif ([.samples[] | select(.gil) | .count] | add) != ([.threads[].gil_samples] | add) then

@@ -158,7 +158,9 @@ TEST(labels_read_self)
 	ASSERT_TRUE(l->cgroup && l->cgroup[0] == '/', "a cgroup path");
 	ASSERT_TRUE(l->build_id && strlen(l->build_id) >= 16, "the test binary's build id");
 	ASSERT_TRUE(!l->runtime, "no runtime until set");
-	ap_labels__set_runtime(l, 3, 12);
+	ap_labels__set_runtime(l, 3, 14, true);
+	ASSERT_STREQ(l->runtime, "CPython 3.14t", "free-threaded runtime");
+	ap_labels__set_runtime(l, 3, 12, false);
 	ASSERT_STREQ(l->runtime, "CPython 3.12", "runtime");
 	{
 		struct profile p;

@@ -46,6 +46,23 @@ static const uint64_t dbg_3_15_2[] = {
 	24, 344, 8028, 0, 4, 512,
 };
 
+/* a free-threaded build: CPython 3.14.7 configured --disable-gil
+ * (tools/cpython-ft.sh), read live from its _PyRuntime */
+static const uint64_t dbg_3_14_7t[] = {
+	51251184, 1, 362368, 784, 808, 246720, 7280, 7272,
+	7344, 7360, 7408, 7712, 7696, 7704, 16, 7808,
+	0, 7832, 7824, 8024, 17628, 832, 0, 8,
+	16, 72, 152, 160, 232, 32, 88, 8,
+	0, 56, 80, 78, 64, 72, 240, 128,
+	136, 144, 152, 84, 68, 112, 120, 232,
+	224, 32, 24, 432, 40, 104, 184, 56,
+	48, 32, 56, 40, 32, 216, 40, 56,
+	48, 64, 48, 56, 40, 32, 48, 32,
+	40, 56, 32, 48, 80, 48, 32, 56,
+	288, 192, 176, 40, 88, 83, 0, 8,
+	24, 304, 8108, 0, 4, 512,
+};
+
 static size_t dbg_bytes(uint8_t *buf, const uint64_t *w, size_t nw)
 {
 	memcpy(buf, "xdebugpy", 8);
@@ -71,7 +88,10 @@ static void agree(int minor, const uint64_t *w, size_t nw)
 		d.str_compact_data = t.str_compact_data;
 		d.tstate_holds_gil = t.tstate_holds_gil;
 	}
-	d.pad[0] = t.pad[0], d.pad[1] = t.pad[1], d.pad[2] = t.pad[2];
+	/* the GIL builds' header, gil struct and str state: from the table */
+	d.obj_head = t.obj_head, d.frame_tlbc = t.frame_tlbc, d.code_tlbc = t.code_tlbc;
+	d.gil_holder = t.gil_holder, d.gil_locked = t.gil_locked, d.gil_enabled = t.gil_enabled;
+	d.str_kind_shift = t.str_kind_shift;
 	ASSERT_EQ(pyoffsets__from_debug(buf, len, minor, &d), 0, "debug offsets read");
 	CHECK(!memcmp(&d, &t, sizeof(t)), "table == _Py_DebugOffsets",
 	      "3.%d: frame %u/%u code %u/%u thread_id %u/%u gc %u/%u fin %u/%u", minor,
@@ -109,6 +129,48 @@ TEST(py_holds_gil_offset)
 		ASSERT_EQ(pyoffsets__for_version(minor, &o), 0, "table");
 		CHECK(o.tstate_holds_gil == AP_PY_OFF_NONE, "no holds_gil before 3.15",
 		      "3.%d: %u", minor, o.tstate_holds_gil);
+	}
+}
+
+/* 3.14t: the 32-byte object header, code fields +16, tlbc, the gil
+ * struct's `enabled`; the thread-state key is left to pyproc */
+TEST(py_debug_offsets_free_threaded_314t)
+{
+	struct ap_py_offsets o;
+	uint8_t buf[1024];
+	size_t len = dbg_bytes(buf, dbg_3_14_7t, sizeof(dbg_3_14_7t) / 8);
+
+	ASSERT_EQ(sizeof(dbg_3_14_7t) + 8, 760, "3.14t debug struct size");
+	ASSERT_EQ(pyoffsets__for_version(14, &o), 0, "3.14 table");
+	ASSERT_EQ(pyoffsets__from_debug(buf, len, 14, &o), 0, "3.14t read");
+	ASSERT_EQ(o.obj_head, 32, "PyObject is 32 bytes");
+	ASSERT_EQ(o.code_filename, 128, "co_filename");
+	ASSERT_EQ(o.code_name, 136, "co_name");
+	ASSERT_EQ(o.code_qualname, 144, "co_qualname");
+	ASSERT_EQ(o.code_linetable, 152, "co_linetable");
+	ASSERT_EQ(o.code_firstlineno, 84, "co_firstlineno");
+	ASSERT_EQ(o.code_adaptive, 232, "co_code_adaptive");
+	ASSERT_EQ(o.code_tlbc, 224, "co_tlbc");
+	ASSERT_EQ(o.frame_tlbc, 72, "frame tlbc_index");
+	ASSERT_EQ(o.frame_owner, 78, "frame owner");
+	ASSERT_EQ(o.str_ascii_data, 56, "PyASCIIObject size");
+	ASSERT_EQ(o.str_compact_data, 72, "PyCompactUnicodeObject size");
+	ASSERT_EQ(o.str_kind_shift, 8, "str state: kind after unsigned char interned");
+	ASSERT_EQ(o.gil_enabled, 0, "gil enabled");
+	ASSERT_EQ(o.gil_holder, 16, "gil last_holder");
+	ASSERT_EQ(o.gil_locked, 24, "gil locked");
+	ASSERT_EQ(o.runtime_tss, AP_PY_OFF_NONE, "key: pyproc decodes it");
+	ASSERT_EQ(o.gc_collecting, 7408 + 192, "interp gc + collecting");
+	/* a str that is not where the header says is refused */
+	memcpy(buf, "xdebugpy", 8);
+	{
+		uint64_t w[sizeof(dbg_3_14_7t) / 8];
+
+		memcpy(w, dbg_3_14_7t, sizeof(w));
+		w[632 / 8 - 1] = 40; /* unicode_object.length */
+		len = dbg_bytes(buf, w, sizeof(w) / 8);
+		ASSERT_EQ(pyoffsets__for_version(14, &o), 0, "3.14 table");
+		ASSERT_EQ(pyoffsets__from_debug(buf, len, 14, &o), -EINVAL, "odd str refused");
 	}
 }
 

@@ -95,3 +95,32 @@ TEST(py_tls_other_forms)
 	ASSERT_EQ(decode(far, sizeof(far), 0x1000, &off, &ti), -EINVAL, "offset out of range");
 	ASSERT_EQ(decode((const uint8_t[]){ 0xcc }, 1, 0x1000, &off, &ti), -ENOTSUP, "int3");
 }
+
+/* 3.14t (free-threaded: its _PyRuntimeState is not the GIL build's): the
+ * autoTSSkey's offset from PyGILState_GetThisThreadState, CPython 3.14.7
+ * --disable-gil -O2 (tools/cpython-ft.sh), at 0x2a88a0, _PyRuntime at
+ * 0x58d2c0 (0x58780 bytes): push %rbx; lea 0x2e5338(%rip),%rbx (=
+ * _PyRuntime+0x920); mov %rbx,%rdi; call PyThread_tss_is_created; test;
+ * je; mov %rbx,%rdi; pop %rbx; jmp PyThread_tss_get */
+TEST(py_tss_key_314t)
+{
+	static const uint8_t fn[] = {
+		0x53, 0x48, 0x8d, 0x1d, 0x38, 0x53, 0x2e, 0x00, 0x48, 0x89, 0xdf, 0xe8, 0x20,
+		0xc1, 0x01, 0x00, 0x85, 0xc0, 0x74, 0x0c, 0x48, 0x89, 0xdf, 0x5b, 0xe9, 0x03,
+		0xbe, 0x01, 0x00, 0x0f, 0x1f, 0x00, 0x31, 0xc0, 0x5b, 0xc3,
+	};
+	uint8_t b[AP_PY_TLS_CODE];
+	uint16_t off = 0;
+
+	memset(b, 0xcc, sizeof(b));
+	memcpy(b, fn, sizeof(fn));
+	ASSERT_EQ(pyproc__tss_decode(b, 0x2a88a0, 0x58d2c0, 0x58780, &off), 0, "lea into %rbx");
+	ASSERT_EQ(off, 0x920, "autoTSSkey at _PyRuntime+2336");
+	/* the same lea into %rdi */
+	b[3] = 0x3d;
+	ASSERT_EQ(pyproc__tss_decode(b, 0x2a88a0, 0x58d2c0, 0x58780, &off), 0, "lea into %rdi");
+	ASSERT_EQ(off, 0x920, "%rdi: the same key");
+	/* an address outside _PyRuntime is not the key */
+	ASSERT_EQ(pyproc__tss_decode(b, 0x2a88a0, 0x58d2c0, 0x900, &off), -ENOTSUP,
+		  "outside _PyRuntime");
+}
