@@ -56,7 +56,7 @@ run integration tests/integration/run.sh
 # second lane (T_LANE=1; see LANE_LIST in tests/integration/run.sh)
 asan_pythons="/root/.pyenv/versions/3.8.*/bin/python3.8 /root/.pyenv/versions/3.10.*/bin/python3.10
 	/usr/bin/python3.11 build/debian-python/bin/python3.15-unstable"
-run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 \
+run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
 	PYTHONS="$(echo $asan_pythons)" \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 unset SUDO_UID SUDO_GID
 AP=${AP:-build/autoprof-bpf}
 W=build/tests
-O=build/tests/out
+O=${T_OUT:-build/tests/out} # (the ASan stage: its own, so the first stage's stay for a look)
 rm -rf "$O" && mkdir -p "$O"
 PASSED=0
 FAILED=0
@@ -489,7 +489,7 @@ PYMATRIX=""
 # py_calls' exact uprobe counts; GIL, lock and thread-share checks run one
 # at a time.
 T_PY_JOBS=${T_PY_JOBS:-2}
-T_PY_SEQUENTIAL=" off_gil py_threads "
+T_PY_SEQUENTIAL=" off_gil off_lock py_threads "
 t_py() {
 	local name=$1 fn=$2 py v err="" r ok="" pys jobs=$T_PY_JOBS n=0
 	debian_pythons
@@ -1214,14 +1214,16 @@ for f in tests/integration/suite-*.sh; do
 	fi
 done
 # The second lane: tests that mostly wait (for an agent's windows, a
-# backend, a sleeping or blocked target, a timeout) and use a fifth of a
-# CPU or less run one after another, at nice 10, beside the others from
-# the pattern table on (whose workloads run at nice -10), in a full run (not
-# when tests are named, unless T_LANE=1). Each is about its own processes, as every test
-# here must pass beside another job; alone they took ~77 s of wall time and
-# ~18 s of CPU (build/tests/times-*.log: wall, then CPU seconds). T_LANE=0
-# runs them in line.
-LANE_LIST="off_sleep off_lock metrics_silent_clients agent_offcpu signal_words all_filter_rename
+# backend, a blocked target, a timeout) and use a fifth of a CPU or less run
+# one after another beside the others from the pattern table on (whose
+# workloads run at nice -10), in a full run (not when tests are named,
+# unless T_LANE=1). Each is about its own processes, as every test here
+# must pass beside another job; alone they took ~47 s of wall time and ~10
+# s of CPU (build/tests/times-*.log: wall, then CPU seconds). The Python
+# off-CPU checks stay in line: two interpreters at once beside the lane,
+# at nice 10, once lost 85% of a thread's accounting (off_lock, 3.11.7).
+# T_LANE=0 runs them all in line.
+LANE_LIST="metrics_silent_clients agent_offcpu signal_words all_filter_rename
 	agent_sigkill agent_second_signal agent_disk_full hung_fallback hung_py39 hung_py311 hung_py312
 	hung_many hung_native"
 LANE_AT=patterns
@@ -1237,7 +1239,6 @@ for t in "${ALL_TESTS[@]}"; do
 done
 lane_start() {
 	(
-		renice -n 10 $BASHPID >/dev/null
 		PASSED=0 FAILED=0 PYMATRIX=""
 		for t in "${lane[@]}"; do
 			runt $t
