@@ -248,18 +248,29 @@ static void async_frame(const struct ap_async_frame *fr, struct strbuf *sb)
 	sb_puts(sb, ")");
 }
 
-void ap_async_where(const struct ap_async_task *t, struct strbuf *sb)
+/* sb emptied, for one of the texts below */
+static void sb_empty(struct strbuf *sb)
 {
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = 0;
+}
+
+const char *ap_async_where(const struct ap_async_task *t, struct strbuf *sb)
+{
+	sb_empty(sb);
 	if (t->nr_chain && !t->cut)
 		async_frame(&t->chain[t->nr_chain - 1], sb);
 	else
 		sb_puts(sb, "?");
+	return sb->buf ? sb->buf : "";
 }
 
-void ap_async_chain(const struct ap_async_task *t, struct strbuf *sb)
+const char *ap_async_chain(const struct ap_async_task *t, struct strbuf *sb)
 {
 	uint32_t j;
 
+	sb_empty(sb);
 	for (j = 0; j < t->nr_chain; j++) {
 		if (j)
 			sb_puts(sb, " > ");
@@ -269,6 +280,7 @@ void ap_async_chain(const struct ap_async_task *t, struct strbuf *sb)
 		sb_puts(sb, " > ...");
 	if (!t->nr_chain)
 		sb_puts(sb, "?");
+	return sb->buf ? sb->buf : "";
 }
 
 size_t ap_async_of_pid(const struct profile *p, size_t i)
@@ -278,16 +290,6 @@ size_t ap_async_of_pid(const struct profile *p, size_t i)
 	while (j < p->nr_atasks && p->atasks[j].pid == p->atasks[i].pid)
 		j++;
 	return j - i;
-}
-
-static char *sb_tty(struct strbuf *sb, void (*fn)(const struct ap_async_task *, struct strbuf *),
-		    const struct ap_async_task *t)
-{
-	sb->len = 0;
-	if (sb->buf)
-		sb->buf[0] = 0;
-	fn(t, sb);
-	return tty_dup(sb->buf ? sb->buf : "");
 }
 
 void ap_async_print(const struct profile *p, FILE *f)
@@ -303,8 +305,8 @@ void ap_async_print(const struct profile *p, FILE *f)
 		for (k = 0; k < n && k < AP_ASYNC_SHOWN; k++) {
 			const struct ap_async_task *t = &p->atasks[i + k];
 			char *name = tty_dup(t->name), *waits = tty_dup(t->waits);
-			char *where = sb_tty(&sb, ap_async_where, t);
-			char *chain = sb_tty(&sb, ap_async_chain, t);
+			char *where = tty_dup(ap_async_where(t, &sb));
+			char *chain = tty_dup(ap_async_chain(t, &sb));
 
 			fprintf(f, "  %-16s %-32s %-16s %s\n", name, where, waits, chain);
 			free(name);

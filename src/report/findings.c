@@ -587,19 +587,11 @@ static void md_async_tasks(const struct profile *p, FILE *f)
 			fprintf(f, "| ");
 			md_code(f, t->name, true);
 			fprintf(f, " | ");
-			sb.len = 0;
-			if (sb.buf)
-				sb.buf[0] = 0;
-			ap_async_where(t, &sb);
-			md_code(f, sb.buf ? sb.buf : "", true);
+			md_code(f, ap_async_where(t, &sb), true);
 			fprintf(f, " | ");
 			md_code(f, t->waits, true);
 			fprintf(f, " | ");
-			sb.len = 0;
-			if (sb.buf)
-				sb.buf[0] = 0;
-			ap_async_chain(t, &sb);
-			md_code(f, sb.buf ? sb.buf : "", true);
+			md_code(f, ap_async_chain(t, &sb), true);
 			fprintf(f, " |\n");
 		}
 		if (n > AP_ASYNC_SHOWN)

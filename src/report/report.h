@@ -53,11 +53,12 @@ void ap_blocked_print(const struct profile *p, FILE *f);
 /* The asyncio tasks suspended at the attach (profile.atasks), per process:
  * the first AP_ASYNC_SHOWN of each, then "N more" */
 #define AP_ASYNC_SHOWN 10
-/* "func (file.py:12)" of t's innermost coroutine, "?" without one */
-void ap_async_where(const struct ap_async_task *t, struct strbuf *sb);
+/* "func (file.py:12)" of t's innermost coroutine, "?" without one: the
+ * text sb now holds (emptied first) */
+const char *ap_async_where(const struct ap_async_task *t, struct strbuf *sb);
 /* t's await chain, the task's coroutine first: "main (x.py:9) > sleep
  * (tasks.py:716)", " > ..." when cut */
-void ap_async_chain(const struct ap_async_task *t, struct strbuf *sb);
+const char *ap_async_chain(const struct ap_async_task *t, struct strbuf *sb);
 /* tasks from i on that belong to atasks[i]'s process */
 size_t ap_async_of_pid(const struct profile *p, size_t i);
 /* the terminal's block; nothing if no task was suspended */
