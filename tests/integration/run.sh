@@ -1029,11 +1029,17 @@ loaded() { # DIR
 # workloads that want more than one CPU (oversub, gil's four threads, spawn)
 # or take every CPU (contended's hog), and those whose evidence a wait for
 # a CPU would change (sleep: cpu_contention's control; lock: lock_bound's
-# share of wall), run afterwards, alone, from t_patterns' loop.
+# share of wall), run first, alone (beside the second lane's waiting tests).
 PATTERN_BESIDE="io_pipe poll_sleep fsync direct_reads grow plateau grow_live+-d4"
-PATTERN_ALONE="oversub gil spawn contended+--no-children sleep lock"
+PATTERN_ALONE="contended+--no-children oversub gil spawn sleep lock"
 pattern_prefetch() {
 	local bg spec
+	for spec in $PATTERN_ALONE; do
+		pattern_run $spec >/dev/null
+	done
+	# (make test starts its ASan stage beside the rest from here, after
+	# contended's hog has taken every CPU: tests/run-all.sh)
+	[ -n "${T_BESIDE_MARK:-}" ] && : >"$T_BESIDE_MARK"
 	# (a scratch directory of their own: direct_reads and cached_reads both
 	# write theirs to "data")
 	(PATTERN_SCRATCH=-beside; for spec in $PATTERN_BESIDE; do pattern_run $spec >/dev/null; done) &
@@ -1275,8 +1281,6 @@ lane_start() {
 want $LANE_AT || LANE_AT=${ALL_TESTS[0]} # from the start if not in this run
 for t in "${ALL_TESTS[@]}"; do
 	[ $t = $LANE_AT ] && [ ${#lane[@]} -gt 0 ] && lane_start
-	# (make test starts its ASan stage beside from here: tests/run-all.sh)
-	[ $t = $LANE_AT ] && [ -n "${T_BESIDE_MARK:-}" ] && : >"$T_BESIDE_MARK"
 	[[ $LANE_TESTS == *" $t "* ]] || runt $t
 done
 [ -z "$LANE_PID" ] && [ ${#lane[@]} -gt 0 ] && { lane_start; wait $LANE_PID; }
