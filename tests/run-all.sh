@@ -47,11 +47,11 @@ run_beside() { # NAME START COMMAND...
 }
 run_join() { # NAME START
 	local name=$1 t0=$SECONDS
-	: >>"$2" # (if the foreground stage never got to it, it starts now)
-	echo "== $name (beside the stage before)"
+	[ -e "$2" ] || : >"$2" # (if the foreground stage never got to it, it starts now)
+	echo "== $name (beside the others)"
 	wait ${BESIDE_PID[$name]}
 	cat build/tests/$name.log
-	echo "== $name: $(cat build/tests/$name.secs 2>/dev/null || echo '?') s, $((SECONDS - t0)) s more after the stage before"
+	echo "== $name: $(cat build/tests/$name.secs 2>/dev/null || echo '?') s, $((SECONDS - t0)) s more after the others"
 	tally $name
 }
 if [ "$(id -u)" != 0 ]; then
