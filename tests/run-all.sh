@@ -27,18 +27,21 @@ tally() { # NAME
 	total_p=$((total_p + p))
 	total_f=$((total_f + f))
 }
-# a stage beside the one in the foreground: run_beside NAME START COMMAND...
-# starts COMMAND in the background once file START exists (made by the
-# foreground stage when it gets there, or by run_join), its output only to
-# build/tests/NAME.log; run_join NAME waits for it, shows the log and counts
-# it as run does
+# a stage beside the one in the foreground: run_beside NAME "START..."
+# COMMAND... starts COMMAND in the background once every file START exists
+# (made by the foreground stage when it gets there, or by run_join; the
+# build/tests/NAME.secs of another stage beside when it is done), its
+# output only to build/tests/NAME.log; run_join NAME waits for it, shows
+# the log and counts it as run does
 declare -A BESIDE_PID
-run_beside() { # NAME START COMMAND...
+run_beside() { # NAME "START..." COMMAND...
 	local name=$1 start=$2
 	shift 2
 	rm -f build/tests/$name.log build/tests/$name.secs
 	(
-		until [ -e "$start" ]; do sleep 0.5; done
+		for f in $start; do
+			until [ -e "$f" ]; do sleep 0.5; done
+		done
 		t0=$SECONDS
 		"$@" >build/tests/$name.log 2>&1
 		echo $((SECONDS - t0)) >build/tests/$name.secs
@@ -69,10 +72,15 @@ nice -n 19 tools/build-otelcol.sh -q >/dev/null 2>&1 &
 mkdir -p build/tests
 (for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch-lib $v || break; done) \
 	>build/tests/debian-python.log 2>&1 &
-# the fuzz smoke round (CPU, no BPF, no clock in its checks) runs beside
-# the unit tests and the start of the integration stage (21 s in line)
+# the ASan build of the profiler and the fuzzers (make test-beside-build:
+# ~90 CPU-s, ~45 s of make test's build on 2 CPUs) build beside the first
+# stages at the otelcol build's nice 19, on the CPU they leave idle; then
+# the fuzz smoke round (CPU, no BPF, no clock in its checks; 21 s in line)
+# runs beside them too
 rm -f build/tests/.at-patterns
-run_beside fuzz-smoke . tests/fuzz/run.sh 3
+run_beside build-beside . bash -c 'if MAKEFLAGS= nice -n 19 make -s --no-print-directory -j$(nproc) test-beside-build; then
+	echo "0 passed, 0 failed"; else echo "FAIL make test-beside-build: exit $?"; echo "0 passed, 1 failed"; fi'
+run_beside fuzz-smoke build/tests/build-beside.secs tests/fuzz/run.sh 3
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
@@ -94,7 +102,7 @@ run bpf build/tests/test_pywalk
 # a second CPU that the integration stage mostly leaves idle)
 asan_pythons="/root/.pyenv/versions/3.8.*/bin/python3.8 /root/.pyenv/versions/3.10.*/bin/python3.10
 	/usr/bin/python3.11 build/debian-python/bin/python3.15-unstable"
-run_beside integration-asan build/tests/.at-patterns env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
+run_beside integration-asan "build/tests/.at-patterns build/tests/build-beside.secs" env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
 	PYTHONS="$(echo $asan_pythons)" \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
@@ -106,12 +114,13 @@ run_beside integration-asan build/tests/.at-patterns env AP=build/tests/autoprof
 # (T_BESIDE_MARK: the file run.sh makes when it gets to the pattern table,
 # where the ASan stage above starts beside it)
 run integration env T_BESIDE_MARK=build/tests/.at-patterns tests/integration/run.sh
+run_join build-beside .
 run_join integration-asan build/tests/.at-patterns
 run_join fuzz-smoke .
 # the failures again, by stage, where a truncated log's tail shows them
 if [ $total_f != 0 ]; then
 	echo "== failed"
-	for s in unit formats bpf integration integration-asan fuzz-smoke; do
+	for s in unit formats bpf integration build-beside integration-asan fuzz-smoke; do
 		grep -h "^FAIL" build/tests/$s.log 2>/dev/null | cut -c1-300 | sed "s/^/$s: /"
 	done
 fi
