@@ -72,6 +72,11 @@ nice -n 19 tools/build-otelcol.sh -q >/dev/null 2>&1 &
 mkdir -p build/tests
 (for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch-lib $v || break; done) \
 	>build/tests/debian-python.log 2>&1 &
+# the corpus' packages (tools/corpus.sh setup: pip from the package index,
+# then compiled, ~10 s of the pattern table's time on a fresh machine), which
+# the pattern table needs: fetched beside the first stages; the table's own
+# setup waits for it (a lock) and, if it failed, tries again and says why
+nice -n 19 tools/corpus.sh setup >build/tests/corpus-setup-early.log 2>&1 &
 # the ASan build of the profiler, then the fuzzers (make test-beside-build:
 # ~90 CPU-s, ~45 s of make test's build on 2 CPUs) build beside the first
 # stages at nice 10 (above the otelcol build's 19), mostly on the CPU they

@@ -34,7 +34,13 @@ PROGRAMS="compileall rst2html pyflakes black jsontool networkx sympy"
 die() { echo "corpus: $*" >&2; exit 1; }
 
 setup() {
+	# one at a time (make test starts one beside its first stages, and the
+	# pattern table's asks too): the second waits, then finds it installed
+	mkdir -p build/corpus
+	exec 8>build/corpus/.setup-lock
+	flock 8
 	if cmp -s $REQ $SITE/.pinned 2>/dev/null; then
+		exec 8>&-
 		return 0
 	fi
 	[ -n "$PIP" ] && [ -x "$PIP" ] || die "no pip of a CPython 3.11 under /root/.pyenv/versions to install the corpus"
@@ -51,6 +57,7 @@ setup() {
 	$PY -m compileall -q -j 0 $SITE.tmp >>build/corpus/pip.log 2>&1 || true
 	cp $REQ $SITE.tmp/.pinned
 	rm -rf $SITE && mv $SITE.tmp $SITE
+	exec 8>&-
 }
 
 data() { # SCALE -> the inputs' directory
