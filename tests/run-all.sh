@@ -81,13 +81,15 @@ nice -n 19 tools/corpus.sh setup >build/tests/corpus-setup-early.log 2>&1 &
 # ~90 CPU-s, ~45 s of make test's build on 2 CPUs) build beside the first
 # stages at nice 10 (above the otelcol build's 19), mostly on the CPU they
 # leave idle; then the fuzz smoke round (CPU, no BPF, no clock in its
-# checks; 21 s in line) runs beside them too
+# checks; 21 s in line) runs beside them too, at nice 10 as well (each
+# fuzzer runs 3 s whatever CPU it gets: a CPU-bound job at the tests' own
+# priority is what made the thread-share checks run one at a time)
 rm -f build/tests/.at-patterns build/tests/.asan-built
 run_beside build-beside . bash -c 'm() { MAKEFLAGS= nice -n 10 make -s --no-print-directory -j$(nproc) "$@"; }
 	m build/tests/autoprof-bpf-asan; a=$?; : >build/tests/.asan-built
 	if [ $a = 0 ] && m test-beside-build; then echo "0 passed, 0 failed"
 	else echo "FAIL make test-beside-build (the ASan profiler, the fuzzers): see above"; echo "0 passed, 1 failed"; fi'
-run_beside fuzz-smoke build/tests/build-beside.secs tests/fuzz/run.sh 3
+run_beside fuzz-smoke build/tests/build-beside.secs nice -n 10 tests/fuzz/run.sh 3
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
