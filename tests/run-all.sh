@@ -7,16 +7,11 @@ cd "$(dirname "$0")/.."
 total_p=0
 total_f=0
 run() { # NAME COMMAND...
-	local name=$1 log=build/tests/$1.log t0=$SECONDS
+	local name=$1 log=build/tests/$1.log out p f t0=$SECONDS
 	shift
 	echo "== $name"
 	"$@" 2>&1 | tee "$log"
 	echo "== $name: $((SECONDS - t0)) s"
-	tally $name
-}
-# add the "N passed, N failed" of build/tests/NAME.log to the totals
-tally() { # NAME
-	local name=$1 log=build/tests/$1.log out p f
 	out=$(tail -1 "$log")
 	p=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
 	f=$(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
@@ -26,36 +21,6 @@ tally() { # NAME
 	fi
 	total_p=$((total_p + p))
 	total_f=$((total_f + f))
-}
-# a stage beside the one in the foreground: run_beside NAME "START..."
-# COMMAND... starts COMMAND in the background once every file START exists
-# (made by the foreground stage when it gets there, or by run_join; the
-# build/tests/NAME.secs of another stage beside when it is done), its
-# output only to build/tests/NAME.log; run_join NAME waits for it, shows
-# the log and counts it as run does
-declare -A BESIDE_PID
-run_beside() { # NAME "START..." COMMAND...
-	local name=$1 start=$2
-	shift 2
-	rm -f build/tests/$name.log build/tests/$name.secs
-	(
-		for f in $start; do
-			until [ -e "$f" ]; do sleep 0.5; done
-		done
-		t0=$SECONDS
-		"$@" >build/tests/$name.log 2>&1
-		echo $((SECONDS - t0)) >build/tests/$name.secs
-	) &
-	BESIDE_PID[$name]=$!
-}
-run_join() { # NAME START
-	local name=$1 t0=$SECONDS
-	[ -e "$2" ] || : >"$2" # (if the foreground stage never got to it, it starts now)
-	echo "== $name (beside the others)"
-	wait ${BESIDE_PID[$name]}
-	cat build/tests/$name.log
-	echo "== $name: $(cat build/tests/$name.secs 2>/dev/null || echo '?') s, $((SECONDS - t0)) s more after the others"
-	tally $name
 }
 if [ "$(id -u)" != 0 ]; then
 	echo "tests must run as root (they load BPF programs): run make test as root" >&2
@@ -73,26 +38,14 @@ mkdir -p build/tests
 (for v in 3.14 3.15; do nice -n 19 tools/debian-python.sh fetch-lib $v || break; done) \
 	>build/tests/debian-python.log 2>&1 &
 # the corpus' packages (tools/corpus.sh setup: pip from the package index,
-# then compiled, ~10 s of the pattern table's time on a fresh machine), which
+# then compiled, ~8 s of the pattern table's time on a fresh machine), which
 # the pattern table needs: fetched beside the first stages; the table's own
 # setup waits for it (a lock) and, if it failed, tries again and says why
 nice -n 19 tools/corpus.sh setup >build/tests/corpus-setup-early.log 2>&1 &
-# the ASan build of the profiler, then the fuzzers (make test-beside-build:
-# ~90 CPU-s, ~45 s of make test's build on 2 CPUs) build beside the first
-# stages at nice 10 (above the otelcol build's 19), mostly on the CPU they
-# leave idle; then the fuzz smoke round (CPU, no BPF, no clock in its
-# checks; 21 s in line) runs beside them too, at nice 10 as well (each
-# fuzzer runs 3 s whatever CPU it gets: a CPU-bound job at the tests' own
-# priority is what made the thread-share checks run one at a time)
-rm -f build/tests/.at-patterns build/tests/.asan-built
-run_beside build-beside . bash -c 'm() { MAKEFLAGS= nice -n 10 make -s --no-print-directory -j$(nproc) "$@"; }
-	m build/tests/autoprof-bpf-asan; a=$?; : >build/tests/.asan-built
-	if [ $a = 0 ] && m test-beside-build; then echo "0 passed, 0 failed"
-	else echo "FAIL make test-beside-build (the ASan profiler, the fuzzers): see above"; echo "0 passed, 1 failed"; fi'
-run_beside fuzz-smoke build/tests/build-beside.secs nice -n 10 tests/fuzz/run.sh 3
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
+run integration tests/integration/run.sh
 # the same profiler built with ASan/UBSan (leaks fail the run) on the paths
 # that exercise unwinding, symbolization, forks, signals and short targets,
 # the agent's sinks (sender threads, spool, metrics server, OTLP encoder;
@@ -105,13 +58,10 @@ run bpf build/tests/test_pywalk
 # and Debian unstable's 3.15 (debug offsets, PGO-split eval loop, thread
 # state in TLS); 3.9, 3.11.7, 3.12, 3.13 and 3.14 repeat their neighbours'
 # userspace code (saves ~5 s each). Its tests that mostly wait run in the
-# second lane (T_LANE=1; see LANE_LIST in tests/integration/run.sh). The
-# stage runs beside the integration stage from its pattern table on (whose
-# workloads run at nice -10; alone it took ~125 s of wall, ~120 of CPU, on
-# a second CPU that the integration stage mostly leaves idle)
+# second lane (T_LANE=1; see LANE_LIST in tests/integration/run.sh)
 asan_pythons="/root/.pyenv/versions/3.8.*/bin/python3.8 /root/.pyenv/versions/3.10.*/bin/python3.10
 	/usr/bin/python3.11 build/debian-python/bin/python3.15-unstable"
-run_beside integration-asan "build/tests/.at-patterns build/tests/.asan-built" env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
+run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
 	PYTHONS="$(echo $asan_pythons)" \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
@@ -120,16 +70,11 @@ run_beside integration-asan "build/tests/.at-patterns build/tests/.asan-built" e
 	outdir_read_traps outbound_idle_pool outdir_swapped_by_target target_signals_caps \
 	maps_truncated nofile_limit labels_cgroup_service labels_analyze_store_range agent_sigterm \
 	push_outage push_spool_full_resume metrics_silent_clients otlp_collector_agent hung_py311
-# (T_BESIDE_MARK: the file run.sh makes when it gets to the pattern table,
-# where the ASan stage above starts beside it)
-run integration env T_BESIDE_MARK=build/tests/.at-patterns tests/integration/run.sh
-run_join build-beside .
-run_join integration-asan build/tests/.at-patterns
-run_join fuzz-smoke .
+run fuzz-smoke tests/fuzz/run.sh 3
 # the failures again, by stage, where a truncated log's tail shows them
 if [ $total_f != 0 ]; then
 	echo "== failed"
-	for s in unit formats bpf integration build-beside integration-asan fuzz-smoke; do
+	for s in unit formats bpf integration integration-asan fuzz-smoke; do
 		grep -h "^FAIL" build/tests/$s.log 2>/dev/null | cut -c1-300 | sed "s/^/$s: /"
 	done
 fi

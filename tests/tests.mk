@@ -161,14 +161,9 @@ integration: all $(TEST_WORKLOADS)
 	$(Q)tests/integration/run.sh
 
 # everything the tests run, built on every CPU (one make -j: the build was
-# about a third of make test's time on 2 CPUs), then the tests. The ASan
-# build of the profiler and the fuzzers (~90 CPU-s), which only the ASan
-# stage and the fuzz smoke round run, tests/run-all.sh builds niced beside
-# the first stages (make test-beside-build)
-TEST_BUILD := all $(TOUT)/unit $(TOUT)/test_pywalk $(FIXTURES) $(TEST_WORKLOADS)
-TEST_BESIDE_BUILD := $(TOUT)/autoprof-bpf-asan $(FUZZERS) $(TOUT)/fixture_nofp
-.PHONY: test-beside-build
-test-beside-build: $(TEST_BESIDE_BUILD)
+# about a third of make test's time on 2 CPUs), then the tests
+TEST_BUILD := all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) \
+	$(FUZZERS)
 test: deps-test
 	@# Debian unstable's python3.14/3.15 (tools/debian-python.sh) download
 	@# and unpack beside the build, niced; the tests wait for them (a lock)

@@ -1037,9 +1037,6 @@ pattern_prefetch() {
 	for spec in $PATTERN_ALONE; do
 		pattern_run $spec >/dev/null
 	done
-	# (make test starts its ASan stage beside the rest from here, after
-	# contended's hog has taken every CPU: tests/run-all.sh)
-	[ -n "${T_BESIDE_MARK:-}" ] && : >"$T_BESIDE_MARK"
 	# (a scratch directory of their own: direct_reads and cached_reads both
 	# write theirs to "data")
 	(PATTERN_SCRATCH=-beside; for spec in $PATTERN_BESIDE; do pattern_run $spec >/dev/null; done) &

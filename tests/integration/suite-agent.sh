@@ -314,8 +314,8 @@ t_agent_sigkill() {
 
 # a tiny --max-disk: the oldest windows go, every deletion is counted, and
 # the store stays under the cap. Only cwork is profiled (--comm): a window
-# of the whole host is bigger than the cap when other jobs run beside (make
-# test's ASan stage: every window was deleted), one of cwork ~22 KB
+# of the whole host is bigger than the cap when other jobs run beside (with
+# make test's ASan stage beside, every window was deleted), one of cwork ~22 KB
 t_agent_max_disk() {
 	local d=$AG_O/agent-disk cap=0.06 size del n rc
 	setsid $AG_W/cwork 30 >/dev/null 2>&1 &
