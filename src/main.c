@@ -18,6 +18,7 @@ static const struct ap_cmd cmds[] = {
 	{ "report", cmd_report },
 	{ "agent", cmd_agent },
 	{ "top", cmd_top },
+	{ "diff", cmd_diff },
 };
 
 int main(int argc, char **argv)

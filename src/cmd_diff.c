@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/* `autoprof-bpf diff BASE NEW`: what changed between two saved runs, per
+ * function, with a verdict of real or noise (src/diff/). Reads both runs'
+ * artifacts as `analyze` does, writes diff.json into NEW (or -o DIR) and
+ * exits 1 when a function regressed, so a CI job can gate on it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "analyze/analyze.h"
+#include "artifact/artifact.h"
+#include "cmds.h"
+#include "diff/diff.h"
+#include "log.h"
+#include "outdir.h"
+#include "session.h"
+#include "util.h"
+
+static const char usage_text[] =
+"USAGE: autoprof-bpf diff [OPTIONS] BASE NEW\n"
+"\n"
+"Compare two saved runs (directories written by `autoprof-bpf -o DIR -- CMD`)\n"
+"function by function: self and total samples, shares and CPU-seconds of each,\n"
+"and the change. A change of self share is tested with a two-proportion z-test,\n"
+"a change of self CPU-seconds with a Poisson z-test, both Holm-corrected over\n"
+"the functions with at least 20 self samples in one run. A function whose\n"
+"share moved while its CPU time did not is a share shift (another function's\n"
+"time changed), not a regression. Writes diff.json (schema autoprof.diff/1)\n"
+"into NEW, replacing an earlier one with a note, or into -o DIR.\n"
+"\n"
+"      --max-regression PCT  a growth of self share under PCT points is not a\n"
+"                            regression (default 0)\n"
+"      --focus REGEX         only functions whose FILE:NAME matches REGEX\n"
+"                            (POSIX extended)\n"
+"  -o, --output DIR          write DIR/diff.json (DIR exists) instead\n"
+"  -n, --top N               regressions and improvements shown (default 10)\n"
+"  -q, --quiet               write diff.json, print nothing\n"
+"  -h, --help                this help\n"
+"\n"
+"EXAMPLES:\n"
+"  autoprof-bpf diff before/ after/\n"
+"  autoprof-bpf diff --max-regression 2 --focus 'app\\.py:' before/ after/\n"
+"\n"
+"EXIT STATUS: 0 no significant regression; 1 a significant regression (self\n"
+"share and self CPU-seconds both grew beyond noise); 2 usage error; 125 when a\n"
+"run directory cannot be read or diff.json cannot be written.\n";
+
+enum { OPT_MAX_REGRESSION = 256, OPT_FOCUS };
+
+/* the metrics of the run directory dir, or NULL with a line printed */
+static struct ap_analysis *load_run(const char *dir, unsigned uid)
+{
+	struct ap_analysis *an = xcalloc(1, sizeof(*an));
+	int fd = ap_run_dir_open(dir, uid), err;
+
+	if (fd < 0) {
+		free(an);
+		return NULL;
+	}
+	err = ap_input__load(&an->in, fd, dir);
+	close(fd);
+	if (err) {
+		ap_err("diff: %s: not a readable run: %s", dir, ap_errstr(err));
+		free(an);
+		return NULL;
+	}
+	ap_metrics__compute(an);
+	return an;
+}
+
+/* diff.json into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
+static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
+{
+	const char *dir = outdir ? outdir : d->new_dir;
+	struct stat st;
+	cJSON *j;
+	int fd, err;
+
+	fd = ap_run_dir_open(dir, uid);
+	if (fd < 0)
+		return AP_EXIT_FAILED;
+	if (!fstatat(fd, "diff.json", &st, AT_SYMLINK_NOFOLLOW))
+		fprintf(stderr, "autoprof-bpf diff: replacing %s/diff.json\n", dir);
+	j = ap_diff__json(d);
+	err = json_write_atomic(fd, "diff.json", j);
+	cJSON_Delete(j);
+	close(fd);
+	if (err) {
+		ap_err("diff: writing %s/diff.json: %s", dir, ap_errstr(err));
+		return AP_EXIT_FAILED;
+	}
+	return 0;
+}
+
+static int parse_num(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end || *out < 0 || *out > 100 ? -EINVAL : 0;
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "max-regression", required_argument, NULL, OPT_MAX_REGRESSION },
+		{ "focus", required_argument, NULL, OPT_FOCUS },
+		{ "output", required_argument, NULL, 'o' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct ap_diff_opts opts = { .max_regression = 0 };
+	struct ap_analysis *base = NULL, *new = NULL;
+	const char *focus = NULL, *outdir = NULL;
+	struct ap_diff d = { 0 };
+	double top = 10;
+	bool quiet = false;
+	unsigned uid, gid;
+	regex_t re;
+	int c, ret = AP_EXIT_FAILED;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+hqo:n:", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MAX_REGRESSION:
+			if (parse_num(optarg, &opts.max_regression)) {
+				fprintf(stderr, "autoprof-bpf diff: --max-regression %s: not a number of points from 0 to 100\n",
+					optarg);
+				return AP_EXIT_USAGE;
+			}
+			break;
+		case OPT_FOCUS:
+			focus = optarg;
+			break;
+		case 'o':
+			outdir = optarg;
+			break;
+		case 'n':
+			if (parse_num(optarg, &top) || top != (int)top) {
+				fprintf(stderr, "autoprof-bpf diff: --top %s: not a count from 0 to 100\n", optarg);
+				return AP_EXIT_USAGE;
+			}
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "autoprof-bpf diff: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return AP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		fprintf(stderr, "autoprof-bpf diff: give two run directories, BASE and NEW (see --help)\n");
+		return AP_EXIT_USAGE;
+	}
+	if (focus) {
+		if (regcomp(&re, focus, REG_EXTENDED | REG_NOSUB)) {
+			fprintf(stderr, "autoprof-bpf diff: --focus %s: not a regular expression\n", focus);
+			return AP_EXIT_USAGE;
+		}
+		opts.focus = &re;
+	}
+	ap_invoking_user(&uid, &gid);
+	base = load_run(argv[optind], uid);
+	if (base)
+		new = load_run(argv[optind + 1], uid);
+	if (!base || !new)
+		goto out;
+	d.base_dir = argv[optind];
+	d.new_dir = argv[optind + 1];
+	ap_diff__compute(&d, base, new, &opts);
+	if (!d.same_target)
+		fprintf(stderr, "autoprof-bpf diff: warning: different targets: '%s' and '%s'; compared anyway\n",
+			d.target[0], d.target[1]);
+	ret = write_diff(&d, outdir, uid);
+	if (ret)
+		goto out;
+	if (!quiet) {
+		ap_diff__print(&d, (size_t)top, stdout);
+		printf("Written: %s/diff.json\n", outdir ? outdir : d.new_dir);
+	}
+	ret = d.nr_regressions ? 1 : 0;
+out:
+	ap_diff__free(&d);
+	if (base)
+		ap_analysis__free(base);
+	if (new)
+		ap_analysis__free(new);
+	free(base);
+	free(new);
+	if (focus)
+		regfree(&re);
+	return ret;
+}
