@@ -173,12 +173,22 @@ static void classify(struct ap_diff *d, struct ap_diff_fn *f)
 	d->nr_regressions += f->regression;
 }
 
+/* 2 a regression, 1 another real change, 0 noise or untested */
+static int rank(const struct ap_diff_fn *f)
+{
+	return f->regression ? 2 : f->cls == AP_DIFF_ABSOLUTE || f->cls == AP_DIFF_SHARE;
+}
+
+/* regressions first, then the other real changes, each by the size of the
+ * change of self share */
 static int delta_cmp(const void *a, const void *b)
 {
 	const struct ap_diff_fn *x = a, *y = b;
 	double dx = fabs(x->self_pct[1] - x->self_pct[0]), dy = fabs(y->self_pct[1] - y->self_pct[0]);
-	int c;
+	int c = rank(y) - rank(x);
 
+	if (c)
+		return c;
 	if (dx != dy)
 		return dx < dy ? 1 : -1;
 	c = strcmp(x->name, y->name);

@@ -49,7 +49,7 @@ struct ap_diff {
 	uint64_t samples[2];
 	double hz[2], cpu_s[2], wall_s[2];
 	bool same_target;
-	struct ap_diff_fn *fns; /* the biggest change of self share first */
+	struct ap_diff_fn *fns; /* regressions, other real changes, the rest; each by |change of self share| */
 	size_t nr_fns, nr_tested, nr_regressions;
 	struct ap_diff_opts opts;
 };

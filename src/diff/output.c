@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The two outputs of `diff`: diff.json (AP_SCHEMA_DIFF; every function
- * compared, the biggest change of self share first) and the terminal
+ * compared, in ap_diff's order: regressions first) and the terminal
  * summary (the top regressions and improvements, each with its verdict). */
 #include <math.h>
 #include <string.h>
@@ -107,7 +107,9 @@ static void print_fn(const struct ap_diff_fn *f, FILE *out)
 		f->self_pct[0], f->self_pct[1], f->self_s[0], f->self_s[1], f->self_s[1] - f->self_s[0],
 		isnan(f->p_share) ? 1.0 : f->p_share, verdict(f),
 		f->regression ? " -> REGRESSION" :
-		f->cls == AP_DIFF_ABSOLUTE && f->z_abs > 0 ? " (not a regression: share steady or under --max-regression)" : "");
+		f->cls != AP_DIFF_ABSOLUTE || f->z_abs < 0 ? "" :
+		f->p_share >= AP_DIFF_ALPHA || f->z_share <= 0 ? " (its share did not grow beyond noise)" :
+								 " (under --max-regression)");
 }
 
 /* up to top functions whose self share moved in direction dir (+1 grew,

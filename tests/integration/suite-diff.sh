@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+# `diff BASE NEW` on two real runs (issue 17, first slice): a Python program
+# whose hot() does three times the work in the second run while cold() does
+# the same. diff names hot first as a real regression and exits 1; the other
+# way round it is an improvement and exits 0. Sourced by run.sh.
+
+SUITE_TESTS=(diff_moved_function)
+
+# the program: hot(N) then cold(M) iterations of the same loop
+df_prog() {
+	cat >$1 <<'PY'
+import sys
+
+# the same loop in each, so each has its own self samples
+def hot(n):
+    x = 0
+    for i in range(n):
+        x = (x * 31 + i) & 0xFFFFFFFF
+    return x
+
+def cold(n):
+    x = 0
+    for i in range(n):
+        x = (x * 31 + i) & 0xFFFFFFFF
+    return x
+
+hot(int(sys.argv[1]))
+cold(int(sys.argv[2]))
+PY
+}
+
+t_diff_moved_function() {
+	local d=$O/diff rc first bad=
+	mkdir -p $d && df_prog $d/w.py
+	$AP -q -o $d/base -- /usr/bin/python3.11 $d/w.py 8000000 8000000 2>$d/base.err ||
+		{ fail diff_moved_function "base run: exit $?: $(tail -1 $d/base.err)"; return; }
+	$AP -q -o $d/new -- /usr/bin/python3.11 $d/w.py 24000000 8000000 2>$d/new.err ||
+		{ fail diff_moved_function "new run: exit $?: $(tail -1 $d/new.err)"; return; }
+	$AP diff $d/base $d/new >$d/diff.out 2>$d/diff.err
+	rc=$?
+	[ $rc = 1 ] || bad="$bad [exit $rc, want 1: $(tail -1 $d/diff.err)]"
+	if ! jq -e '.schema == "autoprof.diff/1"' $d/new/diff.json >/dev/null 2>&1; then
+		bad="$bad [no diff.json in NEW]"
+	else
+		first=$(jq -r '.functions[0] | select(.regression) | .name' $d/new/diff.json)
+		[ "$first" = hot ] || bad="$bad [first function: '$first', want hot as a regression]"
+		jq -e '[.functions[] | select(.name == "cold")][0] | .regression == false and .class != "absolute"' \
+			$d/new/diff.json >/dev/null ||
+			bad="$bad [cold: $(jq -c '[.functions[] | select(.name == "cold")][0] | [.class, .self_s, .p_abs]' $d/new/diff.json)]"
+	fi
+	grep -q "hot (w.py)" $d/diff.out || bad="$bad [hot not in the summary]"
+	# the other way round: an improvement, exit 0; -o keeps base's directory as it was
+	mkdir -p $d/rev
+	$AP diff -q -o $d/rev $d/new $d/base 2>$d/rev.err
+	rc=$?
+	[ $rc = 0 ] || bad="$bad [reverse: exit $rc, want 0: $(tail -1 $d/rev.err)]"
+	[ ! -e $d/base/diff.json ] || bad="$bad [reverse wrote into BASE's directory]"
+	jq -e '[.functions[] | select(.name == "hot")][0] | .self_s_delta < 0 and .class == "absolute"' \
+		$d/rev/diff.json >/dev/null 2>&1 || bad="$bad [reverse: hot not an absolute improvement]"
+	[ -z "$bad" ] && pass diff_moved_function || fail diff_moved_function "$bad"
+}
