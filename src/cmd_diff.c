@@ -64,8 +64,8 @@ static struct ap_analysis *load_run(const char *dir, unsigned uid)
 	}
 	err = ap_input__load(&an->in, fd, dir);
 	close(fd);
-	if (err) {
-		ap_err("diff: %s: not a readable run: %s", dir, ap_errstr(err));
+	if (err) { /* the loader said why, in one line */
+		ap_input__free(&an->in);
 		free(an);
 		return NULL;
 	}
