@@ -123,12 +123,21 @@ static void add_fn(struct ap_diff *d, const struct fn_in *b, const struct fn_in 
 	f->self[1] = n ? n->self : 0, f->total[1] = n ? n->total : 0;
 }
 
+/* the change of CPU-seconds k0 / hz0 -> k1 / hz1 of two Poisson counts
+ * (Var(k / hz) = k / hz^2): z and its two-sided p */
+static void poisson_z(double k0, double hz0, double k1, double hz1, double *z, double *p)
+{
+	double se = sqrt(k0 / (hz0 * hz0) + k1 / (hz1 * hz1));
+
+	*z = se > 0 ? (k1 / hz1 - k0 / hz0) / se : 0;
+	*p = ap_norm_p2(*z);
+}
+
 /* both tests of one function, p uncorrected */
 static void test_fn(const struct ap_diff *d, struct ap_diff_fn *f)
 {
 	double n0 = d->samples[0], n1 = d->samples[1], k0 = f->self[0], k1 = f->self[1];
 	double p0 = n0 ? k0 / n0 : 0, p1 = n1 ? k1 / n1 : 0, pool, se;
-	double s0 = k0 / d->hz[0], s1 = k1 / d->hz[1];
 	int i;
 
 	for (i = 0; i < 2; i++) {
@@ -147,10 +156,7 @@ static void test_fn(const struct ap_diff *d, struct ap_diff_fn *f)
 	se = sqrt(pool * (1 - pool) * (1 / n0 + 1 / n1));
 	f->z_share = se > 0 ? (p1 - p0) / se : 0;
 	f->p_share = ap_norm_p2(f->z_share);
-	/* Var(k / hz) = k / hz^2 for a Poisson count k */
-	se = sqrt(k0 / (d->hz[0] * d->hz[0]) + k1 / (d->hz[1] * d->hz[1]));
-	f->z_abs = se > 0 ? (s1 - s0) / se : 0;
-	f->p_abs = ap_norm_p2(f->z_abs);
+	poisson_z(f->self[0], d->hz[0], f->self[1], d->hz[1], &f->z_abs, &f->p_abs);
 }
 
 static void classify(struct ap_diff *d, struct ap_diff_fn *f)
@@ -216,6 +222,8 @@ int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base, const st
 	run_facts(d, 0, base);
 	run_facts(d, 1, new);
 	d->same_target = !strcmp(d->target[0], d->target[1]);
+	poisson_z(d->samples[0], d->hz[0], d->samples[1], d->hz[1], &d->z_cpu, &d->p_cpu);
+	d->cpu_change = d->p_cpu >= AP_DIFF_ALPHA ? 0 : d->z_cpu > 0 ? 1 : -1;
 	while (i < nb || j < nn) {
 		c = i == nb ? 1 : j == nn ? -1 : fn_in_cmp(&b[i], &n[j]);
 		if (c < 0)

@@ -49,6 +49,10 @@ struct ap_diff {
 	uint64_t samples[2];
 	double hz[2], cpu_s[2], wall_s[2];
 	bool same_target;
+	/* the runs' CPU-seconds (all samples): Poisson z, two-sided p (one
+	 * test, uncorrected), and -1, 0, +1 for shrank, noise, grew */
+	double z_cpu, p_cpu;
+	int cpu_change;
 	struct ap_diff_fn *fns; /* regressions, other real changes, the rest; each by |change of self share| */
 	size_t nr_fns, nr_tested, nr_regressions;
 	struct ap_diff_opts opts;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include "diff/diff.h"
 
+static const char *const cpu_change_names[] = { "shrank", "noise", "grew" };
+
 static cJSON *num_or_null(double v)
 {
 	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
@@ -68,6 +70,9 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	cJSON_AddItemToObject(j, "base", run_json(d, 0));
 	cJSON_AddItemToObject(j, "new", run_json(d, 1));
 	cJSON_AddBoolToObject(j, "same_target", d->same_target);
+	cJSON_AddNumberToObject(j, "cpu_s_delta", d->cpu_s[1] - d->cpu_s[0]);
+	cJSON_AddNumberToObject(j, "p_cpu", d->p_cpu);
+	cJSON_AddStringToObject(j, "cpu_change", cpu_change_names[d->cpu_change + 1]);
 	cJSON_AddStringToObject(t, "share", "two-proportion z-test of self samples in all samples");
 	cJSON_AddStringToObject(t, "absolute", "Poisson z-test of self CPU-seconds (samples / frequency_hz)");
 	cJSON_AddStringToObject(t, "correction", "Holm, over the functions tested");
@@ -136,9 +141,11 @@ static size_t print_side(const struct ap_diff *d, int dir, size_t top, FILE *out
 void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 {
 	fprintf(out, "diff %s -> %s\n", d->base_dir, d->new_dir);
-	fprintf(out, "  samples %llu -> %llu, CPU %.2f s -> %.2f s (%+.2f s), wall %.2f s -> %.2f s\n",
+	fprintf(out, "  samples %llu -> %llu, CPU %.2f s -> %.2f s (%+.2f s, p %.2g: %s), wall %.2f s -> %.2f s\n",
 		(unsigned long long)d->samples[0], (unsigned long long)d->samples[1], d->cpu_s[0],
-		d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0], d->wall_s[0], d->wall_s[1]);
+		d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0], d->p_cpu,
+		d->cpu_change > 0 ? "more CPU time" : d->cpu_change < 0 ? "less CPU time" : "unchanged within noise",
+		d->wall_s[0], d->wall_s[1]);
 	fprintf(out, "  %zu functions compared, %zu tested (>= %d self samples in a run), Holm-corrected\n",
 		d->nr_fns, d->nr_tested, AP_DIFF_MIN_SAMPLES);
 	fprintf(out, "\nGrew (self share, points):\n");

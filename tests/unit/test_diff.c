@@ -59,6 +59,7 @@ TEST(diff_doubled_is_regression)
 		ASSERT_TRUE(!bf->regression, "b: no regression");
 	}
 	ASSERT_TRUE(d.same_target, "same command");
+	ASSERT_EQ(d.cpu_change, 1, "doubled: the run took more CPU time");
 	done(&d, &b, &n);
 }
 
@@ -97,6 +98,7 @@ TEST(diff_moved_work)
 		ASSERT_EQ(c->cls, AP_DIFF_NOISE, "c unchanged");
 	}
 	ASSERT_NEAR(d.cpu_s[1], d.cpu_s[0], 1e-9, "equal total");
+	ASSERT_EQ(d.cpu_change, 0, "moved work: the run's CPU time is unchanged");
 	done(&d, &b, &n);
 }
 
