@@ -146,7 +146,8 @@ int cmd_diff(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_num(optarg, &top) || top != (int)top) {
-				fprintf(stderr, "autoprof-bpf diff: --top %s: not a count from 0 to 100\n", optarg);
+				fprintf(stderr, "autoprof-bpf diff: --top %s: not a count from 0 to 100\n",
+					optarg);
 				return AP_EXIT_USAGE;
 			}
 			break;
@@ -168,7 +169,8 @@ int cmd_diff(int argc, char **argv)
 	}
 	if (focus) {
 		if (regcomp(&re, focus, REG_EXTENDED | REG_NOSUB)) {
-			fprintf(stderr, "autoprof-bpf diff: --focus %s: not a regular expression\n", focus);
+			fprintf(stderr, "autoprof-bpf diff: --focus %s: not a regular expression\n",
+				focus);
 			return AP_EXIT_USAGE;
 		}
 		opts.focus = &re;

@@ -57,7 +57,8 @@ static struct fn_in *functions(const struct ap_analysis *an, size_t *n)
 	for (i = 0; i < an->nr_subj[AP_SCOPE_FUNCTION]; i++) {
 		const struct ap_subject *s = &an->subj[AP_SCOPE_FUNCTION][i];
 
-		v[i] = (struct fn_in){ .name = str_of(s, AP_M_F_NAME), .file = str_of(s, AP_M_F_FILE),
+		v[i] = (struct fn_in){ .name = str_of(s, AP_M_F_NAME),
+				       .file = str_of(s, AP_M_F_FILE),
 				       .kind = str_of(s, AP_M_F_KIND),
 				       .self = num_of(s, AP_M_F_SELF_SAMPLES),
 				       .total = num_of(s, AP_M_F_TOTAL_SAMPLES) };
@@ -174,8 +175,8 @@ static void classify(struct ap_diff *d, struct ap_diff_fn *f)
 		f->cls = AP_DIFF_SHARE;
 	else
 		f->cls = AP_DIFF_NOISE;
-	f->regression = f->cls == AP_DIFF_ABSOLUTE && f->p_share < AP_DIFF_ALPHA && f->z_share > 0 &&
-			f->z_abs > 0 && f->self_pct[1] - f->self_pct[0] >= d->opts.max_regression;
+	f->regression = f->cls == AP_DIFF_ABSOLUTE && f->z_abs > 0 && f->p_share < AP_DIFF_ALPHA &&
+			f->z_share > 0 && f->self_pct[1] - f->self_pct[0] >= d->opts.max_regression;
 	d->nr_regressions += f->regression;
 }
 
@@ -190,7 +191,8 @@ static int rank(const struct ap_diff_fn *f)
 static int delta_cmp(const void *a, const void *b)
 {
 	const struct ap_diff_fn *x = a, *y = b;
-	double dx = fabs(x->self_pct[1] - x->self_pct[0]), dy = fabs(y->self_pct[1] - y->self_pct[0]);
+	double dx = fabs(x->self_pct[1] - x->self_pct[0]);
+	double dy = fabs(y->self_pct[1] - y->self_pct[0]);
 	int c = rank(y) - rank(x);
 
 	if (c)
@@ -205,13 +207,14 @@ static void run_facts(struct ap_diff *d, int i, const struct ap_analysis *an)
 {
 	d->target[i] = an->in.target ? an->in.target : "";
 	d->hz[i] = an->in.prof.frequency_hz ? an->in.prof.frequency_hz : 1;
-	d->samples[i] = an->nr_subj[AP_SCOPE_RUN] ? num_of(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
+	d->samples[i] = an->nr_subj[AP_SCOPE_RUN] ?
+				num_of(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
 	d->cpu_s[i] = d->samples[i] / d->hz[i];
 	d->wall_s[i] = an->in.wall_s;
 }
 
-int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base, const struct ap_analysis *new,
-		     const struct ap_diff_opts *opts)
+int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base,
+		     const struct ap_analysis *new, const struct ap_diff_opts *opts)
 {
 	size_t nb, nn, i = 0, j = 0, cap = 0;
 	struct fn_in *b = functions(base, &nb), *n = functions(new, &nn);

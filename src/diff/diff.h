@@ -20,10 +20,10 @@
 /* family-wise error rate after the Holm correction */
 #define AP_DIFF_ALPHA 0.05
 
-enum ap_diff_class {
+enum ap_diff_class { /* ordered: up to AP_DIFF_NOISE, no change shown */
 	AP_DIFF_UNTESTED, /* too few samples in both runs */
 	AP_DIFF_NOISE,    /* share moved within noise */
-	AP_DIFF_SHARE,    /* share moved, its CPU-seconds did not: another function's time changed */
+	AP_DIFF_SHARE,    /* share moved, its CPU-seconds did not: another one's time changed */
 	AP_DIFF_ABSOLUTE, /* its CPU-seconds grew or shrank beyond noise */
 };
 extern const char *const ap_diff_class_names[];
@@ -32,10 +32,10 @@ struct ap_diff_fn {
 	const char *name, *file, *kind; /* point into the analyses */
 	uint64_t self[2], total[2];     /* [0] base, [1] new */
 	double self_pct[2], total_pct[2], self_s[2], total_s[2];
-	double z_share, p_share;        /* two-proportion test of the self share, p Holm-corrected */
+	double z_share, p_share;        /* two-proportion test of the self share, p Holm-adjusted */
 	double z_abs, p_abs;            /* Poisson test of self CPU-seconds, p Holm-corrected */
 	enum ap_diff_class cls;
-	bool regression;                /* share and CPU-seconds grew for real, by at least max_regression */
+	bool regression;                /* share and CPU-seconds grew, share by >= max_regression */
 };
 
 struct ap_diff_opts {
@@ -53,15 +53,16 @@ struct ap_diff {
 	 * test, uncorrected), and -1, 0, +1 for shrank, noise, grew */
 	double z_cpu, p_cpu;
 	int cpu_change;
-	struct ap_diff_fn *fns; /* regressions, other real changes, the rest; each by |change of self share| */
+	/* regressions, other real changes, the rest; each by |change of self share| */
+	struct ap_diff_fn *fns;
 	size_t nr_fns, nr_tested, nr_regressions;
 	struct ap_diff_opts opts;
 };
 
 /* compare base and new (both kept by the caller, which must outlive d);
  * 0 always (d->fns may be empty) */
-int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base, const struct ap_analysis *new,
-		     const struct ap_diff_opts *opts);
+int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base,
+		     const struct ap_analysis *new, const struct ap_diff_opts *opts);
 /* diff.json's tree; the caller frees it with cJSON_Delete */
 cJSON *ap_diff__json(const struct ap_diff *d);
 /* the terminal summary: up to top regressions and top improvements */

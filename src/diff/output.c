@@ -109,12 +109,14 @@ static void print_fn(const struct ap_diff_fn *f, FILE *out)
 	fprintf(out, "  %+6.1f pts  %s (%s)\n", f->self_pct[1] - f->self_pct[0], f->name,
 		file ? file + 1 : *f->file ? f->file : f->kind);
 	fprintf(out, "             self %.1f%% -> %.1f%%, %.2f s -> %.2f s (%+.2f s), p %.2g; %s%s\n",
-		f->self_pct[0], f->self_pct[1], f->self_s[0], f->self_s[1], f->self_s[1] - f->self_s[0],
+		f->self_pct[0], f->self_pct[1], f->self_s[0], f->self_s[1],
+		f->self_s[1] - f->self_s[0],
 		isnan(f->p_share) ? 1.0 : f->p_share, verdict(f),
 		f->regression ? " -> REGRESSION" :
 		f->cls != AP_DIFF_ABSOLUTE || f->z_abs < 0 ? "" :
-		f->p_share >= AP_DIFF_ALPHA || f->z_share <= 0 ? " (its share did not grow beyond noise)" :
-								 " (under --max-regression)");
+		f->p_share >= AP_DIFF_ALPHA || f->z_share <= 0 ?
+						" (its share did not grow beyond noise)" :
+						" (under --max-regression)");
 }
 
 /* up to top functions whose self share moved in direction dir (+1 grew,
@@ -130,7 +132,8 @@ static size_t print_side(const struct ap_diff *d, int dir, size_t top, FILE *out
 			double delta = f->self_pct[1] - f->self_pct[0];
 			bool real = f->cls == AP_DIFF_ABSOLUTE || f->cls == AP_DIFF_SHARE;
 
-			if (real != !pass || (dir > 0 ? delta <= 0 : delta >= 0) || f->cls == AP_DIFF_UNTESTED)
+			if (real != !pass || (dir > 0 ? delta <= 0 : delta >= 0) ||
+			    f->cls == AP_DIFF_UNTESTED)
 				continue;
 			print_fn(f, out);
 			n++;
@@ -144,7 +147,9 @@ void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 	fprintf(out, "  samples %llu -> %llu, CPU %.2f s -> %.2f s (%+.2f s, p %.2g: %s), wall %.2f s -> %.2f s\n",
 		(unsigned long long)d->samples[0], (unsigned long long)d->samples[1], d->cpu_s[0],
 		d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0], d->p_cpu,
-		d->cpu_change > 0 ? "more CPU time" : d->cpu_change < 0 ? "less CPU time" : "unchanged within noise",
+		d->cpu_change > 0   ? "more CPU time" :
+		d->cpu_change < 0   ? "less CPU time" :
+				      "unchanged within noise",
 		d->wall_s[0], d->wall_s[1]);
 	fprintf(out, "  %zu functions compared, %zu tested (>= %d self samples in a run), Holm-corrected\n",
 		d->nr_fns, d->nr_tested, AP_DIFF_MIN_SAMPLES);
@@ -154,5 +159,6 @@ void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 	fprintf(out, "\nShrank (self share, points):\n");
 	if (!print_side(d, -1, top, out))
 		fprintf(out, "  none\n");
-	fprintf(out, "\n%zu significant regression%s\n", d->nr_regressions, d->nr_regressions == 1 ? "" : "s");
+	fprintf(out, "\n%zu significant regression%s\n", d->nr_regressions,
+		d->nr_regressions == 1 ? "" : "s");
 }
