@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 static const char usage_text[] =
 "USAGE: autoprof-bpf diff [OPTIONS] BASE NEW\n"
+"       autoprof-bpf diff [OPTIONS] --baseline NAME NEW\n"
 "\n"
 "Compare two saved runs (directories written by `autoprof-bpf -o DIR -- CMD`)\n"
 "function by function: self and total samples, shares and CPU-seconds of each,\n"
@@ -40,17 +42,25 @@ static const char usage_text[] =
 "  -o, --output DIR          write DIR/diff.json (DIR exists) instead\n"
 "  -n, --top N               regressions and improvements shown (default 10)\n"
 "  -q, --quiet               write diff.json, print nothing\n"
+"      --baseline NAME       gate NEW on the budgets of baseline NAME (or a path\n"
+"                            to its .json; see `autoprof-bpf baseline`): exit 1\n"
+"                            when one is exceeded by more than --max-regression\n"
+"                            PCT percent (default 10) and beyond noise\n"
+"      --baseline-dir DIR    where baseline NAME is (default $AUTOPROF_BASELINES,\n"
+"                            else ./.autoprof-baselines)\n"
 "  -h, --help                this help\n"
 "\n"
 "EXAMPLES:\n"
 "  autoprof-bpf diff before/ after/\n"
 "  autoprof-bpf diff --max-regression 2 --focus 'app\\.py:' before/ after/\n"
+"  autoprof-bpf diff --baseline app-main after/\n"
 "\n"
 "EXIT STATUS: 0 no significant regression; 1 a significant regression (self\n"
-"share and self CPU-seconds both grew beyond noise); 2 usage error; 125 when a\n"
-"run directory cannot be read or diff.json cannot be written.\n";
+"share and self CPU-seconds both grew beyond noise; with --baseline, a budget\n"
+"exceeded); 2 usage error; 125 when a run directory or the baseline cannot be\n"
+"read or diff.json cannot be written.\n";
 
-enum { OPT_MAX_REGRESSION = 256, OPT_FOCUS };
+enum { OPT_MAX_REGRESSION = 256, OPT_FOCUS, OPT_BASELINE, OPT_BASELINE_DIR };
 
 /* the metrics of the run directory dir, or NULL with a line printed */
 static struct ap_analysis *load_run(const char *dir, unsigned uid)
@@ -115,8 +125,12 @@ int cmd_diff(int argc, char **argv)
 		{ "top", required_argument, NULL, 'n' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "baseline-dir", required_argument, NULL, OPT_BASELINE_DIR },
 		{},
 	};
+	const char *baseline = NULL, *baseline_dir = NULL;
+	bool max_given = false;
 	struct ap_diff_opts opts = { .max_regression = 0 };
 	struct ap_analysis *base = NULL, *new = NULL;
 	const char *focus = NULL, *outdir = NULL;
@@ -137,6 +151,7 @@ int cmd_diff(int argc, char **argv)
 					optarg);
 				return AP_EXIT_USAGE;
 			}
+			max_given = true;
 			break;
 		case OPT_FOCUS:
 			focus = optarg;
@@ -157,12 +172,21 @@ int cmd_diff(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case OPT_BASELINE:
+			baseline = optarg;
+			break;
+		case OPT_BASELINE_DIR:
+			baseline_dir = optarg;
+			break;
 		default:
 			fprintf(stderr, "autoprof-bpf diff: unknown or incomplete option '%s' (see --help)\n",
 				argv[optind - 1]);
 			return AP_EXIT_USAGE;
 		}
 	}
+	if (baseline) /* the gate on a baseline's budgets: src/cmd_baseline.c */
+		return cmd_diff_baseline(baseline, baseline_dir, argc - optind, argv + optind,
+					 max_given ? opts.max_regression : NAN, focus, outdir, quiet);
 	if (optind != argc - 2) {
 		fprintf(stderr, "autoprof-bpf diff: give two run directories, BASE and NEW (see --help)\n");
 		return AP_EXIT_USAGE;

@@ -19,6 +19,7 @@ static const struct ap_cmd cmds[] = {
 	{ "agent", cmd_agent },
 	{ "top", cmd_top },
 	{ "diff", cmd_diff },
+	{ "baseline", cmd_baseline },
 };
 
 int main(int argc, char **argv)

@@ -57,6 +57,9 @@ struct ap_diff {
 	struct ap_diff_fn *fns;
 	size_t nr_fns, nr_tested, nr_regressions;
 	struct ap_diff_opts opts;
+	/* diff --baseline (diff/baseline.h): the gate's "baseline" part of
+	 * diff.json, not owned; NULL otherwise */
+	const cJSON *baseline;
 };
 
 /* compare base and new (both kept by the caller, which must outlive d);

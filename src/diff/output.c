@@ -85,6 +85,8 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	for (i = 0; i < d->nr_fns; i++)
 		cJSON_AddItemToArray(fns, fn_json(&d->fns[i]));
 	cJSON_AddItemToObject(j, "functions", fns);
+	if (d->baseline)
+		cJSON_AddItemToObject(j, "baseline", cJSON_Duplicate(d->baseline, true));
 	return j;
 }
 
