@@ -405,8 +405,9 @@ int cmd_baseline(int argc, char **argv)
 		return AP_EXIT_USAGE;
 	}
 	/* no target command follows, so options may come after the operands
-	 * (no leading '+'); a NAME never starts with '-' */
-	optind = 1;
+	 * (no leading '+'); a NAME never starts with '-'. optind 0 makes glibc
+	 * start afresh (its ordering is set at the first call otherwise) */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc - 1, argv + 1, "hf", longopts, NULL)) != -1) {
 		switch (c) {
