@@ -7,7 +7,8 @@
 #include "diff/baseline.h"
 #include "diff/diff.h"
 
-/* syscalls whose budgets within budget are still printed */
+/* syscalls whose budgets are all printed; of the others only those
+ * exceeded or gone */
 #define PRINT_TOP_SYSCALLS 10
 
 static cJSON *num_or_null(double v)
@@ -120,6 +121,8 @@ static void fmt_value(const struct ap_budget *x, double v, char *buf, size_t len
 		snprintf(buf, len, "%.0f", v);
 	else if (x->kind == AP_BUDGET_BYTES)
 		snprintf(buf, len, v >= 1 << 20 ? "%.1f MiB" : "%.1f KiB", v / (v >= 1 << 20 ? 1 << 20 : 1024));
+	else if (v < 1)
+		snprintf(buf, len, "%.1f ms", v * 1e3);
 	else
 		snprintf(buf, len, "%.3f s", v);
 }
@@ -141,8 +144,9 @@ static void print_budget(const struct ap_budget *x, FILE *out)
 			 (unsigned long long)x->samples[0], (unsigned long long)x->samples[1], x->p);
 	fprintf(out, "  %-36.36s %12s %12s %9s  %s%s\n", label, b, v, ch,
 		x->verdict == AP_BUDGET_EXCEEDED ? "EXCEEDED" :
-		x->verdict == AP_BUDGET_NOISE	 ? "over, within noise" :
-						   ap_budget_verdict_names[x->verdict],
+		x->verdict != AP_BUDGET_NOISE	 ? ap_budget_verdict_names[x->verdict] :
+		isnan(x->p)			 ? "over, under the floor" :
+						   "over, within noise",
 		why);
 }
 
@@ -165,14 +169,16 @@ void ap_baseline_gate__print(const struct ap_baseline_gate *g, const struct ap_b
 
 		if (sc && (!last || strcmp(last, x->name)))
 			last = x->name, shown_sc++;
-		if (sc && shown_sc > PRINT_TOP_SYSCALLS && x->verdict == AP_BUDGET_OK) {
+		if (sc && shown_sc > PRINT_TOP_SYSCALLS && x->verdict != AP_BUDGET_EXCEEDED &&
+		    x->verdict != AP_BUDGET_GONE) {
 			hidden++;
 			continue;
 		}
 		print_budget(x, out);
 	}
 	if (hidden)
-		fprintf(out, "  ... %zu more syscall budgets met (diff.json lists every budget)\n", hidden);
+		fprintf(out, "  ... %zu more syscall budgets not exceeded (diff.json lists every budget)\n",
+			hidden);
 	if (!g->nr_exceeded) {
 		fprintf(out, "\nno budget exceeded (%zu budgets)\n", g->nr);
 		return;
