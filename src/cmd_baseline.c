@@ -229,6 +229,31 @@ out:
 	return err;
 }
 
+/* text as dirfd/file, written whole to a fresh temp name first; without
+ * force never over an existing file, even one made since the check (a
+ * rename that does not replace). 0, -EEXIST, or -errno */
+static int write_baseline(int dirfd, const char *file, const char *text, bool force)
+{
+	char *tmp;
+	int err;
+
+	if (force)
+		return write_file_atomic_at(dirfd, file, text, strlen(text));
+	tmp = xasprintf(".%s.%d", file, (int)getpid());
+	err = write_file_atomic_at(dirfd, tmp, text, strlen(text));
+	if (!err && renameat2(dirfd, tmp, dirfd, file, RENAME_NOREPLACE)) {
+		err = -errno;
+		/* a file system without RENAME_NOREPLACE: a hard link fails alike */
+		if (err == -EINVAL)
+			err = linkat(dirfd, tmp, dirfd, file, 0) ? -errno : 0;
+		unlinkat(dirfd, tmp, 0);
+	}
+	if (!err)
+		fsync(dirfd);
+	free(tmp);
+	return err;
+}
+
 static int baseline_save(const char *run, const char *name, const char *dir, bool force)
 {
 	struct ap_analysis *an = NULL;
@@ -258,7 +283,13 @@ static int baseline_save(const char *run, const char *name, const char *dir, boo
 	j = ap_baseline__build(an, name, run);
 	/* indented: baselines are kept in a repository, where diffs are read */
 	text = cJSON_Print(j);
-	err = text ? write_file_atomic_at(fd, file, text, strlen(text)) : -ENOMEM;
+	err = text ? write_baseline(fd, file, text, force) : -ENOMEM;
+	if (err == -EEXIST) { /* made meanwhile */
+		fprintf(stderr, "autoprof-bpf baseline: %s/%s exists: --force replaces it\n", dir,
+			file);
+		ret = AP_EXIT_USAGE;
+		goto out;
+	}
 	if (err) {
 		ap_err("baseline: writing %s/%s: %s", dir, file, ap_errstr(err));
 		goto out;

@@ -102,6 +102,7 @@ TEST(baseline_gate_verdicts)
 	struct ap_baseline b;
 	struct ap_baseline_gate g;
 	struct ap_analysis an;
+	regex_t re;
 
 	if (!ASSERT_EQ(base_baseline(&b), 0, "baseline"))
 		return;
@@ -154,6 +155,19 @@ TEST(baseline_gate_verdicts)
 		ASSERT_EQ(g.nr_exceeded, 0, "+50% under a 60% tolerance");
 	}
 	gate_done(&g, &an);
+	/* --focus keeps the function budgets of the functions it matches */
+	regcomp(&re, ":(b|c)$", REG_EXTENDED | REG_NOSUB);
+	memset(&g, 0, sizeof(g));
+	if (ASSERT_EQ(unit_analysis_load(&an, FX "fn50"), 0, "fn50")) {
+		ap_baseline__gate(&g, &b, &an, AP_BASELINE_TOLERANCE_PCT, &re);
+		ASSERT_EQ(verdict(&g, AP_BUDGET_FUNCTION, "a"), -1, "focus: a left out");
+		ASSERT_EQ(verdict(&g, AP_BUDGET_FUNCTION, "b"), AP_BUDGET_OK, "focus: b kept");
+		/* (the run's CPU budget, +16%, is gated whatever the focus) */
+		ASSERT_EQ(g.nr_exceeded, verdict(&g, AP_BUDGET_CPU, NULL) == AP_BUDGET_EXCEEDED,
+			  "focus: no function budget exceeded");
+	}
+	gate_done(&g, &an);
+	regfree(&re);
 	ap_baseline__free(&b);
 }
 
