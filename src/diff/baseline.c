@@ -99,11 +99,19 @@ static struct fn_row *fn_rows(const struct ap_analysis *an, size_t *n,
 	return v;
 }
 
-/* a run's syscalls summed over processes and fd kinds, by number */
+/* a run's syscalls summed over processes and fd kinds */
 struct sc_sum {
+	uint32_t nr;
 	char name[32];
 	uint64_t calls, bytes, ns;
 };
+
+static int sc_nr_cmp(const void *a, const void *b)
+{
+	const struct sc_sum *x = a, *y = b;
+
+	return x->nr < y->nr ? -1 : x->nr > y->nr;
+}
 
 static int sc_calls_cmp(const void *a, const void *b)
 {
@@ -114,35 +122,40 @@ static int sc_calls_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* the syscalls of p that were called, by calls; *n set */
+/* the syscalls of p that were called, by calls; *n set. Rows are sorted by
+ * number and merged (a number comes from the artifact: no table by it) */
 static struct sc_sum *sc_sums(const struct profile *p, size_t *n)
 {
-	uint32_t max = 0;
-	struct sc_sum *v;
+	struct sc_sum *v = xcalloc(p->nr_sys + 1, sizeof(*v));
 	size_t i, m = 0;
 
 	for (i = 0; i < p->nr_sys; i++)
-		if (p->sys[i].nr > max)
-			max = p->sys[i].nr;
-	v = xcalloc((size_t)max + 1, sizeof(*v));
+		v[i] = (struct sc_sum){ .nr = p->sys[i].nr, .calls = p->sys[i].count,
+					.bytes = p->sys[i].bytes, .ns = p->sys[i].total_ns };
+	qsort(v, p->nr_sys, sizeof(*v), sc_nr_cmp);
 	for (i = 0; i < p->nr_sys; i++) {
-		struct sc_sum *s = &v[p->sys[i].nr];
+		const char *name;
 
-		s->calls += p->sys[i].count;
-		s->bytes += p->sys[i].bytes;
-		s->ns += p->sys[i].total_ns;
-	}
-	for (i = 0; i <= max; i++) {
-		const char *name = ap_syscall_name(i);
-
-		if (!v[i].calls)
+		if (m && v[m - 1].nr == v[i].nr) {
+			v[m - 1].calls += v[i].calls;
+			v[m - 1].bytes += v[i].bytes;
+			v[m - 1].ns += v[i].ns;
 			continue;
+		}
 		v[m] = v[i];
+		name = ap_syscall_name(v[m].nr);
 		if (name)
 			snprintf(v[m].name, sizeof(v[m].name), "%s", name);
 		else
-			snprintf(v[m].name, sizeof(v[m].name), "syscall_%zu", i);
+			snprintf(v[m].name, sizeof(v[m].name), "syscall_%u", v[m].nr);
 		m++;
+	}
+	/* rows without calls (none are written, but a hand-made artifact) */
+	for (i = 0; i < m;) {
+		if (v[i].calls)
+			i++;
+		else
+			v[i] = v[--m];
 	}
 	qsort(v, m, sizeof(*v), sc_calls_cmp);
 	*n = m;
