@@ -39,9 +39,9 @@ static const char usage_text[] =
 "20 functions (with their sample counts, so noise can be judged), and per\n"
 "syscall its calls, time and bytes, with the command line and the interpreter.\n"
 "A baseline is DIR/NAME.json (schema autoprof.baseline/1). NAME is letters,\n"
-"digits, '.', '_' and '-', not starting with '.' or '-'. DIR is --dir, else\n"
-"$AUTOPROF_BASELINES, else ./.autoprof-baselines (created by save); it must\n"
-"not be a symbolic link.\n"
+"digits, '.', '_' and '-', not starting with '.' or '-' nor ending in .json.\n"
+"DIR is --dir, else $AUTOPROF_BASELINES, else ./.autoprof-baselines (created\n"
+"by save); it must not be a symbolic link.\n"
 "\n"
 "      --dir DIR             the baselines' directory\n"
 "  -f, --force               save: replace an existing baseline NAME\n"
@@ -467,7 +467,7 @@ int cmd_baseline(int argc, char **argv)
 		return AP_EXIT_USAGE;
 	}
 	if (want && !ap_baseline_name_ok(argv[argc - 1])) {
-		fprintf(stderr, "autoprof-bpf baseline: '%s': a NAME is 1 to %d letters, digits, '.', '_' or '-', not starting with '.' or '-'\n",
+		fprintf(stderr, "autoprof-bpf baseline: '%s': a NAME is 1 to %d letters, digits, '.', '_' or '-', not starting with '.' or '-' nor ending in .json\n",
 			argv[argc - 1], AP_BASELINE_NAME_MAX);
 		return AP_EXIT_USAGE;
 	}

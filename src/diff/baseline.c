@@ -32,7 +32,9 @@ bool ap_baseline_name_ok(const char *name)
 {
 	size_t i, n = strlen(name);
 
-	if (!n || n > AP_BASELINE_NAME_MAX || name[0] == '.' || name[0] == '-')
+	/* "x.json" would read as a path in diff --baseline */
+	if (!n || n > AP_BASELINE_NAME_MAX || name[0] == '.' || name[0] == '-' ||
+	    (n >= 5 && !strcmp(name + n - 5, ".json")))
 		return false;
 	for (i = 0; i < n; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",

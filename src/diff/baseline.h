@@ -51,7 +51,7 @@ struct ap_baseline {
 };
 
 /* is name a baseline name: [A-Za-z0-9._-], 1 to AP_BASELINE_NAME_MAX
- * characters, not starting with "." or "-" */
+ * characters, not starting with "." or "-", not ending in ".json" */
 bool ap_baseline_name_ok(const char *name);
 /* the budgets of the analysed run an as a baseline's JSON tree (the caller
  * cJSON_Deletes it); source names the run directory */

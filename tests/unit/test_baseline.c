@@ -208,6 +208,8 @@ TEST(baseline_names)
 	ASSERT_TRUE(!ap_baseline_name_ok("-x"), "leading -");
 	ASSERT_TRUE(!ap_baseline_name_ok("a/b"), "a slash");
 	ASSERT_TRUE(!ap_baseline_name_ok("a b"), "a space");
+	ASSERT_TRUE(!ap_baseline_name_ok("b0.json"), "a .json name would be a path");
+	ASSERT_TRUE(ap_baseline_name_ok("b0.jso"), "not .json");
 	ASSERT_TRUE(!ap_baseline_name_ok("caf\xc3\xa9"), "non-ASCII");
 	memset(long_name, 'x', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = 0;
