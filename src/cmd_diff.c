@@ -16,6 +16,7 @@
 #include "artifact/artifact.h"
 #include "cmds.h"
 #include "diff/diff.h"
+#include "diff/repeat.h"
 #include "log.h"
 #include "outdir.h"
 #include "session.h"
@@ -176,6 +177,11 @@ int cmd_diff(int argc, char **argv)
 		opts.focus = &re;
 	}
 	ap_invoking_user(&uid, &gid);
+	/* two sets of repeated runs: the between-run variance (diff/repeat.c) */
+	ret = ap_rdiff__cmd(argv[optind], argv[optind + 1], &opts, outdir, (size_t)top, quiet, uid);
+	if (ret >= 0)
+		goto out;
+	ret = AP_EXIT_FAILED;
 	base = load_run(argv[optind], uid);
 	if (base)
 		new = load_run(argv[optind + 1], uid);
