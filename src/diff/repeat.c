@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
@@ -409,6 +410,8 @@ int ap_rdiff__cmd(const char *base, const char *new, const struct ap_diff_opts *
 	fd = ap_run_dir_open(dir, uid);
 	if (fd < 0)
 		goto out;
+	if (!fstatat(fd, "diff.json", &(struct stat){ 0 }, AT_SYMLINK_NOFOLLOW))
+		fprintf(stderr, "autoprof-bpf diff: replacing %s/diff.json\n", dir);
 	j = ap_rdiff__json(&d);
 	err = json_write_atomic(fd, "diff.json", j);
 	cJSON_Delete(j);
