@@ -171,7 +171,8 @@ int run_repeat(const struct ap_options *o, const char *default_dir, int argc, ch
 		*r = (struct ap_repeat_run){ .name = xasprintf("run-%d", i), .included = !rep_sig,
 					     .exit_status = st };
 		if (rep_sig)
-			r->excluded = xasprintf("cut short by %s", sigabbrev_np(rep_sig) ?: "a signal");
+			r->excluded = xasprintf("cut short by %s",
+						sigabbrev_np(rep_sig) ?: "a signal");
 		if (st && !first_bad)
 			first_bad = st;
 		if (!o->quiet)

@@ -142,7 +142,8 @@ cJSON *ap_repeat__json(const struct ap_repeat_set *s)
 	cJSON_AddBoolToObject(j, "interrupted", s->interrupted);
 	cJSON_AddItemToObject(j, "runs", runs_json(s));
 	cJSON_AddItemToObject(j, "wall_s", wall_json(&s->wall));
-	cJSON_AddStringToObject(t, "share_interval", "mean +- t(0.975, runs - 1) * sd / sqrt(runs)");
+	cJSON_AddStringToObject(t, "share_interval",
+				"mean +- t(0.975, runs - 1) * sd / sqrt(runs)");
 	cJSON_AddStringToObject(t, "swing", "chi-square homogeneity of per-run self samples, Holm "
 					    "over the functions tested");
 	cJSON_AddNumberToObject(t, "swing_p", AP_REPEAT_SWING_P);
@@ -173,6 +174,7 @@ static bool run_name_ok(const char *n)
 int ap_repeat__read(struct ap_repeat_set *s, const char *dir, unsigned uid)
 {
 	cJSON *j = NULL, *runs, *r;
+	const char *schema;
 	char *text = NULL;
 	size_t len, cap = 0;
 	int fd, err = 0;
@@ -191,8 +193,8 @@ int ap_repeat__read(struct ap_repeat_set *s, const char *dir, unsigned uid)
 	j = cJSON_Parse(text);
 	free(text);
 	runs = cJSON_GetObjectItem(j, "runs");
-	if (!j || !cJSON_IsArray(runs) ||
-	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "schema")) ?: "", AP_SCHEMA_REPEAT)) {
+	schema = cJSON_GetStringValue(cJSON_GetObjectItem(j, "schema"));
+	if (!j || !cJSON_IsArray(runs) || !schema || strcmp(schema, AP_SCHEMA_REPEAT)) {
 		ap_err("diff: %s/repeat.json: not a %s document", dir, AP_SCHEMA_REPEAT);
 		err = -EINVAL;
 		goto out;

@@ -228,7 +228,8 @@ static void wall_stats(struct ap_repeat_set *s)
 		w->lo_range = v[k - 1] - v[0];
 		w->hi_range = v[n - 1] - v[k];
 	}
-	w->bimodal = w->lo_n >= 2 && w->gap > AP_REPEAT_GAP_SPREADS * fmax(w->lo_range, w->hi_range) &&
+	w->bimodal = w->lo_n >= 2 &&
+		     w->gap > AP_REPEAT_GAP_SPREADS * fmax(w->lo_range, w->hi_range) &&
 		     w->gap >= AP_REPEAT_GAP_MIN * w->median;
 out:
 	free(v);

@@ -84,7 +84,8 @@ static const char *const names[] = { "hot", "cold", "tiny" };
 TEST(repeat_bimodal_rule)
 {
 	static const uint64_t k[3][8] = { { 500, 500, 500, 500, 500 } };
-	static const double two[] = { 0.30, 0.91, 0.31, 0.90 }, close[] = { 1.00, 1.06, 1.01, 1.05 };
+	static const double two[] = { 0.30, 0.91, 0.31, 0.90 };
+	static const double close[] = { 1.00, 1.06, 1.01, 1.05 };
 	static const double three[] = { 0.30, 0.31, 0.50, 0.90, 0.91 };
 	struct ap_repeat_set s;
 
@@ -127,7 +128,8 @@ TEST(repeat_swing_rule)
 			ASSERT_TRUE(!f->swing, "hot: steady");
 			ASSERT_TRUE(f->ratio < 1, "hot: within sampling");
 			ASSERT_NEAR(f->mean, 50, 1e-9, "hot: mean share");
-			ASSERT_TRUE(f->mean - f->ci95 < 50 && 50 < f->mean + f->ci95, "hot: interval");
+			ASSERT_TRUE(f->mean - f->ci95 < 50 && 50 < f->mean + f->ci95,
+				    "hot: interval");
 		} else if (!strcmp(f->name, "cold")) {
 			ASSERT_TRUE(f->swing, "cold: swings");
 			ASSERT_EQ(f->df, 5, "cold: df");
@@ -146,8 +148,10 @@ TEST(repeat_set_diff)
 	static const double w[] = { 1, 1, 1, 1, 1 };
 	/* per 1000 samples; new: hot's work doubled (cold's samples kept,
 	 * the runs 500 samples longer: shares from each run's samples) */
-	static const uint64_t kb[3][8] = { { 400, 420, 390, 410, 405 }, { 400, 380, 410, 395, 400 } };
-	static const uint64_t kn[3][8] = { { 800, 820, 790, 810, 805 }, { 400, 390, 405, 410, 395 } };
+	static const uint64_t kb[3][8] = { { 400, 420, 390, 410, 405 },
+					   { 400, 380, 410, 395, 400 } };
+	static const uint64_t kn[3][8] = { { 800, 820, 790, 810, 805 },
+					   { 400, 390, 405, 410, 395 } };
 	struct ap_repeat_set b, n;
 	struct ap_rdiff d = { 0 };
 	size_t j;
