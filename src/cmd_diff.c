@@ -17,6 +17,7 @@
 #include "artifact/artifact.h"
 #include "cmds.h"
 #include "diff/diff.h"
+#include "diff/repeat.h"
 #include "log.h"
 #include "outdir.h"
 #include "session.h"
@@ -34,6 +35,10 @@ static const char usage_text[] =
 "share moved while its CPU time did not is a share shift (another function's\n"
 "time changed), not a regression. Writes diff.json (schema autoprof.diff/1)\n"
 "into NEW, replacing an earlier one with a note, or into -o DIR.\n"
+"\n"
+"When BASE and NEW are both sets of repeated runs (`autoprof-bpf --repeat N`),\n"
+"each run is one observation: Welch t-tests of the per-run self shares and\n"
+"self CPU-seconds, Holm-corrected (diff.json schema autoprof.diff-repeat/1).\n"
 "\n"
 "      --max-regression PCT  a growth of self share under PCT points is not a\n"
 "                            regression (default 0)\n"
@@ -200,6 +205,11 @@ int cmd_diff(int argc, char **argv)
 		opts.focus = &re;
 	}
 	ap_invoking_user(&uid, &gid);
+	/* two sets of repeated runs: the between-run variance (diff/repeat.c) */
+	ret = ap_rdiff__cmd(argv[optind], argv[optind + 1], &opts, outdir, (size_t)top, quiet, uid);
+	if (ret >= 0)
+		goto out;
+	ret = AP_EXIT_FAILED;
 	base = load_run(argv[optind], uid);
 	if (base)
 		new = load_run(argv[optind + 1], uid);
