@@ -180,11 +180,16 @@ void ap_diff__exact_print(const struct ap_diff *d, size_t top, FILE *out)
 			AP_DIFF_FLOOR_BYTES / 1024);
 		print_rows(d->sys, d->nr_sys, AP_DIFF_SYS__COUNT, top, out);
 	}
-	for (i = n = 0; i < d->nr_found && n < top; i++, n++) {
+	/* appeared, then gone (their order in d->found), up to top of each */
+	for (i = n = 0; i < d->nr_found; i++, n++) {
 		const struct ap_diff_finding *f = &d->found[i];
 
-		if (!i || f->change != d->found[i - 1].change)
+		if (!i || f->change != d->found[i - 1].change) {
 			fprintf(out, "\nFindings %s:\n", f->change > 0 ? "that appeared" : "gone");
-		fprintf(out, "  %s %s: %s\n", f->change > 0 ? "+" : "-", f->pattern, f->subject);
+			n = 0;
+		}
+		if (n < top)
+			fprintf(out, "  %s %s: %s\n", f->change > 0 ? "+" : "-", f->pattern,
+				f->subject);
 	}
 }
