@@ -89,6 +89,16 @@ static cJSON *floor_json(bool sys)
 	return f;
 }
 
+static bool over_floor(const struct ap_diff_exact *e)
+{
+	int q;
+
+	for (q = 0; q < AP_DIFF_WALL__COUNT; q++)
+		if (e->v[0][q] >= AP_DIFF_FLOOR_S || e->v[1][q] >= AP_DIFF_FLOOR_S)
+			return true;
+	return false;
+}
+
 static cJSON *wall_json(const struct ap_diff *d)
 {
 	cJSON *w = cJSON_CreateObject(), *pr, *fn;
@@ -102,6 +112,10 @@ static cJSON *wall_json(const struct ap_diff *d)
 		const struct ap_diff_exact *e = &d->wall[i];
 		bool proc = !strcmp(e->kind, "process");
 
+		/* a function under the floor in both runs could not have changed:
+		 * left out (thousands of them on a large profile) */
+		if (!proc && !e->changed && !over_floor(e))
+			continue;
 		cJSON_AddItemToArray(proc ? pr : fn, row_json(e, AP_DIFF_WALL__COUNT, proc));
 	}
 	return w;
