@@ -97,7 +97,7 @@ struct ap_diff_exact {
 	char *name, *file;
 	double v[2][AP_DIFF_EXACT_MAX];
 	unsigned changed; /* bit q: quantity q moved beyond its floor */
-	double score;     /* the largest relative change beyond the floor, for the order */
+	double score;     /* the largest change past its floor, in floors, for the order */
 };
 
 /* a finding (pattern id and subject; pids left out) in one run only */
