@@ -1235,6 +1235,23 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* a stack's function ids: insertion sort for the usual few dozen (qsort
+ * per stack was 5% of `diff`'s time on 50k stacks, issue 17) */
+static void sort_u32(uint32_t *v, uint32_t n)
+{
+	uint32_t i, j, x;
+
+	if (n > 64) {
+		qsort(v, n, sizeof(*v), u32_cmp);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		for (x = v[i], j = i; j && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
 struct mod_acc {
 	uint32_t module;
 	uint64_t self, under_py;
@@ -1601,7 +1618,7 @@ static void compute_code(struct ap_analysis *an)
 				si->app = ids[k];
 		}
 		classify_below(p, st, &sf, ids, si);
-		qsort(ids, st->len, sizeof(*ids), u32_cmp);
+		sort_u32(ids, st->len);
 		si->fn = xmalloc((st->len + 1) * sizeof(*si->fn));
 		si->rep = xmalloc((st->len + 1) * sizeof(*si->rep));
 		for (k = 0; k < st->len; k++) {
