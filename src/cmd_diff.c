@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,11 @@ static const char usage_text[] =
 "a change of self CPU-seconds with a Poisson z-test, both Holm-corrected over\n"
 "the functions with at least 20 self samples in one run. A function whose\n"
 "share moved while its CPU time did not is a share shift (another function's\n"
-"time changed), not a regression. Writes diff.json (schema autoprof.diff/1)\n"
-"into NEW, replacing an earlier one with a note, or into -o DIR.\n"
+"time changed), not a regression. Wall time by reason, syscalls (exact\n"
+"accounting: changes under 5% or 10 ms, 10 calls, 64 KiB not shown) and the\n"
+"findings that appeared or went away are compared too. Writes diff.json\n"
+"(schema autoprof.diff/1) and diff.md into NEW, replacing earlier ones with a\n"
+"note, or into -o DIR.\n"
 "\n"
 "When BASE and NEW are both sets of repeated runs (`autoprof-bpf --repeat N`),\n"
 "each run is one observation: Welch t-tests of the per-run self shares and\n"
@@ -85,10 +89,73 @@ static struct ap_analysis *load_run(const char *dir, unsigned uid)
 		return NULL;
 	}
 	ap_metrics__compute(an);
+	/* the built-in patterns, for the findings that appeared or went away */
+	if (!ap_patterns__load_builtin(an))
+		ap_analysis__evaluate(an);
 	return an;
 }
 
-/* diff.json into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
+struct load_job {
+	const char *dir;
+	unsigned uid;
+	struct ap_analysis *an;
+};
+
+static void *load_thread(void *arg)
+{
+	struct load_job *j = arg;
+
+	j->an = load_run(j->dir, j->uid);
+	return NULL;
+}
+
+/* both runs at once, base in a thread of its own: loading is nearly all of
+ * diff's time (issue 17's budget: two runs of 50k stacks in 2 s); *base
+ * and *new NULL where a run could not be read (a line printed for each) */
+static void load_both(const char *b, const char *n, unsigned uid, struct ap_analysis **base,
+		      struct ap_analysis **new)
+{
+	struct load_job job = { .dir = b, .uid = uid };
+	pthread_t th;
+	bool threaded;
+
+	ap_scope_nr_metrics(AP_SCOPE_RUN); /* the shared metric tables, set up before */
+	threaded = !pthread_create(&th, NULL, load_thread, &job);
+	if (!threaded)
+		load_thread(&job);
+	*new = load_run(n, uid);
+	if (threaded)
+		pthread_join(th, NULL);
+	*base = job.an;
+}
+
+/* diff.md into the directory fd (named dir), atomically (temp + rename);
+ * 0 or -errno with a line printed */
+static int write_md(const struct ap_diff *d, int fd, const char *dir)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int err = 0;
+
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	ap_diff__markdown(d, 50, f);
+	if (fclose(f)) {
+		err = -errno;
+		goto out;
+	}
+	err = write_file_atomic_at(fd, "diff.md", buf, len);
+out:
+	if (err)
+		ap_err("diff: writing %s/diff.md: %s", dir, ap_errstr(err));
+	free(buf);
+	return err;
+}
+
+/* diff.json and diff.md into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
 static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
 {
 	const char *dir = outdir ? outdir : d->new_dir;
@@ -104,12 +171,12 @@ static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
 	j = ap_diff__json(d);
 	err = json_write_atomic(fd, "diff.json", j);
 	cJSON_Delete(j);
-	close(fd);
-	if (err) {
+	if (err)
 		ap_err("diff: writing %s/diff.json: %s", dir, ap_errstr(err));
-		return AP_EXIT_FAILED;
-	}
-	return 0;
+	else
+		err = write_md(d, fd, dir);
+	close(fd);
+	return err ? AP_EXIT_FAILED : 0;
 }
 
 static int parse_num(const char *s, double *out)
@@ -210,9 +277,7 @@ int cmd_diff(int argc, char **argv)
 	if (ret >= 0)
 		goto out;
 	ret = AP_EXIT_FAILED;
-	base = load_run(argv[optind], uid);
-	if (base)
-		new = load_run(argv[optind + 1], uid);
+	load_both(argv[optind], argv[optind + 1], uid, &base, &new);
 	if (!base || !new)
 		goto out;
 	d.base_dir = argv[optind];
@@ -226,7 +291,7 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	if (!quiet) {
 		ap_diff__print(&d, (size_t)top, stdout);
-		printf("Written: %s/diff.json\n", outdir ? outdir : d.new_dir);
+		printf("Written: %s/diff.json, diff.md\n", outdir ? outdir : d.new_dir);
 	}
 	ret = d.nr_regressions ? 1 : 0;
 out:

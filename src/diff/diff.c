@@ -255,6 +255,8 @@ int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base,
 		classify(d, &d->fns[i]);
 	if (d->nr_fns)
 		qsort(d->fns, d->nr_fns, sizeof(*d->fns), delta_cmp);
+	ap_diff__compute_exact(d, base, new);
+	ap_diff__compute_findings(d, base, new);
 	return 0;
 }
 
@@ -265,4 +267,5 @@ void ap_diff__free(struct ap_diff *d)
 	free(d->fns);
 	d->fns = NULL;
 	d->nr_fns = 0;
+	ap_diff__exact_free(d);
 }

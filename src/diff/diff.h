@@ -60,7 +60,59 @@ struct ap_diff {
 	/* diff --baseline (diff/baseline.h): the gate's "baseline" part of
 	 * diff.json, not owned; NULL otherwise */
 	const cJSON *baseline;
+	/* exact deltas and findings (src/diff/exact.c, findings.c) */
+	struct ap_diff_exact *wall, *sys; /* wall time by reason; syscalls */
+	size_t nr_wall, nr_sys;
+	bool has_wall, has_sys;           /* both runs carry offcpu.json / syscalls.json */
+	struct ap_diff_finding *found;    /* findings that appeared or went away */
+	size_t nr_found;
+	bool has_findings;                /* both analyses were evaluated */
 };
+
+/* Exact accounting (scheduler and syscall tracer, not sampled): a change
+ * counts when it is at least AP_DIFF_FLOOR_PCT of the base value and at
+ * least the quantity's absolute floor, so identical runs stay quiet. */
+#define AP_DIFF_FLOOR_PCT 5.0
+#define AP_DIFF_FLOOR_S 0.010      /* seconds */
+#define AP_DIFF_FLOOR_CALLS 10     /* calls, errors */
+#define AP_DIFF_FLOOR_BYTES 65536
+
+/* wall time by reason (AP_DIFF_WALL_*), or a syscall's AP_DIFF_SYS_* */
+enum { AP_DIFF_WALL_ONCPU, AP_DIFF_WALL_RUNNABLE, AP_DIFF_WALL_IO, AP_DIFF_WALL_LOCK,
+       AP_DIFF_WALL_IDLE, AP_DIFF_WALL_GIL, AP_DIFF_WALL_SLEEP, AP_DIFF_WALL_CHILD,
+       AP_DIFF_WALL_OTHER, AP_DIFF_WALL__COUNT };
+enum { AP_DIFF_SYS_CALLS, AP_DIFF_SYS_TIME, AP_DIFF_SYS_BYTES, AP_DIFF_SYS_ERRORS,
+       AP_DIFF_SYS__COUNT };
+#define AP_DIFF_EXACT_MAX AP_DIFF_WALL__COUNT
+extern const char *const ap_diff_wall_names[AP_DIFF_WALL__COUNT]; /* "oncpu_s", ... */
+extern const char *const ap_diff_sys_names[AP_DIFF_SYS__COUNT];   /* "calls", ... */
+
+/* one subject's exact quantities in both runs. Wall rows: a process (kind
+ * "process", name its comm, all processes of that name summed; every
+ * reason) or a function (kind python/user/kernel, file and name; its
+ * off-CPU time by the reason, on the stacks where it is the innermost
+ * Python frame, else the innermost user frame; oncpu_s stays 0: its
+ * CPU time is the sampled self_s of "functions"). Syscall rows: kind
+ * "syscall", file the process's comm, name the call (pids and fd kinds
+ * summed). */
+struct ap_diff_exact {
+	const char *kind;
+	char *name, *file;
+	double v[2][AP_DIFF_EXACT_MAX];
+	unsigned changed; /* bit q: quantity q moved beyond its floor */
+	double score;     /* the largest change past its floor, in floors, for the order */
+};
+
+/* a finding (pattern id and subject; pids left out) in one run only */
+struct ap_diff_finding {
+	const char *pattern, *title, *severity;
+	char *subject;
+	double impact_s;
+	int change; /* +1 appeared in NEW, -1 gone from BASE */
+};
+
+/* did a -> b move beyond AP_DIFF_FLOOR_PCT and floor? */
+bool ap_diff_beyond(double a, double b, double floor);
 
 /* compare base and new (both kept by the caller, which must outlive d);
  * 0 always (d->fns may be empty) */
@@ -71,6 +123,23 @@ cJSON *ap_diff__json(const struct ap_diff *d);
 /* the terminal summary: up to top regressions and top improvements */
 void ap_diff__print(const struct ap_diff *d, size_t top, FILE *f);
 void ap_diff__free(struct ap_diff *d);
+/* the exact deltas and the findings' changes of d (called by
+ * ap_diff__compute; findings only where both analyses were evaluated) */
+void ap_diff__compute_exact(struct ap_diff *d, const struct ap_analysis *base,
+			    const struct ap_analysis *new);
+void ap_diff__compute_findings(struct ap_diff *d, const struct ap_analysis *base,
+			       const struct ap_analysis *new);
+void ap_diff__exact_free(struct ap_diff *d);
+/* diff.json's "wall", "syscalls" and "findings" parts, added to j */
+void ap_diff__exact_json(const struct ap_diff *d, cJSON *j);
+/* the terminal's blocks of the same (changes beyond the floors only) */
+void ap_diff__exact_print(const struct ap_diff *d, size_t top, FILE *f);
+/* a row's subject as text ("process NAME", "NAME (FILE)", "COMM: CALL") and
+ * one changed quantity ("io_s 0.200 s -> 0.510 s (+0.310 s, +155%)") */
+const char *ap_diff_exact_label(const struct ap_diff_exact *e, char *buf, size_t len);
+const char *ap_diff_exact_change(const struct ap_diff_exact *e, int q, char *buf, size_t len);
+/* diff.md: one section function after another (src/diff/markdown.c) */
+void ap_diff__markdown(const struct ap_diff *d, size_t top, FILE *f);
 
 /* two-sided p-value of a standard normal z */
 double ap_norm_p2(double z);

@@ -87,6 +87,7 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	cJSON_AddItemToObject(j, "functions", fns);
 	if (d->baseline)
 		cJSON_AddItemToObject(j, "baseline", cJSON_Duplicate(d->baseline, true));
+	ap_diff__exact_json(d, j);
 	return j;
 }
 
@@ -161,6 +162,7 @@ void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 	fprintf(out, "\nShrank (self share, points):\n");
 	if (!print_side(d, -1, top, out))
 		fprintf(out, "  none\n");
+	ap_diff__exact_print(d, top, out);
 	fprintf(out, "\n%zu significant regression%s\n", d->nr_regressions,
 		d->nr_regressions == 1 ? "" : "s");
 }
