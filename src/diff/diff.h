@@ -57,6 +57,7 @@ struct ap_diff {
 	struct ap_diff_fn *fns;
 	size_t nr_fns, nr_tested, nr_regressions;
 	struct ap_diff_opts opts;
+	struct ap_diff_tree *tree; /* the merged call tree (diff/tree.h); NULL none */
 };
 
 /* compare base and new (both kept by the caller, which must outlive d);
@@ -73,5 +74,15 @@ void ap_diff__free(struct ap_diff *d);
 double ap_norm_p2(double z);
 /* Holm's step-down correction of p[0..n) in place (NAN entries are skipped) */
 void ap_holm(double *p, size_t n);
+
+/* the two tests of a count k[0] (base) -> k[1] (new) in all samples of each
+ * run, as a function's self samples get them: z and p uncorrected, all NAN
+ * when neither count reaches AP_DIFF_MIN_SAMPLES */
+void ap_diff__test(const struct ap_diff *d, const uint64_t k[2], double *z_share, double *p_share,
+		   double *z_abs, double *p_abs);
+/* the class of a change from its Holm-adjusted p-values (NAN: untested) */
+enum ap_diff_class ap_diff__class(double p_share, double p_abs);
+
+#include "diff/tree.h"
 
 #endif

@@ -85,6 +85,7 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	for (i = 0; i < d->nr_fns; i++)
 		cJSON_AddItemToArray(fns, fn_json(&d->fns[i]));
 	cJSON_AddItemToObject(j, "functions", fns);
+	ap_diff_paths__json(d, j);
 	return j;
 }
 
@@ -159,6 +160,7 @@ void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 	fprintf(out, "\nShrank (self share, points):\n");
 	if (!print_side(d, -1, top, out))
 		fprintf(out, "  none\n");
+	ap_diff_paths__print(d, 3, out);
 	fprintf(out, "\n%zu significant regression%s\n", d->nr_regressions,
 		d->nr_regressions == 1 ? "" : "s");
 }
