@@ -32,6 +32,9 @@ static const char usage_text[] =
 "share moved while its CPU time did not is a share shift (another function's\n"
 "time changed), not a regression. Writes diff.json (schema autoprof.diff/1)\n"
 "into NEW, replacing an earlier one with a note, or into -o DIR.\n"
+"Call paths (the merged call tree of both runs) get the same tests on their\n"
+"total samples; diff.html beside diff.json is a differential flame graph:\n"
+"width the new run's samples, red grew, blue shrank, grey noise.\n"
 "\n"
 "      --max-regression PCT  a growth of self share under PCT points is not a\n"
 "                            regression (default 0)\n"
@@ -73,7 +76,21 @@ static struct ap_analysis *load_run(const char *dir, unsigned uid)
 	return an;
 }
 
-/* diff.json into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
+/* diff.html, the differential flame graph, beside diff.json; 0 or -errno */
+static int write_diff_html(const struct ap_diff *d, int fd, const char *dir)
+{
+	struct strbuf sb = { 0 };
+	int err;
+
+	ap_diff_html__render(d, &sb);
+	err = write_file_atomic_at(fd, "diff.html", sb.buf ? sb.buf : "", sb.len);
+	if (err)
+		ap_err("diff: writing %s/diff.html: %s", dir, ap_errstr(err));
+	sb_free(&sb);
+	return err;
+}
+
+/* diff.json and diff.html into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
 static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
 {
 	const char *dir = outdir ? outdir : d->new_dir;
@@ -89,12 +106,14 @@ static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
 	j = ap_diff__json(d);
 	err = json_write_atomic(fd, "diff.json", j);
 	cJSON_Delete(j);
-	close(fd);
 	if (err) {
+		close(fd);
 		ap_err("diff: writing %s/diff.json: %s", dir, ap_errstr(err));
 		return AP_EXIT_FAILED;
 	}
-	return 0;
+	err = write_diff_html(d, fd, dir);
+	close(fd);
+	return err ? AP_EXIT_FAILED : 0;
 }
 
 static int parse_num(const char *s, double *out)
@@ -193,6 +212,7 @@ int cmd_diff(int argc, char **argv)
 	if (!quiet) {
 		ap_diff__print(&d, (size_t)top, stdout);
 		printf("Written: %s/diff.json\n", outdir ? outdir : d.new_dir);
+		printf("Written: %s/diff.html\n", outdir ? outdir : d.new_dir);
 	}
 	ret = d.nr_regressions ? 1 : 0;
 out:

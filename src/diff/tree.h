@@ -18,9 +18,10 @@
 /* call paths written to diff.json at most (the rest counted in
  * "call_paths_cut") */
 #define AP_DIFF_MAX_PATHS 50
-/* nodes diff.html carries at most: the widest, the rest counted and their
- * width left to their callers' self */
-#define AP_DIFF_HTML_NODES 100000
+/* nodes diff.html carries at most (100000): the widest, the rest counted
+ * and their width left to their callers' own; a variable so that tests can
+ * lower it */
+extern size_t ap_diff_html_nodes;
 /* a changed path is left out of the list when one of its callees changed
  * the same way by at least this fraction of its change: the change lies
  * below it */
