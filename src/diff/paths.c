@@ -93,7 +93,7 @@ void ap_diff_paths__print(const struct ap_diff *d, size_t top, FILE *out)
 
 	if (!t || !top)
 		return;
-	fprintf(out, "\nCall paths that changed most (total share, points; %zu tested):\n",
+	fprintf(out, "\nCall paths that changed, slower first (total share, points; %zu tested):\n",
 		t->nr_tested);
 	if (!t->nr_paths)
 		fprintf(out, "  none\n");

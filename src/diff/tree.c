@@ -152,11 +152,23 @@ static bool carries(double dc, double dp)
 
 static const struct ap_diff_tree *sort_t;
 
+/* 1 when its CPU time and its share both grew (a path that got slower), as
+ * the functions' regressions come first */
+static int grew(const struct ap_diff_node *n)
+{
+	return n->cls == AP_DIFF_ABSOLUTE && n->z_abs > 0 && delta(n) > 0;
+}
+
+/* the paths that got slower first, then the other changes, each by the
+ * size of the change of total share */
 static int path_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	double dx = fabs(delta(&sort_t->nodes[x])), dy = fabs(delta(&sort_t->nodes[y]));
+	int c = grew(&sort_t->nodes[y]) - grew(&sort_t->nodes[x]);
 
+	if (c)
+		return c;
 	if (dx != dy)
 		return dx < dy ? 1 : -1;
 	return x < y ? -1 : x > y;
