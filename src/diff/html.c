@@ -170,9 +170,10 @@ static void data(struct strbuf *sb, const struct ap_diff *d)
 			cut_w += t->nodes[i].width;
 	sb_puts(sb, "{\"target\":");
 	html_json_str(sb, d->target[1]);
-	sb_printf(sb, ",\"tool\":\"autoprof-bpf %s\",\"wall_s\":%.3f,\"freq\":%.0f,\"samples\":%llu,"
-		  "\"view\":\"%s\",\"offcpu\":false,\"notes\":[],\"reasons\":[", AP_VERSION,
-		  d->wall_s[1], d->hz[1], (unsigned long long)d->samples[1], ap_view_names[AP_VIEW_MIXED]);
+	sb_printf(sb, ",\"tool\":\"autoprof-bpf %s\",\"wall_s\":%.3f,\"freq\":%.0f,"
+		  "\"samples\":%llu,\"view\":\"%s\",\"offcpu\":false,\"notes\":[],\"reasons\":[",
+		  AP_VERSION, d->wall_s[1], d->hz[1], (unsigned long long)d->samples[1],
+		  ap_view_names[AP_VIEW_MIXED]);
 	for (j = 0; j < AP_OFF__COUNT; j++)
 		sb_printf(sb, "%s\"%s\"", j ? "," : "", ap_off_reason_names[j]);
 	sb_puts(sb, "],\"off\":[],\"findings\":null,\"series\":[]");

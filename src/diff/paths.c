@@ -29,7 +29,8 @@ static cJSON *path_json(const struct ap_diff_tree *t, uint32_t id)
 	for (i = id; i; i = t->nodes[i].parent)
 		up[k++] = i;
 	while (k-- > 0)
-		cJSON_AddItemToArray(path, cJSON_CreateString(t->labels[t->nodes[up[k]].label].text));
+		cJSON_AddItemToArray(path,
+				     cJSON_CreateString(t->labels[t->nodes[up[k]].label].text));
 	free(up);
 	cJSON_AddItemToObject(j, "path", path);
 	cJSON_AddItemToObject(j, "self_samples", pair(n->self[0], n->self[1]));
@@ -56,13 +57,15 @@ void ap_diff_paths__json(const struct ap_diff *d, cJSON *j)
 	size_t i, n = t ? t->nr_paths : 0;
 
 	cJSON_AddStringToObject(j, "call_paths_tests",
-				"the functions' two tests on each call path's total samples, Holm over the paths tested; "
-				"listed: the real changes that no callee carries half of");
+				"the functions' two tests on each call path's total samples, "
+				"Holm over the paths tested; listed: the real changes that no "
+				"callee carries half of, the slower first");
 	cJSON_AddNumberToObject(j, "call_paths_tested", t ? t->nr_tested : 0);
 	for (i = 0; i < n && i < AP_DIFF_MAX_PATHS; i++)
 		cJSON_AddItemToArray(a, path_json(t, t->paths[i]));
 	cJSON_AddItemToObject(j, "call_paths", a);
-	cJSON_AddNumberToObject(j, "call_paths_cut", n > AP_DIFF_MAX_PATHS ? n - AP_DIFF_MAX_PATHS : 0);
+	cJSON_AddNumberToObject(j, "call_paths_cut",
+				n > AP_DIFF_MAX_PATHS ? n - AP_DIFF_MAX_PATHS : 0);
 }
 
 static const char *verdict(const struct ap_diff_node *n)
@@ -128,9 +131,10 @@ void ap_diff_paths__md(const struct ap_diff *d, size_t top, FILE *f)
 	if (!t)
 		return;
 	fprintf(f, "## Call paths that changed\n\n");
-	fprintf(f, "Each call path's total samples tested as the functions' self samples are (%zu paths "
-		   "tested, Holm-corrected); a path is listed when its change is real and no callee "
-		   "carries half of it.\n\n", t->nr_tested);
+	fprintf(f, "Each call path's total samples tested as the functions' self samples are "
+		   "(%zu paths tested, Holm-corrected); a path is listed when its change is real "
+		   "and no callee carries half of it, the paths that got slower first.\n\n",
+		t->nr_tested);
 	if (!t->nr_paths) {
 		fprintf(f, "No call path changed beyond noise.\n\n");
 		return;

@@ -24,7 +24,8 @@ static uint32_t label_id(struct ap_diff_tree *t, const char *text, uint32_t cls)
 	free(key);
 	if (is_new) {
 		GROW(t->labels, t->cap_labels, t->nr_labels + 1);
-		t->labels[t->nr_labels++] = (struct ap_diff_label){ .text = xstrdup(text), .cls = cls };
+		t->labels[t->nr_labels++] = (struct ap_diff_label){ .text = xstrdup(text),
+								    .cls = cls };
 	}
 	return *id;
 }
@@ -120,7 +121,8 @@ static void test_nodes(struct ap_diff_tree *t, const struct ap_diff *d)
 static void widths(struct ap_diff_tree *t)
 {
 	double *extra = xcalloc(t->nr_nodes + 1, sizeof(*extra));
-	double scale = t->nodes[0].total[0] ? (double)t->nodes[0].total[1] / t->nodes[0].total[0] : 1;
+	const uint64_t *all = t->nodes[0].total;
+	double scale = all[0] ? (double)all[1] / all[0] : 1;
 	size_t i;
 
 	for (i = t->nr_nodes; i-- > 0;) {

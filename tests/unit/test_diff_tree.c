@@ -97,7 +97,8 @@ TEST(diff_tree_merged)
 	ASSERT_TRUE(wa->cls == AP_DIFF_ABSOLUTE && wa->z_abs > 0, "work;a grew");
 	ASSERT_TRUE(listed_first(t, wa), "work;a first");
 	ASSERT_TRUE(old->cls == AP_DIFF_ABSOLUTE && old->z_abs < 0 && old->listed, "old shrank");
-	ASSERT_TRUE(fresh->cls == AP_DIFF_ABSOLUTE && fresh->z_abs > 0 && fresh->listed, "fresh grew");
+	ASSERT_TRUE(fresh->cls == AP_DIFF_ABSOLUTE && fresh->z_abs > 0 && fresh->listed,
+		    "fresh grew");
 	ASSERT_TRUE(ha->cls == AP_DIFF_SHARE && ha->listed, "helper;a: a share shift");
 	ASSERT_TRUE(work->cls == AP_DIFF_ABSOLUTE && !work->listed, "work: carried by work;a");
 	ASSERT_TRUE(!helper->listed, "helper: carried by helper;a");
@@ -159,7 +160,8 @@ TEST(diff_paths_outputs)
 	free(s);
 	s = capture(ap_diff_paths__md, &d, 10);
 	ASSERT_TRUE(strstr(s, "## Call paths that changed"), "md: heading");
-	ASSERT_TRUE(strstr(s, "| +16.8 pts | python3 → main (w.py:10) → work (w.py:11) → a (w.py:12) |"),
+	ASSERT_TRUE(strstr(s, "| +16.8 pts | python3 → main (w.py:10) → work (w.py:11) → "
+			      "a (w.py:12) |"),
 		    "md: work;a row");
 	free(s);
 out:
@@ -186,7 +188,8 @@ TEST(diff_html_data_and_cap)
 	 * cut below kept callers, helper;a below a cut one */
 	ap_diff_html_nodes = 5;
 	ap_diff_html__render(&d, &sb);
-	ASSERT_TRUE(sb.buf && strstr(sb.buf, "\"nodes\":10,\"kept\":5,\"cut_w\":2203.448"), "cut five");
+	ASSERT_TRUE(sb.buf && strstr(sb.buf, "\"nodes\":10,\"kept\":5,\"cut_w\":2203.448"),
+		    "cut five");
 	ASSERT_TRUE(strstr(sb.buf, "\"spath\":[[1,2],[1,2,3],[1,2,3,4]]"),
 		    "rows: main and work (their own with the cut width), work;a");
 	sb_free(&sb);
