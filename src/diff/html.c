@@ -38,7 +38,8 @@ static uint32_t keep_nodes(const struct ap_diff_tree *t, int32_t *emap)
 	/* a caller is at least as wide as a callee and numbered before it:
 	 * the widest nodes form a tree */
 	sort_t = t;
-	qsort(order, t->nr_nodes, sizeof(*order), wide_cmp);
+	if (t->nr_nodes > ap_diff_html_nodes)
+		qsort(order, t->nr_nodes, sizeof(*order), wide_cmp);
 	for (i = 0; i < t->nr_nodes && i < ap_diff_html_nodes; i++)
 		emap[order[i]] = 0;
 	for (i = 0; i < t->nr_nodes; i++)
@@ -149,8 +150,9 @@ static void paths(struct strbuf *sb, const struct ap_diff_tree *t)
 
 		sb_puts(sb, i ? ",[" : "[");
 		html_json_str(sb, ap_diff_tree__path(t, t->paths[i], " > ", &p));
-		sb_printf(sb, ",%.4f,%.4f,%.4f,%.4f,%d,%.3g]", n->total_pct[0], n->total_pct[1],
-			  n->total_s[0], n->total_s[1], n->cls,
+		sb_printf(sb, ",%.4f,%.4f,%.4f,%.4f,%d,%.3g]", ap_diff_pct(t, n->total[0], 0),
+			  ap_diff_pct(t, n->total[1], 1), ap_diff_sec(t, n->total[0], 0),
+			  ap_diff_sec(t, n->total[1], 1), n->cls,
 			  n->cls == AP_DIFF_ABSOLUTE ? n->p_abs : n->p_share);
 	}
 	sb_puts(sb, "]");

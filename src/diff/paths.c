@@ -6,6 +6,10 @@
 #include <string.h>
 #include "diff/diff.h"
 
+/* node n's self or total samples in run k as a share (points) or seconds */
+#define PCT(what, k) ap_diff_pct(t, n->what[k], k)
+#define SEC(what, k) ap_diff_sec(t, n->what[k], k)
+
 static cJSON *num_or_null(double v)
 {
 	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
@@ -35,13 +39,13 @@ static cJSON *path_json(const struct ap_diff_tree *t, uint32_t id)
 	cJSON_AddItemToObject(j, "path", path);
 	cJSON_AddItemToObject(j, "self_samples", pair(n->self[0], n->self[1]));
 	cJSON_AddItemToObject(j, "total_samples", pair(n->total[0], n->total[1]));
-	cJSON_AddItemToObject(j, "self_pct", pair(n->self_pct[0], n->self_pct[1]));
-	cJSON_AddItemToObject(j, "total_pct", pair(n->total_pct[0], n->total_pct[1]));
-	cJSON_AddItemToObject(j, "self_s", pair(n->self_s[0], n->self_s[1]));
-	cJSON_AddItemToObject(j, "total_s", pair(n->total_s[0], n->total_s[1]));
-	cJSON_AddNumberToObject(j, "self_pct_delta", n->self_pct[1] - n->self_pct[0]);
-	cJSON_AddNumberToObject(j, "total_pct_delta", n->total_pct[1] - n->total_pct[0]);
-	cJSON_AddNumberToObject(j, "total_s_delta", n->total_s[1] - n->total_s[0]);
+	cJSON_AddItemToObject(j, "self_pct", pair(PCT(self, 0), PCT(self, 1)));
+	cJSON_AddItemToObject(j, "total_pct", pair(PCT(total, 0), PCT(total, 1)));
+	cJSON_AddItemToObject(j, "self_s", pair(SEC(self, 0), SEC(self, 1)));
+	cJSON_AddItemToObject(j, "total_s", pair(SEC(total, 0), SEC(total, 1)));
+	cJSON_AddNumberToObject(j, "self_pct_delta", PCT(self, 1) - PCT(self, 0));
+	cJSON_AddNumberToObject(j, "total_pct_delta", PCT(total, 1) - PCT(total, 0));
+	cJSON_AddNumberToObject(j, "total_s_delta", SEC(total, 1) - SEC(total, 0));
 	cJSON_AddItemToObject(j, "z_share", num_or_null(n->z_share));
 	cJSON_AddItemToObject(j, "p_share", num_or_null(n->p_share));
 	cJSON_AddItemToObject(j, "z_abs", num_or_null(n->z_abs));
@@ -104,7 +108,7 @@ void ap_diff_paths__print(const struct ap_diff *d, size_t top, FILE *out)
 		const struct ap_diff_node *n = &t->nodes[t->paths[i]];
 		const char *p = short_path(t, t->paths[i], 60, &sb);
 
-		fprintf(out, "  %+6.1f pts  %s%s; %s\n", n->total_pct[1] - n->total_pct[0],
+		fprintf(out, "  %+6.1f pts  %s%s; %s\n", PCT(total, 1) - PCT(total, 0),
 			p == sb.buf ? "" : "...", p, verdict(n));
 	}
 	if (t->nr_paths > top)
@@ -143,7 +147,7 @@ void ap_diff_paths__md(const struct ap_diff *d, size_t top, FILE *f)
 	for (i = 0; i < t->nr_paths && i < top; i++) {
 		const struct ap_diff_node *n = &t->nodes[t->paths[i]];
 
-		fprintf(f, "| %+.1f pts | ", n->total_pct[1] - n->total_pct[0]);
+		fprintf(f, "| %+.1f pts | ", PCT(total, 1) - PCT(total, 0));
 		up = xcalloc(n->depth + 1, sizeof(*up));
 		for (k = 0, up[0] = t->paths[i]; up[k]; k++)
 			up[k + 1] = t->nodes[up[k]].parent;
@@ -152,8 +156,8 @@ void ap_diff_paths__md(const struct ap_diff *d, size_t top, FILE *f)
 			fputs(k ? " → " : "", f);
 		}
 		free(up);
-		fprintf(f, " | %.1f%% (%.2f s) | %.1f%% (%.2f s) | %s, p %.2g |\n", n->total_pct[0],
-			n->total_s[0], n->total_pct[1], n->total_s[1], verdict(n),
+		fprintf(f, " | %.1f%% (%.2f s) | %.1f%% (%.2f s) | %s, p %.2g |\n", PCT(total, 0),
+			SEC(total, 0), PCT(total, 1), SEC(total, 1), verdict(n),
 			n->cls == AP_DIFF_ABSOLUTE ? n->p_abs : n->p_share);
 	}
 	if (t->nr_paths > top)

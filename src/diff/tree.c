@@ -39,16 +39,46 @@ static uint32_t node_new(struct ap_diff_tree *t, uint32_t parent, uint32_t label
 	return t->nr_nodes++;
 }
 
-/* parent's callee labelled label, made on first use */
+static size_t kid_slot(const struct ap_diff_tree *t, uint64_t key)
+{
+	size_t i = (key * 0x9e3779b97f4a7c15ull) >> 20;
+
+	for (i &= t->kid_cap - 1; t->kid_key[i] && t->kid_key[i] != key;
+	     i = (i + 1) & (t->kid_cap - 1))
+		;
+	return i;
+}
+
+/* parent's callee labelled label, made on first use. A table of its own
+ * rather than hashmap.h's: a 50k-stack pair has ~700k nodes, and a copied
+ * key per node cost ~90 MB and a third of the tree's time */
 static uint32_t kid(struct ap_diff_tree *t, uint32_t parent, uint32_t label)
 {
-	uint32_t key[2] = { parent, label };
-	bool is_new;
-	uint64_t *id = hmap_upsert(&t->kids, key, sizeof(key), t->nr_nodes, &is_new);
+	uint64_t key = ((uint64_t)parent << 32 | label) + 1; /* never 0: a process named "all" */
+	size_t i, old = t->kid_cap;
 
-	if (is_new)
-		node_new(t, parent, label, t->nodes[parent].depth + 1);
-	return *id;
+	if (2 * (t->nr_nodes + 1) > t->kid_cap) {
+		uint64_t *keys = t->kid_key;
+		uint32_t *nodes = t->kid_node;
+
+		t->kid_cap = old ? 2 * old : 1024;
+		t->kid_key = xcalloc(t->kid_cap, sizeof(*t->kid_key));
+		t->kid_node = xcalloc(t->kid_cap, sizeof(*t->kid_node));
+		for (i = 0; i < old; i++)
+			if (keys[i]) {
+				size_t j = kid_slot(t, keys[i]);
+
+				t->kid_key[j] = keys[i], t->kid_node[j] = nodes[i];
+			}
+		free(keys);
+		free(nodes);
+	}
+	i = kid_slot(t, key);
+	if (!t->kid_key[i]) {
+		t->kid_key[i] = key;
+		t->kid_node[i] = node_new(t, parent, label, t->nodes[parent].depth + 1);
+	}
+	return t->kid_node[i];
 }
 
 /* run i's on-CPU rows into the tree: process name, then the mixed view's
@@ -87,17 +117,13 @@ static void test_nodes(struct ap_diff_tree *t, const struct ap_diff *d)
 	size_t i;
 	int k;
 
+	for (k = 0; k < 2; k++) {
+		t->pct_per[k] = d->samples[k] ? 100.0 / d->samples[k] : 0;
+		t->s_per[k] = 1 / d->hz[k];
+	}
 	for (i = 0; i < t->nr_nodes; i++) {
 		struct ap_diff_node *n = &t->nodes[i];
 
-		for (k = 0; k < 2; k++) {
-			double all = d->samples[k];
-
-			n->self_pct[k] = all ? 100.0 * n->self[k] / all : 0;
-			n->total_pct[k] = all ? 100.0 * n->total[k] / all : 0;
-			n->self_s[k] = n->self[k] / d->hz[k];
-			n->total_s[k] = n->total[k] / d->hz[k];
-		}
 		if (i)
 			ap_diff__test(d, n->total, &n->z_share, &n->p_share, &n->z_abs, &n->p_abs);
 		p[i] = n->p_share;
@@ -135,9 +161,17 @@ static void widths(struct ap_diff_tree *t)
 	free(extra);
 }
 
+static const struct ap_diff_tree *sort_t;
+
+/* the change of total share (points) and of CPU-seconds */
 static double delta(const struct ap_diff_node *n)
 {
-	return n->total_pct[1] - n->total_pct[0];
+	return ap_diff_pct(sort_t, n->total[1], 1) - ap_diff_pct(sort_t, n->total[0], 0);
+}
+
+static double delta_s(const struct ap_diff_node *n)
+{
+	return ap_diff_sec(sort_t, n->total[1], 1) - ap_diff_sec(sort_t, n->total[0], 0);
 }
 
 static bool real(const struct ap_diff_node *n)
@@ -151,8 +185,6 @@ static bool carries(double dc, double dp)
 {
 	return dc * dp > 0 && fabs(dc) >= AP_DIFF_CARRIED * fabs(dp);
 }
-
-static const struct ap_diff_tree *sort_t;
 
 /* 1 when its CPU time and its share both grew (a path that got slower), as
  * the functions' regressions come first */
@@ -184,11 +216,12 @@ static void pick_paths(struct ap_diff_tree *t)
 	bool *carried = xcalloc(t->nr_nodes + 1, sizeof(*carried));
 	size_t i;
 
+	sort_t = t;
 	for (i = 1; i < t->nr_nodes; i++) {
 		const struct ap_diff_node *c = &t->nodes[i], *p = &t->nodes[c->parent];
 
 		if (c->parent && real(c) && real(p) && (carries(delta(c), delta(p)) ||
-		    carries(c->total_s[1] - c->total_s[0], p->total_s[1] - p->total_s[0])))
+		    carries(delta_s(c), delta_s(p))))
 			carried[c->parent] = true;
 	}
 	t->paths = xcalloc(t->nr_nodes + 1, sizeof(*t->paths));
@@ -198,7 +231,6 @@ static void pick_paths(struct ap_diff_tree *t)
 			t->paths[t->nr_paths++] = i;
 		}
 	free(carried);
-	sort_t = t;
 	qsort(t->paths, t->nr_paths, sizeof(*t->paths), path_cmp);
 }
 
@@ -226,7 +258,8 @@ void ap_diff_tree__free(struct ap_diff_tree *t)
 		free(t->labels[i].text);
 	free(t->labels);
 	hmap_free(&t->label_ids);
-	hmap_free(&t->kids);
+	free(t->kid_key);
+	free(t->kid_node);
 	free(t->nodes);
 	free(t->paths);
 	free(t);

@@ -35,8 +35,7 @@ struct ap_diff_label {
 struct ap_diff_node {
 	uint32_t parent; /* AP_NONE for node 0, "all"; depth 1 is the process name */
 	uint32_t label, depth;
-	uint64_t self[2], total[2]; /* [0] base, [1] new */
-	double self_pct[2], total_pct[2], self_s[2], total_s[2];
+	uint64_t self[2], total[2]; /* [0] base, [1] new; shares and seconds: below */
 	/* diff.c's two tests of the total samples (share; CPU-seconds), p
 	 * Holm-adjusted over the nodes tested; NAN untested */
 	double z_share, p_share, z_abs, p_abs;
@@ -51,13 +50,28 @@ struct ap_diff_tree {
 	struct ap_diff_label *labels;
 	size_t nr_labels, cap_labels;
 	struct hmap label_ids; /* (cls, text) -> label */
-	struct hmap kids;      /* (parent, label) -> node */
+	uint64_t *kid_key;     /* (parent, label) -> node: open addressing, */
+	uint32_t *kid_node;    /* key ((parent << 32) | label) + 1, 0 empty */
+	size_t kid_cap;        /* a power of 2, at most half full */
+	double pct_per[2], s_per[2]; /* a sample's share (points) and seconds in each run */
 	struct ap_diff_node *nodes;
 	size_t nr_nodes, cap_nodes;
 	size_t nr_tested;
 	uint32_t *paths;       /* the changed paths, by |change of total share| */
 	size_t nr_paths;
 };
+
+/* count samples of run (0 base, 1 new) as points of its share and as
+ * CPU-seconds */
+static inline double ap_diff_pct(const struct ap_diff_tree *t, uint64_t count, int run)
+{
+	return count * t->pct_per[run];
+}
+
+static inline double ap_diff_sec(const struct ap_diff_tree *t, uint64_t count, int run)
+{
+	return count * t->s_per[run];
+}
 
 struct ap_diff;
 struct ap_analysis;

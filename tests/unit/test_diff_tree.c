@@ -86,8 +86,8 @@ TEST(diff_tree_merged)
 	ASSERT_EQ(main_->self[1], 100, "main's own");
 	ASSERT_EQ(old->total[1], 0, "old gone");
 	ASSERT_EQ(fresh->total[0], 0, "fresh new");
-	ASSERT_NEAR(wa->total_pct[0], 100.0 * 1000 / 2900, 1e-9, "share of all samples");
-	ASSERT_NEAR(wa->total_s[1], 20.0, 1e-9, "CPU-s at 100 Hz");
+	ASSERT_NEAR(ap_diff_pct(t, wa->total[0], 0), 100.0 * 1000 / 2900, 1e-9, "share of all");
+	ASSERT_NEAR(ap_diff_sec(t, wa->total[1], 1), 20.0, 1e-9, "CPU-s at 100 Hz");
 	/* widths in NEW's samples: old at its base share of NEW */
 	ASSERT_NEAR(old->width, 300.0 * 3900 / 2900, 1e-6, "gone: base share of new");
 	ASSERT_NEAR(main_->width, 3900 + 300.0 * 3900 / 2900, 1e-6, "caller: new + gone callees");
