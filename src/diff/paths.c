@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diff/diff.h"
+#include "report/report.h"
 
 /* node n's self or total samples in run k as a share (points) or seconds */
 #define PCT(what, k) ap_diff_pct(t, n->what[k], k)
@@ -107,22 +108,27 @@ void ap_diff_paths__print(const struct ap_diff *d, size_t top, FILE *out)
 	for (i = 0; i < t->nr_paths && i < top; i++) {
 		const struct ap_diff_node *n = &t->nodes[t->paths[i]];
 		const char *p = short_path(t, t->paths[i], 60, &sb);
+		char *clean = tty_dup(p); /* names from the target: no escape reaches the terminal */
 
 		fprintf(out, "  %+6.1f pts  %s%s; %s\n", PCT(total, 1) - PCT(total, 0),
-			p == sb.buf ? "" : "...", p, verdict(n));
+			p == sb.buf ? "" : "...", clean, verdict(n));
+		free(clean);
 	}
 	if (t->nr_paths > top)
 		fprintf(out, "  (%zu more in diff.json)\n", t->nr_paths - top);
 	sb_free(&sb);
 }
 
-/* s in a Markdown table cell: "|" escaped, no newline */
+/* s in a Markdown table cell: Markdown's characters escaped, control
+ * characters (a name from the target) as "?" as on a terminal */
 static void md_cell(const char *s, FILE *f)
 {
 	for (; *s; s++) {
-		if (*s == '|' || *s == '\\' || *s == '`' || *s == '*' || *s == '_' || *s == '<')
+		unsigned char c = *s;
+
+		if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<')
 			fputc('\\', f);
-		fputc(*s == '\n' ? ' ' : *s, f);
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
 	}
 }
 

@@ -141,6 +141,7 @@ TEST(diff_paths_outputs)
 	struct ap_analysis b, n;
 	struct ap_diff d;
 	cJSON *j, *paths;
+	size_t i;
 	char *s;
 
 	if (!ASSERT_EQ(load(&d, &b, &n, FX "new"), 0, "load"))
@@ -158,10 +159,20 @@ TEST(diff_paths_outputs)
 		    "summary: work;a first");
 	ASSERT_TRUE(strstr(s, "(2 more in diff.json)"), "summary: three of five");
 	free(s);
+	/* a name from the target with an escape sequence: cleaned on a terminal */
+	for (i = 0; i < d.tree->nr_labels; i++)
+		if (!strcmp(d.tree->labels[i].text, "a (w.py:12)")) {
+			free(d.tree->labels[i].text);
+			d.tree->labels[i].text = xstrdup("a\x1b]0;owned\x07 (w.py:12)");
+		}
+	s = capture(ap_diff_paths__print, &d, 3);
+	ASSERT_TRUE(!strchr(s, '\x1b') && !strchr(s, '\x07') && strstr(s, "a?]0;owned? (w.py:12)"),
+		    "summary: control characters as ?");
+	free(s);
 	s = capture(ap_diff_paths__md, &d, 10);
 	ASSERT_TRUE(strstr(s, "## Call paths that changed"), "md: heading");
 	ASSERT_TRUE(strstr(s, "| +16.8 pts | python3 → main (w.py:10) → work (w.py:11) → "
-			      "a (w.py:12) |"),
+			      "a?]0;owned? (w.py:12) |"),
 		    "md: work;a row");
 	free(s);
 out:
