@@ -108,7 +108,7 @@ void ap_diff_paths__print(const struct ap_diff *d, size_t top, FILE *out)
 	for (i = 0; i < t->nr_paths && i < top; i++) {
 		const struct ap_diff_node *n = &t->nodes[t->paths[i]];
 		const char *p = short_path(t, t->paths[i], 60, &sb);
-		char *clean = tty_dup(p); /* names from the target: no escape reaches the terminal */
+		char *clean = tty_dup(p); /* the target's names: no escape to the terminal */
 
 		fprintf(out, "  %+6.1f pts  %s%s; %s\n", PCT(total, 1) - PCT(total, 0),
 			p == sb.buf ? "" : "...", clean, verdict(n));
