@@ -80,8 +80,8 @@ static const char *verdict(const struct ap_diff_node *n)
 	return "share shift only: its CPU time did not change";
 }
 
-/* the path's last labels that fit in width columns, "... > " before them
- * when cut */
+/* the path's last labels that fit in width columns (at least the leaf),
+ * "... > " before them when cut */
 static const char *short_path(const struct ap_diff_tree *t, uint32_t id, size_t width,
 			      struct strbuf *sb)
 {
@@ -90,7 +90,10 @@ static const char *short_path(const struct ap_diff_tree *t, uint32_t id, size_t 
 	if (strlen(s) <= width)
 		return s;
 	cut = strstr(s + strlen(s) - width + 3, " > ");
-	return cut ? cut : s + strlen(s) - width;
+	if (!cut) /* a long leaf: whole, never cut inside a character */
+		for (cut = s; strstr(cut + 1, " > "); cut = strstr(cut + 1, " > "))
+			;
+	return cut;
 }
 
 void ap_diff_paths__print(const struct ap_diff *d, size_t top, FILE *out)
