@@ -37,8 +37,10 @@ static const char usage_text[] =
 "time changed), not a regression. Wall time by reason, syscalls (exact\n"
 "accounting: changes under 5% or 10 ms, 10 calls, 64 KiB not shown) and the\n"
 "findings that appeared or went away are compared too. Writes diff.json\n"
-"(schema autoprof.diff/1) and diff.md into NEW, replacing earlier ones with a\n"
-"note, or into -o DIR.\n"
+"(schema autoprof.diff/1), diff.md and diff.html into NEW, replacing earlier\n"
+"ones with a note, or into -o DIR. Call paths (the merged call tree of both\n"
+"runs) get the same tests on their total samples; diff.html is a differential\n"
+"flame graph: width the new run's samples, red grew, blue shrank, grey noise.\n"
 "\n"
 "When BASE and NEW are both sets of repeated runs (`autoprof-bpf --repeat N`),\n"
 "each run is one observation: Welch t-tests of the per-run self shares and\n"
@@ -155,7 +157,21 @@ out:
 	return err;
 }
 
-/* diff.json and diff.md into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
+/* diff.html, the differential flame graph, beside diff.json; 0 or -errno */
+static int write_diff_html(const struct ap_diff *d, int fd, const char *dir)
+{
+	struct strbuf sb = { 0 };
+	int err;
+
+	ap_diff_html__render(d, &sb);
+	err = write_file_atomic_at(fd, "diff.html", sb.buf ? sb.buf : "", sb.len);
+	if (err)
+		ap_err("diff: writing %s/diff.html: %s", dir, ap_errstr(err));
+	sb_free(&sb);
+	return err;
+}
+
+/* diff.json, diff.md and diff.html into outdir (NEW when NULL); 0 or AP_EXIT_FAILED */
 static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
 {
 	const char *dir = outdir ? outdir : d->new_dir;
@@ -175,6 +191,8 @@ static int write_diff(const struct ap_diff *d, const char *outdir, unsigned uid)
 		ap_err("diff: writing %s/diff.json: %s", dir, ap_errstr(err));
 	else
 		err = write_md(d, fd, dir);
+	if (!err)
+		err = write_diff_html(d, fd, dir);
 	close(fd);
 	return err ? AP_EXIT_FAILED : 0;
 }
@@ -291,7 +309,7 @@ int cmd_diff(int argc, char **argv)
 		goto out;
 	if (!quiet) {
 		ap_diff__print(&d, (size_t)top, stdout);
-		printf("Written: %s/diff.json, diff.md\n", outdir ? outdir : d.new_dir);
+		printf("Written: %s/diff.json, diff.md, diff.html\n", outdir ? outdir : d.new_dir);
 	}
 	ret = d.nr_regressions ? 1 : 0;
 out:

@@ -257,6 +257,7 @@ int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base,
 		qsort(d->fns, d->nr_fns, sizeof(*d->fns), delta_cmp);
 	ap_diff__compute_exact(d, base, new);
 	ap_diff__compute_findings(d, base, new);
+	d->tree = ap_diff_tree__build(d, base, new);
 	return 0;
 }
 
@@ -264,8 +265,29 @@ void ap_diff__free(struct ap_diff *d)
 {
 	if (!d)
 		return;
+	ap_diff_tree__free(d->tree);
+	d->tree = NULL;
 	free(d->fns);
 	d->fns = NULL;
 	d->nr_fns = 0;
 	ap_diff__exact_free(d);
+}
+
+void ap_diff__test(const struct ap_diff *d, const uint64_t k[2], double *z_share, double *p_share,
+		   double *z_abs, double *p_abs)
+{
+	struct ap_diff_fn f = { .self = { k[0], k[1] }, .z_share = NAN, .p_share = NAN,
+				.z_abs = NAN, .p_abs = NAN };
+
+	test_fn(d, &f);
+	*z_share = f.z_share, *p_share = f.p_share, *z_abs = f.z_abs, *p_abs = f.p_abs;
+}
+
+enum ap_diff_class ap_diff__class(double p_share, double p_abs)
+{
+	struct ap_diff_fn f = { .p_share = p_share, .p_abs = p_abs };
+	struct ap_diff d = { 0 };
+
+	classify(&d, &f);
+	return f.cls;
 }

@@ -67,6 +67,7 @@ struct ap_diff {
 	struct ap_diff_finding *found;    /* findings that appeared or went away */
 	size_t nr_found;
 	bool has_findings;                /* both analyses were evaluated */
+	struct ap_diff_tree *tree; /* the merged call tree (diff/tree.h); NULL none */
 };
 
 /* Exact accounting (scheduler and syscall tracer, not sampled): a change
@@ -111,6 +112,9 @@ struct ap_diff_finding {
 	int change; /* +1 appeared in NEW, -1 gone from BASE */
 };
 
+/* s in a Markdown table cell, escaped and without control characters */
+void ap_diff_md_cell(const char *s, FILE *f);
+
 /* did a -> b move beyond AP_DIFF_FLOOR_PCT and floor? */
 bool ap_diff_beyond(double a, double b, double floor);
 
@@ -145,5 +149,15 @@ void ap_diff__markdown(const struct ap_diff *d, size_t top, FILE *f);
 double ap_norm_p2(double z);
 /* Holm's step-down correction of p[0..n) in place (NAN entries are skipped) */
 void ap_holm(double *p, size_t n);
+
+/* the two tests of a count k[0] (base) -> k[1] (new) in all samples of each
+ * run, as a function's self samples get them: z and p uncorrected, all NAN
+ * when neither count reaches AP_DIFF_MIN_SAMPLES */
+void ap_diff__test(const struct ap_diff *d, const uint64_t k[2], double *z_share, double *p_share,
+		   double *z_abs, double *p_abs);
+/* the class of a change from its Holm-adjusted p-values (NAN: untested) */
+enum ap_diff_class ap_diff__class(double p_share, double p_abs);
+
+#include "diff/tree.h"
 
 #endif

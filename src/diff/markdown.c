@@ -6,13 +6,16 @@
 #include <string.h>
 #include "diff/diff.h"
 
-/* s with the characters that would break a table cell escaped */
-static void md_cell(const char *s, FILE *f)
+/* s in a Markdown table cell: the characters that would break it escaped,
+ * control characters (a name from the target) as "?" as on a terminal */
+void ap_diff_md_cell(const char *s, FILE *f)
 {
 	for (; *s; s++) {
-		if (*s == '|' || *s == '\\' || *s == '`' || *s == '*' || *s == '_' || *s == '<')
+		unsigned char c = *s;
+
+		if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<')
 			fputc('\\', f);
-		fputc(*s == '\n' ? ' ' : *s, f);
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
 	}
 }
 
@@ -33,9 +36,9 @@ static void md_verdict(const struct ap_diff *d, size_t top, FILE *f)
 		d->wall_s[0], d->wall_s[1], d->nr_fns, d->nr_tested);
 	if (!d->same_target) {
 		fprintf(f, "\nDifferent targets: ");
-		md_cell(d->target[0], f);
+		ap_diff_md_cell(d->target[0], f);
 		fprintf(f, " and ");
-		md_cell(d->target[1], f);
+		ap_diff_md_cell(d->target[1], f);
 		fprintf(f, "; compared anyway.\n");
 	}
 }
@@ -68,9 +71,9 @@ static void md_functions(const struct ap_diff *d, size_t top, FILE *f, enum fn_p
 			fprintf(f, "| function | file | self share | self CPU | p (share, CPU) |\n"
 				   "|---|---|---|---|---|\n");
 		fputs("| ", f);
-		md_cell(fn->name, f);
+		ap_diff_md_cell(fn->name, f);
 		fputs(" | ", f);
-		md_cell(*fn->file ? fn->file : fn->kind, f);
+		ap_diff_md_cell(*fn->file ? fn->file : fn->kind, f);
 		fprintf(f, " | %.1f%% -> %.1f%% (%+.1f pts) | %.2f s -> %.2f s (%+.2f s) | %.2g, %.2g |\n",
 			fn->self_pct[0], fn->self_pct[1], fn->self_pct[1] - fn->self_pct[0],
 			fn->self_s[0], fn->self_s[1], fn->self_s[1] - fn->self_s[0], fn->p_share,
@@ -115,12 +118,12 @@ static size_t md_exact(const struct ap_diff_exact *v, size_t n, int nq, int kind
 		if (!m++)
 			fprintf(f, "| subject | change |\n|---|---|\n");
 		fputs("| ", f);
-		md_cell(ap_diff_exact_label(&v[i], lb, sizeof(lb)), f);
+		ap_diff_md_cell(ap_diff_exact_label(&v[i], lb, sizeof(lb)), f);
 		fputs(" |", f);
 		for (q = 0; q < nq; q++)
 			if (v[i].changed & (1u << q)) {
 				fputc(' ', f);
-				md_cell(ap_diff_exact_change(&v[i], q, cb, sizeof(cb)), f);
+				ap_diff_md_cell(ap_diff_exact_change(&v[i], q, cb, sizeof(cb)), f);
 				fputs(";", f);
 			}
 		fputs(" |\n", f);
@@ -173,9 +176,9 @@ static void md_found(const struct ap_diff *d, size_t top, FILE *f, int change)
 			fprintf(f, "| pattern | subject | severity | wall time at stake |\n"
 				   "|---|---|---|---|\n");
 		fputs("| ", f);
-		md_cell(x->pattern, f);
+		ap_diff_md_cell(x->pattern, f);
 		fputs(" | ", f);
-		md_cell(x->subject, f);
+		ap_diff_md_cell(x->subject, f);
 		fprintf(f, " | %s | %.2f s |\n", x->severity, x->impact_s);
 	}
 	if (!n)
@@ -203,6 +206,7 @@ static const struct md_section {
 	{ "Regressions", md_regressions },
 	{ "Improvements", md_improvements },
 	{ "Share shifts and other changes", md_shifts },
+	{ NULL, ap_diff_paths__md }, /* its own heading (diff/paths.c) */
 	{ "Wall time by reason", md_wall },
 	{ "Syscalls", md_syscalls },
 	{ "Findings that appeared or went away", md_findings },

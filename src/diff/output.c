@@ -88,6 +88,7 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	if (d->baseline)
 		cJSON_AddItemToObject(j, "baseline", cJSON_Duplicate(d->baseline, true));
 	ap_diff__exact_json(d, j);
+	ap_diff_paths__json(d, j);
 	return j;
 }
 
@@ -163,6 +164,7 @@ void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 	if (!print_side(d, -1, top, out))
 		fprintf(out, "  none\n");
 	ap_diff__exact_print(d, top, out);
+	ap_diff_paths__print(d, 3, out);
 	fprintf(out, "\n%zu significant regression%s\n", d->nr_regressions,
 		d->nr_regressions == 1 ? "" : "s");
 }

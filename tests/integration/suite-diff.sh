@@ -29,13 +29,22 @@ cold(int(sys.argv[2]))
 PY
 }
 
-t_diff_moved_function() {
-	local d=$O/diff rc first bad=
+# the pair of runs, $O/diff/base and $O/diff/new, made once per run.sh for
+# the tests that read them (suite-d-html.sh's too); 1 with DF_PAIR_ERR set
+df_pair() {
+	local d=$O/diff
+	[ -e $d/.pair ] && return 0
 	mkdir -p $d && df_prog $d/w.py
 	$AP -q -o $d/base -- /usr/bin/python3.11 $d/w.py 8000000 8000000 2>$d/base.err ||
-		{ fail diff_moved_function "base run: exit $?: $(tail -1 $d/base.err)"; return; }
+		{ DF_PAIR_ERR="base run: exit $?: $(tail -1 $d/base.err)"; return 1; }
 	$AP -q -o $d/new -- /usr/bin/python3.11 $d/w.py 24000000 8000000 2>$d/new.err ||
-		{ fail diff_moved_function "new run: exit $?: $(tail -1 $d/new.err)"; return; }
+		{ DF_PAIR_ERR="new run: exit $?: $(tail -1 $d/new.err)"; return 1; }
+	touch $d/.pair
+}
+
+t_diff_moved_function() {
+	local d=$O/diff rc first bad=
+	df_pair || { fail diff_moved_function "$DF_PAIR_ERR"; return; }
 	$AP diff $d/base $d/new >$d/diff.out 2>$d/diff.err
 	rc=$?
 	[ $rc = 1 ] || bad="$bad [exit $rc, want 1: $(tail -1 $d/diff.err)]"
