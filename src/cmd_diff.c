@@ -48,6 +48,9 @@ static const char usage_text[] =
 "\n"
 "      --max-regression PCT  a growth of self share under PCT points is not a\n"
 "                            regression (default 0)\n"
+"      --speed-noise PCT     how much the same work's CPU time varies between\n"
+"                            runs on this machine (default 20); added to the\n"
+"                            sampling noise of the CPU-seconds tests\n"
 "      --focus REGEX         only functions whose FILE:NAME matches REGEX\n"
 "                            (POSIX extended)\n"
 "  -o, --output DIR          write DIR/diff.json (DIR exists) instead\n"
@@ -71,7 +74,7 @@ static const char usage_text[] =
 "exceeded); 2 usage error; 125 when a run directory or the baseline cannot be\n"
 "read or diff.json cannot be written.\n";
 
-enum { OPT_MAX_REGRESSION = 256, OPT_FOCUS, OPT_BASELINE, OPT_BASELINE_DIR };
+enum { OPT_MAX_REGRESSION = 256, OPT_FOCUS, OPT_BASELINE, OPT_BASELINE_DIR, OPT_SPEED_NOISE };
 
 /* the metrics of the run directory dir, or NULL with a line printed */
 static struct ap_analysis *load_run(const char *dir, unsigned uid)
@@ -217,11 +220,12 @@ int cmd_diff(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "baseline", required_argument, NULL, OPT_BASELINE },
 		{ "baseline-dir", required_argument, NULL, OPT_BASELINE_DIR },
+		{ "speed-noise", required_argument, NULL, OPT_SPEED_NOISE },
 		{},
 	};
 	const char *baseline = NULL, *baseline_dir = NULL;
 	bool max_given = false;
-	struct ap_diff_opts opts = { .max_regression = 0 };
+	struct ap_diff_opts opts = { .max_regression = 0, .speed_noise = AP_DIFF_SPEED_NOISE };
 	struct ap_analysis *base = NULL, *new = NULL;
 	const char *focus = NULL, *outdir = NULL;
 	struct ap_diff d = { 0 };
@@ -242,6 +246,14 @@ int cmd_diff(int argc, char **argv)
 				return AP_EXIT_USAGE;
 			}
 			max_given = true;
+			break;
+		case OPT_SPEED_NOISE:
+			if (parse_num(optarg, &opts.speed_noise)) {
+				fprintf(stderr, "autoprof-bpf diff: --speed-noise %s: not a percentage from 0 to 100\n",
+					optarg);
+				return AP_EXIT_USAGE;
+			}
+			opts.speed_noise /= 100;
 			break;
 		case OPT_FOCUS:
 			focus = optarg;

@@ -49,20 +49,6 @@ struct fn_row {
 	uint64_t self;
 };
 
-static const char *str_of(const struct ap_subject *s, int id)
-{
-	const char *v = s->v[ap_metric_slot(id)].s;
-
-	return v ? v : "";
-}
-
-static uint64_t num_of(const struct ap_subject *s, int id)
-{
-	double v = s->v[ap_metric_slot(id)].v;
-
-	return isnan(v) || v < 0 ? 0 : (uint64_t)v;
-}
-
 static int fn_id_cmp(const void *a, const void *b)
 {
 	const struct fn_row *x = a, *y = b;
@@ -91,10 +77,10 @@ static struct fn_row *fn_rows(const struct ap_analysis *an, size_t *n,
 	for (i = 0; i < nr; i++) {
 		const struct ap_subject *s = &an->subj[AP_SCOPE_FUNCTION][i];
 
-		v[i] = (struct fn_row){ .name = str_of(s, AP_M_F_NAME),
-					.file = str_of(s, AP_M_F_FILE),
-					.kind = str_of(s, AP_M_F_KIND),
-					.self = num_of(s, AP_M_F_SELF_SAMPLES) };
+		v[i] = (struct fn_row){ .name = ap_subject_str(s, AP_M_F_NAME),
+					.file = ap_subject_str(s, AP_M_F_FILE),
+					.kind = ap_subject_str(s, AP_M_F_KIND),
+					.self = ap_subject_count(s, AP_M_F_SELF_SAMPLES) };
 	}
 	qsort(v, nr, sizeof(*v), cmp);
 	*n = nr;
@@ -185,7 +171,7 @@ static double run_hz(const struct ap_analysis *an)
 
 static uint64_t run_samples(const struct ap_analysis *an)
 {
-	return an->nr_subj[AP_SCOPE_RUN] ? num_of(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
+	return an->nr_subj[AP_SCOPE_RUN] ? ap_subject_count(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
 }
 
 cJSON *ap_baseline__build(const struct ap_analysis *an, const char *name, const char *source)

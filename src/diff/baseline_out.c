@@ -11,11 +11,6 @@
  * exceeded or gone */
 #define PRINT_TOP_SYSCALLS 10
 
-static cJSON *num_or_null(double v)
-{
-	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
-}
-
 static double change_pct(const struct ap_budget *x)
 {
 	return x->budget > 0 ? 100 * (x->value - x->budget) / x->budget : NAN;
@@ -32,14 +27,14 @@ static cJSON *budget_json(const struct ap_budget *x)
 		cJSON_AddStringToObject(j, "file", x->file);
 	cJSON_AddNumberToObject(j, "budget", x->budget);
 	cJSON_AddNumberToObject(j, "value", x->value);
-	cJSON_AddItemToObject(j, "change_pct", num_or_null(change_pct(x)));
+	cJSON_AddItemToObject(j, "change_pct", ap_json_num_or_null(change_pct(x)));
 	if (x->kind == AP_BUDGET_CPU || x->kind == AP_BUDGET_FUNCTION) {
 		s = cJSON_CreateArray();
 		cJSON_AddItemToArray(s, cJSON_CreateNumber(x->samples[0]));
 		cJSON_AddItemToArray(s, cJSON_CreateNumber(x->samples[1]));
 		cJSON_AddItemToObject(j, "samples", s);
-		cJSON_AddItemToObject(j, "z", num_or_null(x->z));
-		cJSON_AddItemToObject(j, "p", num_or_null(x->p));
+		cJSON_AddItemToObject(j, "z", ap_json_num_or_null(x->z));
+		cJSON_AddItemToObject(j, "p", ap_json_num_or_null(x->p));
 	}
 	cJSON_AddStringToObject(j, "verdict", ap_budget_verdict_names[x->verdict]);
 	return j;

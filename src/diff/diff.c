@@ -24,14 +24,14 @@ struct fn_in {
 	uint64_t self, total;
 };
 
-static const char *str_of(const struct ap_subject *s, int id)
+const char *ap_subject_str(const struct ap_subject *s, int id)
 {
 	const char *v = s->v[ap_metric_slot(id)].s;
 
 	return v ? v : "";
 }
 
-static uint64_t num_of(const struct ap_subject *s, int id)
+uint64_t ap_subject_count(const struct ap_subject *s, int id)
 {
 	double v = s->v[ap_metric_slot(id)].v;
 
@@ -57,11 +57,11 @@ static struct fn_in *functions(const struct ap_analysis *an, size_t *n)
 	for (i = 0; i < an->nr_subj[AP_SCOPE_FUNCTION]; i++) {
 		const struct ap_subject *s = &an->subj[AP_SCOPE_FUNCTION][i];
 
-		v[i] = (struct fn_in){ .name = str_of(s, AP_M_F_NAME),
-				       .file = str_of(s, AP_M_F_FILE),
-				       .kind = str_of(s, AP_M_F_KIND),
-				       .self = num_of(s, AP_M_F_SELF_SAMPLES),
-				       .total = num_of(s, AP_M_F_TOTAL_SAMPLES) };
+		v[i] = (struct fn_in){ .name = ap_subject_str(s, AP_M_F_NAME),
+				       .file = ap_subject_str(s, AP_M_F_FILE),
+				       .kind = ap_subject_str(s, AP_M_F_KIND),
+				       .self = ap_subject_count(s, AP_M_F_SELF_SAMPLES),
+				       .total = ap_subject_count(s, AP_M_F_TOTAL_SAMPLES) };
 	}
 	*n = an->nr_subj[AP_SCOPE_FUNCTION];
 	qsort(v, *n, sizeof(*v), fn_in_cmp);
@@ -124,13 +124,17 @@ static void add_fn(struct ap_diff *d, const struct fn_in *b, const struct fn_in 
 	f->self[1] = n ? n->self : 0, f->total[1] = n ? n->total : 0;
 }
 
-/* the change of CPU-seconds k0 / hz0 -> k1 / hz1 of two Poisson counts
- * (Var(k / hz) = k / hz^2): z and its two-sided p */
-static void poisson_z(double k0, double hz0, double k1, double hz1, double *z, double *p)
+/* the change of CPU-seconds s0 = k0 / hz0 -> s1 = k1 / hz1 of two Poisson
+ * counts (Var(k / hz) = k / hz^2) on a machine whose speed varies by the
+ * fraction sigma from run to run (Var(s1 - s0) grows by sigma^2 s0 s1:
+ * nothing for a function in one run only): z and its two-sided p */
+static void poisson_z(double k0, double hz0, double k1, double hz1, double sigma, double *z,
+		      double *p)
 {
-	double se = sqrt(k0 / (hz0 * hz0) + k1 / (hz1 * hz1));
+	double s0 = k0 / hz0, s1 = k1 / hz1;
+	double se = sqrt(k0 / (hz0 * hz0) + k1 / (hz1 * hz1) + sigma * sigma * s0 * s1);
 
-	*z = se > 0 ? (k1 / hz1 - k0 / hz0) / se : 0;
+	*z = se > 0 ? (s1 - s0) / se : 0;
 	*p = ap_norm_p2(*z);
 }
 
@@ -157,26 +161,39 @@ static void test_fn(const struct ap_diff *d, struct ap_diff_fn *f)
 	se = sqrt(pool * (1 - pool) * (1 / n0 + 1 / n1));
 	f->z_share = se > 0 ? (p1 - p0) / se : 0;
 	f->p_share = ap_norm_p2(f->z_share);
-	poisson_z(f->self[0], d->hz[0], f->self[1], d->hz[1], &f->z_abs, &f->p_abs);
+	poisson_z(f->self[0], d->hz[0], f->self[1], d->hz[1], d->opts.speed_noise, &f->z_abs,
+		  &f->p_abs);
+}
+
+enum ap_diff_class ap_diff_verdict(double p_share, double p_abs, double z_share, double z_abs,
+				   double share_delta, double max_regression, bool *regression)
+{
+	enum ap_diff_class cls;
+
+	if (regression)
+		*regression = false;
+	if (isnan(p_share) || isnan(p_abs))
+		return AP_DIFF_UNTESTED;
+	/* own time changed beyond noise, in the direction of its share or with
+	 * the share steady (the whole run grew with it) */
+	if (p_abs < AP_DIFF_ALPHA)
+		cls = AP_DIFF_ABSOLUTE;
+	else if (p_share < AP_DIFF_ALPHA)
+		cls = AP_DIFF_SHARE;
+	else
+		cls = AP_DIFF_NOISE;
+	if (regression)
+		*regression = cls == AP_DIFF_ABSOLUTE && z_abs > 0 && p_share < AP_DIFF_ALPHA &&
+			      z_share > 0 && share_delta >= max_regression;
+	return cls;
 }
 
 static void classify(struct ap_diff *d, struct ap_diff_fn *f)
 {
-	if (isnan(f->p_share)) {
-		f->cls = AP_DIFF_UNTESTED;
-		return;
-	}
-	d->nr_tested++;
-	/* own time changed beyond noise, in the direction of its share or with
-	 * the share steady (the whole run grew with it) */
-	if (f->p_abs < AP_DIFF_ALPHA)
-		f->cls = AP_DIFF_ABSOLUTE;
-	else if (f->p_share < AP_DIFF_ALPHA)
-		f->cls = AP_DIFF_SHARE;
-	else
-		f->cls = AP_DIFF_NOISE;
-	f->regression = f->cls == AP_DIFF_ABSOLUTE && f->z_abs > 0 && f->p_share < AP_DIFF_ALPHA &&
-			f->z_share > 0 && f->self_pct[1] - f->self_pct[0] >= d->opts.max_regression;
+	f->cls = ap_diff_verdict(f->p_share, f->p_abs, f->z_share, f->z_abs,
+				 f->self_pct[1] - f->self_pct[0], d->opts.max_regression,
+				 &f->regression);
+	d->nr_tested += f->cls != AP_DIFF_UNTESTED;
 	d->nr_regressions += f->regression;
 }
 
@@ -208,7 +225,7 @@ static void run_facts(struct ap_diff *d, int i, const struct ap_analysis *an)
 	d->target[i] = an->in.target ? an->in.target : "";
 	d->hz[i] = an->in.prof.frequency_hz ? an->in.prof.frequency_hz : 1;
 	d->samples[i] = an->nr_subj[AP_SCOPE_RUN] ?
-				num_of(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
+				ap_subject_count(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
 	d->cpu_s[i] = d->samples[i] / d->hz[i];
 	d->wall_s[i] = an->in.wall_s;
 }
@@ -225,7 +242,8 @@ int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base,
 	run_facts(d, 0, base);
 	run_facts(d, 1, new);
 	d->same_target = !strcmp(d->target[0], d->target[1]);
-	poisson_z(d->samples[0], d->hz[0], d->samples[1], d->hz[1], &d->z_cpu, &d->p_cpu);
+	poisson_z(d->samples[0], d->hz[0], d->samples[1], d->hz[1], d->opts.speed_noise, &d->z_cpu,
+		  &d->p_cpu);
 	d->cpu_change = d->p_cpu >= AP_DIFF_ALPHA ? 0 : d->z_cpu > 0 ? 1 : -1;
 	while (i < nb || j < nn) {
 		c = i == nb ? 1 : j == nn ? -1 : fn_in_cmp(&b[i], &n[j]);
@@ -281,13 +299,4 @@ void ap_diff__test(const struct ap_diff *d, const uint64_t k[2], double *z_share
 
 	test_fn(d, &f);
 	*z_share = f.z_share, *p_share = f.p_share, *z_abs = f.z_abs, *p_abs = f.p_abs;
-}
-
-enum ap_diff_class ap_diff__class(double p_share, double p_abs)
-{
-	struct ap_diff_fn f = { .p_share = p_share, .p_abs = p_abs };
-	struct ap_diff d = { 0 };
-
-	classify(&d, &f);
-	return f.cls;
 }

@@ -41,7 +41,14 @@ struct ap_diff_fn {
 struct ap_diff_opts {
 	double max_regression; /* points of self share under which a growth is not a regression */
 	const regex_t *focus;  /* only functions whose "file:name" matches; NULL all */
+	/* the run-to-run noise of a machine's speed, as a fraction (0.2: the
+	 * same work takes +-20% CPU time from one run to the next), added to
+	 * the sampling noise of the CPU-seconds tests; 0 sampling noise only */
+	double speed_noise;
 };
+/* --speed-noise's default: the same work's CPU time varied by up to 40%
+ * between two runs on the 2-CPU test VM (hypervisor, shared caches) */
+#define AP_DIFF_SPEED_NOISE 0.2
 
 struct ap_diff {
 	const char *base_dir, *new_dir;
@@ -112,6 +119,13 @@ struct ap_diff_finding {
 	int change; /* +1 appeared in NEW, -1 gone from BASE */
 };
 
+/* an analysis subject's text metric ("" when unset) and count (0 when unset) */
+const char *ap_subject_str(const struct ap_subject *s, int id);
+uint64_t ap_subject_count(const struct ap_subject *s, int id);
+/* diff.json's numbers: null for NaN or infinity; an array [a, b] */
+cJSON *ap_json_num_or_null(double v);
+cJSON *ap_json_pair(double a, double b);
+
 /* s in a Markdown table cell, escaped and without control characters */
 void ap_diff_md_cell(const char *s, FILE *f);
 
@@ -155,8 +169,12 @@ void ap_holm(double *p, size_t n);
  * when neither count reaches AP_DIFF_MIN_SAMPLES */
 void ap_diff__test(const struct ap_diff *d, const uint64_t k[2], double *z_share, double *p_share,
 		   double *z_abs, double *p_abs);
-/* the class of a change from its Holm-adjusted p-values (NAN: untested) */
-enum ap_diff_class ap_diff__class(double p_share, double p_abs);
+/* the class of a change from its Holm-adjusted p-values (share test,
+ * CPU-seconds test; NaN: untested) and, when regression is not NULL,
+ * whether it is a regression: CPU-seconds and share both grew beyond noise,
+ * the share by share_delta >= max_regression points */
+enum ap_diff_class ap_diff_verdict(double p_share, double p_abs, double z_share, double z_abs,
+				   double share_delta, double max_regression, bool *regression);
 
 #include "diff/tree.h"
 

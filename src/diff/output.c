@@ -8,12 +8,12 @@
 
 static const char *const cpu_change_names[] = { "shrank", "noise", "grew" };
 
-static cJSON *num_or_null(double v)
+cJSON *ap_json_num_or_null(double v)
 {
-	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
+	return isnan(v) || isinf(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
 }
 
-static cJSON *pair(double a, double b)
+cJSON *ap_json_pair(double a, double b)
 {
 	cJSON *j = cJSON_CreateArray();
 
@@ -29,20 +29,20 @@ static cJSON *fn_json(const struct ap_diff_fn *f)
 	cJSON_AddStringToObject(j, "name", f->name);
 	cJSON_AddStringToObject(j, "file", f->file);
 	cJSON_AddStringToObject(j, "kind", f->kind);
-	cJSON_AddItemToObject(j, "self_samples", pair(f->self[0], f->self[1]));
-	cJSON_AddItemToObject(j, "total_samples", pair(f->total[0], f->total[1]));
-	cJSON_AddItemToObject(j, "self_pct", pair(f->self_pct[0], f->self_pct[1]));
-	cJSON_AddItemToObject(j, "total_pct", pair(f->total_pct[0], f->total_pct[1]));
-	cJSON_AddItemToObject(j, "self_s", pair(f->self_s[0], f->self_s[1]));
-	cJSON_AddItemToObject(j, "total_s", pair(f->total_s[0], f->total_s[1]));
+	cJSON_AddItemToObject(j, "self_samples", ap_json_pair(f->self[0], f->self[1]));
+	cJSON_AddItemToObject(j, "total_samples", ap_json_pair(f->total[0], f->total[1]));
+	cJSON_AddItemToObject(j, "self_pct", ap_json_pair(f->self_pct[0], f->self_pct[1]));
+	cJSON_AddItemToObject(j, "total_pct", ap_json_pair(f->total_pct[0], f->total_pct[1]));
+	cJSON_AddItemToObject(j, "self_s", ap_json_pair(f->self_s[0], f->self_s[1]));
+	cJSON_AddItemToObject(j, "total_s", ap_json_pair(f->total_s[0], f->total_s[1]));
 	cJSON_AddNumberToObject(j, "self_pct_delta", f->self_pct[1] - f->self_pct[0]);
 	cJSON_AddNumberToObject(j, "total_pct_delta", f->total_pct[1] - f->total_pct[0]);
 	cJSON_AddNumberToObject(j, "self_s_delta", f->self_s[1] - f->self_s[0]);
 	cJSON_AddNumberToObject(j, "total_s_delta", f->total_s[1] - f->total_s[0]);
-	cJSON_AddItemToObject(j, "z_share", num_or_null(f->z_share));
-	cJSON_AddItemToObject(j, "p_share", num_or_null(f->p_share));
-	cJSON_AddItemToObject(j, "z_abs", num_or_null(f->z_abs));
-	cJSON_AddItemToObject(j, "p_abs", num_or_null(f->p_abs));
+	cJSON_AddItemToObject(j, "z_share", ap_json_num_or_null(f->z_share));
+	cJSON_AddItemToObject(j, "p_share", ap_json_num_or_null(f->p_share));
+	cJSON_AddItemToObject(j, "z_abs", ap_json_num_or_null(f->z_abs));
+	cJSON_AddItemToObject(j, "p_abs", ap_json_num_or_null(f->p_abs));
 	cJSON_AddStringToObject(j, "class", ap_diff_class_names[f->cls]);
 	cJSON_AddBoolToObject(j, "regression", f->regression);
 	return j;
@@ -74,11 +74,13 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	cJSON_AddNumberToObject(j, "p_cpu", d->p_cpu);
 	cJSON_AddStringToObject(j, "cpu_change", cpu_change_names[d->cpu_change + 1]);
 	cJSON_AddStringToObject(t, "share", "two-proportion z-test of self samples in all samples");
-	cJSON_AddStringToObject(t, "absolute", "Poisson z-test of self CPU-seconds (samples / frequency_hz)");
+	cJSON_AddStringToObject(t, "absolute", "Poisson z-test of self CPU-seconds (samples / frequency_hz), "
+				"plus the machine's speed noise");
 	cJSON_AddStringToObject(t, "correction", "Holm, over the functions tested");
 	cJSON_AddNumberToObject(t, "alpha", AP_DIFF_ALPHA);
 	cJSON_AddNumberToObject(t, "min_samples", AP_DIFF_MIN_SAMPLES);
 	cJSON_AddNumberToObject(t, "max_regression_pct", d->opts.max_regression);
+	cJSON_AddNumberToObject(t, "speed_noise_pct", 100 * d->opts.speed_noise);
 	cJSON_AddItemToObject(j, "tests", t);
 	cJSON_AddNumberToObject(j, "functions_tested", d->nr_tested);
 	cJSON_AddNumberToObject(j, "regressions", d->nr_regressions);

@@ -11,20 +11,6 @@
 #define PCT(what, k) ap_diff_pct(t, n->what[k], k)
 #define SEC(what, k) ap_diff_sec(t, n->what[k], k)
 
-static cJSON *num_or_null(double v)
-{
-	return isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
-}
-
-static cJSON *pair(double a, double b)
-{
-	cJSON *j = cJSON_CreateArray();
-
-	cJSON_AddItemToArray(j, cJSON_CreateNumber(a));
-	cJSON_AddItemToArray(j, cJSON_CreateNumber(b));
-	return j;
-}
-
 static cJSON *path_json(const struct ap_diff_tree *t, uint32_t id)
 {
 	const struct ap_diff_node *n = &t->nodes[id];
@@ -38,19 +24,19 @@ static cJSON *path_json(const struct ap_diff_tree *t, uint32_t id)
 				     cJSON_CreateString(t->labels[t->nodes[up[k]].label].text));
 	free(up);
 	cJSON_AddItemToObject(j, "path", path);
-	cJSON_AddItemToObject(j, "self_samples", pair(n->self[0], n->self[1]));
-	cJSON_AddItemToObject(j, "total_samples", pair(n->total[0], n->total[1]));
-	cJSON_AddItemToObject(j, "self_pct", pair(PCT(self, 0), PCT(self, 1)));
-	cJSON_AddItemToObject(j, "total_pct", pair(PCT(total, 0), PCT(total, 1)));
-	cJSON_AddItemToObject(j, "self_s", pair(SEC(self, 0), SEC(self, 1)));
-	cJSON_AddItemToObject(j, "total_s", pair(SEC(total, 0), SEC(total, 1)));
+	cJSON_AddItemToObject(j, "self_samples", ap_json_pair(n->self[0], n->self[1]));
+	cJSON_AddItemToObject(j, "total_samples", ap_json_pair(n->total[0], n->total[1]));
+	cJSON_AddItemToObject(j, "self_pct", ap_json_pair(PCT(self, 0), PCT(self, 1)));
+	cJSON_AddItemToObject(j, "total_pct", ap_json_pair(PCT(total, 0), PCT(total, 1)));
+	cJSON_AddItemToObject(j, "self_s", ap_json_pair(SEC(self, 0), SEC(self, 1)));
+	cJSON_AddItemToObject(j, "total_s", ap_json_pair(SEC(total, 0), SEC(total, 1)));
 	cJSON_AddNumberToObject(j, "self_pct_delta", PCT(self, 1) - PCT(self, 0));
 	cJSON_AddNumberToObject(j, "total_pct_delta", PCT(total, 1) - PCT(total, 0));
 	cJSON_AddNumberToObject(j, "total_s_delta", SEC(total, 1) - SEC(total, 0));
-	cJSON_AddItemToObject(j, "z_share", num_or_null(n->z_share));
-	cJSON_AddItemToObject(j, "p_share", num_or_null(n->p_share));
-	cJSON_AddItemToObject(j, "z_abs", num_or_null(n->z_abs));
-	cJSON_AddItemToObject(j, "p_abs", num_or_null(n->p_abs));
+	cJSON_AddItemToObject(j, "z_share", ap_json_num_or_null(n->z_share));
+	cJSON_AddItemToObject(j, "p_share", ap_json_num_or_null(n->p_share));
+	cJSON_AddItemToObject(j, "z_abs", ap_json_num_or_null(n->z_abs));
+	cJSON_AddItemToObject(j, "p_abs", ap_json_num_or_null(n->p_abs));
 	cJSON_AddStringToObject(j, "class", ap_diff_class_names[n->cls]);
 	return j;
 }

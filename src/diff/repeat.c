@@ -104,19 +104,9 @@ static void add_fn(struct ap_rdiff *d, const struct ap_repeat_fn *f, int side, s
 
 static void classify(struct ap_rdiff *d, struct ap_rdiff_fn *f)
 {
-	if (isnan(f->p_share) || isnan(f->p_abs)) {
-		f->cls = AP_DIFF_UNTESTED;
-		return;
-	}
-	d->nr_tested++;
-	if (f->p_abs < AP_DIFF_ALPHA)
-		f->cls = AP_DIFF_ABSOLUTE;
-	else if (f->p_share < AP_DIFF_ALPHA)
-		f->cls = AP_DIFF_SHARE;
-	else
-		f->cls = AP_DIFF_NOISE;
-	f->regression = f->cls == AP_DIFF_ABSOLUTE && f->t_abs > 0 && f->p_share < AP_DIFF_ALPHA &&
-			f->t_share > 0 && f->share[1] - f->share[0] >= d->opts.max_regression;
+	f->cls = ap_diff_verdict(f->p_share, f->p_abs, f->t_share, f->t_abs,
+				 f->share[1] - f->share[0], d->opts.max_regression, &f->regression);
+	d->nr_tested += f->cls != AP_DIFF_UNTESTED;
 	d->nr_regressions += f->regression;
 }
 
@@ -213,20 +203,6 @@ void ap_rdiff__free(struct ap_rdiff *d)
 	d->nr_fns = 0;
 }
 
-static cJSON *num_or_null(double v)
-{
-	return isnan(v) || isinf(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
-}
-
-static cJSON *pair(double a, double b)
-{
-	cJSON *j = cJSON_CreateArray();
-
-	cJSON_AddItemToArray(j, cJSON_CreateNumber(a));
-	cJSON_AddItemToArray(j, cJSON_CreateNumber(b));
-	return j;
-}
-
 static cJSON *fn_json(const struct ap_rdiff_fn *f)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -234,18 +210,18 @@ static cJSON *fn_json(const struct ap_rdiff_fn *f)
 	cJSON_AddStringToObject(j, "name", f->name);
 	cJSON_AddStringToObject(j, "file", f->file);
 	cJSON_AddStringToObject(j, "kind", f->kind);
-	cJSON_AddItemToObject(j, "self_pct_mean", pair(f->share[0], f->share[1]));
-	cJSON_AddItemToObject(j, "self_pct_sd", pair(f->share_sd[0], f->share_sd[1]));
-	cJSON_AddItemToObject(j, "self_s_mean", pair(f->self_s[0], f->self_s[1]));
-	cJSON_AddItemToObject(j, "self_s_sd", pair(f->self_s_sd[0], f->self_s_sd[1]));
+	cJSON_AddItemToObject(j, "self_pct_mean", ap_json_pair(f->share[0], f->share[1]));
+	cJSON_AddItemToObject(j, "self_pct_sd", ap_json_pair(f->share_sd[0], f->share_sd[1]));
+	cJSON_AddItemToObject(j, "self_s_mean", ap_json_pair(f->self_s[0], f->self_s[1]));
+	cJSON_AddItemToObject(j, "self_s_sd", ap_json_pair(f->self_s_sd[0], f->self_s_sd[1]));
 	cJSON_AddNumberToObject(j, "self_pct_delta", f->share[1] - f->share[0]);
 	cJSON_AddNumberToObject(j, "self_s_delta", f->self_s[1] - f->self_s[0]);
-	cJSON_AddItemToObject(j, "t_share", num_or_null(f->t_share));
-	cJSON_AddItemToObject(j, "df_share", num_or_null(f->df_share));
-	cJSON_AddItemToObject(j, "p_share", num_or_null(f->p_share));
-	cJSON_AddItemToObject(j, "t_abs", num_or_null(f->t_abs));
-	cJSON_AddItemToObject(j, "df_abs", num_or_null(f->df_abs));
-	cJSON_AddItemToObject(j, "p_abs", num_or_null(f->p_abs));
+	cJSON_AddItemToObject(j, "t_share", ap_json_num_or_null(f->t_share));
+	cJSON_AddItemToObject(j, "df_share", ap_json_num_or_null(f->df_share));
+	cJSON_AddItemToObject(j, "p_share", ap_json_num_or_null(f->p_share));
+	cJSON_AddItemToObject(j, "t_abs", ap_json_num_or_null(f->t_abs));
+	cJSON_AddItemToObject(j, "df_abs", ap_json_num_or_null(f->df_abs));
+	cJSON_AddItemToObject(j, "p_abs", ap_json_num_or_null(f->p_abs));
 	cJSON_AddStringToObject(j, "class", ap_diff_class_names[f->cls]);
 	cJSON_AddBoolToObject(j, "regression", f->regression);
 	return j;
@@ -281,10 +257,10 @@ cJSON *ap_rdiff__json(const struct ap_rdiff *d)
 	cJSON_AddItemToObject(j, "new", set_json(d, 1));
 	cJSON_AddBoolToObject(j, "same_target", d->same_target);
 	cJSON_AddNumberToObject(j, "cpu_s_delta", d->cpu_s[1] - d->cpu_s[0]);
-	cJSON_AddItemToObject(j, "p_cpu", num_or_null(d->p_cpu));
+	cJSON_AddItemToObject(j, "p_cpu", ap_json_num_or_null(d->p_cpu));
 	cJSON_AddStringToObject(j, "cpu_change", cpu_change_names[cpu_change(d) + 1]);
 	cJSON_AddNumberToObject(j, "wall_s_delta", d->set[1]->wall.mean - d->set[0]->wall.mean);
-	cJSON_AddItemToObject(j, "p_wall", num_or_null(d->wall_p));
+	cJSON_AddItemToObject(j, "p_wall", ap_json_num_or_null(d->wall_p));
 	cJSON_AddStringToObject(t, "share", "Welch t-test of the per-run self shares");
 	cJSON_AddStringToObject(t, "absolute", "Welch t-test of the per-run self CPU-seconds");
 	cJSON_AddStringToObject(t, "correction", "Holm, over the functions tested");

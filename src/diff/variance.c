@@ -308,20 +308,6 @@ void ap_repeat__compute(struct ap_repeat_set *s)
 		qsort(s->fns, s->nr_fns, sizeof(*s->fns), fn_cmp);
 }
 
-static const char *str_of(const struct ap_subject *su, int id)
-{
-	const char *v = su->v[ap_metric_slot(id)].s;
-
-	return v ? v : "";
-}
-
-static uint64_t num_of(const struct ap_subject *su, int id)
-{
-	double v = su->v[ap_metric_slot(id)].v;
-
-	return isnan(v) || v < 0 ? 0 : (uint64_t)v;
-}
-
 /* add run j's (the j-th included) functions to s */
 static void add_run(struct ap_repeat_set *s, struct hmap *ids, size_t *cap, size_t j,
 		    const struct ap_analysis *an, double hz, uint64_t samples)
@@ -330,9 +316,9 @@ static void add_run(struct ap_repeat_set *s, struct hmap *ids, size_t *cap, size
 
 	for (i = 0; i < an->nr_subj[AP_SCOPE_FUNCTION]; i++) {
 		const struct ap_subject *su = &an->subj[AP_SCOPE_FUNCTION][i];
-		const char *name = str_of(su, AP_M_F_NAME), *file = str_of(su, AP_M_F_FILE);
-		const char *kind = str_of(su, AP_M_F_KIND);
-		uint64_t k = num_of(su, AP_M_F_SELF_SAMPLES), *slot;
+		const char *name = ap_subject_str(su, AP_M_F_NAME), *file = ap_subject_str(su, AP_M_F_FILE);
+		const char *kind = ap_subject_str(su, AP_M_F_KIND);
+		uint64_t k = ap_subject_count(su, AP_M_F_SELF_SAMPLES), *slot;
 		char *key = xasprintf("%s%c%s%c%s", kind, 0, file, 0, name);
 		size_t klen = strlen(kind) + strlen(file) + strlen(name) + 2;
 		struct ap_repeat_fn *f;
@@ -401,7 +387,7 @@ int ap_repeat__load(struct ap_repeat_set *s, unsigned uid)
 		r->hz = an->in.prof.frequency_hz ? an->in.prof.frequency_hz : 1;
 		r->wall_s = an->in.wall_s;
 		r->samples = an->nr_subj[AP_SCOPE_RUN] ?
-				     num_of(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
+				     ap_subject_count(&an->subj[AP_SCOPE_RUN][0], AP_M_RUN_SAMPLES) : 0;
 		if (!s->target && an->in.target)
 			s->target = xstrdup(an->in.target);
 		add_run(s, &ids, &cap, j++, an, r->hz, r->samples);

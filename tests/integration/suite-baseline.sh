@@ -7,40 +7,13 @@
 
 SUITE_TESTS=(baseline_gate)
 
-# hot(N) and cold(N) iterations of the same loop, then K one-line writes
-bl_prog() {
-	cat >$1 <<'PY'
-import sys
-
-def hot(n):
-    x = 0
-    for i in range(n):
-        x = (x * 31 + i) & 0xFFFFFFFF
-    return x
-
-def cold(n):
-    x = 0
-    for i in range(n):
-        x = (x * 31 + i) & 0xFFFFFFFF
-    return x
-
-n, k = int(sys.argv[1]), int(sys.argv[2])
-hot(n)
-cold(n)
-with open("/dev/null", "w") as f:
-    for i in range(k):
-        f.write("x" * 100)
-        f.flush()
-PY
-}
-
 t_baseline_gate() {
 	local d=$O/baseline r rc bad=
-	mkdir -p $d && bl_prog $d/w.py
+	mkdir -p $d
 	# 499 Hz: a few hundred samples in 0.6 s, so a doubled function is
 	# beyond noise
-	for r in base:1500000:1000 same:1500000:1000 double:3000000:2000; do
-		$AP -q -F 499 -o $d/${r%%:*} -- /usr/bin/python3.11 $d/w.py $(echo ${r#*:} | tr : ' ') \
+	for r in base:1500000:1500000:1000 same:1500000:1500000:1000 double:3000000:3000000:2000; do
+		$AP -q -F 499 -o $d/${r%%:*} -- /usr/bin/python3.11 $PYW/hotcold.py $(echo ${r#*:} | tr : ' ') \
 			2>$d/${r%%:*}.err ||
 			{ fail baseline_gate "${r%%:*} run: exit $?: $(tail -1 $d/${r%%:*}.err)"; return; }
 	done

@@ -15,45 +15,13 @@ NAMED_TESTS=(repeat_truth20)
 
 RP_PY=/usr/bin/python3.11
 
-# hot(N) then cold(M) iterations of one loop; with a third argument S,
-# run I (AUTOPROF_REPEAT_RUN) sleeps S seconds when odd, 9 S when even, and
-# does 3 N of hot when even; run 5 and later sleep 30 s (to be interrupted)
-rp_prog() {
-	cat >$1 <<'PY'
-import os, sys, time
-
-def hot(n):
-    x = 0
-    for i in range(n):
-        x = (x * 31 + i) & 0xFFFFFFFF
-    return x
-
-def cold(n):
-    x = 0
-    for i in range(n):
-        x = (x * 31 + i) & 0xFFFFFFFF
-    return x
-
-n, m = int(sys.argv[1]), int(sys.argv[2])
-if len(sys.argv) > 3:
-    run = int(os.environ["AUTOPROF_REPEAT_RUN"])
-    even = run % 2 == 0
-    if run >= 5:
-        time.sleep(30)
-    time.sleep(float(sys.argv[3]) * (9 if even else 1))
-    n *= 3 if even else 1
-hot(n)
-cold(m)
-PY
-}
-
 # a set of N runs of the program into DIR (unless there); 0 or 1 with a line on stderr
 rp_set() { # DIR N ARGS...
 	local d=$1 n=$2
 	shift 2
 	[ -f $d/repeat.json ] && return 0
-	mkdir -p $O/repeat && rp_prog $O/repeat/w.py
-	$AP --repeat $n -F 999 -f none -o $d -- $RP_PY $O/repeat/w.py "$@" >$d.out 2>$d.err ||
+	mkdir -p $O/repeat
+	$AP --repeat $n -F 999 -f none -o $d -- $RP_PY $PYW/hotcold.py "$@" >$d.out 2>$d.err ||
 		{ echo "--repeat $n: exit $?: $(grep -v '^autoprof-bpf: run ' $d.err | tail -2)" >&2; return 1; }
 }
 
@@ -136,7 +104,7 @@ t_repeat_set_diff() {
 		bad="$bad [first: $(jq -c '.functions[0] | [.name, .class, .regression, .p_share, .p_abs]' $n/diff.json)]"
 	jq -e '[.functions[] | select(.name == "cold")][0] | .regression == false' $n/diff.json >/dev/null 2>&1 ||
 		bad="$bad [cold a regression]"
-	grep -q 'hot (w.py)' $n.diff.out || bad="$bad [hot not in the summary]"
+	grep -q 'hot (hotcold.py)' $n.diff.out || bad="$bad [hot not in the summary]"
 	# the other way round: an improvement; a set and one run: usage error
 	mkdir -p $n.rev
 	$AP diff -q -o $n.rev $n $b 2>$n.rev.err
@@ -156,8 +124,7 @@ t_repeat_set_diff() {
 t_repeat_findings() {
 	mkdir -p $O/repeat
 	local d=$O/repeat/modes pid rc i bad=
-	rp_prog $O/repeat/w.py
-	$AP --repeat 6 -F 999 -f none -o $d -- $RP_PY $O/repeat/w.py 600000 600000 0.1 >$d.out 2>$d.err &
+	$AP --repeat 6 -F 999 -f none -o $d -- $RP_PY $PYW/hotcold.py 600000 600000 0 0.1 >$d.out 2>$d.err &
 	pid=$!
 	for ((i = 0; i < 600; i++)); do
 		[ -f $d/run-4/run.json ] && break
@@ -181,7 +148,7 @@ t_repeat_findings() {
 	jq -e '[.findings[] | select(.kind == "share_swing") | .function] | index("hot") != null' \
 		$d/repeat.json >/dev/null 2>&1 ||
 		bad="$bad [no swing of hot: $(jq -c '[.functions[] | [.name, .self_pct.per_run, .swing]]' $d/repeat.json)]"
-	grep -q 'bimodal wall time' $d.err && grep -q 'hot (w.py) swings' $d.err ||
+	grep -q 'bimodal wall time' $d.err && grep -q 'hot (hotcold.py) swings' $d.err ||
 		bad="$bad [findings not in the summary]"
 	[ -z "$bad" ] && pass repeat_findings || fail repeat_findings "$bad"
 }

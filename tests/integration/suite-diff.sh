@@ -6,38 +6,15 @@
 
 SUITE_TESTS=(diff_moved_function diff_same_program)
 
-# the program: hot(N) then cold(M) iterations of the same loop
-df_prog() {
-	cat >$1 <<'PY'
-import sys
-
-# the same loop in each, so each has its own self samples
-def hot(n):
-    x = 0
-    for i in range(n):
-        x = (x * 31 + i) & 0xFFFFFFFF
-    return x
-
-def cold(n):
-    x = 0
-    for i in range(n):
-        x = (x * 31 + i) & 0xFFFFFFFF
-    return x
-
-hot(int(sys.argv[1]))
-cold(int(sys.argv[2]))
-PY
-}
-
 # the pair of runs, $O/diff/base and $O/diff/new, made once per run.sh for
 # the tests that read them (suite-d-html.sh's too); 1 with DF_PAIR_ERR set
 df_pair() {
 	local d=$O/diff
 	[ -e $d/.pair ] && return 0
-	mkdir -p $d && df_prog $d/w.py
-	$AP -q -o $d/base -- /usr/bin/python3.11 $d/w.py 8000000 8000000 2>$d/base.err ||
+	mkdir -p $d
+	$AP -q -o $d/base -- /usr/bin/python3.11 $PYW/hotcold.py 8000000 8000000 2>$d/base.err ||
 		{ DF_PAIR_ERR="base run: exit $?: $(tail -1 $d/base.err)"; return 1; }
-	$AP -q -o $d/new -- /usr/bin/python3.11 $d/w.py 24000000 8000000 2>$d/new.err ||
+	$AP -q -o $d/new -- /usr/bin/python3.11 $PYW/hotcold.py 24000000 8000000 2>$d/new.err ||
 		{ DF_PAIR_ERR="new run: exit $?: $(tail -1 $d/new.err)"; return 1; }
 	touch $d/.pair
 }
@@ -57,7 +34,7 @@ t_diff_moved_function() {
 			$d/new/diff.json >/dev/null ||
 			bad="$bad [cold: $(jq -c '[.functions[] | select(.name == "cold")][0] | [.class, .self_s, .p_abs]' $d/new/diff.json)]"
 	fi
-	grep -q "hot (w.py)" $d/diff.out || bad="$bad [hot not in the summary]"
+	grep -q "hot (hotcold.py)" $d/diff.out || bad="$bad [hot not in the summary]"
 	# the other way round: an improvement, exit 0; -o keeps base's directory as it was
 	mkdir -p $d/rev
 	$AP diff -q -o $d/rev $d/new $d/base 2>$d/rev.err

@@ -104,6 +104,36 @@ TEST(diff_moved_work)
 	done(&d, &b, &n);
 }
 
+/* with the default speed noise (20%), a's +50% in one pair of runs is within
+ * what the machine's speed alone can do: both named by their shares, no
+ * regression; a's doubled work still is one */
+TEST(diff_speed_noise)
+{
+	struct ap_diff_opts o = { .speed_noise = AP_DIFF_SPEED_NOISE };
+	struct ap_analysis b, n;
+	struct ap_diff d;
+	const struct ap_diff_fn *a, *bf;
+
+	if (!ASSERT_EQ(diff_of(FX "moved", &o, &d, &b, &n), 0, "load"))
+		return;
+	a = fn(&d, "a"), bf = fn(&d, "b");
+	if (ASSERT_TRUE(a && bf, "compared")) {
+		ASSERT_EQ(a->cls, AP_DIFF_SHARE, "a: its share grew, its CPU time within the speed noise");
+		ASSERT_TRUE(bf->cls == AP_DIFF_SHARE || bf->cls == AP_DIFF_ABSOLUTE, "b named");
+		ASSERT_TRUE(a->p_abs > 0.05 && a->p_share < 1e-6, "a: p of CPU-s and share");
+	}
+	ASSERT_EQ(d.nr_regressions, 0, "moved work is no regression");
+	done(&d, &b, &n);
+	if (!ASSERT_EQ(diff_of(FX "double", &o, &d, &b, &n), 0, "load"))
+		return;
+	a = fn(&d, "a");
+	if (ASSERT_TRUE(a != NULL, "a compared"))
+		ASSERT_TRUE(a->regression && d.fns == a, "doubled: a is a regression, first");
+	/* the run: 30.2 -> 40.2 CPU-s, a third more, within the speed noise */
+	ASSERT_EQ(d.cpu_change, 0, "doubled a: the run's +33% is not beyond the speed noise");
+	done(&d, &b, &n);
+}
+
 TEST(diff_identical_and_tiny)
 {
 	struct ap_analysis b, n;
