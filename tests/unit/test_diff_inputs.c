@@ -21,16 +21,20 @@ static int parse(struct ap_repeat_set *s, const char *text)
 
 TEST(repeat_parse_runs)
 {
+	static const char *const text =
+		"{\"schema\":\"autoprof.repeat/1\",\"requested\":3,\"interrupted\":true,"
+		"\"runs\":[{\"dir\":\"run-1\",\"included\":true,\"exit_status\":0},"
+		"{\"dir\":\"run-2\",\"included\":false,"
+		"\"excluded\":\"cut short by INT\",\"exit_status\":130}]}";
 	struct ap_repeat_set s;
 
-	ASSERT_EQ(parse(&s, "{\"schema\":\"autoprof.repeat/1\",\"requested\":3,\"interrupted\":true,"
-			    "\"runs\":[{\"dir\":\"run-1\",\"included\":true,\"exit_status\":0},"
-			    "{\"dir\":\"run-2\",\"included\":false,\"excluded\":\"cut short by INT\","
-			    "\"exit_status\":130}]}"),
-		  0, "a set cut short");
+	if (!ASSERT_EQ(parse(&s, text), 0, "a set cut short") ||
+	    !ASSERT_EQ(s.nr_runs, 2, "runs")) {
+		ap_repeat__free(&s);
+		return;
+	}
 	ASSERT_EQ(s.requested, 3, "requested");
 	ASSERT_TRUE(s.interrupted, "interrupted");
-	ASSERT_EQ(s.nr_runs, 2, "runs");
 	ASSERT_STREQ(s.runs[1].name, "run-2", "second run");
 	ASSERT_EQ(s.runs[0].included, 1, "run-1 included");
 	ASSERT_STREQ(s.runs[1].excluded, "cut short by INT", "why run-2 is left out");
@@ -48,7 +52,8 @@ TEST(repeat_parse_numbers)
 		"{\"schema\":\"autoprof.repeat/1\",\"requested\":\"3\",\"runs\":[]}",
 		"{\"schema\":\"autoprof.repeat/1\",\"requested\":101,\"runs\":[]}",
 	};
-	static const char *const statuses[] = { "1e300", "-1e300", "-3", "256", "1.5", "null", "\"0\"" };
+	static const char *const statuses[] = { "1e300", "-1e300", "-3",      "256",
+						"1.5",   "null",   "\"0\"" };
 	struct ap_repeat_set s;
 	char text[256];
 	size_t i;
@@ -104,7 +109,8 @@ TEST(baseline_gate_gone_syscalls)
 		ap_baseline__gate(&g, &b, &an, AP_BASELINE_TOLERANCE_PCT, NULL);
 		for (i = n = 0; i < g.nr; i++)
 			if (g.budgets[i].kind >= AP_BUDGET_CALLS)
-				n += g.budgets[i].verdict == (pass ? AP_BUDGET_UNTESTED : AP_BUDGET_GONE);
+				n += g.budgets[i].verdict ==
+				     (pass ? AP_BUDGET_UNTESTED : AP_BUDGET_GONE);
 		ASSERT_EQ(n, 3 * 40, pass ? "every syscall budget untested" :
 					    "every syscall budget gone");
 		ASSERT_EQ(g.nr_exceeded, 0, "none exceeded");
