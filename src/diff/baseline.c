@@ -430,26 +430,26 @@ static void gate_syscalls(struct ap_baseline_gate *g, size_t *cap, const struct 
 	for (i = 0; i < b->nr_scs; i++) {
 		const struct ap_baseline_sc *sc = &b->scs[i];
 		const struct sc_sum *hit = NULL;
-		struct ap_budget *x[3];
+		size_t first = g->nr; /* an index: add_budget may move g->budgets */
 		int k, nr = sc->bytes ? 3 : 2;
 
 		for (j = 0; j < ns && !hit; j++)
 			if (!strcmp(s[j].name, sc->name))
 				hit = &s[j];
-		x[0] = add_budget(g, cap, AP_BUDGET_CALLS, sc->name, NULL, sc->calls,
-				  hit ? hit->calls : 0);
-		judge_exact(x[0], tol, AP_BASELINE_FLOOR_CALLS);
-		x[1] = add_budget(g, cap, AP_BUDGET_SYSCALL_S, sc->name, NULL, sc->time_s,
-				  hit ? hit->ns / 1e9 : 0);
-		judge_exact(x[1], tol, AP_BASELINE_FLOOR_SYSCALL_S);
-		if (nr == 3) {
-			x[2] = add_budget(g, cap, AP_BUDGET_BYTES, sc->name, NULL, sc->bytes,
-					  hit ? hit->bytes : 0);
-			judge_exact(x[2], tol, AP_BASELINE_FLOOR_BYTES);
-		}
+		judge_exact(add_budget(g, cap, AP_BUDGET_CALLS, sc->name, NULL, sc->calls,
+				       hit ? hit->calls : 0),
+			    tol, AP_BASELINE_FLOOR_CALLS);
+		judge_exact(add_budget(g, cap, AP_BUDGET_SYSCALL_S, sc->name, NULL, sc->time_s,
+				       hit ? hit->ns / 1e9 : 0),
+			    tol, AP_BASELINE_FLOOR_SYSCALL_S);
+		if (nr == 3)
+			judge_exact(add_budget(g, cap, AP_BUDGET_BYTES, sc->name, NULL, sc->bytes,
+					       hit ? hit->bytes : 0),
+				    tol, AP_BASELINE_FLOOR_BYTES);
 		for (k = 0; k < nr && !hit; k++) /* not measured, or not called */
-			x[k]->verdict = new->in.prof.has_syscalls ? AP_BUDGET_GONE :
-								    AP_BUDGET_UNTESTED;
+			g->budgets[first + k].verdict = new->in.prof.has_syscalls ?
+								AP_BUDGET_GONE :
+								AP_BUDGET_UNTESTED;
 	}
 	free(s);
 }

@@ -82,6 +82,10 @@ int ap_repeat__load(struct ap_repeat_set *s, unsigned uid);
 /* Read dir/repeat.json into s (runs, included or not) and ap_repeat__load
  * it. 0, -ENOENT when dir has no repeat.json, or -errno with a line. */
 int ap_repeat__read(struct ap_repeat_set *s, const char *dir, unsigned uid);
+/* repeat.json's text (what names it in messages) into s, zeroed or set up
+ * by the caller: requested, interrupted and the runs, not loaded. 0, or
+ * -EINVAL with a line (s then holds the runs read so far: ap_repeat__free) */
+int ap_repeat__parse(struct ap_repeat_set *s, const char *text, size_t len, const char *what);
 /* statistics and findings of the loaded runs (ap_repeat__load does it) */
 void ap_repeat__compute(struct ap_repeat_set *s);
 /* repeat.json's tree; the caller frees it with cJSON_Delete */

@@ -171,12 +171,65 @@ static bool run_name_ok(const char *n)
 	return !strncmp(n, "run-", 4) && !parse_long(n + 4, 1, AP_REPEAT_MAX, &v);
 }
 
+/* a whole number in [lo, hi], or -EINVAL (a double out of int's range
+ * must not be converted) */
+static int get_int(const cJSON *v, int lo, int hi, int *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+	    v->valuedouble != floor(v->valuedouble))
+		return -EINVAL;
+	*out = (int)v->valuedouble;
+	return 0;
+}
+
+int ap_repeat__parse(struct ap_repeat_set *s, const char *text, size_t len, const char *what)
+{
+	cJSON *j, *runs, *r;
+	const char *schema;
+	size_t cap = 0;
+	int err = 0;
+
+	j = cJSON_ParseWithLength(text, len);
+	runs = cJSON_GetObjectItem(j, "runs");
+	schema = cJSON_GetStringValue(cJSON_GetObjectItem(j, "schema"));
+	if (!j || !cJSON_IsArray(runs) || !schema || strcmp(schema, AP_SCHEMA_REPEAT) ||
+	    get_int(cJSON_GetObjectItem(j, "requested"), 2, AP_REPEAT_MAX, &s->requested)) {
+		ap_err("diff: %s: not a %s document", what, AP_SCHEMA_REPEAT);
+		err = -EINVAL;
+		goto out;
+	}
+	s->interrupted = cJSON_IsTrue(cJSON_GetObjectItem(j, "interrupted"));
+	cJSON_ArrayForEach(r, runs) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "dir"));
+		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(r, "excluded"));
+		struct ap_repeat_run *rr;
+		int st;
+
+		if (!name || !run_name_ok(name) || s->nr_runs >= AP_REPEAT_MAX) {
+			ap_err("diff: %s: a run that is not run-1 .. run-%d", what, AP_REPEAT_MAX);
+			err = -EINVAL;
+			goto out;
+		}
+		if (get_int(cJSON_GetObjectItem(r, "exit_status"), 0, 255, &st))
+			st = -1;
+		GROW(s->runs, cap, s->nr_runs + 1);
+		rr = &s->runs[s->nr_runs++];
+		*rr = (struct ap_repeat_run){
+			.name = xstrdup(name),
+			.included = cJSON_IsTrue(cJSON_GetObjectItem(r, "included")),
+			.excluded = why ? xstrdup(why) : NULL,
+			.exit_status = st,
+		};
+	}
+out:
+	cJSON_Delete(j);
+	return err;
+}
+
 int ap_repeat__read(struct ap_repeat_set *s, const char *dir, unsigned uid)
 {
-	cJSON *j = NULL, *runs, *r;
-	const char *schema;
-	char *text = NULL;
-	size_t len, cap = 0;
+	char *text = NULL, *what;
+	size_t len;
 	int fd, err = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -190,41 +243,12 @@ int ap_repeat__read(struct ap_repeat_set *s, const char *dir, unsigned uid)
 	close(fd);
 	if (err)
 		return err;
-	j = cJSON_Parse(text);
+	what = xasprintf("%s/repeat.json", dir);
+	err = ap_repeat__parse(s, text, len, what);
+	free(what);
 	free(text);
-	runs = cJSON_GetObjectItem(j, "runs");
-	schema = cJSON_GetStringValue(cJSON_GetObjectItem(j, "schema"));
-	if (!j || !cJSON_IsArray(runs) || !schema || strcmp(schema, AP_SCHEMA_REPEAT)) {
-		ap_err("diff: %s/repeat.json: not a %s document", dir, AP_SCHEMA_REPEAT);
-		err = -EINVAL;
-		goto out;
-	}
-	s->requested = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "requested"));
-	s->interrupted = cJSON_IsTrue(cJSON_GetObjectItem(j, "interrupted"));
-	cJSON_ArrayForEach(r, runs) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "dir"));
-		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(r, "excluded"));
-		cJSON *st = cJSON_GetObjectItem(r, "exit_status");
-		struct ap_repeat_run *rr;
-
-		if (!name || !run_name_ok(name) || s->nr_runs >= AP_REPEAT_MAX) {
-			ap_err("diff: %s/repeat.json: a run that is not run-1 .. run-%d", dir,
-			       AP_REPEAT_MAX);
-			err = -EINVAL;
-			goto out;
-		}
-		GROW(s->runs, cap, s->nr_runs + 1);
-		rr = &s->runs[s->nr_runs++];
-		*rr = (struct ap_repeat_run){
-			.name = xstrdup(name),
-			.included = cJSON_IsTrue(cJSON_GetObjectItem(r, "included")),
-			.excluded = why ? xstrdup(why) : NULL,
-			.exit_status = cJSON_IsNumber(st) ? (int)st->valuedouble : -1,
-		};
-	}
-	err = ap_repeat__load(s, uid);
-out:
-	cJSON_Delete(j);
+	if (!err)
+		err = ap_repeat__load(s, uid);
 	return err;
 }
 
