@@ -46,6 +46,7 @@ bool ap_baseline_name_ok(const char *name)
 /* the functions of an analysis */
 struct fn_row {
 	const char *name, *file, *kind;
+	const char *key; /* file as other versions share it (ap_diff_file_key) */
 	uint64_t self;
 };
 
@@ -55,7 +56,7 @@ static int fn_id_cmp(const void *a, const void *b)
 	int c = strcmp(x->kind, y->kind);
 
 	if (!c)
-		c = strcmp(x->file, y->file);
+		c = strcmp(x->key, y->key);
 	return c ? c : strcmp(x->name, y->name);
 }
 
@@ -81,6 +82,7 @@ static struct fn_row *fn_rows(const struct ap_analysis *an, size_t *n,
 					.file = ap_subject_str(s, AP_M_F_FILE),
 					.kind = ap_subject_str(s, AP_M_F_KIND),
 					.self = ap_subject_count(s, AP_M_F_SELF_SAMPLES) };
+		v[i].key = ap_diff_file_key(v[i].kind, v[i].file);
 	}
 	qsort(v, nr, sizeof(*v), cmp);
 	*n = nr;
@@ -409,7 +411,8 @@ static void gate_functions(struct ap_baseline_gate *g, size_t *cap, const struct
 			if (!keep)
 				continue;
 		}
-		key = (struct fn_row){ .name = f->name, .file = f->file, .kind = f->kind };
+		key = (struct fn_row){ .name = f->name, .file = f->file, .kind = f->kind,
+					.key = ap_diff_file_key(f->kind, f->file) };
 		hit = bsearch(&key, n, nn, sizeof(*n), fn_id_cmp);
 		x = add_budget(g, cap, AP_BUDGET_FUNCTION, f->name, f->file, 0, 0);
 		test_sampled(x, f->samples, b->hz, hit ? hit->self : 0, hz, tol);

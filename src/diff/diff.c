@@ -21,6 +21,7 @@ const char *const ap_diff_class_names[] = {
 
 struct fn_in {
 	const char *name, *file, *kind;
+	const char *key; /* file as runs of other versions share it (ap_diff_file_key) */
 	uint64_t self, total;
 };
 
@@ -44,15 +45,16 @@ static int fn_in_cmp(const void *a, const void *b)
 	int c = strcmp(x->kind, y->kind);
 
 	if (!c)
-		c = strcmp(x->file, y->file);
+		c = strcmp(x->key, y->key);
 	return c ? c : strcmp(x->name, y->name);
 }
 
-/* the functions of an, sorted by identity; *n set */
+/* the functions of an, sorted by identity, those of one identity summed
+ * (app.py's main in two directories); *n set */
 static struct fn_in *functions(const struct ap_analysis *an, size_t *n)
 {
 	struct fn_in *v = xcalloc(an->nr_subj[AP_SCOPE_FUNCTION] + 1, sizeof(*v));
-	size_t i;
+	size_t i, m = 0;
 
 	for (i = 0; i < an->nr_subj[AP_SCOPE_FUNCTION]; i++) {
 		const struct ap_subject *s = &an->subj[AP_SCOPE_FUNCTION][i];
@@ -62,9 +64,17 @@ static struct fn_in *functions(const struct ap_analysis *an, size_t *n)
 				       .kind = ap_subject_str(s, AP_M_F_KIND),
 				       .self = ap_subject_count(s, AP_M_F_SELF_SAMPLES),
 				       .total = ap_subject_count(s, AP_M_F_TOTAL_SAMPLES) };
+		v[i].key = ap_diff_file_key(v[i].kind, v[i].file);
 	}
-	*n = an->nr_subj[AP_SCOPE_FUNCTION];
-	qsort(v, *n, sizeof(*v), fn_in_cmp);
+	qsort(v, an->nr_subj[AP_SCOPE_FUNCTION], sizeof(*v), fn_in_cmp);
+	for (i = 0; i < an->nr_subj[AP_SCOPE_FUNCTION]; i++) {
+		if (m && !fn_in_cmp(&v[m - 1], &v[i])) {
+			v[m - 1].self += v[i].self, v[m - 1].total += v[i].total;
+			continue;
+		}
+		v[m++] = v[i];
+	}
+	*n = m;
 	return v;
 }
 
@@ -105,7 +115,7 @@ void ap_holm(double *p, size_t n)
 static void add_fn(struct ap_diff *d, const struct fn_in *b, const struct fn_in *n, size_t *cap)
 {
 	struct ap_diff_fn *f;
-	const struct fn_in *id = b ? b : n;
+	const struct fn_in *id = n ? n : b; /* NEW's file where both have it */
 	char *loc;
 	bool keep = true;
 
@@ -271,6 +281,14 @@ int ap_diff__compute(struct ap_diff *d, const struct ap_analysis *base,
 	free(p);
 	for (i = 0; i < d->nr_fns; i++)
 		classify(d, &d->fns[i]);
+	/* a run that took less CPU time as a whole is no regression: what grew
+	 * in it (a speed-up that moved work into another function) is named,
+	 * not counted */
+	for (i = 0; d->cpu_change < 0 && i < d->nr_fns; i++)
+		if (d->fns[i].regression) {
+			d->fns[i].regression = false;
+			d->nr_regressions--, d->nr_waived++;
+		}
 	if (d->nr_fns)
 		qsort(d->fns, d->nr_fns, sizeof(*d->fns), delta_cmp);
 	ap_diff__compute_exact(d, base, new);

@@ -75,6 +75,9 @@ struct ap_diff {
 	size_t nr_found;
 	bool has_findings;                /* both analyses were evaluated */
 	struct ap_diff_tree *tree; /* the merged call tree (diff/tree.h); NULL none */
+	/* growths that would be regressions in a run that, as a whole, took
+	 * less CPU time: not counted */
+	size_t nr_waived;
 };
 
 /* Exact accounting (scheduler and syscall tracer, not sampled): a change
@@ -125,6 +128,14 @@ uint64_t ap_subject_count(const struct ap_subject *s, int id);
 /* diff.json's numbers: null for NaN or infinity; an array [a, b] */
 cJSON *ap_json_num_or_null(double v);
 cJSON *ap_json_pair(double a, double b);
+
+/* the file of a function of kind ("python", "user", "kernel") as runs of
+ * other versions, environments and checkouts share it (diff/ident.c):
+ * json/encoder.py, app.py, libpython.so; interned, never freed */
+const char *ap_diff_file_key(const char *kind, const char *file);
+
+/* a change NEW against BASE as "+29%" (per thread, until the next call) */
+const char *ap_diff_pct_text(double base, double new);
 
 /* s in a Markdown table cell, escaped and without control characters */
 void ap_diff_md_cell(const char *s, FILE *f);

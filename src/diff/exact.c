@@ -166,7 +166,9 @@ static void function_rows(const struct ap_analysis *an, struct rows *r)
 			continue;
 		f = &p->frames[fr];
 		v = add_row(r, ap_frame_kind_names[f->kind],
-			    f->module == AP_NONE ? "" : profile__s(p, p->modules[f->module].path),
+			    ap_diff_file_key(ap_frame_kind_names[f->kind],
+					     f->module == AP_NONE ? "" :
+								    profile__s(p, p->modules[f->module].path)),
 			    profile__s(p, f->name));
 		v[wall_reason(an, o)] = o->ns / 1e9;
 	}

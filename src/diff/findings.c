@@ -40,7 +40,8 @@ static char *subject_key(const struct ap_subject *s)
 	switch (s->scope) {
 	case AP_SCOPE_FUNCTION:
 		a = s->v[ap_metric_slot(AP_M_F_FILE)].s, b = s->v[ap_metric_slot(AP_M_F_NAME)].s;
-		return xasprintf("%s:%s", a ? a : "", b ? b : "");
+		a = ap_diff_file_key(s->v[ap_metric_slot(AP_M_F_KIND)].s, a);
+		return xasprintf("%s:%s", a, b ? b : "");
 	case AP_SCOPE_PROCESS:
 		a = s->v[ap_metric_slot(AP_M_P_COMM)].s;
 		return xasprintf("process %s", a ? a : "");

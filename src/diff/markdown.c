@@ -28,9 +28,10 @@ static void md_verdict(const struct ap_diff *d, size_t top, FILE *f)
 			d->nr_regressions == 1 ? "" : "s");
 	else
 		fprintf(f, "**No significant regression** (exit status 0).");
-	fprintf(f, " CPU %.2f s -> %.2f s (%+.2f s, p %.2g: %s); wall %.2f s -> %.2f s; "
+	fprintf(f, " CPU %.2f s -> %.2f s (%+.2f s, %s, p %.2g: %s); wall %.2f s -> %.2f s; "
 		   "%zu functions compared, %zu tested, Holm-corrected.\n",
-		d->cpu_s[0], d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0], d->p_cpu,
+		d->cpu_s[0], d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0],
+		ap_diff_pct_text(d->cpu_s[0], d->cpu_s[1]), d->p_cpu,
 		d->cpu_change > 0 ? "more CPU time" : d->cpu_change < 0 ? "less CPU time" :
 									"unchanged within noise",
 		d->wall_s[0], d->wall_s[1], d->nr_fns, d->nr_tested);

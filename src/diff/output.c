@@ -84,6 +84,7 @@ cJSON *ap_diff__json(const struct ap_diff *d)
 	cJSON_AddItemToObject(j, "tests", t);
 	cJSON_AddNumberToObject(j, "functions_tested", d->nr_tested);
 	cJSON_AddNumberToObject(j, "regressions", d->nr_regressions);
+	cJSON_AddNumberToObject(j, "regressions_waived", d->nr_waived);
 	for (i = 0; i < d->nr_fns; i++)
 		cJSON_AddItemToArray(fns, fn_json(&d->fns[i]));
 	cJSON_AddItemToObject(j, "functions", fns);
@@ -150,9 +151,10 @@ static size_t print_side(const struct ap_diff *d, int dir, size_t top, FILE *out
 void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 {
 	fprintf(out, "diff %s -> %s\n", d->base_dir, d->new_dir);
-	fprintf(out, "  samples %llu -> %llu, CPU %.2f s -> %.2f s (%+.2f s, p %.2g: %s), wall %.2f s -> %.2f s\n",
+	fprintf(out, "  samples %llu -> %llu, CPU %.2f s -> %.2f s (%+.2f s, %s, p %.2g: %s), wall %.2f s -> %.2f s\n",
 		(unsigned long long)d->samples[0], (unsigned long long)d->samples[1], d->cpu_s[0],
-		d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0], d->p_cpu,
+		d->cpu_s[1], d->cpu_s[1] - d->cpu_s[0], ap_diff_pct_text(d->cpu_s[0], d->cpu_s[1]),
+		d->p_cpu,
 		d->cpu_change > 0   ? "more CPU time" :
 		d->cpu_change < 0   ? "less CPU time" :
 				      "unchanged within noise",
@@ -169,4 +171,18 @@ void ap_diff__print(const struct ap_diff *d, size_t top, FILE *out)
 	ap_diff_paths__print(d, 3, out);
 	fprintf(out, "\n%zu significant regression%s\n", d->nr_regressions,
 		d->nr_regressions == 1 ? "" : "s");
+	if (d->nr_waived)
+		fprintf(out, "(%zu function%s grew beyond noise while the run as a whole took less CPU time: not counted as regressions)\n",
+			d->nr_waived, d->nr_waived == 1 ? "" : "s");
+}
+
+/* "+29%", "-59%" (NEW against BASE), "new" when BASE is 0 */
+const char *ap_diff_pct_text(double base, double new)
+{
+	static __thread char buf[32];
+
+	if (base <= 0)
+		return new > 0 ? "new" : "+0%";
+	snprintf(buf, sizeof(buf), "%+.0f%%", 100 * (new - base) / base);
+	return buf;
 }

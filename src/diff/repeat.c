@@ -43,8 +43,8 @@ static const struct ap_repeat_fn *find_fn(const struct ap_repeat_set *s,
 	/* linear: sets hold hundreds of functions at most that matter; the
 	 * untested ones are skipped by the caller */
 	for (i = 0; i < s->nr_fns; i++)
-		if (!strcmp(s->fns[i].name, f->name) && !strcmp(s->fns[i].file, f->file) &&
-		    !strcmp(s->fns[i].kind, f->kind))
+		if (!strcmp(s->fns[i].name, f->name) && !strcmp(s->fns[i].kind, f->kind) &&
+		    ap_diff_file_key(f->kind, s->fns[i].file) == ap_diff_file_key(f->kind, f->file))
 			return &s->fns[i];
 	return NULL;
 }

@@ -319,8 +319,9 @@ static void add_run(struct ap_repeat_set *s, struct hmap *ids, size_t *cap, size
 		const char *name = ap_subject_str(su, AP_M_F_NAME), *file = ap_subject_str(su, AP_M_F_FILE);
 		const char *kind = ap_subject_str(su, AP_M_F_KIND);
 		uint64_t k = ap_subject_count(su, AP_M_F_SELF_SAMPLES), *slot;
-		char *key = xasprintf("%s%c%s%c%s", kind, 0, file, 0, name);
-		size_t klen = strlen(kind) + strlen(file) + strlen(name) + 2;
+		const char *fkey = ap_diff_file_key(kind, file); /* other versions' too */
+		char *key = xasprintf("%s%c%s%c%s", kind, 0, fkey, 0, name);
+		size_t klen = strlen(kind) + strlen(fkey) + strlen(name) + 2;
 		struct ap_repeat_fn *f;
 		bool is_new;
 

@@ -171,3 +171,39 @@ TEST(diff_holm)
 	ASSERT_TRUE(isnan(p[2]), "untested stays untested");
 	ASSERT_NEAR(ap_norm_p2(1.959964), 0.05, 1e-5, "two-sided 5%");
 }
+
+/* the file part of a function's identity across versions, environments and
+ * checkouts (diff/ident.c) */
+TEST(diff_file_key)
+{
+	static const char *const cases[][3] = {
+		{ "python", "/usr/lib/python3.11/difflib.py", "<stdlib>/difflib.py" },
+		{ "python", "/root/.pyenv/versions/3.12.1/lib/python3.12/json/encoder.py",
+		  "<stdlib>/json/encoder.py" },
+		{ "python", "/opt/lib/python3.13t/json/encoder.py", "<stdlib>/json/encoder.py" },
+		{ "python", "/x/venv/lib/python3.11/site-packages/requests/api.py",
+		  "<site-packages>/requests/api.py" },
+		{ "python", "/usr/lib/python3/dist-packages/yaml/reader.py",
+		  "<site-packages>/yaml/reader.py" },
+		{ "python", "/tmp/nu17/v1/app.py", "app.py" },
+		{ "python", "bench.py", "bench.py" },
+		{ "python", "<frozen importlib._bootstrap>", "<frozen importlib._bootstrap>" },
+		{ "python", "<stdlib>/json/encoder.py", "<stdlib>/json/encoder.py" },
+		{ "user", "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", "libpython.so" },
+		{ "user", "/usr/bin/python3.11", "python" },
+		{ "user", "/usr/bin/python3.13t", "python" },
+		{ "user", "/usr/lib/x86_64-linux-gnu/libz.so.1.2.13", "libz.so" },
+		{ "user", "/lib64/ld-linux-x86-64.so.2", "ld-linux-x86-64.so" },
+		{ "user", "/usr/lib/x86_64-linux-gnu/libc.so.6", "libc.so" },
+		{ "user", "/work/build/tests/cwork", "cwork" },
+		{ "user", "libpython.so", "libpython.so" },
+		{ "kernel", "", "" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ASSERT_TRUE(!strcmp(ap_diff_file_key(cases[i][0], cases[i][1]), cases[i][2]),
+			    cases[i][1]);
+	ASSERT_TRUE(ap_diff_file_key("python", "/a/app.py") == ap_diff_file_key("python", "/b/app.py"),
+		    "interned: one pointer per key");
+}
