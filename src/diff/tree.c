@@ -260,6 +260,11 @@ struct ap_diff_tree *ap_diff_tree__build(const struct ap_diff *d, const struct a
 	node_new(t, AP_NONE, label_id(t, "all", AP_FC__COUNT), 0);
 	add_run(t, 0, base);
 	add_run(t, 1, new);
+	/* the lookups are done: their ~50 MB go before the writers' */
+	hmap_free(&t->label_ids);
+	free(t->kid_key);
+	free(t->kid_node);
+	t->kid_key = NULL, t->kid_node = NULL, t->kid_cap = 0;
 	test_nodes(t, d);
 	widths(t);
 	pick_paths(t);

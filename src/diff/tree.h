@@ -54,6 +54,7 @@ struct ap_diff_tree {
 	uint64_t *kid_key;     /* (parent, label) -> node: open addressing, */
 	uint32_t *kid_node;    /* key ((parent << 32) | label) + 1, 0 empty */
 	size_t kid_cap;        /* a power of 2, at most half full */
+	/* (label_ids and the kid table are freed once the tree is built) */
 	double pct_per[2], s_per[2]; /* a sample's share (points) and seconds in each run */
 	struct ap_diff_node *nodes;
 	size_t nr_nodes, cap_nodes;
