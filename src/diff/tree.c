@@ -30,9 +30,16 @@ static uint32_t label_id(struct ap_diff_tree *t, const char *text, uint32_t cls)
 	return *id;
 }
 
+_Static_assert(sizeof(struct ap_diff_node) == 88, "ap_diff_node grew: see tree.h");
+
 static uint32_t node_new(struct ap_diff_tree *t, uint32_t parent, uint32_t label, uint32_t depth)
 {
-	GROW(t->nodes, t->cap_nodes, t->nr_nodes + 1);
+	/* not GROW: its zeroing would touch the whole doubled array (~70 MB
+	 * never used on a 50k-stack pair); every node is written in full here */
+	if (t->nr_nodes == t->cap_nodes) {
+		t->cap_nodes = t->cap_nodes ? 2 * t->cap_nodes : 1024;
+		t->nodes = xrealloc(t->nodes, t->cap_nodes * sizeof(*t->nodes));
+	}
 	t->nodes[t->nr_nodes] = (struct ap_diff_node){ .parent = parent, .label = label,
 						       .depth = depth, .z_share = NAN,
 						       .p_share = NAN, .z_abs = NAN, .p_abs = NAN };
@@ -86,10 +93,15 @@ static uint32_t kid(struct ap_diff_tree *t, uint32_t parent, uint32_t label)
 static void add_run(struct ap_diff_tree *t, int i, const struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
+	/* each frame's label id, looked up on its first use (so ids are
+	 * numbered in the order the walk meets them) rather than per use */
+	uint32_t *fl = xmalloc((p->nr_frames + 1) * sizeof(*fl));
+	const char *last_comm = NULL;
 	struct ap_pics x;
-	uint32_t n, j, node;
+	uint32_t n, j, node, last = 0;
 	size_t r;
 
+	memset(fl, 0xff, (p->nr_frames + 1) * sizeof(*fl));
 	ap_pics_init(&x, &an->in, AP_VIEW_MIXED, -1);
 	for (r = 0; r < p->nr_counts; r++) {
 		const struct ap_count *c = &p->counts[r];
@@ -98,15 +110,21 @@ static void add_run(struct ap_diff_tree *t, int i, const struct ap_analysis *an)
 		const uint32_t *fr = ap_pics_stack(&x, c->stack, &n);
 
 		t->nodes[0].total[i] += c->count;
-		node = kid(t, 0, label_id(t, *comm ? comm : "[unknown]", AP_FC__COUNT));
+		if (!r || comm != last_comm)
+			last = label_id(t, *comm ? comm : "[unknown]", AP_FC__COUNT);
+		last_comm = comm;
+		node = kid(t, 0, last);
 		t->nodes[node].total[i] += c->count;
 		for (j = 0; j < n; j++) {
-			node = kid(t, node, label_id(t, x.labels[fr[j]], ap_frame_class(p, fr[j])));
+			if (fl[fr[j]] == UINT32_MAX)
+				fl[fr[j]] = label_id(t, x.labels[fr[j]], ap_frame_class(p, fr[j]));
+			node = kid(t, node, fl[fr[j]]);
 			t->nodes[node].total[i] += c->count;
 		}
 		t->nodes[node].self[i] += c->count;
 	}
 	ap_pics_free(&x);
+	free(fl);
 }
 
 /* shares, CPU-seconds and both tests of every node but "all", Holm over
@@ -242,6 +260,11 @@ struct ap_diff_tree *ap_diff_tree__build(const struct ap_diff *d, const struct a
 	node_new(t, AP_NONE, label_id(t, "all", AP_FC__COUNT), 0);
 	add_run(t, 0, base);
 	add_run(t, 1, new);
+	/* the lookups are done: their ~50 MB go before the writers' */
+	hmap_free(&t->label_ids);
+	free(t->kid_key);
+	free(t->kid_node);
+	t->kid_key = NULL, t->kid_node = NULL, t->kid_cap = 0;
 	test_nodes(t, d);
 	widths(t);
 	pick_paths(t);

@@ -32,18 +32,19 @@ struct ap_diff_label {
 	uint32_t cls; /* enum ap_frame_class; AP_FC__COUNT for "all" and process names */
 };
 
-struct ap_diff_node {
+struct ap_diff_node { /* 88 bytes: a 50k-stack pair has ~1.4M of them */
 	uint32_t parent; /* AP_NONE for node 0, "all"; depth 1 is the process name */
-	uint32_t label, depth;
+	uint32_t label;
+	uint32_t depth : 31;
+	uint32_t listed : 1; /* one of the call paths (possibly cut from diff.json) */
+	enum ap_diff_class cls;
 	uint64_t self[2], total[2]; /* [0] base, [1] new; shares and seconds: below */
 	/* diff.c's two tests of the total samples (share; CPU-seconds), p
 	 * Holm-adjusted over the nodes tested; NAN untested */
 	double z_share, p_share, z_abs, p_abs;
-	enum ap_diff_class cls;
 	/* width in diff.html, in NEW's samples: its NEW total plus, for every
 	 * callee gone in NEW, that callee's base total scaled to NEW's samples */
 	double width;
-	bool listed; /* one of the call paths (possibly cut from diff.json) */
 };
 
 struct ap_diff_tree {
@@ -53,6 +54,7 @@ struct ap_diff_tree {
 	uint64_t *kid_key;     /* (parent, label) -> node: open addressing, */
 	uint32_t *kid_node;    /* key ((parent << 32) | label) + 1, 0 empty */
 	size_t kid_cap;        /* a power of 2, at most half full */
+	/* (label_ids and the kid table are freed once the tree is built) */
 	double pct_per[2], s_per[2]; /* a sample's share (points) and seconds in each run */
 	struct ap_diff_node *nodes;
 	size_t nr_nodes, cap_nodes;
