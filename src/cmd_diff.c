@@ -60,7 +60,7 @@ static const char usage_text[] =
 "      --baseline NAME       gate NEW on the budgets of baseline NAME (or a path\n"
 "                            to its .json; see `autoprof-bpf baseline`): exit 1\n"
 "                            when one is exceeded by more than --max-regression\n"
-"                            PCT percent (default 10) and beyond noise\n"
+"                            PCT percent (default 25) and beyond noise\n"
 "      --baseline-dir DIR    where baseline NAME is (default $AUTOPROF_BASELINES,\n"
 "                            else ./.autoprof-baselines)\n"
 "  -h, --help                this help\n"

@@ -18,7 +18,7 @@
 #define AP_BASELINE_DEFAULT_DIR ".autoprof-baselines" /* else --dir, $AUTOPROF_BASELINES */
 #define AP_BASELINE_TOP_FNS 20          /* functions kept, by self samples */
 #define AP_BASELINE_MAX_SYSCALLS 64     /* syscalls kept, by calls (the rest counted) */
-#define AP_BASELINE_TOLERANCE_PCT 10.0  /* default --max-regression of a gate */
+#define AP_BASELINE_TOLERANCE_PCT 25.0  /* default --max-regression of a gate: the same work moved CPU time by 20-40% between runs on the test VM */
 /* exact budgets: a growth under these is never a failure, whatever its share */
 #define AP_BASELINE_FLOOR_WALL_S 0.05
 #define AP_BASELINE_FLOOR_CALLS 20
