@@ -30,6 +30,8 @@
 #include "report/formats.h"
 #include "report/report.h"
 #include "runner.h"
+#include "run_repeat.h"
+#include "diff/repeat.h"
 #include "unwind/unwind.h"
 #include "util.h"
 
@@ -89,6 +91,10 @@ static const char usage_text[] =
 "      --user NAME          run the command as user NAME (a name or uid)\n"
 "      --as-root            run the command as root (default: as the user who\n"
 "                           ran sudo, with that user's groups and HOME)\n"
+"      --repeat N           run the command N times (2-100), one after another,\n"
+"                           into DIR/run-1 .. DIR/run-N, then the run-to-run\n"
+"                           variance and its findings in DIR/repeat.json and\n"
+"                           repeat.md (the run's number is in $AUTOPROF_REPEAT_RUN)\n"
 "      --py-calls           count entries into Python from C per code object with\n"
 "                           a uprobe (artifacts/python_calls.json); costs ~1 us per\n"
 "                           entry, so callback-heavy code slows down\n"
@@ -107,6 +113,7 @@ static const char usage_text[] =
 "  sudo autoprof-bpf -F 999 -o out -- ./a.out # higher rate, chosen output directory\n"
 "  sudo autoprof-bpf --all -d 10              # the whole host for 10 seconds\n"
 "  sudo autoprof-bpf --all --comm python3     # every python3 process, until Ctrl-C\n"
+"  sudo autoprof-bpf --repeat 10 -o set -- python3 app.py  # 10 runs and their variance\n"
 "\n"
 "The command runs as the user who ran sudo (its groups and HOME, no\n"
 "capabilities) unless --user or --as-root say otherwise.\n"
@@ -118,7 +125,7 @@ static const char usage_text[] =
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
        OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
-       OPT_FORCE, OPT_USER, OPT_AS_ROOT, OPT_ALL };
+       OPT_FORCE, OPT_USER, OPT_AS_ROOT, OPT_ALL, OPT_REPEAT };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -190,6 +197,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "as-root", no_argument, NULL, OPT_AS_ROOT },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		AP_FILTER_LONGOPTS,
 		{},
 	};
@@ -315,6 +323,12 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		case OPT_VERSION:
 			printf("autoprof-bpf %s\n", AP_VERSION);
 			return 1;
+		case OPT_REPEAT:
+			if (parse_long(optarg, 2, AP_REPEAT_MAX, &v))
+				return usage_error("--repeat: '%s' must be a number of runs from 2 to 100",
+						   optarg);
+			o->repeat = v;
+			break;
 		case '?':
 		default:
 			err = ap_filter__option(&o->filter, c, optarg);
@@ -334,6 +348,8 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		o->argv = argv + optind;
 		o->argc = argc - optind;
 	}
+	if (o->repeat && (o->nr_pids || o->all))
+		return usage_error("%s", "--repeat launches the command N times: not with -p or --all");
 	if (o->all && o->argv)
 		return usage_error("%s", "--all profiles every process: give no command with it");
 	if (filters && !o->all)
@@ -1083,6 +1099,19 @@ int cmd_run(int argc, char **argv)
 		return ret > 0 ? 0 : -ret;
 	}
 	ap_log_set_verbosity(ses.opts.verbose);
+	if (run_repeat_child_dir) { /* one run of a --repeat set */
+		ses.opts.outdir = run_repeat_child_dir;
+		ses.opts.repeat = 0;
+		ses.opts.quiet = true;
+	} else if (ses.opts.repeat) {
+		char *def = ses.opts.outdir ? NULL : default_outdir(&ses);
+
+		ret = run_repeat(&ses.opts, def, argc, argv);
+		free(def);
+		free(ses.opts.pids);
+		ap_filter__free(&ses.opts.filter);
+		return ret;
+	}
 	ret = target_user(&ses);
 	if (ret) {
 		runner_cred_free(ses.cred);

@@ -18,6 +18,8 @@ static const struct ap_cmd cmds[] = {
 	{ "report", cmd_report },
 	{ "agent", cmd_agent },
 	{ "top", cmd_top },
+	{ "diff", cmd_diff },
+	{ "baseline", cmd_baseline },
 };
 
 int main(int argc, char **argv)

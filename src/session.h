@@ -48,6 +48,7 @@ struct ap_options {
 	int verbose;
 	bool all;               /* --all: every process on the host (system-wide) */
 	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
+	int repeat;             /* --repeat N: N runs in a set (src/run_repeat.h), 0: one */
 };
 
 /* what the collector's purges dropped (cpu_collector__purge) */

@@ -12,6 +12,7 @@ FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TO
 	$(TOUT)/pylike/glibc/libpython3.12.so.1.0 $(TOUT)/pylike/musl/libpython3.12.so.1.0 \
 	$(TOUT)/pylike/glibc/libpython3.15.so.1.0 $(TOUT)/pylike/musl/libpython3.15.so.1.0
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
+FUZZERS += $(TOUT)/fuzz_diff_inputs
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
 TEST_WORKLOADS += $(TOUT)/storetool
 TEST_WORKLOADS += $(TOUT)/otlptool

@@ -166,6 +166,20 @@ for f in html svg pprof speedscope; do
 done
 echo "  report.html in Chromium: $(python3 tests/browser/render_time.py $OUT/big/report.html $RUNS)"
 
+# issue 17's budget: `diff` of two runs with 50k distinct stacks each
+# (tools/synth-diff.py: 20-40 frames deep, shared prefixes, offcpu.json and
+# syscalls.json too) in at most 2 s and 500 MB. Medians of RUNS
+echo
+echo "diff of two 50k-stack runs (tools/synth-diff.py), medians of $RUNS; budget 2 s, 500 MB"
+python3 tools/synth-diff.py $OUT/diff 50000
+for ((i = 0; i < RUNS; i++)); do
+	/usr/bin/time -f "%e %U %S %M" -a -o $OUT/diff.time $AP diff -q -o $OUT/diff \
+		$OUT/diff/base $OUT/diff/new 2>/dev/null || true
+done
+grep -v "status" $OUT/diff.time | awk '{ print $1, $2 + $3, $4 }' >$OUT/diff.t
+printf "  wall %.2f s, CPU %.2f s, max RSS %d MB\n" "$(cut -d' ' -f1 <$OUT/diff.t | median)" \
+	"$(cut -d' ' -f2 <$OUT/diff.t | median)" "$(cut -d' ' -f3 <$OUT/diff.t | median | awk '{ print int($1 / 1024) }')"
+
 # the agent's budgets: its CPU and RSS at 19 Hz beside process churn, perf
 # record -a beside it, the per-sample costs and their projection
 tools/bench-agent.sh

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "artifact/artifact.h"
 #include "artifact/input.h"
+#include "artifact/json_arena.h"
 #include "log.h"
 #include "util.h"
 
@@ -45,7 +46,9 @@ static int load_artifact(struct profile *p, int afd, const char *dir, const char
 	int err;
 
 	text = read_ours(afd, name, label, &len);
+	json_arena_begin(); /* fn parses, loads and deletes its tree */
 	err = text ? fn(p, text, len, label) : -EINVAL;
+	json_arena_end();
 	free(text);
 	free(label);
 	return err;

@@ -77,6 +77,10 @@ void trace_render(const struct ap_pics *x, struct strbuf *out);
 extern size_t ap_trace_timeline_bytes;
 void flamesvg_render(const struct ap_pics *x, struct strbuf *out);
 void html_render(const struct ap_pics *x, struct strbuf *out);
+/* s as a JSON string safe inside report.html's data script ("<" escaped),
+ * and the page's template (@@AP_DATA@@ marks the data): for diff.html */
+void html_json_str(struct strbuf *sb, const char *s);
+extern const char ap_report_html[];
 
 /* write the selected files into the run directory dirfd (named dir in
  * messages) from the run's artifacts (in, or loaded from dirfd when NULL),

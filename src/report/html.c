@@ -244,3 +244,8 @@ void html_render(const struct ap_pics *x, struct strbuf *out)
 	data(out, x);
 	sb_puts(out, at + strlen(mark));
 }
+
+void html_json_str(struct strbuf *sb, const char *s)
+{
+	jstr(sb, s);
+}
