@@ -263,7 +263,7 @@ int cmd_diff(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+hqo:n:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hqo:n:", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MAX_REGRESSION:
 			if (parse_num(optarg, &opts.max_regression)) {
