@@ -148,27 +148,6 @@ out:
 	return err;
 }
 
-/* the metrics of the run directory dir, or NULL with a line printed */
-static struct ap_analysis *load_run(const char *dir, unsigned uid)
-{
-	struct ap_analysis *an = xcalloc(1, sizeof(*an));
-	int fd = ap_run_dir_open(dir, uid), err;
-
-	if (fd < 0) {
-		free(an);
-		return NULL;
-	}
-	err = ap_input__load(&an->in, fd, dir);
-	close(fd);
-	if (err) {
-		ap_input__free(&an->in);
-		free(an);
-		return NULL;
-	}
-	ap_metrics__compute(an);
-	return an;
-}
-
 static void run_free(struct ap_analysis *an)
 {
 	if (an)
@@ -264,7 +243,7 @@ static int baseline_save(const char *run, const char *name, const char *dir, boo
 	int fd = -1, err, ret = AP_EXIT_FAILED;
 
 	ap_invoking_user(&uid, &gid);
-	an = load_run(run, uid);
+	an = ap_diff_load_run(run, uid, false);
 	if (!an)
 		goto out;
 	ap_set_output_owner(uid, gid);
@@ -552,7 +531,7 @@ int cmd_diff_baseline(const char *ref, const char *dir, int argc, char **argv, d
 	ap_invoking_user(&uid, &gid);
 	if (baseline_read(ref, baselines_dir(dir), uid, &b, &shown))
 		goto out;
-	new = load_run(argv[0], uid);
+	new = ap_diff_load_run(argv[0], uid, false);
 	if (!new)
 		goto out;
 	ap_baseline__gate(&g, &b, new, isnan(tolerance) ? AP_BASELINE_TOLERANCE_PCT : tolerance,

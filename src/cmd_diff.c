@@ -77,30 +77,6 @@ static const char usage_text[] =
 
 enum { OPT_MAX_REGRESSION = 256, OPT_FOCUS, OPT_BASELINE, OPT_BASELINE_DIR, OPT_SPEED_NOISE };
 
-/* the metrics of the run directory dir, or NULL with a line printed */
-static struct ap_analysis *load_run(const char *dir, unsigned uid)
-{
-	struct ap_analysis *an = xcalloc(1, sizeof(*an));
-	int fd = ap_run_dir_open(dir, uid), err;
-
-	if (fd < 0) {
-		free(an);
-		return NULL;
-	}
-	err = ap_input__load(&an->in, fd, dir);
-	close(fd);
-	if (err) { /* the loader said why, in one line */
-		ap_input__free(&an->in);
-		free(an);
-		return NULL;
-	}
-	ap_metrics__compute(an);
-	/* the built-in patterns, for the findings that appeared or went away */
-	if (!ap_patterns__load_builtin(an))
-		ap_analysis__evaluate(an);
-	return an;
-}
-
 struct load_job {
 	const char *dir;
 	unsigned uid;
@@ -111,7 +87,7 @@ static void *load_thread(void *arg)
 {
 	struct load_job *j = arg;
 
-	j->an = load_run(j->dir, j->uid);
+	j->an = ap_diff_load_run(j->dir, j->uid, true);
 	return NULL;
 }
 
@@ -129,7 +105,7 @@ static void load_both(const char *b, const char *n, unsigned uid, struct ap_anal
 	threaded = !pthread_create(&th, NULL, load_thread, &job);
 	if (!threaded)
 		load_thread(&job);
-	*new = load_run(n, uid);
+	*new = ap_diff_load_run(n, uid, true);
 	if (threaded)
 		pthread_join(th, NULL);
 	*base = job.an;

@@ -9,7 +9,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "diff/diff.h"
+#include "outdir.h"
 #include "util.h"
 
 const char *const ap_diff_class_names[] = {
@@ -317,4 +319,27 @@ void ap_diff__test(const struct ap_diff *d, const uint64_t k[2], double *z_share
 
 	test_fn(d, &f);
 	*z_share = f.z_share, *p_share = f.p_share, *z_abs = f.z_abs, *p_abs = f.p_abs;
+}
+
+struct ap_analysis *ap_diff_load_run(const char *dir, unsigned uid, bool findings)
+{
+	struct ap_analysis *an = xcalloc(1, sizeof(*an));
+	int fd = ap_run_dir_open(dir, uid), err;
+
+	if (fd < 0) {
+		free(an);
+		return NULL;
+	}
+	err = ap_input__load(&an->in, fd, dir);
+	close(fd);
+	if (err) { /* the loader said why, in one line */
+		ap_input__free(&an->in);
+		free(an);
+		return NULL;
+	}
+	ap_metrics__compute(an);
+	/* the built-in patterns, for the findings that appeared or went away */
+	if (findings && !ap_patterns__load_builtin(an))
+		ap_analysis__evaluate(an);
+	return an;
 }

@@ -137,6 +137,11 @@ const char *ap_diff_file_key(const char *kind, const char *file);
 /* a change NEW against BASE as "+29%" (per thread, until the next call) */
 const char *ap_diff_pct_text(double base, double new);
 
+/* the analysis of run directory dir (opened as uid may), with the built-in
+ * patterns evaluated when findings; NULL with a line printed. Free with
+ * ap_analysis__free() and free() */
+struct ap_analysis *ap_diff_load_run(const char *dir, unsigned uid, bool findings);
+
 /* s in a Markdown table cell, escaped and without control characters */
 void ap_diff_md_cell(const char *s, FILE *f);
 

@@ -347,21 +347,10 @@ static void add_run(struct ap_repeat_set *s, struct hmap *ids, size_t *cap, size
 /* the analysis of s->dir/name, or NULL with a line printed */
 static struct ap_analysis *load_one(const struct ap_repeat_set *s, const char *name, unsigned uid)
 {
-	struct ap_analysis *an = xcalloc(1, sizeof(*an));
 	char *path = xasprintf("%s/%s", s->dir, name);
-	int fd = ap_run_dir_open(path, uid), err = fd < 0 ? fd : 0;
+	struct ap_analysis *an = ap_diff_load_run(path, uid, false);
 
-	if (!err) {
-		err = ap_input__load(&an->in, fd, path);
-		close(fd);
-	}
 	free(path);
-	if (err) {
-		ap_input__free(&an->in);
-		free(an);
-		return NULL;
-	}
-	ap_metrics__compute(an);
 	return an;
 }
 
