@@ -95,6 +95,13 @@ enum ap_rec_type {
 	AP_REC_OFF_LINK = 8,       /* struct ap_off_link: the stack of a syscall's intervals */
 	AP_REC_SLOW_KNOWN = 9,     /* struct ap_slow_rec: a slow syscall whose stack was sent */
 	AP_REC_SNAPSHOT = 10,      /* struct ap_cpu_sample: a thread's stack at attach (snapshot.bpf.c) */
+	/* memory (issue 18): page-fault samples and large mapping calls
+	 * (bpf/memory.bpf.c), the allocator probes of --malloc (bpf/malloc.bpf.c) */
+	AP_REC_MEM_FAULT = 11,
+	AP_REC_MEM_MAP = 12,
+	AP_REC_MALLOC_SAMPLE = 13,
+	AP_REC_MALLOC_FREE = 14,
+	AP_REC_MALLOC_SPARE = 15,
 };
 
 /* The attach snapshot (bpf/snapshot.bpf.c, src/collect/snapshot.c): every

@@ -132,6 +132,18 @@ static void copy_events(struct compact *c)
 	for (i = 0; i < p->nr_takers; i++)
 		profile__add_taker(d, &p->takers[i]);
 	d->takers_dropped += p->takers_dropped;
+	for (i = 0; i < p->nr_mem; i++) {
+		const struct ap_mem_row *r = &p->mem[i];
+
+		profile__add_mem(d, r->pid, r->tid, stack(c, r->stack), r->kind, r->bytes, r->count);
+	}
+	for (i = 0; i < p->nr_mem_times; i++) {
+		struct ap_mem_time t = p->mem_times[i];
+
+		if (t.stack != AP_NONE)
+			t.stack = stack(c, t.stack);
+		profile__add_mem_time(d, &t);
+	}
 	if (p->nr_sys) {
 		d->sys = xmalloc(p->nr_sys * sizeof(*d->sys));
 		memcpy(d->sys, p->sys, p->nr_sys * sizeof(*d->sys));
@@ -179,6 +191,10 @@ void profile__compact(const struct profile *win, struct profile *out)
 	copy_tasks(&c);
 	copy_events(&c);
 	out->has_offcpu = win->has_offcpu;
+	out->has_memory = win->has_memory;
+	out->has_malloc = win->has_malloc;
+	out->mem_period = win->mem_period;
+	out->mem_times_dropped += win->mem_times_dropped;
 	out->min_block_ns = win->min_block_ns;
 	out->has_syscalls = win->has_syscalls;
 	out->slow_ns = win->slow_ns;

@@ -141,6 +141,15 @@ void profile__merge(struct profile *dst, const struct profile *src)
 	for (i = 0; i < src->nr_takers; i++)
 		profile__add_taker(dst, &src->takers[i]);
 	dst->takers_dropped += src->takers_dropped;
+	for (i = 0; i < src->nr_mem; i++) {
+		const struct ap_mem_row *r = &src->mem[i];
+
+		profile__add_mem(dst, r->pid, r->tid, stacks[r->stack], r->kind, r->bytes, r->count);
+	}
+	dst->has_memory |= src->has_memory;
+	dst->has_malloc |= src->has_malloc;
+	if (!dst->mem_period)
+		dst->mem_period = src->mem_period;
 	dst->has_offcpu |= src->has_offcpu;
 	dst->has_takers |= src->has_takers;
 	for (i = 0; i < src->nr_atasks; i++)

@@ -55,6 +55,9 @@ static void free_rows(struct profile *p)
 	free(p->threads);
 	free(p->off);
 	hmap_free(&p->off_ids);
+	free(p->mem);
+	hmap_free(&p->mem_ids);
+	free(p->mem_times);
 	free(p->takers);
 	hmap_free(&p->taker_ids);
 	free(p->sys);
@@ -178,6 +181,11 @@ static void mark_rows(struct profile *p)
 		p->stack_seen[p->counts[i].stack] = p->epoch;
 	for (i = 0; i < p->nr_off; i++)
 		p->stack_seen[p->off[i].stack] = p->epoch;
+	for (i = 0; i < p->nr_mem; i++)
+		p->stack_seen[p->mem[i].stack] = p->epoch;
+	for (i = 0; i < p->nr_mem_times; i++)
+		if (p->mem_times[i].stack < p->nr_stacks)
+			p->stack_seen[p->mem_times[i].stack] = p->epoch;
 	for (i = 0; i < p->nr_slow; i++)
 		if (p->slow[i].stack < p->nr_stacks)
 			p->stack_seen[p->slow[i].stack] = p->epoch;
@@ -212,6 +220,8 @@ void profile__take_window(struct profile *live, struct profile *win)
 	MOVE(threads); MOVE(nr_threads); MOVE(cap_threads); MOVE(thread_ids);
 	MOVE(procs); MOVE(nr_procs); MOVE(cap_procs); MOVE(proc_ids);
 	MOVE(off); MOVE(nr_off); MOVE(cap_off); MOVE(off_ids);
+	MOVE(mem); MOVE(nr_mem); MOVE(cap_mem); MOVE(mem_ids);
+	MOVE(mem_times); MOVE(nr_mem_times); MOVE(cap_mem_times); MOVE(mem_times_dropped);
 	MOVE(takers); MOVE(nr_takers); MOVE(cap_takers); MOVE(taker_ids); MOVE(takers_dropped);
 	MOVE(sys); MOVE(nr_sys); MOVE(cap_sys); MOVE(sys_ids);
 	MOVE(sys_errs); MOVE(nr_sys_errs); MOVE(cap_sys_errs); MOVE(sys_err_ids);
@@ -223,6 +233,9 @@ void profile__take_window(struct profile *live, struct profile *win)
 	MOVE(total_samples);
 
 	win->has_offcpu = live->has_offcpu;
+	win->has_memory = live->has_memory;
+	win->has_malloc = live->has_malloc;
+	win->mem_period = live->mem_period;
 	win->min_block_ns = live->min_block_ns;
 	win->has_syscalls = live->has_syscalls;
 	win->slow_ns = live->slow_ns;
@@ -393,6 +406,36 @@ void profile__add_off(struct profile *p, uint32_t pid, uint32_t tid, uint32_t st
 	}
 	p->off[*id].ns += ns;
 	p->off[*id].count += count;
+}
+
+const char *const ap_mem_kind_names[AP_MEM__COUNT] = {
+	[AP_MEM_FAULT] = "fault", [AP_MEM_MAP] = "map", [AP_MEM_UNMAP] = "unmap",
+	[AP_MEM_ALLOC] = "alloc", [AP_MEM_LIVE] = "live",
+};
+
+void profile__add_mem(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
+		      uint32_t kind, uint64_t bytes, uint64_t count)
+{
+	uint32_t key[4] = { pid, tid, stack, kind };
+	bool is_new;
+	uint64_t *id = hmap_upsert(&p->mem_ids, key, sizeof(key), p->nr_mem, &is_new);
+
+	if (is_new) {
+		GROW(p->mem, p->cap_mem, p->nr_mem + 1);
+		p->mem[p->nr_mem++] = (struct ap_mem_row){ pid, tid, stack, kind, 0, 0 };
+	}
+	p->mem[*id].bytes += bytes;
+	p->mem[*id].count += count;
+}
+
+void profile__add_mem_time(struct profile *p, const struct ap_mem_time *t)
+{
+	if (p->nr_mem_times >= AP_MEM_TIMES_MAX) {
+		p->mem_times_dropped++;
+		return;
+	}
+	GROW(p->mem_times, p->cap_mem_times, p->nr_mem_times + 1);
+	p->mem_times[p->nr_mem_times++] = *t;
 }
 
 void profile__add_taker(struct profile *p, const struct ap_taker *t)
@@ -878,6 +921,16 @@ static void remap_row_stacks(struct profile *p, const uint32_t *map)
 		o->stack = map[o->stack];
 		hmap_put(&p->off_ids, (uint32_t[]){ o->pid, o->tid, o->stack, o->reason }, 16, i);
 	}
+	hmap_free(&p->mem_ids);
+	for (i = 0; i < p->nr_mem; i++) {
+		struct ap_mem_row *m = &p->mem[i];
+
+		m->stack = map[m->stack];
+		hmap_put(&p->mem_ids, (uint32_t[]){ m->pid, m->tid, m->stack, m->kind }, 16, i);
+	}
+	for (i = 0; i < p->nr_mem_times; i++)
+		if (p->mem_times[i].stack < p->nr_stacks)
+			p->mem_times[i].stack = map[p->mem_times[i].stack];
 	hmap_free(&p->slow_ids);
 	for (i = 0; i < p->nr_slow; i++) {
 		struct ap_slow_call *r = &p->slow[i];

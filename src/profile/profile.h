@@ -170,6 +170,34 @@ struct ap_interval {
 	uint32_t pid, tid, reason, stack;  /* stack: AP_NONE until known */
 };
 
+/* Memory (the memory collector, src/collect/memory.c; --malloc): bytes by
+ * (pid, tid, stack, kind). AP_MEM_FAULT and AP_MEM_ALLOC are sampled, each
+ * sample weighing the bytes it stands for (bytes is the estimate, count the
+ * samples); the mapping kinds are exact (count is calls). */
+enum ap_mem_kind {
+	AP_MEM_FAULT,       /* page faults: resident memory first touched */
+	AP_MEM_MAP,         /* mmap, brk growth, mremap growth: address space mapped */
+	AP_MEM_UNMAP,       /* munmap, brk shrink, mremap shrink: unmapped */
+	AP_MEM_ALLOC,       /* --malloc: bytes allocated (malloc, calloc, realloc) */
+	AP_MEM_LIVE,        /* --malloc: sampled allocations not freed at the end */
+	AP_MEM__COUNT,
+};
+
+struct ap_mem_row {
+	uint32_t pid, tid, stack, kind;     /* kind: enum ap_mem_kind */
+	uint64_t bytes, count;
+};
+
+/* one memory sample or mapping call in time (leak slopes, transient
+ * mappings); CLOCK_MONOTONIC ns. addr: the fault address, or the mapping's
+ * start; bytes: the sample's weight, or the mapping's length. */
+struct ap_mem_time {
+	uint64_t t_ns, bytes, addr;
+	uint32_t pid, tid, stack, kind;     /* kind: enum ap_mem_kind */
+};
+
+#define AP_MEM_TIMES_MAX 250000     /* memory samples and mapping calls on the timeline */
+
 /* Caps of the per-event records: beyond these, entries are counted, not
  * kept (README, "Output size"). The timeline costs 24 bytes a sample in
  * memory, ~25 in cpu.json and 75 or more in trace.json; an interval 40
@@ -260,6 +288,17 @@ struct profile {
 	uint64_t slow_dropped;          /* slow calls whose row did not fit (counter at the end) */
 	bool has_syscalls;      /* the syscall collector ran */
 	uint64_t slow_ns;
+
+	struct ap_mem_row *mem;         /* memory bytes by (pid, tid, stack, kind) */
+	size_t nr_mem, cap_mem;
+	struct hmap mem_ids;
+	struct ap_mem_time *mem_times;  /* in arrival order, capped (AP_MEM_TIMES_MAX) */
+	size_t nr_mem_times, cap_mem_times;
+	uint64_t mem_times_dropped;
+	bool has_memory;        /* the memory collector ran (page faults, mappings) */
+	bool has_malloc;        /* ... and --malloc's allocator probes */
+	uint64_t mem_period;    /* page faults: 0 frequency mode (the weight is each
+				 * sample's period), else faults per sample */
 
 	struct ap_sample_time *times;   /* every sample, in arrival order */
 	size_t nr_times, cap_times;
@@ -416,6 +455,13 @@ void profile__add_sys_err(struct profile *p, uint32_t pid, uint32_t nr, uint32_t
  * timeline_samples_dropped / offcpu_intervals_dropped counters) */
 void profile__add_time(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack, uint64_t t_ns);
 struct ap_interval *profile__add_interval(struct profile *p, const struct ap_interval *iv);
+/* add bytes and count to the memory row of (pid, tid, stack, kind) */
+void profile__add_mem(struct profile *p, uint32_t pid, uint32_t tid, uint32_t stack,
+		      uint32_t kind, uint64_t bytes, uint64_t count);
+/* one memory sample or mapping call on the memory timeline (capped; the
+ * excess is counted in mem_times_dropped) */
+void profile__add_mem_time(struct profile *p, const struct ap_mem_time *t);
+extern const char *const ap_mem_kind_names[AP_MEM__COUNT];
 /* count one slow call of (pid, nr, stack) in its row; false if the row
  * table is full (counted in slow_dropped) */
 bool profile__add_slow(struct profile *p, uint32_t pid, uint32_t nr, uint32_t stack,
