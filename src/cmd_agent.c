@@ -362,6 +362,8 @@ static int write_window(int dirfd, void *ctx)
 	err = cpu_json__write(win, dirfd);
 	if (!err && win->has_offcpu)
 		err = offcpu_json__write(win, dirfd);
+	if (!err && win->has_memory)
+		err = memory_json__write(win, dirfd);
 	if (err)
 		return err;
 	ws.prof = *win;

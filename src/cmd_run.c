@@ -943,6 +943,10 @@ static int write_outputs(struct ap_session *ses, const struct profile *p, bool i
 		err = offcpu_json__write(p, fd);
 	if (!err && p->has_syscalls)
 		err = syscalls_json__write(p, fd);
+	if (!err && p->has_memory)
+		err = memory_json__write(p, fd);
+	if (!err && p->has_malloc)
+		err = folded_write_malloc(p, ses->opts.view, fd);
 	if (!err)
 		err = procstat__write(ses->ps, fd);
 	self_cost__mark(&ses->cost, AP_PHASE_WRITE);

@@ -74,6 +74,15 @@ void json_add_intervals(cJSON *root, const struct profile *p);
 int json_load_intervals(struct profile *p, const cJSON *o, const struct json_tables *t,
 			const int *reason_map, size_t nr_reasons);
 
+/* artifacts/memory.json (autoprof.memory/1): profile->mem, the memory
+ * timeline and the memory flags; loaded into p (empty, or holding cpu.json
+ * already); 0 or -errno, message logged */
+#define AP_SCHEMA_MEMORY "autoprof.memory/1"
+cJSON *memory_json__build(const struct profile *p);
+int memory_json__write(const struct profile *p, int dirfd);
+int memory_json__load(struct profile *p, const char *path);
+int memory_json__load_buf(struct profile *p, const char *text, size_t len, const char *name);
+
 /* u64 values that may exceed 2^53 (addresses) are written as "0x..." */
 uint64_t json_u64(const cJSON *obj, const char *key);
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* What the analyzer reads: run.json and the artifacts of one run. cpu.json
- * is required; offcpu.json, syscalls.json, proc.json and python_calls.json
- * are used when present (the metrics they feed are then missing, and the
- * patterns that need them say so). */
+ * is required; offcpu.json, syscalls.json, memory.json, proc.json and
+ * python_calls.json are used when present (the metrics they feed are then
+ * missing, and the patterns that need them say so). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -200,6 +200,8 @@ int ap_input__load(struct ap_input *in, int dirfd, const char *dir)
 		err = load_artifact(&in->prof, afd, dir, "offcpu.json", offcpu_json__load_buf);
 	if (!err && exists(afd, "syscalls.json"))
 		err = load_artifact(&in->prof, afd, dir, "syscalls.json", syscalls_json__load_buf);
+	if (!err && exists(afd, "memory.json"))
+		err = load_artifact(&in->prof, afd, dir, "memory.json", memory_json__load_buf);
 	snprintf(label, sizeof(label), "%s/artifacts/proc.json", dir);
 	if (!err && exists(afd, "proc.json"))
 		err = load_proc(in, afd, label);

@@ -5,7 +5,8 @@
  *
  * Sample types: samples/count and cpu/nanoseconds for on-CPU samples,
  * off_cpu/nanoseconds for scheduler-measured off-CPU time (when the
- * collector ran). Labels: pid, tid, thread, process, and reason on off-CPU
+ * collector ran); memory/bytes, alloc_space/bytes and inuse_space/bytes
+ * for the memory rows (memory_columns). Labels: pid, tid, thread, process, and reason on off-CPU
  * samples; the process's labels under OpenTelemetry names (process_labels). One location per frame of the view, one function per (name,
  * file), one mapping per native file with its build id. The encoder is the
  * protobuf wire format's three cases used here (varint, length-delimited,
@@ -288,11 +289,38 @@ int ap_gzip_buf(const struct strbuf *in, struct strbuf *out)
 	return ret == Z_STREAM_END ? 0 : -EIO;
 }
 
+/* The memory sample types after the CPU ones (when the memory collector
+ * ran): memory/bytes for page faults (resident memory first touched,
+ * sampled), and with --malloc pprof's heap names alloc_space/bytes
+ * (allocated) and inuse_space/bytes (sampled allocations live at the end).
+ * Mapping calls have no column: address space mapped is not memory used.
+ * col[kind]: the kind's value index, or -1; the number of values */
+static size_t memory_columns(struct pprof *pp, const struct profile *p, size_t nv, int *col)
+{
+	int k;
+
+	for (k = 0; k < AP_MEM__COUNT; k++)
+		col[k] = -1;
+	if (!p->has_memory)
+		return nv;
+	value_type(pp, 1, "memory", "bytes");
+	col[AP_MEM_FAULT] = nv++;
+	if (p->has_malloc) {
+		value_type(pp, 1, "alloc_space", "bytes");
+		col[AP_MEM_ALLOC] = nv++;
+		value_type(pp, 1, "inuse_space", "bytes");
+		col[AP_MEM_LIVE] = nv++;
+	}
+	return nv;
+}
+
 int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 {
 	const struct profile *p = x->p;
-	uint64_t period = p->frequency_hz ? 1000000000ull / p->frequency_hz : 0, v[3];
+	uint64_t period = p->frequency_hz ? 1000000000ull / p->frequency_hz : 0, v[6] = { 0 };
 	size_t nv = p->has_offcpu ? 3 : 2, i;
+	/* memory: each kind's value column, or -1 (memory_columns) */
+	int mcol[AP_MEM__COUNT];
 	struct pprof pp = { 0 };
 	int err;
 
@@ -304,6 +332,7 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 	value_type(&pp, 1, "cpu", "nanoseconds");
 	if (p->has_offcpu)
 		value_type(&pp, 1, "off_cpu", "nanoseconds");
+	nv = memory_columns(&pp, p, nv, mcol);
 	for (i = 0; i < p->nr_counts; i++) {
 		const struct ap_count *c = &p->counts[i];
 
@@ -311,7 +340,6 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 			continue;
 		v[0] = c->count;
 		v[1] = c->count * period;
-		v[2] = 0;
 		sample(&pp, x, c->pid, c->tid, c->stack, v, nv, NULL);
 	}
 	for (i = 0; p->has_offcpu && i < p->nr_off; i++) {
@@ -322,6 +350,16 @@ int pprof_render(const struct ap_pics *x, struct strbuf *gz)
 		v[0] = v[1] = 0;
 		v[2] = r->ns;
 		sample(&pp, x, r->pid, r->tid, r->stack, v, nv, ap_off_reason_names[r->reason]);
+	}
+	memset(v, 0, sizeof(v));
+	for (i = 0; p->has_memory && i < p->nr_mem; i++) {
+		const struct ap_mem_row *r = &p->mem[i];
+
+		if (r->kind >= AP_MEM__COUNT || mcol[r->kind] < 0 || !r->bytes || !kept(x, r->pid))
+			continue;
+		v[mcol[r->kind]] = r->bytes;
+		sample(&pp, x, r->pid, r->tid, r->stack, v, nv, NULL);
+		v[mcol[r->kind]] = 0;
 	}
 	sb_append(&pp.out, pp.maps.buf ? pp.maps.buf : "", pp.maps.len);
 	sb_append(&pp.out, pp.locs.buf ? pp.locs.buf : "", pp.locs.len);

@@ -94,4 +94,11 @@ char *ap_py_missing_note(const struct profile *p, const struct ap_process *pr);
 void ap_py_missing_print(const struct profile *p, FILE *f);
 #define AP_PY_NOTES_MAX 10
 
+/* --malloc's views (folded.c): bytes of one memory kind by stack (weight
+ * = bytes); alloc.folded (AP_MEM_ALLOC) and live.folded (AP_MEM_LIVE) into
+ * dirfd, 0 or -errno */
+void folded_render_mem_kind(const struct profile *p, enum ap_view view, uint32_t kind,
+			    struct strbuf *out);
+int folded_write_malloc(const struct profile *p, enum ap_view view, int dirfd);
+
 #endif

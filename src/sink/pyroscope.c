@@ -19,7 +19,7 @@
 
 struct group {
 	char *name;
-	uint64_t weight;        /* samples and off-CPU rows */
+	uint64_t weight;        /* samples, off-CPU and memory rows */
 	size_t out;             /* the request it goes into */
 };
 
@@ -163,6 +163,10 @@ int pyroscope__push_window(struct ap_push *sink, const struct profile *win,
 		add_weight(&gs, win, win->counts[i].pid, win->counts[i].count);
 	for (i = 0; win->has_offcpu && i < win->nr_off; i++)
 		add_weight(&gs, win, win->off[i].pid, 1);
+	for (i = 0; win->has_memory && i < win->nr_mem; i++) /* pprof's memory sample types */
+		if (win->mem[i].kind == AP_MEM_FAULT || win->mem[i].kind == AP_MEM_ALLOC ||
+		    win->mem[i].kind == AP_MEM_LIVE)
+			add_weight(&gs, win, win->mem[i].pid, 1);
 	n = assign(&gs, res);
 	pyroscope_clean(host_name, host, sizeof(host));
 	in.prof = *win; /* a shallow view: the pprof writer reads a run as loaded artifacts */
