@@ -98,6 +98,38 @@ static void series(struct strbuf *sb, const struct ap_pics *x)
 	sb_puts(sb, "]");
 }
 
+/* the memory rows the page's memory views weigh: page faults, and with
+ * --malloc allocated and live bytes (mapping calls are not drawn) */
+static bool mem_shown(const struct ap_mem_row *r)
+{
+	return r->bytes && (r->kind == AP_MEM_FAULT || r->kind == AP_MEM_ALLOC || r->kind == AP_MEM_LIVE);
+}
+
+/* "memory", "malloc", the kind names and the rows [pid, tid, stack, kind,
+ * bytes] (pid and tid: a row's thread may have no on-CPU sample) */
+static void mem_rows(struct strbuf *sb, const struct profile *p, const int32_t *smap)
+{
+	const char *sep = "";
+	size_t i;
+	int k;
+
+	sb_printf(sb, ",\"memory\":%s,\"malloc\":%s,\"mkinds\":[", p->has_memory ? "true" : "false",
+		  p->has_malloc ? "true" : "false");
+	for (k = 0; k < AP_MEM__COUNT; k++)
+		sb_printf(sb, "%s\"%s\"", k ? "," : "", ap_mem_kind_names[k]);
+	sb_puts(sb, "],\"mem\":[");
+	for (i = 0; p->has_memory && i < p->nr_mem; i++) {
+		const struct ap_mem_row *r = &p->mem[i];
+
+		if (!mem_shown(r))
+			continue;
+		sb_printf(sb, "%s%u,%u,%d,%u,%llu", sep, r->pid, r->tid, smap[r->stack], r->kind,
+			  (unsigned long long)r->bytes);
+		sep = ",";
+	}
+	sb_puts(sb, "]");
+}
+
 static void data(struct strbuf *sb, const struct ap_pics *x)
 {
 	const struct profile *p = x->p;
@@ -111,10 +143,14 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 	memset(fmap, 0xff, (p->nr_frames + 1) * sizeof(*fmap));
 	memset(smap, 0xff, (p->nr_stacks + 1) * sizeof(*smap));
 	/* the stacks rows use, numbered in first use; their frames likewise */
-	for (i = 0; i < p->nr_counts + p->nr_off; i++) {
-		uint32_t st = i < p->nr_counts ? p->counts[i].stack : p->off[i - p->nr_counts].stack;
+	for (i = 0; i < p->nr_counts + p->nr_off + p->nr_mem; i++) {
+		uint32_t st = i < p->nr_counts ? p->counts[i].stack :
+			      i < p->nr_counts + p->nr_off ? p->off[i - p->nr_counts].stack :
+			      p->mem[i - p->nr_counts - p->nr_off].stack;
 		const uint32_t *fr;
 
+		if (i >= p->nr_counts + p->nr_off && !mem_shown(&p->mem[i - p->nr_counts - p->nr_off]))
+			continue;
 		if (smap[st] >= 0)
 			continue;
 		smap[st] = ns++;
@@ -220,7 +256,9 @@ static void data(struct strbuf *sb, const struct ap_pics *x)
 			  r->reason, (unsigned long long)(r->ns / 1000));
 		sep = ",";
 	}
-	sb_puts(sb, "],\"findings\":");
+	sb_puts(sb, "]");
+	mem_rows(sb, p, smap);
+	sb_puts(sb, ",\"findings\":");
 	if (x->findings)
 		jraw(sb, cJSON_GetObjectItemCaseSensitive(x->findings, "findings"));
 	else

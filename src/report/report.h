@@ -100,5 +100,9 @@ void ap_py_missing_print(const struct profile *p, FILE *f);
 void folded_render_mem_kind(const struct profile *p, enum ap_view view, uint32_t kind,
 			    struct strbuf *out);
 int folded_write_malloc(const struct profile *p, enum ap_view view, int dirfd);
+/* the terminal's memory block (memsummary.c): page-fault bytes, the three
+ * heaviest stacks' leaf functions, mapping totals, --malloc's bytes; nothing
+ * without memory rows */
+void ap_memory_print(const struct profile *p, enum ap_view view, FILE *f);
 
 #endif

@@ -791,6 +791,7 @@ void summary_print(const struct profile *p, const struct summary_info *si, FILE 
 	}
 	if (p->has_syscalls)
 		print_syscalls(f, p, 8);
+	ap_memory_print(p, si->view, f);
 	if (outdir) {
 		struct strbuf more = { 0 };
 
