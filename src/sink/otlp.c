@@ -379,6 +379,37 @@ static int cmp_off(const void *a, const void *b, void *ctx)
 	return x->stack < y->stack ? -1 : x->stack > y->stack;
 }
 
+/* memory rows by (pid, kind, tid, stack): a process's rows of one kind are
+ * one profile */
+static int cmp_mem(const void *a, const void *b, void *ctx)
+{
+	const struct profile *p = ctx;
+	const struct ap_mem_row *x = &p->mem[*(const uint32_t *)a], *y = &p->mem[*(const uint32_t *)b];
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* the sample type of a memory kind's profile (pprof's names, as
+ * profile.pb.gz), NULL for the kinds not sent (mapping calls) */
+static const char *mem_type(const struct profile *p, uint32_t kind)
+{
+	switch (kind) {
+	case AP_MEM_FAULT:
+		return "memory";
+	case AP_MEM_ALLOC:
+		return p->has_malloc ? "alloc_space" : NULL;
+	case AP_MEM_LIVE:
+		return p->has_malloc ? "inuse_space" : NULL;
+	}
+	return NULL;
+}
+
 static uint32_t *sorted_rows(size_t n, int (*cmp)(const void *, const void *, void *),
 			     const struct profile *p)
 {
@@ -396,33 +427,39 @@ static void processes(struct enc *e, const struct ap_window_info *wi, const char
 {
 	const struct profile *p = e->p;
 	size_t nc = p->nr_counts, no = p->has_offcpu ? p->nr_off : 0, ic = 0, io = 0;
+	size_t nm = p->has_memory ? p->nr_mem : 0, im = 0;
 	uint32_t *cs = sorted_rows(nc, cmp_count, p), *os = sorted_rows(no, cmp_off, p);
+	uint32_t *ms = sorted_rows(nm, cmp_mem, p);
 	int64_t period = p->frequency_hz ? 1000000000ll / p->frequency_hz : 0;
 	Scope *scope = arena_alloc(e, sizeof(*scope));
 
 	opentelemetry__proto__common__v1__instrumentation_scope__init(scope);
 	scope->name = (char *)AP_OTLP_SCOPE;
 	scope->version = (char *)AP_VERSION;
-	while (ic < nc || io < no) {
+	while (ic < nc || io < no || im < nm) {
 		uint32_t pid = ic < nc ? p->counts[cs[ic]].pid : UINT32_MAX;
-		size_t ec = ic, eo = io;
+		size_t ec = ic, eo = io, em = im;
 		ResProf *rp = arena_alloc(e, sizeof(*rp));
 		ScopeProf *sp = arena_alloc(e, sizeof(*sp));
 		Prof *pr;
 
 		if (io < no && p->off[os[io]].pid < pid)
 			pid = p->off[os[io]].pid;
+		if (im < nm && p->mem[ms[im]].pid < pid)
+			pid = p->mem[ms[im]].pid;
 		while (ec < nc && p->counts[cs[ec]].pid == pid)
 			ec++;
 		while (eo < no && p->off[os[eo]].pid == pid)
 			eo++;
+		while (em < nm && p->mem[ms[em]].pid == pid)
+			em++;
 		opentelemetry__proto__profiles__v1development__resource_profiles__init(rp);
 		opentelemetry__proto__profiles__v1development__scope_profiles__init(sp);
 		rp->resource = resource(e, pid, host);
 		rp->scope_profiles = arena_alloc(e, sizeof(*rp->scope_profiles));
 		rp->scope_profiles[rp->n_scope_profiles++] = sp;
 		sp->scope = scope;
-		sp->profiles = arena_alloc(e, 2 * sizeof(*sp->profiles));
+		sp->profiles = arena_alloc(e, (2 + AP_MEM__COUNT) * sizeof(*sp->profiles));
 		if (ec > ic) {
 			pr = profile_msg(e, wi, ec - ic);
 			pr->sample_type = value_type(e, "samples", "count");
@@ -452,10 +489,33 @@ static void processes(struct enc *e, const struct ap_window_info *wi, const char
 			}
 			sp->profiles[sp->n_profiles++] = pr;
 		}
-		TABLE_ADD(e->res, rp);
+		while (im < em) { /* one profile per memory kind, in kind order */
+			uint32_t kind = p->mem[ms[im]].kind;
+			const char *type = mem_type(p, kind);
+			size_t ek = im;
+
+			while (ek < em && p->mem[ms[ek]].kind == kind)
+				ek++;
+			pr = NULL;
+			for (; im < ek; im++) {
+				const struct ap_mem_row *r = &p->mem[ms[im]];
+
+				if (!type || !r->bytes)
+					continue;
+				if (!pr) {
+					pr = profile_msg(e, wi, ek - im);
+					pr->sample_type = value_type(e, type, "bytes");
+					sp->profiles[sp->n_profiles++] = pr;
+				}
+				pr->samples[pr->n_samples++] = sample(e, pid, r->tid, r->stack, NULL, r->bytes);
+			}
+		}
+		if (sp->n_profiles)
+			TABLE_ADD(e->res, rp);
 	}
 	free(cs);
 	free(os);
+	free(ms);
 }
 
 int otlp__encode_window(const struct profile *win, const struct ap_window_info *wi,

@@ -17,8 +17,12 @@
  *        whose single value is its number of samples;
  *      - when the window has off-CPU data, an off-CPU profile: sample type
  *        off_cpu/nanoseconds, one Sample per (thread, stack, reason);
+ *      - when the window has memory data, one profile per memory kind
+ *        with rows: memory/bytes (page faults' bytes, sampled), and with
+ *        --malloc alloc_space/bytes and inuse_space/bytes (pprof's heap
+ *        names), one Sample per (thread, stack) whose value is its bytes;
  *    each Sample has the attributes thread.id and thread.name (and
- *    autoprof.offcpu.reason off CPU); both profiles span the window
+ *    autoprof.offcpu.reason off CPU); every profile spans the window
  *    (time_unix_nano, duration_nano from its wall-clock start and end);
  *  - one ProfilesDictionary shared by all processes: strings, functions,
  *    mappings (one per native file, with its GNU build id), locations (one
