@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* libFuzzer target: the artifact loaders (cpu.json, offcpu.json,
- * syscalls.json) on arbitrary bytes, one after the other into one profile
+ * syscalls.json, memory.json) on arbitrary bytes, one after the other into one profile
  * as `analyze` would load them (the schema field picks which accepts it),
  * then every picture and interchange writer on whatever was loaded. */
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "artifact/artifact.h"
 #include "log.h"
 #include "report/formats.h"
+#include "report/report.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -22,6 +23,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	cpu_json__load_buf(&in.prof, (const char *)data, size, "fuzz");
 	offcpu_json__load_buf(&in.prof, (const char *)data, size, "fuzz");
 	syscalls_json__load_buf(&in.prof, (const char *)data, size, "fuzz");
+	memory_json__load_buf(&in.prof, (const char *)data, size, "fuzz");
 	in.target = (char *)"fuzz";
 	for (v = AP_VIEW_MIXED; v <= AP_VIEW_FULL; v += 3) {
 		ap_pics_init(&x, &in, v, -1);
@@ -30,6 +32,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		pprof_render(&x, &sb);
 		speedscope_render(&x, &sb);
 		trace_render(&x, &sb);
+		folded_render_mem_kind(&in.prof, v, AP_MEM_ALLOC, &sb);
 		sb.len = 0;
 		ap_pics_free(&x);
 	}

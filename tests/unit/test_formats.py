@@ -70,7 +70,24 @@ def artifacts(d):
     return cpu, off
 
 
-def test_pprof(d, cpu, off):
+def memory(d):
+    """artifacts/memory.json, or None"""
+    return load(d, "artifacts/memory.json") if os.path.exists(os.path.join(d, "artifacts/memory.json")) else None
+
+
+# the memory kinds drawn in profile.pb.gz and report.html, and their pprof sample types
+MEM_TYPES = [("fault", "memory"), ("alloc", "alloc_space"), ("live", "inuse_space")]
+
+
+def mem_types(mem):
+    return [t for k, t in MEM_TYPES if k == "fault" or mem.get("has_malloc")] if mem else []
+
+
+def mem_bytes(mem, kind):
+    return sum(r["bytes"] for r in mem["rows"] if r["kind"] == kind)
+
+
+def test_pprof(d, cpu, off, mem=None):
     try:
         p = protoc_decode(os.path.join(d, "profile.pb.gz"))
     except Exception as e:  # noqa: BLE001 - reported as the failure
@@ -81,6 +98,7 @@ def test_pprof(d, cpu, off):
     s = lambda i: st[i] if i < len(st) else None  # noqa: E731
     types = [(s(v["type"][0]), s(v["unit"][0])) for v in p["sample_type"]]
     want = [("samples", "count"), ("cpu", "nanoseconds")] + ([("off_cpu", "nanoseconds")] if off else [])
+    want += [(t, "bytes") for t in mem_types(mem)]
     check("pprof_sample_types", types == want, f"{types} != {want}")
     check("pprof_string0", st and st[0] == "", "string_table[0] is not empty")
     freq = cpu["frequency_hz"]
@@ -118,13 +136,18 @@ def test_pprof(d, cpu, off):
         per[(lab.get("pid"), lab.get("tid"))] += v[0]
         if (lab.get("pid"), lab.get("tid")) in names and lab.get("thread") != names[(lab["pid"], lab["tid"])]:
             bad_label += 1
-        if v[2] and not lab.get("reason"):
+        if off and v[2] and not lab.get("reason"):
             bad_label += 1
     want = collections.Counter()
     for r in cpu["samples"]:
         want[(r["pid"], r["tid"])] += r["count"]
     check("pprof_per_thread", +per == +want, f"{dict(per)} != {dict(want)}")
     check("pprof_labels", bad_label == 0, f"{bad_label} samples with a wrong thread or missing reason label")
+    # memory: each kind's column sums to memory.json's rows of that kind
+    for k, t in MEM_TYPES:
+        if (t, "bytes") in types:
+            got = sum(v[types.index((t, "bytes"))] for v in vals)
+            check(f"pprof_{t}_bytes", got == mem_bytes(mem, k), f"{got} != {mem_bytes(mem, k)} bytes of {k} rows")
     # Python frames: no mapping, their source file and line
     py = [(s(funcs[ln["function_id"][0]]["filename"][0]), ln["line"][0] if ln["line"] else 0)
           for x in locs.values() if not x["mapping_id"] for ln in x["line"]
@@ -251,7 +274,7 @@ def test_svg(d, cpu):
     check("svg_widths", all(0 < float(r.get("width")) <= 1180.001 for r in rects), "a frame is wider than the graph")
 
 
-def test_html(d, cpu, findings):
+def test_html(d, cpu, findings, mem=None):
     with open(os.path.join(d, "report.html")) as f:
         html = f.read()
     m = re.search(r'<script id="ap-data" type="application/json">(.*?)</script>', html, re.S)
@@ -266,6 +289,12 @@ def test_html(d, cpu, findings):
     want = len(findings["findings"]) if findings else 0
     got = len(data["findings"] or [])
     check("html_findings", got == want, f"{got} findings in the page, {want} in findings.json")
+    if mem:  # rows [pid, tid, stack, kind, bytes] of the memory views
+        rows = data.get("mem") or []
+        kinds = data.get("mkinds") or []
+        for k, _ in MEM_TYPES[:len(mem_types(mem))]:
+            got = sum(rows[i + 4] for i in range(0, len(rows), 5) if kinds[rows[i + 3]] == k)
+            check(f"html_mem_{k}", data.get("memory") and got == mem_bytes(mem, k), f"{got} != {mem_bytes(mem, k)} bytes")
     # self-contained: nothing fetched (no src=/href= to anything, no url())
     ext = re.findall(r'(?:src|href)\s*=\s*["\'](?!#)[^"\']+|url\((?!#)', html)
     check("html_self_contained", not ext, f"external references {ext[:3]}")
@@ -280,6 +309,8 @@ def main():
     try:
         d = os.path.join(tmp, "run")
         shutil.copytree(a.run or os.path.join(ROOT, "tests/fixtures/analyze/run1"), d)
+        if not a.run:  # the fixture's memory rows (page faults and --malloc's)
+            shutil.copy(os.path.join(ROOT, "tests/fixtures/memory/memory.json"), os.path.join(d, "artifacts"))
         for f in ("report.html", "flame.svg", "profile.pb.gz", "speedscope.json", "trace.json"):
             if os.path.exists(os.path.join(d, f)):
                 os.unlink(os.path.join(d, f))
@@ -288,12 +319,13 @@ def main():
         r = subprocess.run([a.ap, "report", "-q", d], capture_output=True, text=True)
         check("report_runs", r.returncode == 0 and not r.stdout, f"exit {r.returncode}: {r.stderr.strip()}")
         cpu, off = artifacts(d)
+        mem = memory(d)
         findings = load(d, "findings.json")
-        test_pprof(d, cpu, off)
+        test_pprof(d, cpu, off, mem)
         test_speedscope(d, cpu, off)
         test_trace(d, cpu, off)
         test_svg(d, cpu)
-        test_html(d, cpu, findings)
+        test_html(d, cpu, findings, mem)
         # the same artifacts give the same bytes
         first = {f: open(os.path.join(d, f), "rb").read() for f in
                  ("report.html", "flame.svg", "profile.pb.gz", "speedscope.json", "trace.json")}
