@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "artifact/artifact.h"
 #include "artifact/input.h"
 #include "log.h"
@@ -19,6 +20,9 @@
 #include "report/formats.h"
 #include "report/report.h"
 #include "sink/otlp.h"
+#include "sink/push.h"
+#include "sink/pyroscope.h"
+#include "sink/spool.h"
 #include "unit.h"
 #include "util.h"
 #include "opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
@@ -386,4 +390,85 @@ TEST(memory_html_and_summary)
 	ASSERT_EQ(len, 0, "no rows: no block");
 	free(out);
 	profile__free(&in.prof);
+}
+
+/* a gzip body inflated into out; 0 or -1 */
+static int gunzip(const void *in, size_t len, struct strbuf *out)
+{
+	z_stream z = { 0 };
+	char buf[65536];
+	int ret;
+
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return -1;
+	z.next_in = (Bytef *)in;
+	z.avail_in = len;
+	do {
+		z.next_out = (Bytef *)buf;
+		z.avail_out = sizeof(buf);
+		ret = inflate(&z, Z_NO_FLUSH);
+		sb_append(out, buf, sizeof(buf) - z.avail_out);
+	} while (ret == Z_OK);
+	inflateEnd(&z);
+	return ret == Z_STREAM_END ? 0 : -1;
+}
+
+static bool has_bytes(const struct strbuf *b, const char *s)
+{
+	return b->buf && memmem(b->buf, b->len, s, strlen(s)) != NULL;
+}
+
+/* The Pyroscope push of a window with memory rows: each service's pprof
+ * has the memory sample types (alloc_space and inuse_space with --malloc),
+ * and a process with memory rows only is pushed too. The sink's URL
+ * refuses connections: the requests are read back from its spool. */
+TEST(memory_pyroscope_window)
+{
+	char *dir = unit_temp_dir("mempush");
+	struct ap_window_info wi = { .start_real_ns = 1795944615123456789ull,
+				     .end_real_ns = 1795944630123456789ull,
+				     .start_mono_ns = 1000000000ull, .end_mono_ns = 16000000000ull,
+				     .nr_cpus = 2 };
+	struct ap_push_conf c = { .name = "pyroscope", .url = "http://127.0.0.1:1",
+				  .timeout_s = 1, .spool_max_bytes = 64 << 20 };
+	struct ap_pyroscope_result res;
+	struct ap_push *sink = NULL;
+	struct ap_spool *s = NULL;
+	struct ap_spool_entry e;
+	struct profile p;
+	int fd, n = 0, typed = 0, memonly = 0;
+
+	if (!ASSERT_TRUE(dir != NULL, "temp dir"))
+		return;
+	build(&p, true);
+	profile__add_mem(&p, 20, 20, p.mem[0].stack, AP_MEM_FAULT, 8192, 1);
+	profile__process(&p, 20)->exe = profile__str(&p, "/opt/bin/toucher");
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	ASSERT_EQ(ap_push__open(fd, &c, &sink), 0, "sink");
+	if (!sink)
+		goto out;
+	ASSERT_EQ(pyroscope__push_window(sink, &p, &wi, "h1", &res), 0, "pushed");
+	ASSERT_EQ(res.requests, 2, "app and the memory-only process");
+	ap_push__free(sink);
+	ASSERT_EQ(ap_spool__open(fd, "pyroscope", 64 << 20, NULL, &s), 0, "spool");
+	while (s && !ap_spool__peek(s, &e)) {
+		struct strbuf pb = { 0 };
+
+		n++;
+		if (!gunzip(e.body, e.len, &pb) && has_bytes(&pb, "memory") &&
+		    has_bytes(&pb, "alloc_space") && has_bytes(&pb, "inuse_space") && has_bytes(&pb, "bytes"))
+			typed++;
+		memonly += strstr(e.path, "unknown_service%3Atoucher") != NULL;
+		sb_free(&pb);
+		ap_spool__remove(s, e.seq);
+		ap_spool_entry_free(&e);
+	}
+	ASSERT_EQ(n, 2, "requests spooled");
+	ASSERT_EQ(typed, 2, "each pprof has the memory sample types");
+	ASSERT_EQ(memonly, 1, "the memory-only process's request");
+out:
+	ap_spool__close(s);
+	close(fd);
+	unit_rm_rf(dir);
+	profile__free(&p);
 }
