@@ -3,6 +3,7 @@
  * stack, kind) and the memory timeline (profile.h, "Memory"), with the
  * symbol tables of cpu.json. Field reference: docs/ARTIFACTS.md. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,9 @@ static const char *const mem_time_cols[] = { "t_us", "pid", "tid", "stack", "kin
 #define NR_TIME_COLS AP_ARRAY_SIZE(mem_time_cols)
 
 /* µs since profiling start */
-static double rel_us(const struct profile *p, uint64_t t_ns)
+static uint64_t rel_us(const struct profile *p, uint64_t t_ns)
 {
-	return t_ns > p->start_mono_ns ? (double)((t_ns - p->start_mono_ns) / 1000) : 0;
+	return t_ns > p->start_mono_ns ? (t_ns - p->start_mono_ns) / 1000 : 0;
 }
 
 static const char *kind_name(uint32_t kind)
@@ -26,7 +27,7 @@ static const char *kind_name(uint32_t kind)
 
 cJSON *memory_json__build(const struct profile *p)
 {
-	cJSON *root = cJSON_CreateObject(), *arr, *o, *tl, *c[NR_TIME_COLS];
+	cJSON *root = cJSON_CreateObject(), *arr, *o, *tl;
 	uint64_t bytes[AP_MEM__COUNT] = { 0 }, count[AP_MEM__COUNT] = { 0 };
 	size_t i, k;
 
@@ -63,20 +64,24 @@ cJSON *memory_json__build(const struct profile *p)
 		cJSON_AddNumberToObject(t, "count", (double)count[k]);
 	}
 
+	/* The timeline's columns as raw JSON text: a cJSON node per number
+	 * would be 1.75 million nodes (~110 MB) at the cap */
 	tl = cJSON_AddObjectToObject(root, "timeline");
 	cJSON_AddNumberToObject(tl, "dropped", (double)p->mem_times_dropped);
-	for (k = 0; k < NR_TIME_COLS; k++)
-		c[k] = json_add_column(tl, mem_time_cols[k]);
-	for (i = 0; i < p->nr_mem_times; i++) {
-		const struct ap_mem_time *t = &p->mem_times[i];
+	for (k = 0; k < NR_TIME_COLS; k++) {
+		struct strbuf sb = { 0 };
 
-		json_push(c[0], rel_us(p, t->t_ns));
-		json_push(c[1], t->pid);
-		json_push(c[2], t->tid);
-		json_push(c[3], t->stack);
-		json_push(c[4], t->kind);
-		json_push(c[5], (double)t->bytes);
-		json_push(c[6], (double)t->addr); /* user addresses: under 2^47 */
+		sb_puts(&sb, "[");
+		for (i = 0; i < p->nr_mem_times; i++) {
+			const struct ap_mem_time *t = &p->mem_times[i];
+			uint64_t v = k == 0 ? rel_us(p, t->t_ns) : k == 1 ? t->pid : k == 2 ? t->tid :
+				     k == 3 ? t->stack : k == 4 ? t->kind : k == 5 ? t->bytes : t->addr;
+
+			sb_printf(&sb, "%s%" PRIu64, i ? "," : "", v);
+		}
+		sb_puts(&sb, "]");
+		cJSON_AddRawToObject(tl, mem_time_cols[k], sb.buf);
+		sb_free(&sb);
 	}
 	return root;
 }
