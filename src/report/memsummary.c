@@ -79,7 +79,7 @@ void ap_memory_print(const struct profile *p, enum ap_view view, FILE *f)
 		(unsigned long long)count[AP_MEM_FAULT]);
 	if (ntop) {
 		vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
-		fprintf(f, "  most by");
+		fprintf(f, "  top stacks by leaf:");
 		for (j = 0; j < ntop; j++) {
 			char *clean;
 
@@ -92,9 +92,10 @@ void ap_memory_print(const struct profile *p, enum ap_view view, FILE *f)
 		fputc('\n', f);
 		free(vf);
 	}
-	fprintf(f, "  mappings: %s mapped in %llu calls, %s unmapped in %llu calls\n",
+	fprintf(f, "  mappings: %s mapped in %llu call%s, %s unmapped in %llu call%s\n",
 		human_bytes(bytes[AP_MEM_MAP], a, sizeof(a)), (unsigned long long)count[AP_MEM_MAP],
-		human_bytes(bytes[AP_MEM_UNMAP], b, sizeof(b)), (unsigned long long)count[AP_MEM_UNMAP]);
+		count[AP_MEM_MAP] == 1 ? "" : "s", human_bytes(bytes[AP_MEM_UNMAP], b, sizeof(b)),
+		(unsigned long long)count[AP_MEM_UNMAP], count[AP_MEM_UNMAP] == 1 ? "" : "s");
 	if (p->has_malloc)
 		fprintf(f, "  malloc: %s allocated (sampled), %s of the samples still live at the end\n",
 			human_bytes(bytes[AP_MEM_ALLOC], a, sizeof(a)),

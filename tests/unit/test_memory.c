@@ -365,8 +365,8 @@ TEST(memory_html_and_summary)
 	ap_memory_print(&in.prof, AP_VIEW_MIXED, f);
 	fclose(f);
 	ASSERT_TRUE(strstr(out, "\nMemory: 64.0 MiB first touched (page faults, sampled: 16 samples)\n"
-				"  most by fill 75.0%, grow 18.8%, cold 6.2%\n"
-				"  mappings: 65.0 MiB mapped in 3 calls, 32.0 MiB unmapped in 1 calls\n"
+				"  top stacks by leaf: fill 75.0%, grow 18.8%, cold 6.2%\n"
+				"  mappings: 65.0 MiB mapped in 3 calls, 32.0 MiB unmapped in 1 call\n"
 				"  malloc: 100 MiB allocated (sampled), 3.0 MiB of the samples still live at the end\n") == out,
 		    "the memory block");
 	for (s = out; *s; s++)
