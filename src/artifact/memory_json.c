@@ -2,6 +2,7 @@
 /* artifacts/memory.json (autoprof.memory/1): memory bytes by (pid, tid,
  * stack, kind) and the memory timeline (profile.h, "Memory"), with the
  * symbol tables of cpu.json. Field reference: docs/ARTIFACTS.md. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -120,6 +121,8 @@ static int field_u64(const cJSON *o, const char *key, uint64_t *out)
 	if (cJSON_IsString(it)) {
 		char *end;
 
+		if (!isdigit((unsigned char)it->valuestring[0])) /* strtoull takes " -5" */
+			return -EINVAL;
 		errno = 0;
 		*out = strtoull(it->valuestring, &end, 0);
 		return errno || end == it->valuestring || *end ? -EINVAL : 0;

@@ -227,6 +227,8 @@ TEST(memory_json_malformed)
 			   "\"tid\":[1],\"stack\":[0],\"kind\":[1],\"bytes\":[1],\"addr\":[0]}}"), 0,
 		  "the file's own kind table");
 	ASSERT_EQ(load_str(HEAD "\"mem_period\":-1}"), -EINVAL, "negative period");
+	ASSERT_EQ(load_str(HEAD "\"mem_period\":\"-0x10\"}"), -EINVAL, "a negative hex string");
+	ASSERT_EQ(load_str(HEAD "\"mem_period\":\"0x10\"}"), 0, "a hex string");
 }
 
 TEST(memory_folded_malloc)
