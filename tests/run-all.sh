@@ -65,10 +65,12 @@ run integration tests/integration/run.sh
 # and Debian unstable's 3.15 (debug offsets, PGO-split eval loop, thread
 # state in TLS); 3.9, 3.11.7, 3.12, 3.13 and 3.14 repeat their neighbours'
 # userspace code (saves ~5 s each). Its tests that mostly wait run in the
-# second lane (T_LANE=1; see LANE_LIST in tests/integration/run.sh)
+# second lane (T_LANE=2: LANE_LIST and LANE_MORE in tests/integration/run.sh)
+# from agent_sigterm on, beside its suites' tests, not beside its first,
+# CPU-bound ones (attach, threads, the Python checks)
 asan_pythons="/root/.pyenv/versions/3.8.*/bin/python3.8 /root/.pyenv/versions/3.10.*/bin/python3.10
 	/usr/bin/python3.11 build/debian-python/bin/python3.15-unstable"
-run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
+run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=2 T_LANE_AT=agent_sigterm T_OUT=build/tests/out-asan \
 	PYTHONS="$(echo $asan_pythons)" \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \

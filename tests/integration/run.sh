@@ -1261,15 +1261,16 @@ LANE_LIST="metrics_silent_clients agent_offcpu signal_words all_filter_rename
 # In a full run (or named tests with T_LANE=2) the lane also takes these,
 # which wait on their own processes (an attach to a stalled or idle target,
 # a blocked thread woken, sleeping pools, runs that sleep between repeats):
-# ~22 s of wall, ~6 CPU-s alone. Not in the ASan stage's lane (T_LANE=1),
-# which starts beside its first, CPU-bound, tests. (py_attach_tasks stays
+# ~22 s of wall, ~6 CPU-s alone. (py_attach_tasks stays
 # in line: beside the pattern table its 300-task read and its stalled
 # attach, bounded in time, failed.)
 LANE_MORE="snapshot_timeout hung_woke outbound_idle_pool labels_cgroup_service repeat_findings"
-LANE_AT=patterns
+# (T_LANE_AT: the test the lane starts beside, if not the pattern table)
+LANE_AT=${T_LANE_AT:-patterns}
 LANE_TESTS=" $(echo $LANE_LIST) "
 { [ -z "$ONLY" ] || [ "${T_LANE:-}" = 2 ]; } && LANE_TESTS=" $(echo $LANE_LIST $LANE_MORE) "
-# (named tests: only with T_LANE=1 or 2, as the ASan stage of make test asks)
+# (named tests: only with T_LANE=1 or 2, as the ASan stage of make test asks;
+# 1: LANE_LIST only)
 if [ "${T_LANE:-}" = 0 ] || { [ -n "$ONLY" ] && [ "${T_LANE:-}" != 1 ] && [ "${T_LANE:-}" != 2 ]; }; then
 	LANE_TESTS=" "
 fi
