@@ -1264,7 +1264,8 @@ LANE_LIST="metrics_silent_clients agent_offcpu signal_words all_filter_rename
 # ~22 s of wall, ~6 CPU-s alone. (py_attach_tasks stays
 # in line: beside the pattern table its 300-task read and its stalled
 # attach, bounded in time, failed.)
-LANE_MORE="snapshot_timeout hung_woke outbound_idle_pool labels_cgroup_service repeat_findings"
+LANE_MORE="snapshot_timeout hung_woke outbound_idle_pool labels_cgroup_service repeat_findings
+	push_outage push_spool_full_resume push_retry_after push_both_sinks push_reject_400"
 # (T_LANE_AT: the test the lane starts beside, if not the pattern table)
 LANE_AT=${T_LANE_AT:-patterns}
 LANE_TESTS=" $(echo $LANE_LIST) "

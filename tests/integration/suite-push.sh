@@ -86,9 +86,20 @@ ps_cleanup() {
 	[ -n "${PS_WL:-}" ] && kill $PS_WL 2>/dev/null && wait $PS_WL 2>/dev/null
 	PS_WL=
 }
-# a busy C workload with a service name of its own
+# a workload with a service name of its own, on CPU a quarter of the time
+# (5 ms of work, 15 ms asleep: ~5 samples a second at the agent's 19 Hz, in
+# every 1 s window), so that these tests mostly wait for the agent's windows
+# and run in the second lane (LANE_LIST in run.sh) beside the others
 ps_workload() { # SERVICE SECONDS
-	OTEL_SERVICE_NAME=$1 setsid "$PS_W/cwork" $2 >/dev/null 2>&1 &
+	OTEL_SERVICE_NAME=$1 setsid /usr/bin/python3.11 -c '
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    t = time.monotonic() + 0.005
+    while time.monotonic() < t:
+        pass
+    time.sleep(0.015)
+' $2 >/dev/null 2>&1 &
 	PS_WL=$!
 }
 
