@@ -1261,7 +1261,9 @@ LANE_LIST="metrics_silent_clients agent_offcpu signal_words all_filter_rename
 # In a full run (or named tests with T_LANE=2) the lane also takes these,
 # which wait on their own processes (an attach to a stalled or idle target,
 # a blocked thread woken, sleeping pools, an agent's windows to a backend;
-# ~52 s of wall in line on a fresh clone). Beside the pattern table two
+# ~52 s of wall in line on a fresh clone; the push tests' agent, backend
+# and workload take ~40% of a CPU, after the table's alone-run workloads
+# (the lane's first ~40 s are the lighter tests above). Beside the table two
 # others failed, and stay in line: py_attach_tasks (its 300-task read and
 # its stalled attach, bounded in time) and repeat_findings (its runs' wall
 # times, whose two modes it finds, include their CPU time)
