@@ -42,6 +42,13 @@ mkdir -p build/tests
 # the pattern table needs: fetched beside the first stages; the table's own
 # setup waits for it (a lock) and, if it failed, tries again and says why
 nice -n 19 tools/corpus.sh setup >build/tests/corpus-setup-early.log 2>&1 &
+# the fuzzers (the library compiled once more by clang: ~75 CPU-s, ~40 s
+# of make test's build on a fresh clone) build beside the first stages in
+# the idle scheduling class, on a CPU no test wants (the integration stage
+# leaves its second CPU half idle); the fuzz smoke round, last, waits for them
+(nice -n 19 chrt --idle 0 make --no-print-directory -j"$(nproc)" fuzz-build ||
+	{ echo "make fuzz-build: exit $?"; exit 1; }) >build/tests/fuzz-build.log 2>&1 &
+fuzz_build=$!
 run unit env AP_FIXTURES=build/tests build/tests/unit
 run formats python3 tests/unit/test_formats.py
 run bpf build/tests/test_pywalk
@@ -58,10 +65,12 @@ run integration tests/integration/run.sh
 # and Debian unstable's 3.15 (debug offsets, PGO-split eval loop, thread
 # state in TLS); 3.9, 3.11.7, 3.12, 3.13 and 3.14 repeat their neighbours'
 # userspace code (saves ~5 s each). Its tests that mostly wait run in the
-# second lane (T_LANE=1; see LANE_LIST in tests/integration/run.sh)
+# second lane (T_LANE=2: LANE_LIST and LANE_MORE in tests/integration/run.sh)
+# from agent_sigterm on, beside its suites' tests, not beside its first,
+# CPU-bound ones (attach, threads, the Python checks)
 asan_pythons="/root/.pyenv/versions/3.8.*/bin/python3.8 /root/.pyenv/versions/3.10.*/bin/python3.10
 	/usr/bin/python3.11 build/debian-python/bin/python3.15-unstable"
-run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=1 T_OUT=build/tests/out-asan \
+run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_leaks=1 T_LANE=2 T_LANE_AT=agent_sigterm T_OUT=build/tests/out-asan \
 	PYTHONS="$(echo $asan_pythons)" \
 	tests/integration/run.sh bpf_loads c_split_and_chain threads attach sigint_launch \
 	short_lived children python_native py_short py_calls py_threads syscall_writes \
@@ -70,7 +79,11 @@ run integration-asan env AP=build/tests/autoprof-bpf-asan ASAN_OPTIONS=detect_le
 	outdir_read_traps outbound_idle_pool outdir_swapped_by_target target_signals_caps \
 	maps_truncated nofile_limit labels_cgroup_service labels_analyze_store_range agent_sigterm \
 	push_outage push_spool_full_resume metrics_silent_clients otlp_collector_agent hung_py311
-run fuzz-smoke tests/fuzz/run.sh 3
+if wait $fuzz_build; then
+	run fuzz-smoke tests/fuzz/run.sh 3
+else
+	run fuzz-smoke sh -c 'tail -15 build/tests/fuzz-build.log; echo "FAIL fuzz/build: the fuzzers did not build (build/tests/fuzz-build.log)"; echo "0 passed, 1 failed"'
+fi
 # the failures again, by stage, where a truncated log's tail shows them
 if [ $total_f != 0 ]; then
 	echo "== failed"

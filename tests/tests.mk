@@ -162,9 +162,12 @@ integration: all $(TEST_WORKLOADS)
 	$(Q)tests/integration/run.sh
 
 # everything the tests run, built on every CPU (one make -j: the build was
-# about a third of make test's time on 2 CPUs), then the tests
-TEST_BUILD := all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS) \
-	$(FUZZERS)
+# about a third of make test's time on 2 CPUs), then the tests. The
+# fuzzers, needed last, build beside the first stages (tests/run-all.sh:
+# make fuzz-build in the idle scheduling class)
+TEST_BUILD := all $(TOUT)/unit $(TOUT)/test_pywalk $(TOUT)/autoprof-bpf-asan $(FIXTURES) $(TEST_WORKLOADS)
+.PHONY: fuzz-build
+fuzz-build: $(FUZZERS)
 test: deps-test
 	@# Debian unstable's python3.14/3.15 (tools/debian-python.sh) download
 	@# and unpack beside the build, niced; the tests wait for them (a lock)

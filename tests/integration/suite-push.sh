@@ -36,11 +36,14 @@ ps_back_stop() {
 	[ -n "$PS_BACK" ] && kill $PS_BACK 2>/dev/null && wait $PS_BACK 2>/dev/null
 	PS_BACK=
 }
-# the agent on store $1/store with more options; its stderr in $1/agent.err
+# the agent on store $1/store with more options; its stderr in $1/agent.err.
+# (Not setsid: a session of its own is an autogroup of its own, which the
+# scheduler gives as much CPU as the whole session of the tests beside it,
+# the pattern table's workloads at nice -10 among them; so is the workload's)
 ps_agent_start() { # DIR ARGS...
 	local d=$1
 	shift
-	setsid "$PS_AP" agent -q -o "$d/store" "$@" 2>>"$d/agent.err" &
+	"$PS_AP" agent -q -o "$d/store" "$@" 2>>"$d/agent.err" &
 	PS_AGENT=$!
 }
 ps_agent_stop() {
@@ -86,9 +89,20 @@ ps_cleanup() {
 	[ -n "${PS_WL:-}" ] && kill $PS_WL 2>/dev/null && wait $PS_WL 2>/dev/null
 	PS_WL=
 }
-# a busy C workload with a service name of its own
+# a workload with a service name of its own, on CPU a quarter of the time
+# (5 ms of work, 15 ms asleep: ~5 samples a second at the agent's 19 Hz, in
+# every 1 s window), so that these tests mostly wait for the agent's windows
+# and run in the second lane (LANE_LIST in run.sh) beside the others
 ps_workload() { # SERVICE SECONDS
-	OTEL_SERVICE_NAME=$1 setsid "$PS_W/cwork" $2 >/dev/null 2>&1 &
+	OTEL_SERVICE_NAME=$1 /usr/bin/python3.11 -c '
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    t = time.monotonic() + 0.005
+    while time.monotonic() < t:
+        pass
+    time.sleep(0.015)
+' $2 >/dev/null 2>&1 &
 	PS_WL=$!
 }
 
@@ -449,13 +463,16 @@ t_push_retry_after() {
 }
 
 # a backend that never answers (--push-timeout 2): the windows keep being
-# closed on time, the RSS stays flat, SIGTERM ends the agent in ~grace
+# closed on time, the RSS stays flat, SIGTERM ends the agent in ~grace.
+# Only the workload is profiled (-p): the RSS is the hung pushes' and the
+# spool's, not that of the other processes the host starts meanwhile (this
+# test runs in the second lane, beside the others)
 t_push_hang() {
 	local d=$PS_O/hang rc n late rss2 rssl t0 t1
 	rm -rf $d && mkdir -p $d
 	ps_back_start $d hang
 	ps_workload push-hang-svc 60
-	ps_agent_start $d --interval 1 --push-timeout 2 --pyroscope "http://127.0.0.1:$PS_PORT"
+	ps_agent_start $d --interval 1 --push-timeout 2 -p $PS_WL --pyroscope "http://127.0.0.1:$PS_PORT"
 	ps_wait_windows $d 9 30
 	t0=$(date +%s%N)
 	ps_agent_stop
