@@ -77,11 +77,12 @@ enum ap_collector_id {
 	AP_COLL_SYSCALLS,
 	AP_COLL_PYCALLS,
 	AP_COLL_ONCPU,
+	AP_COLL_MEMORY,
 	AP_COLL__COUNT,
 };
 
 extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
-	oncpu_ops;
+	oncpu_ops, memory_ops;
 
 /* key of cc->off_stacks: an off-CPU stack identity of the BPF side */
 struct off_key {

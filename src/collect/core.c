@@ -30,6 +30,7 @@ static const struct ap_collector_ops *const collectors[AP_COLL__COUNT] = {
 	[AP_COLL_SYSCALLS] = &syscalls_ops,
 	[AP_COLL_PYCALLS] = &pycalls_ops,
 	[AP_COLL_ONCPU] = &oncpu_ops,
+	[AP_COLL_MEMORY] = &memory_ops,
 };
 
 #define for_each_collector(cc, c) \

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/* Memory collector (bpf/memory.bpf.c): page-fault samples with their
+ * mixed stacks become AP_MEM_FAULT rows weighted in bytes; mmap, munmap,
+ * brk and mremap become AP_MEM_MAP / AP_MEM_UNMAP rows, with the stack of
+ * each large call the kernel sent, and the rest per process under an
+ * empty stack. Both also go on the memory timeline. An attach failure
+ * costs only this collector: one warning, and the run goes on. */
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "collect/collect.h"
+#include "collect/mapdrain.h"
+#include "log.h"
+#include "util.h"
+
+#define MEM_RATE_DEFAULT 100    /* page-fault samples per second per CPU */
+#define MEM_TP_PROGS 5
+
+struct memory {
+	struct bpf_link **links;    /* one per online CPU */
+	int *pfds;
+	int nr_links;
+	struct bpf_link *tp[MEM_TP_PROGS];
+	uint64_t faults, maps;      /* records handled */
+	bool failed;                /* the attach failed: the run goes on without */
+};
+
+static int perf_event_open_faults(int cpu, long rate)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_PAGE_FAULTS,
+		.size = sizeof(attr),
+		/* frequency mode: the kernel re-tunes the period so that about
+		 * rate samples a second come from this CPU, whatever the fault
+		 * rate; each sample says its period (its weight) */
+		.freq = 1,
+		.sample_freq = rate,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static struct bpf_program *tp_prog(struct autoprof_bpf *skel, int i)
+{
+	struct bpf_program *progs[MEM_TP_PROGS] = {
+		skel->progs.on_mmap_exit, skel->progs.on_munmap_exit, skel->progs.on_mremap_exit,
+		skel->progs.on_brk_enter, skel->progs.on_brk_exit,
+	};
+
+	return progs[i];
+}
+
+static int memory_configure(struct ap_collector *c)
+{
+	struct cpu_collector *cc = c->cc;
+	const struct ap_options *o = &cc->ses->opts;
+	int i;
+
+	c->enabled = !o->no_memory;
+	c->priv = xcalloc(1, sizeof(struct memory));
+	bpf_program__set_autoload(cc->skel->progs.on_page_fault, c->enabled);
+	for (i = 0; i < MEM_TP_PROGS; i++)
+		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
+	/* drained per window with lookup-and-delete (mapdrain.h) */
+	map_drain_no_prealloc(cc->skel->maps.mem_maps);
+	cc->ses->prof.has_memory = c->enabled;
+	cc->ses->prof.mem_period = 0; /* frequency mode: each sample weighs its own period */
+	return 0;
+}
+
+static void memory_detach(struct ap_collector *c)
+{
+	struct memory *m = c->priv;
+	int i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->nr_links; i++) {
+		bpf_link__destroy(m->links[i]);
+		close(m->pfds[i]);
+		m->links[i] = NULL;
+	}
+	m->nr_links = 0;
+	for (i = 0; i < MEM_TP_PROGS; i++) {
+		bpf_link__destroy(m->tp[i]);
+		m->tp[i] = NULL;
+	}
+}
+
+static int attach_faults(struct ap_collector *c, long rate)
+{
+	struct cpu_collector *cc = c->cc;
+	struct memory *m = c->priv;
+	int nr_cpus = cc->ses->nr_cpus, cpu, fd, err;
+
+	m->links = xcalloc(nr_cpus, sizeof(*m->links));
+	m->pfds = xcalloc(nr_cpus, sizeof(*m->pfds));
+	for (cpu = 0; cpu < nr_cpus; cpu++) {
+		fd = perf_event_open_faults(cpu, rate);
+		if (fd < 0) {
+			err = -errno;
+			if (err == -ENODEV) /* offline CPU */
+				continue;
+			ap_warn("memory: perf_event_open(page-faults, %ld Hz) on cpu %d: %s; no memory "
+				"profile (see /proc/sys/kernel/perf_event_max_sample_rate)", rate, cpu,
+				ap_errstr(err));
+			return err;
+		}
+		m->links[m->nr_links] = bpf_program__attach_perf_event(cc->skel->progs.on_page_fault, fd);
+		if (!m->links[m->nr_links]) {
+			err = -errno;
+			close(fd);
+			ap_warn("memory: attaching the page-fault sampler on cpu %d: %s; no memory profile",
+				cpu, ap_errstr(err));
+			return err;
+		}
+		m->pfds[m->nr_links++] = fd;
+	}
+	return 0;
+}
+
+static int memory_attach(struct ap_collector *c)
+{
+	struct cpu_collector *cc = c->cc;
+	struct memory *m = c->priv;
+	long rate = cc->ses->opts.memory_rate ? cc->ses->opts.memory_rate : MEM_RATE_DEFAULT;
+	struct bpf_program *prog;
+	int i, err;
+
+	err = attach_faults(c, rate);
+	for (i = 0; !err && i < MEM_TP_PROGS; i++) {
+		prog = tp_prog(cc->skel, i);
+		m->tp[i] = bpf_program__attach(prog);
+		if (!m->tp[i]) {
+			err = -errno;
+			ap_warn("memory: attaching %s: %s; no memory profile",
+				bpf_program__section_name(prog), ap_errstr(err));
+		}
+	}
+	if (err) {
+		/* one collector's loss, not the run's: run.json says so */
+		memory_detach(c);
+		m->failed = true;
+		c->enabled = false;
+		cc->ses->prof.has_memory = false;
+	}
+	return 0;
+}
+
+static int memory_on_record(struct ap_collector *c, uint32_t type, const void *data, size_t size)
+{
+	struct cpu_collector *cc = c->cc;
+	struct memory *m = c->priv;
+	const struct ap_cpu_sample *s = data;
+	struct profile *p = &cc->ses->prof;
+	struct ap_mem_time t;
+	char comm[AP_COMM_LEN + 1];
+	uint32_t stack, kind;
+
+	if (size < AP_CPU_SAMPLE_HDR)
+		return -EINVAL;
+	if (type == AP_REC_MEM_FAULT) {
+		kind = AP_MEM_FAULT;
+	} else {
+		if (s->aux[2] > AP_MAP_SHRINK)
+			return -EINVAL;
+		kind = s->aux[2] == AP_MAP_GROW ? AP_MEM_MAP : AP_MEM_UNMAP;
+	}
+	/* aux[] holds no asyncio task here: no collect_pytask_begin() */
+	stack = collect_record_stack(cc, s, size, (const uint64_t *)s->kstack, s->nr_kframes);
+	if (stack == AP_NONE)
+		return 0; /* counted by collect_record_stack */
+	if (kind == AP_MEM_FAULT)
+		m->faults++;
+	else
+		m->maps++;
+	memcpy(comm, s->comm, AP_COMM_LEN);
+	comm[AP_COMM_LEN] = 0;
+	profile__thread(p, s->tgid, s->tid, comm);
+	profile__add_mem(p, s->tgid, s->tid, stack, kind, s->aux[0], 1);
+	t = (struct ap_mem_time){ .t_ns = s->time_ns, .bytes = s->aux[0], .addr = s->aux[1],
+				  .pid = s->tgid, .tid = s->tid, .stack = stack, .kind = kind };
+	profile__add_mem_time(p, &t);
+	return 0;
+}
+
+/* the calls counted without a stack: the process's row under an empty
+ * stack (tid 0: the process as a whole) */
+static void mem_map_row(const void *k, const void *v, void *ctx)
+{
+	const struct ap_mem_key *key = k;
+	const struct ap_mem_val *val = v;
+	struct profile *p = ctx;
+
+	if (key->dir > AP_MAP_SHRINK || !val->count)
+		return;
+	profile__add_mem(p, key->tgid, 0, profile__stack(p, NULL, 0),
+			 key->dir == AP_MAP_GROW ? AP_MEM_MAP : AP_MEM_UNMAP, val->bytes, val->count);
+}
+
+static void memory_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
+{
+	map_drain(bpf_map__fd(c->cc->skel->maps.mem_maps), sizeof(struct ap_mem_key),
+		  sizeof(struct ap_mem_val), mem_map_row, into);
+}
+
+static void memory_counters(struct ap_collector *c, struct profile *into)
+{
+	struct memory *m = c->priv;
+
+	profile__set_counter(into, "memory_fault_samples_received", m ? m->faults : 0);
+	profile__set_counter(into, "memory_map_records_received", m ? m->maps : 0);
+	profile__set_counter(into, "memory_faults_missed_in_kernel",
+			     collect_prog_misses(c->cc->skel->progs.on_page_fault));
+	profile__set_counter(into, "memory_timeline_dropped", into->mem_times_dropped);
+	profile__set_counter(into, "memory_attach_failed", m && m->failed);
+}
+
+static void memory_free(struct ap_collector *c)
+{
+	struct memory *m = c->priv;
+
+	if (!m)
+		return;
+	free(m->links);
+	free(m->pfds);
+	free(m);
+	c->priv = NULL;
+}
+
+const struct ap_collector_ops memory_ops = {
+	.name = "memory",
+	.records = 1u << AP_REC_MEM_FAULT | 1u << AP_REC_MEM_MAP,
+	.configure = memory_configure,
+	.attach = memory_attach,
+	.on_record = memory_on_record,
+	.flush = memory_flush,
+	.counters = memory_counters,
+	.detach = memory_detach,
+	.free = memory_free,
+};
