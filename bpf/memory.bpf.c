@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* Memory collector: on_page_fault samples page faults (a software perf
- * event on every CPU, frequency mode) with the faulting thread's mixed
- * stack, each sample weighing the faults its period stands for; the
- * mapping calls' exit tracepoints count mmap, munmap, brk and mremap
- * bytes per process exactly, and send the stack of a large call (at least
- * map_stack_min bytes) under a rate cap. */
+ * event on every CPU, one sample per AP_MEM_FAULT_PERIOD faults) with the
+ * faulting thread's mixed stack; at most fault_samples_per_sec are captured
+ * per CPU, the weight of the ones skipped carried to the process's next
+ * captured sample. The mapping calls' exit tracepoints count mmap, munmap,
+ * brk and mremap bytes per process exactly, and send the stack of a large
+ * call (at least map_stack_min bytes) under a rate cap. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -16,6 +17,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u64 map_stack_min = 1 << 20;   /* bytes: a call this large gets a stack */
 const volatile __u32 map_stacks_per_sec = 50;   /* per CPU; the rest are counted */
+const volatile __u32 fault_samples_per_sec = 200; /* per CPU (--memory-rate) */
 
 /* bytes mapped and unmapped by (process, direction) since the last drain,
  * for the calls sent without a record */
@@ -47,11 +49,73 @@ struct {
 	__type(value, struct map_budget);
 } mem_budget SEC(".maps");
 
+static __always_inline void mem_cnt_add(enum ap_counter c, __u64 n)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v) /* always true for an in-range key; the check is for the verifier */
+		*v += n;
+}
+
+/* Per CPU: the page-fault samples captured this second, and the weight
+ * (pages) of the skipped ones, for the next captured sample of carry_tgid */
+struct fault_budget {
+	__u64 window_ns;
+	__u32 sent;
+	__u32 carry_tgid;
+	__u64 carry_pages;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fault_budget);
+} fault_budget SEC(".maps");
+
+/* the pages this sample stands for if it is to be captured, else 0 (its
+ * pages carried). A fixed period, not perf's frequency mode: the period of
+ * a per-CPU event counts every process's faults, so a busy neighbour (a
+ * compiler) drove the tuned period up to where the target got a handful
+ * of samples of 100 MB each; a fixed one gives the target a sample per
+ * AP_MEM_FAULT_PERIOD of its own faults, whatever else faults */
+static __always_inline __u64 fault_take(__u32 tgid, __u64 pages)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct fault_budget *b;
+	__u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&fault_budget, &zero);
+	if (!b) /* never: an in-range key of a per-CPU array */
+		return 0;
+	if (now - b->window_ns >= 1000000000ull) {
+		b->window_ns = now;
+		b->sent = 0;
+	}
+	if (b->carry_tgid != tgid) {
+		if (b->carry_pages) /* another process's carry: its pages go */
+			mem_cnt_add(AP_CNT_MEM_FAULT_PAGES_LOST, b->carry_pages);
+		b->carry_tgid = tgid;
+		b->carry_pages = 0;
+	}
+	if (b->sent >= fault_samples_per_sec) {
+		cnt_inc(AP_CNT_MEM_FAULT_CAPPED);
+		b->carry_pages += pages;
+		return 0;
+	}
+	b->sent++;
+	pages += b->carry_pages;
+	b->carry_pages = 0;
+	return pages;
+}
+
 SEC("perf_event")
 int on_page_fault(struct bpf_perf_event_data *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct ap_cpu_sample *s;
+	__u64 pages;
 	long n;
 
 	if (tgid == 0)
@@ -59,6 +123,9 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 	if (!task_wanted(bpf_get_current_task_btf(), tgid))
 		return 0;
 	cnt_inc(AP_CNT_MEM_FAULTS);
+	pages = fault_take(tgid, ctx->sample_period);
+	if (!pages)
+		return 0;
 	s = scratch_get(AP_SLOT_IRQOFF); /* see AP_SLOT_IRQOFF in shared.h */
 	if (!s) /* only if max_entries < nr_cpus */
 		return 0;
@@ -74,10 +141,12 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 		n = 0;
 	}
 	s->nr_kframes = n / 8;
-	s->aux[0] = ctx->sample_period * AP_PAGE_SIZE;
+	s->aux[0] = pages * AP_PAGE_SIZE;
 	s->aux[1] = ctx->addr;
-	if (record_send(s, AP_SLOT_IRQOFF))
+	if (record_send(s, AP_SLOT_IRQOFF)) {
 		cnt_inc(AP_CNT_MEM_FAULT_LOST);
+		mem_cnt_add(AP_CNT_MEM_FAULT_PAGES_LOST, pages);
+	}
 	return 0;
 }
 

@@ -65,7 +65,7 @@ static const char usage_text[] =
 "                           (off by default: see README \"Agent\" for its cost)\n"
 "      --memory             also record page faults by stack and mapping calls\n"
 "                           (off by default; --memory-rate HZ: fault samples\n"
-"                           per second per CPU, default 100)\n"
+"                           per second per CPU, default 200)\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
 "      --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                           (off by default; no authentication: bind loopback)\n"

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "util.h"
 
-#define MEM_RATE_DEFAULT 100    /* page-fault samples per second per CPU */
+#define MEM_RATE_DEFAULT 200    /* page-fault samples per second per CPU at most */
 #define MEM_TP_PROGS 5
 
 struct memory {
@@ -30,17 +30,15 @@ struct memory {
 	bool failed;                /* the attach failed: the run goes on without */
 };
 
-static int perf_event_open_faults(int cpu, long rate)
+static int perf_event_open_faults(int cpu)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.config = PERF_COUNT_SW_PAGE_FAULTS,
 		.size = sizeof(attr),
-		/* frequency mode: the kernel re-tunes the period so that about
-		 * rate samples a second come from this CPU, whatever the fault
-		 * rate; each sample says its period (its weight) */
-		.freq = 1,
-		.sample_freq = rate,
+		/* a fixed period (see fault_take() in bpf/memory.bpf.c for why
+		 * not the frequency mode); the rate cap is the BPF side's */
+		.sample_period = AP_MEM_FAULT_PERIOD,
 	};
 
 	return syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -69,8 +67,10 @@ static int memory_configure(struct ap_collector *c)
 		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.mem_maps);
+	cc->skel->rodata->fault_samples_per_sec = o->memory_rate ? o->memory_rate : MEM_RATE_DEFAULT;
 	cc->ses->prof.has_memory = c->enabled;
-	cc->ses->prof.mem_period = 0; /* frequency mode: each sample weighs its own period */
+	/* a sample may carry the weight of skipped ones: each weighs its own */
+	cc->ses->prof.mem_period = 0;
 	return 0;
 }
 
@@ -93,7 +93,7 @@ static void memory_detach(struct ap_collector *c)
 	}
 }
 
-static int attach_faults(struct ap_collector *c, long rate)
+static int attach_faults(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
 	struct memory *m = c->priv;
@@ -102,14 +102,13 @@ static int attach_faults(struct ap_collector *c, long rate)
 	m->links = xcalloc(nr_cpus, sizeof(*m->links));
 	m->pfds = xcalloc(nr_cpus, sizeof(*m->pfds));
 	for (cpu = 0; cpu < nr_cpus; cpu++) {
-		fd = perf_event_open_faults(cpu, rate);
+		fd = perf_event_open_faults(cpu);
 		if (fd < 0) {
 			err = -errno;
 			if (err == -ENODEV) /* offline CPU */
 				continue;
-			ap_warn("memory: perf_event_open(page-faults, %ld Hz) on cpu %d: %s; no memory "
-				"profile (see /proc/sys/kernel/perf_event_max_sample_rate)", rate, cpu,
-				ap_errstr(err));
+			ap_warn("memory: perf_event_open(page-faults) on cpu %d: %s; no memory profile",
+				cpu, ap_errstr(err));
 			return err;
 		}
 		m->links[m->nr_links] = bpf_program__attach_perf_event(cc->skel->progs.on_page_fault, fd);
@@ -129,11 +128,10 @@ static int memory_attach(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
 	struct memory *m = c->priv;
-	long rate = cc->ses->opts.memory_rate ? cc->ses->opts.memory_rate : MEM_RATE_DEFAULT;
 	struct bpf_program *prog;
 	int i, err;
 
-	err = attach_faults(c, rate);
+	err = attach_faults(c);
 	for (i = 0; !err && i < MEM_TP_PROGS; i++) {
 		prog = tp_prog(cc->skel, i);
 		m->tp[i] = bpf_program__attach(prog);
