@@ -18,7 +18,6 @@
 #include "log.h"
 #include "util.h"
 
-#define MEM_RATE_DEFAULT 200    /* page-fault samples per second per CPU at most */
 #define MEM_TP_PROGS 5
 
 struct memory {
@@ -67,7 +66,7 @@ static int memory_configure(struct ap_collector *c)
 		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.mem_maps);
-	cc->skel->rodata->fault_samples_per_sec = o->memory_rate ? o->memory_rate : MEM_RATE_DEFAULT;
+	cc->skel->rodata->fault_samples_per_sec = o->memory_rate ? o->memory_rate : AP_MEM_RATE_DEFAULT;
 	cc->ses->prof.has_memory = c->enabled;
 	/* a sample may carry the weight of skipped ones: each weighs its own */
 	cc->ses->prof.mem_period = 0;
