@@ -183,8 +183,8 @@ static void add_collectors(cJSON *root, const struct ap_session *ses, const stru
 	 * attach failed (the run went on without it) */
 	add_collector(c, p, "memory", p->has_memory, "artifacts/memory.json", memory_losses);
 	o = cJSON_GetObjectItem(c, "memory");
-	if (profile__counter(p, "memory_attach_failed"))
-		cJSON_AddBoolToObject(o, "attach_failed", true);
+	if (profile__counter(p, "memory_failed"))
+		cJSON_AddBoolToObject(o, "failed", true);
 	if (p->has_memory) {
 		cJSON_AddNumberToObject(o, "fault_samples",
 					profile__counter(p, "memory_fault_samples_received"));

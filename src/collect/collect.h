@@ -165,6 +165,7 @@ struct cpu_collector {
 	uint64_t task_code;         /* ... the task's coroutine's code object */
 	bool task_placed;           /* ... the task frame is in the stack */
 	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
+	bool mem_refused;           /* the kernel refused the memory programs: loaded without */
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES + 2) /* + [truncated], [task] */
@@ -251,6 +252,9 @@ uint32_t collect_kernel_only_stack(struct cpu_collector *cc, int32_t kstack, con
 void collect_py_fixup(struct cpu_collector *cc, bool final);
 /* an AP_REC_PY_CODE record */
 void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
+
+/* memory.c: is prog (a name libbpf gave) one of the memory collector's? */
+bool collect_memory_prog(const char *prog);
 
 /* snapshot.c: every thread's stack once at attach (bpf/snapshot.bpf.c) */
 /* the kernel has what it needs (BTF probe) */

@@ -26,7 +26,7 @@ struct memory {
 	int nr_links;
 	struct bpf_link *tp[MEM_TP_PROGS];
 	uint64_t faults, maps;      /* records handled */
-	bool failed;                /* the attach failed: the run goes on without */
+	bool failed;                /* refused at load or attach: the run goes on without */
 };
 
 static int perf_event_open_faults(int cpu)
@@ -53,14 +53,31 @@ static struct bpf_program *tp_prog(struct autoprof_bpf *skel, int i)
 	return progs[i];
 }
 
+static const char *const mem_progs[] = {
+	"on_page_fault", "on_mmap_exit", "on_munmap_exit", "on_mremap_exit", "on_brk_enter",
+	"on_brk_exit",
+};
+
+bool collect_memory_prog(const char *prog)
+{
+	size_t i;
+
+	for (i = 0; i < AP_ARRAY_SIZE(mem_progs); i++)
+		if (!strcmp(prog, mem_progs[i]))
+			return true;
+	return false;
+}
+
 static int memory_configure(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
 	const struct ap_options *o = &cc->ses->opts;
+	struct memory *m;
 	int i;
 
-	c->enabled = !o->no_memory;
-	c->priv = xcalloc(1, sizeof(struct memory));
+	c->enabled = !o->no_memory && !cc->mem_refused;
+	c->priv = m = xcalloc(1, sizeof(struct memory));
+	m->failed = !o->no_memory && cc->mem_refused; /* run.json: failed */
 	bpf_program__set_autoload(cc->skel->progs.on_page_fault, c->enabled);
 	for (i = 0; i < MEM_TP_PROGS; i++)
 		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
@@ -216,7 +233,7 @@ static void memory_counters(struct ap_collector *c, struct profile *into)
 	profile__set_counter(into, "memory_faults_missed_in_kernel",
 			     collect_prog_misses(c->cc->skel->progs.on_page_fault));
 	profile__set_counter(into, "memory_timeline_dropped", into->mem_times_dropped);
-	profile__set_counter(into, "memory_attach_failed", m && m->failed);
+	profile__set_counter(into, "memory_failed", m && m->failed);
 }
 
 static void memory_free(struct ap_collector *c)
