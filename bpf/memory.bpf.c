@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Memory collector: on_page_fault samples page faults (a software perf
  * event on every CPU, one sample per AP_MEM_FAULT_PERIOD faults) with the
- * faulting thread's mixed stack; at most fault_samples_per_sec are captured
- * per CPU, the weight of the ones skipped carried to the process's next
- * captured sample. The mapping calls' exit tracepoints count mmap, munmap,
+ * faulting thread's mixed stack; about --memory-rate are captured per
+ * second per CPU at most, each weighing the samples it stands for. The mapping calls' exit tracepoints count mmap, munmap,
  * brk and mremap bytes per process exactly, and send the stack of a large
  * call (at least map_stack_min bytes) under a rate cap. */
 #include "vmlinux.h"
@@ -17,7 +16,10 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u64 map_stack_min = 1 << 20;   /* bytes: a call this large gets a stack */
 const volatile __u32 map_stacks_per_sec = 50;   /* per CPU; the rest are counted */
-const volatile __u32 fault_samples_per_sec = 200; /* per CPU (--memory-rate) */
+/* --memory-rate HZ per CPU: a captured sample costs 1e9 / HZ ns of credit,
+ * and a second's worth is saved up at most (fault_take) */
+const volatile __u64 fault_sample_cost_ns = 5000000;
+const volatile __u64 fault_burst_ns = 1000000000;
 
 /* bytes mapped and unmapped by (process, direction) since the last drain,
  * for the calls sent without a record */
@@ -58,13 +60,15 @@ static __always_inline void mem_cnt_add(enum ap_counter c, __u64 n)
 		*v += n;
 }
 
-/* Per CPU: the page-fault samples captured this second, and the weight
- * (pages) of the skipped ones, for the next captured sample of carry_tgid */
+/* Per CPU: the mean interval between the wanted tasks' samples (ewma_ns)
+ * and a credit of capture time: a captured sample costs
+ * fault_sample_cost_ns (1 s / --memory-rate), credit accrues with time up
+ * to fault_burst_ns (a second's worth) and may run into debt as far */
 struct fault_budget {
-	__u64 window_ns;
-	__u32 sent;
-	__u32 carry_tgid;
-	__u64 carry_pages;
+	__u64 last_ns;
+	__u64 ewma_ns;
+	__s64 credit_ns;
+	__u64 pad;
 };
 
 struct {
@@ -74,39 +78,56 @@ struct {
 	__type(value, struct fault_budget);
 } fault_budget SEC(".maps");
 
-/* the pages this sample stands for if it is to be captured, else 0 (its
- * pages carried). A fixed period, not perf's frequency mode: the period of
- * a per-CPU event counts every process's faults, so a busy neighbour (a
- * compiler) drove the tuned period up to where the target got a handful
- * of samples of 100 MB each; a fixed one gives the target a sample per
- * AP_MEM_FAULT_PERIOD of its own faults, whatever else faults */
-static __always_inline __u64 fault_take(__u32 tgid, __u64 pages)
+/* The pages this sample stands for if it is to be captured, else 0.
+ *
+ * A fixed period, not perf's frequency mode: the period of a per-CPU
+ * event counts every process's faults, so a busy neighbour (a compiler)
+ * drove the tuned period up to where the target got a handful of samples
+ * of 100 MB each; a fixed one gives the target a sample per
+ * AP_MEM_FAULT_PERIOD of its own faults, whatever else faults.
+ *
+ * While there is credit every sample is kept (a program's first second
+ * of faults, or a burst after a quiet spell, is seen whole); without, a
+ * sample is kept with probability q = the mean interval / the cost (about
+ * --memory-rate kept per second) and weighs pages / q. q depends on the
+ * past only, never on the sample's stack: every stack's bytes are
+ * estimated without bias (carrying the skipped samples' weight onto the
+ * next kept one gave the first stack after an allocation burst the
+ * burst's tail). */
+static __always_inline __u64 fault_take(__u64 pages)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), gap, ewma, cost = fault_sample_cost_ns;
+	__s64 credit, burst = fault_burst_ns;
 	struct fault_budget *b;
 	__u32 zero = 0;
 
 	b = bpf_map_lookup_elem(&fault_budget, &zero);
-	if (!b) /* never: an in-range key of a per-CPU array */
+	if (!b || !cost) /* never: an in-range key of a per-CPU array; cost set by userspace */
 		return 0;
-	if (now - b->window_ns >= 1000000000ull) {
-		b->window_ns = now;
-		b->sent = 0;
+	gap = now - b->last_ns;
+	b->last_ns = now;
+	credit = b->credit_ns + (gap > (__u64)burst ? burst : (__s64)gap);
+	if (credit > burst)
+		credit = burst;
+	/* the mean interval, from at most 4 costs: after a quiet spell it
+	 * follows a burst within a few samples */
+	ewma = b->ewma_ns;
+	if (ewma > 4 * cost)
+		ewma = 4 * cost;
+	if (gap > 4 * cost)
+		gap = 4 * cost;
+	ewma = ewma + gap / 8 - ewma / 8;
+	b->ewma_ns = ewma;
+	if (credit < (__s64)cost && ewma < cost) {
+		if (!ewma || bpf_get_prandom_u32() % cost >= ewma) {
+			b->credit_ns = credit;
+			cnt_inc(AP_CNT_MEM_FAULT_CAPPED);
+			return 0;
+		}
+		pages = pages * cost / ewma;
 	}
-	if (b->carry_tgid != tgid) {
-		if (b->carry_pages) /* another process's carry: its pages go */
-			mem_cnt_add(AP_CNT_MEM_FAULT_PAGES_LOST, b->carry_pages);
-		b->carry_tgid = tgid;
-		b->carry_pages = 0;
-	}
-	if (b->sent >= fault_samples_per_sec) {
-		cnt_inc(AP_CNT_MEM_FAULT_CAPPED);
-		b->carry_pages += pages;
-		return 0;
-	}
-	b->sent++;
-	pages += b->carry_pages;
-	b->carry_pages = 0;
+	credit -= cost;
+	b->credit_ns = credit < -burst ? -burst : credit;
 	return pages;
 }
 
@@ -123,7 +144,7 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 	if (!task_wanted(bpf_get_current_task_btf(), tgid))
 		return 0;
 	cnt_inc(AP_CNT_MEM_FAULTS);
-	pages = fault_take(tgid, ctx->sample_period);
+	pages = fault_take(ctx->sample_period);
 	if (!pages)
 		return 0;
 	s = scratch_get(AP_SLOT_IRQOFF); /* see AP_SLOT_IRQOFF in shared.h */

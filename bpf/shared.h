@@ -76,10 +76,9 @@ enum ap_counter {
 	AP_CNT_MEM_MAP_CAPPED,     /* large mapping calls counted without a stack (rate cap) */
 	AP_CNT_MEM_MAP_LOST,       /* ... whose record was lost (ring buffer full; counted) */
 	AP_CNT_MEM_AGG_FULL,       /* mapping calls not counted: the mem_maps map is full */
-	AP_CNT_MEM_FAULT_CAPPED,   /* page-fault samples over --memory-rate: not captured, their
-				    * weight carried to the process's next sample on the CPU */
-	AP_CNT_MEM_FAULT_PAGES_LOST, /* ... pages whose carry was dropped (another process's
-				    * sample came first on that CPU) */
+	AP_CNT_MEM_FAULT_CAPPED,   /* page-fault samples over --memory-rate not captured (the
+				    * captured ones weigh them: see fault_take()) */
+	AP_CNT_MEM_FAULT_PAGES_LOST, /* pages of the fault records lost (ring buffer full) */
 	AP_CNT__COUNT,
 };
 
@@ -121,8 +120,8 @@ enum ap_rec_type {
 
 /* Memory (bpf/memory.bpf.c, src/collect/memory.c). A page-fault sample is
  * an AP_REC_MEM_FAULT struct ap_cpu_sample with aux[0] its weight in bytes
- * (the faults it stands for x page size: AP_MEM_FAULT_PERIOD, plus those of
- * the process's samples the rate cap skipped on that CPU just before), aux[1]
+ * (the faults it stands for x page size: AP_MEM_FAULT_PERIOD, divided by
+ * its chance of capture over the rate; see fault_take()), aux[1]
  * the fault address. A mapping call of at least map_stack_min bytes, under the
  * stack rate cap, is an AP_REC_MEM_MAP record with aux[0] its bytes,
  * aux[1] the mapping's start, aux[2] enum ap_map_dir, aux[3] enum

@@ -3,7 +3,8 @@
  * mixed stacks become AP_MEM_FAULT rows weighted in bytes; mmap, munmap,
  * brk and mremap become AP_MEM_MAP / AP_MEM_UNMAP rows, with the stack of
  * each large call the kernel sent, and the rest per process under an
- * empty stack. Both also go on the memory timeline. An attach failure
+ * empty stack. Each sample and stacked call also goes on the memory
+ * timeline. A kernel that refuses the programs at load (core.c) or attach
  * costs only this collector: one warning, and the run goes on. */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -73,6 +74,7 @@ static int memory_configure(struct ap_collector *c)
 	struct cpu_collector *cc = c->cc;
 	const struct ap_options *o = &cc->ses->opts;
 	struct memory *m;
+	long rate;
 	int i;
 
 	c->enabled = !o->no_memory && !cc->mem_refused;
@@ -83,9 +85,10 @@ static int memory_configure(struct ap_collector *c)
 		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.mem_maps);
-	cc->skel->rodata->fault_samples_per_sec = o->memory_rate ? o->memory_rate : AP_MEM_RATE_DEFAULT;
+	rate = o->memory_rate ? o->memory_rate : AP_MEM_RATE_DEFAULT;
+	cc->skel->rodata->fault_sample_cost_ns = 1000000000ull / rate;
 	cc->ses->prof.has_memory = c->enabled;
-	/* a sample may carry the weight of skipped ones: each weighs its own */
+	/* over the rate a sample weighs the ones it stands for: each its own */
 	cc->ses->prof.mem_period = 0;
 	return 0;
 }
