@@ -23,7 +23,12 @@
  * different per-CPU scratch buffers. The sampler runs in hard interrupt and
  * sched_switch with interrupts off, so they never overlap; the syscall exit
  * runs with interrupts on and can be interrupted by the sampler. */
-#define AP_SLOT_IRQOFF 0
+#define AP_SLOT_IRQOFF 0           /* also the page-fault sampler and the mapping calls'
+				    * tracepoints (bpf/memory.bpf.c): perf_event and
+				    * classic tracepoint programs run with preemption off
+				    * under bpf_prog_active, so the cpu-clock sampler (held
+				    * off by that counter) and sched_switch cannot run
+				    * inside them, and no page fault is taken inside those */
 #define AP_SLOT_SYSCALL 1
 #define AP_NR_SLOTS 2
 /* The sleepable snapshot iterator may sleep, and another program then runs
@@ -65,6 +70,15 @@ enum ap_counter {
 	AP_CNT_OFF_TAKERS_FULL,    /* waits for a CPU not attributed: the cpu_takers map is full,
 				    * or a fifth thread waits on one CPU (cpu_waiting has 4 slots) */
 	AP_CNT_OFF_WAIT_EXPIRED,   /* run-queue entries dropped after 5 s (a thread that left unseen) */
+	/* memory (bpf/memory.bpf.c) */
+	AP_CNT_MEM_FAULTS,         /* page-fault samples of wanted tasks */
+	AP_CNT_MEM_FAULT_LOST,     /* ... lost: ring buffer full */
+	AP_CNT_MEM_MAP_CAPPED,     /* large mapping calls counted without a stack (rate cap) */
+	AP_CNT_MEM_MAP_LOST,       /* ... whose record was lost (ring buffer full; counted) */
+	AP_CNT_MEM_AGG_FULL,       /* mapping calls not counted: the mem_maps map is full */
+	AP_CNT_MEM_FAULT_CAPPED,   /* page-fault samples over --memory-rate not captured (the
+				    * captured ones weigh them: see fault_take()) */
+	AP_CNT_MEM_FAULT_PAGES_LOST, /* pages of the fault records lost (ring buffer full) */
 	AP_CNT__COUNT,
 };
 
@@ -102,6 +116,35 @@ enum ap_rec_type {
 	AP_REC_MALLOC_SAMPLE = 13,
 	AP_REC_MALLOC_FREE = 14,
 	AP_REC_MALLOC_SPARE = 15,
+};
+
+/* Memory (bpf/memory.bpf.c, src/collect/memory.c). A page-fault sample is
+ * an AP_REC_MEM_FAULT struct ap_cpu_sample with aux[0] its weight in bytes
+ * (the faults it stands for x page size: AP_MEM_FAULT_PERIOD, divided by
+ * its chance of capture over the rate; see fault_take()), aux[1]
+ * the fault address. A mapping call of at least map_stack_min bytes, under the
+ * stack rate cap, is an AP_REC_MEM_MAP record with aux[0] its bytes,
+ * aux[1] the mapping's start, aux[2] enum ap_map_dir, aux[3] enum
+ * ap_map_call; every other call is counted in the mem_maps map by
+ * (process, direction). */
+#define AP_MEM_FAULT_PERIOD 256    /* page faults per sample: 1 MiB of 4 KiB pages */
+#define AP_MEM_RATE_DEFAULT 200    /* page-fault samples captured per second per CPU at most */
+enum ap_map_dir {
+	AP_MAP_GROW,               /* mmap, brk up, mremap larger (AP_MEM_MAP) */
+	AP_MAP_SHRINK,             /* munmap, brk down, mremap smaller (AP_MEM_UNMAP) */
+};
+enum ap_map_call {
+	AP_MAPC_MMAP,
+	AP_MAPC_MUNMAP,
+	AP_MAPC_BRK,
+	AP_MAPC_MREMAP,
+};
+struct ap_mem_key {
+	__u32 tgid;
+	__u32 dir;                 /* enum ap_map_dir */
+};
+struct ap_mem_val {
+	__u64 bytes, count;
 };
 
 /* The attach snapshot (bpf/snapshot.bpf.c, src/collect/snapshot.c): every

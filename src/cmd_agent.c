@@ -63,6 +63,10 @@ static const char usage_text[] =
 "  -F, --frequency HZ       samples per second per CPU (default 19, 1-1000)\n"
 "      --offcpu             also record off-CPU time per stack and reason\n"
 "                           (off by default: see README \"Agent\" for its cost)\n"
+"      --memory             also record page faults by stack and mapping calls\n"
+"                           (off by default)\n"
+"      --memory-rate HZ     with --memory: page-fault samples per second per CPU\n"
+"                           at most (default 200, 1-1000)\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
 "      --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                           (off by default; no authentication: bind loopback)\n"
@@ -99,6 +103,7 @@ static const char usage_text[] =
 
 enum { OPT_INTERVAL = 256, OPT_MAX_DISK, OPT_OFFCPU, OPT_VERSION, OPT_RINGBUF_MB };
 enum { OPT_METRICS_ADDR = 512 }; /* apart: other options are added above */
+enum { OPT_MEMORY = 640, OPT_MEMORY_RATE }; /* issue 18's memory profile */
 /* the push sinks' options (issue 14) */
 enum { OPT_PYROSCOPE = 320, OPT_OTLP, OPT_CREDENTIALS, OPT_SPOOL_MB, OPT_PUSH_TIMEOUT, OPT_NO_STORE,
        OPT_HOST_NAME };
@@ -179,6 +184,8 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 		{ "max-disk", required_argument, NULL, OPT_MAX_DISK },
 		{ "frequency", required_argument, NULL, 'F' },
 		{ "offcpu", no_argument, NULL, OPT_OFFCPU },
+		{ "memory", no_argument, NULL, OPT_MEMORY },
+		{ "memory-rate", required_argument, NULL, OPT_MEMORY_RATE },
 		{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF_MB },
 		{ "metrics-addr", required_argument, NULL, OPT_METRICS_ADDR },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -228,6 +235,14 @@ static int parse_options(int argc, char **argv, struct agent *ag)
 			break;
 		case OPT_OFFCPU:
 			o->no_offcpu = false;
+			break;
+		case OPT_MEMORY:
+			o->no_memory = false;
+			break;
+		case OPT_MEMORY_RATE:
+			if (parse_long(optarg, 1, 1000, &o->memory_rate))
+				return usage_error("--memory-rate: '%s' must be an integer from 1 to 1000 Hz",
+						   optarg);
 			break;
 		case OPT_RINGBUF_MB:
 			if (parse_long(optarg, 1, 1024, &v) || (v & (v - 1)))
@@ -905,6 +920,7 @@ int cmd_agent(int argc, char **argv)
 			.slow_ns = 10000000,
 			.no_offcpu = true,
 			.no_syscalls = true,
+			.no_memory = true,
 			.all = true,
 		},
 		.dir = AP_STORE_DEFAULT_DIR,

@@ -66,6 +66,12 @@ static const char usage_text[] =
 "      --no-children        do not follow processes the target forks\n"
 "      --no-offcpu          no off-CPU collector (sched_switch)\n"
 "      --no-syscalls        no syscall statistics\n"
+"      --no-memory          no memory profile (page faults and mmap/brk calls)\n"
+"      --memory             the memory profile (the default): page-fault samples\n"
+"                           by stack (memory.folded) and mapping calls' bytes\n"
+"      --memory-rate HZ     page-fault samples per second per CPU at most\n"
+"                           (default 200, 1-1000) of one per 256 faults (1 MiB);\n"
+"                           over the rate, a random share, weighted to match\n"
 "      --min-block US       off-CPU stacks: only blocks of at least US\n"
 "                           microseconds (default 0: all); per-thread totals\n"
 "                           always count every block\n"
@@ -125,7 +131,8 @@ static const char usage_text[] =
 enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_PY_DEPTH,
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
        OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
-       OPT_FORCE, OPT_USER, OPT_AS_ROOT, OPT_ALL, OPT_REPEAT };
+       OPT_FORCE, OPT_USER, OPT_AS_ROOT, OPT_ALL, OPT_REPEAT, OPT_NO_MEMORY, OPT_MEMORY,
+       OPT_MEMORY_RATE };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -198,6 +205,9 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "as-root", no_argument, NULL, OPT_AS_ROOT },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "repeat", required_argument, NULL, OPT_REPEAT },
+		{ "no-memory", no_argument, NULL, OPT_NO_MEMORY },
+		{ "memory", no_argument, NULL, OPT_MEMORY },
+		{ "memory-rate", required_argument, NULL, OPT_MEMORY_RATE },
 		AP_FILTER_LONGOPTS,
 		{},
 	};
@@ -323,6 +333,17 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		case OPT_VERSION:
 			printf("autoprof-bpf %s\n", AP_VERSION);
 			return 1;
+		case OPT_NO_MEMORY:
+			o->no_memory = true;
+			break;
+		case OPT_MEMORY:
+			o->no_memory = false;
+			break;
+		case OPT_MEMORY_RATE:
+			if (parse_long(optarg, 1, 1000, &o->memory_rate))
+				return usage_error("--memory-rate: '%s' must be an integer from 1 to 1000 Hz",
+						   optarg);
+			break;
 		case OPT_REPEAT:
 			if (parse_long(optarg, 2, AP_REPEAT_MAX, &v))
 				return usage_error("--repeat: '%s' must be a number of runs from 2 to 100",
@@ -939,6 +960,8 @@ static int write_outputs(struct ap_session *ses, const struct profile *p, bool i
 		err = folded_write(p, ses->opts.view, false, fd, "stacks.folded");
 	if (!err && p->has_offcpu)
 		err = folded_write(p, ses->opts.view, true, fd, "offcpu.folded");
+	if (!err && p->has_memory)
+		err = folded_write_mem(p, ses->opts.view, AP_MEM_FAULT, fd, "memory.folded");
 	if (!err && p->has_offcpu)
 		err = offcpu_json__write(p, fd);
 	if (!err && p->has_syscalls)

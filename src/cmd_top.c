@@ -415,6 +415,7 @@ static int live_start(struct top *t)
 		.view = t->o.view,
 		.no_offcpu = true,
 		.no_syscalls = true,
+		.no_memory = true,
 		.quiet = true,
 		.all = true,
 		.filter = t->o.bpf_filter,

@@ -33,6 +33,13 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_FILTERED_OUT] = "filtered_out",
 	[AP_CNT_OFF_TAKERS_FULL] = "cpu_takers_full",
 	[AP_CNT_OFF_WAIT_EXPIRED] = "cpu_waits_expired",
+	[AP_CNT_MEM_FAULTS] = "memory_fault_samples",
+	[AP_CNT_MEM_FAULT_LOST] = "memory_fault_records_lost",
+	[AP_CNT_MEM_MAP_CAPPED] = "memory_map_stacks_capped",
+	[AP_CNT_MEM_MAP_LOST] = "memory_map_records_lost",
+	[AP_CNT_MEM_AGG_FULL] = "memory_map_aggregation_full",
+	[AP_CNT_MEM_FAULT_CAPPED] = "memory_fault_samples_capped",
+	[AP_CNT_MEM_FAULT_PAGES_LOST] = "memory_fault_pages_lost",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");

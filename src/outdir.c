@@ -22,6 +22,7 @@
 static const char *const run_files[] = {
 	"run.json", "findings.json", "report.md", "stacks.folded", "offcpu.folded",
 	"report.html", "flame.svg", "profile.pb.gz", "speedscope.json", "trace.json",
+	"memory.folded",
 };
 static const char *const artifact_files[] = {
 	"cpu.json", "offcpu.json", "syscalls.json", "proc.json", "python_calls.json",

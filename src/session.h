@@ -49,6 +49,8 @@ struct ap_options {
 	bool all;               /* --all: every process on the host (system-wide) */
 	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
 	int repeat;             /* --repeat N: N runs in a set (src/run_repeat.h), 0: one */
+	bool no_memory;         /* no memory collector (page faults, mapping calls) */
+	long memory_rate;       /* --memory-rate: page-fault samples/s per CPU (0: default) */
 };
 
 /* what the collector's purges dropped (cpu_collector__purge) */

@@ -14,6 +14,7 @@ FIXTURES := $(TOUT)/linetable_check $(TOUT)/fixture_fp $(TOUT)/fixture_nofp $(TO
 FUZZERS := $(TOUT)/fuzz_cpu_json $(TOUT)/fuzz_elf $(TOUT)/fuzz_linetable $(TOUT)/fuzz_pattern $(TOUT)/fuzz_labels
 FUZZERS += $(TOUT)/fuzz_diff_inputs
 TEST_WORKLOADS := $(TOUT)/cxxwork $(TOUT)/ctr/app/cwork $(TOUT)/cwork $(TOUT)/sysheavy $(TOUT)/threads $(TOUT)/manythreads $(TOUT)/churn $(OUT)/demo
+TEST_WORKLOADS += $(TOUT)/memwork
 TEST_WORKLOADS += $(TOUT)/storetool
 TEST_WORKLOADS += $(TOUT)/otlptool
 TEST_WORKLOADS += $(TOUT)/pythreadtool
@@ -136,6 +137,9 @@ $(TOUT)/ctr/app/cwork: tests/workloads/cwork.c
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -static $< -o $@
 
 $(TOUT)/sysheavy: tests/workloads/sysheavy.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+$(TOUT)/memwork: tests/workloads/memwork.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
 $(TOUT)/cxxwork: tests/workloads/cxxwork.cc

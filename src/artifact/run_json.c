@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "shared.h"
 #include "artifact/artifact.h"
 #include "artifact/run_json.h"
 #include "artifact/selfcost.h"
@@ -117,6 +118,11 @@ static const char *const syscall_losses[] = {
 	"syscall_aggregation_full", "slow_syscall_records_lost", "syscalls_missed_in_kernel",
 	"slow_syscalls_dropped", NULL,
 };
+static const char *const memory_losses[] = {
+	"memory_fault_records_lost", "memory_fault_pages_lost", "memory_map_records_lost",
+	"memory_map_aggregation_full", "memory_faults_missed_in_kernel", "memory_timeline_dropped",
+	NULL,
+};
 
 /* a collector's status and its own loss counters */
 static void add_collector(cJSON *c, const struct profile *p, const char *name, bool enabled,
@@ -172,6 +178,23 @@ static void add_collectors(cJSON *root, const struct ap_session *ses, const stru
 		cJSON_AddNumberToObject(o, "slow_calls", profile__slow_calls(p));
 		cJSON_AddNumberToObject(o, "slow_call_stacks", p->nr_slow);
 		cJSON_AddNumberToObject(o, "slow_threshold_ms", p->slow_ns / 1e6);
+	}
+	/* memory (src/collect/memory.c): off with --no-memory, or when its
+	 * attach failed (the run went on without it) */
+	add_collector(c, p, "memory", p->has_memory, "artifacts/memory.json", memory_losses);
+	o = cJSON_GetObjectItem(c, "memory");
+	if (profile__counter(p, "memory_failed"))
+		cJSON_AddBoolToObject(o, "failed", true);
+	if (p->has_memory) {
+		cJSON_AddNumberToObject(o, "fault_samples",
+					profile__counter(p, "memory_fault_samples_received"));
+		cJSON_AddNumberToObject(o, "fault_samples_capped",
+					profile__counter(p, "memory_fault_samples_capped"));
+		cJSON_AddNumberToObject(o, "map_stacks", profile__counter(p, "memory_map_records_received"));
+		cJSON_AddNumberToObject(o, "map_stacks_capped",
+					profile__counter(p, "memory_map_stacks_capped"));
+		cJSON_AddNumberToObject(o, "rate_hz", ses->opts.memory_rate ? ses->opts.memory_rate : AP_MEM_RATE_DEFAULT);
+		cJSON_AddNumberToObject(o, "faults_per_sample", AP_MEM_FAULT_PERIOD);
 	}
 	o = cJSON_AddObjectToObject(c, "proc");
 	cJSON_AddBoolToObject(o, "enabled", true);

@@ -77,11 +77,12 @@ enum ap_collector_id {
 	AP_COLL_SYSCALLS,
 	AP_COLL_PYCALLS,
 	AP_COLL_ONCPU,
+	AP_COLL_MEMORY,
 	AP_COLL__COUNT,
 };
 
 extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
-	oncpu_ops;
+	oncpu_ops, memory_ops;
 
 /* key of cc->off_stacks: an off-CPU stack identity of the BPF side */
 struct off_key {
@@ -164,6 +165,7 @@ struct cpu_collector {
 	uint64_t task_code;         /* ... the task's coroutine's code object */
 	bool task_placed;           /* ... the task frame is in the stack */
 	struct snapshot *snap;      /* the attach snapshot (snapshot.c), NULL when not taken */
+	bool mem_refused;           /* the kernel refused the memory programs: loaded without */
 };
 
 #define CC_MAX_FRAMES (AP_KSTACK_MAX + AP_MAX_UFRAMES + AP_MAX_PY_FRAMES + 2) /* + [truncated], [task] */
@@ -250,6 +252,9 @@ uint32_t collect_kernel_only_stack(struct cpu_collector *cc, int32_t kstack, con
 void collect_py_fixup(struct cpu_collector *cc, bool final);
 /* an AP_REC_PY_CODE record */
 void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
+
+/* memory.c: is prog (a name libbpf gave) one of the memory collector's? */
+bool collect_memory_prog(const char *prog);
 
 /* snapshot.c: every thread's stack once at attach (bpf/snapshot.bpf.c) */
 /* the kernel has what it needs (BTF probe) */

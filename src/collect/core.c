@@ -30,6 +30,7 @@ static const struct ap_collector_ops *const collectors[AP_COLL__COUNT] = {
 	[AP_COLL_SYSCALLS] = &syscalls_ops,
 	[AP_COLL_PYCALLS] = &pycalls_ops,
 	[AP_COLL_ONCPU] = &oncpu_ops,
+	[AP_COLL_MEMORY] = &memory_ops,
 };
 
 #define for_each_collector(cc, c) \
@@ -466,6 +467,21 @@ reopen:
 		autoprof_bpf__destroy(cc->skel);
 		cc->skel = NULL;
 		snap_refused = true;
+		goto reopen;
+	}
+	if (err && !cc->mem_refused && cc->coll[AP_COLL_MEMORY].enabled &&
+	    collect_memory_prog(failed)) {
+		/* the memory collector is new to this kernel's verifier: its
+		 * refusal costs the memory profile, not the run */
+		ap_warn("memory: the kernel refused %s (%s): no memory profile (-vv shows the verifier log)",
+			failed, ap_errstr(err));
+		for (i = 0; i < AP_COLL__COUNT; i++)
+			if (cc->coll[i].ops->free)
+				cc->coll[i].ops->free(&cc->coll[i]);
+		collect_snapshot_free(cc);
+		autoprof_bpf__destroy(cc->skel);
+		cc->skel = NULL;
+		cc->mem_refused = true;
 		goto reopen;
 	}
 	if (err) {

@@ -107,6 +107,31 @@ void folded_render_off(const struct profile *p, enum ap_view view, struct strbuf
 	fold_finish(&fo, out);
 }
 
+void folded_render_mem(const struct profile *p, enum ap_view view, uint32_t kind,
+		       struct strbuf *out)
+{
+	struct folder fo = { .p = p, .view = view };
+	size_t i;
+
+	fo.vf = xcalloc(p->nr_stack_frames + 1, sizeof(*fo.vf));
+	for (i = 0; i < p->nr_mem; i++)
+		if (p->mem[i].kind == kind)
+			fold(&fo, p->mem[i].pid, p->mem[i].stack, NULL, p->mem[i].bytes);
+	fold_finish(&fo, out);
+}
+
+int folded_write_mem(const struct profile *p, enum ap_view view, uint32_t kind, int dirfd,
+		     const char *name)
+{
+	struct strbuf sb = { 0 };
+	int err;
+
+	folded_render_mem(p, view, kind, &sb);
+	err = write_file_atomic_at(dirfd, name, sb.buf ? sb.buf : "", sb.len);
+	sb_free(&sb);
+	return err;
+}
+
 int folded_write(const struct profile *p, enum ap_view view, bool offcpu, int dirfd,
 		 const char *name)
 {

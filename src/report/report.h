@@ -15,6 +15,12 @@ void folded_render(const struct profile *p, enum ap_view view, struct strbuf *ou
 void folded_render_off(const struct profile *p, enum ap_view view, struct strbuf *out);
 int folded_write(const struct profile *p, enum ap_view view, bool offcpu, int dirfd,
 		 const char *name);
+/* memory: the bytes of the rows of one enum ap_mem_kind by stack
+ * (memory.folded: AP_MEM_FAULT) */
+void folded_render_mem(const struct profile *p, enum ap_view view, uint32_t kind,
+		       struct strbuf *out);
+int folded_write_mem(const struct profile *p, enum ap_view view, uint32_t kind, int dirfd,
+		     const char *name);
 
 struct summary_info {
 	const char *target;       /* command or pids */

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/* Memory collector: on_page_fault samples page faults (a software perf
+ * event on every CPU, one sample per AP_MEM_FAULT_PERIOD faults) with the
+ * faulting thread's mixed stack; about --memory-rate are captured per
+ * second per CPU at most, each weighing the samples it stands for. The mapping calls' exit tracepoints count mmap, munmap,
+ * brk and mremap bytes per process exactly, and send the stack of a large
+ * call (at least map_stack_min bytes) under a rate cap. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "capture.bpf.h"
+#include "filter.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u64 map_stack_min = 1 << 20;   /* bytes: a call this large gets a stack */
+const volatile __u32 map_stacks_per_sec = 50;   /* per CPU; the rest are counted */
+/* --memory-rate HZ per CPU: a captured sample costs 1e9 / HZ ns of credit,
+ * and a second's worth is saved up at most (fault_take) */
+const volatile __u64 fault_sample_cost_ns = 5000000;
+const volatile __u64 fault_burst_ns = 1000000000;
+
+/* bytes mapped and unmapped by (process, direction) since the last drain,
+ * for the calls sent without a record */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct ap_mem_key);
+	__type(value, struct ap_mem_val);
+} mem_maps SEC(".maps");
+
+/* brk: the break before the call, by thread, from its entry to its exit */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} mem_brk SEC(".maps");
+
+struct map_budget {
+	__u64 window_ns;           /* start of the current second */
+	__u32 sent;                /* stacks sent in it */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct map_budget);
+} mem_budget SEC(".maps");
+
+static __always_inline void mem_cnt_add(enum ap_counter c, __u64 n)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v) /* always true for an in-range key; the check is for the verifier */
+		*v += n;
+}
+
+/* Per CPU: the mean interval between the wanted tasks' samples (ewma_ns)
+ * and a credit of capture time: a captured sample costs
+ * fault_sample_cost_ns (1 s / --memory-rate), credit accrues with time up
+ * to fault_burst_ns (a second's worth) and may run into debt as far */
+struct fault_budget {
+	__u64 last_ns;
+	__u64 ewma_ns;
+	__s64 credit_ns;
+	__u64 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fault_budget);
+} fault_budget SEC(".maps");
+
+/* The pages this sample stands for if it is to be captured, else 0.
+ *
+ * A fixed period, not perf's frequency mode: the period of a per-CPU
+ * event counts every process's faults, so a busy neighbour (a compiler)
+ * drove the tuned period up to where the target got a handful of samples
+ * of 100 MB each; a fixed one gives the target a sample per
+ * AP_MEM_FAULT_PERIOD of its own faults, whatever else faults.
+ *
+ * While there is credit every sample is kept (a program's first second
+ * of faults, or a burst after a quiet spell, is seen whole); without, a
+ * sample is kept with probability q = the mean interval / the cost (about
+ * --memory-rate kept per second) and weighs pages / q. q depends on the
+ * past only, never on the sample's stack: every stack's bytes are
+ * estimated without bias (carrying the skipped samples' weight onto the
+ * next kept one gave the first stack after an allocation burst the
+ * burst's tail). */
+static __always_inline __u64 fault_take(__u64 pages)
+{
+	__u64 now = bpf_ktime_get_ns(), gap, ewma, cost = fault_sample_cost_ns;
+	__s64 credit, burst = fault_burst_ns;
+	struct fault_budget *b;
+	__u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&fault_budget, &zero);
+	if (!b || !cost) /* never: an in-range key of a per-CPU array; cost set by userspace */
+		return 0;
+	gap = now - b->last_ns;
+	b->last_ns = now;
+	credit = b->credit_ns + (gap > (__u64)burst ? burst : (__s64)gap);
+	if (credit > burst)
+		credit = burst;
+	/* the mean interval, from at most 4 costs: after a quiet spell it
+	 * follows a burst within a few samples */
+	ewma = b->ewma_ns;
+	if (ewma > 4 * cost)
+		ewma = 4 * cost;
+	if (gap > 4 * cost)
+		gap = 4 * cost;
+	ewma = ewma + gap / 8 - ewma / 8;
+	b->ewma_ns = ewma;
+	if (credit < (__s64)cost && ewma < cost) {
+		if (!ewma || bpf_get_prandom_u32() % cost >= ewma) {
+			b->credit_ns = credit;
+			cnt_inc(AP_CNT_MEM_FAULT_CAPPED);
+			return 0;
+		}
+		pages = pages * cost / ewma;
+	}
+	credit -= cost;
+	b->credit_ns = credit < -burst ? -burst : credit;
+	return pages;
+}
+
+SEC("perf_event")
+int on_page_fault(struct bpf_perf_event_data *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ap_cpu_sample *s;
+	__u64 pages;
+	long n;
+
+	if (tgid == 0)
+		return 0;
+	if (!task_wanted(bpf_get_current_task_btf(), tgid))
+		return 0;
+	cnt_inc(AP_CNT_MEM_FAULTS);
+	pages = fault_take(ctx->sample_period);
+	if (!pages)
+		return 0;
+	s = scratch_get(AP_SLOT_IRQOFF); /* see AP_SLOT_IRQOFF in shared.h */
+	if (!s) /* only if max_entries < nr_cpus */
+		return 0;
+	capture_head(s, bpf_get_current_task_btf(), AP_REC_MEM_FAULT, AP_SLOT_IRQOFF);
+	capture_ustack(s);
+	/* a fault taken in the kernel (copy_to_user into a new buffer) has
+	 * the kernel's frames; one taken in user mode has none */
+	if ((long)ctx->regs.ip < 0)
+		s->flags |= AP_SF_IN_KERNEL;
+	n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+	if (n < 0) {
+		cnt_inc(AP_CNT_KSTACK_ERR);
+		n = 0;
+	}
+	s->nr_kframes = n / 8;
+	s->aux[0] = pages * AP_PAGE_SIZE;
+	s->aux[1] = ctx->addr;
+	if (record_send(s, AP_SLOT_IRQOFF)) {
+		cnt_inc(AP_CNT_MEM_FAULT_LOST);
+		mem_cnt_add(AP_CNT_MEM_FAULT_PAGES_LOST, pages);
+	}
+	return 0;
+}
+
+static __always_inline void map_count(__u32 tgid, __u32 dir, __u64 bytes)
+{
+	struct ap_mem_key k = { .tgid = tgid, .dir = dir };
+	struct ap_mem_val *v = bpf_map_lookup_elem(&mem_maps, &k), zero = {};
+
+	if (!v) {
+		bpf_map_update_elem(&mem_maps, &k, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&mem_maps, &k);
+		if (!v) {
+			cnt_inc(AP_CNT_MEM_AGG_FULL);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->bytes, bytes);
+	__sync_fetch_and_add(&v->count, 1);
+}
+
+/* may this CPU send one more stack this second? */
+static __always_inline bool map_budget_take(__u64 now)
+{
+	__u32 zero = 0;
+	struct map_budget *b = bpf_map_lookup_elem(&mem_budget, &zero);
+
+	if (!b) /* never: an in-range key of a per-CPU array */
+		return false;
+	if (now - b->window_ns >= 1000000000ull) {
+		b->window_ns = now;
+		b->sent = 0;
+	}
+	if (b->sent >= map_stacks_per_sec)
+		return false;
+	b->sent++;
+	return true;
+}
+
+/* one mapping call of the current task that changed the address space by
+ * bytes starting at addr */
+static __always_inline void map_call(__u32 call, __u32 dir, __u64 bytes, __u64 addr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ap_cpu_sample *s;
+
+	if (!bytes || !task_wanted(task, tgid))
+		return;
+	if (bytes < map_stack_min)
+		goto count;
+	if (!map_budget_take(bpf_ktime_get_ns())) {
+		cnt_inc(AP_CNT_MEM_MAP_CAPPED);
+		goto count;
+	}
+	s = scratch_get(AP_SLOT_IRQOFF); /* see AP_SLOT_IRQOFF in shared.h */
+	if (!s)
+		goto count;
+	capture_head(s, task, AP_REC_MEM_MAP, AP_SLOT_IRQOFF);
+	capture_ustack(s);
+	s->aux[0] = bytes;
+	s->aux[1] = addr;
+	s->aux[2] = dir;
+	s->aux[3] = call;
+	if (!record_send(s, AP_SLOT_IRQOFF))
+		return;
+	cnt_inc(AP_CNT_MEM_MAP_LOST);
+count:
+	map_count(tgid, dir, bytes);
+}
+
+#define AP_PAGE_UP(x) (((x) + AP_PAGE_SIZE - 1) & ~(__u64)(AP_PAGE_SIZE - 1))
+#define AP_IS_ERR(ret) ((unsigned long)(ret) >= (unsigned long)-4095)
+
+/* The calls' arguments come from the user registers saved at the syscall's
+ * entry (x86_64: di, si, dx, r10), which the call leaves as they were */
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int on_mmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long ret = ctx->ret;
+
+	if (AP_IS_ERR(ret))
+		return 0;
+	map_call(AP_MAPC_MMAP, AP_MAP_GROW, AP_PAGE_UP(r->si), ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_munmap")
+int on_munmap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	if (ctx->ret)
+		return 0;
+	map_call(AP_MAPC_MUNMAP, AP_MAP_SHRINK, AP_PAGE_UP(r->si), r->di);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mremap")
+int on_mremap_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 old_len = AP_PAGE_UP(r->si), new_len = AP_PAGE_UP(r->dx);
+	long ret = ctx->ret;
+
+	if (AP_IS_ERR(ret))
+		return 0;
+	if (new_len > old_len)
+		map_call(AP_MAPC_MREMAP, AP_MAP_GROW, new_len - old_len, ret + old_len);
+	else if (new_len < old_len)
+		map_call(AP_MAPC_MREMAP, AP_MAP_SHRINK, old_len - new_len, ret + new_len);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_brk")
+int on_brk_enter(void *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 old;
+
+	if (!task_wanted(task, bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	old = BPF_CORE_READ(task, mm, brk);
+	bpf_map_update_elem(&mem_brk, &tid, &old, BPF_ANY);
+	return 0;
+}
+
+/* brk returns the break after the call (the old one when it failed) */
+SEC("tracepoint/syscalls/sys_exit_brk")
+int on_brk_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *oldp = bpf_map_lookup_elem(&mem_brk, &tid), old, now = ctx->ret;
+
+	if (!oldp)
+		return 0;
+	old = *oldp;
+	bpf_map_delete_elem(&mem_brk, &tid);
+	if (now > old)
+		map_call(AP_MAPC_BRK, AP_MAP_GROW, now - old, old);
+	else if (now < old)
+		map_call(AP_MAPC_BRK, AP_MAP_SHRINK, old - now, now);
+	return 0;
+}
