@@ -49,6 +49,8 @@ struct ap_options {
 	bool all;               /* --all: every process on the host (system-wide) */
 	struct ap_filter filter; /* system-wide: which tasks (src/filter.h) */
 	int repeat;             /* --repeat N: N runs in a set (src/run_repeat.h), 0: one */
+	bool malloc;            /* --malloc: the allocator probes (src/collect/malloc.c) */
+	uint64_t malloc_rate;   /* --malloc-rate: mean bytes per allocation sample, 0 default */
 };
 
 /* what the collector's purges dropped (cpu_collector__purge) */
