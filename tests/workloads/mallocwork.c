@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LIVE_N 8192
-#define LIVE_SZ 8000
-#define CHURN_N 131072
-#define CHURN_SZ 2000
+#define LIVE_N 2048
+#define LIVE_SZ 32000
+#define CHURN_N 32768
+#define CHURN_SZ 8000
 #define EXTRA_N 1000
 
 static void *volatile sink; /* the allocations escape: not elided */
