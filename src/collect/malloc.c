@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "collect/collect.h"
@@ -111,6 +112,46 @@ static void keep_link(struct malloc_coll *m, struct bpf_link *l, uint32_t pid)
 	m->links[m->nr_links++] = (struct mlink){ l, pid };
 }
 
+/* Where to put the probe of the function at file offset off. The kernel
+ * emulates a probed push or conditional jump, but steps any other first
+ * instruction out of line with the trap flag, and a VM whose hypervisor
+ * intercepts the debug trap (KVM does) makes that ~15x slower than the
+ * probe itself: glibc 2.36's free starts with `test %rdi,%rdi; je`, and
+ * probing its je made a free cost ~2 us instead of ~30 us there. So a
+ * first instruction that only sets flags or is a landing pad (endbr64,
+ * test of an argument register with itself) is passed over when a push or
+ * a conditional jump follows: the arguments and stack are the same there,
+ * and the function's second instruction is not a jump target in these
+ * prologues. Otherwise off itself. */
+/* an instruction the kernel emulates: push %reg, or a conditional jump */
+static bool emulated(const uint8_t *b)
+{
+	return (b[0] >= 0x50 && b[0] <= 0x57) || (b[0] == 0x41 && b[1] >= 0x50 && b[1] <= 0x57) ||
+	       (b[0] >= 0x70 && b[0] <= 0x7f) || (b[0] == 0x0f && b[1] >= 0x80 && b[1] <= 0x8f);
+}
+
+static uint64_t probe_offset(const struct symfile *sf, uint64_t off)
+{
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const uint8_t tests[][3] = {
+		{ 0x48, 0x85, 0xff }, /* test %rdi,%rdi */
+		{ 0x48, 0x85, 0xf6 }, /* test %rsi,%rsi */
+	};
+	uint8_t b[12];
+	size_t skip = 0, k;
+
+	if (pread(sf->elf_fd, b, sizeof(b), off) != (ssize_t)sizeof(b) || emulated(b))
+		return off;
+	if (!memcmp(b, endbr64, sizeof(endbr64)))
+		skip = sizeof(endbr64);
+	if (emulated(b + skip))
+		return off + skip;
+	for (k = 0; k < AP_ARRAY_SIZE(tests); k++)
+		if (!memcmp(b + skip, tests[k], 3) && emulated(b + skip + 3))
+			return off + skip + 3;
+	return off;
+}
+
 /* the file offsets of sf's allocator functions; how many were found
  * (free and malloc must be: else 0). Aliases (glibc's memalign and
  * aligned_alloc are one function) are probed once, under the first name */
@@ -128,6 +169,9 @@ static int find_functions(const struct symfile *sf, uint64_t *off)
 				off[fn] = UINT64_MAX;
 		n += off[fn] != UINT64_MAX;
 	}
+	for (fn = 0; fn < AP_MALLOC__COUNT; fn++)
+		if (off[fn] != UINT64_MAX)
+			off[fn] = probe_offset(sf, off[fn]);
 	if (off[AP_MALLOC_MALLOC] == UINT64_MAX || off[AP_MALLOC_FREE] == UINT64_MAX)
 		return 0;
 	return n;
