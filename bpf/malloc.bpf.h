@@ -43,6 +43,9 @@ struct {
 	__type(value, __u8);
 } malloc_hold SEC(".maps") __weak;
 bool malloc_holding __weak; /* malloc_hold has entries: look it up */
+/* set once every probe of the processes found at the start is in, cleared
+ * before the detach: all functions are counted over the same interval */
+bool malloc_on __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -152,6 +155,8 @@ static __always_inline int malloc_on_entry(struct pt_regs *ctx, __u32 fn)
 	struct ap_malloc_thread *t;
 	__u64 size = 0, a, b, weight;
 
+	if (!malloc_on)
+		return 0;
 	if (malloc_holding && bpf_map_lookup_elem(&malloc_hold, &tgid)) {
 		mcnt_inc(AP_MCNT_BEFORE_EXEC);
 		return 0;

@@ -225,7 +225,7 @@ void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const c
 		struct symfile *libc;
 
 		file_found(cc, pid, sf, true);
-		lib = symfile__find_needed(sf, exe, "libc.so");
+		lib = symfile__links(sf, "libc.so") ? symfile__find_needed(sf, exe, "libc.so") : NULL;
 		libc = lib ? warm_symfile(cc, lib) : NULL;
 		if (libc)
 			file_found(cc, pid, libc, true);

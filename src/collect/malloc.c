@@ -31,13 +31,18 @@ const char *const ap_malloc_fn_names[AP_MALLOC__COUNT] = {
 };
 _Static_assert(AP_MALLOC__COUNT == 7, "name every enum ap_malloc_fn");
 
-/* the symbol of each function; glibc exports them under __libc_ names too,
- * and the symbol table keeps one name per address */
-static const char *const fn_syms[AP_MALLOC__COUNT][2] = {
-	{ "malloc", "__libc_malloc" },   { "calloc", "__libc_calloc" },
-	{ "realloc", "__libc_realloc" }, { "free", "__libc_free" },
-	{ "posix_memalign", NULL },      { "aligned_alloc", NULL },
-	{ "memalign", "__libc_memalign" },
+/* the symbols of each function: glibc defines them under __libc_ (and in
+ * a static program __) names too, and the symbol table keeps one name per
+ * address */
+#define FN_NAMES 4
+static const char *const fn_syms[AP_MALLOC__COUNT][FN_NAMES] = {
+	{ "malloc", "__libc_malloc", "__malloc" },
+	{ "calloc", "__libc_calloc", "__calloc" },
+	{ "realloc", "__libc_realloc", "__realloc" },
+	{ "free", "__libc_free", "__free", "cfree" },
+	{ "posix_memalign", "__posix_memalign" },
+	{ "aligned_alloc", "__aligned_alloc" },
+	{ "memalign", "__libc_memalign", "__memalign" },
 };
 
 static const char *const mcnt_names[AP_MCNT__COUNT] = {
@@ -161,7 +166,7 @@ static int find_functions(const struct symfile *sf, uint64_t *off)
 
 	for (fn = 0; fn < AP_MALLOC__COUNT; fn++) {
 		off[fn] = UINT64_MAX;
-		for (k = 0; k < 2 && off[fn] == UINT64_MAX; k++)
+		for (k = 0; k < FN_NAMES && off[fn] == UINT64_MAX; k++)
 			if (fn_syms[fn][k] && symfile__func_offset(sf, fn_syms[fn][k], &off[fn]))
 				off[fn] = UINT64_MAX;
 		for (j = 0; j < fn && off[fn] != UINT64_MAX; j++)
@@ -190,11 +195,6 @@ static void malloc_on_file(struct ap_collector *c, uint32_t pid, const struct sy
 	char self[64];
 	int fn;
 
-	if (hmap_get(&m->probed, &key, sizeof(key), &v) && v)
-		return;
-	if (!find_functions(sf, off))
-		return;
-	hmap_put(&m->probed, &key, sizeof(key), 1);
 	/* the launched target before its exec: held (not counted) until then */
 	if (before_exec && !m->held) {
 		uint8_t one = 1;
@@ -205,6 +205,11 @@ static void malloc_on_file(struct ap_collector *c, uint32_t pid, const struct sy
 			m->held = true;
 		}
 	}
+	if (hmap_get(&m->probed, &key, sizeof(key), &v) && v)
+		return;
+	if (!find_functions(sf, off))
+		return;
+	hmap_put(&m->probed, &key, sizeof(key), 1);
 	/* the kernel resolves a uprobe's path itself: give it the file this
 	 * symfile checked (its fd), not a name the target could re-point */
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", sf->fd);
@@ -229,7 +234,8 @@ static void malloc_on_file(struct ap_collector *c, uint32_t pid, const struct sy
 		keep_link(m, l, pid);
 	}
 	m->files_probed++;
-	ap_debug("malloc: pid %u: probes on %s", pid, sf->path);
+	ap_debug("malloc: pid %u: probes on %s (malloc at file offset %#" PRIx64 ")", pid, sf->path,
+		 off[AP_MALLOC_MALLOC]);
 }
 
 /* pid was released: its probes go (perf fds), and a later process with
@@ -262,6 +268,9 @@ static void malloc_detach(struct ap_collector *c)
 
 	if (!m)
 		return;
+	/* counting stops at one instant, not at each probe's (slow) detach */
+	if (c->cc->skel && c->cc->skel->bss)
+		c->cc->skel->bss->malloc_on = false;
 	for (i = 0; i < m->nr_links; i++)
 		bpf_link__destroy(m->links[i].link);
 	m->nr_links = 0;
@@ -280,7 +289,12 @@ static void sample_keep(struct malloc_coll *m, const struct msample *s)
 
 static int malloc_attach(struct ap_collector *c)
 {
-	return collect_attach_prog(c, c->cc->skel->progs.on_malloc_exec);
+	int err = collect_attach_prog(c, c->cc->skel->progs.on_malloc_exec);
+
+	/* every function of the processes found so far counted from now on,
+	 * not each from its own probe's attach */
+	c->cc->skel->bss->malloc_on = true;
+	return err;
 }
 
 static int malloc_on_record(struct ap_collector *c, uint32_t type, const void *data, size_t size)
@@ -410,14 +424,22 @@ static void test_dump(const struct profile *p, enum ap_view view)
 static void malloc_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	struct malloc_coll *m = c->priv;
+	uint64_t calls;
+	int i;
 
 	map_drain(bpf_map__fd(c->cc->skel->maps.malloc_stats), sizeof(struct ap_malloc_key),
 		  sizeof(struct ap_malloc_val), stats_row, m);
 	/* live is a state, not a flow: its rows once, at the end (after the
 	 * detach, nothing changes it any more) */
 	read_live(c, into, c->cc->stopped);
-	if (c->cc->stopped)
-		test_dump(into, c->cc->ses->opts.view);
+	if (!c->cc->stopped)
+		return;
+	for (i = 0, calls = 0; i < AP_MALLOC__COUNT; i++)
+		calls += m->calls[i];
+	if (!calls)
+		ap_warn("malloc: no call of malloc or free was seen (a static program without its "
+			"symbol table has no malloc to probe)");
+	test_dump(into, c->cc->ses->opts.view);
 }
 
 static void malloc_counters(struct ap_collector *c, struct profile *into)
