@@ -531,4 +531,59 @@ _Static_assert(AP_CPU_SAMPLE_HDR == 4312, "ap_cpu_sample header layout changed")
 _Static_assert(__builtin_offsetof(struct ap_cpu_sample, ustack) == AP_CPU_SAMPLE_HDR,
 	       "ap_cpu_sample: ustack must follow the header");
 
+/* --malloc (bpf/malloc.bpf.c, src/collect/malloc.c): the allocator
+ * functions probed, one bpf cookie each; every call counted per (process,
+ * function) in malloc_stats; allocations sampled by bytes arrive as
+ * AP_REC_MALLOC_SAMPLE records (struct ap_cpu_sample; aux[0] the size
+ * asked, aux[1] the weight in bytes, aux[2] the sample id, aux[3] the
+ * function); sampled allocations not yet freed stay in malloc_live.
+ * Adding a function means adding its name in src/collect/malloc.c. */
+enum ap_malloc_fn {
+	AP_MALLOC_MALLOC,
+	AP_MALLOC_CALLOC,
+	AP_MALLOC_REALLOC,
+	AP_MALLOC_FREE,
+	AP_MALLOC_POSIX_MEMALIGN,
+	AP_MALLOC_ALIGNED_ALLOC,
+	AP_MALLOC_MEMALIGN,
+	AP_MALLOC__COUNT,
+};
+
+struct ap_malloc_key {
+	__u32 tgid;
+	__u32 fn;                  /* enum ap_malloc_fn */
+};
+
+struct ap_malloc_val {
+	__u64 calls;
+	__u64 bytes;               /* bytes asked for (0 for free) */
+};
+
+struct ap_malloc_live_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ptr;
+};
+
+struct ap_malloc_live {
+	__u64 sample_id;           /* its AP_REC_MALLOC_SAMPLE record's aux[2] */
+	__u64 weight;              /* bytes it stands for */
+	__u64 size;                /* bytes asked for */
+};
+
+/* the collector's own loss and event counters (malloc_cnt, per CPU) */
+enum ap_malloc_counter {
+	AP_MCNT_SAMPLES,           /* allocations sampled */
+	AP_MCNT_SAMPLE_LOST,       /* ... whose record was lost (ring buffer full) */
+	AP_MCNT_STATS_FULL,        /* calls not counted: malloc_stats is full */
+	AP_MCNT_LIVE_FULL,         /* sampled allocations not tracked live: malloc_live is full */
+	AP_MCNT_LIVE_FREED,        /* sampled allocations freed (free or realloc) */
+	AP_MCNT_NO_THREAD,         /* calls not sampled: no thread state (storage full) */
+	AP_MCNT_NESTED,            /* calls inside another probed call (glibc's realloc(NULL, n)
+				    * calls malloc, realloc(p, 0) free): not counted again */
+	AP_MCNT_BEFORE_EXEC,       /* calls of a launched target before its exec (the
+				    * profiler's own code in the child): not counted */
+	AP_MCNT__COUNT,
+};
+
 #endif /* AP_SHARED_H */

@@ -104,6 +104,12 @@ static const char usage_text[] =
 "      --py-calls           count entries into Python from C per code object with\n"
 "                           a uprobe (artifacts/python_calls.json); costs ~1 us per\n"
 "                           entry, so callback-heavy code slows down\n"
+"      --malloc             count every malloc, calloc, realloc and free of the C\n"
+"                           library with uprobes, sample allocations by bytes with\n"
+"                           their stacks, and report what is still allocated at the\n"
+"                           end (see README: it costs microseconds per call)\n"
+"      --malloc-rate BYTES  --malloc: one sample per BYTES allocated on average\n"
+"                           (default 524288, 1-1073741824)\n"
 "  -q, --quiet              no status line and no summary\n"
 "  -v, --verbose            more messages (-vv: debug and the BPF verifier log)\n"
 "      --version            print the version and exit\n"
@@ -132,7 +138,7 @@ enum { OPT_NO_CHILDREN = 256, OPT_STACK_SIZE, OPT_RINGBUF_MB, OPT_VERSION, OPT_P
        OPT_PYTHON_ONLY, OPT_NATIVE_ONLY, OPT_FULL_STACKS, OPT_PY_CALLS, OPT_NO_OFFCPU,
        OPT_NO_SYSCALLS, OPT_MIN_BLOCK, OPT_SLOW_SYSCALL, OPT_PATTERNS, OPT_TRACE_MIN_BLOCK,
        OPT_FORCE, OPT_USER, OPT_AS_ROOT, OPT_ALL, OPT_REPEAT, OPT_NO_MEMORY, OPT_MEMORY,
-       OPT_MEMORY_RATE };
+       OPT_MEMORY_RATE, OPT_MALLOC, OPT_MALLOC_RATE };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -208,6 +214,8 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		{ "no-memory", no_argument, NULL, OPT_NO_MEMORY },
 		{ "memory", no_argument, NULL, OPT_MEMORY },
 		{ "memory-rate", required_argument, NULL, OPT_MEMORY_RATE },
+		{ "malloc", no_argument, NULL, OPT_MALLOC },
+		{ "malloc-rate", required_argument, NULL, OPT_MALLOC_RATE },
 		AP_FILTER_LONGOPTS,
 		{},
 	};
@@ -350,6 +358,15 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 						   optarg);
 			o->repeat = v;
 			break;
+		case OPT_MALLOC:
+			o->malloc = true;
+			break;
+		case OPT_MALLOC_RATE:
+			if (parse_long(optarg, 1, 1L << 30, &v))
+				return usage_error("--malloc-rate: '%s' must be a number of bytes from 1 to 1073741824",
+						   optarg);
+			o->malloc_rate = v;
+			break;
 		case '?':
 		default:
 			err = ap_filter__option(&o->filter, c, optarg);
@@ -399,6 +416,8 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		return usage_error("%s", "--python-only, --native-only and --full-stacks exclude each other");
 	if (o->user && o->as_root)
 		return usage_error("%s", "--user and --as-root exclude each other");
+	if (o->malloc_rate && !o->malloc)
+		return usage_error("%s", "--malloc-rate sets the sampling of --malloc: add --malloc");
 	if ((o->user || o->as_root) && (o->nr_pids || o->all))
 		return usage_error("%s", o->user ? "--user applies to a launched command, not to -p or --all"
 					       : "--as-root applies to a launched command, not to -p or --all");

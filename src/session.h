@@ -51,6 +51,8 @@ struct ap_options {
 	int repeat;             /* --repeat N: N runs in a set (src/run_repeat.h), 0: one */
 	bool no_memory;         /* no memory collector (page faults, mapping calls) */
 	long memory_rate;       /* --memory-rate: page-fault samples/s per CPU (0: default) */
+	bool malloc;            /* --malloc: the allocator probes (src/collect/malloc.c) */
+	uint64_t malloc_rate;   /* --malloc-rate: mean bytes per allocation sample, 0 default */
 };
 
 /* what the collector's purges dropped (cpu_collector__purge) */

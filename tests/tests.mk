@@ -18,6 +18,7 @@ TEST_WORKLOADS += $(TOUT)/memwork
 TEST_WORKLOADS += $(TOUT)/storetool
 TEST_WORKLOADS += $(TOUT)/otlptool
 TEST_WORKLOADS += $(TOUT)/pythreadtool
+TEST_WORKLOADS += $(TOUT)/mallocwork
 
 $(TOUT)/san/%.o: src/%.c $(HDRS) $(OUT)/autoprof.skel.h
 	$(call msg,CC-SAN,$@)
@@ -153,6 +154,10 @@ $(TOUT)/manythreads: tests/workloads/manythreads.c
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer -pthread $< -o $@
 # process churn for make soak, make bench and the CI soak (20 a second)
 $(TOUT)/churn: tests/workloads/churn.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
+# known allocations and the cost per call of --malloc (suite-malloc.sh)
+$(TOUT)/mallocwork: tests/workloads/mallocwork.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -g -fomit-frame-pointer $< -o $@
 $(OUT)/demo: examples/demo.c

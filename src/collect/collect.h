@@ -57,6 +57,11 @@ struct ap_collector_ops {
 	void (*detach)(struct ap_collector *c);
 	/* free c->priv */
 	void (*free)(struct ap_collector *c);
+	/* pid maps the file sf (any mapping with a file), or is about to exec
+	 * a program that will (the launched target: its executable and its C
+	 * library: before_exec); may come more than once per (pid, file) */
+	void (*on_file)(struct ap_collector *c, uint32_t pid, const struct symfile *sf,
+			bool before_exec);
 };
 
 #define AP_COLLECTOR_LINKS 4
@@ -78,11 +83,13 @@ enum ap_collector_id {
 	AP_COLL_PYCALLS,
 	AP_COLL_ONCPU,
 	AP_COLL_MEMORY,
+	AP_COLL_MALLOC,
 	AP_COLL__COUNT,
 };
 
 extern const struct ap_collector_ops proclife_ops, offcpu_ops, syscalls_ops, pycalls_ops,
 	oncpu_ops, memory_ops;
+extern const struct ap_collector_ops malloc_ops;
 
 /* key of cc->off_stacks: an off-CPU stack identity of the BPF side */
 struct off_key {

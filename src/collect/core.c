@@ -31,6 +31,7 @@ static const struct ap_collector_ops *const collectors[AP_COLL__COUNT] = {
 	[AP_COLL_PYCALLS] = &pycalls_ops,
 	[AP_COLL_ONCPU] = &oncpu_ops,
 	[AP_COLL_MEMORY] = &memory_ops,
+	[AP_COLL_MALLOC] = &malloc_ops,
 };
 
 #define for_each_collector(cc, c) \
@@ -70,6 +71,17 @@ static void interpreter_found(struct cpu_collector *cc, uint32_t pid, const stru
 	for_each_collector(cc, c)
 		if (c->enabled && c->ops->on_interpreter)
 			c->ops->on_interpreter(c, pid, sf);
+}
+
+/* pid maps sf, or is about to exec a program that will */
+static void file_found(struct cpu_collector *cc, uint32_t pid, const struct symfile *sf,
+		       bool before_exec)
+{
+	struct ap_collector *c;
+
+	for_each_collector(cc, c)
+		if (c->enabled && c->ops->on_file)
+			c->ops->on_file(c, pid, sf, before_exec);
 }
 
 void collect_release(struct cpu_collector *cc, uint32_t pid)
@@ -209,6 +221,18 @@ void cpu_collector__prepare_exec(struct cpu_collector *cc, uint32_t pid, const c
 		exe = prog;
 		sf = warm_symfile(cc, exe);
 	}
+	/* --malloc: the probes go in before the program runs */
+	if (sf && cc->ses->opts.malloc) {
+		struct symfile *libc;
+
+		file_found(cc, pid, sf, true);
+		lib = symfile__links(sf, "libc.so") ? symfile__find_needed(sf, exe, "libc.so") : NULL;
+		libc = lib ? warm_symfile(cc, lib) : NULL;
+		if (libc)
+			file_found(cc, pid, libc, true);
+		free(lib);
+		lib = NULL;
+	}
 	if (sf && !sf->py_runtime) {
 		lib = symfile__find_needed(sf, exe, "libpython3");
 		sf = lib ? warm_symfile(cc, lib) : NULL;
@@ -273,6 +297,8 @@ static void on_map(void *ctx, uint32_t pid, struct ap_image *img, const struct a
 	struct ap_py_proc pp;
 	int minor, err;
 
+	if (cc->skel)
+		file_found(cc, pid, m->sf, false);
 	if (img->py_minor || (!m->sf->py_runtime && !m->sf->py_code_type) || !cc->skel)
 		return;
 	err = pyproc__detect(m, &pp, &minor, &why);
