@@ -239,6 +239,66 @@ static bool rss_span(const struct ap_input *in, uint32_t pid, double *t0, double
 	return false;
 }
 
+static bool rss_point(const struct ap_series *sr, size_t i)
+{
+	return !isnan(sr->rss_kb[i]) && !isnan(sr->t[i]) && sr->rss_kb[i] > 0;
+}
+
+/* the index after the last point of the program's own timeline: points of
+ * the last AP_RSS_TEARDOWN_S that each fall under the one before are the
+ * exit's teardown (as metrics.c's rss_before_teardown) */
+#define AP_RSS_TEARDOWN_S 0.5
+static size_t rss_end(const struct ap_series *sr)
+{
+	size_t end = sr->n, k, prev;
+
+	while (end > 0 && !rss_point(sr, end - 1))
+		end--;
+	while (end) {
+		k = end - 1;
+		for (prev = k; prev > 0 && !rss_point(sr, prev - 1); prev--)
+			;
+		if (!prev || sr->t[sr->n - 1] - sr->t[k] > AP_RSS_TEARDOWN_S ||
+		    sr->rss_kb[k] >= sr->rss_kb[prev - 1])
+			break;
+		end = prev;
+	}
+	return end;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the median of the last fifth of the timeline minus the first point, MB */
+static double rss_net(const struct ap_series *sr)
+{
+	size_t end = rss_end(sr), i, n = 0, first = SIZE_MAX;
+	double t_from, *v, med;
+
+	for (i = 0; i < end && first == SIZE_MAX; i++)
+		if (rss_point(sr, i))
+			first = i;
+	if (first == SIZE_MAX || end - 1 <= first)
+		return NAN;
+	t_from = sr->t[end - 1] - (sr->t[end - 1] - sr->t[first]) / 5;
+	v = xmalloc(end * sizeof(*v));
+	for (i = first + 1; i < end; i++)
+		if (rss_point(sr, i) && sr->t[i] >= t_from)
+			v[n++] = sr->rss_kb[i];
+	if (!n) {
+		free(v);
+		return NAN;
+	}
+	qsort(v, n, sizeof(*v), dbl_cmp);
+	med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	free(v);
+	return (med - sr->rss_kb[first]) / 1024;
+}
+
 /* rows: totals, top site, mappings */
 static void rows_metrics(struct ap_analysis *an, struct ap_subject *s, const uint32_t *rows, size_t nr)
 {
@@ -246,7 +306,7 @@ static void rows_metrics(struct ap_analysis *an, struct ap_subject *s, const uin
 	struct sites ss = { 0 };
 	uint64_t fb = 0, fs = 0, mb = 0, ub = 0, mc = 0, uc = 0;
 	const struct site_acc *top;
-	double growth = getv(s, AP_M_P_RSS_GROWTH_MB), wall = getv(s, AP_M_P_WALL_S);
+	double growth = getv(s, AP_M_P_RSS_NET_MB), wall = getv(s, AP_M_P_WALL_S);
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
@@ -470,13 +530,27 @@ static void timeline_metrics(struct ap_analysis *an, struct ap_subject *s, const
 void ap_metrics__memory(struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
-	struct hmap rows_of = { 0 };
+	struct hmap rows_of = { 0 }, series_of = { 0 };
 	uint32_t **rows = NULL;
 	struct tref **times = NULL;
 	size_t *nr_rows = NULL, *nr_times = NULL, *cap_rows = NULL, *cap_times = NULL;
 	size_t np = an->nr_subj[AP_SCOPE_PROCESS], i;
 	uint64_t v;
 
+	for (i = 0; i < an->in.nr_series; i++) {
+		const struct ap_series *sr = &an->in.series[i];
+
+		if (hmap_get(&series_of, &sr->pid, sizeof(uint32_t), &v))
+			continue; /* the first series of a pid, as metrics.c */
+		hmap_put(&series_of, &sr->pid, sizeof(uint32_t), i);
+	}
+	for (i = 0; i < np; i++) {
+		struct ap_subject *s = &an->subj[AP_SCOPE_PROCESS][i];
+
+		if (hmap_get(&series_of, &s->pid, sizeof(uint32_t), &v))
+			setv(s, AP_M_P_RSS_NET_MB, rss_net(&an->in.series[v]));
+	}
+	hmap_free(&series_of);
 	if (!p->has_memory || !np)
 		return;
 	rows = xcalloc(np, sizeof(*rows));
