@@ -527,6 +527,65 @@ static void timeline_metrics(struct ap_analysis *an, struct ap_subject *s, const
 	sites_free(&late);
 }
 
+/* per function (scope function: one subject per (kind, file, name) over all
+ * processes, made by metrics.c from the CPU samples): the page faults whose
+ * site it is */
+static void function_metrics(struct ap_analysis *an)
+{
+	const struct profile *p = &an->in.prof;
+	struct hmap idx = { 0 };
+	uint64_t (*acc)[2] = NULL, all = 0, v;
+	size_t n = 0, cap = 0, i;
+	struct strbuf key = { 0 };
+
+	for (i = 0; i < p->nr_mem; i++) {
+		const struct ap_mem_row *r = &p->mem[i];
+		uint32_t site = r->kind == AP_MEM_FAULT ? site_of(p, r->stack) : AP_NONE;
+		const struct ap_frame *f;
+		bool is_new;
+		uint64_t *slot;
+
+		if (r->kind != AP_MEM_FAULT)
+			continue;
+		all += r->count;
+		if (site == AP_NONE)
+			continue;
+		f = &p->frames[site];
+		key.len = 0;
+		sb_printf(&key, "%s%c%s%c%s", ap_frame_kind_names[f->kind], 0,
+			  f->module == AP_NONE ? "" : profile__s(p, p->modules[f->module].path), 0,
+			  profile__s(p, f->name));
+		slot = hmap_upsert(&idx, key.buf, key.len, n, &is_new);
+		if (is_new) {
+			GROW(acc, cap, n + 1);
+			acc[n][0] = acc[n][1] = 0;
+			n++;
+		}
+		acc[*slot][0] += r->bytes;
+		acc[*slot][1] += r->count;
+	}
+	for (i = 0; i < an->nr_subj[AP_SCOPE_FUNCTION]; i++) {
+		struct ap_subject *s = &an->subj[AP_SCOPE_FUNCTION][i];
+		const char *kind = s->v[ap_metric_slot(AP_M_F_KIND)].s;
+		const char *file = s->v[ap_metric_slot(AP_M_F_FILE)].s;
+		const char *name = s->v[ap_metric_slot(AP_M_F_NAME)].s;
+		uint64_t bytes = 0, samples = 0;
+
+		if (!kind || !file || !name)
+			continue;
+		key.len = 0;
+		sb_printf(&key, "%s%c%s%c%s", kind, 0, file, 0, name);
+		if (hmap_get(&idx, key.buf, key.len, &v))
+			bytes = acc[v][0], samples = acc[v][1];
+		setv(s, AP_M_F_FAULT_SAMPLES, samples);
+		setv(s, AP_M_F_FAULT_MB, bytes / 1048576.0);
+		setp(s, AP_M_F_FAULT_PCT, samples, all);
+	}
+	sb_free(&key);
+	hmap_free(&idx);
+	free(acc);
+}
+
 void ap_metrics__memory(struct ap_analysis *an)
 {
 	const struct profile *p = &an->in.prof;
@@ -559,6 +618,7 @@ void ap_metrics__memory(struct ap_analysis *an)
 	cap_rows = xcalloc(np, sizeof(size_t));
 	nr_times = xcalloc(np, sizeof(size_t));
 	cap_times = xcalloc(np, sizeof(size_t));
+	function_metrics(an);
 	for (i = 0; i < np; i++)
 		hmap_put(&rows_of, &an->subj[AP_SCOPE_PROCESS][i].pid, sizeof(uint32_t), i);
 	for (i = 0; i < p->nr_mem; i++) {

@@ -145,6 +145,17 @@ static double pnum(const struct ap_analysis *an, const char *name)
 	return v ? v->v : NAN;
 }
 
+static double fnum(const struct ap_analysis *an, const char *loc, const char *name)
+{
+	int id = ap_metric_find(name);
+	size_t i;
+
+	for (i = 0; id >= 0 && i < an->nr_subj[AP_SCOPE_FUNCTION]; i++)
+		if (!strcmp(an->subj[AP_SCOPE_FUNCTION][i].location, loc))
+			return an->subj[AP_SCOPE_FUNCTION][i].v[ap_metric_slot(id)].v;
+	return NAN;
+}
+
 static const char *ptext(const struct ap_analysis *an, const char *name)
 {
 	const struct ap_value *v = pv(an, name);
@@ -241,7 +252,15 @@ TEST(memfind_churn)
 	rss_plateau(&m, 200, 0.5);
 	faults(&m, m.s_load, 190, 0.0, 0.5, MIB);
 	faults(&m, m.s_churn, 500, 0.5, 2.95, 4 * MIB);
+	/* score(), a function with CPU samples in the fixture, at another line */
+	faults(&m, py_stack(&m.an.in.prof, "score", 44), 30, 1.0, 1.2, MIB);
 	analyze(&m);
+	ASSERT_NEAR(fnum(&m.an, "/app/main.py:score:42", "function.fault_mb"), 30, 1e-9,
+		    "function scope: its page-fault bytes");
+	ASSERT_NEAR(fnum(&m.an, "/app/main.py:score:42", "function.fault_pct"), 100.0 * 30 / 720,
+		    1e-9, "... and its share");
+	ASSERT_EQ(fnum(&m.an, "/app/main.py:helper:7", "function.fault_samples"), 0,
+		  "none for a function without");
 	ASSERT_STREQ(ptext(&m.an, "process.fault_top"), "churn (/app/main.py:21)", "top site");
 	ASSERT_NEAR(pnum(&m.an, "process.rss_net_mb"), 190, 1e-6, "net growth: the plateau");
 	ASSERT_NEAR(pnum(&m.an, "process.fault_top_churn_x"), 2000.0 / 190, 0.01, "x the growth");
