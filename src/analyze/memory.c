@@ -382,7 +382,8 @@ static void transient_metrics(struct ap_analysis *an, struct ap_subject *s, cons
 			uint64_t life = m->t_ns - o->t_ns;
 
 			hmap_put(&open, &m->addr, sizeof(m->addr), UINT64_MAX);
-			if (m->t_ns < o->t_ns || life > AP_TRANSIENT_MAX_NS)
+			/* most of it given back (a trim of its tail is not the buffer's end) */
+			if (m->t_ns < o->t_ns || life > AP_TRANSIENT_MAX_NS || 2 * m->bytes < o->bytes)
 				continue;
 			n++, bytes += o->bytes;
 			largest = o->bytes > largest ? o->bytes : largest;

@@ -290,11 +290,14 @@ TEST(memfind_transient_mapping)
 	mapping(&m, m.s_none, AP_MEM_UNMAP, 0.21, 0x7f3000000000ull, MIB);
 	mapping(&m, m.s_load, AP_MEM_MAP, 0.3, 0x7f4000000000ull, 128 * MIB);
 	mapping(&m, m.s_none, AP_MEM_UNMAP, 2.3, 0x7f4000000000ull, 128 * MIB);
+	/* 128 MiB of which only the first 16 MiB are unmapped at once: not the buffer's end */
+	mapping(&m, m.s_load, AP_MEM_MAP, 0.4, 0x7f5000000000ull, 128 * MIB);
+	mapping(&m, m.s_none, AP_MEM_UNMAP, 0.41, 0x7f5000000000ull, 16 * MIB);
 	analyze(&m);
 	ASSERT_EQ(pnum(&m.an, "process.transient_maps"), 1, "one transient mapping");
 	ASSERT_NEAR(pnum(&m.an, "process.transient_life_ms"), 10, 0.01, "10 ms");
-	ASSERT_NEAR(pnum(&m.an, "process.map_mb"), 3 * 128 + 1 + 4096.0 / MIB, 1e-6, "mapped");
-	ASSERT_EQ(pnum(&m.an, "process.unmap_calls"), 3, "unmap calls");
+	ASSERT_NEAR(pnum(&m.an, "process.map_mb"), 4 * 128 + 1 + 4096.0 / MIB, 1e-6, "mapped");
+	ASSERT_EQ(pnum(&m.an, "process.unmap_calls"), 4, "unmap calls");
 	f = finding(&m.an, "large_transient_mapping");
 	if (CHECK(f != NULL, "large_transient_mapping", "no finding"))
 		ASSERT_TRUE(strstr(f->explanation, "from scratch (/app/main.py:40)") &&
