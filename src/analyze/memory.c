@@ -421,10 +421,26 @@ static void fit(const double *x, const double *y, int n, double *slope, double *
 	*r2 = d > 0 && vy > 0 ? (n * sxy - sx * sy) * (n * sxy - sx * sy) / (d * vy) : 0;
 }
 
+/* the stack of the process's fault rows with the most bytes at site, else dflt */
+static uint32_t heaviest_stack(const struct profile *p, const uint32_t *rows, size_t nr_rows,
+			       uint32_t site, uint32_t dflt)
+{
+	uint64_t best = 0;
+	size_t i;
+
+	for (i = 0; i < nr_rows; i++) {
+		const struct ap_mem_row *r = &p->mem[rows[i]];
+
+		if (r->kind == AP_MEM_FAULT && r->bytes > best && site_of(p, r->stack) == site)
+			best = r->bytes, dflt = r->stack;
+	}
+	return dflt;
+}
+
 /* The leak candidate and the code of the late growth, from the fault samples
  * on the timeline */
 static void timeline_metrics(struct ap_analysis *an, struct ap_subject *s, const struct tref *tr,
-			     size_t nr)
+			     size_t nr, const uint32_t *rows, size_t nr_rows)
 {
 	const struct profile *p = &an->in.prof;
 	struct sites ss = { 0 }, late = { 0 };
@@ -502,7 +518,8 @@ static void timeline_metrics(struct ap_analysis *an, struct ap_subject *s, const
 	}
 	if (best) {
 		sets_own(an, s, AP_M_P_LEAK_SITE, site_text(p, best->site));
-		sets_own(an, s, AP_M_P_LEAK_PATH, path_text(p, best->top_stack));
+		sets_own(an, s, AP_M_P_LEAK_PATH,
+			 path_text(p, heaviest_stack(p, rows, nr_rows, best->site, best->top_stack)));
 		setv(s, AP_M_P_LEAK_SAMPLES, best->samples);
 		setv(s, AP_M_P_LEAK_MB, best->bytes / 1048576.0);
 		setp(s, AP_M_P_LEAK_FAULT_PCT, best->samples, total);
@@ -642,7 +659,7 @@ void ap_metrics__memory(struct ap_analysis *an)
 			qsort(times[i], nr_times[i], sizeof(**times), tref_cmp);
 		rows_metrics(an, s, rows[i], nr_rows[i]);
 		transient_metrics(an, s, times[i], nr_times[i]);
-		timeline_metrics(an, s, times[i], nr_times[i]);
+		timeline_metrics(an, s, times[i], nr_times[i], rows[i], nr_rows[i]);
 		free(rows[i]);
 		free(times[i]);
 	}
