@@ -119,6 +119,9 @@ struct ap_analysis {
 
 /* metrics of every scope from in (moved into an) */
 void ap_metrics__compute(struct ap_analysis *an);
+/* the memory metrics of the processes (src/analyze/memory.c), after their
+ * resident-set metrics; nothing without the memory collector's data */
+void ap_metrics__memory(struct ap_analysis *an);
 /* the value of metric id for s (its process or the run for outer scopes), or NULL */
 const struct ap_value *ap_analysis__value(const struct ap_analysis *an, const struct ap_subject *s,
 					  const struct ap_value *match, int id);

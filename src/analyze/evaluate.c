@@ -369,6 +369,8 @@ static const char *needs(int metric)
 		return "artifacts/offcpu.json (off-CPU collector off)";
 	if (strstr(src, "syscalls.json"))
 		return "artifacts/syscalls.json (syscall collector off)";
+	if (!strncmp(src, "memory.json", 11))
+		return "artifacts/memory.json (memory collector off: --no-memory, or a run from before it)";
 	if (strstr(src, "proc.json"))
 		return "artifacts/proc.json";
 	if (strstr(src, "python_calls.json"))

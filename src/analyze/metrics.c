@@ -2211,4 +2211,5 @@ void ap_metrics__compute(struct ap_analysis *an)
 	if (an->in.prof.has_syscalls)
 		compute_syscalls(an);
 	compute_pycalls(an);
+	ap_metrics__memory(an);
 }

@@ -334,6 +334,7 @@ static const char *str_field(const cJSON *j, const char *key)
 static const char *const known_fields[] = {
 	"id", "title", "description", "scope", "severity", "when", "min_samples", "samples_metric",
 	"impact", "explanation", "suggestions", "verify", "dedup", "frames", "max_findings",
+	"evidence",
 };
 
 /* default sample support of each scope */
@@ -450,6 +451,22 @@ static bool parse_pattern(struct perr *e, const cJSON *j, struct ap_pattern *pt)
 		if (!cJSON_IsString(x) || !check_template(e, "dedup", pt, x->valuestring))
 			return fail(e, "dedup", "must be a template string");
 		pt->dedup = xstrdup(x->valuestring);
+	}
+	/* optional: metrics the evidence shows beyond those the conditions and
+	 * texts name (memory_growth's code, when the memory data is there) */
+	if ((x = cJSON_GetObjectItemCaseSensitive(j, "evidence"))) {
+		const cJSON *m;
+		int id;
+
+		if (!cJSON_IsArray(x))
+			return fail(e, "evidence", "must be an array of metric names");
+		cJSON_ArrayForEach(m, x)
+		{
+			if (!cJSON_IsString(m))
+				return fail(e, "evidence", "must be an array of metric names");
+			if (!check_metric(e, "evidence", pt, m->valuestring, &id))
+				return false;
+		}
 	}
 	pt->max_findings = 10;
 	if ((x = cJSON_GetObjectItemCaseSensitive(j, "max_findings"))) {

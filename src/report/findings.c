@@ -32,6 +32,15 @@ static bool is_text(int id)
 	return !strcmp(ap_metrics[id].unit, "text");
 }
 
+/* a memory metric (issue 18) without a value: a run without the memory
+ * collector's data; its evidence is left out, so memory_growth's reads as
+ * before the collector existed */
+static bool absent_memory(const struct ap_value *v, int id)
+{
+	return (!v || (is_text(id) ? !v->s : isnan(v->v))) &&
+	       !strncmp(ap_metrics[id].source, "memory.json", 11);
+}
+
 static cJSON *finding_json(const struct ap_analysis *an, const struct ap_finding *f)
 {
 	const struct ap_pattern *pt = f->pat;
@@ -59,6 +68,8 @@ static cJSON *finding_json(const struct ap_analysis *an, const struct ap_finding
 		int id = pt->cited[i];
 		const struct ap_value *v = val(an, f, id);
 
+		if (absent_memory(v, id))
+			continue;
 		if (!v || (is_text(id) ? !v->s : isnan(v->v))) {
 			cJSON_AddNullToObject(ev, ap_metric_name(id));
 			continue;
@@ -648,6 +659,8 @@ static void md_finding(const struct ap_analysis *an, const struct ap_finding *x,
 		int id = pt->cited[i];
 		const struct ap_value *v = val(an, x, id);
 
+		if (absent_memory(v, id))
+			continue;
 		fprintf(f, "| `%s` | ", ap_metric_name(id));
 		fmt_value(f, v, id);
 		if (v && v->n && !isnan(v->v)) {

@@ -111,7 +111,7 @@ def kind_of(f):
         return "imports"
     if re.search(r"serializ|json|pickle", p):
         return "serialization"
-    if re.search(r"memory|rss|working_set|leak", p):
+    if re.search(r"memory|rss|working_set|leak|page_fault_churn|transient_mapping", p):
         return "memory"
     if re.search(r"below|native|blas", p):
         return "native"

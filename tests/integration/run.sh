@@ -994,6 +994,9 @@ compiled_python_below compiled_black+-F999 expat
 native_below_python  expat               compiled_black+-F999
 ast_parse_below      ast_parse           compile_src
 compile_below        compile_src         ast_parse
+leak_candidate       grow                plateau
+page_fault_churn     faults              grow
+large_transient_mapping transient_buffers faults
 "
 PATW=$PYW/patterns.py
 PATTERN_SCRATCH=

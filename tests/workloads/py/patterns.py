@@ -639,6 +639,17 @@ def grow_live():
             keep.append(bytearray(1 << 20))
         time.sleep(0.02)
 
+
+def transient_buffers():
+    """a fresh 128 MiB buffer every 50 ms, dropped at once: over glibc's
+    largest mmap threshold (32 MiB), so each is mapped and unmapped (large
+    transient mappings; faults' 32 MiB buffers are the control)"""
+    end = until()
+    while time.monotonic() < end:
+        b = bytearray(128 << 20)
+        del b
+        time.sleep(0.05)
+
 if __name__ == "__main__":
     gc.collect()
     name = sys.argv[1]
