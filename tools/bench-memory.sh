@@ -86,25 +86,31 @@ printf "     %-44s %6.3f %6.3f  <- memory's own cost (budget: 1.020)\n" "--memor
 	"$(pratio mem nomem 2)"
 printf "     %-44s %6.3f %6.3f\n" "--memory-rate $MAXRATE / --no-memory" "$(pratio memmax nomem 1)" \
 	"$(pratio memmax nomem 2)"
-# the page-fault samples the --memory runs took (run.json's counter
-# memory_fault_samples), and their rate over the target's wall time
-samples() { # VARIANT: "samples samples/s" per run, from run.json's counters
-	local i n
+# the page-fault samples of the --memory runs (run.json's counters: taken
+# by the BPF program, of them over the rate cap, and received with a
+# stack), and the received ones' rate over the target's wall time
+cnt() { jq "[.. | objects | .$2? // empty] | add // empty" $1/run.json 2>/dev/null || true; }
+samples() { # VARIANT
+	local i n c r
 	for ((i = 0; i < RUNS; i++)); do
-		n=$(jq '[.. | objects | .memory_fault_samples? // empty] | add // empty' \
-			$OUT/$1-$i/run.json 2>/dev/null || true)
+		n=$(cnt $OUT/$1-$i memory_fault_samples)
+		c=$(cnt $OUT/$1-$i memory_fault_samples_capped)
+		r=$(cnt $OUT/$1-$i memory_fault_samples_received)
 		[ -n "$n" ] || continue
-		sed -n "$((i + 1))p" $OUT/$1.t | awk -v n=$n '{ printf "%d %.0f\n", n, n / $1 }'
+		sed -n "$((i + 1))p" $OUT/$1.t | awk -v n=$n -v c=${c:-0} -v r=${r:-$n} \
+			'{ printf "%d %d %d %.0f\n", n, c, r, r / $1 }'
 	done >$OUT/$1.samples
 	if [ -s $OUT/$1.samples ]; then
-		echo "$(cut -d' ' -f1 <$OUT/$1.samples | median) samples a run," \
-			"$(cut -d' ' -f2 <$OUT/$1.samples | median)/s of the target's wall time"
+		echo "$(cut -d' ' -f1 <$OUT/$1.samples | median) taken, $(cut -d' ' -f2 <$OUT/$1.samples | median)" \
+			"over the cap, $(cut -d' ' -f3 <$OUT/$1.samples | median) received" \
+			"($(cut -d' ' -f4 <$OUT/$1.samples | median)/s of the target's wall time)"
 	else
 		echo "no memory_fault_samples counter in $OUT/$1-0/run.json"
 	fi
 }
 faults=$(perf stat -x, -e page-faults $PY $W $ROUNDS 2>&1 >/dev/null | awk -F, '/page-faults/ { print $1 }' || true)
-echo "   page-fault samples (medians): --memory $(samples mem); --memory-rate $MAXRATE $(samples memmax)"
+echo "   page-fault samples a run (medians): --memory: $(samples mem)"
+echo "     --memory-rate $MAXRATE: $(samples memmax)"
 echo "   the target's page faults (perf stat, bare): ${faults:-?}; the default rate: $($AP --help 2>&1 |
 	sed -n '/--memory-rate/,/^ *-/p' | grep -o 'default [0-9]*' | head -1)"
 costc=$(pratio mem nomem 2)

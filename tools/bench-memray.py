@@ -21,7 +21,8 @@ known functions, every byte touched where it is allocated) the truth:
 at least 80% of our attributed bytes under the four known functions, and
 each one's bytes within 25% of what it allocates.
 
-Usage: tools/bench-memray.py [--out DIR]   (as root; AP=path/to/binary)
+Usage: tools/bench-memray.py [--out DIR]   (as root; AP=path/to/binary,
+MEMORY_RATE=HZ for a --memory-rate other than the default)
 Exit 1 when a tool fails or the truth does not hold.
 """
 import collections
@@ -41,6 +42,9 @@ PROGRAMS = [
      {"keep_300": 300, "keep_100": 100, "keep_50": 50, "churn": 200}),
     ("memheavy", [os.path.join(PYW, "memheavy.py"), "10"], None),
 ]
+# memtruth.py (the integration test's: 200 MiB under allocate_big), when there
+if os.path.exists(os.path.join(PYW, "memtruth.py")):
+    PROGRAMS.insert(1, ("memtruth", [os.path.join(PYW, "memtruth.py")], {"allocate_big": 200}))
 TOP = 8
 PYFRAME = re.compile(r"^(.*) \((.+):(\d+)\)$")
 
@@ -107,7 +111,8 @@ def ours_profile(v, name, argv, out):
     ap = os.environ.get("AP", os.path.join(ROOT, "build/autoprof-bpf"))
     d = os.path.join(out, name + ".ours")
     t0 = time.monotonic()
-    r = subprocess.run([ap, "-q", "--memory", "-o", d, "--", os.path.join(v, "bin/python")] + argv,
+    rate = ["--memory-rate", os.environ["MEMORY_RATE"]] if os.environ.get("MEMORY_RATE") else []
+    r = subprocess.run([ap, "-q", "--memory"] + rate + ["-o", d, "--", os.path.join(v, "bin/python")] + argv,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.monotonic() - t0
     folded = os.path.join(d, "memory.folded")
@@ -137,7 +142,15 @@ def ours_profile(v, name, argv, out):
             leaf[f"{fn} ({path}:{line})"] += w
             for key in {(fn, p) for fn, p, _ in py}:
                 under[key] += w
-    return {"leaf": leaf, "under": under, "total": total, "wall": wall, "dir": d}
+    cnt = {}
+    try:
+        with open(os.path.join(d, "run.json")) as f:
+            c = json.load(f)["collectors"]["cpu"]["counters"]
+        cnt = {k: c.get(k) for k in ("memory_fault_samples", "memory_fault_samples_capped",
+                                      "memory_fault_samples_received", "memory_fault_pages_lost")}
+    except (OSError, KeyError, ValueError):
+        pass
+    return {"leaf": leaf, "under": under, "total": total, "wall": wall, "dir": d, "counters": cnt}
 
 
 def mib(b):
@@ -148,6 +161,9 @@ def compare(name, m, o):
     print(f"-- {name}: memray {mib(m['total']):.0f} MiB allocated in {m['allocations']} "
           f"allocations (peak {mib(m['peak']):.0f} MiB; {m['wall']:.2f} s run); autoprof-bpf "
           f"{mib(o['total']):.0f} MiB first touched ({o['wall']:.2f} s run, report included)")
+    if o["counters"]:
+        print("   our page-fault samples: " + ", ".join(f"{k.replace('memory_fault_', '')} {v}"
+                                                    for k, v in o["counters"].items()))
     print(f"   {'leaf Python frame':<44} {'memray MiB':>10} {'share':>6}   {'ours MiB':>8} {'share':>6}")
     keys = [k for k, _ in m["leaf"].most_common(TOP)]
     keys += [k for k, _ in o["leaf"].most_common(TOP) if k not in keys]
