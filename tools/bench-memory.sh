@@ -86,6 +86,55 @@ printf "     %-44s %6.3f %6.3f  <- memory's own cost (budget: 1.020)\n" "--memor
 	"$(pratio mem nomem 2)"
 printf "     %-44s %6.3f %6.3f\n" "--memory-rate $MAXRATE / --no-memory" "$(pratio memmax nomem 1)" \
 	"$(pratio memmax nomem 2)"
+# The memory programs' own time, from the kernel's BPF statistics
+# (kernel.bpf_stats_enabled, on only for these runs: it adds two clock reads
+# to every BPF program run, so the timed runs above go without): STATS_RUNS
+# more runs of each --memory variant, whose command reads the programs'
+# run_time_ns and run_cnt with bpftool right after the target exits, while
+# the profiler is still attached. Their sum against the target's CPU time
+# is memory's cost in the faulting threads, measured without the noise of
+# whole-program timing (the other collectors' programs run in both variants)
+STATS_RUNS=${STATS_RUNS:-3}
+MEMPROGS='["on_page_fault","on_mmap_exit","on_munmap_exit","on_mremap_exit","on_brk_enter","on_brk_exit"]'
+stats0=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'sysctl -q -w kernel.bpf_stats_enabled=$stats0' EXIT
+sysctl -q -w kernel.bpf_stats_enabled=1
+for ((i = 0; i < STATS_RUNS; i++)); do
+	for v in mem memmax; do
+		flag=--memory
+		[ $v = memmax ] && flag="--memory --memory-rate $MAXRATE"
+		$AP -q $flag -o $OUT/stats-$v-$i -- bash -c "$(declare -f inner); inner $OUT/stats-$v.t \"\$@\";
+			bpftool -j prog show >$OUT/stats-$v-$i.json" _ $PY $W $ROUNDS >/dev/null 2>&1 || true
+	done
+done
+sysctl -q -w kernel.bpf_stats_enabled=$stats0
+# per run: "page_fault_ns page_fault_calls mapping_ns target_cpu_s"
+bpfcost() { # VARIANT
+	local i
+	for ((i = 0; i < STATS_RUNS; i++)); do
+		[ -s $OUT/stats-$1-$i.json ] || continue
+		jq -r --argjson m "$MEMPROGS" '[.[] | select(.name as $n | $m | index($n))] |
+			"\([.[] | select(.name == "on_page_fault") | .run_time_ns // 0] | add // 0)
+			 \([.[] | select(.name == "on_page_fault") | .run_cnt // 0] | add // 0)
+			 \([.[] | select(.name != "on_page_fault") | .run_time_ns // 0] | add // 0)"' \
+			$OUT/stats-$1-$i.json | tr -s ' \n' ' '
+		sed -n "$((i + 1))p" $OUT/stats-$1.t | cut -d' ' -f2
+	done >$OUT/stats-$1.cost
+	if [ -s $OUT/stats-$1.cost ] && awk '$2 > 0 { ok = 1 } END { exit !ok }' $OUT/stats-$1.cost; then
+		awk '{ print $1 / $2 }' $OUT/stats-$1.cost | median | awk '{ printf "%.1f us a page-fault run, ", $1 / 1000 }'
+		awk '{ print $2 }' $OUT/stats-$1.cost | median | awk '{ printf "%d runs, ", $1 }'
+		awk '{ print $3 / 1e6 }' $OUT/stats-$1.cost | median | awk '{ printf "mapping calls %.1f ms; ", $1 }'
+		awk '{ print ($1 + $3) / 1e9 / $4 }' $OUT/stats-$1.cost | median | awk '{ printf "%.2f%% of the target'"'"'s CPU time\n", 100 * $1 }'
+	else
+		echo "no BPF statistics of the memory programs (bpftool -j prog show in $OUT/stats-$1-0.json)"
+	fi
+}
+selfcpu() { for ((i = 0; i < RUNS; i++)); do jq '.self.user_s + .self.sys_s' $OUT/$1-$i/run.json 2>/dev/null; done | median; }
+echo "   the profiler's own CPU seconds (run.json self, medians): --no-memory $(selfcpu nomem)," \
+	"--memory $(selfcpu mem), --memory-rate $MAXRATE $(selfcpu memmax)"
+echo "   the memory programs' own time (kernel BPF statistics, medians of $STATS_RUNS runs):"
+echo "     --memory: $(bpfcost mem)"
+echo "     --memory-rate $MAXRATE: $(bpfcost memmax)"
 # the page-fault samples of the --memory runs (run.json's counters: taken
 # by the BPF program, of them over the rate cap, and received with a
 # stack), and the received ones' rate over the target's wall time
