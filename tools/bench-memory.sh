@@ -138,7 +138,7 @@ echo "     --memory-rate $MAXRATE: $(bpfcost memmax)"
 # the page-fault samples of the --memory runs (run.json's counters: taken
 # by the BPF program, of them over the rate cap, and received with a
 # stack), and the received ones' rate over the target's wall time
-cnt() { jq "[.. | objects | .$2? // empty] | add // empty" $1/run.json 2>/dev/null || true; }
+cnt() { jq "first(.. | objects | .$2? // empty)" $1/run.json 2>/dev/null || true; }
 samples() { # VARIANT
 	local i n c r
 	for ((i = 0; i < RUNS; i++)); do

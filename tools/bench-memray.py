@@ -145,10 +145,13 @@ def ours_profile(v, name, argv, out):
     cnt = {}
     try:
         with open(os.path.join(d, "run.json")) as f:
-            c = json.load(f)["collectors"]["cpu"]["counters"]
-        cnt = {k: c.get(k) for k in ("memory_fault_samples", "memory_fault_samples_capped",
-                                      "memory_fault_samples_received", "memory_fault_pages_lost")}
-    except (OSError, KeyError, ValueError):
+            c = json.load(f)["collectors"]
+        cnt = {k: c["cpu"]["counters"].get(k) for k in (
+            "memory_fault_samples", "memory_fault_samples_capped", "memory_fault_samples_received",
+            "memory_fault_pages_lost")}
+        if "rate_hz" in c.get("memory", {}):
+            cnt["rate_hz"] = c["memory"]["rate_hz"]
+    except (OSError, KeyError, ValueError, AttributeError):
         pass
     return {"leaf": leaf, "under": under, "total": total, "wall": wall, "dir": d, "counters": cnt}
 
