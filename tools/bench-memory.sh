@@ -129,7 +129,7 @@ bpfcost() { # VARIANT
 		echo "no BPF statistics of the memory programs (bpftool -j prog show in $OUT/stats-$1-0.json)"
 	fi
 }
-selfcpu() { for ((i = 0; i < RUNS; i++)); do jq '.self.user_s + .self.sys_s' $OUT/$1-$i/run.json 2>/dev/null; done | median; }
+selfcpu() { for ((i = 0; i < RUNS; i++)); do jq ".self.user_s + .self.sys_s" $OUT/$1-$i/run.json 2>/dev/null; done | median | awk "{ printf \"%.2f\", \$1 }"; }
 echo "   the profiler's own CPU seconds (run.json self, medians): --no-memory $(selfcpu nomem)," \
 	"--memory $(selfcpu mem), --memory-rate $MAXRATE $(selfcpu memmax)"
 echo "   the memory programs' own time (kernel BPF statistics, medians of $STATS_RUNS runs):"
