@@ -29,6 +29,7 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -110,6 +111,7 @@ def ours_profile(v, name, argv, out):
     anywhere on the stack"""
     ap = os.environ.get("AP", os.path.join(ROOT, "build/autoprof-bpf"))
     d = os.path.join(out, name + ".ours")
+    shutil.rmtree(d, ignore_errors=True)
     t0 = time.monotonic()
     rate = ["--memory-rate", os.environ["MEMORY_RATE"]] if os.environ.get("MEMORY_RATE") else []
     r = subprocess.run([ap, "-q", "--memory"] + rate + ["-o", d, "--", os.path.join(v, "bin/python")] + argv,
