@@ -135,6 +135,29 @@ echo "   the profiler's own CPU seconds (run.json self, medians): --no-memory $(
 echo "   the memory programs' own time (kernel BPF statistics, medians of $STATS_RUNS runs):"
 echo "     --memory: $(bpfcost mem)"
 echo "     --memory-rate $MAXRATE: $(bpfcost memmax)"
+# What the BPF statistics leave out: while the page-fault event is open on
+# every CPU, the kernel counts every fault of every process for it. A loop
+# touching fresh 32 MiB mappings (page faults and little else) with perf
+# stat -a counting page faults in the background, against none, in pairs:
+# the target's CPU time
+FAULTLOOP='import mmap
+for _ in range(40):
+    m = mmap.mmap(-1, 32 << 20)
+    for i in range(0, 32 << 20, 4096):
+        m[i] = 1
+    m.close()'
+cputime() { # CMD...: user + system seconds of CMD
+	bash -c 'TIMEFORMAT="%3U %3S"; { time "$@" >/dev/null 2>&1; } 2>&1' _ "$@" | awk '{ print $1 + $2 }'
+}
+for ((i = 0; i < RUNS; i++)); do
+	b=$(cputime $PY -c "$FAULTLOOP")
+	perf stat -a -e page-faults -x, -o /dev/null -- sleep 60 &
+	pstat=$!
+	sleep 0.3
+	c=$(cputime $PY -c "$FAULTLOOP")
+	kill -INT $pstat && wait $pstat 2>/dev/null || true
+	echo "$c $b"
+done >$OUT/counting.t
 # the page-fault samples of the --memory runs (run.json's counters: taken
 # by the BPF program, of them over the rate cap, and received with a
 # stack), and the received ones' rate over the target's wall time
@@ -158,6 +181,8 @@ samples() { # VARIANT
 	fi
 }
 faults=$(perf stat -x, -e page-faults $PY $W $ROUNDS 2>&1 >/dev/null | awk -F, '/page-faults/ { print $1 }' || true)
+echo "   the kernel counting every page fault (a fault loop, perf stat -a -e page-faults beside it /" \
+	"without, CPU time, median of $RUNS pairs): x$(awk '{ printf "%.4f\n", $1 / $2 }' $OUT/counting.t | median)"
 echo "   page-fault samples a run (medians): --memory: $(samples mem)"
 echo "     --memory-rate $MAXRATE: $(samples memmax)"
 echo "   the target's page faults (perf stat, bare): ${faults:-?}; the default rate: $($AP --help 2>&1 |
