@@ -3,15 +3,19 @@
 # `make bench`, memory (issue 18's budget: page-fault sampling costs at most
 # 2% on an allocation-heavy program). The target, tests/workloads/py/
 # memheavy.py (lists, dicts and bytearrays built and dropped, ~1 GB/s of
-# first-touch page faults), runs RUNS times (default 9) in each of three
-# variants, in rotating order: bare, under autoprof-bpf --memory, and under
-# autoprof-bpf --no-memory (every other collector on in both). Its own wall
+# first-touch page faults), runs RUNS times (default 9) in each of four
+# variants, in rotating order: bare, under autoprof-bpf --memory, under
+# autoprof-bpf --no-memory (every other collector on in both), and under
+# --memory --memory-rate 1000 (every sample captured). Its own wall
 # and CPU time are taken inside the profiler (bash's `time` around it), so
 # start-up and report writing are not counted. Printed: medians, the
 # medians of the paired ratios (run i against run i), memory's own cost
-# (--memory / --no-memory) against the budget, and the page-fault samples
+# (--memory / --no-memory) against the budget, the memory BPF programs' own
+# time (kernel BPF statistics, STATS_RUNS more runs), the kernel's counting
+# of every fault (RUNS pairs of a fault loop) and the page-fault samples
 # the runs took. Timing on a shared 2-CPU machine moves 5-15% from run to
 # run: a ratio inside that band is noise, and the loadavg is printed.
+# ~3.5 min with RUNS=9 on a 2-CPU machine.
 # AP=path/to/autoprof-bpf RUNS=N PY=python ROUNDS=memheavy's rounds
 set -eu
 cd "$(dirname "$0")/.."
@@ -151,7 +155,7 @@ cputime() { # CMD...: user + system seconds of CMD
 }
 for ((i = 0; i < RUNS; i++)); do
 	b=$(cputime $PY -c "$FAULTLOOP")
-	perf stat -a -e page-faults -x, -o /dev/null -- sleep 60 &
+	perf stat -a -e page-faults -x, -o /dev/null & # counts until SIGINT
 	pstat=$!
 	sleep 0.3
 	c=$(cputime $PY -c "$FAULTLOOP")
