@@ -145,8 +145,13 @@ include tests/tests.mk
 demo: deps all
 	$(Q)tools/demo.sh
 
+# issue 18's memory rows (tools/bench-memory.sh: page-fault sampling's cost;
+# tools/bench-memray.py: memray beside us, and the truth) need the peers venv
 bench: deps all $(TEST_WORKLOADS)
+	$(Q)tools/peers-venv.sh >/dev/null
 	$(Q)tools/bench.sh
+	$(Q)tools/bench-memory.sh
+	$(Q)tools/bench-memray.py
 
 # the agent's RSS over SOAK_MIN minutes (default 30) beside 20 processes a
 # second starting and exiting (tools/soak.sh says what else can be set);
