@@ -25,12 +25,17 @@ t_mem_known_functions() {
 	got=$(samples $d/memory.folded '(^|;)(keep_300|keep_100|keep_50|churn) \(memknown\.py:')
 	ge "$got" "$(awk -v t=$total 'BEGIN { print 0.8 * t }')" ||
 		bad+=" $((got / mib)) of $((total / mib)) MiB under the four functions (want 80%);"
-	# each function's MiB within 25% of what it allocates (the samples
-	# weigh 1 MiB each: 50 of them for the smallest)
+	# each function's MiB within half of what it allocates: the samples
+	# weigh 1 MiB each (50 for the smallest) while the CPU is under the
+	# cap; over it, a sample is kept with probability q and weighs 1/q, so
+	# a function whose burst came when q was 0.15 has a relative sd near
+	# 0.17 (a fresh clone: churn 146 of 200 MiB, 371 of 655 samples over
+	# the cap). A cap that drops a burst's weight gives 0 (the bug this
+	# caught: keep_100, keep_50 and churn at 0).
 	for fn in keep_300:300 keep_100:100 keep_50:50 churn:200; do
 		want=${fn#*:} fn=${fn%:*}
 		got=$(samples $d/memory.folded "(^|;)$fn \\(memknown\\.py:")
-		awk -v g=$got -v w=$want -v m=$mib 'BEGIN { exit !(g / m >= 0.75 * w && g / m <= 1.25 * w) }' ||
+		awk -v g=$got -v w=$want -v m=$mib 'BEGIN { exit !(g / m >= 0.5 * w && g / m <= 1.5 * w) }' ||
 			bad+=" $fn $((got / mib)) MiB (allocates $want);"
 	done
 	if [ -n "$bad" ]; then
