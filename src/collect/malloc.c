@@ -392,35 +392,6 @@ static void read_live(struct ap_collector *c, struct profile *into, bool rows)
 	m->gen++;
 }
 
-/* AP_TEST_MALLOC_DUMP=FILE (tests only, until the memory artifacts are
- * merged): the AP_MEM_ALLOC and AP_MEM_LIVE rows at the end, one line each:
- * "alloc|live PID frames;... BYTES" (frames root first, as folded) */
-static void test_dump(const struct profile *p, enum ap_view view)
-{
-	const char *path = getenv("AP_TEST_MALLOC_DUMP");
-	uint32_t *vf, j, nv;
-	char buf[512];
-	size_t i;
-	FILE *f;
-
-	if (!path || !(f = fopen(path, "we")))
-		return;
-	vf = xcalloc(p->nr_stack_frames + 1, sizeof(*vf));
-	for (i = 0; i < p->nr_mem; i++) {
-		const struct ap_mem_row *r = &p->mem[i];
-
-		if (r->kind != AP_MEM_ALLOC && r->kind != AP_MEM_LIVE)
-			continue;
-		fprintf(f, "%s %u ", r->kind == AP_MEM_ALLOC ? "alloc" : "live", r->pid);
-		nv = profile__view(p, &p->stacks[r->stack], view, vf);
-		for (j = 0; j < nv; j++)
-			fprintf(f, "%s%s", j ? ";" : "", profile__frame_label(p, vf[j], true, buf, sizeof(buf)));
-		fprintf(f, " %" PRIu64 "\n", r->bytes);
-	}
-	free(vf);
-	fclose(f);
-}
-
 static void malloc_flush(struct ap_collector *c, uint64_t end_ns, struct profile *into)
 {
 	struct malloc_coll *m = c->priv;
@@ -439,7 +410,6 @@ static void malloc_flush(struct ap_collector *c, uint64_t end_ns, struct profile
 	if (!calls)
 		ap_warn("malloc: no call of malloc or free was seen (a static program without its "
 			"symbol table has no malloc to probe)");
-	test_dump(into, c->cc->ses->opts.view);
 }
 
 static void malloc_counters(struct ap_collector *c, struct profile *into)

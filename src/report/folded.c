@@ -147,36 +147,9 @@ int folded_write(const struct profile *p, enum ap_view view, bool offcpu, int di
 	return err;
 }
 
-/* --malloc: bytes of one memory kind (AP_MEM_ALLOC, AP_MEM_LIVE) by stack,
- * weight = bytes */
-void folded_render_mem_kind(const struct profile *p, enum ap_view view, uint32_t kind,
-			    struct strbuf *out)
-{
-	struct folder fo = { .p = p, .view = view };
-	size_t i;
-
-	fo.vf = xcalloc(p->nr_stack_frames + 1, sizeof(*fo.vf));
-	for (i = 0; i < p->nr_mem; i++)
-		if (p->mem[i].kind == kind)
-			fold(&fo, p->mem[i].pid, p->mem[i].stack, NULL, p->mem[i].bytes);
-	fold_finish(&fo, out);
-}
-
 int folded_write_malloc(const struct profile *p, enum ap_view view, int dirfd)
 {
-	static const struct {
-		uint32_t kind;
-		const char *name;
-	} files[] = { { AP_MEM_ALLOC, "alloc.folded" }, { AP_MEM_LIVE, "live.folded" } };
-	size_t i;
-	int err = 0;
+	int err = folded_write_mem(p, view, AP_MEM_ALLOC, dirfd, "alloc.folded");
 
-	for (i = 0; i < AP_ARRAY_SIZE(files) && !err; i++) {
-		struct strbuf sb = { 0 };
-
-		folded_render_mem_kind(p, view, files[i].kind, &sb);
-		err = write_file_atomic_at(dirfd, files[i].name, sb.buf ? sb.buf : "", sb.len);
-		sb_free(&sb);
-	}
-	return err;
+	return err ? err : folded_write_mem(p, view, AP_MEM_LIVE, dirfd, "live.folded");
 }

@@ -100,11 +100,8 @@ char *ap_py_missing_note(const struct profile *p, const struct ap_process *pr);
 void ap_py_missing_print(const struct profile *p, FILE *f);
 #define AP_PY_NOTES_MAX 10
 
-/* --malloc's views (folded.c): bytes of one memory kind by stack (weight
- * = bytes); alloc.folded (AP_MEM_ALLOC) and live.folded (AP_MEM_LIVE) into
- * dirfd, 0 or -errno */
-void folded_render_mem_kind(const struct profile *p, enum ap_view view, uint32_t kind,
-			    struct strbuf *out);
+/* --malloc's views: alloc.folded (AP_MEM_ALLOC) and live.folded (AP_MEM_LIVE)
+ * into dirfd, weight = bytes; 0 or -errno */
 int folded_write_malloc(const struct profile *p, enum ap_view view, int dirfd);
 /* the terminal's memory block (memsummary.c): page-fault bytes, the three
  * heaviest stacks' leaf functions, mapping totals, --malloc's bytes; nothing

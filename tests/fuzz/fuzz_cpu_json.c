@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		pprof_render(&x, &sb);
 		speedscope_render(&x, &sb);
 		trace_render(&x, &sb);
-		folded_render_mem_kind(&in.prof, v, AP_MEM_ALLOC, &sb);
+		folded_render_mem(&in.prof, v, AP_MEM_ALLOC, &sb);
 		sb.len = 0;
 		ap_pics_free(&x);
 	}

@@ -6,15 +6,13 @@
 
 MW_PY=/usr/bin/python3.11 # static libpython, libc.so.6 dynamic: libc's malloc
 
-# bytes of the alloc or live rows whose stack matches an extended regex:
-# from alloc.folded / live.folded when written (the memory artifacts), else
-# from the collector's AP_TEST_MALLOC_DUMP lines ("KIND PID frames BYTES")
+# bytes of the alloc or live rows whose stack matches an extended regex,
+# from alloc.folded / live.folded (-1 when the file is missing)
 mw_bytes() { # DIR KIND REGEX
 	if [ -f "$1/$2.folded" ]; then
 		samples "$1/$2.folded" "$3"
 	else
-		awk -v k="$2" -v re="$3" '$1 == k { b = $NF; $1 = $2 = $NF = ""; if ($0 ~ re) n += b }
-			END { print n + 0 }' "$1.dump"
+		echo -1
 	fi
 }
 
@@ -22,7 +20,7 @@ mw_run() { # DIR ARGS... (the target after --)
 	local d=$1
 	shift
 	[ -f $d/run.json ] && return 0
-	AP_TEST_MALLOC_DUMP=$d.dump $AP -q --malloc -f none -o $d -- "$@" >$d.out 2>$d.err ||
+	$AP -q --malloc -f none -o $d -- "$@" >$d.out 2>$d.err ||
 		{ echo "exit $?: $(tail -1 $d.err)"; return 1; }
 }
 

@@ -240,10 +240,10 @@ TEST(memory_folded_malloc)
 	int fd;
 
 	build(&p, true);
-	folded_render_mem_kind(&p, AP_VIEW_MIXED, AP_MEM_ALLOC, &sb);
+	folded_render_mem(&p, AP_VIEW_MIXED, AP_MEM_ALLOC, &sb);
 	ASSERT_STREQ(sb.buf, "app;main;fill 104857600\n", "alloc bytes by stack");
 	sb.len = 0;
-	folded_render_mem_kind(&p, AP_VIEW_MIXED, AP_MEM_LIVE, &sb);
+	folded_render_mem(&p, AP_VIEW_MIXED, AP_MEM_LIVE, &sb);
 	ASSERT_STREQ(sb.buf, "app;main;fill 3145728\n", "live bytes by stack");
 	sb_free(&sb);
 	if (dir) {
