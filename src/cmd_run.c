@@ -221,6 +221,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 	};
 	unsigned views = 0; /* which view options were given: one at most */
 	bool filters = false; /* a filter option other than -p */
+	bool memory_on = false; /* --memory was given */
 	long v;
 	int c, err;
 
@@ -345,7 +346,7 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 			o->no_memory = true;
 			break;
 		case OPT_MEMORY:
-			o->no_memory = false;
+			memory_on = true;
 			break;
 		case OPT_MEMORY_RATE:
 			if (parse_long(optarg, 1, 1000, &o->memory_rate))
@@ -418,6 +419,10 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		return usage_error("%s", "--user and --as-root exclude each other");
 	if (o->malloc_rate && !o->malloc)
 		return usage_error("%s", "--malloc-rate sets the sampling of --malloc: add --malloc");
+	if (o->no_memory && (memory_on || o->memory_rate || o->malloc))
+		return usage_error("%s", memory_on ? "--memory and --no-memory exclude each other" :
+				   o->malloc ? "--malloc writes into the memory profile: drop --no-memory" :
+					       "--memory-rate sets the page-fault sampling: drop --no-memory");
 	if ((o->user || o->as_root) && (o->nr_pids || o->all))
 		return usage_error("%s", o->user ? "--user applies to a launched command, not to -p or --all"
 					       : "--as-root applies to a launched command, not to -p or --all");

@@ -92,5 +92,15 @@ t_mem_flags() {
 			return
 		fi
 	done
+	# --no-memory with an option of the memory profile is a usage error,
+	# not a run that silently drops one of them
+	for bad in --memory "--memory-rate 50" --malloc; do
+		$AP -q --no-memory $bad -o $O/mem_bad -- true >/dev/null 2>$O/mem_bad.err
+		rc=$?
+		if [ $rc != 2 ] || [ "$(wc -l <$O/mem_bad.err)" != 1 ]; then
+			fail mem_flags "--no-memory $bad: exit $rc, $(head -2 $O/mem_bad.err)"
+			return
+		fi
+	done
 	pass mem_flags
 }
