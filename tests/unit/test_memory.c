@@ -367,7 +367,7 @@ TEST(memory_html_and_summary)
 	ap_memory_print(&in.prof, AP_VIEW_MIXED, f);
 	fclose(f);
 	ASSERT_TRUE(strstr(out, "\nMemory: 64.0 MiB first touched (page faults, sampled: 16 samples)\n"
-				"  top stacks by leaf: fill 75.0%, grow 18.8%, cold 6.2%\n"
+				"  where (innermost Python line, else native function): fill 75%, grow 19%, main 6%\n"
 				"  mappings: 65.0 MiB mapped in 3 calls, 32.0 MiB unmapped in 1 call\n"
 				"  malloc: 100 MiB allocated (sampled), 3.0 MiB of the samples still live at the end\n") == out,
 		    "the memory block");
@@ -472,5 +472,37 @@ out:
 	ap_spool__close(s);
 	close(fd);
 	unit_rm_rf(dir);
+	profile__free(&p);
+}
+
+/* two stacks below one line of code are one place in the summary, named by
+ * the code, not by the C library's leaf (a new user saw "_PyObject_Malloc
+ * 24.2%, _PyObject_Malloc 14.7%") */
+TEST(memory_summary_by_site)
+{
+	uint32_t exe, libc, py, fr[4], s1, s2;
+	struct profile p;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	profile__init(&p);
+	p.has_memory = true;
+	exe = profile__module(&p, "/usr/bin/python3.11", "");
+	libc = profile__module(&p, "/lib/x86_64-linux-gnu/libc.so.6", "");
+	py = profile__module(&p, "/tmp/load.py", "");
+	fr[0] = profile__frame(&p, AP_FRAME_USER, "main", exe, 0x1100);
+	fr[1] = profile__py_frame(&p, "load", py, 7);
+	fr[2] = profile__frame(&p, AP_FRAME_USER, "_PyObject_Malloc", exe, 0x1200);
+	fr[3] = profile__frame(&p, AP_FRAME_USER, "__memset_avx2", libc, 0x1300);
+	s1 = profile__stack(&p, fr, 3);
+	s2 = profile__stack(&p, (uint32_t[]){ fr[0], fr[1], fr[3] }, 3);
+	profile__add_mem(&p, 10, 10, s1, AP_MEM_FAULT, 3 * MiB, 3);
+	profile__add_mem(&p, 10, 10, s2, AP_MEM_FAULT, 1 * MiB, 1);
+	f = open_memstream(&out, &len);
+	ap_memory_print(&p, AP_VIEW_MIXED, f);
+	fclose(f);
+	CHECK(strstr(out, "): load (load.py:7) 100%\n") != NULL, "one site, the Python line", "%s", out);
+	free(out);
 	profile__free(&p);
 }
