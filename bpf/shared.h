@@ -128,7 +128,7 @@ enum ap_rec_type {
  * ap_map_call; every other call is counted in the mem_maps map by
  * (process, direction). */
 #define AP_MEM_FAULT_PERIOD 256    /* page faults per sample: 1 MiB of 4 KiB pages */
-#define AP_MEM_RATE_DEFAULT 200    /* page-fault samples captured per second per CPU at most */
+#define AP_MEM_RATE_DEFAULT 1000   /* page-fault samples captured per second per CPU at most */
 enum ap_map_dir {
 	AP_MAP_GROW,               /* mmap, brk up, mremap larger (AP_MEM_MAP) */
 	AP_MAP_SHRINK,             /* munmap, brk down, mremap smaller (AP_MEM_UNMAP) */

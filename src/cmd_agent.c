@@ -66,7 +66,7 @@ static const char usage_text[] =
 "      --memory             also record page faults by stack and mapping calls\n"
 "                           (off by default)\n"
 "      --memory-rate HZ     with --memory: page-fault samples per second per CPU\n"
-"                           at most (default 200, 1-1000)\n"
+"                           at most (default 1000, 1-1000)\n"
 "      --ringbuf-mb MB      sample ring buffer size (default 4)\n"
 "      --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 "                           (off by default; no authentication: bind loopback)\n"

@@ -70,7 +70,7 @@ static const char usage_text[] =
 "      --memory             the memory profile (the default): page-fault samples\n"
 "                           by stack (memory.folded) and mapping calls' bytes\n"
 "      --memory-rate HZ     page-fault samples per second per CPU at most\n"
-"                           (default 200, 1-1000) of one per 256 faults (1 MiB);\n"
+"                           (default 1000, 1-1000) of one per 256 faults (1 MiB);\n"
 "                           over the rate, a random share, weighted to match\n"
 "      --min-block US       off-CPU stacks: only blocks of at least US\n"
 "                           microseconds (default 0: all); per-thread totals\n"
