@@ -122,6 +122,9 @@ void ap_metrics__compute(struct ap_analysis *an);
 /* the memory metrics of the processes (src/analyze/memory.c), after their
  * resident-set metrics; nothing without the memory collector's data */
 void ap_metrics__memory(struct ap_analysis *an);
+/* Python code that is not the application's (metrics.c): the standard
+ * library, installed packages, frozen modules */
+bool ap_py_library_file(const char *file);
 /* the value of metric id for s (its process or the run for outer scopes), or NULL */
 const struct ap_value *ap_analysis__value(const struct ap_analysis *an, const struct ap_subject *s,
 					  const struct ap_value *match, int id);

@@ -10,7 +10,12 @@
  * frame of a stack (qualname, file and line: one line of code), else its
  * innermost native frame outside the C library and the dynamic loader
  * (malloc's own frames say nothing), else its leaf. A stack with no frames
- * was not captured (a mapping call over the stack-capture rate). */
+ * was not captured (a mapping call over the stack-capture rate). The leak,
+ * growth and transient sites are "app sites": the innermost Python frame
+ * outside libraries (ap_py_library_file(), as the CPU findings' "innermost
+ * caller outside libraries"), the line in the user's code that keeps what
+ * the library built (csv.py's DictReader.__next__ makes the row, the
+ * caller's line stores it); without one, the site as above. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +79,13 @@ static bool libc_module(const struct profile *p, uint32_t mod)
 	       !strncmp(b, "ld-musl", 7) || !strncmp(b, "libc.musl", 9);
 }
 
-/* the site frame of a stack (see the top), or AP_NONE for a stack not captured */
-static uint32_t site_of(const struct profile *p, uint32_t stack)
+/* the site frame of a stack (see the top; app: an app site), or AP_NONE for
+ * a stack not captured */
+static uint32_t site_of(const struct profile *p, uint32_t stack, bool app)
 {
 	const struct ap_stack *st;
 	const uint32_t *fr;
-	uint32_t i, user = AP_NONE;
+	uint32_t i, user = AP_NONE, py = AP_NONE;
 
 	if (stack >= p->nr_stacks)
 		return AP_NONE;
@@ -90,11 +96,18 @@ static uint32_t site_of(const struct profile *p, uint32_t stack)
 	for (i = st->len; i > 0; i--) {
 		const struct ap_frame *f = &p->frames[fr[i - 1]];
 
-		if (f->kind == AP_FRAME_PYTHON)
-			return fr[i - 1];
+		if (f->kind == AP_FRAME_PYTHON) {
+			if (!app || (f->module != AP_NONE &&
+				     !ap_py_library_file(profile__s(p, p->modules[f->module].path))))
+				return fr[i - 1];
+			if (py == AP_NONE)
+				py = fr[i - 1];
+		}
 		if (f->kind == AP_FRAME_USER && user == AP_NONE && !libc_module(p, f->module))
 			user = fr[i - 1];
 	}
+	if (py != AP_NONE)
+		return py;
 	return user != AP_NONE ? user : fr[st->len - 1];
 }
 
@@ -143,7 +156,7 @@ static char *path_text(const struct profile *p, uint32_t stack)
 		sb_printf(&sb, "%s%s", sb.len ? " > " : "", profile__s(p, f->name));
 	}
 	if (!sb.buf)
-		return site_text(p, site_of(p, stack));
+		return site_text(p, site_of(p, stack, false));
 	return sb.buf;
 }
 
@@ -160,6 +173,7 @@ struct sites {
 	struct hmap idx;
 	struct site_acc *v;
 	size_t n, cap;
+	bool app; /* keyed by app sites */
 };
 
 static struct site_acc *site_get(struct sites *ss, uint32_t site)
@@ -177,7 +191,7 @@ static struct site_acc *site_get(struct sites *ss, uint32_t site)
 static void site_add(struct sites *ss, const struct profile *p, uint32_t stack, uint64_t bytes,
 		     uint64_t samples, int bin)
 {
-	struct site_acc *a = site_get(ss, site_of(p, stack));
+	struct site_acc *a = site_get(ss, site_of(p, stack, ss->app));
 
 	a->bytes += bytes;
 	a->samples += samples;
@@ -358,17 +372,35 @@ static int tref_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* the end of a process that exited: its last memory event or resident-set
+ * point, seconds from the start; INFINITY while it was still running */
+static double exit_s(const struct ap_analysis *an, const struct ap_subject *s,
+		     const struct tref *tr, size_t nr)
+{
+	double end = nr ? rel_s(&an->in.prof, tr[nr - 1].t) : 0, r0, r1;
+
+	if (getv(s, AP_M_P_ALIVE_AT_END) != 0)
+		return INFINITY;
+	if (rss_span(&an->in, s->pid, &r0, &r1) && r1 > end)
+		end = r1;
+	return end;
+}
+
 /* large transient mappings: a large map, then an unmap of the same start
- * address in the same process within AP_TRANSIENT_MAX_NS */
+ * address in the same process within AP_TRANSIENT_MAX_NS, not in the last
+ * AP_TRANSIENT_EXIT_S of a process that exited (a buffer freed on the way
+ * out: sort's one buffer, an interpreter's objects at its exit; the exit's
+ * own unmapping makes no munmap call at all) */
+#define AP_TRANSIENT_EXIT_S 0.5
 static void transient_metrics(struct ap_analysis *an, struct ap_subject *s, const struct tref *tr,
 			      size_t nr)
 {
 	const struct profile *p = &an->in.prof;
 	struct hmap open = { 0 };
-	struct sites ss = { 0 };
+	struct sites ss = { .app = true };
 	uint64_t n = 0, bytes = 0, largest = 0, life_max = 0, v;
 	const struct site_acc *top;
-	double wall = getv(s, AP_M_P_WALL_S);
+	double wall = getv(s, AP_M_P_WALL_S), cut = exit_s(an, s, tr, nr) - AP_TRANSIENT_EXIT_S;
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
@@ -383,7 +415,8 @@ static void transient_metrics(struct ap_analysis *an, struct ap_subject *s, cons
 
 			hmap_put(&open, &m->addr, sizeof(m->addr), UINT64_MAX);
 			/* most of it given back (a trim of its tail is not the buffer's end) */
-			if (m->t_ns < o->t_ns || life > AP_TRANSIENT_MAX_NS || 2 * m->bytes < o->bytes)
+			if (m->t_ns < o->t_ns || life > AP_TRANSIENT_MAX_NS || 2 * m->bytes < o->bytes ||
+			    rel_s(p, m->t_ns) >= cut)
 				continue;
 			n++, bytes += o->bytes;
 			largest = o->bytes > largest ? o->bytes : largest;
@@ -402,6 +435,9 @@ static void transient_metrics(struct ap_analysis *an, struct ap_subject *s, cons
 	if ((top = site_top(&ss))) {
 		sets_own(an, s, AP_M_P_TRANSIENT_SITE, site_text(p, top->site));
 		sets_own(an, s, AP_M_P_TRANSIENT_PATH, path_text(p, top->top_stack));
+		setv(s, AP_M_P_TRANSIENT_SITE_MAPS, top->samples);
+	} else {
+		setv(s, AP_M_P_TRANSIENT_SITE_MAPS, 0);
 	}
 	hmap_free(&open);
 	sites_free(&ss);
@@ -431,10 +467,44 @@ static uint32_t heaviest_stack(const struct profile *p, const uint32_t *rows, si
 	for (i = 0; i < nr_rows; i++) {
 		const struct ap_mem_row *r = &p->mem[rows[i]];
 
-		if (r->kind == AP_MEM_FAULT && r->bytes > best && site_of(p, r->stack) == site)
+		if (r->kind == AP_MEM_FAULT && r->bytes > best && site_of(p, r->stack, true) == site)
 			best = r->bytes, dflt = r->stack;
 	}
 	return dflt;
+}
+
+/* The on-CPU time of the function holding site (a frame of its kind, file and
+ * name on the stack, once per sample) as a percentage of the process's wall
+ * time; NAN without CPU sampling or a wall time. A loader (a job reading a
+ * CSV into a dict until it exits) spends its life in the code that builds
+ * what it keeps; a leak grows beside the program's other work. */
+static double site_cpu_pct(const struct profile *p, const struct ap_subject *s, uint32_t site)
+{
+	const struct ap_frame *sf = &p->frames[site];
+	double wall = getv(s, AP_M_P_WALL_S);
+	uint64_t n = 0;
+	size_t i;
+	uint32_t k;
+
+	if (!(wall > 0) || !p->frequency_hz)
+		return NAN;
+	for (i = 0; i < p->nr_counts; i++) {
+		const struct ap_count *c = &p->counts[i];
+		const struct ap_stack *st;
+
+		if (c->pid != s->pid || c->stack >= p->nr_stacks)
+			continue;
+		st = &p->stacks[c->stack];
+		for (k = 0; k < st->len; k++) {
+			const struct ap_frame *f = &p->frames[p->stack_frames[st->off + k]];
+
+			if (f->kind == sf->kind && f->module == sf->module && f->name == sf->name) {
+				n += c->count;
+				break;
+			}
+		}
+	}
+	return fmin(100.0 * n / p->frequency_hz / wall, 100);
 }
 
 /* The leak candidate and the code of the late growth, from the fault samples
@@ -443,7 +513,7 @@ static void timeline_metrics(struct ap_analysis *an, struct ap_subject *s, const
 			     size_t nr, const uint32_t *rows, size_t nr_rows)
 {
 	const struct profile *p = &an->in.prof;
-	struct sites ss = { 0 }, late = { 0 };
+	struct sites ss = { .app = true }, late = { .app = true };
 	double t0 = NAN, t1 = NAN, span, r0 = 0, r1 = 0, late_from = NAN, late_to = NAN;
 	double rss_slope = getv(s, AP_M_P_RSS_SLOPE);
 	double x[AP_LEAK_BINS], best_slope = NAN, best_r2 = 0;
@@ -528,6 +598,7 @@ static void timeline_metrics(struct ap_analysis *an, struct ap_subject *s, const
 		setv(s, AP_M_P_LEAK_QUINTILES, best_q);
 		if (rss_slope > 0)
 			setv(s, AP_M_P_LEAK_SHARE_PCT, 100 * best_slope / rss_slope);
+		setv(s, AP_M_P_LEAK_SITE_CPU_PCT, site_cpu_pct(p, s, best->site));
 	}
 	if ((top = site_top(&late)) && top->bytes) {
 		char *site = site_text(p, top->site);
@@ -558,7 +629,7 @@ static void function_metrics(struct ap_analysis *an)
 
 	for (i = 0; i < p->nr_mem; i++) {
 		const struct ap_mem_row *r = &p->mem[i];
-		uint32_t site = r->kind == AP_MEM_FAULT ? site_of(p, r->stack) : AP_NONE;
+		uint32_t site = r->kind == AP_MEM_FAULT ? site_of(p, r->stack, false) : AP_NONE;
 		const struct ap_frame *f;
 		bool is_new;
 		uint64_t *slot;

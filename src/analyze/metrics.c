@@ -250,6 +250,11 @@ static bool py_library_file(const char *file)
 				     !fnmatch("*/dist-packages/*", file, 0));
 }
 
+bool ap_py_library_file(const char *file)
+{
+	return py_library_file(file);
+}
+
 /* a file of idle_files[] */
 static bool idle_file(const char *file)
 {

@@ -274,8 +274,9 @@ TEST(memfind_churn)
 	ap_analysis__free(&m.an);
 }
 
-/* mmap 128 MiB, munmap 10 ms later; a 128 MiB mapping kept, a 1 MiB
- * transient one, and a 128 MiB one unmapped after 2 s do not count */
+/* mmap 128 MiB, munmap 10 ms later, twice from one line (a loop); a 128
+ * MiB mapping kept, a 1 MiB transient one, and a 128 MiB one unmapped after
+ * 2 s do not count */
 TEST(memfind_transient_mapping)
 {
 	struct mem m;
@@ -285,6 +286,8 @@ TEST(memfind_transient_mapping)
 		return;
 	mapping(&m, m.s_buf, AP_MEM_MAP, 1.0, 0x7f1000000000ull, 128 * MIB + 4096);
 	mapping(&m, m.s_none, AP_MEM_UNMAP, 1.01, 0x7f1000000000ull, 128 * MIB + 4096);
+	mapping(&m, m.s_buf, AP_MEM_MAP, 1.5, 0x7f1000000000ull, 128 * MIB);
+	mapping(&m, m.s_none, AP_MEM_UNMAP, 1.505, 0x7f1000000000ull, 128 * MIB);
 	mapping(&m, m.s_load, AP_MEM_MAP, 0.1, 0x7f2000000000ull, 128 * MIB);
 	mapping(&m, m.s_load, AP_MEM_MAP, 0.2, 0x7f3000000000ull, MIB);
 	mapping(&m, m.s_none, AP_MEM_UNMAP, 0.21, 0x7f3000000000ull, MIB);
@@ -294,15 +297,140 @@ TEST(memfind_transient_mapping)
 	mapping(&m, m.s_load, AP_MEM_MAP, 0.4, 0x7f5000000000ull, 128 * MIB);
 	mapping(&m, m.s_none, AP_MEM_UNMAP, 0.41, 0x7f5000000000ull, 16 * MIB);
 	analyze(&m);
-	ASSERT_EQ(pnum(&m.an, "process.transient_maps"), 1, "one transient mapping");
+	ASSERT_EQ(pnum(&m.an, "process.transient_maps"), 2, "two transient mappings");
+	ASSERT_EQ(pnum(&m.an, "process.transient_site_maps"), 2, "both from scratch()");
 	ASSERT_NEAR(pnum(&m.an, "process.transient_life_ms"), 10, 0.01, "10 ms");
-	ASSERT_NEAR(pnum(&m.an, "process.map_mb"), 4 * 128 + 1 + 4096.0 / MIB, 1e-6, "mapped");
-	ASSERT_EQ(pnum(&m.an, "process.unmap_calls"), 4, "unmap calls");
+	ASSERT_NEAR(pnum(&m.an, "process.map_mb"), 5 * 128 + 1 + 4096.0 / MIB, 1e-6, "mapped");
+	ASSERT_EQ(pnum(&m.an, "process.unmap_calls"), 5, "unmap calls");
 	f = finding(&m.an, "large_transient_mapping");
 	if (CHECK(f != NULL, "large_transient_mapping", "no finding"))
 		ASSERT_TRUE(strstr(f->explanation, "from scratch (/app/main.py:40)") &&
 				    strstr(f->explanation, "<module> > main > scratch"),
 			    f->explanation);
+	ap_analysis__free(&m.an);
+}
+
+/* a process that exited (the fixture's pid 100, last seen at 3.0 s): its
+ * buffers freed on the way out (unmapped after 2.5 s) are no transient
+ * mappings, and one buffer mapped and unmapped once is no loop; the same
+ * mappings in a process still running at the end are */
+static void exit_mappings(struct mem *m)
+{
+	mapping(m, m->s_load, AP_MEM_MAP, 0.5, 0x7f1000000000ull, 512 * MIB);
+	mapping(m, m->s_none, AP_MEM_UNMAP, 0.9, 0x7f1000000000ull, 512 * MIB);
+	mapping(m, m->s_buf, AP_MEM_MAP, 2.6, 0x7f2000000000ull, 128 * MIB);
+	mapping(m, m->s_none, AP_MEM_UNMAP, 2.75, 0x7f2000000000ull, 128 * MIB);
+	mapping(m, m->s_buf, AP_MEM_MAP, 2.8, 0x7f3000000000ull, 128 * MIB);
+	mapping(m, m->s_none, AP_MEM_UNMAP, 2.95, 0x7f3000000000ull, 128 * MIB);
+}
+
+TEST(memfind_transient_at_exit)
+{
+	struct mem m;
+
+	if (!CHECK(!setup(&m, true), "load", "cannot load " RUN1))
+		return;
+	exit_mappings(&m);
+	analyze(&m);
+	ASSERT_EQ(pnum(&m.an, "process.transient_maps"), 1, "only load()'s, before the exit");
+	ASSERT_EQ(pnum(&m.an, "process.transient_site_maps"), 1, "once from load()");
+	ASSERT_STREQ(ptext(&m.an, "process.transient_site"), "load (/app/main.py:30)", "its site");
+	ASSERT_TRUE(!finding(&m.an, "large_transient_mapping"), "no loop, freed at the exit");
+	ap_analysis__free(&m.an);
+
+	if (!CHECK(!setup(&m, true), "load", "cannot load " RUN1))
+		return;
+	m.an.in.prof.procs[0].exited = false;
+	exit_mappings(&m);
+	analyze(&m);
+	ASSERT_EQ(pnum(&m.an, "process.transient_maps"), 3, "running: all three");
+	ASSERT_EQ(pnum(&m.an, "process.transient_site_maps"), 1, "load()'s 512 MiB the most bytes");
+	ASSERT_TRUE(!finding(&m.an, "large_transient_mapping"), "still no loop at that site");
+	ap_analysis__free(&m.an);
+}
+
+/* csvload.py: line 6 of <module> loops over csv.DictReader, whose
+ * __next__ (csv.py, the standard library) builds each row the line keeps:
+ * the leak and growth sites are that line, not the library's */
+static uint32_t csv_stack(struct profile *p, uint32_t app_line, uint32_t lib_line)
+{
+	uint32_t app = profile__module(p, "/app/csvload.py", NULL);
+	uint32_t lib = profile__module(p, "/usr/lib/python3.11/csv.py", NULL);
+	uint32_t fr[2] = { profile__py_frame(p, "<module>", app, app_line),
+			   profile__py_frame(p, "DictReader.__next__", lib, lib_line) };
+
+	return profile__stack(p, fr, 2);
+}
+
+static void csv_load(struct mem *m)
+{
+	struct profile *p = &m->an.in.prof;
+
+	faults(m, csv_stack(p, 6, 119), 200, 0.05, 2.95, MIB);
+	faults(m, csv_stack(p, 6, 111), 90, 0.06, 2.96, MIB);
+}
+
+TEST(memfind_leak_app_site)
+{
+	struct mem m;
+	const struct ap_finding *f;
+
+	if (!CHECK(!setup(&m, true), "load", "cannot load " RUN1))
+		return;
+	csv_load(&m);
+	analyze(&m);
+	ASSERT_STREQ(ptext(&m.an, "process.leak_site"), "<module> (/app/csvload.py:6)",
+		     "the user's line, not csv.py's");
+	ASSERT_STREQ(ptext(&m.an, "process.growth_site"), ptext(&m.an, "process.leak_site"),
+		     "memory_growth names the same line");
+	ASSERT_STREQ(ptext(&m.an, "process.fault_top"),
+		     "DictReader.__next__ (/usr/lib/python3.11/csv.py:119)",
+		     "fault_top stays the innermost Python frame");
+	ASSERT_NEAR(pnum(&m.an, "process.leak_site_cpu_pct"), 0, 1e-9, "no CPU samples in it");
+	f = finding(&m.an, "leak_candidate");
+	if (CHECK(f != NULL, "leak_candidate", "no finding: the growth is beside other work"))
+		ASSERT_TRUE(strstr(f->explanation, "<module> (/app/csvload.py:6) in pid 100") &&
+				    strstr(f->explanation, "exited during the run"),
+			    f->explanation);
+	ap_analysis__free(&m.an);
+}
+
+/* the same growth in a job that spent its life loading it (the loading code
+ * on a CPU 90% of the process's wall time) and exited: no leak candidate;
+ * still running at the end, it is one */
+TEST(memfind_load_then_exit)
+{
+	struct mem m;
+	double wall;
+
+	if (!CHECK(!setup(&m, true), "load", "cannot load " RUN1))
+		return;
+	csv_load(&m);
+	ap_metrics__compute(&m.an); /* the process's wall time, for the CPU to add */
+	wall = pnum(&m.an, "process.wall_s");
+	ap_analysis__free(&m.an);
+	if (!CHECK(wall > 0, "wall", "no process wall time"))
+		return;
+
+	if (!CHECK(!setup(&m, true), "load", "cannot load " RUN1))
+		return;
+	csv_load(&m);
+	profile__add(&m.an.in.prof, PID, PID, "python3", csv_stack(&m.an.in.prof, 5, 119), 0,
+		     (uint64_t)(0.9 * wall * m.an.in.prof.frequency_hz));
+	analyze(&m);
+	ASSERT_NEAR(pnum(&m.an, "process.leak_site_cpu_pct"), 90, 1, "the loader's CPU");
+	ASSERT_STREQ(ptext(&m.an, "process.leak_site"), "<module> (/app/csvload.py:6)", "site");
+	ASSERT_TRUE(!finding(&m.an, "leak_candidate"), "load-then-exit is no leak");
+	ap_analysis__free(&m.an);
+
+	if (!CHECK(!setup(&m, true), "load", "cannot load " RUN1))
+		return;
+	m.an.in.prof.procs[0].exited = false;
+	csv_load(&m);
+	profile__add(&m.an.in.prof, PID, PID, "python3", csv_stack(&m.an.in.prof, 5, 119), 0,
+		     (uint64_t)(0.9 * wall * m.an.in.prof.frequency_hz));
+	analyze(&m);
+	ASSERT_TRUE(finding(&m.an, "leak_candidate") != NULL, "growing while running: a candidate");
 	ap_analysis__free(&m.an);
 }
 
