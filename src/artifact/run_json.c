@@ -107,6 +107,8 @@ static void add_options(cJSON *root, const struct ap_session *ses)
 	cJSON_AddBoolToObject(o, "follow_children", !ses->opts.no_children);
 	cJSON_AddStringToObject(o, "view", ap_view_names[ses->opts.view]);
 	cJSON_AddNumberToObject(o, "trace_min_block_us", ses->opts.interval_min_ns / 1000.0);
+	cJSON_AddBoolToObject(o, "memory", !ses->opts.no_memory);
+	cJSON_AddBoolToObject(o, "malloc", ses->opts.malloc);
 }
 
 static const char *const offcpu_losses[] = {

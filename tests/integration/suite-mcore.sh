@@ -79,8 +79,9 @@ t_mem_flags() {
 	if [ -e $d/memory.folded ]; then
 		fail mem_flags "--no-memory wrote memory.folded"
 		return
-	elif ! jq -e '.collectors.memory.enabled == false' $d/run.json >/dev/null; then
-		fail mem_flags "--no-memory: run.json collectors.memory.enabled is not false"
+	elif ! jq -e '.collectors.memory.enabled == false and .options.memory == false and
+			.options.malloc == false' $d/run.json >/dev/null; then
+		fail mem_flags "--no-memory: run.json collectors.memory.enabled or options.memory is not false"
 		return
 	fi
 	for bad in 0 1001 abc 10x ""; do
