@@ -767,6 +767,12 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 				pv(s, AP_M_SC_AVG_US), pv(s, AP_M_SC_P99_US), pv(s, AP_M_SC_BYTES));
 		}
 	}
+	if ((p->has_memory || p->has_malloc) && p->nr_mem) {
+		/* the terminal's block: bytes first touched, where, mappings, malloc */
+		fprintf(f, "\n### Memory\n\n```text");
+		ap_memory_print(p, AP_VIEW_MIXED, f);
+		fprintf(f, "```\n");
+	}
 	fprintf(f, "\n### Data quality\n\n");
 	fprintf(f, "- sample records lost: %.2f%%; user stacks complete: ", an->in.lost_pct);
 	fmt_value(f, run_v(an, AP_M_RUN_COMPLETENESS_PCT), AP_M_RUN_COMPLETENESS_PCT);
@@ -776,6 +782,7 @@ static void md_facts(const struct ap_analysis *an, FILE *f)
 					     strstr(p->counters[i].name, "full") ||
 					     strstr(p->counters[i].name, "error") ||
 					     strstr(p->counters[i].name, "truncated") ||
+					     strstr(p->counters[i].name, "capped") ||
 					     strstr(p->counters[i].name, "dropped")))
 			fprintf(f, "- %s: %llu\n", p->counters[i].name,
 				(unsigned long long)p->counters[i].value);
