@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# Issue 18 fix round, helper fixA: the weight of transparent huge pages in
+# memory.folded; the stacks of mapping calls in an attach (-p) run.
+# Sourced by run.sh.
+
+SUITE_TESTS=(mem_thp)
+
+# thp.py madvises 256 MiB of anonymous memory MADV_HUGEPAGE and touches
+# every 4 KiB of it in touch_huge: the bytes under touch_huge are 256 MiB
+# +-25% whether the kernel gave huge pages (one fault per 2 MiB, weighed
+# by on_rss_stat) or not (512 faults per 2 MiB); which it was, is said
+t_mem_thp() {
+	local d=$O/mem_thp a huge want=$((256 << 20)) why=""
+	$AP -q -f none -o $d -- /usr/bin/python3.11 $PYW/thp.py 256 >$d.out 2>$d.err ||
+		{ fail mem_thp "exit $? $(tail -1 $d.err)"; return; }
+	huge=$(awk '$1 == "AnonHugePages_kB" { print $2 }' $d.out)
+	a=$(samples $d/memory.folded ';touch_huge \(thp\.py:[0-9]+\)(;|$)')
+	if [ -z "$huge" ]; then
+		why="thp.py printed no AnonHugePages"
+	elif ! ge $(ratio $a $want) 0.75 || ! ge 1.25 $(ratio $a $want); then
+		why="$a bytes under touch_huge, $(ratio $a $want) of 256 MiB (want 0.75-1.25)"
+	elif ! jq -e '.collectors.cpu.counters.memory_thp_tracked == 1' $d/run.json >/dev/null; then
+		why="run.json: memory_thp_tracked is not 1"
+	elif gt $huge $((128 << 10)) &&
+		! jq -e '.collectors.cpu.counters.memory_thp_faults >= 64' $d/run.json >/dev/null; then
+		why="$huge kB in huge pages but memory_thp_faults < 64"
+	fi
+	if gt $huge $((128 << 10)); then
+		echo "     the kernel gave $huge kB of huge pages; $(ratio $a $want) of 256 MiB under touch_huge"
+	else
+		echo "     the kernel gave NO huge pages ($huge kB): only the 4 KiB weighting was checked;" \
+			"$(ratio $a $want) of 256 MiB under touch_huge"
+	fi
+	[ -z "$why" ] && pass mem_thp || fail mem_thp "$why"
+}
