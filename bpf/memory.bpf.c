@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include "capture.bpf.h"
 #include "filter.bpf.h"
+#include "uretprobe.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -158,6 +159,7 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 		return 0;
 	capture_head(s, bpf_get_current_task_btf(), AP_REC_MEM_FAULT, AP_SLOT_IRQOFF);
 	capture_ustack(s);
+	copy_ustack_unhijack(s, bpf_get_current_task_btf());
 	/* a fault taken in the kernel (copy_to_user into a new buffer) has
 	 * the kernel's frames; one taken in user mode has none */
 	if ((long)ctx->regs.ip < 0)
@@ -242,6 +244,7 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 		return 0;
 	capture_head(s, task, AP_REC_MEM_FAULT, AP_SLOT_SYSCALL);
 	capture_ustack(s);
+	copy_ustack_unhijack(s, task);
 	/* no kernel frames: the fault handler's would split the stack from
 	 * the same stack's small-page faults (a huge page mapped by a fault
 	 * inside a syscall keeps the syscall's caller) */
@@ -309,6 +312,7 @@ static __always_inline void map_call(__u32 call, __u32 dir, __u64 bytes, __u64 a
 		goto count;
 	capture_head(s, task, AP_REC_MEM_MAP, AP_SLOT_IRQOFF);
 	capture_ustack(s);
+	copy_ustack_unhijack(s, task);
 	s->aux[0] = bytes;
 	s->aux[1] = addr;
 	s->aux[2] = dir;

@@ -45,15 +45,24 @@ fa_map_bytes() { # DIR KIND RE
 # the mapping calls' stacks: memwork's 100 mallocs of 1 MiB (mmapped by
 # glibc) in under a second all get a stack (at 50 a second per CPU half
 # went under the empty stack); in an attach run (-p), mapcalls.py's 8 mmaps
-# of 16 MiB made after the attach get stacks naming map_some
+# of 16 MiB made after the attach get stacks naming map_some; with
+# --malloc (a uretprobe on malloc hijacks its return address) memwork's
+# mmaps made inside malloc still unwind to grow_heap, not to [unknown]
 t_mem_map_stacks() {
-	local d=$O/mem_map_stacks dp=$O/mem_map_stacks_p b pid why=""
+	local d=$O/mem_map_stacks dp=$O/mem_map_stacks_p dm=$O/mem_map_stacks_m b pid why=""
 	$AP -q -f none -o $d -- $W/memwork 100 >$d.out 2>$d.err ||
 		{ fail mem_map_stacks "memwork: exit $? $(tail -1 $d.err)"; return; }
 	b=$(fa_map_bytes $d map '^grow_heap')
 	ge $b $((100 << 20)) || why+="; memwork: $b bytes mapped under grow_heap (want 100 MiB)"
 	jq -e '.collectors.memory.map_stacks_capped == 0' $d/run.json >/dev/null ||
 		why+="; memwork: map_stacks_capped $(jq .collectors.memory.map_stacks_capped $d/run.json)"
+	if $AP -q -f none --malloc -o $dm -- $W/memwork 100 >$dm.out 2>$dm.err; then
+		b=$(fa_map_bytes $dm map '^grow_heap')
+		ge $b $((100 << 20)) ||
+			why+="; --malloc: $b bytes mapped under grow_heap (want 100 MiB; [unknown]: $(fa_map_bytes $dm map '^\[unknown\]$'))"
+	else
+		why+="; --malloc: exit $? $(tail -1 $dm.err)"
+	fi
 	/usr/bin/python3.11 $PYW/mapcalls.py 1.0 >$dp.out 2>&1 &
 	pid=$!
 	$AP -q -f none -o $dp -p $pid -d 3 >$dp.pout 2>$dp.err || why+="; -p: exit $? $(tail -1 $dp.err)"
