@@ -148,6 +148,18 @@ static int attach_faults(struct ap_collector *c)
 	return 0;
 }
 
+/* may a fault map a transparent huge page? Not when the kernel has none
+ * or they are off ("[never]"): on_rss_stat, which runs on every change of
+ * any process's anonymous RSS, is then not attached */
+static bool thp_possible(void)
+{
+	char *text = read_file("/sys/kernel/mm/transparent_hugepage/enabled", NULL);
+	bool on = text && !strstr(text, "[never]");
+
+	free(text);
+	return on;
+}
+
 static int memory_attach(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
@@ -165,7 +177,7 @@ static int memory_attach(struct ap_collector *c)
 				bpf_program__section_name(prog), ap_errstr(err));
 		}
 	}
-	if (!err) {
+	if (!err && thp_possible()) {
 		/* huge pages' weight (on_rss_stat): optional; without, each weighs one 4 KiB fault */
 		m->thp = bpf_program__attach(cc->skel->progs.on_rss_stat);
 		m->thp_tracked = m->thp != NULL;
