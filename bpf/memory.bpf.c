@@ -11,11 +11,18 @@
 #include <bpf/bpf_core_read.h>
 #include "capture.bpf.h"
 #include "filter.bpf.h"
+#include "uretprobe.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u64 map_stack_min = 1 << 20;   /* bytes: a call this large gets a stack */
-const volatile __u32 map_stacks_per_sec = 50;   /* per CPU; the rest are counted */
+/* per CPU; the rest are counted without a stack (memory_map_stacks_capped).
+ * A capture costs ~6 us of BPF; a call of >= 1 MiB whose memory is used
+ * costs more in faults alone, so 50 a second left most of a malloc-heavy
+ * program's mappings without a stack (memwork: 54 of 104) for little
+ * saving. The cap bounds a loop mapping and unmapping untouched memory:
+ * 500 a second is 3 ms of BPF a second per CPU at most */
+const volatile __u32 map_stacks_per_sec = 500;
 /* --memory-rate HZ per CPU: a captured sample costs 1e9 / HZ ns of credit,
  * and a second's worth is saved up at most (fault_take) */
 const volatile __u64 fault_sample_cost_ns = 5000000;
@@ -152,6 +159,7 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 		return 0;
 	capture_head(s, bpf_get_current_task_btf(), AP_REC_MEM_FAULT, AP_SLOT_IRQOFF);
 	capture_ustack(s);
+	copy_ustack_unhijack(s, bpf_get_current_task_btf());
 	/* a fault taken in the kernel (copy_to_user into a new buffer) has
 	 * the kernel's frames; one taken in user mode has none */
 	if ((long)ctx->regs.ip < 0)
@@ -165,6 +173,83 @@ int on_page_fault(struct bpf_perf_event_data *ctx)
 	s->aux[0] = pages * AP_PAGE_SIZE;
 	s->aux[1] = ctx->addr;
 	if (record_send(s, AP_SLOT_IRQOFF)) {
+		cnt_inc(AP_CNT_MEM_FAULT_LOST);
+		mem_cnt_add(AP_CNT_MEM_FAULT_PAGES_LOST, pages);
+	}
+	return 0;
+}
+
+/* Transparent huge pages: a fault that maps one adds 2 MiB to the
+ * process's anonymous RSS, but the fault sampler above counts it as one
+ * fault (4 KiB) and samples one fault in AP_MEM_FAULT_PERIOD. The mm's
+ * counter moves on each change (the rss_stat tracepoint, called by
+ * add_mm_counter() with the mm and the counter): its global value is
+ * exact to the per-CPU batch (under 64 pages here), and a huge page is
+ * added in one call of AP_THP_PAGES, so a rise of at least half a huge
+ * page since the process's previous change is that many huge pages.
+ * Each is a candidate sample of its own, weighing the other
+ * AP_THP_PAGES - 1 pages (the sampler counts its fault), under the same
+ * budget (fault_take) as the sampler. (This kernel has no kprobes and
+ * refuses fentry/fexit, so vma_alloc_anon_folio_pmd() cannot be watched.)
+ *
+ * tp_btf: preemption off, but the cpu-clock sampler may interrupt it, so
+ * it captures in the syscall exit's slot: no syscall exit nests in a page
+ * fault, and neither it nor the malloc uprobe (which shares it) takes one.
+ * Only the process's own changes (current->mm) count; a change another
+ * task makes (reclaim, khugepaged) between two of them only hides huge
+ * pages, never adds one. */
+#define AP_THP_PAGES 512 /* x86_64: a PMD maps 2 MiB */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);        /* tgid */
+	__type(value, __s64);      /* anonymous RSS pages at its last change */
+} mem_anon_rss SEC(".maps");
+
+SEC("tp_btf/rss_stat")
+int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
+{
+	struct task_struct *task;
+	struct ap_cpu_sample *s;
+	__s64 now, *prev, rise;
+	__u64 n, pages;
+	__u32 tgid;
+
+	if (member != MM_ANONPAGES)
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->mm != mm)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!task_wanted(task, tgid))
+		return 0;
+	now = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
+	prev = bpf_map_lookup_elem(&mem_anon_rss, &tgid);
+	if (!prev) {
+		bpf_map_update_elem(&mem_anon_rss, &tgid, &now, BPF_ANY);
+		return 0;
+	}
+	rise = now - *prev;
+	*prev = now;
+	if (rise < AP_THP_PAGES / 2)
+		return 0;
+	n = ((__u64)rise + AP_THP_PAGES / 2) / AP_THP_PAGES;
+	mem_cnt_add(AP_CNT_MEM_THP_FAULTS, n);
+	pages = fault_take(n * (AP_THP_PAGES - 1));
+	if (!pages)
+		return 0;
+	s = scratch_get(AP_SLOT_SYSCALL);
+	if (!s)
+		return 0;
+	capture_head(s, task, AP_REC_MEM_FAULT, AP_SLOT_SYSCALL);
+	capture_ustack(s);
+	copy_ustack_unhijack(s, task);
+	/* no kernel frames: the fault handler's would split the stack from
+	 * the same stack's small-page faults (a huge page mapped by a fault
+	 * inside a syscall keeps the syscall's caller) */
+	s->aux[0] = pages * AP_PAGE_SIZE;
+	if (record_send(s, AP_SLOT_SYSCALL)) {
 		cnt_inc(AP_CNT_MEM_FAULT_LOST);
 		mem_cnt_add(AP_CNT_MEM_FAULT_PAGES_LOST, pages);
 	}
@@ -227,6 +312,7 @@ static __always_inline void map_call(__u32 call, __u32 dir, __u64 bytes, __u64 a
 		goto count;
 	capture_head(s, task, AP_REC_MEM_MAP, AP_SLOT_IRQOFF);
 	capture_ustack(s);
+	copy_ustack_unhijack(s, task);
 	s->aux[0] = bytes;
 	s->aux[1] = addr;
 	s->aux[2] = dir;

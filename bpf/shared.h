@@ -79,6 +79,7 @@ enum ap_counter {
 	AP_CNT_MEM_FAULT_CAPPED,   /* page-fault samples over --memory-rate not captured (the
 				    * captured ones weigh them: see fault_take()) */
 	AP_CNT_MEM_FAULT_PAGES_LOST, /* pages of the fault records lost (ring buffer full) */
+	AP_CNT_MEM_THP_FAULTS,     /* transparent huge pages allocated on wanted tasks' faults */
 	AP_CNT__COUNT,
 };
 

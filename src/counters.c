@@ -40,6 +40,7 @@ const char *const ap_counter_names[] = {
 	[AP_CNT_MEM_AGG_FULL] = "memory_map_aggregation_full",
 	[AP_CNT_MEM_FAULT_CAPPED] = "memory_fault_samples_capped",
 	[AP_CNT_MEM_FAULT_PAGES_LOST] = "memory_fault_pages_lost",
+	[AP_CNT_MEM_THP_FAULTS] = "memory_thp_faults",
 };
 _Static_assert(sizeof(ap_counter_names) / sizeof(ap_counter_names[0]) == AP_CNT__COUNT,
 	       "every enum ap_counter needs a name");

@@ -26,6 +26,8 @@ struct memory {
 	int *pfds;
 	int nr_links;
 	struct bpf_link *tp[MEM_TP_PROGS];
+	struct bpf_link *thp;       /* on_rss_stat: optional */
+	bool thp_tracked;           /* it was attached */
 	uint64_t faults, maps;      /* records handled */
 	bool failed;                /* refused at load or attach: the run goes on without */
 };
@@ -56,7 +58,7 @@ static struct bpf_program *tp_prog(struct autoprof_bpf *skel, int i)
 
 static const char *const mem_progs[] = {
 	"on_page_fault", "on_mmap_exit", "on_munmap_exit", "on_mremap_exit", "on_brk_enter",
-	"on_brk_exit",
+	"on_brk_exit", "on_rss_stat",
 };
 
 bool collect_memory_prog(const char *prog)
@@ -83,6 +85,7 @@ static int memory_configure(struct ap_collector *c)
 	bpf_program__set_autoload(cc->skel->progs.on_page_fault, c->enabled);
 	for (i = 0; i < MEM_TP_PROGS; i++)
 		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
+	bpf_program__set_autoload(cc->skel->progs.on_rss_stat, c->enabled);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.mem_maps);
 	rate = o->memory_rate ? o->memory_rate : AP_MEM_RATE_DEFAULT;
@@ -110,6 +113,8 @@ static void memory_detach(struct ap_collector *c)
 		bpf_link__destroy(m->tp[i]);
 		m->tp[i] = NULL;
 	}
+	bpf_link__destroy(m->thp);
+	m->thp = NULL;
 }
 
 static int attach_faults(struct ap_collector *c)
@@ -143,6 +148,18 @@ static int attach_faults(struct ap_collector *c)
 	return 0;
 }
 
+/* may a fault map a transparent huge page? Not when the kernel has none
+ * or they are off ("[never]"): on_rss_stat, which runs on every change of
+ * any process's anonymous RSS, is then not attached */
+static bool thp_possible(void)
+{
+	char *text = read_file("/sys/kernel/mm/transparent_hugepage/enabled", NULL);
+	bool on = text && !strstr(text, "[never]");
+
+	free(text);
+	return on;
+}
+
 static int memory_attach(struct ap_collector *c)
 {
 	struct cpu_collector *cc = c->cc;
@@ -159,6 +176,15 @@ static int memory_attach(struct ap_collector *c)
 			ap_warn("memory: attaching %s: %s; no memory profile",
 				bpf_program__section_name(prog), ap_errstr(err));
 		}
+	}
+	if (!err && thp_possible()) {
+		/* huge pages' weight (on_rss_stat): optional; without, each weighs one 4 KiB fault */
+		m->thp = bpf_program__attach(cc->skel->progs.on_rss_stat);
+		m->thp_tracked = m->thp != NULL;
+		if (!m->thp)
+			ap_warn("memory: attaching the huge-page probe (tp_btf/rss_stat): %s; "
+				"a transparent huge page counts as 4 KiB",
+				ap_errstr(-errno));
 	}
 	if (err) {
 		/* one collector's loss, not the run's: run.json says so */
@@ -237,6 +263,7 @@ static void memory_counters(struct ap_collector *c, struct profile *into)
 			     collect_prog_misses(c->cc->skel->progs.on_page_fault));
 	profile__set_counter(into, "memory_timeline_dropped", into->mem_times_dropped);
 	profile__set_counter(into, "memory_failed", m && m->failed);
+	profile__set_counter(into, "memory_thp_tracked", m && m->thp_tracked);
 }
 
 static void memory_free(struct ap_collector *c)
