@@ -53,6 +53,7 @@ struct ap_options {
 	long memory_rate;       /* --memory-rate: page-fault samples/s per CPU (0: default) */
 	bool malloc;            /* --malloc: the allocator probes (src/collect/malloc.c) */
 	uint64_t malloc_rate;   /* --malloc-rate: mean bytes per allocation sample, 0 default */
+	bool memory_thp;        /* --memory-thp: weigh transparent huge pages (on_rss_stat) */
 };
 
 /* what the collector's purges dropped (cpu_collector__purge) */

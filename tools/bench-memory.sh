@@ -99,7 +99,7 @@ printf "     %-44s %6.3f %6.3f\n" "--memory-rate $MAXRATE / --no-memory" "$(prat
 # is memory's cost in the faulting threads, measured without the noise of
 # whole-program timing (the other collectors' programs run in both variants)
 STATS_RUNS=${STATS_RUNS:-3}
-MEMPROGS='["on_page_fault","on_mmap_exit","on_munmap_exit","on_mremap_exit","on_brk_enter","on_brk_exit"]'
+MEMPROGS='["on_page_fault","on_mmap_exit","on_munmap_exit","on_mremap_exit","on_brk_enter","on_brk_exit","on_rss_stat"]'
 stats0=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -q -w kernel.bpf_stats_enabled=$stats0' EXIT
 sysctl -q -w kernel.bpf_stats_enabled=1
@@ -127,7 +127,7 @@ bpfcost() { # VARIANT
 	if [ -s $OUT/stats-$1.cost ] && awk '$2 > 0 { ok = 1 } END { exit !ok }' $OUT/stats-$1.cost; then
 		awk '{ print $1 / $2 }' $OUT/stats-$1.cost | median | awk '{ printf "%.1f us a page-fault run, ", $1 / 1000 }'
 		awk '{ print $2 }' $OUT/stats-$1.cost | median | awk '{ printf "%d runs, ", $1 }'
-		awk '{ print $3 / 1e6 }' $OUT/stats-$1.cost | median | awk '{ printf "mapping calls %.1f ms; ", $1 }'
+		awk '{ print $3 / 1e6 }' $OUT/stats-$1.cost | median | awk '{ printf "mapping calls and on_rss_stat (huge pages) %.1f ms; ", $1 }'
 		awk '{ print ($1 + $3) / 1e9 / $4 }' $OUT/stats-$1.cost | median | awk '{ printf "%.2f%% of the target'"'"'s CPU time\n", 100 * $1 }'
 	else
 		echo "no BPF statistics of the memory programs (bpftool -j prog show in $OUT/stats-$1-0.json)"

@@ -109,6 +109,7 @@ static void add_options(cJSON *root, const struct ap_session *ses)
 	cJSON_AddNumberToObject(o, "trace_min_block_us", ses->opts.interval_min_ns / 1000.0);
 	cJSON_AddBoolToObject(o, "memory", !ses->opts.no_memory);
 	cJSON_AddBoolToObject(o, "malloc", ses->opts.malloc);
+	cJSON_AddBoolToObject(o, "memory_thp", ses->opts.memory_thp);
 }
 
 static const char *const offcpu_losses[] = {

@@ -85,7 +85,7 @@ static int memory_configure(struct ap_collector *c)
 	bpf_program__set_autoload(cc->skel->progs.on_page_fault, c->enabled);
 	for (i = 0; i < MEM_TP_PROGS; i++)
 		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
-	bpf_program__set_autoload(cc->skel->progs.on_rss_stat, c->enabled);
+	bpf_program__set_autoload(cc->skel->progs.on_rss_stat, c->enabled && o->memory_thp);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.mem_maps);
 	rate = o->memory_rate ? o->memory_rate : AP_MEM_RATE_DEFAULT;
@@ -177,7 +177,7 @@ static int memory_attach(struct ap_collector *c)
 				bpf_program__section_name(prog), ap_errstr(err));
 		}
 	}
-	if (!err && thp_possible()) {
+	if (!err && cc->ses->opts.memory_thp && thp_possible()) {
 		/* huge pages' weight (on_rss_stat): optional; without, each weighs one 4 KiB fault */
 		m->thp = bpf_program__attach(cc->skel->progs.on_rss_stat);
 		m->thp_tracked = m->thp != NULL;

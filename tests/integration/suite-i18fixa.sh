@@ -12,7 +12,7 @@ SUITE_TESTS=(mem_thp mem_map_stacks)
 # by on_rss_stat) or not (512 faults per 2 MiB); which it was, is said
 t_mem_thp() {
 	local d=$O/mem_thp a huge want=$((256 << 20)) why=""
-	$AP -q -f none -o $d -- /usr/bin/python3.11 $PYW/thp.py 256 >$d.out 2>$d.err ||
+	$AP -q -f none --memory-thp -o $d -- /usr/bin/python3.11 $PYW/thp.py 256 >$d.out 2>$d.err ||
 		{ fail mem_thp "exit $? $(tail -1 $d.err)"; return; }
 	huge=$(awk '$1 == "AnonHugePages_kB" { print $2 }' $d.out)
 	a=$(samples $d/memory.folded ';touch_huge \(thp\.py:[0-9]+\)(;|$)')
