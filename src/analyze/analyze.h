@@ -122,6 +122,12 @@ void ap_metrics__compute(struct ap_analysis *an);
 /* the memory metrics of the processes (src/analyze/memory.c), after their
  * resident-set metrics; nothing without the memory collector's data */
 void ap_metrics__memory(struct ap_analysis *an);
+/* a resident-set point of a series is known and above 0 (0: the last sample
+ * of an exiting process); the index after the last point of the program's
+ * own timeline, the exit's teardown (falling points in its last 0.5 s) left
+ * out (metrics.c) */
+bool ap_rss_point(const struct ap_series *sr, size_t i);
+size_t ap_rss_before_teardown(const struct ap_series *sr);
 /* Python code that is not the application's (metrics.c): the standard
  * library, installed packages, frozen modules */
 bool ap_py_library_file(const char *file);

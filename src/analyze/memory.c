@@ -253,33 +253,6 @@ static bool rss_span(const struct ap_input *in, uint32_t pid, double *t0, double
 	return false;
 }
 
-static bool rss_point(const struct ap_series *sr, size_t i)
-{
-	return !isnan(sr->rss_kb[i]) && !isnan(sr->t[i]) && sr->rss_kb[i] > 0;
-}
-
-/* the index after the last point of the program's own timeline: points of
- * the last AP_RSS_TEARDOWN_S that each fall under the one before are the
- * exit's teardown (as metrics.c's rss_before_teardown) */
-#define AP_RSS_TEARDOWN_S 0.5
-static size_t rss_end(const struct ap_series *sr)
-{
-	size_t end = sr->n, k, prev;
-
-	while (end > 0 && !rss_point(sr, end - 1))
-		end--;
-	while (end) {
-		k = end - 1;
-		for (prev = k; prev > 0 && !rss_point(sr, prev - 1); prev--)
-			;
-		if (!prev || sr->t[sr->n - 1] - sr->t[k] > AP_RSS_TEARDOWN_S ||
-		    sr->rss_kb[k] >= sr->rss_kb[prev - 1])
-			break;
-		end = prev;
-	}
-	return end;
-}
-
 static int dbl_cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -290,18 +263,18 @@ static int dbl_cmp(const void *a, const void *b)
 /* the median of the last fifth of the timeline minus the first point, MB */
 static double rss_net(const struct ap_series *sr)
 {
-	size_t end = rss_end(sr), i, n = 0, first = SIZE_MAX;
+	size_t end = ap_rss_before_teardown(sr), i, n = 0, first = SIZE_MAX;
 	double t_from, *v, med;
 
 	for (i = 0; i < end && first == SIZE_MAX; i++)
-		if (rss_point(sr, i))
+		if (ap_rss_point(sr, i))
 			first = i;
 	if (first == SIZE_MAX || end - 1 <= first)
 		return NAN;
 	t_from = sr->t[end - 1] - (sr->t[end - 1] - sr->t[first]) / 5;
 	v = xmalloc(end * sizeof(*v));
 	for (i = first + 1; i < end; i++)
-		if (rss_point(sr, i) && sr->t[i] >= t_from)
+		if (ap_rss_point(sr, i) && sr->t[i] >= t_from)
 			v[n++] = sr->rss_kb[i];
 	if (!n) {
 		free(v);

@@ -701,7 +701,7 @@ static void rss_shape(struct ap_subject *s, const struct ap_series *sr, double t
 
 /* a resident set point: known and above 0 (0: the last sample of an
  * exiting process, its memory already gone) */
-static bool rss_point(const struct ap_series *sr, size_t i)
+bool ap_rss_point(const struct ap_series *sr, size_t i)
 {
 	return !isnan(sr->rss_kb[i]) && !isnan(sr->t[i]) && sr->rss_kb[i] > 0;
 }
@@ -712,17 +712,17 @@ static bool rss_point(const struct ap_series *sr, size_t i)
  * 0 of a process growing to its end). Returns the index after the last
  * point of the program's own timeline. */
 #define AP_RSS_TEARDOWN_S 0.5
-static size_t rss_before_teardown(const struct ap_series *sr)
+size_t ap_rss_before_teardown(const struct ap_series *sr)
 {
 	size_t end = sr->n, k, prev;
 
-	while (end > 0 && !rss_point(sr, end - 1))
+	while (end > 0 && !ap_rss_point(sr, end - 1))
 		end--;
 	if (!end)
 		return 0;
 	for (;;) {
 		k = end - 1;
-		for (prev = k; prev > 0 && !rss_point(sr, prev - 1); prev--)
+		for (prev = k; prev > 0 && !ap_rss_point(sr, prev - 1); prev--)
 			;
 		if (!prev || sr->t[sr->n - 1] - sr->t[k] > AP_RSS_TEARDOWN_S ||
 		    sr->rss_kb[k] >= sr->rss_kb[prev - 1])
@@ -737,7 +737,7 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 	double peak = 0, first = NAN, last = NAN, st = 0, sy = 0, stt = 0, sty = 0, prev = NAN;
 	double tpeak = 0;
 	uint64_t rises = 0, changes = 0, n = 0;
-	size_t i, end = rss_before_teardown(sr);
+	size_t i, end = ap_rss_before_teardown(sr);
 
 	setv(s, AP_M_P_TIMELINE_SAMPLES, sr->n);
 	for (i = 0; i < sr->n; i++) {
@@ -745,7 +745,7 @@ static void timeline_metrics(struct ap_subject *s, const struct ap_series *sr)
 
 		if (!isnan(sr->threads[i]) && sr->threads[i] > tpeak)
 			tpeak = sr->threads[i];
-		if (!rss_point(sr, i))
+		if (!ap_rss_point(sr, i))
 			continue;
 		peak = mb > peak ? mb : peak;
 		if (i >= end)
