@@ -22,10 +22,10 @@
 static const char *const run_files[] = {
 	"run.json", "findings.json", "report.md", "stacks.folded", "offcpu.folded",
 	"report.html", "flame.svg", "profile.pb.gz", "speedscope.json", "trace.json",
-	"memory.folded",
+	"memory.folded", "alloc.folded", "live.folded",
 };
 static const char *const artifact_files[] = {
-	"cpu.json", "offcpu.json", "syscalls.json", "proc.json", "python_calls.json",
+	"cpu.json", "offcpu.json", "syscalls.json", "proc.json", "python_calls.json", "memory.json",
 };
 
 static bool in_list(const char *name, const char *const *list, size_t n)
