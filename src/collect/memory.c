@@ -7,6 +7,7 @@
  * timeline. A kernel that refuses the programs at load (core.c) or attach
  * costs only this collector: one warning, and the run goes on. */
 #include <errno.h>
+#include <pthread.h>
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,36 @@ static int memory_configure(struct ap_collector *c)
 	return 0;
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/* Closing a syscall tracepoint's perf event waits for the tracepoint's
+ * grace periods (tracepoint_synchronize_unregister): ~75 ms each on this
+ * VM, 0.38 s for the five, one after the other, at the end of every run.
+ * Closed at once from threads of their own, the waits overlap. */
+static void destroy_tp_links(struct bpf_link **links, int n)
+{
+	pthread_t th[MEM_TP_PROGS];
+	bool started[MEM_TP_PROGS] = { false };
+	int i;
+
+	for (i = 0; i < n && i < MEM_TP_PROGS; i++) {
+		if (!links[i])
+			continue;
+		started[i] = !pthread_create(&th[i], NULL, destroy_link, links[i]);
+		if (!started[i])
+			bpf_link__destroy(links[i]);
+	}
+	for (i = 0; i < n && i < MEM_TP_PROGS; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		links[i] = NULL;
+	}
+}
+
 static void memory_detach(struct ap_collector *c)
 {
 	struct memory *m = c->priv;
@@ -109,10 +140,7 @@ static void memory_detach(struct ap_collector *c)
 		m->links[i] = NULL;
 	}
 	m->nr_links = 0;
-	for (i = 0; i < MEM_TP_PROGS; i++) {
-		bpf_link__destroy(m->tp[i]);
-		m->tp[i] = NULL;
-	}
+	destroy_tp_links(m->tp, MEM_TP_PROGS);
 	bpf_link__destroy(m->thp);
 	m->thp = NULL;
 }
