@@ -67,7 +67,8 @@ static const char usage_text[] =
 "      --no-offcpu          no off-CPU collector (sched_switch)\n"
 "      --no-syscalls        no syscall statistics\n"
 "      --no-memory          no memory profile (page faults and mmap/brk calls)\n"
-"      --memory             the memory profile (the default): page-fault samples\n"
+"      --memory             the memory profile (the default; with --all only when\n"
+"                           given): page-fault samples\n"
 "                           by stack (memory.folded) and mapping calls' bytes\n"
 "      --memory-rate HZ     page-fault samples per second per CPU at most\n"
 "                           (default 1000, 1-1000) of one per 256 faults (1 MiB);\n"
@@ -426,6 +427,10 @@ static int parse_options(int argc, char **argv, struct ap_options *o)
 		return usage_error("%s", "--user and --as-root exclude each other");
 	if (o->malloc_rate && !o->malloc)
 		return usage_error("%s", "--malloc-rate sets the sampling of --malloc: add --malloc");
+	/* the whole host: the memory profile only when asked for (as the
+	 * agent's), its page-fault samples being every process's */
+	if (o->all && !memory_on && !o->memory_rate && !o->malloc && !o->memory_thp)
+		o->no_memory = true;
 	if (o->no_memory && (memory_on || o->memory_rate || o->malloc || o->memory_thp))
 		return usage_error("%s", memory_on ? "--memory and --no-memory exclude each other" :
 				   o->malloc ? "--malloc writes into the memory profile: drop --no-memory" :

@@ -641,14 +641,14 @@ def grow_live():
 
 
 def transient_buffers():
-    """a fresh 128 MiB buffer every 50 ms, dropped at once: over glibc's
+    """a fresh 128 MiB buffer every 10 ms, dropped at once: over glibc's
     largest mmap threshold (32 MiB), so each is mapped and unmapped (large
     transient mappings; faults' 32 MiB buffers are the control)"""
     end = until()
     while time.monotonic() < end:
         b = bytearray(128 << 20)
         del b
-        time.sleep(0.05)
+        time.sleep(0.01)
 
 if __name__ == "__main__":
     gc.collect()
