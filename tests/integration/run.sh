@@ -45,13 +45,15 @@ children_cpu() {
 
 # samples of folded lines matching an extended regex (optionally only lines
 # of one process name, the first field)
-samples() { # FILE REGEX
+samples() { # FILE REGEX (0 for a missing file: the caller's check then fails)
+	[ -r "$1" ] || { echo 0; return; }
 	awk -v re="$2" '{ c = $NF; sub(/ [0-9]+$/, "") } $0 ~ re { n += c } END { print n + 0 }' "$1"
 }
-# a > b for decimal numbers
-gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b ? a / b : 0 }'; }
+# a > b for decimal numbers; a missing argument (an unquoted empty value) is
+# 0, so that one test's failure cannot end the runner under set -u
+gt() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { exit !(a > b) }'; }
+ge() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { exit !(a >= b) }'; }
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { printf "%.3f", b ? a / b : 0 }'; }
 # CPU seconds a process has had so far (user + system, all its threads)
 cpu_s() { # PID
 	local s
