@@ -26,6 +26,8 @@
 #define AP_PY_GIL_SIZE 208
 #define AP_PY_GIL_SIZE_FT 216
 #define AP_PY_TLBC_MAX 65536 /* thread-local bytecode indices: one per live thread */
+#define PY_CC_SIZE 8 /* a walk's code-object cache (struct py_scratch); a power of 2 */
+#define PY_CC_SLOT(code) (((code) >> 4) & (PY_CC_SIZE - 1))
 
 const volatile __u32 py_depth __weak = AP_MAX_PY_FRAMES; /* --py-depth */
 
@@ -66,6 +68,15 @@ struct py_scratch {
 	 * a bpf_loop callback once per value; read from a map it is just a
 	 * bounded unknown, checked once */
 	__u32 walk_n, sent;
+	/* the code objects of this walk, direct-mapped by address (PY_CC_*):
+	 * a recursion's frames share one code object, read, checked and
+	 * looked up once per walk instead of once per frame. Safe within one
+	 * walk: a frame of the walked thread holds a reference to its code
+	 * object, so the address cannot be freed and reused meanwhile */
+	__u64 cc_code[PY_CC_SIZE];
+	__u32 cc_sig[PY_CC_SIZE];
+	__u64 seen_code[PY_CC_SIZE]; /* ... and those found in py_seen or sent */
+	__u32 seen_sig[PY_CC_SIZE];
 	__u8 frame[PY_FRAME_BUF];
 	__u8 code[PY_CODE_BUF];
 	__u8 str[64];              /* a str's header: 40 bytes, 56 free-threaded */
@@ -298,7 +309,7 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 	__u16 head = pp->off.obj_head;
 	__u64 code, ptr, nameptr, fileptr, base;
 	struct ap_py_frame *f;
-	__u32 flags = 0, n = sc->walk_n;
+	__u32 flags = 0, n = sc->walk_n, cc;
 	__s32 first;
 	__s64 d;
 
@@ -337,21 +348,28 @@ static int py_walk_step(__u32 i, struct py_walk_ctx *c)
 		f->sig = 0;
 		f->instr = -1;
 	} else {
-		if (ap_read_user(sc->code, PY_CODE_READ, (void *)code, c->task)) {
-			s->py_flags |= AP_SPY_ERROR;
-			cnt_inc(AP_CNT_PY_READ_ERR);
-			return 1;
+		cc = PY_CC_SLOT(code);
+		if (code && sc->cc_code[cc] == code) {
+			f->sig = sc->cc_sig[cc]; /* read and checked for a deeper frame */
+		} else {
+			if (ap_read_user(sc->code, PY_CODE_READ, (void *)code, c->task)) {
+				s->py_flags |= AP_SPY_ERROR;
+				cnt_inc(AP_CNT_PY_READ_ERR);
+				return 1;
+			}
+			if (rd64(sc->code, head - 8, PY_CODE_BUF) != pp->code_type) { /* ob_type */
+				s->py_flags |= AP_SPY_ERROR;
+				cnt_inc(AP_CNT_PY_BAD_CODE);
+				return 1;
+			}
+			first = rd32(sc->code, fl, PY_CODE_BUF);
+			nameptr = rd64(sc->code, name, PY_CODE_BUF);
+			fileptr = rd64(sc->code, file, PY_CODE_BUF);
+			f->sig = (__u32)(nameptr >> 4) ^ ((__u32)(fileptr >> 4) * 31) ^ (__u32)first;
+			sc->cc_code[cc] = code;
+			sc->cc_sig[cc] = f->sig;
 		}
-		if (rd64(sc->code, head - 8, PY_CODE_BUF) != pp->code_type) { /* ob_type */
-			s->py_flags |= AP_SPY_ERROR;
-			cnt_inc(AP_CNT_PY_BAD_CODE);
-			return 1;
-		}
-		first = rd32(sc->code, fl, PY_CODE_BUF);
-		nameptr = rd64(sc->code, name, PY_CODE_BUF);
-		fileptr = rd64(sc->code, file, PY_CODE_BUF);
 		f->code = code;
-		f->sig = (__u32)(nameptr >> 4) ^ ((__u32)(fileptr >> 4) * 31) ^ (__u32)first;
 		if (pp->off.model == AP_PY_FRAMEOBJ) {
 			f->instr = rd32(sc->frame, instr, PY_FRAME_BUF); /* f_lasti */
 		} else {
@@ -395,6 +413,8 @@ static __always_inline __u64 py_walk(struct ap_cpu_sample *s, struct py_scratch 
 	c.hash = 0xcbf29ce484222325ull;
 	c.frame = py_first_frame(pp, tstate, task);
 	sc->walk_n = 0;
+	__builtin_memset(sc->cc_code, 0, sizeof(sc->cc_code));
+	__builtin_memset(sc->seen_code, 0, sizeof(sc->seen_code));
 	bpf_loop(AP_MAX_PY_FRAMES + 1, py_walk_step, &c, 0);
 	s->nr_py = sc->walk_n > AP_MAX_PY_FRAMES ? AP_MAX_PY_FRAMES : sc->walk_n;
 	return c.hash;
@@ -516,6 +536,7 @@ static int py_send_step(__u32 i, struct py_send_ctx *c)
 	const struct ap_py_frame *f;
 	struct py_seen_key key;
 	__u8 one = 1;
+	__u32 cc;
 
 	if (i >= s->nr_py)
 		return 1;
@@ -524,17 +545,25 @@ static int py_send_step(__u32 i, struct py_send_ctx *c)
 	f = &s->py[i & (AP_MAX_PY_FRAMES - 1)];
 	if (!f->code || (f->flags & AP_PYF_SHIM)) /* a shim's code is its address */
 		return 0;
+	cc = PY_CC_SLOT(f->code);
+	if (c->sc->seen_code[cc] == f->code && c->sc->seen_sig[cc] == f->sig)
+		return 0; /* a frame of the same code object, handled just before */
 	key.code = f->code;
 	key.tgid = s->tgid;
 	key.sig = f->sig;
-	if (bpf_map_lookup_elem(&py_seen, &key))
+	if (bpf_map_lookup_elem(&py_seen, &key)) {
+		c->sc->seen_code[cc] = f->code;
+		c->sc->seen_sig[cc] = f->sig;
 		return 0;
+	}
 	if (c->sc->sent >= PY_CODE_SEND_MAX) {
 		cnt_inc(AP_CNT_PY_CODE_DEFERRED);
 		return 1;
 	}
 	if (py_send_code(c->sc, c->pp, s->tgid, f, AP_CTX_TASK(c)) == 0) {
 		bpf_map_update_elem(&py_seen, &key, &one, BPF_ANY);
+		c->sc->seen_code[cc] = f->code;
+		c->sc->seen_sig[cc] = f->sig;
 		cnt_inc(AP_CNT_PY_CODE_SENT);
 		c->sc->sent++;
 	}
