@@ -2,61 +2,20 @@
 /* Memory collector: on_page_fault samples page faults (a software perf
  * event on every CPU, one sample per AP_MEM_FAULT_PERIOD faults) with the
  * faulting thread's mixed stack; about --memory-rate are captured per
- * second per CPU at most, each weighing the samples it stands for. The mapping calls' exit tracepoints count mmap, munmap,
- * brk and mremap bytes per process exactly, and send the stack of a large
- * call (at least map_stack_min bytes) under a rate cap. */
+ * second per CPU at most, each weighing the samples it stands for. The
+ * mapping calls (mmap, munmap, brk, mremap) are memmap.bpf.h's. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "capture.bpf.h"
-#include "filter.bpf.h"
-#include "uretprobe.bpf.h"
+#include "memmap.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-const volatile __u64 map_stack_min = 1 << 20;   /* bytes: a call this large gets a stack */
-/* per CPU; the rest are counted without a stack (memory_map_stacks_capped).
- * A capture costs ~6 us of BPF; a call of >= 1 MiB whose memory is used
- * costs more in faults alone, so 50 a second left most of a malloc-heavy
- * program's mappings without a stack (memwork: 54 of 104) for little
- * saving. The cap bounds a loop mapping and unmapping untouched memory:
- * 500 a second is 3 ms of BPF a second per CPU at most */
-const volatile __u32 map_stacks_per_sec = 500;
 /* --memory-rate HZ per CPU: a captured sample costs 1e9 / HZ ns of credit,
  * and a second's worth is saved up at most (fault_take) */
 const volatile __u64 fault_sample_cost_ns = 5000000;
 const volatile __u64 fault_burst_ns = 1000000000;
-
-/* bytes mapped and unmapped by (process, direction) since the last drain,
- * for the calls sent without a record */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, struct ap_mem_key);
-	__type(value, struct ap_mem_val);
-} mem_maps SEC(".maps");
-
-/* brk: the break before the call, by thread, from its entry to its exit */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} mem_brk SEC(".maps");
-
-struct map_budget {
-	__u64 window_ns;           /* start of the current second */
-	__u32 sent;                /* stacks sent in it */
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct map_budget);
-} mem_budget SEC(".maps");
 
 static __always_inline void mem_cnt_add(enum ap_counter c, __u64 n)
 {
@@ -256,146 +215,22 @@ int BPF_PROG(on_rss_stat, struct mm_struct *mm, int member)
 	return 0;
 }
 
-static __always_inline void map_count(__u32 tgid, __u32 dir, __u64 bytes)
+/* The mapping calls (memmap.bpf.h) when the syscall collector's programs
+ * are not loaded (--no-syscalls --no-offcpu) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_mem_enter, struct pt_regs *regs, long id)
 {
-	struct ap_mem_key k = { .tgid = tgid, .dir = dir };
-	struct ap_mem_val *v = bpf_map_lookup_elem(&mem_maps, &k), zero = {};
-
-	if (!v) {
-		bpf_map_update_elem(&mem_maps, &k, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&mem_maps, &k);
-		if (!v) {
-			cnt_inc(AP_CNT_MEM_AGG_FULL);
-			return;
-		}
-	}
-	__sync_fetch_and_add(&v->bytes, bytes);
-	__sync_fetch_and_add(&v->count, 1);
-}
-
-/* may this CPU send one more stack this second? */
-static __always_inline bool map_budget_take(__u64 now)
-{
-	__u32 zero = 0;
-	struct map_budget *b = bpf_map_lookup_elem(&mem_budget, &zero);
-
-	if (!b) /* never: an in-range key of a per-CPU array */
-		return false;
-	if (now - b->window_ns >= 1000000000ull) {
-		b->window_ns = now;
-		b->sent = 0;
-	}
-	if (b->sent >= map_stacks_per_sec)
-		return false;
-	b->sent++;
-	return true;
-}
-
-/* one mapping call of the current task that changed the address space by
- * bytes starting at addr */
-static __always_inline void map_call(__u32 call, __u32 dir, __u64 bytes, __u64 addr)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct ap_cpu_sample *s;
-
-	if (!bytes || !task_wanted(task, tgid))
-		return;
-	if (bytes < map_stack_min)
-		goto count;
-	if (!map_budget_take(bpf_ktime_get_ns())) {
-		cnt_inc(AP_CNT_MEM_MAP_CAPPED);
-		goto count;
-	}
-	s = scratch_get(AP_SLOT_IRQOFF); /* see AP_SLOT_IRQOFF in shared.h */
-	if (!s)
-		goto count;
-	capture_head(s, task, AP_REC_MEM_MAP, AP_SLOT_IRQOFF);
-	capture_ustack(s);
-	copy_ustack_unhijack(s, task);
-	s->aux[0] = bytes;
-	s->aux[1] = addr;
-	s->aux[2] = dir;
-	s->aux[3] = call;
-	if (!record_send(s, AP_SLOT_IRQOFF))
-		return;
-	cnt_inc(AP_CNT_MEM_MAP_LOST);
-count:
-	map_count(tgid, dir, bytes);
-}
-
-#define AP_PAGE_UP(x) (((x) + AP_PAGE_SIZE - 1) & ~(__u64)(AP_PAGE_SIZE - 1))
-#define AP_IS_ERR(ret) ((unsigned long)(ret) >= (unsigned long)-4095)
-
-/* The calls' arguments come from the user registers saved at the syscall's
- * entry (x86_64: di, si, dx, r10), which the call leaves as they were */
-SEC("tracepoint/syscalls/sys_exit_mmap")
-int on_mmap_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long ret = ctx->ret;
-
-	if (AP_IS_ERR(ret))
-		return 0;
-	map_call(AP_MAPC_MMAP, AP_MAP_GROW, AP_PAGE_UP(r->si), ret);
+	if (id == AP_NR_BRK && !mem_maps_off)
+		mem_brk_enter(bpf_get_current_task_btf());
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_munmap")
-int on_munmap_exit(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_mem_exit, struct pt_regs *regs, long ret)
 {
-	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = regs->orig_ax;
 
-	if (ctx->ret)
-		return 0;
-	map_call(AP_MAPC_MUNMAP, AP_MAP_SHRINK, AP_PAGE_UP(r->si), r->di);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_mremap")
-int on_mremap_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 old_len = AP_PAGE_UP(r->si), new_len = AP_PAGE_UP(r->dx);
-	long ret = ctx->ret;
-
-	if (AP_IS_ERR(ret))
-		return 0;
-	if (new_len > old_len)
-		map_call(AP_MAPC_MREMAP, AP_MAP_GROW, new_len - old_len, ret + old_len);
-	else if (new_len < old_len)
-		map_call(AP_MAPC_MREMAP, AP_MAP_SHRINK, old_len - new_len, ret + new_len);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_brk")
-int on_brk_enter(void *ctx)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 old;
-
-	if (!task_wanted(task, bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	old = BPF_CORE_READ(task, mm, brk);
-	bpf_map_update_elem(&mem_brk, &tid, &old, BPF_ANY);
-	return 0;
-}
-
-/* brk returns the break after the call (the old one when it failed) */
-SEC("tracepoint/syscalls/sys_exit_brk")
-int on_brk_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *oldp = bpf_map_lookup_elem(&mem_brk, &tid), old, now = ctx->ret;
-
-	if (!oldp)
-		return 0;
-	old = *oldp;
-	bpf_map_delete_elem(&mem_brk, &tid);
-	if (now > old)
-		map_call(AP_MAPC_BRK, AP_MAP_GROW, now - old, old);
-	else if (now < old)
-		map_call(AP_MAPC_BRK, AP_MAP_SHRINK, old - now, now);
+	if (mem_call_nr(nr) && !mem_maps_off)
+		mem_sys_exit(nr, ret, regs->di, regs->si, regs->dx);
 	return 0;
 }

@@ -23,13 +23,14 @@
  * different per-CPU scratch buffers. The sampler runs in hard interrupt and
  * sched_switch with interrupts off, so they never overlap; the syscall exit
  * runs with interrupts on and can be interrupted by the sampler. */
-#define AP_SLOT_IRQOFF 0           /* also the page-fault sampler and the mapping calls'
-				    * tracepoints (bpf/memory.bpf.c): perf_event and
-				    * classic tracepoint programs run with preemption off
-				    * under bpf_prog_active, so the cpu-clock sampler (held
-				    * off by that counter) and sched_switch cannot run
-				    * inside them, and no page fault is taken inside those */
-#define AP_SLOT_SYSCALL 1
+#define AP_SLOT_IRQOFF 0           /* also the page-fault sampler (bpf/memory.bpf.c):
+				    * perf_event programs run with preemption off under
+				    * bpf_prog_active, so the cpu-clock sampler (held off
+				    * by that counter) and sched_switch cannot run inside
+				    * it, and no page fault is taken inside those */
+#define AP_SLOT_SYSCALL 1          /* tp_btf and uprobe programs: the syscall exits
+				    * (on_sys_exit, on_mem_exit, one after the other),
+				    * on_rss_stat and the malloc uprobes */
 #define AP_NR_SLOTS 2
 /* The sleepable snapshot iterator may sleep, and another program then runs
  * on its CPU: it has a Python scratch slot of its own, and its record is

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* Syscall collector: sys_enter notes the call, sys_exit accounts it and
  * takes the stack of a slow call, and of the off-CPU blocks inside it
- * (the logic is in syscalls.bpf.h and offcpu.bpf.h). */
+ * (the logic is in syscalls.bpf.h and offcpu.bpf.h). With the memory
+ * collector on, they also take its mapping calls (memmap.bpf.h). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #define AP_FD_KIND_RDONLY_CAST /* see fd_kind() */
 #include "syscalls.bpf.h"
+#include "memmap.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -15,8 +17,11 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct ap_thread_stat *st = thread_get(t);
+	struct ap_thread_stat *st;
 
+	if (mem_in_sys && id == AP_NR_BRK && !mem_maps_off)
+		mem_brk_enter(t);
+	st = thread_get(t);
 	if (!st)
 		return 0;
 	if (st->pend_block + st->pend_runq) { /* a block whose syscall never returned */
@@ -38,8 +43,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	__u64 now = bpf_ktime_get_ns(), dur, pend, h, sid = 0, start, slow_sid = 0;
 	struct ap_cpu_sample *s;
 	bool want_off, slow, new_sid = false;
+	long call = regs->orig_ax;
 	__u32 nr;
 
+	if (mem_in_sys && mem_call_nr(call) && !mem_maps_off)
+		mem_sys_exit(call, ret, regs->di, regs->si, regs->dx);
 	if (!st)
 		return 0;
 	/* a syscall entered before profiling began has no entry time (its

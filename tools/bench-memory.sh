@@ -99,7 +99,7 @@ printf "     %-44s %6.3f %6.3f\n" "--memory-rate $MAXRATE / --no-memory" "$(prat
 # is memory's cost in the faulting threads, measured without the noise of
 # whole-program timing (the other collectors' programs run in both variants)
 STATS_RUNS=${STATS_RUNS:-3}
-MEMPROGS='["on_page_fault","on_mmap_exit","on_munmap_exit","on_mremap_exit","on_brk_enter","on_brk_exit","on_rss_stat"]'
+MEMPROGS='["on_page_fault","on_mem_enter","on_mem_exit","on_rss_stat"]'
 stats0=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -q -w kernel.bpf_stats_enabled=$stats0' EXIT
 sysctl -q -w kernel.bpf_stats_enabled=1

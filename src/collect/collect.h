@@ -260,8 +260,9 @@ void collect_py_fixup(struct cpu_collector *cc, bool final);
 /* an AP_REC_PY_CODE record */
 void collect_py_code(struct cpu_collector *cc, const struct ap_py_code *r);
 
-/* memory.c: is prog (a name libbpf gave) one of the memory collector's? */
-bool collect_memory_prog(const char *prog);
+/* memory.c: is prog (a name libbpf gave) one of the memory collector's,
+ * or one that carries its mapping calls? */
+bool collect_memory_prog(const struct cpu_collector *cc, const char *prog);
 
 /* snapshot.c: every thread's stack once at attach (bpf/snapshot.bpf.c) */
 /* the kernel has what it needs (BTF probe) */

@@ -496,7 +496,7 @@ reopen:
 		goto reopen;
 	}
 	if (err && !cc->mem_refused && cc->coll[AP_COLL_MEMORY].enabled &&
-	    collect_memory_prog(failed)) {
+	    collect_memory_prog(cc, failed)) {
 		/* the memory collector is new to this kernel's verifier: its
 		 * refusal costs the memory profile, not the run */
 		ap_warn("memory: the kernel refused %s (%s): no memory profile (-vv shows the verifier log)",

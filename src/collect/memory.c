@@ -7,7 +7,6 @@
  * timeline. A kernel that refuses the programs at load (core.c) or attach
  * costs only this collector: one warning, and the run goes on. */
 #include <errno.h>
-#include <pthread.h>
 #include <linux/perf_event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #include "log.h"
 #include "util.h"
 
-#define MEM_TP_PROGS 5
+#define MEM_TP_PROGS 2 /* on_mem_enter, on_mem_exit: without the syscall collector's */
 
 struct memory {
 	struct bpf_link **links;    /* one per online CPU */
@@ -50,26 +49,28 @@ static int perf_event_open_faults(int cpu)
 static struct bpf_program *tp_prog(struct autoprof_bpf *skel, int i)
 {
 	struct bpf_program *progs[MEM_TP_PROGS] = {
-		skel->progs.on_mmap_exit, skel->progs.on_munmap_exit, skel->progs.on_mremap_exit,
-		skel->progs.on_brk_enter, skel->progs.on_brk_exit,
+		skel->progs.on_mem_enter, skel->progs.on_mem_exit,
 	};
 
 	return progs[i];
 }
 
 static const char *const mem_progs[] = {
-	"on_page_fault", "on_mmap_exit", "on_munmap_exit", "on_mremap_exit", "on_brk_enter",
-	"on_brk_exit", "on_rss_stat",
+	"on_page_fault", "on_mem_enter", "on_mem_exit", "on_rss_stat",
 };
 
-bool collect_memory_prog(const char *prog)
+bool collect_memory_prog(const struct cpu_collector *cc, const char *prog)
 {
 	size_t i;
 
 	for (i = 0; i < AP_ARRAY_SIZE(mem_progs); i++)
 		if (!strcmp(prog, mem_progs[i]))
 			return true;
-	return false;
+	/* they carry the mapping calls then (bpf/memmap.bpf.h): a refusal
+	 * there may be those; if not, the load without them fails again
+	 * and that is reported */
+	return cc->skel->rodata->mem_in_sys &&
+	       (!strcmp(prog, "on_sys_enter") || !strcmp(prog, "on_sys_exit"));
 }
 
 static int memory_configure(struct ap_collector *c)
@@ -77,6 +78,7 @@ static int memory_configure(struct ap_collector *c)
 	struct cpu_collector *cc = c->cc;
 	const struct ap_options *o = &cc->ses->opts;
 	struct memory *m;
+	bool in_sys;
 	long rate;
 	int i;
 
@@ -84,8 +86,13 @@ static int memory_configure(struct ap_collector *c)
 	c->priv = m = xcalloc(1, sizeof(struct memory));
 	m->failed = !o->no_memory && cc->mem_refused; /* run.json: failed */
 	bpf_program__set_autoload(cc->skel->progs.on_page_fault, c->enabled);
+	/* the mapping calls: in the syscall collector's programs when they
+	 * load (configured before this one), saving two program runs on
+	 * every syscall; else in programs of our own */
+	in_sys = c->enabled && cc->coll[AP_COLL_SYSCALLS].enabled;
+	cc->skel->rodata->mem_in_sys = in_sys;
 	for (i = 0; i < MEM_TP_PROGS; i++)
-		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled);
+		bpf_program__set_autoload(tp_prog(cc->skel, i), c->enabled && !in_sys);
 	bpf_program__set_autoload(cc->skel->progs.on_rss_stat, c->enabled && o->memory_thp);
 	/* drained per window with lookup-and-delete (mapdrain.h) */
 	map_drain_no_prealloc(cc->skel->maps.mem_maps);
@@ -95,36 +102,6 @@ static int memory_configure(struct ap_collector *c)
 	/* over the rate a sample weighs the ones it stands for: each its own */
 	cc->ses->prof.mem_period = 0;
 	return 0;
-}
-
-static void *destroy_link(void *link)
-{
-	bpf_link__destroy(link);
-	return NULL;
-}
-
-/* Closing a syscall tracepoint's perf event waits for the tracepoint's
- * grace periods (tracepoint_synchronize_unregister): ~75 ms each on this
- * VM, 0.38 s for the five, one after the other, at the end of every run.
- * Closed at once from threads of their own, the waits overlap. */
-static void destroy_tp_links(struct bpf_link **links, int n)
-{
-	pthread_t th[MEM_TP_PROGS];
-	bool started[MEM_TP_PROGS] = { false };
-	int i;
-
-	for (i = 0; i < n && i < MEM_TP_PROGS; i++) {
-		if (!links[i])
-			continue;
-		started[i] = !pthread_create(&th[i], NULL, destroy_link, links[i]);
-		if (!started[i])
-			bpf_link__destroy(links[i]);
-	}
-	for (i = 0; i < n && i < MEM_TP_PROGS; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		links[i] = NULL;
-	}
 }
 
 static void memory_detach(struct ap_collector *c)
@@ -140,7 +117,12 @@ static void memory_detach(struct ap_collector *c)
 		m->links[i] = NULL;
 	}
 	m->nr_links = 0;
-	destroy_tp_links(m->tp, MEM_TP_PROGS);
+	/* BPF links on raw tracepoints: closing one does not wait for a
+	 * grace period, as the perf event of a classic one did (bpf/memory.bpf.c) */
+	for (i = 0; i < MEM_TP_PROGS; i++) {
+		bpf_link__destroy(m->tp[i]);
+		m->tp[i] = NULL;
+	}
 	bpf_link__destroy(m->thp);
 	m->thp = NULL;
 }
@@ -198,6 +180,8 @@ static int memory_attach(struct ap_collector *c)
 	err = attach_faults(c);
 	for (i = 0; !err && i < MEM_TP_PROGS; i++) {
 		prog = tp_prog(cc->skel, i);
+		if (!bpf_program__autoload(prog)) /* the syscall collector's take the calls */
+			continue;
 		m->tp[i] = bpf_program__attach(prog);
 		if (!m->tp[i]) {
 			err = -errno;
@@ -215,7 +199,9 @@ static int memory_attach(struct ap_collector *c)
 				ap_errstr(-errno));
 	}
 	if (err) {
-		/* one collector's loss, not the run's: run.json says so */
+		/* one collector's loss, not the run's: run.json says so. The
+		 * syscall collector's programs stay: they take no more calls */
+		cc->skel->bss->mem_maps_off = true;
 		memory_detach(c);
 		m->failed = true;
 		c->enabled = false;

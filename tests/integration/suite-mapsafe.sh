@@ -215,10 +215,11 @@ t_bpf_prog_names() {
 	# a BPF program of another name or the end of kernel text is a misnaming.
 	# Our programs' bpf_loop() callbacks (bpf/python.bpf.h) are subprograms
 	# with kallsyms names of their own: a sample inside one names it (a
-	# fresh clone: py_send_step, sending a slow syscall's code objects)
+	# fresh clone: py_send_step, sending a slow syscall's code objects), as
+	# is the memory collector's mem_sys_exit (bpf/memmap.bpf.h)
 	wrong=$(grep -oE '__bpf_trace_sys_(enter|exit)_\[k\];bpf_trace_run2_\[k\];[^; ]+' $d/stacks.folded |
 		grep -E ';(bpf_prog_|_einittext|_etext)' |
-		grep -vE 'bpf_prog_[0-9a-f]{16}_(on_sys_(enter|exit)|py_(send|str|walk)_step)_\[k\]$' |
+		grep -vE 'bpf_prog_[0-9a-f]{16}_(on_(sys|mem)_(enter|exit)|mem_sys_exit|py_(send|str|walk)_step)_\[k\]$' |
 		sort | uniq -c | head -3)
 	if [ -n "$wrong" ]; then
 		fail bpf_prog_names "the syscall tracepoints ran programs named otherwise: $(echo $wrong)"
