@@ -41,7 +41,9 @@ import collections
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +58,9 @@ TRUTH = os.path.join(ROOT, "tests/workloads/py/peertruth.py")
 AUSTIN_FALLBACK = "austin-dist==3.7.0"
 TRUTH_SECONDS = "4"
 POLL_S = 0.05
+# a run still going after this is killed (Scalene can hang at exit in a
+# multiprocessing Pool's worker); the tool is not run on that workload again
+TIMEOUT_S = int(os.environ.get("TIMEOUT_S", "60"))
 
 
 class Env:
@@ -173,15 +178,19 @@ def command(tool, rate, d, target):
 
 
 def first_error(path, rc):
+    """the line of stderr that says what failed: the first naming an error,
+    else the last paragraph"""
     try:
         with open(path, errors="replace") as f:
-            lines = [ln.strip() for ln in f if ln.strip()]
+            text = re.sub(r"\x1b\[[0-9;]*m", "", f.read())
     except OSError:
-        lines = []
+        text = ""
+    lines = [ln.strip() for ln in text.splitlines()]
     for ln in lines:
         if "error" in ln.lower() or "traceback" in ln.lower() or "not found" in ln:
             return ln[:200]
-    return (lines[-1][:200] if lines else f"exit {rc}, nothing on stderr")
+    para = text.strip().split("\n\n")[-1] if text.strip() else ""
+    return " ".join(para.split())[:200] or f"exit {rc}, nothing on stderr"
 
 
 def vm_hwm(pid):
@@ -196,17 +205,27 @@ def vm_hwm(pid):
 
 
 def launch(cmd, d):
-    """run CMD to its end; its exit code, its rusage (its waited-for
-    children's folded in), its polled VmHWM and where its stderr went"""
+    """run CMD to its end, or kill its session after TIMEOUT_S; its exit
+    code (None: killed), its rusage (its waited-for children's folded in),
+    its polled VmHWM and where its stderr went"""
     errp = os.path.join(d, "stderr.txt")
     with open(errp, "w") as err:
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=err, cwd=E.out)
-    hwm = 0
+                             stderr=err, cwd=E.out, start_new_session=True)
+    hwm, end = 0, time.monotonic() + TIMEOUT_S
     while True:
         pid, status, ru = os.wait4(p.pid, os.WNOHANG)
         if pid:
             break
+        if time.monotonic() > end:
+            os.killpg(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            # what is left of the session (a hung pool worker), too
+            subprocess.run(["pkill", "-9", "-s", str(p.pid)], stderr=subprocess.DEVNULL)
+            with open(errp, "a") as err:
+                err.write(f"\nerror: killed after {TIMEOUT_S} s (a ~1 s workload)\n")
+            return None, None, hwm, errp
         hwm = max(hwm, vm_hwm(p.pid))
         time.sleep(POLL_S)
     p.returncode = rc = os.waitstatus_to_exitcode(status)
@@ -234,8 +253,8 @@ def run(tool, rate, wl, argv, d):
             t = json.load(f)
     except (OSError, ValueError):
         t = None
-    if rc or not t or t["exit"] or (out and not os.path.exists(out)):
-        res["error"] = first_error(errp, rc) if rc or not t else \
+    if rc != 0 or not t or t["exit"] or (out and not os.path.exists(out)):
+        res["error"] = first_error(errp, rc) if rc != 0 or not t else \
             (f"target exit {t['exit']}" if t["exit"] else f"no {os.path.basename(out)}")
         return res
     res["wall_s"] = t["wall_s"]
@@ -385,21 +404,26 @@ def shares(tool, out):
             "pyinstrument": shares_pyinstrument, "scalene": shares_scalene}[tool](out)
 
 
-def accuracy(tool):
-    """the tool on peertruth.py at the matched rate (Austin: CPU mode, -s)"""
+def accuracy(tool, broke):
+    """the tool on peertruth.py at the matched rate (Austin: CPU mode, -s).
+    A run that fails is tried again, twice at most: each failure is listed"""
     d = os.path.join(E.out, "runs", "accuracy", tool)
     os.makedirs(d, exist_ok=True)
     tf = os.path.join(d, "truth.json")
-    fresh(tf)
-    cmd, out = command(tool, "matched", d, [TRUTH, "--truth", tf, TRUTH_SECONDS])
-    if tool == "austin":
-        cmd.insert(1, "-s")
-    fresh(out)
-    rc, _, _, errp = launch(cmd, d)
-    res = {"tool": tool, "rate": "matched", "workload": "peertruth", "exit": rc}
-    if rc or not os.path.exists(tf) or not os.path.exists(out):
-        res["error"] = first_error(errp, rc) if rc else \
+    for _ in range(3):
+        fresh(tf)
+        cmd, out = command(tool, "matched", d, [TRUTH, "--truth", tf, TRUTH_SECONDS])
+        if tool == "austin":
+            cmd.insert(1, "-s")
+        fresh(out)
+        rc, _, _, errp = launch(cmd, d)
+        res = {"tool": tool, "rate": "matched", "workload": "peertruth", "exit": rc}
+        if rc == 0 and os.path.exists(tf) and os.path.exists(out):
+            break
+        res["error"] = first_error(errp, rc) if rc != 0 else \
             f"no {'truth' if not os.path.exists(tf) else os.path.basename(out)}"
+        broke.append(res)
+    else:
         return res
     with open(tf) as f:
         truth = json.load(f)["share"]
@@ -450,13 +474,20 @@ def overhead(wls, high_wls, runs):
     res = collections.defaultdict(list)  # (wl, tool, rate) -> [result per round]
     plan = {w: variants(w in high_wls) for w in wls}
     n = sum(len(v) for v in plan.values())
+    hung = set()
     t0 = time.monotonic()
     for i in range(runs):
         for w, v in plan.items():
             k = i % len(v)
             for tool, rate in v[k:] + v[:k]:
                 d = os.path.join(E.out, "runs", w, f"{tool or 'bare'}-{rate or ''}".rstrip("-"))
-                r = run(tool, rate, w, wls[w][1], d)
+                if (w, tool, rate) in hung:
+                    r = {"tool": tool, "rate": rate, "workload": w, "exit": None,
+                         "error": "not run: it hung in an earlier round"}
+                else:
+                    r = run(tool, rate, w, wls[w][1], d)
+                    if r["exit"] is None:
+                        hung.add((w, tool, rate))
                 r["round"] = i
                 res[(w, tool or "bare", rate)].append(r)
                 if "error" in r and not any("error" in x for x in res[(w, tool or "bare", rate)][:-1]):
@@ -623,7 +654,7 @@ def section_accuracy(acc):
     return table(head, body)
 
 
-def broke_list(res, acc, extra):
+def broke_list(res, extra):
     out = list(extra)
     seen = set()
     for rs in res.values():
@@ -633,7 +664,6 @@ def broke_list(res, acc, extra):
                 if k not in seen:
                     seen.add(k)
                     out.append(dict(r, count=sum(1 for x in rs if x.get("error") == r["error"])))
-    out += [a for a in acc if "error" in a]
     return out
 
 
@@ -742,7 +772,7 @@ def main():
     res = overhead(wls, high, runs)
     rows, bare = summarize(res, wls, high)
     log("accuracy runs (peertruth.py, matched rate)")
-    acc = [accuracy(t) for t in E.tools if t != "perf"]
+    acc = [accuracy(t, broke) for t in E.tools if t != "perf"]
     noise = med(b["spread"] for b in bare.values() if b["spread"] is not None)
 
     secs = [
@@ -769,7 +799,7 @@ def main():
          "function. Binomial noise: the mean error expected from the sample count alone.",
          section_accuracy(acc)),
     ]
-    broke = broke_list(res, acc, broke)
+    broke = broke_list(res, broke)
     md = [f"# make bench-peers: {m['date']}", "",
           f"Machine: {m['nproc']} CPUs, {m['cpu']}, kernel {m['kernel']}. "
           f"Target interpreter: {E.versions['python']} (build/peers-venv). RUNS={runs}.", "",
@@ -780,7 +810,8 @@ def main():
     print("\n== 4. What broke")
     md += ["## 4. What broke", ""]
     for b in broke:
-        ln = (f"{b['tool']} on {b['workload']} ({b['rate']}): exit {b['exit']}: {b['error']}"
+        st = "killed" if b["exit"] is None else f"exit {b['exit']}"
+        ln = (f"{b['tool']} on {b['workload']} ({b['rate']}): {st}: {b['error']}"
               + (f" ({b['count']} of the runs)" if b.get("count", 1) > 1 else ""))
         print("   " + ln)
         md.append("- " + ln)
