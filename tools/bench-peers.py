@@ -60,7 +60,7 @@ TRUTH_SECONDS = "4"
 POLL_S = 0.05
 # a run still going after this is killed (Scalene can hang at exit in a
 # multiprocessing Pool's worker); the tool is not run on that workload again
-TIMEOUT_S = int(os.environ.get("TIMEOUT_S", "60"))
+TIMEOUT_S = int(os.environ.get("TIMEOUT_S", "30"))
 
 
 class Env:
@@ -85,12 +85,13 @@ def workloads(out):
     big = setup_big_json(out)
     return collections.OrderedDict([
         ("nbody", ("pyperformance nbody: CPU, floats", bm("nbody", "--loops", "10"))),
-        ("richards", ("pyperformance richards: CPU, objects", bm("richards", "--loops", "16"))),
+        ("richards", ("pyperformance richards: CPU, objects", bm("richards", "--loops", "12"))),
         ("concurrent_imap", ("pyperformance concurrent_imap: a Pool of 2 processes and a "
-                             "ThreadPool of 2 threads", bm("concurrent_imap", "--loops", "12"))),
+                             "ThreadPool of 2 threads", bm("concurrent_imap", "--loops", "30"))),
         ("pathlib", ("pyperformance pathlib: stat, listdir, open on 2000 files",
                      bm("pathlib", "--loops", "25"))),
-        ("json.tool", ("python -m json.tool on a 4 MB file", ["-m", "json.tool", big])),
+        ("json.tool", ("python -m json.tool on a 4 MB file (it writes to /dev/null "
+                       "in ~1.2M write(2)s)", ["-m", "json.tool", big])),
         ("compileall", ("python -m compileall -f -q on a copy of 17 stdlib packages",
                         ["-m", "compileall", "-f", "-q", src])),
     ])
@@ -605,7 +606,8 @@ def section_rates(rows, bare, high_wls):
                              if x["ratio"] else "FAILED",
                              fx(x["samples"], "{:.0f}") + (" est." if t == "scalene" else ""),
                              # at ~100 Hz the noise of the wall time swamps the cost
-                             fx(x["us_per_sample"], "{:.1f}") if x["hz"] >= 999 else "-"])
+                             fx(x["us_per_sample"], "{:.1f}") if x["hz"] >= 999 and
+                             t != "pyinstrument" else "-"])
     return table(head, body)
 
 
@@ -785,7 +787,8 @@ def main():
          "µs/sample (at 1 kHz and more): median over paired runs of (profiled - bare) target wall / "
          "samples in the tool's own output (Scalene's JSON holds no sample count: its CPU time / "
          "interval, est.; pyinstrument takes a sample only at a call or return once the interval "
-         "has passed, so its count is lower than the rate says).",
+         "has passed: its cost is per call, not per sample, and its count is lower than the "
+         "rate says).",
          section_rates(rows, bare, high)),
         ("2. The profiler's own CPU and peak RSS (default rate)",
          "External tools: the profiler's rusage (os.wait4) minus the target's own (getrusage in "
@@ -803,7 +806,10 @@ def main():
     md = [f"# make bench-peers: {m['date']}", "",
           f"Machine: {m['nproc']} CPUs, {m['cpu']}, kernel {m['kernel']}. "
           f"Target interpreter: {E.versions['python']} (build/peers-venv). RUNS={runs}.", "",
-          "Tools: " + "; ".join(f"{k}: {v}" for k, v in E.versions.items() if k != "python"), ""]
+          "Tools: " + "; ".join(f"{k}: {v}" for k, v in E.versions.items() if k != "python"), "",
+          "Workloads (fixed work; the pyperformance benchmarks in pyperf's worker mode, "
+          "without worker processes): " +
+          "; ".join(f"{w}: {wls[w][0]}" for w in wls) + ".", ""]
     for title, note, (txt, mdt) in secs:
         print(f"\n== {title}\n   {note}\n{txt}")
         md += [f"## {title}", "", note, "", mdt, ""]
