@@ -16,9 +16,9 @@ For each tool:
 2. The profiler's own CPU and peak RSS, without the target: os.wait4 on
    the profiler gives its rusage with the target's (its waited-for
    child) folded in; peers-run.py writes the target's own, which is
-   subtracted. ru_maxrss of wait4 is the larger of the profiler's and
-   the target's peak; when it is the target's, the profiler's peak is its
-   VmHWM polled every 50 ms (a lower bound, marked ~). In-process tools
+   subtracted. Peak RSS: the profiler's VmHWM, read every 50 ms (wait4's
+   ru_maxrss is the largest of the profiler's and its descendants', a
+   multiprocessing pool's workers among them). In-process tools
    (pyinstrument, Scalene) have no process of their own: the target's
    peak RSS over bare is given instead.
 3. Attribution accuracy: tests/workloads/py/peertruth.py times five
@@ -30,7 +30,7 @@ For each tool:
 Usage: tools/bench-peers.py [--out DIR]   (as root)
 Env: RUNS (default 7), WORKLOADS=a,b (subset of the default-rate
 workloads), HIGH_WORKLOADS=a,b (default nbody), QUICK=1 (RUNS 3, three
-workloads), AP=path/to/autoprof-bpf.
+workloads), TIMEOUT_S (30: a run still going then is killed), AP=path/to/autoprof-bpf.
 Writes DIR/results.json and DIR/results.md (default build/bench-peers);
 then runs tools/peers-matrix.py --out DIR/matrix when it exists.
 Exit 0 when the bench ran (failures of the tools are results, listed);
@@ -263,9 +263,7 @@ def run(tool, rate, wl, argv, d):
     res["target_rss_kb"] = t["self"]["max_rss_kb"]
     if tool and tool not in IN_PROCESS:
         res["prof_cpu_s"] = ru.ru_utime + ru.ru_stime - res["target_cpu_s"]
-        tmax = max(t["self"]["max_rss_kb"], t["children"]["max_rss_kb"])
-        res["prof_rss_kb"], res["prof_rss_exact"] = (ru.ru_maxrss, True) \
-            if ru.ru_maxrss > tmax else (hwm, False)
+        res["prof_rss_kb"] = hwm
     if tool:
         try:
             res["samples"] = count_samples(tool, out, res)
@@ -537,7 +535,6 @@ def summarize(res, wls, high_wls):
         if tool not in IN_PROCESS:
             row["prof_cpu_s"] = med(r["prof_cpu_s"] for r in ok)
             row["prof_rss_kb"] = med(r["prof_rss_kb"] for r in ok)
-            row["prof_rss_exact"] = all(r["prof_rss_exact"] for r in ok)
         if tool == "autoprof-bpf":
             sj = [r["self_json"] for r in ok if "self_json" in r]
             row["self_json_cpu_s"] = med(s["cpu_s"] for s in sj)
@@ -630,8 +627,7 @@ def section_cost(rows, bare, wls):
         cpu = [r["prof_cpu_s"] for r in rs]
         per = [r["prof_cpu_s"] / bare[r["workload"]]["wall_s"] for r in rs]
         rss = [r["prof_rss_kb"] / 1024 for r in rs]
-        how = "wait4 - target" + ("" if all(r["prof_rss_exact"] for r in rs) else
-                                  "; RSS ~ (polled VmHWM, a lower bound)")
+        how = "CPU: wait4 - target; RSS: VmHWM"
         if t == "autoprof-bpf":
             how += (f"; run.json self: {med(r['self_json_cpu_s'] for r in rs):.2f} s, "
                     f"{med(r['self_json_rss_kb'] for r in rs) / 1024:.0f} MB")
@@ -715,7 +711,8 @@ def setup(out, broke):
     E.austin, austin_v = find_austin(v, broke)
     E.versions = {
         "python": sh([E.py, "-V"])[1],
-        "autoprof-bpf": sh([E.ap, "--version"])[1].splitlines()[0],
+        "autoprof-bpf": sh([E.ap, "--version"])[1].splitlines()[0] + " (commit " +
+        sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])[1] + ")",
         "py-spy": sh([E.pyspy, "--version"])[1],
         "austin": austin_v or "does not run",
         "pyinstrument": sh([E.py, "-m", "pyinstrument", "--version"])[1].splitlines()[0],
@@ -791,8 +788,9 @@ def main():
          "rate says).",
          section_rates(rows, bare, high)),
         ("2. The profiler's own CPU and peak RSS (default rate)",
-         "External tools: the profiler's rusage (os.wait4) minus the target's own (getrusage in "
-         "the target); peak RSS from wait4 when above the target's, else polled VmHWM. "
+         "External tools: CPU is the profiler's rusage (os.wait4, the target's folded in) minus "
+         "the target's own (getrusage in the target); peak RSS is the profiler's VmHWM, read "
+         "every 50 ms (growth in its last 50 ms is missed; autoprof-bpf's run.json beside it). "
          "In-process tools cost the target itself: its peak RSS over bare is shown.",
          section_cost(rows, bare, wls)),
         ("3. Attribution accuracy against a truth (matched rate)",
