@@ -488,9 +488,10 @@ def overhead(wls, high_wls, runs):
                     if r["exit"] is None:
                         hung.add((w, tool, rate))
                 r["round"] = i
-                res[(w, tool or "bare", rate)].append(r)
-                if "error" in r and not any("error" in x for x in res[(w, tool or "bare", rate)][:-1]):
+                prev = res[(w, tool or "bare", rate)]
+                if "error" in r and not any("error" in x for x in prev):
                     log(f"{w}: {tool or 'bare'} {rate or ''}: exit {r['exit']}: {r['error']}")
+                prev.append(r)
         log(f"round {i + 1}/{runs} done ({n} runs each, {time.monotonic() - t0:.0f} s so far)")
     return res
 
@@ -576,7 +577,8 @@ def cell(rows, key):
     r = rows.get(key)
     if not r or r["ratio"] is None:
         return "FAILED" if r else "-"
-    return f"{r['ratio']:.2f}" + ("" if r["ok"] == r["runs"] else f" ({r['runs'] - r['ok']} failed)")
+    failed = r["runs"] - r["ok"]
+    return f"{r['ratio']:.2f}" + (f" ({failed} failed)" if failed else "")
 
 
 def section_default(rows, bare, wls):
@@ -686,8 +688,8 @@ def find_austin(v, broke):
         log(f"austin of the venv does not run here; installing {AUSTIN_FALLBACK} into {av}")
         rc, txt = sh([E.py, "-m", "venv", av])
         if not rc:
-            rc, txt = sh([os.path.join(av, "bin/pip"), "install", "-q", "--disable-pip-version-check",
-                          "--no-input", AUSTIN_FALLBACK])
+            rc, txt = sh([os.path.join(av, "bin/pip"), "install", "-q",
+                          "--disable-pip-version-check", "--no-input", AUSTIN_FALLBACK])
         if rc:
             broke.append({"tool": "austin", "workload": "(start)", "rate": "-", "exit": rc,
                           "error": f"installing {AUSTIN_FALLBACK}: {txt.splitlines()[-1][:160]}",
@@ -698,7 +700,8 @@ def find_austin(v, broke):
 
 
 def setup(out, broke):
-    r = subprocess.run([os.path.join(ROOT, "tools/peers-venv.sh")], stdout=subprocess.PIPE, text=True)
+    r = subprocess.run([os.path.join(ROOT, "tools/peers-venv.sh")], stdout=subprocess.PIPE,
+                       text=True)
     if r.returncode:
         sys.exit(1)
     v = os.path.join(ROOT, r.stdout.strip())
@@ -738,8 +741,8 @@ def main():
     if "--out" in sys.argv:
         out = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])
     if os.geteuid():
-        print("bench-peers: needs root (autoprof-bpf and perf load programs): sudo make bench-peers",
-              file=sys.stderr)
+        print("bench-peers: needs root (autoprof-bpf and perf load programs): "
+              "sudo make bench-peers", file=sys.stderr)
         return 1
     # the target runs as root under every tool, as bare; under sudo
     # autoprof-bpf would otherwise run it as the invoking user
@@ -778,11 +781,12 @@ def main():
         ("1. Target overhead at each tool's default rate",
          f"The target's own wall time profiled / bare (timed inside the target), median of "
          f"{runs} paired runs in rotating order; bare: median s ± half the interquartile range. "
-         f"This machine's noise: bare runs' interquartile range is {fx(noise and noise * 100, '{:.0f}')}% "
+         f"This machine's noise: bare runs' interquartile range is "
+         f"{fx(noise and noise * 100, '{:.0f}')}% "
          f"of their median (median over workloads).", section_default(rows, bare, wls)),
         ("1b. Matched (~100 Hz) and high (~1000 Hz) rates, and the cost per sample",
-         "µs/sample (at 1 kHz and more): median over paired runs of (profiled - bare) target wall / "
-         "samples in the tool's own output (Scalene's JSON holds no sample count: its CPU time / "
+         "µs/sample (at 1 kHz and more): median over paired runs of (profiled - bare) target "
+         "wall / samples in the tool's own output (Scalene's JSON holds no sample count: its CPU time / "
          "interval, est.; pyinstrument takes a sample only at a call or return once the interval "
          "has passed: its cost is per call, not per sample, and its count is lower than the "
          "rate says).",
