@@ -189,9 +189,9 @@ def first_error(path, rc):
     lines = [ln.strip() for ln in text.splitlines()]
     for ln in lines:
         if "error" in ln.lower() or "traceback" in ln.lower() or "not found" in ln:
-            return ln[:200]
+            return ln[:240]
     para = text.strip().split("\n\n")[-1] if text.strip() else ""
-    return " ".join(para.split())[:200] or f"exit {rc}, nothing on stderr"
+    return " ".join(para.split())[:240] or f"exit {rc}, nothing on stderr"
 
 
 def vm_hwm(pid):
@@ -655,15 +655,17 @@ def section_accuracy(acc):
 
 
 def broke_list(res, extra):
-    out = list(extra)
-    seen = set()
-    for rs in res.values():
-        for r in rs:
-            if "error" in r:
-                k = (r["tool"], r["workload"], r["rate"], r["error"])
-                if k not in seen:
-                    seen.add(k)
-                    out.append(dict(r, count=sum(1 for x in rs if x.get("error") == r["error"])))
+    """every failure once, with how many runs it was"""
+    out, seen = [], {}
+    for r in list(extra) + [r for rs in res.values() for r in rs]:
+        if "error" not in r:
+            continue
+        k = (r["tool"], r["workload"], r["rate"], r["error"])
+        if k in seen:
+            seen[k]["count"] += 1
+            continue
+        seen[k] = dict(r, count=1)
+        out.append(seen[k])
     return out
 
 
@@ -680,8 +682,7 @@ def find_austin(v, broke):
     if not rc:
         return a, txt
     broke.append({"tool": "austin", "workload": "(start)", "rate": "-", "exit": rc,
-                  "error": f"austin-dist as pinned: austin -V: {txt.splitlines()[0][-120:]}",
-                  "count": 1})
+                  "error": f"austin-dist as pinned: austin -V: {txt.splitlines()[0][-120:]}"})
     av = os.path.join(ROOT, "build/peers-austin-venv")
     a = os.path.join(av, "bin/austin")
     if not os.path.exists(a):
@@ -692,8 +693,7 @@ def find_austin(v, broke):
                           "--disable-pip-version-check", "--no-input", AUSTIN_FALLBACK])
         if rc:
             broke.append({"tool": "austin", "workload": "(start)", "rate": "-", "exit": rc,
-                          "error": f"installing {AUSTIN_FALLBACK}: {txt.splitlines()[-1][:160]}",
-                          "count": 1})
+                          "error": f"installing {AUSTIN_FALLBACK}: {txt.splitlines()[-1][:160]}"})
             return None, None
     rc, txt = sh([a, "-V"])
     return (a, txt + f" ({AUSTIN_FALLBACK}, instead of the pinned one)") if not rc else (None, None)
@@ -781,13 +781,13 @@ def main():
         ("1. Target overhead at each tool's default rate",
          f"The target's own wall time profiled / bare (timed inside the target), median of "
          f"{runs} paired runs in rotating order; bare: median s ± half the interquartile range. "
-         f"This machine's noise: bare runs' interquartile range is "
-         f"{fx(noise and noise * 100, '{:.0f}')}% "
-         f"of their median (median over workloads).", section_default(rows, bare, wls)),
+         f"This machine's noise: half the bare runs' interquartile range is "
+         f"{fx(noise and noise * 50, '{:.0f}')}% of their median (median over workloads).",
+         section_default(rows, bare, wls)),
         ("1b. Matched (~100 Hz) and high (~1000 Hz) rates, and the cost per sample",
          "µs/sample (at 1 kHz and more): median over paired runs of (profiled - bare) target "
-         "wall / samples in the tool's own output (Scalene's JSON holds no sample count: its CPU time / "
-         "interval, est.; pyinstrument takes a sample only at a call or return once the interval "
+         "wall / samples in the tool's own output (Scalene's JSON holds no sample count: its "
+         "CPU time / interval, est.; pyinstrument takes a sample only at a call or return once the interval "
          "has passed: its cost is per call, not per sample, and its count is lower than the "
          "rate says).",
          section_rates(rows, bare, high)),
@@ -827,7 +827,8 @@ def main():
         print("   nothing")
         md.append("nothing")
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"machine": m, "versions": E.versions, "runs": runs, "noise_iqr": noise,
+        json.dump({"machine": m, "versions": E.versions, "runs": runs,
+                   "noise_half_iqr": noise and noise / 2,
                    "workloads": {w: wls[w][0] for w in wls}, "bare": bare,
                    "rows": list(rows.values()), "accuracy": acc, "broke": broke,
                    "raw": [r for rs in res.values() for r in rs]}, f, indent=1)
