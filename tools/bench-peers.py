@@ -787,9 +787,9 @@ def main():
         ("1b. Matched (~100 Hz) and high (~1000 Hz) rates, and the cost per sample",
          "µs/sample (at 1 kHz and more): median over paired runs of (profiled - bare) target "
          "wall / samples in the tool's own output (Scalene's JSON holds no sample count: its "
-         "CPU time / interval, est.; pyinstrument takes a sample only at a call or return once the interval "
-         "has passed: its cost is per call, not per sample, and its count is lower than the "
-         "rate says).",
+         "CPU time / interval, est.; pyinstrument takes a sample only at a call or return once "
+         "the interval has passed: its cost is per call, not per sample, and its count is lower "
+         "than the rate says).",
          section_rates(rows, bare, high)),
         ("2. The profiler's own CPU and peak RSS (default rate)",
          "External tools: CPU is the profiler's rusage (os.wait4, the target's folded in) minus "
