@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 # autoprof-bpf: one entry point. make, make test, make demo, make bench, make install.
 
-# demo, test, test-ft, bench and soak load BPF programs. From a user other than root they
-# re-run themselves through sudo before anything is built, or stop with one
-# line saying root is needed when there is no sudo.
-ifneq ($(filter demo test test-ft bench soak,$(MAKECMDGOALS)),)
+# demo, test, test-ft, bench, bench-peers and soak load BPF programs. From a
+# user other than root they re-run themselves through sudo before anything is
+# built, or stop with one line saying root is needed when there is no sudo.
+ifneq ($(filter demo test test-ft bench bench-peers soak,$(MAKECMDGOALS)),)
 ifneq ($(shell id -u),0)
 AS_ROOT := 1
 endif
@@ -61,7 +61,7 @@ LIB_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRCS)) $(OUT)/obj/patterns_b
 HDRS := $(wildcard src/*.h src/*/*.h src/*/*.def) bpf/shared.h
 PATTERNS := $(sort $(wildcard patterns/*.json))
 
-.PHONY: all clean test test-ft unit integration demo bench soak install deps deps-test docs
+.PHONY: all clean test test-ft unit integration demo bench bench-peers soak install deps deps-test docs
 .PHONY: uninstall deb deb-check
 .DELETE_ON_ERROR:
 
@@ -152,6 +152,15 @@ bench: deps all $(TEST_WORKLOADS)
 	$(Q)tools/bench.sh
 	$(Q)tools/bench-memory.sh
 	$(Q)tools/bench-memray.py
+	$(Q)tools/bench-peers.py
+
+# issue 19: autoprof-bpf beside py-spy, Austin, pyinstrument, Scalene and perf
+# on pyperformance benchmarks and stdlib programs, same CPython (the peers
+# venv): overhead, own cost, accuracy, what broke (tools/bench-peers.py; RUNS,
+# WORKLOADS, QUICK=1). About 20 minutes; build/bench-peers/results.md
+bench-peers: deps all
+	$(Q)tools/peers-venv.sh >/dev/null
+	$(Q)tools/bench-peers.py
 
 # the agent's RSS over SOAK_MIN minutes (default 30) beside 20 processes a
 # second starting and exiting (tools/soak.sh says what else can be set);
