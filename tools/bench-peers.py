@@ -10,9 +10,10 @@ For each tool:
    inside the target by tools/peers-run.py (a profiler's start-up and
    teardown are not counted), paired runs in rotating order, median of
    RUNS. At each tool's default rate on every workload; at a matched
-   ~100 Hz and a high ~1000 Hz on HIGH_WORKLOADS, and from the high rows
-   the cost per sample: (profiled - bare) / samples counted in the tool's
-   own output.
+   ~100 Hz, a high ~1000 Hz and, for the external samplers, ~5 kHz on
+   HIGH_WORKLOADS (nbody, and deeprec: 120 Python frames a sample), and
+   from the 1 kHz and 5 kHz rows the cost per sample: (profiled - bare) /
+   samples counted in the tool's own output.
 2. The profiler's own CPU and peak RSS, without the target: os.wait4 on
    the profiler gives its rusage with the target's (its waited-for
    child) folded in; peers-run.py writes the target's own, which is
@@ -29,7 +30,7 @@ For each tool:
 
 Usage: tools/bench-peers.py [--out DIR]   (as root)
 Env: RUNS (default 7), WORKLOADS=a,b (subset of the default-rate
-workloads), HIGH_WORKLOADS=a,b (default nbody), QUICK=1 (RUNS 3, three
+workloads), HIGH_WORKLOADS=a,b (default nbody,deeprec), QUICK=1 (RUNS 3, three
 workloads), TIMEOUT_S (30: a run still going then is killed), AP=path/to/autoprof-bpf.
 Writes DIR/results.json and DIR/results.md (default build/bench-peers);
 then runs tools/peers-matrix.py --out DIR/matrix when it exists.
@@ -94,6 +95,9 @@ def workloads(out):
                        "in ~1.2M write(2)s)", ["-m", "json.tool", big])),
         ("compileall", ("python -m compileall -f -q on a copy of 17 stdlib packages",
                         ["-m", "compileall", "-f", "-q", src])),
+        # only in the rate rows (HIGH_WORKLOADS): samples with 120 Python frames
+        ("deeprec", ("tests/workloads/py/deeprec.py: CPU at the bottom of a 120-frame "
+                     "recursion", [os.path.join(ROOT, "tests/workloads/py/deeprec.py"), "80"])),
     ])
 
 
@@ -146,6 +150,13 @@ RATES = {
     "perf": {"default": (None, 4000), "matched": (["-F", "99"], 99),
              "high": (["-F", "999"], 999)},
 }
+# ~5 kHz, where the cost per sample stands out of the noise: the external
+# samplers only (the in-process ones are far slower already at 1 kHz)
+RATES["autoprof-bpf"]["5k"] = (["-F", "4999"], 4999)
+RATES["perf"]["5k"] = (["-F", "4999"], 4999)
+RATES["py-spy"]["5k"] = (["-r", "5000"], 5000)
+RATES["austin"]["5k"] = (["-i", "200us"], 5000)
+RATE_NAMES = ("default", "matched", "high", "5k")
 
 
 def command(tool, rate, d, target):
@@ -461,8 +472,8 @@ def variants(high):
     for t in TOOLS:
         if t not in E.tools:
             continue
-        for r in (("default", "matched", "high") if high else ("default",)):
-            if (t, r) not in ALIAS:
+        for r in (RATE_NAMES if high else ("default",)):
+            if r in RATES[t] and (t, r) not in ALIAS:
                 v.append((t, r))
     return v
 
@@ -593,7 +604,7 @@ def section_rates(rows, bare, high_wls):
     body = []
     for w in high_wls:
         for t in E.tools:
-            for r in ("default", "matched", "high"):
+            for r in RATE_NAMES:
                 x = rows.get((w, t, r))
                 if not x:
                     continue
@@ -757,13 +768,13 @@ def main():
     setup(out, broke)
     allw = workloads(out)
     names = os.environ.get("WORKLOADS", "nbody,concurrent_imap,json.tool" if quick else "")
-    names = [n for n in names.split(",") if n] or list(allw)
+    names = [n for n in names.split(",") if n] or [n for n in allw if n != "deeprec"]
     bad = [n for n in names if n not in allw]
     if bad:
         print(f"bench-peers: no workload {', '.join(bad)} (there are {', '.join(allw)})",
               file=sys.stderr)
         return 1
-    high = [n for n in os.environ.get("HIGH_WORKLOADS", "nbody").split(",") if n in allw]
+    high = [n for n in os.environ.get("HIGH_WORKLOADS", "nbody,deeprec").split(",") if n in allw]
     wls = collections.OrderedDict((n, allw[n]) for n in names + [h for h in high if h not in names])
     m = machine()
     print(f"== peers: autoprof-bpf beside py-spy, Austin, pyinstrument, Scalene and perf "
@@ -784,7 +795,7 @@ def main():
          f"This machine's noise: half the bare runs' interquartile range is "
          f"{fx(noise and noise * 50, '{:.0f}')}% of their median (median over workloads).",
          section_default(rows, bare, wls)),
-        ("1b. Matched (~100 Hz) and high (~1000 Hz) rates, and the cost per sample",
+        ("1b. Matched (~100 Hz), high (~1000 Hz) and ~5 kHz rates, and the cost per sample",
          "µs/sample (at 1 kHz and more): median over paired runs of (profiled - bare) target "
          "wall / samples in the tool's own output (Scalene's JSON holds no sample count: its "
          "CPU time / interval, est.; pyinstrument takes a sample only at a call or return once "
