@@ -32,6 +32,7 @@ import platform
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -48,8 +49,11 @@ RUN_TIMEOUT = 60
 # (a wheel may be published for it); a network failure at the next run
 NO_WHEEL_TTL = 86400
 
-TOOLS = ["autoprof-bpf", "py-spy", "austin", "pyinstrument", "scalene"]
-IN_PROCESS = {"pyinstrument": "pyinstrument", "scalene": "scalene"}
+TOOLS = ["autoprof-bpf", "py-spy", "austin", "pyinstrument", "scalene", "memray"]
+# memray profiles memory, not time: the versions table only, where "ok"
+# means native_zlib's allocations are in its stats
+GRID_ONLY = {"memray"}
+IN_PROCESS = {"pyinstrument": "pyinstrument", "scalene": "scalene", "memray": "memray"}
 PYFRAME = re.compile(r"^(.*) \((.+):(\d+)\)$")
 FEATURES = ["python", "native", "gil", "offcpu", "child", "threads"]
 FEATURE_TITLES = {
@@ -73,7 +77,7 @@ FEATURE_OPTS = {
     "pyinstrument": {},
     "scalene": {},
 }
-COMPARE_OPTS = {"py-spy": {"gil": []}, "austin": {"gil": ["-c"], "offcpu": ["-c"]}}
+COMPARE_OPTS = {"py-spy": {"gil": ["--idle"]}, "austin": {"gil": ["-c"], "offcpu": ["-c"]}}
 
 
 def log(msg):
@@ -89,24 +93,85 @@ class Interp:
         self.key, self.label, self.xy = key, label, xy
         self.argv, self.env, self.error = argv or [], env or {}, error
         self.version = None
+        self.links = {}             # name -> target, made in the cwd of each run
+
+    def make_links(self, d):
+        for name, target in self.links.items():
+            p = os.path.join(d, name)
+            if not os.path.islink(p):
+                os.symlink(target, p)
 
     def name(self):
         return "%s %s" % (self.version or self.key.replace("deb", ""), self.label)
 
 
+LD_UNSTABLE = "ld-unstable.so.2"
+
+
+def exec_copy(src, dst):
+    """A copy of the ELF executable SRC whose PT_INTERP is LD_UNSTABLE, a
+    relative path: the kernel opens it in the cwd of the exec, where each
+    run has a link to Debian unstable's loader (an absolute path would not
+    fit in place of /lib64/ld-linux-x86-64.so.2)."""
+    st = os.stat(src)
+    stamp = "%s %d %d" % (src, st.st_size, int(st.st_mtime))
+    if os.path.exists(dst) and os.path.exists(dst + ".stamp") and \
+            open(dst + ".stamp").read() == stamp:
+        return
+    with open(src, "rb") as f:
+        b = bytearray(f.read())
+    if b[:6] != b"\x7fELF\x02\x01":
+        raise ValueError("%s: not a 64-bit little-endian ELF file" % src)
+    phoff, = struct.unpack_from("<Q", b, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", b, 0x36)
+    for i in range(phnum):
+        o = phoff + i * phentsize
+        if struct.unpack_from("<I", b, o)[0] == 3:             # PT_INTERP
+            off, = struct.unpack_from("<Q", b, o + 8)
+            size, = struct.unpack_from("<Q", b, o + 32)
+            new = LD_UNSTABLE.encode()
+            if len(new) + 1 > size:
+                raise ValueError("%s: PT_INTERP has %d bytes" % (src, size))
+            b[off:off + size] = new + b"\0" * (size - len(new))
+            break
+    else:
+        raise ValueError("%s: no PT_INTERP" % src)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(dst + ".tmp", "wb") as f:
+        f.write(b)
+    os.chmod(dst + ".tmp", 0o755)
+    os.rename(dst + ".tmp", dst)
+    with open(dst + ".stamp", "w") as f:
+        f.write(stamp)
+
+
 def debian_unstable(v):
-    """Debian unstable's python3.X as tools/debian-python.sh runs it."""
+    """Debian unstable's python3.X (tools/debian-python.sh), run as an
+    ordinary executable: the tests run it as a program of its loader
+    (ld-linux-x86-64.so.2 --library-path ... python3.X), and then the
+    process's executable is the loader, which py-spy and austin take for
+    the program and fail on ("Failed to find python version from target
+    process"), and scalene re-executes sys.executable with the host's
+    loader and glibc (too old). So: a copy of the binary whose loader is
+    unstable's (exec_copy) and LD_LIBRARY_PATH=unstable's libraries."""
     r = subprocess.run([os.path.join(ROOT, "tools/debian-python.sh"), "cmd", v],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     key, label = "deb" + v, "Debian unstable (stripped, PGO+LTO)"
     if r.returncode:
         err = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
         return Interp(key, label, v, error="cannot fetch the interpreter: " + err)
+    # env PYTHONHOME=DIR LOADER --library-path DIRS PYTHON
     words = r.stdout.split()
-    # env PYTHONHOME=ROOT LOADER --library-path DIRS PYTHON
-    env = dict(w.split("=", 1) for w in words[1:] if "=" in w and not w.startswith("-"))
-    argv = [w for w in words[1:] if not ("=" in w and not w.startswith("-"))]
-    return Interp(key, label, v, argv, env)
+    i = words.index("--library-path")
+    home = next(w.split("=", 1)[1] for w in words if w.startswith("PYTHONHOME="))
+    copy = os.path.join(BYVER, "exec", "python" + v)
+    try:
+        exec_copy(words[-1], copy)
+    except (OSError, ValueError) as e:
+        return Interp(key, label, v, error="cannot make an executable copy: %s" % e)
+    it = Interp(key, label, v, [copy], {"PYTHONHOME": home, "LD_LIBRARY_PATH": words[i + 1]})
+    it.links = {LD_UNSTABLE: os.path.realpath(words[i - 1])}
+    return it
 
 
 def interpreters():
@@ -126,7 +191,9 @@ def interpreters():
     for it in out:
         if it.error:
             continue
-        r = run_quiet(it.argv + ["-c", "import sys; print(sys.version.split()[0])"], it.env)
+        d = os.path.dirname(it.argv[0])
+        it.make_links(d)
+        r = run_quiet(it.argv + ["-c", "import sys; print(sys.version.split()[0])"], it.env, cwd=d)
         if r.returncode:
             it.error = "does not start: " + first_error(r.stderr, r.returncode)
         else:
@@ -136,11 +203,11 @@ def interpreters():
 
 # ---- running ----------------------------------------------------------------
 
-def run_quiet(argv, env=None, timeout=60):
+def run_quiet(argv, env=None, timeout=60, cwd=None):
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=e, timeout=timeout, errors="replace")
+                          env=e, timeout=timeout, errors="replace", cwd=cwd)
 
 
 ERRLINE = re.compile(r"error|fail|cannot|can't|unable|not found|no such|denied|not supported|"
@@ -156,7 +223,9 @@ def first_error(text, rc=None):
         return exc[-1] if exc else lines[-1]
     for ln in lines:
         if ERRLINE.search(ln):
-            return ln[:300]
+            # its first sentence: austin's message runs on over lines
+            cut = ln.find(". ")
+            return ln[:cut + 1 if cut > 0 else 300]
     if lines:
         return lines[0][:300]
     return "exit %s, no message" % rc
@@ -181,6 +250,7 @@ class Run:
 def execute(run, timeout=RUN_TIMEOUT):
     """Run run.argv in its own session; a timeout kills the whole group."""
     os.makedirs(run.dir, exist_ok=True)
+    run.interp.make_links(run.dir)
     env = dict(os.environ)
     env.update(run.env)
     t0 = time.monotonic()
@@ -440,32 +510,55 @@ def read_pyinstrument(run):
     return out
 
 
-SCALENE_FRAME = re.compile(r"^(.*) (\S+):(\d+);?$")
-
-
 def read_scalene(run):
-    """Scalene's json "stacks" (on by default: --stacks): each Python stack
-    with its sample count and its time in Python and in native code."""
+    """Scalene's json: per line of the profiled files, the percent of the
+    time in Python, in native code and in the system (scalene's "system"
+    is wall time off the CPU too). Its "stacks" sample the main thread
+    only, so the lines are the profile here: one single-frame stack per
+    line, named by the function holding it, weighted in percent."""
     with open(os.path.join(run.dir, "scalene.json")) as f:
         doc = json.load(f)
-    out, split = [], []
-    for frames, st in doc.get("stacks") or []:
-        frs = []
-        for s in frames:
-            m = SCALENE_FRAME.match(s.strip())
-            if m:
-                frs.append(("py", m.group(2), os.path.basename(m.group(1)), int(m.group(3))))
-            else:
-                frs.append(("native", s.strip(), None, None))
-        out.append((frs, float(st.get("count", 0))))
-        split.append((frs, st.get("python_time", 0) or 0, st.get("c_time", 0) or 0))
-    run.unit = "samples"
+    out, split = [], {}
+    for path, fdoc in (doc.get("files") or {}).items():
+        names = {fn.get("lineno"): fn.get("line", "?") for fn in fdoc.get("functions") or []}
+        for ln in fdoc.get("lines") or []:
+            py = ln.get("n_cpu_percent_python", 0) or 0
+            c = ln.get("n_cpu_percent_c", 0) or 0
+            sy = ln.get("n_sys_percent", 0) or 0
+            if py + c + sy <= 0:
+                continue
+            name = names.get(ln.get("start_function_line"), "<module>")
+            out.append(([("py", name, os.path.basename(path), ln.get("lineno"))], py + c + sy))
+            t = split.setdefault(name, [0, 0, 0])
+            t[0], t[1], t[2] = t[0] + py, t[1] + c, t[2] + sy
+    run.unit = "%"
     run.extra["split"] = split
-    run.extra["elapsed_s"] = doc.get("elapsed_time_sec")
     return out
 
 
-READERS = {"autoprof-bpf": read_ours, "py-spy": read_pyspy, "austin": read_austin,
+def read_memray(run):
+    """memray's stats of the capture (its own command, by the same
+    interpreter): the top allocating locations, as one-frame stacks in
+    bytes."""
+    js = os.path.join(run.dir, "memray-stats.json")
+    r = run_quiet(run.argv[:run.argv.index("-m")] + [
+        "-m", "memray", "stats", "--json", "-f", "-o", js, os.path.join(run.dir, "memray.bin")],
+        run.env, cwd=run.dir)
+    if r.returncode:
+        raise ValueError("memray stats: " + first_error(r.stderr, r.returncode))
+    with open(js) as f:
+        doc = json.load(f)
+    out = []
+    for a in doc.get("top_allocations_by_size") or []:
+        m = re.match(r"^(.*) at (.*):(\d+)$", a.get("location", ""))
+        if m:
+            out.append(([("py", m.group(1), os.path.basename(m.group(2)), int(m.group(3)))],
+                        float(a.get("size", 0))))
+    run.unit = "bytes"
+    return out
+
+
+READERS = {"memray": read_memray, "autoprof-bpf": read_ours, "py-spy": read_pyspy, "austin": read_austin,
            "pyinstrument": read_pyinstrument, "scalene": read_scalene}
 
 
@@ -495,6 +588,7 @@ BASE_OPTS = {
     "austin": "-i 10ms -o FILE",
     "pyinstrument": "-m pyinstrument -r json -o FILE",
     "scalene": "-m scalene run -o FILE",
+    "memray": "-m memray run -q -o FILE, then -m memray stats --json",
 }
 
 
@@ -506,6 +600,11 @@ def command(ctx, run):
     if run.tool == "autoprof-bpf":
         if not os.access(AP, os.X_OK):
             return "%s not built (make)" % AP
+        # LD_LIBRARY_PATH is the target's, not for autoprof-bpf (the host's
+        # glibc): env(1) sets it between the two (autoprof-bpf follows exec)
+        if run.env:
+            target = ["/usr/bin/env"] + ["%s=%s" % kv for kv in sorted(run.env.items())] + target
+            run.env = {}
         run.argv = [AP, "-q", "-f", "none", "-o", os.path.join(d, "out")] + opts + ["--"] + target
     elif run.tool == "py-spy":
         run.argv = [os.path.join(VENV, "bin/py-spy"), "record", "-r", "100", "-f", "raw", "-o",
@@ -521,7 +620,10 @@ def command(ctx, run):
             return "cannot install: " + reason
         pp = [path] + ([run.env["PYTHONPATH"]] if run.env.get("PYTHONPATH") else [])
         run.env["PYTHONPATH"] = os.pathsep.join(pp)
-        if run.tool == "pyinstrument":
+        if run.tool == "memray":
+            run.argv = it.argv + ["-m", "memray", "run", "-q", "-o",
+                                  os.path.join(d, "memray.bin")] + opts + ctx.workload(run.mode)
+        elif run.tool == "pyinstrument":
             run.argv = it.argv + ["-m", "pyinstrument", "-r", "json", "-o",
                                   os.path.join(d, "pyinstrument.json")] + opts + ctx.workload(run.mode)
         else:
@@ -529,6 +631,17 @@ def command(ctx, run):
             run.argv = it.argv + ["-m", "scalene", "run", "-o", os.path.join(d, "scalene.json")] + \
                 opts + [w[0], "---"] + w[1:]
     return None
+
+
+def profile_twice(ctx, tool, it, mode, opts):
+    """profile(), and once more when the tool ran and failed: a start-up
+    race is a result too (the cell says so), not the whole answer.
+    Returns (run, the failed first run or None)."""
+    run = profile(ctx, tool, it, mode, opts)
+    if run.stacks is not None or run.rc is None:
+        return run, None
+    again = profile(ctx, tool, it, mode, opts)
+    return again, run
 
 
 def profile(ctx, tool, it, mode, opts):
@@ -601,7 +714,9 @@ def fmt(w, unit):
         return "%.2f s" % (w / 1e6)
     if unit == "s":
         return "%.2f s" % w
-    return "%.0f%% of the time" % w
+    if unit == "bytes":
+        return "%.1f MiB" % (w / 1048576)
+    return "%.0f%%" % w
 
 
 def top_frames(stacks, n=3):
@@ -653,10 +768,9 @@ def judge_native(run, ctx):
     if not zw:
         return "no", "native_zlib not in the output (%s)" % top_frames(run.stacks)
     if run.tool == "scalene":
-        py = sum(p for frs, p, c in run.extra["split"] if any(is_fn(f, "native_zlib") for f in frs))
-        c = sum(c for frs, p, c in run.extra["split"] if any(is_fn(f, "native_zlib") for f in frs))
-        return "no", "no native names: native_zlib %s, %.0f%% of its time in native code" % (
-            fmt(zw, run.unit), 100 * c / (py + c) if py + c else 0)
+        py, c, sy = run.extra["split"].get("native_zlib", (0, 0, 0))
+        return "no", "no native names: native_zlib's lines %.0f%% Python, %.0f%% native, " \
+                     "%.0f%% system" % (py, c, sy)
     # the native frames right below native_zlib (what it calls) and the
     # innermost ones (where the time is), each with its share of native_zlib
     first, leaves = {}, {}
@@ -716,7 +830,8 @@ def judge_gil(run, ctx, cmp=None):
         cw = weight(cmp.stacks, "gil_fight")
         ev += "; %s: %s" % (cmp.shown_opts(), fmt(cw, cmp.unit))
         if run.tool == "py-spy" and w < 0.8 * cw:
-            return "partly", ev + "; --gil keeps only the GIL holder's samples, the wait is " \
+            return "partly", ev + "; --gil keeps the samples of the thread holding the GIL, " \
+                                  "--idle every thread's: the wait is their difference, " \
                                   "not labelled"
     return "no", ev + "; no GIL state in the output"
 
@@ -765,13 +880,19 @@ JUDGES = {"python": judge_python, "native": judge_native, "gil": judge_gil,
           "offcpu": judge_offcpu, "child": judge_child, "threads": judge_threads}
 
 
+def grid_mode(tool):
+    """the workload of the versions table and the function it must name"""
+    return ("native", "native_zlib") if tool == "memray" else ("cpu", "cpu_hot")
+
+
 def judge_version(run, ctx):
     if run.stacks is None:
         return "fails", run.err or "no output"
-    w = weight(run.stacks, "cpu_hot")
+    fn = grid_mode(run.tool)[1]
+    w = weight(run.stacks, fn)
     if w:
-        return "ok", "cpu_hot: %s of %s" % (fmt(w, run.unit), fmt(total(run.stacks), run.unit))
-    return "fails", "cpu_hot not in the output (%s)" % top_frames(run.stacks)
+        return "ok", "%s: %s of %s" % (fn, fmt(w, run.unit), fmt(total(run.stacks), run.unit))
+    return "fails", "%s not in the output (%s)" % (fn, top_frames(run.stacks))
 
 
 # ---- the tools themselves ---------------------------------------------------
@@ -803,22 +924,18 @@ def setup_austin(ctx, interps):
     libc = os.confstr("CS_GNU_LIBC_VERSION")
     ctx.breaks.append({"tool": "austin", "where": "every run (%s)" % libc,
                        "exit": r.returncode, "error": err.replace(VENV + "/", "")})
-    deb = next((it for it in interps if it.key.startswith("deb3.1") and not it.error
-                and "--library-path" in it.argv), None)
+    deb = next((it for it in interps if it.links and not it.error), None)
     if not deb:
         ctx.austin_note = "austin does not run here: %s" % err
         return
-    i = deb.argv.index("--library-path")
-    root = subprocess.run([os.path.join(ROOT, "tools/debian-python.sh"), "root"],
-                          stdout=subprocess.PIPE, text=True).stdout.strip()
-    loader = os.path.join(root, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-    prefix = [loader, "--library-path", deb.argv[i + 1]]
+    loader, libs = deb.links[LD_UNSTABLE], deb.env["LD_LIBRARY_PATH"]
+    prefix = [loader, "--library-path", libs]
     r2 = run_quiet(prefix + [exe, "-V"])
     if r2.returncode:
         ctx.austin_note = "austin does not run here: %s; nor through %s: %s" % (
             err, loader, first_error(r2.stderr, r2.returncode))
         return
-    glibc = run_quiet(prefix + [os.path.join(root, "usr/lib/x86_64-linux-gnu/libc.so.6")])
+    glibc = run_quiet(prefix + [os.path.join(os.path.dirname(loader), "libc.so.6")])
     gv = re.search(r"release version ([\d.]+)", glibc.stdout or "")
     ctx.austin_prefix = prefix
     ctx.austin_note = ("austin-dist's wheel is tagged manylinux_2_12 but its binaries need "
@@ -844,6 +961,11 @@ def start_installs(ctx, interps, pool):
 
 
 # ---- the tables -------------------------------------------------------------
+
+def code(text):
+    """a Markdown code span, also of text holding backticks"""
+    return "`` %s ``" % text if "`" in text else "`%s`" % text
+
 
 def md_cell(text):
     return text.replace("|", "\\|").replace("\n", " ")
@@ -880,27 +1002,37 @@ def write_md(doc):
              "tool's output (evidence in matrix.json)." % (
                  doc["date"], m["cpu"], m["cpus"], m["kernel"], m["distro"], m["glibc"],
                  doc["elapsed_s"], doc["secs"], doc["feature_python"]))
+    ftools = [t for t in tools if t not in GRID_ONLY]
+    if any(doc["features"][f] for f in FEATURES):
+        L.append("")
+        L.append("| | " + " | ".join(vers[t] for t in ftools) + " |")
+        L.append("|---" * (len(ftools) + 1) + "|")
+        for feat in FEATURES:
+            row = []
+            for t in ftools:
+                c = doc["features"][feat].get(t)
+                if not c:
+                    row.append("")
+                    continue
+                opt = " %s" % code(c["options"]) if c["options"] != "(defaults)" else ""
+                row.append(md_cell("**%s**%s: %s" % (c["result"], opt, c["evidence"])))
+            L.append("| %s | %s |" % (FEATURE_TITLES[feat], " | ".join(row)))
     L.append("")
-    L.append("| | " + " | ".join(vers[t] for t in tools) + " |")
-    L.append("|---" * (len(tools) + 1) + "|")
-    for feat in FEATURES:
-        row = []
-        for t in tools:
-            c = doc["features"][feat].get(t)
-            if not c:
-                row.append("")
-                continue
-            opt = " `%s`" % c["options"] if c["options"] != "(defaults)" else ""
-            row.append(md_cell("**%s**%s: %s" % (c["result"], opt, c["evidence"])))
-        L.append("| %s | %s |" % (FEATURE_TITLES[feat], " | ".join(row)))
-    L.append("")
-    L.append("Commands (MODE, 1 s): " + "; ".join(
-        "%s `%s`" % (t, doc["commands"][t]) for t in tools) + ".")
+    L.append("Commands (then the interpreter and `work.py MODE %g`): " % doc["secs"] + "; ".join(
+        "%s %s" % (t, code(doc["commands"][t])) for t in tools) + ".")
     if doc.get("austin_note"):
         L.append("")
         L.append("austin: " + doc["austin_note"] + ".")
     L.append("")
-    L.append("#### On which Pythons (cpu_hot, %g s, each tool's defaults)" % doc["secs"])
+    L.append("#### On which Pythons")
+    L.append("")
+    L.append("`work.py cpu %g` with each tool's defaults: ok when cpu_hot is in its output (memray: "
+             "`work.py native`, native_zlib's allocations in `memray stats`). Debian unstable's "
+             "interpreters run as ordinary executables here: a copy of the binary whose ELF "
+             "interpreter is unstable's loader, with unstable's libraries in LD_LIBRARY_PATH "
+             "(run by its loader as a program, the process's executable is the loader, which "
+             "py-spy and austin cannot read a Python version from). The in-process tools are "
+             "installed per version, the same pinned versions, wheels only." % doc["secs"])
     L.append("")
     L.append("| Python | " + " | ".join(vers[t] for t in tools) + " |")
     L.append("|---" * (len(tools) + 1) + "|")
@@ -911,7 +1043,8 @@ def write_md(doc):
             if not c:
                 cells.append("")
             elif c["result"] == "ok":
-                cells.append("ok")
+                cells.append(md_cell("ok, at the 2nd try (1st: %s)" % c["first_try"])
+                             if c.get("first_try") else "ok")
             else:
                 cells.append(md_cell("**%s**: %s" % (c["result"], c["evidence"])))
         L.append("| %s | %s |" % (md_cell(row["label"]), " | ".join(cells)))
@@ -921,8 +1054,8 @@ def write_md(doc):
     if not doc["breaks"]:
         L.append("Nothing.")
     for b in doc["breaks"]:
-        L.append(md_cell("- %s, %s: exit %s: `%s`" % (b["tool"], b["where"], b["exit"],
-                                                      b["error"])))
+        L.append(md_cell("- %s, %s: %s%s" % (b["tool"], b["where"], "exit %s: " % b["exit"]
+                                              if b["exit"] is not None else "", code(b["error"]))))
     return "\n".join(L) + "\n"
 
 
@@ -936,6 +1069,23 @@ def cell(run, result, evidence):
     return {"result": result, "evidence": rel(evidence), "options": run.shown_opts(),
             "exit": run.rc, "error": rel(run.err) if run.err else None,
             "run": os.path.basename(run.dir)}
+
+
+def note_retry(ctx, tool, where, run, first, res, bad):
+    """Says in the cell and in what breaks when the first try failed;
+    lists every failure."""
+    if first is not None and run.stacks is not None:
+        ctx.breaks.append({"tool": tool, "where": where + ", 1st of 2 tries (the 2nd ran)",
+                           "exit": first.rc, "error": rel(first.err or "")})
+        return (res[0], res[1] + "; the 1st try failed: " + (first.err or "?"))
+    if res[0] in (bad, "cannot install"):
+        err = res[1]
+        if first is not None and first.err != run.err:
+            err = "%s (1st try: %s)" % (err, first.err)
+        ctx.breaks.append({"tool": tool, "where": where + (", both of 2 tries" if first else ""),
+                           "exit": run.rc, "error": rel(err)})
+        return (res[0], err)
+    return res
 
 
 def main():
@@ -973,22 +1123,21 @@ def main():
     feat_it = next(it for it in interps if it.key == "3.11.7")
     features = {f: {} for f in FEATURES}
     if not args.no_features:
-        for tool in tools:
+        for tool in [t for t in tools if t not in GRID_ONLY]:
             for feat in FEATURES:
                 opts = FEATURE_OPTS[tool].get(feat, [])
                 log("%s: %s %s" % (tool, feat, " ".join(opts)))
-                run = profile(ctx, tool, feat_it, MODES[feat], opts)
+                run, first = profile_twice(ctx, tool, feat_it, MODES[feat], opts)
                 cmp = None
                 if feat in COMPARE_OPTS.get(tool, {}):
-                    cmp = profile(ctx, tool, feat_it, MODES[feat], COMPARE_OPTS[tool][feat])
+                    cmp, _ = profile_twice(ctx, tool, feat_it, MODES[feat],
+                                           COMPARE_OPTS[tool][feat])
                     res = JUDGES[feat](run, ctx, cmp)
                 else:
                     res = JUDGES[feat](run, ctx)
+                res = note_retry(ctx, tool, "%s on %s (%s)" % (
+                    MODES[feat], feat_it.name(), run.shown_opts()), run, first, res, "failed")
                 features[feat][tool] = cell(run, *res)
-                if res[0] == "failed":
-                    ctx.breaks.append({"tool": tool, "where": "%s on %s (%s)" % (
-                        MODES[feat], feat_it.name(), run.shown_opts()), "exit": run.rc,
-                        "error": rel(run.err or "")})
     want = set(p for p in args.pythons.split(",") if p)
     rows = []
     for it in interps:
@@ -997,14 +1146,13 @@ def main():
         row = {"key": it.key, "label": it.name(), "version": it.version, "cells": {}}
         for tool in tools:
             log("%s: %s" % (tool, it.key))
-            run = profile(ctx, tool, it, "cpu", [])
+            run, first = profile_twice(ctx, tool, it, grid_mode(tool)[0], [])
             res = judge_version(run, ctx)
             if res[0] == "fails" and (run.err or "").startswith("cannot install: "):
                 res = ("cannot install", run.err[len("cannot install: "):])
+            res = note_retry(ctx, tool, it.name(), run, first, res, "fails")
             row["cells"][tool] = cell(run, *res)
-            if res[0] != "ok":
-                ctx.breaks.append({"tool": tool, "where": it.name(), "exit": run.rc,
-                                   "error": rel(res[1])})
+            row["cells"][tool]["first_try"] = rel(first.err) if first else None
         rows.append(row)
     pool.shutdown()
     doc = {

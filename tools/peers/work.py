@@ -44,14 +44,10 @@ def native_zlib(secs):
     return n
 
 
-def nap():
-    time.sleep(0.01)
-
-
 def sleeper(secs):
     end = time.monotonic() + secs
     while time.monotonic() < end:
-        nap()
+        time.sleep(0.01)
 
 
 def gil_fight(end):
