@@ -550,7 +550,7 @@ def read_memray(run):
         doc = json.load(f)
     out = []
     for a in doc.get("top_allocations_by_size") or []:
-        m = re.match(r"^(.*) at (.*):(\d+)$", a.get("location", ""))
+        m = re.match(r"^([^:]*):(.*):(\d+)$", a.get("location", ""))   # func:file:line
         if m:
             out.append(([("py", m.group(1), os.path.basename(m.group(2)), int(m.group(3)))],
                         float(a.get("size", 0))))
@@ -577,6 +577,7 @@ class Ctx:
         self.breaks = []
         self.runs = []
         self.nrun = 0
+        self.venv_error = None
 
     def workload(self, mode):
         return [WORK, mode, "%g" % self.secs]
@@ -595,6 +596,8 @@ BASE_OPTS = {
 def command(ctx, run):
     """Set run.argv and run.env; returns a reason when it cannot run."""
     it, opts, d = run.interp, run.opts, run.dir
+    if run.tool != "autoprof-bpf" and ctx.venv_error:
+        return "cannot install: " + ctx.venv_error
     target = it.argv + ctx.workload(run.mode)
     run.env = dict(it.env)
     if run.tool == "autoprof-bpf":
@@ -773,12 +776,12 @@ def judge_native(run, ctx):
                      "%.0f%% system" % (py, c, sy)
     # the native frames right below native_zlib (what it calls) and the
     # innermost ones (where the time is), each with its share of native_zlib
-    first, leaves = {}, {}
+    paths, leaves = {}, {}
     for frames, w in below:
-        nat = [fr for fr in frames if fr[0] == "native"]
+        nat = tuple(fr[1] for fr in frames if fr[0] == "native")
         if nat:
-            first[nat[0][1]] = first.get(nat[0][1], 0) + w
-            leaves[nat[-1][1]] = leaves.get(nat[-1][1], 0) + w
+            paths[nat] = paths.get(nat, 0) + w
+            leaves[nat[-1]] = leaves.get(nat[-1], 0) + w
 
     def top(d):
         return ", ".join("%s %.0f%%" % (k, 100 * v / zw)
@@ -786,7 +789,9 @@ def judge_native(run, ctx):
 
     zl = sum(w for frames, w in below if any(fr[0] == "native" and ZLIB.search(
         "%s %s" % (fr[1], fr[2] or "")) for fr in frames))
-    names = "calls %s; innermost %s" % (top(first), top(leaves))
+    heavy = max(paths, key=paths.get) if paths else ()
+    names = "heaviest path %s; innermost %s" % (" > ".join(heavy[:6]) + (
+        " > ..." if len(heavy) > 6 else ""), top(leaves))
     if zl >= 0.3 * zw:
         return "yes", "zlib below native_zlib in %.0f%% of its %s: %s" % (
             100 * zl / zw, fmt(zw, run.unit), names)
@@ -851,6 +856,9 @@ def judge_offcpu(run, ctx, cmp=None):
     share = sl / (sl + hot) if sl + hot else 0
     ev = "sleeper %s, cpu_hot %s (sleeper %.0f%%, 75%% of the wall time)" % (
         fmt(sl, run.unit), fmt(hot, run.unit), 100 * share)
+    if run.tool == "scalene":
+        ev += ", sleeper as scalene's system time %.0f%%" % run.extra["split"].get(
+            "sleeper", (0, 0, 0))[2]
     if cmp is not None and cmp.stacks is not None:
         ev += "; %s: sleeper %s" % (cmp.shown_opts(), fmt(weight(cmp.stacks, "sleeper"), cmp.unit))
     return ("yes" if share >= 0.5 else "partly" if sl else "no"), ev
@@ -936,7 +944,7 @@ def setup_austin(ctx, interps):
             err, loader, first_error(r2.stderr, r2.returncode))
         return
     glibc = run_quiet(prefix + [os.path.join(os.path.dirname(loader), "libc.so.6")])
-    gv = re.search(r"release version ([\d.]+)", glibc.stdout or "")
+    gv = re.search(r"release version (\d+(?:\.\d+)+)", glibc.stdout or "")
     ctx.austin_prefix = prefix
     ctx.austin_note = ("austin-dist's wheel is tagged manylinux_2_12 but its binaries need "
                        "GLIBC_2.38 (%s here): its cells are austin run through Debian unstable's "
@@ -1108,17 +1116,19 @@ def main():
     out = os.path.abspath(args.out)
     shutil.rmtree(os.path.join(out, "runs"), ignore_errors=True)
     os.makedirs(out, exist_ok=True)
+    ctx = Ctx(out, args.secs)
+    # no venv (no network, say): every peer's cell says why, ours still run
     r = subprocess.run([os.path.join(ROOT, "tools/peers-venv.sh")], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, cwd=ROOT)
     if r.returncode:
-        log("the peers venv: " + first_error(r.stderr, r.returncode))
-        return 1
-    ctx = Ctx(out, args.secs)
+        ctx.venv_error = "the peers venv: " + first_error(r.stderr, r.returncode)
+        log(ctx.venv_error)
     log("interpreters ...")
     interps = interpreters()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=3)
-    start_installs(ctx, interps, pool)
-    if "austin" in tools:
+    if not ctx.venv_error:
+        start_installs(ctx, interps, pool)
+    if "austin" in tools and not ctx.venv_error:
         setup_austin(ctx, interps)
     feat_it = next(it for it in interps if it.key == "3.11.7")
     features = {f: {} for f in FEATURES}
