@@ -666,6 +666,10 @@ def profile(ctx, tool, it, mode, opts):
         return run
     try:
         run.stacks = READERS[tool](run)
+        if not run.stacks or not total(run.stacks):
+            lines = [ln.strip() for ln in run.stderr.splitlines() if ln.strip()]
+            run.err = "an empty profile" + (": " + lines[0][:200] if lines else "")
+            run.stacks = None
     except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
         run.err = "output not readable: %s: %s" % (type(e).__name__, e)
         if isinstance(e, FileNotFoundError):
