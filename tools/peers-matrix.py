@@ -3,25 +3,31 @@
 """What each Python profiler sees, on which Pythons, and what breaks (issue 19).
 
 autoprof-bpf and the peers of build/peers-venv (tools/peers-venv.sh: py-spy,
-austin, pyinstrument, scalene, pinned in tools/peers-requirements.txt) run
-the small workloads of tools/peers/work.py, each about a second, with known
-function names. Every cell is read from the tool's own output:
+austin, pyinstrument, scalene, memray, pinned in tools/peers-requirements.txt)
+run the small workloads of tools/peers/work.py, each about a second, with
+known function names. Every cell is read from the tool's own output, with a
+short evidence string in matrix.json; a run that fails is tried once more
+and its cell says so:
 
 - features, on pyenv's CPython 3.11.7: Python frames with lines, native
   frames below a Python frame (zlib's deflate under native_zlib), the GIL,
   off-CPU time, a child interpreter, all threads. Each tool runs with the
   documented option for the feature where it has one (the table says which);
 - Python versions, 3.8 to 3.15 (pyenv's, Debian's static stripped
-  /usr/bin/python3.11, Debian unstable's 3.14 and 3.15 through
-  tools/debian-python.sh): cpu_hot() in the output or the first error line.
-  The in-process tools are installed per version (the same pinned versions,
-  wheels only) into build/peers-by-version/X.Y/TOOL, cached by a stamp;
+  /usr/bin/python3.11, Debian unstable's 3.14 and 3.15 from
+  tools/debian-python.sh, run as ordinary executables: debian_unstable()):
+  cpu_hot() in the output (memray: native_zlib's allocations) or the first
+  error line. The in-process tools are installed per version (the same
+  pinned versions, wheels only) into build/peers-by-version/X.Y/TOOL, cached
+  by a stamp;
 - what breaks: every failure, with its exit status and first error line.
 
 Usage: tools/peers-matrix.py --out DIR [--secs S] [--tools a,b] [--pythons a,b]
-(as root). Writes DIR/matrix.json and DIR/matrix.md and prints the tables.
-Exit 0 when the matrix was written (failing cells are results), 1 when it
-could not be made, 2 for a usage error.
+(as root; AP=path overrides build/autoprof-bpf). Writes DIR/matrix.json,
+DIR/matrix.md (Markdown for the README) and DIR/runs/ (each run's command
+output), and prints matrix.md. Exit 0 when the matrix was written (failing
+cells are results: no network makes the peers' cells say so), 2 for a
+usage error. About 2 minutes; the first run also installs (about 1 more).
 """
 import argparse
 import concurrent.futures
@@ -53,7 +59,7 @@ TOOLS = ["autoprof-bpf", "py-spy", "austin", "pyinstrument", "scalene", "memray"
 # memray profiles memory, not time: the versions table only, where "ok"
 # means native_zlib's allocations are in its stats
 GRID_ONLY = {"memray"}
-IN_PROCESS = {"pyinstrument": "pyinstrument", "scalene": "scalene", "memray": "memray"}
+IN_PROCESS = {"pyinstrument", "scalene", "memray"}
 PYFRAME = re.compile(r"^(.*) \((.+):(\d+)\)$")
 FEATURES = ["python", "native", "gil", "offcpu", "child", "threads"]
 FEATURE_TITLES = {
@@ -67,8 +73,9 @@ FEATURE_TITLES = {
 # the workload mode of each feature
 MODES = {"python": "cpu", "native": "native", "gil": "gil", "offcpu": "sleep",
          "child": "child", "threads": "threads"}
-# each tool's documented option for a feature (none: its default); the
-# extra runs give the same workload without the option, for comparison
+# each tool's documented option for a feature (none: its defaults), and
+# the extra runs of COMPARE_OPTS: the same workload with another option,
+# to say what the first one shows
 FEATURE_OPTS = {
     "autoprof-bpf": {},
     "py-spy": {"native": ["--native"], "gil": ["--gil"], "offcpu": ["--idle"],
