@@ -892,6 +892,8 @@ def judge_threads(run, ctx):
     ws = [weight(run.stacks, n) for n in names]
     ev = ", ".join("%s %s" % (n, fmt(w, run.unit)) for n, w in zip(names, ws))
     seen = sum(1 for w in ws if w)
+    if seen < 3:
+        ev += " (where the time went: %s)" % top_frames(run.stacks)
     return ("yes" if seen == 3 else "partly" if seen else "no"), ev
 
 
