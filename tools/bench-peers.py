@@ -467,10 +467,15 @@ ALIAS = {("autoprof-bpf", "matched"): "default", ("py-spy", "matched"): "default
          ("pyinstrument", "high"): "default"}
 
 
-def variants(high):
+# workloads for the external samplers' cost per sample only: the in-process
+# tools, 3-5 times slower there already, would add minutes to the bench
+EXTERNAL_ONLY = {"deeprec"}
+
+
+def variants(high, w=None):
     v = [(None, None)]
     for t in TOOLS:
-        if t not in E.tools:
+        if t not in E.tools or (w in EXTERNAL_ONLY and t in IN_PROCESS):
             continue
         for r in (RATE_NAMES if high else ("default",)):
             if r in RATES[t] and (t, r) not in ALIAS:
@@ -482,7 +487,7 @@ def overhead(wls, high_wls, runs):
     """RUNS rounds; in each, every workload's variants once, the order
     rotated each round so drift in the machine's speed hits all alike"""
     res = collections.defaultdict(list)  # (wl, tool, rate) -> [result per round]
-    plan = {w: variants(w in high_wls) for w in wls}
+    plan = {w: variants(w in high_wls, w) for w in wls}
     n = sum(len(v) for v in plan.values())
     hung = set()
     t0 = time.monotonic()
