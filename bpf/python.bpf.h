@@ -71,8 +71,12 @@ struct py_scratch {
 	/* the code objects of this walk, direct-mapped by address (PY_CC_*):
 	 * a recursion's frames share one code object, read, checked and
 	 * looked up once per walk instead of once per frame. Safe within one
-	 * walk: a frame of the walked thread holds a reference to its code
-	 * object, so the address cannot be freed and reused meanwhile */
+	 * walk of a stopped thread (the sampler, sched_switch, a syscall
+	 * exit): a frame holds a reference to its code object, so the address
+	 * cannot be freed and reused meanwhile. The snapshot iterator walks
+	 * threads that may run on another CPU; that walk is racy with or
+	 * without the cache (a frame read as it is popped), and the type
+	 * check of each new address stays */
 	__u64 cc_code[PY_CC_SIZE];
 	__u32 cc_sig[PY_CC_SIZE];
 	__u64 seen_code[PY_CC_SIZE]; /* ... and those found in py_seen or sent */
